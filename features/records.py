@@ -1,0 +1,371 @@
+"""The records talentmatch reads and writes: pydantic v2 models, one per kind.
+
+Real imports are sparse, so every field but the identity is optional with a documented default: a talent needs
+only ``id`` plus ``name`` or ``summary``; a need only ``id`` and ``title``. Unknown fields are rejected (a typo in a
+column name is an error, not silently dropped data). Money is in CNY ten-thousands per year (万元/年), the unit of
+the city's policy text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, ClassVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+from features.taxonomy import Industry, disciplines
+
+RecordId = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=128, pattern=r"^[^\s/\\]+$"),
+]
+"""Record ids: 1–128 characters, no whitespace or slashes (they appear in URLs)."""
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200_000)]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2_000)]
+
+
+def _code(pattern: str, upper: bool, hint: str):
+    rx = re.compile(pattern)
+
+    def check(value: str) -> str:
+        value = value.strip().upper() if upper else value.strip().lower()
+        if not rx.fullmatch(value):
+            raise ValueError(f"{value!r} is not {hint}")
+        return value
+
+    return AfterValidator(check)
+
+
+CountryCode = Annotated[str, _code(r"[A-Z]{2}", True, "an ISO 3166 alpha-2 country code such as CN, DE or US")]
+LanguageCode = Annotated[str, _code(r"[a-z]{2,3}", False, "an ISO 639 language code such as zh, en or de")]
+
+
+class Tier(StrEnum):
+    """Talent tiers of the city's policy: A academicians … E senior professionals."""
+
+    A = "A"
+    B = "B"
+    C = "C"
+    D = "D"
+    E = "E"
+
+    @property
+    def rank(self) -> int:
+        """5 for A down to 1 for E (0 is reserved for no tier), so ``rank >= need.min_tier.rank`` reads right."""
+        return 5 - "ABCDE".index(self.value)
+
+
+class NeedKind(StrEnum):
+    special_researcher = "special_researcher"
+    enclave = "enclave"
+    full_time = "full_time"
+    incubation_project = "incubation_project"
+
+
+class AvailabilityMode(StrEnum):
+    full_time = "full_time"
+    short_term = "short_term"
+    remote = "remote"
+
+
+class Site(StrEnum):
+    jiaxing = "jiaxing"
+    shanghai_enclave = "shanghai_enclave"
+    abroad = "abroad"
+
+
+class WorkKind(StrEnum):
+    paper = "paper"
+    patent = "patent"
+    project = "project"
+
+
+class Degree(StrEnum):
+    bachelor = "bachelor"
+    master = "master"
+    phd = "phd"
+    postdoc = "postdoc"
+    other = "other"
+
+
+class NeedStatus(StrEnum):
+    open = "open"
+    paused = "paused"
+    filled = "filled"
+    closed = "closed"
+
+
+class FeedbackAction(StrEnum):
+    impression = "impression"
+    view = "view"
+    shortlist = "shortlist"
+    contact = "contact"
+    interview = "interview"
+    hire = "hire"
+    reject = "reject"
+
+
+class Record(BaseModel):
+    """Base of every record: strict about unknown fields, lenient about omitted ones."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    record_kind: ClassVar[str]
+    id: RecordId
+
+
+class Consent(BaseModel):
+    """The talent's PIPL consents. Each is separate; only ``matching`` defaults to granted (profiles reach the
+    office through its own intake, which asks for it); sharing and cross-border transfer must be given explicitly."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    matching: bool = True
+    sharing: bool = False
+    cross_border: bool = False
+    automated_decision_opt_out: bool = False
+    updated_at: datetime | None = None
+
+
+class Residence(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    country: CountryCode | None = None
+    city: ShortText | None = None
+    in_yrd: bool | None = None
+    """Lives in the Yangtze River Delta (Shanghai, Jiangsu, Zhejiang, Anhui); ``None`` when unknown."""
+
+
+class Education(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    degree: Degree = Degree.other
+    institution: ShortText | None = None
+    field: ShortText | None = None
+    year: int | None = Field(default=None, ge=1930, le=2100)
+    country: CountryCode | None = None
+
+
+class Work(BaseModel):
+    """A paper, patent or project: a researcher's profile is largely its works."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2_000)]
+    abstract: Text | None = None
+    year: int | None = Field(default=None, ge=1900, le=2100)
+    kind: WorkKind = WorkKind.paper
+
+
+class Availability(BaseModel):
+    """How the talent can work: relocate full time, come short term for some months a year, or work remotely."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mode: AvailabilityMode = AvailabilityMode.full_time
+    months_per_year: int | None = Field(default=None, ge=1, le=12)
+
+    @model_validator(mode="after")
+    def _months_for_short_term(self) -> Availability:
+        if self.mode is AvailabilityMode.full_time and self.months_per_year is None:
+            self.months_per_year = 12
+        return self
+
+
+def _check_disciplines(codes: list[str]) -> list[str]:
+    known = disciplines()
+    bad = [c for c in codes if c not in known]
+    if bad:
+        raise ValueError(f"unknown NSFC discipline code(s) {', '.join(bad)}; use codes such as F0201 (see nsfc.jl)")
+    return codes
+
+
+def _dedupe(items: list[str]) -> list[str]:
+    return list(dict.fromkeys(i for i in items if i))
+
+
+class Talent(Record):
+    record_kind: ClassVar[str] = "talent"
+
+    name: ShortText | None = None
+    name_zh: ShortText | None = None
+    name_en: ShortText | None = None
+    summary: Text | None = None
+    skills: list[ShortText] = Field(default_factory=list)
+    email: ShortText | None = None
+    phone: ShortText | None = None
+    nationality: CountryCode | None = None
+    residence: Residence = Field(default_factory=Residence)
+    languages: list[LanguageCode] = Field(default_factory=list)
+    education: list[Education] = Field(default_factory=list)
+    employer: ShortText | None = None
+    tier: Tier | None = None
+    honours: list[ShortText] = Field(default_factory=list)
+    disciplines: list[str] = Field(default_factory=list)
+    works: list[Work] = Field(default_factory=list)
+    publication_count: int = Field(default=0, ge=0)
+    patent_count: int = Field(default=0, ge=0)
+    h_index: int = Field(default=0, ge=0)
+    availability: Availability = Field(default_factory=Availability)
+    sites: list[Site] = Field(default_factory=list)
+    """Acceptable work sites; empty means not stated."""
+    salary_expectation: float | None = Field(default=None, ge=0)
+    incubator_id: RecordId | None = None
+    consent: Consent = Field(default_factory=Consent)
+    updated_at: datetime | None = None
+
+    _v_disc = field_validator("disciplines")(_check_disciplines)
+    _v_skills = field_validator("skills", "honours")(_dedupe)
+
+    @model_validator(mode="after")
+    def _needs_name_or_summary(self) -> Talent:
+        if not (self.name or self.name_zh or self.name_en or self.summary):
+            raise ValueError("a talent needs a name (name, name_zh or name_en) or a summary")
+        return self
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.name_zh or self.name_en or self.id
+
+
+class Platform(Record):
+    record_kind: ClassVar[str] = "platform"
+
+    name: ShortText
+    name_en: ShortText | None = None
+    district: ShortText | None = None
+    industries: list[Industry] = Field(default_factory=list)
+    description: Text | None = None
+
+
+class Incubator(Record):
+    """An overseas "Haina" incubator. ``city_synthetic`` marks the demo world's invented locations."""
+
+    record_kind: ClassVar[str] = "incubator"
+
+    name: ShortText
+    name_en: ShortText | None = None
+    country: CountryCode | None = None
+    city: ShortText | None = None
+    city_zh: ShortText | None = None
+    city_synthetic: bool = False
+    focus_industries: list[Industry] = Field(default_factory=list)
+    focus_disciplines: list[str] = Field(default_factory=list)
+
+    _v_disc = field_validator("focus_disciplines")(_check_disciplines)
+
+
+class Enterprise(Record):
+    record_kind: ClassVar[str] = "enterprise"
+
+    name: ShortText
+    name_en: ShortText | None = None
+    platform_id: RecordId | None = None
+    industries: list[Industry] = Field(default_factory=list)
+    description: Text | None = None
+    contact_email: ShortText | None = None
+
+
+class Need(Record):
+    """A post an enterprise wants filled."""
+
+    record_kind: ClassVar[str] = "need"
+
+    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2_000)]
+    description: Text | None = None
+    enterprise_id: RecordId | None = None
+    kind: NeedKind = NeedKind.full_time
+    required_skills: list[ShortText] = Field(default_factory=list)
+    disciplines: list[str] = Field(default_factory=list)
+    industry: Industry | None = None
+    min_tier: Tier | None = None
+    site: Site = Site.jiaxing
+    months_per_year: int | None = Field(default=None, ge=1, le=12)
+    duration_years: float | None = Field(default=None, gt=0, le=10)
+    salary_budget: float | None = Field(default=None, ge=0)
+    languages: list[LanguageCode] = Field(default_factory=list)
+    status: NeedStatus = NeedStatus.open
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    _v_disc = field_validator("disciplines")(_check_disciplines)
+    _v_skills = field_validator("required_skills")(_dedupe)
+
+
+class FeedbackEvent(Record):
+    """One recruiter action on a ranked candidate. ``id`` may be omitted: it is then derived from the content, so
+    re-importing the same event is idempotent."""
+
+    record_kind: ClassVar[str] = "feedback"
+
+    id: RecordId = ""  # type: ignore[assignment]  # filled by _derive_id
+    need_id: RecordId
+    talent_id: RecordId
+    action: FeedbackAction
+    position: int | None = Field(default=None, ge=0)
+    actor: ShortText | None = None
+    time: datetime | None = None
+    model_version: ShortText | None = None
+    ranking_id: ShortText | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derive_id(cls, data: object) -> object:
+        if isinstance(data, dict) and not data.get("id"):
+            key = "|".join(str(data.get(k, "")) for k in ("need_id", "talent_id", "action", "time", "actor"))
+            data = {**data, "id": "fb-" + hashlib.sha1(key.encode()).hexdigest()[:16]}
+        return data
+
+
+RECORD_TYPES: dict[str, type[Record]] = {
+    "platform": Platform,
+    "incubator": Incubator,
+    "enterprise": Enterprise,
+    "need": Need,
+    "talent": Talent,
+    "feedback": FeedbackEvent,
+}
+"""Record kinds in dependency order: each may reference only kinds listed before it."""
+
+WORLD_FILES: dict[str, str] = {
+    "platform": "platforms.jsonl",
+    "incubator": "incubators.jsonl",
+    "enterprise": "enterprises.jsonl",
+    "need": "needs.jsonl",
+    "talent": "talents.jsonl",
+    "feedback": "feedback.jsonl",
+}
+"""The file each kind lives in inside a world directory (``.csv`` with the same stem also accepted)."""
+
+REFERENCES: dict[str, dict[str, str]] = {
+    "enterprise": {"platform_id": "platform"},
+    "need": {"enterprise_id": "enterprise"},
+    "talent": {"incubator_id": "incubator"},
+    "feedback": {"need_id": "need", "talent_id": "talent"},
+}
+"""Foreign keys by kind: field → referenced kind. Imports check every one of them."""
+
+
+def dump(record: Record) -> dict:
+    """The canonical JSON form of a record: no ``None`` and no empty defaults, so exports stay sparse and
+    round-trip exactly."""
+    return record.model_dump(mode="json", exclude_defaults=True) | {"id": record.id}
+
+
+_WS = re.compile(r"\s+")
+
+
+def talent_text(t: Talent) -> str:
+    """All free text of a talent in one string (summary, skills, works): the input of text indices."""
+    parts = [t.summary or "", " ".join(t.skills)]
+    parts += [f"{w.title} {w.abstract or ''}" for w in t.works]
+    return _WS.sub(" ", " ".join(parts)).strip()
+
+
+def need_text(n: Need) -> str:
+    """All free text of a need in one string (title, description, required skills)."""
+    return _WS.sub(" ", f"{n.title} {n.description or ''} {' '.join(n.required_skills)}").strip()

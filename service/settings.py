@@ -1,0 +1,32 @@
+"""Settings of the talentmatch CLI and service, from ``TALENTMATCH_*`` environment variables (or a ``.env`` file)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TALENTMATCH_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///data/talentmatch.db",
+        description="SQLAlchemy URL of the talent database; SQLite by default, postgresql+psycopg://… when scaled.",
+    )
+    max_line_bytes: int = Field(
+        default=1_048_576, ge=1024, description="Longest accepted line of an import file, in bytes."
+    )
+    max_errors_shown: int = Field(default=50, ge=1, description="Import errors listed before the rest are counted.")
+
+
+def get_settings() -> Settings:
+    return Settings()
+
+
+def ensure_sqlite_dir(url: str) -> None:
+    """Create the folder of a relative or absolute SQLite file so a fresh checkout just works."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and url != prefix + ":memory:":
+        Path(url[len(prefix) :]).expanduser().parent.mkdir(parents=True, exist_ok=True)

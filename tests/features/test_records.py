@@ -1,0 +1,121 @@
+"""Record validation: sparse records are enough, everything else has a documented default, bad values are named."""
+
+import pytest
+from pydantic import ValidationError
+
+from features.records import (
+    RECORD_TYPES,
+    Availability,
+    AvailabilityMode,
+    FeedbackEvent,
+    Need,
+    NeedKind,
+    Talent,
+    Tier,
+    dump,
+    need_text,
+    talent_text,
+)
+
+
+def errors(model, data):
+    with pytest.raises(ValidationError) as e:
+        model.model_validate(data)
+    return {".".join(map(str, err["loc"])): err["msg"] for err in e.value.errors()}
+
+
+def test_minimal_talent_and_need():
+    t = Talent.model_validate({"id": "t1", "summary": "Perovskite solar cells"})
+    assert t.consent.matching and not t.consent.sharing and not t.consent.cross_border
+    assert t.availability.mode is AvailabilityMode.full_time and t.availability.months_per_year == 12
+    assert t.tier is None and t.skills == [] and t.sites == []
+    n = Need.model_validate({"id": "n1", "title": "光伏研发专家"})
+    assert n.kind is NeedKind.full_time and n.status == "open" and n.min_tier is None
+
+
+def test_talent_needs_a_name_or_summary():
+    assert "a talent needs a name" in errors(Talent, {"id": "t1"})[""]
+
+
+@pytest.mark.parametrize(
+    ("model", "data", "field"),
+    [
+        (Talent, {"id": "", "name": "x"}, "id"),
+        (Talent, {"id": "a b", "name": "x"}, "id"),
+        (Talent, {"id": "t", "name": "x", "tier": "Z"}, "tier"),
+        (Talent, {"id": "t", "name": "x", "nationality": "Germany"}, "nationality"),
+        (Talent, {"id": "t", "name": "x", "disciplines": ["F0201", "Q99"]}, "disciplines"),
+        (Talent, {"id": "t", "name": "x", "h_index": -1}, "h_index"),
+        (
+            Talent,
+            {"id": "t", "name": "x", "availability": {"mode": "short_term", "months_per_year": 13}},
+            "availability.months_per_year",
+        ),
+        (Talent, {"id": "t", "name": "x", "residence": {"country": "CN", "town": "Jiaxing"}}, "residence.town"),
+        (Talent, {"id": "t", "name": "x", "works": [{"abstract": "no title"}]}, "works.0.title"),
+        (Need, {"id": "n", "title": "x", "kind": "part_time"}, "kind"),
+        (Need, {"id": "n", "title": "  "}, "title"),
+        (Need, {"id": "n", "title": "x", "colour": "red"}, "colour"),
+        (FeedbackEvent, {"need_id": "n", "talent_id": "t", "action": "like"}, "action"),
+    ],
+)
+def test_bad_values_are_named(model, data, field):
+    assert field in errors(model, data)
+
+
+def test_unknown_discipline_message_says_how_to_fix():
+    msg = errors(Talent, {"id": "t", "name": "x", "disciplines": ["Q99"]})["disciplines"]
+    assert "Q99" in msg and "F0201" in msg
+
+
+def test_normalisation():
+    t = Talent.model_validate(
+        {"id": " t1 ", "name": "Anna", "nationality": "de", "languages": ["EN", "de"], "skills": ["光刻", "光刻", ""]}
+    )
+    assert (t.id, t.nationality, t.languages, t.skills) == ("t1", "DE", ["en", "de"], ["光刻"])
+
+
+def test_tier_rank_orders_a_above_e():
+    assert [t.rank for t in Tier] == [5, 4, 3, 2, 1]
+
+
+def test_feedback_id_is_derived_from_content():
+    a = FeedbackEvent.model_validate({"need_id": "n", "talent_id": "t", "action": "hire"})
+    b = FeedbackEvent.model_validate({"need_id": "n", "talent_id": "t", "action": "hire"})
+    c = FeedbackEvent.model_validate({"need_id": "n", "talent_id": "t", "action": "reject"})
+    assert a.id == b.id != c.id
+    assert FeedbackEvent.model_validate({"id": "f1", "need_id": "n", "talent_id": "t", "action": "hire"}).id == "f1"
+
+
+@pytest.mark.parametrize("kind", list(RECORD_TYPES))
+def test_dump_round_trips(kind):
+    samples = {
+        "platform": {"id": "p1", "name": "嘉兴科技城", "industries": ["software", "semiconductors"]},
+        "incubator": {"id": "i1", "name": "慕尼黑海纳孵化器", "country": "DE", "city_synthetic": True},
+        "enterprise": {"id": "e1", "name": "嘉兴光伏科技", "platform_id": "p1"},
+        "need": {"id": "n1", "title": "特聘研究员", "kind": "special_researcher", "months_per_year": 3},
+        "talent": {
+            "id": "t1",
+            "name": "Li Wei",
+            "tier": "C",
+            "availability": {"mode": "short_term", "months_per_year": 4},
+            "works": [{"title": "GaN HEMT", "year": 2021, "kind": "patent"}],
+            "consent": {"sharing": True},
+        },
+        "feedback": {"need_id": "n1", "talent_id": "t1", "action": "shortlist", "position": 3},
+    }
+    model = RECORD_TYPES[kind]
+    record = model.model_validate(samples[kind])
+    assert model.model_validate(dump(record)) == record
+    assert dump(model.model_validate(dump(record))) == dump(record)
+
+
+def test_text_helpers_join_all_free_text():
+    t = Talent(id="t", summary="Solar", skills=["光伏"], works=[{"title": "Perovskite", "abstract": "tandem cells"}])
+    assert talent_text(t) == "Solar 光伏 Perovskite tandem cells"
+    n = Need(id="n", title="光伏专家", description="钙钛矿", required_skills=["叠层电池"])
+    assert need_text(n) == "光伏专家 钙钛矿 叠层电池"
+
+
+def test_availability_short_term_keeps_months():
+    assert Availability(mode="short_term", months_per_year=3).months_per_year == 3
