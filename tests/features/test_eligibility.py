@@ -1,0 +1,125 @@
+"""Each rule removes exactly the talents it should, and says which rule removed them."""
+
+import numpy as np
+import pytest
+
+from features.eligibility import Rule, check
+from features.records import Need, Talent
+from features.table import TalentTable
+
+
+def talent(tid, **kw):
+    return Talent(id=tid, name=tid, **kw)
+
+
+# A baseline that passes every rule of every post kind, and one variant per rule that fails only that rule.
+OK = {
+    "tier": "B",
+    "availability": {"mode": "full_time"},
+    "sites": ["jiaxing", "shanghai_enclave"],
+    "languages": ["zh", "en"],
+    "nationality": "CN",
+}
+WORLD = [
+    talent("ok", **OK),
+    talent("no_consent", **OK, consent={"matching": False}),
+    talent("low_tier", **{**OK, "tier": "E"}),
+    talent("no_tier", **{k: v for k, v in OK.items() if k != "tier"}),
+    talent("remote", **{**OK, "availability": {"mode": "remote"}}),
+    talent("abroad_only", **{**OK, "sites": ["abroad"]}),
+    talent("no_english", **{**OK, "languages": ["zh"]}),
+    talent("sparse", summary="only a summary, nothing else stated"),
+]
+
+
+@pytest.fixture(scope="module")
+def table():
+    return TalentTable.build(WORLD)
+
+
+def removed(need, table, ids=None):
+    ids = ids or [t.id for t in WORLD]
+    e = check(need, table, table.rows(ids))
+    return dict(zip(ids, e.removed_by(), strict=True)), e
+
+
+def test_each_rule_removes_exactly_its_talents(table):
+    need = Need(id="n", title="全职研发", kind="full_time", min_tier="C", languages=["en"])
+    by, e = removed(need, table)
+    assert by == {
+        "ok": "",
+        "no_consent": "consent",
+        "low_tier": "tier",
+        "no_tier": "tier",
+        "remote": "availability",
+        "abroad_only": "site",
+        "no_english": "language",
+        "sparse": "tier",  # no tier stated cannot meet a minimum tier
+    }
+    assert e.removed_counts() == {"consent": 1, "tier": 3, "availability": 1, "site": 1, "language": 1}
+
+
+def test_unknown_attributes_pass_when_no_minimum(table):
+    need = Need(id="n", title="x", kind="full_time", languages=["en"])
+    by, _ = removed(need, table, ["sparse"])
+    assert by == {"sparse": ""}
+
+
+def test_special_researcher_needs_enough_months():
+    t = TalentTable.build(
+        [
+            talent("two", availability={"mode": "short_term", "months_per_year": 2}),
+            talent("four", availability={"mode": "short_term", "months_per_year": 4}),
+            talent("full", availability={"mode": "full_time"}),
+            talent("remote", availability={"mode": "remote"}),
+        ]
+    )
+    need = Need(id="n", title="特聘研究员", kind="special_researcher", months_per_year=3)
+    e = check(need, t, t.rows(["two", "four", "full", "remote"]))
+    assert e.checks[Rule.availability].tolist() == [False, True, True, False]
+    assert e.months_surplus.tolist() == [-1, 1, 9, -3]
+
+
+def test_enclave_requires_the_shanghai_site():
+    t = TalentTable.build(
+        [talent("sh", sites=["shanghai_enclave"]), talent("jx", sites=["jiaxing"]), talent("unstated")]
+    )
+    need = Need(id="n", title="飞地研发", kind="enclave", site="jiaxing")
+    e = check(need, t, t.rows(["sh", "jx", "unstated"]))
+    assert e.checks[Rule.site].tolist() == [True, False, True]
+
+
+def test_work_permit_class_c_is_removed_from_full_time_posts_only():
+    weak = talent("weak", nationality="US", education=[{"degree": "bachelor", "year": 2024}])
+    strong = talent(
+        "strong",
+        nationality="DE",
+        languages=["en", "zh"],
+        salary_expectation=60,
+        honours=["Fellow"],
+        education=[{"degree": "phd", "year": 2010}],
+    )
+    direct = talent("direct", nationality="GB", tier="C")
+    local = talent("local", nationality="CN")
+    t = TalentTable.build([weak, strong, direct, local])
+    rows = t.rows(["weak", "strong", "direct", "local"])
+    full = check(Need(id="n", title="x", kind="full_time"), t, rows)
+    assert full.checks[Rule.work_permit].tolist() == [False, True, True, True]
+    short = check(Need(id="n", title="x", kind="special_researcher"), t, rows)
+    assert short.checks[Rule.work_permit].all()
+
+
+def test_removed_and_unknown_rows_fail_consent():
+    t = TalentTable.build([talent("a"), talent("b")])
+    t.remove("a")
+    assert t.rows(["a", "b", "zz"]).tolist() == [-1, 1, -1]
+    e = check(Need(id="n", title="x"), t, t.rows(["a", "b", "zz"]))
+    assert e.removed_by().tolist() == ["consent", "", "consent"]
+
+
+def test_replacing_a_talent_tombstones_its_old_row():
+    t = TalentTable.build([talent("a", tier="E")])
+    t.add(talent("a", tier="A"))
+    assert len(t) == 2 and t.rows(["a"]).tolist() == [1]
+    assert t.alive.tolist() == [False, True] and t.tier_rank.tolist() == [1, 5]
+    assert np.isnan(t.salary).all()
