@@ -1,0 +1,369 @@
+"""The ``talentmatch`` command line: one Typer app, one sub-app per stage (``db`` here; others join the same way).
+
+Conventions for every command: ``--json`` prints exactly one JSON document on stdout and nothing else; otherwise
+Rich tables on stdout. Progress bars, errors and summaries of failures go to stderr. Exit codes: 0 ok, 1 failed
+(bad data, unreachable database), 2 usage error.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import orjson
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+from features.records import RECORD_TYPES
+
+app = typer.Typer(
+    name="talentmatch",
+    help="Talent matching for Jiaxing's international talent office.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+
+out = Console()
+err = Console(stderr=True)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout instead of tables.")]
+UrlOption = Annotated[
+    str | None,
+    typer.Option("--url", help="Database URL (default: TALENTMATCH_DATABASE_URL or sqlite:///data/talentmatch.db)."),
+]
+
+
+# --- shared helpers ------------------------------------------------------------------------------------------------
+
+
+def print_json(doc: Any) -> None:
+    sys.stdout.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """One clear line on stderr, then exit."""
+    err.print(Text.assemble(("error: ", "bold red"), message), highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def print_errors(errors: Sequence[object], limit: int) -> None:
+    """Errors one per line (plain text, so ``file:line: field: message`` is never re-styled), first ``limit``."""
+    for e in errors[:limit]:
+        sys.stderr.write(f"{e}\n")
+    if len(errors) > limit:
+        sys.stderr.write(f"… and {len(errors) - limit} more errors\n")
+    sys.stderr.flush()
+
+
+@contextmanager
+def progress_bar(enabled: bool = True) -> Iterator[Progress]:
+    """A Rich progress display on stderr; silent when stderr is not a terminal."""
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not (enabled and err.is_terminal),
+    )
+    with progress:
+        yield progress
+
+
+def open_store(url: str | None) -> Any:
+    """The store for ``--url`` or the settings; imported lazily so ``--help`` stays fast."""
+    from service.settings import get_settings
+    from service.store import Store
+
+    return Store(url or get_settings().database_url)
+
+
+# --- talentmatch db ------------------------------------------------------------------------------------------------
+
+db_app = typer.Typer(help="The talent database: migrate, import, export, stats.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@contextmanager
+def database_errors(store: Any) -> Iterator[None]:
+    """Turn store and driver failures into one line naming the database (password masked) and exit 1."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from service.db import safe_url
+    from service.store import StoreError
+
+    try:
+        yield
+    except StoreError as e:
+        fail(str(e))
+    except SQLAlchemyError as e:
+        reason = str(getattr(e, "orig", None) or e).strip().splitlines()[0]
+        fail(f"database {safe_url(store.url)}: {reason}")
+    finally:
+        store.close()
+
+
+@db_app.command("upgrade")
+def db_upgrade(url: UrlOption = None, json_: JsonOption = False) -> None:
+    """Create or migrate the database schema to the latest revision."""
+    from service.db import safe_url
+
+    store = open_store(url)
+    with database_errors(store):
+        before = store.revision()
+        after = store.upgrade()
+    doc = {"database": safe_url(store.url), "from_revision": before, "revision": after}
+    if json_:
+        print_json(doc)
+    else:
+        change = "already at" if before == after else f"upgraded from {before or 'empty'} to"
+        out.print(f"{doc['database']}: {change} revision {after}", highlight=False)
+
+
+@db_app.command("import")
+def db_import(
+    path: Annotated[
+        Path, typer.Argument(exists=True, help="A world directory, or one .jsonl/.csv file.", show_default=False)
+    ],
+    kind: Annotated[
+        str | None,
+        typer.Option(
+            "--kind",
+            help=f"Record kind of a single file ({', '.join(RECORD_TYPES)}); inferred from names like talents.csv.",
+        ),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate and count; write nothing.")] = False,
+    url: UrlOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Import records (upsert by id): all of them, or none if any is invalid."""
+    from features.io import kind_of_file
+    from service.db import safe_url
+    from service.settings import get_settings
+
+    settings = get_settings()
+    if kind is not None and kind not in RECORD_TYPES:
+        raise typer.BadParameter(f"unknown kind {kind!r}; use one of {', '.join(RECORD_TYPES)}", param_hint="--kind")
+    if path.is_dir() and kind is not None:
+        raise typer.BadParameter("--kind applies to a single file, not a world directory", param_hint="--kind")
+    if not path.is_dir() and kind is None and kind_of_file(path) is None:
+        raise typer.BadParameter(
+            f"cannot tell the record kind of {path.name}; pass --kind ({', '.join(RECORD_TYPES)})", param_hint="--kind"
+        )
+    store = open_store(url or settings.database_url)
+    with database_errors(store), progress_bar(not json_) as progress:
+        tasks: dict[str, Any] = {}
+
+        def on_read(file: str, n: int) -> None:
+            if file not in tasks:
+                tasks[file] = progress.add_task(f"reading {Path(file).name}", total=Path(file).stat().st_size)
+            progress.advance(tasks[file], n)
+
+        def on_write(k: str, done: int, total: int) -> None:
+            if k not in tasks:
+                tasks[k] = progress.add_task(f"writing {k}", total=total)
+            progress.update(tasks[k], completed=done)
+
+        report = store.import_path(
+            path,
+            kind,
+            dry_run=dry_run,
+            max_line_bytes=settings.max_line_bytes,
+            read_progress=on_read,
+            write_progress=on_write,
+        )
+    if json_:
+        print_json(report.to_dict(max_issues=settings.max_errors_shown))
+    if not report.ok:
+        print_errors(report.issues, settings.max_errors_shown)
+        files = len({i.file for i in report.issues})
+        fail(f"import failed: {len(report.issues)} error(s) in {files} file(s); nothing was written")
+    if json_:
+        return
+    table = Table(title=f"{'dry run — would import' if dry_run else 'imported'} {path}")
+    for col in ("kind", "inserted", "updated", "unchanged"):
+        table.add_column(col, justify="left" if col == "kind" else "right")
+    for k in report.inserted:
+        table.add_row(k, *(f"{getattr(report, c)[k]:,}" for c in ("inserted", "updated", "unchanged")))
+    out.print(table)
+    rate = report.records / report.seconds if report.seconds else 0
+    tail = "dry run: nothing was written" if dry_run else f"into {safe_url(store.url)}"
+    out.print(f"{report.records:,} records in {report.seconds:.2f} s ({rate:,.0f}/s); {tail}", highlight=False)
+
+
+@db_app.command("export")
+def db_export(
+    out_dir: Annotated[Path, typer.Argument(file_okay=False, help="Folder to write <kind>.jsonl files into.")],
+    url: UrlOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Export every record as canonical JSONL (sorted by id): re-importing it gives the same database."""
+    store = open_store(url)
+    with database_errors(store):
+        store.check_schema()
+        written = store.export(out_dir)
+    if json_:
+        print_json(
+            {"out_dir": str(out_dir), "files": {k: {"path": str(p), "records": n} for k, (p, n) in written.items()}}
+        )
+        return
+    table = Table(title=f"exported to {out_dir}")
+    table.add_column("kind")
+    table.add_column("file")
+    table.add_column("records", justify="right")
+    for k, (p, n) in written.items():
+        table.add_row(k, p.name, f"{n:,}")
+    out.print(table)
+
+
+@db_app.command("stats")
+def db_stats(url: UrlOption = None, json_: JsonOption = False) -> None:
+    """Record counts per kind."""
+    from service.db import safe_url
+
+    store = open_store(url)
+    with database_errors(store):
+        store.check_schema()
+        counts = store.counts()
+        revision = store.revision()
+    if json_:
+        print_json({"database": safe_url(store.url), "revision": revision, "counts": counts})
+        return
+    table = Table(title=f"{safe_url(store.url)} (revision {revision})")
+    table.add_column("kind")
+    table.add_column("records", justify="right")
+    for k, n in counts.items():
+        table.add_row(k, f"{n:,}")
+    out.print(table)
+
+
+# --- talentmatch world ---------------------------------------------------------------------------------------------
+
+world_app = typer.Typer(help="The synthetic demo world (for the demo, tests and benchmarks).", no_args_is_help=True)
+app.add_typer(world_app, name="world")
+
+
+@world_app.command("generate")
+def world_generate(
+    out_dir: Annotated[Path, typer.Argument(file_okay=False, help="Folder to write the world's .jsonl files into.")],
+    talents: Annotated[int, typer.Option("--talents", min=1, help="Number of talents.")] = 5000,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Random seed; the same seed gives the same files.")] = 0,
+    needs: Annotated[int | None, typer.Option("--needs", min=1, help="Number of needs (default: talents/20).")] = None,
+    json_: JsonOption = False,
+) -> None:
+    """Generate a realistic synthetic world, with the hidden true relevance in its truth file (for evaluation only)."""
+    from features.world import generate_world  # the only service module allowed to import the generator
+
+    with progress_bar(not json_) as progress:
+        tasks: dict[str, Any] = {}
+
+        def on_progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = progress.add_task(stage, total=total)
+            progress.update(tasks[stage], completed=done, total=total)
+
+        try:
+            counts = generate_world(out_dir, talents=talents, seed=seed, needs=needs, progress=on_progress)
+        except (ValueError, OSError) as e:
+            fail(str(e))
+    if json_:
+        print_json({"out_dir": str(out_dir), "seed": seed, "files": counts})
+        return
+    table = Table(title=f"world {out_dir} (seed {seed})")
+    table.add_column("file")
+    table.add_column("records", justify="right")
+    for name, n in counts.items():
+        table.add_row(name, f"{n:,}")
+    out.print(table)
+
+
+# --- talentmatch graph ---------------------------------------------------------------------------------------------
+
+graph_app = typer.Typer(help="The typed talent graph: counts and export.", no_args_is_help=True)
+app.add_typer(graph_app, name="graph")
+
+WorldOption = Annotated[
+    Path | None,
+    typer.Option("--world", exists=True, file_okay=False, help="Read records from a world folder, not the database."),
+]
+
+
+def load_records(world: Path | None, url: str | None) -> dict[str, list]:
+    """All records by kind, from a world folder (validated like an import) or from the database."""
+    from service.settings import get_settings
+
+    if world is not None:
+        from features.io import load_world
+
+        loaded = load_world(world, max_line_bytes=get_settings().max_line_bytes)
+        if loaded.issues:
+            print_errors(loaded.issues, get_settings().max_errors_shown)
+            fail(f"{world}: {len(loaded.issues)} invalid record(s); fix them or import the valid part first")
+        return {kind: list(loaded[kind]) for kind in loaded}
+    store = open_store(url)
+    with database_errors(store):
+        store.check_schema()
+        return {kind: list(store.iter_records(kind)) for kind in RECORD_TYPES}
+
+
+def build_graph(world: Path | None, url: str | None) -> Any:
+    from features.graph import TalentGraph
+
+    records = load_records(world, url)
+    with progress_bar() as progress:
+        progress.add_task("building the talent graph", total=None)
+        return TalentGraph.build(
+            talents=records.get("talent", ()),
+            needs=records.get("need", ()),
+            enterprises=records.get("enterprise", ()),
+            platforms=records.get("platform", ()),
+            incubators=records.get("incubator", ()),
+            feedback=records.get("feedback", ()),
+        )
+
+
+@graph_app.command("stats")
+def graph_stats(world: WorldOption = None, url: UrlOption = None, json_: JsonOption = False) -> None:
+    """Node and edge counts by type."""
+    stats = build_graph(world, url).stats()
+    if json_:
+        print_json(stats)
+        return
+    for part in ("nodes", "edges"):
+        table = Table(title=part)
+        table.add_column("type")
+        table.add_column("count", justify="right")
+        for name, n in stats[part].items():
+            table.add_row(name, f"{n:,}")
+        table.add_row("[bold]total[/bold]", f"[bold]{sum(stats[part].values()):,}[/bold]")
+        out.print(table)
+
+
+@graph_app.command("export")
+def graph_export(
+    out_path: Annotated[Path, typer.Argument(dir_okay=False, help="File to write, e.g. talents.graphml.")],
+    fmt: Annotated[
+        str, typer.Option("--format", help="Output format (graphml: Gephi, Cytoscape, networkx).")
+    ] = "graphml",
+    world: WorldOption = None,
+    url: UrlOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Write the graph to a file for Gephi and friends."""
+    if fmt != "graphml":
+        raise typer.BadParameter(f"unknown format {fmt!r}; use graphml", param_hint="--format")
+    graph = build_graph(world, url)
+    path = graph.to_graphml(out_path)
+    doc = {"path": str(path), "nodes": graph.nx.number_of_nodes(), "edges": graph.nx.number_of_edges()}
+    if json_:
+        print_json(doc)
+    else:
+        out.print(f"wrote {doc['nodes']:,} nodes and {doc['edges']:,} edges to {path}", highlight=False)

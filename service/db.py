@@ -1,0 +1,210 @@
+"""The talent database schema (SQLAlchemy 2) and engine factory; Alembic migrations live in ``service/migrations``.
+
+One table per record kind. Each row keeps the canonical ``dump(record)`` in ``data`` (the source of truth, so
+exports round-trip exactly), a ``digest`` of it (so re-imports can tell unchanged rows without reading them), and
+copies of the fields that queries filter on, indexed, with real foreign keys where a record references another.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from features.records import Record
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+HEAD_REVISION = "0001"
+"""The newest migration in ``migrations/versions`` (a test checks it against Alembic), known without importing
+Alembic so every command starts quickly; bump it with each new migration."""
+
+JSONData = sa.JSON().with_variant(JSONB(), "postgresql")
+UTCDateTime = sa.DateTime(timezone=True)
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(naming_convention=NAMING)
+
+
+class RecordRow:
+    """Columns every record table has. ``QUERY_COLUMNS`` are copied from the record's fields of the same name."""
+
+    QUERY_COLUMNS: ClassVar[tuple[str, ...]] = ()
+
+    id: Mapped[str] = mapped_column(sa.String(128), primary_key=True)
+    digest: Mapped[str] = mapped_column(sa.String(32))
+    data: Mapped[dict[str, Any]] = mapped_column(JSONData)
+    written_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    """When this row last changed (unchanged re-imports keep it): the change feed for alerts."""
+
+
+class PlatformRow(RecordRow, Base):
+    __tablename__ = "platforms"
+
+
+class IncubatorRow(RecordRow, Base):
+    __tablename__ = "incubators"
+    QUERY_COLUMNS = ("country",)
+
+    country: Mapped[str | None] = mapped_column(sa.String(2), index=True)
+
+
+class EnterpriseRow(RecordRow, Base):
+    __tablename__ = "enterprises"
+    QUERY_COLUMNS = ("platform_id",)
+
+    platform_id: Mapped[str | None] = mapped_column(sa.ForeignKey("platforms.id"), index=True)
+
+
+class NeedRow(RecordRow, Base):
+    __tablename__ = "needs"
+    QUERY_COLUMNS = ("enterprise_id", "kind", "status", "min_tier", "updated_at")
+
+    enterprise_id: Mapped[str | None] = mapped_column(sa.ForeignKey("enterprises.id"), index=True)
+    kind: Mapped[str] = mapped_column(sa.String(32), index=True)
+    status: Mapped[str] = mapped_column(sa.String(16), index=True)
+    min_tier: Mapped[str | None] = mapped_column(sa.String(1))
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+
+
+class TalentRow(RecordRow, Base):
+    __tablename__ = "talents"
+    QUERY_COLUMNS = ("tier", "nationality", "incubator_id", "updated_at")
+
+    tier: Mapped[str | None] = mapped_column(sa.String(1), index=True)
+    nationality: Mapped[str | None] = mapped_column(sa.String(2), index=True)
+    incubator_id: Mapped[str | None] = mapped_column(sa.ForeignKey("incubators.id"), index=True)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+
+
+class FeedbackRow(RecordRow, Base):
+    __tablename__ = "feedback"
+    QUERY_COLUMNS = ("need_id", "talent_id", "action", "time")
+
+    need_id: Mapped[str] = mapped_column(sa.ForeignKey("needs.id", ondelete="CASCADE"), index=True)
+    talent_id: Mapped[str] = mapped_column(sa.ForeignKey("talents.id", ondelete="CASCADE"), index=True)
+    action: Mapped[str] = mapped_column(sa.String(16), index=True)
+    time: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+
+
+TABLES: dict[str, type[RecordRow]] = {
+    "platform": PlatformRow,
+    "incubator": IncubatorRow,
+    "enterprise": EnterpriseRow,
+    "need": NeedRow,
+    "talent": TalentRow,
+    "feedback": FeedbackRow,
+}
+"""Row class per record kind, in the dependency order of ``features.records.RECORD_TYPES``."""
+
+
+def table(kind: str) -> sa.Table:
+    return TABLES[kind].__table__  # type: ignore[attr-defined]
+
+
+def query_values(kind: str, record: Record) -> dict[str, Any]:
+    """The indexed copies of a record's fields: enums as plain strings, datetimes in UTC."""
+    out = {name: getattr(record, name) for name in TABLES[kind].QUERY_COLUMNS}
+    for name, value in out.items():
+        if isinstance(value, str):
+            out[name] = str(value)
+        elif isinstance(value, datetime):
+            out[name] = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    return out
+
+
+# --- engines -------------------------------------------------------------------------------------------------------
+
+
+def normalize_url(url: str) -> str:
+    """``postgresql://`` and ``postgres://`` mean psycopg 3 here (the driver we ship)."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def safe_url(url: str) -> str:
+    """The URL with its password masked, for messages."""
+    try:
+        return make_url(normalize_url(url)).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return url
+
+
+class RawJSON(str):
+    """JSON text already serialised (the store has it for the digest anyway): bound to a JSON column as is."""
+
+
+def _json_dumps(value: Any) -> str:
+    return value if type(value) is RawJSON else orjson.dumps(value).decode()
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine for any SQLAlchemy URL; SQLite gets foreign keys enforced, WAL and relaxed fsync."""
+    url = normalize_url(url)
+    engine = sa.create_engine(url, json_serializer=_json_dumps, json_deserializer=orjson.loads, **kwargs)
+    if engine.dialect.name == "sqlite":
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+# --- migrations ----------------------------------------------------------------------------------------------------
+
+
+def alembic_config() -> Any:
+    """Alembic configured from the installed package (no alembic.ini needed)."""
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    return cfg
+
+
+def head_revision() -> str:
+    return HEAD_REVISION
+
+
+def current_revision(connection: Connection) -> str | None:
+    """The schema revision Alembic recorded, or ``None`` when it never ran here."""
+    if not sa.inspect(connection).has_table("alembic_version"):
+        return None
+    return connection.scalar(sa.text("SELECT version_num FROM alembic_version"))
+
+
+def upgrade(target: str | Engine, revision: str = "head") -> str:
+    """Migrate a database (URL or engine) to ``revision``; returns the revision it is then at."""
+    from alembic import command
+
+    engine = make_engine(target) if isinstance(target, str) else target
+    try:
+        cfg = alembic_config()
+        with engine.begin() as connection:
+            cfg.attributes["connection"] = connection
+            command.upgrade(cfg, revision)
+        with engine.connect() as connection:
+            return current_revision(connection) or ""
+    finally:
+        if isinstance(target, str):
+            engine.dispose()

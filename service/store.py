@@ -1,0 +1,411 @@
+"""The store: the one API the service uses to read and write records in the talent database.
+
+Imports are all-or-nothing: everything is parsed and validated first (``features.io``), every reference is checked
+against the batch and the database, and only a clean batch is written, all kinds in dependency order, in one
+transaction, with the dialect's upsert. Upsert is by id and compares a digest of the canonical JSON, so a
+re-import of the same data writes nothing and reports every record unchanged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+
+from features.io import (
+    DEFAULT_MAX_LINE_BYTES,
+    ImportIssue,
+    World,
+    kind_of_file,
+    load_world,
+    read_records,
+    write_records,
+)
+from features.records import RECORD_TYPES, REFERENCES, WORLD_FILES, Record
+from service import db
+from service.settings import ensure_sqlite_dir
+
+CHUNK = 1_000
+"""Rows per executemany and ids per ``IN (…)`` lookup: well under SQLite's and PostgreSQL's bound-parameter limits."""
+
+ProgressFn = Callable[[str, int, int], None]
+"""``progress(kind, done, total)`` while rows are written."""
+
+
+class StoreError(Exception):
+    """A request the store cannot carry out; the message says why and what to do."""
+
+
+class ImportFailed(StoreError):
+    """Records failed validation; nothing was written. ``issues`` lists every problem."""
+
+    def __init__(self, issues: list[ImportIssue]) -> None:
+        self.issues = issues
+        shown = "\n".join(str(i) for i in issues[:10])
+        more = f"\n… and {len(issues) - 10} more" if len(issues) > 10 else ""
+        super().__init__(f"{len(issues)} invalid record(s); nothing was written:\n{shown}{more}")
+
+
+@dataclass
+class ImportReport:
+    """What an import did (or, with ``dry_run``, would do) per kind; with any issue, nothing was written."""
+
+    issues: list[ImportIssue] = field(default_factory=list)
+    inserted: dict[str, int] = field(default_factory=dict)
+    updated: dict[str, int] = field(default_factory=dict)
+    unchanged: dict[str, int] = field(default_factory=dict)
+    dry_run: bool = False
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.issues
+
+    @property
+    def records(self) -> int:
+        return sum(self.inserted.values()) + sum(self.updated.values()) + sum(self.unchanged.values())
+
+    def to_dict(self, max_issues: int | None = None) -> dict[str, Any]:
+        kinds = [k for k in RECORD_TYPES if k in self.inserted]
+        return {
+            "ok": self.ok,
+            "dry_run": self.dry_run,
+            "written": self.ok and not self.dry_run,
+            "records": self.records if self.ok else 0,
+            "seconds": round(self.seconds, 3),
+            "kinds": {
+                k: {"inserted": self.inserted[k], "updated": self.updated[k], "unchanged": self.unchanged[k]}
+                for k in kinds
+            }
+            if self.ok
+            else {},
+            "error_count": len(self.issues),
+            "errors": [str(i) for i in self.issues[:max_issues]],
+        }
+
+
+@dataclass
+class _Batch:
+    """One kind's records with where each came from (file and line), for messages."""
+
+    kind: str
+    records: list[Record]
+    origins: list[tuple[str, int]]
+
+
+class Store:
+    """Records in a SQLAlchemy database (SQLite file by default, PostgreSQL when scaled)."""
+
+    def __init__(self, url: str, *, engine: Engine | None = None) -> None:
+        self.url = db.normalize_url(url)
+        ensure_sqlite_dir(self.url)
+        self.engine = engine or db.make_engine(self.url)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- schema ----------------------------------------------------------------------------------------------------
+
+    def upgrade(self) -> str:
+        """Run the migrations up to head; returns the revision."""
+        return db.upgrade(self.engine)
+
+    def revision(self) -> str | None:
+        """The schema revision, or ``None`` for a database talentmatch has not set up (a missing SQLite file is
+        not created by asking)."""
+        if self._missing_sqlite_file():
+            return None
+        with self.engine.connect() as conn:
+            return db.current_revision(conn)
+
+    def check_schema(self) -> None:
+        """Raise a ``StoreError`` saying what to run unless the schema is at head."""
+        current, head = self.revision(), db.head_revision()
+        if current is None:
+            raise StoreError(
+                f"{db.safe_url(self.url)} has no talentmatch tables; run `talentmatch db upgrade` (or import data)"
+            )
+        if current != head:
+            raise StoreError(
+                f"{db.safe_url(self.url)} is at schema revision {current}, the code expects {head}; "
+                "run `talentmatch db upgrade`"
+            )
+
+    def _missing_sqlite_file(self) -> bool:
+        url = self.engine.url
+        return (
+            url.get_backend_name() == "sqlite"
+            and url.database not in (None, "", ":memory:")
+            and not Path(url.database).exists()
+        )
+
+    # --- reads -----------------------------------------------------------------------------------------------------
+
+    def get(self, kind: str, record_id: str) -> Record | None:
+        t = db.table(_check_kind(kind))
+        with self.engine.connect() as conn:
+            data = conn.scalar(sa.select(t.c.data).where(t.c.id == record_id))
+        return None if data is None else RECORD_TYPES[kind].model_validate(data)
+
+    def ids(self, kind: str) -> list[str]:
+        t = db.table(_check_kind(kind))
+        with self.engine.connect() as conn:
+            return sorted(conn.scalars(sa.select(t.c.id)))
+
+    def count(self, kind: str) -> int:
+        t = db.table(_check_kind(kind))
+        with self.engine.connect() as conn:
+            return conn.scalar(sa.select(sa.func.count()).select_from(t)) or 0
+
+    def counts(self) -> dict[str, int]:
+        return {kind: self.count(kind) for kind in RECORD_TYPES}
+
+    def iter_records(self, kind: str) -> Iterator[Record]:
+        """Every record of a kind, streamed in id order (server-side cursor where the driver has one)."""
+        t = db.table(_check_kind(kind))
+        model = RECORD_TYPES[kind]
+        with self.engine.connect().execution_options(stream_results=True, yield_per=CHUNK) as conn:
+            for data in conn.scalars(sa.select(t.c.data).order_by(t.c.id)):
+                yield model.model_validate(data)
+
+    def export(self, out_dir: str | Path) -> dict[str, tuple[Path, int]]:
+        """Write each kind that has records to ``out_dir/<kind file>.jsonl`` (canonical, sorted by id), so an export
+        re-imports to the same database and exports to the same bytes. Returns kind → (path, count)."""
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        written: dict[str, tuple[Path, int]] = {}
+        for kind, name in WORLD_FILES.items():
+            if self.count(kind):
+                path = out / name
+                written[kind] = (path, write_records(path, self.iter_records(kind)))
+        return written
+
+    # --- writes ----------------------------------------------------------------------------------------------------
+
+    def import_path(
+        self,
+        path: str | Path,
+        kind: str | None = None,
+        *,
+        dry_run: bool = False,
+        max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+        read_progress: Callable[[str, int], None] | None = None,
+        write_progress: ProgressFn | None = None,
+    ) -> ImportReport:
+        """Import a world directory, or one ``.jsonl``/``.csv`` file of ``kind`` (inferred from a standard file name
+        such as ``talents.csv`` when omitted)."""
+        t0 = time.perf_counter()
+        path = Path(path)
+        if path.is_dir():
+            world = load_world(path, max_line_bytes=max_line_bytes, progress=read_progress)
+        else:
+            kind = kind or kind_of_file(path)
+            if kind is None:
+                raise StoreError(f"cannot tell the record kind of {path.name}; pass --kind ({', '.join(RECORD_TYPES)})")
+            tick = (lambda n: read_progress(str(path), n)) if read_progress else None
+            world = World({kind: read_records(path, _check_kind(kind), max_line_bytes=max_line_bytes, progress=tick)})
+        report = self.import_world(world, dry_run=dry_run, progress=write_progress)
+        report.seconds = time.perf_counter() - t0
+        return report
+
+    def import_world(
+        self, world: Mapping[str, Sequence[Record]], *, dry_run: bool = False, progress: ProgressFn | None = None
+    ) -> ImportReport:
+        """Validate references and write every record, or nothing. ``world`` maps kind → records: a ``World`` read
+        from files (issues then name file and line) or any mapping (issues then name ``<kind>:index``)."""
+        t0 = time.perf_counter()
+        report = ImportReport(dry_run=dry_run)
+        batches = _batches(world, report.issues)
+        current = self.revision()
+        # Migrate only for a write that can succeed: a failed import leaves even an empty database untouched.
+        migrate = current != db.head_revision() and not dry_run and not report.issues
+        if migrate and (current is not None or not _check_references(None, batches)):
+            current = self.upgrade()
+        if current is not None:
+            self.check_schema()
+        with self.engine.begin() if current is not None else nullcontext() as conn:
+            report.issues += _check_references(conn, batches)
+            if report.ok:
+                _classify_and_write(conn, batches, report, progress)
+        report.seconds = time.perf_counter() - t0
+        return report
+
+    def upsert(self, records: Iterable[Record]) -> ImportReport:
+        """Insert or update records of any kinds in one transaction; raises ``ImportFailed`` (nothing written) when
+        any is invalid, e.g. references an unknown id."""
+        grouped: dict[str, list[Record]] = {}
+        for r in records:
+            grouped.setdefault(r.record_kind, []).append(r)
+        report = self.import_world(grouped)
+        if not report.ok:
+            raise ImportFailed(report.issues)
+        return report
+
+    def delete(self, kind: str, record_id: str) -> bool:
+        """Delete one record (a talent's or need's feedback goes with it). Refuses, naming the referrers, when other
+        records still point at it. Returns whether the record existed."""
+        t = db.table(_check_kind(kind))
+        with self.engine.begin() as conn:
+            for ref_kind, refs in REFERENCES.items():
+                for field_name, target in refs.items():
+                    if target != kind or ref_kind == "feedback":
+                        continue
+                    ref_table = db.table(ref_kind)
+                    col = ref_table.c[field_name]
+                    n = conn.scalar(sa.select(sa.func.count()).select_from(ref_table).where(col == record_id)) or 0
+                    if n:
+                        raise StoreError(
+                            f"cannot delete {kind} {record_id!r}: {n} {ref_kind} record(s) reference it via "
+                            f"{field_name}; delete them or point them elsewhere first"
+                        )
+            return conn.execute(sa.delete(t).where(t.c.id == record_id)).rowcount > 0
+
+
+def _check_kind(kind: str) -> str:
+    if kind not in RECORD_TYPES:
+        raise StoreError(f"unknown record kind {kind!r}; use one of {', '.join(RECORD_TYPES)}")
+    return kind
+
+
+def _batches(world: Mapping[str, Sequence[Record]], issues: list[ImportIssue]) -> dict[str, _Batch]:
+    """Records by kind in dependency order, with their origins; problems found reading go into ``issues``."""
+    out: dict[str, _Batch] = {}
+    if isinstance(world, World):
+        issues += world.issues
+        for kind, result in world.files.items():
+            out[kind] = _Batch(kind, result.records, [(result.file, n) for n in result.lines])
+        return out
+    for kind in world:
+        _check_kind(kind)
+    for kind in RECORD_TYPES:
+        records = list(world.get(kind, ()))
+        if not records:
+            continue
+        label = f"<{kind}>"
+        seen: dict[str, int] = {}
+        batch = _Batch(kind, [], [])
+        for i, r in enumerate(records, start=1):
+            if not isinstance(r, RECORD_TYPES[kind]):
+                raise TypeError(f"{label} item {i} is a {type(r).__name__}, not a {RECORD_TYPES[kind].__name__}")
+            first = seen.setdefault(r.id, i)
+            if first != i:
+                issues.append(ImportIssue(label, i, "id", f"duplicate id {r.id!r} (also item {first})"))
+                continue
+            batch.records.append(r)
+            batch.origins.append((label, i))
+        out[kind] = batch
+    return out
+
+
+def _existing_ids(conn: Connection | None, kind: str, ids: Iterable[str]) -> set[str]:
+    """Which of ``ids`` the database holds for ``kind`` (none when there is no schema yet)."""
+    if conn is None:
+        return set()
+    t = db.table(kind)
+    wanted = sorted(set(ids))
+    found: set[str] = set()
+    for start in range(0, len(wanted), CHUNK):
+        found.update(conn.scalars(sa.select(t.c.id).where(t.c.id.in_(wanted[start : start + CHUNK]))))
+    return found
+
+
+def _digests(conn: Connection | None, batch: _Batch) -> dict[str, str]:
+    """id → digest of the rows of this batch that already exist."""
+    if conn is None:
+        return {}
+    t = db.table(batch.kind)
+    if not conn.scalar(sa.select(sa.literal(1)).select_from(t).limit(1)):
+        return {}
+    ids = [r.id for r in batch.records]
+    out: dict[str, str] = {}
+    for start in range(0, len(ids), CHUNK):
+        out.update(conn.execute(sa.select(t.c.id, t.c.digest).where(t.c.id.in_(ids[start : start + CHUNK]))).all())
+    return out
+
+
+def _check_references(conn: Connection | None, batches: dict[str, _Batch]) -> list[ImportIssue]:
+    """Every reference must name a record in this batch or already in the database."""
+    batch_ids = {k: {r.id for r in b.records} for k, b in batches.items()}
+    wanted: dict[str, set[str]] = {}
+    for kind, refs in REFERENCES.items():
+        for record in batches[kind].records if kind in batches else ():
+            for field_name, target in refs.items():
+                value = getattr(record, field_name)
+                if value is not None and value not in batch_ids.get(target, ()):
+                    wanted.setdefault(target, set()).add(value)
+    known = {target: _existing_ids(conn, target, ids) for target, ids in wanted.items()}
+    issues: list[ImportIssue] = []
+    for kind, refs in REFERENCES.items():
+        if kind not in batches:
+            continue
+        batch = batches[kind]
+        for record, (file, line) in zip(batch.records, batch.origins, strict=True):
+            for field_name, target in refs.items():
+                value = getattr(record, field_name)
+                if value is not None and value not in batch_ids.get(target, ()) and value not in known[target]:
+                    issues.append(
+                        ImportIssue(
+                            file, line, field_name, f"unknown {target} {value!r}; import it first or fix the id"
+                        )
+                    )
+    return issues
+
+
+def _classify_and_write(
+    conn: Connection | None, batches: dict[str, _Batch], report: ImportReport, progress: ProgressFn | None
+) -> None:
+    """Count inserted / updated / unchanged per kind and, unless a dry run, upsert the new and changed rows."""
+    # model_dump_json(exclude_defaults=True) is dump(record) serialised (a test holds them equal), minus a dict pass.
+    for kind, batch in batches.items():
+        known = _digests(conn, batch)
+        rows: list[dict[str, Any]] = []
+        inserted = unchanged = 0
+        for record in batch.records:
+            data = db.RawJSON(record.model_dump_json(exclude_defaults=True))
+            digest = hashlib.blake2b(data.encode(), digest_size=16).hexdigest()
+            old = known.get(record.id)
+            if old == digest:
+                unchanged += 1
+                continue
+            inserted += old is None
+            rows.append({"id": record.id, "digest": digest, "data": data} | db.query_values(kind, record))
+        report.inserted[kind] = inserted
+        report.updated[kind] = len(rows) - inserted
+        report.unchanged[kind] = unchanged
+        if report.dry_run or conn is None:
+            continue
+        statement = _upsert_statement(conn, kind)
+        for start in range(0, len(rows), CHUNK):
+            conn.execute(statement, rows[start : start + CHUNK])
+            if progress:
+                progress(kind, min(start + CHUNK, len(rows)), len(rows))
+
+
+def _upsert_statement(conn: Connection, kind: str) -> Any:
+    """``INSERT … ON CONFLICT (id) DO UPDATE`` in the connection's dialect."""
+    t = db.table(kind)
+    dialect = conn.dialect.name
+    if dialect == "sqlite":
+        stmt = sqlite.insert(t)
+    elif dialect == "postgresql":
+        stmt = postgresql.insert(t)
+    else:
+        raise StoreError(f"unsupported database {dialect!r}; use SQLite or PostgreSQL")
+    stmt = stmt.values(written_at=sa.func.current_timestamp())  # the database's clock, one value per transaction
+    return stmt.on_conflict_do_update(
+        index_elements=[t.c.id], set_={c.name: stmt.excluded[c.name] for c in t.columns if c.name != "id"}
+    )
