@@ -1,0 +1,816 @@
+"""The typed talent graph: one networkx graph over all records, mirrored as a CSR adjacency for the graph numbers.
+
+Talents and needs meet through shared vocabulary (skills, NSFC disciplines with their parents, institutions,
+places, industries) and through the city's structures (enterprises on platforms, overseas incubators with focus
+industries). The networkx graph ``TalentGraph.nx`` is the readable, exportable form; every change is mirrored into
+flat edge arrays so the numbers (personalized PageRank, common neighbours, Adamic–Adar, routes, incubator routes)
+run as scipy.sparse products on a CSR matrix that is re-assembled in milliseconds after an incremental change,
+never by walking networkx in Python.
+
+Node ids are typed strings (``talent:t1``, ``discipline:F0201``, ``skill:深度学习``, ``city:CN/shanghai``,
+``country:DE``, ``industry:semiconductors``); free-text vocabulary (skills, institutions, cities) is normalised by
+collapsing whitespace and case-folding, so "Deep  Learning" and "deep learning" are one node.
+
+Lifecycle: talents and needs are added, replaced and removed one at a time. Vocabulary nodes, and stub nodes for an
+enterprise, platform or incubator that is referenced but was not given as a record, exist exactly as long as
+something links to them: removing the last talent that used a skill removes the skill node (and a discipline whose
+only remaining link is its parent, recursively), while vocabulary shared with others stays. Hence an incremental
+add or remove leaves the same graph as a rebuild from the same records.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from array import array
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from itertools import repeat
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+import scipy.sparse as sp
+
+from features.records import (
+    Enterprise,
+    FeedbackAction,
+    FeedbackEvent,
+    Incubator,
+    Need,
+    Platform,
+    Talent,
+)
+from features.taxonomy import INDUSTRY_NAMES, Industry, disciplines
+
+
+class NodeType(StrEnum):
+    """Node types. Every node has ``type`` (this value) and ``label`` (display text); further attributes:
+
+    - ``talent``: ``tier`` (A–E) when known.
+    - ``need``: ``kind`` (post kind), ``status``.
+    - ``enterprise`` / ``platform`` / ``incubator``: from their records (``district`` for platforms; ``country``,
+      ``city``, ``city_synthetic`` for incubators); a referenced id without a record is a stub with ``stub=True``.
+    - ``discipline``: ``code``, ``name_zh``, ``name_en``, ``level`` (1–3 for 3-, 5- and 7-character NSFC codes).
+    - ``skill`` / ``institution``: ``label`` is the normalised text.
+    - ``city``: ``country`` (ISO code, ``?`` when unknown); ``country``: ``label`` is the ISO code.
+    - ``industry``: ``name_zh``, ``name_en``.
+    """
+
+    talent = "talent"
+    need = "need"
+    enterprise = "enterprise"
+    platform = "platform"
+    incubator = "incubator"
+    discipline = "discipline"
+    skill = "skill"
+    institution = "institution"
+    city = "city"
+    country = "country"
+    industry = "industry"
+
+
+class EdgeType(StrEnum):
+    """Edge types (undirected; stored as ``type``). Only ``talent_institution`` has a further attribute, ``role``:
+    ``education``, ``employer`` or ``education+employer``.
+
+    ``talent_city`` and ``incubator_city`` end at the city node, or at the country node when the city is unknown;
+    a city of a known country links to it by ``city_country``. ``hire`` joins a talent to the enterprise of a need
+    for which feedback recorded a hire.
+    """
+
+    talent_discipline = "talent_discipline"
+    talent_skill = "talent_skill"
+    talent_institution = "talent_institution"
+    talent_city = "talent_city"
+    talent_incubator = "talent_incubator"
+    need_discipline = "need_discipline"
+    need_skill = "need_skill"
+    need_enterprise = "need_enterprise"
+    need_industry = "need_industry"
+    enterprise_platform = "enterprise_platform"
+    enterprise_industry = "enterprise_industry"
+    platform_industry = "platform_industry"
+    incubator_city = "incubator_city"
+    incubator_industry = "incubator_industry"
+    incubator_discipline = "incubator_discipline"
+    discipline_parent = "discipline_parent"
+    city_country = "city_country"
+    hire = "hire"
+
+
+_NODE_TYPES = list(NodeType)
+_EDGE_TYPES = list(EdgeType)
+_NCODE = {t: i for i, t in enumerate(_NODE_TYPES)}
+_ECODE = {t.value: i for i, t in enumerate(_EDGE_TYPES)}
+_VOCABULARY = frozenset(
+    {NodeType.discipline, NodeType.skill, NodeType.institution, NodeType.city, NodeType.country, NodeType.industry}
+)
+# PPR sweeps update these first, then the rest: no edge joins two of them, so each sweep is block Gauss–Seidel.
+_RECORD_SIDE = np.array([t in (NodeType.talent, NodeType.need, NodeType.platform) for t in _NODE_TYPES])
+_CONCEPT = np.array([t in (NodeType.skill, NodeType.discipline) for t in _NODE_TYPES])
+
+ROUTE_CAP = 6
+"""Routes longer than this many hops, unreachable targets and unknown talents get ``ROUTE_CAP + 1``."""
+
+
+def normalise(text: str) -> str:
+    """Vocabulary key of free text: whitespace collapsed, case-folded (a no-op for Chinese)."""
+    return " ".join(text.split()).casefold()
+
+
+def _type_of(node: str) -> NodeType:
+    return NodeType(node.partition(":")[0])
+
+
+def _place(country: str | None, city: str | None) -> str | None:
+    """The node of a place: its city when known (``city:CN/shanghai``, ``city:?/x`` without a country), else its
+    country."""
+    key = normalise(city) if city else ""
+    if key:
+        return f"city:{country or '?'}/{key}"
+    return f"country:{country}" if country else None
+
+
+def _vocabulary_attrs(node: str) -> dict:
+    kind, _, key = node.partition(":")
+    match NodeType(kind):
+        case NodeType.discipline:
+            d = disciplines()[key]
+            return {"label": d.name_en or d.name_zh, "code": key, "name_zh": d.name_zh, "name_en": d.name_en,
+                    "level": (len(key) - 1) // 2}  # fmt: skip
+        case NodeType.city:
+            country, _, name = key.partition("/")
+            return {"label": name, "country": country}
+        case NodeType.industry:
+            zh, en = INDUSTRY_NAMES[Industry(key)]
+            return {"label": en, "name_zh": zh, "name_en": en}
+        case _:
+            return {"label": key}
+
+
+def _up(node: str) -> str | None:
+    """The vocabulary node a vocabulary node hangs from (discipline parent, city's country), if any."""
+    kind, _, key = node.partition(":")
+    if kind == NodeType.discipline:
+        parent = disciplines()[key].parent
+        return f"discipline:{parent}" if parent else None
+    if kind == NodeType.city:
+        country = key.partition("/")[0]
+        return f"country:{country}" if country != "?" else None
+    return None
+
+
+Link = tuple[str, str, dict]
+"""(target node, edge type value, edge attributes) of one record's edge."""
+
+
+def _talent_links(t: Talent) -> list[Link]:
+    links: dict[str, Link] = {}
+    for code in t.disciplines:
+        links[f"discipline:{code}"] = (f"discipline:{code}", EdgeType.talent_discipline.value, {})
+    for s in t.skills:
+        if key := normalise(s):
+            links[f"skill:{key}"] = (f"skill:{key}", EdgeType.talent_skill.value, {})
+    roles: dict[str, set[str]] = {}
+    for name, role in [*((e.institution, "education") for e in t.education), (t.employer, "employer")]:
+        if name and (key := normalise(name)):
+            roles.setdefault(f"institution:{key}", set()).add(role)
+    for node, rs in roles.items():
+        links[node] = (node, EdgeType.talent_institution.value, {"role": "+".join(sorted(rs))})
+    if place := _place(t.residence.country, t.residence.city):
+        links[place] = (place, EdgeType.talent_city.value, {})
+    if t.incubator_id:
+        links[f"incubator:{t.incubator_id}"] = (f"incubator:{t.incubator_id}", EdgeType.talent_incubator.value, {})
+    return list(links.values())
+
+
+def _need_links(n: Need) -> list[Link]:
+    links: dict[str, Link] = {}
+    for code in n.disciplines:
+        links[f"discipline:{code}"] = (f"discipline:{code}", EdgeType.need_discipline.value, {})
+    for s in n.required_skills:
+        if key := normalise(s):
+            links[f"skill:{key}"] = (f"skill:{key}", EdgeType.need_skill.value, {})
+    if n.enterprise_id:
+        node = f"enterprise:{n.enterprise_id}"
+        links[node] = (node, EdgeType.need_enterprise.value, {})
+    if n.industry:
+        node = f"industry:{n.industry.value}"
+        links[node] = (node, EdgeType.need_industry.value, {})
+    return list(links.values())
+
+
+def _check_unique(records: Iterable, where: str) -> list:
+    records = list(records)
+    if dup := sorted(i for i, c in Counter(r.id for r in records).items() if c > 1):
+        kind = type(records[0]).__name__.lower()
+        raise ValueError(f"{kind} id(s) {', '.join(dup)} appear more than once in the input to {where}; "
+                         "de-duplicate the records first")  # fmt: skip
+    return records
+
+
+def _ancestors(code: str) -> set[str]:
+    """The code and all its NSFC ancestors."""
+    out, tax = set(), disciplines()
+    cur: str | None = code
+    while cur:
+        out.add(cur)
+        cur = tax[cur].parent
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class _Csr:
+    """The adjacency of one graph version in CSR row order (record side first), with what the numbers need."""
+
+    version: int
+    adj: sp.csr_array  # float32, symmetric, 1 per edge
+    pos: np.ndarray  # node number -> CSR row (-1 for removed nodes)
+    kinds: np.ndarray  # CSR row -> NodeType code
+    split: int  # rows [0, split) are the record side
+    walk_top: sp.csr_array  # rows [0, split) of adj @ diag(1/degree)
+    walk_bottom: sp.csr_array  # rows [split, n) of the same
+    order: np.ndarray  # CSR row -> node number
+    talent_rows: np.ndarray  # CSR rows of all talents
+
+
+class TalentGraph:
+    """The typed graph of talents, needs, enterprises, platforms, incubators and their vocabulary.
+
+    Build it with ``TalentGraph.build(...)``; keep it current with ``add_talent``/``remove_talent``/``add_need``/
+    ``remove_need``/``add_feedback``. Graph numbers take a need id and a sequence of talent ids and return float32
+    arrays aligned with them.
+    """
+
+    def __init__(self) -> None:
+        self.nx = nx.Graph()
+        self._needs: dict[str, Need] = {}
+        self._incubators: dict[str, Incubator] = {}
+        self._hires_by_talent: dict[str, set[str]] = {}
+        self._hires_by_need: dict[str, set[str]] = {}
+        # The CSR mirror: node numbers in insertion order (never reused; compacted when many are dead) and edges.
+        self._number: dict[str, int] = {}
+        self._names: list[str] = []
+        self._kind = array("b")
+        self._alive = bytearray()
+        self._eu = array("i")
+        self._ev = array("i")
+        self._etype = array("b")
+        self._elive = bytearray()
+        self._version = 0
+        self._csr_cache: _Csr | None = None
+        self._memo: dict[tuple, object] = {}  # per-version results (PPR vectors, route distances, concept weights)
+
+    # ---------------------------------------------------------------- building and incremental changes
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        talents: Iterable[Talent] = (),
+        needs: Iterable[Need] = (),
+        enterprises: Iterable[Enterprise] = (),
+        platforms: Iterable[Platform] = (),
+        incubators: Iterable[Incubator] = (),
+        feedback: Iterable[FeedbackEvent] = (),
+    ) -> TalentGraph:
+        """The graph of these records. Ids must be unique per kind; references to records not given become stub
+        nodes; hires whose need or talent is missing wait until both are added."""
+        talents, needs, enterprises, platforms, incubators = map(
+            list, (talents, needs, enterprises, platforms, incubators)
+        )
+        for records in (enterprises, platforms, incubators):
+            _check_unique(records, "TalentGraph.build")
+        g = cls()
+        for p in platforms:
+            g._add_record(f"platform:{p.id}", {"label": p.name, **({"district": p.district} if p.district else {})})
+            for ind in p.industries:
+                g._link(f"platform:{p.id}", f"industry:{ind.value}", EdgeType.platform_industry)
+        for e in enterprises:
+            g._add_record(f"enterprise:{e.id}", {"label": e.name})
+            if e.platform_id:
+                g._link(f"enterprise:{e.id}", f"platform:{e.platform_id}", EdgeType.enterprise_platform)
+            for ind in e.industries:
+                g._link(f"enterprise:{e.id}", f"industry:{ind.value}", EdgeType.enterprise_industry)
+        for i in incubators:
+            g._add_incubator(i)
+        g.add_feedback(feedback)
+        g.add_needs(needs)
+        g.add_talents(talents)
+        return g
+
+    def add_talent(self, t: Talent) -> None:
+        """Add a talent, or replace the one with the same id (its links are rebuilt from the new record)."""
+        self.add_talents([t])
+
+    def add_talents(self, talents: Iterable[Talent]) -> None:
+        """Add or replace many talents at once: the same result as one by one, with less per-edge overhead."""
+        talents = _check_unique(talents, "TalentGraph.add_talents")
+        for t in talents:
+            if f"talent:{t.id}" in self.nx:
+                self.remove_talent(t.id)
+        self._attach(
+            NodeType.talent,
+            [(f"talent:{t.id}", {"label": t.display_name, **({"tier": t.tier.value} if t.tier else {})},
+              _talent_links(t)) for t in talents],
+        )  # fmt: skip
+        for t in talents:
+            for need_id in self._hires_by_talent.get(t.id, ()):
+                self._link_hire(t.id, need_id)
+
+    def remove_talent(self, talent_id: str) -> None:
+        """Remove a talent and the vocabulary only it used. Its recorded hires are kept (feedback belongs to the
+        store) and come back if the talent is added again."""
+        node = f"talent:{talent_id}"
+        if node not in self.nx:
+            raise LookupError(f"talent {talent_id!r} is not in the graph; nothing to remove")
+        neighbours = list(self.nx.adj[node])
+        self._remove_node(node)
+        self._prune(neighbours)
+
+    def add_need(self, n: Need) -> None:
+        """Add a need, or replace the one with the same id."""
+        self.add_needs([n])
+
+    def add_needs(self, needs: Iterable[Need]) -> None:
+        """Add or replace many needs at once."""
+        needs = _check_unique(needs, "TalentGraph.add_needs")
+        for n in needs:
+            if f"need:{n.id}" in self.nx:
+                self.remove_need(n.id)
+            self._needs[n.id] = n
+        self._attach(
+            NodeType.need,
+            [(f"need:{n.id}", {"label": n.title, "kind": n.kind.value, "status": n.status.value}, _need_links(n))
+             for n in needs],
+        )  # fmt: skip
+        for n in needs:
+            for talent_id in self._hires_by_need.get(n.id, ()):
+                self._link_hire(talent_id, n.id)
+
+    def remove_need(self, need_id: str) -> None:
+        """Remove a need, the hire edges only it supported, and the vocabulary only it used."""
+        node = f"need:{need_id}"
+        if node not in self.nx:
+            raise LookupError(f"need {need_id!r} is not in the graph; nothing to remove")
+        need = self._needs.pop(need_id)
+        if need.enterprise_id:
+            enterprise = f"enterprise:{need.enterprise_id}"
+            for talent_id in self._hires_by_need.get(need_id, ()):
+                if self.nx.has_edge(f"talent:{talent_id}", enterprise) and not any(
+                    (other := self._needs.get(m)) is not None and other.enterprise_id == need.enterprise_id
+                    for m in self._hires_by_talent[talent_id]
+                ):
+                    self._remove_edge(f"talent:{talent_id}", enterprise)
+        neighbours = list(self.nx.adj[node])
+        self._remove_node(node)
+        self._prune(neighbours)
+
+    def add_feedback(self, events: Iterable[FeedbackEvent]) -> None:
+        """Record hires (other actions are ignored) and link each hired talent to the need's enterprise."""
+        for ev in events:
+            if ev.action is FeedbackAction.hire:
+                self._hires_by_talent.setdefault(ev.talent_id, set()).add(ev.need_id)
+                self._hires_by_need.setdefault(ev.need_id, set()).add(ev.talent_id)
+                self._link_hire(ev.talent_id, ev.need_id)
+
+    def _add_incubator(self, i: Incubator) -> None:
+        node = f"incubator:{i.id}"
+        self._incubators[i.id] = i
+        place = {"country": i.country} if i.country else {}
+        city = {"city": i.city, "city_synthetic": i.city_synthetic} if i.city else {}
+        self._add_record(node, {"label": i.name, **place, **city})
+        if target := _place(i.country, i.city):
+            self._link(node, target, EdgeType.incubator_city)
+        for ind in i.focus_industries:
+            self._link(node, f"industry:{ind.value}", EdgeType.incubator_industry)
+        for code in i.focus_disciplines:
+            self._link(node, f"discipline:{code}", EdgeType.incubator_discipline)
+
+    def _link_hire(self, talent_id: str, need_id: str) -> None:
+        need = self._needs.get(need_id)
+        talent = f"talent:{talent_id}"
+        if need is not None and need.enterprise_id and talent in self.nx:
+            self._link(talent, f"enterprise:{need.enterprise_id}", EdgeType.hire)
+
+    # ---------------------------------------------------------------- low-level mutation (networkx + CSR mirror)
+
+    def _attach(self, kind: NodeType, items: list[tuple[str, dict, list[Link]]]) -> None:
+        """Add new record nodes (none may exist yet) with their links, in bulk."""
+        nodes = [node for node, _, _ in items]
+        self.nx.add_nodes_from((node, {"type": kind.value, **attrs}) for node, attrs, _ in items)
+        start = len(self._names)
+        self._names.extend(nodes)
+        self._number.update(zip(nodes, range(start, start + len(nodes)), strict=True))
+        self._kind.extend(repeat(_NCODE[kind], len(nodes)))
+        self._alive.extend(b"\x01" * len(nodes))
+        for target in dict.fromkeys(target for _, _, links in items for target, _, _ in links):
+            self._ensure(target)
+        edges = [(node, target, {"type": etype, **attrs}) for node, _, links in items for target, etype, attrs in links]
+        self.nx.add_edges_from(edges)
+        number = self._number
+        self._eu.extend([number[u] for u, _, _ in edges])
+        self._ev.extend([number[v] for _, v, _ in edges])
+        self._etype.extend([_ECODE[d["type"]] for _, _, d in edges])
+        self._elive.extend(b"\x01" * len(edges))
+        self._version += 1
+
+    def _add_record(self, node: str, attrs: dict) -> None:
+        self._new_node(node, {"type": _type_of(node).value, **attrs})
+
+    def _new_node(self, node: str, attrs: dict) -> None:
+        self.nx.add_node(node, **attrs)
+        self._number[node] = len(self._names)
+        self._names.append(node)
+        self._kind.append(_NCODE[_type_of(node)])
+        self._alive.append(1)
+        self._version += 1
+
+    def _ensure(self, node: str) -> None:
+        """Create a vocabulary node (with its parent chain) or a stub for a referenced record, if missing."""
+        if node in self.nx:
+            return
+        kind = _type_of(node)
+        if kind in _VOCABULARY:
+            self._new_node(node, {"type": kind.value, **_vocabulary_attrs(node)})
+            if up := _up(node):
+                etype = EdgeType.discipline_parent if kind is NodeType.discipline else EdgeType.city_country
+                self._link(node, up, etype)
+        else:
+            self._new_node(node, {"type": kind.value, "label": node.partition(":")[2], "stub": True})
+
+    def _link(self, u: str, v: str, etype: EdgeType, attrs: dict | None = None) -> None:
+        self._ensure(v)
+        if self.nx.has_edge(u, v):
+            return
+        self.nx.add_edge(u, v, type=etype.value, **(attrs or {}))
+        self._eu.append(self._number[u])
+        self._ev.append(self._number[v])
+        self._etype.append(_ECODE[etype.value])
+        self._elive.append(1)
+        self._version += 1
+
+    def _remove_edge(self, u: str, v: str) -> None:
+        self.nx.remove_edge(u, v)
+        a, b = self._number[u], self._number[v]
+        eu, ev = np.array(self._eu, dtype=np.int32), np.array(self._ev, dtype=np.int32)
+        live = np.frombuffer(bytes(self._elive), dtype=np.uint8).astype(bool)
+        for slot in np.flatnonzero(live & (((eu == a) & (ev == b)) | ((eu == b) & (ev == a)))):
+            self._elive[slot] = 0
+        self._version += 1
+
+    def _remove_node(self, node: str) -> None:
+        """Drop a node; its edges in the CSR mirror die with it (edges count only between live nodes)."""
+        self.nx.remove_node(node)
+        self._alive[self._number.pop(node)] = 0
+        self._version += 1
+
+    def _prune(self, candidates: Iterable[str]) -> None:
+        """Remove vocabulary and stub nodes nothing links to any more (a node linked only to the one it hangs from
+        counts as unlinked), walking up discipline parents and city countries."""
+        for node in candidates:
+            cur: str | None = node
+            while cur is not None and cur in self.nx:
+                if _type_of(cur) not in _VOCABULARY and not self.nx.nodes[cur].get("stub"):
+                    break
+                up = _up(cur)
+                if any(v != up for v in self.nx.adj[cur]):
+                    break
+                self._remove_node(cur)
+                cur = up
+
+    # ---------------------------------------------------------------- reporting and export
+
+    def stats(self) -> dict[str, dict[str, int]]:
+        """Node and edge counts by type (every type listed, zeros included): ``{"nodes": {...}, "edges": {...}}``."""
+        kinds = np.frombuffer(self._kind, dtype=np.int8)[np.frombuffer(self._alive, dtype=np.uint8).astype(bool)]
+        nodes = np.bincount(kinds, minlength=len(_NODE_TYPES))
+        live = self._live_edges()
+        edges = np.bincount(np.frombuffer(self._etype, dtype=np.int8)[live], minlength=len(_EDGE_TYPES))
+        return {
+            "nodes": {t.value: int(c) for t, c in zip(_NODE_TYPES, nodes, strict=True)},
+            "edges": {t.value: int(c) for t, c in zip(_EDGE_TYPES, edges, strict=True)},
+        }
+
+    def to_graphml(self, path: str | os.PathLike) -> Path:
+        """Write the graph as GraphML (for Gephi, Cytoscape, yEd …), atomically: a failed write leaves no file."""
+        path = Path(path)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.close(fd)
+        try:
+            nx.write_graphml(self.nx, tmp)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return path
+
+    # ---------------------------------------------------------------- the CSR adjacency
+
+    def _live_edges(self) -> np.ndarray:
+        alive = np.frombuffer(self._alive, dtype=np.uint8).astype(bool)
+        live = np.frombuffer(self._elive, dtype=np.uint8).astype(bool)
+        return live & alive[np.frombuffer(self._eu, dtype=np.int32)] & alive[np.frombuffer(self._ev, dtype=np.int32)]
+
+    def _compact(self) -> None:
+        """Renumber live nodes densely and drop dead edges, so replacements do not grow the mirror forever."""
+        alive = np.frombuffer(bytes(self._alive), dtype=np.uint8).astype(bool)
+        live = self._live_edges()
+        new = np.cumsum(alive) - 1
+        keep = np.flatnonzero(alive)
+        self._names = [self._names[i] for i in keep]
+        self._number = {name: i for i, name in enumerate(self._names)}
+        self._kind = array("b", np.frombuffer(self._kind, dtype=np.int8)[keep].tobytes())
+        self._alive = bytearray(b"\x01" * len(keep))
+        self._eu = array("i", new[np.frombuffer(self._eu, dtype=np.int32)[live]].astype(np.int32).tobytes())
+        self._ev = array("i", new[np.frombuffer(self._ev, dtype=np.int32)[live]].astype(np.int32).tobytes())
+        self._etype = array("b", np.frombuffer(self._etype, dtype=np.int8)[live].tobytes())
+        self._elive = bytearray(b"\x01" * len(self._eu))
+
+    def _csr(self) -> _Csr:
+        """The CSR adjacency of the current version, re-assembled from the edge arrays when the graph changed."""
+        if self._csr_cache is not None and self._csr_cache.version == self._version:
+            return self._csr_cache
+        self._memo.clear()
+        if len(self._names) > 1024 and self._alive.count(0) > len(self._names) // 4:
+            self._compact()
+        alive = np.frombuffer(self._alive, dtype=np.uint8).astype(bool)
+        kinds_all = np.frombuffer(self._kind, dtype=np.int8).copy()
+        record = _RECORD_SIDE[kinds_all]
+        order = np.concatenate([np.flatnonzero(alive & record), np.flatnonzero(alive & ~record)])
+        split = int((alive & record).sum())
+        n = len(order)
+        pos = np.full(len(alive), -1, dtype=np.int32)
+        pos[order] = np.arange(n, dtype=np.int32)
+        live = self._live_edges()
+        u = pos[np.frombuffer(self._eu, dtype=np.int32)[live]]
+        v = pos[np.frombuffer(self._ev, dtype=np.int32)[live]]
+        rows, cols = np.concatenate([u, v]), np.concatenate([v, u])
+        adj = sp.csr_array((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(n, n))
+        degree = np.diff(adj.indptr).astype(np.float32)
+        inv = np.divide(1.0, degree, out=np.zeros_like(degree), where=degree > 0)
+        walk, cut = inv[adj.indices], adj.indptr[split]
+        kinds = kinds_all[order]
+        self._csr_cache = _Csr(
+            version=self._version,
+            adj=adj,
+            pos=pos,
+            kinds=kinds,
+            split=split,
+            walk_top=sp.csr_array((walk[:cut], adj.indices[:cut], adj.indptr[: split + 1]), shape=(split, n)),
+            walk_bottom=sp.csr_array((walk[cut:], adj.indices[cut:], adj.indptr[split:] - cut), shape=(n - split, n)),
+            order=order,
+            talent_rows=np.flatnonzero(kinds == _NCODE[NodeType.talent]),
+        )
+        return self._csr_cache
+
+    def _rows(self, talent_ids: Sequence[str]) -> np.ndarray:
+        """CSR rows of these talents, -1 for ids not in the graph."""
+        csr = self._csr()
+        get = self._number.get
+        numbers = np.fromiter(map(get, map("talent:".__add__, talent_ids), repeat(-1)), np.int64, len(talent_ids))
+        return np.where(numbers >= 0, csr.pos[numbers], -1)
+
+    def _need_record(self, need_id: str) -> Need:
+        try:
+            return self._needs[need_id]
+        except KeyError:
+            raise LookupError(
+                f"need {need_id!r} is not in the graph; add it with TalentGraph.add_need or pass it to build"
+            ) from None
+
+    def _row_of(self, node: str) -> int:
+        return int(self._csr().pos[self._number[node]])
+
+    @staticmethod
+    def _take(values: np.ndarray, rows: np.ndarray, missing: float = 0.0) -> np.ndarray:
+        out = np.full(len(rows), missing, dtype=np.float32)
+        known = rows >= 0
+        out[known] = values[rows[known]]
+        return out
+
+    # ---------------------------------------------------------------- graph numbers
+
+    def ppr_vector(
+        self, need_id: str, *, alpha: float = 0.15, iters: int = 30, tol: float = 1e-6, with_enterprise: bool = False
+    ) -> np.ndarray:
+        """Personalized PageRank over all nodes (CSR row order), restarting at the need (split evenly with its
+        enterprise when ``with_enterprise``).
+
+        Solves x = (1 - alpha) A D⁻¹ x + alpha s (the walk steps to a uniformly chosen neighbour) by block
+        Gauss–Seidel: the nodes split into the record side (talents, needs, platforms; no edge joins two of them) and
+        the rest, and each iteration updates one side from the other's latest values. An iteration so costs about
+        half a power-iteration step, and ``iters`` of them reach about the accuracy of ``iters`` power steps (L1 error
+        0.009 vs 0.005 after 30 on a 20k-talent world). Stops early when a pair of iterations moves the vector less
+        than ``tol`` (L1). Same fixed point as the power iteration. Cached per graph version.
+        """
+        need = self._need_record(need_id)
+        key = ("ppr", need_id, alpha, iters, tol, with_enterprise)
+        if (hit := self._memo_get(key)) is not None:
+            return hit
+        csr = self._csr()
+        seeds = [self._row_of(f"need:{need_id}")]
+        if with_enterprise and need.enterprise_id:
+            seeds.append(self._row_of(f"enterprise:{need.enterprise_id}"))
+        restart = np.zeros(csr.adj.shape[0], dtype=np.float32)
+        restart[seeds] = alpha / len(seeds)
+        x = restart * (1.0 / alpha)
+        halves = [(slice(0, csr.split), csr.walk_top), (slice(csr.split, None), csr.walk_bottom)]
+        keep, moved = np.float32(1.0 - alpha), 0.0
+        for step in range(iters):
+            side, walk = halves[step % 2]
+            new = keep * (walk @ x) + restart[side]
+            moved += float(np.abs(new - x[side]).sum())
+            x[side] = new
+            if step % 2:
+                if moved < tol:
+                    break
+                moved = 0.0
+        return self._memo_put(key, x)
+
+    def ppr(
+        self,
+        need_id: str,
+        talent_ids: Sequence[str],
+        *,
+        alpha: float = 0.15,
+        iters: int = 30,
+        tol: float = 1e-6,
+        with_enterprise: bool = False,
+    ) -> np.ndarray:
+        """PPR mass (see ``ppr_vector``) on each talent; unknown talents get 0. Raw stationary mass, not divided by
+        the talent's degree."""
+        vec = self.ppr_vector(need_id, alpha=alpha, iters=iters, tol=tol, with_enterprise=with_enterprise)
+        return self._take(vec, self._rows(talent_ids))
+
+    def ppr_top(self, need_id: str, k: int, **ppr_options) -> tuple[list[str], np.ndarray]:
+        """The ``k`` talents with most PPR mass from the need (only those with mass > 0), best first."""
+        csr = self._csr()
+        scores = self.ppr_vector(need_id, **ppr_options)[csr.talent_rows]
+        k = min(k, len(scores))
+        if k <= 0:
+            return [], np.zeros(0, dtype=np.float32)
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        top = top[scores[top] > 0]
+        ids = [self._names[i].partition(":")[2] for i in csr.order[csr.talent_rows[top]]]
+        return ids, scores[top].astype(np.float32)
+
+    def _concepts(self, rows: np.ndarray) -> sp.csr_array:
+        """0/1 rows: the skill and discipline nodes each given row links to, plus each discipline's parent."""
+        csr = self._csr()
+        sub = csr.adj[rows]
+        sub = sp.csr_array((sub.data * _CONCEPT[csr.kinds[sub.indices]], sub.indices, sub.indptr), shape=sub.shape)
+        sub.eliminate_zeros()
+        out = (sub @ self._parent_closure()).tocsr()
+        out.data[:] = 1.0
+        return out
+
+    def _parent_closure(self) -> sp.csr_array:
+        """I + P over CSR rows, where P maps each discipline to its parent (so a row times it adds parents)."""
+        if (hit := self._memo_get(("closure",))) is not None:
+            return hit
+        csr = self._csr()
+        n = csr.adj.shape[0]
+        child, parent = [], []  # a discipline's parent stays in the graph while the discipline does
+        disc_numbers = np.flatnonzero(np.frombuffer(self._kind, dtype=np.int8) == _NCODE[NodeType.discipline])
+        for num in disc_numbers:
+            if csr.pos[num] >= 0 and (up := _up(self._names[num])) is not None:
+                child.append(csr.pos[num])
+                parent.append(csr.pos[self._number[up]])
+        rows = np.concatenate([np.arange(n), child]).astype(np.int64)
+        cols = np.concatenate([np.arange(n), parent]).astype(np.int64)
+        closure = sp.csr_array((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(n, n))
+        return self._memo_put(("closure",), closure)
+
+    def _concept_weights(self) -> np.ndarray:
+        """Adamic–Adar weight of each concept node: 1 / ln(f), f = how many talents, needs and incubators have it
+        in their concept set (0 where f < 2)."""
+        if (hit := self._memo_get(("aa-weights",))) is not None:
+            return hit
+        csr = self._csr()
+        owners = np.flatnonzero(
+            np.isin(csr.kinds, [_NCODE[NodeType.talent], _NCODE[NodeType.need], _NCODE[NodeType.incubator]])
+        )
+        freq = np.asarray(self._concepts(owners).sum(axis=0)).ravel()
+        weights = np.divide(1.0, np.log(np.maximum(freq, 1.0)), out=np.zeros(len(freq)), where=freq >= 2)
+        return self._memo_put(("aa-weights",), weights.astype(np.float32))
+
+    def _shared(self, need_id: str, rows: np.ndarray, weighted: bool) -> np.ndarray:
+        self._need_record(need_id)
+        known = rows >= 0
+        concepts = self._concepts(np.concatenate([[self._row_of(f"need:{need_id}")], rows[known]]))
+        need_row = concepts[[0]]
+        if weighted:
+            need_row = need_row.multiply(self._concept_weights()[None, :]).tocsr()
+        out = np.zeros(len(rows), dtype=np.float32)
+        out[known] = (concepts[1:] @ need_row.T).toarray().ravel()
+        return out
+
+    def common_neighbours(self, need_id: str, talent_ids: Sequence[str]) -> np.ndarray:
+        """How many concepts need and talent share. A node's concept set is the skills and disciplines it links to
+        plus the parent of each such discipline (one level), so F020101 and F020102 share F0201 (1), the same code
+        shares itself and its parent (2); unknown talents get 0."""
+        return self._shared(need_id, self._rows(talent_ids), weighted=False)
+
+    def adamic_adar(self, need_id: str, talent_ids: Sequence[str]) -> np.ndarray:
+        """Sum over shared concepts (as in ``common_neighbours``) of 1 / ln(f), f the number of talents, needs and
+        incubators whose concept set holds that concept: rare shared skills count more than common ones."""
+        return self._shared(need_id, self._rows(talent_ids), weighted=True)
+
+    def _route_targets(self, need: Need) -> list[int]:
+        if not need.enterprise_id:
+            return []
+        enterprise = f"enterprise:{need.enterprise_id}"
+        nodes = [enterprise, *(v for v in self.nx.adj[enterprise] if v.startswith("platform:"))]
+        return [self._row_of(v) for v in nodes]
+
+    def _route_distances(self, need_id: str, cap: int) -> np.ndarray:
+        key = ("route", need_id, cap)
+        if (hit := self._memo_get(key)) is not None:
+            return hit
+        csr = self._csr()
+        dist = np.full(csr.adj.shape[0], cap + 1, dtype=np.float32)
+        frontier = np.array(self._route_targets(self._need_record(need_id)), dtype=np.int64)
+        dist[frontier] = 0
+        for hop in range(1, cap + 1):
+            if not len(frontier):
+                break
+            reached = np.zeros(len(dist), dtype=bool)
+            reached[csr.adj[frontier].indices] = True
+            frontier = np.flatnonzero(reached & (dist > hop))
+            dist[frontier] = hop
+        return self._memo_put(key, dist)
+
+    def route_length(self, need_id: str, talent_ids: Sequence[str], *, cap: int = ROUTE_CAP) -> np.ndarray:
+        """Fewest hops from each talent to the need's enterprise or that enterprise's platform (capped BFS from the
+        targets over the CSR adjacency). Farther than ``cap``, unreachable, a need without an enterprise, or an
+        unknown talent: ``cap + 1`` (not 0, which would read as "at the target")."""
+        return self._take(self._route_distances(need_id, cap), self._rows(talent_ids), missing=cap + 1)
+
+    def _matching_incubators(self, need: Need) -> list[str]:
+        """Incubators whose focus industries hold the need's industry, or one of whose focus disciplines is a need
+        discipline, an ancestor of one, or a descendant of one."""
+        need_codes = [_ancestors(c) for c in need.disciplines]
+        out = []
+        for inc in self._incubators.values():
+            industry = need.industry is not None and need.industry in inc.focus_industries
+            overlap = any(f in up or c in _ancestors(f) for f in inc.focus_disciplines
+                          for c, up in zip(need.disciplines, need_codes, strict=True))  # fmt: skip
+            if industry or overlap:
+                out.append(f"incubator:{inc.id}")
+        return out
+
+    def _incubator_route(self, need_id: str, rows: np.ndarray) -> np.ndarray:
+        csr = self._csr()
+        matching = [self._row_of(v) for v in self._matching_incubators(self._need_record(need_id)) if v in self.nx]
+        out = np.zeros(len(rows), dtype=np.float32)
+        known = rows >= 0
+        if matching and known.any():
+            mask = np.zeros(csr.adj.shape[0], dtype=np.float32)
+            mask[matching] = 1.0
+            out[known] = (csr.adj[rows[known]] @ mask > 0).astype(np.float32)
+        return out
+
+    def incubator_route(self, need_id: str, talent_ids: Sequence[str]) -> np.ndarray:
+        """1.0 where the talent is linked to an incubator matching the need (see ``_matching_incubators``: focus
+        industries hold the need's industry, or focus disciplines overlap the need's along the NSFC tree), else 0."""
+        return self._incubator_route(need_id, self._rows(talent_ids))
+
+    def features(self, need_id: str, talent_ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """All graph numbers for one need and its candidates, under stable names, each float32 aligned with
+        ``talent_ids``. PPR and route distances (per need) and the Adamic–Adar weights are whole-graph passes, cached
+        until the graph changes; the rest costs about a millisecond per 500 candidates."""
+        rows = self._rows(talent_ids)
+        return {
+            "graph_ppr": self._take(self.ppr_vector(need_id), rows),
+            "graph_common_neighbours": self._shared(need_id, rows, weighted=False),
+            "graph_adamic_adar": self._shared(need_id, rows, weighted=True),
+            "graph_route_length": self._take(self._route_distances(need_id, ROUTE_CAP), rows, missing=ROUTE_CAP + 1),
+            "graph_incubator_route": self._incubator_route(need_id, rows),
+        }
+
+    # ---------------------------------------------------------------- per-version memo
+
+    def _memo_get(self, key: tuple):
+        self._csr()  # clears the memo when the graph changed
+        return self._memo.get(key)
+
+    def _memo_put(self, key: tuple, value):
+        if len(self._memo) > 64:
+            self._memo.clear()
+        self._memo[key] = value
+        return value
+
+
+FEATURE_NAMES = (
+    "graph_ppr",
+    "graph_common_neighbours",
+    "graph_adamic_adar",
+    "graph_route_length",
+    "graph_incubator_route",
+)
+"""The keys of ``TalentGraph.features``, in order."""

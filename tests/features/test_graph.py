@@ -1,0 +1,406 @@
+"""The talent graph: structure, incremental changes against rebuilds, and graph numbers on worlds small enough to
+work out by hand."""
+
+from __future__ import annotations
+
+import math
+
+import networkx as nx
+import numpy as np
+import pytest
+
+from features.graph import FEATURE_NAMES, ROUTE_CAP, EdgeType, NodeType, TalentGraph
+from features.records import (
+    Education,
+    Enterprise,
+    FeedbackEvent,
+    Incubator,
+    Need,
+    Platform,
+    Residence,
+    Talent,
+)
+
+
+def talent(id: str, **kw) -> Talent:
+    return Talent(id=id, name=f"Talent {id}", **kw)
+
+
+def hire(need_id: str, talent_id: str, action: str = "hire") -> FeedbackEvent:
+    return FeedbackEvent(need_id=need_id, talent_id=talent_id, action=action)
+
+
+def snapshot(g: TalentGraph) -> tuple[dict, dict]:
+    nodes = {n: dict(d) for n, d in g.nx.nodes(data=True)}
+    edges = {frozenset((u, v)): dict(d) for u, v, d in g.nx.edges(data=True)}
+    return nodes, edges
+
+
+# ------------------------------------------------------------------ a world with every kind of record
+
+
+def city_world() -> dict[str, list]:
+    return {
+        "platforms": [Platform(id="p1", name="Jiaxing Science City", industries=["semiconductors", "software"])],
+        "enterprises": [
+            Enterprise(id="e1", name="Chip Co", platform_id="p1", industries=["semiconductors"]),
+            Enterprise(id="e2", name="Bio Co", platform_id="p-missing"),
+        ],
+        "incubators": [
+            Incubator(id="i1", name="Haina Munich", country="DE", city="Munich", focus_industries=["semiconductors"]),
+            Incubator(
+                id="i2",
+                name="Haina Boston",
+                country="US",
+                city="Boston",
+                focus_industries=["life_health"],
+                focus_disciplines=["C05"],
+            ),
+        ],
+        "needs": [
+            Need(
+                id="n1",
+                title="芯片设计",
+                enterprise_id="e1",
+                industry="semiconductors",
+                required_skills=["Verilog"],
+                disciplines=["F0401"],
+            ),
+            Need(id="n2", title="Biologist", enterprise_id="e-missing", required_skills=["CRISPR"]),
+        ],
+        "talents": [
+            talent(
+                "t1",
+                skills=["Verilog", " deep  Learning "],
+                disciplines=["F040101"],
+                incubator_id="i1",
+                residence=Residence(country="DE", city="Munich"),
+                education=[Education(institution="TU München")],
+                employer="TU  München",
+            ),
+            talent(
+                "t2",
+                skills=["verilog", "Deep learning"],
+                disciplines=["F040102"],
+                residence=Residence(country="DE"),
+                employer="Infineon",
+            ),
+            talent(
+                "t3",
+                skills=["CRISPR", "rare skill"],
+                disciplines=["C050101"],
+                incubator_id="i2",
+                residence=Residence(city="Shanghai"),
+            ),
+        ],
+        "feedback": [hire("n1", "t2"), hire("n1", "t3", "contact"), hire("n2", "t3")],
+    }
+
+
+def test_build_types_ids_and_stats():
+    g = TalentGraph.build(**city_world())
+    nodes, edges = snapshot(g)
+    # vocabulary is normalised: "Verilog"/"verilog" and " deep  Learning "/"Deep learning" are one node each
+    assert {n for n in nodes if n.startswith("skill:")} == {
+        "skill:verilog",
+        "skill:deep learning",
+        "skill:crispr",
+        "skill:rare skill",
+    }
+    # disciplines bring their ancestors, linked by parent edges, so F040101 and F040102 meet at F0401
+    assert {"discipline:F040101", "discipline:F040102", "discipline:F0401", "discipline:F04"} <= set(nodes)
+    assert edges[frozenset(("discipline:F040101", "discipline:F0401"))] == {"type": "discipline_parent"}
+    assert nodes["discipline:F0401"]["level"] == 2 and nodes["discipline:F04"]["level"] == 1
+    # institution from education and employer merges roles on one edge
+    assert edges[frozenset(("talent:t1", "institution:tu münchen"))] == {
+        "type": "talent_institution",
+        "role": "education+employer",
+    }
+    # places: city of a known country hangs from it; a bare country; a city with unknown country
+    assert edges[frozenset(("talent:t1", "city:DE/munich"))]["type"] == "talent_city"
+    assert edges[frozenset(("city:DE/munich", "country:DE"))]["type"] == "city_country"
+    assert edges[frozenset(("talent:t2", "country:DE"))]["type"] == "talent_city"
+    assert edges[frozenset(("talent:t3", "city:?/shanghai"))]["type"] == "talent_city"
+    assert edges[frozenset(("incubator:i1", "city:DE/munich"))]["type"] == "incubator_city"
+    # references without records become stubs
+    assert nodes["enterprise:e-missing"]["stub"] is True and nodes["platform:p-missing"]["stub"] is True
+    assert "stub" not in nodes["enterprise:e1"]
+    assert nodes["industry:semiconductors"]["name_zh"] == "半导体与集成电路"
+    assert all(d["type"] == n.partition(":")[0] for n, d in nodes.items())
+
+    stats = g.stats()
+    assert set(stats["nodes"]) == {t.value for t in NodeType} and set(stats["edges"]) == {t.value for t in EdgeType}
+    assert stats["nodes"] == {
+        "talent": 3,
+        "need": 2,
+        "enterprise": 3,
+        "platform": 2,
+        "incubator": 2,
+        "discipline": 7,  # F040101 F040102 F0401 F04 (the need's F0401 is shared), C050101 C0501 C05
+        "skill": 4,
+        "institution": 2,
+        "city": 3,
+        "country": 2,
+        "industry": 3,
+    }
+    assert sum(stats["edges"].values()) == g.nx.number_of_edges()
+    assert stats["edges"]["hire"] == 2 and stats["edges"]["talent_skill"] == 6
+    assert stats["nodes"]["discipline"] == sum(1 for n in nodes if n.startswith("discipline:"))
+
+
+def test_hires_become_talent_enterprise_edges_only_for_hire_actions():
+    g = TalentGraph.build(**city_world())
+    assert g.nx.edges["talent:t2", "enterprise:e1"] == {"type": "hire"}
+    assert not g.nx.has_edge("talent:t3", "enterprise:e1")  # a "contact" is not a hire
+    assert g.nx.edges["talent:t3", "enterprise:e-missing"] == {"type": "hire"}
+    # a hire recorded before its talent exists shows up when the talent is added
+    g.add_feedback([hire("n1", "t9")])
+    assert "talent:t9" not in g.nx
+    g.add_talent(talent("t9", skills=["Verilog"]))
+    assert g.nx.edges["talent:t9", "enterprise:e1"] == {"type": "hire"}
+
+
+# ------------------------------------------------------------------ incremental changes equal a rebuild
+
+
+def assert_same_graph(a: TalentGraph, b: TalentGraph) -> None:
+    assert snapshot(a) == snapshot(b)
+    assert a.stats() == b.stats()
+    ids = sorted(n.partition(":")[2] for n, d in a.nx.nodes(data=True) if d["type"] == "talent")
+    for need_id in sorted(n.partition(":")[2] for n, d in a.nx.nodes(data=True) if d["type"] == "need"):
+        fa, fb = a.features(need_id, ids), b.features(need_id, ids)
+        for name in FEATURE_NAMES:
+            np.testing.assert_allclose(fa[name], fb[name], rtol=1e-5, atol=1e-9, err_msg=name)
+
+
+def without(world: dict, kind: str, record_id: str) -> dict:
+    return {**world, kind: [r for r in world[kind] if r.id != record_id]}
+
+
+@pytest.mark.parametrize("talent_id", ["t1", "t2", "t3"])
+def test_add_and_remove_talent_equal_rebuild(talent_id):
+    world = city_world()
+    full = TalentGraph.build(**world)
+    smaller = TalentGraph.build(**without(world, "talents", talent_id))
+
+    grown = TalentGraph.build(**without(world, "talents", talent_id))
+    grown.add_talent(next(t for t in world["talents"] if t.id == talent_id))
+    assert_same_graph(grown, full)
+
+    full.remove_talent(talent_id)
+    assert_same_graph(full, smaller)
+
+
+@pytest.mark.parametrize("need_id", ["n1", "n2"])
+def test_add_and_remove_need_equal_rebuild(need_id):
+    world = city_world()
+    full = TalentGraph.build(**world)
+    smaller = TalentGraph.build(**without(world, "needs", need_id))
+    grown = TalentGraph.build(**without(world, "needs", need_id))
+    grown.add_need(next(n for n in world["needs"] if n.id == need_id))
+    assert_same_graph(grown, full)
+    full.remove_need(need_id)
+    assert_same_graph(full, smaller)
+
+
+def test_replacing_a_talent_equals_rebuild_with_the_new_record():
+    world = city_world()
+    changed = talent("t1", skills=["Python"], disciplines=["A010101"], residence=Residence(country="FR"))
+    g = TalentGraph.build(**world)
+    g.add_talent(changed)
+    rebuilt = TalentGraph.build(**{**world, "talents": [changed, *world["talents"][1:]]})
+    assert_same_graph(g, rebuilt)
+
+
+def test_removal_prunes_only_vocabulary_nobody_else_uses():
+    g = TalentGraph.build(**city_world())
+    g.remove_talent("t3")
+    assert "skill:rare skill" not in g.nx  # only t3 used it
+    assert "skill:crispr" in g.nx  # need n2 still asks for it
+    assert "city:?/shanghai" not in g.nx
+    assert "discipline:C050101" not in g.nx and "discipline:C0501" not in g.nx  # the chain goes up to …
+    assert "discipline:C05" in g.nx  # … the code incubator i2 still focuses on
+    assert g.nx.has_edge("enterprise:e-missing", "need:n2")  # the stub stays while n2 refers to it
+    g.remove_need("n2")
+    assert "enterprise:e-missing" not in g.nx and "skill:crispr" not in g.nx
+    g.remove_talent("t1")
+    assert "city:DE/munich" in g.nx  # incubator i1 is there
+    assert "country:DE" in g.nx and "institution:tu münchen" not in g.nx
+
+
+def test_many_replacements_compact_the_csr_mirror_and_keep_numbers():
+    talents = [talent(f"t{i}", skills=[f"s{i % 50}", "common"], disciplines=["F020101"]) for i in range(1_100)]
+    needs = [Need(id="n1", title="x", required_skills=["s3", "common"], disciplines=["F020102"], enterprise_id="e1")]
+    g = TalentGraph.build(talents=talents, needs=needs)
+    g.ppr("n1", ["t1"])
+    for i in range(600):
+        g.add_talent(talents[i])  # replace with itself: remove + add
+    g.ppr("n1", ["t1"])  # re-assembling the CSR compacts the dead rows
+    assert len(g._names) == g.nx.number_of_nodes()
+    assert_same_graph(g, TalentGraph.build(talents=talents, needs=needs))
+
+
+# ------------------------------------------------------------------ graph numbers
+
+
+def incubator_world() -> dict[str, list]:
+    """Three talents identical but for their incubator: ta's focuses on the need's industry, tb's does not, tc has
+    none."""
+    return {
+        "incubators": [
+            Incubator(id="chips", name="Chips", focus_industries=["semiconductors"]),
+            Incubator(id="bio", name="Bio", focus_industries=["life_health"]),
+        ],
+        "needs": [Need(id="n1", title="IC design", industry="semiconductors", required_skills=["verilog"])],
+        "talents": [
+            talent("ta", skills=["verilog"], incubator_id="chips"),
+            talent("tb", skills=["verilog"], incubator_id="bio"),
+            talent("tc", skills=["verilog"]),
+        ],
+    }
+
+
+def test_ppr_mass_flows_through_the_incubator_focused_on_the_need_industry():
+    g = TalentGraph.build(**incubator_world())
+    ppr = g.ppr("n1", ["ta", "tb", "tc", "nobody"])
+    assert ppr.dtype == np.float32
+    assert ppr[0] > ppr[1] and ppr[0] > ppr[2] > 0  # ta and tb differ only in their incubator's focus
+    assert ppr[3] == 0.0
+    ids, scores = g.ppr_top("n1", 2)
+    assert ids[0] == "ta" and len(ids) == 2 and scores[0] == pytest.approx(ppr[0])
+    assert g.incubator_route("n1", ["ta", "tb", "tc", "nobody"]).tolist() == [1.0, 0.0, 0.0, 0.0]
+
+
+def test_ppr_is_a_probability_vector_and_matches_a_dense_solve():
+    g = TalentGraph.build(**city_world())
+    csr = g._csr()
+    a = csr.adj.toarray().astype(np.float64)
+    walk = a / np.maximum(a.sum(axis=0), 1)[None, :]
+    seed = np.zeros(len(a))
+    seed[csr.pos[g._number["need:n1"]]] = 1.0
+    exact = np.linalg.solve(np.eye(len(a)) - 0.85 * walk, 0.15 * seed)
+    x = g.ppr_vector("n1", iters=200, tol=0)
+    np.testing.assert_allclose(x, exact, atol=1e-6)
+    assert x.sum() == pytest.approx(1.0, abs=1e-5)
+    ids = ["t1", "t2", "t3"]
+    np.testing.assert_allclose(
+        g.ppr("n1", ids, iters=200, tol=0), exact[csr.pos[[g._number[f"talent:{i}"] for i in ids]]], atol=1e-6
+    )
+
+
+def test_ppr_restart_at_the_enterprise_favours_its_hires():
+    g = TalentGraph.build(**city_world())
+    plain = g.ppr("n1", ["t2"])[0]
+    assert g.ppr("n1", ["t2"], with_enterprise=True)[0] > plain
+
+
+def test_common_neighbours_and_adamic_adar_by_hand():
+    g = TalentGraph.build(
+        needs=[Need(id="n", title="ML", required_skills=["Python", "ML"], disciplines=["F020101"])],
+        talents=[
+            talent("t1", skills=["python"], disciplines=["F020101"]),
+            talent("t2", skills=["ml"], disciplines=["F020102"]),
+            talent("t3", skills=["java"], disciplines=["A010101"]),
+        ],
+    )
+    # concept sets: n {python, ml, F020101, F0201}; t1 {python, F020101, F0201}; t2 {ml, F020102, F0201};
+    # t3 {java, A010101, A0101}. How many owners hold each: python 2, ml 2, F020101 2, F0201 3.
+    ids = ["t1", "t2", "t3", "ghost"]
+    assert g.common_neighbours("n", ids).tolist() == [3.0, 2.0, 0.0, 0.0]
+    ln2, ln3 = math.log(2), math.log(3)
+    np.testing.assert_allclose(g.adamic_adar("n", ids), [2 / ln2 + 1 / ln3, 1 / ln2 + 1 / ln3, 0, 0], rtol=1e-6)
+
+
+def test_a_code_and_its_parent_count_once_each():
+    g = TalentGraph.build(
+        needs=[Need(id="n", title="x", disciplines=["F0201"])],  # concepts {F0201, F02}
+        talents=[talent("t", disciplines=["F0201", "F020101", "F020102"])],  # {F0201, F020101, F020102, F02}
+    )
+    assert g.common_neighbours("n", ["t"]).tolist() == [2.0]
+
+
+def route_world() -> dict[str, list]:
+    """e1 on p1; t1 hired at e1 (1 hop); t2 shares an institution with t1 (3); t3 shares a skill with t2 only (5);
+    t6 shares a skill with n2 of e2, also on p1 (4 via the platform, 5 via e1); t4 is on its own."""
+    return {
+        "platforms": [Platform(id="p1", name="P1")],
+        "enterprises": [
+            Enterprise(id="e1", name="E1", platform_id="p1"),
+            Enterprise(id="e2", name="E2", platform_id="p1"),
+        ],
+        "needs": [
+            Need(id="n1", title="x", enterprise_id="e1"),
+            Need(id="n2", title="y", enterprise_id="e2", required_skills=["rust"]),
+            Need(id="n3", title="no enterprise"),
+        ],
+        "talents": [
+            talent("t1", employer="Lab"),
+            talent("t2", employer="Lab", skills=["go"]),
+            talent("t3", skills=["go"]),
+            talent("t4", skills=["cobol"]),
+            talent("t6", skills=["rust"]),
+        ],
+        "feedback": [hire("n1", "t1")],
+    }
+
+
+def test_route_length_exact_on_a_chain():
+    g = TalentGraph.build(**route_world())
+    ids = ["t1", "t2", "t3", "t4", "t6", "ghost"]
+    unreachable = ROUTE_CAP + 1
+    assert g.route_length("n1", ids).tolist() == [1, 3, 5, unreachable, 4, unreachable]
+    assert g.route_length("n1", ids, cap=2).tolist() == [1, 3, 3, 3, 3, 3]
+    assert g.route_length("n3", ids).tolist() == [unreachable] * 6
+
+
+def test_features_names_shapes_and_empty_candidates():
+    g = TalentGraph.build(**city_world())
+    out = g.features("n1", ["t1", "t2", "ghost"])
+    assert tuple(out) == FEATURE_NAMES
+    assert all(v.dtype == np.float32 and v.shape == (3,) for v in out.values())
+    assert out["graph_incubator_route"].tolist() == [1.0, 0.0, 0.0]
+    assert out["graph_route_length"][2] == ROUTE_CAP + 1
+    empty = g.features("n1", [])
+    assert all(v.shape == (0,) for v in empty.values())
+    assert g.ppr_top("n1", 0) == ([], pytest.approx(np.zeros(0)))
+
+
+def test_incubator_route_by_focus_discipline_along_the_tree():
+    g = TalentGraph.build(**city_world())
+    # i2 focuses on C05; a need in C050101 (a descendant) matches it, one in F04 does not
+    g.add_need(Need(id="n-bio", title="gene editing", disciplines=["C050101"]))
+    assert g.incubator_route("n-bio", ["t1", "t3"]).tolist() == [0.0, 1.0]
+    assert g.incubator_route("n1", ["t1", "t3"]).tolist() == [1.0, 0.0]
+
+
+# ------------------------------------------------------------------ export and errors
+
+
+def test_graphml_export_reads_back(tmp_path):
+    g = TalentGraph.build(**city_world())
+    path = g.to_graphml(tmp_path / "graph.graphml")
+    back = nx.read_graphml(path)
+    assert set(back.nodes) == set(g.nx.nodes)
+    assert {frozenset(e) for e in back.edges} == {frozenset(e) for e in g.nx.edges}
+    assert back.nodes["need:n1"]["label"] == "芯片设计"
+    assert back.nodes["discipline:F0401"]["level"] == 2
+    assert back.nodes["enterprise:e-missing"]["stub"] is True
+    assert back.edges["talent:t1", "institution:tu münchen"]["role"] == "education+employer"
+    assert [p.name for p in tmp_path.iterdir()] == ["graph.graphml"]  # no temporary left behind
+
+
+def test_errors_name_the_problem():
+    g = TalentGraph.build(**city_world())
+    with pytest.raises(LookupError, match=r"need 'nope' is not in the graph; add it with TalentGraph\.add_need"):
+        g.ppr("nope", ["t1"])
+    for fn in (g.common_neighbours, g.adamic_adar, g.route_length, g.incubator_route, g.features):
+        with pytest.raises(LookupError, match="need 'nope'"):
+            fn("nope", ["t1"])
+    with pytest.raises(LookupError, match="talent 'nope' is not in the graph"):
+        g.remove_talent("nope")
+    with pytest.raises(LookupError, match="need 'nope' is not in the graph"):
+        g.remove_need("nope")
+    with pytest.raises(ValueError, match=r"talent id\(s\) t1 appear more than once .* TalentGraph\.add_talents"):
+        g.add_talents([talent("t1"), talent("t1")])
+    with pytest.raises(ValueError, match=r"need id\(s\) n1 appear more than once"):
+        TalentGraph.build(needs=[Need(id="n1", title="a"), Need(id="n1", title="b")])
