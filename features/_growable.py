@@ -1,0 +1,98 @@
+"""Row-appendable sparse storage shared by the text and concept indices.
+
+Indices must take one new talent (or need) without a rebuild. Appending rows to a CSR matrix only ever writes past
+its end, so the buffers grow by doubling (amortised O(row)) and readers get zero-copy views.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+
+class GrowableVector:
+    """A 1-D numpy array with amortised O(1) append; ``.view`` is the live prefix (zero copy)."""
+
+    def __init__(self, values: np.ndarray) -> None:
+        self._buf = np.ascontiguousarray(values)
+        self._n = len(values)
+
+    @property
+    def view(self) -> np.ndarray:
+        return self._buf[: self._n]
+
+    def __len__(self) -> int:
+        return self._n
+
+    def extend(self, values: np.ndarray) -> None:
+        need = self._n + len(values)
+        if need > len(self._buf):
+            grown = np.empty(max(need, 2 * len(self._buf), 16), dtype=self._buf.dtype)
+            grown[: self._n] = self._buf[: self._n]
+            self._buf = grown
+        self._buf[self._n : need] = values
+        self._n = need
+
+
+class GrowableCSR:
+    """A CSR matrix that grows by whole rows; columns may grow too (a vocabulary that learns new terms)."""
+
+    def __init__(self, matrix: sp.csr_matrix) -> None:
+        matrix = sp.csr_matrix(matrix)
+        matrix.sum_duplicates()
+        self.n_cols = matrix.shape[1]
+        self._indptr = GrowableVector(matrix.indptr.astype(np.int64))
+        self._indices = GrowableVector(matrix.indices.astype(np.int32))
+        self._data = GrowableVector(matrix.data.astype(np.float32))
+
+    @classmethod
+    def from_rows(cls, cols: list[np.ndarray], vals: list[np.ndarray], n_cols: int) -> GrowableCSR:
+        """Build from per-row (column ids, values); repeated columns within a row are summed."""
+        lens = np.fromiter((len(c) for c in cols), dtype=np.int64, count=len(cols))
+        row = np.repeat(np.arange(len(cols)), lens)
+        flat_c = np.concatenate(cols) if cols else np.zeros(0, np.int32)
+        flat_v = np.concatenate(vals) if vals else np.zeros(0, np.float32)
+        m = sp.csr_matrix((flat_v, (row, flat_c)), shape=(len(cols), n_cols), dtype=np.float32)
+        return cls(m)
+
+    @property
+    def n_rows(self) -> int:
+        return len(self._indptr) - 1
+
+    @property
+    def indptr(self) -> np.ndarray:
+        return self._indptr.view
+
+    @property
+    def indices(self) -> np.ndarray:
+        return self._indices.view
+
+    @property
+    def data(self) -> np.ndarray:
+        return self._data.view
+
+    def append(self, cols: np.ndarray, vals: np.ndarray) -> int:
+        """Append one row (repeated columns are summed); returns its row number."""
+        cols = np.asarray(cols, dtype=np.int32)
+        vals = np.asarray(vals, dtype=np.float32)
+        if len(cols):
+            uniq, inv = np.unique(cols, return_inverse=True)
+            cols, vals = uniq.astype(np.int32), np.bincount(inv, weights=vals).astype(np.float32)
+            self.n_cols = max(self.n_cols, int(cols[-1]) + 1)
+        self._indices.extend(cols)
+        self._data.extend(vals)
+        self._indptr.extend(np.array([self._indptr.view[-1] + len(cols)], dtype=np.int64))
+        return self.n_rows - 1
+
+    def csr(self) -> sp.csr_matrix:
+        """A zero-copy scipy view of the current rows."""
+        return sp.csr_matrix((self.data, self.indices, self.indptr), shape=(self.n_rows, self.n_cols), copy=False)
+
+    def gather(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The stored entries of ``rows`` as flat arrays (position in ``rows``, column, value), vectorised."""
+        indptr = self.indptr
+        starts = indptr[rows]
+        lens = indptr[rows + 1] - starts
+        owner = np.repeat(np.arange(len(rows)), lens)
+        offsets = np.arange(int(lens.sum())) - np.repeat(np.cumsum(lens) - lens - starts, lens)
+        return owner, self.indices[offsets], self.data[offsets]

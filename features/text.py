@@ -1,0 +1,464 @@
+"""Bilingual sparse text retrieval: tokenisation, BM25 over talents (profile and each work) and over needs.
+
+Tokens: Chinese runs are segmented by jieba (a private tokenizer whose dictionary also holds the taxonomy's and the
+skill list's Chinese names, so 钙钛矿太阳能电池 survives whole next to its pieces), English words are lower-cased and
+Snowball-stemmed (PyStemmer), stopwords of both languages dropped.
+
+BM25 is bm25s's Lucene variant, computed from its own scoring functions at query time over stored term counts:
+document frequencies and lengths are kept live, so ``add``/``remove`` give exactly the scores of a rebuild (no stale
+IDF), and ``compact()`` only reclaims the space of removed rows. Scoring given rows gathers just those rows' terms
+(vectorised, no loop over candidates); ``search`` reads the query terms' columns from a CSC copy plus the rows
+appended since it was made.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import unicodedata
+from collections.abc import Sequence
+from functools import cache, lru_cache
+
+import jieba
+import numpy as np
+import scipy.sparse as sp
+import Stemmer
+from bm25s.scoring import _score_idf_lucene, _score_tfc_lucene
+
+from features._growable import GrowableCSR, GrowableVector
+from features.concepts import PARALLEL_MIN, ConceptIndex, fork_map, mapper, skill_terms, top_k
+from features.records import Need, Talent, need_text
+from features.taxonomy import INDUSTRY_NAMES, disciplines
+
+K1 = 1.5
+B = 0.75
+"""BM25 parameters (bm25s's defaults)."""
+
+_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_TOKEN = re.compile(rf"([{_CJK}]+)|([a-z0-9]+(?:\+\+|#)?)")
+_EN_STOPWORDS = """
+    a about above after again against all also am an and any are as at be because been before being below between
+    both but by can could did do does doing down during each few for from further had has have having he her here
+    hers him his how i if in into is it its itself just me more most my no nor not of off on once only or other
+    our ours out over own same she should so some such than that the their theirs them then there these they this
+    those through to too under until up very was we were what when where which while who whom why will with would
+    you your etc using used use based via new within well including include includes e g ie eg
+"""
+_ZH_STOPWORDS = """
+    的 了 和 与 及 或 在 是 等 对 中 为 并 其 我们 进行 相关 以及 具有 主要 能够 一个 一种 通过 用于 基于 从事 负责
+    工作 要求 优先 熟悉 具备 以上 包括 方面 以 于 将 被 把 也 都 而 但 之 上 下 有 无 该 此 这 那 各 个 年 月 日
+    可 能 会 及其 研究
+"""
+_EN_STOP = frozenset(_EN_STOPWORDS.split())
+_ZH_STOP = frozenset(_ZH_STOPWORDS.split())
+"""Small stopword lists: function words, and boilerplate of profiles and job ads (负责, 熟悉, 优先, using, based)."""
+
+
+@cache
+def _jieba() -> jieba.Tokenizer:
+    """A private jieba tokenizer with the taxonomy's and skill list's Chinese names as user words (loaded once,
+    ~1 s; jieba's global tokenizer is left untouched)."""
+    jieba.setLogLevel(logging.WARNING)
+    tk = jieba.Tokenizer()
+    tk.initialize()
+    words = {d.name_zh for d in disciplines().values()} | {zh for zh, _ in INDUSTRY_NAMES.values()}
+    words |= {w for t in skill_terms() for w in t["zh"]}
+    for w in sorted(words):
+        if re.fullmatch(rf"[{_CJK}]{{2,}}", w):
+            tk.add_word(w)
+    return tk
+
+
+@cache
+def _stemmer() -> Stemmer.Stemmer:
+    return Stemmer.Stemmer("english")
+
+
+@lru_cache(maxsize=1 << 18)
+def _cut_zh(run: str) -> tuple[str, ...]:
+    """Search-mode segmentation of one Chinese run: whole dictionary words plus their dictionary sub-words, so a
+    query for 钙钛矿 also meets a text that says 钙钛矿太阳能电池. Cached: phrases repeat across profiles."""
+    return tuple(w for w in _jieba().cut_for_search(run, HMM=False) if w not in _ZH_STOP)
+
+
+def tokenize(text: str) -> list[str]:
+    """Tokens of mixed Chinese/English text: jieba words for Chinese, stemmed lower-case words for English
+    (``5g``, ``gan``, ``c++`` kept; bare numbers and single letters dropped), stopwords removed."""
+    out: list[str] = []
+    english: list[str] = []
+    for zh, en in _TOKEN.findall(unicodedata.normalize("NFKC", text).lower()):
+        if zh:
+            out += _cut_zh(zh)
+        elif en not in _EN_STOP and not en.isdigit() and (len(en) > 1 or en[-1] in "+#"):
+            english.append(en)
+    if english:
+        plain = [w for w in english if w.isalpha()]
+        out += _stemmer().stemWords(plain)
+        out += [w for w in english if not w.isalpha()]
+    return out
+
+
+def tokenize_many(texts: Sequence[str], processes: int | None = None) -> list[list[str]]:
+    """Tokenise many texts; large batches go to a fork pool (see ``concepts.fork_map``)."""
+    if len(texts) >= PARALLEL_MIN:
+        _jieba()  # load before forking so the workers inherit the dictionary
+    return fork_map(tokenize, texts, processes)
+
+
+class Vocabulary:
+    """Token → column id, growing as new documents bring new tokens."""
+
+    def __init__(self) -> None:
+        self.ids: dict[str, int] = {}
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def encode(self, tokens: Sequence[str]) -> np.ndarray:
+        """Column ids of ``tokens`` (with repeats), adding unseen tokens."""
+        ids = self.ids
+        return np.fromiter((ids.setdefault(t, len(ids)) for t in tokens), dtype=np.int32, count=len(tokens))
+
+    def lookup(self, tokens: Sequence[str]) -> np.ndarray:
+        """Sorted unique column ids of the known ``tokens`` (unknown tokens cannot score)."""
+        return np.asarray(sorted({self.ids[t] for t in tokens if t in self.ids}), dtype=np.int64)
+
+
+class Bm25Corpus:
+    """Term counts of a growing document set with live statistics, scored with bm25s's Lucene BM25."""
+
+    def __init__(self, counts: sp.csr_matrix, vocab: Vocabulary) -> None:
+        self.vocab = vocab
+        self.tf = GrowableCSR(counts)
+        self.length = GrowableVector(np.asarray(counts.sum(axis=1), dtype=np.float32).ravel())
+        self.alive = GrowableVector(np.ones(counts.shape[0], dtype=bool))
+        self.df = GrowableVector(np.bincount(self.tf.indices, minlength=len(vocab)).astype(np.int64))
+        self.n_live = counts.shape[0]
+        self.total_length = float(self.length.view.sum())
+        self._csc = self.tf.csr().tocsc()
+        self._slot = np.full(len(vocab), -1, np.int32)
+        self._slot_lock = threading.Lock()
+
+    def positions(self, sorted_terms: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Index of each column id in ``sorted_terms`` and whether it is there. Uses one vocabulary-sized scratch
+        array per corpus (set, read, reset under a lock): O(len(cols)), no per-call allocation of vocabulary size."""
+        with self._slot_lock:
+            if len(self._slot) < len(self.vocab):
+                self._slot = np.full(2 * len(self.vocab), -1, np.int32)
+            self._slot[sorted_terms] = np.arange(len(sorted_terms), dtype=np.int32)
+            pos = self._slot[cols]
+            self._slot[sorted_terms] = -1
+        return pos, pos >= 0
+
+    @classmethod
+    def from_tokens(cls, docs: Sequence[np.ndarray], vocab: Vocabulary) -> Bm25Corpus:
+        ones = [np.ones(len(d), np.float32) for d in docs]
+        return cls(GrowableCSR.from_rows(list(docs), ones, len(vocab)).csr(), vocab)
+
+    @property
+    def n_rows(self) -> int:
+        return self.tf.n_rows
+
+    def append(self, token_ids: np.ndarray) -> int:
+        row = self.tf.append(token_ids, np.ones(len(token_ids), np.float32))
+        if len(self.df) < len(self.vocab):
+            self.df.extend(np.zeros(len(self.vocab) - len(self.df), np.int64))
+        self.df.view[self.tf.indices[self.tf.indptr[row] :]] += 1
+        self.length.extend(np.array([len(token_ids)], np.float32))
+        self.alive.extend(np.ones(1, dtype=bool))
+        self.n_live += 1
+        self.total_length += len(token_ids)
+        return row
+
+    def kill(self, rows: np.ndarray) -> None:
+        rows = rows[self.alive.view[rows]]
+        if not len(rows):
+            return
+        _, cols, _ = self.tf.gather(rows)
+        np.subtract.at(self.df.view, cols, 1)
+        self.alive.view[rows] = False
+        self.n_live -= len(rows)
+        self.total_length -= float(self.length.view[rows].sum())
+
+    def live_counts(self) -> sp.csr_matrix:
+        """Term counts of the live rows only, in row order (for ``compact``)."""
+        return self.tf.csr()[np.flatnonzero(self.alive.view)]
+
+    def _idf(self, qterms: np.ndarray) -> np.ndarray:
+        """IDF of each query term over the live documents (bm25s's Lucene IDF)."""
+        n = max(self.n_live, 1)
+        df = self.df.view
+        return np.array([_score_idf_lucene(int(df[t]) if t < len(df) else 0, n) for t in qterms], np.float32)
+
+    def _bm25(self, tf: np.ndarray, doc: np.ndarray, idf: np.ndarray) -> np.ndarray:
+        l_avg = self.total_length / max(self.n_live, 1) or 1.0
+        return idf * _score_tfc_lucene(tf, self.length.view[doc], l_avg, K1, B)
+
+    def score_rows(self, qterms: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """BM25 of the query terms for valid document rows; dead rows score 0."""
+        out = np.zeros(len(rows), np.float32)
+        if not len(qterms) or not len(rows):
+            return out
+        owner, cols, tf = self.tf.gather(rows)
+        pos, hit = self.positions(qterms, cols)
+        owner, pos, tf = owner[hit], pos[hit], tf[hit]
+        s = self._bm25(tf, rows[owner], self._idf(qterms)[pos])
+        out += np.bincount(owner, weights=s, minlength=len(rows)).astype(np.float32)
+        return np.where(self.alive.view[rows], out, 0.0).astype(np.float32)
+
+    def score_all(self, qterms: np.ndarray) -> np.ndarray:
+        """BM25 of the query for every row (dead rows 0): CSC columns for the rows present at the last (re)build,
+        a row scan for those appended since."""
+        n_old, n_old_cols = self._csc.shape
+        out = np.zeros(self.n_rows, np.float32)
+        old_terms = qterms[qterms < n_old_cols]
+        if len(old_terms):
+            starts = self._csc.indptr[old_terms]
+            lens = self._csc.indptr[old_terms + 1] - starts
+            offsets = np.arange(int(lens.sum())) - np.repeat(np.cumsum(lens) - lens - starts, lens)
+            doc = self._csc.indices[offsets]
+            s = self._bm25(self._csc.data[offsets], doc, np.repeat(self._idf(old_terms), lens))
+            out[:n_old] = np.bincount(doc, weights=s, minlength=n_old)
+        if self.n_rows > n_old:
+            out[n_old:] = self.score_rows(qterms, np.arange(n_old, self.n_rows))
+        return np.where(self.alive.view, out, 0.0).astype(np.float32)
+
+
+class _IdIndex:
+    """Record id ↔ row bookkeeping shared by the talent and need indices."""
+
+    kind = "record"
+
+    def __init__(self, ids: Sequence[str]) -> None:
+        self._ids = GrowableVector(np.asarray(list(ids), dtype=object))
+        self._row: dict[str, int] = {}
+        for i, rid in enumerate(ids):
+            if rid in self._row:
+                raise ValueError(
+                    f"{self.kind} id {rid!r} appears twice in the records given to the index; ids are unique"
+                )
+            self._row[rid] = i
+
+    @property
+    def ids(self) -> np.ndarray:
+        """Record id of each row (removed rows included until ``compact``)."""
+        return self._ids.view
+
+    def rows(self, ids: Sequence[str]) -> np.ndarray:
+        """Row of each id (-1 for unknown or removed)."""
+        return np.fromiter((self._row.get(i, -1) for i in ids), dtype=np.int64, count=len(ids))
+
+    def _new_row(self, rid: str) -> None:
+        self._ids.extend(np.asarray([rid], dtype=object))
+        self._row[rid] = len(self._ids) - 1
+
+    def _pop_row(self, rid: str) -> int:
+        row = self._row.pop(rid, None)
+        if row is None:
+            raise KeyError(f"{self.kind} {rid!r} is not in the index; nothing to remove")
+        return row
+
+
+def _talent_texts(t: Talent) -> list[str]:
+    """Summary with skills, then each work (title and abstract): together the text of ``records.talent_text``,
+    split so that each work is also a document of its own."""
+    return [f"{t.summary or ''} {' '.join(t.skills)}"] + [f"{w.title} {w.abstract or ''}" for w in t.works]
+
+
+def _query_tokens(query: str | Need | Talent) -> list[str]:
+    if isinstance(query, Need):
+        query = need_text(query)
+    elif isinstance(query, Talent):
+        query = " ".join(_talent_texts(query))
+    if not isinstance(query, str):
+        raise TypeError(f"a text query must be a str, Need or Talent, got {type(query).__name__}")
+    return tokenize(query)
+
+
+class SparseIndex(_IdIndex):
+    """BM25 over talents: each whole profile (summary, skills, works) and each work on its own.
+
+    ``score`` gives ``bm25_profile``, ``bm25_works_max`` and ``bm25_works_top3`` (the sum of the best three works'
+    scores over three: a few strong works count for more than many weak ones, and a talent with one matching work
+    is not averaged down by the rest of a long publication list).
+    """
+
+    kind = "talent"
+
+    def __init__(self, talents: Sequence[Talent], processes: int | None = None) -> None:
+        super().__init__([t.id for t in talents])
+        texts = [_talent_texts(t) for t in talents]
+        flat = tokenize_many([x for group in texts for x in group], processes)
+        self.vocab = Vocabulary()
+        encoded = [self.vocab.encode(toks) for toks in flat]
+        n_works = np.fromiter((len(g) - 1 for g in texts), dtype=np.int64, count=len(texts))
+        head = np.concatenate([[0], np.cumsum(n_works + 1)[:-1]]).astype(np.int64)
+        profiles, works = [], []
+        for h, n in zip(head, n_works, strict=True):
+            profiles.append(np.concatenate(encoded[h : h + n + 1]))
+            works += encoded[h + 1 : h + n + 1]
+        self.profile = Bm25Corpus.from_tokens(profiles, self.vocab)
+        self.works = Bm25Corpus.from_tokens(works, self.vocab)
+        self._work_count = GrowableVector(n_works)
+        self._work_start = GrowableVector(np.concatenate([[0], np.cumsum(n_works)[:-1]]).astype(np.int64))
+
+    @classmethod
+    def build(cls, talents: Sequence[Talent], processes: int | None = None) -> SparseIndex:
+        """Index talents (tokenising in ``processes`` workers for large batches; default up to 2)."""
+        return cls(talents, processes)
+
+    def _work_rows(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Work document rows of talent ``rows``: (flat work rows, owner position, position within the owner)."""
+        starts = self._work_start.view[rows]
+        counts = self._work_count.view[rows]
+        owner = np.repeat(np.arange(len(rows)), counts)
+        within = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+        return starts[owner] + within, owner, within
+
+    def score(self, query: str | Need, rows: np.ndarray) -> dict[str, np.ndarray]:
+        """BM25 features of ``query`` for talent rows (from ``rows()``; -1 scores 0), float32 aligned to rows."""
+        rows = np.asarray(rows, dtype=np.int64)
+        q = self.vocab.lookup(_query_tokens(query))
+        ok = np.flatnonzero(rows >= 0)
+        out = {k: np.zeros(len(rows), np.float32) for k in ("bm25_profile", "bm25_works_max", "bm25_works_top3")}
+        if not len(ok) or not len(q):
+            return out
+        r = rows[ok]
+        out["bm25_profile"][ok] = self.profile.score_rows(q, r)
+        wrows, owner, within = self._work_rows(r)
+        if len(wrows):
+            grid = np.zeros((len(r), int(within.max()) + 1), np.float32)
+            grid[owner, within] = self.works.score_rows(q, wrows)
+            grid = -np.sort(-grid, axis=1)
+            out["bm25_works_max"][ok] = grid[:, 0]
+            out["bm25_works_top3"][ok] = grid[:, :3].sum(axis=1) / 3
+        return out
+
+    def search(self, query: str | Need, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` live talents by profile BM25 (score > 0 only): (talent ids, scores), best first."""
+        q = self.vocab.lookup(_query_tokens(query))
+        return top_k(self.profile.score_all(q), self.profile.alive.view, self.ids, k)
+
+    def add(self, talent: Talent) -> int:
+        """Index one talent (replacing an earlier version with the same id); returns its row."""
+        if talent.id in self._row:
+            self.remove(talent.id)
+        encoded = [self.vocab.encode(tokenize(x)) for x in _talent_texts(talent)]
+        self.profile.append(np.concatenate(encoded))
+        self._work_start.extend(np.array([self.works.n_rows], np.int64))
+        self._work_count.extend(np.array([len(encoded) - 1], np.int64))
+        for w in encoded[1:]:
+            self.works.append(w)
+        self._new_row(talent.id)
+        return self._row[talent.id]
+
+    def remove(self, talent_id: str) -> None:
+        """Drop a talent from every score and search at once; its rows are reclaimed by ``compact``."""
+        row = self._pop_row(talent_id)
+        self.profile.kill(np.array([row]))
+        self.works.kill(self._work_rows(np.array([row]))[0])
+
+    def compact(self) -> None:
+        """Drop removed rows and rebuild the column copies used by ``search`` (rows renumber: call ``rows()``
+        again). Scores do not change: statistics are always those of the live talents."""
+        keep = np.flatnonzero(self.profile.alive.view)
+        wrows = self._work_rows(keep)[0]
+        counts = self._work_count.view[keep]
+        ids = self.ids[keep]
+        _IdIndex.__init__(self, list(ids))
+        self.profile = Bm25Corpus(self.profile.tf.csr()[keep], self.vocab)
+        self.works = Bm25Corpus(self.works.tf.csr()[wrows], self.vocab)
+        self._work_count = GrowableVector(counts.copy())
+        self._work_start = GrowableVector(np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64))
+
+    def skill_coverage(self, need: Need, rows: np.ndarray, concepts: ConceptIndex | None = None) -> np.ndarray:
+        """Share of the need's required skills each talent row covers (0 when the need lists none).
+
+        A skill is covered when all its tokens occur in the talent's text (an exact or normalised skill match is
+        the special case where they come from the skills list), or — with ``concepts`` — when the talent's text
+        names a concept the skill names (光刻 ↔ lithography)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        skills = need.required_skills
+        if not skills:
+            return np.zeros(len(rows), np.float32)
+        skill_tokens = [set(tokenize(s)) for s in skills]
+        tokens = [self.vocab.lookup(list(t)) for t in skill_tokens]
+        union = np.unique(np.concatenate(tokens))
+        present = np.zeros((len(rows), len(union)), dtype=bool)
+        ok = np.flatnonzero(rows >= 0)
+        if len(union) and len(ok):
+            owner, cols, _ = self.profile.tf.gather(rows[ok])
+            pos, hit = self.profile.positions(union, cols)
+            present[ok[owner[hit]], pos[hit]] = True
+        covered = np.zeros((len(rows), len(skills)), dtype=bool)
+        for j, (t, wanted) in enumerate(zip(tokens, skill_tokens, strict=True)):
+            if wanted and len(t) == len(wanted):
+                covered[:, j] = present[:, np.searchsorted(union, t)].all(axis=1)
+        if concepts is not None:
+            cmap = concepts.mapper
+            named = [np.unique(cmap.match(s)[0]) for s in skills]
+            cols = np.unique(np.concatenate(named)).astype(np.int64)
+            if len(cols):
+                has = concepts.direct_presence(concepts.rows(list(self.ids[np.maximum(rows, 0)])), cols)
+                has[rows < 0] = False
+                for j, c in enumerate(named):
+                    if len(c):
+                        covered[:, j] |= has[:, np.searchsorted(cols, c)].any(axis=1)
+        alive = np.zeros(len(rows), dtype=bool)
+        alive[ok] = self.profile.alive.view[rows[ok]]
+        return np.where(alive, covered.mean(axis=1), 0.0).astype(np.float32)
+
+
+def skill_coverage(need: Need, talents: Sequence[Talent]) -> np.ndarray:
+    """Required-skill coverage for a list of talents (builds small indices; for many calls build a
+    ``SparseIndex`` and a ``ConceptIndex`` once and use ``SparseIndex.skill_coverage``)."""
+    index = SparseIndex.build(talents, processes=1)
+    return index.skill_coverage(need, np.arange(len(talents)), ConceptIndex.build(talents, mapper()))
+
+
+class NeedIndex(_IdIndex):
+    """BM25 over needs (title, description, required skills): the reciprocal direction, open needs for a talent."""
+
+    kind = "need"
+
+    def __init__(self, needs: Sequence[Need], processes: int | None = None) -> None:
+        super().__init__([n.id for n in needs])
+        self.vocab = Vocabulary()
+        docs = [self.vocab.encode(t) for t in tokenize_many([need_text(n) for n in needs], processes)]
+        self.corpus = Bm25Corpus.from_tokens(docs, self.vocab)
+
+    @classmethod
+    def build(cls, needs: Sequence[Need], processes: int | None = None) -> NeedIndex:
+        return cls(needs, processes)
+
+    def score(self, query: str | Talent, rows: np.ndarray) -> dict[str, np.ndarray]:
+        """``bm25_need``: BM25 of a talent's text (or any text) against need rows (-1 scores 0)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        out = np.zeros(len(rows), np.float32)
+        ok = rows >= 0
+        out[ok] = self.corpus.score_rows(self.vocab.lookup(_query_tokens(query)), rows[ok])
+        return {"bm25_need": out}
+
+    def search(self, query: str | Talent, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` live needs for a talent (or text): (need ids, scores), best first."""
+        q = self.vocab.lookup(_query_tokens(query))
+        return top_k(self.corpus.score_all(q), self.corpus.alive.view, self.ids, k)
+
+    def add(self, need: Need) -> int:
+        """Index one need (replacing an earlier version with the same id); returns its row."""
+        if need.id in self._row:
+            self.remove(need.id)
+        self.corpus.append(self.vocab.encode(tokenize(need_text(need))))
+        self._new_row(need.id)
+        return self._row[need.id]
+
+    def remove(self, need_id: str) -> None:
+        """Drop a need (filled or closed) from every score and search at once."""
+        self.corpus.kill(np.array([self._pop_row(need_id)]))
+
+    def compact(self) -> None:
+        """Drop removed rows (rows renumber); scores do not change."""
+        keep = np.flatnonzero(self.corpus.alive.view)
+        _IdIndex.__init__(self, list(self.ids[keep]))
+        self.corpus = Bm25Corpus(self.corpus.tf.csr()[keep], self.vocab)

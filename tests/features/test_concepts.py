@@ -1,0 +1,117 @@
+"""The bilingual concept layer: a Chinese need and an English profile meet on the same taxonomy codes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from features.concepts import ConceptIndex, ConceptMatrix, ancestors, mapper
+from features.records import Need, Talent
+
+NEED = Need(
+    id="n-litho",
+    title="招聘半导体光刻工艺专家",
+    description="负责28nm产线光刻工艺开发，熟悉光刻胶、曝光与刻蚀工艺，有晶圆制造经验者优先。",
+    required_skills=["光刻", "光刻胶", "刻蚀"],
+    industry="semiconductors",
+)
+
+PROFILES = [
+    Talent(id="e-ml", summary="Machine learning engineer: deep learning, computer vision and recommender systems."),
+    Talent(
+        id="e-litho",
+        summary="Process engineer in a 300 mm wafer fab: photolithography, photoresist qualification and plasma "
+        "etching for advanced nodes.",
+        skills=["lithography", "etching"],
+    ),
+    Talent(id="e-pv", summary="Perovskite solar cells and silicon wafer texturing for photovoltaic modules."),
+    Talent(id="e-bat", summary="Lithium-ion battery cathode materials and battery management systems."),
+    Talent(id="e-chip", summary="Analog IC design engineer, RF integrated circuits and EDA flows."),
+]
+
+
+def test_chinese_need_meets_the_one_english_profile_that_fits() -> None:
+    index = ConceptIndex.build(PROFILES)
+    rows = index.rows([t.id for t in PROFILES])
+    overlap = index.score(NEED, rows)["concept_overlap"]
+    assert PROFILES[int(np.argmax(overlap))].id == "e-litho"
+    assert overlap.max() > 2 * np.sort(overlap)[-2]  # a clear winner, not a tie broken by luck
+    ids, scores = index.search(NEED, k=3)
+    assert ids[0] == "e-litho" and scores[0] == pytest.approx(overlap.max())
+
+
+def test_same_skill_id_in_both_languages() -> None:
+    m = mapper()
+    zh, en = m.concepts("钙钛矿太阳能电池与光刻"), m.concepts("perovskite solar cells and lithography")
+    for concept in ("skill:perovskite_solar_cell", "skill:lithography"):
+        assert zh[concept] == en[concept] == 1.0
+    assert zh["skill:perovskite"] == 0.5  # broader skill at lower weight (longest match named the narrower one)
+    assert "industry:photovoltaics" in zh
+
+
+def test_word_boundaries_plurals_and_generic_names() -> None:
+    m = mapper()
+    assert "skill:gan" not in m.concepts("organic synthesis")  # "gan" inside a word is not GaN
+    assert "skill:gan" in m.concepts("GaN HEMT devices")
+    assert "skill:lithium_battery" in m.concepts("lithium ion batteries")  # plural of battery
+    assert m.concepts("其他") == {} and m.concepts("other") == {}  # too generic to mean a concept
+
+
+def test_discipline_ancestors_let_close_codes_meet() -> None:
+    assert ancestors("F020101") == ["F0201", "F02"]
+    talents = [
+        Talent(id="same", name="a", disciplines=["F020101"]),
+        Talent(id="sibling", name="b", disciplines=["F020102"]),
+        Talent(id="far", name="c", disciplines=["A010101"]),
+        Talent(id="none", name="d"),
+    ]
+    index = ConceptIndex.build(talents)
+    need = Need(id="n", title="x", disciplines=["F020101"])
+    m = index.score(need, index.rows(["same", "sibling", "far", "none", "unknown"]))["discipline_match"]
+    assert m[0] == pytest.approx(1.0, abs=1e-5)
+    assert 0 < m[1] < m[0]
+    assert m[2] == m[3] == m[4] == 0
+
+
+def test_structured_codes_share_the_text_space() -> None:
+    cm = mapper()
+    code_col = cm.column["discipline:F0201"]
+    matrix = ConceptMatrix.build([Talent(id="a", name="a", disciplines=["F0201"]), "deep learning", ""])
+    assert matrix.matrix.shape == (3, cm.n_columns)
+    norms = np.sqrt(np.asarray(matrix.matrix.multiply(matrix.matrix).sum(axis=1)).ravel())
+    np.testing.assert_allclose(norms, [1.0, 1.0, 0.0], atol=1e-5)
+    assert matrix.matrix[0, code_col] > 0
+    assert matrix.encode("深度学习")[0, cm.column["skill:deep_learning"]] > 0
+
+
+def test_add_remove_and_compact() -> None:
+    index = ConceptIndex.build(PROFILES)
+    index.remove("e-litho")
+    assert "e-litho" not in index.search(NEED, k=5)[0]
+    assert index.rows(["e-litho"])[0] == -1
+    with pytest.raises(KeyError, match="not in the concept index"):
+        index.remove("e-litho")
+    index.add(Talent(id="e-litho2", summary="EUV lithography and photoresist chemistry"))
+    assert index.search(NEED, k=1)[0][0] == "e-litho2"
+    index.compact()
+    assert index.search(NEED, k=1)[0][0] == "e-litho2"
+    assert len(index.ids) == len(PROFILES)
+    with pytest.raises(ValueError, match="appears twice"):
+        ConceptIndex.build([PROFILES[0], PROFILES[0]])
+    with pytest.raises(ValueError, match="k must be a positive"):
+        index.search(NEED, k=0)
+
+
+def test_skill_list_errors_name_the_line() -> None:
+    from features.concepts import _check_skill_terms
+
+    good = {"id": "x", "zh": ["某"], "industry": "ai"}
+    assert _check_skill_terms([(1, good)]) == [good]
+    with pytest.raises(ValueError, match="line 1: every term needs a unique 'id'"):
+        _check_skill_terms([(1, good), (2, good)])
+    with pytest.raises(ValueError, match="line 1: unknown industry 'mining'"):
+        _check_skill_terms([(1, {**good, "industry": "mining"})])
+    with pytest.raises(ValueError, match=r"line 1: 'broader' names unknown term id\(s\) \['y'\]"):
+        _check_skill_terms([(1, {**good, "broader": ["y"]})])
+    with pytest.raises(ValueError, match="needs at least one 'zh' or 'en' name"):
+        _check_skill_terms([(1, {"id": "z"})])

@@ -1,0 +1,160 @@
+"""Bilingual tokenisation, BM25 over talents (profile and works) and needs, incremental updates, skill coverage."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import features.concepts
+from features.concepts import ConceptIndex
+from features.records import Need, Talent, Work
+from features.text import NeedIndex, SparseIndex, skill_coverage, tokenize, tokenize_many
+
+
+def _t(tid: str, summary: str, skills: tuple[str, ...] = (), works: tuple[str, ...] = ()) -> Talent:
+    return Talent(id=tid, summary=summary, skills=list(skills), works=[Work(title=w) for w in works])
+
+
+FIVE = [
+    _t("t1", "Researcher in perovskite photovoltaics and tandem solar cell passivation", ("solar cells",)),
+    _t("t2", "Machine learning engineer building recommendation models for e-commerce", ("python",)),
+    _t("t3", "从事锂电池正极材料研究，熟悉电化学表征", ("锂电池",)),
+    _t("t4", "Process engineer for lithium battery production lines and quality control", ("quality control",)),
+    _t("t5", "Mechanical design of industrial robots and motion control", ("robotics",)),
+]
+
+
+def test_tokenize_mixed_chinese_english() -> None:
+    toks = tokenize("招聘半导体光刻工艺专家，熟悉光刻胶与刻蚀；GaN/SiC power devices, C++ and 5G in 2021")
+    for expected in ("半导体", "光刻", "光刻胶", "刻蚀", "gan", "sic", "power", "devic", "c++", "5g"):
+        assert expected in toks
+    # Stopwords of both languages, bare numbers and punctuation are gone.
+    for dropped in ("熟悉", "与", "and", "in", "2021", "，", "/"):
+        assert dropped not in toks
+
+
+def test_user_dictionary_keeps_taxonomy_terms_whole_and_in_pieces() -> None:
+    toks = tokenize("钙钛矿太阳能电池")
+    assert "钙钛矿太阳能电池" in toks  # the whole term, from the skill list's Chinese names
+    assert {"钙钛矿", "太阳能"} <= set(toks)  # and its dictionary pieces, so a shorter query still meets it
+    assert "半导体晶体材料" in tokenize("关于半导体晶体材料的生长")  # an NSFC name (F040101)
+
+
+def test_bm25_rare_terms_rank_first() -> None:
+    index = SparseIndex.build(FIVE)
+    ids, scores = index.search("perovskite passivation", k=3)
+    assert list(ids) == ["t1"]  # only t1 has either term; others score 0 and are not returned
+    assert scores[0] > 0
+    s = index.score("lithium battery", index.rows(["t3", "t4", "t2", "nobody"]))
+    assert s["bm25_profile"][1] > 0 and s["bm25_profile"][2] == 0 and s["bm25_profile"][3] == 0
+    assert s["bm25_profile"].dtype == np.float32
+    # Chinese query on Chinese text.
+    ids, _ = index.search("锂电池正极材料", k=1)
+    assert list(ids) == ["t3"]
+
+
+def test_best_work_beats_many_weak_works() -> None:
+    strong = _t("strong", "researcher", works=("Perovskite solar cell passivation with lewis bases", "Soil", "Rivers"))
+    weak = _t(
+        "weak",
+        "researcher",
+        works=tuple(f"A survey of energy topics {i} including solar among many other things" for i in range(8)),
+    )
+    others = [_t(f"o{i}", "researcher", works=(f"Unrelated topic {i} on bridges and roads",)) for i in range(5)]
+    index = SparseIndex.build([strong, weak, *others])
+    s = index.score("perovskite solar cell passivation", index.rows(["strong", "weak", "o0"]))
+    assert s["bm25_works_max"][0] > s["bm25_works_max"][1] > 0
+    assert s["bm25_works_top3"][0] > 0
+    assert s["bm25_works_max"][2] == 0
+
+
+def _scores_by_id(index: SparseIndex, query: str, ids: list[str]) -> dict[str, np.ndarray]:
+    return index.score(query, index.rows(ids))
+
+
+def test_incremental_add_remove_equals_rebuild() -> None:
+    extra = _t("t6", "Perovskite thin films by vapour deposition", works=("Vapour deposited perovskite films",))
+    index = SparseIndex.build(FIVE)
+    index.remove("t1")
+    index.add(extra)
+    index.add(_t("t2", "Updated: deep learning for lithium battery health"))  # a new version replaces the old
+    rebuilt = SparseIndex.build([*FIVE[2:], extra, _t("t2", "Updated: deep learning for lithium battery health")])
+    live = ["t2", "t3", "t4", "t5", "t6"]
+    for query in ("perovskite deposition", "lithium battery", "锂电池", "deep learning"):
+        a, b = _scores_by_id(index, query, live), _scores_by_id(rebuilt, query, live)
+        for key in a:
+            np.testing.assert_allclose(a[key], b[key], rtol=1e-5)
+        ids_a, sc_a = index.search(query, 10)
+        ids_b, sc_b = rebuilt.search(query, 10)
+        assert list(ids_a) == list(ids_b)
+        np.testing.assert_allclose(sc_a, sc_b, rtol=1e-5)
+    # The removed talent never comes back; the added one is searchable.
+    assert "t1" not in index.search("passivation tandem perovskite", 10)[0]
+    assert index.rows(["t1"])[0] == -1
+    assert list(index.search("vapour", 1)[0]) == ["t6"]
+    # compact reclaims rows without changing any score.
+    before = _scores_by_id(index, "perovskite deposition", live)
+    index.compact()
+    after = _scores_by_id(index, "perovskite deposition", live)
+    for key in before:
+        np.testing.assert_allclose(before[key], after[key], rtol=1e-5)
+    assert list(index.search("vapour", 1)[0]) == ["t6"]
+
+
+def test_index_errors_are_clear() -> None:
+    with pytest.raises(ValueError, match="appears twice"):
+        SparseIndex.build([FIVE[0], FIVE[0]])
+    index = SparseIndex.build(FIVE)
+    with pytest.raises(KeyError, match="not in the index"):
+        index.remove("nobody")
+    with pytest.raises(ValueError, match="k must be a positive"):
+        index.search("perovskite", 0)
+    with pytest.raises(TypeError, match="str, Need or Talent"):
+        index.score(42, np.array([0]))  # type: ignore[arg-type]
+
+
+def test_skill_coverage_counts_fractions_across_languages() -> None:
+    need = Need(id="n1", title="光刻工艺工程师", required_skills=["光刻", "刻蚀", "Python", "量子计算"])
+    talents = [
+        _t("a", "Semiconductor engineer with ten years of lithography", ("python",)),  # 光刻 via concept, Python
+        _t("b", "熟悉光刻与刻蚀工艺，精通Python，从事量子计算研究"),  # all four in Chinese text
+        _t("c", "Chef specialised in French pastry"),
+    ]
+    cov = skill_coverage(need, talents)
+    np.testing.assert_allclose(cov, [0.5, 1.0, 0.0])
+    index, concepts = SparseIndex.build(talents), ConceptIndex.build(talents)
+    rows = index.rows(["a", "zzz", "b"])
+    np.testing.assert_allclose(index.skill_coverage(need, rows, concepts), [0.5, 0.0, 1.0])
+    np.testing.assert_allclose(index.skill_coverage(need, rows), [0.25, 0.0, 1.0])  # no concepts: text only
+    assert not index.skill_coverage(Need(id="n2", title="x"), rows).any()
+
+
+def test_need_index_finds_the_right_need_for_a_talent() -> None:
+    needs = [
+        Need(
+            id="n-pv", title="钙钛矿光伏研发工程师", description="perovskite solar cell R&D", required_skills=["钙钛矿"]
+        ),
+        Need(id="n-ai", title="算法工程师", description="推荐系统与深度学习", required_skills=["deep learning"]),
+        Need(id="n-bat", title="电池工艺专家", description="锂电池产线工艺", required_skills=["锂电池"]),
+    ]
+    index = NeedIndex.build(needs)
+    ids, _ = index.search(_t("t", "I build deep learning recommendation models", ("deep learning",)), k=3)
+    assert ids[0] == "n-ai"
+    ids, _ = index.search("perovskite solar cells and 钙钛矿 films", k=1)
+    assert list(ids) == ["n-pv"]
+    index.remove("n-pv")
+    assert "n-pv" not in index.search("perovskite solar cells", k=3)[0]
+    index.add(Need(id="n-pv2", title="perovskite tandem cells"))
+    assert list(index.search("perovskite", k=1)[0]) == ["n-pv2"]
+    s = index.score("锂电池 battery", index.rows(["n-bat", "n-ai", "n-pv"]))["bm25_need"]
+    assert s[0] > 0 and s[1] == 0 and s[2] == 0
+
+
+def test_large_batches_tokenise_in_a_pool_with_the_same_result(monkeypatch: pytest.MonkeyPatch) -> None:
+    texts = [f"钙钛矿太阳能电池 perovskite cells {i}" for i in range(40)] + ["GaN 功率器件"] * 10
+    monkeypatch.setattr(features.concepts, "PARALLEL_MIN", 10)
+    assert tokenize_many(texts, processes=2) == [tokenize(t) for t in texts]
+    talents = [_t(f"p{i}", t) for i, t in enumerate(texts)]
+    pooled = ConceptIndex.build(talents, processes=2)
+    serial = ConceptIndex.build(talents, processes=1)
+    assert (pooled._concepts.csr() != serial._concepts.csr()).nnz == 0
