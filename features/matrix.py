@@ -1,0 +1,140 @@
+"""The (need, talent) feature matrix: one vectorised call per need and candidate list, columns as in ``SCHEMA``.
+
+Every group of columns is computed for the whole candidate list at once (sparse products, gathers, numpy
+comparisons); nothing loops over candidates in Python. Unknown or erased candidates get zeros for text and graph
+columns and fail eligibility, so a stale candidate list never breaks a request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+import numpy as np
+
+from features.eligibility import Eligibility, check
+from features.graph import ROUTE_CAP
+from features.indices import Indices
+from features.records import Need, NeedKind, need_text
+from features.schema import SCHEMA
+from features.table import EPOCH
+
+_COL = {name: i for i, name in enumerate(SCHEMA.names)}
+
+
+def feature_matrix(
+    idx: Indices,
+    need: Need,
+    talent_ids: Sequence[str],
+    *,
+    now: datetime | None = None,
+    eligibility: Eligibility | None = None,
+) -> np.ndarray:
+    """Float32 matrix (len(talent_ids), len(SCHEMA.names)) for ``need`` against the candidates, in schema order.
+
+    ``now`` fixes the freshness clock (training passes the feedback's time so features match what the recruiter
+    saw); ``eligibility`` may be passed when the caller has already checked the rules for these rows.
+    """
+    ids = list(talent_ids)
+    n = len(ids)
+    X = np.zeros((n, len(_COL)), dtype=np.float32)
+    if n == 0:
+        return X
+    query = need_text(need)
+    rows = idx.table.rows(ids)
+    known = rows >= 0
+
+    _put(X, idx.sparse.score(query, idx.sparse.rows(ids)))
+    _put(X, idx.concepts.score(need, idx.concepts.rows(ids)))
+    X[:, _COL["skill_coverage"]] = idx.sparse.skill_coverage(need, idx.sparse.rows(ids), idx.concepts)
+    if idx.dense is not None and known.any():
+        live = [i for i, k in zip(ids, known, strict=True) if k]
+        dense = idx.dense.score(query, idx.dense.rows(live))
+        for name, values in dense.items():
+            X[known, _COL[name]] = values
+    if f"need:{need.id}" in idx.graph.nx:
+        _put(X, idx.graph.features(need.id, ids))
+    else:  # an ad-hoc query (free-text search) has no node: no graph evidence, and no route to an enterprise
+        X[:, _COL["graph_route_length"]] = ROUTE_CAP + 1
+
+    e = eligibility if eligibility is not None else check(need, idx.table, rows)
+    X[:, _COL["tier_gap"]] = e.tier_gap
+    X[:, _COL["months_surplus"]] = e.months_surplus
+
+    t = idx.table
+    safe = np.where(known, rows, 0)
+
+    def col(name: str) -> np.ndarray:
+        return np.where(known, getattr(t, name)[safe], 0)
+
+    X[:, _COL["permit_points"]] = col("permit_points")
+    X[:, _COL["in_yrd"]] = np.where(known, t.in_yrd[safe], -1)
+    budget = need.salary_budget or np.nan
+    X[:, _COL["salary_ratio"]] = np.where(known, t.salary[safe], np.nan) / budget
+    X[:, _COL["tier_rank"]] = col("tier_rank")
+    X[:, _COL["log_h_index"]] = np.log1p(col("h_index"))
+    X[:, _COL["log_publications"]] = np.log1p(col("publications"))
+    X[:, _COL["log_patents"]] = np.log1p(col("patents"))
+    X[:, _COL["honours"]] = col("honours")
+    X[:, _COL["works"]] = col("n_works")
+    X[:, _COL["has_incubator"]] = col("has_incubator")
+    now_day = ((now or datetime.now(UTC)) - EPOCH).total_seconds() / 86400.0
+    X[:, _COL["days_since_update"]] = now_day - np.where(known, t.updated_day[safe], np.nan)
+    X[:, _COL[f"kind_{need.kind.value}"]] = 1.0
+    return X
+
+
+def _put(X: np.ndarray, columns: dict[str, np.ndarray]) -> None:
+    for name, values in columns.items():
+        X[:, _COL[name]] = values
+
+
+TEXT_WEIGHTS = {
+    "dense_profile": 0.30,
+    "dense_works_max": 0.10,
+    "concept_overlap": 0.20,
+    "discipline_match": 0.05,
+    "skill_coverage": 0.10,
+    "bm25_profile": 0.15,
+    "bm25_works_max": 0.10,
+}
+BM25_HALF = 8.0
+"""BM25 is unbounded and its scale depends on the query; ``b / (b + BM25_HALF)`` maps it into [0, 1)."""
+
+
+def text_relevance(X: np.ndarray) -> np.ndarray:
+    """Text relevance without any trained model: a fixed blend of sparse, concept and dense columns in [0, 1].
+
+    Comparable across needs (every input is bounded), so it scores arbitrary (need, talent) pairs.
+    """
+    out = np.zeros(len(X), dtype=np.float32)
+    for name, w in TEXT_WEIGHTS.items():
+        v = X[:, _COL[name]]
+        if name.startswith("bm25"):
+            v = v / (v + BM25_HALF)
+        out += w * np.clip(v, 0, 1)
+    return out
+
+
+def kind_columns() -> dict[NeedKind, int]:
+    """Column of each post-kind indicator (evaluation groups by post kind)."""
+    return {k: _COL[f"kind_{k.value}"] for k in NeedKind}
+
+
+def score_pairs(
+    idx: Indices,
+    need_ids: Sequence[str],
+    talent_ids: Sequence[str],
+    score: Callable[[np.ndarray, Need], np.ndarray] | None = None,
+) -> np.ndarray:
+    """Scores for arbitrary (need, talent) pairs, one feature matrix per need; ``score(X, need)`` defaults to
+    ``text_relevance``. Pairs keep their input order; every id must be indexed (check first)."""
+    score = score or (lambda X, _need: text_relevance(X))
+    need_arr = np.asarray(need_ids, dtype=object)
+    talent_arr = np.asarray(talent_ids, dtype=object)
+    out = np.zeros(len(need_arr), dtype=np.float32)
+    for need_id in dict.fromkeys(need_ids):
+        at = np.flatnonzero(need_arr == need_id)
+        need = idx.needs[need_id]
+        out[at] = score(feature_matrix(idx, need, list(talent_arr[at])), need)
+    return out
