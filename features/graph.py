@@ -699,27 +699,33 @@ class TalentGraph:
         weights = np.divide(1.0, np.log(np.maximum(freq, 1.0)), out=np.zeros(len(freq)), where=freq >= 2)
         return self._memo_put(("aa-weights",), weights.astype(np.float32))
 
-    def _shared(self, need_id: str, rows: np.ndarray, weighted: bool) -> np.ndarray:
+    def _all_concepts(self) -> sp.csr_array:
+        """``_concepts`` of every CSR row, cached per graph version so a request only gathers rows."""
+        if (hit := self._memo_get(("concepts",))) is not None:
+            return hit
+        return self._memo_put(("concepts",), self._concepts(np.arange(self._csr().adj.shape[0])))
+
+    def _shared(self, need_id: str, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(common neighbours, Adamic–Adar) of the need with each row, from one gather of concept rows."""
         self._need_record(need_id)
         known = rows >= 0
-        concepts = self._concepts(np.concatenate([[self._row_of(f"need:{need_id}")], rows[known]]))
-        need_row = concepts[[0]]
-        if weighted:
-            need_row = need_row.multiply(self._concept_weights()[None, :]).tocsr()
-        out = np.zeros(len(rows), dtype=np.float32)
-        out[known] = (concepts[1:] @ need_row.T).toarray().ravel()
-        return out
+        concepts = self._all_concepts()
+        need_row = concepts[[self._row_of(f"need:{need_id}")]].toarray().ravel()
+        weights = np.stack([need_row, need_row * self._concept_weights()], axis=1).astype(np.float32)
+        out = np.zeros((len(rows), 2), dtype=np.float32)
+        out[known] = concepts[rows[known]] @ weights
+        return out[:, 0], out[:, 1]
 
     def common_neighbours(self, need_id: str, talent_ids: Sequence[str]) -> np.ndarray:
         """How many concepts need and talent share. A node's concept set is the skills and disciplines it links to
         plus the parent of each such discipline (one level), so F020101 and F020102 share F0201 (1), the same code
         shares itself and its parent (2); unknown talents get 0."""
-        return self._shared(need_id, self._rows(talent_ids), weighted=False)
+        return self._shared(need_id, self._rows(talent_ids))[0]
 
     def adamic_adar(self, need_id: str, talent_ids: Sequence[str]) -> np.ndarray:
         """Sum over shared concepts (as in ``common_neighbours``) of 1 / ln(f), f the number of talents, needs and
         incubators whose concept set holds that concept: rare shared skills count more than common ones."""
-        return self._shared(need_id, self._rows(talent_ids), weighted=True)
+        return self._shared(need_id, self._rows(talent_ids))[1]
 
     def _route_targets(self, need: Need) -> list[int]:
         if not need.enterprise_id:
@@ -785,10 +791,11 @@ class TalentGraph:
         ``talent_ids``. PPR and route distances (per need) and the Adamic–Adar weights are whole-graph passes, cached
         until the graph changes; the rest costs about a millisecond per 500 candidates."""
         rows = self._rows(talent_ids)
+        common, adamic_adar = self._shared(need_id, rows)
         return {
             "graph_ppr": self._take(self.ppr_vector(need_id), rows),
-            "graph_common_neighbours": self._shared(need_id, rows, weighted=False),
-            "graph_adamic_adar": self._shared(need_id, rows, weighted=True),
+            "graph_common_neighbours": common,
+            "graph_adamic_adar": adamic_adar,
             "graph_route_length": self._take(self._route_distances(need_id, ROUTE_CAP), rows, missing=ROUTE_CAP + 1),
             "graph_incubator_route": self._incubator_route(need_id, rows),
         }

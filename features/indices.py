@@ -95,12 +95,20 @@ class Indices:
     # -- changes: every index at once ---------------------------------------------------------------------------
 
     def add_talent(self, t: Talent) -> None:
-        """Add or replace a talent everywhere; it is rankable in the next call."""
+        """Add or replace a talent everywhere; it is rankable in the next call.
+
+        The table, BM25, concept and dense indices append rows in lockstep (a replaced talent's old row becomes a
+        tombstone in each), so one ``table.rows(ids)`` lookup addresses all of them; none of them is ever compacted
+        on its own.
+        """
         if self.dense is not None:
             self.dense.add(t)  # first: encoding is the step that can fail, and it changes nothing when it does
-        self.table.add(t)
-        self.sparse.add(t)
-        self.concepts.add(t)
+        row = self.table.add(t)
+        rows = {"sparse": self.sparse.add(t), "concepts": self.concepts.add(t)}
+        if self.dense is not None:
+            rows["dense"] = int(self.dense.rows([t.id])[0])
+        if any(r != row for r in rows.values()):
+            raise RuntimeError(f"indices out of step for talent {t.id!r}: table row {row}, others {rows}")
         self.graph.add_talent(t)
         self.talents[t.id] = t
 
@@ -139,10 +147,6 @@ class Indices:
 
     # -- row lookups ---------------------------------------------------------------------------------------------
 
-    def live_ids(self, talent_ids: Sequence[str]) -> list[str]:
-        """The ids still indexed, in order (candidates may name erased talents)."""
-        return [i for i in talent_ids if i in self.talents]
-
-    def dense_rows(self, talent_ids: Sequence[str]) -> np.ndarray:
-        assert self.dense is not None
-        return self.dense.rows(talent_ids)
+    def rows(self, talent_ids: Sequence[str]) -> np.ndarray:
+        """Row of each talent in every talent-side index (they are in lockstep); -1 for unknown or erased ids."""
+        return self.table.rows(talent_ids)

@@ -41,16 +41,14 @@ def feature_matrix(
     if n == 0:
         return X
     query = need_text(need)
-    rows = idx.table.rows(ids)
+    rows = idx.rows(ids)  # one lookup: the talent-side indices share row numbers
     known = rows >= 0
 
-    _put(X, idx.sparse.score(query, idx.sparse.rows(ids)))
-    _put(X, idx.concepts.score(need, idx.concepts.rows(ids)))
-    X[:, _COL["skill_coverage"]] = idx.sparse.skill_coverage(need, idx.sparse.rows(ids), idx.concepts)
+    _put(X, idx.sparse.score(query, rows))
+    _put(X, idx.concepts.score(need, rows))
+    X[:, _COL["skill_coverage"]] = idx.sparse.skill_coverage(need, rows, idx.concepts, concept_rows=rows)
     if idx.dense is not None and known.any():
-        live = [i for i, k in zip(ids, known, strict=True) if k]
-        dense = idx.dense.score(query, idx.dense.rows(live))
-        for name, values in dense.items():
+        for name, values in idx.dense.score(query, rows[known]).items():
             X[known, _COL[name]] = values
     if f"need:{need.id}" in idx.graph.nx:
         _put(X, idx.graph.features(need.id, ids))

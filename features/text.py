@@ -372,12 +372,20 @@ class SparseIndex(_IdIndex):
         self._work_count = GrowableVector(counts.copy())
         self._work_start = GrowableVector(np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64))
 
-    def skill_coverage(self, need: Need, rows: np.ndarray, concepts: ConceptIndex | None = None) -> np.ndarray:
+    def skill_coverage(
+        self,
+        need: Need,
+        rows: np.ndarray,
+        concepts: ConceptIndex | None = None,
+        *,
+        concept_rows: np.ndarray | None = None,
+    ) -> np.ndarray:
         """Share of the need's required skills each talent row covers (0 when the need lists none).
 
         A skill is covered when all its tokens occur in the talent's text (an exact or normalised skill match is
         the special case where they come from the skills list), or — with ``concepts`` — when the talent's text
-        names a concept the skill names (光刻 ↔ lithography)."""
+        names a concept the skill names (光刻 ↔ lithography). ``concept_rows`` are the same talents' rows in
+        ``concepts`` when the caller already has them (indices kept in lockstep)."""
         rows = np.asarray(rows, dtype=np.int64)
         skills = need.required_skills
         if not skills:
@@ -400,7 +408,9 @@ class SparseIndex(_IdIndex):
             named = [np.unique(cmap.match(s)[0]) for s in skills]
             cols = np.unique(np.concatenate(named)).astype(np.int64)
             if len(cols):
-                has = concepts.direct_presence(concepts.rows(list(self.ids[np.maximum(rows, 0)])), cols)
+                if concept_rows is None:
+                    concept_rows = concepts.rows(list(self.ids[np.maximum(rows, 0)]))
+                has = concepts.direct_presence(concept_rows, cols)
                 has[rows < 0] = False
                 for j, c in enumerate(named):
                     if len(c):
