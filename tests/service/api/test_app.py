@@ -1,0 +1,182 @@
+"""Start-up (no silent migrations), readiness, keys, cards, the audit route and the OpenAPI document."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from api_helpers import auth, settings_for
+
+from features.records import RECORD_TYPES, Talent
+from service import db
+from service.api.app import create_app
+from service.api.cards import reveals_identity, talent_card
+from service.api.schemas import MASKED_NAME, RECORD_EXAMPLES
+from service.api.server import serve
+from service.keys import Principal, Role, authenticate, create_key, hash_key, list_keys, revoke_key
+from service.store import Store, StoreError
+
+
+def start(app) -> None:
+    """Run the app's lifespan start-up and shut-down, as a server would."""
+
+    async def cycle() -> None:
+        async with app.router.lifespan_context(app):
+            pass
+
+    asyncio.run(cycle())
+
+
+def test_start_up_refuses_a_database_without_the_schema_and_creates_nothing(tmp_path):
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    with pytest.raises(RuntimeError, match=r"has no talentmatch tables; run `talentmatch db upgrade`"):
+        start(create_app(settings_for(url, tmp_path)))
+    assert not (tmp_path / "fresh.db").exists()
+    with pytest.raises(StoreError, match="run `talentmatch db upgrade`"):
+        serve(settings=settings_for(url, tmp_path))
+
+
+def test_start_up_refuses_an_old_schema(tmp_path):
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    with Store(url) as store:
+        db.upgrade(store.engine, "0001")
+    with pytest.raises(RuntimeError, match=r"at schema revision 0001, the code expects 0002; run `talentmatch db"):
+        start(create_app(settings_for(url, tmp_path)))
+    with Store(url) as store:
+        assert store.revision() == "0001"
+
+
+@pytest.mark.slow  # a fresh interpreter imports the whole stack: ~3–7 s
+def test_serve_runs_uvicorn_with_the_app(sqlite_url, keys, tmp_path):
+    """``serve`` in its own process, configured from the environment like ``talentmatch serve``."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = os.environ | {"TALENTMATCH_DATABASE_URL": sqlite_url, "TALENTMATCH_ENCODER": "none",
+                        "TALENTMATCH_VECTOR_CACHE_DIR": str(tmp_path / "v"), "TALENTMATCH_PORT": str(port)}  # fmt: skip
+    code = "from service.api.server import serve; serve(log_level='warning')"
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                r = httpx.get(f"http://127.0.0.1:{port}/readyz")
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None and time.monotonic() < deadline, "serve() did not come up"
+                time.sleep(0.1)
+        assert r.json()["status"] == "ready"
+        assert httpx.get(f"http://127.0.0.1:{port}/talents/t1", headers=auth(keys["recruiter"])).json()["id"] == "t1"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_readyz_reports_an_unreachable_store_and_stale_indices(server, app, keys, monkeypatch):
+    assert server.get("/readyz").status_code == 200
+
+    def broken_encoder(_talent):
+        raise RuntimeError("encoder crashed")
+
+    monkeypatch.setattr(app.state.indices, "add_talent", broken_encoder)  # fault injection: a failing encoder
+    r = server.post("/talents", json={"id": "t9", "name": "x"}, headers=auth(keys["recruiter"]))
+    assert (r.status_code, r.json()["error"]["code"]) == (503, "unavailable")
+    assert "the record is stored" in r.json()["error"]["message"] and app.state.store.get("talent", "t9")
+    body = server.get("/readyz")
+    assert body.status_code == 503 and "restart the service" in body.json()["reasons"][0]
+
+    app.state.stale = None
+    real = app.state.store
+    app.state.store = Store("postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=2")
+    try:
+        body = server.get("/readyz")
+        assert body.status_code == 503 and body.json()["reasons"][0].startswith("store unreachable")
+        r = server.get("/talents", headers=auth(keys["recruiter"]))
+        assert (r.status_code, r.json()["error"]["code"]) == (503, "unavailable")
+    finally:
+        app.state.store.close()
+        app.state.store = real
+
+
+def test_keys_store_only_a_hash(tmp_path, world_dir):
+    url = f"sqlite:///{tmp_path / 'k.db'}"
+    with Store(url) as store:
+        assert store.import_path(world_dir).ok
+        secret = create_key(store, "enterprise", "e1", label="HR")
+        assert secret.startswith("tm_") and len(secret) > 40
+        with store.engine.connect() as conn:
+            rows = [tuple(r) for r in conn.execute(sa.select(db.ApiKeyRow.__table__))]
+        assert len(rows) == 1 and all(secret not in str(v) for v in rows[0]) and hash_key(secret) in rows[0]
+        assert authenticate(store, secret) == Principal(1, Role.enterprise, "e1", "HR")
+        assert authenticate(store, secret + "x") is None and authenticate(store, "Bearer " + secret) is None
+        for args, message in [
+            (("enterprise",), "needs the enterprise"),
+            (("enterprise", "nope"), "unknown enterprise 'nope'"),
+            (("recruiter", "e1"), "only enterprise keys belong to an enterprise"),
+            (("boss",), "unknown role 'boss'; use one of recruiter, enterprise, data_team, admin"),
+        ]:
+            with pytest.raises(StoreError, match=message):
+                create_key(store, *args)
+        assert revoke_key(store, 1) and revoke_key(store, 1) and not revoke_key(store, 99)
+        assert authenticate(store, secret) is None and list_keys(store)[0].revoked_at is not None
+
+
+def test_key_route_errors(server, keys):
+    admin = auth(keys["admin"])
+    r = server.post("/keys", json={"role": "enterprise", "enterprise_id": "nope"}, headers=admin)
+    assert (r.status_code, r.json()["error"]["field"]) == (422, "enterprise_id")
+    r = server.post("/keys", json={"role": "boss"}, headers=admin)
+    assert (r.status_code, r.json()["error"]["field"]) == (422, "role")
+    assert server.delete("/keys/999", headers=admin).status_code == 404
+
+
+def test_audit_route_shows_who_read_a_profile(server, keys):
+    server.get("/talents/t1", headers=auth(keys["data_team"]))
+    page = server.get("/audit", params={"object_kind": "talent", "object_id": "t1"}, headers=auth(keys["admin"]))
+    [entry] = page.json()["items"]
+    assert (entry["role"], entry["action"], entry["key_id"]) == ("data_team", "read", 2)
+
+
+def test_cards_mask_without_sharing_consent():
+    shared = Talent(id="t1", name="李伟", email="li@example.org", tier="B", skills=["perovskite"],
+                    residence={"country": "CN", "in_yrd": True}, consent={"sharing": True})  # fmt: skip
+    private = shared.model_copy(update={"id": "t2", "consent": shared.consent.model_copy(update={"sharing": False})})
+    card = talent_card(private, reveal=False)
+    assert (card.masked, card.name, card.email, card.phone, card.name_en) == (True, MASKED_NAME, None, None, None)
+    assert (card.tier, card.skills, card.residence_country, card.in_yrd) == ("B", ["perovskite"], "CN", True)
+    assert card.availability.mode == "full_time"
+    assert (talent_card(shared, reveal=False).name, talent_card(shared, reveal=False).email) == (
+        "李伟",
+        "li@example.org",
+    )
+    assert talent_card(private, reveal=True).masked is False
+    assert reveals_identity(Principal(1, Role.recruiter)) and not reveals_identity(Principal(2, Role.enterprise, "e1"))
+
+
+def test_openapi_documents_routes_with_bilingual_examples(app):
+    spec = app.openapi()
+    assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+    for kind, plural in [("talent", "talents"), ("need", "needs"), ("enterprise", "enterprises"),
+                         ("platform", "platforms"), ("incubator", "incubators")]:  # fmt: skip
+        examples = spec["paths"][f"/{plural}"]["post"]["requestBody"]["content"]["application/json"]["examples"]
+        assert set(examples) == {"zh", "en"}
+        for example in RECORD_EXAMPLES[kind].values():
+            RECORD_TYPES[kind].model_validate(example["value"])  # the documented examples are valid records
+        assert "application/x-ndjson" in spec["paths"][f"/{plural}/import"]["post"]["requestBody"]["content"]
+        assert "ErrorResponse" in str(spec["paths"][f"/{plural}/{{{kind}_id}}"]["get"]["responses"]["404"])
+
+
+def test_create_app_does_no_work_before_start_up(tmp_path):
+    """The factory opens nothing (the lifespan does): an unreachable database is fine until the server starts."""
+    app = create_app(settings_for("postgresql+psycopg://nobody@127.0.0.1:1/none", tmp_path))
+    assert app.state.store is None and app.state.indices is None
+    with pytest.raises(RuntimeError, match=r"talentmatch cannot start: database postgresql\+psycopg://nobody@"):
+        start(app)
