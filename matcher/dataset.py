@@ -1,0 +1,106 @@
+"""Training rows for the ranker: one group per need, its candidates' feature rows and graded labels.
+
+Which candidates a need contributes matters: the model is used to re-rank *retrieved* candidates, so it must see
+retrieved talents during training, not only the ones the legacy system happened to show. The choices
+(``CandidateMode``) were compared on the demo world (see ``matcher/train.py``):
+
+- ``feedback``: only talents with feedback (shown by the legacy ranking; mostly relevant or random picks);
+- ``union``: feedback talents ∪ the retrieved top-k, unlabelled ones graded 0;
+- ``sampled``: feedback talents plus a seeded sample of the retrieved, unlabelled ones as negatives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+import numpy as np
+
+from features.eligibility import check
+from features.indices import Indices
+from features.matrix import feature_matrix
+from features.records import FeedbackEvent, Need
+from features.schema import SCHEMA
+from matcher.retrieve import retrieve
+
+
+class CandidateMode(StrEnum):
+    feedback = "feedback"
+    union = "union"
+    sampled = "sampled"
+
+
+@dataclass(frozen=True)
+class RankData:
+    """Rows grouped by need: ``X`` (n, F) in schema order, ``y`` (n,) int grades, ``group`` (g,) rows per need,
+    ``need_ids`` (g,) one per group, ``talent_ids`` (n,) one per row. Groups are contiguous, in ``need_ids`` order."""
+
+    X: np.ndarray
+    y: np.ndarray
+    group: np.ndarray
+    need_ids: list[str]
+    talent_ids: list[str]
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+
+def snapshot_time(events: Iterable[FeedbackEvent]) -> datetime | None:
+    """The latest feedback time: the freshness clock of a training run, so features do not drift with the wall
+    clock between runs on the same data."""
+    times = [ev.time for ev in events if ev.time is not None]
+    return max(times) if times else None
+
+
+def retrieve_ids(idx: Indices, need: Need, k: int = 300) -> list[str]:
+    """The need's first-stage candidates (eligible, deduplicated, at most ``k``): what serving re-ranks."""
+    return retrieve(idx, need, k=k).talent_ids
+
+
+def build_rank_data(
+    idx: Indices,
+    needs: Sequence[Need],
+    labels: Mapping[tuple[str, str], int],
+    *,
+    mode: CandidateMode | str = CandidateMode.union,
+    k: int = 300,
+    negatives: int = 100,
+    now: datetime | None = None,
+    random_state: int = 0,
+) -> RankData:
+    """Feature rows and grades for ``needs`` (one feature-matrix call per need). Feedback talents no longer indexed
+    are dropped; ``negatives`` is the sample size per need in ``sampled`` mode. A need with no rows is skipped.
+    Rows within a need are in a seeded random order."""
+    mode = CandidateMode(mode)
+    rng = np.random.default_rng(random_state)
+    by_need: dict[str, dict[str, int]] = {}
+    for (need_id, talent_id), grade in labels.items():
+        by_need.setdefault(need_id, {})[talent_id] = grade
+    Xs, ys, groups, need_ids, talent_ids = [], [], [], [], []
+    for need in needs:
+        known = {t: g for t, g in by_need.get(need.id, {}).items() if t in idx.talents}
+        ids = list(known)
+        if mode is not CandidateMode.feedback:
+            extra = [t for t in retrieve_ids(idx, need, k) if t not in known]
+            if mode is CandidateMode.sampled and len(extra) > negatives:
+                extra = [extra[i] for i in np.sort(rng.choice(len(extra), negatives, replace=False))]
+            ids += extra
+        if not ids:
+            continue
+        # Shuffled within the need: labelled talents first would let tied scores (an early tree) look perfect.
+        ids = [ids[i] for i in rng.permutation(len(ids))]
+        Xs.append(feature_matrix(idx, need, ids, now=now, eligibility=check(need, idx.table, idx.table.rows(ids))))
+        ys.append(np.array([known.get(t, 0) for t in ids], dtype=np.int32))
+        groups.append(len(ids))
+        need_ids.append(need.id)
+        talent_ids += ids
+    width = len(SCHEMA.names)
+    return RankData(
+        X=np.concatenate(Xs) if Xs else np.zeros((0, width), np.float32),
+        y=np.concatenate(ys) if ys else np.zeros(0, np.int32),
+        group=np.array(groups, dtype=np.int64),
+        need_ids=need_ids,
+        talent_ids=talent_ids,
+    )

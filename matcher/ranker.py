@@ -1,0 +1,275 @@
+"""The learned re-ranker: LightGBM LambdaRank on the feature matrix, and the ``Scorer`` serving uses.
+
+``LambdaRankModel`` follows scikit-learn conventions (hyper-parameters in ``__init__``, ``fit`` returns self,
+learned attributes end in ``_``, ``random_state``) so it clones, and trains either in process or on a Dask cluster
+(``fit_dask``: ``lightgbm.dask.DaskLGBMRanker`` on partitions that hold whole needs). Either way the result is one
+``booster_`` cut at the best validation iteration: what MLflow logs and what ``Scorer`` wraps.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+
+import lightgbm as lgb
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
+
+from features.schema import SCHEMA
+
+EvalSet = tuple[np.ndarray, np.ndarray]
+
+
+class LambdaRankModel(BaseEstimator):
+    """LightGBM LambdaRank with NDCG early stopping on a validation set of whole needs.
+
+    ``label_gain=None`` uses 2^grade − 1 for every grade up to the largest label (0, 1, 3, 7, 15 for 0..4): a hire
+    is worth twice an interview, and so on down the funnel.
+    """
+
+    def __init__(
+        self,
+        *,
+        n_estimators: int = 400,
+        learning_rate: float = 0.05,
+        num_leaves: int = 31,
+        min_child_samples: int = 20,
+        subsample: float = 0.8,
+        colsample_bytree: float = 0.8,
+        reg_lambda: float = 1.0,
+        label_gain: Sequence[float] | None = None,
+        eval_at: int = 10,
+        early_stopping_rounds: int = 50,
+        random_state: int = 0,
+        n_jobs: int | None = None,
+    ) -> None:
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.num_leaves = num_leaves
+        self.min_child_samples = min_child_samples
+        self.subsample = subsample
+        self.colsample_bytree = colsample_bytree
+        self.reg_lambda = reg_lambda
+        self.label_gain = label_gain
+        self.eval_at = eval_at
+        self.early_stopping_rounds = early_stopping_rounds
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+    # -- training -------------------------------------------------------------------------------------------------
+
+    def _lgb_params(self, max_label: int) -> dict:
+        gain = list(self.label_gain) if self.label_gain is not None else [2.0**g - 1 for g in range(max_label + 1)]
+        if max_label >= len(gain):
+            raise ValueError(
+                f"LambdaRankModel: label {max_label} has no gain (label_gain has {len(gain)} entries, for grades "
+                f"0..{len(gain) - 1}); pass a longer label_gain or lower the label map's grades"
+            )
+        return {
+            "objective": "lambdarank",
+            "metric": "ndcg",
+            "n_estimators": self.n_estimators,
+            "learning_rate": self.learning_rate,
+            "num_leaves": self.num_leaves,
+            "min_child_samples": self.min_child_samples,
+            "subsample": self.subsample,
+            "subsample_freq": 1 if self.subsample < 1 else 0,
+            "colsample_bytree": self.colsample_bytree,
+            "reg_lambda": self.reg_lambda,
+            "label_gain": gain,
+            "random_state": self.random_state,
+            "n_jobs": self.n_jobs,
+            "force_col_wise": True,  # ~30 columns, many rows: column-wise histograms, without LightGBM's timing probe
+            "verbose": -1,
+        }
+
+    def fit(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        group: np.ndarray,
+        *,
+        eval_set: EvalSet | list[EvalSet] | None = None,
+        eval_group: np.ndarray | list[np.ndarray] | None = None,
+    ) -> LambdaRankModel:
+        """Train on rows grouped by need (``group``: rows per need, in order); stop early on ``eval_set``."""
+        X, y, group = _check_rank_input(X, y, group, "training")
+        evals = _eval_list(eval_set, eval_group)
+        max_label = max([int(y.max())] + [int(ey.max()) for _, ey, _ in evals])
+        ranker = lgb.LGBMRanker(**self._lgb_params(max_label))
+        kwargs: dict = {}
+        if evals:
+            kwargs = {
+                "eval_X": tuple(ex for ex, _, _ in evals),
+                "eval_y": tuple(ey for _, ey, _ in evals),
+                "eval_group": [eg for _, _, eg in evals],
+                "eval_at": [self.eval_at],
+                "callbacks": [lgb.early_stopping(self.early_stopping_rounds, first_metric_only=True, verbose=False)],
+            }
+        ranker.fit(X, y, group=group, feature_name=SCHEMA.names, **kwargs)
+        return self._learned(ranker.booster_, ranker.evals_result_ if evals else {})
+
+    def fit_dask(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        group: np.ndarray,
+        *,
+        client,
+        eval_set: EvalSet | None = None,
+        eval_group: np.ndarray | None = None,
+        n_partitions: int | None = None,
+    ) -> LambdaRankModel:
+        """Train with ``lightgbm.dask.DaskLGBMRanker`` on ``client``'s cluster. Rows are split into ``n_partitions``
+        (default: one per worker) at need boundaries, so every partition holds whole groups, as LightGBM requires.
+        Dask LightGBM has no early-stopping callback: all rounds run and the booster is cut at the iteration with
+        the best validation NDCG."""
+        import dask.array as da
+        from lightgbm.dask import DaskLGBMRanker
+
+        X, y, group = _check_rank_input(X, y, group, "training")
+        evals = _eval_list(eval_set, eval_group)
+        parts = n_partitions or max(1, len(client.scheduler_info()["workers"]))
+
+        def chunked(x: np.ndarray, y: np.ndarray, g: np.ndarray) -> tuple:
+            rows, groups = _partition(g, parts)
+            return (
+                da.from_array(x, chunks=(rows, x.shape[1])),
+                da.from_array(y, chunks=(rows,)),
+                da.from_array(g, chunks=(groups,)),
+            )
+
+        dX, dy, dg = chunked(X, y, group)
+        max_label = max([int(y.max())] + [int(ey.max()) for _, ey, _ in evals])
+        ranker = DaskLGBMRanker(client=client, **self._lgb_params(max_label))
+        kwargs: dict = {}
+        if evals:
+            eX, ey, eg = chunked(*evals[0])
+            kwargs = {"eval_X": (eX,), "eval_y": (ey,), "eval_group": [eg], "eval_at": [self.eval_at]}
+        with warnings.catch_warnings():  # the wrapper always passes n_jobs; Dask sets threads per worker itself
+            warnings.filterwarnings("ignore", message="Parameter n_jobs will be ignored")
+            ranker.fit(dX, dy, group=dg, feature_name=SCHEMA.names, **kwargs)
+        local = ranker.to_local()
+        return self._learned(local.booster_, local.evals_result_ if evals else {})
+
+    def _learned(self, booster: lgb.Booster, evals_result: dict) -> LambdaRankModel:
+        """Set the learned attributes from a trained booster, cut at the best validation iteration."""
+        curve = next(iter(evals_result.values()), {}).get(f"ndcg@{self.eval_at}")
+        best = int(np.argmax(curve)) + 1 if curve else booster.current_iteration()
+        self.booster_ = lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
+        self.best_iteration_ = best
+        self.evals_result_ = evals_result
+        self.feature_names_ = list(SCHEMA.names)
+        self.schema_version_ = SCHEMA.version
+        self.n_features_in_ = len(SCHEMA.names)
+        return self
+
+    # -- using the model ------------------------------------------------------------------------------------------
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Scores (higher ranks first); comparable within one need, not across needs."""
+        check_is_fitted(self, "booster_")
+        return _predict(self.booster_, X)
+
+    def feature_importance(self, kind: str = "gain") -> dict[str, float]:
+        """Feature name → total ``gain`` (or ``split`` count) over the kept trees, largest first."""
+        check_is_fitted(self, "booster_")
+        values = self.booster_.feature_importance(importance_type=kind)
+        pairs = sorted(zip(self.feature_names_, values.tolist(), strict=True), key=lambda p: -p[1])
+        return {name: float(v) for name, v in pairs}
+
+
+class Scorer:
+    """What serving holds: a booster pinned to a model version and the feature schema it was trained on."""
+
+    def __init__(self, booster: lgb.Booster, version: str, schema_version: str) -> None:
+        if schema_version != SCHEMA.version:
+            raise ValueError(
+                f"model {version}: trained on feature schema {schema_version}, but this code builds schema "
+                f"{SCHEMA.version}; retrain with `talentmatch train` or deploy the matching code version"
+            )
+        names = booster.feature_name()
+        if names != SCHEMA.names:
+            diff = sorted(set(names) ^ set(SCHEMA.names)) or ["(same names, different order)"]
+            raise ValueError(
+                f"model {version}: booster features differ from schema {SCHEMA.version} ({', '.join(diff[:5])}); "
+                "retrain with `talentmatch train`"
+            )
+        self.booster = booster
+        self.version = version
+        self.schema_version = schema_version
+
+    @classmethod
+    def from_model(cls, model: LambdaRankModel, version: str) -> Scorer:
+        check_is_fitted(model, "booster_")
+        return cls(model.booster_, version, model.schema_version_)
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return _predict(self.booster, X)
+
+    def contributions(self, X: np.ndarray) -> np.ndarray:
+        """Per-feature contributions (n, F + 1) to each score; the last column is the bias. Rows sum to ``predict``."""
+        X = _check_width(X)
+        return np.asarray(self.booster.predict(X, pred_contrib=True), dtype=np.float32).reshape(len(X), -1)
+
+
+def _predict(booster: lgb.Booster, X: np.ndarray) -> np.ndarray:
+    X = _check_width(X)
+    if len(X) == 0:
+        return np.zeros(0, dtype=np.float32)
+    # One thread: a few hundred rows per request cost ~1.5 ms alone but ~8 ms with OpenMP fighting for 2 busy cores.
+    return np.asarray(booster.predict(X, num_threads=1), dtype=np.float32)
+
+
+def _check_width(X: np.ndarray) -> np.ndarray:
+    X = np.asarray(X, dtype=np.float32)
+    if X.ndim != 2 or X.shape[1] != len(SCHEMA.names):
+        raise ValueError(
+            f"feature matrix has shape {X.shape}; expected (n, {len(SCHEMA.names)}) in schema {SCHEMA.version} "
+            "order (build it with features.matrix.feature_matrix)"
+        )
+    return X
+
+
+def _check_rank_input(X: np.ndarray, y: np.ndarray, group: np.ndarray, what: str) -> tuple:
+    X = _check_width(X)
+    y = np.asarray(y)
+    group = np.asarray(group, dtype=np.int64)
+    if len(y) != len(X):
+        raise ValueError(f"{what} data: {len(X)} feature rows but {len(y)} labels; give one label per row")
+    if len(y) == 0:
+        raise ValueError(f"{what} data is empty: no need has candidates with feedback; import feedback first")
+    if not np.issubdtype(y.dtype, np.integer) and not np.array_equal(y, np.round(y)):
+        raise ValueError(f"{what} data: labels must be integer grades (see matcher.labels)")
+    y = y.astype(np.int32)
+    if y.min() < 0:
+        raise ValueError(f"{what} data: negative label {int(y.min())}; grades start at 0")
+    if group.ndim != 1 or (group <= 0).any() or int(group.sum()) != len(X):
+        raise ValueError(
+            f"{what} data: group sizes must be positive and sum to the {len(X)} rows, got a sum of {int(group.sum())}"
+        )
+    return X, y, group
+
+
+def _eval_list(eval_set, eval_group) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Normalise one (X, y) or a list of them, with their group arrays, into checked triples."""
+    if eval_set is None:
+        return []
+    if eval_group is None:
+        raise ValueError("eval_set needs eval_group (rows per need of the validation set)")
+    sets = [eval_set] if isinstance(eval_set, tuple) else list(eval_set)
+    groups = [eval_group] if isinstance(eval_group, np.ndarray) or np.isscalar(eval_group[0]) else list(eval_group)
+    if len(sets) != len(groups):
+        raise ValueError(f"{len(sets)} eval sets but {len(groups)} eval groups; give one group array per set")
+    return [_check_rank_input(x, y, g, "validation") for (x, y), g in zip(sets, groups, strict=True)]
+
+
+def _partition(group: np.ndarray, parts: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Cut groups into at most ``parts`` contiguous runs of about equal rows: (rows per run, groups per run)."""
+    ends = np.cumsum(group)
+    cuts = np.searchsorted(ends, np.linspace(0, ends[-1], parts + 1)[1:-1], side="left") + 1
+    bounds = np.unique(np.concatenate([[0], np.clip(cuts, 1, len(group)), [len(group)]]))
+    groups = np.diff(bounds)
+    rows = np.diff(np.concatenate([[0], ends[bounds[1:] - 1]]))
+    return tuple(int(r) for r in rows), tuple(int(g) for g in groups)

@@ -1,0 +1,148 @@
+"""The data team's runs, end to end: index records, train, evaluate, log to MLflow and gate the champion.
+
+``talentmatch train`` and ``talentmatch evaluate`` are thin wrappers over these functions. Ranking indices are
+built without the feedback's hire edges: a hire links the hired talent to its own need's enterprise, which would
+put the label into the graph features (``matcher.train`` refuses such indices).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from features.indices import Indices
+from features.matrix import feature_matrix
+from features.records import FeedbackEvent, Record
+from matcher import registry
+from matcher.dataset import snapshot_time
+from matcher.evaluate import baseline_scorers, evaluate, split_needs
+from matcher.labels import DEFAULT_LABELS, labels_from_feedback
+from matcher.ranker import Scorer
+from matcher.train import train
+
+Progress = Callable[[str], None]
+GATE_METRIC = "ndcg@10"
+
+
+def ranking_indices(
+    records: Mapping[str, Sequence[Record]],
+    *,
+    encoder: str | None,
+    cache_dir: str | Path | None,
+    progress: Progress | None = None,
+) -> Indices:
+    """Indices for training and ranking: every record kind but feedback (see the module docstring)."""
+    return Indices.build({**records, "feedback": []}, encoder=encoder, cache_dir=cache_dir, progress=progress)
+
+
+def train_and_register(
+    idx: Indices,
+    feedback: Sequence[FeedbackEvent],
+    *,
+    truth: Mapping[str, Mapping[str, int]] | None,
+    label_map: Mapping[str, int] = DEFAULT_LABELS,
+    margin: float = 0.0,
+    dask: str | None = None,
+    random_state: int = 0,
+    params: Mapping[str, object] | None = None,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Train, log the run, register the booster and set ``champion`` only if it beats the current champion by more
+    than ``margin`` on this run's held-out needs (``challenger`` otherwise). Returns a JSON-ready summary."""
+    say = progress or (lambda _: None)
+    result = train(
+        idx, feedback, label_map=label_map, params=params, random_state=random_state, dask=dask, truth=truth,
+        progress=progress,
+    )  # fmt: skip
+    test = [idx.needs[i] for i in result.splits.test]
+    example = feature_matrix(idx, test[0], list(idx.talents)[:5], now=result.snapshot)
+    say("logging to MLflow")
+    run_id = registry.log_run(
+        booster=result.model.booster_,
+        params={**result.params, "labels": ",".join(f"{k}={v}" for k, v in result.label_map.items())},
+        metrics={**result.metrics, **{f"feedback.{m}": v for m, v in result.feedback_metrics.items()}},
+        input_example=example,
+        feature_importance=result.feature_importance,
+        heldout_needs=result.splits.test,
+    )
+    relevance = _relevance(result.splits.test, feedback, label_map, truth)
+
+    def champion_score(scorer: Scorer) -> float:
+        scored = evaluate(idx, test, {"champion": lambda X, need: scorer.predict(X)}, now=result.snapshot, **relevance)
+        return float(scored["champion"][GATE_METRIC])
+
+    say("gating")
+    gate = registry.register_and_gate(
+        run_id,
+        metric=f"lambdarank.{GATE_METRIC}",
+        margin=margin,
+        new_score=float(result.metrics["lambdarank"][GATE_METRIC]),
+        champion_score_fn=champion_score,
+    )
+    return {
+        "run_id": run_id,
+        "version": gate.version,
+        "alias": gate.alias,
+        "champion_before": gate.champion_before,
+        "gate": gate.reason,
+        "new_score": gate.new_score,
+        "champion_score": gate.champion_score,
+        "truth_based": result.truth_based,
+        "metrics": _plain(result.metrics),
+        "rows": result.rows,
+        "seconds": result.seconds,
+        "best_iteration": result.params.get("best_iteration"),
+        "tracking_uri": registry.configure(),
+    }
+
+
+def evaluate_models(
+    idx: Indices,
+    feedback: Sequence[FeedbackEvent],
+    *,
+    truth: Mapping[str, Mapping[str, int]] | None,
+    label_map: Mapping[str, int] = DEFAULT_LABELS,
+    random_state: int = 0,
+    progress: Progress | None = None,
+) -> tuple[dict[str, dict], str | None]:
+    """The champion (as ``lambdarank``) against every baseline on the held-out needs of the same split ``train``
+    makes; truth-based where the world has a truth. Without a champion, a model is trained in process (not
+    registered). Returns the metrics and the champion version evaluated (None when trained in process)."""
+    scorer = registry.load_champion()
+    if scorer is None:
+        result = train(idx, feedback, label_map=label_map, random_state=random_state, truth=truth, progress=progress)
+        return _plain(result.metrics), None
+    labels = labels_from_feedback(feedback, label_map)
+    known = sorted({n for n, _ in labels} & set(idx.needs))
+    if not known:
+        raise ValueError("evaluate: no feedback refers to an indexed need; import feedback for the world's needs first")
+    splits = split_needs(known, random_state=random_state)
+    test = [idx.needs[i] for i in splits.test]
+    scorers = {"lambdarank": lambda X, need: scorer.predict(X), **baseline_scorers(random_state)}
+    relevance = _relevance(splits.test, feedback, label_map, truth)
+    metrics = evaluate(idx, test, scorers, now=snapshot_time(feedback), random_state=random_state, **relevance)
+    return _plain(metrics), scorer.version
+
+
+def _relevance(
+    test: Sequence[str],
+    feedback: Sequence[FeedbackEvent],
+    label_map: Mapping[str, int],
+    truth: Mapping[str, Mapping[str, int]] | None,
+) -> dict[str, object]:
+    if truth is not None:
+        return {"truth": truth}
+    held_out = set(test)
+    return {"feedback_labels": {k: g for k, g in labels_from_feedback(feedback, label_map).items() if k[0] in held_out}}
+
+
+def _plain(metrics: Mapping[str, Mapping]) -> dict[str, dict]:
+    """Floats rounded for display and JSON; nested ``by_kind`` kept."""
+
+    def clean(v: object) -> object:
+        if isinstance(v, Mapping):
+            return {k: clean(x) for k, x in v.items()}
+        return round(float(v), 4) if isinstance(v, int | float) else v
+
+    return {m: clean(v) for m, v in metrics.items()}

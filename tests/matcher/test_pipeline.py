@@ -1,0 +1,111 @@
+"""Ranking one need end to end on the hand-built world: the JSON shape, the non-personalised order, a real LightGBM
+model's order and reasons, pagination, filters, and the PIPL automated-decision flag."""
+
+from __future__ import annotations
+
+import json
+
+import lightgbm as lgb
+import numpy as np
+import pytest
+from rank_world import build
+
+from features.matrix import feature_matrix, text_relevance
+from features.schema import SCHEMA
+from matcher.pipeline import TEXT_RELEVANCE, rank
+from matcher.ranker import Scorer
+from matcher.retrieve import Filters, retrieve
+
+F = len(SCHEMA.names)
+TIER = SCHEMA.index("tier_rank")
+
+
+@pytest.fixture(scope="module")
+def idx():
+    return build()
+
+
+@pytest.fixture(scope="module")
+def tier_scorer() -> Scorer:
+    """A real LambdaRank booster whose known answer is "higher tier first": trained on random rows where the grade
+    is the tier rank and every other column is noise."""
+    rng = np.random.default_rng(0)
+    X = rng.random((600, F), dtype=np.float32)
+    X[:, TIER] = rng.integers(0, 6, size=600)
+    y = X[:, TIER].astype(int)
+    ranker = lgb.LGBMRanker(n_estimators=30, min_child_samples=5, verbose=-1, random_state=0)
+    ranker.fit(X, y, group=[20] * 30, feature_name=SCHEMA.names)
+    return Scorer(ranker.booster_, "test-1", SCHEMA.version)
+
+
+def test_json_shape(idx, tier_scorer):
+    doc = json.loads(json.dumps(rank(idx, idx.needs["N-litho"], scorer=tier_scorer, k=3).to_dict()))
+    assert set(doc) == {"need_id", "model_version", "personalized", "schema_version", "candidates", "removed"}
+    assert (doc["need_id"], doc["model_version"], doc["personalized"]) == ("N-litho", "test-1", True)
+    assert doc["schema_version"] == SCHEMA.version
+    assert doc["removed"] == {"consent": 1, "tier": 1, "availability": 1}
+    assert len(doc["candidates"]) == 3
+    for c in doc["candidates"]:
+        assert set(c) == {"talent_id", "score", "reasons", "human_review"}
+        assert all(set(r) == {"code", "en", "zh", "weight"} for r in c["reasons"])
+        assert any(r["code"].startswith("rule:") for r in c["reasons"])
+
+
+def test_model_order_and_reasons(idx, tier_scorer):
+    r = rank(idx, idx.needs["N-litho"], scorer=tier_scorer)
+    assert r.candidates[0].talent_id == "T-litho"  # the only tier-B candidate; all others are C
+    scores = [c.score for c in r.candidates]
+    assert scores == sorted(scores, reverse=True)
+    ids = [c.talent_id for c in r.candidates]
+    X = feature_matrix(idx, idx.needs["N-litho"], ids)
+    assert np.allclose(tier_scorer.predict(X), scores, atol=1e-5)
+    top = [x for x in r.candidates[0].reasons if not x.code.startswith("rule:")]
+    assert top[0].code == "tier" and top[0].en == "tier B talent, above the post's minimum C"
+
+
+def test_not_personalised_is_the_text_relevance_order(idx, tier_scorer):
+    need = idx.needs["N-litho"]
+    r = rank(idx, need, scorer=tier_scorer, personalized=False)
+    assert (r.model_version, r.personalized) == (TEXT_RELEVANCE, False)
+    ids = retrieve(idx, need).talent_ids
+    rel = text_relevance(feature_matrix(idx, need, ids))
+    expected = [ids[i] for i in np.lexsort((np.arange(len(ids)), -rel))]
+    assert [c.talent_id for c in r.candidates] == expected
+    assert rank(idx, need, scorer=None).to_dict()["candidates"] == r.to_dict()["candidates"]
+
+
+def test_pages_continue(idx, tier_scorer):
+    need = idx.needs["N-litho"]
+    full = [c.talent_id for c in rank(idx, need, scorer=tier_scorer).candidates]
+    pages = [c.talent_id for o in (0, 2, 4) for c in rank(idx, need, scorer=tier_scorer, k=2, offset=o).candidates]
+    assert pages == full and len(full) == 5
+    assert rank(idx, need, scorer=tier_scorer, offset=10).candidates == []
+
+
+def test_automated_decision_opt_out_is_ranked_but_flagged(idx):
+    r = rank(idx, idx.needs["N-litho"], scorer=None)
+    flags = {c.talent_id: c.human_review for c in r.candidates}
+    assert flags["T-optout"] is True
+    assert sum(flags.values()) == 1
+
+
+def test_filters(idx, tier_scorer):
+    r = rank(idx, idx.needs["N-litho"], scorer=tier_scorer, filters=Filters(incubators=frozenset({"inc-muc"})))
+    assert [c.talent_id for c in r.candidates] == ["T-inc"]
+    inc = {x.code: x for x in r.candidates[0].reasons}
+    assert "rule:work_permit" in inc  # a German national: the permit rule applied and passed
+
+
+def test_errors_are_named(idx, tier_scorer):
+    need = idx.needs["N-litho"]
+    with pytest.raises(ValueError, match="k must be an integer >= 1"):
+        rank(idx, need, scorer=None, k=0)
+    with pytest.raises(ValueError, match="offset must be an integer >= 0"):
+        rank(idx, need, scorer=None, offset=-1)
+
+    class OldScorer:  # a model pinned to another schema: refused before any work
+        version, schema_version = "old-7", "0"
+
+    with pytest.raises(ValueError, match="feature schema 0"):
+        rank(idx, need, scorer=OldScorer())
+    assert rank(idx, need, scorer=OldScorer(), personalized=False).model_version == TEXT_RELEVANCE
