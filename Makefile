@@ -24,10 +24,12 @@ system-deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends postgresql >/dev/null; }
 
 demo: install
+	@echo 'demo: generating the world, importing it and training the champion (the first run encodes dense vectors: a few minutes)'
 	$(BIN)/talentmatch world generate $(DEMO_DIR) --talents $(DEMO_TALENTS) --seed 7
 	$(BIN)/talentmatch db upgrade
 	$(BIN)/talentmatch db import $(DEMO_DIR)
 	$(BIN)/talentmatch db stats
+	MLFLOW_DISABLE_TELEMETRY=true $(BIN)/talentmatch train --world $(DEMO_DIR)
 
 test: install system-deps
 	$(BIN)/lint-imports
