@@ -15,9 +15,9 @@ import numpy as np
 from features.eligibility import Eligibility, check
 from features.graph import ROUTE_CAP
 from features.indices import Indices
-from features.records import Need, NeedKind, need_text
+from features.records import AvailabilityMode, Need, NeedKind, Site, need_text
 from features.schema import SCHEMA
-from features.table import EPOCH
+from features.table import EPOCH, MODE_CODES, SITE_BITS
 
 _COL = {name: i for i, name in enumerate(SCHEMA.names)}
 
@@ -79,7 +79,75 @@ def feature_matrix(
     now_day = ((now or datetime.now(UTC)) - EPOCH).total_seconds() / 86400.0
     X[:, _COL["days_since_update"]] = now_day - np.where(known, t.updated_day[safe], np.nan)
     X[:, _COL[f"kind_{need.kind.value}"]] = 1.0
+    _fit_columns(X, idx, need, rows, known)
     return X
+
+
+SALARY_BANDS = ((1.3, 0.55), (1.0, 0.85))
+"""Salary over budget → fit factor: within budget 1, up to 30 % over 0.85, beyond 0.55 (a stretch, not a rule)."""
+LANGUAGE_GAP = {"zh": 0.5, "en": 0.6}
+"""Fit factor when the talent states languages without one the post needs (or, for Chinese, one it does not rule
+out: posts in Jiaxing work in Chinese unless they say otherwise)."""
+YRD_FIT = (1.3, 0.85)
+"""Special researchers come and go: living in the Yangtze River Delta helps (×1.3), living abroad costs (×0.85)."""
+
+
+def _availability_fit(X: np.ndarray, t, need: Need, rows: np.ndarray) -> np.ndarray:
+    """Per post kind, how well the stated availability and sites suit it: 1 stated fit, lower for unknowns and
+    second-best arrangements (a relocator on a short-stay post may not want to commute), ~0.1 a stated misfit.
+    The hard rules already removed clear misfits, so the gradations among the passed candidates carry the signal."""
+    mode, months, sites = t.mode[rows], t.months[rows], t.sites[rows]
+    full = mode == MODE_CODES[AvailabilityMode.full_time]
+    short = mode == MODE_CODES[AvailabilityMode.short_term]
+    if need.kind is NeedKind.special_researcher:
+        fit = np.where(short, np.where(months > 0, 1.0, 0.7), np.where(full, 0.5, 0.1))
+        yrd, abroad = t.in_yrd[rows], t.abroad[rows]
+        return fit * np.where(yrd == 1, YRD_FIT[0], np.where(abroad == 1, YRD_FIT[1], 1.0))
+    if need.kind is NeedKind.enclave:
+        stated = (sites & SITE_BITS[Site.shanghai_enclave]) != 0
+        unknown = np.where(full, 0.45, 0.3)
+        return np.where(stated | t.in_shanghai[rows], 1.0, np.where(sites != 0, 0.1, unknown))
+    if need.kind is NeedKind.full_time:
+        return np.where(full, 1.0, 0.2)
+    route, linked = X[:, _COL["graph_incubator_route"]], X[:, _COL["has_incubator"]]
+    return np.where(route > 0, 1.5, np.where(linked > 0, 0.9, np.where(full, 0.7, 0.25)))
+
+
+def _fit_columns(X: np.ndarray, idx: Indices, need: Need, rows: np.ndarray, known: np.ndarray) -> None:
+    """Soft fit of the talent to the post beyond expertise: availability for the post kind, languages, salary,
+    and their product with the text match (relevance multiplies, which shallow trees learn poorly from sums)."""
+    t = idx.table
+    safe = np.where(known, rows, 0)
+    langs = t.lang_bits[safe]
+    stated = known & (langs != 0)
+    speaks = {}
+    for code in ("zh", "en"):
+        bit = t.language_bits.get(code)
+        has = np.zeros(len(rows), bool) if bit is None else (langs & (1 << bit)) != 0
+        speaks[code] = np.where(stated, has.astype(np.float32), -1.0)
+    X[:, _COL["speaks_zh"]] = speaks["zh"]
+    X[:, _COL["speaks_en"]] = speaks["en"]
+    X[:, _COL["abroad"]] = np.where(known, t.abroad[safe], -1)
+    needed = set(need.languages) or {"zh"}
+    language = np.ones(len(rows), np.float32)
+    for code, factor in LANGUAGE_GAP.items():
+        if code in needed:
+            language *= np.where(speaks[code] == 0, factor, 1.0)
+    budget = need.salary_budget or np.nan
+    ratio = t.salary_estimate(rows) / budget
+    salary = np.ones(len(rows), np.float32)
+    for over, factor in SALARY_BANDS:  # highest band first: a row keeps the first band it exceeds
+        salary = np.where((salary == 1.0) & (ratio > over), factor, salary)
+    availability = np.where(known, _availability_fit(X, t, need, safe), 0.0)
+    tier = 1.0 + 0.05 * np.clip(X[:, _COL["tier_gap"]], 0, 3)
+    prior = availability * language * salary * tier
+    bm25 = X[:, _COL["bm25_profile"]]
+    X[:, _COL["salary_ratio_est"]] = ratio
+    X[:, _COL["availability_fit"]] = availability
+    X[:, _COL["language_fit"]] = language
+    X[:, _COL["salary_fit"]] = salary
+    X[:, _COL["fit_prior"]] = prior
+    X[:, _COL["text_fit"]] = (X[:, _COL["concept_overlap"]] + 0.3 * bm25 / (bm25 + BM25_HALF)) * prior
 
 
 def _put(X: np.ndarray, columns: dict[str, np.ndarray]) -> None:

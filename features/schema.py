@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-VERSION = "1"
+VERSION = "2"
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +54,26 @@ FEATURES: tuple[Feature, ...] = (
         "in_yrd", "preference", "based in the Yangtze River Delta (1, 0, -1 unknown)", "常驻长三角（1是，0否，-1未知）"
     ),
     Feature("salary_ratio", "preference", "salary expectation over the post's budget", "期望薪酬与岗位预算之比"),
+    Feature("abroad", "preference", "resides outside the mainland (1, 0, -1 unknown)", "常住境外（1是，0否，-1未知）"),
+    Feature("speaks_zh", "preference", "speaks Chinese (1, 0, -1 not stated)", "掌握中文（1是，0否，-1未填写）"),
+    Feature("speaks_en", "preference", "speaks English (1, 0, -1 not stated)", "掌握英文（1是，0否，-1未填写）"),
+    Feature(
+        "salary_ratio_est",
+        "preference",
+        "salary over budget, unstated salaries estimated from peers of the same tier",
+        "期望薪酬与预算之比（未填写时按同层次人才估计）",
+    ),
+    # fit to the post (soft priors from the records; unknown attributes sit between fit and misfit)
+    Feature(
+        "availability_fit",
+        "fit",
+        "how well availability, site and incubator link suit the post kind",
+        "可工作时间、地点与孵化器关联对岗位类型的契合度",
+    ),
+    Feature("language_fit", "fit", "no stated gap in the post's languages (Chinese assumed)", "语言要求无明显差距"),
+    Feature("salary_fit", "fit", "estimated salary within the post's budget", "预计薪酬在岗位预算之内"),
+    Feature("fit_prior", "fit", "product of every fit factor", "各项契合度之积"),
+    Feature("text_fit", "fit", "expertise match (concepts and BM25) times fit", "专业匹配度（概念与BM25）乘以契合度"),
     # seniority
     Feature("tier_rank", "seniority", "talent tier (A=5 … E=1, none=0)", "人才层次（A=5…E=1，无=0）"),
     Feature("log_h_index", "seniority", "log(1 + h-index)", "log(1+h指数)"),

@@ -20,6 +20,7 @@ MODE_CODES = {mode: i for i, mode in enumerate(AvailabilityMode)}
 NOT_FOREIGN = {"CN", "HK", "MO", "TW"}  # Hong Kong, Macao and Taiwan residents do not use the foreign work permit
 _DEGREE_POINTS = {Degree.postdoc: 20, Degree.phd: 20, Degree.master: 15, Degree.bachelor: 10, Degree.other: 0}
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+SHANGHAI_NAMES = {"上海", "上海市", "shanghai"}
 
 
 def permit_points(t: Talent, now_year: int) -> float:
@@ -59,6 +60,8 @@ class TalentTable:
         "foreign": np.dtype(bool),
         "permit_points": np.dtype(np.float32),
         "in_yrd": np.dtype(np.int8),  # 1 yes, 0 no, -1 unknown
+        "abroad": np.dtype(np.int8),  # resides outside the mainland: 1 yes, 0 no, -1 country not stated
+        "in_shanghai": np.dtype(bool),  # resides in Shanghai (the enclave's city)
         "salary": np.dtype(np.float32),  # NaN = not stated
         "h_index": np.dtype(np.float32),
         "publications": np.dtype(np.float32),
@@ -76,6 +79,7 @@ class TalentTable:
         self.language_bits: dict[str, int] = {}
         self._cols = {name: np.zeros(0, dtype) for name, dtype in self.COLUMNS.items()}
         self._pending: list[dict] = []
+        self._typical: np.ndarray | None = None
 
     @classmethod
     def build(cls, talents: Iterable[Talent], permit_year: int | None = None) -> TalentTable:
@@ -111,6 +115,7 @@ class TalentTable:
             return False
         self._flush()
         self._cols["alive"][row] = False
+        self._typical = None
         return True
 
     def lang_mask(self, languages: Iterable[str]) -> int:
@@ -123,6 +128,28 @@ class TalentTable:
             mask |= 1 << bit
         return mask
 
+    def salary_estimate(self, rows: np.ndarray) -> np.ndarray:
+        """Stated salary expectation of ``rows``, or where unstated (half of real profiles) the median stated one
+        of live talents with the same tier and foreign status: salary follows tier, and a budget test on an
+        unknown salary is otherwise blind. NaN where the row is -1 or no peer states a salary."""
+        rows = np.asarray(rows, dtype=np.int64)
+        self._flush()  # new rows invalidate the medians
+        if self._typical is None:
+            c = self._cols
+            group = c["tier_rank"].astype(np.int64) * 2 + c["foreign"]
+            stated = c["alive"] & ~np.isnan(c["salary"])
+            self._typical = np.array(
+                [
+                    np.median(c["salary"][stated & (group == g)]) if (stated & (group == g)).any() else np.nan
+                    for g in range(12)
+                ],
+                dtype=np.float32,
+            )
+        c, safe = self._cols, np.maximum(rows, 0)
+        typical = self._typical[c["tier_rank"][safe].astype(np.int64) * 2 + c["foreign"][safe]]
+        out = np.where(np.isnan(c["salary"][safe]), typical, c["salary"][safe])
+        return np.where(rows >= 0, out, np.nan).astype(np.float32)
+
     def rows(self, talent_ids: Sequence[str]) -> np.ndarray:
         """Row numbers for ids; -1 where the id is unknown or removed."""
         get = self.row_of.get
@@ -134,6 +161,7 @@ class TalentTable:
         new = {name: np.array([v[name] for v in self._pending], dtype=dt) for name, dt in self.COLUMNS.items()}
         self._cols = {name: np.concatenate([self._cols[name], new[name]]) for name in self.COLUMNS}
         self._pending = []
+        self._typical = None
 
     @staticmethod
     def _values(t: Talent, permit_year: int) -> dict:
@@ -154,6 +182,8 @@ class TalentTable:
             "foreign": t.nationality is not None and t.nationality not in NOT_FOREIGN,
             "permit_points": permit_points(t, permit_year),
             "in_yrd": -1 if t.residence.in_yrd is None else int(t.residence.in_yrd),
+            "abroad": -1 if t.residence.country is None else int(t.residence.country != "CN"),
+            "in_shanghai": (t.residence.city or "").strip().lower() in SHANGHAI_NAMES,
             "salary": np.nan if t.salary_expectation is None else t.salary_expectation,
             "h_index": t.h_index,
             "publications": t.publication_count,

@@ -26,15 +26,19 @@ class LambdaRankModel(BaseEstimator):
 
     ``label_gain=None`` uses 2^grade − 1 for every grade up to the largest label (0, 1, 3, 7, 15 for 0..4): a hire
     is worth twice an interview, and so on down the funnel.
+
+    The defaults are small, slow trees (7 leaves, ≥ 100 rows a leaf, learning rate 0.02): feedback labels are few
+    and noisy, and on the demo world (3 split seeds) 31-leaf trees at 0.05 overfit them and stopped within a few
+    rounds on the validation needs, 0.06 NDCG@10 below these.
     """
 
     def __init__(
         self,
         *,
         n_estimators: int = 400,
-        learning_rate: float = 0.05,
-        num_leaves: int = 31,
-        min_child_samples: int = 20,
+        learning_rate: float = 0.02,
+        num_leaves: int = 7,
+        min_child_samples: int = 100,
         subsample: float = 0.8,
         colsample_bytree: float = 0.8,
         reg_lambda: float = 1.0,

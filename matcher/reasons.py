@@ -50,17 +50,18 @@ class Reason:
 
 GROUPS: dict[str, tuple[str, ...]] = {
     "skills": ("skill_coverage",),
-    "topic": ("bm25_profile", "dense_profile"),
+    "topic": ("bm25_profile", "dense_profile", "text_fit"),
     "works": ("bm25_works_max", "bm25_works_top3", "dense_works_max", "dense_works_top3"),
     "disciplines": ("concept_overlap", "discipline_match", "graph_common_neighbours", "graph_adamic_adar"),
     "network": ("graph_ppr", "graph_route_length"),
     "incubator": ("graph_incubator_route", "has_incubator"),
     "tier": ("tier_gap", "tier_rank"),
     "seniority": ("log_h_index", "log_publications", "log_patents", "honours", "works"),
-    "availability": ("months_surplus",),
+    "availability": ("months_surplus", "availability_fit", "fit_prior"),
+    "language": ("speaks_zh", "speaks_en", "language_fit"),
     "permit": ("permit_points",),
-    "yrd": ("in_yrd",),
-    "salary": ("salary_ratio",),
+    "yrd": ("in_yrd", "abroad"),
+    "salary": ("salary_ratio", "salary_ratio_est", "salary_fit"),
     "freshness": ("days_since_update",),
 }
 """Reason code → the schema features it sums. The post-kind indicators are left out: they describe the post, not
@@ -195,6 +196,16 @@ def _availability(c: _Ctx) -> Text:
     return f"available {m} months a year", f"每年可工作{m}个月"
 
 
+def _language(c: _Ctx) -> Text:
+    wanted = c.need.languages or ["zh"]
+    if c.talent is None or not c.talent.languages or not set(wanted) <= set(c.talent.languages):
+        return None
+    names = {"zh": ("Chinese", "中文"), "en": ("English", "英语")}
+    en = ", ".join(names.get(code, (code, code))[0] for code in wanted)
+    zh = "、".join(names.get(code, (code, code))[1] for code in wanted)
+    return f"speaks the post's languages ({en})", f"掌握岗位要求的语言（{zh}）"
+
+
 def _permit(c: _Ctx) -> Text:
     if c.talent is None or c.talent.nationality is None or c.talent.nationality in NOT_FOREIGN:
         return None
@@ -246,6 +257,7 @@ RENDER: dict[str, Callable[[_Ctx], Text]] = {
     "tier": _tier,
     "seniority": _seniority,
     "availability": _availability,
+    "language": _language,
     "permit": _permit,
     "yrd": _yrd,
     "salary": _salary,

@@ -6,7 +6,7 @@ import pytest
 from features.eligibility import check
 from features.indices import Indices
 from features.matrix import feature_matrix, score_pairs, text_relevance
-from features.records import Need, Talent
+from features.records import Incubator, Need, Talent
 from features.schema import SCHEMA
 
 COL = {n: i for i, n in enumerate(SCHEMA.names)}
@@ -114,3 +114,91 @@ def test_score_pairs_keeps_input_order(idx):
     s = score_pairs(idx, [p[0] for p in pairs], [p[1] for p in pairs])
     assert s[0] > s[2] and s[1] > s[3]
     assert s[0] == pytest.approx(text_relevance(feature_matrix(idx, NEED, ["battery"]))[0])
+
+
+# -- fit columns: soft priors from stated availability, site, residence, languages and salary --------------------
+
+FIT_TALENTS = [
+    Talent(
+        id="short",
+        name="Fei Lin",
+        availability={"mode": "short_term", "months_per_year": 4},
+        residence={"country": "CN", "city": "Hangzhou", "in_yrd": True},
+        languages=["zh", "en"],
+        salary_expectation=60,
+        tier="C",
+    ),
+    Talent(id="mover", name="Max Roe", nationality="US", residence={"country": "US"}, languages=["en"], tier="C"),
+    Talent(id="peer", name="Sam Poe", nationality="US", salary_expectation=100, tier="C"),
+    Talent(id="vague", name="Lu Wen"),
+    Talent(
+        id="shanghai",
+        name="Hao Zhu",
+        availability={"mode": "short_term", "months_per_year": 6},
+        residence={"country": "CN", "city": "上海"},
+        languages=["zh"],
+        salary_expectation=120,
+        tier="C",
+    ),
+    Talent(id="founder", name="Ada Kim", incubator_id="inc-bio", availability={"mode": "remote"}),
+]
+FIT_NEEDS = [
+    Need(id="sr", title="特聘研究员", kind="special_researcher", months_per_year=3, salary_budget=80),
+    Need(id="encl", title="Enclave lead", kind="enclave", languages=["en"], salary_budget=100),
+    Need(id="ft", title="全职研发", kind="full_time"),
+    Need(id="inc", title="孵化项目", kind="incubation_project", industry="new_energy"),
+]
+
+
+@pytest.fixture(scope="module")
+def fit_idx():
+    incubator = Incubator(id="inc-bio", name="海纳生物孵化器", focus_industries=["life_health"])
+    return Indices.build({"talent": FIT_TALENTS, "need": FIT_NEEDS, "incubator": [incubator]}, encoder=None)
+
+
+def _fit(idx, need_id, ids):
+    X = feature_matrix(idx, idx.needs[need_id], ids)
+    return {name: X[:, COL[name]] for name in SCHEMA.names}
+
+
+def test_stated_attributes_and_unknowns(fit_idx):
+    f = _fit(fit_idx, "sr", ["short", "mover", "vague", "shanghai"])
+    assert f["speaks_zh"].tolist() == [1, 0, -1, 1] and f["speaks_en"].tolist() == [1, 1, -1, 0]
+    assert f["abroad"].tolist() == [0, 1, -1, 0]
+    # stated salary, or the median stated one of peers with the same tier and foreign status (mover ← peer's 100)
+    np.testing.assert_allclose(f["salary_ratio_est"][:2], [60 / 80, 100 / 80])
+    assert np.isnan(f["salary_ratio_est"][2])  # no untiered peer states a salary
+    assert np.isnan(f["salary_ratio"][1])  # the stated-only column stays unknown
+
+
+def test_special_researcher_fit(fit_idx):
+    f = _fit(fit_idx, "sr", ["short", "mover", "vague"])
+    # short-term and enough months, in the YRD ×1.3; a relocator 0.5, abroad ×0.85; unstated mode is full time
+    np.testing.assert_allclose(f["availability_fit"], [1.3, 0.5 * 0.85, 0.5], rtol=1e-6)
+    np.testing.assert_allclose(f["language_fit"], [1.0, 0.5, 1.0])  # Chinese assumed when the need names none
+    np.testing.assert_allclose(f["salary_fit"], [1.0, 0.85, 1.0])  # 100 over 80: within 30 % over budget
+    np.testing.assert_allclose(f["fit_prior"], [1.3 * 1.15, 0.425 * 0.5 * 0.85 * 1.15, 0.5], rtol=1e-6)
+
+
+def test_enclave_full_time_and_incubation_fit(fit_idx):
+    f = _fit(fit_idx, "encl", ["shanghai", "short", "vague"])
+    np.testing.assert_allclose(f["availability_fit"], [1.0, 0.3, 0.45])  # lives in Shanghai; unknown sites
+    np.testing.assert_allclose(f["language_fit"], [0.6, 1.0, 1.0])  # English required, Chinese not
+    np.testing.assert_allclose(f["salary_fit"], [0.85, 1.0, 1.0])
+    f = _fit(fit_idx, "ft", ["vague", "short"])
+    np.testing.assert_allclose(f["availability_fit"], [1.0, 0.2])
+    f = _fit(fit_idx, "inc", ["founder", "vague", "short"])
+    np.testing.assert_allclose(f["availability_fit"], [0.9, 0.7, 0.25])  # incubator outside the need's field
+
+
+def test_text_fit_is_the_text_match_times_the_prior(idx):
+    X = feature_matrix(idx, NEED, ["battery"])[0]
+    bm25 = X[COL["bm25_profile"]]
+    text = X[COL["concept_overlap"]] + 0.3 * bm25 / (bm25 + 8.0)
+    assert X[COL["fit_prior"]] == pytest.approx(1.3 * 1.15)  # short term 4 ≥ 3 months, in the YRD, tier C
+    assert X[COL["text_fit"]] == pytest.approx(text * 1.3 * 1.15, rel=1e-5) and X[COL["text_fit"]] > 0
+
+
+def test_unknown_candidate_has_no_fit(fit_idx):
+    f = _fit(fit_idx, "sr", ["nobody"])
+    assert f["fit_prior"][0] == 0 and f["speaks_zh"][0] == -1 and f["abroad"][0] == -1

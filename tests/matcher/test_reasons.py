@@ -146,3 +146,9 @@ def test_wrong_widths_are_named(idx):
         reasons(need, np.zeros(F - 1), contrib(), SCHEMA, idx, "T-zh")
     with pytest.raises(ValueError, match="one per feature plus the bias"):
         reasons(need, row(), np.zeros(F), SCHEMA, idx, "T-zh")
+
+
+def test_every_candidate_feature_has_exactly_one_reason_group():
+    grouped = [name for names in GROUPS.values() for name in names]
+    candidate_features = [n for n in SCHEMA.names if not n.startswith("kind_")]
+    assert sorted(grouped) == sorted(candidate_features)
