@@ -24,12 +24,15 @@ system-deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends postgresql >/dev/null; }
 
 demo: install
-	@echo 'demo: generating the world, importing it and training the champion (the first run encodes dense vectors: a few minutes)'
+	@echo 'demo: generating the world, importing it and training the champion, then serving it (the first run encodes dense vectors: a few minutes)'
 	$(BIN)/talentmatch world generate $(DEMO_DIR) --talents $(DEMO_TALENTS) --seed 7
 	$(BIN)/talentmatch db upgrade
 	$(BIN)/talentmatch db import $(DEMO_DIR)
 	$(BIN)/talentmatch db stats
 	MLFLOW_DISABLE_TELEMETRY=true $(BIN)/talentmatch train --world $(DEMO_DIR)
+	@echo "demo recruiter key: $$($(BIN)/talentmatch keys create --role recruiter --label demo)"
+	@echo "serving the demo world: http://127.0.0.1:8000/docs (API docs), /healthz, /metrics — Ctrl-C to stop"
+	$(BIN)/talentmatch serve
 
 test: install system-deps
 	$(BIN)/lint-imports

@@ -45,12 +45,14 @@ class Indices:
         encoder: str | Encoder | None = "usem3",
         cache_dir: str | Path | None = None,
         progress: Progress | None = None,
+        processes: int | None = None,
     ) -> Indices:
         """Index records by kind (``talent``, ``need``, ``enterprise``, ``platform``, ``incubator``, ``feedback``).
 
         ``encoder`` is a name (``usem3``) or an encoder object; ``None`` skips dense vectors (their features are
         then 0): quick for tests and for worlds where the encoder is not wanted. Needs are indexed for the
-        reciprocal direction only while open.
+        reciprocal direction only while open. ``processes`` caps the forked tokeniser workers (default: up to 2 for
+        large batches); pass 1 inside a threaded server, where forking is unsafe.
         """
         say = progress or (lambda _: None)
         talents = list(records.get("talent", ()))
@@ -59,8 +61,8 @@ class Indices:
         say("columns")
         table = TalentTable.build(talents)
         say("BM25")
-        sparse = SparseIndex.build(talents)
-        need_sparse = NeedIndex.build(open_needs)
+        sparse = SparseIndex.build(talents, processes)
+        need_sparse = NeedIndex.build(open_needs, processes)
         say("concepts")
         concepts = ConceptIndex.build(talents, mapper())
         dense = need_dense = None

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from service import db
 from service.keys import Principal
@@ -38,8 +39,11 @@ def record(
     object_kind: str,
     object_ids: Sequence[str | None],
     detail: dict[str, Any] | None = None,
+    *,
+    conn: Connection | None = None,
 ) -> None:
-    """One row per object (one statement for all), stamped with the same time."""
+    """One row per object (one statement for all), stamped with the same time; in ``conn``'s transaction when
+    given (a ranking writes its receipt and its audit rows in one commit)."""
     if not object_ids:
         return
     now = datetime.now(UTC)
@@ -55,8 +59,11 @@ def record(
         }
         for object_id in object_ids
     ]
-    with store.engine.begin() as conn:
+    if conn is not None:
         conn.execute(sa.insert(_table()), rows)
+        return
+    with store.engine.begin() as own:
+        own.execute(sa.insert(_table()), rows)
 
 
 def entries(

@@ -186,6 +186,10 @@ def db_import(
         print_errors(report.issues, settings.max_errors_shown)
         files = len({i.file for i in report.issues})
         fail(f"import failed: {len(report.issues)} error(s) in {files} file(s); nothing was written")
+    if not dry_run and report.inserted.get("talent", 0) + report.updated.get("talent", 0):
+        alerted = alert_imported_talents(store, path, kind)
+        if alerted and not json_:
+            out.print(f"{alerted} match alert(s) queued for subscribed enterprises", highlight=False)
     if json_:
         return
     table = Table(title=f"{'dry run — would import' if dry_run else 'imported'} {path}")
@@ -197,6 +201,29 @@ def db_import(
     rate = report.records / report.seconds if report.seconds else 0
     tail = "dry run: nothing was written" if dry_run else f"into {safe_url(store.url)}"
     out.print(f"{report.records:,} records in {report.seconds:.2f} s ({rate:,.0f}/s); {tail}", highlight=False)
+
+
+def alert_imported_talents(store: Any, path: Path, kind: str | None) -> int:
+    """Match freshly imported talents against enterprises' subscriptions (only when any exist: indexing costs)."""
+    from service.alerts import match_talents
+    from service.alerts.subscriptions import active
+    from service.settings import get_settings
+
+    if not active(store):
+        return 0
+    from features.io import kind_of_file, load_world, read_records
+    from matcher.registry import load_champion
+
+    settings = get_settings()
+    if path.is_dir():
+        talents = list(load_world(path, max_line_bytes=settings.max_line_bytes).get("talent", []))
+    else:
+        talents = read_records(path, kind or kind_of_file(path), max_line_bytes=settings.max_line_bytes).records
+    if not talents:
+        return 0
+    records = {k: list(store.iter_records(k)) for k in RECORD_TYPES}
+    idx = ranking_indices_for(records, settings.encoder, json_=True)
+    return len(match_talents(store, idx, talents, settings=settings, scorer=load_champion()))
 
 
 @db_app.command("export")
@@ -729,3 +756,121 @@ def models_rollback(json_: JsonOption = False) -> None:
         print_json(doc)
     else:
         out.print(f"rolled back: champion is now version {change.champion} (was {change.previous})", highlight=False)
+
+
+# --- talentmatch serve / keys / alerts -----------------------------------------------------------------------------
+
+
+@app.command("serve")
+def serve_command(
+    host: Annotated[str | None, typer.Option("--host", help="Interface (default TALENTMATCH_HOST, 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option("--port", min=1, max=65535, help="Port (default 8000).")] = None,
+) -> None:
+    """Serve the API (docs at /docs) with the champion model and live indices built from the database."""
+    from service.api.server import serve
+    from service.settings import get_settings
+    from service.store import StoreError
+
+    settings = get_settings()
+    base = f"http://{host or settings.host}:{port or settings.port}"
+    err.print(f"talentmatch API: {base}/docs (OpenAPI), {base}/healthz, {base}/metrics", highlight=False)
+    try:
+        serve(host, port, settings=settings)
+    except (StoreError, RuntimeError) as e:
+        fail(str(e))
+
+
+keys_app = typer.Typer(help="API keys (stored hashed): create, list, revoke.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+ROLES = ("recruiter", "enterprise", "data_team", "admin")
+
+
+@keys_app.command("create")
+def keys_create(
+    role: Annotated[str, typer.Option("--role", help=f"One of {', '.join(ROLES)}.")],
+    enterprise: Annotated[str | None, typer.Option("--enterprise", help="Enterprise id (enterprise keys).")] = None,
+    label: Annotated[str | None, typer.Option("--label", help="Whose key it is (shown in the audit log).")] = None,
+    url: UrlOption = None,
+) -> None:
+    """Create a key and print it alone on stdout; only its hash is stored, so save it now."""
+    from service.keys import create_key
+
+    if role not in ROLES:
+        raise typer.BadParameter(f"unknown role {role!r}; use one of {', '.join(ROLES)}", param_hint="--role")
+    if (role == "enterprise") != (enterprise is not None):
+        raise typer.BadParameter(
+            "--enterprise is required for enterprise keys and only for them", param_hint="--enterprise"
+        )
+    store = open_store(url)
+    with database_errors(store):
+        store.check_schema()
+        secret = create_key(store, role, enterprise, label=label)
+    sys.stdout.write(secret + "\n")
+
+
+@keys_app.command("list")
+def keys_list(url: UrlOption = None, json_: JsonOption = False) -> None:
+    """Keys with their role, enterprise and state (never the secret)."""
+    from dataclasses import asdict
+
+    from service.keys import list_keys
+
+    store = open_store(url)
+    with database_errors(store):
+        store.check_schema()
+        keys = [
+            {
+                **asdict(k),
+                "role": str(k.role),
+                "created_at": str(k.created_at),
+                "revoked_at": k.revoked_at and str(k.revoked_at),
+            }
+            for k in list_keys(store)
+        ]
+    if json_:
+        print_json(keys)
+        return
+    table = Table(title="API keys")
+    columns = list(keys[0]) if keys else ["id", "role"]
+    for col in columns:
+        table.add_column(col)
+    for k in keys:
+        table.add_row(*(str(k.get(c, "")) for c in columns))
+    out.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: Annotated[int, typer.Argument(help="Key id (from keys list).")], url: UrlOption = None) -> None:
+    """Revoke a key at once."""
+    from service.keys import revoke_key
+
+    store = open_store(url)
+    with database_errors(store):
+        store.check_schema()
+        if not revoke_key(store, key_id):
+            fail(f"no active key {key_id}; see `talentmatch keys list`")
+    out.print(f"revoked key {key_id}", highlight=False)
+
+
+alerts_app = typer.Typer(help="Enterprise match alerts: the delivery worker.", no_args_is_help=True)
+app.add_typer(alerts_app, name="alerts")
+
+
+@alerts_app.command("dispatch")
+def alerts_dispatch(
+    once: Annotated[bool, typer.Option("--once", help="One pass over due messages, then exit.")] = False,
+    json_: JsonOption = False,
+) -> None:
+    """Deliver queued alerts (webhook, e-mail, digests) with retries; runs until Ctrl-C unless --once."""
+    from service.alerts import run_worker
+    from service.settings import get_settings
+
+    try:
+        stats = run_worker(get_settings(), once=once)
+    except KeyboardInterrupt:
+        raise typer.Exit(0) from None
+    doc = stats.to_dict()
+    if json_:
+        print_json(doc)
+    else:
+        out.print(", ".join(f"{k}: {v}" for k, v in doc.items()), highlight=False)

@@ -20,7 +20,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from features.records import Record
 
 MIGRATIONS = Path(__file__).with_name("migrations")
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0004"
 """The newest migration in ``migrations/versions`` (a test checks it against Alembic), known without importing
 Alembic so every command starts quickly; bump it with each new migration."""
 
@@ -132,6 +132,124 @@ class AuditRow(Base):
     object_kind: Mapped[str] = mapped_column(sa.String(32))
     object_id: Mapped[str | None] = mapped_column(sa.String(128))
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSONData)
+
+
+class RankingRow(Base):
+    """A decision receipt (``service.receipts``): what was ranked, by which key, with which model and rules."""
+
+    __tablename__ = "rankings"
+
+    id: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    route: Mapped[str] = mapped_column(sa.String(16))
+    need_id: Mapped[str | None] = mapped_column(sa.String(128), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    key_id: Mapped[int | None] = mapped_column(sa.ForeignKey("api_keys.id"), index=True)
+    model_version: Mapped[str | None] = mapped_column(sa.String(64))
+    personalized: Mapped[bool] = mapped_column(sa.Boolean)
+    schema_version: Mapped[str] = mapped_column(sa.String(16))
+    params: Mapped[dict[str, Any]] = mapped_column(JSONData)
+    summary: Mapped[dict[str, Any]] = mapped_column(JSONData)
+
+
+class RankingCandidateRow(Base):
+    """One returned candidate of a receipt; its features and reasons are in the ``RankingDetailRow`` of its
+    ``page_id`` (written once however often a cached page is served). Erasure nulls ``talent_id`` and ``score``."""
+
+    __tablename__ = "ranking_candidates"
+
+    ranking_id: Mapped[str] = mapped_column(sa.ForeignKey("rankings.id", ondelete="CASCADE"), primary_key=True)
+    position: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    talent_id: Mapped[str | None] = mapped_column(sa.String(128), index=True)
+    score: Mapped[float | None] = mapped_column(sa.Float)
+    page_id: Mapped[str] = mapped_column(sa.String(32), index=True)
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class RankingDetailRow(Base):
+    """A computed page's candidate: reasons, named feature row and contributions. Erasure nulls ``talent_id`` and
+    ``detail``."""
+
+    __tablename__ = "ranking_details"
+
+    page_id: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    position: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    talent_id: Mapped[str | None] = mapped_column(sa.String(128), index=True)
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSONData)
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SubscriptionRow(Base):
+    """An enterprise's alert subscription (``service.alerts``): one need, or all its open needs when ``need_id`` is
+    null. ``secret`` is kept in clear because the service signs with it (an HMAC key, not a password)."""
+
+    __tablename__ = "subscriptions"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    enterprise_id: Mapped[str] = mapped_column(sa.ForeignKey("enterprises.id"), index=True)
+    need_id: Mapped[str | None] = mapped_column(sa.ForeignKey("needs.id", ondelete="CASCADE"), index=True)
+    channel: Mapped[str] = mapped_column(sa.String(16))
+    url: Mapped[str | None] = mapped_column(sa.String(2000))
+    secret: Mapped[str | None] = mapped_column(sa.String(200))
+    email: Mapped[str | None] = mapped_column(sa.String(320))
+    top_n: Mapped[int | None] = mapped_column(sa.Integer)
+    min_score: Mapped[float | None] = mapped_column(sa.Float)
+    delivery: Mapped[str] = mapped_column(sa.String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    active: Mapped[bool] = mapped_column(sa.Boolean, index=True)
+
+
+class OutboxRow(Base):
+    """A message to deliver (transactional outbox): one alert, or a digest of alerts (``AlertRow.outbox_id``).
+    ``locked_until``/``lease_token`` let several dispatchers claim rows without sending one twice."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(AuditId, primary_key=True, autoincrement=True)
+    subscription_id: Mapped[int] = mapped_column(sa.ForeignKey("subscriptions.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    channel: Mapped[str] = mapped_column(sa.String(16))
+    idempotency_key: Mapped[str] = mapped_column(sa.String(80), unique=True)
+    status: Mapped[str] = mapped_column(sa.String(16), index=True)
+    attempts: Mapped[int] = mapped_column(sa.Integer)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lease_token: Mapped[str | None] = mapped_column(sa.String(32))
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AlertRow(Base):
+    """One alert: a talent matched one need for one subscription. ``payload`` is what is sent (need, candidate card,
+    score, reasons); ``outbox_id`` the message carrying it (null for the inbox, or a digest not yet flushed)."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(AuditId, primary_key=True, autoincrement=True)
+    subscription_id: Mapped[int] = mapped_column(sa.ForeignKey("subscriptions.id", ondelete="CASCADE"), index=True)
+    enterprise_id: Mapped[str] = mapped_column(sa.String(128), index=True)
+    need_id: Mapped[str] = mapped_column(sa.String(128), index=True)
+    talent_id: Mapped[str] = mapped_column(sa.String(128), index=True)
+    score: Mapped[float] = mapped_column(sa.Float)
+    reason: Mapped[str] = mapped_column(sa.String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    status: Mapped[str] = mapped_column(sa.String(16), index=True)
+    idempotency_key: Mapped[str] = mapped_column(sa.String(80), unique=True)
+    masked: Mapped[bool] = mapped_column(sa.Boolean)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONData)
+    outbox_id: Mapped[int | None] = mapped_column(sa.ForeignKey("outbox.id", ondelete="SET NULL"), index=True)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class MatchStateRow(Base):
+    """The last score alerted per (need, talent): a pair alerts again only when its score rises past the margin."""
+
+    __tablename__ = "match_state"
+
+    need_id: Mapped[str] = mapped_column(sa.String(128), primary_key=True)
+    talent_id: Mapped[str] = mapped_column(sa.String(128), primary_key=True, index=True)
+    last_score: Mapped[float] = mapped_column(sa.Float)
+    alerted_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 TABLES: dict[str, type[RecordRow]] = {

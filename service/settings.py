@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -34,6 +34,55 @@ class Settings(BaseSettings):
         default=10_485_760,
         ge=1024,
         description="Largest accepted API request body, in bytes (bulk imports included); larger bodies get 413.",
+    )
+    rank_cache_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="How long a need's whole ranking is reused for further pages and repeated requests (0: never); "
+        "any talent or need added or erased starts afresh at once.",
+    )
+    # --- enterprise match alerts (service.alerts) ---
+    alerts_dispatcher: bool = Field(
+        default=True, description="Run the alert dispatcher inside `talentmatch serve` (off: run it as its own worker)."
+    )
+    alerts_interval_seconds: float = Field(default=2.0, gt=0, description="Pause of the dispatcher between passes.")
+    alerts_batch_size: int = Field(default=50, ge=1, description="Outbox messages one dispatcher pass claims.")
+    alerts_lease_seconds: float = Field(
+        default=120.0, gt=0, description="How long a claimed message is reserved before another dispatcher may take it."
+    )
+    alerts_backoff_seconds: float = Field(
+        default=30.0, gt=0, description="First retry delay; doubled per attempt, with jitter (×0.5–1)."
+    )
+    alerts_backoff_max_seconds: float = Field(default=3600.0, gt=0, description="Longest delay between retries.")
+    alerts_dead_after_seconds: float = Field(
+        default=172_800.0, gt=0, description="A message undelivered this long after it was queued is dead-lettered."
+    )
+    alerts_http_timeout_seconds: float = Field(default=10.0, gt=0, description="Timeout of one webhook request.")
+    alerts_score_margin: float = Field(
+        default=0.05, ge=0, description="A (need, talent) pair alerts again only when its score rose by more than this."
+    )
+    alerts_min_relevance: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description="First stage of matching on arrival: text relevance (0–1) a need must reach to be scored at all.",
+    )
+    alerts_cap_per_need: int = Field(default=20, ge=1, description="Most talents alerted per need per day.")
+    alerts_cap_per_talent: int = Field(
+        default=5, ge=1, description="Most needs one talent is alerted to per day (scarce talent is not sprayed)."
+    )
+    alerts_posted_matches: int = Field(
+        default=10, ge=1, description="Best current matches in the digest sent when a need is posted."
+    )
+    alerts_timezone: str = Field(default="Asia/Shanghai", description="Time zone of alert days (caps, digests).")
+    smtp_host: str | None = Field(default=None, description="SMTP server for e-mail alerts; unset: e-mail is retried.")
+    smtp_port: int = Field(default=587, ge=1, le=65535, description="SMTP port.")
+    smtp_starttls: bool = Field(default=True, description="Upgrade the SMTP connection with STARTTLS.")
+    smtp_username: str | None = Field(default=None, description="SMTP login (none: no authentication).")
+    smtp_password: SecretStr | None = Field(default=None, description="SMTP password.")
+    smtp_from: str = Field(default="talentmatch@localhost", description="From address of alert e-mails.")
+    console_url: str = Field(
+        default="http://127.0.0.1:8000", description="Base URL of the console, linked from alert e-mails and payloads."
     )
 
 

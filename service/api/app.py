@@ -8,10 +8,15 @@ schema is missing or behind, without migrating it), loads every record and build
 - ``index_lock``: the ``threading.Lock`` every writer of the indices holds (``live.Writer`` does)
 - ``metrics``: the ``metrics.Metrics`` (Prometheus registry)
 - ``stale``: ``None``, or why the indices no longer match the store (``/readyz`` then reports 503)
+- ``models``: the ``service.ranking.ModelSlot`` holding the champion (``None`` inside: non-personalised ranking)
+- ``rank_cache``: the ``service.ranking.RankCache`` of recent rankings
+- ``alerts``: the ``service.alerts.AlertMatcher`` (matching on arrival, an ``after_write`` hook of ``live.Writer``)
+- ``receipt_lock``: held while a decision receipt is written or a talent erased (``service.erasure``)
 """
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -26,10 +31,12 @@ from starlette.concurrency import run_in_threadpool
 
 from features.indices import Indices
 from features.records import RECORD_TYPES
+from service import alerts
 from service.api import errors
 from service.api.metrics import Metrics, RequestMetrics
 from service.api.routes import ROUTERS
 from service.db import safe_url
+from service.ranking import ModelSlot, RankCache
 from service.settings import Settings
 from service.store import Store, StoreError
 
@@ -71,10 +78,11 @@ def load_state(state: Any, settings: Settings) -> None:
         raise RuntimeError(f"talentmatch cannot start: database {safe_url(store.url)}: {reason}") from None
     state.store = store
     state.indices = Indices.build(
-        records,
+        {**records, "feedback": []},  # as in training: hire edges would put past labels into graph features
         encoder=None if settings.encoder == "none" else settings.encoder,
         cache_dir=settings.vector_cache_dir,
         progress=lambda stage: log.info("building indices: %s", stage),
+        processes=1,  # no forked tokeniser workers inside a threaded server
     )
     log.info(
         "ready: %d talents, %d needs from %s in %.1f s",
@@ -93,9 +101,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(load_state, app.state, settings)
+        # Everything loaded so far lives as long as the process: take it out of the cyclic collector's sight, so a
+        # full collection walks the few objects requests make, not the millions of records and index entries of a
+        # 100k-talent world (such a walk stalls every request in flight).
+        gc.collect()
+        gc.freeze()
+        await run_in_threadpool(app.state.models.start)  # never raises: no usable champion → non-personalised
+        await run_in_threadpool(alerts.install, app.state, settings)
         try:
             yield
         finally:
+            alerts.shutdown(app.state)
             app.state.store.close()
 
     app = FastAPI(title="talentmatch", version=_version(), description=DESCRIPTION, lifespan=lifespan)
@@ -105,6 +121,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.indices = None
     app.state.index_lock = threading.Lock()
     app.state.stale = None
+    app.state.models = ModelSlot()
+    app.state.rank_cache = RankCache(ttl=settings.rank_cache_seconds)
+    app.state.receipt_lock = threading.Lock()
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router)

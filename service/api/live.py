@@ -1,5 +1,8 @@
 """Writes that change the store and the in-memory indices together, so a new talent is rankable on the next request.
 
+After indexing, each callable in ``state.after_write`` (if any) gets the list of (previous version or ``None``,
+new record) of the talents and needs that changed, still under the lock: alerts match new talents there.
+
 One lock serialises writers (two writers must not interleave index updates); the store is written first, in one
 transaction that validates every reference, and only a successful write reaches the indices. If indexing then
 fails (an encoder failure, not bad input), the record is safely stored but the process no longer matches the
@@ -63,12 +66,15 @@ class Writer:
     def _index(self, batch: Mapping[str, Sequence[Record]]) -> None:
         """Bring the indices up to date with records just stored (unchanged ones are skipped)."""
         ix = self.indices
+        changed: list[tuple[Record | None, Record]] = []  # (previous version or None, new) for after-write hooks
         try:
             for r in (r for records in batch.values() for r in records):
-                if isinstance(r, Talent) and ix.talents.get(r.id) != r:
+                if isinstance(r, Talent) and (old := ix.talents.get(r.id)) != r:
                     ix.add_talent(r)
-                elif isinstance(r, Need) and ix.needs.get(r.id) != r:
+                    changed.append((old, r))
+                elif isinstance(r, Need) and (old := ix.needs.get(r.id)) != r:
                     ix.add_need(r)
+                    changed.append((old, r))
                 elif isinstance(r, Incubator):
                     ix.incubators[r.id] = r
                 # Enterprises and platforms: the graph has no incremental update for them; a need's
@@ -78,3 +84,8 @@ class Writer:
             log.exception(reason)
             self.state.stale = f"{reason}; restart the service to rebuild the indices from the store"
             raise ApiError(503, f"{reason}; the record is stored and will be indexed when the service restarts") from e
+        for hook in getattr(self.state, "after_write", ()):
+            try:
+                hook(changed)  # e.g. alerts matching new talents; the write itself has succeeded either way
+            except Exception:
+                log.exception("after-write hook %r failed; the write is stored and indexed", hook)

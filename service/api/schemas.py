@@ -144,6 +144,12 @@ class Readiness(BaseModel):
     talents: int = 0
     needs: int = 0
     reasons: list[str] = Field(default_factory=list)
+    model: str | None = Field(default=None, description="The ranking model version serving; null: non-personalised.")
+    model_note: str | None = Field(
+        default=None,
+        description="Why no (or an older) model serves. No model does not make the service unready: the "
+        "non-personalised ranking serves.",
+    )
 
 
 # --- request examples (OpenAPI), in Chinese and English -------------------------------------------------------------

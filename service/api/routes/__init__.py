@@ -1,13 +1,32 @@
 """One router per resource; ``ROUTERS`` is the order they appear in the OpenAPI document."""
 
-from service.api.routes import audit, enterprises, health, incubators, keys, needs, platforms, talents
+from service.api.routes import (
+    alerts,
+    audit,
+    enterprises,
+    erasure,
+    health,
+    incubators,
+    keys,
+    models,
+    needs,
+    platforms,
+    ranking,
+    subscriptions,
+    talents,
+)
 
 ROUTERS = [
     talents.router,
+    erasure.router,
     needs.router,
+    ranking.router,
+    subscriptions.router,
+    alerts.router,
     enterprises.router,
     platforms.router,
     incubators.router,
+    models.router,
     keys.router,
     audit.router,
     health.router,

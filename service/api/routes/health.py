@@ -40,6 +40,8 @@ def readyz(request: Request) -> Readiness:
         talents=len(indices.talents) if indices is not None else 0,
         needs=len(indices.needs) if indices is not None else 0,
         reasons=reasons,
+        model=state.models.status.serving,
+        model_note=state.models.status.note,
     )
     if reasons:
         return JSONResponse(body.model_dump(), status_code=503)  # type: ignore[return-value]

@@ -13,6 +13,13 @@ from fastapi import FastAPI
 from service.api.app import create_app
 
 
+@pytest.fixture(autouse=True)
+def empty_model_registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Apps load their champion from ``TALENTMATCH_MODELS_DIR``: an empty store per test, never the checkout's."""
+    monkeypatch.setenv("TALENTMATCH_MODELS_DIR", str(tmp_path / "models"))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+
+
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'api.db'}"

@@ -46,7 +46,9 @@ def test_start_up_refuses_an_old_schema(tmp_path):
     url = f"sqlite:///{tmp_path / 'old.db'}"
     with Store(url) as store:
         db.upgrade(store.engine, "0001")
-    with pytest.raises(RuntimeError, match=r"at schema revision 0001, the code expects 0002; run `talentmatch db"):
+    with pytest.raises(
+        RuntimeError, match=rf"at schema revision 0001, the code expects {db.HEAD_REVISION}; run `talentmatch db"
+    ):
         start(create_app(settings_for(url, tmp_path)))
     with Store(url) as store:
         assert store.revision() == "0001"

@@ -1,0 +1,93 @@
+"""Subscriptions in the database: what an enterprise wants to hear about, and through which channel."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+
+import sqlalchemy as sa
+
+from service import db
+from service.store import Store
+
+
+class Channel(StrEnum):
+    webhook = "webhook"
+    email = "email"
+    inbox = "inbox"
+
+
+class Delivery(StrEnum):
+    immediate = "immediate"
+    digest = "digest"
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    id: int
+    enterprise_id: str
+    need_id: str | None
+    channel: Channel
+    url: str | None
+    secret: str | None
+    email: str | None
+    top_n: int | None
+    min_score: float | None
+    delivery: Delivery
+    created_at: datetime
+    active: bool
+
+    def covers(self, need_id: str, enterprise_id: str | None) -> bool:
+        """Whether this subscription is about that need."""
+        return self.need_id == need_id if self.need_id else enterprise_id == self.enterprise_id
+
+
+def _table() -> sa.Table:
+    return db.SubscriptionRow.__table__  # type: ignore[return-value]
+
+
+def _from_row(r) -> Subscription:
+    created = r.created_at if r.created_at.tzinfo else r.created_at.replace(tzinfo=UTC)
+    return Subscription(r.id, r.enterprise_id, r.need_id, Channel(r.channel), r.url, r.secret, r.email, r.top_n,
+                        r.min_score, Delivery(r.delivery), created, r.active)  # fmt: skip
+
+
+def create(store: Store, *, enterprise_id: str, need_id: str | None, channel: Channel, url: str | None = None,
+           secret: str | None = None, email: str | None = None, top_n: int | None = None,
+           min_score: float | None = None, delivery: Delivery = Delivery.immediate) -> Subscription:  # fmt: skip
+    """Store a new active subscription (the caller validated it) and return it."""
+    t = _table()
+    values = {"enterprise_id": enterprise_id, "need_id": need_id, "channel": Channel(channel).value, "url": url,
+              "secret": secret, "email": email, "top_n": top_n, "min_score": min_score,
+              "delivery": Delivery(delivery).value, "created_at": datetime.now(UTC), "active": True}  # fmt: skip
+    with store.engine.begin() as conn:
+        sub_id = conn.execute(sa.insert(t).values(**values).returning(t.c.id)).scalar_one()
+    return get(store, sub_id)  # type: ignore[return-value]
+
+
+def get(store: Store, sub_id: int) -> Subscription | None:
+    """An active subscription, or ``None``."""
+    t = _table()
+    with store.engine.connect() as conn:
+        row = conn.execute(sa.select(t).where(t.c.id == sub_id, t.c.active.is_(True))).first()
+    return None if row is None else _from_row(row)
+
+
+def active(store: Store, enterprise_id: str | None = None) -> list[Subscription]:
+    """Active subscriptions (of one enterprise, or all), oldest first."""
+    t = _table()
+    q = sa.select(t).where(t.c.active.is_(True)).order_by(t.c.id)
+    if enterprise_id is not None:
+        q = q.where(t.c.enterprise_id == enterprise_id)
+    with store.engine.connect() as conn:
+        return [_from_row(r) for r in conn.execute(q)]
+
+
+def deactivate(store: Store, sub_id: int) -> bool:
+    """End a subscription: nothing new is matched for it; alerts already made stay in the inbox and the outbox."""
+    t = _table()
+    with store.engine.begin() as conn:
+        return (
+            conn.execute(sa.update(t).where(t.c.id == sub_id, t.c.active.is_(True)).values(active=False)).rowcount > 0
+        )

@@ -1,0 +1,179 @@
+"""API schemas of the ranking routes: ranked candidates, free-text search, reciprocal needs, feedback, decision
+receipts and models, with bilingual (Chinese / English) examples for the OpenAPI document."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from features.records import CountryCode, LanguageCode, Need, NeedKind, RecordId, Site, Tier
+from service.api.schemas import TalentCard
+
+REMOVED_DOC = "Retrieved talents the hard rules removed, by the first rule each failed (consent, tier, …)."
+
+
+class ReasonOut(BaseModel):
+    code: str = Field(description="`skills`, `topic`, `tier`, … or `rule:<name>` for a rule passed.")
+    en: str
+    zh: str
+    weight: float = Field(description="Contribution to the score (0 for rules).")
+
+
+class CandidateOut(BaseModel):
+    position: int = Field(description="0-based rank in the whole ranking (offset included); send it with feedback.")
+    talent_id: str
+    score: float
+    reasons: list[ReasonOut]
+    human_review: bool = Field(
+        description="The talent refused purely automated decisions: a person must review before acting."
+    )
+    card: TalentCard
+
+
+class RankingOut(BaseModel):
+    """One page of a ranking, and the id of its decision receipt (`GET /rankings/{ranking_id}`)."""
+
+    model_config = ConfigDict(protected_namespaces=())
+
+    ranking_id: str
+    need_id: str | None = Field(description="The ranked need; null for a free-text search.")
+    model_version: str = Field(description="The model version, or `text-relevance` for the non-personalised ranking.")
+    personalized: bool = Field(description="Whether the learned model ranked (false: rules and text relevance only).")
+    note: str | None = Field(default=None, description="Why the ranking is not personalised when it was asked to be.")
+    schema_version: str
+    k: int
+    offset: int
+    ranked: int = Field(description="Candidates ranked in all (eligible, after filters); pages run up to it.")
+    removed: dict[str, int] = Field(description=REMOVED_DOC)
+    filtered: int = Field(description="Eligible candidates the filters dropped.")
+    candidates: list[CandidateOut]
+
+
+class SearchIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"query": "钙钛矿 薄膜太阳能电池 研发", "kind": "special_researcher", "k": 10},
+                {"query": "RISC-V SoC design lead", "kind": "enclave", "tier": ["B", "C"], "language": ["en"]},
+            ]
+        },
+    )
+
+    query: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)] = Field(
+        description="Free text in Chinese or English / 中文或英文关键词"
+    )
+    kind: NeedKind = Field(
+        default=NeedKind.special_researcher,
+        description="The post kind whose hard rules apply (availability, work permit); the default is the least "
+        "restrictive: a short stay, no permit rule.",
+    )
+    k: int = Field(default=20, ge=1, le=100)
+    offset: int = Field(default=0, ge=0, le=300)
+    tier: list[Tier] | None = None
+    nationality: list[CountryCode] | None = None
+    residence: list[CountryCode] | None = None
+    site: Site | None = Field(default=None, description="The work site; the site rule applies to it.")
+    language: list[LanguageCode] | None = None
+    incubator: list[RecordId] | None = None
+
+
+class NeedMatch(BaseModel):
+    need_id: str
+    score: float = Field(description="Reciprocal-rank fusion of text and vector search; higher fits better.")
+    need: Need
+
+
+class NeedMatches(BaseModel):
+    talent_id: str
+    needs: list[NeedMatch]
+
+
+FeedbackAction = Literal["shortlist", "contact", "interview", "hire", "reject"]
+
+
+class FeedbackIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"need_id": "n-2001", "talent_id": "t-1001", "action": "shortlist", "ranking_id": "9f2c…"},
+                {"need_id": "n-2002", "talent_id": "t-1002", "action": "reject", "ranking_id": "51ab…", "position": 3},
+            ]
+        },
+    )
+
+    need_id: RecordId
+    talent_id: RecordId
+    action: FeedbackAction = Field(description="shortlist 入围, contact 联系, interview 面试, hire 录用, reject 拒绝")
+    ranking_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)] = Field(
+        description="The `ranking_id` of the page the talent was shown on."
+    )
+    position: int | None = Field(
+        default=None, ge=0, description="Where it was shown; taken from the receipt when left out, checked when given."
+    )
+
+
+class ReceiptCandidate(BaseModel):
+    position: int
+    talent_id: str | None = Field(description="Null once the talent was erased.")
+    score: float | None = None
+    erased: bool = False
+    erased_at: datetime | None = None
+    reasons: list[ReasonOut] | None = None
+    human_review: bool | None = None
+    features: dict[str, float | None] | None = Field(
+        default=None, description="The feature row (named) the score came from; not shown to enterprise keys."
+    )
+    contributions: dict[str, float | None] | None = Field(
+        default=None, description="Each feature's contribution to the score, plus `bias`; not shown to enterprises."
+    )
+
+
+class ReceiptOut(BaseModel):
+    """What was decided and why: inputs, model and schema versions, rules, and each candidate's features."""
+
+    model_config = ConfigDict(protected_namespaces=())
+
+    ranking_id: str
+    route: str = Field(description="`candidates` or `search`.")
+    need_id: str | None
+    created_at: datetime
+    key_id: int | None
+    model_version: str | None
+    personalized: bool
+    schema_version: str
+    params: dict[str, Any] = Field(description="k, offset, filters, whether personalisation was asked, the query.")
+    summary: dict[str, Any] = Field(description=f"`removed`: {REMOVED_DOC} `filtered`, `pool`, `ranked`, "
+                                                "`computed_at`, `feature_names`.")  # fmt: skip
+    candidates: list[ReceiptCandidate]
+
+
+class ModelVersionOut(BaseModel):
+    model_config = ConfigDict(protected_namespaces=())
+
+    version: str
+    aliases: list[str]
+    run_id: str | None = None
+    created: str | None = None
+    schema_version: str | None = None
+    metrics: dict[str, float] = Field(default_factory=dict)
+    decision: str | None = Field(default=None, description="The gate's decision when it was registered.")
+    serving: bool = Field(description="This version ranks the requests now.")
+
+
+class ModelsOut(BaseModel):
+    serving: str | None = Field(description="The version serving, or null (non-personalised ranking).")
+    champion: str | None = Field(description="The registry's champion.")
+    note: str | None = None
+    versions: list[ModelVersionOut]
+
+
+class ReloadOut(BaseModel):
+    serving: str | None = Field(description="The version serving after the reload.")
+    previous: str | None = Field(description="The version serving before it.")
+    champion: str | None
+    changed: bool
+    note: str | None = Field(default=None, description="Why the champion is not serving, when it is not.")

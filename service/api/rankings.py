@@ -1,0 +1,151 @@
+"""Serving one ranking page: the model to use, the cached ranking, candidate cards by role, the decision receipt,
+the audit row and the ranking counters. The routes in ``routes/ranking.py`` only parse and check access."""
+
+from __future__ import annotations
+
+import uuid
+from functools import partial
+from typing import Any
+
+import orjson
+from fastapi import Response
+from starlette.concurrency import run_in_threadpool
+
+from features.records import Need, Talent
+from features.schema import SCHEMA
+from matcher.retrieve import Filters
+from service import audit, receipts
+from service.api.cards import reveals_identity, talent_card
+from service.keys import Principal
+from service.ranking import PageRow, page
+
+
+def filters_of(
+    tier: list | None,
+    nationality: list[str] | None,
+    residence: list[str] | None,
+    site: Any,
+    language: list[str] | None,
+    incubator: list[str] | None,
+) -> Filters | None:
+    """The recruiter's filters (``None`` when there are none, so unfiltered rankings share cache entries)."""
+    if not any((tier, nationality, residence, site, language, incubator)):
+        return None
+
+    def fs(values: list | None) -> frozenset[str] | None:
+        return frozenset(str(v) for v in values) if values else None
+
+    return Filters(
+        tiers=fs(tier),
+        nationalities=fs(nationality),
+        residence_countries=fs(residence),
+        site=site,
+        languages=fs(language),
+        incubators=fs(incubator),
+    )
+
+
+def params_of(filters: Filters | None, **extra: Any) -> dict[str, Any]:
+    """The request as the receipt keeps it (JSON)."""
+    out: dict[str, Any] = dict(extra)
+    if filters is not None:
+        for name in ("tiers", "nationalities", "residence_countries", "languages", "incubators"):
+            if (v := getattr(filters, name)) is not None:
+                out[name] = sorted(v)
+        if filters.site is not None:
+            out["site"] = filters.site.value
+    return out
+
+
+async def serve_ranking_async(state: Any, principal: Principal, need: Need, **kw: Any) -> Response:
+    """``serve_ranking`` on the event loop when the page is memoised (a millisecond of work: a thread-pool hop
+    would cost as much), in the thread pool when it must be ranked (tens to hundreds of milliseconds)."""
+    scorer = state.models.scorer if kw["personalized"] else None
+    full = state.rank_cache.cached(state.indices, need, scorer, kw["filters"])
+    if full is not None and (kw["offset"], kw["k"]) in full.pages:
+        return serve_ranking(state, principal, need, **kw)
+    return await run_in_threadpool(partial(serve_ranking, state, principal, need, **kw))
+
+
+def serve_ranking(
+    state: Any,
+    principal: Principal,
+    need: Need,
+    *,
+    route: str,
+    filters: Filters | None,
+    k: int,
+    offset: int,
+    personalized: bool,
+    params: dict[str, Any],
+) -> Response:
+    """Rank (or take the cached ranking), build the page, write its receipt and audit the cards shown.
+
+    The body is a ``RankingOut`` serialised straight from the memoised page (no per-request model validation:
+    this is the hot route, and its shape is pinned by the route's ``response_model`` and the tests)."""
+    slot = state.models
+    scorer = slot.scorer if personalized else None  # one read: a reload mid-request does not mix two models
+    idx = state.indices
+    full = state.rank_cache.get_or_rank(idx, need, scorer, filters)
+    rows = page(full, idx, need, k, offset)
+    ranking_id = uuid.uuid4().hex
+    stored_need = None if route == "search" else need.id
+    reveal = reveals_identity(principal)
+    # The receipt and the audit rows of the cards shown commit together, under the lock an erasure holds: an
+    # erasure cannot slip between the check that each talent still exists and the receipt naming them.
+    with state.receipt_lock:
+        with state.store.engine.begin() as conn:
+            rows = [r for r in rows if r.talent_id in idx.talents]
+            talents = [idx.talents[r.talent_id] for r in rows]
+            stored = receipts.write(
+                conn,
+                ranking_id,
+                route=route,
+                need_id=stored_need,
+                principal=principal,
+                full=full,
+                rows=rows,
+                params=params | {"k": k, "offset": offset, "personalized": personalized},
+            )
+            audit.record(state.store, principal, "rank", "talent", [r.talent_id for r in rows],
+                         {"ranking_id": ranking_id, "need_id": stored_need, "revealed": reveal}, conn=conn)  # fmt: skip
+        full.stored_pages |= stored  # committed
+    metrics = state.metrics
+    metrics.rankings.labels(route=route, personalized=str(full.personalized).lower()).inc()
+    for rule, n in full.removed.items():
+        metrics.removed_by_rule.labels(rule=rule).inc(n)
+    note = None
+    if personalized and not full.personalized:
+        note = slot.status.note or "no model is serving: rankings are non-personalised"
+    body = {
+        "ranking_id": ranking_id,
+        "need_id": stored_need,
+        "model_version": full.model_version,
+        "personalized": full.personalized,
+        "note": note,
+        "schema_version": SCHEMA.version,
+        "k": k,
+        "offset": offset,
+        "ranked": len(full.ids),
+        "removed": full.removed,
+        "filtered": full.filtered,
+        "candidates": [
+            {
+                "position": r.position,
+                "talent_id": r.talent_id,
+                "score": r.score,
+                "reasons": r.reason_dicts,
+                "human_review": r.human_review,
+                "card": _card(r, t, reveal),
+            }
+            for r, t in zip(rows, talents, strict=True)
+        ],
+    }
+    return Response(orjson.dumps(body), media_type="application/json")
+
+
+def _card(row: PageRow, talent: Talent, reveal: bool) -> dict:
+    card = row.cards.get(reveal)
+    if card is None:
+        card = row.cards[reveal] = talent_card(talent, reveal=reveal).model_dump(mode="json")
+    return card

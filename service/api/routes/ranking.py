@@ -1,0 +1,247 @@
+"""Ranking routes: candidates for a need, free-text search, needs that fit a talent, feedback on ranked candidates and
+the decision receipts behind every ranking.
+
+Who may do what: recruiters and admins everywhere; an enterprise ranks only its own needs (another's is a 404), sees
+masked cards unless the talent consented to sharing, posts feedback and reads receipts for its own needs only, and
+neither searches the talent pool nor looks a talent up by id (``/search`` and ``/talents/{id}/needs`` are 403: a
+tenant learns of talent only as candidates for its posts). The data team reads receipts (model audits), ranks
+nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from features.records import CountryCode, FeedbackEvent, LanguageCode, RecordId, Site, Tier
+from matcher.pipeline import CANDIDATES
+from matcher.retrieve import retrieve_needs
+from service import audit, receipts
+from service.api.crud import fetch
+from service.api.deps import AnyRole, IndicesDep, Office, Ranker, StoreDep, WriterDep
+from service.api.errors import ERROR_RESPONSES, ApiError, not_found
+from service.api.ranking_schemas import (
+    FeedbackIn,
+    NeedMatch,
+    NeedMatches,
+    RankingOut,
+    ReceiptCandidate,
+    ReceiptOut,
+    SearchIn,
+)
+from service.api.rankings import filters_of, params_of, serve_ranking, serve_ranking_async
+from service.api.routes.needs import visible_need
+from service.api.schemas import ErrorResponse
+from service.keys import Principal, Role
+from service.ranking import MAX_K, search_need
+
+router = APIRouter(responses=ERROR_RESPONSES)
+
+NOT_FOUND = {404: {"model": ErrorResponse, "description": "No such need, talent or ranking (or not yours) / 不存在"}}
+
+SEARCH_EXAMPLES = {
+    "zh": {"summary": "中文检索", "value": {"query": "钙钛矿 薄膜太阳能电池 研发", "k": 10}},
+    "en": {
+        "summary": "English search",
+        "value": {"query": "RISC-V SoC design lead", "kind": "enclave", "tier": ["B", "C"], "language": ["en"]},
+    },
+}
+FEEDBACK_EXAMPLES = {
+    "zh": {
+        "summary": "入围",
+        "value": {"need_id": "n-2001", "talent_id": "t-1001", "action": "shortlist",
+                  "ranking_id": "0c9e6f1d2a3b4c5d6e7f8091a2b3c4d5"},
+    },
+    "en": {
+        "summary": "Reject",
+        "value": {"need_id": "n-2002", "talent_id": "t-1002", "action": "reject",
+                  "ranking_id": "51ab6f1d2a3b4c5d6e7f8091a2b3c4d5", "position": 3},
+    },
+}  # fmt: skip
+
+KQuery = Annotated[int, Query(ge=1, le=MAX_K, description=f"Candidates per page (1–{MAX_K}) / 每页人数")]
+OffsetQuery = Annotated[
+    int, Query(ge=0, le=CANDIDATES, description=f"Candidates to skip; {CANDIDATES} are re-ranked / 跳过人数")
+]
+TierQuery = Annotated[list[Tier] | None, Query(description="Tiers A–E, repeatable: `tier=A&tier=B` / 人才层级")]
+NationalityQuery = Annotated[
+    list[CountryCode] | None, Query(description="ISO country codes, repeatable, e.g. CN / 国籍")
+]
+ResidenceQuery = Annotated[
+    list[CountryCode] | None, Query(description="Countries of residence, repeatable, e.g. DE / 常住地国家")
+]
+SiteQuery = Annotated[Site | None, Query(description="Accepts this work site / 可接受的工作地点")]
+LanguageQuery = Annotated[
+    list[LanguageCode] | None,
+    Query(
+        description="Speaks all of these languages, repeatable / 语言（须全部掌握）",
+        openapi_examples={"zh": {"summary": "中文", "value": ["zh"]}, "en": {"summary": "English", "value": ["en"]}},
+    ),
+]
+IncubatorQuery = Annotated[list[RecordId] | None, Query(description="Came through these incubators / 所属孵化器")]
+PersonalizedQuery = Annotated[
+    bool,
+    Query(
+        description="false: the non-personalised ranking (hard rules and text relevance, no learned model), "
+        "always available / false 表示非个性化排序（仅规则与文本相关度）"
+    ),
+]
+
+
+@router.get("/needs/{need_id}/candidates", tags=["ranking / 排序"], responses=NOT_FOUND, response_model=RankingOut)
+async def candidates(
+    need_id: str,
+    request: Request,
+    principal: Ranker,
+    store: StoreDep,
+    _: IndicesDep,
+    k: KQuery = 20,
+    offset: OffsetQuery = 0,
+    tier: TierQuery = None,
+    nationality: NationalityQuery = None,
+    residence: ResidenceQuery = None,
+    site: SiteQuery = None,
+    language: LanguageQuery = None,
+    incubator: IncubatorQuery = None,
+    personalized: PersonalizedQuery = True,
+) -> Response:
+    """Ranked candidates for a need, each with score, reasons and a card (recruiters: full; enterprises: masked
+    unless the talent consented to sharing), the rules' removal counts and the `ranking_id` of the decision
+    receipt. Only talents who consented to matching are ever ranked. 为岗位排序候选人（附理由与决策记录编号）。"""
+    need = visible_need(store, principal, need_id)  # one indexed read: cheaper than a thread-pool hop
+    filters = filters_of(tier, nationality, residence, site, language, incubator)
+    return await serve_ranking_async(request.app.state, principal, need, route="candidates", filters=filters, k=k,
+                                     offset=offset, personalized=personalized, params=params_of(filters))  # fmt: skip
+
+
+@router.post("/search", tags=["ranking / 排序"], response_model=RankingOut)
+def search(
+    body: Annotated[SearchIn, Body(openapi_examples=SEARCH_EXAMPLES)],
+    request: Request,
+    principal: Office,
+    _: IndicesDep,
+) -> Response:
+    """Talents for free text in Chinese or English, with the same filters as candidates. Always the
+    non-personalised ranking (text relevance): the learned model scores posts with a history and a place in the
+    talent graph, and a typed query has neither, so its scores would be out of what the model was trained on.
+    The hard rules of a post of `kind` apply. 自由文本检索人才（非个性化文本相关度排序）。"""
+    need = search_need(body.query, body.kind, body.site)
+    filters = filters_of(body.tier, body.nationality, body.residence, body.site, body.language, body.incubator)
+    params = params_of(filters, query=body.query, kind=body.kind.value)
+    return serve_ranking(request.app.state, principal, need, route="search", filters=filters, k=body.k,
+                         offset=body.offset, personalized=False, params=params)  # fmt: skip
+
+
+@router.get("/talents/{talent_id}/needs", tags=["ranking / 排序"], responses=NOT_FOUND)
+def needs_for_talent(
+    talent_id: str,
+    principal: Office,
+    store: StoreDep,
+    indices: IndicesDep,
+    k: KQuery = 20,
+) -> NeedMatches:
+    """Open needs that fit a talent, best first (text and vector search over open needs, then each need's hard
+    rules for this talent). Recruiters and admins. 与人才匹配的开放岗位（双向匹配）。"""
+    talent = indices.talents.get(talent_id)
+    if talent is None:
+        raise not_found("talent", talent_id)
+    found = retrieve_needs(indices, talent, k=k)
+    audit.record(store, principal, "match", "talent", [talent_id], {"needs": len(found)})
+    return NeedMatches(
+        talent_id=talent_id,
+        needs=[NeedMatch(need_id=n, score=round(s, 6), need=indices.needs[n]) for n, s in found],
+    )
+
+
+@router.post("/feedback", status_code=201, tags=["feedback / 反馈"], responses=NOT_FOUND)
+async def feedback(
+    body: Annotated[FeedbackIn, Body(openapi_examples=FEEDBACK_EXAMPLES)],
+    principal: Ranker,
+    writer: WriterDep,
+) -> FeedbackEvent:
+    """Record a recruiter's (or an enterprise's, on its own needs) action on a ranked candidate, for retraining.
+    The `ranking_id` must be a ranking of that need in which the talent was shown. 记录对候选人的操作（用于再训练）。"""
+    store = writer.store
+    await run_in_threadpool(visible_need, store, principal, body.need_id)
+    position, model_version = await run_in_threadpool(_check_shown, store, body)
+    event = FeedbackEvent(
+        need_id=body.need_id,
+        talent_id=body.talent_id,
+        action=body.action,
+        position=position,
+        actor=f"key:{principal.key_id}" + (f" {principal.label}" if principal.label else ""),
+        time=datetime.now(UTC),
+        model_version=model_version,
+        ranking_id=body.ranking_id,
+    )
+    await run_in_threadpool(writer.create, event)
+    await run_in_threadpool(audit.record, store, principal, "create", "feedback", [event.id])
+    return event
+
+
+def _check_shown(store, body: FeedbackIn) -> tuple[int, str | None]:
+    """(position, model version) of the talent in the ranking the feedback names; 404/422 saying what is wrong."""
+    head = receipts.head(store, body.ranking_id)
+    if head is None:
+        raise ApiError(404, f"no ranking {body.ranking_id!r}; send the ranking_id of the page the talent was on",
+                       field="ranking_id")  # fmt: skip
+    _, need_id, model_version = head
+    if need_id != body.need_id:
+        what = "a free-text search" if need_id is None else f"need {need_id!r}"
+        raise ApiError(422, f"ranking {body.ranking_id!r} ranked {what}, not need {body.need_id!r}",
+                       field="ranking_id")  # fmt: skip
+    fetch(store, "talent", body.talent_id)  # 404 for an unknown (or erased) talent
+    position = receipts.candidate(store, body.ranking_id, body.talent_id)
+    if position is None:
+        raise ApiError(422, f"talent {body.talent_id!r} was not among the candidates of ranking {body.ranking_id!r}",
+                       field="talent_id")  # fmt: skip
+    if body.position is not None and body.position != position:
+        raise ApiError(
+            422,
+            f"talent {body.talent_id!r} was shown at position {position} of that ranking, not {body.position}; "
+            "leave position out to take it from the ranking",
+            field="position",
+        )
+    return position, model_version
+
+
+@router.get("/rankings/{ranking_id}", tags=["ranking / 排序"], responses=NOT_FOUND)
+def read_receipt(ranking_id: str, principal: AnyRole, store: StoreDep) -> ReceiptOut:
+    """The decision receipt of a ranking: request, model and feature-schema versions, the rules' removals, and
+    each candidate's score, reasons, named feature row and contributions (erased talents redacted). Office roles
+    read any; an enterprise only its own needs' rankings, without feature rows. 排序决策记录（可解释性）。"""
+    receipt = receipts.get(store, ranking_id)
+    if receipt is None:
+        raise not_found("ranking", ranking_id)
+    enterprise = principal.role is Role.enterprise
+    if enterprise:
+        _check_enterprise_receipt(store, principal, receipt)
+    cands = [
+        ReceiptCandidate(**(c | {"features": None, "contributions": None} if enterprise else c))
+        for c in receipt.candidates
+    ]
+    return ReceiptOut(
+        ranking_id=receipt.id,
+        route=receipt.route,
+        need_id=receipt.need_id,
+        created_at=receipt.created_at,
+        key_id=receipt.key_id,
+        model_version=receipt.model_version,
+        personalized=receipt.personalized,
+        schema_version=receipt.schema_version,
+        params=receipt.params,
+        summary=receipt.summary,
+        candidates=cands,
+    )
+
+
+def _check_enterprise_receipt(store, principal: Principal, receipt: receipts.Receipt) -> None:
+    if receipt.need_id is None:
+        raise not_found("ranking", receipt.id)
+    try:
+        visible_need(store, principal, receipt.need_id)
+    except ApiError:
+        raise not_found("ranking", receipt.id) from None

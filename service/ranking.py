@@ -1,0 +1,290 @@
+"""The service side of ranking: the serving model (swapped on reload without a restart), a short-lived cache of
+whole rankings, and pages that carry the feature rows and contributions the decision receipt keeps.
+
+A page is built from the matcher's own parts in ``matcher.pipeline.rank``'s order (retrieve → feature matrix →
+model or text relevance → reasons), not by calling ``rank``: the receipt needs the feature rows and per-feature
+contributions behind each returned score, which ``rank`` does not return, and recomputing them would run LightGBM's
+TreeSHAP (the costly part) twice. A test holds the two equal (same ids, scores and reasons).
+
+The cache holds a need's whole re-ranked pool (ids, scores, feature rows) for a while, keyed by the need's
+content, the filters, the model and the size of the indices; pages (reasons and contributions) are memoised in the
+entry. A recruiter paging or refreshing, and many users looking at the same post, pay for the ranking once. Any
+talent or need added or erased changes the key; erasure also empties the cache (no erased talent may linger in
+memory). What the key does not see (another need's or an incubator's edit shifting graph proximity) lasts at most
+the cache's lifetime (``TALENTMATCH_RANK_CACHE_SECONDS``, a minute by default).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import numpy as np
+import orjson
+
+from features.indices import Indices
+from features.matrix import feature_matrix, text_relevance
+from features.records import Need, NeedKind, Site
+from features.schema import SCHEMA
+from matcher.pipeline import CANDIDATES, TEXT_RELEVANCE
+from matcher.reasons import Reason, blend_contributions, reasons
+from matcher.retrieve import Filters, retrieve
+
+if TYPE_CHECKING:  # LightGBM and scikit-learn load with the champion, after start-up: importing them starts a
+    # jemalloc thread, and the index build forks tokeniser workers, which must not happen in a process with threads
+    from matcher.ranker import Scorer
+
+log = logging.getLogger("talentmatch.api")
+
+CACHE_SECONDS = 60.0
+"""Default of ``TALENTMATCH_RANK_CACHE_SECONDS``."""
+CACHE_ENTRIES = 512
+"""About 40 kB per entry (300 feature rows of 31 float32 plus ids): 20 MB at most."""
+MAX_K = 100
+
+
+# --- the serving model ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModelStatus:
+    """Which model serves (``None``: the non-personalised ranking), which the registry calls champion, and a note
+    when the two differ or there is none."""
+
+    serving: str | None
+    champion: str | None
+    note: str | None
+
+
+class ModelSlot:
+    """Holds the champion ``Scorer``. A reload swaps the reference in one assignment, so a request in flight keeps
+    the model it started with; a champion that fails to load never replaces a working one
+    (``matcher.registry.load_champion(previous=…)``)."""
+
+    def __init__(self) -> None:
+        self.scorer: Scorer | None = None
+        self.status = ModelStatus(None, None, "the model registry has not been read yet")
+        self._lock = threading.Lock()
+
+    def start(self) -> ModelStatus:
+        """Point MLflow at the store the environment names (``MLFLOW_TRACKING_URI`` / ``TALENTMATCH_MODELS_DIR``)
+        and load the champion. MLflow is imported here, not at import time: it takes seconds."""
+        from matcher import registry
+
+        registry.configure()
+        return self.reload()
+
+    def reload(self) -> ModelStatus:
+        """Swap to the registry's current champion, keeping the serving model when it fails to load."""
+        from matcher import registry
+
+        with self._lock:
+            self.scorer = registry.load_champion(previous=self.scorer)
+            try:
+                champion = next((v["version"] for v in registry.list_versions() if "champion" in v["aliases"]), None)
+            except Exception as e:  # the registry is unreadable: load_champion has already logged why
+                log.warning("cannot list model versions: %s", e)
+                champion = None
+            self.status = _status(self.scorer.version if self.scorer else None, champion)
+        return self.status
+
+
+def _status(serving: str | None, champion: str | None) -> ModelStatus:
+    plain = "rankings are non-personalised (rules and text relevance)"
+    if serving is None and champion is None:
+        note = f"no champion model in the registry: {plain}"
+    elif serving is None:
+        note = f"champion {champion} failed to load (see the service log): {plain}"
+    elif champion != serving:
+        note = f"the registry's champion is {champion or 'unset'} but it failed to load; still serving {serving}"
+    else:
+        note = None
+    return ModelStatus(serving, champion, note)
+
+
+# --- whole rankings and their pages -------------------------------------------------------------------------------
+
+
+@dataclass
+class FullRanking:
+    """A need's eligible, filtered candidates re-ranked best first, with the feature rows that scored them."""
+
+    ids: list[str]
+    scores: np.ndarray
+    X: np.ndarray
+    scorer: Scorer | None
+    removed: dict[str, int]
+    filtered: int
+    pool: int
+    computed_at: datetime
+    pages: dict[tuple[int, int], list[PageRow]] = field(default_factory=dict)
+    stored_pages: set[str] = field(default_factory=set)
+    """Pages whose details (features, contributions, reasons) a receipt has already stored (``service.receipts``)."""
+
+    @property
+    def personalized(self) -> bool:
+        return self.scorer is not None
+
+    @property
+    def model_version(self) -> str:
+        return self.scorer.version if self.scorer is not None else TEXT_RELEVANCE
+
+
+@dataclass
+class PageRow:
+    """One returned candidate, with what the response and the receipt need serialised once (pages are memoised,
+    so a cached page costs no reasons, contributions or JSON work)."""
+
+    page_id: str
+    position: int
+    talent_id: str
+    score: float
+    reasons: list[Reason]
+    human_review: bool
+    features: np.ndarray
+    contributions: np.ndarray
+    """One value per feature plus the bias (the model's TreeSHAP values, or the text blend's shares)."""
+    reason_dicts: list[dict] = field(init=False)
+    receipt_detail: str = field(init=False)
+    """The receipt's JSON for this row (reasons, review flag, named feature row and contributions)."""
+    cards: dict[bool, dict] = field(default_factory=dict)
+    """Candidate card JSON by ``reveal`` (see ``service.api.cards``), filled by the API on first use."""
+
+    def __post_init__(self) -> None:
+        self.reason_dicts = [{"code": r.code, "en": r.en, "zh": r.zh, "weight": r.weight} for r in self.reasons]
+        names = SCHEMA.names
+        self.receipt_detail = orjson.dumps(
+            {
+                "reasons": self.reason_dicts,
+                "human_review": self.human_review,
+                "features": dict(zip(names, _json_floats(self.features), strict=True)),
+                "contributions": dict(zip([*names, "bias"], _json_floats(self.contributions), strict=True)),
+            }
+        ).decode()
+
+
+def _json_floats(values: np.ndarray) -> list[float | None]:
+    """Rounded, with ``None`` for NaN (a post without a salary budget leaves ``salary_ratio`` undefined)."""
+    return [v if math.isfinite(v) else None for v in np.round(values.astype(np.float64), 6).tolist()]
+
+
+def rank_all(idx: Indices, need: Need, scorer: Scorer | None, filters: Filters | None) -> FullRanking:
+    """Retrieve, check the rules, build the feature matrix and score: ``matcher.pipeline.rank`` without the page."""
+    now = datetime.now(UTC)
+    cands = retrieve(idx, need, k=CANDIDATES, filters=filters)
+    X = feature_matrix(idx, need, cands.talent_ids, now=now, eligibility=cands.eligibility)
+    scores = scorer.predict(X) if scorer is not None else text_relevance(X)
+    order = np.lexsort((np.arange(len(X)), -scores))  # ties keep the first-stage order, as rank() does
+    ids = cands.talent_ids
+    return FullRanking(
+        ids=[ids[i] for i in order.tolist()],
+        scores=np.asarray(scores, dtype=np.float32)[order],
+        X=X[order],
+        scorer=scorer,
+        removed=cands.removed,
+        filtered=cands.filtered,
+        pool=cands.pool,
+        computed_at=now,
+    )
+
+
+def page(full: FullRanking, idx: Indices, need: Need, k: int, offset: int) -> list[PageRow]:
+    """Rows ``offset .. offset + k`` with reasons and contributions (memoised in ``full``)."""
+    key = (offset, k)
+    if (rows := full.pages.get(key)) is not None:
+        return rows
+    X = full.X[offset : offset + k]
+    if not len(X):
+        contrib = np.zeros((0, X.shape[1] + 1), dtype=np.float32)
+    elif full.scorer is not None:
+        contrib = full.scorer.contributions(X)
+    else:
+        contrib = np.array([blend_contributions(x, SCHEMA) for x in X], dtype=np.float32)
+    rows = []
+    page_id = uuid.uuid4().hex
+    for j, tid in enumerate(full.ids[offset : offset + k]):
+        talent = idx.talents.get(tid)
+        why = reasons(need, X[j], contrib[j] if full.scorer is not None else None, SCHEMA, idx, tid)
+        rows.append(
+            PageRow(
+                page_id=page_id,
+                position=offset + j,
+                talent_id=tid,
+                score=round(float(full.scores[offset + j]), 6),
+                reasons=why,
+                human_review=bool(talent is not None and talent.consent.automated_decision_opt_out),
+                features=X[j],
+                contributions=contrib[j],
+            )
+        )
+    full.pages[key] = rows
+    return rows
+
+
+class RankCache:
+    """Whole rankings by (need content, filters, model, index sizes), least recently used out, ``ttl`` seconds."""
+
+    def __init__(self, ttl: float = CACHE_SECONDS, entries: int = CACHE_ENTRIES) -> None:
+        self.ttl, self.entries = ttl, entries
+        self._items: OrderedDict[tuple, tuple[float, FullRanking]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(idx: Indices, need: Need, scorer: Scorer | None, filters: Filters | None) -> tuple:
+        return (
+            need.model_dump_json(),
+            filters,
+            scorer.version if scorer is not None else None,
+            len(idx.table),  # rows ever added: grows with every talent added or replaced
+            len(idx.talents),  # shrinks with every erasure
+            len(idx.needs),
+            len(idx.incubators),
+        )
+
+    def cached(self, idx: Indices, need: Need, scorer: Scorer | None, filters: Filters | None) -> FullRanking | None:
+        """The live entry, or ``None``."""
+        key = self.key(idx, need, scorer, filters)
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is None or time.monotonic() - hit[0] >= self.ttl:
+                return None
+            self._items.move_to_end(key)
+            return hit[1]
+
+    def get_or_rank(self, idx: Indices, need: Need, scorer: Scorer | None, filters: Filters | None) -> FullRanking:
+        if (full := self.cached(idx, need, scorer, filters)) is not None:
+            return full
+        key = self.key(idx, need, scorer, filters)
+        now = time.monotonic()
+        full = rank_all(idx, need, scorer, filters)
+        if self.key(idx, need, scorer, filters) != key:  # the indices changed meanwhile (an erasure, say): not kept
+            return full
+        with self._lock:
+            self._items[key] = (now, full)
+            self._items.move_to_end(key)
+            while len(self._items) > self.entries:
+                self._items.popitem(last=False)
+        return full
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+# --- free-text search ---------------------------------------------------------------------------------------------
+
+
+def search_need(text: str, kind: NeedKind, site: Site | None) -> Need:
+    """The ad-hoc need a free-text search ranks for: the text as title and description, the hard rules of a post of
+    ``kind`` at ``site``. Its id is derived from the content and starts with ``search-``; it is never stored, and no
+    graph node has it, so graph features stay empty, as for any post nobody has acted on."""
+    digest = hashlib.sha256(f"{kind}|{site}|{text}".encode()).hexdigest()[:16]
+    return Need(id=f"search-{digest}", title=text[:2000], description=text, kind=kind, site=site or Site.jiaxing)

@@ -1,0 +1,182 @@
+"""Decision receipts: every ranking served is kept (who asked, for which need, with which filters, model and feature
+schema, which rules removed how many, and each returned candidate's score, reasons, feature row and contributions),
+so a talent's PIPL request to know why an automated decision was made can be answered later.
+
+A receipt is written once and read by id. The bulky part (each candidate's feature row, contributions and reasons) is
+stored once per computed page (``ranking_details``), however often that cached page is served; every request
+writes only its head and one small row per candidate. Erasing a talent redacts its rows everywhere (id, score,
+features, contributions and reasons nulled, the position kept and marked erased), so the receipt still says a
+candidate was shown there but no longer who.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from features.schema import SCHEMA
+from service import db
+from service.keys import Principal
+from service.ranking import FullRanking, PageRow
+from service.store import Store
+
+
+@dataclass(frozen=True)
+class Receipt:
+    id: str
+    route: str
+    need_id: str | None
+    created_at: datetime
+    key_id: int | None
+    model_version: str | None
+    personalized: bool
+    schema_version: str
+    params: dict[str, Any]
+    summary: dict[str, Any]
+    candidates: list[dict[str, Any]]
+
+
+def _rankings() -> sa.Table:
+    return db.RankingRow.__table__  # type: ignore[return-value]
+
+
+def _candidates() -> sa.Table:
+    return db.RankingCandidateRow.__table__  # type: ignore[return-value]
+
+
+def _details() -> sa.Table:
+    return db.RankingDetailRow.__table__  # type: ignore[return-value]
+
+
+def write(
+    conn: Connection,
+    ranking_id: str,
+    *,
+    route: str,
+    need_id: str | None,
+    principal: Principal,
+    full: FullRanking,
+    rows: Sequence[PageRow],
+    params: dict[str, Any],
+) -> set[str]:
+    """Store the receipt of one served page in ``conn``'s transaction: its head and one small row per candidate,
+    plus the page's details (features, contributions, reasons) unless a receipt already stored them. Returns the
+    page ids whose details it wrote; the caller marks them in ``full.stored_pages`` once the transaction commits
+    (receipt writers are serialised, so a page's details are written once)."""
+    now = datetime.now(UTC)
+    summary = {
+        "removed": full.removed,
+        "filtered": full.filtered,
+        "pool": full.pool,
+        "ranked": len(full.ids),
+        "computed_at": full.computed_at.isoformat(),
+    }
+    conn.execute(
+        sa.insert(_rankings()).values(
+            id=ranking_id,
+            route=route,
+            need_id=need_id,
+            created_at=now,
+            key_id=principal.key_id,
+            model_version=full.model_version,
+            personalized=full.personalized,
+            schema_version=SCHEMA.version,
+            params=params,
+            summary=summary,
+        )
+    )
+    if not rows:
+        return set()
+    conn.execute(
+        sa.insert(_candidates()),
+        [
+            {"ranking_id": ranking_id, "position": r.position, "talent_id": r.talent_id, "score": r.score,
+             "page_id": r.page_id, "erased_at": None}
+            for r in rows
+        ],
+    )  # fmt: skip
+    new = [r for r in rows if r.page_id not in full.stored_pages]
+    if new:
+        conn.execute(
+            sa.insert(_details()),
+            [{"page_id": r.page_id, "position": r.position, "talent_id": r.talent_id,
+              "detail": db.RawJSON(r.receipt_detail), "erased_at": None} for r in new],
+        )  # fmt: skip
+    return {r.page_id for r in new}
+
+
+def get(store: Store, ranking_id: str) -> Receipt | None:
+    """The receipt with its candidates in position order (features and contributions named), or ``None``."""
+    r, c, d = _rankings(), _candidates(), _details()
+    with store.engine.connect() as conn:
+        head = conn.execute(sa.select(r).where(r.c.id == ranking_id)).first()
+        if head is None:
+            return None
+        cands = conn.execute(
+            sa.select(c.c.position, c.c.talent_id, c.c.score, c.c.erased_at, d.c.detail)
+            .select_from(c.outerjoin(d, (d.c.page_id == c.c.page_id) & (d.c.position == c.c.position)))
+            .where(c.c.ranking_id == ranking_id)
+            .order_by(c.c.position)
+        ).all()
+    out = []
+    for row in cands:
+        item: dict[str, Any] = {"position": row.position, "talent_id": row.talent_id, "score": row.score}
+        if row.erased_at is not None:
+            item |= {"erased": True, "erased_at": row.erased_at}
+        else:
+            d = row.detail or {}
+            item |= {
+                "erased": False,
+                "reasons": d.get("reasons", []),
+                "human_review": d.get("human_review", False),
+                "features": d.get("features", {}),
+                "contributions": d.get("contributions", {}),
+            }
+        out.append(item)
+    return Receipt(
+        id=head.id,
+        route=head.route,
+        need_id=head.need_id,
+        created_at=head.created_at,
+        key_id=head.key_id,
+        model_version=head.model_version,
+        personalized=head.personalized,
+        schema_version=head.schema_version,
+        params=head.params,
+        summary=head.summary,
+        candidates=out,
+    )
+
+
+def candidate(store: Store, ranking_id: str, talent_id: str) -> int | None:
+    """The position ``talent_id`` was shown at in ranking ``ranking_id``, or ``None`` if it was not shown there."""
+    c = _candidates()
+    with store.engine.connect() as conn:
+        return conn.scalar(
+            sa.select(c.c.position).where(c.c.ranking_id == ranking_id, c.c.talent_id == talent_id).limit(1)
+        )
+
+
+def head(store: Store, ranking_id: str) -> tuple[str, str | None, str | None] | None:
+    """(route, need id, model version) of a receipt, or ``None``."""
+    r = _rankings()
+    with store.engine.connect() as conn:
+        row = conn.execute(sa.select(r.c.route, r.c.need_id, r.c.model_version).where(r.c.id == ranking_id)).first()
+    return None if row is None else (row.route, row.need_id, row.model_version)
+
+
+def redact_talent(store: Store, talent_id: str) -> int:
+    """Erase a talent from every receipt (PIPL erasure): its candidate rows lose id and score, its page details
+    lose id and content. Returns the number of receipt candidate rows redacted."""
+    c, d = _candidates(), _details()
+    now = datetime.now(UTC)
+    with store.engine.begin() as conn:
+        conn.execute(sa.update(d).where(d.c.talent_id == talent_id).values(talent_id=None, detail=None, erased_at=now))
+        return conn.execute(
+            sa.update(c).where(c.c.talent_id == talent_id).values(talent_id=None, score=None, erased_at=now)
+        ).rowcount

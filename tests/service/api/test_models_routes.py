@@ -1,0 +1,109 @@
+"""Models through a real server and a real MLflow store in a temporary folder: a tiny real LightGBM champion serves
+personalised rankings; `GET /models` lists it; `POST /models/reload` swaps to a new champion, and a champion whose
+artifact is corrupt never replaces the serving model — rankings keep working."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import httpx
+import lightgbm as lgb
+import numpy as np
+import pytest
+from api_helpers import auth, run_server, settings_for
+from ranking_world import seed_ranking_world
+
+from features.schema import SCHEMA
+from service.api.app import create_app
+
+pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationWarning:mlflow")]  # MLflow: seconds
+
+
+def booster(seed: int) -> lgb.Booster:
+    """A tiny real LambdaRank model on the schema's columns; grades follow skill coverage and tier."""
+    rng = np.random.default_rng(seed)
+    X = rng.random((400, len(SCHEMA.names)), dtype=np.float32)
+    y = np.digitize(X[:, SCHEMA.names.index("skill_coverage")] + 0.3 * X[:, SCHEMA.names.index("tier_rank")],
+                    [0.6, 0.9, 1.1])  # fmt: skip
+    params = {"objective": "lambdarank", "num_leaves": 7, "min_data_in_leaf": 5, "verbose": -1, "seed": seed,
+              "deterministic": True, "num_threads": 1}  # fmt: skip
+    data = lgb.Dataset(X, y, group=[20] * 20, feature_name=SCHEMA.names)
+    return lgb.train(params, data, num_boost_round=10)
+
+
+def register(seed: int) -> str:
+    """Log and gate a model as champion (it beats the current one by construction); returns its version."""
+    from matcher import registry
+
+    model = booster(seed)
+    example = np.zeros((2, len(SCHEMA.names)), dtype=np.float32)
+    run_id = registry.log_run(booster=model, params={"seed": seed}, metrics={"lambdarank": {"ndcg@10": 0.9}},
+                              input_example=example, heldout_needs=["n-pv"])  # fmt: skip
+    result = registry.register_and_gate(run_id, champion_score_fn=lambda scorer: 0.1)
+    assert result.alias == "champion", result.reason
+    return result.version
+
+
+def corrupt(version: str) -> None:
+    import mlflow
+    from mlflow import MlflowClient
+
+    source = MlflowClient().get_model_version("talent-ranker", version).source
+    location = mlflow.get_logged_model(source.removeprefix("models:/")).artifact_location
+    (Path(unquote(urlparse(location).path)) / "model.lgb").write_text("not a model")
+
+
+@pytest.fixture
+def models_server(tmp_path, monkeypatch):
+    from matcher import registry
+
+    monkeypatch.setenv("TALENTMATCH_MODELS_DIR", str(tmp_path / "models"))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
+    registry.configure(tmp_path / "models")
+    first = register(0)
+    url = f"sqlite:///{tmp_path / 'api.db'}"
+    keys = seed_ranking_world(url, tmp_path / "world")
+    app = create_app(settings_for(url, tmp_path))
+    try:
+        with run_server(app) as base, httpx.Client(base_url=base, timeout=60) as client:
+            yield client, {k: auth(v) for k, v in keys.items()}, first
+    finally:
+        registry.configure()
+
+
+def test_champion_serves_lists_and_a_corrupt_champion_never_replaces_it(models_server):
+    client, h, first = models_server
+    ranked = client.get("/needs/n-pv/candidates", headers=h["recruiter"]).json()
+    assert (ranked["model_version"], ranked["personalized"], ranked["note"]) == (first, True, None)
+    receipt = client.get(f"/rankings/{ranked['ranking_id']}", headers=h["data_team"]).json()
+    top = receipt["candidates"][0]
+    assert sum(top["contributions"].values()) == pytest.approx(top["score"], abs=1e-3)  # TreeSHAP adds up
+    plain = client.get("/needs/n-pv/candidates?personalized=false", headers=h["recruiter"]).json()
+    assert (plain["model_version"], plain["personalized"]) == ("text-relevance", False)
+    assert client.get("/readyz").json()["model"] == first
+
+    listed = client.get("/models", headers=h["data_team"]).json()
+    assert listed["serving"] == first and listed["champion"] == first
+    assert [(v["version"], v["serving"], v["aliases"]) for v in listed["versions"]] == [(first, True, ["champion"])]
+    assert listed["versions"][0]["metrics"]["ndcg@10"] == 0.9
+    for role in ("recruiter", "e1"):
+        assert client.get("/models", headers=h[role]).status_code == 403
+        assert client.post("/models/reload", headers=h[role]).status_code == 403
+
+    broken = register(1)
+    corrupt(broken)
+    r = client.post("/models/reload", headers=h["admin"])
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["serving"], body["previous"], body["champion"], body["changed"]) == (first, first, broken, False)
+    assert f"champion is {broken}" in body["note"] and f"still serving {first}" in body["note"]
+    again = client.get("/needs/n-pv/candidates", headers=h["e1"]).json()
+    assert (again["model_version"], again["personalized"]) == (first, True) and again["candidates"]
+
+    fixed = register(2)  # the broken champion counts as none at the gate
+    body = client.post("/models/reload", headers=h["data_team"]).json()
+    assert (body["serving"], body["previous"], body["changed"], body["note"]) == (fixed, first, True, None)
+    assert client.get("/needs/n-pv/candidates", headers=h["recruiter"]).json()["model_version"] == fixed
+    assert client.get("/models", headers=h["admin"]).json()["serving"] == fixed
