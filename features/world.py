@@ -2052,30 +2052,3 @@ def _render_job(job: tuple[int, int, int]) -> list[bytes]:
     assert _forked is not None, "talent worker started without the parent's latent state"
     v, lat, inc_ids = _forked
     return _render_talents(v, lat, *job, inc_ids)
-
-
-def read_truth(path: Path) -> dict[str, dict[str, int]]:
-    """The hidden truth of a world (``truth.jsonl`` or the world directory): need id → talent id → grade 1–4.
-    For evaluation and tests only; talents absent from a need's map have grade 0."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / TRUTH_FILE
-    if not path.is_file():
-        raise FileNotFoundError(f"no truth file at {path}; generate a world with `talentmatch world generate DIR`")
-    out: dict[str, dict[str, int]] = {}
-    with path.open("rb") as fh:
-        for line_no, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = orjson.loads(line)
-                grade = int(row["grade"])
-                if not 1 <= grade <= 4:
-                    raise ValueError(f"grade {grade} outside 1..4")
-                out.setdefault(str(row["need_id"]), {})[str(row["talent_id"])] = grade
-            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-                raise ValueError(
-                    f"{path}:{line_no}: bad truth row ({exc}); expected "
-                    '{"need_id": ..., "talent_id": ..., "grade": 1..4}'
-                ) from exc
-    return out

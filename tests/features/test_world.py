@@ -11,7 +11,8 @@ import orjson
 import pytest
 
 from features.records import RECORD_TYPES, REFERENCES, WORLD_FILES, FeedbackEvent, Need, NeedKind, Talent, Tier
-from features.world import TRUTH_FILE, generate_world, read_truth
+from features.world import TRUTH_FILE, generate_world
+from matcher.evaluate import load_truth as read_truth
 
 ALL_FILES = [*WORLD_FILES.values(), TRUTH_FILE]
 
@@ -189,7 +190,7 @@ def test_bad_arguments_are_named(tmp_path: Path) -> None:
 
 
 def test_read_truth_errors_name_file_and_line(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="world generate"):
+    with pytest.raises(FileNotFoundError, match="no truth file"):
         read_truth(tmp_path)
     bad = tmp_path / TRUTH_FILE
     bad.write_text('{"need_id": "N1", "talent_id": "T1", "grade": 2}\n{"need_id": "N1", "grade": 9}\n')
