@@ -771,15 +771,15 @@ class TalentGraph:
         return out
 
     def _incubator_route(self, need_id: str, rows: np.ndarray) -> np.ndarray:
-        csr = self._csr()
-        matching = [self._row_of(v) for v in self._matching_incubators(self._need_record(need_id)) if v in self.nx]
-        out = np.zeros(len(rows), dtype=np.float32)
-        known = rows >= 0
-        if matching and known.any():
+        """Gathered from a whole-graph 0/1 vector (linked to a matching incubator), cached per need and version."""
+        key = ("incubator", need_id)
+        if (linked := self._memo_get(key)) is None:
+            csr = self._csr()
+            matching = [self._row_of(v) for v in self._matching_incubators(self._need_record(need_id)) if v in self.nx]
             mask = np.zeros(csr.adj.shape[0], dtype=np.float32)
             mask[matching] = 1.0
-            out[known] = (csr.adj[rows[known]] @ mask > 0).astype(np.float32)
-        return out
+            linked = self._memo_put(key, (csr.adj @ mask > 0).astype(np.float32))
+        return self._take(linked, rows)
 
     def incubator_route(self, need_id: str, talent_ids: Sequence[str]) -> np.ndarray:
         """1.0 where the talent is linked to an incubator matching the need (see ``_matching_incubators``: focus
