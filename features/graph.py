@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 import tempfile
 from array import array
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -114,6 +114,9 @@ _CONCEPT = np.array([t in (NodeType.skill, NodeType.discipline) for t in _NODE_T
 
 ROUTE_CAP = 6
 """Routes longer than this many hops, unreachable targets and unknown talents get ``ROUTE_CAP + 1``."""
+MEMO_SIZE = 512
+"""Per-need whole-graph vectors kept between graph changes, least recently used dropped first (PPR, routes and
+incubator links: three per need, ~0.5 MB each at 100k talents, so ~250 MB at most there)."""
 
 
 def normalise(text: str) -> str:
@@ -262,7 +265,7 @@ class TalentGraph:
         self._elive = bytearray()
         self._version = 0
         self._csr_cache: _Csr | None = None
-        self._memo: dict[tuple, object] = {}  # per-version results (PPR vectors, route distances, concept weights)
+        self._memo: OrderedDict[tuple, object] = OrderedDict()  # per-version results (PPR, routes, weights), LRU
 
     # ---------------------------------------------------------------- building and incremental changes
 
@@ -804,12 +807,16 @@ class TalentGraph:
 
     def _memo_get(self, key: tuple):
         self._csr()  # clears the memo when the graph changed
-        return self._memo.get(key)
+        hit = self._memo.get(key)
+        if hit is not None:
+            self._memo.move_to_end(key)
+        return hit
 
     def _memo_put(self, key: tuple, value):
-        if len(self._memo) > 64:
-            self._memo.clear()
+        """Keep the most recently used ``MEMO_SIZE`` results (a few per open need being ranked)."""
         self._memo[key] = value
+        while len(self._memo) > MEMO_SIZE:
+            self._memo.popitem(last=False)
         return value
 
 

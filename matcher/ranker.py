@@ -215,7 +215,8 @@ class Scorer:
     def contributions(self, X: np.ndarray) -> np.ndarray:
         """Per-feature contributions (n, F + 1) to each score; the last column is the bias. Rows sum to ``predict``."""
         X = _check_width(X)
-        return np.asarray(self.booster.predict(X, pred_contrib=True), dtype=np.float32).reshape(len(X), -1)
+        contrib = self.booster.predict(X, pred_contrib=True, num_threads=1)  # one thread: see _predict
+        return np.asarray(contrib, dtype=np.float32).reshape(len(X), -1)
 
 
 def _predict(booster: lgb.Booster, X: np.ndarray) -> np.ndarray:
