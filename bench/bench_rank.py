@@ -34,7 +34,8 @@ from features.indices import Indices
 from features.io import load_world
 from features.matrix import feature_matrix
 from features.schema import SCHEMA
-from features.world import generate_world, read_truth
+from features.world import generate_world
+from matcher.evaluate import load_truth as read_truth
 from matcher.pipeline import rank
 from matcher.ranker import Scorer
 from matcher.retrieve import Quotas, retrieve
