@@ -12,8 +12,9 @@ Recall is measured against the demo world's hidden truth (grade ≥ 1), three wa
 The 100k world has dense vectors that are random unit vectors put in a throwaway cache under the real encoder's
 name (encoding 100k profiles and their works for real takes many minutes): search and scoring cost the same
 whatever the values, and need queries are still encoded for real. The model is a LambdaRank booster trained on
-random rows of the schema's width, sized like the demo's trained ones (early stopping ends within ``TREES`` trees of
-31 leaves); ``rank.model`` shows what the model costs at ``TREES`` and three times as many: LightGBM's exact TreeSHAP
+random rows of the schema's width, shaped like the demo's trained champion (``TREES`` trees of ``LambdaRankModel``'s
+default leaves; the demo champion stopped at 187 trees of 7 leaves); ``rank.model`` shows what the model costs at
+``TREES`` and three times as many: LightGBM's exact TreeSHAP
 contributions for the page, not the scores, are the expensive part. "cold" is the first
 ranking of a need after the graph changed (personalized PageRank and route distances computed for it), "warm"
 ranking it again (those cached per graph version, as in a paging or refreshing recruiter's second request).
@@ -37,7 +38,7 @@ from features.schema import SCHEMA
 from features.world import generate_world
 from matcher.evaluate import load_truth as read_truth
 from matcher.pipeline import rank
-from matcher.ranker import Scorer
+from matcher.ranker import LambdaRankModel, Scorer
 from matcher.retrieve import Quotas, retrieve
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,7 +46,8 @@ VECTORS = ROOT / "data" / "vectors"
 K = 300
 BIG = 100_000
 LATENCY_NEEDS = 150
-TREES = 100
+TREES = 200
+LEAVES = LambdaRankModel().num_leaves
 
 
 def _pct(ts: list[float]) -> tuple[float, float]:
@@ -112,7 +114,7 @@ def _scorer(trees: int) -> Scorer:
     rng = np.random.default_rng(0)
     X = rng.random((20_000, len(SCHEMA.names)), dtype=np.float32)
     y = rng.integers(0, 5, size=len(X))
-    ranker = lgb.LGBMRanker(n_estimators=trees, num_leaves=31, min_child_samples=5, verbose=-1, random_state=0)
+    ranker = lgb.LGBMRanker(n_estimators=trees, num_leaves=LEAVES, min_child_samples=5, verbose=-1, random_state=0)
     ranker.fit(X, y, group=[100] * (len(X) // 100), feature_name=SCHEMA.names)
     return Scorer(ranker.booster_, f"bench-random-{trees}", SCHEMA.version)
 
@@ -134,7 +136,7 @@ def _model_cost() -> list[dict]:
         rows.append(
             {
                 "bench": "rank.model",
-                "size": f"{trees} trees of 31 leaves; predict {K} rows, contributions 20",
+                "size": f"{trees} trees of {LEAVES} leaves; predict {K} rows, contributions 20",
                 "predict_p50_ms": _pct(predict)[0],
                 "contrib_p50_ms": _pct(contrib)[0],
                 "p99_ms": _pct([a + b for a, b in zip(predict, contrib, strict=True)])[1],
