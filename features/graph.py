@@ -620,19 +620,7 @@ class TalentGraph:
             seeds.append(self._row_of(f"enterprise:{need.enterprise_id}"))
         restart = np.zeros(csr.adj.shape[0], dtype=np.float32)
         restart[seeds] = alpha / len(seeds)
-        x = restart * (1.0 / alpha)
-        halves = [(slice(0, csr.split), csr.walk_top), (slice(csr.split, None), csr.walk_bottom)]
-        keep, moved = np.float32(1.0 - alpha), 0.0
-        for step in range(iters):
-            side, walk = halves[step % 2]
-            new = keep * (walk @ x) + restart[side]
-            moved += float(np.abs(new - x[side]).sum())
-            x[side] = new
-            if step % 2:
-                if moved < tol:
-                    break
-                moved = 0.0
-        return self._memo_put(key, x)
+        return self._memo_put(key, solve_ppr(restart, csr.split, (csr.walk_top, csr.walk_bottom), alpha, iters, tol))
 
     def ppr(
         self,
@@ -818,6 +806,25 @@ class TalentGraph:
         while len(self._memo) > MEMO_SIZE:
             self._memo.popitem(last=False)
         return value
+
+
+def solve_ppr(restart: np.ndarray, split: int, walks: tuple, alpha: float, iters: int, tol: float) -> np.ndarray:
+    """Block Gauss–Seidel on ``x = (1 - alpha) W x + restart``: rows ``[:split]`` and ``[split:]`` never link
+    among themselves, so each half is updated from the other in turn (``walks`` are the two row blocks of W).
+    ``iters`` counts half-sweeps; stops when a full sweep moves less than ``tol`` in L1."""
+    x = restart * (1.0 / alpha)
+    halves = [(slice(0, split), walks[0]), (slice(split, None), walks[1])]
+    keep, moved = np.float32(1.0 - alpha), 0.0
+    for step in range(iters):
+        side, walk = halves[step % 2]
+        new = keep * (walk @ x) + restart[side]
+        moved += float(np.abs(new - x[side]).sum())
+        x[side] = new
+        if step % 2:
+            if moved < tol:
+                break
+            moved = 0.0
+    return x
 
 
 FEATURE_NAMES = (

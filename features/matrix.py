@@ -133,14 +133,23 @@ def _fit_columns(X: np.ndarray, idx: Indices, need: Need, rows: np.ndarray, know
     for code, factor in LANGUAGE_GAP.items():
         if code in needed:
             language *= np.where(speaks[code] == 0, factor, 1.0)
-    budget = need.salary_budget or np.nan
-    ratio = t.salary_estimate(rows) / budget
-    salary = np.ones(len(rows), np.float32)
+    ratio = t.salary_estimate(rows) / (need.salary_budget or np.nan)
+    availability = np.where(known, _availability_fit(X, t, need, safe), 0.0)
+    write_fit(X, ratio, availability, language)
+
+
+def salary_fit(ratio: np.ndarray) -> np.ndarray:
+    """The factor of the highest ``SALARY_BANDS`` band the salary/budget ratio exceeds (1 within budget)."""
+    salary = np.ones(np.shape(ratio), np.float32)
     for over, factor in SALARY_BANDS:  # highest band first: a row keeps the first band it exceeds
         salary = np.where((salary == 1.0) & (ratio > over), factor, salary)
-    availability = np.where(known, _availability_fit(X, t, need, safe), 0.0)
-    tier = 1.0 + 0.05 * np.clip(X[:, _COL["tier_gap"]], 0, 3)
-    prior = availability * language * salary * tier
+    return salary
+
+
+def write_fit(X: np.ndarray, ratio: np.ndarray, availability: np.ndarray, language: np.ndarray) -> None:
+    """The fit columns from their parts (shared with ``talent_matrix``, which computes the parts per need)."""
+    salary = salary_fit(ratio)
+    prior = availability * language * salary * (1.0 + 0.05 * np.clip(X[:, _COL["tier_gap"]], 0, 3))
     bm25 = X[:, _COL["bm25_profile"]]
     X[:, _COL["salary_ratio_est"]] = ratio
     X[:, _COL["availability_fit"]] = availability

@@ -29,9 +29,9 @@ import scipy.sparse as sp
 
 from features._growable import GrowableCSR, GrowableVector
 from features.eligibility import DEFAULT_SPECIAL_RESEARCHER_MONTHS, PERMIT_CLASS_B, required_site
-from features.graph import _NCODE, ROUTE_CAP, NodeType, _up
+from features.graph import _NCODE, ROUTE_CAP, NodeType, _up, solve_ppr
 from features.indices import Indices
-from features.matrix import BM25_HALF, LANGUAGE_GAP, SALARY_BANDS, YRD_FIT
+from features.matrix import LANGUAGE_GAP, YRD_FIT, write_fit
 from features.records import AvailabilityMode, Need, NeedKind, Site, need_text
 from features.schema import SCHEMA
 from features.table import EPOCH, MODE_CODES, SITE_BITS
@@ -439,22 +439,9 @@ def reverse_ppr(g, target_row: int, *, alpha: float = PPR_ALPHA, iters: int = PP
     if blocks is None:
         walk_t = sp.vstack([csr.walk_top, csr.walk_bottom]).T.tocsr()
         blocks = g._memo_put(key, (walk_t[: csr.split], walk_t[csr.split :]))
-    n, split = csr.adj.shape[0], csr.split
-    restart = np.zeros(n, dtype=np.float32)
+    restart = np.zeros(csr.adj.shape[0], dtype=np.float32)
     restart[target_row] = alpha
-    x = restart * (1.0 / alpha)
-    halves = [(slice(0, split), blocks[0]), (slice(split, None), blocks[1])]
-    keep, moved = np.float32(1.0 - alpha), 0.0
-    for step in range(iters):
-        side, walk = halves[step % 2]
-        new = keep * (walk @ x) + restart[side]
-        moved += float(np.abs(new - x[side]).sum())
-        x[side] = new
-        if step % 2:
-            if moved < tol:
-                break
-            moved = 0.0
-    return x
+    return solve_ppr(restart, csr.split, blocks, alpha, iters, tol)
 
 
 def _attributes(batch: NeedBatch, t, row: int, sel: np.ndarray, X: np.ndarray, now: datetime | None) -> None:
@@ -496,9 +483,6 @@ def _fit(batch: NeedBatch, t, row: int, sel: np.ndarray, X: np.ndarray) -> None:
         if speaks[code] == 0:
             language = np.where(flag, language * LANGUAGE_GAP[code], language)
     ratio = t.salary_estimate(np.array([row]))[0] / col("budget")
-    salary = np.ones(len(sel), np.float32)
-    for over, factor in SALARY_BANDS:
-        salary = np.where((salary == 1.0) & (ratio > over), factor, salary)
     mode, months, sites = int(t.mode[row]), int(t.months[row]), int(t.sites[row])
     full, short = mode == MODE_CODES[AvailabilityMode.full_time], mode == MODE_CODES[AvailabilityMode.short_term]
     yrd, abroad = int(t.in_yrd[row]), int(t.abroad[row])
@@ -516,12 +500,4 @@ def _fit(batch: NeedBatch, t, row: int, sel: np.ndarray, X: np.ndarray) -> None:
     incubation = kinds == _KINDS.index(NeedKind.incubation_project)
     route, linked = X[:, _COL["graph_incubator_route"]], X[:, _COL["has_incubator"]]
     availability[incubation] = np.where(route > 0, 1.5, np.where(linked > 0, 0.9, 0.7 if full else 0.25))[incubation]
-    tier = 1.0 + 0.05 * np.clip(X[:, _COL["tier_gap"]], 0, 3)
-    prior = availability * language * salary * tier
-    bm25 = X[:, _COL["bm25_profile"]]
-    X[:, _COL["salary_ratio_est"]] = ratio
-    X[:, _COL["availability_fit"]] = availability
-    X[:, _COL["language_fit"]] = language
-    X[:, _COL["salary_fit"]] = salary
-    X[:, _COL["fit_prior"]] = prior
-    X[:, _COL["text_fit"]] = (X[:, _COL["concept_overlap"]] + 0.3 * bm25 / (bm25 + BM25_HALF)) * prior
+    write_fit(X, ratio, availability, language)
