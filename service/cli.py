@@ -62,6 +62,16 @@ def print_errors(errors: Sequence[object], limit: int) -> None:
     sys.stderr.flush()
 
 
+def count_table(title: str, key: str, value: str, counts: dict[str, int]) -> Table:
+    """A two-column table of names and counts."""
+    table = Table(title=title)
+    table.add_column(key)
+    table.add_column(value, justify="right")
+    for name, n in counts.items():
+        table.add_row(name, f"{n:,}")
+    return table
+
+
 @contextmanager
 def progress_bar(enabled: bool = True) -> Iterator[Progress]:
     """A Rich progress display on stderr; silent when stderr is not a terminal."""
@@ -264,12 +274,7 @@ def db_stats(url: UrlOption = None, json_: JsonOption = False) -> None:
     if json_:
         print_json({"database": safe_url(store.url), "revision": revision, "counts": counts})
         return
-    table = Table(title=f"{safe_url(store.url)} (revision {revision})")
-    table.add_column("kind")
-    table.add_column("records", justify="right")
-    for k, n in counts.items():
-        table.add_row(k, f"{n:,}")
-    out.print(table)
+    out.print(count_table(f"{safe_url(store.url)} (revision {revision})", "kind", "records", counts))
 
 
 # --- talentmatch world ---------------------------------------------------------------------------------------------
@@ -304,12 +309,7 @@ def world_generate(
     if json_:
         print_json({"out_dir": str(out_dir), "seed": seed, "files": counts})
         return
-    table = Table(title=f"world {out_dir} (seed {seed})")
-    table.add_column("file")
-    table.add_column("records", justify="right")
-    for name, n in counts.items():
-        table.add_row(name, f"{n:,}")
-    out.print(table)
+    out.print(count_table(f"world {out_dir} (seed {seed})", "file", "records", counts))
 
 
 # --- talentmatch graph ---------------------------------------------------------------------------------------------
@@ -365,11 +365,7 @@ def graph_stats(world: WorldOption = None, url: UrlOption = None, json_: JsonOpt
         print_json(stats)
         return
     for part in ("nodes", "edges"):
-        table = Table(title=part)
-        table.add_column("type")
-        table.add_column("count", justify="right")
-        for name, n in stats[part].items():
-            table.add_row(name, f"{n:,}")
+        table = count_table(part, "type", "count", stats[part])
         table.add_row("[bold]total[/bold]", f"[bold]{sum(stats[part].values()):,}[/bold]")
         out.print(table)
 
