@@ -23,7 +23,7 @@ from demo.recruiter import simulate_feedback
 from demo.relevance import grade_needs
 from demo.render import Renderer, render_enterprises, render_incubators, render_need, render_talents
 from demo.vocabulary import PLATFORMS, Vocabulary, vocabulary
-from features.records import FeedbackEvent, Record, dump
+from features.records import WORLD_FILES, FeedbackEvent, Record, dump
 from matcher.evaluate import TRUTH_FILE
 
 Progress = Callable[[str, int, int], None]
@@ -68,7 +68,7 @@ def generate_world(
         progress("latent", 1, 1)
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = {name: out_dir / f".{name}.tmp" for name in (*_RECORD_FILES, TRUTH_FILE)}
+    tmp = {name: out_dir / f".{name}.tmp" for name in (*WORLD_FILES.values(), TRUTH_FILE)}
     counts: dict[str, int] = {}
     incubators = render_incubators(v)
     inc_ids = [x.id for x in incubators]
@@ -84,18 +84,18 @@ def generate_world(
             ent_ids = [e.id for e in enterprises]
             rd = Renderer(v, rnd_need)
             need_records = [render_need(rd, lat, i, need_width, ent_ids, need_times[i]) for i in range(n_needs)]
-            for name, records in (
-                ("platforms.jsonl", PLATFORMS),
-                ("incubators.jsonl", incubators),
-                ("enterprises.jsonl", enterprises),
-                ("needs.jsonl", need_records),
+            for kind, records in (
+                ("platform", PLATFORMS),
+                ("incubator", incubators),
+                ("enterprise", enterprises),
+                ("need", need_records),
             ):
-                counts[name] = _write_records(tmp[name], records)
-            counts["talents.jsonl"] = talent_jobs.write(tmp["talents.jsonl"], progress)
+                counts[WORLD_FILES[kind]] = _write_records(tmp[WORLD_FILES[kind]], records)
+            counts[WORLD_FILES["talent"]] = talent_jobs.write(tmp[WORLD_FILES["talent"]], progress)
         need_ids = [n.id for n in need_records]
         tal_width = max(6, len(str(talents)))
-        counts["feedback.jsonl"] = _write_records(
-            tmp["feedback.jsonl"],
+        counts[WORLD_FILES["feedback"]] = _write_records(
+            tmp[WORLD_FILES["feedback"]],
             (
                 FeedbackEvent(
                     need_id=need_ids[e["need"]],
@@ -120,16 +120,6 @@ def generate_world(
         for path in tmp.values():
             path.unlink(missing_ok=True)
     return counts
-
-
-_RECORD_FILES = (
-    "platforms.jsonl",
-    "incubators.jsonl",
-    "enterprises.jsonl",
-    "needs.jsonl",
-    "talents.jsonl",
-    "feedback.jsonl",
-)
 
 
 def _write_records(path: Path, records: Sequence[Record] | object) -> int:
