@@ -21,12 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
+from demo.world import generate_world
 from features.indices import Indices
 from features.io import load_world
 from features.records import NeedStatus
 from features.schema import SCHEMA
 from features.talent_matrix import talent_feature_matrix
-from features.world import generate_world
 from matcher.ranker import LambdaRankModel, Scorer
 from service.alerts import subscriptions
 from service.alerts.matching import AlertMatcher

@@ -38,7 +38,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from features.world import generate_world
+from demo.world import generate_world
 from service.keys import create_key
 from service.store import Store
 

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
+from demo.world import generate_world
 from features.indices import Indices
 from features.io import load_world
 from features.matrix import feature_matrix
-from features.world import generate_world
 
 TALENTS = int(os.environ.get("BENCH_FEATURES_TALENTS", 100_000))
 CANDIDATES = 500

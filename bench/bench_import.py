@@ -10,7 +10,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from features.world import generate_world
+from demo.world import generate_world
 from service.store import Store
 
 N = 20_000

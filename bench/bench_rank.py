@@ -29,13 +29,13 @@ from pathlib import Path
 import lightgbm as lgb
 import numpy as np
 
+from demo.world import generate_world
 from features.dense import VectorCache, get_encoder, need_parts, talent_parts
 from features.eligibility import check
 from features.indices import Indices
 from features.io import load_world
 from features.matrix import feature_matrix
 from features.schema import SCHEMA
-from features.world import generate_world
 from matcher.evaluate import load_truth as read_truth
 from matcher.pipeline import rank
 from matcher.ranker import LambdaRankModel, Scorer

@@ -17,11 +17,11 @@ from pathlib import Path
 import numpy as np
 import orjson
 
+from demo.world import generate_world
 from features.concepts import ConceptIndex, mapper
 from features.records import Need, Talent, Work, talent_text
 from features.taxonomy import disciplines
 from features.text import NeedIndex, SparseIndex, _jieba
-from features.world import generate_world
 
 N_TALENTS = int(os.environ.get("BENCH_TEXT_TALENTS", "100000"))
 WORKS_PER_TALENT = 3

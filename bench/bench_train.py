@@ -15,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
+from demo.world import generate_world
 from features.indices import Indices
 from features.io import load_world
 from features.schema import SCHEMA
-from features.world import generate_world
 from matcher.dataset import build_rank_data, snapshot_time
 from matcher.evaluate import load_truth, split_needs
 from matcher.labels import labels_from_feedback

@@ -7,7 +7,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from features.world import generate_world
+from demo.world import generate_world
 
 SIZE = int(os.environ.get("BENCH_WORLD_TALENTS", "100000"))
 GOAL_SECONDS = 60.0

@@ -292,7 +292,7 @@ def world_generate(
     json_: JsonOption = False,
 ) -> None:
     """Generate a realistic synthetic world, with the hidden true relevance in its truth file (for evaluation only)."""
-    from features.world import generate_world  # the only service module allowed to import the generator
+    from demo.world import generate_world  # the only service module allowed to import the generator
 
     with progress_bar(not json_) as progress:
         tasks: dict[str, Any] = {}

@@ -7,8 +7,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# Only the generator writes truth.jsonl; only evaluation (never training or serving) may read it.
-TRUTH_ALLOWED = {"features/world.py", "matcher/evaluate.py"}
+# The truth file's name and its reader live in matcher/evaluate.py: evaluation (never training or serving) is the only
+# product code that reads it. The demo generator's writer (demo/world.py) is the only other code that names it.
+TRUTH_ALLOWED = {"matcher/evaluate.py", "demo/world.py"}
+TRUTH_MENTION = re.compile(r"truth\.jsonl|TRUTH_FILE|read_truth")
+
+
+def _sources(*packages: str) -> dict[str, str]:
+    return {str(p.relative_to(ROOT)): p.read_text() for pkg in packages for p in sorted((ROOT / pkg).rglob("*.py"))}
 
 
 def test_import_contracts_hold():
@@ -19,10 +25,14 @@ def test_import_contracts_hold():
 
 
 def test_no_ranking_code_reads_truth():
-    offenders = [
-        str(p.relative_to(ROOT))
-        for pkg in ("features", "matcher", "service")
-        for p in (ROOT / pkg).rglob("*.py")
-        if str(p.relative_to(ROOT)) not in TRUTH_ALLOWED and re.search(r"truth\.jsonl|read_truth", p.read_text())
-    ]
+    sources = _sources("features", "matcher", "service", "demo")
+    offenders = [path for path, text in sources.items() if path not in TRUTH_ALLOWED and TRUTH_MENTION.search(text)]
     assert offenders == []
+
+
+def test_the_truth_file_is_named_once_and_the_generator_only_writes_it():
+    sources = _sources("features", "matcher", "service", "demo")
+    literal = re.compile(r"[\"']truth\.jsonl[\"']")
+    assert [path for path, text in sources.items() if literal.search(text)] == ["matcher/evaluate.py"]
+    writer = sources["demo/world.py"]
+    assert "from matcher.evaluate import TRUTH_FILE" in writer and "load_truth" not in writer

@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
+from demo.world import generate_world
 from features.eligibility import check
 from features.indices import Indices
 from features.io import load_world
@@ -12,7 +13,6 @@ from features.matrix import feature_matrix
 from features.records import Need, Talent
 from features.schema import SCHEMA
 from features.talent_matrix import NeedBatch, talent_feature_matrix
-from features.world import generate_world
 
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
 PPR = SCHEMA.index("graph_ppr")

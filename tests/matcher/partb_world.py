@@ -9,9 +9,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from demo.world import generate_world
 from features.indices import Indices
 from features.io import World, load_world
-from features.world import generate_world
 from matcher.evaluate import load_truth
 
 

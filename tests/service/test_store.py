@@ -184,7 +184,7 @@ def test_plain_mapping_issues_name_kind_and_item(store):
 def test_generated_world_round_trips(db_url, tmp_path):
     """The demo generator's world (every field in use, Chinese and English) imports cleanly and exports to the same
     records; a second export is byte-identical to the first."""
-    from features.world import generate_world
+    from demo.world import generate_world
 
     generate_world(tmp_path / "world", talents=300, seed=3)
     with Store(db_url) as store:

@@ -10,8 +10,9 @@ from pathlib import Path
 import orjson
 import pytest
 
+from demo.world import generate_world
 from features.records import RECORD_TYPES, REFERENCES, WORLD_FILES, FeedbackEvent, Need, NeedKind, Talent, Tier
-from features.world import TRUTH_FILE, generate_world
+from matcher.evaluate import TRUTH_FILE
 from matcher.evaluate import load_truth as read_truth
 
 ALL_FILES = [*WORLD_FILES.values(), TRUTH_FILE]
@@ -210,7 +211,7 @@ def test_progress_is_reported(tmp_path: Path) -> None:
 
 def test_parallel_rendering_writes_the_same_bytes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Talent chunks rendered in forked workers or in-process give identical files (each chunk has its own seed)."""
-    import features.world as world_module
+    import demo.world as world_module
 
     monkeypatch.setattr(world_module, "_TALENT_CHUNK", 100)
     generate_world(tmp_path / "parallel", talents=350, seed=5)

@@ -1,0 +1,208 @@
+"""Generating a demo world: draw the latent state, grade it, simulate the recruiters, render and write the files.
+
+Why: this is the one public entry point of ``demo`` (``generate_world``), used by the CLI's ``world generate``, the
+tests and the benchmarks. It owns the seeding (one ``SeedSequence`` split per stage, so the same seed gives the same
+bytes however the talents are scheduled) and the all-or-nothing write of a world folder, hidden truth included.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import multiprocessing.pool
+import os
+import random
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import orjson
+
+from demo.latent import NOW, Latent, draw_needs, draw_talents
+from demo.recruiter import simulate_feedback
+from demo.relevance import grade_needs
+from demo.render import Renderer, render_enterprises, render_incubators, render_need, render_talents
+from demo.vocabulary import PLATFORMS, Vocabulary, vocabulary
+from features.records import WORLD_FILES, FeedbackEvent, Record, dump
+from matcher.evaluate import TRUTH_FILE
+
+Progress = Callable[[str, int, int], None]
+
+
+def _default_needs(talents: int) -> int:
+    return int(min(2000, max(40, talents // 20)))
+
+
+def generate_world(
+    out_dir: Path,
+    *,
+    talents: int = 5000,
+    seed: int = 0,
+    needs: int | None = None,
+    progress: Progress | None = None,
+) -> dict[str, int]:
+    """Write a demo world (the six record files plus ``truth.jsonl``) into ``out_dir``; same seed, same bytes.
+
+    Sizes: ``needs`` defaults to one per 20 talents (40 to 2,000), enterprises to one per two needs. Files are
+    written under temporary names and moved into place only when all are complete, so a failure leaves no
+    half-written world. ``progress(stage, done, total)`` reports the stages ``latent``, ``truth`` and ``talents``.
+    Returns the number of lines written per file name.
+    """
+    out_dir = Path(out_dir)
+    for name, value, low in (("talents", talents, 1), ("seed", seed, 0), ("needs", needs, 1)):
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < low):
+            raise ValueError(f"world generate: --{name} must be an integer >= {low}, got {value!r}")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ValueError(f"world generate: {out_dir} exists and is not a directory; pass a directory path")
+    n_needs = needs if needs is not None else _default_needs(talents)
+    v = vocabulary()
+    ss = np.random.SeedSequence(seed)
+    s_ent, s_need, s_tal, s_truth, s_rneed, s_rtal = ss.spawn(6)
+
+    ent_rnd = random.Random(int(s_ent.generate_state(1)[0]))
+    enterprises, ent_ind = render_enterprises(ent_rnd, max(1, n_needs // 2))
+    need_lat = draw_needs(np.random.default_rng(s_need), v, n_needs, ent_ind)
+    tal_lat = draw_talents(np.random.default_rng(s_tal), v, talents, need_lat["n_area"])
+    lat = Latent(**need_lat, **tal_lat)
+    if progress:
+        progress("latent", 1, 1)
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = {name: out_dir / f".{name}.tmp" for name in (*WORLD_FILES.values(), TRUTH_FILE)}
+    counts: dict[str, int] = {}
+    incubators = render_incubators(v)
+    inc_ids = [x.id for x in incubators]
+    try:
+        with _TalentJobs(v, lat, s_rtal, inc_ids, workers=min(2, os.cpu_count() or 1)) as talent_jobs:
+            rnd_need = random.Random(int(s_rneed.generate_state(1)[0]))
+            need_times = [
+                NOW - timedelta(days=rnd_need.randint(40, 420), minutes=rnd_need.randint(0, 1439))
+                for _ in range(n_needs)
+            ]
+            truth, events = _truth_and_feedback(v, lat, np.random.default_rng(s_truth), need_times, progress)
+            need_width = max(5, len(str(n_needs)))
+            ent_ids = [e.id for e in enterprises]
+            rd = Renderer(v, rnd_need)
+            need_records = [render_need(rd, lat, i, need_width, ent_ids, need_times[i]) for i in range(n_needs)]
+            for kind, records in (
+                ("platform", PLATFORMS),
+                ("incubator", incubators),
+                ("enterprise", enterprises),
+                ("need", need_records),
+            ):
+                counts[WORLD_FILES[kind]] = _write_records(tmp[WORLD_FILES[kind]], records)
+            counts[WORLD_FILES["talent"]] = talent_jobs.write(tmp[WORLD_FILES["talent"]], progress)
+        need_ids = [n.id for n in need_records]
+        tal_width = max(6, len(str(talents)))
+        counts[WORLD_FILES["feedback"]] = _write_records(
+            tmp[WORLD_FILES["feedback"]],
+            (
+                FeedbackEvent(
+                    need_id=need_ids[e["need"]],
+                    talent_id=f"T{e['talent'] + 1:0{tal_width}d}",
+                    action=e["action"],
+                    position=e["position"],
+                    actor=e["actor"],
+                    time=e["time"],
+                    model_version="legacy",
+                    ranking_id=f"legacy-{need_ids[e['need']]}",
+                )
+                for e in events
+            ),
+        )
+        row = '{"need_id":"%s","talent_id":"T%0' + str(tal_width) + 'd","grade":%d}\n'  # ids are plain ASCII
+        with tmp[TRUTH_FILE].open("w", encoding="utf-8") as fh:
+            fh.writelines(row % (need_ids[n], t + 1, g) for n, t, g in truth)
+        counts[TRUTH_FILE] = len(truth)
+        for name, path in tmp.items():
+            os.replace(path, out_dir / name)
+    finally:
+        for path in tmp.values():
+            path.unlink(missing_ok=True)
+    return counts
+
+
+def _write_records(path: Path, records: Sequence[Record] | object) -> int:
+    n = 0
+    with path.open("wb") as fh:
+        for r in records:  # type: ignore[attr-defined]
+            fh.write(orjson.dumps(dump(r)) + b"\n")
+            n += 1
+    return n
+
+
+_TALENT_CHUNK = 5000
+_forked: tuple[Vocabulary, Latent, list[str]] | None = None  # what forked workers inherit from their parent
+
+
+class _TalentJobs:
+    """Talents rendered in fixed chunks, each with its own seed, so the bytes never depend on scheduling. With
+    several chunks and ``fork`` available the chunks render in worker processes, overlapping the truth stage."""
+
+    def __init__(
+        self, v: Vocabulary, lat: Latent, ss: np.random.SeedSequence, inc_ids: list[str], workers: int
+    ) -> None:
+        n = len(lat.t_area)
+        starts = range(0, n, _TALENT_CHUNK)
+        seeds = [int(s.generate_state(1)[0]) for s in ss.spawn(len(starts))]
+        self.jobs = [(start, min(n, start + _TALENT_CHUNK), seed) for start, seed in zip(starts, seeds, strict=True)]
+        self.v, self.lat, self.inc_ids, self.n = v, lat, inc_ids, n
+        parallel = workers > 1 and len(self.jobs) > 1 and "fork" in multiprocessing.get_all_start_methods()
+        self.workers = workers if parallel else 0
+        self.pool: multiprocessing.pool.Pool | None = None
+
+    def __enter__(self) -> _TalentJobs:
+        global _forked
+        if self.workers:
+            _forked = (self.v, self.lat, self.inc_ids)
+            try:
+                self.pool = multiprocessing.get_context("fork").Pool(self.workers)
+            finally:
+                _forked = None
+            self.results = self.pool.imap(_render_job, self.jobs)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.pool is not None:
+            self.pool.terminate()
+            self.pool.join()
+
+    def write(self, path: Path, progress: Progress | None) -> int:
+        with path.open("wb") as fh:
+            for start, stop, seed in self.jobs:
+                lines = (
+                    next(self.results)
+                    if self.pool
+                    else render_talents(self.v, self.lat, start, stop, seed, self.inc_ids)
+                )
+                fh.write(b"\n".join(lines) + b"\n")
+                if progress:
+                    progress("talents", stop, self.n)
+        return self.n
+
+
+def _render_job(job: tuple[int, int, int]) -> list[bytes]:
+    assert _forked is not None, "talent worker started without the parent's latent state"
+    v, lat, inc_ids = _forked
+    return render_talents(v, lat, *job, inc_ids)
+
+
+def _truth_and_feedback(
+    v: Vocabulary, lat: Latent, rng: np.random.Generator, need_times: list[datetime], progress: Progress | None
+) -> tuple[list[tuple[int, int, int]], list[dict]]:
+    """The truth rows (need, talent, grade >= 1) and the simulated recruiters' feedback on each need, both drawn
+    from one stream: each chunk's relevance noise, then each of its needs' feedback, in need order."""
+    consenting = np.flatnonzero(lat.t_consent)
+    n_needs = len(lat.n_area)
+    truth: list[tuple[int, int, int]] = []
+    events: list[dict] = []
+    for graded in grade_needs(v, lat, rng):
+        for i in range(graded.stop - graded.start):
+            need = graded.start + i
+            cols, rel, grade = graded.need(i)
+            hit = np.flatnonzero(grade)
+            truth.extend(zip([need] * len(hit), cols[hit].tolist(), grade[hit].tolist(), strict=True))
+            events.extend(simulate_feedback(rng, need, cols, rel, grade, consenting, lat.t_consent, need_times))
+        if progress:
+            progress("truth", graded.stop, n_needs)
+    return truth, events
