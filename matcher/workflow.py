@@ -1,19 +1,17 @@
-"""The data team's runs, end to end: index records, train, evaluate, log to MLflow and gate the champion.
+"""The data team's runs, end to end: train, evaluate, log to MLflow and gate the champion.
 
-``talentmatch train`` and ``talentmatch evaluate`` are thin wrappers over these functions. Ranking indices are
-built without the feedback's hire edges: a hire links the hired talent to its own need's enterprise, which would
-put the label into the graph features (``matcher.train`` refuses such indices).
+``talentmatch train`` and ``talentmatch evaluate`` are thin wrappers over these functions, on indices from
+``Indices.build`` (which never indexes feedback: see there).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from features.indices import Indices
 from features.matrix import feature_matrix
-from features.records import FeedbackEvent, Record
+from features.records import FeedbackEvent
 from matcher import registry
 from matcher.dataset import snapshot_time
 from matcher.evaluate import baseline_scorers, evaluate, split_needs
@@ -23,17 +21,6 @@ from matcher.train import train
 
 Progress = Callable[[str], None]
 GATE_METRIC = "ndcg@10"
-
-
-def ranking_indices(
-    records: Mapping[str, Sequence[Record]],
-    *,
-    encoder: str | None,
-    cache_dir: str | Path | None,
-    progress: Progress | None = None,
-) -> Indices:
-    """Indices for training and ranking: every record kind but feedback (see the module docstring)."""
-    return Indices.build({**records, "feedback": []}, encoder=encoder, cache_dir=cache_dir, progress=progress)
 
 
 def train_and_register(

@@ -533,8 +533,8 @@ LabelsOption = Annotated[
 
 
 def ranking_indices_for(records: dict[str, list], encoder: str, json_: bool) -> Any:
-    """Indices for training and ranking (no hire edges), with a progress display."""
-    from matcher.workflow import ranking_indices
+    """Indices for training and ranking, with a progress display."""
+    from features.indices import Indices
     from service.settings import get_settings
 
     if encoder not in ENCODERS:
@@ -543,7 +543,7 @@ def ranking_indices_for(records: dict[str, list], encoder: str, json_: bool) -> 
         )
     with progress_bar(not json_) as progress:
         task = progress.add_task("indexing", total=None)
-        return ranking_indices(
+        return Indices.build(
             records,
             encoder=None if encoder == "none" else encoder,
             cache_dir=get_settings().vector_cache_dir,

@@ -78,7 +78,7 @@ def load_state(state: Any, settings: Settings) -> None:
         raise RuntimeError(f"talentmatch cannot start: database {safe_url(store.url)}: {reason}") from None
     state.store = store
     state.indices = Indices.build(
-        {**records, "feedback": []},  # as in training: hire edges would put past labels into graph features
+        records,
         encoder=None if settings.encoder == "none" else settings.encoder,
         cache_dir=settings.vector_cache_dir,
         progress=lambda stage: log.info("building indices: %s", stage),
