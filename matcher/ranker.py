@@ -18,6 +18,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
+from features.dense import NO_DENSE
 from features.schema import SCHEMA
 
 if TYPE_CHECKING:
@@ -206,7 +207,7 @@ class EncoderId:
         return self.name if not self.version else f"{self.name} (version {self.version})"
 
 
-NO_ENCODER = EncoderId("none", "")
+NO_ENCODER = EncoderId(NO_DENSE, "")
 
 
 def indices_encoder(idx: Indices) -> EncoderId:
