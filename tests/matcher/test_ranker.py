@@ -7,7 +7,7 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
 from features.schema import SCHEMA
-from matcher.ranker import NO_ENCODER, LambdaRankModel, Scorer, _partition
+from matcher.ranker import NO_ENCODER, ContractError, LambdaRankModel, Scorer, _partition
 
 F = len(SCHEMA.names)
 SIGNAL = SCHEMA.index("concept_overlap")
@@ -104,6 +104,11 @@ def test_scorer_refuses_a_model_of_another_schema(fitted):
     other = lgb.train({"objective": "lambdarank", "verbose": -1}, lgb.Dataset(X[:, :4], y, group=g), 2)
     with pytest.raises(ValueError, match="booster features differ"):
         Scorer(other, "4", SCHEMA.version, NO_ENCODER)
+    names = list(SCHEMA.names)
+    names[1], names[2] = names[2], names[1]  # the same features, two columns swapped: scores would be garbage
+    swapped = lgb.train({"objective": "lambdarank", "verbose": -1}, lgb.Dataset(X, y, group=g, feature_name=names), 2)
+    with pytest.raises(ContractError, match="same names, different order from position 1"):
+        Scorer(swapped, "5", SCHEMA.version, NO_ENCODER)
 
 
 def test_partitions_hold_whole_groups():
