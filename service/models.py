@@ -7,7 +7,6 @@ should not wait for it before the indices are built.
 
 from __future__ import annotations
 
-import logging
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -18,8 +17,6 @@ if TYPE_CHECKING:  # LightGBM and scikit-learn load with the champion, after sta
     # jemalloc thread, and the index build forks tokeniser workers, which must not happen in a process with threads
     from matcher.ranker import Scorer
     from matcher.registry import Serving
-
-log = logging.getLogger("talentmatch.api")
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,6 @@ the cache's lifetime (``TALENTMATCH_RANK_CACHE_SECONDS``, a minute by default).
 from __future__ import annotations
 
 import hashlib
-import logging
 import math
 import threading
 import time
@@ -38,8 +37,6 @@ from matcher.retrieve import Filters
 if TYPE_CHECKING:  # LightGBM and scikit-learn load with the champion, after start-up: importing them starts a
     # jemalloc thread, and the index build forks tokeniser workers, which must not happen in a process with threads
     from matcher.ranker import Scorer
-
-log = logging.getLogger("talentmatch.api")
 
 CACHE_SECONDS = 60.0
 """Default of ``TALENTMATCH_RANK_CACHE_SECONDS``."""
