@@ -27,7 +27,7 @@ from features.io import load_world
 from features.records import NeedStatus
 from features.schema import SCHEMA
 from features.talent_matrix import talent_feature_matrix
-from matcher.ranker import LambdaRankModel, Scorer
+from matcher.ranker import NO_ENCODER, LambdaRankModel, Scorer
 from service.alerts import subscriptions
 from service.alerts.matching import AlertMatcher
 from service.settings import Settings
@@ -43,7 +43,7 @@ def _model() -> Scorer:
     X = rng.random((20_000, len(SCHEMA.names)), dtype=np.float32)
     y = rng.integers(0, 4, len(X))
     model = LambdaRankModel(n_estimators=400, early_stopping_rounds=400, n_jobs=2).fit(X, y, np.full(200, 100))
-    return Scorer.from_model(model, "bench")
+    return Scorer.from_model(model, "bench", NO_ENCODER)
 
 
 def run() -> list[dict]:

@@ -65,6 +65,7 @@ def _champion(models: Path) -> str:
 
     from features.schema import SCHEMA
     from matcher import registry
+    from matcher.ranker import NO_ENCODER
 
     registry.configure(models)
     rng = np.random.default_rng(0)
@@ -73,7 +74,7 @@ def _champion(models: Path) -> str:
     params = {"objective": "lambdarank", "num_leaves": 31, "verbose": -1, "num_threads": 2, "seed": 0}
     booster = lgb.train(params, lgb.Dataset(X, y, group=[100] * 200, feature_name=SCHEMA.names), TREES)
     run_id = registry.log_run(booster=booster, params={"trees": TREES}, metrics={"lambdarank": {"ndcg@10": 0.5}},
-                              input_example=X[:5])  # fmt: skip
+                              input_example=X[:5], encoder=NO_ENCODER)  # fmt: skip
     version = registry.register_and_gate(run_id).version
     registry.configure()
     return version

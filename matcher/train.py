@@ -18,7 +18,7 @@ from features.records import FeedbackEvent
 from matcher.dataset import CandidateMode, RankData, build_rank_data, snapshot_time
 from matcher.evaluate import Splits, baseline_scorers, evaluate, split_needs
 from matcher.labels import DEFAULT_LABELS, labels_from_feedback
-from matcher.ranker import LambdaRankModel
+from matcher.ranker import EncoderId, LambdaRankModel, indices_encoder
 
 Progress = Callable[[str], None]
 
@@ -30,7 +30,8 @@ well above ``feedback`` only (which never sees the retrieved negatives it must r
 @dataclass
 class TrainResult:
     """What a run produced. ``metrics`` is ``evaluate``'s output on the test needs for ``lambdarank`` and every
-    baseline (truth-based when ``truth_based``), ``feedback_metrics`` the same against the test needs' feedback."""
+    baseline (truth-based when ``truth_based``), ``feedback_metrics`` the same against the test needs' feedback.
+    ``encoder``: the dense encoder of the indices trained on, part of the model's contract."""
 
     model: LambdaRankModel
     splits: Splits
@@ -43,6 +44,7 @@ class TrainResult:
     rows: dict[str, int]
     trained_on: list[str]
     snapshot: datetime | None
+    encoder: EncoderId
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -126,6 +128,7 @@ def train(
         rows={"train": len(tr), "valid": len(va), "train_needs": len(tr.group), "valid_needs": len(va.group)},
         trained_on=tr.need_ids,
         snapshot=now,
+        encoder=indices_encoder(idx),
         seconds={name: round(v, 2) for name, v in clock.items()},
     )
 
@@ -137,7 +140,7 @@ def _check_no_hire_edges(idx: Indices) -> None:
     if hires:
         raise ValueError(
             f"train: the indices' graph holds {hires} hire edge(s) from feedback, which leak the labels into the graph "
-            "features; build the training indices without feedback: Indices.build({**records, 'feedback': []})"
+            "features; build the training indices with Indices.build, which never adds feedback"
         )
 
 

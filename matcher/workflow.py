@@ -1,19 +1,17 @@
-"""The data team's runs, end to end: index records, train, evaluate, log to MLflow and gate the champion.
+"""The data team's runs, end to end: train, evaluate, log to MLflow and gate the champion.
 
-``talentmatch train`` and ``talentmatch evaluate`` are thin wrappers over these functions. Ranking indices are
-built without the feedback's hire edges: a hire links the hired talent to its own need's enterprise, which would
-put the label into the graph features (``matcher.train`` refuses such indices).
+``talentmatch train`` and ``talentmatch evaluate`` are thin wrappers over these functions, on indices from
+``Indices.build`` (which never indexes feedback: see there).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from features.indices import Indices
 from features.matrix import feature_matrix
-from features.records import FeedbackEvent, Record
+from features.records import FeedbackEvent
 from matcher import registry
 from matcher.dataset import snapshot_time
 from matcher.evaluate import baseline_scorers, evaluate, split_needs
@@ -23,17 +21,6 @@ from matcher.train import train
 
 Progress = Callable[[str], None]
 GATE_METRIC = "ndcg@10"
-
-
-def ranking_indices(
-    records: Mapping[str, Sequence[Record]],
-    *,
-    encoder: str | None,
-    cache_dir: str | Path | None,
-    progress: Progress | None = None,
-) -> Indices:
-    """Indices for training and ranking: every record kind but feedback (see the module docstring)."""
-    return Indices.build({**records, "feedback": []}, encoder=encoder, cache_dir=cache_dir, progress=progress)
 
 
 def train_and_register(
@@ -63,6 +50,7 @@ def train_and_register(
         params={**result.params, "labels": ",".join(f"{k}={v}" for k, v in result.label_map.items())},
         metrics={**result.metrics, **{f"feedback.{m}": v for m, v in result.feedback_metrics.items()}},
         input_example=example,
+        encoder=result.encoder,
         feature_importance=result.feature_importance,
         heldout_needs=result.splits.test,
     )
@@ -108,8 +96,12 @@ def evaluate_models(
 ) -> tuple[dict[str, dict], str | None]:
     """The champion (as ``lambdarank``) against every baseline on the held-out needs of the same split ``train``
     makes; truth-based where the world has a truth. Without a champion, a model is trained in process (not
-    registered). Returns the metrics and the champion version evaluated (None when trained in process)."""
-    scorer = registry.load_champion()
+    registered). Returns the metrics and the champion version evaluated (None when trained in process). A champion
+    whose contract does not match ``idx`` (another dense encoder, say) is refused with a ``ValueError``."""
+    serving = registry.serving_model(indices=idx)
+    if serving.mismatch:
+        raise ValueError(f"evaluate: {serving.error}")
+    scorer = serving.scorer
     if scorer is None:
         result = train(idx, feedback, label_map=label_map, random_state=random_state, truth=truth, progress=progress)
         return _plain(result.metrics), None

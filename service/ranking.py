@@ -1,10 +1,8 @@
-"""The service side of ranking: the serving model (swapped on reload without a restart), a short-lived cache of
-whole rankings, and pages that carry the feature rows and contributions the decision receipt keeps.
+"""The service side of ranking: a short-lived cache of whole rankings, and pages that carry the feature rows and
+contributions the decision receipt keeps (the serving model is ``service.models``).
 
-A page is built from the matcher's own parts in ``matcher.pipeline.rank``'s order (retrieve → feature matrix →
-model or text relevance → reasons), not by calling ``rank``: the receipt needs the feature rows and per-feature
-contributions behind each returned score, which ``rank`` does not return, and recomputing them would run LightGBM's
-TreeSHAP (the costly part) twice. A test holds the two equal (same ids, scores and reasons).
+The ranking itself is ``matcher.pipeline``'s, in its two steps: ``rank_pool`` (the re-ranked pool with its feature
+rows) is cached here, and ``page`` (reasons and contributions for one page) is memoised in the cache entry.
 
 The cache holds a need's whole re-ranked pool (ids, scores, feature rows) for a while, keyed by the need's
 content, the filters, the model and the size of the indices; pages (reasons and contributions) are memoised in the
@@ -17,32 +15,28 @@ the cache's lifetime (``TALENTMATCH_RANK_CACHE_SECONDS``, a minute by default).
 from __future__ import annotations
 
 import hashlib
-import logging
 import math
 import threading
 import time
 import uuid
 from collections import OrderedDict
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING
 
 import numpy as np
 import orjson
 
 from features.indices import Indices
-from features.matrix import feature_matrix, text_relevance
 from features.records import Need, NeedKind, Site
 from features.schema import SCHEMA
-from matcher.pipeline import CANDIDATES, TEXT_RELEVANCE
-from matcher.reasons import Reason, blend_contributions, reasons
-from matcher.retrieve import Filters, retrieve
+from matcher import pipeline
+from matcher.pipeline import Pool
+from matcher.reasons import Reason
+from matcher.retrieve import Filters
 
 if TYPE_CHECKING:  # LightGBM and scikit-learn load with the champion, after start-up: importing them starts a
     # jemalloc thread, and the index build forks tokeniser workers, which must not happen in a process with threads
     from matcher.ranker import Scorer
-
-log = logging.getLogger("talentmatch.api")
 
 CACHE_SECONDS = 60.0
 """Default of ``TALENTMATCH_RANK_CACHE_SECONDS``."""
@@ -51,91 +45,20 @@ CACHE_ENTRIES = 512
 MAX_K = 100
 
 
-# --- the serving model ----------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ModelStatus:
-    """Which model serves (``None``: the non-personalised ranking), which the registry calls champion, and a note
-    when the two differ or there is none."""
-
-    serving: str | None
-    champion: str | None
-    note: str | None
-
-
-class ModelSlot:
-    """Holds the champion ``Scorer``. A reload swaps the reference in one assignment, so a request in flight keeps
-    the model it started with; a champion that fails to load never replaces a working one
-    (``matcher.registry.load_champion(previous=…)``)."""
-
-    def __init__(self) -> None:
-        self.scorer: Scorer | None = None
-        self.status = ModelStatus(None, None, "the model registry has not been read yet")
-        self._lock = threading.Lock()
-
-    def start(self) -> ModelStatus:
-        """Point MLflow at the store the environment names (``MLFLOW_TRACKING_URI`` / ``TALENTMATCH_MODELS_DIR``)
-        and load the champion. MLflow is imported here, not at import time: it takes seconds."""
-        from matcher import registry
-
-        registry.configure()
-        return self.reload()
-
-    def reload(self) -> ModelStatus:
-        """Swap to the registry's current champion, keeping the serving model when it fails to load."""
-        from matcher import registry
-
-        with self._lock:
-            self.scorer = registry.load_champion(previous=self.scorer)
-            try:
-                champion = next((v["version"] for v in registry.list_versions() if "champion" in v["aliases"]), None)
-            except Exception as e:  # the registry is unreadable: load_champion has already logged why
-                log.warning("cannot list model versions: %s", e)
-                champion = None
-            self.status = _status(self.scorer.version if self.scorer else None, champion)
-        return self.status
-
-
-def _status(serving: str | None, champion: str | None) -> ModelStatus:
-    plain = "rankings are non-personalised (rules and text relevance)"
-    if serving is None and champion is None:
-        note = f"no champion model in the registry: {plain}"
-    elif serving is None:
-        note = f"champion {champion} failed to load (see the service log): {plain}"
-    elif champion != serving:
-        note = f"the registry's champion is {champion or 'unset'} but it failed to load; still serving {serving}"
-    else:
-        note = None
-    return ModelStatus(serving, champion, note)
-
-
 # --- whole rankings and their pages -------------------------------------------------------------------------------
 
 
 @dataclass
-class FullRanking:
-    """A need's eligible, filtered candidates re-ranked best first, with the feature rows that scored them."""
+class FullRanking(Pool):
+    """A cached ``matcher.pipeline.Pool`` with its served pages memoised."""
 
-    ids: list[str]
-    scores: np.ndarray
-    X: np.ndarray
-    scorer: Scorer | None
-    removed: dict[str, int]
-    filtered: int
-    pool: int
-    computed_at: datetime
     pages: dict[tuple[int, int], list[PageRow]] = field(default_factory=dict)
     stored_pages: set[str] = field(default_factory=set)
     """Pages whose details (features, contributions, reasons) a receipt has already stored (``service.receipts``)."""
 
-    @property
-    def personalized(self) -> bool:
-        return self.scorer is not None
-
-    @property
-    def model_version(self) -> str:
-        return self.scorer.version if self.scorer is not None else TEXT_RELEVANCE
+    @classmethod
+    def of(cls, pool: Pool) -> FullRanking:
+        return cls(**{f.name: getattr(pool, f.name) for f in fields(Pool)})
 
 
 @dataclass
@@ -176,55 +99,25 @@ def _json_floats(values: np.ndarray) -> list[float | None]:
     return [v if math.isfinite(v) else None for v in np.round(values.astype(np.float64), 6).tolist()]
 
 
-def rank_all(idx: Indices, need: Need, scorer: Scorer | None, filters: Filters | None) -> FullRanking:
-    """Retrieve, check the rules, build the feature matrix and score: ``matcher.pipeline.rank`` without the page."""
-    now = datetime.now(UTC)
-    cands = retrieve(idx, need, k=CANDIDATES, filters=filters)
-    X = feature_matrix(idx, need, cands.talent_ids, now=now, eligibility=cands.eligibility)
-    scores = scorer.predict(X) if scorer is not None else text_relevance(X)
-    order = np.lexsort((np.arange(len(X)), -scores))  # ties keep the first-stage order, as rank() does
-    ids = cands.talent_ids
-    return FullRanking(
-        ids=[ids[i] for i in order.tolist()],
-        scores=np.asarray(scores, dtype=np.float32)[order],
-        X=X[order],
-        scorer=scorer,
-        removed=cands.removed,
-        filtered=cands.filtered,
-        pool=cands.pool,
-        computed_at=now,
-    )
-
-
-def page(full: FullRanking, idx: Indices, need: Need, k: int, offset: int) -> list[PageRow]:
-    """Rows ``offset .. offset + k`` with reasons and contributions (memoised in ``full``)."""
+def page(full: FullRanking, idx: Indices, k: int, offset: int) -> list[PageRow]:
+    """Rows ``offset .. offset + k`` (``matcher.pipeline.page``), memoised in ``full``."""
     key = (offset, k)
     if (rows := full.pages.get(key)) is not None:
         return rows
-    X = full.X[offset : offset + k]
-    if not len(X):
-        contrib = np.zeros((0, X.shape[1] + 1), dtype=np.float32)
-    elif full.scorer is not None:
-        contrib = full.scorer.contributions(X)
-    else:
-        contrib = np.array([blend_contributions(x, SCHEMA) for x in X], dtype=np.float32)
-    rows = []
     page_id = uuid.uuid4().hex
-    for j, tid in enumerate(full.ids[offset : offset + k]):
-        talent = idx.talents.get(tid)
-        why = reasons(need, X[j], contrib[j] if full.scorer is not None else None, SCHEMA, idx, tid)
-        rows.append(
-            PageRow(
-                page_id=page_id,
-                position=offset + j,
-                talent_id=tid,
-                score=round(float(full.scores[offset + j]), 6),
-                reasons=why,
-                human_review=bool(talent is not None and talent.consent.automated_decision_opt_out),
-                features=X[j],
-                contributions=contrib[j],
-            )
+    rows = [
+        PageRow(
+            page_id=page_id,
+            position=c.position,
+            talent_id=c.talent_id,
+            score=c.score,
+            reasons=c.reasons,
+            human_review=c.human_review,
+            features=c.features,
+            contributions=c.contributions,
         )
+        for c in pipeline.page(full, idx, k, offset)
+    ]
     full.pages[key] = rows
     return rows
 
@@ -264,7 +157,7 @@ class RankCache:
             return full
         key = self.key(idx, need, scorer, filters)
         now = time.monotonic()
-        full = rank_all(idx, need, scorer, filters)
+        full = FullRanking.of(pipeline.rank_pool(idx, need, scorer=scorer, filters=filters))
         if self.key(idx, need, scorer, filters) != key:  # the indices changed meanwhile (an erasure, say): not kept
             return full
         with self._lock:

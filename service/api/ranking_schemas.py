@@ -159,6 +159,9 @@ class ModelVersionOut(BaseModel):
     run_id: str | None = None
     created: str | None = None
     schema_version: str | None = None
+    encoder: str | None = Field(
+        default=None, description="The dense encoder it was trained with (null: registered before models recorded it)."
+    )
     metrics: dict[str, float] = Field(default_factory=dict)
     decision: str | None = Field(default=None, description="The gate's decision when it was registered.")
     serving: bool = Field(description="This version ranks the requests now.")

@@ -87,7 +87,7 @@ def serve_ranking(
     scorer = slot.scorer if personalized else None  # one read: a reload mid-request does not mix two models
     idx = state.indices
     full = state.rank_cache.get_or_rank(idx, need, scorer, filters)
-    rows = page(full, idx, need, k, offset)
+    rows = page(full, idx, k, offset)
     ranking_id = uuid.uuid4().hex
     stored_need = None if route == "search" else need.id
     reveal = reveals_identity(principal)

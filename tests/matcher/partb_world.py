@@ -31,5 +31,5 @@ def demo() -> Demo:
     generate_world(root, talents=800, seed=3)
     world = load_world(root)
     assert not world.issues
-    idx = Indices.build({**world, "feedback": []}, encoder=None)
+    idx = Indices.build(world, encoder=None)
     return Demo(root, world, idx, load_truth(root))

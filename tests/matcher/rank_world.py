@@ -5,7 +5,7 @@ The lithography post ``N-litho`` (full time, tier C or above, five required skil
 - ``T-litho`` (tier B, English text on all five topics but wafer bonding), ``T-zh`` (Chinese text only: found
   through the bilingual concepts), ``T-optout`` (an expert who refuses purely automated decisions);
 - ``T-inc``: no relevant text, but linked to the Munich incubator whose focus is semiconductors (incubator route);
-- ``T-hire``: no relevant text, hired before by the post's enterprise (graph: need → enterprise → talent);
+- ``T-local``: no relevant text, but lives in Jiaxing, the post's city (graph proximity only);
 - and removed by the rules: ``T-noconsent`` (consent), ``T-lowtier`` (tier E), ``T-remote`` (availability).
 
 ``T-bio`` is the unrelated protein scientist. Needs ``N-closed`` (closed) and ``N-elite`` (tier A only) repeat the
@@ -19,7 +19,6 @@ from features.records import (
     Availability,
     Consent,
     Enterprise,
-    FeedbackEvent,
     Incubator,
     Need,
     Platform,
@@ -70,14 +69,14 @@ def records() -> dict[str, list]:
             _litho("T-optout", consent=Consent(automated_decision_opt_out=True)),
             Talent(id="T-inc", summary="Venture builder: startup operations and fundraising", tier="C",
                    incubator_id="inc-muc", nationality="DE"),
-            Talent(id="T-hire", summary="Chartered accountant, audit and tax", tier="C"),
+            Talent(id="T-local", summary="Chartered accountant, audit and tax", tier="C",
+                   residence=Residence(country="CN", city="嘉兴")),
             _litho("T-noconsent", consent=Consent(matching=False)),
             _litho("T-lowtier", tier="E"),
             _litho("T-remote", availability=Availability(mode="remote")),
             Talent(id="T-bio", summary="Structural biologist: protein folding, cryo-EM, molecular dynamics",
                    skills=["protein folding", "cryo-EM"], tier="A", incubator_id="inc-syd"),
         ],
-        "feedback": [FeedbackEvent(need_id="N-old", talent_id="T-hire", action="hire")],
     }  # fmt: skip
 
 

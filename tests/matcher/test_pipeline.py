@@ -13,7 +13,7 @@ from rank_world import build
 from features.matrix import feature_matrix, text_relevance
 from features.schema import SCHEMA
 from matcher.pipeline import TEXT_RELEVANCE, rank
-from matcher.ranker import Scorer
+from matcher.ranker import NO_ENCODER, EncoderId, Scorer
 from matcher.retrieve import Filters, retrieve
 
 F = len(SCHEMA.names)
@@ -35,7 +35,7 @@ def tier_scorer() -> Scorer:
     y = X[:, TIER].astype(int)
     ranker = lgb.LGBMRanker(n_estimators=30, min_child_samples=5, verbose=-1, random_state=0)
     ranker.fit(X, y, group=[20] * 30, feature_name=SCHEMA.names)
-    return Scorer(ranker.booster_, "test-1", SCHEMA.version)
+    return Scorer(ranker.booster_, "test-1", SCHEMA.version, NO_ENCODER)
 
 
 def test_json_shape(idx, tier_scorer):
@@ -109,3 +109,12 @@ def test_errors_are_named(idx, tier_scorer):
     with pytest.raises(ValueError, match="feature schema 0"):
         rank(idx, need, scorer=OldScorer())
     assert rank(idx, need, scorer=OldScorer(), personalized=False).model_version == TEXT_RELEVANCE
+
+
+def test_a_model_trained_with_another_encoder_is_refused_not_scored_with_zeros(idx, tier_scorer):
+    """These indices have no dense vectors (``encoder=None``): a model trained on usem3 vectors would read zeros."""
+    usem3 = Scorer(tier_scorer.booster, "test-2", SCHEMA.version, EncoderId("usem3", "x"))
+    with pytest.raises(ValueError, match=r"trained with encoder usem3 \(version x\); these indices were built with "
+                       r"encoder none; rebuild the indices with --encoder usem3"):  # fmt: skip
+        rank(idx, idx.needs["N-litho"], scorer=usem3)
+    assert rank(idx, idx.needs["N-litho"], scorer=usem3, personalized=False).model_version == TEXT_RELEVANCE

@@ -7,7 +7,7 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
 from features.schema import SCHEMA
-from matcher.ranker import LambdaRankModel, Scorer, _partition
+from matcher.ranker import NO_ENCODER, ContractError, LambdaRankModel, Scorer, _partition
 
 F = len(SCHEMA.names)
 SIGNAL = SCHEMA.index("concept_overlap")
@@ -90,7 +90,7 @@ def test_label_without_gain_and_eval_without_group():
 
 def test_scorer_contributions_sum_to_the_score(fitted):
     X, _, _ = synthetic(2, seed=5)
-    scorer = Scorer.from_model(fitted, "7")
+    scorer = Scorer.from_model(fitted, "7", NO_ENCODER)
     contrib = scorer.contributions(X)
     assert contrib.shape == (len(X), F + 1)
     np.testing.assert_allclose(contrib.sum(axis=1), scorer.predict(X), rtol=1e-4, atol=1e-4)
@@ -99,11 +99,16 @@ def test_scorer_contributions_sum_to_the_score(fitted):
 
 def test_scorer_refuses_a_model_of_another_schema(fitted):
     with pytest.raises(ValueError, match="trained on feature schema 0"):
-        Scorer(fitted.booster_, "3", "0")
+        Scorer(fitted.booster_, "3", "0", NO_ENCODER)
     X, y, g = synthetic(3)
     other = lgb.train({"objective": "lambdarank", "verbose": -1}, lgb.Dataset(X[:, :4], y, group=g), 2)
     with pytest.raises(ValueError, match="booster features differ"):
-        Scorer(other, "4", SCHEMA.version)
+        Scorer(other, "4", SCHEMA.version, NO_ENCODER)
+    names = list(SCHEMA.names)
+    names[1], names[2] = names[2], names[1]  # the same features, two columns swapped: scores would be garbage
+    swapped = lgb.train({"objective": "lambdarank", "verbose": -1}, lgb.Dataset(X, y, group=g, feature_name=names), 2)
+    with pytest.raises(ContractError, match="same names, different order from position 1"):
+        Scorer(swapped, "5", SCHEMA.version, NO_ENCODER)
 
 
 def test_partitions_hold_whole_groups():

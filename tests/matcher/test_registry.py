@@ -12,6 +12,7 @@ import logging
 import os
 import shutil
 from pathlib import Path
+from types import SimpleNamespace
 from urllib.parse import unquote, urlparse
 
 import lightgbm as lgb
@@ -23,8 +24,8 @@ from sklearn.metrics import ndcg_score
 
 from features.schema import FEATURES, SCHEMA, FeatureSchema
 from matcher import registry
-from matcher.ranker import Scorer
-from matcher.registry import CHALLENGER, CHAMPION, MODEL_NAME, RegistryError
+from matcher.ranker import NO_ENCODER, EncoderId, Scorer
+from matcher.registry import CHALLENGER, CHAMPION, MODEL_NAME, ModelMismatch, RegistryError
 
 # MLflow's own use of deprecated pandas and SQLAlchemy APIs, nothing this code can act on.
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:mlflow")
@@ -65,7 +66,12 @@ def score_champion(scorer: Scorer) -> float:
 GOOD, WEAK, BAD = train(30), train(1), train(30, shuffle=True)
 
 
-def log(booster: lgb.Booster, *, schema: FeatureSchema = SCHEMA, heldout=HELD_NEEDS, **extra) -> str:
+USEM3 = EncoderId("usem3", "test-1")
+
+
+def log(
+    booster: lgb.Booster, *, schema: FeatureSchema = SCHEMA, heldout=HELD_NEEDS, encoder=NO_ENCODER, **extra
+) -> str:
     ndcg = held_out_ndcg(booster.predict)
     return registry.log_run(
         booster=booster,
@@ -74,6 +80,7 @@ def log(booster: lgb.Booster, *, schema: FeatureSchema = SCHEMA, heldout=HELD_NE
         input_example=X_HELD[:5],
         schema=schema,
         heldout_needs=heldout,
+        encoder=encoder,
         **extra,
     )
 
@@ -131,6 +138,7 @@ def test_log_run_records_params_metrics_plots_and_a_signed_model(reg: Path):
             "bm25": {"ndcg@10": 0.6, "by_kind": {"enclave": {"ndcg@10": 0.6}}},
         },
         input_example=X_HELD[:5],
+        encoder=NO_ENCODER,
         gain_curve_data={"lambdarank": [3.0, 5.0, 6.0], "random": [1.0, 1.5, 2.5]},
         heldout_needs=HELD_NEEDS,
     )
@@ -159,7 +167,7 @@ def test_log_run_rejects_a_booster_without_the_schema_names_and_a_bad_example(re
     with pytest.raises(ValueError, match="do not match schema"):
         log(train(2, names=None))
     with pytest.raises(ValueError, match=rf"expected \(n ≥ 1, {F}\)"):
-        registry.log_run(booster=GOOD, params={}, metrics={}, input_example=X_HELD[:5, :3])
+        registry.log_run(booster=GOOD, params={}, metrics={}, input_example=X_HELD[:5, :3], encoder=NO_ENCODER)
 
 
 def test_metric_names_are_mlflow_safe_and_reversible():
@@ -281,15 +289,15 @@ def test_list_versions_json_shape(reg: Path):
     assert [v["version"] for v in listed] == [second.version, first.version]
     assert listed[0]["aliases"] == [CHALLENGER] and listed[1]["aliases"] == [CHAMPION]
     row = listed[1]
-    assert set(row) == {"version", "aliases", "run_id", "created", "schema_version", "metrics", "decision"}
-    assert row["schema_version"] == SCHEMA.version and row["decision"] == CHAMPION
+    assert set(row) == {"version", "aliases", "run_id", "created", "schema_version", "encoder", "metrics", "decision"}
+    assert row["schema_version"] == SCHEMA.version and row["decision"] == CHAMPION and row["encoder"] == "none"
     assert row["metrics"] == {"ndcg@10": pytest.approx(first.new_score), "map": 0.5}
     assert row["created"].endswith("+00:00")
 
 
 def test_a_missing_registry_loads_nothing_and_creates_nothing(reg: Path, tmp_path: Path, caplog):
     registry.configure(tmp_path / "models")
-    stand_in = Scorer(WEAK, "7", SCHEMA.version)
+    stand_in = Scorer(WEAK, "7", SCHEMA.version, NO_ENCODER)
     with caplog.at_level(logging.WARNING, logger="matcher.registry"):
         assert registry.load_champion() is None
         assert registry.load_champion(previous=stand_in) is stand_in
@@ -334,3 +342,55 @@ def test_mlflow_tracking_uri_points_training_and_serving_at_another_store(reg: P
     assert version_file(result.version).is_relative_to(server / "artifacts")
     registry.configure(reg)
     assert registry.list_versions() == []  # the default store saw nothing
+
+
+def indices_with(encoder: EncoderId) -> SimpleNamespace:
+    """What the contract check reads of ``features.indices.Indices``: its dense index's encoder (none: no index)."""
+    dense = (
+        None if encoder == NO_ENCODER else SimpleNamespace(encoder_name=encoder.name, encoder_version=encoder.version)
+    )
+    return SimpleNamespace(dense=dense)
+
+
+def test_a_version_records_its_contract_and_loading_carries_it(reg: Path):
+    version = registry.register_and_gate(log(GOOD, encoder=USEM3)).version
+    tags = MlflowClient().get_model_version(MODEL_NAME, version).tags
+    assert (tags["encoder"], tags["encoder_version"]) == ("usem3", "test-1")
+    assert json.loads(tags["feature_names"]) == SCHEMA.names
+    scorer = registry.load_champion(indices=indices_with(USEM3))
+    assert (scorer.encoder, scorer.feature_names, scorer.schema_version) == (USEM3, SCHEMA.names, SCHEMA.version)
+    assert registry.list_versions()[0]["encoder"] == "usem3 (version test-1)"
+
+
+def test_a_champion_trained_with_another_encoder_is_refused_naming_both(reg: Path, caplog):
+    """Trained on usem3 vectors, served on indices built with ``--encoder none``: its dense columns would be 0."""
+    version = registry.register_and_gate(log(GOOD, encoder=USEM3)).version
+    stand_in = Scorer(WEAK, "7", SCHEMA.version, NO_ENCODER)
+    with caplog.at_level(logging.WARNING, logger="matcher.registry"):
+        serving = registry.serving_model(stand_in, indices=indices_with(NO_ENCODER))
+    assert (serving.scorer, serving.champion, serving.mismatch) == (stand_in, version, True)
+    expected = (
+        f"{MODEL_NAME} v{version} was trained with encoder usem3 (version test-1); these indices were built with "
+        "encoder none; rebuild the indices with --encoder usem3 (TALENTMATCH_ENCODER) or retrain"
+    )
+    assert serving.error.startswith(expected) and expected in caplog.text
+    assert registry.load_champion(indices=indices_with(NO_ENCODER)) is None
+    newer = indices_with(EncoderId("usem3", "test-2"))  # same encoder, another version: other vectors
+    assert "encoder usem3 (version test-2)" in registry.serving_model(indices=newer).error
+
+
+def test_a_version_registered_before_the_contract_is_refused_with_retrain(reg: Path):
+    version = registry.register_and_gate(log(GOOD)).version
+    for tag in ("encoder", "encoder_version", "feature_names"):
+        MlflowClient().delete_model_version_tag(MODEL_NAME, version, tag)
+    serving = registry.serving_model()
+    assert serving.scorer is None and serving.mismatch
+    assert "records no dense encoder" in serving.error and "retrain" in serving.error
+    with pytest.raises(ModelMismatch, match="records no dense encoder"):
+        registry.promote(version)
+
+
+def test_a_champion_of_another_encoder_is_not_compared_on_these_indices(reg: Path):
+    gate(WEAK)
+    other = registry.register_and_gate(log(GOOD, encoder=USEM3), champion_score_fn=score_champion)
+    assert other.alias == CHALLENGER and "trained with encoder none, this run with usem3" in other.reason

@@ -12,7 +12,7 @@ from features.eligibility import check
 from features.records import Need, Site, Talent
 from matcher.retrieve import Filters, Quotas, retrieve, retrieve_needs
 
-ELIGIBLE = {"T-litho", "T-zh", "T-optout", "T-inc", "T-hire"}
+ELIGIBLE = {"T-litho", "T-zh", "T-optout", "T-inc", "T-local"}
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +30,7 @@ def test_each_retriever_contributes_its_talents(idx, litho):
     assert set(c.sources) == {"sparse", "concepts", "graph", "incubator"}  # no dense index without an encoder
     assert "T-litho" in c.sources["sparse"]
     assert "T-zh" in c.sources["concepts"]  # Chinese-only text reaches the English post through the concepts
-    assert "T-hire" in c.sources["graph"]  # hired before by the post's enterprise
+    assert "T-local" in c.sources["graph"]  # no text in common: lives in the post's city
     assert c.sources["incubator"] == ["T-inc"]
     assert "T-bio" not in {t for ids in c.sources.values() for t in ids}
     assert set(c.talent_ids) == ELIGIBLE

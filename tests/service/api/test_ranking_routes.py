@@ -16,12 +16,12 @@ from ranking_world import CHIP_RANKABLE, NO_CONSENT, PV_RANKABLE, seed_ranking_w
 from features.indices import Indices
 from features.records import RECORD_TYPES
 from features.schema import SCHEMA
-from matcher.pipeline import rank
+from matcher.pipeline import rank, rank_pool
 from matcher.retrieve import Filters
 from service import db
 from service.api.app import create_app
 from service.api.schemas import MASKED_NAME
-from service.ranking import page, rank_all
+from service.ranking import FullRanking, page
 from service.store import Store
 
 
@@ -298,9 +298,9 @@ def test_service_pages_equal_matcher_rank(tmp_path, filters):
     with Store(url) as store:
         idx = Indices.build({k: list(store.iter_records(k)) for k in RECORD_TYPES}, encoder=None)
         need = store.get("need", "n-pv")
-    full = rank_all(idx, need, None, filters)
+    full = FullRanking.of(rank_pool(idx, need, scorer=None, filters=filters))
     for k, offset in ((2, 0), (2, 1), (20, 0)):
-        mine = page(full, idx, need, k, offset)
+        mine = page(full, idx, k, offset)
         theirs = rank(idx, need, scorer=None, k=k, offset=offset, filters=filters, now=full.computed_at)
         assert [(r.talent_id, r.score, r.reasons) for r in mine] == [
             (c.talent_id, c.score, c.reasons) for c in theirs.candidates

@@ -1,0 +1,36 @@
+"""The MLflow registry: where training and serving meet.
+
+Training logs a run and registers the booster as ``talent-ranker`` (``runs``); the alias ``champion`` moves to the
+new version only when it beats the current champion on the same held-out needs (``gate``, which also promotes and
+rolls back by hand). Serving loads ``models:/talent-ranker@champion`` through ``load_champion``/``serving_model``
+(``loading``), which never raise and refuse a model whose contract — feature schema, ordered feature names, dense
+encoder — does not match the code or the serving indices. ``store`` says where the registry lives.
+"""
+
+from matcher.registry.gate import AliasChange, GateResult, promote, register_and_gate, rollback
+from matcher.registry.loading import CHALLENGER, CHAMPION, Serving, list_versions, load_champion, serving_model
+from matcher.registry.runs import heldout_fingerprint, log_run, metric_key, metric_name
+from matcher.registry.store import EXPERIMENT, MODEL_NAME, ModelMismatch, RegistryError, configure
+
+__all__ = [
+    "CHALLENGER",
+    "CHAMPION",
+    "EXPERIMENT",
+    "MODEL_NAME",
+    "AliasChange",
+    "GateResult",
+    "ModelMismatch",
+    "RegistryError",
+    "Serving",
+    "configure",
+    "heldout_fingerprint",
+    "list_versions",
+    "load_champion",
+    "log_run",
+    "metric_key",
+    "metric_name",
+    "promote",
+    "register_and_gate",
+    "rollback",
+    "serving_model",
+]

@@ -1,0 +1,31 @@
+"""``talentmatch alerts dispatch``: the alert delivery worker, outside the server."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from service.cli.common import JsonOption, out, print_json
+
+app = typer.Typer(help="Enterprise match alerts: the delivery worker.", no_args_is_help=True)
+
+
+@app.command("dispatch")
+def alerts_dispatch(
+    once: Annotated[bool, typer.Option("--once", help="One pass over due messages, then exit.")] = False,
+    json_: JsonOption = False,
+) -> None:
+    """Deliver queued alerts (webhook, e-mail, digests) with retries; runs until Ctrl-C unless --once."""
+    from service.alerts import run_worker
+    from service.settings import get_settings
+
+    try:
+        stats = run_worker(get_settings(), once=once)
+    except KeyboardInterrupt:
+        raise typer.Exit(0) from None
+    doc = stats.to_dict()
+    if json_:
+        print_json(doc)
+    else:
+        out.print(", ".join(f"{k}: {v}" for k, v in doc.items()), highlight=False)

@@ -1,0 +1,172 @@
+"""``talentmatch train``, ``evaluate`` and ``rank``: the data team's runs (``matcher.workflow``) and one need's
+ranking (``matcher.pipeline.rank``) on indices built with ``--encoder`` (default TALENTMATCH_ENCODER)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from service.cli.common import (
+    EncoderOption,
+    JsonOption,
+    UrlOption,
+    WorldOption,
+    champion_for,
+    encoder_name,
+    fail,
+    indices_for,
+    load_records,
+    out,
+    print_json,
+    progress_bar,
+)
+
+SeedOption = Annotated[int, typer.Option("--seed", min=0, help="Seed of the need split and the model.")]
+LabelsOption = Annotated[
+    str,
+    typer.Option(
+        "--labels",
+        help="Grades per feedback action, overriding the defaults "
+        "(hire=4,interview=3,contact=2,shortlist=1,view=0,impression=0,reject=0), e.g. 'view=1,contact=3'.",
+    ),
+]
+
+
+def truth_of(world: Path | None) -> Any:
+    from matcher.evaluate import load_truth
+
+    return load_truth(world, missing_ok=True) if world is not None else None
+
+
+def label_map_of(labels: str) -> dict[str, int]:
+    from matcher.labels import parse_label_map
+
+    try:
+        return parse_label_map(labels)
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint="--labels") from None
+
+
+def metrics_table(title: str, metrics: dict[str, dict]) -> Table:
+    names = ["ndcg@5", "ndcg@10", "ndcg@20", "map", "mrr", "recall@10", "recall@300"]
+    table = Table(title=title)
+    table.add_column("model")
+    for n in names:
+        table.add_column(n, justify="right")
+    for model, values in metrics.items():
+        table.add_row(model, *(f"{values[n]:.3f}" if n in values else "" for n in names))
+    return table
+
+
+def train_command(
+    world: WorldOption = None,
+    url: UrlOption = None,
+    labels: LabelsOption = "",
+    margin: Annotated[
+        float, typer.Option("--margin", min=0.0, help="NDCG@10 a new model must gain to be champion.")
+    ] = 0.0,
+    dask: Annotated[
+        str | None, typer.Option("--dask", help="Train on Dask: 'local' (a 2-worker LocalCluster) or tcp://HOST:PORT.")
+    ] = None,
+    encoder: EncoderOption = None,
+    seed: SeedOption = 0,
+    json_: JsonOption = False,
+) -> None:
+    """Train LambdaRank from feedback, evaluate it against baselines, log to MLflow, gate the champion."""
+    from matcher.workflow import train_and_register
+
+    label_map = label_map_of(labels)
+    records = load_records(world, url)
+    idx = indices_for(records, encoder_name(encoder), json_)
+    with progress_bar(not json_) as progress:
+        task = progress.add_task("training", total=None)
+        try:
+            summary = train_and_register(
+                idx,
+                records.get("feedback", []),
+                truth=truth_of(world),
+                label_map=label_map,
+                margin=margin,
+                dask=dask,
+                random_state=seed,
+                progress=lambda stage: progress.update(task, description=f"training: {stage}"),
+            )
+        except ValueError as e:
+            fail(str(e))
+    if json_:
+        print_json(summary)
+        return
+    against = "the hidden truth" if summary["truth_based"] else "held-out feedback"
+    out.print(metrics_table(f"held-out needs, against {against}", summary["metrics"]))
+    alias = summary["alias"] or "no alias"
+    out.print(f"registered talent-ranker version {summary['version']} as {alias}: {summary['gate']}", highlight=False)
+
+
+def evaluate_command(
+    world: WorldOption = None,
+    url: UrlOption = None,
+    labels: LabelsOption = "",
+    encoder: EncoderOption = None,
+    seed: SeedOption = 0,
+    json_: JsonOption = False,
+) -> None:
+    """The champion against the baselines (random, bm25, dense, concept, blend) on held-out needs.
+
+    Against the hidden truth where the world has one, else against held-out feedback. Without a champion, a model
+    is trained in process (not registered). JSON: model name → metric → value."""
+    from matcher.workflow import evaluate_models
+
+    label_map = label_map_of(labels)
+    records = load_records(world, url)
+    idx = indices_for(records, encoder_name(encoder), json_)
+    try:
+        metrics, version = evaluate_models(
+            idx, records.get("feedback", []), truth=truth_of(world), label_map=label_map, random_state=seed
+        )
+    except ValueError as e:
+        fail(str(e))
+    if json_:
+        print_json(metrics)
+        return
+    model = f"champion version {version}" if version else "a model trained in process (no champion registered)"
+    out.print(metrics_table(f"held-out needs: {model}", metrics))
+
+
+def rank_command(
+    need_id: Annotated[str, typer.Argument(help="The need (post) to rank candidates for.")],
+    k: Annotated[int, typer.Option("-k", "--k", min=1, max=500, help="How many candidates to show.")] = 20,
+    personalized: Annotated[
+        bool, typer.Option("--personalized/--no-personalized", help="Use the champion model (default) or not.")
+    ] = True,
+    world: WorldOption = None,
+    url: UrlOption = None,
+    encoder: EncoderOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Ranked candidates for a need with scores and reasons, and how many each rule removed."""
+    from matcher.pipeline import rank
+
+    records = load_records(world, url)
+    if need_id not in {n.id for n in records.get("need", ())}:
+        fail(f"unknown need {need_id!r}; list needs with `talentmatch db export` or check the id")
+    idx = indices_for(records, encoder_name(encoder), json_)
+    scorer = champion_for(idx) if personalized else None
+    ranking = rank(idx, idx.needs[need_id], scorer=scorer, k=k, personalized=personalized)
+    doc = ranking.to_dict()
+    if json_:
+        print_json(doc)
+        return
+    need = idx.needs[need_id]
+    table = Table(title=f"{need.title} ({need_id}) — model {doc['model_version']}")
+    for col in ("#", "talent", "score", "reasons"):
+        table.add_column(col, justify="right" if col in ("#", "score") else "left")
+    for i, c in enumerate(doc["candidates"], 1):
+        talent = idx.talents[c["talent_id"]]
+        why = "; ".join(f"{r['zh']} / {r['en']}" for r in c["reasons"][:3])
+        table.add_row(str(i), f"{talent.display_name} ({c['talent_id']})", f"{c['score']:.3f}", why)
+    out.print(table)
+    removed = ", ".join(f"{rule}: {n}" for rule, n in doc["removed"].items()) or "none"
+    out.print(f"removed by rules: {removed}", highlight=False)

@@ -1,0 +1,27 @@
+"""``talentmatch serve``: the API with the champion and live indices built from the database."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from service.cli.common import err, fail
+
+
+def serve_command(
+    host: Annotated[str | None, typer.Option("--host", help="Interface (default TALENTMATCH_HOST, 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option("--port", min=1, max=65535, help="Port (default 8000).")] = None,
+) -> None:
+    """Serve the API (docs at /docs) with the champion model and live indices built from the database."""
+    from service.api.server import serve
+    from service.settings import get_settings
+    from service.store import StoreError
+
+    settings = get_settings()
+    base = f"http://{host or settings.host}:{port or settings.port}"
+    err.print(f"talentmatch API: {base}/docs (OpenAPI), {base}/healthz, {base}/metrics", highlight=False)
+    try:
+        serve(host, port, settings=settings)
+    except (StoreError, RuntimeError) as e:
+        fail(str(e))

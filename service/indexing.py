@@ -1,0 +1,57 @@
+"""Building the indices the service and the CLI rank on, from the store or a world folder: one place that turns
+``TALENTMATCH_ENCODER`` (or ``--encoder``) and the vector cache into ``features.indices.Indices``.
+
+``Indices.build`` never indexes feedback; the graph with hire edges (``talent_graph``) is for export only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from features.dense import NO_DENSE, check_encoder_name
+from features.graph import TalentGraph
+from features.indices import Indices
+from features.records import RECORD_TYPES, Record
+from service.settings import Settings
+from service.store import Store
+
+Progress = Callable[[str], None]
+
+
+def store_records(store: Store) -> dict[str, list[Any]]:
+    """Every record in the store, by kind."""
+    return {kind: list(store.iter_records(kind)) for kind in RECORD_TYPES}
+
+
+def build_indices(
+    records: Mapping[str, Sequence[Record]],
+    settings: Settings,
+    *,
+    encoder: str | None = None,
+    progress: Progress | None = None,
+    processes: int | None = None,
+) -> Indices:
+    """The ranking indices of ``records`` with ``encoder`` (default: the settings' ``TALENTMATCH_ENCODER``; ``none``
+    skips dense vectors) and the settings' vector cache. ``processes=1`` inside a threaded server (no forking)."""
+    name = check_encoder_name(encoder or settings.encoder)
+    return Indices.build(
+        records,
+        encoder=None if name == NO_DENSE else name,
+        cache_dir=settings.vector_cache_dir,
+        progress=progress,
+        processes=processes,
+    )
+
+
+def talent_graph(records: Mapping[str, Sequence[Record]]) -> TalentGraph:
+    """The typed graph of every record, with the hire edges feedback recorded: for export and counts only (ranking
+    indices never hold hires, which would put labels into the graph features)."""
+    return TalentGraph.build(
+        talents=records.get("talent", ()),
+        needs=records.get("need", ()),
+        enterprises=records.get("enterprise", ()),
+        platforms=records.get("platform", ()),
+        incubators=records.get("incubator", ()),
+        feedback=records.get("feedback", ()),
+    )

@@ -1,0 +1,87 @@
+"""The serving model: the registry's champion, checked against the indices it will score (its contract), held in a
+slot the API swaps on reload without a restart; and the champion for one-off CLI work on freshly built indices.
+
+MLflow is imported only when the registry is first read: it takes seconds, and ``--help`` or a server start-up
+should not wait for it before the indices are built.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from features.indices import Indices
+
+if TYPE_CHECKING:  # LightGBM and scikit-learn load with the champion, after start-up: importing them starts a
+    # jemalloc thread, and the index build forks tokeniser workers, which must not happen in a process with threads
+    from matcher.ranker import Scorer
+    from matcher.registry import Serving
+
+
+@dataclass(frozen=True)
+class ModelStatus:
+    """Which model serves (``None``: the non-personalised ranking), which the registry calls champion, and a note
+    when the two differ or there is none."""
+
+    serving: str | None
+    champion: str | None
+    note: str | None
+
+
+class ModelSlot:
+    """Holds the champion ``Scorer``. A reload swaps the reference in one assignment, so a request in flight keeps
+    the model it started with; a champion that fails to load, or whose contract does not match the serving indices
+    (another dense encoder, say), never replaces a working one (``matcher.registry.serving_model(previous=…)``)."""
+
+    def __init__(self) -> None:
+        self.scorer: Scorer | None = None
+        self.status = ModelStatus(None, None, "the model registry has not been read yet")
+        self._indices: Indices | None = None
+        self._lock = threading.Lock()
+
+    def start(self, indices: Indices) -> ModelStatus:
+        """Point MLflow at the store the environment names (``MLFLOW_TRACKING_URI`` / ``TALENTMATCH_MODELS_DIR``)
+        and load the champion for ``indices``. MLflow is imported here, not at import time: it takes seconds."""
+        from matcher import registry
+
+        registry.configure()
+        self._indices = indices
+        return self.reload()
+
+    def reload(self) -> ModelStatus:
+        """Swap to the registry's current champion, keeping the serving model when it fails to load or does not
+        match the indices."""
+        from matcher import registry
+
+        with self._lock:
+            serving = registry.serving_model(self.scorer, indices=self._indices)
+            self.scorer = serving.scorer
+            self.status = _status(self.scorer.version if self.scorer else None, serving.champion, serving.error)
+        return self.status
+
+
+def _status(serving: str | None, champion: str | None, error: str | None) -> ModelStatus:
+    plain = "rankings are non-personalised (rules and text relevance)"
+    why = error or "see the service log"
+    if serving is None and champion is None:
+        note = f"no champion model in the registry: {plain}" if error is None else f"{error}: {plain}"
+    elif serving is None:
+        note = f"champion {champion} does not serve ({why}): {plain}"
+    elif champion != serving:
+        note = (
+            f"the registry's champion is {champion or 'unset'} but it does not serve ({why}); still serving {serving}"
+        )
+    else:
+        note = None
+    return ModelStatus(serving, champion, note)
+
+
+def champion_for(indices: Indices) -> Serving:
+    """The registry's champion checked against ``indices``, for a command that ranks or scores once: ``scorer`` is
+    ``None`` without a usable champion, and ``mismatch`` says it was refused for its contract (``error`` names both
+    sides), which such a command reports rather than ranking without it."""
+    from matcher import registry
+
+    registry.configure()
+    return registry.serving_model(indices=indices, warn=False)
