@@ -36,10 +36,10 @@ from features.indices import Indices
 from features.io import load_world
 from features.matrix import feature_matrix
 from features.schema import SCHEMA
-from matcher.evaluate import load_truth as read_truth
 from matcher.pipeline import rank
 from matcher.ranker import NO_ENCODER, EncoderId, LambdaRankModel, Scorer, indices_encoder
 from matcher.retrieve import Quotas, retrieve
+from matcher.truth import load_truth as read_truth
 
 ROOT = Path(__file__).resolve().parents[1]
 VECTORS = ROOT / "data" / "vectors"

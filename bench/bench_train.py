@@ -20,10 +20,11 @@ from features.indices import Indices
 from features.io import load_world
 from features.schema import SCHEMA
 from matcher.dataset import build_rank_data, snapshot_time
-from matcher.evaluate import load_truth, split_needs
+from matcher.evaluate import split_needs
 from matcher.labels import labels_from_feedback
 from matcher.ranker import LambdaRankModel
 from matcher.train import DEFAULT_MODE, train
+from matcher.truth import load_truth
 
 ROWS = int(os.environ.get("BENCH_TRAIN_ROWS", "1000000"))
 ROUNDS = 100

@@ -24,7 +24,7 @@ from demo.relevance import grade_needs
 from demo.render import Renderer, render_enterprises, render_incubators, render_need, render_talents
 from demo.vocabulary import PLATFORMS, Vocabulary, vocabulary
 from features.records import WORLD_FILES, FeedbackEvent, Record, dump
-from matcher.evaluate import TRUTH_FILE
+from matcher.truth import TRUTH_FILE
 
 Progress = Callable[[str, int, int], None]
 

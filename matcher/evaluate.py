@@ -1,8 +1,8 @@
 """Offline evaluation on held-out needs: the learned ranker against simple baselines, on the same candidates.
 
 For every held-out need the candidates are the retrieved top-``k`` (what serving re-ranks); every scorer orders the
-same feature rows. Relevance comes from the demo world's hidden truth when given (this is the only matcher module
-that reads it, and only to score, never to train), else from the held-out needs' own feedback grades.
+same feature rows. Relevance comes from the demo world's hidden truth when given (``matcher.truth``; evaluation is
+its only reader, and only to score, never to train), else from the held-out needs' own feedback grades.
 
 Metrics, per need and then averaged over needs (also per post kind):
 
@@ -23,10 +23,8 @@ import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 import numpy as np
-import orjson
 from sklearn.metrics import average_precision_score, ndcg_score
 
 from features.eligibility import check
@@ -39,40 +37,6 @@ from matcher.dataset import retrieve_ids
 ScoreFn = Callable[[np.ndarray, Need], np.ndarray]
 MODEL_NAMES = ("lambdarank", "random", "bm25", "dense", "concept", "blend")
 NDCG_AT = (5, 10, 20)
-TRUTH_FILE = "truth.jsonl"
-
-
-# -- the hidden truth ---------------------------------------------------------------------------------------------
-
-
-def load_truth(path: str | Path, *, missing_ok: bool = False) -> dict[str, dict[str, int]] | None:
-    """need id → talent id → grade 1..4 from a world directory's ``truth.jsonl`` (or the file itself).
-
-    ``missing_ok=True`` returns None when the world has no truth (a real import): evaluation then uses feedback."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / TRUTH_FILE
-    if not path.is_file():
-        if missing_ok:
-            return None
-        raise FileNotFoundError(f"no truth file at {path}; only generated demo worlds have one")
-    out: dict[str, dict[str, int]] = {}
-    with path.open("rb") as fh:
-        for line_no, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = orjson.loads(line)
-                grade = int(row["grade"])
-                if not 1 <= grade <= 4:
-                    raise ValueError(f"grade {grade} outside 1..4")
-                out.setdefault(str(row["need_id"]), {})[str(row["talent_id"])] = grade
-            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-                raise ValueError(
-                    f"{path}:{line_no}: bad truth row ({exc}); expected "
-                    '{"need_id": ..., "talent_id": ..., "grade": 1..4}'
-                ) from exc
-    return out
 
 
 # -- splitting by need --------------------------------------------------------------------------------------------

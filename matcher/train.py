@@ -68,7 +68,7 @@ def train(
 
     ``params`` are ``LambdaRankModel`` hyper-parameters; ``dask`` is None (in process), ``"local"`` (a 2-worker
     LocalCluster for the run), a scheduler address such as ``"tcp://10.0.0.5:8786"``, or a ``distributed.Client``.
-    ``truth`` (demo worlds, from ``matcher.evaluate.load_truth``) is used for scoring the test needs only."""
+    ``truth`` (demo worlds, from ``matcher.truth.load_truth``) is used for scoring the test needs only."""
     say = progress or (lambda _: None)
     _check_no_hire_edges(idx)
     clock: dict[str, float] = {}

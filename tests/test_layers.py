@@ -7,9 +7,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# The truth file's name and its reader live in matcher/evaluate.py: evaluation (never training or serving) is the only
+# The truth file's name and its reader live in matcher/truth.py: evaluation (never training or serving) is the only
 # product code that reads it. The demo generator's writer (demo/world.py) is the only other code that names it.
-TRUTH_ALLOWED = {"matcher/evaluate.py", "demo/world.py"}
+TRUTH_ALLOWED = {"matcher/truth.py", "demo/world.py"}
 TRUTH_MENTION = re.compile(r"truth\.jsonl|TRUTH_FILE|read_truth")
 
 
@@ -33,6 +33,6 @@ def test_no_ranking_code_reads_truth():
 def test_the_truth_file_is_named_once_and_the_generator_only_writes_it():
     sources = _sources("features", "matcher", "service", "demo")
     literal = re.compile(r"[\"']truth\.jsonl[\"']")
-    assert [path for path, text in sources.items() if literal.search(text)] == ["matcher/evaluate.py"]
+    assert [path for path, text in sources.items() if literal.search(text)] == ["matcher/truth.py"]
     writer = sources["demo/world.py"]
-    assert "from matcher.evaluate import TRUTH_FILE" in writer and "load_truth" not in writer
+    assert "from matcher.truth import TRUTH_FILE" in writer and "load_truth" not in writer

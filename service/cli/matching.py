@@ -36,7 +36,7 @@ LabelsOption = Annotated[
 
 
 def truth_of(world: Path | None) -> Any:
-    from matcher.evaluate import load_truth
+    from matcher.truth import load_truth
 
     return load_truth(world, missing_ok=True) if world is not None else None
 

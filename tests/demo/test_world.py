@@ -13,7 +13,7 @@ import pytest
 from demo.world import generate_world
 from features.records import RECORD_TYPES, REFERENCES, WORLD_FILES, FeedbackEvent, Need, NeedKind, Talent, Tier
 from matcher.evaluate import TRUTH_FILE
-from matcher.evaluate import load_truth as read_truth
+from matcher.truth import load_truth as read_truth
 
 ALL_FILES = [*WORLD_FILES.values(), TRUTH_FILE]
 

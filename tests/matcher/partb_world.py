@@ -12,7 +12,7 @@ from pathlib import Path
 from demo.world import generate_world
 from features.indices import Indices
 from features.io import World, load_world
-from matcher.evaluate import load_truth
+from matcher.truth import load_truth
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 from partb_world import demo
 
-from matcher.evaluate import MODEL_NAMES, _average, _metrics, baseline_scorers, evaluate, load_truth
+from matcher.evaluate import MODEL_NAMES, _average, _metrics, baseline_scorers, evaluate
 from matcher.train import train
+from matcher.truth import load_truth
 
 
 def test_metrics_match_hand_computed_values():
