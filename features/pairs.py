@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import scipy.sparse as sp
@@ -50,23 +51,33 @@ class Pairs:
     needs: NeedSet | None = None
     sel: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
-    @property
+    @cached_property
     def known(self) -> np.ndarray:
         return self.rows >= 0
+
+    @cached_property
+    def _all_known(self) -> bool:
+        return bool(self.known.all())
+
+    @cached_property
+    def _safe(self) -> np.ndarray:
+        return np.where(self.known, self.rows, 0)
 
     @property
     def row(self) -> int:
         """The one talent's row (many needs)."""
         return int(self.rows[0])
 
-    @property
+    @cached_property
     def query_text(self) -> str:
         return need_text(self.query)
 
     def talent(self, name: str, missing: float = 0) -> np.ndarray:
         """A ``TalentTable`` column at the talent rows; ``missing`` where the row is unknown."""
-        known = self.known
-        return np.where(known, getattr(self.idx.table, name)[np.where(known, self.rows, 0)], missing)
+        values = getattr(self.idx.table, name)
+        if self._all_known:
+            return values[self.rows]
+        return np.where(self.known, values[self._safe], missing)
 
     def col(self, name: str) -> np.ndarray:
         """A column an earlier group wrote (float32, as in the matrix)."""

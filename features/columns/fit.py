@@ -32,26 +32,47 @@ def salary_fit(ratio: np.ndarray) -> np.ndarray:
     return salary
 
 
+def _special_researcher(p: Pairs, full: np.ndarray, short: np.ndarray) -> np.ndarray:
+    residence = np.where(p.talent("in_yrd") == 1, YRD_FIT[0], np.where(p.talent("abroad") == 1, YRD_FIT[1], 1.0))
+    return np.where(short, np.where(p.talent("months") > 0, 1.0, 0.7), np.where(full, 0.5, 0.1)) * residence
+
+
+def _enclave(p: Pairs, full: np.ndarray, short: np.ndarray) -> np.ndarray:
+    sites = p.talent("sites")
+    on_site = ((sites & SITE_BITS[Site.shanghai_enclave]) != 0) | p.talent("in_shanghai").astype(bool)
+    return np.where(on_site, 1.0, np.where(sites != 0, 0.1, np.where(full, 0.45, 0.3)))
+
+
+def _full_time(p: Pairs, full: np.ndarray, short: np.ndarray) -> np.ndarray:
+    return np.where(full, 1.0, 0.2)
+
+
+def _incubation_project(p: Pairs, full: np.ndarray, short: np.ndarray) -> np.ndarray:
+    route, linked = p.col("graph_incubator_route"), p.talent("has_incubator")
+    return np.where(route > 0, 1.5, np.where(linked > 0, 0.9, np.where(full, 0.7, 0.25)))
+
+
+_AVAILABILITY = {
+    NeedKind.special_researcher: _special_researcher,
+    NeedKind.enclave: _enclave,
+    NeedKind.full_time: _full_time,
+    NeedKind.incubation_project: _incubation_project,
+}
+
+
 def availability_fit(p: Pairs) -> np.ndarray:
     """Per post kind, how well the stated availability and sites suit it: 1 stated fit, lower for unknowns and
-    second-best arrangements (a relocator on a short-stay post may not want to commute), ~0.1 a stated misfit."""
-    mode, months, sites = p.talent("mode"), p.talent("months"), p.talent("sites")
+    second-best arrangements (a relocator on a short-stay post may not want to commute), ~0.1 a stated misfit.
+    Only the kinds among the pairs' needs are computed."""
+    mode = p.talent("mode")
     full = mode == MODE_CODES[AvailabilityMode.full_time]
     short = mode == MODE_CODES[AvailabilityMode.short_term]
-    residence = np.where(p.talent("in_yrd") == 1, YRD_FIT[0], np.where(p.talent("abroad") == 1, YRD_FIT[1], 1.0))
-    special = np.where(short, np.where(months > 0, 1.0, 0.7), np.where(full, 0.5, 0.1)) * residence
-    on_site = ((sites & SITE_BITS[Site.shanghai_enclave]) != 0) | p.talent("in_shanghai").astype(bool)
-    enclave = np.where(on_site, 1.0, np.where(sites != 0, 0.1, np.where(full, 0.45, 0.3)))
-    full_time = np.where(full, 1.0, 0.2)
-    route, linked = p.col("graph_incubator_route"), p.talent("has_incubator")
-    incubation = np.where(route > 0, 1.5, np.where(linked > 0, 0.9, np.where(full, 0.7, 0.25)))
     kind = p.need["kind"]
-    fit = np.select(
-        [kind == KIND_CODES[NeedKind.special_researcher], kind == KIND_CODES[NeedKind.enclave],
-         kind == KIND_CODES[NeedKind.full_time]],
-        [special, enclave, full_time],
-        incubation,
-    )  # fmt: skip
+    fit = np.zeros(len(p.X))
+    for k, branch in _AVAILABILITY.items():
+        at = kind == KIND_CODES[k]
+        if at.any():
+            fit = np.where(at, branch(p, full, short), fit)
     return np.where(p.known, fit, 0.0)
 
 
