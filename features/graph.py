@@ -871,7 +871,7 @@ class TalentGraph:
         out["graph_route_length"][:] = ROUTE_CAP + 1
         node = f"talent:{talent_id}"
         csr = self._csr()  # first: re-assembling may compact the node numbering
-        need_nodes = needs.numbers(self)[sel]
+        need_nodes = needs.numbers()[sel]
         in_graph = need_nodes >= 0
         if node not in self.nx or not in_graph.any():
             return out
@@ -892,7 +892,7 @@ class TalentGraph:
             out["graph_adamic_adar"] = np.where(in_graph, m @ weights, 0).astype(np.float32)
 
         dist = self.route_lengths_from(talent_id)
-        targets = needs.target_matrix(self, sel)
+        targets = needs.target_matrix(sel)
         tpos = np.asarray(csr.pos)[targets.indices] if targets.nnz else np.zeros(0, np.int64)
         tdist = np.where(tpos >= 0, dist[np.maximum(tpos, 0)], ROUTE_CAP + 1)
         lens = np.diff(targets.indptr)
@@ -959,55 +959,63 @@ class NeedLinks:
     """The graph side of a set of needs, for ``TalentGraph.features_to``: per need its node, its concept set, its
     matching incubators and its route targets, append-only (a row per ``add``; callers track which rows live).
 
-    Node numbers are kept by name and re-resolved only when the graph compacts its numbering (``epoch``)."""
+    Node numbers are resolved on ``add`` and again, for every row at once, only when the graph compacts its
+    numbering (``TalentGraph.epoch``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, graph: TalentGraph) -> None:
+        self.graph = graph
         self.concepts = _Vocab()
         self.incubators = _Vocab()
         self._concepts = GrowableCSR(sp.csr_matrix((0, 0), dtype=np.float32))
         self._incubators = GrowableCSR(sp.csr_matrix((0, 0), dtype=np.float32))
-        self._nodes: list[str | None] = []
+        self._nodes: list[str] = []
         self._targets: list[list[str]] = []
         self._numbers = GrowableVector(np.zeros(0, np.int64))
-        self._target_csr: GrowableCSR | None = None
-        self._epoch = -1
-
-    def add(self, graph: TalentGraph, need: Need) -> int:
-        """Append the links of ``need`` as it stands in ``graph`` now; returns its row."""
-        node = f"need:{need.id}"
-        linked = node in graph.nx
-        concepts = sorted(graph.concept_set(node))
-        self._concepts.append(self.concepts.ids(concepts), np.ones(len(concepts), np.float32))
-        incs = [v for v in graph.matching_incubators(need) if v in graph.nx] if linked else []
-        self._incubators.append(self.incubators.ids(incs), np.ones(len(incs), np.float32))
-        self._nodes.append(node if linked else None)
-        self._targets.append(graph.route_targets(need))
-        self._numbers.extend(graph.node_numbers([node]) if linked else np.array([-1]))
-        if self._target_csr is not None and self._epoch == graph.epoch:
-            numbers = graph.node_numbers(self._targets[-1])
-            self._target_csr.append(numbers[numbers >= 0], np.ones(int((numbers >= 0).sum()), np.float32))
-        return len(self._nodes) - 1
-
-    def _renumber(self, graph: TalentGraph) -> None:
-        if self._epoch == graph.epoch and self._target_csr is not None:
-            return
-        if self._epoch != graph.epoch:
-            self._numbers.view[:] = graph.node_numbers(v or "" for v in self._nodes)
-        cols = [graph.node_numbers(names) for names in self._targets]
-        cols = [c[c >= 0].astype(np.int32) for c in cols]
-        width = max((int(c.max()) + 1 for c in cols if len(c)), default=0)
-        self._target_csr = GrowableCSR.from_rows(cols, [np.ones(len(c), np.float32) for c in cols], width)
+        self._target_numbers = GrowableCSR(sp.csr_matrix((0, 0), dtype=np.float32))
         self._epoch = graph.epoch
 
-    def numbers(self, graph: TalentGraph) -> np.ndarray:
+    def add(self, need: Need) -> int:
+        """Append the links of ``need`` as it stands in the graph now; returns its row."""
+        graph = self.graph
+        self._renumber()
+        node = f"need:{need.id}"
+        concepts = sorted(graph.concept_set(node))
+        self._concepts.append(self.concepts.ids(concepts), np.ones(len(concepts), np.float32))
+        incs = [v for v in graph.matching_incubators(need) if v in graph.nx] if node in graph.nx else []
+        self._incubators.append(self.incubators.ids(incs), np.ones(len(incs), np.float32))
+        targets = graph.route_targets(need)
+        self._nodes.append(node)
+        self._targets.append(targets)
+        self._numbers.extend(graph.node_numbers([node]))
+        numbers = graph.node_numbers(targets)
+        self._target_numbers.append(numbers[numbers >= 0], np.ones(int((numbers >= 0).sum()), np.float32))
+        return len(self._nodes) - 1
+
+    def _renumber(self) -> None:
+        if self._epoch == self.graph.epoch:
+            return
+        self._numbers.view[:] = self.graph.node_numbers(self._nodes)
+        lens = np.fromiter(map(len, self._targets), np.int64, len(self._targets))
+        numbers = self.graph.node_numbers(v for names in self._targets for v in names)
+        owner = np.repeat(np.arange(len(lens)), lens)
+        keep = numbers >= 0
+        width = int(numbers.max()) + 1 if keep.any() else 0
+        self._target_numbers = GrowableCSR(
+            sp.csr_matrix(
+                (np.ones(int(keep.sum()), np.float32), (owner[keep], numbers[keep])), shape=(len(lens), width)
+            )
+        )
+        self._epoch = self.graph.epoch
+
+    def numbers(self) -> np.ndarray:
         """Node number of each row's need (-1: not in the graph)."""
-        self._renumber(graph)
+        self._renumber()
         return self._numbers.view
 
-    def target_matrix(self, graph: TalentGraph, rows: np.ndarray) -> sp.csr_matrix:
+    def target_matrix(self, rows: np.ndarray) -> sp.csr_matrix:
         """Rows × node numbers: 1 on each route target."""
-        self._renumber(graph)
-        return self._target_csr.csr()[rows]
+        self._renumber()
+        return self._target_numbers.csr()[rows]
 
     def concept_matrix(self, rows: np.ndarray) -> sp.csr_matrix:
         """Rows × ``concepts``: 1 on each concept of the need's concept set."""

@@ -108,7 +108,7 @@ class NeedSet:
         self._skill_owner = GrowableVector(np.zeros(0, np.int64))
         self._dense: list[np.ndarray] = []
         self._dense_stack: np.ndarray | None = None
-        self.links = NeedLinks()
+        self.links = NeedLinks(idx.graph)
         for need in needs:
             self.add(need)
 
@@ -143,7 +143,7 @@ class NeedSet:
         if idx.dense is not None:
             self._dense.append(idx.dense.query_vector(need_text(need)))
             self._dense_stack = None
-        self.links.add(idx.graph, need)
+        self.links.add(need)
         self.ids.append(need.id)
         self.row_of[need.id] = row
         self.alive.extend(np.ones(1, bool))
