@@ -117,6 +117,8 @@ _OWNERS = np.array([_NCODE[NodeType.talent], _NCODE[NodeType.need], _NCODE[NodeT
 
 ROUTE_CAP = 6
 """Routes longer than this many hops, unreachable targets and unknown talents get ``ROUTE_CAP + 1``."""
+PPR_ALPHA, PPR_ITERS, PPR_TOL = 0.15, 30, 1e-6
+"""Restart probability, half-sweep budget and L1 tolerance of every personalized PageRank solve here."""
 MEMO_SIZE = 512
 """Per-need whole-graph vectors kept between graph changes, least recently used dropped first (PPR, routes and
 incubator links: three per need, ~0.5 MB each at 100k talents, so ~250 MB at most there)."""
@@ -604,7 +606,13 @@ class TalentGraph:
     # ---------------------------------------------------------------- graph numbers
 
     def ppr_vector(
-        self, need_id: str, *, alpha: float = 0.15, iters: int = 30, tol: float = 1e-6, with_enterprise: bool = False
+        self,
+        need_id: str,
+        *,
+        alpha: float = PPR_ALPHA,
+        iters: int = PPR_ITERS,
+        tol: float = PPR_TOL,
+        with_enterprise: bool = False,
     ) -> np.ndarray:
         """Personalized PageRank over all nodes (CSR row order), restarting at the need (split evenly with its
         enterprise when ``with_enterprise``).
@@ -633,9 +641,9 @@ class TalentGraph:
         need_id: str,
         talent_ids: Sequence[str],
         *,
-        alpha: float = 0.15,
-        iters: int = 30,
-        tol: float = 1e-6,
+        alpha: float = PPR_ALPHA,
+        iters: int = PPR_ITERS,
+        tol: float = PPR_TOL,
         with_enterprise: bool = False,
     ) -> np.ndarray:
         """PPR mass (see ``ppr_vector``) on each talent; unknown talents get 0. Raw stationary mass, not divided by
@@ -733,9 +741,14 @@ class TalentGraph:
         key = ("route", need_id, cap)
         if (hit := self._memo_get(key)) is not None:
             return hit
+        start = np.array(self._route_targets(self._need_record(need_id)), dtype=np.int64)
+        return self._memo_put(key, self._hops(start, cap))
+
+    def _hops(self, start: np.ndarray, cap: int) -> np.ndarray:
+        """Hops from the nearest of the ``start`` CSR rows to every row, by a capped BFS; ``cap + 1`` beyond."""
         csr = self._csr()
         dist = np.full(csr.adj.shape[0], cap + 1, dtype=np.float32)
-        frontier = np.array(self._route_targets(self._need_record(need_id)), dtype=np.int64)
+        frontier = start
         dist[frontier] = 0
         for hop in range(1, cap + 1):
             if not len(frontier):
@@ -744,7 +757,7 @@ class TalentGraph:
             reached[csr.adj[frontier].indices] = True
             frontier = np.flatnonzero(reached & (dist > hop))
             dist[frontier] = hop
-        return self._memo_put(key, dist)
+        return dist
 
     def route_length(self, need_id: str, talent_ids: Sequence[str], *, cap: int = ROUTE_CAP) -> np.ndarray:
         """Fewest hops from each talent to the need's enterprise or that enterprise's platform (capped BFS from the
@@ -818,7 +831,9 @@ class TalentGraph:
         enterprise = f"enterprise:{need.enterprise_id}"
         return [enterprise, *(v for v in self.nx.adj[enterprise] if v.startswith("platform:"))]
 
-    def ppr_to(self, talent_id: str, *, alpha: float = 0.15, iters: int = 30, tol: float = 1e-6) -> np.ndarray:
+    def ppr_to(
+        self, talent_id: str, *, alpha: float = PPR_ALPHA, iters: int = PPR_ITERS, tol: float = PPR_TOL
+    ) -> np.ndarray:
         """Personalized PageRank mass that a walk restarting at each node leaves on the talent, for every node (CSR
         row order) in one solve: y = (1 - alpha) Wᵀ y + alpha e_t, W the walk of ``ppr_vector``.
 
@@ -836,18 +851,7 @@ class TalentGraph:
 
     def route_lengths_from(self, talent_id: str, *, cap: int = ROUTE_CAP) -> np.ndarray:
         """Hops from the talent to every node (CSR row order), by one capped BFS; ``cap + 1`` beyond the cap."""
-        csr = self._csr()
-        dist = np.full(csr.adj.shape[0], cap + 1, dtype=np.float32)
-        frontier = np.array([self._row_of(f"talent:{talent_id}")])
-        dist[frontier] = 0
-        for hop in range(1, cap + 1):
-            reached = np.zeros(len(dist), dtype=bool)
-            reached[csr.adj[frontier].indices] = True
-            frontier = np.flatnonzero(reached & (dist > hop))
-            if not len(frontier):
-                break
-            dist[frontier] = hop
-        return dist
+        return self._hops(np.array([self._row_of(f"talent:{talent_id}")]), cap)
 
     def concept_weights(self, concepts: Sequence[str]) -> np.ndarray:
         """Adamic–Adar weight (``adamic_adar``) of these concept nodes only: 1 / ln(f), f = how many talents, needs
