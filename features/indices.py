@@ -62,7 +62,7 @@ class Indices:
         open_needs = [n for n in needs if n.status is NeedStatus.open]
         say("columns")
         table = TalentTable.build(talents)
-        need_table = NeedTable.build(needs, table.languages)
+        need_table = NeedTable.build(needs, languages=table.languages)
         say("BM25")
         sparse = SparseIndex.build(talents, processes)
         need_sparse = NeedIndex.build(open_needs, processes)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import ClassVar
+from typing import ClassVar, Self
 
 import numpy as np
 
@@ -82,6 +82,17 @@ class _ColumnTable:
         self.row_of: dict[str, int] = {}
         self._cols = {name: np.zeros(0, dtype) for name, dtype in self.COLUMNS.items()}
         self._pending: list[dict] = []
+
+    @classmethod
+    def build(cls, records: Iterable, **options) -> Self:
+        """A table of ``records`` (``options`` go to the constructor)."""
+        table = cls(**options)
+        for r in records:
+            table.add(r)
+        return table
+
+    def add(self, record) -> int:
+        raise NotImplementedError
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -160,13 +171,6 @@ class TalentTable(_ColumnTable):
         super().__init__(languages)
         self.permit_year = permit_year or datetime.now(UTC).year
         self._typical: np.ndarray | None = None
-
-    @classmethod
-    def build(cls, talents: Iterable[Talent], permit_year: int | None = None) -> TalentTable:
-        table = cls(permit_year)
-        for t in talents:
-            table.add(t)
-        return table
 
     def add(self, t: Talent) -> int:
         """Add or replace a talent; a replaced talent's old row is tombstoned and a new row appended."""
@@ -264,13 +268,6 @@ class NeedTable(_ColumnTable):
         "needs_zh": np.dtype(bool),  # posts in Jiaxing work in Chinese unless they name other languages
         "needs_en": np.dtype(bool),
     }
-
-    @classmethod
-    def build(cls, needs: Iterable[Need], languages: Languages | None = None) -> NeedTable:
-        table = cls(languages)
-        for n in needs:
-            table.add(n)
-        return table
 
     def add(self, n: Need) -> int:
         """Add or replace a need; a replaced need's old row is tombstoned and a new row appended."""

@@ -132,7 +132,7 @@ def test_many_needs_against_one_talent_equal_one_need_at_a_time(table):
         Need(id="en", title="飞地", kind="enclave", site="jiaxing"),
         Need(id="inc", title="孵化", kind="incubation_project", min_tier="A", languages=["de"]),
     ]
-    need_table = NeedTable.build(needs, table.languages)
+    need_table = NeedTable.build(needs, languages=table.languages)
     for t in WORLD:
         row = table.rows([t.id])
         talent, alive = talent_columns(table, row)
