@@ -100,6 +100,7 @@ class NeedSet:
         self.idf = idx.concepts.idf
         n_concepts = idx.concepts.n_cols
         self._table_rows = GrowableVector(np.zeros(0, np.int64))
+        self._columns: dict[str, np.ndarray] | None = None
         self._terms = GrowableCSR(sp.csr_matrix((0, 0), dtype=np.float32))
         self._concepts = GrowableCSR(sp.csr_matrix((0, n_concepts), dtype=np.float32))
         self._disciplines = GrowableCSR(sp.csr_matrix((0, n_concepts), dtype=np.float32))
@@ -128,6 +129,7 @@ class NeedSet:
             self.remove(need.id)
         row = len(self.ids)
         self._table_rows.extend(np.array([table_row]))
+        self._columns = None
         terms = idx.sparse.query_terms(need)
         self._terms.append(terms, np.ones(len(terms), np.float32))
         for m, vec in ((self._concepts, idx.concepts.query_vector(need)),
@@ -159,8 +161,11 @@ class NeedSet:
     # -- the need side of rows ``sel``, for the column groups
 
     def columns(self, sel: np.ndarray | slice = slice(None)) -> dict[str, np.ndarray]:
-        """``NeedTable`` columns of the set's rows ``sel``."""
-        return self.idx.need_table.gather(self._table_rows.view[sel], NeedTable.COLUMNS)
+        """``NeedTable`` columns of the set's rows ``sel`` (gathered once per change of the set: the table's rows
+        never change, a replaced need gets a new one)."""
+        if self._columns is None:
+            self._columns = self.idx.need_table.gather(self._table_rows.view, NeedTable.COLUMNS)
+        return {name: values[sel] for name, values in self._columns.items()}
 
     def terms(self, sel: np.ndarray) -> sp.csr_matrix:
         return self._terms.csr()[sel]
