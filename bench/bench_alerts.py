@@ -4,7 +4,7 @@ The demo generator names at most ~2,300 enterprises, so the world has 4,000 need
 enterprise) until 10,000 are open; every enterprise subscribes to all its open needs (inbox, threshold). Timed per
 new talent, after it is indexed (``Indices.add_talent``, the writer's step, reported on its own row):
 
-- ``alerts.features``: its feature rows against every subscribed need (``talent_feature_matrix``);
+- ``alerts.features``: its feature rows against every subscribed need (``features.matrix.talent_matrix``);
 - ``alerts.match``: the whole ``AlertMatcher.match``: features, first-stage gate, scoring with a 400-tree LambdaRank
   model (trained on random labels: timing only), reasons, dedup and caps, alert rows in SQLite.
 
@@ -24,9 +24,9 @@ import numpy as np
 from demo.world import generate_world
 from features.indices import Indices
 from features.io import load_world
+from features.matrix import talent_matrix
 from features.records import NeedStatus
 from features.schema import SCHEMA
-from features.talent_matrix import talent_feature_matrix
 from matcher.ranker import NO_ENCODER, LambdaRankModel, Scorer
 from service.alerts import subscriptions
 from service.alerts.matching import AlertMatcher
@@ -78,7 +78,7 @@ def run() -> list[dict]:
             add.append(time.perf_counter() - s)
             s = time.perf_counter()  # alternate arrivals: each timed pass starts from a graph changed by its talent
             if i % 2:
-                talent_feature_matrix(idx, matcher.batch, t.id)
+                talent_matrix(idx, matcher.batch, t.id)
                 feats.append(time.perf_counter() - s)
             else:
                 alerts += len(matcher.match([t]))
@@ -91,7 +91,7 @@ def run() -> list[dict]:
     size = f"{TALENTS} talents × {subscribed} needs"
     return [
         {"bench": "alerts.prepare", "size": size, "s": round(prepare_s, 1),
-         "note": "subscribed needs' batch, once at start-up", "goal": "-", "ok": True},
+         "note": "subscribed needs' NeedSet, once at start-up", "goal": "-", "ok": True},
         {"bench": "alerts.add_talent", "size": size, "p50_ms": ms(add, 50), "p99_ms": ms(add, 99),
          "note": "Indices.add_talent (the writer's step, before matching)", "goal": "-", "ok": True},
         {"bench": "alerts.features", "size": size, "p50_ms": ms(feats, 50), "p99_ms": ms(feats, 99),

@@ -451,14 +451,16 @@ class ConceptIndex:
         """Row of each id (-1 for unknown or removed)."""
         return np.fromiter((self._row.get(i, -1) for i in talent_ids), dtype=np.int64, count=len(talent_ids))
 
-    def _query(self, need: Need | str) -> np.ndarray:
-        """The need's dense TF-IDF concept vector (numpy only: scipy's per-call overhead would dominate)."""
+    def query_vector(self, need: Need | str) -> np.ndarray:
+        """The need's dense TF-IDF concept vector (numpy only: scipy's per-call overhead would dominate), weighted
+        with this index's IDF (a kept vector is stale once ``compact`` recomputes ``idf``)."""
         v = self.mapper.expand_dense(*self.mapper.direct(need))
         v = np.log1p(v) * self.idf
         norm = np.linalg.norm(v)
         return v / norm if norm else v
 
-    def _need_disciplines(self, need: Need | str) -> np.ndarray:
+    def discipline_vector(self, need: Need | str) -> np.ndarray:
+        """The need's structured discipline codes with their ancestors, L2-normalised (``discipline_match``)."""
         codes = need.disciplines if isinstance(need, Need) else []
         cols = np.asarray([self.mapper.column[f"discipline:{c}"] for c in codes], dtype=np.int64)
         v = self.mapper.expand_dense(cols, np.ones(len(cols), np.float32))
@@ -475,7 +477,7 @@ class ConceptIndex:
 
     def concept_overlap(self, need: Need | str, rows: np.ndarray) -> np.ndarray:
         """Cosine of the need's TF-IDF concepts with each talent row's (-1 scores 0)."""
-        return self._dot_rows(self._concepts, np.asarray(rows, dtype=np.int64), self._query(need))
+        return self._dot_rows(self._concepts, np.asarray(rows, dtype=np.int64), self.query_vector(need))
 
     def score(self, need: Need | str, rows: np.ndarray) -> dict[str, np.ndarray]:
         """``concept_overlap`` (cosine of TF-IDF concepts) and ``discipline_match`` (cosine of structured codes
@@ -483,12 +485,32 @@ class ConceptIndex:
         rows = np.asarray(rows, dtype=np.int64)
         return {
             "concept_overlap": self.concept_overlap(need, rows),
-            "discipline_match": self._dot_rows(self._disc, rows, self._need_disciplines(need)),
+            "discipline_match": self._dot_rows(self._disc, rows, self.discipline_vector(need)),
         }
+
+    def score_queries(self, concepts: sp.csr_matrix, disciplines: sp.csr_matrix, row: int) -> dict[str, np.ndarray]:
+        """``score`` turned around: one talent row against many needs' ``query_vector`` and ``discipline_vector``
+        rows (sparse, over the concept columns), as one sparse mat-vec each."""
+        out = {}
+        for name, queries, talents in (("concept_overlap", concepts, self._concepts),
+                                       ("discipline_match", disciplines, self._disc)):  # fmt: skip
+            _, cols, vals = talents.gather(np.array([row]))
+            vec = np.zeros(queries.shape[1], np.float32)
+            vec[cols] = vals
+            out[name] = queries @ vec
+        return out
+
+    def names_any(self, concept_sets: sp.csr_matrix, row: int) -> np.ndarray:
+        """Whether talent ``row`` directly names any concept of each row of ``concept_sets`` (0/1 over the concept
+        columns): ``direct_presence`` for one talent against many sets."""
+        _, cols, _ = self._direct.gather(np.array([row]))
+        named = np.zeros(concept_sets.shape[1], np.float32)
+        named[cols] = 1.0
+        return (concept_sets @ named) > 0
 
     def search(self, need: Need | str, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` live talents by concept overlap (only those with overlap > 0): (ids, scores), best first."""
-        scores = self._concepts.csr() @ self._query(need)
+        scores = self._concepts.csr() @ self.query_vector(need)
         return top_k(scores, self._alive.view, self.ids, k)
 
     def direct_presence(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:

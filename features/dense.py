@@ -666,6 +666,19 @@ class DenseIndex:
         top[has] = sums[has] / np.minimum(lens[has], self.TOP)
         return best, top
 
+    def score_queries(self, queries: np.ndarray, row: int) -> dict[str, np.ndarray]:
+        """``score`` turned around: one live row against many query vectors (rows of ``queries``, from
+        ``query_vector``), as one (queries × dim) mat-vec per profile and a sort over the works' cosines."""
+        out = {self.main_feature: queries @ self._main.view[row]}
+        if self.part_features:
+            best, top = (np.zeros(len(queries), np.float32) for _ in range(2))
+            start, end = int(self._pstart.view[row]), int(self._pend.view[row])
+            if end > start:
+                sims = -np.sort(-(queries @ self._parts.view[start:end].T), axis=1)
+                best, top = sims[:, 0], sims[:, : self.TOP].sum(axis=1) / min(end - start, self.TOP)
+            out[self.part_features[0]], out[self.part_features[1]] = best, top
+        return out
+
     def search(self, query_text: str, k: int) -> tuple[list[str], np.ndarray]:
         """The ``k`` live records with the highest cosine to the query, best first (exact search)."""
         if k < 1:

@@ -1,23 +1,24 @@
 """Hard rules of the city's policy: which candidates a need may consider, and which rule removed the others.
 
-Each rule is a vectorised check over rows of a :class:`~features.table.TalentTable`. Unknown attributes (a sparse
-import that never stated sites or languages) pass: a rule removes only talents the records show do not fit. Soft
-preferences (YRD residence, salary against budget) are features, not rules.
+Each rule is one vectorised expression over need columns and talent columns (:mod:`features.table`) that
+broadcast: one need against many talents (ranking) or many needs against one talent (alerts). Unknown attributes
+(a sparse import that never stated sites or languages) pass: a rule removes only talents the records show do not
+fit. Soft preferences (YRD residence, salary against budget) are features, not rules.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
 import numpy as np
 
-from features.records import AvailabilityMode, Need, NeedKind, Site
-from features.table import MODE_CODES, SITE_BITS, TalentTable
+from features.records import AvailabilityMode, Need, NeedKind
+from features.table import KIND_CODES, MODE_CODES, NeedTable, TalentTable
 
 PERMIT_CLASS_B = 60.0
 PERMIT_CLASS_A = 85.0
-DEFAULT_SPECIAL_RESEARCHER_MONTHS = 2
 
 
 class Rule(StrEnum):
@@ -64,48 +65,50 @@ class Eligibility:
             out[~self.checks[rule]] = rule.value
         return out
 
+    def take(self, positions: np.ndarray) -> Eligibility:
+        """The checks and margins of these positions only."""
+        return Eligibility(
+            rows=self.rows[positions],
+            checks={rule: ok[positions] for rule, ok in self.checks.items()},
+            tier_gap=self.tier_gap[positions],
+            months_surplus=self.months_surplus[positions],
+        )
+
     def removed_counts(self) -> dict[str, int]:
         names, counts = np.unique(self.removed_by(), return_counts=True)
         return {str(n): int(c) for n, c in zip(names, counts, strict=True) if n}
 
 
-def required_site(need: Need) -> Site:
-    return Site.shanghai_enclave if need.kind is NeedKind.enclave else need.site
+TALENT_COLUMNS = ("consent_matching", "tier_rank", "mode", "months", "sites", "lang_bits", "foreign", "permit_points")
+"""The talent-table columns the rules read."""
 
 
-def check(need: Need, table: TalentTable, rows: np.ndarray) -> Eligibility:
-    """Apply every rule to ``rows`` of ``table``; unknown (-1) and removed rows fail consent."""
-    rows = np.asarray(rows, dtype=np.int64)
-    alive = (rows >= 0) & table.alive[rows]
-    mode = table.mode[rows]
-    months = table.months[rows].astype(np.int16)
-    tier = table.tier_rank[rows].astype(np.int16)
-    min_rank = need.min_tier.rank if need.min_tier else 0
-    need_months = need.months_per_year or (
-        DEFAULT_SPECIAL_RESEARCHER_MONTHS if need.kind is NeedKind.special_researcher else 0
-    )
+def rules(need: Mapping[str, np.ndarray], talent: Mapping[str, np.ndarray], alive: np.ndarray, rows: np.ndarray
+          ) -> Eligibility:  # fmt: skip
+    """Every rule for (need, talent) pairs from their columns (``NeedTable`` and ``TalentTable`` columns, either
+    side of length 1 or both of one length: they broadcast). ``alive`` is False for talents that are unknown,
+    erased or tombstoned; ``rows`` are the rows the result reports (the longer side's)."""
+    kind, min_rank, need_months = need["kind"], need["min_rank"], need["need_months"]
+    mode = talent["mode"]
+    months = talent["months"].astype(np.int16)
+    tier = talent["tier_rank"].astype(np.int16)
+    shape = np.broadcast_shapes(np.shape(kind), np.shape(mode))
 
     remote = mode == MODE_CODES[AvailabilityMode.remote]
-    if need.kind is NeedKind.special_researcher:
-        available = ~remote & (months >= need_months)
-    elif need.kind is NeedKind.full_time:
-        available = mode == MODE_CODES[AvailabilityMode.full_time]
-    elif need.kind is NeedKind.enclave:
-        available = ~remote
-    else:  # an incubation project moves with its venture; availability is the venture's, not the person's
-        available = np.ones(len(rows), dtype=bool)
-
-    sites = table.sites[rows]
-    site_ok = (sites == 0) | ((sites & SITE_BITS[required_site(need)]) != 0)
-    need_langs = table.lang_mask(need.languages)
-    langs = table.lang_bits[rows]
+    special = kind == KIND_CODES[NeedKind.special_researcher]
+    available = np.select(
+        [special, kind == KIND_CODES[NeedKind.full_time], kind == KIND_CODES[NeedKind.enclave]],
+        [~remote & (months >= need_months), mode == MODE_CODES[AvailabilityMode.full_time], ~remote],
+        True,  # an incubation project moves with its venture; availability is the venture's, not the person's
+    )
+    sites, langs, need_langs = talent["sites"], talent["lang_bits"], need["lang_bits"]
+    site_ok = (sites == 0) | ((sites & need["site_bit"]) != 0)
     lang_ok = (langs == 0) | ((langs & need_langs) == need_langs)
-    permit_ok = ~table.foreign[rows] | (table.permit_points[rows] >= PERMIT_CLASS_B)
-    if need.kind is NeedKind.special_researcher:
-        permit_ok = np.ones(len(rows), dtype=bool)  # a stay of a few months a year can use a short-term permit
+    # a stay of a few months a year (special researchers) can use a short-term permit
+    permit_ok = special | ~talent["foreign"] | (talent["permit_points"] >= PERMIT_CLASS_B)
 
     checks = {
-        Rule.consent: alive & table.consent_matching[rows],
+        Rule.consent: alive & talent["consent_matching"],
         Rule.tier: tier >= min_rank,
         Rule.availability: available,
         Rule.site: site_ok,
@@ -114,7 +117,20 @@ def check(need: Need, table: TalentTable, rows: np.ndarray) -> Eligibility:
     }
     return Eligibility(
         rows=rows,
-        checks=checks,
-        tier_gap=(tier - min_rank).astype(np.float32),
-        months_surplus=(months - need_months).astype(np.float32),
+        checks={rule: np.broadcast_to(ok, shape) for rule, ok in checks.items()},
+        tier_gap=np.broadcast_to(tier - min_rank, shape).astype(np.float32),
+        months_surplus=np.broadcast_to(months - need_months, shape).astype(np.float32),
     )
+
+
+def talent_columns(table: TalentTable, rows: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """(the rule columns of ``rows``, whether each row is a live talent); rows of -1 are not alive."""
+    rows = np.asarray(rows, dtype=np.int64)
+    return table.gather(rows, TALENT_COLUMNS), (rows >= 0) & table.alive[rows]
+
+
+def check(need: Need, table: TalentTable, rows: np.ndarray) -> Eligibility:
+    """Apply every rule to ``rows`` of ``table``; unknown (-1) and removed rows fail consent."""
+    rows = np.asarray(rows, dtype=np.int64)
+    talent, alive = talent_columns(table, rows)
+    return rules(NeedTable.columns_of(need, table.languages), talent, alive, rows)

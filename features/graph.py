@@ -34,6 +34,7 @@ import networkx as nx
 import numpy as np
 import scipy.sparse as sp
 
+from features._growable import GrowableCSR, GrowableVector
 from features.records import (
     Enterprise,
     FeedbackAction,
@@ -111,9 +112,13 @@ _VOCABULARY = frozenset(
 # PPR sweeps update these first, then the rest: no edge joins two of them, so each sweep is block Gauss–Seidel.
 _RECORD_SIDE = np.array([t in (NodeType.talent, NodeType.need, NodeType.platform) for t in _NODE_TYPES])
 _CONCEPT = np.array([t in (NodeType.skill, NodeType.discipline) for t in _NODE_TYPES])
+_OWNERS = np.array([_NCODE[NodeType.talent], _NCODE[NodeType.need], _NCODE[NodeType.incubator]])
+"""Node kinds whose concept sets count for Adamic–Adar weights."""
 
 ROUTE_CAP = 6
 """Routes longer than this many hops, unreachable targets and unknown talents get ``ROUTE_CAP + 1``."""
+PPR_ALPHA, PPR_ITERS, PPR_TOL = 0.15, 30, 1e-6
+"""Restart probability, half-sweep budget and L1 tolerance of every personalized PageRank solve here."""
 MEMO_SIZE = 512
 """Per-need whole-graph vectors kept between graph changes, least recently used dropped first (PPR, routes and
 incubator links: three per need, ~0.5 MB each at 100k talents, so ~250 MB at most there)."""
@@ -264,6 +269,8 @@ class TalentGraph:
         self._etype = array("b")
         self._elive = bytearray()
         self._version = 0
+        self.epoch = 0
+        """Bumped when node numbers are compacted (``node_numbers`` results from before are then stale)."""
         self._csr_cache: _Csr | None = None
         self._memo: OrderedDict[tuple, object] = OrderedDict()  # per-version results (PPR, routes, weights), LRU
 
@@ -532,6 +539,7 @@ class TalentGraph:
         self._ev = array("i", new[np.frombuffer(self._ev, dtype=np.int32)[live]].astype(np.int32).tobytes())
         self._etype = array("b", np.frombuffer(self._etype, dtype=np.int8)[live].tobytes())
         self._elive = bytearray(b"\x01" * len(self._eu))
+        self.epoch += 1
 
     def _csr(self) -> _Csr:
         """The CSR adjacency of the current version, re-assembled from the edge arrays when the graph changed."""
@@ -598,7 +606,13 @@ class TalentGraph:
     # ---------------------------------------------------------------- graph numbers
 
     def ppr_vector(
-        self, need_id: str, *, alpha: float = 0.15, iters: int = 30, tol: float = 1e-6, with_enterprise: bool = False
+        self,
+        need_id: str,
+        *,
+        alpha: float = PPR_ALPHA,
+        iters: int = PPR_ITERS,
+        tol: float = PPR_TOL,
+        with_enterprise: bool = False,
     ) -> np.ndarray:
         """Personalized PageRank over all nodes (CSR row order), restarting at the need (split evenly with its
         enterprise when ``with_enterprise``).
@@ -627,9 +641,9 @@ class TalentGraph:
         need_id: str,
         talent_ids: Sequence[str],
         *,
-        alpha: float = 0.15,
-        iters: int = 30,
-        tol: float = 1e-6,
+        alpha: float = PPR_ALPHA,
+        iters: int = PPR_ITERS,
+        tol: float = PPR_TOL,
         with_enterprise: bool = False,
     ) -> np.ndarray:
         """PPR mass (see ``ppr_vector``) on each talent; unknown talents get 0. Raw stationary mass, not divided by
@@ -683,9 +697,7 @@ class TalentGraph:
         if (hit := self._memo_get(("aa-weights",))) is not None:
             return hit
         csr = self._csr()
-        owners = np.flatnonzero(
-            np.isin(csr.kinds, [_NCODE[NodeType.talent], _NCODE[NodeType.need], _NCODE[NodeType.incubator]])
-        )
+        owners = np.flatnonzero(np.isin(csr.kinds, _OWNERS))
         freq = np.asarray(self._concepts(owners).sum(axis=0)).ravel()
         weights = np.divide(1.0, np.log(np.maximum(freq, 1.0)), out=np.zeros(len(freq)), where=freq >= 2)
         return self._memo_put(("aa-weights",), weights.astype(np.float32))
@@ -729,9 +741,14 @@ class TalentGraph:
         key = ("route", need_id, cap)
         if (hit := self._memo_get(key)) is not None:
             return hit
+        start = np.array(self._route_targets(self._need_record(need_id)), dtype=np.int64)
+        return self._memo_put(key, self._hops(start, cap))
+
+    def _hops(self, start: np.ndarray, cap: int) -> np.ndarray:
+        """Hops from the nearest of the ``start`` CSR rows to every row, by a capped BFS; ``cap + 1`` beyond."""
         csr = self._csr()
         dist = np.full(csr.adj.shape[0], cap + 1, dtype=np.float32)
-        frontier = np.array(self._route_targets(self._need_record(need_id)), dtype=np.int64)
+        frontier = start
         dist[frontier] = 0
         for hop in range(1, cap + 1):
             if not len(frontier):
@@ -740,7 +757,7 @@ class TalentGraph:
             reached[csr.adj[frontier].indices] = True
             frontier = np.flatnonzero(reached & (dist > hop))
             dist[frontier] = hop
-        return self._memo_put(key, dist)
+        return dist
 
     def route_length(self, need_id: str, talent_ids: Sequence[str], *, cap: int = ROUTE_CAP) -> np.ndarray:
         """Fewest hops from each talent to the need's enterprise or that enterprise's platform (capped BFS from the
@@ -748,7 +765,7 @@ class TalentGraph:
         unknown talent: ``cap + 1`` (not 0, which would read as "at the target")."""
         return self._take(self._route_distances(need_id, cap), self._rows(talent_ids), missing=cap + 1)
 
-    def _matching_incubators(self, need: Need) -> list[str]:
+    def matching_incubators(self, need: Need) -> list[str]:
         """Incubators whose focus industries hold the need's industry, or one of whose focus disciplines is a need
         discipline, an ancestor of one, or a descendant of one."""
         need_codes = [_ancestors(c) for c in need.disciplines]
@@ -766,14 +783,14 @@ class TalentGraph:
         key = ("incubator", need_id)
         if (linked := self._memo_get(key)) is None:
             csr = self._csr()
-            matching = [self._row_of(v) for v in self._matching_incubators(self._need_record(need_id)) if v in self.nx]
+            matching = [self._row_of(v) for v in self.matching_incubators(self._need_record(need_id)) if v in self.nx]
             mask = np.zeros(csr.adj.shape[0], dtype=np.float32)
             mask[matching] = 1.0
             linked = self._memo_put(key, (csr.adj @ mask > 0).astype(np.float32))
         return self._take(linked, rows)
 
     def incubator_route(self, need_id: str, talent_ids: Sequence[str]) -> np.ndarray:
-        """1.0 where the talent is linked to an incubator matching the need (see ``_matching_incubators``: focus
+        """1.0 where the talent is linked to an incubator matching the need (see ``matching_incubators``: focus
         industries hold the need's industry, or focus disciplines overlap the need's along the NSFC tree), else 0."""
         return self._incubator_route(need_id, self._rows(talent_ids))
 
@@ -790,6 +807,111 @@ class TalentGraph:
             "graph_route_length": self._take(self._route_distances(need_id, ROUTE_CAP), rows, missing=ROUTE_CAP + 1),
             "graph_incubator_route": self._incubator_route(need_id, rows),
         }
+
+    # ---------------------------------------------------------------- one talent against many needs
+
+    def node_numbers(self, nodes: Iterable[str]) -> np.ndarray:
+        """Node numbers (stable until ``epoch`` changes), -1 for nodes not in the graph."""
+        get = self._number.get
+        return np.fromiter((get(v, -1) for v in nodes), dtype=np.int64)
+
+    def concept_set(self, node: str) -> set[str]:
+        """The concept set of a record node (as in ``common_neighbours``): its skills and disciplines, plus each
+        discipline's parent; empty for a node not in the graph."""
+        if node not in self.nx:
+            return set()
+        linked = {v for v in self.nx.adj[node] if v.startswith(("skill:", "discipline:"))}
+        return linked | {up for v in linked if v.startswith("discipline:") and (up := _up(v))}
+
+    def route_targets(self, need: Need) -> list[str]:
+        """The nodes a route from a talent to the need may end at: its enterprise and that enterprise's platforms
+        (none for a need without an enterprise or not in the graph)."""
+        if f"need:{need.id}" not in self.nx or not need.enterprise_id:
+            return []
+        enterprise = f"enterprise:{need.enterprise_id}"
+        return [enterprise, *(v for v in self.nx.adj[enterprise] if v.startswith("platform:"))]
+
+    def ppr_to(
+        self, talent_id: str, *, alpha: float = PPR_ALPHA, iters: int = PPR_ITERS, tol: float = PPR_TOL
+    ) -> np.ndarray:
+        """Personalized PageRank mass that a walk restarting at each node leaves on the talent, for every node (CSR
+        row order) in one solve: y = (1 - alpha) Wᵀ y + alpha e_t, W the walk of ``ppr_vector``.
+
+        Column t of (I - (1 - alpha) W)⁻¹ is row t of the transpose, so y[s] is ``ppr_vector(s)[t]`` for every
+        source s at once: one solve instead of one per need. Same block Gauss–Seidel, with the transposed walk
+        cached per graph version."""
+        csr = self._csr()
+        blocks = self._memo_get(("reverse-walk",))
+        if blocks is None:
+            walk_t = sp.vstack([csr.walk_top, csr.walk_bottom]).T.tocsr()
+            blocks = self._memo_put(("reverse-walk",), (walk_t[: csr.split], walk_t[csr.split :]))
+        restart = np.zeros(csr.adj.shape[0], dtype=np.float32)
+        restart[self._row_of(f"talent:{talent_id}")] = alpha
+        return solve_ppr(restart, csr.split, blocks, alpha, iters, tol)
+
+    def route_lengths_from(self, talent_id: str, *, cap: int = ROUTE_CAP) -> np.ndarray:
+        """Hops from the talent to every node (CSR row order), by one capped BFS; ``cap + 1`` beyond the cap."""
+        return self._hops(np.array([self._row_of(f"talent:{talent_id}")]), cap)
+
+    def concept_weights(self, concepts: Sequence[str]) -> np.ndarray:
+        """Adamic–Adar weight (``adamic_adar``) of these concept nodes only: 1 / ln(f), f = how many talents, needs
+        and incubators hold the concept in their concept set (linked to it, or to a discipline whose parent it
+        is); no whole-graph pass, so it stays cheap right after a change."""
+        csr = self._csr()
+        out = np.zeros(len(concepts), np.float32)
+        for i, c in enumerate(concepts):
+            nodes = [c, *(d for d in self.nx.adj[c] if d.startswith("discipline:") and _up(d) == c)]
+            rows = csr.pos[[self._number[v] for v in nodes]]
+            neigh = csr.adj[rows[rows >= 0]].indices
+            f = len(np.unique(neigh[np.isin(csr.kinds[neigh], _OWNERS)]))
+            out[i] = 1.0 / np.log(f) if f >= 2 else 0.0
+        return out
+
+    def features_to(self, talent_id: str, needs: NeedLinks, sel: np.ndarray) -> dict[str, np.ndarray]:
+        """``features`` turned around: the graph numbers of one talent against rows ``sel`` of ``needs``, from one
+        reverse PPR solve, one BFS from the talent, and the concept and incubator sets of the needs."""
+        n = len(sel)
+        out = {name: np.zeros(n, np.float32) for name in FEATURE_NAMES}
+        out["graph_route_length"][:] = ROUTE_CAP + 1
+        node = f"talent:{talent_id}"
+        csr = self._csr()  # first: re-assembling may compact the node numbering
+        need_nodes = needs.numbers()[sel]
+        in_graph = need_nodes >= 0
+        if node not in self.nx or not in_graph.any():
+            return out
+        need_rows = np.where(in_graph, csr.pos[np.maximum(need_nodes, 0)], -1)
+        known = need_rows >= 0
+        out["graph_ppr"][known] = self.ppr_to(talent_id)[need_rows[known]]
+
+        mine = self.concept_set(node)
+        names = [k for k in mine if k in needs.concepts]
+        if names:
+            cols = needs.concepts.known(names)
+            m = needs.concept_matrix(sel)
+            flags = np.zeros(m.shape[1], np.float32)
+            flags[cols] = 1.0
+            weights = np.zeros(m.shape[1], np.float32)
+            weights[cols] = self.concept_weights(names)
+            out["graph_common_neighbours"] = np.where(in_graph, m @ flags, 0).astype(np.float32)
+            out["graph_adamic_adar"] = np.where(in_graph, m @ weights, 0).astype(np.float32)
+
+        dist = self.route_lengths_from(talent_id)
+        targets = needs.target_matrix(sel)
+        tpos = np.asarray(csr.pos)[targets.indices] if targets.nnz else np.zeros(0, np.int64)
+        tdist = np.where(tpos >= 0, dist[np.maximum(tpos, 0)], ROUTE_CAP + 1)
+        lens = np.diff(targets.indptr)
+        if ((lens > 0) & in_graph).any():
+            route = out["graph_route_length"]
+            route[lens > 0] = np.minimum.reduceat(tdist, targets.indptr[:-1][lens > 0])
+            route[~((lens > 0) & in_graph)] = ROUTE_CAP + 1
+
+        incs = [v for v in self.nx.adj[node] if v.startswith("incubator:") and v in needs.incubators]
+        if incs:
+            m = needs.incubator_matrix(sel)
+            flags = np.zeros(m.shape[1], np.float32)
+            flags[needs.incubators.known(incs)] = 1.0
+            out["graph_incubator_route"] = np.where(in_graph, (m @ flags) > 0, 0).astype(np.float32)
+        return out
 
     # ---------------------------------------------------------------- per-version memo
 
@@ -825,6 +947,93 @@ def solve_ppr(restart: np.ndarray, split: int, walks: tuple, alpha: float, iters
                 break
             moved = 0.0
     return x
+
+
+class _Vocab(dict):
+    """String → column id, growing."""
+
+    def ids(self, keys: Iterable[str]) -> np.ndarray:
+        return np.fromiter((self.setdefault(k, len(self)) for k in keys), dtype=np.int32)
+
+    def known(self, keys: Iterable[str]) -> np.ndarray:
+        return np.fromiter((self[k] for k in keys if k in self), dtype=np.int64)
+
+
+class NeedLinks:
+    """The graph side of a set of needs, for ``TalentGraph.features_to``: per need its node, its concept set, its
+    matching incubators and its route targets, append-only (a row per ``add``; callers track which rows live).
+
+    Node numbers are resolved on ``add`` and again, for every row at once, only when the graph compacts its
+    numbering (``TalentGraph.epoch``)."""
+
+    def __init__(self, graph: TalentGraph) -> None:
+        self.graph = graph
+        self.concepts = _Vocab()
+        self.incubators = _Vocab()
+        self._concepts = GrowableCSR(sp.csr_matrix((0, 0), dtype=np.float32))
+        self._incubators = GrowableCSR(sp.csr_matrix((0, 0), dtype=np.float32))
+        self._nodes: list[str] = []
+        self._targets: list[list[str]] = []
+        self._numbers = GrowableVector(np.zeros(0, np.int64))
+        self._target_numbers = GrowableCSR(sp.csr_matrix((0, 0), dtype=np.float32))
+        self._epoch = graph.epoch
+
+    def add(self, need: Need) -> int:
+        """Append the links of ``need`` as it stands in the graph now; returns its row."""
+        graph = self.graph
+        self._renumber()
+        node = f"need:{need.id}"
+        concepts = sorted(graph.concept_set(node))
+        self._concepts.append(self.concepts.ids(concepts), np.ones(len(concepts), np.float32))
+        incs = [v for v in graph.matching_incubators(need) if v in graph.nx] if node in graph.nx else []
+        self._incubators.append(self.incubators.ids(incs), np.ones(len(incs), np.float32))
+        targets = graph.route_targets(need)
+        self._nodes.append(node)
+        self._targets.append(targets)
+        self._numbers.extend(graph.node_numbers([node]))
+        numbers = graph.node_numbers(targets)
+        self._target_numbers.append(numbers[numbers >= 0], np.ones(int((numbers >= 0).sum()), np.float32))
+        return len(self._nodes) - 1
+
+    def _renumber(self) -> None:
+        if self._epoch == self.graph.epoch:
+            return
+        self._numbers.view[:] = self.graph.node_numbers(self._nodes)
+        lens = np.fromiter(map(len, self._targets), np.int64, len(self._targets))
+        numbers = self.graph.node_numbers(v for names in self._targets for v in names)
+        owner = np.repeat(np.arange(len(lens)), lens)
+        keep = numbers >= 0
+        width = int(numbers.max()) + 1 if keep.any() else 0
+        self._target_numbers = GrowableCSR(
+            sp.csr_matrix(
+                (np.ones(int(keep.sum()), np.float32), (owner[keep], numbers[keep])), shape=(len(lens), width)
+            )
+        )
+        self._epoch = self.graph.epoch
+
+    def numbers(self) -> np.ndarray:
+        """Node number of each row's need (-1: not in the graph)."""
+        self._renumber()
+        return self._numbers.view
+
+    def target_matrix(self, rows: np.ndarray) -> sp.csr_matrix:
+        """Rows × node numbers: 1 on each route target."""
+        self._renumber()
+        return self._target_numbers.csr()[rows]
+
+    def concept_matrix(self, rows: np.ndarray) -> sp.csr_matrix:
+        """Rows × ``concepts``: 1 on each concept of the need's concept set."""
+        return _rows_of(self._concepts, rows, len(self.concepts))
+
+    def incubator_matrix(self, rows: np.ndarray) -> sp.csr_matrix:
+        """Rows × ``incubators``: 1 on each incubator matching the need."""
+        return _rows_of(self._incubators, rows, len(self.incubators))
+
+
+def _rows_of(m: GrowableCSR, rows: np.ndarray, n_cols: int) -> sp.csr_matrix:
+    out = m.csr()[rows]
+    out.resize((len(rows), n_cols))
+    return out
 
 
 FEATURE_NAMES = (

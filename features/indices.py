@@ -16,7 +16,7 @@ from features.concepts import ConceptIndex, mapper
 from features.dense import DenseIndex, Encoder, NeedDenseIndex, VectorCache, get_encoder
 from features.graph import TalentGraph
 from features.records import Need, NeedStatus, Record, Talent
-from features.table import TalentTable
+from features.table import NeedTable, TalentTable
 from features.text import NeedIndex, SparseIndex
 
 Progress = Callable[[str], None]
@@ -24,11 +24,13 @@ Progress = Callable[[str], None]
 
 @dataclass
 class Indices:
-    """The talent-side indices (table, BM25, concepts, dense, graph) and the need-side ones (reciprocal)."""
+    """The talent-side indices (table, BM25, concepts, dense, graph) and the need-side ones (the need table over
+    every need; BM25 and dense over open needs, for the reciprocal direction)."""
 
     talents: dict[str, Talent]
     needs: dict[str, Need]
     table: TalentTable
+    need_table: NeedTable
     sparse: SparseIndex
     concepts: ConceptIndex
     dense: DenseIndex | None
@@ -63,6 +65,7 @@ class Indices:
         open_needs = [n for n in needs if n.status is NeedStatus.open]
         say("columns")
         table = TalentTable.build(talents)
+        need_table = NeedTable.build(needs, languages=table.languages)
         say("BM25")
         sparse = SparseIndex.build(talents, processes)
         need_sparse = NeedIndex.build(open_needs, processes)
@@ -87,6 +90,7 @@ class Indices:
             talents={t.id: t for t in talents},
             needs={n.id: n for n in needs},
             table=table,
+            need_table=need_table,
             sparse=sparse,
             concepts=concepts,
             dense=dense,
@@ -136,6 +140,7 @@ class Indices:
                 self.need_dense.add(n)
             self.need_sparse.add(n)
         self.graph.add_need(n)
+        self.need_table.add(n)
         self.needs[n.id] = n
 
     def remove_need(self, need_id: str) -> bool:
@@ -147,6 +152,7 @@ class Indices:
             if self.need_dense is not None:
                 self.need_dense.remove(need_id)
         self.graph.remove_need(need_id)
+        self.need_table.remove(need_id)
         return True
 
     # -- row lookups ---------------------------------------------------------------------------------------------

@@ -1,19 +1,21 @@
-"""A columnar view of talents: one numpy array per attribute the rules and features read.
+"""Columnar views of talents and needs: one numpy array per attribute the rules and features read.
 
-Rules and features run on candidate rows of these arrays, never on pydantic objects in a loop. Rows are appended on
-add and tombstoned on remove (``alive``), so incremental changes cost O(1) and row numbers stay stable; ``compact``
-is not needed until tombstones pile up, and a rebuild gives the same values.
+Rules and features run on rows of these arrays, never on pydantic objects in a loop: a need's columns broadcast
+against many talents' rows, or many needs' rows against one talent's, with the same code. Rows are appended on add
+and tombstoned on remove (``alive``), so incremental changes cost O(1) and row numbers stay stable; ``compact`` is
+not needed until tombstones pile up, and a rebuild gives the same values. Both tables share one language-bit
+vocabulary (:class:`Languages`), so a need's required languages and a talent's stated ones compare as bitmasks.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import ClassVar
+from typing import ClassVar, Self
 
 import numpy as np
 
-from features.records import AvailabilityMode, Degree, Site, Talent
+from features.records import AvailabilityMode, Degree, Need, NeedKind, Site, Talent
 
 SITE_BITS = {site: 1 << i for i, site in enumerate(Site)}
 MODE_CODES = {mode: i for i, mode in enumerate(AvailabilityMode)}
@@ -21,6 +23,9 @@ NOT_FOREIGN = {"CN", "HK", "MO", "TW"}  # Hong Kong, Macao and Taiwan residents 
 _DEGREE_POINTS = {Degree.postdoc: 20, Degree.phd: 20, Degree.master: 15, Degree.bachelor: 10, Degree.other: 0}
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 SHANGHAI_NAMES = {"上海", "上海市", "shanghai"}
+KIND_CODES = {kind: i for i, kind in enumerate(NeedKind)}
+DEFAULT_SPECIAL_RESEARCHER_MONTHS = 2
+"""Months a year a special-researcher post asks for when it does not say."""
 
 
 def permit_points(t: Talent, now_year: int) -> float:
@@ -45,7 +50,97 @@ def permit_points(t: Talent, now_year: int) -> float:
     return float(points)
 
 
-class TalentTable:
+class Languages:
+    """Language code → bit, growing as new codes appear (63 distinct codes at most); shared by both tables."""
+
+    def __init__(self) -> None:
+        self.bits: dict[str, int] = {}
+
+    def mask(self, languages: Iterable[str]) -> int:
+        mask = 0
+        for code in languages:
+            bit = self.bits.setdefault(code, len(self.bits))
+            if bit >= 63:
+                raise ValueError(f"more than 63 distinct language codes; {code!r} cannot be indexed")
+            mask |= 1 << bit
+        return mask
+
+    def has(self, masks: np.ndarray, code: str) -> np.ndarray:
+        """Whether each bitmask holds ``code`` (False for a code no record ever used)."""
+        bit = self.bits.get(code)
+        return np.zeros(np.shape(masks), bool) if bit is None else (masks & (1 << bit)) != 0
+
+
+class _ColumnTable:
+    """Append-only columns with tombstones: rows of one id space, ``alive`` marking the current ones."""
+
+    COLUMNS: ClassVar[dict[str, np.dtype]]
+
+    def __init__(self, languages: Languages | None = None) -> None:
+        self.languages = languages or Languages()
+        self.ids: list[str] = []
+        self.row_of: dict[str, int] = {}
+        self._cols = {name: np.zeros(0, dtype) for name, dtype in self.COLUMNS.items()}
+        self._pending: list[dict] = []
+
+    @classmethod
+    def build(cls, records: Iterable, **options) -> Self:
+        """A table of ``records`` (``options`` go to the constructor)."""
+        table = cls(**options)
+        for r in records:
+            table.add(r)
+        return table
+
+    def add(self, record) -> int:
+        raise NotImplementedError
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        if name.startswith("_") or name not in self.COLUMNS:
+            raise AttributeError(name)
+        self._flush()
+        return self._cols[name]
+
+    def _append(self, record_id: str, values: dict) -> int:
+        """Add or replace a record; a replaced record's old row is tombstoned and a new row appended."""
+        if record_id in self.row_of:
+            self.remove(record_id)
+        row = len(self.ids)
+        self.ids.append(record_id)
+        self.row_of[record_id] = row
+        self._pending.append(values)
+        return row
+
+    def remove(self, record_id: str) -> bool:
+        row = self.row_of.pop(record_id, None)
+        if row is None:
+            return False
+        self._flush()
+        self._cols["alive"][row] = False
+        return True
+
+    def rows(self, record_ids: Sequence[str]) -> np.ndarray:
+        """Row numbers for ids; -1 where the id is unknown or removed."""
+        get = self.row_of.get
+        return np.fromiter((get(i, -1) for i in record_ids), dtype=np.int64, count=len(record_ids))
+
+    def gather(self, rows: np.ndarray, names: Iterable[str]) -> dict[str, np.ndarray]:
+        """The named columns at ``rows`` (plain numpy indexing: callers mask rows of -1 themselves)."""
+        self._flush()
+        return {name: self._cols[name][rows] for name in names}
+
+    def _flush(self) -> bool:
+        if not self._pending:
+            return False
+        new = {name: np.array([v[name] for v in self._pending], dtype=dt) for name, dt in self.COLUMNS.items()}
+        self._cols = {name: np.concatenate([self._cols[name], new[name]]) for name in self.COLUMNS}
+        self._pending = []
+        return True
+
+
+class TalentTable(_ColumnTable):
     """Columnar talent attributes, one row per talent ever added (``alive`` marks the current ones)."""
 
     COLUMNS: ClassVar[dict[str, np.dtype]] = {
@@ -72,61 +167,24 @@ class TalentTable:
         "has_incubator": np.dtype(bool),
     }
 
-    def __init__(self, permit_year: int | None = None) -> None:
+    def __init__(self, permit_year: int | None = None, languages: Languages | None = None) -> None:
+        super().__init__(languages)
         self.permit_year = permit_year or datetime.now(UTC).year
-        self.ids: list[str] = []
-        self.row_of: dict[str, int] = {}
-        self.language_bits: dict[str, int] = {}
-        self._cols = {name: np.zeros(0, dtype) for name, dtype in self.COLUMNS.items()}
-        self._pending: list[dict] = []
         self._typical: np.ndarray | None = None
-
-    @classmethod
-    def build(cls, talents: Iterable[Talent], permit_year: int | None = None) -> TalentTable:
-        table = cls(permit_year)
-        for t in talents:
-            table.add(t)
-        return table
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    def __getattr__(self, name: str) -> np.ndarray:
-        if name.startswith("_") or name not in self.COLUMNS:
-            raise AttributeError(name)
-        self._flush()
-        return self._cols[name]
 
     def add(self, t: Talent) -> int:
         """Add or replace a talent; a replaced talent's old row is tombstoned and a new row appended."""
-        if t.id in self.row_of:
-            self.remove(t.id)
-        row = len(self.ids)
-        self.ids.append(t.id)
-        self.row_of[t.id] = row
         values = self._values(t, self.permit_year)
         values["lang_bits"] = self.lang_mask(t.languages)
-        self._pending.append(values)
-        return row
+        return self._append(t.id, values)
 
     def remove(self, talent_id: str) -> bool:
-        row = self.row_of.pop(talent_id, None)
-        if row is None:
-            return False
-        self._flush()
-        self._cols["alive"][row] = False
         self._typical = None
-        return True
+        return super().remove(talent_id)
 
     def lang_mask(self, languages: Iterable[str]) -> int:
-        """Bitmask of languages, growing the vocabulary as new codes appear (63 distinct codes at most)."""
-        mask = 0
-        for code in languages:
-            bit = self.language_bits.setdefault(code, len(self.language_bits))
-            if bit >= 63:
-                raise ValueError(f"more than 63 distinct language codes; {code!r} cannot be indexed")
-            mask |= 1 << bit
-        return mask
+        """Bitmask of languages in the shared vocabulary (``Languages.mask``)."""
+        return self.languages.mask(languages)
 
     def salary_estimate(self, rows: np.ndarray) -> np.ndarray:
         """Stated salary expectation of ``rows``, or where unstated (half of real profiles) the median stated one
@@ -150,18 +208,10 @@ class TalentTable:
         out = np.where(np.isnan(c["salary"][safe]), typical, c["salary"][safe])
         return np.where(rows >= 0, out, np.nan).astype(np.float32)
 
-    def rows(self, talent_ids: Sequence[str]) -> np.ndarray:
-        """Row numbers for ids; -1 where the id is unknown or removed."""
-        get = self.row_of.get
-        return np.fromiter((get(i, -1) for i in talent_ids), dtype=np.int64, count=len(talent_ids))
-
-    def _flush(self) -> None:
-        if not self._pending:
-            return
-        new = {name: np.array([v[name] for v in self._pending], dtype=dt) for name, dt in self.COLUMNS.items()}
-        self._cols = {name: np.concatenate([self._cols[name], new[name]]) for name in self.COLUMNS}
-        self._pending = []
-        self._typical = None
+    def _flush(self) -> bool:
+        if flushed := super()._flush():
+            self._typical = None
+        return flushed
 
     @staticmethod
     def _values(t: Talent, permit_year: int) -> dict:
@@ -192,4 +242,58 @@ class TalentTable:
             "n_works": len(t.works),
             "updated_day": np.nan if updated is None else (updated - EPOCH).total_seconds() / 86400.0,
             "has_incubator": t.incubator_id is not None,
+        }
+
+
+def required_site(need: Need) -> Site:
+    """The site a post is worked at: the Shanghai enclave for enclave posts, else the one it names."""
+    return Site.shanghai_enclave if need.kind is NeedKind.enclave else need.site
+
+
+class NeedTable(_ColumnTable):
+    """Columnar need attributes (what the rules and the fit columns read), one row per need ever added.
+
+    ``Indices`` keeps one over all its needs, in lockstep with the other indices; ``frame`` gives the same columns
+    for a need that is not stored (an ad-hoc query), so one need and many stored ones go through the same code."""
+
+    COLUMNS: ClassVar[dict[str, np.dtype]] = {
+        "alive": np.dtype(bool),
+        "min_rank": np.dtype(np.int16),  # minimum tier rank, 0 = none
+        "need_months": np.dtype(np.int16),  # months a year (special researchers: the default when unstated)
+        "kind": np.dtype(np.int8),  # KIND_CODES
+        "site_bit": np.dtype(np.int64),  # SITE_BITS of ``required_site``
+        "lang_bits": np.dtype(np.int64),  # bitmask over the shared ``Languages``; 0 = none required
+        "budget": np.dtype(np.float32),  # salary budget; NaN = not stated
+        "n_skills": np.dtype(np.float32),
+        "needs_zh": np.dtype(bool),  # posts in Jiaxing work in Chinese unless they name other languages
+        "needs_en": np.dtype(bool),
+    }
+
+    def add(self, n: Need) -> int:
+        """Add or replace a need; a replaced need's old row is tombstoned and a new row appended."""
+        return self._append(n.id, self._values(n, self.languages))
+
+    def frame(self, n: Need) -> dict[str, np.ndarray]:
+        """The columns of one need as length-1 arrays, without storing it."""
+        return self.columns_of(n, self.languages)
+
+    @classmethod
+    def columns_of(cls, n: Need, languages: Languages) -> dict[str, np.ndarray]:
+        """``frame`` without a table: the columns of ``n`` with language bits from ``languages``."""
+        return {name: np.array([v], dtype=cls.COLUMNS[name]) for name, v in cls._values(n, languages).items()}
+
+    @staticmethod
+    def _values(n: Need, languages: Languages) -> dict:
+        default = DEFAULT_SPECIAL_RESEARCHER_MONTHS if n.kind is NeedKind.special_researcher else 0
+        return {
+            "alive": True,
+            "min_rank": n.min_tier.rank if n.min_tier else 0,
+            "need_months": n.months_per_year or default,
+            "kind": KIND_CODES[n.kind],
+            "site_bit": SITE_BITS[required_site(n)],
+            "lang_bits": languages.mask(n.languages),
+            "budget": n.salary_budget or np.nan,
+            "n_skills": len(n.required_skills),
+            "needs_zh": "zh" in (set(n.languages) or {"zh"}),
+            "needs_en": "en" in n.languages,
         }

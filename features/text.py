@@ -185,6 +185,13 @@ class Bm25Corpus:
         """Term counts of the live rows only, in row order (for ``compact``)."""
         return self.tf.csr()[np.flatnonzero(self.alive.view)]
 
+    def term_weights(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(position in ``rows``, term id, BM25 weight) of every term of ``rows``: what a query holding the term
+        adds to the row's score (0 for dead rows)."""
+        owner, cols, tf = self.tf.gather(rows)
+        w = self._bm25(tf, rows[owner], self._idf(cols))
+        return owner, cols.astype(np.int64), np.where(self.alive.view[rows[owner]], w, 0.0)
+
     def _idf(self, qterms: np.ndarray) -> np.ndarray:
         """IDF of each query term over the live documents (bm25s's Lucene IDF)."""
         n = max(self.n_live, 1)
@@ -334,6 +341,48 @@ class SparseIndex(_IdIndex):
             out["bm25_works_max"][ok] = grid[:, 0]
             out["bm25_works_top3"][ok] = grid[:, :3].sum(axis=1) / 3
         return out
+
+    def query_terms(self, query: str | Need) -> np.ndarray:
+        """Sorted unique term ids of a query kept for later scoring (``score_queries``). Unseen tokens join the
+        vocabulary, so a talent added later that uses them still meets the query; no talent holds them yet, so no
+        score changes."""
+        return np.unique(self.vocab.encode(_query_tokens(query))).astype(np.int64)
+
+    def score_queries(self, queries: sp.csr_matrix, row: int) -> dict[str, np.ndarray]:
+        """``score`` turned around: one talent row against many queries (rows of 0/1 term presence over this
+        vocabulary, from ``query_terms``), as mat-vecs of the talent's BM25 term weights instead of a gather of
+        many talents' terms per query."""
+        m, n_terms = queries.shape
+        out = {k: np.zeros(m, np.float32) for k in ("bm25_profile", "bm25_works_max", "bm25_works_top3")}
+        _, cols, w = self.profile.term_weights(np.array([row]))
+        vec = np.zeros(n_terms, np.float32)
+        keep = cols < n_terms  # terms no query holds
+        vec[cols[keep]] = w[keep]
+        out["bm25_profile"] = queries @ vec
+        wrows = self._work_rows(np.array([row]))[0]
+        if len(wrows):
+            owner, cols, w = self.works.term_weights(wrows)
+            keep = cols < n_terms
+            weights = sp.csr_matrix((w[keep], (cols[keep], owner[keep])), shape=(n_terms, len(wrows)), dtype=np.float32)
+            grid = -np.sort(-(queries @ weights).toarray(), axis=1)
+            out["bm25_works_max"] = grid[:, 0]
+            out["bm25_works_top3"] = grid[:, :3].sum(axis=1) / 3
+        return out
+
+    def required_terms(self, skill: str) -> np.ndarray:
+        """Sorted unique term ids of one required skill, kept for ``covers_skills`` (unseen tokens join the
+        vocabulary, as in ``query_terms``)."""
+        return np.unique(self.vocab.encode(sorted(set(tokenize(skill))))).astype(np.int64)
+
+    def covers_skills(self, skills: sp.csr_matrix, row: int) -> np.ndarray:
+        """Whether talent ``row``'s profile holds every term of each skill (rows of 0/1 term presence, from
+        ``skill_terms``): ``skill_coverage``'s token test, one talent against many skills. A skill without terms
+        is not covered this way."""
+        _, cols, _ = self.profile.tf.gather(np.array([row]))
+        present = np.zeros(skills.shape[1], np.float32)
+        present[cols[cols < len(present)]] = 1.0
+        n_terms = np.diff(skills.indptr)
+        return (n_terms > 0) & (skills @ present == n_terms)
 
     def search(self, query: str | Need, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` live talents by profile BM25 (score > 0 only): (talent ids, scores), best first."""

@@ -21,12 +21,12 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from features.concepts import ancestors
-from features.eligibility import DEFAULT_SPECIAL_RESEARCHER_MONTHS, PERMIT_CLASS_A, PERMIT_CLASS_B, RULE_TEXT, Rule
+from features.eligibility import PERMIT_CLASS_A, PERMIT_CLASS_B, RULE_TEXT, Rule
 from features.indices import Indices
 from features.matrix import BM25_HALF, TEXT_WEIGHTS
 from features.records import AvailabilityMode, Need, NeedKind, Talent
 from features.schema import FeatureSchema
-from features.table import NOT_FOREIGN
+from features.table import DEFAULT_SPECIAL_RESEARCHER_MONTHS, NOT_FOREIGN
 from features.taxonomy import disciplines
 
 DEFAULT_TOP = 4

@@ -196,18 +196,9 @@ def retrieve(
         removed=e.removed_counts(),
         removed_ids=removed_ids,
         first_stage=fused[keep],
-        eligibility=_subset(e, keep),
+        eligibility=e.take(keep),
         filtered=filtered,
         pool=len(rows),
-    )
-
-
-def _subset(e: Eligibility, keep: np.ndarray) -> Eligibility:
-    return Eligibility(
-        rows=e.rows[keep],
-        checks={rule: ok[keep] for rule, ok in e.checks.items()},
-        tier_gap=e.tier_gap[keep],
-        months_surplus=e.months_surplus[keep],
     )
 
 

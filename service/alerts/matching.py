@@ -1,7 +1,8 @@
 """Matching on arrival: a new or materially changed talent against every open subscribed need, in one pass.
 
 Two stages, like ranking: the talent's feature rows against all subscribed needs come from one vectorised call
-(``features.talent_matrix``; the hard rules, consent first, drop the needs it may not be matched to), the fixed text
+(``features.matrix.talent_matrix`` over a ``NeedSet`` of the subscribed open needs; the hard rules, consent first,
+drop the needs it may not be matched to), the fixed text
 blend keeps the needs it is relevant to at all (``alerts_min_relevance``), and the champion model (or the text blend
 without one) scores those. A subscription fires where the score reaches its ``min_score`` or the talent enters the
 need's current top ``top_n`` (the need's N-th best score, cached per need and model version).
@@ -29,10 +30,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from features.indices import Indices
-from features.matrix import text_relevance
+from features.matrix import talent_matrix, text_relevance
+from features.pairs import NeedSet
 from features.records import Need, NeedStatus, Record, Talent
 from features.schema import SCHEMA
-from features.talent_matrix import NeedBatch, talent_feature_matrix
 from matcher.pipeline import TEXT_RELEVANCE, ScorerLike, rank
 from matcher.reasons import reasons
 from service import db
@@ -88,7 +89,7 @@ class CreatedAlert:
 
 
 class AlertMatcher:
-    """Subscriptions, the ``NeedBatch`` of their open needs and the top-N cut-offs for one ``Indices``.
+    """Subscriptions, the ``NeedSet`` of their open needs and the top-N cut-offs for one ``Indices``.
 
     Writers call ``on_write`` with the index lock held; ``refresh`` (after a subscription changes) takes
     ``index_lock`` itself. ``scorer`` returns the serving model (``None``: text relevance)."""
@@ -99,7 +100,7 @@ class AlertMatcher:
         self.store, self.settings, self.idx, self.scorer = store, settings, indices, scorer
         self.index_lock = index_lock or threading.Lock()
         self._lock = threading.RLock()
-        self.batch = NeedBatch(indices)
+        self.batch = NeedSet(indices)
         self._by_need: dict[str, list[Subscription]] = {}
         self._all_needs: dict[str, list[Subscription]] = {}
         self._top: dict[str, np.ndarray] = {}
@@ -107,10 +108,10 @@ class AlertMatcher:
         with self.index_lock:
             self._reload()
 
-    # --- subscriptions and the batch ---------------------------------------------------------------------------
+    # --- subscriptions and the need set ------------------------------------------------------------------------
 
     def refresh(self) -> None:
-        """Re-read the subscriptions and bring the batch in line (after a subscription is created or ended)."""
+        """Re-read the subscriptions and bring the need set in line (after a subscription is created or ended)."""
         with self.index_lock:
             self._reload()
 
@@ -140,7 +141,7 @@ class AlertMatcher:
     # --- hooks -------------------------------------------------------------------------------------------------
 
     def on_write(self, changes: Sequence[tuple[Record | None, Record]], *, now: datetime | None = None) -> None:
-        """After records were stored and indexed (``live.Writer``): keep the batch in step with needs, send the
+        """After records were stored and indexed (``live.Writer``): keep the need set in step with needs, send the
         posted-need digest, and match new or materially changed talents."""
         talents = []
         with self._lock:
@@ -197,7 +198,7 @@ class AlertMatcher:
             if not len(self.batch):
                 return []
             scorer = self._model()
-            rows = talent_feature_matrix(self.idx, self.batch, talent.id, now=now)
+            rows = talent_matrix(self.idx, self.batch, talent.id, now=now)
             relevance = text_relevance(rows.X)
             keep = np.flatnonzero(relevance >= self.settings.alerts_min_relevance)
             if not len(keep):

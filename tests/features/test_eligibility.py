@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from features.eligibility import Rule, check
+from features.eligibility import Rule, check, rules, talent_columns
 from features.records import Need, Talent
-from features.table import TalentTable
+from features.table import NeedTable, TalentTable
 
 
 def talent(tid, **kw):
@@ -123,3 +123,31 @@ def test_replacing_a_talent_tombstones_its_old_row():
     assert len(t) == 2 and t.rows(["a"]).tolist() == [1]
     assert t.alive.tolist() == [False, True] and t.tier_rank.tolist() == [1, 5]
     assert np.isnan(t.salary).all()
+
+
+def test_many_needs_against_one_talent_equal_one_need_at_a_time(table):
+    needs = [
+        Need(id="ft", title="全职", kind="full_time", min_tier="C", languages=["en"]),
+        Need(id="sr", title="特聘", kind="special_researcher", months_per_year=3),
+        Need(id="en", title="飞地", kind="enclave", site="jiaxing"),
+        Need(id="inc", title="孵化", kind="incubation_project", min_tier="A", languages=["de"]),
+    ]
+    need_table = NeedTable.build(needs, languages=table.languages)
+    for t in WORLD:
+        row = table.rows([t.id])
+        talent, alive = talent_columns(table, row)
+        many = rules(need_table.gather(need_table.rows([n.id for n in needs]), NeedTable.COLUMNS), talent, alive,
+                     np.arange(len(needs)))  # fmt: skip
+        one = [check(n, table, row) for n in needs]
+        assert many.removed_by().tolist() == [e.removed_by()[0] for e in one], t.id
+        np.testing.assert_array_equal(many.tier_gap, [e.tier_gap[0] for e in one])
+        np.testing.assert_array_equal(many.months_surplus, [e.months_surplus[0] for e in one])
+
+
+def test_need_table_rows_are_tombstoned_on_replace_and_remove():
+    needs = NeedTable.build([Need(id="a", title="x", kind="special_researcher"), Need(id="b", title="y")])
+    assert needs.need_months.tolist() == [2, 0]  # the special-researcher default when the post does not say
+    needs.add(Need(id="a", title="x", kind="enclave", languages=["en"]))
+    assert needs.rows(["a", "b"]).tolist() == [2, 1] and needs.alive.tolist() == [False, True, True]
+    assert needs.needs_zh.tolist() == [True, True, False] and needs.needs_en.tolist() == [False, False, True]
+    assert needs.remove("b") and not needs.remove("b") and needs.rows(["b"]).tolist() == [-1]

