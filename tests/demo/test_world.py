@@ -12,8 +12,7 @@ import pytest
 
 from demo.world import generate_world
 from features.records import RECORD_TYPES, REFERENCES, WORLD_FILES, FeedbackEvent, Need, NeedKind, Talent, Tier
-from matcher.evaluate import TRUTH_FILE
-from matcher.truth import load_truth as read_truth
+from matcher.truth import TRUTH_FILE, load_truth
 
 ALL_FILES = [*WORLD_FILES.values(), TRUTH_FILE]
 
@@ -123,8 +122,8 @@ def test_talents_are_realistic(records: dict[str, list]) -> None:
 
 
 def test_truth_grades_every_need(world: Path, records: dict[str, list]) -> None:
-    truth = read_truth(world)
-    assert read_truth(world / TRUTH_FILE) == truth
+    truth = load_truth(world)
+    assert load_truth(world / TRUTH_FILE) == truth
     need_ids = {n.id for n in records["need"]}
     talent_ids = {t.id for t in records["talent"]}
     assert set(truth) == need_ids
@@ -135,7 +134,7 @@ def test_truth_grades_every_need(world: Path, records: dict[str, list]) -> None:
 
 
 def test_feedback_follows_truth_with_position_bias(world: Path, records: dict[str, list]) -> None:
-    truth = read_truth(world)
+    truth = load_truth(world)
     events: list[FeedbackEvent] = records["feedback"]
     actions = Counter(e.action.value for e in events)
     assert {"impression", "view", "shortlist", "contact", "reject"} <= set(actions)
@@ -157,7 +156,7 @@ def test_feedback_follows_truth_with_position_bias(world: Path, records: dict[st
 def test_truth_is_learnable_but_not_trivial(world: Path, records: dict[str, list]) -> None:
     """Relevant talents share more written skills with the need than others do, yet many highly relevant ones
     share none verbatim (other language, synonyms, omissions): reading the records well matters."""
-    truth = read_truth(world)
+    truth = load_truth(world)
     talents = {t.id: {s.lower() for s in t.skills} for t in records["talent"]}
     overlaps = {True: [], False: []}
     strong_without_overlap = strong = 0
@@ -192,11 +191,11 @@ def test_bad_arguments_are_named(tmp_path: Path) -> None:
 
 def test_read_truth_errors_name_file_and_line(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="no truth file"):
-        read_truth(tmp_path)
+        load_truth(tmp_path)
     bad = tmp_path / TRUTH_FILE
     bad.write_text('{"need_id": "N1", "talent_id": "T1", "grade": 2}\n{"need_id": "N1", "grade": 9}\n')
     with pytest.raises(ValueError, match=r"truth\.jsonl:2"):
-        read_truth(bad)
+        load_truth(bad)
 
 
 def test_progress_is_reported(tmp_path: Path) -> None:
