@@ -265,6 +265,8 @@ class Scorer:
     def contributions(self, X: np.ndarray) -> np.ndarray:
         """Per-feature contributions (n, F + 1) to each score; the last column is the bias. Rows sum to ``predict``."""
         X = _check_width(X)
+        if len(X) == 0:  # a need whose every candidate a rule removed (LightGBM divides by the row count)
+            return np.zeros((0, X.shape[1] + 1), dtype=np.float32)
         contrib = self.booster.predict(X, pred_contrib=True, num_threads=1)  # one thread: see _predict
         return np.asarray(contrib, dtype=np.float32).reshape(len(X), -1)
 

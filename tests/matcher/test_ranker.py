@@ -95,6 +95,8 @@ def test_scorer_contributions_sum_to_the_score(fitted):
     assert contrib.shape == (len(X), F + 1)
     np.testing.assert_allclose(contrib.sum(axis=1), scorer.predict(X), rtol=1e-4, atol=1e-4)
     np.testing.assert_array_equal(scorer.predict(X), fitted.predict(X))
+    assert scorer.contributions(X[:0]).shape == (0, F + 1)  # a need whose every candidate a rule removed
+    assert scorer.predict(X[:0]).shape == (0,)
 
 
 def test_scorer_refuses_a_model_of_another_schema(fitted):
