@@ -2,7 +2,8 @@
 
 Synthetic records (not the demo world): each talent has ~5 skills drawn Zipf-like from 5,000, 2 NSFC leaf
 disciplines, 1 institution of 2,000, 1 city of 300 in 30 countries, and one in ten is linked to one of the eight
-incubators; each need has 3 skills, 2 disciplines, an enterprise of 500 (on 7 platforms) and an industry.
+incubators; each need has 3 skills, 2 disciplines, an enterprise of 500 (on 7 platforms) and an industry. No hire
+edges: the graph is the one ranking uses (``Indices.build`` never indexes feedback).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import time
 import numpy as np
 
 from features.graph import TalentGraph
-from features.records import Enterprise, FeedbackEvent, Incubator, Need, Platform, Residence, Talent
+from features.records import Enterprise, Incubator, Need, Platform, Residence, Talent
 from features.taxonomy import Industry, disciplines
 
 TALENTS = 100_000
@@ -78,17 +79,12 @@ def world(n_talents: int = TALENTS, n_needs: int = NEEDS, seed: int = 0) -> dict
         )
         for i in range(n_talents)
     ]
-    feedback = [
-        FeedbackEvent(need_id=f"n{rng.integers(n_needs)}", talent_id=f"t{rng.integers(n_talents)}", action="hire")
-        for _ in range(1_000)
-    ]
     return {
         "talents": talents,
         "needs": needs,
         "enterprises": enterprises,
         "platforms": platforms,
         "incubators": incubators,
-        "feedback": feedback,
     }
 
 

@@ -1,10 +1,11 @@
 """Candidate generation: a wide, cheap union of retrievers, then the hard rules, then a first-stage order.
 
-Each retriever returns its own top quota (BM25 over profiles, dense vectors, taxonomy concepts, personalized
-PageRank from the need, and the incubator route: talents of an overseas incubator whose focus fits the need, which
-no text retriever may surface). The union is deduplicated, every candidate is checked against the eligibility rules
-(the removed ones keep the first rule they failed, for the response), and the eligible are ordered by reciprocal-rank
-fusion of the retrievers and cut to ``k`` for the LambdaRank re-ranker.
+Each retriever (a component of ``matcher.retrievers``) returns its own top quota: BM25 over profiles, dense
+vectors, taxonomy concepts, personalized PageRank from the need, and the incubator route (talents of an overseas
+incubator whose focus fits the need, which no text retriever may surface). The union is deduplicated, every
+candidate is checked against the eligibility rules (the removed ones keep the first rule they failed, for the
+response), and the eligible are ordered by reciprocal-rank fusion of the retrievers and cut to ``k`` for the
+LambdaRank re-ranker.
 
 Why reciprocal-rank fusion: on the demo world (5,000 talents, 250 needs, seed 7, dense vectors, default quotas) it
 keeps 97.5% of the truly relevant, eligible talents in the first 300 (pooled over needs), against 96.8% when the
@@ -16,15 +17,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
-from operator import itemgetter
 
 import numpy as np
 
 from features.dense import profile_text
-from features.eligibility import Eligibility, check
+from features.eligibility import Eligibility, check, rules, talent_columns
 from features.indices import Indices
-from features.records import Need, NeedStatus, Site, Talent, Tier, need_text
-from features.table import SITE_BITS, TalentTable
+from features.records import Need, NeedStatus, Site, Talent, Tier
+from features.table import SITE_BITS, NeedTable, TalentTable
+from matcher.retrievers import RETRIEVERS, take
 
 RRF_K = 60.0
 """The usual damping of reciprocal-rank fusion: a retriever's rank r adds 1 / (RRF_K + r)."""
@@ -45,6 +46,10 @@ class Quotas:
             value = getattr(self, f.name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"Quotas.{f.name} must be an integer >= 0, got {value!r}")
+
+
+if [r.name for r in RETRIEVERS] != [f.name for f in fields(Quotas)]:
+    raise RuntimeError("matcher.retrievers.RETRIEVERS and the fields of Quotas differ; give each retriever its quota")
 
 
 @dataclass(frozen=True)
@@ -113,49 +118,13 @@ class Candidates:
 
 
 def _run_retrievers(idx: Indices, need: Need, quotas: Quotas) -> dict[str, list[str]]:
-    """Each retriever's ids, best first; retrievers without an index (dense off, need not in the graph) are absent."""
+    """Each retriever's ids, best first; retrievers switched off or without an index are absent."""
     out: dict[str, list[str]] = {}
-    if quotas.sparse:
-        out["sparse"] = list(idx.sparse.search(need, quotas.sparse)[0])
-    if quotas.dense and idx.dense is not None and len(idx.dense):
-        out["dense"] = idx.dense.search(need_text(need), quotas.dense)[0]
-    if quotas.concepts:
-        out["concepts"] = list(idx.concepts.search(need, quotas.concepts)[0])
-    in_graph = f"need:{need.id}" in idx.graph.nx
-    if quotas.graph and in_graph:
-        out["graph"] = idx.graph.ppr_top(need.id, quotas.graph)[0]
-    if quotas.incubator and in_graph:
-        out["incubator"] = _incubator_route(idx, need, quotas.incubator)
+    for retriever in RETRIEVERS:
+        quota = getattr(quotas, retriever.name)
+        if quota and (ids := retriever.run(idx, need, quota)) is not None:
+            out[retriever.name] = ids
     return out
-
-
-def _incubator_route(idx: Indices, need: Need, k: int) -> list[str]:
-    """Talents linked to an incubator whose focus fits the need, the ``k`` with most concept overlap first.
-
-    A talent links to one incubator (``Talent.incubator_id``), so whether an incubator fits is the graph's
-    ``incubator_route`` of any one of its talents; only the fitting incubators' talents are then listed, from the
-    graph's adjacency (a few hundred per incubator at 100k talents, instead of every incubator-linked talent).
-    """
-    adj = idx.graph.nx.adj
-    nodes = [f"incubator:{inc}" for inc in idx.incubators if f"incubator:{inc}" in adj]
-    first = {node: next((v for v in adj[node] if v.startswith("talent:")), None) for node in nodes}  # "talent:" + id
-    first = {node: v for node, v in first.items() if v is not None}
-    if not first:
-        return []
-    fits = idx.graph.incubator_route(need.id, [v[7:] for v in first.values()]) > 0
-    ids = [v[7:] for node, ok in zip(first, fits, strict=True) if ok for v in adj[node] if v.startswith("talent:")]
-    if not ids:
-        return []
-    overlap = idx.concepts.concept_overlap(need, idx.concepts.rows(ids))
-    return _take(ids, np.argsort(-overlap, kind="stable")[:k])
-
-
-def _take(items: list[str], positions: np.ndarray) -> list[str]:
-    """``[items[i] for i in positions]`` at C speed (the id lists here run to a few thousand)."""
-    if len(positions) == 0:
-        return []
-    got = itemgetter(*positions.tolist())(items)
-    return list(got) if len(positions) > 1 else [got]
 
 
 def _fuse(lists: dict[str, list[str]], table: TalentTable) -> tuple[np.ndarray, np.ndarray]:
@@ -182,16 +151,16 @@ def retrieve(
     passed = e.passed
     why = e.removed_by()
     removed = np.flatnonzero(~passed)
-    removed_ids = dict(zip(_take(idx.table.ids, rows[removed]), why[removed].tolist(), strict=True))
+    removed_ids = dict(zip(take(idx.table.ids, rows[removed]), why[removed].tolist(), strict=True))
     keep = np.flatnonzero(passed)
     filtered = 0
     if filters is not None:
-        ok = filters.mask(idx, _take(idx.table.ids, rows[keep]))
+        ok = filters.mask(idx, take(idx.table.ids, rows[keep]))
         filtered = int((~ok).sum())
         keep = keep[ok]
     keep = keep[np.lexsort((rows[keep], -fused[keep]))][:k]  # ties by table row: deterministic
     return Candidates(
-        talent_ids=_take(idx.table.ids, rows[keep]),
+        talent_ids=take(idx.table.ids, rows[keep]),
         sources=lists,
         removed=e.removed_counts(),
         removed_ids=removed_ids,
@@ -206,29 +175,27 @@ def retrieve_needs(idx: Indices, talent: Talent, *, k: int = 20) -> list[tuple[s
     """Open needs for a talent, best first: (need id, score), at most ``k``.
 
     BM25 and dense search over the open needs (``3k`` each, fused by reciprocal rank), then the eligibility rules of
-    each need for this talent. The rules are per need (each need has its own tier, site and languages), so they run
-    once per fused need until ``k`` pass — a loop over at most ``6k`` needs, each a vectorised check of one row
-    (about 0.1 ms). Fewer than ``k`` come back when the talent fits fewer of the needs the text search found.
+    every fused need against this talent in one broadcast call (``features.eligibility.rules`` over the need table's
+    columns). Fewer than ``k`` come back when the talent fits fewer of the needs the text search found.
     """
     if not isinstance(k, int) or isinstance(k, bool) or k < 1:
         raise ValueError(f"retrieve_needs: k must be a positive integer, got {k!r}")
     lists = [list(idx.need_sparse.search(talent, 3 * k)[0])]
     if idx.need_dense is not None and len(idx.need_dense):
         lists.append(idx.need_dense.search(profile_text(talent), 3 * k)[0])
+    row = idx.table.rows([talent.id])
+    if row[0] < 0:
+        raise LookupError(f"talent {talent.id!r} is not indexed; add it with Indices.add_talent before matching")
     score: dict[str, float] = {}
     for ids in lists:
         for r, nid in enumerate(ids):
             score[nid] = score.get(nid, 0.0) + 1.0 / (RRF_K + 1.0 + r)
-    row = idx.table.rows([talent.id])
-    if row[0] < 0:
-        raise LookupError(f"talent {talent.id!r} is not indexed; add it with Indices.add_talent before matching")
-    out = []
-    for nid, s in sorted(score.items(), key=lambda kv: (-kv[1], kv[0])):
-        need = idx.needs.get(nid)
-        if need is None or need.status is not NeedStatus.open:
-            continue
-        if check(need, idx.table, row).passed[0]:
-            out.append((nid, s))
-        if len(out) == k:
-            break
-    return out
+    fused = [nid for nid, _ in sorted(score.items(), key=lambda kv: (-kv[1], kv[0]))]
+    fused = [nid for nid in fused if (n := idx.needs.get(nid)) is not None and n.status is NeedStatus.open]
+    if not fused:
+        return []
+    need_rows = idx.need_table.rows(fused)
+    talent_cols, alive = talent_columns(idx.table, row)
+    need_cols = idx.need_table.gather(need_rows, NeedTable.COLUMNS)
+    ok = rules(need_cols, talent_cols, alive, need_rows).passed & (need_rows >= 0)
+    return [(nid, score[nid]) for nid in take(fused, np.flatnonzero(ok)[:k])]

@@ -11,6 +11,7 @@ from rank_world import build
 from features.eligibility import check
 from features.records import Need, Site, Talent
 from matcher.retrieve import Filters, Quotas, retrieve, retrieve_needs
+from matcher.retrievers import RETRIEVERS
 
 ELIGIBLE = {"T-litho", "T-zh", "T-optout", "T-inc", "T-local"}
 
@@ -36,6 +37,16 @@ def test_each_retriever_contributes_its_talents(idx, litho):
     assert set(c.talent_ids) == ELIGIBLE
     assert len(c.talent_ids) == len(set(c.talent_ids)) == len(c.first_stage) == len(c.eligibility.rows)
     assert (np.diff(c.first_stage) <= 0).all()  # best first
+
+
+def test_each_retriever_is_a_component_with_its_quota(idx, litho):
+    """One ``run`` per retriever, named as its quota: switching a quota off removes exactly that source."""
+    full = retrieve(idx, litho)
+    for r in RETRIEVERS:
+        ids = r.run(idx, litho, 50)
+        assert ids == full.sources.get(r.name, ids)  # dense: no index here, so None and absent from the sources
+        off = retrieve(idx, litho, quotas=Quotas(**{r.name: 0}))
+        assert set(off.sources) == set(full.sources) - {r.name}
 
 
 def test_incubator_route_finds_a_talent_no_text_retriever_finds(idx, litho):

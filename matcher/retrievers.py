@@ -1,0 +1,101 @@
+"""The first-stage retrievers: one component each, every one with one ``run(idx, need, k)`` returning the talent
+ids it would bring, best first (``None`` where its index is absent: dense vectors off, a need not in the graph).
+
+``RETRIEVERS`` lists them in the order ``matcher.retrieve`` fuses them; each one's ``name`` is a field of
+``matcher.retrieve.Quotas`` (checked there on import), so a new retriever is one class here plus its quota.
+"""
+
+from __future__ import annotations
+
+from operator import itemgetter
+from typing import Protocol
+
+import numpy as np
+
+from features.indices import Indices
+from features.records import Need, need_text
+
+
+class Retriever(Protocol):
+    name: str
+
+    def run(self, idx: Indices, need: Need, k: int) -> list[str] | None: ...
+
+
+class Bm25:
+    """BM25 over the talents' profiles and works, Chinese and English tokens alike."""
+
+    name = "sparse"
+
+    def run(self, idx: Indices, need: Need, k: int) -> list[str] | None:
+        return list(idx.sparse.search(need, k)[0])
+
+
+class Dense:
+    """Exact inner-product search over the profiles' multilingual vectors."""
+
+    name = "dense"
+
+    def run(self, idx: Indices, need: Need, k: int) -> list[str] | None:
+        if idx.dense is None or not len(idx.dense):
+            return None
+        return idx.dense.search(need_text(need), k)[0]
+
+
+class Concepts:
+    """Taxonomy concepts (disciplines, industries, skills) the need and the talent share, across languages."""
+
+    name = "concepts"
+
+    def run(self, idx: Indices, need: Need, k: int) -> list[str] | None:
+        return list(idx.concepts.search(need, k)[0])
+
+
+class GraphProximity:
+    """Personalized PageRank from the need's node: talents close through enterprises, places, concepts."""
+
+    name = "graph"
+
+    def run(self, idx: Indices, need: Need, k: int) -> list[str] | None:
+        if f"need:{need.id}" not in idx.graph.nx:
+            return None
+        return idx.graph.ppr_top(need.id, k)[0]
+
+
+class IncubatorRoute:
+    """Talents linked to an overseas incubator whose focus fits the need, the ``k`` with most concept overlap first:
+    a route no text retriever may surface.
+
+    A talent links to one incubator (``Talent.incubator_id``), so whether an incubator fits is the graph's
+    ``incubator_route`` of any one of its talents; only the fitting incubators' talents are then listed, from the
+    graph's adjacency (a few hundred per incubator at 100k talents, instead of every incubator-linked talent).
+    """
+
+    name = "incubator"
+
+    def run(self, idx: Indices, need: Need, k: int) -> list[str] | None:
+        if f"need:{need.id}" not in idx.graph.nx:
+            return None
+        adj = idx.graph.nx.adj
+        nodes = [f"incubator:{inc}" for inc in idx.incubators if f"incubator:{inc}" in adj]
+        first = {node: next((v for v in adj[node] if v.startswith("talent:")), None) for node in nodes}
+        first = {node: v for node, v in first.items() if v is not None}  # "talent:" + id
+        if not first:
+            return []
+        fits = idx.graph.incubator_route(need.id, [v[7:] for v in first.values()]) > 0
+        ids = [v[7:] for node, ok in zip(first, fits, strict=True) if ok for v in adj[node] if v.startswith("talent:")]
+        if not ids:
+            return []
+        overlap = idx.concepts.concept_overlap(need, idx.concepts.rows(ids))
+        return take(ids, np.argsort(-overlap, kind="stable")[:k])
+
+
+RETRIEVERS: tuple[Retriever, ...] = (Bm25(), Dense(), Concepts(), GraphProximity(), IncubatorRoute())
+
+
+def take(items: list[str], positions: np.ndarray) -> list[str]:
+    """``[items[i] for i in positions]`` at C speed (the id lists here run to a few thousand)."""
+    if len(positions) == 0:
+        return []
+    got = itemgetter(*positions.tolist())(items)
+    return list(got) if len(positions) > 1 else [got]
