@@ -96,10 +96,14 @@ def rules(need: Mapping[str, np.ndarray], talent: Mapping[str, np.ndarray], aliv
 
     remote = mode == MODE_CODES[AvailabilityMode.remote]
     special = kind == KIND_CODES[NeedKind.special_researcher]
-    available = np.select(
-        [special, kind == KIND_CODES[NeedKind.full_time], kind == KIND_CODES[NeedKind.enclave]],
-        [~remote & (months >= need_months), mode == MODE_CODES[AvailabilityMode.full_time], ~remote],
-        True,  # an incubation project moves with its venture; availability is the venture's, not the person's
+    available = np.where(  # an incubation project moves with its venture: availability is the venture's
+        special,
+        ~remote & (months >= need_months),
+        np.where(
+            kind == KIND_CODES[NeedKind.full_time],
+            mode == MODE_CODES[AvailabilityMode.full_time],
+            (kind != KIND_CODES[NeedKind.enclave]) | ~remote,
+        ),
     )
     sites, langs, need_langs = talent["sites"], talent["lang_bits"], need["lang_bits"]
     site_ok = (sites == 0) | ((sites & need["site_bit"]) != 0)
@@ -117,10 +121,15 @@ def rules(need: Mapping[str, np.ndarray], talent: Mapping[str, np.ndarray], aliv
     }
     return Eligibility(
         rows=rows,
-        checks={rule: np.broadcast_to(ok, shape) for rule, ok in checks.items()},
-        tier_gap=np.broadcast_to(tier - min_rank, shape).astype(np.float32),
-        months_surplus=np.broadcast_to(months - need_months, shape).astype(np.float32),
+        checks={rule: _to(ok, shape) for rule, ok in checks.items()},
+        tier_gap=_to(tier - min_rank, shape).astype(np.float32),
+        months_surplus=_to(months - need_months, shape).astype(np.float32),
     )
+
+
+def _to(values: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """``values`` at the pairs' shape (a read-only broadcast view only where it is shorter)."""
+    return values if values.shape == shape else np.broadcast_to(values, shape)
 
 
 def talent_columns(table: TalentTable, rows: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
