@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from service.cli.common import JsonOption, out, print_json
+from service.cli.common import JsonOption, out, print_json, settings
 
 app = typer.Typer(help="Enterprise match alerts: the delivery worker.", no_args_is_help=True)
 
@@ -18,10 +18,9 @@ def alerts_dispatch(
 ) -> None:
     """Deliver queued alerts (webhook, e-mail, digests) with retries; runs until Ctrl-C unless --once."""
     from service.alerts import run_worker
-    from service.settings import get_settings
 
     try:
-        stats = run_worker(get_settings(), once=once)
+        stats = run_worker(settings(), once=once)
     except KeyboardInterrupt:
         raise typer.Exit(0) from None
     doc = stats.to_dict()

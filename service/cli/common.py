@@ -54,6 +54,20 @@ def fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
+def settings() -> Any:
+    """The ``TALENTMATCH_*`` settings, or one clear line naming each bad variable (a typo in the environment or
+    ``.env`` is the user's input: no traceback)."""
+    from pydantic import ValidationError
+
+    from service.settings import get_settings
+
+    try:
+        return get_settings()
+    except ValidationError as e:
+        bad = "; ".join(f"TALENTMATCH_{'_'.join(map(str, x['loc'])).upper()}: {x['msg']}" for x in e.errors())
+        fail(f"bad setting: {bad} (fix the environment variable or .env)")
+
+
 def print_errors(errors: Sequence[object], limit: int) -> None:
     """Errors one per line (plain text, so ``file:line: field: message`` is never re-styled), first ``limit``."""
     for e in errors[:limit]:
@@ -91,10 +105,9 @@ def progress_bar(enabled: bool = True) -> Iterator[Progress]:
 
 def open_store(url: str | None) -> Any:
     """The store for ``--url`` or the settings."""
-    from service.settings import get_settings
     from service.store import Store
 
-    return Store(url or get_settings().database_url)
+    return Store(url or settings().database_url)
 
 
 @contextmanager
@@ -118,14 +131,13 @@ def database_errors(store: Any) -> Iterator[None]:
 
 def load_records(world: Path | None, url: str | None) -> dict[str, list]:
     """All records by kind, from a world folder (validated like an import) or from the database."""
-    from service.settings import get_settings
 
     if world is not None:
         from features.io import load_world
 
-        loaded = load_world(world, max_line_bytes=get_settings().max_line_bytes)
+        loaded = load_world(world, max_line_bytes=settings().max_line_bytes)
         if loaded.issues:
-            print_errors(loaded.issues, get_settings().max_errors_shown)
+            print_errors(loaded.issues, settings().max_errors_shown)
             fail(f"{world}: {len(loaded.issues)} invalid record(s); fix them or import the valid part first")
         return {kind: list(loaded[kind]) for kind in loaded}
     from service.indexing import store_records
@@ -139,10 +151,9 @@ def load_records(world: Path | None, url: str | None) -> dict[str, list]:
 def encoder_name(encoder: str | None) -> str:
     """``--encoder``, or TALENTMATCH_ENCODER when it is not given; an unknown name is a usage error."""
     from features.dense import check_encoder_name
-    from service.settings import get_settings
 
     try:
-        return check_encoder_name(encoder or get_settings().encoder)
+        return check_encoder_name(encoder or settings().encoder)
     except ValueError as e:
         raise typer.BadParameter(str(e), param_hint="--encoder") from None
 
@@ -150,13 +161,12 @@ def encoder_name(encoder: str | None) -> str:
 def indices_for(records: dict[str, list], encoder: str, json_: bool) -> Any:
     """``service.indexing.build_indices`` with ``encoder`` (see ``encoder_name``) and a progress display."""
     from service.indexing import build_indices
-    from service.settings import get_settings
 
     with progress_bar(not json_) as progress:
         task = progress.add_task("indexing", total=None)
         return build_indices(
             records,
-            get_settings(),
+            settings(),
             encoder=encoder,
             progress=lambda stage: progress.update(task, description=f"indexing: {stage}"),
         )

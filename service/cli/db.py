@@ -20,6 +20,7 @@ from service.cli.common import (
     print_errors,
     print_json,
     progress_bar,
+    settings,
 )
 
 app = typer.Typer(help="The talent database: migrate, import, export, stats.", no_args_is_help=True)
@@ -62,9 +63,8 @@ def db_import(
     from features.io import kind_of_file
     from service.db import safe_url
     from service.importing import alert_imported_talents
-    from service.settings import get_settings
 
-    settings = get_settings()
+    cfg = settings()
     if kind is not None and kind not in RECORD_TYPES:
         raise typer.BadParameter(f"unknown kind {kind!r}; use one of {', '.join(RECORD_TYPES)}", param_hint="--kind")
     if path.is_dir() and kind is not None:
@@ -73,7 +73,7 @@ def db_import(
         raise typer.BadParameter(
             f"cannot tell the record kind of {path.name}; pass --kind ({', '.join(RECORD_TYPES)})", param_hint="--kind"
         )
-    store = open_store(url or settings.database_url)
+    store = open_store(url or cfg.database_url)
     with database_errors(store), progress_bar(not json_) as progress:
         tasks: dict[str, Any] = {}
 
@@ -91,18 +91,18 @@ def db_import(
             path,
             kind,
             dry_run=dry_run,
-            max_line_bytes=settings.max_line_bytes,
+            max_line_bytes=cfg.max_line_bytes,
             read_progress=on_read,
             write_progress=on_write,
         )
     if json_:
-        print_json(report.to_dict(max_issues=settings.max_errors_shown))
+        print_json(report.to_dict(max_issues=cfg.max_errors_shown))
     if not report.ok:
-        print_errors(report.issues, settings.max_errors_shown)
+        print_errors(report.issues, cfg.max_errors_shown)
         files = len({i.file for i in report.issues})
         fail(f"import failed: {len(report.issues)} error(s) in {files} file(s); nothing was written")
     if not dry_run and report.inserted.get("talent", 0) + report.updated.get("talent", 0):
-        alerted = alert_imported_talents(store, path, kind, settings)
+        alerted = alert_imported_talents(store, path, kind, cfg)
         if alerted and not json_:
             out.print(f"{alerted} match alert(s) queued for subscribed enterprises", highlight=False)
     if json_:

@@ -19,6 +19,7 @@ from service.cli.common import (
     out,
     print_errors,
     print_json,
+    settings,
 )
 
 SCORE_MODELS = ("text", "champion", "bm25", "dense", "concept")
@@ -90,7 +91,6 @@ def score(
     import numpy as np
 
     from features.matrix import score_pairs
-    from service.settings import get_settings
 
     if model not in SCORE_MODELS:
         raise typer.BadParameter(f"unknown model {model!r}; use one of {', '.join(SCORE_MODELS)}", param_hint="--model")
@@ -106,7 +106,7 @@ def score(
         if value not in known
     ]
     if unknown:
-        print_errors(unknown, get_settings().max_errors_shown)
+        print_errors(unknown, settings().max_errors_shown)
         fail(f"{len(unknown)} pair id(s) not found in {world}; nothing was scored")
     idx = indices_for(records, encoder, json_)
     scores = score_pairs(idx, need_ids, talent_ids, pair_scorer(model, idx))

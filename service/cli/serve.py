@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from service.cli.common import err, fail
+from service.cli.common import err, fail, settings
 
 
 def serve_command(
@@ -15,13 +15,12 @@ def serve_command(
 ) -> None:
     """Serve the API (docs at /docs) with the champion model and live indices built from the database."""
     from service.api.server import serve
-    from service.settings import get_settings
     from service.store import StoreError
 
-    settings = get_settings()
-    base = f"http://{host or settings.host}:{port or settings.port}"
+    cfg = settings()
+    base = f"http://{host or cfg.host}:{port or cfg.port}"
     err.print(f"talentmatch API: {base}/docs (OpenAPI), {base}/healthz, {base}/metrics", highlight=False)
     try:
-        serve(host, port, settings=settings)
+        serve(host, port, settings=cfg)
     except (StoreError, RuntimeError) as e:
         fail(str(e))

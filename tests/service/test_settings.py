@@ -18,3 +18,19 @@ def test_an_unknown_encoder_setting_names_the_choices(monkeypatch):
     monkeypatch.setenv("TALENTMATCH_ENCODER", "bert")
     with pytest.raises(ValidationError, match=r"unknown dense encoder 'bert'.*available: usem3.*none"):
         Settings()
+
+
+def test_a_bad_setting_stops_a_command_with_one_line_naming_the_variable(tmp_path):
+    from typer.testing import CliRunner
+
+    from service.cli import app
+
+    env = {"TALENTMATCH_ENCODER": "bert", "TALENTMATCH_PORT": "abc", "COLUMNS": "200"}
+    done = CliRunner().invoke(
+        app, ["db", "stats"], env={**env, "TALENTMATCH_DATABASE_URL": f"sqlite:///{tmp_path}/x.db"}
+    )
+    assert done.exit_code == 1
+    assert done.exception is None or isinstance(done.exception, SystemExit)  # no traceback
+    message = done.output  # stdout and stderr
+    assert "bad setting: TALENTMATCH_ENCODER: " in message and "unknown dense encoder 'bert'" in message
+    assert "TALENTMATCH_PORT: Input should be a valid integer" in message and "fix the environment variable" in message
