@@ -730,18 +730,12 @@ class TalentGraph:
         incubators whose concept set holds that concept: rare shared skills count more than common ones."""
         return self._shared(need_id, self._rows(talent_ids))[1]
 
-    def _route_targets(self, need: Need) -> list[int]:
-        if not need.enterprise_id:
-            return []
-        enterprise = f"enterprise:{need.enterprise_id}"
-        nodes = [enterprise, *(v for v in self.nx.adj[enterprise] if v.startswith("platform:"))]
-        return [self._row_of(v) for v in nodes]
-
     def _route_distances(self, need_id: str, cap: int) -> np.ndarray:
         key = ("route", need_id, cap)
         if (hit := self._memo_get(key)) is not None:
             return hit
-        start = np.array(self._route_targets(self._need_record(need_id)), dtype=np.int64)
+        targets = self.route_targets(self._need_record(need_id))
+        start = np.array([self._row_of(v) for v in targets], dtype=np.int64)
         return self._memo_put(key, self._hops(start, cap))
 
     def _hops(self, start: np.ndarray, cap: int) -> np.ndarray:

@@ -376,7 +376,7 @@ class SparseIndex(_IdIndex):
 
     def covers_skills(self, skills: sp.csr_matrix, row: int) -> np.ndarray:
         """Whether talent ``row``'s profile holds every term of each skill (rows of 0/1 term presence, from
-        ``skill_terms``): ``skill_coverage``'s token test, one talent against many skills. A skill without terms
+        ``required_terms``): ``skill_coverage``'s token test, one talent against many skills. A skill without terms
         is not covered this way."""
         _, cols, _ = self.profile.tf.gather(np.array([row]))
         present = np.zeros(skills.shape[1], np.float32)
