@@ -131,13 +131,13 @@ def database_errors(store: Any) -> Iterator[None]:
 
 def load_records(world: Path | None, url: str | None) -> dict[str, list]:
     """All records by kind, from a world folder (validated like an import) or from the database."""
-
     if world is not None:
         from features.io import load_world
 
-        loaded = load_world(world, max_line_bytes=settings().max_line_bytes)
+        cfg = settings()
+        loaded = load_world(world, max_line_bytes=cfg.max_line_bytes)
         if loaded.issues:
-            print_errors(loaded.issues, settings().max_errors_shown)
+            print_errors(loaded.issues, cfg.max_errors_shown)
             fail(f"{world}: {len(loaded.issues)} invalid record(s); fix them or import the valid part first")
         return {kind: list(loaded[kind]) for kind in loaded}
     from service.indexing import store_records
