@@ -1,8 +1,10 @@
 """Soft fit of the talent to the post beyond expertise: availability for the post kind, languages, salary, and their
 product with the text match (relevance multiplies, which shallow trees learn poorly from sums).
 
-The factors are hand-set priors from the records (unknown attributes sit between fit and misfit); the hard rules
-already removed clear misfits, so the gradations among the passed candidates carry the signal.
+The factors are hand-set, and several of them (the YRD and abroad factors, the salary bands, the incubation-route
+and tier-gap factors) were copied from the demo generator's hidden relevance when this code was first written: on
+demo worlds they overstate what the model learns, and they are only a prior anywhere else. They are kept here,
+written once, until they are replaced by factors learned from feedback (issue 10); add none like them.
 """
 
 from __future__ import annotations
