@@ -53,6 +53,7 @@ class LambdaRankModel(BaseEstimator):
         early_stopping_rounds: int = 50,
         random_state: int = 0,
         n_jobs: int | None = None,
+        monotone: bool = False,
     ) -> None:
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
@@ -66,6 +67,7 @@ class LambdaRankModel(BaseEstimator):
         self.early_stopping_rounds = early_stopping_rounds
         self.random_state = random_state
         self.n_jobs = n_jobs
+        self.monotone = monotone
 
     # -- training -------------------------------------------------------------------------------------------------
 
@@ -92,6 +94,7 @@ class LambdaRankModel(BaseEstimator):
             "n_jobs": self.n_jobs,
             "force_col_wise": True,  # ~30 columns, many rows: column-wise histograms, without LightGBM's timing probe
             "verbose": -1,
+            **({"monotone_constraints": SCHEMA.monotone} if self.monotone else {}),
         }
 
     def fit(
