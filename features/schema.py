@@ -123,6 +123,20 @@ FEATURES: tuple[Feature, ...] = (
         "post needs English, stated languages lack it (1, 0 no gap, -1 none stated)",
         "岗位需英文而所填语言不含英文（1是，0无差距，-1未填写）",
     ),
+    Feature(
+        "arrangement",
+        "fit",
+        "states the arrangement the post kind is: short term, relocation, the Shanghai enclave, an incubator "
+        "(1, 0 otherwise, -1 not stated)",
+        "所填情况即岗位类型所需：短期、全职迁入、上海飞地、孵化器（1是，0否，-1未填写）",
+    ),
+    Feature(
+        "text_x_arrangement",
+        "fit",
+        "shared concepts when the talent states the post's arrangement (0 otherwise)",
+        "所填情况符合岗位类型时的共同概念（否则为0）",
+        UP,
+    ),
     # seniority
     Feature("tier_rank", "seniority", "talent tier (A=5 … E=1, none=0)", "人才层次（A=5…E=1，无=0）"),
     Feature("log_h_index", "seniority", "log(1 + h-index)", "log(1+h指数)"),

@@ -55,7 +55,7 @@ class Reason:
 
 GROUPS: dict[str, tuple[str, ...]] = {
     "skills": ("skill_coverage",),
-    "topic": ("bm25_profile", "dense_profile"),
+    "topic": ("bm25_profile", "dense_profile", "text_x_arrangement"),
     "works": ("bm25_works_max", "bm25_works_top3", "dense_works_max", "dense_works_top3"),
     "disciplines": ("concept_overlap", "discipline_match", "graph_common_neighbours", "graph_adamic_adar"),
     "network": ("graph_ppr", "graph_route_length"),
@@ -70,6 +70,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
         "mode_remote",
         "mode_unstated",
     ),
+    "arrangement": ("arrangement",),
     "site": ("site_listed", "in_shanghai"),
     "language": ("speaks_zh", "speaks_en", "language_gap_zh", "language_gap_en"),
     "permit": ("permit_points",),
@@ -209,6 +210,21 @@ def _availability(c: _Ctx) -> Text:
     return f"available {m} months a year", f"每年可工作{m}个月"
 
 
+ARRANGEMENT_TEXT = {
+    NeedKind.special_researcher: (
+        "comes short term, as a special-researcher post asks",
+        "可短期来嘉，符合特聘研究员岗位",
+    ),
+    NeedKind.full_time: ("relocates full time, as the post asks", "可全职来嘉，符合岗位要求"),
+    NeedKind.enclave: ("works at the Shanghai enclave, as the post asks", "可在上海飞地工作，符合岗位要求"),
+    NeedKind.incubation_project: ("came through a Haina incubator", "经由海纳孵化器而来"),
+}
+
+
+def _arrangement(c: _Ctx) -> Text:
+    return ARRANGEMENT_TEXT[c.need.kind] if c.x["arrangement"] == 1 else None
+
+
 def _site(c: _Ctx) -> Text:
     if c.x["site_listed"] == 1:
         site = required_site(c.need)
@@ -280,6 +296,7 @@ RENDER: dict[str, Callable[[_Ctx], Text]] = {
     "tier": _tier,
     "seniority": _seniority,
     "availability": _availability,
+    "arrangement": _arrangement,
     "site": _site,
     "language": _language,
     "permit": _permit,

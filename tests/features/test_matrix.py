@@ -7,7 +7,7 @@ from features.eligibility import check
 from features.indices import Indices
 from features.matrix import feature_matrix, score_pairs, text_relevance
 from features.records import Incubator, Need, Talent
-from features.schema import SCHEMA
+from features.schema import SCHEMA, Feature
 
 COL = {n: i for i, n in enumerate(SCHEMA.names)}
 
@@ -67,6 +67,9 @@ def test_schema_is_named_ordered_and_stable(idx):
     assert len(set(SCHEMA.names)) == len(SCHEMA.names) and SCHEMA.version
     assert all(f.en and f.zh for f in SCHEMA.features)
     assert SCHEMA.names[:3] == ["bm25_profile", "bm25_works_max", "bm25_works_top3"]
+    assert SCHEMA.to_dict()["features"][0]["monotone"] == 1 and len(SCHEMA.monotone) == len(SCHEMA.names)
+    with pytest.raises(ValueError, match="monotone must be -1, 0 or 1"):
+        Feature("x", "text", "x", "x", monotone=2)
 
 
 def test_margins_and_preferences(idx):
@@ -194,6 +197,23 @@ def test_site_residence_and_language_gaps(fit_idx):
     f = _fit(fit_idx, "sr", ["short", "mover", "vague"])
     assert f["language_gap_zh"].tolist() == [0, 1, -1]  # Chinese assumed when the need names none
     assert f["language_gap_en"].tolist() == [0, 0, 0]
+
+
+def test_text_x_arrangement_is_the_shared_concepts_of_who_states_the_arrangement(idx):
+    battery, vision = feature_matrix(idx, NEED, ["battery", "vision"])  # a special-researcher post
+    assert battery[COL["arrangement"]] == 1 and vision[COL["arrangement"]] == -1  # short term; not stated
+    assert battery[COL["text_x_arrangement"]] == battery[COL["concept_overlap"]] > 0
+    assert vision[COL["text_x_arrangement"]] == 0
+
+
+def test_arrangement_is_the_post_kind_as_the_record_states_it(fit_idx):
+    ids = ["short", "vague", "shanghai", "founder", "relocator"]
+    assert _fit(fit_idx, "sr", ids[:3])["arrangement"].tolist() == [1, -1, 1]  # short term; not stated
+    assert _fit(fit_idx, "ft", ["short", "vague", "relocator"])["arrangement"].tolist() == [0, -1, 1]
+    # enclave: lists the enclave or lives in Shanghai; the relocator lists Jiaxing only; vague says nothing
+    assert _fit(fit_idx, "encl", ["shanghai", "relocator", "vague"])["arrangement"].tolist() == [1, 0, -1]
+    f = _fit(fit_idx, "inc", ["founder", "vague", "short"])
+    assert f["arrangement"].tolist() == [1, 0, 0]  # came through an incubator, in the need's field or not
 
 
 def test_unstated_availability_passes_the_rules_it_did_before(fit_idx):

@@ -163,3 +163,12 @@ def test_site_reason_names_the_post_site_and_only_what_the_record_states(idx):
     assert "site" not in by_code(reasons(need, row(site_listed=-1), contrib(site_listed=0.3), SCHEMA, idx, "T-litho"))
     # living in Shanghai speaks for the enclave only
     assert "site" not in by_code(reasons(need, row(in_shanghai=1), contrib(in_shanghai=0.3), SCHEMA, idx, "T-litho"))
+
+
+def test_arrangement_reason_only_when_the_record_states_the_post_kind(idx):
+    need = idx.needs["N-litho"]  # full time
+    r = by_code(reasons(need, row(arrangement=1), contrib(arrangement=0.3), SCHEMA, idx, "T-local"))["arrangement"]
+    assert (r.en, r.zh) == ("relocates full time, as the post asks", "可全职来嘉，符合岗位要求")
+    assert "arrangement" not in by_code(
+        reasons(need, row(arrangement=-1), contrib(arrangement=0.3), SCHEMA, idx, "T-litho")
+    )
