@@ -194,10 +194,10 @@ class TalentTable(_ColumnTable):
 
     def salary_estimate(self, rows: np.ndarray) -> np.ndarray:
         """Stated salary expectation of ``rows``, or where unstated (half of real profiles) the median stated one of
-        live talents of the same tier. Tier is the city's own pay scale (its packages are set per tier), the one
-        generic driver of pay a profile always shows; anything finer would be a model of pay, which the ranker
-        learns better from ``salary_ratio`` (NaN when unstated) and ``tier_rank`` itself. NaN where the row is -1 or
-        no peer of the tier states a salary."""
+        live talents of the same tier. Tier is the city's own grade of seniority, which every profile in its scheme
+        has; grouping by anything finer (nationality, field, residence) would be a hand-made model of pay, and how
+        pay matters is the ranker's to learn: it sees ``salary_ratio`` (NaN when unstated) and ``tier_rank`` too.
+        NaN where the row is -1 or no peer of the tier states a salary."""
         rows = np.asarray(rows, dtype=np.int64)
         self._flush()  # new rows invalidate the medians
         c = self._cols
