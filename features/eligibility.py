@@ -15,7 +15,7 @@ from enum import StrEnum
 import numpy as np
 
 from features.records import AvailabilityMode, Need, NeedKind
-from features.table import KIND_CODES, MODE_CODES, NeedTable, TalentTable
+from features.table import KIND_CODES, MODE_CODES, MODE_UNSTATED, NeedTable, TalentTable
 
 PERMIT_CLASS_B = 60.0
 PERMIT_CLASS_A = 85.0
@@ -95,13 +95,14 @@ def rules(need: Mapping[str, np.ndarray], talent: Mapping[str, np.ndarray], aliv
     shape = np.broadcast_shapes(np.shape(kind), np.shape(mode))
 
     remote = mode == MODE_CODES[AvailabilityMode.remote]
+    unstated = mode == MODE_UNSTATED  # an availability never stated passes, as other unknowns do
     special = kind == KIND_CODES[NeedKind.special_researcher]
     available = np.where(  # an incubation project moves with its venture: availability is the venture's
         special,
-        ~remote & (months >= need_months),
+        unstated | (~remote & (months >= need_months)),
         np.where(
             kind == KIND_CODES[NeedKind.full_time],
-            mode == MODE_CODES[AvailabilityMode.full_time],
+            unstated | (mode == MODE_CODES[AvailabilityMode.full_time]),
             (kind != KIND_CODES[NeedKind.enclave]) | ~remote,
         ),
     )

@@ -20,7 +20,6 @@ from datetime import UTC, datetime
 import numpy as np
 
 from features.columns import COMPONENTS
-from features.columns.fit import BM25_HALF
 from features.eligibility import Eligibility, rules, talent_columns
 from features.indices import Indices
 from features.pairs import COLUMN, NeedSet, Pairs
@@ -93,6 +92,9 @@ def _fill(pairs: Pairs) -> None:
 def _day(now: datetime | None) -> float:
     return ((now or datetime.now(UTC)) - EPOCH).total_seconds() / 86400.0
 
+
+BM25_HALF = 8.0
+"""BM25 is unbounded and its scale depends on the query; ``b / (b + BM25_HALF)`` maps it into [0, 1)."""
 
 TEXT_WEIGHTS = {
     "dense_profile": 0.30,

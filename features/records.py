@@ -162,11 +162,13 @@ class Work(BaseModel):
 
 
 class Availability(BaseModel):
-    """How the talent can work: relocate full time, come short term for some months a year, or work remotely."""
+    """How the talent can work: relocate full time, come short term for some months a year, or work remotely.
+
+    ``mode`` None means not stated (half of real profiles): it is its own value, never assumed to be full time."""
 
     model_config = ConfigDict(extra="forbid")
 
-    mode: AvailabilityMode = AvailabilityMode.full_time
+    mode: AvailabilityMode | None = None
     months_per_year: int | None = Field(default=None, ge=1, le=12)
 
     @model_validator(mode="after")

@@ -19,6 +19,8 @@ from features.records import AvailabilityMode, Degree, Need, NeedKind, Site, Tal
 
 SITE_BITS = {site: 1 << i for i, site in enumerate(Site)}
 MODE_CODES = {mode: i for i, mode in enumerate(AvailabilityMode)}
+MODE_UNSTATED = -1
+"""``mode`` of a talent who did not state an availability (never assumed to be full time)."""
 NOT_FOREIGN = {"CN", "HK", "MO", "TW"}  # Hong Kong, Macao and Taiwan residents do not use the foreign work permit
 _DEGREE_POINTS = {Degree.postdoc: 20, Degree.phd: 20, Degree.master: 15, Degree.bachelor: 10, Degree.other: 0}
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -26,6 +28,10 @@ SHANGHAI_NAMES = {"上海", "上海市", "shanghai"}
 KIND_CODES = {kind: i for i, kind in enumerate(NeedKind)}
 DEFAULT_SPECIAL_RESEARCHER_MONTHS = 2
 """Months a year a special-researcher post asks for when it does not say."""
+
+
+def _is_shanghai(city: str) -> bool:
+    return city.strip().lower() in SHANGHAI_NAMES
 
 
 def permit_points(t: Talent, now_year: int) -> float:
@@ -148,15 +154,15 @@ class TalentTable(_ColumnTable):
         "consent_matching": np.dtype(bool),
         "consent_sharing": np.dtype(bool),
         "tier_rank": np.dtype(np.int8),  # 5 = A … 1 = E, 0 = none
-        "mode": np.dtype(np.int8),
-        "months": np.dtype(np.int8),
+        "mode": np.dtype(np.int8),  # MODE_CODES; MODE_UNSTATED = not stated
+        "months": np.dtype(np.int8),  # months a year; 0 = not stated
         "sites": np.dtype(np.int8),  # bitmask of SITE_BITS; 0 = not stated
         "lang_bits": np.dtype(np.int64),  # bitmask over ``language_bits``; 0 = not stated
         "foreign": np.dtype(bool),
         "permit_points": np.dtype(np.float32),
         "in_yrd": np.dtype(np.int8),  # 1 yes, 0 no, -1 unknown
         "abroad": np.dtype(np.int8),  # resides outside the mainland: 1 yes, 0 no, -1 country not stated
-        "in_shanghai": np.dtype(bool),  # resides in Shanghai (the enclave's city)
+        "in_shanghai": np.dtype(np.int8),  # resides in Shanghai (the enclave's city): 1 yes, 0 no, -1 city not stated
         "salary": np.dtype(np.float32),  # NaN = not stated
         "h_index": np.dtype(np.float32),
         "publications": np.dtype(np.float32),
@@ -187,24 +193,24 @@ class TalentTable(_ColumnTable):
         return self.languages.mask(languages)
 
     def salary_estimate(self, rows: np.ndarray) -> np.ndarray:
-        """Stated salary expectation of ``rows``, or where unstated (half of real profiles) the median stated one
-        of live talents with the same tier and foreign status: salary follows tier, and a budget test on an
-        unknown salary is otherwise blind. NaN where the row is -1 or no peer states a salary."""
+        """Stated salary expectation of ``rows``, or where unstated (half of real profiles) the median stated one of
+        live talents of the same tier. Tier is the city's own grade of seniority, which every profile in its scheme
+        has; grouping by anything finer (nationality, field, residence) would be a hand-made model of pay, and how
+        pay matters is the ranker's to learn: it sees ``salary_ratio`` (NaN when unstated) and ``tier_rank`` too.
+        NaN where the row is -1 or no peer of the tier states a salary."""
         rows = np.asarray(rows, dtype=np.int64)
         self._flush()  # new rows invalidate the medians
+        c = self._cols
         if self._typical is None:
-            c = self._cols
-            group = c["tier_rank"].astype(np.int64) * 2 + c["foreign"]
             stated = c["alive"] & ~np.isnan(c["salary"])
+            tiers = c["tier_rank"].astype(np.int64)
             self._typical = np.array(
-                [
-                    np.median(c["salary"][stated & (group == g)]) if (stated & (group == g)).any() else np.nan
-                    for g in range(12)
-                ],
+                [np.median(c["salary"][stated & (tiers == t)]) if (stated & (tiers == t)).any() else np.nan
+                 for t in range(6)],
                 dtype=np.float32,
-            )
-        c, safe = self._cols, np.maximum(rows, 0)
-        typical = self._typical[c["tier_rank"][safe].astype(np.int64) * 2 + c["foreign"][safe]]
+            )  # fmt: skip
+        safe = np.maximum(rows, 0)
+        typical = self._typical[c["tier_rank"][safe].astype(np.int64)]
         out = np.where(np.isnan(c["salary"][safe]), typical, c["salary"][safe])
         return np.where(rows >= 0, out, np.nan).astype(np.float32)
 
@@ -226,14 +232,14 @@ class TalentTable(_ColumnTable):
             "consent_matching": t.consent.matching,
             "consent_sharing": t.consent.sharing,
             "tier_rank": t.tier.rank if t.tier else 0,
-            "mode": MODE_CODES[t.availability.mode],
+            "mode": MODE_UNSTATED if t.availability.mode is None else MODE_CODES[t.availability.mode],
             "months": t.availability.months_per_year or 0,
             "sites": sites,
             "foreign": t.nationality is not None and t.nationality not in NOT_FOREIGN,
             "permit_points": permit_points(t, permit_year),
             "in_yrd": -1 if t.residence.in_yrd is None else int(t.residence.in_yrd),
             "abroad": -1 if t.residence.country is None else int(t.residence.country != "CN"),
-            "in_shanghai": (t.residence.city or "").strip().lower() in SHANGHAI_NAMES,
+            "in_shanghai": -1 if not (t.residence.city or "").strip() else int(_is_shanghai(t.residence.city)),
             "salary": np.nan if t.salary_expectation is None else t.salary_expectation,
             "h_index": t.h_index,
             "publications": t.publication_count,

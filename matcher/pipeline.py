@@ -6,7 +6,8 @@ contributions, the costly per-row part, for the returned page only. ``rank`` is 
 (``service.ranking``) and reads pages from it. ``personalized=False`` (or no model) is
 the non-personalised ranking PIPL requires: the fixed text blend ``text_relevance`` plus the hard rules, with no
 learned preference. A talent who opted out of purely automated decisions is still ranked, flagged
-``human_review`` so a recruiter, not the model alone, decides.
+``human_review`` so a recruiter, not the model alone, decides. The office's stated policy (``Policy``) is applied
+on top of either, as configuration: it is not something the model fits.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import numpy as np
 
 from features.indices import Indices
 from features.matrix import feature_matrix, text_relevance
-from features.records import Need
+from features.records import Need, NeedKind
 from features.schema import SCHEMA
 from matcher.reasons import DEFAULT_TOP, Reason, blend_contributions, reasons
 from matcher.retrieve import Filters, Quotas, retrieve
@@ -28,6 +29,34 @@ TEXT_RELEVANCE = "text-relevance"
 """``model_version`` of the non-personalised ranking."""
 CANDIDATES = 300
 """How many retrieved candidates the model re-ranks."""
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Office policy applied when a ranking is ordered, after the model (or the text blend) scored it.
+
+    ``yrd_first``: "Yangtze River Delta residents first" for special-researcher posts, the programme's stated
+    priority. Candidates whose records state they live in the YRD rank before all others (those outside it and
+    those who did not say), each part in the score's order; scores are left as they are, and a promoted candidate's
+    reasons say the policy placed them. Off, residence is one feature among others and the model weighs it as the
+    office's feedback did. Set by ``TALENTMATCH_POLICY_YRD_FIRST`` (``service.settings``)."""
+
+    yrd_first: bool = False
+
+    def promoted(self, need: Need, X: np.ndarray) -> np.ndarray:
+        """Which rows of ``need``'s feature matrix the policy ranks first."""
+        if not (self.yrd_first and need.kind is NeedKind.special_researcher):
+            return np.zeros(len(X), dtype=bool)
+        return X[:, SCHEMA.index("in_yrd")] == 1
+
+
+NO_POLICY = Policy()
+YRD_FIRST_REASON = Reason(
+    "policy:yrd_first",
+    "ranked ahead by office policy: Yangtze River Delta residents first for special-researcher posts",
+    "按本办政策优先：特聘研究员岗位长三角人才优先",
+    0.0,
+)
 
 
 class ScorerLike(Protocol):
@@ -107,6 +136,8 @@ class Pool:
     filtered: int
     pool: int
     computed_at: datetime
+    promoted: np.ndarray | None = None
+    """Rows (in ranked order) a ``Policy`` moved ahead of the score's order; None: no policy applied."""
 
     @property
     def personalized(self) -> bool:
@@ -131,12 +162,14 @@ def rank_pool(
     quotas: Quotas | None = None,
     candidates: int = CANDIDATES,
     now: datetime | None = None,
+    policy: Policy = NO_POLICY,
 ) -> Pool:
     """Retrieve, apply the rules and filters, build the feature matrix and re-rank every candidate.
 
     ``scorer=None`` ranks by ``text_relevance`` (the non-personalised ranking). A scorer built for another feature
     schema, or trained on indices with another dense encoder than ``idx``'s, is refused (``ValueError``) rather
     than fed columns it never saw. ``now`` fixes the freshness clock (tests, replays; default: the current time).
+    ``policy`` orders the scored candidates by the office's stated priorities (``Policy``).
     """
     if scorer is not None:
         if scorer.schema_version != SCHEMA.version:
@@ -149,7 +182,8 @@ def rank_pool(
     cands = retrieve(idx, need, k=candidates, quotas=quotas, filters=filters)
     X = feature_matrix(idx, need, cands.talent_ids, now=now, eligibility=cands.eligibility)
     scores = scorer.predict(X) if scorer is not None else text_relevance(X)
-    order = np.lexsort((np.arange(len(X)), -scores))  # ties keep the first-stage order
+    promoted = policy.promoted(need, X)
+    order = np.lexsort((np.arange(len(X)), -scores, ~promoted))  # ties keep the first-stage order
     ids = cands.talent_ids
     return Pool(
         need=need,
@@ -162,6 +196,7 @@ def rank_pool(
         filtered=cands.filtered,
         pool=cands.pool,
         computed_at=now,
+        promoted=promoted[order] if promoted.any() else None,
     )
 
 
@@ -179,11 +214,14 @@ def page(pool: Pool, idx: Indices, k: int, offset: int = 0, *, top_reasons: int 
     for j, tid in enumerate(pool.ids[offset : offset + k]):
         talent = idx.talents.get(tid)
         model_contrib = contrib[j] if pool.scorer is not None else None
+        why = reasons(pool.need, X[j], model_contrib, SCHEMA, idx, tid, top=top_reasons)
+        if pool.promoted is not None and pool.promoted[offset + j]:
+            why = [YRD_FIRST_REASON, *why]
         out.append(
             RankedCandidate(
                 talent_id=tid,
                 score=round(float(pool.scores[offset + j]), 6),
-                reasons=reasons(pool.need, X[j], model_contrib, SCHEMA, idx, tid, top=top_reasons),
+                reasons=why,
                 human_review=bool(talent is not None and talent.consent.automated_decision_opt_out),
                 position=offset + j,
                 features=X[j],
@@ -206,12 +244,14 @@ def rank(
     candidates: int = CANDIDATES,
     now: datetime | None = None,
     top_reasons: int = DEFAULT_TOP,
+    policy: Policy = NO_POLICY,
 ) -> Ranking:
     """Rank ``need``'s candidates and return ``k`` of them from ``offset`` with their reasons: ``rank_pool`` then
     ``page``.
 
     ``scorer=None`` or ``personalized=False`` ranks by ``text_relevance``; a scorer whose contract does not match
-    this code or ``idx`` is refused (see ``rank_pool``). ``now`` fixes the freshness clock (tests, replays).
+    this code or ``idx`` is refused (see ``rank_pool``). ``now`` fixes the freshness clock (tests, replays);
+    ``policy`` applies the office's stated priorities (``Policy``).
     """
     _check_int("k", k, 1)
     _check_int("offset", offset, 0)
@@ -223,6 +263,7 @@ def rank(
         quotas=quotas,
         candidates=candidates,
         now=now,
+        policy=policy,
     )
     return Ranking(
         need_id=need.id,

@@ -24,12 +24,17 @@ from features.concepts import ancestors
 from features.eligibility import PERMIT_CLASS_A, PERMIT_CLASS_B, RULE_TEXT, Rule
 from features.indices import Indices
 from features.matrix import BM25_HALF, TEXT_WEIGHTS
-from features.records import AvailabilityMode, Need, NeedKind, Talent
+from features.records import AvailabilityMode, Need, NeedKind, Site, Talent
 from features.schema import FeatureSchema
-from features.table import DEFAULT_SPECIAL_RESEARCHER_MONTHS, NOT_FOREIGN
+from features.table import DEFAULT_SPECIAL_RESEARCHER_MONTHS, NOT_FOREIGN, required_site
 from features.taxonomy import disciplines
 
 DEFAULT_TOP = 4
+SITE_NAMES = {
+    Site.jiaxing: ("Jiaxing", "嘉兴"),
+    Site.shanghai_enclave: ("the Shanghai enclave", "上海飞地"),
+    Site.abroad: ("abroad", "境外"),
+}
 MIN_WEIGHT = 1e-6
 """Contributions at or below this are noise (LightGBM leaves exact zeros for unused features)."""
 
@@ -50,18 +55,27 @@ class Reason:
 
 GROUPS: dict[str, tuple[str, ...]] = {
     "skills": ("skill_coverage",),
-    "topic": ("bm25_profile", "dense_profile", "text_fit"),
+    "topic": ("bm25_profile", "dense_profile", "text_x_arrangement"),
     "works": ("bm25_works_max", "bm25_works_top3", "dense_works_max", "dense_works_top3"),
     "disciplines": ("concept_overlap", "discipline_match", "graph_common_neighbours", "graph_adamic_adar"),
     "network": ("graph_ppr", "graph_route_length"),
     "incubator": ("graph_incubator_route", "has_incubator"),
     "tier": ("tier_gap", "tier_rank"),
     "seniority": ("log_h_index", "log_publications", "log_patents", "honours", "works"),
-    "availability": ("months_surplus", "availability_fit", "fit_prior"),
-    "language": ("speaks_zh", "speaks_en", "language_fit"),
+    "availability": (
+        "months_surplus",
+        "months_available",
+        "mode_full_time",
+        "mode_short_term",
+        "mode_remote",
+        "mode_unstated",
+    ),
+    "arrangement": ("arrangement",),
+    "site": ("site_listed", "in_shanghai"),
+    "language": ("speaks_zh", "speaks_en", "language_gap_zh", "language_gap_en"),
     "permit": ("permit_points",),
     "yrd": ("in_yrd", "abroad"),
-    "salary": ("salary_ratio", "salary_ratio_est", "salary_fit"),
+    "salary": ("salary_ratio", "salary_ratio_est"),
     "freshness": ("days_since_update",),
 }
 """Reason code → the schema features it sums. The post-kind indicators are left out: they describe the post, not
@@ -196,6 +210,31 @@ def _availability(c: _Ctx) -> Text:
     return f"available {m} months a year", f"每年可工作{m}个月"
 
 
+ARRANGEMENT_TEXT = {
+    NeedKind.special_researcher: (
+        "comes short term, as a special-researcher post asks",
+        "可短期来嘉，符合特聘研究员岗位",
+    ),
+    NeedKind.full_time: ("relocates full time, as the post asks", "可全职来嘉，符合岗位要求"),
+    NeedKind.enclave: ("works at the Shanghai enclave, as the post asks", "可在上海飞地工作，符合岗位要求"),
+    NeedKind.incubation_project: ("came through a Haina incubator", "经由海纳孵化器而来"),
+}
+
+
+def _arrangement(c: _Ctx) -> Text:
+    return ARRANGEMENT_TEXT[c.need.kind] if c.x["arrangement"] == 1 else None
+
+
+def _site(c: _Ctx) -> Text:
+    if c.x["site_listed"] == 1:
+        site = required_site(c.need)
+        en, zh = SITE_NAMES.get(site, (site.value, site.value))
+        return f"accepts the post's work site ({en})", f"接受岗位工作地点（{zh}）"
+    if c.x["in_shanghai"] == 1 and required_site(c.need) is Site.shanghai_enclave:
+        return "lives in Shanghai, where the enclave is", "常住上海，飞地所在地"
+    return None
+
+
 def _language(c: _Ctx) -> Text:
     wanted = c.need.languages or ["zh"]
     if c.talent is None or not c.talent.languages or not set(wanted) <= set(c.talent.languages):
@@ -257,6 +296,8 @@ RENDER: dict[str, Callable[[_Ctx], Text]] = {
     "tier": _tier,
     "seniority": _seniority,
     "availability": _availability,
+    "arrangement": _arrangement,
+    "site": _site,
     "language": _language,
     "permit": _permit,
     "yrd": _yrd,

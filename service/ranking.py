@@ -125,8 +125,10 @@ def page(full: FullRanking, idx: Indices, k: int, offset: int) -> list[PageRow]:
 class RankCache:
     """Whole rankings by (need content, filters, model, index sizes), least recently used out, ``ttl`` seconds."""
 
-    def __init__(self, ttl: float = CACHE_SECONDS, entries: int = CACHE_ENTRIES) -> None:
-        self.ttl, self.entries = ttl, entries
+    def __init__(
+        self, ttl: float = CACHE_SECONDS, entries: int = CACHE_ENTRIES, policy: pipeline.Policy = pipeline.NO_POLICY
+    ) -> None:
+        self.ttl, self.entries, self.policy = ttl, entries, policy
         self._items: OrderedDict[tuple, tuple[float, FullRanking]] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -157,7 +159,7 @@ class RankCache:
             return full
         key = self.key(idx, need, scorer, filters)
         now = time.monotonic()
-        full = FullRanking.of(pipeline.rank_pool(idx, need, scorer=scorer, filters=filters))
+        full = FullRanking.of(pipeline.rank_pool(idx, need, scorer=scorer, filters=filters, policy=self.policy))
         if self.key(idx, need, scorer, filters) != key:  # the indices changed meanwhile (an erasure, say): not kept
             return full
         with self._lock:

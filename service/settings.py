@@ -41,6 +41,14 @@ class Settings(BaseSettings):
         description="How long a need's whole ranking is reused for further pages and repeated requests (0: never); "
         "any talent or need added or erased starts afresh at once.",
     )
+    # --- office policy at ranking time (matcher.pipeline.Policy): configuration, not a fitted constant ---
+    policy_yrd_first: bool = Field(
+        default=False,
+        description='Programme policy "Yangtze River Delta residents first" for special-researcher posts: talents '
+        "whose records state they live in the YRD rank before all others, each part in the model's order, and their "
+        "reasons say the policy placed them. Off: residence is one feature the model weighs as the office's feedback "
+        "did.",
+    )
     # --- enterprise match alerts (service.alerts) ---
     alerts_dispatcher: bool = Field(
         default=True, description="Run the alert dispatcher inside `talentmatch serve` (off: run it as its own worker)."

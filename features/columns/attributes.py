@@ -1,5 +1,5 @@
 """Columns read off the two tables: eligibility margins, soft preferences, seniority and freshness. Unknown talents
-get 0 (-1 for the three-valued columns, NaN for salaries and update times)."""
+get 0 (-1 for the three-valued columns, NaN for salaries, unstated months and update times)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ class Margins:
 
     def run(self, p: Pairs) -> dict[str, np.ndarray]:
         e = p.eligibility
-        return {"tier_gap": e.tier_gap, "months_surplus": e.months_surplus, "permit_points": p.talent("permit_points")}
+        surplus = np.where(p.talent("months") > 0, e.months_surplus, np.nan)  # unstated months: unknown, not 0
+        return {"tier_gap": e.tier_gap, "months_surplus": surplus, "permit_points": p.talent("permit_points")}
 
 
 class Preferences:

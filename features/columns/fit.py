@@ -1,10 +1,13 @@
-"""Soft fit of the talent to the post beyond expertise: availability for the post kind, languages, salary, and their
-product with the text match (relevance multiplies, which shallow trees learn poorly from sums).
+"""Fit of the talent to the post beyond expertise, as raw observables: the availability mode as stated, months, the
+post's site, residence in Shanghai, gaps in the post's languages, whether the record states the arrangement the post
+kind is, and that indicator times the concepts shared with the post.
 
-The factors are hand-set, and several of them (the YRD and abroad factors, the salary bands, the incubation-route
-and tier-gap factors) were copied from the demo generator's hidden relevance when this code was first written: on
-demo worlds they overstate what the model learns, and they are only a prior anywhere else. They are kept here,
-written once, until they are replaced by factors learned from feedback (issue 10); add none like them.
+No factor or band is set here. How availability, site, residence, languages, salary against budget, tier margin,
+the incubator route and text relevance combine for each post kind is what the ranker learns from feedback (its
+trees split on these columns next to the post-kind indicators); a hand-set prior would only be right in the world
+it was fitted to. Unknowns are their own value (-1, NaN or a column of their own), never assumed. The one product,
+``text_x_arrangement``, is there because relevance multiplies (an expert who cannot come is no match) and shallow
+trees stopped early learn products poorly from sums; it has no constant in it.
 """
 
 from __future__ import annotations
@@ -12,87 +15,67 @@ from __future__ import annotations
 import numpy as np
 
 from features.pairs import Pairs
-from features.records import AvailabilityMode, NeedKind, Site
-from features.table import KIND_CODES, MODE_CODES, SITE_BITS
-
-SALARY_BANDS = ((1.3, 0.55), (1.0, 0.85))
-"""Salary over budget → fit factor: within budget 1, up to 30 % over 0.85, beyond 0.55 (a stretch, not a rule)."""
-LANGUAGE_GAP = {"zh": 0.5, "en": 0.6}
-"""Fit factor when the talent states languages without one the post needs (or, for Chinese, one it does not rule
-out: posts in Jiaxing work in Chinese unless they say otherwise)."""
-YRD_FIT = (1.3, 0.85)
-"""Special researchers come and go: living in the Yangtze River Delta helps (×1.3), living abroad costs (×0.85)."""
-BM25_HALF = 8.0
-"""BM25 is unbounded and its scale depends on the query; ``b / (b + BM25_HALF)`` maps it into [0, 1)."""
+from features.records import AvailabilityMode, NeedKind
+from features.table import KIND_CODES, MODE_CODES, MODE_UNSTATED
 
 
-def salary_fit(ratio: np.ndarray) -> np.ndarray:
-    """The factor of the highest ``SALARY_BANDS`` band the salary/budget ratio exceeds (1 within budget)."""
-    salary = np.ones(np.shape(ratio), np.float32)
-    for over, factor in SALARY_BANDS:  # highest band first: a row keeps the first band it exceeds
-        salary = np.where((salary == 1.0) & (ratio > over), factor, salary)
-    return salary
+def _gap(needs: np.ndarray, speaks: np.ndarray) -> np.ndarray:
+    """1 the post needs the language and the talent's stated languages lack it, 0 no gap (or not needed), -1 the
+    post needs it and the talent stated no languages."""
+    return np.where(needs, np.where(speaks == 1, 0.0, np.where(speaks == 0, 1.0, -1.0)), 0.0).astype(np.float32)
 
 
-def _special_researcher(p: Pairs, full: np.ndarray, short: np.ndarray) -> np.ndarray:
-    residence = np.where(p.talent("in_yrd") == 1, YRD_FIT[0], np.where(p.talent("abroad") == 1, YRD_FIT[1], 1.0))
-    return np.where(short, np.where(p.talent("months") > 0, 1.0, 0.7), np.where(full, 0.5, 0.1)) * residence
-
-
-def _enclave(p: Pairs, full: np.ndarray, short: np.ndarray) -> np.ndarray:
-    sites = p.talent("sites")
-    on_site = ((sites & SITE_BITS[Site.shanghai_enclave]) != 0) | p.talent("in_shanghai").astype(bool)
-    return np.where(on_site, 1.0, np.where(sites != 0, 0.1, np.where(full, 0.45, 0.3)))
-
-
-def _full_time(p: Pairs, full: np.ndarray, short: np.ndarray) -> np.ndarray:
-    return np.where(full, 1.0, 0.2)
-
-
-def _incubation_project(p: Pairs, full: np.ndarray, short: np.ndarray) -> np.ndarray:
-    route, linked = p.col("graph_incubator_route"), p.talent("has_incubator")
-    return np.where(route > 0, 1.5, np.where(linked > 0, 0.9, np.where(full, 0.7, 0.25)))
-
-
-_AVAILABILITY = {
-    NeedKind.special_researcher: _special_researcher,
-    NeedKind.enclave: _enclave,
-    NeedKind.full_time: _full_time,
-    NeedKind.incubation_project: _incubation_project,
-}
-
-
-def availability_fit(p: Pairs) -> np.ndarray:
-    """Per post kind, how well the stated availability and sites suit it: 1 stated fit, lower for unknowns and
-    second-best arrangements (a relocator on a short-stay post may not want to commute), ~0.1 a stated misfit.
-    Only the kinds among the pairs' needs are computed."""
-    mode = p.talent("mode")
-    full = mode == MODE_CODES[AvailabilityMode.full_time]
-    short = mode == MODE_CODES[AvailabilityMode.short_term]
+def _arrangement(p: Pairs, mode: np.ndarray, sites: np.ndarray, cols: dict[str, np.ndarray]) -> np.ndarray:
+    """Whether the talent states the arrangement the post kind is, by the city's definition of the kinds (not a
+    weight): a special researcher comes short term, a full-time post relocates, an enclave post works at the
+    Shanghai enclave (listed as a site, or living in Shanghai), an incubation project comes through a Haina
+    incubator. 1 stated, 0 the record says otherwise, -1 the record does not say (no mode; no site and no city)."""
     kind = p.need["kind"]
-    fit = np.zeros(len(p.X))
-    for k, branch in _AVAILABILITY.items():
-        at = kind == KIND_CODES[k]
-        if at.any():
-            fit = np.where(at, branch(p, full, short), fit)
-    return np.where(p.known, fit, 0.0)
+    is_kind = {k: kind == KIND_CODES[k] for k in NeedKind}
+    in_shanghai_site = (cols["site_listed"] == 1) | (cols["in_shanghai"] == 1)
+    stated = np.select(
+        [is_kind[NeedKind.special_researcher], is_kind[NeedKind.full_time], is_kind[NeedKind.enclave]],
+        [mode == MODE_CODES[AvailabilityMode.short_term], mode == MODE_CODES[AvailabilityMode.full_time],
+         in_shanghai_site],
+        p.talent("has_incubator").astype(bool),
+    )  # fmt: skip
+    unknown = np.select(
+        [is_kind[NeedKind.enclave], is_kind[NeedKind.incubation_project]],
+        [(sites == 0) & (cols["in_shanghai"] == -1), False],
+        mode == MODE_UNSTATED,
+    )
+    return np.where(stated, 1.0, np.where(unknown & ~stated, -1.0, 0.0)).astype(np.float32)
 
 
 class Fit:
-    names = ("availability_fit", "language_fit", "salary_fit", "fit_prior", "text_fit")
+    names = (
+        "mode_full_time",
+        "mode_short_term",
+        "mode_remote",
+        "mode_unstated",
+        "months_available",
+        "site_listed",
+        "in_shanghai",
+        "language_gap_zh",
+        "language_gap_en",
+        "arrangement",
+        "text_x_arrangement",
+    )
 
     def run(self, p: Pairs) -> dict[str, np.ndarray]:
-        availability = availability_fit(p)
-        language = np.ones(len(p.X), np.float32)
-        for code, factor in LANGUAGE_GAP.items():
-            language *= np.where(p.need[f"needs_{code}"] & (p.col(f"speaks_{code}") == 0), factor, 1.0)
-        salary = salary_fit(p.col("salary_ratio_est"))
-        prior = availability * language * salary * (1.0 + 0.05 * np.clip(p.col("tier_gap"), 0, 3))
-        bm25 = p.col("bm25_profile")
-        return {
-            "availability_fit": availability,
-            "language_fit": language,
-            "salary_fit": salary,
-            "fit_prior": prior,
-            "text_fit": (p.col("concept_overlap") + 0.3 * bm25 / (bm25 + BM25_HALF)) * prior,
+        mode = p.talent("mode", MODE_UNSTATED)
+        out = {f"mode_{m.value}": (mode == MODE_CODES[m]).astype(np.float32) for m in AvailabilityMode}
+        out["mode_unstated"] = ((mode == MODE_UNSTATED) & p.known).astype(np.float32)
+        months = p.talent("months")
+        sites = p.talent("sites")
+        out |= {
+            "months_available": np.where(months > 0, months, np.nan).astype(np.float32),
+            "site_listed": np.where(sites == 0, -1.0, ((sites & p.need["site_bit"]) != 0).astype(np.float32)),
+            "in_shanghai": p.talent("in_shanghai", -1).astype(np.float32),
+            "language_gap_zh": _gap(p.need["needs_zh"], p.col("speaks_zh")),
+            "language_gap_en": _gap(p.need["needs_en"], p.col("speaks_en")),
         }
+        arrangement = _arrangement(p, mode, sites, out)
+        out["arrangement"] = arrangement
+        out["text_x_arrangement"] = p.col("concept_overlap") * (arrangement == 1)
+        return out

@@ -29,6 +29,7 @@ from fastapi import FastAPI
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
+from matcher.pipeline import Policy
 from service import alerts
 from service.api import errors
 from service.api.metrics import Metrics, RequestMetrics
@@ -122,7 +123,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.index_lock = threading.Lock()
     app.state.stale = None
     app.state.models = ModelSlot()
-    app.state.rank_cache = RankCache(ttl=settings.rank_cache_seconds)
+    policy = Policy(yrd_first=settings.policy_yrd_first)
+    app.state.rank_cache = RankCache(ttl=settings.rank_cache_seconds, policy=policy)
     app.state.receipt_lock = threading.Lock()
     errors.install(app)
     for router in ROUTERS:

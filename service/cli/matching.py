@@ -22,6 +22,7 @@ from service.cli.common import (
     out,
     print_json,
     progress_bar,
+    settings,
 )
 
 SeedOption = Annotated[int, typer.Option("--seed", min=0, help="Seed of the need split and the model.")]
@@ -147,14 +148,15 @@ def rank_command(
     json_: JsonOption = False,
 ) -> None:
     """Ranked candidates for a need with scores and reasons, and how many each rule removed."""
-    from matcher.pipeline import rank
+    from matcher.pipeline import Policy, rank
 
     records = load_records(world, url)
     if need_id not in {n.id for n in records.get("need", ())}:
         fail(f"unknown need {need_id!r}; list needs with `talentmatch db export` or check the id")
     idx = indices_for(records, encoder_name(encoder), json_)
     scorer = champion_for(idx) if personalized else None
-    ranking = rank(idx, idx.needs[need_id], scorer=scorer, k=k, personalized=personalized)
+    policy = Policy(yrd_first=settings().policy_yrd_first)
+    ranking = rank(idx, idx.needs[need_id], scorer=scorer, k=k, personalized=personalized, policy=policy)
     doc = ranking.to_dict()
     if json_:
         print_json(doc)

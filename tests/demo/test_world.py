@@ -11,7 +11,17 @@ import orjson
 import pytest
 
 from demo.world import generate_world
-from features.records import RECORD_TYPES, REFERENCES, WORLD_FILES, FeedbackEvent, Need, NeedKind, Talent, Tier
+from features.records import (
+    RECORD_TYPES,
+    REFERENCES,
+    WORLD_FILES,
+    AvailabilityMode,
+    FeedbackEvent,
+    Need,
+    NeedKind,
+    Talent,
+    Tier,
+)
 from matcher.truth import TRUTH_FILE, load_truth
 
 ALL_FILES = [*WORLD_FILES.values(), TRUTH_FILE]
@@ -114,7 +124,8 @@ def test_talents_are_realistic(records: dict[str, list]) -> None:
     foreign = [t for t in talents if t.nationality not in (None, "CN")]
     assert len(returnees) > 0.05 * n and len(foreign) > 0.05 * n
     assert sum(bool(t.residence.in_yrd) for t in talents) > 0.2 * n
-    assert {m.availability.mode.value for m in talents} == {"full_time", "short_term", "remote"}
+    modes = {m.availability.mode for m in talents}  # None: not stated (the world writes relocators so)
+    assert {None, AvailabilityMode.short_term, AvailabilityMode.remote} <= modes
     assert any(t.name_zh for t in talents) and any(t.name_en and not t.name_zh for t in talents)
     assert any(t.disciplines for t in talents) and any(t.works for t in talents)
     sparse = [t for t in talents if not t.summary and not t.works]

@@ -7,7 +7,7 @@ from features.eligibility import check
 from features.indices import Indices
 from features.matrix import feature_matrix, score_pairs, text_relevance
 from features.records import Incubator, Need, Talent
-from features.schema import SCHEMA
+from features.schema import SCHEMA, Feature
 
 COL = {n: i for i, n in enumerate(SCHEMA.names)}
 
@@ -67,6 +67,9 @@ def test_schema_is_named_ordered_and_stable(idx):
     assert len(set(SCHEMA.names)) == len(SCHEMA.names) and SCHEMA.version
     assert all(f.en and f.zh for f in SCHEMA.features)
     assert SCHEMA.names[:3] == ["bm25_profile", "bm25_works_max", "bm25_works_top3"]
+    assert SCHEMA.to_dict()["features"][0]["monotone"] == 1 and len(SCHEMA.monotone) == len(SCHEMA.names)
+    with pytest.raises(ValueError, match="monotone must be -1, 0 or 1"):
+        Feature("x", "text", "x", "x", monotone=2)
 
 
 def test_margins_and_preferences(idx):
@@ -116,7 +119,7 @@ def test_score_pairs_keeps_input_order(idx):
     assert s[0] == pytest.approx(text_relevance(feature_matrix(idx, NEED, ["battery"]))[0])
 
 
-# -- fit columns: soft priors from stated availability, site, residence, languages and salary --------------------
+# -- fit columns: raw observables of availability, site, residence and languages; unknowns kept distinct ---------
 
 FIT_TALENTS = [
     Talent(
@@ -139,8 +142,10 @@ FIT_TALENTS = [
         languages=["zh"],
         salary_expectation=120,
         tier="C",
+        sites=["shanghai_enclave"],
     ),
     Talent(id="founder", name="Ada Kim", incubator_id="inc-bio", availability={"mode": "remote"}),
+    Talent(id="relocator", name="Ole Sand", availability={"mode": "full_time"}, sites=["jiaxing"], tier="D"),
 ]
 FIT_NEEDS = [
     Need(id="sr", title="特聘研究员", kind="special_researcher", months_per_year=3, salary_budget=80),
@@ -165,40 +170,68 @@ def test_stated_attributes_and_unknowns(fit_idx):
     f = _fit(fit_idx, "sr", ["short", "mover", "vague", "shanghai"])
     assert f["speaks_zh"].tolist() == [1, 0, -1, 1] and f["speaks_en"].tolist() == [1, 1, -1, 0]
     assert f["abroad"].tolist() == [0, 1, -1, 0]
-    # stated salary, or the median stated one of peers with the same tier and foreign status (mover ← peer's 100)
+    # stated salary, or the median stated one of peers of the same tier (tier C: 60, 100, 120 → 100)
     np.testing.assert_allclose(f["salary_ratio_est"][:2], [60 / 80, 100 / 80])
     assert np.isnan(f["salary_ratio_est"][2])  # no untiered peer states a salary
     assert np.isnan(f["salary_ratio"][1])  # the stated-only column stays unknown
 
 
-def test_special_researcher_fit(fit_idx):
+def test_availability_is_as_stated_never_assumed(fit_idx):
+    f = _fit(fit_idx, "ft", ["short", "vague", "founder", "relocator"])
+    modes = np.stack([f[f"mode_{m}"] for m in ("full_time", "short_term", "remote", "unstated")], axis=1)
+    np.testing.assert_array_equal(modes, [[0, 1, 0, 0], [0, 0, 0, 1], [0, 0, 1, 0], [1, 0, 0, 0]])
+    assert f["months_available"][0] == 4 and f["months_available"][3] == 12
+    assert np.isnan(f["months_available"][1]) and np.isnan(f["months_surplus"][1])  # unstated: unknown, not 0
+    f = _fit(fit_idx, "sr", ["short", "shanghai"])
+    assert f["months_surplus"].tolist() == [1, 3]
+
+
+def test_site_residence_and_language_gaps(fit_idx):
+    f = _fit(fit_idx, "encl", ["shanghai", "relocator", "vague", "mover"])
+    assert f["site_listed"].tolist() == [1, 0, -1, -1]  # lists the enclave; lists Jiaxing only; none stated
+    assert f["in_shanghai"].tolist() == [1, -1, -1, -1]  # 上海; no city stated
+    assert _fit(fit_idx, "sr", ["short"])["in_shanghai"].tolist() == [0]  # Hangzhou
+    # English required: 上海's talent states Chinese only (gap), the relocator states nothing (unknown)
+    assert f["language_gap_en"].tolist() == [1, -1, -1, 0]
+    assert f["language_gap_zh"].tolist() == [0, 0, 0, 0]  # a post naming its languages does not imply Chinese
     f = _fit(fit_idx, "sr", ["short", "mover", "vague"])
-    # short-term and enough months, in the YRD ×1.3; a relocator 0.5, abroad ×0.85; unstated mode is full time
-    np.testing.assert_allclose(f["availability_fit"], [1.3, 0.5 * 0.85, 0.5], rtol=1e-6)
-    np.testing.assert_allclose(f["language_fit"], [1.0, 0.5, 1.0])  # Chinese assumed when the need names none
-    np.testing.assert_allclose(f["salary_fit"], [1.0, 0.85, 1.0])  # 100 over 80: within 30 % over budget
-    np.testing.assert_allclose(f["fit_prior"], [1.3 * 1.15, 0.425 * 0.5 * 0.85 * 1.15, 0.5], rtol=1e-6)
+    assert f["language_gap_zh"].tolist() == [0, 1, -1]  # Chinese assumed when the need names none
+    assert f["language_gap_en"].tolist() == [0, 0, 0]
 
 
-def test_enclave_full_time_and_incubation_fit(fit_idx):
-    f = _fit(fit_idx, "encl", ["shanghai", "short", "vague"])
-    np.testing.assert_allclose(f["availability_fit"], [1.0, 0.3, 0.45])  # lives in Shanghai; unknown sites
-    np.testing.assert_allclose(f["language_fit"], [0.6, 1.0, 1.0])  # English required, Chinese not
-    np.testing.assert_allclose(f["salary_fit"], [0.85, 1.0, 1.0])
-    f = _fit(fit_idx, "ft", ["vague", "short"])
-    np.testing.assert_allclose(f["availability_fit"], [1.0, 0.2])
+def test_text_x_arrangement_is_the_shared_concepts_of_who_states_the_arrangement(idx):
+    battery, vision = feature_matrix(idx, NEED, ["battery", "vision"])  # a special-researcher post
+    assert battery[COL["arrangement"]] == 1 and vision[COL["arrangement"]] == -1  # short term; not stated
+    assert battery[COL["text_x_arrangement"]] == battery[COL["concept_overlap"]] > 0
+    assert vision[COL["text_x_arrangement"]] == 0
+
+
+def test_arrangement_is_the_post_kind_as_the_record_states_it(fit_idx):
+    ids = ["short", "vague", "shanghai", "founder", "relocator"]
+    assert _fit(fit_idx, "sr", ids[:3])["arrangement"].tolist() == [1, -1, 1]  # short term; not stated
+    assert _fit(fit_idx, "ft", ["short", "vague", "relocator"])["arrangement"].tolist() == [0, -1, 1]
+    # enclave: lists the enclave or lives in Shanghai; the relocator lists Jiaxing only; vague says nothing
+    assert _fit(fit_idx, "encl", ["shanghai", "relocator", "vague"])["arrangement"].tolist() == [1, 0, -1]
     f = _fit(fit_idx, "inc", ["founder", "vague", "short"])
-    np.testing.assert_allclose(f["availability_fit"], [0.9, 0.7, 0.25])  # incubator outside the need's field
+    assert f["arrangement"].tolist() == [1, 0, 0]  # came through an incubator, in the need's field or not
 
 
-def test_text_fit_is_the_text_match_times_the_prior(idx):
-    X = feature_matrix(idx, NEED, ["battery"])[0]
-    bm25 = X[COL["bm25_profile"]]
-    text = X[COL["concept_overlap"]] + 0.3 * bm25 / (bm25 + 8.0)
-    assert X[COL["fit_prior"]] == pytest.approx(1.3 * 1.15)  # short term 4 ≥ 3 months, in the YRD, tier C
-    assert X[COL["text_fit"]] == pytest.approx(text * 1.3 * 1.15, rel=1e-5) and X[COL["text_fit"]] > 0
+def test_unstated_availability_passes_the_rules_it_did_before(fit_idx):
+    for need_id in ("sr", "ft", "encl"):
+        assert check(fit_idx.needs[need_id], fit_idx.table, fit_idx.table.rows(["vague"])).passed.all(), need_id
+
+
+def test_no_fit_column_is_a_hand_set_factor(fit_idx):
+    """Every fit column takes only its raw values: indicators, months, or the three-valued -1/0/1."""
+    fit = [f.name for f in SCHEMA.features if f.group == "fit"]
+    for need_id in ("sr", "encl", "ft", "inc"):
+        f = _fit(fit_idx, need_id, [t.id for t in FIT_TALENTS])
+        for name in fit:
+            values = f[name][~np.isnan(f[name])]
+            assert set(values.tolist()) <= {-1.0, 0.0, 1.0} | set(range(1, 13)), (need_id, name)
 
 
 def test_unknown_candidate_has_no_fit(fit_idx):
     f = _fit(fit_idx, "sr", ["nobody"])
-    assert f["fit_prior"][0] == 0 and f["speaks_zh"][0] == -1 and f["abroad"][0] == -1
+    assert f["mode_unstated"][0] == 0 and f["site_listed"][0] == -1 and f["in_shanghai"][0] == -1
+    assert f["speaks_zh"][0] == -1 and f["abroad"][0] == -1 and f["language_gap_zh"][0] == -1

@@ -27,7 +27,9 @@ def errors(model, data):
 def test_minimal_talent_and_need():
     t = Talent.model_validate({"id": "t1", "summary": "Perovskite solar cells"})
     assert t.consent.matching and not t.consent.sharing and not t.consent.cross_border
-    assert t.availability.mode is AvailabilityMode.full_time and t.availability.months_per_year == 12
+    assert t.availability.mode is None and t.availability.months_per_year is None  # not stated, never assumed
+    stated = Talent.model_validate({"id": "t2", "summary": "x", "availability": {"mode": "full_time"}})
+    assert stated.availability.mode is AvailabilityMode.full_time and stated.availability.months_per_year == 12
     assert t.tier is None and t.skills == [] and t.sites == []
     n = Need.model_validate({"id": "n1", "title": "光伏研发专家"})
     assert n.kind is NeedKind.full_time and n.status == "open" and n.min_tier is None

@@ -5,7 +5,7 @@ The lithography post ``N-litho`` (full time, tier C or above, five required skil
 - ``T-litho`` (tier B, English text on all five topics but wafer bonding), ``T-zh`` (Chinese text only: found
   through the bilingual concepts), ``T-optout`` (an expert who refuses purely automated decisions);
 - ``T-inc``: no relevant text, but linked to the Munich incubator whose focus is semiconductors (incubator route);
-- ``T-local``: no relevant text, but lives in Jiaxing, the post's city (graph proximity only);
+- ``T-local``: no relevant text, but lives in Jiaxing, the post's city (graph proximity only), and states full time;
 - and removed by the rules: ``T-noconsent`` (consent), ``T-lowtier`` (tier E), ``T-remote`` (availability).
 
 ``T-bio`` is the unrelated protein scientist. Needs ``N-closed`` (closed) and ``N-elite`` (tier A only) repeat the
@@ -70,7 +70,7 @@ def records() -> dict[str, list]:
             Talent(id="T-inc", summary="Venture builder: startup operations and fundraising", tier="C",
                    incubator_id="inc-muc", nationality="DE"),
             Talent(id="T-local", summary="Chartered accountant, audit and tax", tier="C",
-                   residence=Residence(country="CN", city="嘉兴")),
+                   residence=Residence(country="CN", city="嘉兴"), availability=Availability(mode="full_time")),
             _litho("T-noconsent", consent=Consent(matching=False)),
             _litho("T-lowtier", tier="E"),
             _litho("T-remote", availability=Availability(mode="remote")),

@@ -118,3 +118,19 @@ def test_partitions_hold_whole_groups():
     assert sum(groups) == 5 and sum(rows) == 20
     assert rows == (10, 10) and groups == (3, 2)
     assert _partition(np.array([7]), 4) == ((7,), (1,))
+
+
+def test_monotone_option_holds_the_schema_directions():
+    """Trained where more concept overlap means a *lower* grade, the monotone model still never scores a row lower
+    for more overlap (a +1 column), while the free model learns the reversal."""
+    X, _, g = synthetic()
+    y = np.digitize(1 - X[:, SIGNAL], [0.6, 0.75, 0.85, 0.95]).astype(np.int32)
+    assert SCHEMA.monotone[SIGNAL] == 1 and set(SCHEMA.monotone) == {0, 1}
+    probe = np.repeat(synthetic(1, seed=3)[0][:1], 11, axis=0)
+    probe[:, SIGNAL] = np.linspace(0, 1, 11)
+    free = LambdaRankModel(n_estimators=30, n_jobs=1).fit(X, y, g).predict(probe)
+    tied = LambdaRankModel(n_estimators=30, n_jobs=1, monotone=True).fit(X, y, g).predict(probe)
+    assert free[-1] < free[0]
+    assert np.all(np.diff(tied) >= 0)
+    assert "monotone_constraints" not in LambdaRankModel()._lgb_params(4)
+    assert LambdaRankModel(monotone=True)._lgb_params(4)["monotone_constraints"] == SCHEMA.monotone

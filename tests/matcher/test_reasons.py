@@ -103,8 +103,10 @@ def test_values_fill_the_sentences(idx):
 
 def test_availability_and_permit(idx):
     need = idx.needs["N-litho"]
-    r = by_code(reasons(need, row(), contrib(months_surplus=0.2), SCHEMA, idx, "T-litho"))["availability"]
+    r = by_code(reasons(need, row(), contrib(months_surplus=0.2), SCHEMA, idx, "T-local"))["availability"]
     assert (r.en, r.zh) == ("available full time", "可全职工作")
+    # an availability never stated is not claimed to be full time
+    assert "availability" not in by_code(reasons(need, row(), contrib(mode_unstated=0.2), SCHEMA, idx, "T-litho"))
     x = row(permit_points=100)
     assert by_code(reasons(need, x, contrib(permit_points=0.2), SCHEMA, idx, "T-inc"))["permit"].zh.startswith(
         "预计可获A类工作许可"
@@ -152,3 +154,21 @@ def test_every_candidate_feature_has_exactly_one_reason_group():
     grouped = [name for names in GROUPS.values() for name in names]
     candidate_features = [n for n in SCHEMA.names if not n.startswith("kind_")]
     assert sorted(grouped) == sorted(candidate_features)
+
+
+def test_site_reason_names_the_post_site_and_only_what_the_record_states(idx):
+    need = idx.needs["N-litho"]  # worked in Jiaxing
+    r = by_code(reasons(need, row(site_listed=1), contrib(site_listed=0.3), SCHEMA, idx, "T-litho"))["site"]
+    assert (r.en, r.zh) == ("accepts the post's work site (Jiaxing)", "接受岗位工作地点（嘉兴）")
+    assert "site" not in by_code(reasons(need, row(site_listed=-1), contrib(site_listed=0.3), SCHEMA, idx, "T-litho"))
+    # living in Shanghai speaks for the enclave only
+    assert "site" not in by_code(reasons(need, row(in_shanghai=1), contrib(in_shanghai=0.3), SCHEMA, idx, "T-litho"))
+
+
+def test_arrangement_reason_only_when_the_record_states_the_post_kind(idx):
+    need = idx.needs["N-litho"]  # full time
+    r = by_code(reasons(need, row(arrangement=1), contrib(arrangement=0.3), SCHEMA, idx, "T-local"))["arrangement"]
+    assert (r.en, r.zh) == ("relocates full time, as the post asks", "可全职来嘉，符合岗位要求")
+    assert "arrangement" not in by_code(
+        reasons(need, row(arrangement=-1), contrib(arrangement=0.3), SCHEMA, idx, "T-litho")
+    )

@@ -154,7 +154,7 @@ def test_cards_mask_without_sharing_consent():
     card = talent_card(private, reveal=False)
     assert (card.masked, card.name, card.email, card.phone, card.name_en) == (True, MASKED_NAME, None, None, None)
     assert (card.tier, card.skills, card.residence_country, card.in_yrd) == ("B", ["perovskite"], "CN", True)
-    assert card.availability.mode == "full_time"
+    assert card.availability.mode is None  # not stated: the card does not claim full time
     assert (talent_card(shared, reveal=False).name, talent_card(shared, reveal=False).email) == (
         "李伟",
         "li@example.org",
