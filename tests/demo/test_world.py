@@ -10,11 +10,11 @@ from pathlib import Path
 import orjson
 import pytest
 
-from demo.world import generate_world
+from demo.world import PARAMS_FILE, generate_world
 from features.records import RECORD_TYPES, REFERENCES, WORLD_FILES, FeedbackEvent, Need, NeedKind, Talent, Tier
 from matcher.truth import TRUTH_FILE, load_truth
 
-ALL_FILES = [*WORLD_FILES.values(), TRUTH_FILE]
+ALL_FILES = [*WORLD_FILES.values(), TRUTH_FILE, PARAMS_FILE]
 
 
 def _rows(path: Path) -> list[dict]:
