@@ -42,8 +42,9 @@ class RecruiterParams:
     - ``examine_top``, ``position_decay``: position bias — the talent at position p (0-based) is examined with
       chance examine_top / (1 + p) ** position_decay.
     - ``click_scale``: multiplies the shortlist, contact, interview and hire chances of every grade (capped at 0.95).
-    - ``near_miss_share``: about this share of all shortlists are near misses — examined talents that are related
-      to the need but not relevant (grade 0), the closest first — on top of the grade-0 clicks of the click model.
+    - ``near_miss_share``: about this share of all shortlists are near misses — shown talents that are related to
+      the need but not relevant (grade 0), the closest first, viewed and shortlisted — on top of the grade-0 clicks
+      of the click model.
     """
 
     legacy_noise: float
@@ -101,9 +102,10 @@ def simulate_feedback(
     u = rng.random((6, n))
     examined = u[0] < p.examine_top / (1.0 + pos) ** p.position_decay
     shortlist = examined & (u[1] < _scaled(_P_SHORTLIST, p)[g])
-    near = np.flatnonzero(examined & ~shortlist & (g == 0) & (r > 0))  # related, not relevant: the near misses
+    near = np.flatnonzero(~shortlist & (g == 0) & (r > 0))  # related but not relevant: the near misses
     k = int(rng.poisson(p.near_miss_share / (1.0 - p.near_miss_share) * np.count_nonzero(shortlist)))
-    shortlist[near[top(r[near], min(k, len(near)))]] = True
+    picked = near[top(r[near], min(k, len(near)))]  # the closest first, wherever the list shows them
+    examined[picked] = shortlist[picked] = True
     contact = shortlist & (u[2] < _scaled(_P_CONTACT, p)[g])
     interview = contact & (u[3] < _scaled(_P_INTERVIEW, p)[g])
     hire = interview & (u[4] < _scaled(_P_HIRE, p)[g])

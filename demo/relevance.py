@@ -26,7 +26,7 @@ _RESEARCHER = KINDS.index(NeedKind.special_researcher)
 
 RANGES: dict[str, tuple[float, float]] = {
     "grade_start": (0.40, 0.52),
-    "grade_spread": (0.36, 0.52),
+    "grade_spread": (0.42, 0.56),
     "noise": (0.06, 0.25),
     "expertise_power": (0.75, 1.35),
     "quality": (0.0, 0.15),
@@ -50,7 +50,7 @@ FORMS: dict[str, dict[str, tuple[float, dict[str, tuple[float, float] | None]]]]
     "residence": {
         "none": (0.25, {"yrd": (1.0, 1.0), "abroad": (1.0, 1.0)}),
         "researcher": (0.45, {"yrd": (1.1, 1.6), "abroad": (0.5, 1.0)}),
-        "everywhere": (0.30, {"yrd": (1.1, 1.6), "abroad": (0.5, 1.0)}),
+        "everywhere": (0.30, {"yrd": (1.05, 1.4), "abroad": (0.6, 1.0)}),
     },
     "incubator": {
         "absent": (0.25, {"incubator_focus": None, "incubator_other": None}),

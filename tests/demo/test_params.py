@@ -157,7 +157,7 @@ def test_near_miss_shortlists_follow_the_recruiter_params(tmp_path: Path, monkey
             world_module, "draw_recruiter", lambda rng, near=near: dataclasses.replace(base, near_miss_share=near)
         )
         out = tmp_path / str(near)
-        generate_world(out, talents=1000, seed=11)
+        generate_world(out, talents=1000, seed=3)
         truth = load_truth(out)
         shortlisted = [
             truth[e["need_id"]].get(e["talent_id"], 0)
@@ -165,7 +165,7 @@ def test_near_miss_shortlists_follow_the_recruiter_params(tmp_path: Path, monkey
             if e["action"] == "shortlist"
         ]
         share[near] = shortlisted.count(0) / len(shortlisted)
-    assert share[0.5] > share[0.0] + 0.2, share
+    assert share[0.5] > max(0.4, share[0.0] + 0.25), share
 
 
 def test_product_code_never_names_the_params_file() -> None:
