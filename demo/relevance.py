@@ -54,7 +54,7 @@ FORMS: dict[str, dict[str, tuple[float, dict[str, tuple[float, float] | None]]]]
     },
     "incubator": {
         "absent": (0.25, {"incubator_focus": None, "incubator_other": None}),
-        "weak": (0.35, {"incubator_focus": (0.6, 1.0), "incubator_other": (0.4, 0.8)}),
+        "weak": (0.35, {"incubator_focus": (0.8, 1.1), "incubator_other": (0.5, 0.8)}),
         "strong": (0.40, {"incubator_focus": (1.3, 2.2), "incubator_other": (0.7, 1.1)}),
     },
     "language": {

@@ -45,6 +45,8 @@ def test_relevance_params_stay_within_the_documented_ranges() -> None:
             assert form in options
             for name, bounds in options[form][1].items():
                 assert (values[name] is None) if bounds is None else _within(values[name], bounds), (family, name)
+        if p.incubator_focus is not None:  # an incubator focused on the need's industry is never the worse route
+            assert p.incubator_other is not None and p.incubator_focus >= p.incubator_other
 
 
 def test_every_form_occurs_and_seeds_differ() -> None:
