@@ -5,7 +5,9 @@ Why it exists: the ranker needs data with a known right answer. The generator fi
 (``latent``), computes the true relevance of every talent to every need from those alone (``relevance``), lets
 simulated recruiters act on a legacy ranking (``recruiter``), and only then renders the observable records with
 realistic noise (``render``, with the words of ``vocabulary`` from ``demo/data/``); ``world.generate_world`` ties
-the stages together and writes a world folder. Ranking well therefore means reading the records well.
+the stages together and writes a world folder. Ranking well therefore means reading the records well. The
+relevance's factors and forms and the recruiters' noise are drawn per seed (recorded in the world's
+``relevance.json``, documented in ``demo/README.md``), so no fixed constant fits every world.
 
 Only the CLI's ``world generate``, the tests and the benchmarks may import this package (an import-linter contract):
 it holds the truth, and the product must learn what it hides, never copy its constants or functional form.

@@ -2,7 +2,8 @@
 
 Why: this is the one public entry point of ``demo`` (``generate_world``), used by the CLI's ``world generate``, the
 tests and the benchmarks. It owns the seeding (one ``SeedSequence`` split per stage, so the same seed gives the same
-bytes however the talents are scheduled) and the all-or-nothing write of a world folder, hidden truth included.
+bytes however the talents are scheduled) and the all-or-nothing write of a world folder, hidden truth and hidden
+parameters (``PARAMS_FILE``) included.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import multiprocessing.pool
 import os
 import random
 from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -19,14 +21,18 @@ import numpy as np
 import orjson
 
 from demo.latent import NOW, Latent, draw_needs, draw_talents
-from demo.recruiter import simulate_feedback
-from demo.relevance import grade_needs
+from demo.recruiter import RecruiterParams, draw_recruiter, simulate_feedback
+from demo.relevance import RelevanceParams, draw_params, grade_needs
 from demo.render import Renderer, render_enterprises, render_incubators, render_need, render_talents
 from demo.vocabulary import PLATFORMS, Vocabulary, vocabulary
 from features.records import WORLD_FILES, FeedbackEvent, Record, dump
 from matcher.truth import TRUTH_FILE
 
 Progress = Callable[[str, int, int], None]
+
+PARAMS_FILE = "relevance.json"
+"""The world's drawn relevance and recruiter parameters, for evaluation and analysis only: no product code reads
+it (``tests/demo/test_params.py`` checks that features, matcher and service never name it)."""
 
 
 def _default_needs(talents: int) -> int:
@@ -41,12 +47,14 @@ def generate_world(
     needs: int | None = None,
     progress: Progress | None = None,
 ) -> dict[str, int]:
-    """Write a demo world (the six record files plus ``truth.jsonl``) into ``out_dir``; same seed, same bytes.
+    """Write a demo world (the six record files, ``truth.jsonl`` and ``PARAMS_FILE``) into ``out_dir``; same seed,
+    same bytes. The hidden relevance and the recruiters' noise are drawn per seed (``draw_params``,
+    ``draw_recruiter``) and recorded in ``PARAMS_FILE``.
 
     Sizes: ``needs`` defaults to one per 20 talents (40 to 2,000), enterprises to one per two needs. Files are
     written under temporary names and moved into place only when all are complete, so a failure leaves no
     half-written world. ``progress(stage, done, total)`` reports the stages ``latent``, ``truth`` and ``talents``.
-    Returns the number of lines written per file name.
+    Returns the number of lines written per record or truth file name.
     """
     out_dir = Path(out_dir)
     for name, value, low in (("talents", talents, 1), ("seed", seed, 0), ("needs", needs, 1)):
@@ -57,7 +65,10 @@ def generate_world(
     n_needs = needs if needs is not None else _default_needs(talents)
     v = vocabulary()
     ss = np.random.SeedSequence(seed)
-    s_ent, s_need, s_tal, s_truth, s_rneed, s_rtal = ss.spawn(6)
+    s_ent, s_need, s_tal, s_truth, s_rneed, s_rtal, s_params = ss.spawn(7)  # a new stage appends, never shifts
+    s_relevance, s_recruiter = s_params.spawn(2)
+    params = draw_params(np.random.default_rng(s_relevance))
+    recruiter = draw_recruiter(np.random.default_rng(s_recruiter))
 
     ent_rnd = random.Random(int(s_ent.generate_state(1)[0]))
     enterprises, ent_ind = render_enterprises(ent_rnd, max(1, n_needs // 2))
@@ -68,7 +79,7 @@ def generate_world(
         progress("latent", 1, 1)
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = {name: out_dir / f".{name}.tmp" for name in (*WORLD_FILES.values(), TRUTH_FILE)}
+    tmp = {name: out_dir / f".{name}.tmp" for name in (*WORLD_FILES.values(), TRUTH_FILE, PARAMS_FILE)}
     counts: dict[str, int] = {}
     incubators = render_incubators(v)
     inc_ids = [x.id for x in incubators]
@@ -79,7 +90,9 @@ def generate_world(
                 NOW - timedelta(days=rnd_need.randint(40, 420), minutes=rnd_need.randint(0, 1439))
                 for _ in range(n_needs)
             ]
-            truth, events = _truth_and_feedback(v, lat, np.random.default_rng(s_truth), need_times, progress)
+            truth, events = _truth_and_feedback(
+                v, lat, np.random.default_rng(s_truth), need_times, params, recruiter, progress
+            )
             need_width = max(5, len(str(n_needs)))
             ent_ids = [e.id for e in enterprises]
             rd = Renderer(v, rnd_need)
@@ -114,6 +127,8 @@ def generate_world(
         with tmp[TRUTH_FILE].open("w", encoding="utf-8") as fh:
             fh.writelines(row % (need_ids[n], t + 1, g) for n, t, g in truth)
         counts[TRUTH_FILE] = len(truth)
+        doc = {"seed": seed, "relevance": asdict(params), "recruiter": asdict(recruiter)}
+        tmp[PARAMS_FILE].write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
         for name, path in tmp.items():
             os.replace(path, out_dir / name)
     finally:
@@ -188,7 +203,13 @@ def _render_job(job: tuple[int, int, int]) -> list[bytes]:
 
 
 def _truth_and_feedback(
-    v: Vocabulary, lat: Latent, rng: np.random.Generator, need_times: list[datetime], progress: Progress | None
+    v: Vocabulary,
+    lat: Latent,
+    rng: np.random.Generator,
+    need_times: list[datetime],
+    params: RelevanceParams,
+    recruiter: RecruiterParams,
+    progress: Progress | None,
 ) -> tuple[list[tuple[int, int, int]], list[dict]]:
     """The truth rows (need, talent, grade >= 1) and the simulated recruiters' feedback on each need, both drawn
     from one stream: each chunk's relevance noise, then each of its needs' feedback, in need order."""
@@ -196,13 +217,15 @@ def _truth_and_feedback(
     n_needs = len(lat.n_area)
     truth: list[tuple[int, int, int]] = []
     events: list[dict] = []
-    for graded in grade_needs(v, lat, rng):
+    for graded in grade_needs(v, lat, rng, params):
         for i in range(graded.stop - graded.start):
             need = graded.start + i
             cols, rel, grade = graded.need(i)
             hit = np.flatnonzero(grade)
             truth.extend(zip([need] * len(hit), cols[hit].tolist(), grade[hit].tolist(), strict=True))
-            events.extend(simulate_feedback(rng, need, cols, rel, grade, consenting, lat.t_consent, need_times))
+            events.extend(
+                simulate_feedback(rng, need, cols, rel, grade, consenting, lat.t_consent, need_times, recruiter)
+            )
         if progress:
             progress("truth", graded.stop, n_needs)
     return truth, events

@@ -10,7 +10,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from demo.world import generate_world
+from demo.world import PARAMS_FILE, generate_world
 from features.records import (
     RECORD_TYPES,
     REFERENCES,
@@ -24,7 +24,7 @@ from features.records import (
 )
 from matcher.truth import TRUTH_FILE, load_truth
 
-ALL_FILES = [*WORLD_FILES.values(), TRUTH_FILE]
+ALL_FILES = [*WORLD_FILES.values(), TRUTH_FILE, PARAMS_FILE]
 
 
 def _rows(path: Path) -> list[dict]:
