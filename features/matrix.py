@@ -29,7 +29,6 @@ from features.eligibility import Eligibility, rules, talent_columns
 from features.indices import Indices
 from features.pairs import COLUMN, NeedSet, Pairs
 from features.records import Need, NeedKind
-from features.schema import SCHEMA
 from features.table import EPOCH
 
 
@@ -129,12 +128,6 @@ def text_weights(encoder: str = "usem3") -> tuple[np.ndarray, np.ndarray, np.nda
     cols = np.array([COLUMN[n] for n in names], dtype=np.int64)
     floors = np.array([entry["floor"][n] for n in names], dtype=np.float32)
     return cols, floors, np.array([entry["weight"][n] for n in names], dtype=np.float32)
-
-
-def text_column_weights(encoder: str = "usem3") -> dict[str, float]:
-    """Column name → its weight in ``text_relevance`` for ``encoder`` (retrievers weigh their signals alike)."""
-    cols, _, w = text_weights(encoder)
-    return {SCHEMA.names[c]: (1 - SKILL_SHARE) * float(v) for c, v in zip(cols.tolist(), w.tolist(), strict=True)}
 
 
 def text_terms(X: np.ndarray, encoder: str = "usem3") -> tuple[np.ndarray, np.ndarray]:

@@ -13,7 +13,6 @@ from typing import Protocol
 import numpy as np
 
 from features.indices import Indices
-from features.matrix import index_encoder, text_column_weights
 from features.records import Need, need_text
 
 
@@ -24,15 +23,12 @@ class Retriever(Protocol):
 
 
 class Bm25:
-    """BM25 over the talents' profiles and best works, Chinese and English tokens alike: the two BM25 shares of
-    ``text_relevance``, weighted as it weighs them (for the indices' encoder), so retrieval and scoring agree."""
+    """BM25 over the talents' profiles and works, Chinese and English tokens alike."""
 
     name = "sparse"
 
     def run(self, idx: Indices, need: Need, k: int) -> list[str] | None:
-        weights = text_column_weights(index_encoder(idx))
-        profile, works = weights.get("bm25_share_profile", 0.0), weights.get("bm25_share_works_top3", 0.0)
-        return list(idx.sparse.search(need, k, (profile, works) if profile + works > 0 else None)[0])
+        return list(idx.sparse.search(need, k)[0])
 
 
 class Dense:
