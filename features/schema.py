@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-VERSION = "3"
+VERSION = "4"
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +36,20 @@ FEATURES: tuple[Feature, ...] = (
     Feature("bm25_profile", "text", "BM25 of the need against the whole profile", "岗位与完整档案的BM25相关度", UP),
     Feature("bm25_works_max", "text", "BM25 against the best-matching work", "与最相关成果的BM25相关度", UP),
     Feature("bm25_works_top3", "text", "mean BM25 of the three best works", "最相关三项成果的平均BM25", UP),
+    Feature(
+        "bm25_share_profile",
+        "text",
+        "profile BM25 as a share of the most the need's words can score",
+        "档案BM25占岗位用词最高可得分的比例",
+        UP,
+    ),
+    Feature(
+        "bm25_share_works_top3",
+        "text",
+        "mean BM25 share of the three best works",
+        "最相关三项成果BM25得分比例的平均",
+        UP,
+    ),
     Feature(
         "dense_profile", "text", "multilingual embedding similarity to the profile", "与档案的多语种语义相似度", UP
     ),

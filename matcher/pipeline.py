@@ -19,7 +19,7 @@ from typing import Protocol
 import numpy as np
 
 from features.indices import Indices
-from features.matrix import feature_matrix, text_relevance
+from features.matrix import feature_matrix, index_encoder, text_relevance
 from features.records import Need, NeedKind
 from features.schema import SCHEMA
 from matcher.reasons import DEFAULT_TOP, Reason, blend_contributions, reasons
@@ -181,7 +181,7 @@ def rank_pool(
     now = now or datetime.now(UTC)
     cands = retrieve(idx, need, k=candidates, quotas=quotas, filters=filters)
     X = feature_matrix(idx, need, cands.talent_ids, now=now, eligibility=cands.eligibility)
-    scores = scorer.predict(X) if scorer is not None else text_relevance(X)
+    scores = scorer.predict(X) if scorer is not None else text_relevance(X, index_encoder(idx))
     promoted = policy.promoted(need, X)
     order = np.lexsort((np.arange(len(X)), -scores, ~promoted))  # ties keep the first-stage order
     ids = cands.talent_ids
@@ -209,7 +209,7 @@ def page(pool: Pool, idx: Indices, k: int, offset: int = 0, *, top_reasons: int 
     elif pool.scorer is not None:
         contrib = pool.scorer.contributions(X)
     else:
-        contrib = np.array([blend_contributions(x, SCHEMA) for x in X], dtype=np.float32)
+        contrib = np.array([blend_contributions(x, SCHEMA, index_encoder(idx)) for x in X], dtype=np.float32)
     out = []
     for j, tid in enumerate(pool.ids[offset : offset + k]):
         talent = idx.talents.get(tid)

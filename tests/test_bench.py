@@ -22,3 +22,27 @@ def test_goldstandard_loss_weights_misordered_pairs_by_the_rating_gap():
     assert loss(truth, {"r": {"a": 1, "b": 2, "c": 3}}) == 1.0
     assert loss(truth, {"r": {"a": 0, "b": 0, "c": 0}}) == 0.5  # ties count half
     assert loss(truth, {"r": {"a": 3, "b": 1, "c": 2}}) == 2 / 8  # only b-c (weight 2) mis-ordered
+
+
+def test_text_weights_fit_learns_the_column_that_finds_the_author():
+    """Known answer for the label-free combiner fit: one column tells authors apart, one is noise that runs against
+    them; the first gets the weight, the second is dropped (weights never negative), and the scale tops out at 1."""
+    import numpy as np
+
+    from bench.text_weights import fit
+    from features.matrix import TEXT_COLUMNS
+
+    rng = np.random.default_rng(0)
+    n_needs, n_talents = 30, 10
+    y = np.zeros((n_needs, n_talents), bool)
+    y[np.arange(n_needs), rng.integers(0, n_talents, n_needs)] = True
+    X = np.zeros((n_needs * n_talents, len(TEXT_COLUMNS)))
+    good, bad = TEXT_COLUMNS.index("bm25_share_works_top3"), TEXT_COLUMNS.index("dense_profile")
+    X[:, good] = rng.uniform(0, 0.2, X.shape[0]) + 0.3 * y.ravel()
+    X[:, bad] = rng.uniform(0, 0.5, X.shape[0]) - 0.2 * y.ravel() + 0.2
+    groups = np.column_stack([np.repeat(np.arange(n_needs), n_talents), np.tile(np.arange(n_talents), n_needs)])
+    entry = fit(X, y.ravel(), groups, [True] * len(TEXT_COLUMNS))
+    assert set(entry["weight"]) == {"bm25_share_works_top3"}
+    assert entry["weight"]["bm25_share_works_top3"] * (1 - entry["floor"]["bm25_share_works_top3"]) == pytest.approx(
+        1, abs=1e-3
+    )

@@ -1,4 +1,5 @@
-"""Text relevance columns: BM25 of the need's words in the profile and works, taxonomy concept overlap, and the
+"""Text relevance columns: BM25 of the need's words in the profile and the best works (raw, and as a share of the
+most the need can score, comparable across needs), taxonomy concept overlap, and the
 share of required skills the talent covers (by words, or by a concept the skill names, across languages)."""
 
 from __future__ import annotations
@@ -6,10 +7,11 @@ from __future__ import annotations
 import numpy as np
 
 from features.pairs import Pairs
+from features.text import SparseIndex
 
 
 class Bm25:
-    names = ("bm25_profile", "bm25_works_max", "bm25_works_top3")
+    names = SparseIndex.FEATURES
 
     def run(self, p: Pairs) -> dict[str, np.ndarray]:
         if p.needs is None:  # one need: gather the candidates' terms

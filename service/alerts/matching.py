@@ -30,7 +30,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from features.indices import Indices
-from features.matrix import talent_matrix, text_relevance
+from features.matrix import index_encoder, talent_matrix, text_relevance
 from features.pairs import NeedSet
 from features.records import Need, NeedStatus, Record, Talent
 from features.schema import SCHEMA
@@ -199,7 +199,7 @@ class AlertMatcher:
                 return []
             scorer = self._model()
             rows = talent_matrix(self.idx, self.batch, talent.id, now=now)
-            relevance = text_relevance(rows.X)
+            relevance = text_relevance(rows.X, index_encoder(self.idx))
             keep = np.flatnonzero(relevance >= self.settings.alerts_min_relevance)
             if not len(keep):
                 return []

@@ -20,7 +20,7 @@ import pytest
 
 from features.indices import Indices
 from features.io import load_world
-from features.matrix import TEXT_WEIGHTS, feature_matrix, score_pairs
+from features.matrix import TEXT_COLUMNS, feature_matrix, score_pairs
 from features.schema import SCHEMA
 from matcher.retrieve import retrieve
 
@@ -66,7 +66,7 @@ def test_the_set_is_bilingual_both_ways_and_every_case_is_indexed(bilingual):
 
 
 def _row(X: np.ndarray, i: int) -> str:
-    return " ".join(f"{name}={X[i, SCHEMA.index(name)]:.2f}" for name in TEXT_WEIGHTS)
+    return " ".join(f"{name}={X[i, SCHEMA.index(name)]:.2f}" for name in (*TEXT_COLUMNS, "skill_coverage"))
 
 
 def _roles(cases: list[dict]) -> dict[str, str]:

@@ -5,7 +5,7 @@ import pytest
 
 from features.eligibility import check
 from features.indices import Indices
-from features.matrix import feature_matrix, score_pairs, text_relevance
+from features.matrix import feature_matrix, index_encoder, score_pairs, text_relevance
 from features.records import Incubator, Need, Talent
 from features.schema import SCHEMA, Feature
 
@@ -116,7 +116,7 @@ def test_score_pairs_keeps_input_order(idx):
     pairs = [("n-battery", "battery"), ("n-bridge", "bridge"), ("n-battery", "bridge"), ("n-bridge", "battery")]
     s = score_pairs(idx, [p[0] for p in pairs], [p[1] for p in pairs])
     assert s[0] > s[2] and s[1] > s[3]
-    assert s[0] == pytest.approx(text_relevance(feature_matrix(idx, NEED, ["battery"]))[0])
+    assert s[0] == pytest.approx(text_relevance(feature_matrix(idx, NEED, ["battery"]), index_encoder(idx))[0])
 
 
 # -- fit columns: raw observables of availability, site, residence and languages; unknowns kept distinct ---------
@@ -235,3 +235,31 @@ def test_unknown_candidate_has_no_fit(fit_idx):
     f = _fit(fit_idx, "sr", ["nobody"])
     assert f["mode_unstated"][0] == 0 and f["site_listed"][0] == -1 and f["in_shanghai"][0] == -1
     assert f["speaks_zh"][0] == -1 and f["abroad"][0] == -1 and f["language_gap_zh"][0] == -1
+
+
+def test_text_relevance_prefers_one_matching_paper_to_a_long_loose_profile():
+    """The combined score, Chinese and English: expertise lives in a person's best works."""
+    for lang, title, loose, query in (
+        ("en", "Perovskite solar cell passivation with Lewis bases",
+         ("Solar energy policy", "Cell biology", "Perovskite minerals", "Steel passivation"),
+         "Perovskite solar cell passivation"),
+        ("zh", "钙钛矿太阳能电池的界面钝化", ("钙钛矿矿物", "太阳能政策", "电池回收", "钢材钝化"),
+         "钙钛矿太阳能电池钝化"),
+    ):  # fmt: skip
+        talents = [
+            Talent(id="focused", name="F", works=[{"title": title}, {"title": "Soil"}, {"title": "Rivers"}]),
+            # every query word somewhere in the profile, never together in one work
+            Talent(id="loose", name="L", works=[{"title": f"{t} {i}"} for i in range(3) for t in loose]),
+            *[Talent(id=f"o{i}", name="O", works=[{"title": f"Bridges and roads {i}"}]) for i in range(6)],
+        ]
+        need = Need(id="n", title=query)
+        small = Indices.build({"talent": talents, "need": [need]}, encoder=None)
+        rel = text_relevance(feature_matrix(small, need, ["focused", "loose", "o0"]), index_encoder(small))
+        assert rel[0] > rel[1] > rel[2] >= 0, lang
+        assert rel.max() <= 1.0
+
+
+def test_text_relevance_weights_name_the_encoder():
+    X = np.zeros((1, len(SCHEMA.names)), np.float32)
+    with pytest.raises(ValueError, match=r"python -m bench\.text_weights nosuch"):
+        text_relevance(X, "nosuch")

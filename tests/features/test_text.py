@@ -158,3 +158,56 @@ def test_large_batches_tokenise_in_a_pool_with_the_same_result(monkeypatch: pyte
     pooled = ConceptIndex.build(talents, processes=2)
     serial = ConceptIndex.build(talents, processes=1)
     assert (pooled._concepts.csr() != serial._concepts.csr()).nnz == 0
+
+
+def test_vectorised_idf_is_bm25s_lucene_idf() -> None:
+    from bm25s.scoring import _score_idf_lucene
+
+    index = SparseIndex.build(FIVE)
+    terms = np.arange(len(index.vocab))
+    df = index.profile.df.view
+    expected = [_score_idf_lucene(int(df[t]), index.profile.n_live) for t in terms]
+    assert index.profile._idf(terms) == pytest.approx(expected, rel=1e-6)
+
+
+# One short paper exactly on the query, against a long profile that holds every query word but never two in one work.
+LOOSE_EN = ("Solar energy policy", "Cell biology", "Perovskite minerals", "Steel passivation")
+LOOSE_ZH = ("钙钛矿矿物", "太阳能政策", "电池回收", "钢材钝化")
+ONE_PAPER = [
+    _t("focused", "researcher", works=("Perovskite solar cell passivation with Lewis bases", "Soil erosion", "Rivers")),
+    _t("loose", "energy researcher", works=tuple(f"{topic} survey {i}" for i in range(3) for topic in LOOSE_EN)),
+    *[_t(f"o{i}", "researcher", works=(f"Unrelated topic {i} on bridges and roads",)) for i in range(6)],
+]
+ONE_PAPER_ZH = [
+    _t("focused", "研究人员", works=("钙钛矿太阳能电池的界面钝化", "土壤侵蚀", "河流")),
+    _t("loose", "能源研究", works=tuple(f"{topic}综述{i}" for i in range(3) for topic in LOOSE_ZH)),
+    *[_t(f"o{i}", "研究人员", works=(f"桥梁与道路工程{i}",)) for i in range(6)],
+]
+
+
+@pytest.mark.parametrize(
+    ("talents", "query"),
+    [(ONE_PAPER, "perovskite solar cell passivation"), (ONE_PAPER_ZH, "钙钛矿太阳能电池钝化")],
+    ids=["en", "zh"],
+)
+def test_best_works_share_prefers_one_matching_paper_to_a_long_loose_profile(talents, query) -> None:
+    index = SparseIndex.build(talents)
+    s = index.score(query, index.rows(["focused", "loose", "o0"]))
+    assert s["bm25_share_works_top3"][0] > s["bm25_share_works_top3"][1] > s["bm25_share_works_top3"][2] == 0
+
+
+def test_bm25_shares_are_bounded_and_do_not_grow_with_the_query() -> None:
+    """Raw BM25 rises with every extra query word; the share of the query's IDF mass stays in [0, 1], so one talent
+    can compare a short need with a long one."""
+    index = SparseIndex.build(ONE_PAPER)
+    row = index.rows(["focused"])
+    short = index.score("perovskite passivation", row)
+    long = index.score("perovskite passivation " + " ".join(f"topic{i} energy survey" for i in range(10)), row)
+    assert long["bm25_profile"][0] >= short["bm25_profile"][0] * 0.99  # the extra words add nothing here
+    assert long["bm25_share_profile"][0] < short["bm25_share_profile"][0] <= 1.0
+    own = index.score("perovskite solar cell passivation lewis bases", row)  # the talent's own title, all words
+    assert 0 < own["bm25_share_works_top3"][0] <= 1.0
+    # Words no talent uses neither score nor dilute.
+    assert index.score("perovskite passivation zzzunseen", row)["bm25_share_profile"][0] == pytest.approx(
+        short["bm25_share_profile"][0]
+    )

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from rank_world import build
 
-from features.matrix import feature_matrix
+from features.matrix import TEXT_COLUMNS, feature_matrix, text_relevance
 from features.schema import SCHEMA
 from matcher.reasons import GROUPS, Reason, applicable_rules, blend_contributions, reasons
 
@@ -127,9 +127,9 @@ def test_without_a_model_the_text_blend_weighs_the_groups(idx):
     X = feature_matrix(idx, need, ["T-litho"])
     c = blend_contributions(X[0], SCHEMA)
     assert c[-1] == 0 and c.shape == (F + 1,)
-    text = {SCHEMA.index(n) for n in ("bm25_profile", "bm25_works_max", "concept_overlap", "skill_coverage")}
-    assert all(c[i] == 0 for i in range(F) if i not in text | {SCHEMA.index(n) for n in GROUPS["topic"]} |
-               {SCHEMA.index(n) for n in ("dense_works_max", "discipline_match")})  # fmt: skip
+    text = {SCHEMA.index(n) for n in (*TEXT_COLUMNS, "skill_coverage")}
+    assert all(c[i] == 0 for i in range(F) if i not in text)  # only text_relevance's columns take part
+    assert c.sum() == pytest.approx(text_relevance(X)[0], rel=1e-5)  # its parts add up to it
     rs = reasons(need, X[0], None, SCHEMA, idx, "T-litho")
     codes = [r.code for r in rs if not r.code.startswith("rule:")]
     assert codes and set(codes) <= {"skills", "topic", "works", "disciplines"}
