@@ -40,8 +40,9 @@ class CandidateMode(StrEnum):
 class RankData:
     """Rows grouped by need: ``X`` (n, F) in schema order, ``y`` (n,) int grades, ``group`` (g,) rows per need,
     ``need_ids`` (g,) one per group, ``talent_ids`` (n,) one per row. Groups are contiguous, in ``need_ids`` order.
-    Per row: ``shown`` (the talent has feedback for the need), ``examined`` (opened or judged) and ``position``
-    (where it was shown; -1 when not shown or no event gives one)."""
+    Per row: ``shown`` (the talent has feedback for the need), ``examined`` (opened or judged), ``judged`` (has a
+    judgement, not only exposure events) and ``position`` (where it was shown; -1 when not shown or no event gives
+    one)."""
 
     X: np.ndarray
     y: np.ndarray
@@ -50,6 +51,7 @@ class RankData:
     talent_ids: list[str]
     shown: np.ndarray
     examined: np.ndarray
+    judged: np.ndarray
     position: np.ndarray
 
     def __len__(self) -> int:
@@ -83,14 +85,14 @@ def build_rank_data(
     """Feature rows and grades for ``needs`` (one feature-matrix call per need). Feedback talents no longer indexed
     are dropped; ``negatives`` is the sample size per need in ``sampled`` mode. A need with no rows is skipped.
     Rows within a need are in a seeded random order. ``exposure`` (``labels.exposure_from_feedback``) fills
-    ``examined`` and ``position``; without it every labelled row counts as examined at an unknown position."""
+    ``examined``, ``judged`` and ``position``; without it every labelled row counts as judged at an unknown position."""
     mode = CandidateMode(mode)
     rng = np.random.default_rng(random_state)
     by_need: dict[str, dict[str, int]] = {}
     for (need_id, talent_id), grade in labels.items():
         by_need.setdefault(need_id, {})[talent_id] = grade
     exposure = exposure or {}
-    Xs, ys, groups, need_ids, talent_ids, shown, examined, position = [], [], [], [], [], [], [], []
+    Xs, ys, groups, need_ids, talent_ids, shown, examined, judged, position = [], [], [], [], [], [], [], [], []
     for need in needs:
         known = {t: g for t, g in by_need.get(need.id, {}).items() if t in idx.talents}
         ids = list(known)
@@ -111,6 +113,7 @@ def build_rank_data(
         seen = [exposure.get((need.id, t)) for t in ids]
         shown += [t in known for t in ids]
         examined += [e.examined if e is not None else t in known for t, e in zip(ids, seen, strict=True)]
+        judged += [e.judged if e is not None else t in known for t, e in zip(ids, seen, strict=True)]
         position += [e.position if e is not None and e.position is not None else -1 for e in seen]
     width = len(SCHEMA.names)
     return RankData(
@@ -121,5 +124,6 @@ def build_rank_data(
         talent_ids=talent_ids,
         shown=np.array(shown, dtype=bool),
         examined=np.array(examined, dtype=bool),
+        judged=np.array(judged, dtype=bool),
         position=np.array(position, dtype=np.int64),
     )

@@ -61,22 +61,26 @@ def labels_from_feedback(
 @dataclass(frozen=True, slots=True)
 class Exposure:
     """How a pair met the recruiter: ``position`` is the smallest position it was shown at (None when no event
-    gives one); ``examined`` says the recruiter opened or judged it (any action beyond the impression)."""
+    gives one); ``examined`` says the recruiter opened or judged it (any action beyond the impression); ``judged``
+    that it has a judgement (shortlist … hire, reject), not only exposure events."""
 
     position: int | None
     examined: bool
+    judged: bool = False
 
 
 def exposure_from_feedback(events: Iterable[FeedbackEvent]) -> dict[tuple[str, str], Exposure]:
     """(need_id, talent_id) → its ``Exposure`` over all its events."""
     position: dict[tuple[str, str], int | None] = {}
     examined: dict[tuple[str, str], bool] = {}
+    judged: dict[tuple[str, str], bool] = {}
     for ev in events:
         key = (ev.need_id, ev.talent_id)
         old = position.get(key)
         position[key] = ev.position if old is None else old if ev.position is None else min(old, ev.position)
         examined[key] = examined.get(key, False) or ev.action is not FeedbackAction.impression
-    return {key: Exposure(position[key], examined[key]) for key in position}
+        judged[key] = judged.get(key, False) or ev.action not in EXPOSURES
+    return {key: Exposure(position[key], examined[key], judged[key]) for key in position}
 
 
 MIN_PROPENSITY = 0.05

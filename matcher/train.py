@@ -58,11 +58,14 @@ class Debias(StrEnum):
 @dataclass(frozen=True)
 class LabelTreatment:
     """What unexamined rows count for and how position bias is undone; ``context_weight`` (0..1) is the weight of
-    the retrieved talents never shown (0 drops them)."""
+    the retrieved talents never shown (0 drops them); ``view_grade`` (0 or 1) is the training grade of a talent
+    viewed but never judged, every judged grade above 0 lifted by as much so a shortlist still outranks a view
+    (training only: evaluation keeps the label map's grades)."""
 
     unexamined: Unexamined | str = Unexamined.negative
     context_weight: float = 1.0
     debias: Debias | str = Debias.none
+    view_grade: int = 0
 
     def __post_init__(self) -> None:
         for name, kind in (("unexamined", Unexamined), ("debias", Debias)):
@@ -75,9 +78,16 @@ class LabelTreatment:
         w = self.context_weight
         if isinstance(w, bool) or not isinstance(w, int | float) or not 0 <= w <= 1:
             raise ValueError(f"train: context_weight must be a number in 0..1 (0 drops never-shown talents), got {w!r}")
+        if self.view_grade not in (0, 1) or isinstance(self.view_grade, bool):
+            raise ValueError(f"train: view_grade must be 0 or 1, got {self.view_grade!r}")
 
     def to_dict(self) -> dict[str, object]:
-        return {"unexamined": self.unexamined.value, "context_weight": self.context_weight, "debias": self.debias.value}
+        return {
+            "unexamined": self.unexamined.value,
+            "context_weight": self.context_weight,
+            "debias": self.debias.value,
+            "view_grade": self.view_grade,
+        }
 
 
 LEGACY = LabelTreatment()
@@ -85,6 +95,9 @@ LEGACY = LabelTreatment()
 
 DEFAULT_TREATMENT = LabelTreatment()
 """Chosen on validation feedback: see the README's training section."""
+
+DEFAULT_EARLY_STOPPING = True
+"""Whether ``fit_model`` stops at the best round on the validation needs' feedback (else all rounds are kept)."""
 
 DEFAULT_PARAMS: dict[str, object] = {}
 """``LambdaRankModel`` hyper-parameters over its own defaults, chosen on validation feedback (README)."""
@@ -173,11 +186,21 @@ def row_weights(data: RankData, treatment: LabelTreatment, propensity: np.ndarra
     return w
 
 
+def training_grades(data: RankData, treatment: LabelTreatment, y: np.ndarray | None = None) -> np.ndarray:
+    """The grades ``fit_model`` trains on: ``y`` (default ``data.y``) with ``treatment.view_grade`` applied."""
+    y = data.y if y is None else np.asarray(y)
+    if not treatment.view_grade:
+        return y
+    viewed = data.examined & ~data.judged & (y == 0)
+    return np.where(y > 0, y + treatment.view_grade, np.where(viewed, treatment.view_grade, 0)).astype(np.int32)
+
+
 def position_ids(data: RankData) -> np.ndarray:
-    """LightGBM position id per row: the shown position, then one id for shown at an unknown position and one for
-    never shown (whose bias then absorbs "no feedback because never seen")."""
-    top = int(data.position.max(initial=-1)) + 1
-    return np.where(data.position >= 0, data.position, np.where(data.shown, top, top + 1))
+    """LightGBM position id per row: the shown position. Rows never shown (or at an unknown position) share the
+    top position's id, so their grades count as judged where examination is surest and keep working as negatives
+    (their own id would let a bias absorb them, and the trees would stop learning to rank the retrieved talents,
+    which is all serving sees; measured on the demo worlds). ``context_weight`` says how much they count."""
+    return np.where(data.position >= 0, data.position, 0)
 
 
 def fit_model(
@@ -188,33 +211,37 @@ def fit_model(
     feature_groups: Sequence[str] | None = None,
     random_state: int = 0,
     dask: str | object | None = None,
+    early_stopping: bool | None = None,
     y: np.ndarray | None = None,
     valid_y: np.ndarray | None = None,
 ) -> LambdaRankModel:
     """Fit one model on ``prep``'s rows under ``treatment`` (default ``DEFAULT_TREATMENT``) with ``params`` over
     ``DEFAULT_PARAMS``. ``feature_groups`` (schema group names) keeps only those columns: the others are set to 0,
-    so no tree splits on them (ablations). ``y`` / ``valid_y`` replace the grades (a truth-trained ceiling in
-    ``bench quality``; never in product code)."""
+    so no tree splits on them (ablations). ``early_stopping`` (default ``DEFAULT_EARLY_STOPPING``) cuts the trees
+    at the best validation round; without it every ``n_estimators`` round is kept. ``y`` / ``valid_y`` replace the
+    grades (a truth-trained ceiling in ``bench quality``; never in product code)."""
     treatment = treatment or DEFAULT_TREATMENT
+    early_stopping = DEFAULT_EARLY_STOPPING if early_stopping is None else early_stopping
     tr, va = prep.train, prep.valid
     w = row_weights(tr, treatment, prep.propensity)
     keep = w > 0
     X, Xv = _only_groups(tr.X[keep], feature_groups), _only_groups(va.X, feature_groups)
-    ty = (tr.y if y is None else np.asarray(y))[keep]
+    ty = training_grades(tr, treatment, y)[keep]
     vy = va.y if valid_y is None else np.asarray(valid_y)
     group = _groups_after(tr.group, keep)
     weight = None if np.all(w[keep] == 1) else w[keep]
     position = position_ids(tr)[keep] if treatment.debias is Debias.position else None
     model = LambdaRankModel(**{**DEFAULT_PARAMS, **dict(params or {}), "random_state": random_state})
+    evals = {"eval_set": (Xv, vy), "eval_group": va.group} if early_stopping else {}
     if dask is None:
-        return model.fit(X, ty, group, eval_set=(Xv, vy), eval_group=va.group, sample_weight=weight, position=position)
+        return model.fit(X, ty, group, sample_weight=weight, position=position, **evals)
     if position is not None or weight is not None:
         raise ValueError(
             f"train: --dask trains unweighted rows without positions; use --unexamined negative --context-weight 1 "
             f"--debias none with --dask, or train in process (got {treatment.to_dict()})"
         )
     with dask_client(dask) as client:
-        return model.fit_dask(X, ty, group, client=client, eval_set=(Xv, vy), eval_group=va.group)
+        return model.fit_dask(X, ty, group, client=client, **evals)
 
 
 def _only_groups(X: np.ndarray, groups: Sequence[str] | None) -> np.ndarray:
@@ -245,6 +272,7 @@ def train(
     label_map: Mapping[str, int] = DEFAULT_LABELS,
     params: Mapping[str, object] | None = None,
     treatment: LabelTreatment | None = None,
+    early_stopping: bool | None = None,
     random_state: int = 0,
     dask: str | object | None = None,
     truth: Mapping[str, Mapping[str, int]] | None = None,
@@ -258,9 +286,9 @@ def train(
     """Train and evaluate on the needs that have feedback in ``idx``.
 
     ``params`` are ``LambdaRankModel`` hyper-parameters over ``DEFAULT_PARAMS``; ``treatment`` the label treatment
-    (default ``DEFAULT_TREATMENT``); ``dask`` is None (in process), ``"local"`` (a 2-worker LocalCluster for the
-    run), a scheduler address such as ``"tcp://10.0.0.5:8786"``, or a ``distributed.Client``. ``truth`` (demo
-    worlds, from ``matcher.truth.load_truth``) is used for scoring the test needs only."""
+    (default ``DEFAULT_TREATMENT``); ``early_stopping``: see ``fit_model``; ``dask`` is None (in process),
+    ``"local"`` (a 2-worker LocalCluster for the run), a scheduler address such as ``"tcp://10.0.0.5:8786"``, or a
+    ``distributed.Client``. ``truth`` (demo worlds, from ``matcher.truth.load_truth``) scores the test needs only."""
     say = progress or (lambda _: None)
     treatment = treatment or DEFAULT_TREATMENT
     clock: dict[str, float] = {}
@@ -275,7 +303,9 @@ def train(
 
     say("fit")
     t1 = time.perf_counter()
-    model = fit_model(prep, treatment=treatment, params=params, random_state=random_state, dask=dask)
+    model = fit_model(
+        prep, treatment=treatment, params=params, early_stopping=early_stopping, random_state=random_state, dask=dask
+    )
     clock["fit"] = time.perf_counter() - t1
 
     say("evaluate")

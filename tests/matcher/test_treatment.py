@@ -20,7 +20,7 @@ from matcher.labels import (
     parse_label_map,
 )
 from matcher.ranker import LambdaRankModel
-from matcher.train import LabelTreatment, Prepared, fit_model, position_ids, row_weights
+from matcher.train import LabelTreatment, Prepared, fit_model, position_ids, row_weights, training_grades
 
 F = len(SCHEMA.names)
 
@@ -38,9 +38,9 @@ def test_exposure_keeps_the_first_position_and_whether_anything_but_an_impressio
         ev("n", "c", "reject"),
     ]
     assert exposure_from_feedback(events) == {
-        ("n", "a"): Exposure(1, False),
-        ("n", "b"): Exposure(0, True),
-        ("n", "c"): Exposure(None, True),
+        ("n", "a"): Exposure(1, examined=False, judged=False),
+        ("n", "b"): Exposure(0, examined=True, judged=False),
+        ("n", "c"): Exposure(None, examined=True, judged=True),
     }
 
 
@@ -71,7 +71,7 @@ def test_propensity_is_the_examined_share_relative_to_the_top_non_increasing_and
     assert examination_propensity({("n", "t"): Exposure(None, True)}).tolist() == [1.0]
 
 
-def data(shown, examined, position, y=None) -> RankData:
+def data(shown, examined, position, y=None, judged=None) -> RankData:
     n = len(shown)
     return RankData(
         X=np.zeros((n, F), np.float32),
@@ -81,6 +81,7 @@ def data(shown, examined, position, y=None) -> RankData:
         talent_ids=[f"t{i}" for i in range(n)],
         shown=np.array(shown),
         examined=np.array(examined),
+        judged=np.array(examined if judged is None else judged),
         position=np.array(position),
     )
 
@@ -104,8 +105,16 @@ def test_row_weights_follow_the_treatment(treatment, weights):
     assert row_weights(ROWS, treatment, PROP) == pytest.approx(weights)
 
 
-def test_position_ids_give_unknown_and_never_shown_their_own_ids():
-    assert position_ids(ROWS).tolist() == [0, 2, 1, 3, 4]
+def test_view_grade_lifts_views_above_the_unjudged_and_judgements_above_views():
+    # rows: shortlisted, rejected (viewed first), viewed only, impression only, never shown
+    rows = data([True] * 4 + [False], [True, True, True, False, False], [0] * 4 + [-1], y=[1, 0, 0, 0, 0],
+                judged=[True, True, False, False, False])  # fmt: skip
+    assert training_grades(rows, LabelTreatment(view_grade=1)).tolist() == [2, 0, 1, 0, 0]
+    assert training_grades(rows, LabelTreatment(view_grade=0)).tolist() == [1, 0, 0, 0, 0]
+
+
+def test_position_ids_put_unknown_and_never_shown_rows_at_the_top():
+    assert position_ids(ROWS).tolist() == [0, 2, 1, 0, 0]
 
 
 @pytest.mark.parametrize(
@@ -115,6 +124,7 @@ def test_position_ids_give_unknown_and_never_shown_their_own_ids():
         ({"debias": "pbm"}, "debias must be one of none, position, ipw"),
         ({"context_weight": 1.5}, "context_weight must be a number in 0..1"),
         ({"context_weight": True}, "context_weight must be a number in 0..1"),
+        ({"view_grade": 2}, "view_grade must be 0 or 1"),
     ],
 )
 def test_bad_treatments_are_refused_naming_the_option(kwargs, message):
@@ -137,6 +147,7 @@ def synthetic_prepared(seed: int = 0) -> Prepared:
             talent_ids=[f"t{i}" for i in range(g * n)],
             shown=np.ones(g * n, bool),
             examined=np.ones(g * n, bool),
+            judged=np.ones(g * n, bool),
             position=np.tile(np.arange(n), g),
         )
 
