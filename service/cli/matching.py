@@ -87,6 +87,10 @@ def train_command(
         str | None,
         typer.Option("--debias", help="Position debiasing: 'none', 'position' (LightGBM) or 'ipw' (inverse weights)."),
     ] = None,
+    view_grade: Annotated[
+        int | None,
+        typer.Option("--view-grade", min=0, max=1, help="Training grade of a talent viewed but never judged (0 or 1)."),
+    ] = None,
     encoder: EncoderOption = None,
     seed: SeedOption = 0,
     json_: JsonOption = False,
@@ -102,6 +106,7 @@ def train_command(
             unexamined if unexamined is not None else d.unexamined,
             context_weight if context_weight is not None else d.context_weight,
             debias if debias is not None else d.debias,
+            view_grade if view_grade is not None else d.view_grade,
         )
     except ValueError as e:
         raise typer.BadParameter(str(e).removeprefix("train: ")) from None

@@ -1,0 +1,27 @@
+"""``bench quality`` end to end on one tiny world: every scorer is scored on the same test needs, with the ratios."""
+
+import pytest
+
+from bench.bench_quality import BASELINES, run, variants
+from features.schema import SCHEMA
+
+
+def test_variants_add_feature_groups_that_exist_in_the_schema():
+    groups = {f.group for f in SCHEMA.features}
+    chosen = variants()
+    assert chosen["text only"][0] == ["text"]
+    for name, (selected, _) in chosen.items():
+        assert selected is None or set(selected) <= groups, name
+    assert any(selected is None for selected, _ in chosen.values())  # the treatment ablations use every column
+
+
+@pytest.mark.slow
+def test_bench_quality_on_a_tiny_world():
+    rows = run(seeds=(3,), talents=400, encoder=None)
+    world, mean = rows
+    assert world["bench"] == "quality.world" and mean["bench"] == "quality.mean"
+    names = ["learned", "ceiling", *BASELINES, *variants()]
+    assert all(0 <= world[n] <= 1 for n in names), world
+    assert world["vs_best"] == pytest.approx(world["learned"] / world[world["best_baseline"]], abs=2e-3)
+    assert world["vs_ceiling"] == pytest.approx(world["learned"] / world["ceiling"], abs=2e-3)
+    assert isinstance(world["ok"], bool) and mean["ok"] == world["ok"]
