@@ -9,9 +9,9 @@ test needs and the same retrieved candidates (``matcher.evaluate``), so only the
 - ``ceiling``: the same model and rows trained on the truth grades instead of feedback (evaluation only: the truth
   does not exist in production), i.e. what the features allow when the labels are perfect;
 - ablations: feature groups added one at a time (text; + graph; + eligibility; + fit/preference; the groups are read
-  from ``features.schema`` by name, so a group that is renamed or removed simply drops out), the default with
-  position debiasing flipped, the default with the unexamined treatment flipped to "every 0 counts", and the
-  treatment before issue 10 (``LEGACY``).
+  from ``features.schema`` by name, so a group that is renamed or removed simply drops out), the default with each
+  other debiasing method, each other unexamined treatment, views graded 0, and the training before issue 10
+  (every unjudged row a 0, ``LambdaRankModel``'s own defaults with early stopping).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,7 @@ from features.indices import Indices
 from features.io import load_world
 from features.schema import SCHEMA
 from matcher.evaluate import baseline_scorers, evaluate
+from matcher.ranker import LambdaRankModel
 from matcher.train import DEFAULT_TREATMENT, LEGACY, Debias, LabelTreatment, Unexamined, fit_model, prepare
 from matcher.truth import load_truth
 
@@ -42,24 +44,38 @@ GOAL_VS_BEST = 1.3
 GOAL_VS_CEILING = 0.9
 
 
-def variants() -> dict[str, tuple[list[str] | None, LabelTreatment]]:
-    """Ablation name → (feature groups, or None for all; label treatment)."""
+@dataclass(frozen=True)
+class Variant:
+    """One ablation: feature groups (None: all), label treatment, and whether it keeps ``train``'s defaults for
+    parameters and early stopping (``before``: the training before issue 10, LambdaRankModel's own defaults with
+    early stopping)."""
+
+    groups: list[str] | None = None
+    treatment: LabelTreatment = DEFAULT_TREATMENT
+    before: bool = False
+
+
+def variants() -> dict[str, Variant]:
+    """Ablation name → ``Variant``: feature groups added one at a time, then the label treatment changed."""
     present = list(dict.fromkeys(f.group for f in SCHEMA.features))
     steps = [("text only", ["text"]), ("+ graph", ["graph"]), ("+ eligibility", ["eligibility"])]
     steps.append(("+ fit/preference", [g for g in ("preference", "fit") if g in present]))
-    out: dict[str, tuple[list[str] | None, LabelTreatment]] = {}
+    out: dict[str, Variant] = {}
     groups: list[str] = []
     for name, added in steps:
         groups = groups + [g for g in added if g in present]
         if groups:
-            out[name] = (list(groups), DEFAULT_TREATMENT)
+            out[name] = Variant(groups=list(groups))
     d = DEFAULT_TREATMENT
-    flipped = Debias.none if d.debias is not Debias.none else Debias.position
-    out[f"debias {flipped.value}"] = (None, LabelTreatment(d.unexamined, d.context_weight, flipped))
-    if (d.unexamined, d.context_weight) != (Unexamined.negative, 1.0):
-        out["unexamined as 0"] = (None, LabelTreatment(Unexamined.negative, 1.0, d.debias))
-    if d != LEGACY:
-        out["legacy labels"] = (None, LEGACY)
+    for debias in Debias:
+        if debias is not d.debias:
+            out[f"debias {debias.value}"] = Variant(treatment=replace(d, debias=debias))
+    for unexamined in Unexamined:
+        if unexamined is not d.unexamined:
+            out[f"unexamined {unexamined.value}"] = Variant(treatment=replace(d, unexamined=unexamined))
+    if d.view_grade:
+        out["view grade 0"] = Variant(treatment=replace(d, view_grade=0))
+    out["before issue 10"] = Variant(treatment=LEGACY, before=True)
     return out
 
 
@@ -73,8 +89,16 @@ def world_row(seed: int, talents: int = TALENTS, encoder: str | None = ENCODER) 
     idx = Indices.build(world, encoder=encoder or None, cache_dir=CACHE)
     prep = prepare(idx, world["feedback"], random_state=seed)
     models = {"learned": fit_model(prep, params=PARAMS, random_state=seed)}
-    for name, (groups, treatment) in variants().items():
-        models[name] = fit_model(prep, treatment=treatment, feature_groups=groups, params=PARAMS, random_state=seed)
+    for name, v in variants().items():
+        if v.before:
+            models[name] = fit_model(
+                prep, treatment=v.treatment, params={**LambdaRankModel().get_params(), **PARAMS}, early_stopping=True,
+                random_state=seed,
+            )  # fmt: skip
+        else:
+            models[name] = fit_model(
+                prep, treatment=v.treatment, feature_groups=v.groups, params=PARAMS, random_state=seed
+            )
 
     def graded(data) -> np.ndarray:
         needs = np.repeat(data.need_ids, data.group)

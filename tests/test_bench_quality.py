@@ -9,10 +9,10 @@ from features.schema import SCHEMA
 def test_variants_add_feature_groups_that_exist_in_the_schema():
     groups = {f.group for f in SCHEMA.features}
     chosen = variants()
-    assert chosen["text only"][0] == ["text"]
-    for name, (selected, _) in chosen.items():
-        assert selected is None or set(selected) <= groups, name
-    assert any(selected is None for selected, _ in chosen.values())  # the treatment ablations use every column
+    assert chosen["text only"].groups == ["text"]
+    for name, v in chosen.items():
+        assert v.groups is None or set(v.groups) <= groups, name
+    assert chosen["before issue 10"].before and chosen["before issue 10"].groups is None
 
 
 @pytest.mark.slow
