@@ -208,3 +208,9 @@ def test_bad_weights_and_positions_are_refused(kwargs, message):
     X = np.zeros((40, F), np.float32)
     with pytest.raises(ValueError, match=message):
         LambdaRankModel(n_estimators=2).fit(X, np.arange(40) % 2, np.array([20, 20]), **kwargs)
+
+
+def test_dask_refuses_weights_and_positions_before_connecting():
+    treatment = LabelTreatment(debias="position")
+    with pytest.raises(ValueError, match="--dask trains unweighted rows without positions"):
+        fit_model(synthetic_prepared(), treatment=treatment, dask="tcp://127.0.0.1:9")
