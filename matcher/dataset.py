@@ -7,6 +7,9 @@ retrieved talents during training, not only the ones the legacy system happened 
 - ``feedback``: only talents with feedback (shown by the legacy ranking; mostly relevant or random picks);
 - ``union``: feedback talents ∪ the retrieved top-k, unlabelled ones graded 0;
 - ``sampled``: feedback talents plus a seeded sample of the retrieved, unlabelled ones as negatives.
+
+Each row also says how its talent met the recruiter (``shown``, ``examined``, ``position``): a grade 0 of a talent
+never examined is not a judgement, and ``matcher.train`` weighs such rows accordingly.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from features.indices import Indices
 from features.matrix import feature_matrix
 from features.records import FeedbackEvent, Need
 from features.schema import SCHEMA
+from matcher.labels import Exposure
 from matcher.retrieve import retrieve
 
 
@@ -35,13 +39,20 @@ class CandidateMode(StrEnum):
 @dataclass(frozen=True)
 class RankData:
     """Rows grouped by need: ``X`` (n, F) in schema order, ``y`` (n,) int grades, ``group`` (g,) rows per need,
-    ``need_ids`` (g,) one per group, ``talent_ids`` (n,) one per row. Groups are contiguous, in ``need_ids`` order."""
+    ``need_ids`` (g,) one per group, ``talent_ids`` (n,) one per row. Groups are contiguous, in ``need_ids`` order.
+    Per row: ``shown`` (the talent has feedback for the need), ``examined`` (opened or judged), ``judged`` (has a
+    judgement, not only exposure events) and ``position`` (where it was shown; -1 when not shown or no event gives
+    one)."""
 
     X: np.ndarray
     y: np.ndarray
     group: np.ndarray
     need_ids: list[str]
     talent_ids: list[str]
+    shown: np.ndarray
+    examined: np.ndarray
+    judged: np.ndarray
+    position: np.ndarray
 
     def __len__(self) -> int:
         return len(self.y)
@@ -69,16 +80,19 @@ def build_rank_data(
     negatives: int = 100,
     now: datetime | None = None,
     random_state: int = 0,
+    exposure: Mapping[tuple[str, str], Exposure] | None = None,
 ) -> RankData:
     """Feature rows and grades for ``needs`` (one feature-matrix call per need). Feedback talents no longer indexed
     are dropped; ``negatives`` is the sample size per need in ``sampled`` mode. A need with no rows is skipped.
-    Rows within a need are in a seeded random order."""
+    Rows within a need are in a seeded random order. ``exposure`` (``labels.exposure_from_feedback``) fills
+    ``examined``, ``judged`` and ``position``; without it every labelled row counts as judged at an unknown position."""
     mode = CandidateMode(mode)
     rng = np.random.default_rng(random_state)
     by_need: dict[str, dict[str, int]] = {}
     for (need_id, talent_id), grade in labels.items():
         by_need.setdefault(need_id, {})[talent_id] = grade
-    Xs, ys, groups, need_ids, talent_ids = [], [], [], [], []
+    exposure = exposure or {}
+    Xs, ys, groups, need_ids, talent_ids, shown, examined, judged, position = [], [], [], [], [], [], [], [], []
     for need in needs:
         known = {t: g for t, g in by_need.get(need.id, {}).items() if t in idx.talents}
         ids = list(known)
@@ -96,6 +110,11 @@ def build_rank_data(
         groups.append(len(ids))
         need_ids.append(need.id)
         talent_ids += ids
+        seen = [exposure.get((need.id, t)) for t in ids]
+        shown += [t in known for t in ids]
+        examined += [e.examined if e is not None else t in known for t, e in zip(ids, seen, strict=True)]
+        judged += [e.judged if e is not None else t in known for t, e in zip(ids, seen, strict=True)]
+        position += [e.position if e is not None and e.position is not None else -1 for e in seen]
     width = len(SCHEMA.names)
     return RankData(
         X=np.concatenate(Xs) if Xs else np.zeros((0, width), np.float32),
@@ -103,4 +122,8 @@ def build_rank_data(
         group=np.array(groups, dtype=np.int64),
         need_ids=need_ids,
         talent_ids=talent_ids,
+        shown=np.array(shown, dtype=bool),
+        examined=np.array(examined, dtype=bool),
+        judged=np.array(judged, dtype=bool),
+        position=np.array(position, dtype=np.int64),
     )

@@ -2,14 +2,24 @@
 
 Why these grades (``DEFAULT_LABELS``): each step of the funnel costs the recruiter more and says more about fit, so
 a hire (4) outranks an interview (3), a contact (2) and a shortlist (1). An impression or a view says only that the
-talent was shown, and a reject says the recruiter looked and passed: both are 0, the same as an unlabelled
-candidate. A pair keeps the highest grade it ever reached (an interviewed talent who later declined still earned
-the interview). The map is configurable: ``parse_label_map("hire=4,contact=2")`` overrides single grades.
+talent was shown, and a reject says the recruiter looked and passed: both are 0. A pair keeps the highest grade
+its judgements reached (an interviewed talent who later declined still earned the interview); a judgement
+(shortlist … hire, reject) overrides the exposure events (impression, view), so a map with ``view=1`` still grades a
+viewed-then-rejected talent as a reject. The map is configurable: ``parse_label_map("hire=4,contact=2")``.
+
+What the grades cannot say is whether a 0 was ever judged: ``exposure_from_feedback`` keeps, per pair, the position
+it was shown at and whether the recruiter examined it (any action beyond the impression), and
+``examination_propensity`` estimates from the same feedback how likely a talent shown at each position is examined.
+Training uses both to treat unexamined talents as unknown and to undo position bias (``matcher.train``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.isotonic import IsotonicRegression
 
 from features.records import FeedbackAction, FeedbackEvent
 
@@ -27,20 +37,77 @@ DEFAULT_LABELS: dict[str, int] = {
 }
 
 _ACTIONS = [a.value for a in FeedbackAction]
+EXPOSURES = frozenset({FeedbackAction.impression, FeedbackAction.view})
+"""Events that say a talent was shown or opened, not what the recruiter thought of it."""
 
 
 def labels_from_feedback(
     events: Iterable[FeedbackEvent], label_map: Mapping[str, int] = DEFAULT_LABELS
 ) -> dict[tuple[str, str], int]:
-    """(need_id, talent_id) → the highest grade any of its events earned under ``label_map``."""
+    """(need_id, talent_id) → the highest grade of its judgements under ``label_map``, or of its exposure events
+    (impression, view) when it has no judgement."""
     check_label_map(label_map)
-    out: dict[tuple[str, str], int] = {}
+    judged: dict[tuple[str, str], int] = {}
+    exposed: dict[tuple[str, str], int] = {}
     for ev in events:
         key = (ev.need_id, ev.talent_id)
+        into = exposed if ev.action in EXPOSURES else judged
         grade = label_map[ev.action.value]
-        if grade > out.get(key, -1):
-            out[key] = grade
-    return out
+        if grade > into.get(key, -1):
+            into[key] = grade
+    return {key: judged.get(key, grade) for key, grade in {**exposed, **judged}.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class Exposure:
+    """How a pair met the recruiter: ``position`` is the smallest position it was shown at (None when no event
+    gives one); ``examined`` says the recruiter opened or judged it (any action beyond the impression); ``judged``
+    that it has a judgement (shortlist … hire, reject), not only exposure events."""
+
+    position: int | None
+    examined: bool
+    judged: bool = False
+
+
+def exposure_from_feedback(events: Iterable[FeedbackEvent]) -> dict[tuple[str, str], Exposure]:
+    """(need_id, talent_id) → its ``Exposure`` over all its events."""
+    position: dict[tuple[str, str], int | None] = {}
+    examined: dict[tuple[str, str], bool] = {}
+    judged: dict[tuple[str, str], bool] = {}
+    for ev in events:
+        key = (ev.need_id, ev.talent_id)
+        old = position.get(key)
+        position[key] = ev.position if old is None else old if ev.position is None else min(old, ev.position)
+        examined[key] = examined.get(key, False) or ev.action is not FeedbackAction.impression
+        judged[key] = judged.get(key, False) or ev.action not in EXPOSURES
+    return {key: Exposure(position[key], examined[key], judged[key]) for key in position}
+
+
+MIN_PROPENSITY = 0.05
+"""Floor of the examination propensity relative to the top position: inverse weights stay at most 20."""
+
+
+def examination_propensity(exposure: Mapping[tuple[str, str], Exposure], floor: float = MIN_PROPENSITY) -> np.ndarray:
+    """Examination propensity by position, relative to position 0: ``p[i]`` for position ``i`` (positions past the
+    end use the last entry). Estimated from the feedback itself as the share of talents shown at a position that
+    the recruiter examined, made non-increasing in position (isotonic, weighted by talents shown) and floored at
+    ``floor``. This is the examination rate times the relevance of what the legacy ranking put there, so it
+    overstates the drop where that ranking was good; it is the estimate feedback alone allows (no swap
+    experiments). All ones when no exposure has a position."""
+    shown = [(e.position, e.examined) for e in exposure.values() if e.position is not None]
+    if not shown:
+        return np.ones(1)
+    pos = np.array([p for p, _ in shown])
+    seen = np.array([x for _, x in shown], dtype=np.float64)
+    n = np.bincount(pos)
+    rate = np.bincount(pos, weights=seen) / np.maximum(n, 1)
+    at = np.flatnonzero(n)
+    fit = IsotonicRegression(increasing=False).fit(at, rate[at], sample_weight=n[at])
+    curve = fit.predict(np.arange(len(n)))
+    top = curve[0]
+    if top <= 0:
+        return np.ones(len(n))
+    return np.clip(curve / top, floor, 1.0)
 
 
 def check_label_map(label_map: Mapping[str, int]) -> None:

@@ -109,11 +109,27 @@ class LambdaRankModel(BaseEstimator):
         *,
         eval_set: EvalSet | list[EvalSet] | None = None,
         eval_group: np.ndarray | list[np.ndarray] | None = None,
+        sample_weight: np.ndarray | None = None,
+        position: np.ndarray | None = None,
     ) -> LambdaRankModel:
-        """Train on rows grouped by need (``group``: rows per need, in order); stop early on ``eval_set``."""
+        """Train on rows grouped by need (``group``: rows per need, in order); stop early on ``eval_set``.
+
+        ``sample_weight`` scales each row's LambdaRank gradient (LightGBM multiplies per row; only its NDCG metric
+        averages weights per group). ``position`` (one integer id per row, e.g. where the row was shown) turns on
+        LightGBM's unbiased LambdaRank: it learns an additive bias per position id alongside the trees, and the
+        trees alone score."""
         X, y, group = _check_rank_input(X, y, group, "training")
         evals = _eval_list(eval_set, eval_group)
         max_label = max([int(y.max())] + [int(ey.max()) for _, ey, _ in evals])
+        if sample_weight is not None:
+            sample_weight = _check_row_array(sample_weight, len(y), "sample_weight", np.float64)
+            if not np.isfinite(sample_weight).all() or (sample_weight < 0).any():
+                raise ValueError("sample_weight must be finite and >= 0, one per training row")
+        if position is not None:
+            position = _check_row_array(position, len(y), "position", np.int32)
+            if (position < 0).any():
+                raise ValueError("position ids must be >= 0, one per training row")
+            return self._fit_with_position(X, y, group, evals, max_label, sample_weight, position)
         ranker = lgb.LGBMRanker(**self._lgb_params(max_label))
         kwargs: dict = {}
         if evals:
@@ -124,8 +140,29 @@ class LambdaRankModel(BaseEstimator):
                 "eval_at": [self.eval_at],
                 "callbacks": [lgb.early_stopping(self.early_stopping_rounds, first_metric_only=True, verbose=False)],
             }
-        ranker.fit(X, y, group=group, feature_name=SCHEMA.names, **kwargs)
+        ranker.fit(X, y, group=group, sample_weight=sample_weight, feature_name=SCHEMA.names, **kwargs)
         return self._learned(ranker.booster_, ranker.evals_result_ if evals else {})
+
+    def _fit_with_position(self, X, y, group, evals, max_label, sample_weight, position) -> LambdaRankModel:
+        """``lgb.train`` on a Dataset with positions (the scikit-learn wrapper takes none), same parameters."""
+        params = {k: v for k, v in self._lgb_params(max_label).items() if v is not None}
+        params["eval_at"] = [self.eval_at]
+        train_set = lgb.Dataset(
+            X, y, group=group, weight=sample_weight, position=position, feature_name=SCHEMA.names, params=params
+        )
+        valid_sets = [lgb.Dataset(ex, ey, group=eg, reference=train_set) for ex, ey, eg in evals]
+        result: dict = {}
+        callbacks = [lgb.record_evaluation(result)]
+        if evals:
+            callbacks.append(lgb.early_stopping(self.early_stopping_rounds, first_metric_only=True, verbose=False))
+        booster = lgb.train(
+            params,
+            train_set,
+            valid_sets=valid_sets,
+            valid_names=[f"valid_{i}" for i in range(len(evals))],
+            callbacks=callbacks,
+        )
+        return self._learned(booster, result)
 
     def fit_dask(
         self,
@@ -314,6 +351,13 @@ def _check_rank_input(X: np.ndarray, y: np.ndarray, group: np.ndarray, what: str
             f"{what} data: group sizes must be positive and sum to the {len(X)} rows, got a sum of {int(group.sum())}"
         )
     return X, y, group
+
+
+def _check_row_array(values: np.ndarray, rows: int, what: str, dtype: type) -> np.ndarray:
+    values = np.asarray(values)
+    if values.shape != (rows,):
+        raise ValueError(f"{what}: expected one value per training row ({rows}), got shape {values.shape}")
+    return values.astype(dtype)
 
 
 def _eval_list(eval_set, eval_group) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:

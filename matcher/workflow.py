@@ -17,7 +17,7 @@ from matcher.dataset import snapshot_time
 from matcher.evaluate import baseline_scorers, evaluate, split_needs
 from matcher.labels import DEFAULT_LABELS, labels_from_feedback
 from matcher.ranker import Scorer
-from matcher.train import train
+from matcher.train import LabelTreatment, train
 
 Progress = Callable[[str], None]
 GATE_METRIC = "ndcg@10"
@@ -33,14 +33,15 @@ def train_and_register(
     dask: str | None = None,
     random_state: int = 0,
     params: Mapping[str, object] | None = None,
+    treatment: LabelTreatment | None = None,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Train, log the run, register the booster and set ``champion`` only if it beats the current champion by more
     than ``margin`` on this run's held-out needs (``challenger`` otherwise). Returns a JSON-ready summary."""
     say = progress or (lambda _: None)
     result = train(
-        idx, feedback, label_map=label_map, params=params, random_state=random_state, dask=dask, truth=truth,
-        progress=progress,
+        idx, feedback, label_map=label_map, params=params, treatment=treatment, random_state=random_state, dask=dask,
+        truth=truth, progress=progress,
     )  # fmt: skip
     test = [idx.needs[i] for i in result.splits.test]
     example = feature_matrix(idx, test[0], list(idx.talents)[:5], now=result.snapshot)

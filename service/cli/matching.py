@@ -72,14 +72,45 @@ def train_command(
     dask: Annotated[
         str | None, typer.Option("--dask", help="Train on Dask: 'local' (a 2-worker LocalCluster) or tcp://HOST:PORT.")
     ] = None,
+    unexamined: Annotated[
+        str | None,
+        typer.Option(
+            "--unexamined",
+            help="A talent shown but never opened: 'negative' (a 0 like a reject), 'exclude' or 'weight' (a 0 weighted "
+            "by the chance it was examined at its position). Default: see README, Training.",
+        ),
+    ] = None,
+    context_weight: Annotated[
+        float | None,
+        typer.Option("--context-weight", min=0.0, max=1.0, help="Weight of retrieved talents never shown (0 drops)."),
+    ] = None,
+    debias: Annotated[
+        str | None,
+        typer.Option("--debias", help="Position debiasing: 'none', 'position' (LightGBM) or 'ipw' (inverse weights)."),
+    ] = None,
+    view_grade: Annotated[
+        int | None,
+        typer.Option("--view-grade", min=0, max=1, help="Training grade of a talent viewed but never judged (0 or 1)."),
+    ] = None,
     encoder: EncoderOption = None,
     seed: SeedOption = 0,
     json_: JsonOption = False,
 ) -> None:
     """Train LambdaRank from feedback, evaluate it against baselines, log to MLflow, gate the champion."""
+    from matcher.train import DEFAULT_TREATMENT, LabelTreatment
     from matcher.workflow import train_and_register
 
     label_map = label_map_of(labels)
+    d = DEFAULT_TREATMENT
+    try:
+        treatment = LabelTreatment(
+            unexamined if unexamined is not None else d.unexamined,
+            context_weight if context_weight is not None else d.context_weight,
+            debias if debias is not None else d.debias,
+            view_grade if view_grade is not None else d.view_grade,
+        )
+    except ValueError as e:
+        raise typer.BadParameter(str(e).removeprefix("train: ")) from None
     records = load_records(world, url)
     idx = indices_for(records, encoder_name(encoder), json_)
     with progress_bar(not json_) as progress:
@@ -92,6 +123,7 @@ def train_command(
                 label_map=label_map,
                 margin=margin,
                 dask=dask,
+                treatment=treatment,
                 random_state=seed,
                 progress=lambda stage: progress.update(task, description=f"training: {stage}"),
             )

