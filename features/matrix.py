@@ -29,6 +29,7 @@ from features.eligibility import Eligibility, rules, talent_columns
 from features.indices import Indices
 from features.pairs import COLUMN, NeedSet, Pairs
 from features.records import Need, NeedKind
+from features.schema import SCHEMA
 from features.table import EPOCH
 
 
@@ -108,6 +109,10 @@ TEXT_COLUMNS = (
     "discipline_match",
 )
 """The columns ``text_relevance`` combines: all bounded and comparable across needs (raw BM25 is not)."""
+DENSE_COLUMNS = ("dense_profile", "dense_works_max", "dense_works_top3")
+"""The columns that compare meaning across languages; the rest of ``TEXT_COLUMNS`` match words or names."""
+TAXONOMY_COLUMNS = ("concept_overlap", "discipline_match")
+"""Concepts found by their Chinese or English names: the bridge between languages when there is no dense encoder."""
 SKILL_SHARE = 0.10
 """Share of ``text_relevance`` given to ``skill_coverage`` (a hand-set prior: the label-free fit below sees works,
 which list no required skills, so it cannot weigh them)."""
@@ -131,17 +136,31 @@ def text_weights(encoder: str = "usem3") -> tuple[np.ndarray, np.ndarray, np.nda
 
 
 def text_terms(X: np.ndarray, encoder: str = "usem3") -> tuple[np.ndarray, np.ndarray]:
-    """Each column's part of ``text_relevance``: (column indices, (len(X), len(columns)) contributions)."""
+    """Each column's part of ``text_relevance``: (column indices, (len(X), len(columns)) contributions).
+
+    The part of the need written in a script the profile also uses (``script_overlap``) is scored by the fitted
+    weights; the rest by the columns that bridge languages alone, scaled to the same total weight: the dense ones
+    (meaning), or without a dense encoder the taxonomy's concepts and disciplines (named in both languages). So a
+    Chinese post against an English profile is scored by meaning instead of losing every lexical point (BM25,
+    taxonomy names as matched words, skills) to anyone who repeats the post's words in its own language."""
     cols, floors, w = text_weights(encoder)
-    parts = (1 - SKILL_SHARE) * w * np.clip(X[:, cols] - floors, 0, 1)
-    skill = SKILL_SHARE * np.clip(X[:, [COLUMN["skill_coverage"]]], 0, 1)
-    return np.append(cols, COLUMN["skill_coverage"]), np.hstack([parts, skill]).astype(np.float32)
+    w = np.append((1 - SKILL_SHARE) * w, SKILL_SHARE)
+    cols = np.append(cols, COLUMN["skill_coverage"])
+    floors = np.append(floors, 0.0)
+    bridge = np.array([SCHEMA.names[c] in DENSE_COLUMNS for c in cols])
+    if not w[bridge].sum():  # no dense encoder: the bilingual taxonomy is the only bridge between languages
+        bridge = np.array([SCHEMA.names[c] in TAXONOMY_COLUMNS for c in cols])
+    reach = np.clip(X[:, COLUMN["script_overlap"]], 0, 1)[:, None]
+    bridged = w.sum() / w[bridge].sum() if w[bridge].sum() > 0 else 0.0
+    share = np.where(bridge, reach + (1 - reach) * bridged, reach)
+    return cols, (w * np.clip(X[:, cols] - floors, 0, 1) * share).astype(np.float32)
 
 
 def text_relevance(X: np.ndarray, encoder: str = "usem3") -> np.ndarray:
     """Text relevance without any trained ranking model, in [0, 1] and comparable across needs.
 
-    A weighted sum of ``TEXT_COLUMNS`` above their chance floors, plus ``SKILL_SHARE`` of ``skill_coverage``. The
+    A weighted sum of ``TEXT_COLUMNS`` above their chance floors, plus ``SKILL_SHARE`` of ``skill_coverage``, with
+    lexical evidence weighed by ``script_overlap`` (see ``text_terms``). The
     weights and floors are fitted without relevance labels (author identification: a held-out paper's author must
     outrank everyone else; ``bench/text_weights.py``), one set per dense encoder (``encoder`` names the one the
     indices were built with; ``none`` when they have no dense vectors). Measured on real expertise ratings by

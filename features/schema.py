@@ -64,6 +64,12 @@ FEATURES: tuple[Feature, ...] = (
     Feature("concept_overlap", "text", "shared taxonomy concepts (either language)", "共同的学科与技能概念", UP),
     Feature("discipline_match", "text", "overlap of NSFC discipline codes", "国家自然科学基金学科代码重合度", UP),
     Feature("skill_coverage", "text", "share of required skills covered", "满足的技能要求比例", UP),
+    Feature(
+        "script_overlap",
+        "text",
+        "share of the post's text in a script the profile also writes (where words can match at all)",
+        "岗位文本中与档案文字相同部分的比例（字面匹配的可能范围）",
+    ),
     # graph
     Feature("graph_ppr", "graph", "personalized PageRank from the need", "从岗位出发的个性化PageRank", UP),
     Feature(

@@ -9,13 +9,14 @@ vocabulary (:class:`Languages`), so a need's required languages and a talent's s
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import ClassVar, Self
 
 import numpy as np
 
-from features.records import AvailabilityMode, Degree, Need, NeedKind, Site, Talent
+from features.records import AvailabilityMode, Degree, Need, NeedKind, Site, Talent, need_text, talent_text
 
 SITE_BITS = {site: 1 << i for i, site in enumerate(Site)}
 MODE_CODES = {mode: i for i, mode in enumerate(AvailabilityMode)}
@@ -28,6 +29,25 @@ SHANGHAI_NAMES = {"上海", "上海市", "shanghai"}
 KIND_CODES = {kind: i for i, kind in enumerate(NeedKind)}
 DEFAULT_SPECIAL_RESEARCHER_MONTHS = 2
 """Months a year a special-researcher post asks for when it does not say."""
+SCRIPT_SAMPLE = 4000
+"""Characters of a text read to tell its script (the share is stable long before; whole profiles cost more)."""
+_HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_LATIN_WORD = re.compile(r"[A-Za-z\u00c0-\u024f]{2,}")
+
+
+def han_share(text: str) -> float:
+    """Share of ``text`` written in Chinese script, counting a Chinese word as two characters against one Latin
+    word: 1 all Chinese, 0 all Latin (or no letters). Lexical evidence (BM25, taxonomy names) can only match
+    between texts in the same script, so the overlap of two texts' shares bounds what it can see."""
+    han, latin = len(_HAN.findall(text)), len(_LATIN_WORD.findall(text))
+    return han / (han + 2 * latin) if han else 0.0
+
+
+def script_overlap(a: np.ndarray | float, b: np.ndarray | float) -> np.ndarray:
+    """The share of one text in a script the other also writes, from their ``han_share`` values (1 same script,
+    0 one all Chinese and the other all Latin)."""
+    a, b = np.asarray(a, np.float32), np.asarray(b, np.float32)
+    return np.minimum(a, b) + np.minimum(1 - a, 1 - b)
 
 
 def _is_shanghai(city: str) -> bool:
@@ -171,6 +191,7 @@ class TalentTable(_ColumnTable):
         "n_works": np.dtype(np.float32),
         "updated_day": np.dtype(np.float32),  # updated_at in days since 1970; NaN = unknown
         "has_incubator": np.dtype(bool),
+        "han": np.dtype(np.float32),  # share of the profile's text in Chinese script (``han_share``)
     }
 
     def __init__(self, permit_year: int | None = None, languages: Languages | None = None) -> None:
@@ -248,6 +269,7 @@ class TalentTable(_ColumnTable):
             "n_works": len(t.works),
             "updated_day": np.nan if updated is None else (updated - EPOCH).total_seconds() / 86400.0,
             "has_incubator": t.incubator_id is not None,
+            "han": han_share(talent_text(t)[:SCRIPT_SAMPLE]),
         }
 
 
@@ -273,6 +295,7 @@ class NeedTable(_ColumnTable):
         "n_skills": np.dtype(np.float32),
         "needs_zh": np.dtype(bool),  # posts in Jiaxing work in Chinese unless they name other languages
         "needs_en": np.dtype(bool),
+        "han": np.dtype(np.float32),  # share of the need's text in Chinese script (``han_share``)
     }
 
     def add(self, n: Need) -> int:
@@ -302,4 +325,5 @@ class NeedTable(_ColumnTable):
             "n_skills": len(n.required_skills),
             "needs_zh": "zh" in (set(n.languages) or {"zh"}),
             "needs_en": "en" in n.languages,
+            "han": han_share(need_text(n)[:SCRIPT_SAMPLE]),
         }

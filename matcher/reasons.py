@@ -72,7 +72,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
     ),
     "arrangement": ("arrangement",),
     "site": ("site_listed", "in_shanghai"),
-    "language": ("speaks_zh", "speaks_en", "language_gap_zh", "language_gap_en"),
+    "language": ("speaks_zh", "speaks_en", "language_gap_zh", "language_gap_en", "script_overlap"),
     "permit": ("permit_points",),
     "yrd": ("in_yrd", "abroad"),
     "salary": ("salary_ratio", "salary_ratio_est"),

@@ -23,9 +23,12 @@ import numpy as np
 from features.dense import profile_text
 from features.eligibility import Eligibility, check, rules, talent_columns
 from features.indices import Indices
-from features.records import Need, NeedStatus, Site, Talent, Tier
-from features.table import SITE_BITS, NeedTable, TalentTable
+from features.records import Need, NeedStatus, Site, Talent, Tier, need_text
+from features.table import SCRIPT_SAMPLE, SITE_BITS, NeedTable, TalentTable, han_share, script_overlap
 from matcher.retrievers import RETRIEVERS, take
+
+LEXICAL = {r.name: r.lexical for r in RETRIEVERS}
+"""Retrievers that find talents by words or names, only within the need's script (see ``_fuse``)."""
 
 RRF_K = 60.0
 """The usual damping of reciprocal-rank fusion: a retriever's rank r adds 1 / (RRF_K + r)."""
@@ -127,8 +130,13 @@ def _run_retrievers(idx: Indices, need: Need, quotas: Quotas) -> dict[str, list[
     return out
 
 
-def _fuse(lists: dict[str, list[str]], table: TalentTable) -> tuple[np.ndarray, np.ndarray]:
-    """Reciprocal-rank fusion over table rows: (unique rows, fused score), rows in ascending order."""
+def _fuse(lists: dict[str, list[str]], table: TalentTable, need: Need) -> tuple[np.ndarray, np.ndarray]:
+    """Reciprocal-rank fusion over table rows: (unique rows, fused score), rows in ascending order.
+
+    A talent is scored over the lists that could have found it: lexical retrievers (words, taxonomy names) cannot
+    find a profile written in another script, so for such a talent their share of the fusion is spread over the
+    others (by ``script_overlap``). Otherwise an English expert ranked first by meaning for a Chinese post would
+    sit below anyone who repeats the post's words in Chinese and appears in two or three lists."""
     rows = [table.rows(ids) for ids in lists.values()]
     if not rows or not sum(len(r) for r in rows):
         return np.zeros(0, np.int64), np.zeros(0, np.float32)
@@ -136,7 +144,12 @@ def _fuse(lists: dict[str, list[str]], table: TalentTable) -> tuple[np.ndarray, 
     weight = np.concatenate([1.0 / (RRF_K + 1.0 + np.arange(len(r))) for r in rows])
     keep = flat >= 0  # an id the table no longer knows (erased since the retriever's index was built)
     uniq, inverse = np.unique(flat[keep], return_inverse=True)
-    return uniq, np.bincount(inverse, weights=weight[keep], minlength=len(uniq)).astype(np.float32)
+    fused = np.bincount(inverse, weights=weight[keep], minlength=len(uniq))
+    lexical = sum(LEXICAL[name] for name in lists)
+    if 0 < lexical < len(lists):
+        reach = script_overlap(han_share(need_text(need)[:SCRIPT_SAMPLE]), table.han[uniq])
+        fused *= len(lists) / (len(lists) - (1 - reach) * lexical)
+    return uniq, fused.astype(np.float32)
 
 
 def retrieve(
@@ -146,7 +159,7 @@ def retrieve(
     if not isinstance(k, int) or isinstance(k, bool) or k < 1:
         raise ValueError(f"retrieve: k must be a positive integer, got {k!r}")
     lists = _run_retrievers(idx, need, quotas or Quotas())
-    rows, fused = _fuse(lists, idx.table)
+    rows, fused = _fuse(lists, idx.table, need)
     e = check(need, idx.table, rows)
     passed = e.passed
     why = e.removed_by()

@@ -18,6 +18,8 @@ from features.records import Need, need_text
 
 class Retriever(Protocol):
     name: str
+    lexical: bool
+    """Finds talents by words or taxonomy names, so only those writing in the need's script (fusion allows it)."""
 
     def run(self, idx: Indices, need: Need, k: int) -> list[str] | None: ...
 
@@ -26,6 +28,7 @@ class Bm25:
     """BM25 over the talents' profiles and works, Chinese and English tokens alike."""
 
     name = "sparse"
+    lexical = True
 
     def run(self, idx: Indices, need: Need, k: int) -> list[str] | None:
         return list(idx.sparse.search(need, k)[0])
@@ -35,6 +38,7 @@ class Dense:
     """Exact inner-product search over the profiles' multilingual vectors."""
 
     name = "dense"
+    lexical = False
 
     def run(self, idx: Indices, need: Need, k: int) -> list[str] | None:
         if idx.dense is None or not len(idx.dense):
@@ -46,6 +50,7 @@ class Concepts:
     """Taxonomy concepts (disciplines, industries, skills) the need and the talent share, across languages."""
 
     name = "concepts"
+    lexical = True
 
     def run(self, idx: Indices, need: Need, k: int) -> list[str] | None:
         return list(idx.concepts.search(need, k)[0])
@@ -55,6 +60,7 @@ class GraphProximity:
     """Personalized PageRank from the need's node: talents close through enterprises, places, concepts."""
 
     name = "graph"
+    lexical = False
 
     def run(self, idx: Indices, need: Need, k: int) -> list[str] | None:
         if f"need:{need.id}" not in idx.graph.nx:
@@ -72,6 +78,7 @@ class IncubatorRoute:
     """
 
     name = "incubator"
+    lexical = False
 
     def run(self, idx: Indices, need: Need, k: int) -> list[str] | None:
         if f"need:{need.id}" not in idx.graph.nx:

@@ -18,7 +18,7 @@ from features.columns.dense import DenseSimilarity
 from features.columns.fit import Fit
 from features.columns.graph import GraphProximity
 from features.columns.post import PostKind
-from features.columns.text import Bm25, ConceptOverlap, SkillCoverage
+from features.columns.text import Bm25, ConceptOverlap, ScriptOverlap, SkillCoverage
 from features.pairs import Pairs
 from features.schema import SCHEMA
 
@@ -34,6 +34,7 @@ COMPONENTS: tuple[ColumnGroup, ...] = (
     DenseSimilarity(),
     ConceptOverlap(),
     SkillCoverage(),
+    ScriptOverlap(),
     GraphProximity(),
     Margins(),
     Preferences(),

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from features.pairs import Pairs
+from features.table import script_overlap
 from features.text import SparseIndex
 
 
@@ -43,3 +44,14 @@ class SkillCoverage:
             n_skills = p.need["n_skills"]
             np.divide(hits, n_skills, out=out, where=n_skills > 0, casting="unsafe")
         return {"skill_coverage": out}
+
+
+class ScriptOverlap:
+    """How much of the need's text is in a script the profile also writes (``features.table.han_share``): words,
+    and the taxonomy names concepts are found by, match only within a script, so a Chinese post and an English
+    profile share none whoever the person is. ``text_relevance`` weighs lexical evidence by it."""
+
+    names = ("script_overlap",)
+
+    def run(self, p: Pairs) -> dict[str, np.ndarray]:
+        return {"script_overlap": np.where(p.known, script_overlap(p.need["han"], p.talent("han")), 0.0)}

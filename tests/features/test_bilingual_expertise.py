@@ -80,12 +80,6 @@ def _roles(cases: list[dict]) -> dict[str, str]:
     return out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="TEMPORARY marker (issue 10): on main at 06de70c the text score puts a same-language distractor or "
-    "another need's expert first for 21 of 36 needs (BM25, concept_overlap and skill_coverage reward surface words "
-    "the cross-language expert cannot share); the lead removes it after merging the text-relevance rewrite",
-)
 def test_the_expert_ranks_first_for_every_need(bilingual):
     idx, cases = bilingual
     talent_ids = list(idx.talents)
@@ -109,13 +103,6 @@ def test_the_expert_ranks_first_for_every_need(bilingual):
     assert not failures, f"{len(failures)} of {len(cases)} needs rank another talent first:\n" + "\n".join(failures)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="TEMPORARY marker (issue 10): on main at 06de70c 12 of 36 experts fall outside the first 10 (worst: "
-    "19th), though dense search ranks 31 of them first: reciprocal-rank fusion adds a term for every list a talent "
-    "is in, and BM25 lists 14 cross-language experts not at all and none first; the lead removes it when the fusion "
-    "is fixed",
-)
 def test_the_first_stage_retrieves_the_expert(bilingual):
     """The ranking's candidate generation (BM25, dense, concepts, graph, fused by reciprocal rank) keeps the
     expert among the first ``RETRIEVE_K`` eligible candidates of its need."""
