@@ -94,9 +94,12 @@ class LabelTreatment:
 LEGACY = LabelTreatment()
 """Every retrieved talent without a judgement is a 0 of full weight, no debiasing: the treatment before issue 10."""
 
-DEFAULT_TREATMENT = LabelTreatment(Unexamined.negative, 1.0, Debias.none, view_grade=1)
-"""Chosen on the validation needs' feedback of five demo worlds (README, Training): a view lifted above the unseen
-helped; excluding or down-weighting unexamined rows and both debiasing methods scored lower there."""
+DEFAULT_TREATMENT = LabelTreatment(Unexamined.exclude, 1.0, Debias.none, view_grade=1)
+"""A talent shown but never opened was never judged, so it is left out of training (unknown, not a negative); the
+retrieved talents never shown stay as the sampled negatives the re-ranker must learn to push down. The grades (a
+view lifted above the unseen) and no debiasing were chosen on the validation needs' feedback of five demo worlds
+(README, Training). That feedback cannot choose the unexamined treatment: it scores every unopened talent as a
+miss, so it favours the model trained to the same assumption (README, Training labels)."""
 
 DEFAULT_EARLY_STOPPING = False
 """Whether ``fit_model`` stops at the best round on the validation needs' feedback (else all rounds are kept). Off:
@@ -242,7 +245,7 @@ def fit_model(
         return model.fit(X, ty, group, sample_weight=weight, position=position, **evals)
     if position is not None or weight is not None:
         raise ValueError(
-            f"train: --dask trains unweighted rows without positions; use --unexamined negative --context-weight 1 "
+            f"train: --dask trains unweighted rows without positions; use --unexamined negative or exclude, --context-weight 1 "
             f"--debias none with --dask, or train in process (got {treatment.to_dict()})"
         )
     with dask_client(dask) as client:

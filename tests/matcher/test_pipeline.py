@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from rank_world import build
 
-from features.matrix import feature_matrix, text_relevance
+from features.matrix import feature_matrix, index_encoder, text_relevance
 from features.schema import SCHEMA
 from matcher.pipeline import TEXT_RELEVANCE, rank
 from matcher.ranker import NO_ENCODER, EncoderId, Scorer
@@ -68,7 +68,7 @@ def test_not_personalised_is_the_text_relevance_order(idx, tier_scorer):
     r = rank(idx, need, scorer=tier_scorer, personalized=False)
     assert (r.model_version, r.personalized) == (TEXT_RELEVANCE, False)
     ids = retrieve(idx, need).talent_ids
-    rel = text_relevance(feature_matrix(idx, need, ids))
+    rel = text_relevance(feature_matrix(idx, need, ids), index_encoder(idx))
     expected = [ids[i] for i in np.lexsort((np.arange(len(ids)), -rel))]
     assert [c.talent_id for c in r.candidates] == expected
     assert rank(idx, need, scorer=None).to_dict()["candidates"] == r.to_dict()["candidates"]
