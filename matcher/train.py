@@ -245,8 +245,8 @@ def fit_model(
         return model.fit(X, ty, group, sample_weight=weight, position=position, **evals)
     if position is not None or weight is not None:
         raise ValueError(
-            f"train: --dask trains unweighted rows without positions; use --unexamined negative or exclude, --context-weight 1 "
-            f"--debias none with --dask, or train in process (got {treatment.to_dict()})"
+            "train: --dask trains unweighted rows without positions; use --unexamined negative or exclude, "
+            f"--context-weight 1 and --debias none with --dask, or train in process (got {treatment.to_dict()})"
         )
     with dask_client(dask) as client:
         return model.fit_dask(X, ty, group, client=client, **evals)
