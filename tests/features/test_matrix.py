@@ -263,3 +263,31 @@ def test_text_relevance_weights_name_the_encoder():
     X = np.zeros((1, len(SCHEMA.names)), np.float32)
     with pytest.raises(ValueError, match=r"python -m bench\.text_weights nosuch"):
         text_relevance(X, "nosuch")
+
+
+def _text_row(**values: float) -> np.ndarray:
+    x = np.zeros(len(SCHEMA.names), np.float32)
+    for name, v in values.items():
+        x[COL[name]] = v
+    return x
+
+
+def test_cross_script_pairs_are_scored_by_meaning_not_by_missing_words():
+    """A Chinese post: an English expert cannot share its words, a Chinese salesperson repeats them. With equal
+    meaning the expert must not lose for words no English profile could have; with no meaning at all it scores 0."""
+    meaning = {"dense_profile": 0.7, "dense_works_max": 0.7, "dense_works_top3": 0.7}
+    words = {"bm25_share_profile": 0.3, "bm25_share_works_top3": 0.3, "concept_overlap": 0.8, "skill_coverage": 1}
+    expert = _text_row(script_overlap=0.0, **meaning)
+    same_script_no_words = _text_row(script_overlap=1.0, **meaning)
+    stranger = _text_row(script_overlap=0.0)
+    rel = text_relevance(np.stack([expert, same_script_no_words, stranger]), "usem3")
+    assert rel[0] > rel[1] and rel[2] == 0
+    with_words = text_relevance(_text_row(script_overlap=1.0, **meaning, **words)[None], "usem3")[0]
+    assert with_words > rel[1]  # within one script words still count as fitted
+
+
+def test_without_dense_vectors_the_taxonomy_bridges_languages():
+    cross = _text_row(script_overlap=0.0, concept_overlap=0.8, bm25_share_profile=0.0)
+    same = _text_row(script_overlap=1.0, concept_overlap=0.8, bm25_share_profile=0.0)
+    rel = text_relevance(np.stack([cross, same]), "none")
+    assert rel[0] > rel[1] > 0

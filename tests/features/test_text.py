@@ -8,6 +8,7 @@ import pytest
 import features.concepts
 from features.concepts import ConceptIndex
 from features.records import Need, Talent, Work
+from features.table import han_share, script_overlap
 from features.text import NeedIndex, SparseIndex, skill_coverage, tokenize, tokenize_many
 
 
@@ -211,3 +212,23 @@ def test_bm25_shares_are_bounded_and_do_not_grow_with_the_query() -> None:
     assert index.score("perovskite passivation zzzunseen", row)["bm25_share_profile"][0] == pytest.approx(
         short["bm25_share_profile"][0]
     )
+
+
+# -- script: lexical evidence only matches within one script ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "share"),
+    [
+        ("负责光刻机工件台的控制算法", 1.0),
+        ("Lithography stage control", 0.0),
+        ("", 0.0),
+        ("负责 EUV 光刻胶", 5 / 7),  # 5 characters against one Latin word counted as two
+    ],
+)
+def test_han_share_counts_chinese_script_against_latin_words(text, share):
+    assert han_share(text) == pytest.approx(share)
+
+
+def test_script_overlap_is_the_share_both_texts_could_match():
+    np.testing.assert_allclose(script_overlap([1.0, 0.0, 1.0, 0.5, 0.8], [1.0, 0.0, 0.0, 0.5, 0.0]), [1, 1, 0, 1, 0.2])

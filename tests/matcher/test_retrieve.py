@@ -152,3 +152,26 @@ def test_dense_retriever_joins_the_union(tmp_path):
     assert set(c.talent_ids) == ELIGIBLE | {"T-bio"}  # dense returns its whole quota: here every talent
     ids = [n for n, _ in retrieve_needs(idx, idx.talents["T-zh"])]
     assert ids[0] == "N-litho"
+
+
+def test_fusion_does_not_hold_another_script_against_a_talent():
+    """Lexical retrievers cannot list an English profile for a Chinese need: ranked first by dense search, it
+    must not fall below Chinese profiles that also appear in the BM25 list."""
+    from features.table import TalentTable
+    from matcher.retrieve import _fuse
+
+    table = TalentTable.build(
+        [
+            Talent(id="en", summary="Lithography wafer stage motion control"),
+            Talent(id="zh1", summary="光刻机销售与客户服务"),
+            Talent(id="zh2", summary="光刻机设备维修"),
+        ]
+    )
+    need = Need(id="n", title="光刻机工件台运动控制工程师")
+    lists = {"sparse": ["zh1", "zh2"], "dense": ["en", "zh1", "zh2"]}
+    rows, fused = _fuse(lists, table, need)
+    score = {table.ids[r]: f for r, f in zip(rows.tolist(), fused.tolist(), strict=True)}
+    assert score["en"] > score["zh1"] > score["zh2"]
+    assert score["zh1"] == pytest.approx(1 / 62 + 1 / 61)  # same script: plain reciprocal-rank fusion
+    rows, fused = _fuse({"dense": lists["dense"]}, table, need)  # no lexical list: nothing to spread
+    np.testing.assert_allclose(fused[np.argsort(rows)], [1 / 61, 1 / 62, 1 / 63], rtol=1e-6)
