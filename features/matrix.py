@@ -29,7 +29,6 @@ from features.eligibility import Eligibility, rules, talent_columns
 from features.indices import Indices
 from features.pairs import COLUMN, NeedSet, Pairs
 from features.records import Need, NeedKind
-from features.schema import SCHEMA
 from features.table import EPOCH
 
 
@@ -119,9 +118,24 @@ which list no required skills, so it cannot weigh them)."""
 WEIGHTS_PATH = Path(str(resources.files("features.data").joinpath("text_weights.json")))
 
 
+@dataclass(frozen=True)
+class TextWeights:
+    """The combiner of ``text_relevance`` for one dense encoder, worked out once: the columns it reads (the fitted
+    ones, then ``skill_coverage``), their chance floors and weights, and each column's multiplier on the part of a
+    pair in another script (the bridge columns carry all the weight there, the others none)."""
+
+    cols: np.ndarray
+    floors: np.ndarray
+    weights: np.ndarray
+    cross: np.ndarray
+
+
 @cache
-def text_weights(encoder: str = "usem3") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(columns, floors, weights) of the combiner fitted for ``encoder`` (``none``: no dense vectors)."""
+def text_weights(encoder: str = "usem3") -> TextWeights:
+    """The combiner fitted for ``encoder`` (``none``: no dense vectors), with ``SKILL_SHARE`` of ``skill_coverage``.
+
+    The columns that bridge languages are the dense ones, or without a dense encoder the taxonomy's concepts and
+    disciplines (named in both languages)."""
     table = json.loads(WEIGHTS_PATH.read_text(encoding="utf-8"))["encoders"]
     if encoder not in table:
         raise ValueError(
@@ -129,31 +143,32 @@ def text_weights(encoder: str = "usem3") -> tuple[np.ndarray, np.ndarray, np.nda
             f"{', '.join(table)}); fit them with `python -m bench.text_weights {encoder}`"
         )
     entry = table[encoder]
-    names = list(entry["weight"])
-    cols = np.array([COLUMN[n] for n in names], dtype=np.int64)
-    floors = np.array([entry["floor"][n] for n in names], dtype=np.float32)
-    return cols, floors, np.array([entry["weight"][n] for n in names], dtype=np.float32)
+    names = [*entry["weight"], "skill_coverage"]
+    w = np.array([(1 - SKILL_SHARE) * entry["weight"][n] for n in names[:-1]] + [SKILL_SHARE], dtype=np.float32)
+    bridge = np.array([n in DENSE_COLUMNS for n in names])
+    if not w[bridge].sum():  # no dense encoder: the bilingual taxonomy is the only bridge between languages
+        bridge = np.array([n in TAXONOMY_COLUMNS for n in names])
+    bridged = w.sum() / w[bridge].sum() if w[bridge].sum() > 0 else 0.0
+    return TextWeights(
+        cols=np.array([COLUMN[n] for n in names], dtype=np.int64),
+        floors=np.array([entry["floor"][n] for n in names[:-1]] + [0.0], dtype=np.float32),
+        weights=w,
+        cross=np.where(bridge, bridged, 0.0).astype(np.float32),
+    )
 
 
 def text_terms(X: np.ndarray, encoder: str = "usem3") -> tuple[np.ndarray, np.ndarray]:
     """Each column's part of ``text_relevance``: (column indices, (len(X), len(columns)) contributions).
 
     The part of the need written in a script the profile also uses (``script_overlap``) is scored by the fitted
-    weights; the rest by the columns that bridge languages alone, scaled to the same total weight: the dense ones
-    (meaning), or without a dense encoder the taxonomy's concepts and disciplines (named in both languages). So a
-    Chinese post against an English profile is scored by meaning instead of losing every lexical point (BM25,
-    taxonomy names as matched words, skills) to anyone who repeats the post's words in its own language."""
-    cols, floors, w = text_weights(encoder)
-    w = np.append((1 - SKILL_SHARE) * w, SKILL_SHARE)
-    cols = np.append(cols, COLUMN["skill_coverage"])
-    floors = np.append(floors, 0.0)
-    bridge = np.array([SCHEMA.names[c] in DENSE_COLUMNS for c in cols])
-    if not w[bridge].sum():  # no dense encoder: the bilingual taxonomy is the only bridge between languages
-        bridge = np.array([SCHEMA.names[c] in TAXONOMY_COLUMNS for c in cols])
+    weights; the rest by the columns that bridge languages alone, scaled to the same total weight (see
+    ``text_weights``). So a Chinese post against an English profile is scored by meaning instead of losing every
+    lexical point (BM25, taxonomy names as matched words, skills) to anyone who repeats the post's words in its own
+    language."""
+    t = text_weights(encoder)
     reach = np.clip(X[:, COLUMN["script_overlap"]], 0, 1)[:, None]
-    bridged = w.sum() / w[bridge].sum() if w[bridge].sum() > 0 else 0.0
-    share = np.where(bridge, reach + (1 - reach) * bridged, reach)
-    return cols, (w * np.clip(X[:, cols] - floors, 0, 1) * share).astype(np.float32)
+    share = reach + (1 - reach) * t.cross
+    return t.cols, (t.weights * np.clip(X[:, t.cols] - t.floors, 0, 1) * share).astype(np.float32)
 
 
 def text_relevance(X: np.ndarray, encoder: str = "usem3") -> np.ndarray:

@@ -36,9 +36,11 @@ _LATIN_WORD = re.compile(r"[A-Za-z\u00c0-\u024f]{2,}")
 
 
 def han_share(text: str) -> float:
-    """Share of ``text`` written in Chinese script, counting a Chinese word as two characters against one Latin
-    word: 1 all Chinese, 0 all Latin (or no letters). Lexical evidence (BM25, taxonomy names) can only match
-    between texts in the same script, so the overlap of two texts' shares bounds what it can see."""
+    """Share of ``text`` (its first ``SCRIPT_SAMPLE`` characters) written in Chinese script, counting a Chinese word
+    as two characters against one Latin word: 1 all Chinese, 0 all Latin (or no letters). Lexical evidence (BM25,
+    taxonomy names) can only match between texts in the same script, so the overlap of two texts' shares bounds
+    what it can see."""
+    text = text[:SCRIPT_SAMPLE]
     han, latin = len(_HAN.findall(text)), len(_LATIN_WORD.findall(text))
     return han / (han + 2 * latin) if han else 0.0
 
@@ -269,7 +271,7 @@ class TalentTable(_ColumnTable):
             "n_works": len(t.works),
             "updated_day": np.nan if updated is None else (updated - EPOCH).total_seconds() / 86400.0,
             "has_incubator": t.incubator_id is not None,
-            "han": han_share(talent_text(t)[:SCRIPT_SAMPLE]),
+            "han": han_share(talent_text(t)),
         }
 
 
@@ -325,5 +327,5 @@ class NeedTable(_ColumnTable):
             "n_skills": len(n.required_skills),
             "needs_zh": "zh" in (set(n.languages) or {"zh"}),
             "needs_en": "en" in n.languages,
-            "han": han_share(need_text(n)[:SCRIPT_SAMPLE]),
+            "han": han_share(need_text(n)),
         }

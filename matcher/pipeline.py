@@ -209,12 +209,11 @@ def page(pool: Pool, idx: Indices, k: int, offset: int = 0, *, top_reasons: int 
     elif pool.scorer is not None:
         contrib = pool.scorer.contributions(X)
     else:
-        contrib = np.array([blend_contributions(x, SCHEMA, index_encoder(idx)) for x in X], dtype=np.float32)
+        contrib = blend_contributions(X, SCHEMA, index_encoder(idx)).astype(np.float32)
     out = []
     for j, tid in enumerate(pool.ids[offset : offset + k]):
         talent = idx.talents.get(tid)
-        model_contrib = contrib[j] if pool.scorer is not None else None
-        why = reasons(pool.need, X[j], model_contrib, SCHEMA, idx, tid, top=top_reasons)
+        why = reasons(pool.need, X[j], contrib[j], SCHEMA, idx, tid, top=top_reasons)
         if pool.promoted is not None and pool.promoted[offset + j]:
             why = [YRD_FIRST_REASON, *why]
         out.append(

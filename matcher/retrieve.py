@@ -24,7 +24,7 @@ from features.dense import profile_text
 from features.eligibility import Eligibility, check, rules, talent_columns
 from features.indices import Indices
 from features.records import Need, NeedStatus, Site, Talent, Tier, need_text
-from features.table import SCRIPT_SAMPLE, SITE_BITS, NeedTable, TalentTable, han_share, script_overlap
+from features.table import SITE_BITS, NeedTable, TalentTable, han_share, script_overlap
 from matcher.retrievers import RETRIEVERS, take
 
 LEXICAL = {r.name: r.lexical for r in RETRIEVERS}
@@ -147,7 +147,7 @@ def _fuse(lists: dict[str, list[str]], table: TalentTable, need: Need) -> tuple[
     fused = np.bincount(inverse, weights=weight[keep], minlength=len(uniq))
     lexical = sum(LEXICAL[name] for name in lists)
     if 0 < lexical < len(lists):
-        reach = script_overlap(han_share(need_text(need)[:SCRIPT_SAMPLE]), table.han[uniq])
+        reach = script_overlap(han_share(need_text(need)), table.han[uniq])
         fused *= len(lists) / (len(lists) - (1 - reach) * lexical)
     return uniq, fused.astype(np.float32)
 
