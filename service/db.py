@@ -7,7 +7,7 @@ copies of the fields that queries filter on, indexed, with real foreign keys whe
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -20,7 +20,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from features.records import Record
 
 MIGRATIONS = Path(__file__).with_name("migrations")
-HEAD_REVISION = "0004"
+HEAD_REVISION = "0006"
 """The newest migration in ``migrations/versions`` (a test checks it against Alembic), known without importing
 Alembic so every command starts quickly; bump it with each new migration."""
 
@@ -250,6 +250,18 @@ class MatchStateRow(Base):
     talent_id: Mapped[str] = mapped_column(sa.String(128), primary_key=True, index=True)
     last_score: Mapped[float] = mapped_column(sa.Float)
     alerted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class QuotaUsageRow(Base):
+    """How many units of a daily quota (``service.quotas``: new needs, ranking requests) an enterprise used on a day
+    (in the office's time zone). No foreign key: the counter outlives nothing and blocks no deletion."""
+
+    __tablename__ = "quota_usage"
+
+    enterprise_id: Mapped[str] = mapped_column(sa.String(128), primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    day: Mapped[date] = mapped_column(sa.Date, primary_key=True)
+    used: Mapped[int] = mapped_column(sa.Integer)
 
 
 TABLES: dict[str, type[RecordRow]] = {

@@ -104,6 +104,13 @@ def authenticate(store: Store, secret: str) -> Principal | None:
     return None if row is None else Principal(row.id, Role(row.role), row.enterprise_id, row.label)
 
 
+def enterprise_of(store: Store, key_id: int) -> str | None:
+    """The enterprise a key belongs to (``None``: an office key, or no such key)."""
+    t = _table()
+    with store.engine.connect() as conn:
+        return conn.scalar(sa.select(t.c.enterprise_id).where(t.c.id == key_id))
+
+
 def list_keys(store: Store) -> list[KeyInfo]:
     """Every key, revoked ones included, oldest first."""
     t = _table()

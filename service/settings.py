@@ -49,6 +49,15 @@ class Settings(BaseSettings):
         "reasons say the policy placed them. Off: residence is one feature the model weighs as the office's feedback "
         "did.",
     )
+    # --- what one enterprise may use a day (service.quotas) ---
+    enterprise_daily_needs: int = Field(
+        default=20, ge=0, description="New needs one enterprise may post a day (its key; the office is not counted)."
+    )
+    enterprise_daily_rankings: int = Field(
+        default=500,
+        ge=0,
+        description="Ranking requests (`GET /needs/{id}/candidates`, each page) one enterprise may make a day.",
+    )
     # --- enterprise match alerts (service.alerts) ---
     alerts_dispatcher: bool = Field(
         default=True, description="Run the alert dispatcher inside `talentmatch serve` (off: run it as its own worker)."
@@ -82,7 +91,9 @@ class Settings(BaseSettings):
     alerts_posted_matches: int = Field(
         default=10, ge=1, description="Best current matches in the digest sent when a need is posted."
     )
-    alerts_timezone: str = Field(default="Asia/Shanghai", description="Time zone of alert days (caps, digests).")
+    alerts_timezone: str = Field(
+        default="Asia/Shanghai", description="Time zone of the office's days: alert caps, digests, enterprise quotas."
+    )
     smtp_host: str | None = Field(default=None, description="SMTP server for e-mail alerts; unset: e-mail is retried.")
     smtp_port: int = Field(default=587, ge=1, le=65535, description="SMTP port.")
     smtp_starttls: bool = Field(default=True, description="Upgrade the SMTP connection with STARTTLS.")

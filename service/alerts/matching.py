@@ -40,6 +40,7 @@ from service import db
 from service.alerts import subscriptions as subs_db
 from service.alerts.subscriptions import Channel, Delivery, Subscription
 from service.api.cards import talent_card
+from service.disclosure import enterprise_reasons
 from service.settings import Settings
 from service.store import Store
 
@@ -323,7 +324,7 @@ class AlertMatcher:
             "talent": card.model_dump(mode="json"),
             "score": m.score,
             "reason": m.reason,
-            "reasons": why,
+            "reasons": enterprise_reasons(why),  # an alert goes to an enterprise: no salary figures
             "model_version": scorer.version if scorer is not None else TEXT_RELEVANCE,
             "created_at": now.isoformat(),
             "console_url": f"{self.settings.console_url.rstrip('/')}/needs/{need.id}/candidates",

@@ -7,6 +7,8 @@ a thread-pool function."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -17,6 +19,7 @@ from service.api.errors import ApiError, forbidden, unauthorized
 from service.api.live import Writer
 from service.api.metrics import Metrics
 from service.keys import Principal, Role, authenticate
+from service.quotas import Quota, QuotaExceeded, give_back, take
 from service.settings import Settings
 from service.store import Store
 
@@ -97,3 +100,26 @@ DataTeam = Annotated[Principal, require_roles(Role.data_team, Role.admin)]
 """Models: list, reload (the ranking routes use it)."""
 Ranker = Annotated[Principal, require_roles(Role.recruiter, Role.admin, Role.enterprise)]
 """Ranks candidates for a need (an enterprise only for its own needs, as masked cards)."""
+
+
+def take_quota(store: Store, settings: Settings, principal: Principal, quota: Quota) -> None:
+    """An enterprise key takes one unit of its enterprise's daily ``quota``; over it: 429 with ``Retry-After``. The
+    office's roles are not counted. A database write: call it from the thread pool."""
+    if principal.role is not Role.enterprise:
+        return
+    try:
+        take(store, settings, principal.enterprise_id, quota)  # type: ignore[arg-type]
+    except QuotaExceeded as e:
+        raise ApiError(429, str(e), code="quota_exceeded", headers={"Retry-After": str(e.retry_after)}) from None
+
+
+@contextmanager
+def enterprise_quota(store: Store, settings: Settings, principal: Principal, quota: Quota) -> Iterator[None]:
+    """``take_quota`` for a write, given back when the write raises (a refused write uses nothing)."""
+    take_quota(store, settings, principal, quota)
+    try:
+        yield
+    except BaseException:
+        if principal.role is Role.enterprise:
+            give_back(store, settings, principal.enterprise_id, quota)  # type: ignore[arg-type]
+        raise

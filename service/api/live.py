@@ -12,7 +12,8 @@ store: it says so in ``/readyz`` until restarted, and the write gets 503.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from features.indices import Indices
@@ -21,6 +22,9 @@ from service.api.errors import ApiError
 from service.store import ImportFailed, ImportReport, Store
 
 log = logging.getLogger("talentmatch.api")
+
+Guard = Callable[[Record | None], AbstractContextManager[Any]]
+"""Checks a write against the stored version of its record (``None``: new), under the write lock."""
 
 
 class Writer:
@@ -31,20 +35,24 @@ class Writer:
         self.store: Store = state.store
         self.indices = indices
 
-    def create(self, record: Record) -> None:
-        """Insert a new record; 409 if its id is taken."""
+    def create(self, record: Record, *, guard: Guard | None = None) -> None:
+        """Insert a new record; 409 if its id is taken. ``guard`` as for ``put``."""
         with self.state.index_lock:
             if self.store.get(record.record_kind, record.id) is not None:
                 raise ApiError(409, f"{record.record_kind} {record.id!r} already exists; PUT it to replace it",
                                field="id")  # fmt: skip
-            self._write_one(record)
+            with guard(None) if guard is not None else nullcontext():
+                self._write_one(record)
 
-    def put(self, record: Record) -> bool:
-        """Insert or replace a record; returns whether it was new."""
+    def put(self, record: Record, *, guard: Guard | None = None) -> bool:
+        """Insert or replace a record; returns whether it was new. ``guard`` gets the stored version (``None``: new)
+        under the write lock, so what it checks (who owns the record) cannot change before the write; it raises to
+        refuse, or returns a context the write runs in (a quota unit, given back if the write fails)."""
         with self.state.index_lock:
-            created = self.store.get(record.record_kind, record.id) is None
-            self._write_one(record)
-        return created
+            old = self.store.get(record.record_kind, record.id)
+            with guard(old) if guard is not None else nullcontext():
+                self._write_one(record)
+        return old is None
 
     def write(self, batch: Mapping[str, Sequence[Record]]) -> ImportReport:
         """Write a batch (a ``features.io.World`` from an upload, or kind → records) all or nothing; raises

@@ -1,5 +1,5 @@
-"""Serving one ranking page: the model to use, the cached ranking, candidate cards by role, the decision receipt,
-the audit row and the ranking counters. The routes in ``routes/ranking.py`` only parse and check access."""
+"""Serving one ranking page: the model to use, the cached ranking, candidate cards and reasons by role, the decision
+receipt, the audit row and the ranking counters. The routes in ``routes/ranking.py`` only parse and check access."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ from features.schema import SCHEMA
 from matcher.retrieve import Filters
 from service import audit, receipts
 from service.api.cards import reveals_identity, talent_card
-from service.keys import Principal
+from service.disclosure import enterprise_reasons
+from service.keys import Principal, Role
 from service.ranking import PageRow, page
 
 
@@ -91,6 +92,7 @@ def serve_ranking(
     ranking_id = uuid.uuid4().hex
     stored_need = None if route == "search" else need.id
     reveal = reveals_identity(principal)
+    tenant = principal.role is Role.enterprise
     # The receipt and the audit rows of the cards shown commit together, under the lock an erasure holds: an
     # erasure cannot slip between the check that each talent still exists and the receipt naming them.
     with state.receipt_lock:
@@ -134,7 +136,7 @@ def serve_ranking(
                 "position": r.position,
                 "talent_id": r.talent_id,
                 "score": r.score,
-                "reasons": r.reason_dicts,
+                "reasons": enterprise_reasons(r.reason_dicts) if tenant else r.reason_dicts,
                 "human_review": r.human_review,
                 "card": _card(r, t, reveal),
             }

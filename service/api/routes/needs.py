@@ -3,17 +3,19 @@ another enterprise's need is a 404 to it, exactly as if it did not exist."""
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
 
-from features.records import Need, NeedKind, NeedStatus, RecordId
+from features.records import Need, NeedKind, NeedStatus, Record, RecordId
 from service.api.crud import IMPORT_BODY, Paging, audit_write, check_path_id, fetch, import_upload, list_page, paging
-from service.api.deps import AnyRole, NeedWriter, Office, StoreDep, WriterDep
+from service.api.deps import AnyRole, NeedWriter, Office, SettingsDep, StoreDep, WriterDep, enterprise_quota
 from service.api.errors import ERROR_RESPONSES, forbidden, not_found
 from service.api.schemas import RECORD_EXAMPLES, ErrorResponse, ImportResult, Page
 from service.db import table
 from service.keys import Principal, Role
+from service.quotas import Quota
 from service.store import Store
 
 router = APIRouter(prefix="/needs", tags=["needs / 需求"], responses=ERROR_RESPONSES)
@@ -46,10 +48,11 @@ def owned(principal: Principal, need: Need) -> Need:
 
 
 @router.post("", status_code=201, responses={409: {"model": ErrorResponse, "description": "The id exists / id 已存在"}})
-def create_need(body: NeedBody, principal: NeedWriter, writer: WriterDep) -> Need:
-    """Post a need (recruiter, admin, or an enterprise for itself). 发布需求。"""
+def create_need(body: NeedBody, principal: NeedWriter, writer: WriterDep, settings: SettingsDep) -> Need:
+    """Post a need (recruiter, admin, or an enterprise for itself, within its daily quota of new needs: 429 past
+    it). 发布需求。"""
     need = owned(principal, body)
-    writer.create(need)
+    writer.create(need, guard=lambda _: enterprise_quota(writer.store, settings, principal, Quota.needs))
     audit_write(writer.store, principal, "create", need)
     return need
 
@@ -61,14 +64,26 @@ def read_need(need_id: str, principal: AnyRole, store: StoreDep) -> Need:
 
 
 @router.put("/{need_id}", responses={201: {"model": Need, "description": "Created / 已新建"}, **NOT_FOUND})
-def replace_need(need_id: str, body: NeedBody, principal: NeedWriter, writer: WriterDep, response: Response) -> Need:
-    """Replace a need with the body, or create it when the id is new (upsert: 200 replaced, 201 created); send
-    the whole record. Closing a post: set `status` to `filled` or `closed`. 整体替换需求（不存在则新建）。"""
+def replace_need(
+    need_id: str, body: NeedBody, principal: NeedWriter, writer: WriterDep, settings: SettingsDep, response: Response
+) -> Need:
+    """Replace a need with the body, or create it when the id is new (upsert: 200 replaced, 201 created; an
+    enterprise creating one uses its daily quota of new needs); send the whole record. Closing a post: set `status`
+    to `filled` or `closed`. 整体替换需求（不存在则新建）。"""
     check_path_id(body, need_id)
     if principal.role is Role.enterprise and writer.store.get("need", need_id) is not None:
-        visible_need(writer.store, principal, need_id)
+        visible_need(writer.store, principal, need_id)  # another's need: 404 before any check of the body
     need = owned(principal, body)
-    response.status_code = 201 if writer.put(need) else 200
+
+    def guard(old: Record | None) -> AbstractContextManager[None]:
+        # again under the write lock: the owner checked is the owner replaced (another write may have moved it)
+        if old is not None:
+            if principal.role is Role.enterprise and old.enterprise_id != principal.enterprise_id:  # type: ignore[attr-defined]
+                raise not_found("need", need_id)
+            return nullcontext()
+        return enterprise_quota(writer.store, settings, principal, Quota.needs)
+
+    response.status_code = 201 if writer.put(need, guard=guard) else 200
     audit_write(writer.store, principal, "replace", need)
     return need
 

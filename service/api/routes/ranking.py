@@ -1,8 +1,10 @@
 """Ranking routes: candidates for a need, free-text search, needs that fit a talent, feedback on ranked candidates and
 the decision receipts behind every ranking.
 
-Who may do what: recruiters and admins everywhere; an enterprise ranks only its own needs (another's is a 404), sees
-masked cards unless the talent consented to sharing, posts feedback and reads receipts for its own needs only, and
+Who may do what: recruiters and admins everywhere; an enterprise ranks only its own open needs (another's is a 404,
+as if it did not exist; its own closed one a 409), within a daily quota (``service.quotas``), filters only on what a
+card shows and reads reasons without salary figures (``service.disclosure``), sees masked cards unless the talent
+consented to sharing, posts feedback and reads receipts for its own needs only (without other keys' ids), and
 neither searches the talent pool nor looks a talent up by id (``/search`` and ``/talents/{id}/needs`` are 403: a
 tenant learns of talent only as candidates for its posts). The data team reads receipts (model audits), ranks
 nothing.
@@ -16,12 +18,12 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from features.records import CountryCode, FeedbackEvent, LanguageCode, RecordId, Site, Tier
+from features.records import CountryCode, FeedbackEvent, LanguageCode, Need, NeedStatus, RecordId, Site, Tier
 from matcher.pipeline import CANDIDATES
 from matcher.retrieve import retrieve_needs
-from service import audit, receipts
+from service import audit, disclosure, keys, receipts
 from service.api.crud import fetch
-from service.api.deps import AnyRole, IndicesDep, Office, Ranker, StoreDep, WriterDep
+from service.api.deps import AnyRole, IndicesDep, Office, Ranker, StoreDep, WriterDep, take_quota
 from service.api.errors import ERROR_RESPONSES, ApiError, not_found
 from service.api.ranking_schemas import (
     FeedbackIn,
@@ -36,6 +38,7 @@ from service.api.rankings import filters_of, params_of, serve_ranking, serve_ran
 from service.api.routes.needs import visible_need
 from service.api.schemas import ErrorResponse
 from service.keys import Principal, Role
+from service.quotas import Quota
 from service.ranking import MAX_K, search_need
 
 router = APIRouter(responses=ERROR_RESPONSES)
@@ -91,7 +94,15 @@ PersonalizedQuery = Annotated[
 ]
 
 
-@router.get("/needs/{need_id}/candidates", tags=["ranking / 排序"], responses=NOT_FOUND, response_model=RankingOut)
+ENTERPRISE_LIMITS = {
+    409: {"model": ErrorResponse, "description": "Enterprise: the need is not open / 企业：需求未开放"},
+    429: {"model": ErrorResponse,
+          "description": "Enterprise: daily ranking quota used; see Retry-After / 企业：今日排序次数已用完"},
+}  # fmt: skip
+
+
+@router.get("/needs/{need_id}/candidates", tags=["ranking / 排序"], responses=NOT_FOUND | ENTERPRISE_LIMITS,
+            response_model=RankingOut)  # fmt: skip
 async def candidates(
     need_id: str,
     request: Request,
@@ -110,11 +121,28 @@ async def candidates(
 ) -> Response:
     """Ranked candidates for a need, each with score, reasons and a card (recruiters: full; enterprises: masked
     unless the talent consented to sharing), the rules' removal counts and the `ranking_id` of the decision
-    receipt. Only talents who consented to matching are ever ranked. 为岗位排序候选人（附理由与决策记录编号）。"""
+    receipt. Only talents who consented to matching are ever ranked. An enterprise ranks its own open needs only
+    (409 otherwise), filters only on what a card shows (`tier`, `residence`), within a daily quota of requests (429
+    past it), and its reasons never quote a talent's salary. 为岗位排序候选人（附理由与决策记录编号）。"""
     need = visible_need(store, principal, need_id)  # one indexed read: cheaper than a thread-pool hop
     filters = filters_of(tier, nationality, residence, site, language, incubator)
+    if principal.role is Role.enterprise:
+        _check_enterprise_ranking(need, {"tier": tier, "nationality": nationality, "residence": residence,
+                                         "site": site, "language": language, "incubator": incubator})  # fmt: skip
+        await run_in_threadpool(take_quota, store, request.app.state.settings, principal, Quota.rankings)
     return await serve_ranking_async(request.app.state, principal, need, route="candidates", filters=filters, k=k,
                                      offset=offset, personalized=personalized, params=params_of(filters))  # fmt: skip
+
+
+def _check_enterprise_ranking(need: Need, filters: dict[str, object]) -> None:
+    """An enterprise ranks only its open needs (its own: ``visible_need``), with filters on what a card shows."""
+    if need.status is not NeedStatus.open:
+        raise ApiError(409, f"need {need.id!r} is {need.status.value}; an enterprise ranks only its open needs "
+                       "(set status to open to rank it again)", field="status")  # fmt: skip
+    if hidden := disclosure.hidden_filters(filters):
+        allowed = ", ".join(disclosure.CARD_FILTERS)
+        raise ApiError(422, f"query parameter {hidden[0]}: an enterprise may not filter on what a candidate card "
+                       f"does not show; filter on {allowed} only", field=hidden[0])  # fmt: skip
 
 
 @router.post("/search", tags=["ranking / 排序"], response_model=RankingOut)
@@ -212,23 +240,24 @@ def _check_shown(store, body: FeedbackIn) -> tuple[int, str | None]:
 def read_receipt(ranking_id: str, principal: AnyRole, store: StoreDep) -> ReceiptOut:
     """The decision receipt of a ranking: request, model and feature-schema versions, the rules' removals, and
     each candidate's score, reasons, named feature row and contributions (erased talents redacted). Office roles
-    read any; an enterprise only its own needs' rankings, without feature rows. 排序决策记录（可解释性）。"""
+    read any; an enterprise only its own needs' rankings, without feature rows, salary figures or the id of a key
+    not its enterprise's (a recruiter's). 排序决策记录（可解释性）。"""
     receipt = receipts.get(store, ranking_id)
     if receipt is None:
         raise not_found("ranking", ranking_id)
     enterprise = principal.role is Role.enterprise
     if enterprise:
         _check_enterprise_receipt(store, principal, receipt)
-    cands = [
-        ReceiptCandidate(**(c | {"features": None, "contributions": None} if enterprise else c))
-        for c in receipt.candidates
-    ]
+    cands = [ReceiptCandidate(**(_for_enterprise(c) if enterprise else c)) for c in receipt.candidates]
+    key_id = receipt.key_id
+    if enterprise and key_id is not None and key_id != principal.key_id:
+        key_id = key_id if keys.enterprise_of(store, key_id) == principal.enterprise_id else None
     return ReceiptOut(
         ranking_id=receipt.id,
         route=receipt.route,
         need_id=receipt.need_id,
         created_at=receipt.created_at,
-        key_id=receipt.key_id,
+        key_id=key_id,
         model_version=receipt.model_version,
         personalized=receipt.personalized,
         schema_version=receipt.schema_version,
@@ -236,6 +265,14 @@ def read_receipt(ranking_id: str, principal: AnyRole, store: StoreDep) -> Receip
         summary=receipt.summary,
         candidates=cands,
     )
+
+
+def _for_enterprise(candidate: dict) -> dict:
+    """A receipt's candidate as an enterprise reads it: no feature row or contributions, no salary figures."""
+    out = candidate | {"features": None, "contributions": None}
+    if "reasons" in out:
+        out["reasons"] = disclosure.enterprise_reasons(out["reasons"])
+    return out
 
 
 def _check_enterprise_receipt(store, principal: Principal, receipt: receipts.Receipt) -> None:
