@@ -31,6 +31,7 @@ import orjson
 import sqlalchemy as sa
 
 from service import db
+from service.alerts import subscriptions as subs_db
 from service.alerts.matching import flush_digests, utc
 from service.alerts.signing import HEADER, sign
 from service.alerts.subscriptions import Channel, Subscription, _from_row
@@ -114,14 +115,17 @@ def dispatch_once(store: Store, settings: Settings, *, now: datetime | None = No
 def _claim(store: Store, settings: Settings, now: datetime, token: str) -> list[Message]:
     o, a, s = db.OutboxRow.__table__, db.AlertRow.__table__, db.SubscriptionRow.__table__
     free = sa.or_(o.c.locked_until.is_(None), o.c.locked_until < now)
-    with store.engine.connect() as conn:
-        ids = conn.scalars(sa.select(o.c.id).where(o.c.status == "pending", o.c.next_attempt_at <= now, free)
+    in_force = o.c.subscription_id.in_(subs_db.in_force_ids())  # offboarded enterprises, deleted subscriptions
+    with store.engine.begin() as conn:
+        if cancelled := subs_db.cancel_out_of_force(conn):
+            log.info("cancelled %d alert message(s) of subscriptions no longer in force", cancelled)
+        ids = conn.scalars(sa.select(o.c.id).where(o.c.status == "pending", o.c.next_attempt_at <= now, free, in_force)
                            .order_by(o.c.next_attempt_at, o.c.id).limit(settings.alerts_batch_size)).all()  # fmt: skip
     lease = now + timedelta(seconds=settings.alerts_lease_seconds)
     claimed = []
     for outbox_id in ids:
         with store.engine.begin() as conn:
-            won = conn.execute(sa.update(o).where(o.c.id == outbox_id, o.c.status == "pending", free)
+            won = conn.execute(sa.update(o).where(o.c.id == outbox_id, o.c.status == "pending", free, in_force)
                                .values(locked_until=lease, lease_token=token)).rowcount  # fmt: skip
         if won:
             claimed.append(outbox_id)

@@ -120,11 +120,11 @@ class AlertMatcher:
         with self._lock:
             by_need: dict[str, list[Subscription]] = {}
             all_needs: dict[str, list[Subscription]] = {}
-            for s in subs_db.active(self.store):
+            for s in subs_db.active(self.store):  # keys are checked when alerts are written (they change elsewhere)
                 group = by_need.setdefault(s.need_id, []) if s.need_id else all_needs.setdefault(s.enterprise_id, [])
                 group.append(s)
             self._by_need, self._all_needs = by_need, all_needs
-            wanted = {nid for nid in by_need if self._open(nid)}
+            wanted = {nid for nid in by_need if self._open(nid) and self.subscriptions_for(self.idx.needs[nid])}
             if all_needs:
                 wanted |= {n.id for n in self.idx.needs.values() if n.enterprise_id in all_needs and self._open(n.id)}
             for nid in [nid for nid in self.batch.row_of if nid not in wanted]:
@@ -137,7 +137,9 @@ class AlertMatcher:
         return need is not None and need.status is NeedStatus.open
 
     def subscriptions_for(self, need: Need) -> list[Subscription]:
-        return self._by_need.get(need.id, []) + self._all_needs.get(need.enterprise_id or "", [])
+        """The subscriptions about ``need`` as it is now (one naming it stops when it moves to another enterprise)."""
+        named = [s for s in self._by_need.get(need.id, []) if s.covers(need)]
+        return named + self._all_needs.get(need.enterprise_id or "", [])
 
     # --- hooks -------------------------------------------------------------------------------------------------
 
@@ -270,6 +272,11 @@ class AlertMatcher:
             fresh = [
                 m for m in matches if (prev := last.get((m.need_id, m.talent_id))) is None or m.score > prev + margin
             ]
+            # only subscriptions in force now: keys are revoked and issued elsewhere too (the CLI), not refreshed here
+            live = subs_db.still_in_force(conn, {sub.id for m in fresh for sub in m.subs})
+            for m in fresh:
+                m.subs = [sub for sub in m.subs if sub.id in live]
+            fresh = [m for m in fresh if m.subs]
             if capped:
                 fresh = self._capped(conn, fresh, now)
             if not fresh:

@@ -1,13 +1,17 @@
-"""Subscriptions in the database: what an enterprise wants to hear about, and through which channel."""
+"""Subscriptions in the database: what an enterprise wants to hear about, and through which channel; when one is in
+force (offboarding: an enterprise without a live key, or a need moved to another enterprise, hears nothing more)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
+from features.records import Need
 from service import db
 from service.store import Store
 
@@ -38,9 +42,10 @@ class Subscription:
     created_at: datetime
     active: bool
 
-    def covers(self, need_id: str, enterprise_id: str | None) -> bool:
-        """Whether this subscription is about that need."""
-        return self.need_id == need_id if self.need_id else enterprise_id == self.enterprise_id
+    def covers(self, need: Need) -> bool:
+        """Whether this subscription is about that need: one of its enterprise's (a need reassigned to another
+        enterprise no longer feeds a subscription made for it), and the one it names, if any."""
+        return need.enterprise_id == self.enterprise_id and self.need_id in (None, need.id)
 
 
 def _table() -> sa.Table:
@@ -84,10 +89,59 @@ def active(store: Store, enterprise_id: str | None = None) -> list[Subscription]
         return [_from_row(r) for r in conn.execute(q)]
 
 
+def in_force_clause() -> sa.ColumnElement[bool]:
+    """SQL over ``subscriptions``: a subscription is in force while it is active, its enterprise exists and holds a
+    key not revoked (offboarding an enterprise is revoking its keys), and, naming a need, that need is still its
+    enterprise's. Only subscriptions in force are matched and have messages sent."""
+    t, k, e, n = _table(), db.ApiKeyRow.__table__, db.table("enterprise"), db.table("need")
+    return sa.and_(
+        t.c.active.is_(True),
+        sa.exists().where(e.c.id == t.c.enterprise_id),
+        sa.exists().where(k.c.enterprise_id == t.c.enterprise_id, k.c.revoked_at.is_(None)),
+        sa.or_(t.c.need_id.is_(None), sa.exists().where(n.c.id == t.c.need_id, n.c.enterprise_id == t.c.enterprise_id)),
+    )
+
+
+def in_force_ids() -> sa.Select:
+    """``SELECT id`` of the subscriptions in force, to use in ``IN (…)``."""
+    t = _table()
+    return sa.select(t.c.id).where(in_force_clause())
+
+
+def still_in_force(conn: Connection, sub_ids: set[int]) -> set[int]:
+    """Which of ``sub_ids`` are in force now (a matcher's copy may be older: a key revoked by the CLI, say)."""
+    if not sub_ids:
+        return set()
+    t = _table()
+    return set(conn.scalars(sa.select(t.c.id).where(t.c.id.in_(sorted(sub_ids)), in_force_clause())))
+
+
+def cancel_messages(conn: Connection, which: Callable[[sa.Column], sa.ColumnElement[bool]], why: str) -> int:
+    """Cancel the undelivered messages of the subscriptions ``which`` selects (a condition on a subscription id
+    column) and their alerts, those waiting for a daily digest too; inbox alerts stay. A message a dispatcher holds
+    loses its lease token, so that dispatcher cannot record an outcome over the cancellation. Returns the messages
+    cancelled."""
+    o, a = db.OutboxRow.__table__, db.AlertRow.__table__
+    ids = conn.scalars(sa.select(o.c.id).where(o.c.status == "pending", which(o.c.subscription_id))).all()
+    if ids:
+        conn.execute(sa.update(o).where(o.c.id.in_(ids), o.c.status == "pending")
+                     .values(status="cancelled", last_error=why, locked_until=None, lease_token=None))  # fmt: skip
+        conn.execute(sa.update(a).where(a.c.outbox_id.in_(ids)).values(status="cancelled"))
+    conn.execute(sa.update(a).where(a.c.status == "digest", which(a.c.subscription_id)).values(status="cancelled"))
+    return len(ids)
+
+
+def cancel_out_of_force(conn: Connection) -> int:
+    """Cancel the undelivered messages of every subscription not in force (the dispatcher's claim runs this)."""
+    return cancel_messages(conn, lambda col: col.not_in(in_force_ids()), "subscription no longer in force")
+
+
 def deactivate(store: Store, sub_id: int) -> bool:
-    """End a subscription: nothing new is matched for it; alerts already made stay in the inbox and the outbox."""
+    """End a subscription: nothing new is matched for it and its undelivered messages are cancelled; alerts already
+    in the inbox stay."""
     t = _table()
     with store.engine.begin() as conn:
-        return (
-            conn.execute(sa.update(t).where(t.c.id == sub_id, t.c.active.is_(True)).values(active=False)).rowcount > 0
-        )
+        ended = conn.execute(sa.update(t).where(t.c.id == sub_id, t.c.active.is_(True)).values(active=False)).rowcount
+        if ended:
+            cancel_messages(conn, lambda col: col == sub_id, "subscription deleted")
+    return ended > 0

@@ -40,7 +40,10 @@ class AlertOut(BaseModel):
     reason: str = Field(description="`threshold` (min_score reached), `top_n` (entered the top N) or `posted` (best "
                                     "matches when the need was posted).")  # fmt: skip
     reasons: list[dict[str, Any]] = Field(description="Why, in English and Chinese (`en`, `zh`), strongest first.")
-    status: str = Field(description="inbox, queued, digest, delivered, dead (delivery of the alert's message).")
+    status: str = Field(
+        description="inbox, queued, digest, delivered, dead, cancelled (delivery of the alert's "
+        "message; cancelled: its subscription ended or left force)."
+    )
     created_at: datetime
     read_at: datetime | None = None
 
