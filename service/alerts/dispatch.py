@@ -116,9 +116,9 @@ def _claim(store: Store, settings: Settings, now: datetime, token: str) -> list[
     o, a, s = db.OutboxRow.__table__, db.AlertRow.__table__, db.SubscriptionRow.__table__
     free = sa.or_(o.c.locked_until.is_(None), o.c.locked_until < now)
     in_force = o.c.subscription_id.in_(subs_db.in_force_ids())  # offboarded enterprises, deleted subscriptions
-    with store.engine.begin() as conn:
-        if cancelled := subs_db.cancel_out_of_force(conn):
-            log.info("cancelled %d alert message(s) of subscriptions no longer in force", cancelled)
+    if cancelled := subs_db.cancel_out_of_force(store):
+        log.info("cancelled %d alert message(s) of subscriptions no longer in force", cancelled)
+    with store.engine.connect() as conn:
         ids = conn.scalars(sa.select(o.c.id).where(o.c.status == "pending", o.c.next_attempt_at <= now, free, in_force)
                            .order_by(o.c.next_attempt_at, o.c.id).limit(settings.alerts_batch_size)).all()  # fmt: skip
     lease = now + timedelta(seconds=settings.alerts_lease_seconds)

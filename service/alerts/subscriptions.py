@@ -119,21 +119,41 @@ def still_in_force(conn: Connection, sub_ids: set[int]) -> set[int]:
 def cancel_messages(conn: Connection, which: Callable[[sa.Column], sa.ColumnElement[bool]], why: str) -> int:
     """Cancel the undelivered messages of the subscriptions ``which`` selects (a condition on a subscription id
     column) and their alerts, those waiting for a daily digest too; inbox alerts stay. A message a dispatcher holds
-    loses its lease token, so that dispatcher cannot record an outcome over the cancellation. Returns the messages
+    loses its lease token, so that dispatcher cannot record an outcome over the cancellation. Writes only (the
+    first statement takes SQLite's write lock, so no read snapshot goes stale before it). Returns the messages
     cancelled."""
     o, a = db.OutboxRow.__table__, db.AlertRow.__table__
-    ids = conn.scalars(sa.select(o.c.id).where(o.c.status == "pending", which(o.c.subscription_id))).all()
+    ids = conn.scalars(
+        sa.update(o).where(o.c.status == "pending", which(o.c.subscription_id))
+        .values(status="cancelled", last_error=why, locked_until=None, lease_token=None).returning(o.c.id)
+    ).all()  # fmt: skip
     if ids:
-        conn.execute(sa.update(o).where(o.c.id.in_(ids), o.c.status == "pending")
-                     .values(status="cancelled", last_error=why, locked_until=None, lease_token=None))  # fmt: skip
         conn.execute(sa.update(a).where(a.c.outbox_id.in_(ids)).values(status="cancelled"))
     conn.execute(sa.update(a).where(a.c.status == "digest", which(a.c.subscription_id)).values(status="cancelled"))
     return len(ids)
 
 
-def cancel_out_of_force(conn: Connection) -> int:
-    """Cancel the undelivered messages of every subscription not in force (the dispatcher's claim runs this)."""
-    return cancel_messages(conn, lambda col: col.not_in(in_force_ids()), "subscription no longer in force")
+def _gone(subscription_id: sa.Column) -> sa.ColumnElement[bool]:
+    return subscription_id.not_in(in_force_ids())
+
+
+def cancel_out_of_force(store: Store) -> int:
+    """Cancel the undelivered messages of every subscription not in force (the dispatcher's claim runs this each
+    pass: a read, and a write only when there is something to cancel)."""
+    o, a = db.OutboxRow.__table__, db.AlertRow.__table__
+    with store.engine.connect() as conn:
+        found = conn.scalar(
+            sa.select(sa.literal(1)).where(
+                sa.or_(
+                    sa.exists().where(o.c.status == "pending", _gone(o.c.subscription_id)),
+                    sa.exists().where(a.c.status == "digest", _gone(a.c.subscription_id)),
+                )
+            )
+        )
+    if not found:
+        return 0
+    with store.engine.begin() as conn:
+        return cancel_messages(conn, _gone, "subscription no longer in force")
 
 
 def deactivate(store: Store, sub_id: int) -> bool:

@@ -46,15 +46,18 @@ def filters_of(
     )
 
 
+FILTER_PARAMS = {"tier": "tiers", "nationality": "nationalities", "residence": "residence_countries",
+                 "language": "languages", "incubator": "incubators", "site": "site"}  # fmt: skip
+"""Query parameter → its ``Filters`` field, which is also its key in a receipt's ``params``."""
+
+
 def params_of(filters: Filters | None, **extra: Any) -> dict[str, Any]:
     """The request as the receipt keeps it (JSON)."""
     out: dict[str, Any] = dict(extra)
     if filters is not None:
-        for name in ("tiers", "nationalities", "residence_countries", "languages", "incubators"):
+        for name in FILTER_PARAMS.values():
             if (v := getattr(filters, name)) is not None:
-                out[name] = sorted(v)
-        if filters.site is not None:
-            out["site"] = filters.site.value
+                out[name] = v.value if name == "site" else sorted(v)
     return out
 
 

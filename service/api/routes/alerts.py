@@ -21,6 +21,7 @@ from service.api.deps import StoreDep
 from service.api.errors import ERROR_RESPONSES, not_found
 from service.api.routes.subscriptions import EnterpriseKey
 from service.api.schemas import ErrorResponse, Page, TalentCard
+from service.disclosure import enterprise_reasons
 
 router = APIRouter(prefix="/alerts", tags=["alerts / 匹配提醒"], responses=ERROR_RESPONSES)
 
@@ -53,8 +54,8 @@ def _out(row: Any, talents: dict) -> AlertOut:
     talent = talents.get(row.talent_id)
     card = talent_card(talent, reveal=False) if talent is not None else TalentCard.model_validate(p["talent"])
     return AlertOut(id=row.id, subscription_id=row.subscription_id, need_id=row.need_id, need_title=p["need"]["title"],
-                    talent=card, score=row.score, reason=row.reason, reasons=p.get("reasons", []), status=row.status,
-                    created_at=utc(row.created_at), read_at=utc(row.read_at))  # fmt: skip
+                    talent=card, score=row.score, reason=row.reason, reasons=enterprise_reasons(p.get("reasons", [])),
+                    status=row.status, created_at=utc(row.created_at), read_at=utc(row.read_at))  # fmt: skip
 
 
 def _talents(request: Request) -> dict:

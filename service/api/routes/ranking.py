@@ -34,7 +34,7 @@ from service.api.ranking_schemas import (
     ReceiptOut,
     SearchIn,
 )
-from service.api.rankings import filters_of, params_of, serve_ranking, serve_ranking_async
+from service.api.rankings import FILTER_PARAMS, filters_of, params_of, serve_ranking, serve_ranking_async
 from service.api.routes.needs import visible_need
 from service.api.schemas import ErrorResponse
 from service.keys import Principal, Role
@@ -276,7 +276,10 @@ def _for_enterprise(candidate: dict) -> dict:
 
 
 def _check_enterprise_receipt(store, principal: Principal, receipt: receipts.Receipt) -> None:
-    if receipt.need_id is None:
+    """An enterprise reads receipts of its own needs' rankings, except those filtered on what a card hides (who
+    a recruiter's `nationality=DE` left would tell it each one's nationality): those are a 404 like another's."""
+    used = {query: receipt.params.get(name) for query, name in FILTER_PARAMS.items()}
+    if receipt.need_id is None or disclosure.hidden_filters(used):
         raise not_found("ranking", receipt.id)
     try:
         visible_need(store, principal, receipt.need_id)
