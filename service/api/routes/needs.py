@@ -47,7 +47,12 @@ def owned(principal: Principal, need: Need) -> Need:
     return need
 
 
-@router.post("", status_code=201, responses={409: {"model": ErrorResponse, "description": "The id exists / id 已存在"}})
+QUOTA = {429: {"model": ErrorResponse, "description": "Enterprise: daily quota of new needs used; see Retry-After / "
+                                                      "企业：今日新需求数已用完"}}  # fmt: skip
+
+
+@router.post("", status_code=201, responses={409: {"model": ErrorResponse, "description": "The id exists / id 已存在"},
+                                             **QUOTA})  # fmt: skip
 def create_need(body: NeedBody, principal: NeedWriter, writer: WriterDep, settings: SettingsDep) -> Need:
     """Post a need (recruiter, admin, or an enterprise for itself, within its daily quota of new needs: 429 past
     it). 发布需求。"""
@@ -63,7 +68,7 @@ def read_need(need_id: str, principal: AnyRole, store: StoreDep) -> Need:
     return visible_need(store, principal, need_id)
 
 
-@router.put("/{need_id}", responses={201: {"model": Need, "description": "Created / 已新建"}, **NOT_FOUND})
+@router.put("/{need_id}", responses={201: {"model": Need, "description": "Created / 已新建"}, **NOT_FOUND, **QUOTA})
 def replace_need(
     need_id: str, body: NeedBody, principal: NeedWriter, writer: WriterDep, settings: SettingsDep, response: Response
 ) -> Need:
