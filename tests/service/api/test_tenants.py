@@ -214,11 +214,10 @@ def test_daily_quota_of_ranking_requests(serve):
     assert c.get("/needs/n-pv/candidates", headers=h["recruiter"]).status_code == 200
 
 
-def test_quota_days_are_the_offices(tmp_path):
-    url = f"sqlite:///{tmp_path / 'q.db'}"
-    with Store(url) as store:
+def test_quota_days_are_the_offices(tmp_path, db_url):
+    with Store(db_url) as store:
         store.upgrade()
-        settings = settings_for(url, tmp_path, enterprise_daily_rankings=1)
+        settings = settings_for(db_url, tmp_path, enterprise_daily_rankings=1)
         night = datetime(2026, 3, 2, 15, 59, tzinfo=UTC)  # 23:59 in Jiaxing
         quotas.take(store, settings, "e1", Quota.rankings, now=night)
         with pytest.raises(QuotaExceeded) as e:
