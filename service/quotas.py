@@ -4,7 +4,7 @@ exactly one of two concurrent requests wins for the last unit (a write lock on S
 PostgreSQL). Days are the office's (``alerts_timezone``); a day's row is created on first use, older rows of that
 enterprise and kind are dropped then.
 
-Quotas bound how fast one tenant can probe the talent pool through rankings (issue 11, item 8); the office's own
+Quotas bound how fast one tenant can probe the talent pool through rankings; the office's own
 roles are never counted.
 """
 
