@@ -9,6 +9,8 @@ from enum import StrEnum
 import sqlalchemy as sa
 
 from service import db
+from service.alerts.sealing import seal
+from service.settings import Settings
 from service.store import Store
 
 
@@ -55,11 +57,16 @@ def _from_row(r) -> Subscription:
 
 def create(store: Store, *, enterprise_id: str, need_id: str | None, channel: Channel, url: str | None = None,
            secret: str | None = None, email: str | None = None, top_n: int | None = None,
-           min_score: float | None = None, delivery: Delivery = Delivery.immediate) -> Subscription:  # fmt: skip
-    """Store a new active subscription (the caller validated it) and return it."""
+           min_score: float | None = None, delivery: Delivery = Delivery.immediate,
+           settings: Settings | None = None) -> Subscription:  # fmt: skip
+    """Store a new active subscription (the caller validated it) and return it. A webhook secret is sealed with
+    the key from ``settings`` (required with a secret)."""
+    if secret and settings is None:
+        raise ValueError("a webhook secret is sealed with the key from settings: pass settings")
     t = _table()
     values = {"enterprise_id": enterprise_id, "need_id": need_id, "channel": Channel(channel).value, "url": url,
-              "secret": secret, "email": email, "top_n": top_n, "min_score": min_score,
+              "secret": seal(secret, settings) if secret else None, "email": email, "top_n": top_n,  # type: ignore[arg-type]
+              "min_score": min_score,
               "delivery": Delivery(delivery).value, "created_at": datetime.now(UTC), "active": True}  # fmt: skip
     with store.engine.begin() as conn:
         sub_id = conn.execute(sa.insert(t).values(**values).returning(t.c.id)).scalar_one()

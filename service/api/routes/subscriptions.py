@@ -11,8 +11,10 @@ from starlette.concurrency import run_in_threadpool
 
 from features.records import RecordId
 from service.alerts import subscriptions as subs_db
+from service.alerts import webhook
+from service.alerts.sealing import MAX_SECRET
 from service.alerts.subscriptions import Channel, Delivery, Subscription
-from service.api.deps import StoreDep, require_roles
+from service.api.deps import SettingsDep, StoreDep, require_roles
 from service.api.errors import ERROR_RESPONSES, ApiError, not_found
 from service.api.routes.needs import visible_need
 from service.api.schemas import ErrorResponse
@@ -42,8 +44,12 @@ class SubscriptionCreate(BaseModel):
 
     need_id: RecordId | None = Field(default=None, description="One of your needs; omit for all your open needs.")
     channel: Channel
-    url: AnyHttpUrl | None = Field(default=None, description="Webhook: the HTTPS endpoint alerts are POSTed to.")
-    secret: str | None = Field(default=None, min_length=16, max_length=200,
+    url: AnyHttpUrl | None = Field(
+        default=None,
+        description="Webhook: the HTTPS endpoint alerts are POSTed to. It must resolve to public addresses only "
+        "(checked now and at every send; redirects are not followed) unless the operator allows the host.",
+    )
+    secret: str | None = Field(default=None, min_length=16, max_length=MAX_SECRET,
                                description="Webhook: the HMAC key signing each request (kept to sign; never shown "
                                "again).")  # fmt: skip
     email: Email | None = Field(default=None, description="E-mail: where alerts are sent.")
@@ -97,6 +103,15 @@ def _own(store, principal: Principal, sub_id: int) -> Subscription:
     return sub
 
 
+def check_webhook_url(url: str, settings) -> None:
+    """422 on ``url`` when the webhook target may not be reached (``service.alerts.webhook``), naming the rule."""
+    try:
+        webhook.check(url, webhook.Allow.parse(settings.alerts_webhook_allow),
+                      dns_timeout=settings.alerts_dns_timeout_seconds)  # fmt: skip
+    except webhook.TargetRefused as e:
+        raise ApiError(422, f"body url: {e}", field="url") from None
+
+
 def _refresh(request: Request) -> Any:
     matcher = getattr(request.app.state, "alerts", None)
     return run_in_threadpool(matcher.refresh) if matcher is not None else None
@@ -104,7 +119,11 @@ def _refresh(request: Request) -> Any:
 
 @router.post("", status_code=201, responses={404: {"model": ErrorResponse, "description": "No such need / 无此需求"}})
 async def create_subscription(
-    body: Annotated[SubscriptionCreate, Body()], principal: EnterpriseKey, store: StoreDep, request: Request
+    body: Annotated[SubscriptionCreate, Body()],
+    principal: EnterpriseKey,
+    store: StoreDep,
+    settings: SettingsDep,
+    request: Request,
 ) -> SubscriptionOut:
     """Subscribe to match alerts for one of your needs, or all your open needs (enterprise keys). 订阅匹配提醒。"""
     if body.need_id is not None:
@@ -113,8 +132,10 @@ async def create_subscription(
         except ApiError as e:
             e.field = "need_id"
             raise
+    if body.url is not None:
+        await run_in_threadpool(check_webhook_url, str(body.url), settings)
     sub = await run_in_threadpool(
-        lambda: subs_db.create(store, enterprise_id=principal.enterprise_id, need_id=body.need_id,  # type: ignore[arg-type]
+        lambda: subs_db.create(store, settings=settings, enterprise_id=principal.enterprise_id, need_id=body.need_id,  # type: ignore[arg-type]
                                channel=body.channel, url=str(body.url) if body.url else None, secret=body.secret,
                                email=body.email, top_n=body.top_n, min_score=body.min_score, delivery=body.delivery)
     )  # fmt: skip

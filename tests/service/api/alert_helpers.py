@@ -97,7 +97,7 @@ class World:
 
     def subscribe(self, **fields) -> subs_db.Subscription:
         fields = {"enterprise_id": "e1", "need_id": "n1", "min_score": 0.0, **fields}
-        sub = subs_db.create(self.store, **fields)
+        sub = subs_db.create(self.store, settings=self.settings, **fields)
         self.matcher.refresh()
         return sub
 
