@@ -17,8 +17,8 @@ attempt), and no send starts after ``alerts_pass_seconds``.
 At send time each alert's card is rendered again from the talent as stored now: withdrawn matching consent (or an
 erased talent) cancels the alert, withdrawn sharing consent masks it.
 
-Outcomes: 2xx (or an accepted e-mail) → ``delivered``; a permanent refusal (4xx other than 408/429, SMTP 5xx, a
-target the SSRF guard refuses) → ``dead`` at once, logged; anything else → retried after
+Outcomes: 2xx (or an accepted e-mail) → ``delivered``; a permanent refusal (a redirect, 4xx other than 408/429,
+SMTP 5xx, a target the SSRF guard refuses) → ``dead`` at once, logged; anything else → retried after
 ``alerts_backoff_seconds × 2^(attempt-1)`` (capped, times a random 0.5–1 so failed receivers are not hit in
 lockstep), and ``dead`` once the message is older than ``alerts_dead_after_seconds``. An exception while building or
 sending a message (a bug, a poison message) counts as an attempt too and is dead after ``alerts_poison_attempts``;
@@ -344,6 +344,8 @@ def send_webhook(msg: Message, settings: Settings, allow: webhook.Allow) -> Outc
     if 200 <= answer.status < 300:
         return Outcome("delivered")
     detail = f"webhook answered {answer.status}: {answer.head[:200].decode('utf-8', 'replace')}"
+    if 300 <= answer.status < 400:
+        return Outcome("dead", f"{detail} (redirects are not followed: subscribe the final URL)")
     if 400 <= answer.status < 500 and answer.status not in (408, 429):
         return Outcome("dead", detail)
     return Outcome("retry", detail)

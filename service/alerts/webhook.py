@@ -13,13 +13,15 @@ and again at every send (DNS answers change), and a POST that connects to the ad
 - a request has one total deadline (a watchdog shuts its socket, whatever phase it is in) and its answer is read up
   to a few KiB.
 
-Refusals name the rule, never the resolved address; nothing here logs the URL (it may carry a token).
+Refusals name the rule, never the resolved address; nothing here logs the URL (it may carry a token), and the
+request logs of httpx / httpcore (URL, address, port at INFO / DEBUG) are held at WARNING for the same reason.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ipaddress
+import logging
 import re
 import socket
 import ssl
@@ -30,6 +32,9 @@ from urllib.parse import urlsplit
 
 import httpx
 import idna
+
+for _name in ("httpx", "httpcore"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
 
 IP = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network

@@ -48,7 +48,8 @@ class Receiver:
                 except ValueError:
                     valid = False
                 with receiver.lock:
-                    receiver.requests.append({"key": self.headers.get("Idempotency-Key"), "body": body, "valid": valid})
+                    receiver.requests.append({"key": self.headers.get("Idempotency-Key"), "body": body, "valid": valid,
+                                              "at": time.monotonic()})  # fmt: skip
                 time.sleep(receiver.delay)
                 self.send_response(receiver.status)
                 self.end_headers()
