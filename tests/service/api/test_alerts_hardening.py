@@ -326,3 +326,22 @@ def test_smtp_send_has_one_total_deadline(tmp_path, world_dir):
     finally:
         stop.set()
         listener.close()
+
+
+def test_a_pass_longer_than_the_lease_keeps_its_messages(tmp_path, world_dir):
+    """The lease is renewed while a pass runs: a second dispatcher claims nothing it is still sending."""
+    slow = Receiver(delay=0.4)
+    try:
+        w = World(tmp_path, world_dir, **{**ALLOW, "alerts_lease_seconds": 0.6}, alerts_per_receiver=1)
+        w.subscribe(channel=Channel.webhook, url=slow.url, secret=SECRET)
+        w.arrive(perovskite_talents(4))
+        first = threading.Thread(target=dispatch_once, args=(w.store, w.settings))
+        first.start()
+        stolen = 0
+        while first.is_alive():
+            time.sleep(0.2)
+            stolen += len(_claim(w.store, w.settings, datetime.now(UTC), "s" * 32))
+        first.join()
+        assert stolen == 0 and len(slow.requests) == 4 and len(set(slow.keys())) == 4
+    finally:
+        slow.down()
