@@ -1,12 +1,14 @@
 """The dispatcher: delivers the outbox (webhook, e-mail) with retries, backoff, dead letters, and no double claims.
 
 Each pass flushes the daily digests that are due, then claims up to ``alerts_batch_size`` pending messages whose
-time has come. A claim is a conditional ``UPDATE … WHERE id = ? AND status = 'pending' AND (locked_until IS NULL OR
-locked_until < now)`` that sets a lease and a random token: of two dispatchers, exactly one gets rowcount 1 (on
-SQLite and PostgreSQL alike), and results are written back only under that token. A dispatcher killed mid-send
-leaves its lease to expire; the message is then sent again with the same ``Idempotency-Key``, which is how
-receivers drop the duplicate: at-least-once delivery, exactly-once effect. While a pass runs, a keeper renews the
-lease of the messages it still holds, so a long pass never loses them to another dispatcher.
+time has come, taking turns over subscriptions (every subscription's oldest message before any one's second), so a
+backlog at one receiver cannot fill the batches. A claim is a conditional ``UPDATE … WHERE id = ? AND status =
+'pending' AND (locked_until IS NULL OR locked_until < now)`` that sets a lease and a random token: of two
+dispatchers, exactly one gets rowcount 1 (on SQLite and PostgreSQL alike), and results are written back only under
+that token. A dispatcher killed mid-send leaves its lease to expire; the message is then sent again with the same
+``Idempotency-Key``, which is how receivers drop the duplicate: at-least-once delivery, exactly-once effect. While a
+pass runs, a keeper renews the lease of the messages it still holds, so a long pass never loses them to another
+dispatcher.
 
 One receiver cannot stall the rest: messages go out on ``alerts_workers`` threads, at most ``alerts_per_receiver``
 at once to one receiver (host and port; all e-mail is one receiver, the SMTP server); each request has a total
@@ -239,9 +241,12 @@ def _lanes(messages: list[Message], per_receiver: int) -> list[list[Message]]:
 def _claim(store: Store, settings: Settings, now: datetime, token: str) -> list[Message]:
     o, a, s = db.OutboxRow.__table__, db.AlertRow.__table__, db.SubscriptionRow.__table__
     free = sa.or_(o.c.locked_until.is_(None), o.c.locked_until < now)
-    with store.engine.connect() as conn:
-        ids = conn.scalars(sa.select(o.c.id).where(o.c.status == "pending", o.c.next_attempt_at <= now, free)
-                           .order_by(o.c.next_attempt_at, o.c.id).limit(settings.alerts_batch_size)).all()  # fmt: skip
+    turn = sa.func.row_number().over(partition_by=o.c.subscription_id, order_by=(o.c.next_attempt_at, o.c.id))
+    due = (sa.select(o.c.id, o.c.next_attempt_at, turn.label("turn"))
+           .where(o.c.status == "pending", o.c.next_attempt_at <= now, free).subquery())  # fmt: skip
+    with store.engine.connect() as conn:  # round robin over subscriptions: a backlog cannot fill every batch
+        ids = conn.scalars(sa.select(due.c.id).order_by(due.c.turn, due.c.next_attempt_at, due.c.id)
+                           .limit(settings.alerts_batch_size)).all()  # fmt: skip
     lease = now + timedelta(seconds=settings.alerts_lease_seconds)
     claimed = []
     for outbox_id in ids:

@@ -345,3 +345,14 @@ def test_a_pass_longer_than_the_lease_keeps_its_messages(tmp_path, world_dir):
         assert stolen == 0 and len(slow.requests) == 4 and len(set(slow.keys())) == 4
     finally:
         slow.down()
+
+
+def test_a_backlog_at_one_receiver_does_not_fill_the_batch(tmp_path, world_dir):
+    w = World(tmp_path, world_dir, **ALLOW, alerts_batch_size=4)
+    backlog = w.subscribe(channel=Channel.webhook, url="http://127.0.0.1:9/a", secret=SECRET)
+    w.arrive(perovskite_talents(6))
+    other = w.subscribe(channel=Channel.webhook, url="http://127.0.0.1:9/b", secret=SECRET)
+    w.arrive(perovskite_talents(2, prefix="tq"))
+    claimed = _claim(w.store, w.settings, datetime.now(UTC), "c" * 32)
+    by_sub = [m.subscription.id for m in claimed]
+    assert by_sub.count(other.id) == by_sub.count(backlog.id) == 2, by_sub  # taking turns, not oldest first
