@@ -29,14 +29,11 @@ it never stops the pass. Logs name messages by key, never by URL or e-mail addre
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import random
 import re
 import secrets
 import smtplib
-import socket
-import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -50,7 +47,7 @@ import orjson
 import sqlalchemy as sa
 
 from service import db
-from service.alerts import webhook
+from service.alerts import mailer, webhook
 from service.alerts.matching import flush_digests, utc
 from service.alerts.sealing import unseal
 from service.alerts.signing import HEADER, sign
@@ -401,20 +398,8 @@ def send_email(msg: Message, settings: Settings) -> Outcome:
     retried."""
     if not settings.smtp_host:
         return Outcome("retry", "no SMTP server configured (TALENTMATCH_SMTP_HOST)")
-    mail = render_email(msg, settings)
-    deadline = settings.alerts_http_timeout_seconds
-    smtp = smtplib.SMTP(timeout=deadline)
-    watchdog = threading.Timer(deadline, _shut, (smtp,))
-    watchdog.daemon = True
-    watchdog.start()
     try:
-        smtp.connect(settings.smtp_host, settings.smtp_port)
-        if settings.smtp_starttls:
-            smtp.starttls(context=ssl.create_default_context())
-        if settings.smtp_username:
-            password = settings.smtp_password.get_secret_value() if settings.smtp_password else ""
-            smtp.login(settings.smtp_username, password)
-        smtp.send_message(mail)
+        mailer.send(render_email(msg, settings), settings)
     except smtplib.SMTPRecipientsRefused as e:
         codes = [code for code, _ in e.recipients.values()]
         status = "dead" if all(c >= 500 for c in codes) else "retry"
@@ -422,23 +407,9 @@ def send_email(msg: Message, settings: Settings) -> Outcome:
     except smtplib.SMTPResponseException as e:
         return Outcome("dead" if e.smtp_code >= 500 else "retry", f"SMTP {e.smtp_code}: {e.smtp_error!r}")
     except (smtplib.SMTPException, OSError) as e:
-        late = " (past the deadline)" if not watchdog.is_alive() else ""
-        return Outcome("retry", f"SMTP {settings.smtp_host}:{settings.smtp_port}{late}: {type(e).__name__}: {e}",
+        return Outcome("retry", f"SMTP {settings.smtp_host}:{settings.smtp_port}: {type(e).__name__}: {e}",
                        unreachable=True)  # fmt: skip
-    finally:
-        watchdog.cancel()
-        with contextlib.suppress(smtplib.SMTPException, OSError):
-            smtp.quit()
-        smtp.close()
     return Outcome("delivered")
-
-
-def _shut(smtp: smtplib.SMTP) -> None:
-    """The SMTP deadline: shut the socket, which ends whatever read or write the send is blocked in."""
-    sock = smtp.sock
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.shutdown(socket.SHUT_RDWR)
 
 
 # --- running it ----------------------------------------------------------------------------------------------------

@@ -356,3 +356,33 @@ def test_a_backlog_at_one_receiver_does_not_fill_the_batch(tmp_path, world_dir):
     claimed = _claim(w.store, w.settings, datetime.now(UTC), "c" * 32)
     by_sub = [m.subscription.id for m in claimed]
     assert by_sub.count(other.id) == by_sub.count(backlog.id) == 2, by_sub  # taking turns, not oldest first
+
+
+def test_email_subscriptions_wait_for_the_address_to_be_confirmed(sqlite_url, keys, tmp_path, smtp):
+    handler, port = smtp
+    settings = settings_for(sqlite_url, tmp_path, alerts_dispatcher=False, alerts_min_relevance=0.0,
+                            smtp_host="127.0.0.1", smtp_port=port, smtp_starttls=False)  # fmt: skip
+    app = create_app(settings)
+    with run_server(app) as base, httpx.Client(base_url=base, timeout=30) as c:
+        e1, e2, rec = auth(keys["e1"]), auth(keys["e2"]), auth(keys["recruiter"])
+        r = c.post("/subscriptions", json={"need_id": "n1", "channel": "email", "email": "hr@e1.example",
+                                           "min_score": 0.0}, headers=e1)  # fmt: skip
+        assert r.status_code == 201 and r.json()["verified"] is False, r.text
+        sub_id = r.json()["id"]
+        [envelope] = handler.messages
+        assert envelope.rcpt_tos == ["hr@e1.example"]
+        token = message_from_bytes(envelope.content, policy=policy.default).get_content().split(
+            "Confirmation token: ")[1].split()[0]  # fmt: skip
+        assert [s["verified"] for s in c.get("/subscriptions", headers=e1).json()] == [False]
+        talent = perovskite_talents(1)[0].model_dump(mode="json", exclude_none=True)
+        assert c.post("/talents", json=talent, headers=rec).status_code == 201
+        assert c.get("/alerts", headers=e1).json()["total"] == 0  # unconfirmed: nothing matched, nothing queued
+        wrong = c.post(f"/subscriptions/{sub_id}/verify", json={"token": "guess"}, headers=e1)
+        assert (wrong.status_code, wrong.json()["error"]["field"]) == (422, "token")
+        assert c.post(f"/subscriptions/{sub_id}/verify", json={"token": token}, headers=e2).status_code == 404
+        ok = c.post(f"/subscriptions/{sub_id}/verify", json={"token": token}, headers=e1)
+        assert ok.status_code == 200 and ok.json()["verified"] is True
+        again = {**talent, "id": "tp-later"}
+        assert c.post("/talents", json=again, headers=rec).status_code == 201
+        assert [a["status"] for a in c.get("/alerts", headers=e1).json()["items"]] == ["queued"]
+        assert dispatch_once(app.state.store, settings).delivered == 1 and len(handler.messages) == 2
