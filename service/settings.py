@@ -73,6 +73,11 @@ class Settings(BaseSettings):
         description="Comma-separated host names and CIDRs webhooks may reach although private (and over plain "
         "http), e.g. `hooks.corp.internal,10.20.0.0/16`; empty: public https endpoints only.",
     )
+    alerts_webhook_ca_file: Path | None = Field(
+        default=None,
+        description="A PEM bundle of extra CAs webhooks trust (on-premise receivers with a private CA); the system's "
+        "CAs are always trusted.",
+    )
     alerts_dns_timeout_seconds: float = Field(
         default=2.0, gt=0, description="Time to resolve a webhook's host name, at subscription and at each send."
     )

@@ -338,9 +338,10 @@ def send_webhook(msg: Message, settings: Settings, allow: webhook.Allow) -> Outc
         return Outcome("retry", f"webhook target: {e}", unreachable=True)
     except webhook.TargetRefused as e:
         return Outcome("dead", f"webhook target refused: {e}")
+    ca = str(settings.alerts_webhook_ca_file) if settings.alerts_webhook_ca_file else None
     try:
         answer = webhook.post(target, body, headers, deadline=settings.alerts_http_timeout_seconds,
-                              max_bytes=settings.alerts_response_max_bytes)  # fmt: skip
+                              max_bytes=settings.alerts_response_max_bytes, ca_file=ca)  # fmt: skip
     except webhook.SendFailed as e:
         return Outcome("retry", f"webhook: {e}", unreachable=True)
     if 200 <= answer.status < 300:

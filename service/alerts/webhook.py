@@ -253,8 +253,12 @@ def check(url: str, allow: Allow, *, dns_timeout: float) -> Target:
 
 
 @cache
-def _tls() -> ssl.SSLContext:
-    return ssl.create_default_context()
+def _tls(ca_file: str | None) -> ssl.SSLContext:
+    """The system's trust store, plus the operator's CA bundle for on-premise receivers when given."""
+    context = ssl.create_default_context()
+    if ca_file:
+        context.load_verify_locations(cafile=ca_file)
+    return context
 
 
 class _Watchdog:
@@ -292,9 +296,11 @@ class _Watchdog:
                 self._sock.shutdown(socket.SHUT_RDWR)
 
 
-def post(target: Target, body: bytes, headers: dict[str, str], *, deadline: float, max_bytes: int) -> Answer:
+def post(target: Target, body: bytes, headers: dict[str, str], *, deadline: float, max_bytes: int,
+         ca_file: str | None = None) -> Answer:  # fmt: skip
     """POST ``body`` to the target's first checked address within ``deadline`` seconds in all; reads at most
-    ``max_bytes`` of the answer. Raises ``SendFailed`` when no answer came."""
+    ``max_bytes`` of the answer; TLS trusts the system's CAs and ``ca_file``. Raises ``SendFailed`` when no answer
+    came."""
     ip = target.addresses[0]
     literal = f"[{ip}]" if ip.version == 6 else str(ip)
     extensions: dict = {}
@@ -303,7 +309,9 @@ def post(target: Target, body: bytes, headers: dict[str, str], *, deadline: floa
     with _Watchdog(deadline) as dog:
         extensions["trace"] = dog.trace
         try:
-            with httpx.Client(verify=_tls(), trust_env=False, follow_redirects=False, timeout=deadline) as client:
+            with httpx.Client(
+                verify=_tls(ca_file), trust_env=False, follow_redirects=False, timeout=deadline
+            ) as client:
                 request = client.build_request("POST", f"{target.scheme}://{literal}:{target.port}{target.path}",
                                                content=body, headers={**headers, "Host": target.host_header},
                                                extensions=extensions)  # fmt: skip

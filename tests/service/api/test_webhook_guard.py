@@ -14,7 +14,7 @@ import pytest
 from alert_helpers import SECRET, Receiver
 from api_helpers import auth, run_server, settings_for
 
-from service.alerts.webhook import Allow, Target, TargetRefused, check, post, refusal, split
+from service.alerts.webhook import Allow, SendFailed, Target, TargetRefused, check, post, refusal, split
 from service.api.app import create_app
 
 NONE = Allow()
@@ -167,7 +167,7 @@ def test_a_hanging_receiver_is_cut_at_the_total_deadline():
     target = Target("http", "127.0.0.1", listener.getsockname()[1], "/", (ipaddress.ip_address("127.0.0.1"),))
     t0 = time.monotonic()
     try:
-        with pytest.raises(Exception, match=r"no answer within 1 s"):
+        with pytest.raises(SendFailed, match=r"no answer within 1 s"):
             post(target, b"{}", {}, deadline=1.0, max_bytes=16)
         assert time.monotonic() - t0 < 2.0
     finally:
@@ -196,3 +196,78 @@ def test_subscriptions_refuse_internal_targets_with_a_422_on_url(api, keys):
         assert r.status_code == 201, r.text
     finally:
         receiver.down()
+
+
+def _ca_and_cert(tmp_path, name: str):
+    """A throwaway CA and a server certificate for ``name`` signed by it (PEM files)."""
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    def named(cn: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+    now = datetime.now(UTC)
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca = (x509.CertificateBuilder().subject_name(named("test CA")).issuer_name(named("test CA"))
+          .public_key(ca_key.public_key()).serial_number(1).not_valid_before(now - timedelta(minutes=1))
+          .not_valid_after(now + timedelta(hours=1))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
+                                       content_commitment=False, key_encipherment=False, data_encipherment=False,
+                                       key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
+          .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+          .sign(ca_key, hashes.SHA256()))  # fmt: skip
+    cert = (x509.CertificateBuilder().subject_name(named(name)).issuer_name(ca.subject).public_key(key.public_key())
+            .serial_number(2).not_valid_before(now - timedelta(minutes=1)).not_valid_after(now + timedelta(hours=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+            .sign(ca_key, hashes.SHA256()))  # fmt: skip
+    pem = serialization.Encoding.PEM
+    (tmp_path / "ca.pem").write_bytes(ca.public_bytes(pem))
+    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(pem))
+    (tmp_path / "key.pem").write_bytes(key.private_bytes(pem, serialization.PrivateFormat.PKCS8,
+                                                         serialization.NoEncryption()))  # fmt: skip
+    return tmp_path / "ca.pem", tmp_path / "cert.pem", tmp_path / "key.pem"
+
+
+def test_https_goes_to_the_checked_address_with_sni_and_verification_for_the_name(tmp_path, receiver_with_host):
+    import ssl
+
+    ca, cert, key = _ca_and_cert(tmp_path, "hooks.tls.test")
+    _, seen = receiver_with_host
+    names: list[str | None] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            seen.append(self.headers["Host"])
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    context.sni_callback = lambda sock, name, ctx: names.append(name)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    loopback = (ipaddress.ip_address("127.0.0.1"),)
+    try:
+        target = Target("https", "hooks.tls.test", port, "/hook", loopback)
+        assert post(target, b"{}", {}, deadline=5.0, max_bytes=16, ca_file=str(ca)).status == 204
+        assert names == ["hooks.tls.test"] and seen == [f"hooks.tls.test:{port}"]
+        with pytest.raises(SendFailed, match=r"CERTIFICATE_VERIFY_FAILED|certificate verify failed"):
+            post(Target("https", "other.tls.test", port, "/", loopback), b"{}", {}, deadline=5.0, max_bytes=16,
+                 ca_file=str(ca))  # fmt: skip
+        with pytest.raises(SendFailed, match=r"CERTIFICATE_VERIFY_FAILED|certificate verify failed"):
+            post(target, b"{}", {}, deadline=5.0, max_bytes=16)  # an unknown CA is not trusted
+    finally:
+        server.shutdown()
+        server.server_close()
