@@ -170,9 +170,9 @@ class _Pass:
         for msg in lane:
             try:
                 with self._lock:
-                    skip = msg.receiver in self.unreachable or time.monotonic() > self.ends
-                if skip:
-                    self._defer(msg, backoff_too=msg.receiver in self.unreachable)
+                    unreachable = msg.receiver in self.unreachable
+                if unreachable or time.monotonic() > self.ends:
+                    self._defer(msg, backoff_too=unreachable)
                 else:
                     self._one(msg)
             except Exception:  # recording failed (database): the lease runs out and the message comes again
@@ -186,8 +186,8 @@ class _Pass:
         except Exception as e:
             reason = f"could not build or send: {type(e).__name__}: {e}"[:500]
             last = msg.attempts + 1 >= self.settings.alerts_poison_attempts
-            log.warning("alert message %s (%s) %s: %s", msg.key, msg.kind,
-                        "dead-lettered" if last else "failed", type(e).__name__)  # fmt: skip
+            if not last:
+                log.warning("alert message %s (%s) failed: %s", msg.key, msg.kind, loggable(reason))
             outcome = Outcome("dead" if last else "retry", reason)
         sent_at = self.clock()
         if outcome.status == "retry" and sent_at - msg.created_at >= timedelta(
@@ -195,7 +195,7 @@ class _Pass:
         ):
             outcome = Outcome("dead", f"gave up after {msg.attempts + 1} attempts: {outcome.detail}")
         if outcome.status == "dead":
-            log.warning("alert message %s (%s) dead-lettered: %s", msg.key, msg.kind, outcome.detail)
+            log.warning("alert message %s (%s) dead-lettered: %s", msg.key, msg.kind, loggable(outcome.detail))
         _finish(self.store, msg, self.token, outcome.status, outcome.detail, sent_at, self.settings)
         with self._lock:
             if outcome.unreachable:
@@ -217,6 +217,15 @@ class _Pass:
             conn.execute(sa.update(o).where(o.c.id == msg.id, o.c.lease_token == self.token).values(**values))
         with self._lock:
             self.stats.deferred += 1
+
+
+def loggable(detail: str) -> str:
+    """An outcome's detail fit for the log: URLs and e-mail addresses (an exception may quote them) replaced."""
+    return _ADDRESS.sub("<address>", _URL.sub("<url>", detail))
+
+
+_URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://\S+")
+_ADDRESS = re.compile(r"[^\s<>@\"']+@[^\s<>@\"']+")
 
 
 def _lanes(messages: list[Message], per_receiver: int) -> list[list[Message]]:

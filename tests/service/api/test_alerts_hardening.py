@@ -22,7 +22,7 @@ from api_helpers import auth, run_server, settings_for
 
 from features.records import Need
 from service import db
-from service.alerts.dispatch import _claim, dispatch_once, send_email
+from service.alerts.dispatch import _claim, dispatch_once, loggable, send_email
 from service.alerts.sealing import SealError, unseal
 from service.alerts.subscriptions import Channel
 from service.api.app import create_app
@@ -294,6 +294,7 @@ def test_logs_name_no_url_and_no_address(tmp_path, world_dir, caplog):
         assert "dead-lettered" in caplog.text
         assert str(gone.port) not in caplog.text and "/hook" not in caplog.text
         assert "private.person" not in caplog.text
+        assert loggable("ValueError: To hr@e1.example via https://h.example/x?t=1") == "ValueError: To <address> via <url>"
     finally:
         gone.down()
 
