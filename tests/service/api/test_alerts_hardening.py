@@ -294,7 +294,7 @@ def test_logs_name_no_url_and_no_address(tmp_path, world_dir, caplog):
         assert "dead-lettered" in caplog.text
         assert str(gone.port) not in caplog.text and "/hook" not in caplog.text
         assert "private.person" not in caplog.text
-        assert loggable("ValueError: To hr@e1.example via https://h.example/x?t=1") == "ValueError: To <address> via <url>"
+        assert loggable("To hr@e1.example via https://h.example/x?t=1") == "To <address> via <url>"
     finally:
         gone.down()
 
