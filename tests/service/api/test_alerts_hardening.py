@@ -387,3 +387,15 @@ def test_email_subscriptions_wait_for_the_address_to_be_confirmed(sqlite_url, ke
         assert c.post("/talents", json=again, headers=rec).status_code == 201
         assert [a["status"] for a in c.get("/alerts", headers=e1).json()["items"]] == ["queued"]
         assert dispatch_once(app.state.store, settings).delivered == 1 and len(handler.messages) == 2
+
+
+def test_a_long_need_id_fits_the_posted_digest_key(tmp_path, world_dir, db_url):
+    """Need ids may be 128 characters; the idempotency key column is 80 (PostgreSQL enforces it)."""
+    w = World(tmp_path, world_dir, db_url, **ALLOW)
+    w.subscribe(channel=Channel.webhook, url="http://127.0.0.1:9/hook", secret=SECRET, need_id=None)
+    need = Need(id="n" * 128, title="钙钛矿工程师", enterprise_id="e1", description="perovskite thin films solar",
+                required_skills=["perovskite"], kind="special_researcher", months_per_year=3)  # fmt: skip
+    _post(w, need)
+    o = db.OutboxRow.__table__
+    with w.store.engine.connect() as conn:
+        assert [len(k) <= 80 for k in conn.scalars(sa.select(o.c.idempotency_key))] == [True]
