@@ -98,10 +98,6 @@ class Target:
     addresses: tuple[IP, ...]
 
     @property
-    def receiver(self) -> str:
-        return f"{self.host}:{self.port}"
-
-    @property
     def host_header(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return host if self.port == {"https": 443, "http": 80}[self.scheme] else f"{host}:{self.port}"
@@ -133,9 +129,12 @@ def split(url: str) -> tuple[str, str, int, str]:
     if "@" in parts.netloc:
         raise TargetRefused("user info (`user:password@`) is not allowed in a webhook URL; put credentials in the path")
     try:
-        port = parts.port or (443 if scheme == "https" else 80)
+        port = parts.port
     except ValueError:
-        raise TargetRefused("the URL's port is not a number from 1 to 65535") from None
+        port = 0
+    if port == 0:
+        raise TargetRefused("the URL's port is not a number from 1 to 65535")
+    port = port or (443 if scheme == "https" else 80)
     if parts.netloc.startswith("["):
         literal = parts.netloc[1:].partition("]")[0]
         if "%" in literal:

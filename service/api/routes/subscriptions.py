@@ -19,6 +19,7 @@ from service.api.errors import ERROR_RESPONSES, ApiError, not_found
 from service.api.routes.needs import visible_need
 from service.api.schemas import ErrorResponse
 from service.keys import Principal, Role
+from service.settings import Settings
 
 router = APIRouter(prefix="/subscriptions", tags=["alerts / 匹配提醒"], responses=ERROR_RESPONSES)
 
@@ -110,7 +111,7 @@ def _own(store, principal: Principal, sub_id: int) -> Subscription:
     return sub
 
 
-def check_webhook_url(url: str, settings) -> None:
+def check_webhook_url(url: str, settings: Settings) -> None:
     """422 on ``url`` when the webhook target may not be reached (``service.alerts.webhook``), naming the rule."""
     try:
         webhook.check(url, webhook.Allow.parse(settings.alerts_webhook_allow),
