@@ -48,7 +48,13 @@ _HOST_LABEL = re.compile(r"^[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?$")
 
 
 class TargetRefused(ValueError):
-    """A webhook URL the service may not reach; the message says which rule (never the resolved address)."""
+    """A webhook URL the service may not reach; the message says which rule (never the resolved address), and
+    ``public`` is what the enterprise is told: for a host name, not whether or where it resolves (an internal DNS
+    oracle otherwise)."""
+
+    def __init__(self, message: str, public: str | None = None) -> None:
+        super().__init__(message)
+        self.public = public or message
 
 
 class Unresolved(TargetRefused):
@@ -240,15 +246,26 @@ def resolve(host: str, port: int, timeout: float) -> tuple[IP, ...]:
 def check(url: str, allow: Allow, *, dns_timeout: float) -> Target:
     """The checked target of a webhook URL, or ``TargetRefused`` saying why it may not be reached."""
     scheme, host, port, path = split(url)
-    addresses = resolve(host, port, dns_timeout)
+    if scheme != "https" and host not in allow.hosts and not allow.networks:
+        raise TargetRefused(_HTTPS)
+    public = None if _is_ip(host) else _NOT_PUBLIC
+    try:
+        addresses = resolve(host, port, dns_timeout)
+    except Unresolved as e:
+        raise Unresolved(str(e), public) from None
     if allow.admits(host, addresses):
         return Target(scheme, host, port, path, addresses)
     if scheme != "https":
-        raise TargetRefused("the URL must use https:// (plain http only for hosts the operator allows)")
+        raise TargetRefused(_HTTPS, public)
     for ip in addresses:
         if (why := refusal(ip)) is not None:
-            raise TargetRefused(f"the host resolves to {why}; webhooks reach public addresses only")
+            raise TargetRefused(f"the host resolves to {why}; webhooks reach public addresses only", public)
     return Target(scheme, host, port, path, addresses)
+
+
+_HTTPS = "the URL must use https:// (plain http only for hosts the operator allows)"
+_NOT_PUBLIC = ("the host name must resolve, and only to public addresses; webhooks reach public https endpoints "
+               "unless the operator allows the host")  # fmt: skip
 
 
 @cache

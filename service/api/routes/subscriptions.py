@@ -117,7 +117,7 @@ def check_webhook_url(url: str, settings: Settings) -> None:
         webhook.check(url, webhook.Allow.parse(settings.alerts_webhook_allow),
                       dns_timeout=settings.alerts_dns_timeout_seconds)  # fmt: skip
     except webhook.TargetRefused as e:
-        raise ApiError(422, f"body url: {e}", field="url") from None
+        raise ApiError(422, f"body url: {e.public}", field="url") from None
 
 
 def _refresh(request: Request) -> Any:

@@ -68,6 +68,16 @@ def test_refused_urls_name_the_rule(url, why):
         check(url, NONE, dns_timeout=2.0)
 
 
+def test_host_names_do_not_tell_the_enterprise_where_they_resolve():
+    """``public`` (what the API answers) is the same for an unknown name and a name of an internal host."""
+    told = set()
+    for url in ("https://localhost/", "https://no-such-host.invalid/", "http://localhost/"):
+        with pytest.raises(TargetRefused) as refused:
+            check(url, Allow.parse("10.9.9.9/32"), dns_timeout=2.0)
+        told.add(refused.value.public)
+    assert len(told) == 1 and "public" in told.pop()
+
+
 def test_public_addresses_pass_and_embeddings_of_public_addresses_too():
     for text in ("203.0.114.7", "8.8.8.8", "2606:4700::1111", "::ffff:8.8.8.8", "2002:808:808::", "64:ff9b::808:808"):
         assert refusal(ipaddress.ip_address(text)) is None, text
