@@ -20,7 +20,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from features.records import Record
 
 MIGRATIONS = Path(__file__).with_name("migrations")
-HEAD_REVISION = "0006"
+HEAD_REVISION = "0007"
 """The newest migration in ``migrations/versions`` (a test checks it against Alembic), known without importing
 Alembic so every command starts quickly; bump it with each new migration."""
 
@@ -180,7 +180,8 @@ class RankingDetailRow(Base):
 
 class SubscriptionRow(Base):
     """An enterprise's alert subscription (``service.alerts``): one need, or all its open needs when ``need_id`` is
-    null. ``secret`` is kept in clear because the service signs with it (an HMAC key, not a password)."""
+    null. ``secret`` is sealed (``service.alerts.sealing``): the service signs with it, so it is encrypted, not
+    hashed. ``verify_hash``: an e-mail subscription waiting for its address to be confirmed (inactive until then)."""
 
     __tablename__ = "subscriptions"
 
@@ -196,6 +197,7 @@ class SubscriptionRow(Base):
     delivery: Mapped[str] = mapped_column(sa.String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     active: Mapped[bool] = mapped_column(sa.Boolean, index=True)
+    verify_hash: Mapped[str | None] = mapped_column(sa.String(64))
 
 
 class OutboxRow(Base):

@@ -74,7 +74,43 @@ class Settings(BaseSettings):
     alerts_dead_after_seconds: float = Field(
         default=172_800.0, gt=0, description="A message undelivered this long after it was queued is dead-lettered."
     )
-    alerts_http_timeout_seconds: float = Field(default=10.0, gt=0, description="Timeout of one webhook request.")
+    alerts_http_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="Total time one webhook request or SMTP send may take, connect to last byte."
+    )
+    alerts_webhook_allow: str = Field(
+        default="",
+        description="Comma-separated host names and CIDRs webhooks may reach although private (and over plain "
+        "http), e.g. `hooks.corp.internal,10.20.0.0/16`; empty: public https endpoints only.",
+    )
+    alerts_webhook_ca_file: Path | None = Field(
+        default=None,
+        description="A PEM bundle of extra CAs webhooks trust (on-premise receivers with a private CA); the system's "
+        "CAs are always trusted.",
+    )
+    alerts_dns_timeout_seconds: float = Field(
+        default=2.0, gt=0, description="Time to resolve a webhook's host name, at subscription and at each send."
+    )
+    alerts_response_max_bytes: int = Field(
+        default=4096, ge=0, description="Bytes of a webhook's answer read before the connection is closed."
+    )
+    alerts_workers: int = Field(default=8, ge=1, description="Deliveries one dispatcher runs at once.")
+    alerts_per_receiver: int = Field(
+        default=2, ge=1, description="Deliveries to one receiver (host and port) at once, so a slow one holds no more."
+    )
+    alerts_pass_seconds: float = Field(
+        default=30.0, gt=0, description="A dispatcher pass starts no new send after this long; the rest wait a pass."
+    )
+    alerts_poison_attempts: int = Field(
+        default=3, ge=1, description="Attempts after which a message that fails to build or send is dead-lettered."
+    )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Key that encrypts webhook secrets at rest (any long random string); unset: a key generated "
+        "into `TALENTMATCH_SECRET_KEY_FILE` on first use.",
+    )
+    secret_key_file: Path = Field(
+        default=Path("data/secret.key"), description="Where the generated key lives when `SECRET_KEY` is unset."
+    )
     alerts_score_margin: float = Field(
         default=0.05, ge=0, description="A (need, talent) pair alerts again only when its score rose by more than this."
     )
@@ -103,6 +139,15 @@ class Settings(BaseSettings):
     console_url: str = Field(
         default="http://127.0.0.1:8000", description="Base URL of the console, linked from alert e-mails and payloads."
     )
+
+    @field_validator("alerts_webhook_allow")
+    @classmethod
+    def _allow_list(cls, text: str) -> str:
+        if text.strip():
+            from service.alerts.webhook import Allow  # the one parser of the allow list
+
+            Allow.parse(text)
+        return text
 
     @field_validator("encoder")
     @classmethod

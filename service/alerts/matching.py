@@ -373,8 +373,8 @@ def _insert_alert(conn: Connection, sub: Subscription, m: Match, payload: dict, 
     if sub.channel is not Channel.inbox:
         if digest:
             if sub.id not in digests:
-                digests[sub.id] = new_outbox(conn, sub, "digest", f"posted-{m.need_id}-{sub.id}-{uuid.uuid4().hex[:8]}",
-                                             now)  # fmt: skip
+                posted = f"posted-{m.need_id[:32]}-{sub.id}-{uuid.uuid4().hex[:8]}"  # fits the 80-character key
+                digests[sub.id] = new_outbox(conn, sub, "digest", posted, now)
             outbox_id, status = digests[sub.id], "queued"
         elif sub.delivery is Delivery.immediate:
             outbox_id, status = new_outbox(conn, sub, "alert", key, now), "queued"

@@ -31,6 +31,19 @@ class ReadState(StrEnum):
     read = "read"
 
 
+class Shown(StrEnum):
+    """What an enterprise learns of a delivery: no remote status code, no error text (an SSRF oracle otherwise)."""
+
+    queued = "queued"
+    delivered = "delivered"
+    failed = "failed"
+
+
+SHOWN = {"inbox": Shown.delivered, "delivered": Shown.delivered, "queued": Shown.queued, "digest": Shown.queued,
+         "dead": Shown.failed}  # fmt: skip
+"""Stored alert status → shown status; ``cancelled`` alerts (consent withdrawn) are not listed at all."""
+
+
 class AlertOut(BaseModel):
     id: int
     subscription_id: int
@@ -41,9 +54,9 @@ class AlertOut(BaseModel):
     reason: str = Field(description="`threshold` (min_score reached), `top_n` (entered the top N) or `posted` (best "
                                     "matches when the need was posted).")  # fmt: skip
     reasons: list[dict[str, Any]] = Field(description="Why, in English and Chinese (`en`, `zh`), strongest first.")
-    status: str = Field(
-        description="inbox, queued, digest, delivered, dead, cancelled (delivery of the alert's "
-        "message; cancelled: its subscription ended or left force)."
+    status: Shown = Field(
+        description="`queued` (waiting or being retried), `delivered` (or in the inbox) or "
+        "`failed` (given up); the remote's answers are kept for the office's operators only."
     )
     created_at: datetime
     read_at: datetime | None = None
@@ -55,7 +68,8 @@ def _out(row: Any, talents: dict) -> AlertOut:
     card = talent_card(talent, reveal=False) if talent is not None else TalentCard.model_validate(p["talent"])
     return AlertOut(id=row.id, subscription_id=row.subscription_id, need_id=row.need_id, need_title=p["need"]["title"],
                     talent=card, score=row.score, reason=row.reason, reasons=enterprise_reasons(p.get("reasons", [])),
-                    status=row.status, created_at=utc(row.created_at), read_at=utc(row.read_at))  # fmt: skip
+                    status=SHOWN.get(row.status, Shown.queued), created_at=utc(row.created_at),
+                    read_at=utc(row.read_at))  # fmt: skip
 
 
 def _talents(request: Request) -> dict:
@@ -73,7 +87,7 @@ def list_alerts(
 ) -> Page[AlertOut]:
     """Your alerts, newest first. 企业的匹配提醒（最新在前）。"""
     a = db.AlertRow.__table__
-    where = [a.c.enterprise_id == principal.enterprise_id]
+    where = [a.c.enterprise_id == principal.enterprise_id, a.c.status != "cancelled"]
     if state is ReadState.unread:
         where.append(a.c.read_at.is_(None))
     elif state is ReadState.read:
@@ -90,7 +104,7 @@ def list_alerts(
 def mark_read(alert_id: int, principal: EnterpriseKey, store: StoreDep, request: Request) -> AlertOut:
     """Mark one of your alerts read (again: no change). 标记为已读。"""
     a = db.AlertRow.__table__
-    mine = (a.c.id == alert_id) & (a.c.enterprise_id == principal.enterprise_id)
+    mine = (a.c.id == alert_id) & (a.c.enterprise_id == principal.enterprise_id) & (a.c.status != "cancelled")
     with store.engine.begin() as conn:
         conn.execute(sa.update(a).where(mine, a.c.read_at.is_(None)).values(read_at=datetime.now(UTC)))
         row = conn.execute(sa.select(a).where(mine)).first()

@@ -11,12 +11,15 @@ from starlette.concurrency import run_in_threadpool
 
 from features.records import RecordId
 from service.alerts import subscriptions as subs_db
+from service.alerts import verification, webhook
+from service.alerts.sealing import MAX_SECRET
 from service.alerts.subscriptions import Channel, Delivery, Subscription
-from service.api.deps import StoreDep, require_roles
+from service.api.deps import SettingsDep, StoreDep, require_roles
 from service.api.errors import ERROR_RESPONSES, ApiError, not_found
 from service.api.routes.needs import visible_need
 from service.api.schemas import ErrorResponse
 from service.keys import Principal, Role
+from service.settings import Settings
 
 router = APIRouter(prefix="/subscriptions", tags=["alerts / 匹配提醒"], responses=ERROR_RESPONSES)
 
@@ -42,8 +45,12 @@ class SubscriptionCreate(BaseModel):
 
     need_id: RecordId | None = Field(default=None, description="One of your needs; omit for all your open needs.")
     channel: Channel
-    url: AnyHttpUrl | None = Field(default=None, description="Webhook: the HTTPS endpoint alerts are POSTed to.")
-    secret: str | None = Field(default=None, min_length=16, max_length=200,
+    url: AnyHttpUrl | None = Field(
+        default=None,
+        description="Webhook: the HTTPS endpoint alerts are POSTed to. It must resolve to public addresses only "
+        "(checked now and at every send; redirects are not followed) unless the operator allows the host.",
+    )
+    secret: str | None = Field(default=None, min_length=16, max_length=MAX_SECRET,
                                description="Webhook: the HMAC key signing each request (kept to sign; never shown "
                                "again).")  # fmt: skip
     email: Email | None = Field(default=None, description="E-mail: where alerts are sent.")
@@ -82,19 +89,35 @@ class SubscriptionOut(BaseModel):
     min_score: float | None = None
     delivery: Delivery
     created_at: datetime
+    verified: bool = Field(default=True, description="E-mail: `false` until the address is confirmed with the token "
+                           "mailed to it (`POST /subscriptions/{id}/verify`); nothing is sent before.")  # fmt: skip
+
+
+class VerifyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    token: str = Field(min_length=1, max_length=200, description="The confirmation token mailed to the address.")
 
 
 def out(s: Subscription) -> SubscriptionOut:
     return SubscriptionOut(id=s.id, enterprise_id=s.enterprise_id, need_id=s.need_id, channel=s.channel, url=s.url,
                            has_secret=bool(s.secret), email=s.email, top_n=s.top_n, min_score=s.min_score,
-                           delivery=s.delivery, created_at=s.created_at)  # fmt: skip
+                           delivery=s.delivery, created_at=s.created_at, verified=not s.pending)  # fmt: skip
 
 
 def _own(store, principal: Principal, sub_id: int) -> Subscription:
-    sub = subs_db.get(store, sub_id)
+    sub = subs_db.get(store, sub_id, pending=True)
     if sub is None or sub.enterprise_id != principal.enterprise_id:
         raise not_found("subscription", sub_id)
     return sub
+
+
+def check_webhook_url(url: str, settings: Settings) -> None:
+    """422 on ``url`` when the webhook target may not be reached (``service.alerts.webhook``), naming the rule."""
+    try:
+        webhook.check(url, webhook.Allow.parse(settings.alerts_webhook_allow),
+                      dns_timeout=settings.alerts_dns_timeout_seconds)  # fmt: skip
+    except webhook.TargetRefused as e:
+        raise ApiError(422, f"body url: {e.public}", field="url") from None
 
 
 def _refresh(request: Request) -> Any:
@@ -104,20 +127,32 @@ def _refresh(request: Request) -> Any:
 
 @router.post("", status_code=201, responses={404: {"model": ErrorResponse, "description": "No such need / 无此需求"}})
 async def create_subscription(
-    body: Annotated[SubscriptionCreate, Body()], principal: EnterpriseKey, store: StoreDep, request: Request
+    body: Annotated[SubscriptionCreate, Body()],
+    principal: EnterpriseKey,
+    store: StoreDep,
+    settings: SettingsDep,
+    request: Request,
 ) -> SubscriptionOut:
-    """Subscribe to match alerts for one of your needs, or all your open needs (enterprise keys). 订阅匹配提醒。"""
+    """Subscribe to match alerts for one of your needs, or all your open needs (enterprise keys). An e-mail
+    subscription starts unverified: a token is mailed to the address, and alerts flow once it is confirmed.
+    订阅匹配提醒。"""
     if body.need_id is not None:
         try:
             await run_in_threadpool(visible_need, store, principal, body.need_id)
         except ApiError as e:
             e.field = "need_id"
             raise
+    if body.url is not None:
+        await run_in_threadpool(check_webhook_url, str(body.url), settings)
+    token, verify_hash = verification.new_token() if body.channel is Channel.email else (None, None)
     sub = await run_in_threadpool(
-        lambda: subs_db.create(store, enterprise_id=principal.enterprise_id, need_id=body.need_id,  # type: ignore[arg-type]
+        lambda: subs_db.create(store, settings=settings, enterprise_id=principal.enterprise_id, need_id=body.need_id,  # type: ignore[arg-type]
                                channel=body.channel, url=str(body.url) if body.url else None, secret=body.secret,
-                               email=body.email, top_n=body.top_n, min_score=body.min_score, delivery=body.delivery)
+                               email=body.email, top_n=body.top_n, min_score=body.min_score, delivery=body.delivery,
+                               verify_hash=verify_hash)
     )  # fmt: skip
+    if token is not None:
+        await run_in_threadpool(verification.send, sub, token, settings)
     if (refresh := _refresh(request)) is not None:
         await refresh
     return out(sub)
@@ -125,8 +160,9 @@ async def create_subscription(
 
 @router.get("")
 def list_subscriptions(principal: EnterpriseKey, store: StoreDep) -> list[SubscriptionOut]:
-    """Your active subscriptions, oldest first. 列出订阅。"""
-    return [out(s) for s in subs_db.active(store, principal.enterprise_id)]
+    """Your subscriptions (active, and e-mail ones awaiting confirmation), oldest first. 列出订阅。"""
+    subs = subs_db.active(store, principal.enterprise_id) + subs_db.awaiting(store, principal.enterprise_id)
+    return [out(s) for s in sorted(subs, key=lambda s: s.id)]
 
 
 @router.get("/{sub_id}", responses=NOT_FOUND)
@@ -143,3 +179,18 @@ async def delete_subscription(sub_id: int, principal: EnterpriseKey, store: Stor
     if (refresh := _refresh(request)) is not None:
         await refresh
     return Response(status_code=204)
+
+
+@router.post("/{sub_id}/verify", responses=NOT_FOUND)
+async def verify_subscription(
+    sub_id: int, body: Annotated[VerifyIn, Body()], principal: EnterpriseKey, store: StoreDep, request: Request
+) -> SubscriptionOut:
+    """Confirm an e-mail subscription's address with the token mailed to it; alerts flow from then on. 确认邮箱。"""
+    sub = await run_in_threadpool(_own, store, principal, sub_id)
+    if not sub.pending:
+        return out(sub)
+    if not await run_in_threadpool(subs_db.confirm, store, sub_id, verification.digest(body.token)):
+        raise ApiError(422, "body token: not the token mailed to this address; use the latest e-mail", field="token")
+    if (refresh := _refresh(request)) is not None:
+        await refresh
+    return out(await run_in_threadpool(_own, store, principal, sub_id))

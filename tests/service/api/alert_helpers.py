@@ -48,7 +48,8 @@ class Receiver:
                 except ValueError:
                     valid = False
                 with receiver.lock:
-                    receiver.requests.append({"key": self.headers.get("Idempotency-Key"), "body": body, "valid": valid})
+                    receiver.requests.append({"key": self.headers.get("Idempotency-Key"), "body": body, "valid": valid,
+                                              "at": time.monotonic()})  # fmt: skip
                 time.sleep(receiver.delay)
                 self.send_response(receiver.status)
                 self.end_headers()
@@ -97,7 +98,7 @@ class World:
 
     def subscribe(self, **fields) -> subs_db.Subscription:
         fields = {"enterprise_id": "e1", "need_id": "n1", "min_score": 0.0, **fields}
-        sub = subs_db.create(self.store, **fields)
+        sub = subs_db.create(self.store, settings=self.settings, **fields)
         self.matcher.refresh()
         return sub
 

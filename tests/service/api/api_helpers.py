@@ -32,10 +32,9 @@ def seed(url: str, world_dir: Path) -> dict[str, str]:
 
 
 def settings_for(url: str, tmp: Path, **overrides) -> Settings:
-    """Test settings: no dense encoder (fast start), a small body cap."""
-    return Settings(
-        database_url=url, encoder="none", vector_cache_dir=tmp / "vectors", max_body_bytes=64_000, **overrides
-    )
+    """Test settings: no dense encoder (fast start), a small body cap, the secret key file in ``tmp``."""
+    return Settings(database_url=url, encoder="none", vector_cache_dir=tmp / "vectors", max_body_bytes=64_000,
+                    **{"secret_key_file": tmp / "secret.key", **overrides})  # fmt: skip
 
 
 def auth(key: str) -> dict[str, str]:

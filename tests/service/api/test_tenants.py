@@ -87,7 +87,9 @@ def serve(tmp_path: Path) -> Iterator:
         def start(url: str | None = None, **settings) -> Api:
             url = url or f"sqlite:///{tmp_path / 'tenants.db'}"
             keys = seed_tenants(url, tmp_path / "world")
-            app = create_app(settings_for(url, tmp_path, alerts_dispatcher=False, **settings))
+            app = create_app(
+                settings_for(url, tmp_path, alerts_dispatcher=False, alerts_webhook_allow="127.0.0.1/32", **settings)
+            )
             base = stack.enter_context(run_server(app))
             client = stack.enter_context(httpx.Client(base_url=base, timeout=60))
             return Api(client, app, keys)
@@ -354,7 +356,7 @@ def receiver() -> Iterator[Receiver]:
 
 
 def test_an_enterprise_without_a_live_key_gets_nothing(tmp_path, world_dir, receiver, db_url):
-    w = World(tmp_path, world_dir, db_url)
+    w = World(tmp_path, world_dir, db_url, alerts_webhook_allow="127.0.0.1/32")
     w.subscribe(channel=Channel.webhook, url=receiver.url, secret=SECRET)
     assert len(w.arrive(perovskite_talents(3), now=T0)) == 3
     for key_id in enterprise_keys(w.store, "e1"):
@@ -415,7 +417,8 @@ def test_deleting_a_subscription_cancels_its_queued_messages(serve, receiver):
     assert statuses == {subs["webhook"]: "cancelled", subs["digest"]: "cancelled", subs["inbox"]: "inbox"}
     later = datetime.now(UTC) + timedelta(days=2)  # the digest's day is over: nothing is flushed or sent
     assert dispatch_once(api.store, api.app.state.settings, now=later).claimed == 0 and receiver.requests == []
-    assert len(c.get("/alerts", headers=h["e1"]).json()["items"]) == 3  # the inbox keeps what was made
+    items = c.get("/alerts", headers=h["e1"]).json()["items"]  # the inbox keeps what it holds; cancelled are not listed
+    assert [i["subscription_id"] for i in items] == [subs["inbox"]]
 
 
 # --- 6. replace_need's ownership under the lock; receipts' key ids ---------------------------------------------------
