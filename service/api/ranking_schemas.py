@@ -9,6 +9,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from features.records import CountryCode, LanguageCode, Need, NeedKind, RecordId, Site, Tier
+from matcher.pipeline import CANDIDATES
+from service.api.limits import QUERY_MAX, RANKING_ID_MAX, CleanStr
 from service.api.schemas import TalentCard
 
 REMOVED_DOC = "Retrieved talents the hard rules removed, by the first rule each failed (consent, tier, …)."
@@ -62,7 +64,7 @@ class SearchIn(BaseModel):
         },
     )
 
-    query: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)] = Field(
+    query: Annotated[CleanStr, StringConstraints(strip_whitespace=True, min_length=1, max_length=QUERY_MAX)] = Field(
         description="Free text in Chinese or English / 中文或英文关键词"
     )
     kind: NeedKind = Field(
@@ -71,7 +73,7 @@ class SearchIn(BaseModel):
         "restrictive: a short stay, no permit rule.",
     )
     k: int = Field(default=20, ge=1, le=100)
-    offset: int = Field(default=0, ge=0, le=300)
+    offset: int = Field(default=0, ge=0, le=CANDIDATES)
     tier: list[Tier] | None = None
     nationality: list[CountryCode] | None = None
     residence: list[CountryCode] | None = None
@@ -108,11 +110,14 @@ class FeedbackIn(BaseModel):
     need_id: RecordId
     talent_id: RecordId
     action: FeedbackAction = Field(description="shortlist 入围, contact 联系, interview 面试, hire 录用, reject 拒绝")
-    ranking_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)] = Field(
-        description="The `ranking_id` of the page the talent was shown on."
-    )
+    ranking_id: Annotated[
+        CleanStr, StringConstraints(strip_whitespace=True, min_length=1, max_length=RANKING_ID_MAX)
+    ] = Field(description="The `ranking_id` of the page the talent was shown on.")
     position: int | None = Field(
-        default=None, ge=0, description="Where it was shown; taken from the receipt when left out, checked when given."
+        default=None,
+        ge=0,
+        le=CANDIDATES,
+        description="Where it was shown; taken from the receipt when left out, checked when given.",
     )
 
 

@@ -8,7 +8,8 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from features.records import Availability, Tier
+from features.records import Availability, RecordId, Tier
+from service.api.limits import LABEL_MAX, CleanStr
 from service.keys import Role
 
 T = TypeVar("T")
@@ -72,8 +73,10 @@ class KeyCreate(BaseModel):
     )
 
     role: Role
-    enterprise_id: str | None = Field(default=None, description="Required for (and only for) enterprise keys.")
-    label: str | None = Field(default=None, max_length=200, description="Whose key this is, for the audit log.")
+    enterprise_id: RecordId | None = Field(default=None, description="Required for (and only for) enterprise keys.")
+    label: CleanStr | None = Field(
+        default=None, max_length=LABEL_MAX, description="Whose key this is, for the audit log."
+    )
 
 
 class KeyInfo(BaseModel):

@@ -11,6 +11,7 @@ from features.records import Need, NeedKind, NeedStatus, RecordId
 from service.api.crud import IMPORT_BODY, Paging, audit_write, check_path_id, fetch, import_upload, list_page, paging
 from service.api.deps import AnyRole, NeedWriter, Office, StoreDep, WriterDep
 from service.api.errors import ERROR_RESPONSES, forbidden, not_found
+from service.api.limits import IdPath
 from service.api.schemas import RECORD_EXAMPLES, ErrorResponse, ImportResult, Page
 from service.db import table
 from service.keys import Principal, Role
@@ -55,13 +56,13 @@ def create_need(body: NeedBody, principal: NeedWriter, writer: WriterDep) -> Nee
 
 
 @router.get("/{need_id}", responses=NOT_FOUND)
-def read_need(need_id: str, principal: AnyRole, store: StoreDep) -> Need:
+def read_need(need_id: IdPath, principal: AnyRole, store: StoreDep) -> Need:
     """A need (an enterprise: its own only). 读取需求。"""
     return visible_need(store, principal, need_id)
 
 
 @router.put("/{need_id}", responses={201: {"model": Need, "description": "Created / 已新建"}, **NOT_FOUND})
-def replace_need(need_id: str, body: NeedBody, principal: NeedWriter, writer: WriterDep, response: Response) -> Need:
+def replace_need(need_id: IdPath, body: NeedBody, principal: NeedWriter, writer: WriterDep, response: Response) -> Need:
     """Replace a need with the body, or create it when the id is new (upsert: 200 replaced, 201 created); send
     the whole record. Closing a post: set `status` to `filled` or `closed`. 整体替换需求（不存在则新建）。"""
     check_path_id(body, need_id)
