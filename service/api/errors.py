@@ -206,6 +206,8 @@ def install(app: FastAPI) -> None:
         message = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
         if exc.status_code == 404 and message == "Not Found":
             message = "no such route; see /docs for the API"
+        if exc.status_code == 400 and message == "There was an error parsing the body":  # FastAPI: not UTF-8, …
+            return _json(422, error_body(422, "body: it could not be read as JSON; send one JSON object in UTF-8"))
         return _json(exc.status_code, error_body(exc.status_code, message), getattr(exc, "headers", None))
 
     @app.exception_handler(OperationalError)

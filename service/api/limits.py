@@ -6,7 +6,7 @@ Strings also refuse NUL bytes and lone surrogates (PostgreSQL stores neither; ``
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import Path, Query
@@ -44,8 +44,11 @@ range on every database."""
 QUERY_MAX = 2_000
 """Longest free-text query."""
 
-CleanStr = Annotated[str, AfterValidator(clean_text)]
-"""Any string the API stores or compares in SQL: no NUL byte, no lone surrogate."""
+
+def text(**constraints: Any) -> Any:
+    """A string type with pydantic's ``StringConstraints`` that also refuses NUL and lone surrogates (the check runs
+    last: a constraint after a validator would not be enforced)."""
+    return Annotated[str, StringConstraints(**constraints), AfterValidator(clean_text)]
 
 
 def _fits_url(url: AnyHttpUrl) -> AnyHttpUrl:

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Request, Response
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.concurrency import run_in_threadpool
 
 from features.records import RecordId
@@ -14,7 +14,7 @@ from service.alerts import subscriptions as subs_db
 from service.alerts.subscriptions import Channel, Delivery, Subscription
 from service.api.deps import StoreDep, require_roles
 from service.api.errors import ERROR_RESPONSES, ApiError, not_found
-from service.api.limits import EMAIL_MAX, SECRET_MAX, CleanStr, SubscriptionIdPath, WebhookUrl
+from service.api.limits import EMAIL_MAX, SECRET_MAX, SubscriptionIdPath, WebhookUrl, text
 from service.api.routes.needs import visible_need
 from service.api.schemas import ErrorResponse
 from service.keys import Principal, Role
@@ -24,9 +24,7 @@ router = APIRouter(prefix="/subscriptions", tags=["alerts / 匹配提醒"], resp
 EnterpriseKey = Annotated[Principal, require_roles(Role.enterprise)]
 """Subscriptions and alerts belong to an enterprise: only its own key manages them."""
 NOT_FOUND = {404: {"model": ErrorResponse, "description": "No such subscription (or not yours) / 无此订阅"}}
-Email = Annotated[
-    CleanStr, StringConstraints(strip_whitespace=True, max_length=EMAIL_MAX, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-]
+Email = text(strip_whitespace=True, max_length=EMAIL_MAX, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _FIELDS = {Channel.webhook: ("url", "secret"), Channel.email: ("email",), Channel.inbox: ()}
 
 
@@ -46,7 +44,7 @@ class SubscriptionCreate(BaseModel):
     need_id: RecordId | None = Field(default=None, description="One of your needs; omit for all your open needs.")
     channel: Channel
     url: WebhookUrl | None = Field(default=None, description="Webhook: the HTTPS endpoint alerts are POSTed to.")
-    secret: CleanStr | None = Field(default=None, min_length=16, max_length=SECRET_MAX,
+    secret: text(min_length=16, max_length=SECRET_MAX) | None = Field(default=None,
                                description="Webhook: the HMAC key signing each request (kept to sign; never shown "
                                "again).")  # fmt: skip
     email: Email | None = Field(default=None, description="E-mail: where alerts are sent.")
