@@ -55,6 +55,9 @@ class Report:
     statuses: Counter = field(default_factory=Counter)
     violations: Counter = field(default_factory=Counter)
     skipped: Counter = field(default_factory=Counter)
+    positive_rejected: Counter = field(default_factory=Counter)
+    """Requests generated as valid that got 422, by operation: where the schema is looser than the validation (a
+    rule across fields, such as a talent's name or summary, or the body's id matching the path's)."""
     operations: int = 0
     examples: list[str] = field(default_factory=list)
 
@@ -72,6 +75,8 @@ class Report:
             "by_check": dict(self.violations),
             "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
             "skipped": dict(self.skipped),
+            "positive_rejected": sum(self.positive_rejected.values()),
+            "positive_rejected_operations": len(self.positive_rejected),
             "seconds": round(self.seconds, 1),
             "requests_per_second": round(self.requests / self.seconds, 1) if self.seconds else 0.0,
         }
@@ -206,6 +211,8 @@ class Sender:
             return
         report.requests += 1
         report.statuses[response.status_code] += 1
+        if response.status_code == 422 and label.endswith("positive"):
+            report.positive_rejected[f"{case.method} {case.path}"] += 1
         try:
             case.validate_response(response, checks=self.checks)
         except (Exception, BaseExceptionGroup) as e:  # schemathesis raises a FailureGroup of every failed check
