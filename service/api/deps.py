@@ -7,7 +7,7 @@ a thread-pool function."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -97,3 +97,29 @@ DataTeam = Annotated[Principal, require_roles(Role.data_team, Role.admin)]
 """Models: list, reload (the ranking routes use it)."""
 Ranker = Annotated[Principal, require_roles(Role.recruiter, Role.admin, Role.enterprise)]
 """Ranks candidates for a need (an enterprise only for its own needs, as masked cards)."""
+
+
+_KNOWN_QUERY: dict[int, frozenset[str]] = {}
+
+
+def _query_names(dependant: Any) -> frozenset[str]:
+    names = {p.alias for p in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return frozenset(names)
+
+
+async def no_unknown_query(request: Request) -> None:
+    """An app-wide dependency: a query parameter the route does not take is a 422 naming it (a misspelt filter
+    would otherwise be ignored silently and return everything)."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None or not request.query_params:
+        return
+    known = _KNOWN_QUERY.get(id(route))
+    if known is None:
+        known = _KNOWN_QUERY[id(route)] = _query_names(dependant)
+    for name in request.query_params:
+        if name not in known:
+            hint = f"this route takes {', '.join(sorted(known))}" if known else "this route takes none"
+            raise ApiError(422, f"query parameter {name}: unknown; {hint}", field=name)

@@ -10,11 +10,12 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 
 from service.api.deps import MetricsDep
+from service.api.errors import ERROR_RESPONSES
 from service.api.schemas import Health, Readiness
 
 log = logging.getLogger("talentmatch.api")
 
-router = APIRouter(tags=["health / 运行状态"])
+router = APIRouter(tags=["health / 运行状态"], responses={422: ERROR_RESPONSES[422]})  # unknown query parameters
 
 
 @router.get("/healthz")

@@ -82,6 +82,14 @@ def test_numbers_past_their_column_or_sql_range_are_422(api):
     assert c.get("/talents/t-count", headers=h["recruiter"]).status_code == 404
 
 
+def test_unknown_query_parameters_are_422(api):
+    c, h, _ = api
+    invalid(c.get("/talents", params={"teir": "A"}, headers=h["recruiter"]), "teir")  # a misspelt filter
+    invalid(c.get("/needs/n1/candidates", params={"k": 5, "ofset": 20}, headers=h["recruiter"]), "ofset")
+    invalid(c.get("/healthz", params={"x": "1"}), "x")
+    assert c.get("/talents", params={"tier": "A", "limit": 5}, headers=h["recruiter"]).status_code == 200
+
+
 def test_nan_and_infinity_are_refused(api):
     c, h, _ = api
     for value in ("NaN", "Infinity", "-Infinity"):
