@@ -56,6 +56,7 @@ class Report:
     violations: Counter = field(default_factory=Counter)
     skipped: Counter = field(default_factory=Counter)
     positive_rejected: Counter = field(default_factory=Counter)
+    per_operation: Counter = field(default_factory=Counter)
     """Requests generated as valid that got 422, by operation: where the schema is looser than the validation (a
     rule across fields, such as a talent's name or summary, or the body's id matching the path's)."""
     operations: int = 0
@@ -69,6 +70,7 @@ class Report:
         return {
             "requests": self.requests,
             "operations": self.operations,
+            "operations_sent": len(self.per_operation),
             "roles": len(ROLES),
             "server_errors": self.server_errors,
             "violations": sum(self.violations.values()),
@@ -210,6 +212,7 @@ class Sender:
             report.skipped[f"not sent: {type(e).__name__}"] += 1
             return
         report.requests += 1
+        report.per_operation[f"{case.method} {case.path}"] += 1
         report.statuses[response.status_code] += 1
         if response.status_code == 422 and label.endswith("positive"):
             report.positive_rejected[f"{case.method} {case.path}"] += 1

@@ -14,7 +14,16 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, ClassVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from features.taxonomy import Industry, disciplines
 
@@ -60,20 +69,23 @@ def _in_range(value: datetime) -> datetime:
 Timestamp = Annotated[datetime, AfterValidator(_in_range)]
 
 
-def _code(pattern: str, upper: bool, hint: str):
-    rx = re.compile(pattern)
+def _code(letters: str, upper: bool, hint: str):
+    """A code of ASCII letters, any case, spaces around allowed; the schema (OpenAPI) states the same pattern the
+    check applies, the check gives the clearer message."""
+    rx = re.compile(f"[A-Z]{letters}" if upper else f"[a-z]{letters}")
 
     def check(value: str) -> str:
-        value = value.strip().upper() if upper else value.strip().lower()
-        if not rx.fullmatch(value):
-            raise ValueError(f"{value!r} is not {hint}")
-        return value
+        code = value.strip().upper() if upper else value.strip().lower()
+        if not value.isascii() or not rx.fullmatch(code):  # ASCII first: "ﬀ".upper() is "FF"
+            raise ValueError(f"{code!r} is not {hint}")
+        return code
 
-    return AfterValidator(check)
+    schema = {"type": "string", "pattern": rf"^\s*[A-Za-z]{letters}\s*$", "description": hint}
+    return AfterValidator(check), WithJsonSchema(schema)
 
 
-CountryCode = Annotated[str, _code(r"[A-Z]{2}", True, "an ISO 3166 alpha-2 country code such as CN, DE or US")]
-LanguageCode = Annotated[str, _code(r"[a-z]{2,3}", False, "an ISO 639 language code such as zh, en or de")]
+CountryCode = Annotated[str, *_code("{2}", True, "an ISO 3166 alpha-2 country code such as CN, DE or US")]
+LanguageCode = Annotated[str, *_code("{2,3}", False, "an ISO 639 language code such as zh, en or de")]
 
 
 class Tier(StrEnum):
