@@ -99,9 +99,6 @@ Ranker = Annotated[Principal, require_roles(Role.recruiter, Role.admin, Role.ent
 """Ranks candidates for a need (an enterprise only for its own needs, as masked cards)."""
 
 
-_KNOWN_QUERY: dict[int, frozenset[str]] = {}
-
-
 def _query_names(dependant: Any) -> frozenset[str]:
     names = {p.alias for p in dependant.query_params}
     for sub in dependant.dependencies:
@@ -116,9 +113,9 @@ async def no_unknown_query(request: Request) -> None:
     dependant = getattr(route, "dependant", None)
     if dependant is None or not request.query_params:
         return
-    known = _KNOWN_QUERY.get(id(route))
+    known = getattr(route, "query_names", None)  # worked out at the route's first request, kept on the route
     if known is None:
-        known = _KNOWN_QUERY[id(route)] = _query_names(dependant)
+        known = route.query_names = _query_names(dependant)  # type: ignore[union-attr]
     for name in request.query_params:
         if name not in known:
             hint = f"this route takes {', '.join(sorted(known))}" if known else "this route takes none"
