@@ -184,6 +184,9 @@ def test_another_tenants_objects_answer_like_missing_ones(api):
     fb = {"need_id": "n1", "talent_id": "t1", "action": "contact"}
     same(c.post("/feedback", json=fb | {"ranking_id": e2_ranking}, headers=h["e1"]),
          c.post("/feedback", json=fb | {"ranking_id": "r-none"}, headers=h["e1"]), e2_ranking, "r-none")  # fmt: skip
+    # ids are one namespace: a taken id is a 409, naming only what the caller sent, never the owner
+    taken = c.post("/needs", json={"id": "n2", "title": "x"}, headers=h["e1"])
+    assert taken.status_code == 409 and "e2" not in taken.text and "Acme" not in taken.text, taken.text
     unknown = c.post("/feedback", json=fb | {"ranking_id": e1_ranking, "talent_id": "t-ghost"}, headers=h["e1"])
     assert unknown.status_code == 422 and "n2" not in unknown.text and unknown.json()["error"]["field"] == "talent_id"
 
@@ -217,11 +220,12 @@ def test_database_errors_show_no_host_or_exception_text(api, tmp_path):
     _, h, _ = api
     down = create_app(settings_for(f"sqlite:///{tmp_path / 'x.db'}", tmp_path))
     down.state.store = Store("postgresql+psycopg://secretuser:pw@127.0.0.1:1/secretdb?connect_timeout=2")
+    down.state.stale = "indexing talent 't9' failed after it was stored: EncoderCrash at /srv/models/usem3"
     client = TestClient(down, raise_server_exceptions=False)  # no lifespan: the store stays the unreachable one
     try:
         for r in (client.get("/readyz"), client.get("/talents", headers=h["recruiter"])):
             assert r.status_code == 503, r.text
-            for secret in ("127.0.0.1", "secretuser", "secretdb", "refused", "psycopg", "port"):
+            for secret in ("127.0.0.1", "secretuser", "secretdb", "refused", "psycopg", "port", "EncoderCrash", "/srv"):
                 assert secret not in r.text, (secret, r.text)
     finally:
         down.state.store.close()
