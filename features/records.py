@@ -14,34 +14,78 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, ClassVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from features.taxonomy import Industry, disciplines
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def clean_text(value: str) -> str:
+    """Refuse a NUL byte or a lone surrogate (JSON's ``"\\u0000"``, ``"\\ud800"``): no database stores them as
+    text, and they are never part of a real name or profile."""
+    if "\x00" in value:
+        raise ValueError("contains a NUL character (\\u0000); remove it")
+    if _SURROGATE.search(value):
+        raise ValueError("contains a lone UTF-16 surrogate (\\ud800–\\udfff), not valid Unicode text; fix the encoding")
+    return value
+
+
+RECORD_ID_PATTERN = r"^[^\s/\\\x00]+$"
+"""No whitespace, slashes or NUL: ids appear in URLs."""
 RecordId = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=128, pattern=r"^[^\s/\\]+$"),
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=128, pattern=RECORD_ID_PATTERN),
+    AfterValidator(clean_text),
 ]
-"""Record ids: 1–128 characters, no whitespace or slashes (they appear in URLs)."""
+"""Record ids: 1–128 characters (the id columns' length), no whitespace or slashes (they appear in URLs)."""
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200_000)]
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2_000)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200_000), AfterValidator(clean_text)]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2_000), AfterValidator(clean_text)]
+Title = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2_000), AfterValidator(clean_text)
+]
+Count = Annotated[int, Field(ge=0, le=1_000_000)]
+"""A count of works or an index: non-negative, and small enough for any JSON or integer column."""
 
 
-def _code(pattern: str, upper: bool, hint: str):
-    rx = re.compile(pattern)
+def _in_range(value: datetime) -> datetime:
+    """Years 1900–2200: far outside them a timestamp is a typo, and near year 1 or 9999 converting it to UTC
+    overflows."""
+    if not 1900 <= value.year <= 2200:
+        raise ValueError(f"year {value.year} is out of range (1900–2200); check the date")
+    return value
+
+
+Timestamp = Annotated[datetime, AfterValidator(_in_range)]
+
+
+def _code(letters: str, upper: bool, hint: str):
+    """A code of ASCII letters, any case, spaces around allowed; the schema (OpenAPI) states the same pattern the
+    check applies, the check gives the clearer message."""
+    rx = re.compile(f"[A-Z]{letters}" if upper else f"[a-z]{letters}")
 
     def check(value: str) -> str:
-        value = value.strip().upper() if upper else value.strip().lower()
-        if not rx.fullmatch(value):
-            raise ValueError(f"{value!r} is not {hint}")
-        return value
+        code = value.strip().upper() if upper else value.strip().lower()
+        if not value.isascii() or not rx.fullmatch(code):  # ASCII first: "ﬀ".upper() is "FF"
+            raise ValueError(f"{code!r} is not {hint}")
+        return code
 
-    return AfterValidator(check)
+    schema = {"type": "string", "pattern": rf"^\s*[A-Za-z]{letters}\s*$", "description": hint}
+    return AfterValidator(check), WithJsonSchema(schema)
 
 
-CountryCode = Annotated[str, _code(r"[A-Z]{2}", True, "an ISO 3166 alpha-2 country code such as CN, DE or US")]
-LanguageCode = Annotated[str, _code(r"[a-z]{2,3}", False, "an ISO 639 language code such as zh, en or de")]
+CountryCode = Annotated[str, *_code("{2}", True, "an ISO 3166 alpha-2 country code such as CN, DE or US")]
+LanguageCode = Annotated[str, *_code("{2,3}", False, "an ISO 639 language code such as zh, en or de")]
 
 
 class Tier(StrEnum):
@@ -112,7 +156,7 @@ class FeedbackAction(StrEnum):
 class Record(BaseModel):
     """Base of every record: strict about unknown fields, lenient about omitted ones."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, allow_inf_nan=False)
 
     record_kind: ClassVar[str]
     id: RecordId
@@ -128,7 +172,7 @@ class Consent(BaseModel):
     sharing: bool = False
     cross_border: bool = False
     automated_decision_opt_out: bool = False
-    updated_at: datetime | None = None
+    updated_at: Timestamp | None = None
 
 
 class Residence(BaseModel):
@@ -155,7 +199,7 @@ class Work(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2_000)]
+    title: Title
     abstract: Text | None = None
     year: int | None = Field(default=None, ge=1900, le=2100)
     kind: WorkKind = WorkKind.paper
@@ -209,16 +253,16 @@ class Talent(Record):
     honours: list[ShortText] = Field(default_factory=list)
     disciplines: list[str] = Field(default_factory=list)
     works: list[Work] = Field(default_factory=list)
-    publication_count: int = Field(default=0, ge=0)
-    patent_count: int = Field(default=0, ge=0)
-    h_index: int = Field(default=0, ge=0)
+    publication_count: Count = 0
+    patent_count: Count = 0
+    h_index: Count = 0
     availability: Availability = Field(default_factory=Availability)
     sites: list[Site] = Field(default_factory=list)
     """Acceptable work sites; empty means not stated."""
     salary_expectation: float | None = Field(default=None, ge=0)
     incubator_id: RecordId | None = None
     consent: Consent = Field(default_factory=Consent)
-    updated_at: datetime | None = None
+    updated_at: Timestamp | None = None
 
     _v_disc = field_validator("disciplines")(_check_disciplines)
     _v_skills = field_validator("skills", "honours")(_dedupe)
@@ -277,7 +321,7 @@ class Need(Record):
 
     record_kind: ClassVar[str] = "need"
 
-    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2_000)]
+    title: Title
     description: Text | None = None
     enterprise_id: RecordId | None = None
     kind: NeedKind = NeedKind.full_time
@@ -291,8 +335,8 @@ class Need(Record):
     salary_budget: float | None = Field(default=None, ge=0)
     languages: list[LanguageCode] = Field(default_factory=list)
     status: NeedStatus = NeedStatus.open
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
+    created_at: Timestamp | None = None
+    updated_at: Timestamp | None = None
 
     _v_disc = field_validator("disciplines")(_check_disciplines)
     _v_skills = field_validator("required_skills")(_dedupe)
@@ -308,9 +352,9 @@ class FeedbackEvent(Record):
     need_id: RecordId
     talent_id: RecordId
     action: FeedbackAction
-    position: int | None = Field(default=None, ge=0)
+    position: Count | None = None
     actor: ShortText | None = None
-    time: datetime | None = None
+    time: Timestamp | None = None
     model_version: ShortText | None = None
     ranking_id: ShortText | None = None
 

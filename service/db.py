@@ -320,8 +320,11 @@ def _json_dumps(value: Any) -> str:
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for any SQLAlchemy URL; SQLite gets foreign keys enforced, WAL and relaxed fsync."""
+    """An engine for any SQLAlchemy URL; SQLite gets foreign keys enforced, WAL and relaxed fsync. Statement
+    parameters (names, e-mails, profile text: personal information) never reach a log line or an exception's
+    text: ``hide_parameters``."""
     url = normalize_url(url)
+    kwargs.setdefault("hide_parameters", True)
     engine = sa.create_engine(url, json_serializer=_json_dumps, json_deserializer=orjson.loads, **kwargs)
     if engine.dialect.name == "sqlite":
         sa.event.listen(engine, "connect", _sqlite_pragmas)

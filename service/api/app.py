@@ -25,13 +25,14 @@ from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from matcher.pipeline import Policy
 from service import alerts
 from service.api import errors
+from service.api.deps import no_unknown_query
 from service.api.metrics import Metrics, RequestMetrics
 from service.api.routes import ROUTERS
 from service.db import safe_url
@@ -115,7 +116,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             alerts.shutdown(app.state)
             app.state.store.close()
 
-    app = FastAPI(title="talentmatch", version=_version(), description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(title="talentmatch", version=_version(), description=DESCRIPTION, lifespan=lifespan,
+                  dependencies=[Depends(no_unknown_query)])  # fmt: skip
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.store = None

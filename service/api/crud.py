@@ -16,6 +16,7 @@ from features.io import World, read_records
 from features.records import RECORD_TYPES, WORLD_FILES, Record
 from service import audit, db
 from service.api.errors import ApiError, not_found
+from service.api.limits import OffsetQuery
 from service.api.live import Writer
 from service.api.schemas import MAX_LIMIT, ImportResult
 from service.keys import Principal
@@ -38,7 +39,7 @@ class Paging:
 
 def paging(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"Items per page (at most {MAX_LIMIT}).")] = 50,
-    offset: Annotated[int, Query(ge=0, description="Items to skip.")] = 0,
+    offset: OffsetQuery = 0,
 ) -> Paging:
     return Paging(limit, offset)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -123,3 +123,26 @@ def enterprise_quota(store: Store, settings: Settings, principal: Principal, quo
         if principal.role is Role.enterprise:
             give_back(store, settings, principal.enterprise_id, quota)  # type: ignore[arg-type]
         raise
+
+
+def _query_names(dependant: Any) -> frozenset[str]:
+    names = {p.alias for p in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return frozenset(names)
+
+
+async def no_unknown_query(request: Request) -> None:
+    """An app-wide dependency: a query parameter the route does not take is a 422 naming it (a misspelt filter
+    would otherwise be ignored silently and return everything)."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None or not request.query_params:
+        return
+    known = getattr(route, "query_names", None)  # worked out at the route's first request, kept on the route
+    if known is None:
+        known = route.query_names = _query_names(dependant)  # type: ignore[union-attr]
+    for name in request.query_params:
+        if name not in known:
+            hint = f"this route takes {', '.join(sorted(known))}" if known else "this route takes none"
+            raise ApiError(422, f"query parameter {name}: unknown; {hint}", field=name)

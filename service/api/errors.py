@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import orjson
@@ -18,6 +19,9 @@ from service.api.schemas import ErrorResponse
 from service.store import ImportFailed
 
 log = logging.getLogger("talentmatch.api")
+
+UNAVAILABLE = "the database is unavailable; try again shortly"
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 CODES = {
     400: "bad_request",
@@ -66,10 +70,16 @@ def unauthorized(message: str) -> ApiError:
 
 def error_body(status: int, message: str, field: str | None = None, code: str | None = None,
                errors: list[str] | None = None) -> dict[str, Any]:  # fmt: skip
-    body: dict[str, Any] = {"code": code or CODES.get(status, "error"), "message": message, "field": field}
+    body: dict[str, Any] = {"code": code or CODES.get(status, "error"), "message": printable(message),
+                            "field": None if field is None else printable(field)}  # fmt: skip
     if errors is not None:
-        body["errors"] = errors
+        body["errors"] = [printable(e) for e in errors]
     return {"error": body}
+
+
+def printable(text: str) -> str:
+    """Messages echo input (a field name, an id): a lone surrogate in it would make the response unencodable."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8") if _SURROGATE.search(text) else text
 
 
 def _json(status: int, content: dict[str, Any], headers: dict[str, str] | None = None) -> JSONResponse:
@@ -196,13 +206,16 @@ def install(app: FastAPI) -> None:
         message = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
         if exc.status_code == 404 and message == "Not Found":
             message = "no such route; see /docs for the API"
+        if exc.status_code == 400 and message == "There was an error parsing the body":  # FastAPI: not UTF-8, …
+            return _json(422, error_body(422, "body: it could not be read as JSON; send one JSON object in UTF-8"))
         return _json(exc.status_code, error_body(exc.status_code, message), getattr(exc, "headers", None))
 
     @app.exception_handler(OperationalError)
     async def _database_down(_: Request, exc: OperationalError) -> JSONResponse:
-        reason = str(exc.orig or exc).strip().splitlines()[0]
-        log.error("database error: %s", reason)
-        return _json(503, error_body(503, f"the database is unavailable ({reason}); try again shortly"))
+        # the driver's message names the database host and port: the log has it, the caller (perhaps anonymous:
+        # the key check reads the database too) gets no more than that it is down
+        log.error("database error: %s", str(exc.orig or exc).strip().splitlines()[0])
+        return _json(503, error_body(503, UNAVAILABLE))
 
     @app.exception_handler(Exception)
     async def _internal(_: Request, exc: Exception) -> JSONResponse:

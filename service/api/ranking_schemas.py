@@ -3,13 +3,14 @@ receipts and models, with bilingual (Chinese / English) examples for the OpenAPI
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field
 
 from features.records import CountryCode, LanguageCode, Need, NeedKind, RecordId, Site, Tier
-from service.api.schemas import TalentCard
+from matcher.pipeline import CANDIDATES
+from service.api.limits import QUERY_MAX, RANKING_ID_MAX, text
+from service.api.schemas import TalentCard, UtcDatetime
 
 REMOVED_DOC = "Retrieved talents the hard rules removed, by the first rule each failed (consent, tier, …)."
 
@@ -62,7 +63,7 @@ class SearchIn(BaseModel):
         },
     )
 
-    query: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)] = Field(
+    query: text(strip_whitespace=True, min_length=1, max_length=QUERY_MAX) = Field(
         description="Free text in Chinese or English / 中文或英文关键词"
     )
     kind: NeedKind = Field(
@@ -71,7 +72,7 @@ class SearchIn(BaseModel):
         "restrictive: a short stay, no permit rule.",
     )
     k: int = Field(default=20, ge=1, le=100)
-    offset: int = Field(default=0, ge=0, le=300)
+    offset: int = Field(default=0, ge=0, le=CANDIDATES)
     tier: list[Tier] | None = None
     nationality: list[CountryCode] | None = None
     residence: list[CountryCode] | None = None
@@ -108,11 +109,14 @@ class FeedbackIn(BaseModel):
     need_id: RecordId
     talent_id: RecordId
     action: FeedbackAction = Field(description="shortlist 入围, contact 联系, interview 面试, hire 录用, reject 拒绝")
-    ranking_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)] = Field(
+    ranking_id: text(strip_whitespace=True, min_length=1, max_length=RANKING_ID_MAX) = Field(
         description="The `ranking_id` of the page the talent was shown on."
     )
     position: int | None = Field(
-        default=None, ge=0, description="Where it was shown; taken from the receipt when left out, checked when given."
+        default=None,
+        ge=0,
+        le=CANDIDATES,
+        description="Where it was shown; taken from the receipt when left out, checked when given.",
     )
 
 
@@ -121,7 +125,7 @@ class ReceiptCandidate(BaseModel):
     talent_id: str | None = Field(description="Null once the talent was erased.")
     score: float | None = None
     erased: bool = False
-    erased_at: datetime | None = None
+    erased_at: UtcDatetime | None = None
     reasons: list[ReasonOut] | None = None
     human_review: bool | None = None
     features: dict[str, float | None] | None = Field(
@@ -140,7 +144,7 @@ class ReceiptOut(BaseModel):
     ranking_id: str
     route: str = Field(description="`candidates` or `search`.")
     need_id: str | None
-    created_at: datetime
+    created_at: UtcDatetime
     key_id: int | None
     model_version: str | None
     personalized: bool

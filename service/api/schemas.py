@@ -3,18 +3,23 @@ the bilingual (Chinese / English) request examples shown in the OpenAPI document
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Generic, TypeVar
+from datetime import UTC, datetime
+from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from features.records import Availability, Tier
+from features.records import Availability, RecordId, Tier
+from service.api.limits import LABEL_MAX, text
 from service.keys import Role
 
 T = TypeVar("T")
 
 MAX_LIMIT = 200
 """Largest page a list route returns."""
+
+UtcDatetime = Annotated[datetime, AfterValidator(lambda d: d if d.tzinfo else d.replace(tzinfo=UTC))]
+"""A stored time as the OpenAPI ``date-time`` it is documented as: SQLite hands timestamps back without their zone
+(they are stored in UTC)."""
 
 
 class ErrorDetail(BaseModel):
@@ -72,8 +77,8 @@ class KeyCreate(BaseModel):
     )
 
     role: Role
-    enterprise_id: str | None = Field(default=None, description="Required for (and only for) enterprise keys.")
-    label: str | None = Field(default=None, max_length=200, description="Whose key this is, for the audit log.")
+    enterprise_id: RecordId | None = Field(default=None, description="Required for (and only for) enterprise keys.")
+    label: text(max_length=LABEL_MAX) | None = Field(default=None, description="Whose key this is, for the audit log.")
 
 
 class KeyInfo(BaseModel):
@@ -81,8 +86,8 @@ class KeyInfo(BaseModel):
     role: Role
     enterprise_id: str | None = None
     label: str | None = None
-    created_at: datetime
-    revoked_at: datetime | None = None
+    created_at: UtcDatetime
+    revoked_at: UtcDatetime | None = None
 
 
 class KeyCreated(KeyInfo):
@@ -92,7 +97,7 @@ class KeyCreated(KeyInfo):
 
 class AuditEntry(BaseModel):
     id: int
-    at: datetime
+    at: UtcDatetime
     key_id: int | None
     role: str
     action: str = Field(description="read, list, create, replace, import, …")

@@ -70,6 +70,15 @@ def read_pairs(path: Path) -> tuple[list[str], list[str]]:
     return need_ids, talent_ids
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: str) -> str:
+    """A text cell a spreadsheet will not run: one starting like a formula (``=``, ``+``, ``-``, ``@``, tab, CR) gets
+    a leading ``'`` (OWASP's CSV-injection advice). Ids come from the caller's files and may be anything."""
+    return "'" + value if value.startswith(FORMULA_START) else value
+
+
 def score(
     pairs: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV with need_id,talent_id columns.")],
     world: Annotated[Path, typer.Option("--world", exists=True, file_okay=False, help="World folder to read.")],
@@ -114,7 +123,9 @@ def score(
     with tmp.open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(["need_id", "talent_id", "score"])
-        writer.writerows(zip(need_ids, talent_ids, (f"{s:.6f}" for s in scores), strict=True))
+        writer.writerows(
+            zip(map(csv_cell, need_ids), map(csv_cell, talent_ids), (f"{s:.6f}" for s in scores), strict=True)
+        )
     tmp.replace(out_csv)
     summary = {
         "out": str(out_csv),

@@ -121,3 +121,25 @@ def test_text_helpers_join_all_free_text():
 
 def test_availability_short_term_keeps_months():
     assert Availability(mode="short_term", months_per_year=3).months_per_year == 3
+
+
+@pytest.mark.parametrize(
+    ("record", "field"),
+    [
+        ({"id": "t", "name": "a\x00b"}, "name"),
+        ({"id": "t", "summary": "ok", "skills": ["x", "\ud800"]}, "skills.1"),
+        ({"id": "t", "name": "x", "works": [{"title": "\udfff"}]}, "works.0.title"),
+        ({"id": "t\x00", "name": "x"}, "id"),
+        ({"id": "t", "name": "x", "salary_expectation": float("inf")}, "salary_expectation"),
+        ({"id": "t", "name": "x", "salary_expectation": float("nan")}, "salary_expectation"),
+        ({"id": "t", "name": "x", "h_index": 10**20}, "h_index"),
+        ({"id": "t", "name": "x", "updated_at": "0001-01-01T00:00:00+08:00"}, "updated_at"),
+        ({"id": "t", "name": "x", "nationality": "\ufb00"}, "nationality"),  # "ﬀ".upper() == "FF": not a code
+    ],
+)
+def test_text_no_database_stores_and_numbers_out_of_range_are_refused_by_field(record, field):
+    """NUL and lone surrogates (PostgreSQL stores neither), NaN and infinity, counts past any integer column, dates
+    whose UTC conversion overflows: a clear error naming the field, for the API and imports alike."""
+    with pytest.raises(ValidationError) as e:
+        Talent.model_validate(record)
+    assert ".".join(str(p) for p in e.value.errors()[0]["loc"]) == field, e.value.errors()

@@ -19,6 +19,7 @@ from service.api.cards import talent_card
 from service.api.crud import Paging, paging
 from service.api.deps import StoreDep
 from service.api.errors import ERROR_RESPONSES, not_found
+from service.api.limits import AlertIdPath
 from service.api.routes.subscriptions import EnterpriseKey
 from service.api.schemas import ErrorResponse, Page, TalentCard
 from service.disclosure import enterprise_reasons
@@ -101,7 +102,7 @@ def list_alerts(
 
 
 @router.post("/{alert_id}/read", responses={404: {"model": ErrorResponse, "description": "No such alert / 无此提醒"}})
-def mark_read(alert_id: int, principal: EnterpriseKey, store: StoreDep, request: Request) -> AlertOut:
+def mark_read(alert_id: AlertIdPath, principal: EnterpriseKey, store: StoreDep, request: Request) -> AlertOut:
     """Mark one of your alerts read (again: no change). 标记为已读。"""
     a = db.AlertRow.__table__
     mine = (a.c.id == alert_id) & (a.c.enterprise_id == principal.enterprise_id) & (a.c.status != "cancelled")

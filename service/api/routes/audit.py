@@ -10,6 +10,7 @@ from service import audit
 from service.api.crud import Paging, paging
 from service.api.deps import Admin, StoreDep
 from service.api.errors import ERROR_RESPONSES
+from service.api.limits import KEY_ID_MAX, OBJECT_KIND_MAX, IdQuery
 from service.api.schemas import AuditEntry, Page
 
 router = APIRouter(prefix="/audit", tags=["audit / 审计"], responses=ERROR_RESPONSES)
@@ -20,9 +21,11 @@ def list_audit(
     principal: Admin,
     store: StoreDep,
     page: Annotated[Paging, Depends(paging)],
-    object_kind: Annotated[str | None, Query(description="talent, need, … / 对象类型")] = None,
-    object_id: Annotated[str | None, Query(description="The record's id / 对象 id")] = None,
-    key_id: Annotated[int | None, Query(description="The acting key / 操作密钥")] = None,
+    object_kind: Annotated[
+        str | None, Query(max_length=OBJECT_KIND_MAX, pattern=r"^[a-z_]+$", description="talent, need, … / 对象类型")
+    ] = None,
+    object_id: Annotated[IdQuery | None, Query(description="The record's id / 对象 id")] = None,
+    key_id: Annotated[int | None, Query(ge=1, le=KEY_ID_MAX, description="The acting key / 操作密钥")] = None,
 ) -> Page[AuditEntry]:
     """Audit entries, newest first. 审计记录（最新在前）。"""
     rows, total = audit.entries(

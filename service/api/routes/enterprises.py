@@ -10,6 +10,7 @@ from features.records import Enterprise, RecordId
 from service.api.crud import IMPORT_BODY, Paging, audit_write, check_path_id, fetch, import_upload, list_page, paging
 from service.api.deps import AnyRole, NeedWriter, Office, StoreDep, WriterDep
 from service.api.errors import ERROR_RESPONSES, not_found
+from service.api.limits import IdPath
 from service.api.schemas import RECORD_EXAMPLES, ErrorResponse, ImportResult, Page
 from service.db import table
 from service.keys import Principal, Role
@@ -34,7 +35,7 @@ def create_enterprise(body: EnterpriseBody, principal: Office, writer: WriterDep
 
 
 @router.get("/{enterprise_id}", responses=NOT_FOUND)
-def read_enterprise(enterprise_id: str, principal: AnyRole, store: StoreDep) -> Enterprise:
+def read_enterprise(enterprise_id: IdPath, principal: AnyRole, store: StoreDep) -> Enterprise:
     """An enterprise (an enterprise key: its own only). 读取企业信息。"""
     _own(principal, enterprise_id)
     return fetch(store, "enterprise", enterprise_id)  # type: ignore[return-value]
@@ -42,7 +43,7 @@ def read_enterprise(enterprise_id: str, principal: AnyRole, store: StoreDep) -> 
 
 @router.put("/{enterprise_id}", responses={201: {"model": Enterprise, "description": "Created / 已新建"}, **NOT_FOUND})
 def replace_enterprise(
-    enterprise_id: str, body: EnterpriseBody, principal: NeedWriter, writer: WriterDep, response: Response
+    enterprise_id: IdPath, body: EnterpriseBody, principal: NeedWriter, writer: WriterDep, response: Response
 ) -> Enterprise:
     """Replace an enterprise with the body, or create it when the id is new (upsert: 200 replaced, 201 created;
     an enterprise key may only replace its own record). 整体替换企业信息。"""

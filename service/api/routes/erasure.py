@@ -10,6 +10,7 @@ from service import audit
 from service.api.crud import fetch
 from service.api.deps import Office, StoreDep
 from service.api.errors import ERROR_RESPONSES
+from service.api.limits import IdPath
 from service.api.schemas import ErrorResponse
 from service.erasure import erase_talent
 
@@ -25,7 +26,7 @@ class ErasureOut(BaseModel):
 
 
 @router.delete("/{talent_id}", responses={404: {"model": ErrorResponse, "description": "No such talent / 无此人才"}})
-def erase(talent_id: str, request: Request, principal: Office, store: StoreDep) -> ErasureOut:
+def erase(talent_id: IdPath, request: Request, principal: Office, store: StoreDep) -> ErasureOut:
     """Erase a talent everywhere (recruiter, admin): afterwards no route, ranking or search finds them, and their
     feedback is gone. Irreversible. 彻底删除人才（个人信息删除权），不可恢复。"""
     talent = fetch(store, "talent", talent_id)

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import logging
+
 import sqlalchemy as sa
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 
 from service.api.deps import MetricsDep
+from service.api.errors import ERROR_RESPONSES
 from service.api.schemas import Health, Readiness
 
-router = APIRouter(tags=["health / 运行状态"])
+log = logging.getLogger("talentmatch.api")
+
+router = APIRouter(tags=["health / 运行状态"], responses={422: ERROR_RESPONSES[422]})  # unknown query parameters
 
 
 @router.get("/healthz")
@@ -28,13 +33,14 @@ def readyz(request: Request) -> Readiness:
     try:
         with state.store.engine.connect() as conn:
             conn.execute(sa.text("SELECT 1"))
-    except SQLAlchemyError as e:
-        reasons.append(f"store unreachable: {str(getattr(e, 'orig', None) or e).strip().splitlines()[0]}")
+    except SQLAlchemyError as e:  # the driver's text names the host: logged, not shown to an anonymous probe
+        log.error("readyz: store unreachable: %s", str(getattr(e, "orig", None) or e).strip().splitlines()[0])
+        reasons.append("store unreachable (the service log has the details)")
     indices = getattr(state, "indices", None)
     if indices is None:
         reasons.append("indices not built")
-    if stale := getattr(state, "stale", None):
-        reasons.append(stale)
+    if getattr(state, "stale", None):  # its text (an exception's) is in the log already
+        reasons.append("indices out of step with the store: restart the service (the service log says why)")
     body = Readiness(
         status="not ready" if reasons else "ready",
         talents=len(indices.talents) if indices is not None else 0,

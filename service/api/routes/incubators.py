@@ -10,6 +10,7 @@ from features.records import CountryCode, Incubator
 from service.api.crud import IMPORT_BODY, Paging, audit_write, check_path_id, fetch, import_upload, list_page, paging
 from service.api.deps import AnyRole, Office, StoreDep, WriterDep
 from service.api.errors import ERROR_RESPONSES
+from service.api.limits import IdPath
 from service.api.schemas import RECORD_EXAMPLES, ErrorResponse, ImportResult, Page
 from service.db import table
 
@@ -28,14 +29,14 @@ def create_incubator(body: IncubatorBody, principal: Office, writer: WriterDep) 
 
 
 @router.get("/{incubator_id}", responses=NOT_FOUND)
-def read_incubator(incubator_id: str, principal: AnyRole, store: StoreDep) -> Incubator:
+def read_incubator(incubator_id: IdPath, principal: AnyRole, store: StoreDep) -> Incubator:
     """A incubator (any key). 读取孵化器。"""
     return fetch(store, "incubator", incubator_id)  # type: ignore[return-value]
 
 
 @router.put("/{incubator_id}", responses={201: {"model": Incubator, "description": "Created / 已新建"}})
 def replace_incubator(
-    incubator_id: str, body: IncubatorBody, principal: Office, writer: WriterDep, response: Response
+    incubator_id: IdPath, body: IncubatorBody, principal: Office, writer: WriterDep, response: Response
 ) -> Incubator:
     """Replace a incubator with the body, or create it when the id is new (upsert: 200 replaced, 201 created); send
     the whole record. 整体替换孵化器（不存在则新建）。"""

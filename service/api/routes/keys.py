@@ -7,6 +7,7 @@ from fastapi import APIRouter, Response
 from service import keys
 from service.api.deps import Admin, StoreDep
 from service.api.errors import ERROR_RESPONSES, ApiError, not_found
+from service.api.limits import KeyIdPath
 from service.api.schemas import ErrorResponse, KeyCreate, KeyCreated, KeyInfo
 from service.store import StoreError
 
@@ -31,7 +32,7 @@ def list_keys(principal: Admin, store: StoreDep) -> list[KeyInfo]:
 
 
 @router.delete("/{key_id}", status_code=204, responses={404: {"model": ErrorResponse}})
-def revoke_key(key_id: int, principal: Admin, store: StoreDep) -> Response:
+def revoke_key(key_id: KeyIdPath, principal: Admin, store: StoreDep) -> Response:
     """Revoke a key at once; it stays listed (and in the audit log) with `revoked_at`. 吊销密钥。"""
     if not keys.revoke_key(store, key_id):
         raise not_found("key", key_id)

@@ -12,6 +12,7 @@ from features.records import Need, NeedKind, NeedStatus, Record, RecordId
 from service.api.crud import IMPORT_BODY, Paging, audit_write, check_path_id, fetch, import_upload, list_page, paging
 from service.api.deps import AnyRole, NeedWriter, Office, SettingsDep, StoreDep, WriterDep, enterprise_quota
 from service.api.errors import ERROR_RESPONSES, forbidden, not_found
+from service.api.limits import IdPath
 from service.api.schemas import RECORD_EXAMPLES, ErrorResponse, ImportResult, Page
 from service.db import table
 from service.keys import Principal, Role
@@ -63,14 +64,14 @@ def create_need(body: NeedBody, principal: NeedWriter, writer: WriterDep, settin
 
 
 @router.get("/{need_id}", responses=NOT_FOUND)
-def read_need(need_id: str, principal: AnyRole, store: StoreDep) -> Need:
+def read_need(need_id: IdPath, principal: AnyRole, store: StoreDep) -> Need:
     """A need (an enterprise: its own only). 读取需求。"""
     return visible_need(store, principal, need_id)
 
 
 @router.put("/{need_id}", responses={201: {"model": Need, "description": "Created / 已新建"}, **NOT_FOUND, **QUOTA})
 def replace_need(
-    need_id: str, body: NeedBody, principal: NeedWriter, writer: WriterDep, settings: SettingsDep, response: Response
+    need_id: IdPath, body: NeedBody, principal: NeedWriter, writer: WriterDep, settings: SettingsDep, response: Response
 ) -> Need:
     """Replace a need with the body, or create it when the id is new (upsert: 200 replaced, 201 created; an
     enterprise creating one uses its daily quota of new needs); send the whole record. Closing a post: set `status`

@@ -10,6 +10,7 @@ from features.records import Platform
 from service.api.crud import IMPORT_BODY, Paging, audit_write, check_path_id, fetch, import_upload, list_page, paging
 from service.api.deps import AnyRole, Office, StoreDep, WriterDep
 from service.api.errors import ERROR_RESPONSES
+from service.api.limits import IdPath
 from service.api.schemas import RECORD_EXAMPLES, ErrorResponse, ImportResult, Page
 
 router = APIRouter(prefix="/platforms", tags=["platforms / 平台"], responses=ERROR_RESPONSES)
@@ -27,14 +28,14 @@ def create_platform(body: PlatformBody, principal: Office, writer: WriterDep) ->
 
 
 @router.get("/{platform_id}", responses=NOT_FOUND)
-def read_platform(platform_id: str, principal: AnyRole, store: StoreDep) -> Platform:
+def read_platform(platform_id: IdPath, principal: AnyRole, store: StoreDep) -> Platform:
     """A platform (any key). 读取平台。"""
     return fetch(store, "platform", platform_id)  # type: ignore[return-value]
 
 
 @router.put("/{platform_id}", responses={201: {"model": Platform, "description": "Created / 已新建"}})
 def replace_platform(
-    platform_id: str, body: PlatformBody, principal: Office, writer: WriterDep, response: Response
+    platform_id: IdPath, body: PlatformBody, principal: Office, writer: WriterDep, response: Response
 ) -> Platform:
     """Replace a platform with the body, or create it when the id is new (upsert: 200 replaced, 201 created); send
     the whole record. 整体替换平台（不存在则新建）。"""

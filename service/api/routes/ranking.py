@@ -25,6 +25,7 @@ from service import audit, disclosure, keys, receipts
 from service.api.crud import fetch
 from service.api.deps import AnyRole, IndicesDep, Office, Ranker, StoreDep, WriterDep, take_quota
 from service.api.errors import ERROR_RESPONSES, ApiError, not_found
+from service.api.limits import IdPath, RankingIdPath
 from service.api.ranking_schemas import (
     FeedbackIn,
     NeedMatch,
@@ -104,7 +105,7 @@ ENTERPRISE_LIMITS = {
 @router.get("/needs/{need_id}/candidates", tags=["ranking / 排序"], responses=NOT_FOUND | ENTERPRISE_LIMITS,
             response_model=RankingOut)  # fmt: skip
 async def candidates(
-    need_id: str,
+    need_id: IdPath,
     request: Request,
     principal: Ranker,
     store: StoreDep,
@@ -165,7 +166,7 @@ def search(
 
 @router.get("/talents/{talent_id}/needs", tags=["ranking / 排序"], responses=NOT_FOUND)
 def needs_for_talent(
-    talent_id: str,
+    talent_id: IdPath,
     principal: Office,
     store: StoreDep,
     indices: IndicesDep,
@@ -194,7 +195,7 @@ async def feedback(
     The `ranking_id` must be a ranking of that need in which the talent was shown. 记录对候选人的操作（用于再训练）。"""
     store = writer.store
     await run_in_threadpool(visible_need, store, principal, body.need_id)
-    position, model_version = await run_in_threadpool(_check_shown, store, body)
+    position, model_version = await run_in_threadpool(_check_shown, store, principal, body)
     event = FeedbackEvent(
         need_id=body.need_id,
         talent_id=body.talent_id,
@@ -210,10 +211,13 @@ async def feedback(
     return event
 
 
-def _check_shown(store, body: FeedbackIn) -> tuple[int, str | None]:
-    """(position, model version) of the talent in the ranking the feedback names; 404/422 saying what is wrong."""
+def _check_shown(store, principal: Principal, body: FeedbackIn) -> tuple[int, str | None]:
+    """(position, model version) of the talent in the ranking the feedback names; 404/422 saying what is wrong.
+    An enterprise learns nothing it could not see: another need's ranking is an unknown ranking to it, and an
+    unknown talent one that was not shown."""
     head = receipts.head(store, body.ranking_id)
-    if head is None:
+    enterprise = principal.role is Role.enterprise
+    if head is None or (enterprise and head[1] != body.need_id):
         raise ApiError(404, f"no ranking {body.ranking_id!r}; send the ranking_id of the page the talent was on",
                        field="ranking_id")  # fmt: skip
     _, need_id, model_version = head
@@ -221,7 +225,8 @@ def _check_shown(store, body: FeedbackIn) -> tuple[int, str | None]:
         what = "a free-text search" if need_id is None else f"need {need_id!r}"
         raise ApiError(422, f"ranking {body.ranking_id!r} ranked {what}, not need {body.need_id!r}",
                        field="ranking_id")  # fmt: skip
-    fetch(store, "talent", body.talent_id)  # 404 for an unknown (or erased) talent
+    if not enterprise:
+        fetch(store, "talent", body.talent_id)  # 404 for an unknown (or erased) talent
     position = receipts.candidate(store, body.ranking_id, body.talent_id)
     if position is None:
         raise ApiError(422, f"talent {body.talent_id!r} was not among the candidates of ranking {body.ranking_id!r}",
@@ -237,7 +242,7 @@ def _check_shown(store, body: FeedbackIn) -> tuple[int, str | None]:
 
 
 @router.get("/rankings/{ranking_id}", tags=["ranking / 排序"], responses=NOT_FOUND)
-def read_receipt(ranking_id: str, principal: AnyRole, store: StoreDep) -> ReceiptOut:
+def read_receipt(ranking_id: RankingIdPath, principal: AnyRole, store: StoreDep) -> ReceiptOut:
     """The decision receipt of a ranking: request, model and feature-schema versions, the rules' removals, and
     each candidate's score, reasons, named feature row and contributions (erased talents redacted). Office roles
     read any; an enterprise only its own needs' rankings, without feature rows, salary figures or the id of a key

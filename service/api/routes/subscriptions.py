@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Request, Response
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.concurrency import run_in_threadpool
 
 from features.records import RecordId
@@ -16,6 +16,7 @@ from service.alerts.sealing import MAX_SECRET
 from service.alerts.subscriptions import Channel, Delivery, Subscription
 from service.api.deps import SettingsDep, StoreDep, require_roles
 from service.api.errors import ERROR_RESPONSES, ApiError, not_found
+from service.api.limits import EMAIL_MAX, SubscriptionIdPath, WebhookUrl, text
 from service.api.routes.needs import visible_need
 from service.api.schemas import ErrorResponse
 from service.keys import Principal, Role
@@ -26,7 +27,7 @@ router = APIRouter(prefix="/subscriptions", tags=["alerts / 匹配提醒"], resp
 EnterpriseKey = Annotated[Principal, require_roles(Role.enterprise)]
 """Subscriptions and alerts belong to an enterprise: only its own key manages them."""
 NOT_FOUND = {404: {"model": ErrorResponse, "description": "No such subscription (or not yours) / 无此订阅"}}
-Email = Annotated[str, StringConstraints(strip_whitespace=True, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+Email = text(strip_whitespace=True, max_length=EMAIL_MAX, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _FIELDS = {Channel.webhook: ("url", "secret"), Channel.email: ("email",), Channel.inbox: ()}
 
 
@@ -45,18 +46,19 @@ class SubscriptionCreate(BaseModel):
 
     need_id: RecordId | None = Field(default=None, description="One of your needs; omit for all your open needs.")
     channel: Channel
-    url: AnyHttpUrl | None = Field(
+    url: WebhookUrl | None = Field(
         default=None,
         description="Webhook: the HTTPS endpoint alerts are POSTed to. It must resolve to public addresses only "
         "(checked now and at every send; redirects are not followed) unless the operator allows the host.",
     )
-    secret: str | None = Field(default=None, min_length=16, max_length=MAX_SECRET,
+    secret: text(min_length=16, max_length=MAX_SECRET) | None = Field(default=None,
                                description="Webhook: the HMAC key signing each request (kept to sign; never shown "
                                "again).")  # fmt: skip
     email: Email | None = Field(default=None, description="E-mail: where alerts are sent.")
     top_n: int | None = Field(default=None, ge=1, le=100, description="Alert when a talent enters the need's top N.")
     min_score: float | None = Field(
         default=None,
+        allow_inf_nan=False,
         description="Alert when a talent's score reaches this (the serving model's scale; 0–1 text "
         "relevance when no model is deployed).",
     )
@@ -166,13 +168,15 @@ def list_subscriptions(principal: EnterpriseKey, store: StoreDep) -> list[Subscr
 
 
 @router.get("/{sub_id}", responses=NOT_FOUND)
-def read_subscription(sub_id: int, principal: EnterpriseKey, store: StoreDep) -> SubscriptionOut:
+def read_subscription(sub_id: SubscriptionIdPath, principal: EnterpriseKey, store: StoreDep) -> SubscriptionOut:
     """One of your subscriptions. 读取订阅。"""
     return out(_own(store, principal, sub_id))
 
 
 @router.delete("/{sub_id}", status_code=204, responses=NOT_FOUND)
-async def delete_subscription(sub_id: int, principal: EnterpriseKey, store: StoreDep, request: Request) -> Response:
+async def delete_subscription(
+    sub_id: SubscriptionIdPath, principal: EnterpriseKey, store: StoreDep, request: Request
+) -> Response:
     """End a subscription; alerts already made stay in your inbox. 取消订阅。"""
     await run_in_threadpool(_own, store, principal, sub_id)
     await run_in_threadpool(subs_db.deactivate, store, sub_id)

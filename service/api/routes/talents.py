@@ -24,6 +24,7 @@ from service.api.crud import (
 )
 from service.api.deps import Office, ProfileReader, StoreDep, WriterDep
 from service.api.errors import ERROR_RESPONSES
+from service.api.limits import IdPath
 from service.api.schemas import RECORD_EXAMPLES, ErrorResponse, ImportResult, Page
 from service.db import table
 
@@ -42,7 +43,7 @@ def create_talent(body: TalentBody, principal: Office, writer: WriterDep) -> Tal
 
 
 @router.get("/{talent_id}", responses=NOT_FOUND)
-def read_talent(talent_id: str, principal: ProfileReader, store: StoreDep) -> Talent:
+def read_talent(talent_id: IdPath, principal: ProfileReader, store: StoreDep) -> Talent:
     """A full talent profile (recruiter, data team, admin); the read is written to the audit log.
     读取完整档案（记入审计）。"""
     talent = fetch(store, "talent", talent_id)
@@ -52,7 +53,7 @@ def read_talent(talent_id: str, principal: ProfileReader, store: StoreDep) -> Ta
 
 @router.put("/{talent_id}", responses={201: {"model": Talent, "description": "Created / 已新建"}})
 def replace_talent(
-    talent_id: str, body: TalentBody, principal: Office, writer: WriterDep, response: Response
+    talent_id: IdPath, body: TalentBody, principal: Office, writer: WriterDep, response: Response
 ) -> Talent:
     """Replace a talent with the body, or create it when the id is new (upsert: 200 replaced, 201 created).
     Fields left out take their defaults: send the whole record. 整体替换（不存在则新建）。"""
