@@ -20,12 +20,14 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from features.records import Record
 
 MIGRATIONS = Path(__file__).with_name("migrations")
-HEAD_REVISION = "0004"
+HEAD_REVISION = "0005"
 """The newest migration in ``migrations/versions`` (a test checks it against Alembic), known without importing
 Alembic so every command starts quickly; bump it with each new migration."""
 
 JSONData = sa.JSON().with_variant(JSONB(), "postgresql")
 UTCDateTime = sa.DateTime(timezone=True)
+AuditId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+"""64-bit on PostgreSQL (one row per profile read adds up); SQLite autoincrements only an ``INTEGER`` key."""
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_name)s",
@@ -78,6 +80,8 @@ class NeedRow(RecordRow, Base):
     status: Mapped[str] = mapped_column(sa.String(16), index=True)
     min_tier: Mapped[str | None] = mapped_column(sa.String(1))
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    match_pending: Mapped[bool] = mapped_column(sa.Boolean, index=True, server_default=sa.false())
+    """Written (new or changed) and not yet matched for alerts: the change feed a crash cannot lose."""
 
 
 class TalentRow(RecordRow, Base):
@@ -88,6 +92,20 @@ class TalentRow(RecordRow, Base):
     nationality: Mapped[str | None] = mapped_column(sa.String(2), index=True)
     incubator_id: Mapped[str | None] = mapped_column(sa.ForeignKey("incubators.id"), index=True)
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    match_pending: Mapped[bool] = mapped_column(sa.Boolean, index=True, server_default=sa.false())
+    """Written (new or changed) and not yet matched for alerts: the change feed a crash cannot lose."""
+
+
+class TalentVersionRow(Base):
+    """An earlier version of a talent, kept only so erasure finds every text whose vectors may be cached (each
+    version's profile and works under every encoder); erased with the talent."""
+
+    __tablename__ = "talent_versions"
+
+    id: Mapped[int] = mapped_column(AuditId, primary_key=True, autoincrement=True)
+    talent_id: Mapped[str] = mapped_column(sa.ForeignKey("talents.id", ondelete="CASCADE"), index=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONData)
+    replaced_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class FeedbackRow(RecordRow, Base):
@@ -112,10 +130,6 @@ class ApiKeyRow(Base):
     label: Mapped[str | None] = mapped_column(sa.String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-
-
-AuditId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-"""64-bit on PostgreSQL (one row per profile read adds up); SQLite autoincrements only an ``INTEGER`` key."""
 
 
 class AuditRow(Base):

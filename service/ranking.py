@@ -9,7 +9,8 @@ content, the filters, the model and the size of the indices; pages (reasons and 
 entry. A recruiter paging or refreshing, and many users looking at the same post, pay for the ranking once. Any
 talent or need added or erased changes the key; erasure also empties the cache (no erased talent may linger in
 memory). What the key does not see (another need's or an incubator's edit shifting graph proximity) lasts at most
-the cache's lifetime (``TALENTMATCH_RANK_CACHE_SECONDS``, a minute by default).
+the cache's lifetime (``TALENTMATCH_RANK_CACHE_SECONDS``, a minute by default). The cache is bounded by entries and
+by estimated bytes (``TALENTMATCH_RANK_CACHE_ENTRIES``, ``TALENTMATCH_RANK_CACHE_BYTES``), least recently used out.
 """
 
 from __future__ import annotations
@@ -41,7 +42,10 @@ if TYPE_CHECKING:  # LightGBM and scikit-learn load with the champion, after sta
 CACHE_SECONDS = 60.0
 """Default of ``TALENTMATCH_RANK_CACHE_SECONDS``."""
 CACHE_ENTRIES = 512
-"""About 40 kB per entry (300 feature rows of 31 float32 plus ids): 20 MB at most."""
+"""Default of ``TALENTMATCH_RANK_CACHE_ENTRIES``."""
+CACHE_BYTES = 64 << 20
+"""Default of ``TALENTMATCH_RANK_CACHE_BYTES``: about 40 kB per pool (300 feature rows of 31 float32 plus ids) and
+some 2 kB per memoised candidate row."""
 MAX_K = 100
 
 
@@ -55,10 +59,26 @@ class FullRanking(Pool):
     pages: dict[tuple[int, int], list[PageRow]] = field(default_factory=dict)
     stored_pages: set[str] = field(default_factory=set)
     """Pages whose details (features, contributions, reasons) a receipt has already stored (``service.receipts``)."""
+    receipts: dict[tuple, str] = field(default_factory=dict)
+    """Receipt id per (page, key, route, need, params) already stored: serving the same cached page to the same key
+    again reuses it instead of writing another receipt (``service.api.rankings``)."""
+    nbytes: int = 0
+    """Estimated memory held (pool and memoised pages), for the cache's byte bound."""
 
     @classmethod
     def of(cls, pool: Pool) -> FullRanking:
-        return cls(**{f.name: getattr(pool, f.name) for f in fields(Pool)})
+        full = cls(**{f.name: getattr(pool, f.name) for f in fields(Pool)})
+        full.nbytes = _pool_bytes(full)
+        return full
+
+
+def _pool_bytes(pool: Pool) -> int:
+    ids = sum(len(i) + 56 for i in pool.ids)  # a short str object each, plus the list slot
+    return int(pool.X.nbytes + pool.scores.nbytes + ids + 1024)
+
+
+def _page_bytes(rows: list[PageRow]) -> int:
+    return sum(r.features.nbytes + r.contributions.nbytes + 2 * len(r.receipt_detail) + 512 for r in rows)
 
 
 @dataclass
@@ -119,18 +139,49 @@ def page(full: FullRanking, idx: Indices, k: int, offset: int) -> list[PageRow]:
         for c in pipeline.page(full, idx, k, offset)
     ]
     full.pages[key] = rows
+    full.nbytes += _page_bytes(rows)
     return rows
 
 
 class RankCache:
-    """Whole rankings by (need content, filters, model, index sizes), least recently used out, ``ttl`` seconds."""
+    """Whole rankings by (need content, filters, model, index sizes), least recently used out, ``ttl`` seconds, at
+    most ``entries`` entries and ``max_bytes`` estimated bytes (pools and the pages memoised in them)."""
 
     def __init__(
-        self, ttl: float = CACHE_SECONDS, entries: int = CACHE_ENTRIES, policy: pipeline.Policy = pipeline.NO_POLICY
+        self,
+        ttl: float = CACHE_SECONDS,
+        entries: int = CACHE_ENTRIES,
+        policy: pipeline.Policy = pipeline.NO_POLICY,
+        max_bytes: int = CACHE_BYTES,
     ) -> None:
-        self.ttl, self.entries, self.policy = ttl, entries, policy
+        self.ttl, self.entries, self.policy, self.max_bytes = ttl, entries, policy, max_bytes
         self._items: OrderedDict[tuple, tuple[float, FullRanking]] = OrderedDict()
         self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @property
+    def nbytes(self) -> int:
+        """Estimated bytes the entries hold now."""
+        with self._lock:
+            return sum(full.nbytes for _, full in self._items.values())
+
+    def page(self, full: FullRanking, idx: Indices, k: int, offset: int) -> list[PageRow]:
+        """``page``, then the bounds re-applied (a memoised page makes its entry larger)."""
+        before = full.nbytes
+        rows = page(full, idx, k, offset)
+        if full.nbytes != before:
+            with self._lock:
+                self._evict()
+        return rows
+
+    def _evict(self) -> None:
+        """Least recently used out until both bounds hold (the newest entry always stays: it is being served)."""
+        total = sum(full.nbytes for _, full in self._items.values())
+        while len(self._items) > 1 and (len(self._items) > self.entries or total > self.max_bytes):
+            _, (_, full) = self._items.popitem(last=False)
+            total -= full.nbytes
 
     @staticmethod
     def key(idx: Indices, need: Need, scorer: Scorer | None, filters: Filters | None) -> tuple:
@@ -165,8 +216,7 @@ class RankCache:
         with self._lock:
             self._items[key] = (now, full)
             self._items.move_to_end(key)
-            while len(self._items) > self.entries:
-                self._items.popitem(last=False)
+            self._evict()
         return full
 
     def clear(self) -> None:

@@ -41,6 +41,14 @@ class Settings(BaseSettings):
         description="How long a need's whole ranking is reused for further pages and repeated requests (0: never); "
         "any talent or need added or erased starts afresh at once.",
     )
+    rank_cache_entries: int = Field(
+        default=512, ge=1, description="Most whole rankings the ranking cache holds (least recently used out)."
+    )
+    rank_cache_bytes: int = Field(
+        default=64 << 20,
+        ge=1 << 20,
+        description="Most memory the ranking cache holds, in estimated bytes (pools and memoised pages); 64 MiB.",
+    )
     # --- office policy at ranking time (matcher.pipeline.Policy): configuration, not a fitted constant ---
     policy_yrd_first: bool = Field(
         default=False,

@@ -40,6 +40,7 @@ from service import db
 from service.alerts import subscriptions as subs_db
 from service.alerts.subscriptions import Channel, Delivery, Subscription
 from service.api.cards import talent_card
+from service.locking import IndexLock
 from service.settings import Settings
 from service.store import Store
 
@@ -96,9 +97,9 @@ class AlertMatcher:
 
     def __init__(self, store: Store, settings: Settings, indices: Indices,
                  scorer: Callable[[], ScorerLike | None] = lambda: None,
-                 index_lock: threading.Lock | None = None) -> None:  # fmt: skip
+                 index_lock: IndexLock | None = None) -> None:  # fmt: skip
         self.store, self.settings, self.idx, self.scorer = store, settings, indices, scorer
-        self.index_lock = index_lock or threading.Lock()
+        self.index_lock = index_lock or IndexLock()
         self._lock = threading.RLock()
         self.batch = NeedSet(indices)
         self._by_need: dict[str, list[Subscription]] = {}
@@ -159,6 +160,28 @@ class AlertMatcher:
             if talents:
                 self.match(talents, now=now)
 
+    def catch_up(self, batch: int = 200, *, now: datetime | None = None) -> int:
+        """Match what a crash left pending (``service.store.PENDING``): new needs' posted digests and written
+        talents, in batches under the writers' lock, clearing each flag once matched. Dedup makes a repeat
+        harmless. Returns the records matched."""
+        done = 0
+        for kind in ("need", "talent"):
+            while pending := self.store.pending(kind, batch):
+                with self.index_lock:
+                    current = [r for r in pending if r.id in (self.idx.needs if kind == "need" else self.idx.talents)]
+                    if kind == "need":
+                        for need in current:
+                            self.on_write([(None, need)], now=now)
+                    else:
+                        self.match(current, now=now)
+                    cleared = self.store.matched(pending)  # records no longer indexed have nothing to match
+                done += len(current)
+                if len(pending) < batch or not cleared:  # not cleared: rewritten meanwhile, a later pass takes it
+                    break
+        if done:
+            log.info("alerts catch-up: matched %d record(s) left pending by an interrupted write", done)
+        return done
+
     # --- scoring -----------------------------------------------------------------------------------------------
 
     def _model(self) -> ScorerLike | None:
@@ -184,7 +207,7 @@ class AlertMatcher:
 
     def warm(self, limit: int = 50) -> int:
         """Compute up to ``limit`` missing top-N cut-offs (the dispatcher loop calls this); returns how many."""
-        with self.index_lock, self._lock:
+        with self.index_lock.read(), self._lock:
             scorer = self._model()
             missing = [nid for nid in self.batch.row_of if nid not in self._top
                        and any(s.top_n for s in self.subscriptions_for(self.idx.needs[nid]))][:limit]  # fmt: skip

@@ -5,7 +5,8 @@ schema is missing or behind, without migrating it), loads every record and build
 - ``settings``: the ``Settings`` the app was made with
 - ``store``: the ``Store``
 - ``indices``: the ``features.indices.Indices`` (``None`` until built)
-- ``index_lock``: the ``threading.Lock`` every writer of the indices holds (``live.Writer`` does)
+- ``index_lock``: the ``service.locking.IndexLock``: every writer of the indices holds it alone (``live.Writer``,
+  erasure), rankings and searches share its ``read()`` side
 - ``metrics``: the ``metrics.Metrics`` (Prometheus registry)
 - ``stale``: ``None``, or why the indices no longer match the store (``/readyz`` then reports 503)
 - ``models``: the ``service.models.ModelSlot`` holding the champion (``None`` inside: non-personalised ranking)
@@ -36,6 +37,7 @@ from service.api.metrics import Metrics, RequestMetrics
 from service.api.routes import ROUTERS
 from service.db import safe_url
 from service.indexing import build_indices, store_records
+from service.locking import IndexLock
 from service.models import ModelSlot
 from service.ranking import RankCache
 from service.settings import Settings
@@ -120,11 +122,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = metrics
     app.state.store = None
     app.state.indices = None
-    app.state.index_lock = threading.Lock()
+    app.state.index_lock = IndexLock()
     app.state.stale = None
     app.state.models = ModelSlot()
     policy = Policy(yrd_first=settings.policy_yrd_first)
-    app.state.rank_cache = RankCache(ttl=settings.rank_cache_seconds, policy=policy)
+    app.state.rank_cache = RankCache(ttl=settings.rank_cache_seconds, entries=settings.rank_cache_entries,
+                                     policy=policy, max_bytes=settings.rank_cache_bytes)  # fmt: skip
     app.state.receipt_lock = threading.Lock()
     errors.install(app)
     for router in ROUTERS:

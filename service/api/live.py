@@ -3,7 +3,8 @@
 After indexing, each callable in ``state.after_write`` (if any) gets the list of (previous version or ``None``,
 new record) of the talents and needs that changed, still under the lock: alerts match new talents there.
 
-One lock serialises writers (two writers must not interleave index updates); the store is written first, in one
+One lock serialises writers (two writers must not interleave index updates) and keeps readers out meanwhile
+(``service.locking.IndexLock``); the store is written first, in one
 transaction that validates every reference, and only a successful write reaches the indices. If indexing then
 fails (an encoder failure, not bad input), the record is safely stored but the process no longer matches the
 store: it says so in ``/readyz`` until restarted, and the write gets 503.
@@ -12,6 +13,7 @@ store: it says so in ``/readyz`` until restarted, and the write gets 503.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -21,6 +23,15 @@ from service.api.errors import ApiError
 from service.store import ImportFailed, ImportReport, Store
 
 log = logging.getLogger("talentmatch.api")
+
+CRASH_AT = "TALENTMATCH_TEST_CRASH_AT"
+"""Test hook: ``after-commit`` ends the process (``os._exit``) right after a write commits, before indexing and
+alerts, so the tests can show that the alerts change feed (``service.store.PENDING``) survives a crash there."""
+
+
+def crash_point(name: str) -> None:
+    if os.environ.get(CRASH_AT) == name:
+        os._exit(70)
 
 
 class Writer:
@@ -53,6 +64,7 @@ class Writer:
             report = self.store.import_world(batch)
             if not report.ok:
                 raise ImportFailed(report.issues)
+            crash_point("after-commit")
             self._index(batch)
         return report
 
@@ -61,6 +73,7 @@ class Writer:
         if not report.ok:
             issue = report.issues[0]
             raise ApiError(422, f"{issue.field}: {issue.message}", field=None if issue.field == "-" else issue.field)
+        crash_point("after-commit")
         self._index({record.record_kind: [record]})
 
     def _index(self, batch: Mapping[str, Sequence[Record]]) -> None:
@@ -84,8 +97,12 @@ class Writer:
             log.exception(reason)
             self.state.stale = f"{reason}; restart the service to rebuild the indices from the store"
             raise ApiError(503, f"{reason}; the record is stored and will be indexed when the service restarts") from e
+        failed = False
         for hook in getattr(self.state, "after_write", ()):
             try:
                 hook(changed)  # e.g. alerts matching new talents; the write itself has succeeded either way
             except Exception:
+                failed = True
                 log.exception("after-write hook %r failed; the write is stored and indexed", hook)
+        if not failed:  # else the records stay pending and the next catch-up pass matches them
+            self.store.matched(new for _, new in changed)

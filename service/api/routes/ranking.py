@@ -138,6 +138,7 @@ def search(
 @router.get("/talents/{talent_id}/needs", tags=["ranking / 排序"], responses=NOT_FOUND)
 def needs_for_talent(
     talent_id: str,
+    request: Request,
     principal: Office,
     store: StoreDep,
     indices: IndicesDep,
@@ -145,14 +146,16 @@ def needs_for_talent(
 ) -> NeedMatches:
     """Open needs that fit a talent, best first (text and vector search over open needs, then each need's hard
     rules for this talent). Recruiters and admins. 与人才匹配的开放岗位（双向匹配）。"""
-    talent = indices.talents.get(talent_id)
-    if talent is None:
-        raise not_found("talent", talent_id)
-    found = retrieve_needs(indices, talent, k=k)
+    with request.app.state.index_lock.read():
+        talent = indices.talents.get(talent_id)
+        if talent is None:
+            raise not_found("talent", talent_id)
+        found = retrieve_needs(indices, talent, k=k)
+        needs = {n: indices.needs[n] for n, _ in found}
     audit.record(store, principal, "match", "talent", [talent_id], {"needs": len(found)})
     return NeedMatches(
         talent_id=talent_id,
-        needs=[NeedMatch(need_id=n, score=round(s, 6), need=indices.needs[n]) for n, s in found],
+        needs=[NeedMatch(need_id=n, score=round(s, 6), need=needs[n]) for n, s in found],
     )
 
 
