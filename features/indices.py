@@ -132,6 +132,19 @@ class Indices:
         self.graph.remove_talent(talent_id)
         return True
 
+    def erase_talent(self, talent_id: str) -> bool:
+        """PIPL erasure: ``remove_talent``, then every row the talent ever had (earlier versions' tombstones too) is
+        zeroed in the table, BM25 (with the words only they used), concept and dense indices, at once: no index
+        keeps their id, text or values (rows keep their numbers, so the lockstep holds without a compaction).
+        Returns whether the talent was indexed."""
+        indexed = self.remove_talent(talent_id)
+        self.table.scrub(talent_id)
+        self.sparse.scrub(talent_id)
+        self.concepts.scrub(talent_id)
+        if self.dense is not None:
+            self.dense.scrub(talent_id)
+        return indexed
+
     def add_need(self, n: Need) -> None:
         """Add or replace a need; only open needs are searchable from a talent."""
         self.remove_need(n.id)

@@ -149,6 +149,19 @@ class _ColumnTable:
         self._cols["alive"][row] = False
         return True
 
+    def scrub(self, record_id: str) -> int:
+        """Erase every row that ever held ``record_id`` (earlier versions' tombstones too): values zeroed, id blanked;
+        the record must be removed first. Returns the rows scrubbed."""
+        if record_id in self.row_of:
+            raise ValueError(f"{record_id!r} is live; remove it before scrubbing its rows")
+        rows = [i for i, rid in enumerate(self.ids) if rid == record_id]
+        self._flush()
+        for row in rows:
+            self.ids[row] = ""
+            for col in self._cols.values():
+                col[row] = 0
+        return len(rows)
+
     def rows(self, record_ids: Sequence[str]) -> np.ndarray:
         """Row numbers for ids; -1 where the id is unknown or removed."""
         get = self.row_of.get

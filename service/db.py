@@ -320,7 +320,7 @@ def _json_dumps(value: Any) -> str:
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for any SQLAlchemy URL; SQLite gets foreign keys enforced, WAL and relaxed fsync."""
+    """An engine for any SQLAlchemy URL; SQLite gets foreign keys enforced, WAL, relaxed fsync and secure delete."""
     url = normalize_url(url)
     engine = sa.create_engine(url, json_serializer=_json_dumps, json_deserializer=orjson.loads, **kwargs)
     if engine.dialect.name == "sqlite":
@@ -333,6 +333,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA secure_delete=ON")  # erased rows are overwritten in the file, not left in free pages
     cursor.close()
 
 

@@ -170,13 +170,20 @@ def head(store: Store, ranking_id: str) -> tuple[str, str | None, str | None] | 
     return None if row is None else (row.route, row.need_id, row.model_version)
 
 
-def redact_talent(store: Store, talent_id: str) -> int:
+def redact_talent(store: Store, talent_id: str, names: Sequence[str] = ()) -> int:
     """Erase a talent from every receipt (PIPL erasure): its candidate rows lose id and score, its page details
-    lose id and content. Returns the number of receipt candidate rows redacted."""
-    c, d = _candidates(), _details()
+    lose id and content, and a free-text search whose stored query names them (their id or any of ``names``: names,
+    e-mail, phone) loses its query. Returns the number of receipt candidate rows redacted."""
+    c, d, r = _candidates(), _details(), _rankings()
     now = datetime.now(UTC)
+    terms = sorted({t.strip().lower() for t in (talent_id, *names) if t and len(t.strip()) >= 2})
+    query = r.c.params["query"].as_string()
     with store.engine.begin() as conn:
         conn.execute(sa.update(d).where(d.c.talent_id == talent_id).values(talent_id=None, detail=None, erased_at=now))
+        naming = sa.or_(*(sa.func.lower(query).contains(t, autoescape=True) for t in terms))
+        for rid, params in conn.execute(sa.select(r.c.id, r.c.params).where(r.c.route == "search", naming)).all():
+            erased = {**params, "query": None, "query_erased": True}
+            conn.execute(sa.update(r).where(r.c.id == rid).values(params=erased))
         return conn.execute(
             sa.update(c).where(c.c.talent_id == talent_id).values(talent_id=None, score=None, erased_at=now)
         ).rowcount

@@ -22,7 +22,7 @@ import smtplib
 import ssl
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 
@@ -31,7 +31,7 @@ import orjson
 import sqlalchemy as sa
 
 from service import db
-from service.alerts.matching import flush_digests, utc
+from service.alerts.matching import flush_digests, still_to_send, utc
 from service.alerts.signing import HEADER, sign
 from service.alerts.subscriptions import Channel, Subscription, _from_row
 from service.settings import Settings
@@ -89,6 +89,7 @@ def dispatch_once(store: Store, settings: Settings, *, now: datetime | None = No
     client = client or httpx.Client(timeout=settings.alerts_http_timeout_seconds, follow_redirects=False)
     try:
         for msg in messages:
+            msg = replace(msg, alerts=still_to_send(store, msg.id, token) or [])  # an erasure may have come since
             if not msg.alerts:
                 _finish(store, msg, token, "cancelled", "nothing left to send (erased)", now)
                 stats.cancelled += 1

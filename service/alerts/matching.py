@@ -454,6 +454,19 @@ def erase_talent_alerts(store: Store, talent_id: str) -> int:
     return n
 
 
+def still_to_send(store: Store, outbox_id: int, token: str) -> list[dict] | None:
+    """Re-read a claimed message just before it is sent: the payloads of the alerts it still carries, or ``None``
+    when it is no longer this claim's to send (erased, cancelled, or the lease lost). An erasure after the claim
+    deletes the talent's alerts and messages, so this is what keeps it from going out anyway."""
+    o, a = db.OutboxRow.__table__, db.AlertRow.__table__
+    with store.engine.connect() as conn:
+        mine = conn.scalar(sa.select(sa.literal(1)).where(o.c.id == outbox_id, o.c.lease_token == token,
+                                                          o.c.status == "pending"))  # fmt: skip
+        if not mine:
+            return None
+        return list(conn.scalars(sa.select(a.c.payload).where(a.c.outbox_id == outbox_id).order_by(a.c.id)))
+
+
 def utc(value: datetime | None) -> datetime | None:
     """SQLite hands back naive datetimes; everything here is stored in UTC."""
     return value if value is None or value.tzinfo else value.replace(tzinfo=UTC)
