@@ -29,7 +29,8 @@ MARK = "Zephyrquill"
 V1 = {"id": GONE, "name": "Quill Zephyr", "name_zh": "泽菲", "email": "zq@example.org", "tier": "B",
       "skills": ["perovskite", "thin films", "钙钛矿"], "availability": {"mode": "short_term", "months_per_year": 4},
       "summary": f"perovskite thin films solar cells, {MARK} tandem process",
-      "works": [{"title": f"{MARK}ian passivation of perovskite films", "abstract": "Oxyblende annealing"}]}  # fmt: skip
+      "works": [{"title": f"{MARK}ian passivation of perovskite films", "abstract": "Oxyblende annealing"}],
+      }  # fmt: skip
 V2 = {**V1, "summary": f"perovskite solar cells with {MARK} interlayers (Glimmerstrand method)"}
 DISTINCT = [MARK, "Oxyblende", "Glimmerstrand", "Quill Zephyr", "zq@example.org", "泽菲"]
 
