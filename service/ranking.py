@@ -5,12 +5,15 @@ The ranking itself is ``matcher.pipeline``'s, in its two steps: ``rank_pool`` (t
 rows) is cached here, and ``page`` (reasons and contributions for one page) is memoised in the cache entry.
 
 The cache holds a need's whole re-ranked pool (ids, scores, feature rows) for a while, keyed by the need's
-content, the filters, the model and the size of the indices; pages (reasons and contributions) are memoised in the
-entry. A recruiter paging or refreshing, and many users looking at the same post, pay for the ranking once. Any
-talent or need added or erased changes the key; erasure also empties the cache (no erased talent may linger in
-memory). What the key does not see (another need's or an incubator's edit shifting graph proximity) lasts at most
-the cache's lifetime (``TALENTMATCH_RANK_CACHE_SECONDS``, a minute by default). The cache is bounded by entries and
-by estimated bytes (``TALENTMATCH_RANK_CACHE_ENTRIES``, ``TALENTMATCH_RANK_CACHE_BYTES``), least recently used out.
+content, the filters and the model; pages (reasons and contributions) are memoised in the entry. A recruiter paging
+or refreshing, and many users looking at the same post, pay for the ranking once. Any talent or need added or
+changed makes an entry stale (it records the indices' sizes it was computed on): by default the next request ranks
+afresh; ``TALENTMATCH_RANK_CACHE_FRESH_SECONDS`` lets a stale entry serve that many seconds from its computation,
+which keeps the cache useful under a steady stream of writes. Erasure empties the cache at once (no erased talent
+may linger in memory). What the sizes do not see (another need's or an incubator's edit shifting graph proximity)
+lasts at most the cache's lifetime (``TALENTMATCH_RANK_CACHE_SECONDS``, a minute by default). The cache is bounded
+by entries and by estimated bytes (``TALENTMATCH_RANK_CACHE_ENTRIES``, ``TALENTMATCH_RANK_CACHE_BYTES``), least
+recently used out.
 """
 
 from __future__ import annotations
@@ -144,8 +147,9 @@ def page(full: FullRanking, idx: Indices, k: int, offset: int) -> list[PageRow]:
 
 
 class RankCache:
-    """Whole rankings by (need content, filters, model, index sizes), least recently used out, ``ttl`` seconds, at
-    most ``entries`` entries and ``max_bytes`` estimated bytes (pools and the pages memoised in them)."""
+    """Whole rankings by (need content, filters, model), least recently used out, ``ttl`` seconds, at most
+    ``entries`` entries and ``max_bytes`` estimated bytes (pools and the pages memoised in them). After a write an
+    entry is reused for at most ``fresh`` seconds from when it was computed (0: never)."""
 
     def __init__(
         self,
@@ -153,9 +157,11 @@ class RankCache:
         entries: int = CACHE_ENTRIES,
         policy: pipeline.Policy = pipeline.NO_POLICY,
         max_bytes: int = CACHE_BYTES,
+        fresh: float = 0.0,
     ) -> None:
         self.ttl, self.entries, self.policy, self.max_bytes = ttl, entries, policy, max_bytes
-        self._items: OrderedDict[tuple, tuple[float, FullRanking]] = OrderedDict()
+        self.fresh = fresh
+        self._items: OrderedDict[tuple, tuple[float, tuple[int, ...], FullRanking]] = OrderedDict()
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -165,7 +171,7 @@ class RankCache:
     def nbytes(self) -> int:
         """Estimated bytes the entries hold now."""
         with self._lock:
-            return sum(full.nbytes for _, full in self._items.values())
+            return sum(full.nbytes for *_, full in self._items.values())
 
     def page(self, full: FullRanking, idx: Indices, k: int, offset: int) -> list[PageRow]:
         """``page``, then the bounds re-applied (a memoised page makes its entry larger)."""
@@ -178,43 +184,46 @@ class RankCache:
 
     def _evict(self) -> None:
         """Least recently used out until both bounds hold (the newest entry always stays: it is being served)."""
-        total = sum(full.nbytes for _, full in self._items.values())
+        total = sum(full.nbytes for *_, full in self._items.values())
         while len(self._items) > 1 and (len(self._items) > self.entries or total > self.max_bytes):
-            _, (_, full) = self._items.popitem(last=False)
+            _, (*_, full) = self._items.popitem(last=False)
             total -= full.nbytes
 
     @staticmethod
-    def key(idx: Indices, need: Need, scorer: Scorer | None, filters: Filters | None) -> tuple:
-        return (
-            need.model_dump_json(),
-            filters,
-            scorer.version if scorer is not None else None,
-            len(idx.table),  # rows ever added: grows with every talent added or replaced
-            len(idx.talents),  # shrinks with every erasure
-            len(idx.needs),
-            len(idx.incubators),
-        )
+    def key(need: Need, scorer: Scorer | None, filters: Filters | None) -> tuple:
+        return need.model_dump_json(), filters, scorer.version if scorer is not None else None
+
+    @staticmethod
+    def generation(idx: Indices) -> tuple[int, ...]:
+        """What changes with every write the ranking would see: rows ever added (a talent added or replaced),
+        talents (an erasure), needs and incubators."""
+        return len(idx.table), len(idx.talents), len(idx.needs), len(idx.incubators)
 
     def cached(self, idx: Indices, need: Need, scorer: Scorer | None, filters: Filters | None) -> FullRanking | None:
-        """The live entry, or ``None``."""
-        key = self.key(idx, need, scorer, filters)
+        """The live entry, or ``None``: younger than ``ttl``, and computed on the current indices or, after writes,
+        younger than ``fresh`` (erasures clear the cache: no erased talent is ever served from it)."""
+        key = self.key(need, scorer, filters)
         with self._lock:
             hit = self._items.get(key)
-            if hit is None or time.monotonic() - hit[0] >= self.ttl:
+            if hit is None:
+                return None
+            at, generation, full = hit
+            age = time.monotonic() - at
+            if age >= self.ttl or (generation != self.generation(idx) and age >= self.fresh):
                 return None
             self._items.move_to_end(key)
-            return hit[1]
+            return full
 
     def get_or_rank(self, idx: Indices, need: Need, scorer: Scorer | None, filters: Filters | None) -> FullRanking:
         if (full := self.cached(idx, need, scorer, filters)) is not None:
             return full
-        key = self.key(idx, need, scorer, filters)
+        key, generation = self.key(need, scorer, filters), self.generation(idx)
         now = time.monotonic()
         full = FullRanking.of(pipeline.rank_pool(idx, need, scorer=scorer, filters=filters, policy=self.policy))
-        if self.key(idx, need, scorer, filters) != key:  # the indices changed meanwhile (an erasure, say): not kept
+        if self.generation(idx) != generation:  # the indices changed meanwhile (an erasure, say): not kept
             return full
         with self._lock:
-            self._items[key] = (now, full)
+            self._items[key] = (now, generation, full)
             self._items.move_to_end(key)
             self._evict()
         return full

@@ -41,6 +41,13 @@ class Settings(BaseSettings):
         description="How long a need's whole ranking is reused for further pages and repeated requests (0: never); "
         "any talent or need added or erased starts afresh at once.",
     )
+    rank_cache_fresh_seconds: float = Field(
+        default=0.0,
+        ge=0,
+        description="After a talent or need is written, how long a ranking computed before the write may still be "
+        "served (0: the next request ranks afresh). Under a steady stream of writes a few seconds keep the cache "
+        "useful; an erasure always empties it at once.",
+    )
     rank_cache_entries: int = Field(
         default=512, ge=1, description="Most whole rankings the ranking cache holds (least recently used out)."
     )

@@ -127,7 +127,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.models = ModelSlot()
     policy = Policy(yrd_first=settings.policy_yrd_first)
     app.state.rank_cache = RankCache(ttl=settings.rank_cache_seconds, entries=settings.rank_cache_entries,
-                                     policy=policy, max_bytes=settings.rank_cache_bytes)  # fmt: skip
+                                     policy=policy, max_bytes=settings.rank_cache_bytes,
+                                     fresh=settings.rank_cache_fresh_seconds)  # fmt: skip
     app.state.receipt_lock = threading.Lock()
     errors.install(app)
     for router in ROUTERS:
