@@ -66,3 +66,23 @@ def test_the_cache_holds_at_most_its_entries_and_bytes(office):
         assert small.nbytes <= 2.5 * one
     assert len(small) == 2
     assert small.cached(idx, needs[-1], None, None) is not None and small.cached(idx, needs[0], None, None) is None
+
+
+def test_after_a_write_an_entry_serves_only_within_its_freshness(tmp_path):
+    from ranking_world import ranking_world
+
+    from features.indices import Indices
+    from features.records import RECORD_TYPES, Talent
+
+    world = ranking_world()
+    idx = Indices.build({k: [RECORD_TYPES[k].model_validate(r) for r in v] for k, v in world.items()}, encoder=None)
+    need = idx.needs["n-pv"]
+    strict, lenient = RankCache(), RankCache(fresh=3600)
+    first = [c.get_or_rank(idx, need, None, None) for c in (strict, lenient)]
+    new = Talent.model_validate({**world["talent"][1], "id": "t-pv-new"})
+    idx.add_talent(new)
+    assert strict.cached(idx, need, None, None) is None  # the next request ranks afresh and sees the new talent
+    assert "t-pv-new" in strict.get_or_rank(idx, need, None, None).ids
+    assert lenient.cached(idx, need, None, None) is first[1]  # served stale, within its freshness
+    lenient.clear()  # what an erasure does: nothing stale survives it
+    assert lenient.cached(idx, need, None, None) is None
