@@ -322,6 +322,10 @@ def _json_dumps(value: Any) -> str:
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine for any SQLAlchemy URL; SQLite gets foreign keys enforced, WAL, relaxed fsync and secure delete."""
     url = normalize_url(url)
+    if make_url(url).database not in (None, "", ":memory:") or not url.startswith("sqlite"):
+        # as many connections as the server's thread pool (40) can ask for at once: a request must never wait
+        # for a connection another request's thread holds
+        kwargs = {"pool_size": 10, "max_overflow": 40, **kwargs}
     engine = sa.create_engine(url, json_serializer=_json_dumps, json_deserializer=orjson.loads, **kwargs)
     if engine.dialect.name == "sqlite":
         sa.event.listen(engine, "connect", _sqlite_pragmas)

@@ -67,6 +67,7 @@ class FullRanking(Pool):
     again reuses it instead of writing another receipt (``service.api.rankings``)."""
     nbytes: int = 0
     """Estimated memory held (pool and memoised pages), for the cache's byte bound."""
+    page_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def of(cls, pool: Pool) -> FullRanking:
@@ -162,6 +163,7 @@ class RankCache:
         self.ttl, self.entries, self.policy, self.max_bytes = ttl, entries, policy, max_bytes
         self.fresh = fresh
         self._items: OrderedDict[tuple, tuple[float, tuple[int, ...], FullRanking]] = OrderedDict()
+        self._running: dict[tuple, threading.Event] = {}
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -174,9 +176,13 @@ class RankCache:
             return sum(full.nbytes for *_, full in self._items.values())
 
     def page(self, full: FullRanking, idx: Indices, k: int, offset: int) -> list[PageRow]:
-        """``page``, then the bounds re-applied (a memoised page makes its entry larger)."""
-        before = full.nbytes
-        rows = page(full, idx, k, offset)
+        """``page`` (one page of an entry computed at a time: concurrent requests for it wait and share it), then
+        the bounds re-applied (a memoised page makes its entry larger)."""
+        if (rows := full.pages.get((offset, k))) is not None:
+            return rows
+        with full.page_lock:
+            before = full.nbytes
+            rows = page(full, idx, k, offset)
         if full.nbytes != before:
             with self._lock:
                 self._evict()
@@ -215,18 +221,31 @@ class RankCache:
             return full
 
     def get_or_rank(self, idx: Indices, need: Need, scorer: Scorer | None, filters: Filters | None) -> FullRanking:
-        if (full := self.cached(idx, need, scorer, filters)) is not None:
+        """The cached ranking, or one computed now. One computation per key at a time: requests for a ranking
+        already being computed wait for it (a popular need whose entry went stale is ranked once, not once per
+        request in flight)."""
+        key = self.key(need, scorer, filters)
+        while True:
+            if (full := self.cached(idx, need, scorer, filters)) is not None:
+                return full
+            with self._lock:
+                running = self._running.get(key)
+                if running is None:
+                    running = self._running[key] = threading.Event()
+                    break
+            running.wait()  # then look again: kept unless the indices changed meanwhile
+        try:
+            generation, now = self.generation(idx), time.monotonic()
+            full = FullRanking.of(pipeline.rank_pool(idx, need, scorer=scorer, filters=filters, policy=self.policy))
+            if self.generation(idx) == generation:  # else the indices changed meanwhile (an erasure, say): not kept
+                with self._lock:
+                    self._items[key] = (now, generation, full)
+                    self._items.move_to_end(key)
+                    self._evict()
             return full
-        key, generation = self.key(need, scorer, filters), self.generation(idx)
-        now = time.monotonic()
-        full = FullRanking.of(pipeline.rank_pool(idx, need, scorer=scorer, filters=filters, policy=self.policy))
-        if self.generation(idx) != generation:  # the indices changed meanwhile (an erasure, say): not kept
-            return full
-        with self._lock:
-            self._items[key] = (now, generation, full)
-            self._items.move_to_end(key)
-            self._evict()
-        return full
+        finally:
+            with self._lock:
+                self._running.pop(key).set()
 
     def clear(self) -> None:
         with self._lock:

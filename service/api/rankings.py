@@ -58,12 +58,8 @@ def params_of(filters: Filters | None, **extra: Any) -> dict[str, Any]:
 
 
 async def serve_ranking_async(state: Any, principal: Principal, need: Need, **kw: Any) -> Response:
-    """``serve_ranking`` on the event loop when the page is memoised (a millisecond of work: a thread-pool hop
-    would cost as much), in the thread pool when it must be ranked (tens to hundreds of milliseconds)."""
-    scorer = state.models.scorer if kw["personalized"] else None
-    full = state.rank_cache.cached(state.indices, need, scorer, kw["filters"])
-    if full is not None and (kw["offset"], kw["k"]) in full.pages:
-        return serve_ranking(state, principal, need, **kw)
+    """``serve_ranking`` in the thread pool, always: even a memoised page writes its audit row, and a database write
+    (or the receipts lock an erasure holds) must never block the event loop every other request runs on."""
     return await run_in_threadpool(partial(serve_ranking, state, principal, need, **kw))
 
 

@@ -111,7 +111,7 @@ async def candidates(
     """Ranked candidates for a need, each with score, reasons and a card (recruiters: full; enterprises: masked
     unless the talent consented to sharing), the rules' removal counts and the `ranking_id` of the decision
     receipt. Only talents who consented to matching are ever ranked. 为岗位排序候选人（附理由与决策记录编号）。"""
-    need = visible_need(store, principal, need_id)  # one indexed read: cheaper than a thread-pool hop
+    need = await run_in_threadpool(visible_need, store, principal, need_id)  # a read: never on the event loop
     filters = filters_of(tier, nationality, residence, site, language, incubator)
     return await serve_ranking_async(request.app.state, principal, need, route="candidates", filters=filters, k=k,
                                      offset=offset, personalized=personalized, params=params_of(filters))  # fmt: skip
