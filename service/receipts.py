@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from features.schema import SCHEMA
@@ -67,7 +68,7 @@ def write(
     """Store the receipt of one served page in ``conn``'s transaction: its head and one small row per candidate,
     plus the page's details (features, contributions, reasons) unless a receipt already stored them. Returns the
     page ids whose details it wrote; the caller marks them in ``full.stored_pages`` once the transaction commits
-    (receipt writers are serialised, so a page's details are written once)."""
+    (a page's details are written once; two receipts racing to be first skip each other's rows)."""
     now = datetime.now(UTC)
     summary = {
         "removed": full.removed,
@@ -101,9 +102,10 @@ def write(
         ],
     )  # fmt: skip
     new = [r for r in rows if r.page_id not in full.stored_pages]
-    if new:
+    if new:  # two first requests for a page may race here: the second one's rows are skipped
+        insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(_details())
         conn.execute(
-            sa.insert(_details()),
+            insert.on_conflict_do_nothing(index_elements=["page_id", "position"]),
             [{"page_id": r.page_id, "position": r.position, "talent_id": r.talent_id,
               "detail": db.RawJSON(r.receipt_detail), "erased_at": None} for r in new],
         )  # fmt: skip

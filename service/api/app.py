@@ -12,14 +12,14 @@ schema is missing or behind, without migrating it), loads every record and build
 - ``models``: the ``service.models.ModelSlot`` holding the champion (``None`` inside: non-personalised ranking)
 - ``rank_cache``: the ``service.ranking.RankCache`` of recent rankings
 - ``alerts``: the ``service.alerts.AlertMatcher`` (matching on arrival, an ``after_write`` hook of ``live.Writer``)
-- ``receipt_lock``: held while a decision receipt is written or a talent erased (``service.erasure``)
+- ``receipt_lock``: an ``IndexLock`` too: receipts are written under its ``read()`` side (many at once), an erasure
+  holds it alone (``service.erasure``), so no receipt naming a talent commits after the erasure checked for them
 """
 
 from __future__ import annotations
 
 import gc
 import logging
-import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -129,7 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.rank_cache = RankCache(ttl=settings.rank_cache_seconds, entries=settings.rank_cache_entries,
                                      policy=policy, max_bytes=settings.rank_cache_bytes,
                                      fresh=settings.rank_cache_fresh_seconds)  # fmt: skip
-    app.state.receipt_lock = threading.Lock()
+    app.state.receipt_lock = IndexLock()
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router)

@@ -92,9 +92,9 @@ def serve_ranking(
     stored_need = None if route == "search" else need.id
     reveal = reveals_identity(principal)
     params = params | {"k": k, "offset": offset, "personalized": personalized}
-    # The receipt and the audit rows of the cards shown commit together, under the lock an erasure holds: an
+    # The receipt and the audit rows of the cards shown commit together, under the lock an erasure holds alone: an
     # erasure cannot slip between the check that each talent still exists and the receipt naming them.
-    with state.receipt_lock:
+    with state.receipt_lock.read():
         rows = [r for r in rows if r.talent_id in idx.talents]
         talents = [idx.talents[r.talent_id] for r in rows]
         # The same cached page served again to the same key for the same request reuses its receipt: the decision
