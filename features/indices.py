@@ -86,7 +86,7 @@ class Indices:
             platforms=records.get("platform", ()),
             incubators=records.get("incubator", ()),
         )
-        return cls(
+        indices = cls(
             talents={t.id: t for t in talents},
             needs={n.id: n for n in needs},
             table=table,
@@ -99,6 +99,8 @@ class Indices:
             need_dense=need_dense,
             incubators={i.id: i for i in records.get("incubator", ())},
         )
+        indices.settle()
+        return indices
 
     # -- changes: every index at once ---------------------------------------------------------------------------
 
@@ -167,6 +169,13 @@ class Indices:
         self.graph.remove_need(need_id)
         self.need_table.remove(need_id)
         return True
+
+    def settle(self) -> None:
+        """Rebuild now what the first read after a change would rebuild lazily (the tables' appended rows, the
+        graph's adjacency): a writer calls this before it lets readers in, so concurrent readers only read."""
+        self.table.settle()
+        self.need_table.settle()
+        self.graph.settle()
 
     # -- row lookups ---------------------------------------------------------------------------------------------
 

@@ -92,6 +92,7 @@ def erase_talent(state: Any, talent: Talent) -> Erasure:
         _flush_sqlite(store)
         if idx is not None:
             idx.erase_talent(talent.id)
+            idx.settle()
             if idx.need_dense is not None:
                 idx.need_dense.clear_queries()
         state.rank_cache.clear()

@@ -97,6 +97,7 @@ class Writer:
             log.exception(reason)
             self.state.stale = f"{reason}; restart the service to rebuild the indices from the store"
             raise ApiError(503, f"{reason}; the record is stored and will be indexed when the service restarts") from e
+        ix.settle()  # readers, let in once the lock is released, find nothing left to rebuild
         failed = False
         for hook in getattr(self.state, "after_write", ()):
             try:
