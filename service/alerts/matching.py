@@ -92,8 +92,8 @@ class CreatedAlert:
 class AlertMatcher:
     """Subscriptions, the ``NeedSet`` of their open needs and the top-N cut-offs for one ``Indices``.
 
-    Writers call ``on_write`` with the index lock held; ``refresh`` (after a subscription changes) takes
-    ``index_lock`` itself. ``scorer`` returns the serving model (``None``: text relevance)."""
+    Writers call ``on_write`` with the shared side of the index lock held; ``refresh`` (after a subscription
+    changes) takes ``index_lock`` itself. ``scorer`` returns the serving model (``None``: text relevance)."""
 
     def __init__(self, store: Store, settings: Settings, indices: Indices,
                  scorer: Callable[[], ScorerLike | None] = lambda: None,

@@ -1,7 +1,8 @@
 """Writes that change the store and the in-memory indices together, so a new talent is rankable on the next request.
 
 After indexing, each callable in ``state.after_write`` (if any) gets the list of (previous version or ``None``,
-new record) of the talents and needs that changed, still under the lock: alerts match new talents there.
+new record) of the talents and needs that changed, under the shared (readers') side of the index lock: alerts
+match new talents there while rankings go on; their own state has its own lock.
 
 One lock serialises writers (two writers must not interleave index updates) and keeps readers out meanwhile
 (``service.locking.IndexLock``); the store is written first, in one
@@ -48,13 +49,15 @@ class Writer:
             if self.store.get(record.record_kind, record.id) is not None:
                 raise ApiError(409, f"{record.record_kind} {record.id!r} already exists; PUT it to replace it",
                                field="id")  # fmt: skip
-            self._write_one(record)
+            changed = self._write_one(record)
+        self._after(changed)
 
     def put(self, record: Record) -> bool:
         """Insert or replace a record; returns whether it was new."""
         with self.state.index_lock:
             created = self.store.get(record.record_kind, record.id) is None
-            self._write_one(record)
+            changed = self._write_one(record)
+        self._after(changed)
         return created
 
     def write(self, batch: Mapping[str, Sequence[Record]]) -> ImportReport:
@@ -65,18 +68,19 @@ class Writer:
             if not report.ok:
                 raise ImportFailed(report.issues)
             crash_point("after-commit")
-            self._index(batch)
+            changed = self._index(batch)
+        self._after(changed)
         return report
 
-    def _write_one(self, record: Record) -> None:
+    def _write_one(self, record: Record) -> list[tuple[Record | None, Record]]:
         report = self.store.import_world({record.record_kind: [record]})
         if not report.ok:
             issue = report.issues[0]
             raise ApiError(422, f"{issue.field}: {issue.message}", field=None if issue.field == "-" else issue.field)
         crash_point("after-commit")
-        self._index({record.record_kind: [record]})
+        return self._index({record.record_kind: [record]})
 
-    def _index(self, batch: Mapping[str, Sequence[Record]]) -> None:
+    def _index(self, batch: Mapping[str, Sequence[Record]]) -> list[tuple[Record | None, Record]]:
         """Bring the indices up to date with records just stored (unchanged ones are skipped)."""
         ix = self.indices
         changed: list[tuple[Record | None, Record]] = []  # (previous version or None, new) for after-write hooks
@@ -98,12 +102,20 @@ class Writer:
             self.state.stale = f"{reason}; restart the service to rebuild the indices from the store"
             raise ApiError(503, f"{reason}; the record is stored and will be indexed when the service restarts") from e
         ix.settle()  # readers, let in once the lock is released, find nothing left to rebuild
+        return changed
+
+    def _after(self, changed: list[tuple[Record | None, Record]]) -> None:
+        """The after-write hooks, on the readers' side of the lock: matching reads the indices but changes none of
+        them, so rankings go on meanwhile (an erasure still cannot interleave)."""
+        if not changed:
+            return
         failed = False
-        for hook in getattr(self.state, "after_write", ()):
-            try:
-                hook(changed)  # e.g. alerts matching new talents; the write itself has succeeded either way
-            except Exception:
-                failed = True
-                log.exception("after-write hook %r failed; the write is stored and indexed", hook)
+        with self.state.index_lock.read():
+            for hook in getattr(self.state, "after_write", ()):
+                try:
+                    hook(changed)  # e.g. alerts matching new talents; the write itself has succeeded either way
+                except Exception:
+                    failed = True
+                    log.exception("after-write hook %r failed; the write is stored and indexed", hook)
         if not failed:  # else the records stay pending and the next catch-up pass matches them
             self.store.matched(new for _, new in changed)
