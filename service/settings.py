@@ -41,6 +41,13 @@ class Settings(BaseSettings):
         description="How long a need's whole ranking is reused for further pages and repeated requests (0: never); "
         "any talent or need added or erased starts afresh at once.",
     )
+    server_threads: int = Field(
+        default=40,
+        ge=1,
+        le=1000,
+        description="Worker threads of `talentmatch serve` for blocking work (rankings, database); fewer threads "
+        "contend less for Python's interpreter lock, more keep slow requests from queueing the fast ones.",
+    )
     rank_cache_fresh_seconds: float = Field(
         default=0.0,
         ge=0,

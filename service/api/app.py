@@ -26,6 +26,7 @@ from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
@@ -102,6 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.server_threads
         await run_in_threadpool(load_state, app.state, settings)
         # Everything loaded so far lives as long as the process: take it out of the cyclic collector's sight, so a
         # full collection walks the few objects requests make, not the millions of records and index entries of a
