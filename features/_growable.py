@@ -84,6 +84,14 @@ class GrowableCSR:
         self._indptr.extend(np.array([self._indptr.view[-1] + len(cols)], dtype=np.int64))
         return self.n_rows - 1
 
+    def scrub(self, rows: np.ndarray) -> None:
+        """Overwrite the entries of ``rows`` with column 0, value 0 (erasure: nothing of them stays in memory; the
+        rows must already be dead to every reader, as zero entries are no longer canonical CSR)."""
+        for row in np.asarray(rows, dtype=np.int64).tolist():
+            start, end = self.indptr[row], self.indptr[row + 1]
+            self.indices[start:end] = 0
+            self.data[start:end] = 0
+
     def csr(self) -> sp.csr_matrix:
         """A zero-copy scipy view of the current rows."""
         return sp.csr_matrix((self.data, self.indices, self.indptr), shape=(self.n_rows, self.n_cols), copy=False)

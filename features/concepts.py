@@ -551,6 +551,17 @@ class ConceptIndex:
             raise KeyError(f"talent {talent_id!r} is not in the concept index; nothing to remove")
         self._alive.view[row] = False
 
+    def scrub(self, talent_id: str) -> int:
+        """Erase every row ``talent_id`` ever had (earlier versions too): entries zeroed, id blanked. Call after
+        ``remove``; returns the rows scrubbed."""
+        if talent_id in self._row:
+            raise ValueError(f"talent {talent_id!r} is live; remove it before scrubbing its rows")
+        rows = np.flatnonzero(self.ids == talent_id)
+        for m in (self._direct, self._structured, self._concepts, self._disc):
+            m.scrub(rows)
+        self.ids[rows] = ""
+        return len(rows)
+
     def compact(self) -> None:
         """Drop tombstones and recompute IDF over the live talents (rows renumber; call ``rows()`` again)."""
         keep = np.flatnonzero(self._alive.view)

@@ -587,6 +587,18 @@ class DenseIndex:
         self._parts.data[self._pstart.data[row] : self._pend.data[row]] = 0
         self._faiss.remove_ids(np.array([row], dtype=np.int64))
 
+    def scrub(self, record_id: str) -> int:
+        """Blank the id of every row ``record_id`` ever had (``remove`` zeroed each one's vectors as it went): after
+        an erasure nothing in memory names the record. Call after ``remove``; returns the rows scrubbed."""
+        if record_id in self._row:
+            raise ValueError(f"{self.record_noun} {record_id!r} is live; remove it before scrubbing its rows")
+        rows = [i for i, rid in enumerate(self._ids) if rid == record_id]
+        for row in rows:
+            self._ids[row] = ""
+            self._main.data[row] = 0
+            self._parts.data[self._pstart.data[row] : self._pend.data[row]] = 0
+        return len(rows)
+
     def clear_queries(self) -> None:
         """Empty the in-memory query LRU (for a reciprocal index its keys are talents' texts: erase them too)."""
         with self._qlock:

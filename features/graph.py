@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 from array import array
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Sequence
@@ -273,6 +274,7 @@ class TalentGraph:
         """Bumped when node numbers are compacted (``node_numbers`` results from before are then stale)."""
         self._csr_cache: _Csr | None = None
         self._memo: OrderedDict[tuple, object] = OrderedDict()  # per-version results (PPR, routes, weights), LRU
+        self._memo_lock = threading.Lock()
 
     # ---------------------------------------------------------------- building and incremental changes
 
@@ -540,6 +542,11 @@ class TalentGraph:
         self._etype = array("b", np.frombuffer(self._etype, dtype=np.int8)[live].tobytes())
         self._elive = bytearray(b"\x01" * len(self._eu))
         self.epoch += 1
+
+    def settle(self) -> None:
+        """Re-assemble the adjacency now if the graph changed (a writer, before readers come: they would each
+        rebuild it, and the rebuild may compact the node arrays they read)."""
+        self._csr()
 
     def _csr(self) -> _Csr:
         """The CSR adjacency of the current version, re-assembled from the edge arrays when the graph changed."""
@@ -911,16 +918,18 @@ class TalentGraph:
 
     def _memo_get(self, key: tuple):
         self._csr()  # clears the memo when the graph changed
-        hit = self._memo.get(key)
-        if hit is not None:
-            self._memo.move_to_end(key)
+        with self._memo_lock:  # concurrent readers share the memo
+            hit = self._memo.get(key)
+            if hit is not None:
+                self._memo.move_to_end(key)
         return hit
 
     def _memo_put(self, key: tuple, value):
         """Keep the most recently used ``MEMO_SIZE`` results (a few per open need being ranked)."""
-        self._memo[key] = value
-        while len(self._memo) > MEMO_SIZE:
-            self._memo.popitem(last=False)
+        with self._memo_lock:
+            self._memo[key] = value
+            while len(self._memo) > MEMO_SIZE:
+                self._memo.popitem(last=False)
         return value
 
 

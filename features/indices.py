@@ -86,7 +86,7 @@ class Indices:
             platforms=records.get("platform", ()),
             incubators=records.get("incubator", ()),
         )
-        return cls(
+        indices = cls(
             talents={t.id: t for t in talents},
             needs={n.id: n for n in needs},
             table=table,
@@ -99,6 +99,8 @@ class Indices:
             need_dense=need_dense,
             incubators={i.id: i for i in records.get("incubator", ())},
         )
+        indices.settle()
+        return indices
 
     # -- changes: every index at once ---------------------------------------------------------------------------
 
@@ -132,6 +134,19 @@ class Indices:
         self.graph.remove_talent(talent_id)
         return True
 
+    def erase_talent(self, talent_id: str) -> bool:
+        """PIPL erasure: ``remove_talent``, then every row the talent ever had (earlier versions' tombstones too) is
+        zeroed in the table, BM25 (with the words only they used), concept and dense indices, at once: no index
+        keeps their id, text or values (rows keep their numbers, so the lockstep holds without a compaction).
+        Returns whether the talent was indexed."""
+        indexed = self.remove_talent(talent_id)
+        self.table.scrub(talent_id)
+        self.sparse.scrub(talent_id)
+        self.concepts.scrub(talent_id)
+        if self.dense is not None:
+            self.dense.scrub(talent_id)
+        return indexed
+
     def add_need(self, n: Need) -> None:
         """Add or replace a need; only open needs are searchable from a talent."""
         self.remove_need(n.id)
@@ -154,6 +169,13 @@ class Indices:
         self.graph.remove_need(need_id)
         self.need_table.remove(need_id)
         return True
+
+    def settle(self) -> None:
+        """Rebuild now what the first read after a change would rebuild lazily (the tables' appended rows, the
+        graph's adjacency): a writer calls this before it lets readers in, so concurrent readers only read."""
+        self.table.settle()
+        self.need_table.settle()
+        self.graph.settle()
 
     # -- row lookups ---------------------------------------------------------------------------------------------
 

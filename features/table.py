@@ -10,6 +10,7 @@ vocabulary (:class:`Languages`), so a need's required languages and a talent's s
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import ClassVar, Self
@@ -110,6 +111,7 @@ class _ColumnTable:
         self.row_of: dict[str, int] = {}
         self._cols = {name: np.zeros(0, dtype) for name, dtype in self.COLUMNS.items()}
         self._pending: list[dict] = []
+        self._flush_lock = threading.Lock()
 
     @classmethod
     def build(cls, records: Iterable, **options) -> Self:
@@ -149,6 +151,19 @@ class _ColumnTable:
         self._cols["alive"][row] = False
         return True
 
+    def scrub(self, record_id: str) -> int:
+        """Erase every row that ever held ``record_id`` (earlier versions' tombstones too): values zeroed, id blanked;
+        the record must be removed first. Returns the rows scrubbed."""
+        if record_id in self.row_of:
+            raise ValueError(f"{record_id!r} is live; remove it before scrubbing its rows")
+        rows = [i for i, rid in enumerate(self.ids) if rid == record_id]
+        self._flush()
+        for row in rows:
+            self.ids[row] = ""
+            for col in self._cols.values():
+                col[row] = 0
+        return len(rows)
+
     def rows(self, record_ids: Sequence[str]) -> np.ndarray:
         """Row numbers for ids; -1 where the id is unknown or removed."""
         get = self.row_of.get
@@ -159,13 +174,22 @@ class _ColumnTable:
         self._flush()
         return {name: self._cols[name][rows] for name in names}
 
+    def settle(self) -> None:
+        """Append pending rows now (a writer, before readers come)."""
+        self._flush()
+
     def _flush(self) -> bool:
+        """Append the pending rows to the columns. Readers may call this concurrently (a first read after a write):
+        one of them does it, and ``_cols`` is swapped whole, so a reader never sees columns of two lengths."""
         if not self._pending:
             return False
-        new = {name: np.array([v[name] for v in self._pending], dtype=dt) for name, dt in self.COLUMNS.items()}
-        self._cols = {name: np.concatenate([self._cols[name], new[name]]) for name in self.COLUMNS}
-        self._pending = []
-        return True
+        with self._flush_lock:
+            if not self._pending:
+                return False
+            new = {name: np.array([v[name] for v in self._pending], dtype=dt) for name, dt in self.COLUMNS.items()}
+            self._cols = {name: np.concatenate([self._cols[name], new[name]]) for name in self.COLUMNS}
+            self._pending = []
+            return True
 
 
 class TalentTable(_ColumnTable):

@@ -141,6 +141,18 @@ class Vocabulary:
         """Sorted unique column ids of the known ``tokens`` (unknown tokens cannot score)."""
         return np.asarray(sorted({self.ids[t] for t in tokens if t in self.ids}), dtype=np.int64)
 
+    def forget(self, term_ids: set[int]) -> int:
+        """Replace the tokens of ``term_ids`` by placeholders (erasure: a word only an erased talent used must not
+        stay in memory). Ids keep their numbers, so no array indexed by term id shifts; a later document with the
+        word gets a new id. Returns the tokens forgotten."""
+        if not term_ids:
+            return 0
+        gone = [t for t, i in self.ids.items() if i in term_ids]
+        for t in gone:
+            i = self.ids.pop(t)
+            self.ids[f"\0erased:{i}"] = i
+        return len(gone)
+
 
 class Bm25Corpus:
     """Term counts of a growing document set with live statistics, scored with bm25s's Lucene BM25."""
@@ -198,6 +210,20 @@ class Bm25Corpus:
         self.n_live -= len(rows)
         self.total_length -= float(self.length.view[rows].sum())
 
+    def scrub(self, rows: np.ndarray) -> np.ndarray:
+        """Erase ``rows`` from memory (killed first if live): term entries zeroed here and in the column copy, length
+        0. Returns the term ids they held."""
+        rows = np.asarray(rows, dtype=np.int64)
+        self.kill(rows)
+        _, terms, _ = self.tf.gather(rows)
+        self.tf.scrub(rows)
+        self.length.view[rows] = 0
+        old = rows[rows < self._csc.shape[0]]
+        if len(old):
+            self._csc.data[np.isin(self._csc.indices, old)] = 0
+            self._csc.eliminate_zeros()
+        return np.unique(terms)
+
     def live_counts(self) -> sp.csr_matrix:
         """Term counts of the live rows only, in row order (for ``compact``)."""
         return self.tf.csr()[np.flatnonzero(self.alive.view)]
@@ -212,9 +238,10 @@ class Bm25Corpus:
     def _idf(self, qterms: np.ndarray) -> np.ndarray:
         """IDF of each query term over the live documents: bm25s's Lucene IDF, log(1 + (N - df + 0.5) / (df + 0.5)),
         vectorised (``tests/features/test_text.py`` holds it equal to ``bm25s.scoring._score_idf_lucene``)."""
-        return _lucene_idf(self._df(qterms), max(self.n_live, 1))
+        return _lucene_idf(self.doc_freq(qterms), max(self.n_live, 1))
 
-    def _df(self, qterms: np.ndarray) -> np.ndarray:
+    def doc_freq(self, qterms: np.ndarray) -> np.ndarray:
+        """Live documents holding each term (0 for a term id this corpus never saw)."""
         df = self.df.view
         qterms = np.asarray(qterms, dtype=np.int64)
         out = np.zeros(len(qterms), np.float64)
@@ -226,13 +253,13 @@ class Bm25Corpus:
         """The most BM25 any document can score for the query: the sum of its terms' IDF (each term's
         tf-saturation factor is below 1), counting only terms some live document holds, so a query word nobody
         uses neither scores nor dilutes (and both scoring directions agree)."""
-        df = self._df(qterms)
+        df = self.doc_freq(qterms)
         return float(_lucene_idf(df[df > 0], max(self.n_live, 1)).sum())
 
     def idf_vector(self, n_terms: int) -> np.ndarray:
         """IDF of term ids ``0..n_terms-1`` (0 where no live document holds the term), for ``idf_mass`` of many
         queries at once as one mat-vec."""
-        df = self._df(np.arange(n_terms))
+        df = self.doc_freq(np.arange(n_terms))
         return np.where(df > 0, _lucene_idf(df, max(self.n_live, 1)), 0.0).astype(np.float32)
 
     def _bm25(self, tf: np.ndarray, doc: np.ndarray, idf: np.ndarray) -> np.ndarray:
@@ -462,6 +489,22 @@ class SparseIndex(_IdIndex):
         row = self._pop_row(talent_id)
         self.profile.kill(np.array([row]))
         self.works.kill(self._work_rows(np.array([row]))[0])
+
+    def scrub(self, talent_id: str) -> int:
+        """Erase every row ``talent_id`` ever had (earlier versions too) from memory: profile and works entries
+        zeroed, id blanked, and the words no live talent uses forgotten. Call after ``remove``. Returns the talent
+        rows scrubbed."""
+        if talent_id in self._row:
+            raise ValueError(f"talent {talent_id!r} is live; remove it before scrubbing its rows")
+        rows = np.flatnonzero(self.ids == talent_id)
+        if not len(rows):
+            return 0
+        terms = self.profile.scrub(rows)
+        terms = np.union1d(terms, self.works.scrub(self._work_rows(rows)[0]))
+        self.ids[rows] = ""
+        unused = terms[(self.profile.doc_freq(terms) == 0) & (self.works.doc_freq(terms) == 0)]
+        self.vocab.forget(set(unused.tolist()))
+        return len(rows)
 
     def compact(self) -> None:
         """Drop removed rows and rebuild the column copies used by ``search`` (rows renumber: call ``rows()``

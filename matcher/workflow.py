@@ -10,7 +10,6 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from features.indices import Indices
-from features.matrix import feature_matrix
 from features.records import FeedbackEvent
 from matcher import registry
 from matcher.dataset import snapshot_time
@@ -44,13 +43,11 @@ def train_and_register(
         truth=truth, progress=progress,
     )  # fmt: skip
     test = [idx.needs[i] for i in result.splits.test]
-    example = feature_matrix(idx, test[0], list(idx.talents)[:5], now=result.snapshot)
     say("logging to MLflow")
     run_id = registry.log_run(
         booster=result.model.booster_,
         params={**result.params, "labels": ",".join(f"{k}={v}" for k, v in result.label_map.items())},
         metrics={**result.metrics, **{f"feedback.{m}": v for m, v in result.feedback_metrics.items()}},
-        input_example=example,
         encoder=result.encoder,
         feature_importance=result.feature_importance,
         heldout_needs=result.splits.test,

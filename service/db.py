@@ -26,6 +26,8 @@ Alembic so every command starts quickly; bump it with each new migration."""
 
 JSONData = sa.JSON().with_variant(JSONB(), "postgresql")
 UTCDateTime = sa.DateTime(timezone=True)
+AuditId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+"""64-bit on PostgreSQL (one row per profile read adds up); SQLite autoincrements only an ``INTEGER`` key."""
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_name)s",
@@ -78,6 +80,8 @@ class NeedRow(RecordRow, Base):
     status: Mapped[str] = mapped_column(sa.String(16), index=True)
     min_tier: Mapped[str | None] = mapped_column(sa.String(1))
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    match_pending: Mapped[bool] = mapped_column(sa.Boolean, index=True, server_default=sa.false())
+    """Written (new or changed) and not yet matched for alerts: the change feed a crash cannot lose."""
 
 
 class TalentRow(RecordRow, Base):
@@ -88,6 +92,20 @@ class TalentRow(RecordRow, Base):
     nationality: Mapped[str | None] = mapped_column(sa.String(2), index=True)
     incubator_id: Mapped[str | None] = mapped_column(sa.ForeignKey("incubators.id"), index=True)
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    match_pending: Mapped[bool] = mapped_column(sa.Boolean, index=True, server_default=sa.false())
+    """Written (new or changed) and not yet matched for alerts: the change feed a crash cannot lose."""
+
+
+class TalentVersionRow(Base):
+    """An earlier version of a talent, kept only so erasure finds every text whose vectors may be cached (each
+    version's profile and works under every encoder); erased with the talent."""
+
+    __tablename__ = "talent_versions"
+
+    id: Mapped[int] = mapped_column(AuditId, primary_key=True, autoincrement=True)
+    talent_id: Mapped[str] = mapped_column(sa.ForeignKey("talents.id", ondelete="CASCADE"), index=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONData)
+    replaced_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class FeedbackRow(RecordRow, Base):
@@ -112,10 +130,6 @@ class ApiKeyRow(Base):
     label: Mapped[str | None] = mapped_column(sa.String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-
-
-AuditId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-"""64-bit on PostgreSQL (one row per profile read adds up); SQLite autoincrements only an ``INTEGER`` key."""
 
 
 class AuditRow(Base):
@@ -320,11 +334,15 @@ def _json_dumps(value: Any) -> str:
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for any SQLAlchemy URL; SQLite gets foreign keys enforced, WAL and relaxed fsync. Statement
-    parameters (names, e-mails, profile text: personal information) never reach a log line or an exception's
-    text: ``hide_parameters``."""
+    """An engine for any SQLAlchemy URL; SQLite gets foreign keys enforced, WAL, relaxed fsync and secure delete.
+    Statement parameters (names, e-mails, profile text: personal information) never reach a log line or an
+    exception's text: ``hide_parameters``."""
     url = normalize_url(url)
     kwargs.setdefault("hide_parameters", True)
+    if make_url(url).database not in (None, "", ":memory:") or not url.startswith("sqlite"):
+        # as many connections as the server's thread pool (40) can ask for at once: a request must never wait
+        # for a connection another request's thread holds
+        kwargs = {"pool_size": 10, "max_overflow": 40, **kwargs}
     engine = sa.create_engine(url, json_serializer=_json_dumps, json_deserializer=orjson.loads, **kwargs)
     if engine.dialect.name == "sqlite":
         sa.event.listen(engine, "connect", _sqlite_pragmas)
@@ -336,6 +354,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA secure_delete=ON")  # erased rows are overwritten in the file, not left in free pages
     cursor.close()
 
 

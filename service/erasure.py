@@ -1,15 +1,20 @@
 """Erasing a talent (PIPL's right to erasure): everywhere the service keeps them, in an order that can be retried.
 
-1. decision receipts: the talent's rows redacted (the position stays, marked erased);
-2. pending alerts, when the alerts module is installed (``service.alerts.erase_talent``);
-3. the store: the record, and its feedback with it (``ON DELETE CASCADE``);
-4. memory: every index and the graph (``Indices.remove_talent``), the ranking cache, the reciprocal index's query
-   vectors (keyed by talents' profile texts);
-5. the on-disk vector cache: the profile's and each work's vectors, under every encoder cached there.
+1. the on-disk vector cache: the vectors of every version of the talent's texts (the stored record, the indexed
+   one and each earlier version kept in ``talent_versions``) under every encoder cached there;
+2. decision receipts: the talent's rows redacted (the position stays, marked erased), and free-text searches whose
+   stored query names them lose the query;
+3. alerts, when the alerts module is installed (``service.alerts.erase_talent``): the talent's alerts, their
+   unsent messages (a message a dispatcher already claimed is re-checked before it is sent: it finds nothing) and
+   dedup state;
+4. the store: the record, its earlier versions and its feedback (``ON DELETE CASCADE``); on SQLite the freed pages
+   are overwritten (``secure_delete``) and the write-ahead log is checkpointed and truncated;
+5. memory: every index and the graph, every row the talent ever had zeroed at once (``Indices.erase_talent``), the
+   ranking cache, the reciprocal index's query vectors (keyed by talents' profile texts).
 
-Steps 1–3 are idempotent database writes done before anything in memory changes, so a failure there leaves a
-talent that can simply be erased again. The audit log keeps one ``erase`` row naming the talent id: the id is the
-office's pseudonymous key and accountability for the erasure itself is required.
+Steps 1–4 are idempotent writes done before anything in memory changes, so a failure there leaves a talent that
+can simply be erased again. The audit log keeps the rows naming the talent id (the office's pseudonymous key:
+accountability for who read whom, and for the erasure itself, is required) and nothing of their content.
 """
 
 from __future__ import annotations
@@ -56,24 +61,40 @@ def _texts(*talents: Talent | None) -> list[str]:
     return sorted(set(out))
 
 
+def _names(*talents: Talent | None) -> list[str]:
+    """What a free-text query could name the talent by."""
+    return sorted({v for t in talents if t is not None for v in (t.name, t.name_zh, t.name_en, t.email, t.phone) if v})
+
+
+def _flush_sqlite(store: Store) -> None:
+    """Deleted rows are overwritten in the file (``secure_delete``, set per connection); the write-ahead log, which
+    still holds the old pages, is checkpointed into the file and truncated."""
+    if store.engine.dialect.name == "sqlite":
+        with store.engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
 def erase_talent(state: Any, talent: Talent) -> Erasure:
     """Erase ``talent`` (as stored) from ``state`` (the app state: store, indices, caches). Holds the writers'
-    lock and the receipts lock, so no write or receipt interleaves; the caller checked that it exists."""
+    lock and the receipts lock, so no write, ranking or receipt interleaves; the caller checked that it exists."""
     store: Store = state.store
     idx = state.indices
     with state.index_lock, state.receipt_lock:
-        redacted = receipts.redact_talent(store, talent.id)
-        alerts = _erase_alerts(store, talent.id)
-        store.delete("talent", talent.id)
         indexed = idx.talents.get(talent.id) if idx is not None else None
-        if idx is not None:
-            idx.remove_talent(talent.id)
-            if idx.need_dense is not None:
-                idx.need_dense.clear_queries()
-        state.rank_cache.clear()
+        versions = [talent, indexed, *store.talent_versions(talent.id)]
         cache = idx.dense.cache if idx is not None and idx.dense is not None else None
         if cache is None and state.settings.vector_cache_dir.is_dir():
             cache = VectorCache(state.settings.vector_cache_dir)  # vectors of an earlier run with an encoder
-        vectors = cache.forget(_texts(talent, indexed)) if cache is not None else 0
+        vectors = cache.forget(_texts(*versions)) if cache is not None else 0
+        redacted = receipts.redact_talent(store, talent.id, _names(*versions))
+        alerts = _erase_alerts(store, talent.id)
+        store.delete("talent", talent.id)
+        _flush_sqlite(store)
+        if idx is not None:
+            idx.erase_talent(talent.id)
+            idx.settle()
+            if idx.need_dense is not None:
+                idx.need_dense.clear_queries()
+        state.rank_cache.clear()
     log.info("erased talent %r: %d receipt rows, %s alerts, %d vectors", talent.id, redacted, alerts, vectors)
     return Erasure(talent.id, redacted, alerts, vectors, indexed is not None)

@@ -5,11 +5,15 @@ The ranking itself is ``matcher.pipeline``'s, in its two steps: ``rank_pool`` (t
 rows) is cached here, and ``page`` (reasons and contributions for one page) is memoised in the cache entry.
 
 The cache holds a need's whole re-ranked pool (ids, scores, feature rows) for a while, keyed by the need's
-content, the filters, the model and the size of the indices; pages (reasons and contributions) are memoised in the
-entry. A recruiter paging or refreshing, and many users looking at the same post, pay for the ranking once. Any
-talent or need added or erased changes the key; erasure also empties the cache (no erased talent may linger in
-memory). What the key does not see (another need's or an incubator's edit shifting graph proximity) lasts at most
-the cache's lifetime (``TALENTMATCH_RANK_CACHE_SECONDS``, a minute by default).
+content, the filters and the model; pages (reasons and contributions) are memoised in the entry. A recruiter paging
+or refreshing, and many users looking at the same post, pay for the ranking once. Any talent or need added or
+changed makes an entry stale (it records the indices' sizes it was computed on): by default the next request ranks
+afresh; ``TALENTMATCH_RANK_CACHE_FRESH_SECONDS`` lets a stale entry serve that many seconds from its computation,
+which keeps the cache useful under a steady stream of writes. Erasure empties the cache at once (no erased talent
+may linger in memory). What the sizes do not see (another need's or an incubator's edit shifting graph proximity)
+lasts at most the cache's lifetime (``TALENTMATCH_RANK_CACHE_SECONDS``, a minute by default). The cache is bounded
+by entries and by estimated bytes (``TALENTMATCH_RANK_CACHE_ENTRIES``, ``TALENTMATCH_RANK_CACHE_BYTES``), least
+recently used out.
 """
 
 from __future__ import annotations
@@ -41,7 +45,10 @@ if TYPE_CHECKING:  # LightGBM and scikit-learn load with the champion, after sta
 CACHE_SECONDS = 60.0
 """Default of ``TALENTMATCH_RANK_CACHE_SECONDS``."""
 CACHE_ENTRIES = 512
-"""About 40 kB per entry (300 feature rows of 31 float32 plus ids): 20 MB at most."""
+"""Default of ``TALENTMATCH_RANK_CACHE_ENTRIES``."""
+CACHE_BYTES = 64 << 20
+"""Default of ``TALENTMATCH_RANK_CACHE_BYTES``: about 40 kB per pool (300 feature rows of 31 float32 plus ids) and
+some 2 kB per memoised candidate row."""
 MAX_K = 100
 
 
@@ -55,10 +62,27 @@ class FullRanking(Pool):
     pages: dict[tuple[int, int], list[PageRow]] = field(default_factory=dict)
     stored_pages: set[str] = field(default_factory=set)
     """Pages whose details (features, contributions, reasons) a receipt has already stored (``service.receipts``)."""
+    receipts: dict[tuple, str] = field(default_factory=dict)
+    """Receipt id per (page, key, route, need, params) already stored: serving the same cached page to the same key
+    again reuses it instead of writing another receipt (``service.api.rankings``)."""
+    nbytes: int = 0
+    """Estimated memory held (pool and memoised pages), for the cache's byte bound."""
+    page_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def of(cls, pool: Pool) -> FullRanking:
-        return cls(**{f.name: getattr(pool, f.name) for f in fields(Pool)})
+        full = cls(**{f.name: getattr(pool, f.name) for f in fields(Pool)})
+        full.nbytes = _pool_bytes(full)
+        return full
+
+
+def _pool_bytes(pool: Pool) -> int:
+    ids = sum(len(i) + 56 for i in pool.ids)  # a short str object each, plus the list slot
+    return int(pool.X.nbytes + pool.scores.nbytes + ids + 1024)
+
+
+def _page_bytes(rows: list[PageRow]) -> int:
+    return sum(r.features.nbytes + r.contributions.nbytes + 2 * len(r.receipt_detail) + 512 for r in rows)
 
 
 @dataclass
@@ -119,55 +143,109 @@ def page(full: FullRanking, idx: Indices, k: int, offset: int) -> list[PageRow]:
         for c in pipeline.page(full, idx, k, offset)
     ]
     full.pages[key] = rows
+    full.nbytes += _page_bytes(rows)
     return rows
 
 
 class RankCache:
-    """Whole rankings by (need content, filters, model, index sizes), least recently used out, ``ttl`` seconds."""
+    """Whole rankings by (need content, filters, model), least recently used out, ``ttl`` seconds, at most
+    ``entries`` entries and ``max_bytes`` estimated bytes (pools and the pages memoised in them). After a write an
+    entry is reused for at most ``fresh`` seconds from when it was computed (0: never)."""
 
     def __init__(
-        self, ttl: float = CACHE_SECONDS, entries: int = CACHE_ENTRIES, policy: pipeline.Policy = pipeline.NO_POLICY
+        self,
+        ttl: float = CACHE_SECONDS,
+        entries: int = CACHE_ENTRIES,
+        policy: pipeline.Policy = pipeline.NO_POLICY,
+        max_bytes: int = CACHE_BYTES,
+        fresh: float = 0.0,
     ) -> None:
-        self.ttl, self.entries, self.policy = ttl, entries, policy
-        self._items: OrderedDict[tuple, tuple[float, FullRanking]] = OrderedDict()
+        self.ttl, self.entries, self.policy, self.max_bytes = ttl, entries, policy, max_bytes
+        self.fresh = fresh
+        self._items: OrderedDict[tuple, tuple[float, tuple[int, ...], FullRanking]] = OrderedDict()
+        self._running: dict[tuple, threading.Event] = {}
         self._lock = threading.Lock()
 
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @property
+    def nbytes(self) -> int:
+        """Estimated bytes the entries hold now."""
+        with self._lock:
+            return sum(full.nbytes for *_, full in self._items.values())
+
+    def page(self, full: FullRanking, idx: Indices, k: int, offset: int) -> list[PageRow]:
+        """``page`` (one page of an entry computed at a time: concurrent requests for it wait and share it), then
+        the bounds re-applied (a memoised page makes its entry larger)."""
+        if (rows := full.pages.get((offset, k))) is not None:
+            return rows
+        with full.page_lock:
+            before = full.nbytes
+            rows = page(full, idx, k, offset)
+        if full.nbytes != before:
+            with self._lock:
+                self._evict()
+        return rows
+
+    def _evict(self) -> None:
+        """Least recently used out until both bounds hold (the newest entry always stays: it is being served)."""
+        total = sum(full.nbytes for *_, full in self._items.values())
+        while len(self._items) > 1 and (len(self._items) > self.entries or total > self.max_bytes):
+            _, (*_, full) = self._items.popitem(last=False)
+            total -= full.nbytes
+
     @staticmethod
-    def key(idx: Indices, need: Need, scorer: Scorer | None, filters: Filters | None) -> tuple:
-        return (
-            need.model_dump_json(),
-            filters,
-            scorer.version if scorer is not None else None,
-            len(idx.table),  # rows ever added: grows with every talent added or replaced
-            len(idx.talents),  # shrinks with every erasure
-            len(idx.needs),
-            len(idx.incubators),
-        )
+    def key(need: Need, scorer: Scorer | None, filters: Filters | None) -> tuple:
+        return need.model_dump_json(), filters, scorer.version if scorer is not None else None
+
+    @staticmethod
+    def generation(idx: Indices) -> tuple[int, ...]:
+        """What changes with every write the ranking would see: rows ever added (a talent added or replaced),
+        talents (an erasure), needs and incubators."""
+        return len(idx.table), len(idx.talents), len(idx.needs), len(idx.incubators)
 
     def cached(self, idx: Indices, need: Need, scorer: Scorer | None, filters: Filters | None) -> FullRanking | None:
-        """The live entry, or ``None``."""
-        key = self.key(idx, need, scorer, filters)
+        """The live entry, or ``None``: younger than ``ttl``, and computed on the current indices or, after writes,
+        younger than ``fresh`` (erasures clear the cache: no erased talent is ever served from it)."""
+        key = self.key(need, scorer, filters)
         with self._lock:
             hit = self._items.get(key)
-            if hit is None or time.monotonic() - hit[0] >= self.ttl:
+            if hit is None:
+                return None
+            at, generation, full = hit
+            age = time.monotonic() - at
+            if age >= self.ttl or (generation != self.generation(idx) and age >= self.fresh):
                 return None
             self._items.move_to_end(key)
-            return hit[1]
+            return full
 
     def get_or_rank(self, idx: Indices, need: Need, scorer: Scorer | None, filters: Filters | None) -> FullRanking:
-        if (full := self.cached(idx, need, scorer, filters)) is not None:
+        """The cached ranking, or one computed now. One computation per key at a time: requests for a ranking
+        already being computed wait for it (a popular need whose entry went stale is ranked once, not once per
+        request in flight)."""
+        key = self.key(need, scorer, filters)
+        while True:
+            if (full := self.cached(idx, need, scorer, filters)) is not None:
+                return full
+            with self._lock:
+                running = self._running.get(key)
+                if running is None:
+                    running = self._running[key] = threading.Event()
+                    break
+            running.wait()  # then look again: kept unless the indices changed meanwhile
+        try:
+            generation, now = self.generation(idx), time.monotonic()
+            full = FullRanking.of(pipeline.rank_pool(idx, need, scorer=scorer, filters=filters, policy=self.policy))
+            if self.generation(idx) == generation:  # else the indices changed meanwhile (an erasure, say): not kept
+                with self._lock:
+                    self._items[key] = (now, generation, full)
+                    self._items.move_to_end(key)
+                    self._evict()
             return full
-        key = self.key(idx, need, scorer, filters)
-        now = time.monotonic()
-        full = FullRanking.of(pipeline.rank_pool(idx, need, scorer=scorer, filters=filters, policy=self.policy))
-        if self.key(idx, need, scorer, filters) != key:  # the indices changed meanwhile (an erasure, say): not kept
-            return full
-        with self._lock:
-            self._items[key] = (now, full)
-            self._items.move_to_end(key)
-            while len(self._items) > self.entries:
-                self._items.popitem(last=False)
-        return full
+        finally:
+            with self._lock:
+                self._running.pop(key).set()
 
     def clear(self) -> None:
         with self._lock:

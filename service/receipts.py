@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from features.schema import SCHEMA
@@ -67,7 +68,7 @@ def write(
     """Store the receipt of one served page in ``conn``'s transaction: its head and one small row per candidate,
     plus the page's details (features, contributions, reasons) unless a receipt already stored them. Returns the
     page ids whose details it wrote; the caller marks them in ``full.stored_pages`` once the transaction commits
-    (receipt writers are serialised, so a page's details are written once)."""
+    (a page's details are written once; two receipts racing to be first skip each other's rows)."""
     now = datetime.now(UTC)
     summary = {
         "removed": full.removed,
@@ -101,9 +102,10 @@ def write(
         ],
     )  # fmt: skip
     new = [r for r in rows if r.page_id not in full.stored_pages]
-    if new:
+    if new:  # two first requests for a page may race here: the second one's rows are skipped
+        insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(_details())
         conn.execute(
-            sa.insert(_details()),
+            insert.on_conflict_do_nothing(index_elements=["page_id", "position"]),
             [{"page_id": r.page_id, "position": r.position, "talent_id": r.talent_id,
               "detail": db.RawJSON(r.receipt_detail), "erased_at": None} for r in new],
         )  # fmt: skip
@@ -170,13 +172,20 @@ def head(store: Store, ranking_id: str) -> tuple[str, str | None, str | None] | 
     return None if row is None else (row.route, row.need_id, row.model_version)
 
 
-def redact_talent(store: Store, talent_id: str) -> int:
+def redact_talent(store: Store, talent_id: str, names: Sequence[str] = ()) -> int:
     """Erase a talent from every receipt (PIPL erasure): its candidate rows lose id and score, its page details
-    lose id and content. Returns the number of receipt candidate rows redacted."""
-    c, d = _candidates(), _details()
+    lose id and content, and a free-text search whose stored query names them (their id or any of ``names``: names,
+    e-mail, phone) loses its query. Returns the number of receipt candidate rows redacted."""
+    c, d, r = _candidates(), _details(), _rankings()
     now = datetime.now(UTC)
+    terms = sorted({t.strip().lower() for t in (talent_id, *names) if t and len(t.strip()) >= 2})
+    query = r.c.params["query"].as_string()
     with store.engine.begin() as conn:
         conn.execute(sa.update(d).where(d.c.talent_id == talent_id).values(talent_id=None, detail=None, erased_at=now))
+        naming = sa.or_(*(sa.func.lower(query).contains(t, autoescape=True) for t in terms))
+        for rid, params in conn.execute(sa.select(r.c.id, r.c.params).where(r.c.route == "search", naming)).all():
+            erased = {**params, "query": None, "query_erased": True}
+            conn.execute(sa.update(r).where(r.c.id == rid).values(params=erased))
         return conn.execute(
             sa.update(c).where(c.c.talent_id == talent_id).values(talent_id=None, score=None, erased_at=now)
         ).rowcount

@@ -41,6 +41,28 @@ class Settings(BaseSettings):
         description="How long a need's whole ranking is reused for further pages and repeated requests (0: never); "
         "any talent or need added or erased starts afresh at once.",
     )
+    server_threads: int = Field(
+        default=40,
+        ge=1,
+        le=1000,
+        description="Worker threads of `talentmatch serve` for blocking work (rankings, database); fewer threads "
+        "contend less for Python's interpreter lock, more keep slow requests from queueing the fast ones.",
+    )
+    rank_cache_fresh_seconds: float = Field(
+        default=0.0,
+        ge=0,
+        description="After a talent or need is written, how long a ranking computed before the write may still be "
+        "served (0: the next request ranks afresh). Under a steady stream of writes a few seconds keep the cache "
+        "useful; an erasure always empties it at once.",
+    )
+    rank_cache_entries: int = Field(
+        default=512, ge=1, description="Most whole rankings the ranking cache holds (least recently used out)."
+    )
+    rank_cache_bytes: int = Field(
+        default=64 << 20,
+        ge=1 << 20,
+        description="Most memory the ranking cache holds, in estimated bytes (pools and memoised pages); 64 MiB.",
+    )
     # --- office policy at ranking time (matcher.pipeline.Policy): configuration, not a fitted constant ---
     policy_yrd_first: bool = Field(
         default=False,

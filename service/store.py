@@ -36,6 +36,11 @@ from service.settings import ensure_sqlite_dir
 CHUNK = 1_000
 """Rows per executemany and ids per ``IN (…)`` lookup: well under SQLite's and PostgreSQL's bound-parameter limits."""
 
+PENDING = ("talent", "need")
+"""Kinds with a ``match_pending`` flag (the alerts change feed): set in the transaction that writes a new or changed
+talent or a new need, cleared (``Store.matched``) once alerts have matched it, so a crash in between loses nothing:
+the next start (or ``talentmatch alerts dispatch``) matches what is still pending."""
+
 ProgressFn = Callable[[str, int, int], None]
 """``progress(kind, done, total)`` while rows are written."""
 
@@ -255,6 +260,40 @@ class Store:
             raise ImportFailed(report.issues)
         return report
 
+    def pending(self, kind: str, limit: int | None = None) -> list[Record]:
+        """Records of ``kind`` written but not yet matched for alerts (see ``PENDING``), in id order."""
+        t = db.table(kind)
+        with self.engine.connect() as conn:
+            rows = conn.scalars(sa.select(t.c.data).where(t.c.match_pending).order_by(t.c.id).limit(limit)).all()
+        return [RECORD_TYPES[kind].model_validate(d) for d in rows]
+
+    def matched(self, records: Iterable[Record]) -> int:
+        """Clear the ``match_pending`` flag of these records, as long as the stored version is the one matched (a
+        newer write keeps its own flag); returns how many were cleared."""
+        by_kind: dict[str, list[tuple[str, str]]] = {}
+        for r in records:
+            if r.record_kind in PENDING:
+                data = r.model_dump_json(exclude_defaults=True).encode()
+                by_kind.setdefault(r.record_kind, []).append((r.id, hashlib.blake2b(data, digest_size=16).hexdigest()))
+        cleared = 0
+        if not by_kind:
+            return cleared
+        with self.engine.begin() as conn:
+            for kind, pairs in by_kind.items():
+                t = db.table(kind)
+                clear = sa.update(t).where(t.c.id == sa.bindparam("rid"), t.c.digest == sa.bindparam("rdigest"),
+                                           t.c.match_pending).values(match_pending=False)  # fmt: skip
+                for rid, d in pairs:
+                    cleared += conn.execute(clear, {"rid": rid, "rdigest": d}).rowcount
+        return cleared
+
+    def talent_versions(self, talent_id: str) -> list[Record]:
+        """The earlier versions kept of a talent (see ``db.TalentVersionRow``)."""
+        v = db.TalentVersionRow.__table__
+        with self.engine.connect() as conn:
+            rows = conn.scalars(sa.select(v.c.data).where(v.c.talent_id == talent_id).order_by(v.c.id)).all()
+        return [RECORD_TYPES["talent"].model_validate(d) for d in rows]
+
     def delete(self, kind: str, record_id: str) -> bool:
         """Delete one record (a talent's or need's feedback goes with it). Refuses, naming the referrers, when other
         records still point at it. Returns whether the record existed."""
@@ -382,17 +421,33 @@ def _classify_and_write(
                 unchanged += 1
                 continue
             inserted += old is None
-            rows.append({"id": record.id, "digest": digest, "data": data} | db.query_values(kind, record))
+            row = {"id": record.id, "digest": digest, "data": data} | db.query_values(kind, record)
+            if kind in PENDING:
+                row["match_pending"] = kind == "talent" or old is None  # a need alerts only when posted
+            rows.append(row)
         report.inserted[kind] = inserted
         report.updated[kind] = len(rows) - inserted
         report.unchanged[kind] = unchanged
         if report.dry_run or conn is None:
             continue
+        if kind == "talent" and len(rows) > inserted:
+            _keep_versions(conn, [r["id"] for r in rows if r["id"] in known])
         statement = _upsert_statement(conn, kind)
         for start in range(0, len(rows), CHUNK):
             conn.execute(statement, rows[start : start + CHUNK])
             if progress:
                 progress(kind, min(start + CHUNK, len(rows)), len(rows))
+
+
+def _keep_versions(conn: Connection, talent_ids: list[str]) -> None:
+    """Copy the versions about to be replaced into ``talent_versions`` (erasure reads them to find every cached
+    vector of the talent's earlier texts)."""
+    t, v = db.table("talent"), db.TalentVersionRow.__table__
+    for start in range(0, len(talent_ids), CHUNK):
+        old = sa.select(t.c.id, t.c.data, sa.func.current_timestamp()).where(
+            t.c.id.in_(talent_ids[start : start + CHUNK])
+        )
+        conn.execute(sa.insert(v).from_select(["talent_id", "data", "replaced_at"], old))
 
 
 def _upsert_statement(conn: Connection, kind: str) -> Any:
@@ -406,6 +461,7 @@ def _upsert_statement(conn: Connection, kind: str) -> Any:
     else:
         raise StoreError(f"unsupported database {dialect!r}; use SQLite or PostgreSQL")
     stmt = stmt.values(written_at=sa.func.current_timestamp())  # the database's clock, one value per transaction
-    return stmt.on_conflict_do_update(
-        index_elements=[t.c.id], set_={c.name: stmt.excluded[c.name] for c in t.columns if c.name != "id"}
-    )
+    update = {c.name: stmt.excluded[c.name] for c in t.columns if c.name != "id"}
+    if kind in PENDING:  # a need's posted digest still owed survives an edit before it was sent
+        update["match_pending"] = sa.or_(t.c.match_pending, stmt.excluded.match_pending)
+    return stmt.on_conflict_do_update(index_elements=[t.c.id], set_=update)

@@ -9,7 +9,7 @@ encoder — does not match the code or the serving indices. ``store`` says where
 
 from matcher.registry.gate import AliasChange, GateResult, promote, register_and_gate, rollback
 from matcher.registry.loading import CHALLENGER, CHAMPION, Serving, list_versions, load_champion, serving_model
-from matcher.registry.runs import heldout_fingerprint, log_run, metric_key, metric_name
+from matcher.registry.runs import heldout_fingerprint, log_run, metric_key, metric_name, synthetic_example
 from matcher.registry.store import EXPERIMENT, MODEL_NAME, ModelMismatch, RegistryError, configure
 
 __all__ = [
@@ -33,4 +33,5 @@ __all__ = [
     "register_and_gate",
     "rollback",
     "serving_model",
+    "synthetic_example",
 ]

@@ -42,13 +42,19 @@ def heldout_fingerprint(need_ids: Sequence[str]) -> str:
     return hashlib.sha256("\n".join(sorted(need_ids)).encode()).hexdigest()[:16]
 
 
+def synthetic_example(n_features: int, rows: int = 3) -> np.ndarray:
+    """The input example MLflow logs with a model: a made-up grid (0, 0.5, 1 in every column), not anyone's row.
+    It fixes the signature (float32 columns in schema order), which is all the example is for."""
+    return np.repeat(np.linspace(0.0, 1.0, rows, dtype=np.float32)[:, None], n_features, axis=1)
+
+
 def log_run(
     *,
     booster: lgb.Booster,
     params: Mapping[str, object],
     metrics: Mapping[str, Mapping[str, object]],
-    input_example: np.ndarray,
     encoder: EncoderId,
+    input_example: np.ndarray | None = None,
     schema: FeatureSchema = SCHEMA,
     feature_importance: Mapping[str, float] | None = None,
     gain_curve_data: Mapping[str, Sequence[float]] | None = None,
@@ -61,8 +67,10 @@ def log_run(
     ``by_kind.KIND.model.metric`` and plotted (NDCG@10 by kind, model against baselines). More sets (say, against
     feedback rather than truth) can ride along under prefixed model names such as ``feedback.lambdarank``.
     ``gain_curve_data``: model → mean cumulative gain at k = 1, 2, … on the held-out needs. ``feature_importance``
-    defaults to the booster's total gain. ``input_example``: a few feature rows (n, F) in schema order, for the
-    signature. ``heldout_needs``: the held-out need ids, fingerprinted so the gate can tell whether two runs were
+    defaults to the booster's total gain. ``input_example``: feature rows (n, F) in schema order, checked for their
+    shape only: MLflow stores ``synthetic_example`` instead (a logged model is shared and kept; real rows would be
+    talents' data outliving their erasure). ``heldout_needs``: the held-out need ids, fingerprinted so the gate can
+    tell whether two runs were
     evaluated on the same needs. ``encoder``: the dense encoder of the indices the booster was trained on
     (``matcher.ranker.indices_encoder``); with the schema version and the ordered feature names, the model's contract.
     """
@@ -73,10 +81,11 @@ def log_run(
             f"({len(names)} features: {names[:3]}…); train on features.matrix.feature_matrix columns with "
             "feature_name=SCHEMA.names"
         )
-    example = np.asarray(input_example, dtype=np.float32)
-    if example.ndim != 2 or example.shape[1] != len(names) or len(example) == 0:
-        raise ValueError(f"input_example has shape {example.shape}; expected (n ≥ 1, {len(names)}) feature rows")
-    example_df = pd.DataFrame(example[:5], columns=names)
+    if input_example is not None:
+        shape = np.shape(input_example)
+        if len(shape) != 2 or shape[1] != len(names) or shape[0] == 0:
+            raise ValueError(f"input_example has shape {shape}; expected (n ≥ 1, {len(names)}) feature rows")
+    example_df = pd.DataFrame(synthetic_example(len(names)), columns=names)
     by_kind: dict[str, dict[str, Mapping[str, float]]] = {}
     for model, values in metrics.items():
         for kind, per_kind in values.get("by_kind", {}).items():

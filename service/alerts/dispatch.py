@@ -49,7 +49,7 @@ import sqlalchemy as sa
 from service import db
 from service.alerts import mailer, webhook
 from service.alerts import subscriptions as subs_db
-from service.alerts.matching import flush_digests, utc
+from service.alerts.matching import flush_digests, still_to_send, utc
 from service.alerts.sealing import unseal
 from service.alerts.signing import HEADER, sign
 from service.alerts.subscriptions import Channel, Subscription, _from_row
@@ -181,6 +181,8 @@ class _Pass:
 
     def _one(self, msg: Message) -> None:
         try:
+            if still_to_send(self.store, msg.id, self.token) is None:  # erased or cancelled since the claim
+                return self._count(Outcome("cancelled", "no longer to send"))
             msg = current(self.store, msg)
             outcome = _deliver(msg, self.settings, self.allow) if msg.alerts else Outcome(
                 "cancelled", "nothing left to send (consent withdrawn or talent erased)")  # fmt: skip
@@ -201,6 +203,10 @@ class _Pass:
         with self._lock:
             if outcome.unreachable:
                 self.unreachable.add(msg.receiver)
+        self._count(outcome)
+
+    def _count(self, outcome: Outcome) -> None:
+        with self._lock:
             if outcome.status == "dead":
                 self.stats.errors.append(outcome.detail)
             counter = {"delivered": "delivered", "retry": "retried", "dead": "dead", "cancelled": "cancelled"}

@@ -41,6 +41,7 @@ from service.alerts import subscriptions as subs_db
 from service.alerts.subscriptions import Channel, Delivery, Subscription
 from service.api.cards import talent_card
 from service.disclosure import enterprise_reasons
+from service.locking import IndexLock
 from service.settings import Settings
 from service.store import Store
 
@@ -92,14 +93,14 @@ class CreatedAlert:
 class AlertMatcher:
     """Subscriptions, the ``NeedSet`` of their open needs and the top-N cut-offs for one ``Indices``.
 
-    Writers call ``on_write`` with the index lock held; ``refresh`` (after a subscription changes) takes
-    ``index_lock`` itself. ``scorer`` returns the serving model (``None``: text relevance)."""
+    Writers call ``on_write`` with the shared side of the index lock held; ``refresh`` (after a subscription
+    changes) takes ``index_lock`` itself. ``scorer`` returns the serving model (``None``: text relevance)."""
 
     def __init__(self, store: Store, settings: Settings, indices: Indices,
                  scorer: Callable[[], ScorerLike | None] = lambda: None,
-                 index_lock: threading.Lock | None = None) -> None:  # fmt: skip
+                 index_lock: IndexLock | None = None) -> None:  # fmt: skip
         self.store, self.settings, self.idx, self.scorer = store, settings, indices, scorer
-        self.index_lock = index_lock or threading.Lock()
+        self.index_lock = index_lock or IndexLock()
         self._lock = threading.RLock()
         self.batch = NeedSet(indices)
         self._by_need: dict[str, list[Subscription]] = {}
@@ -162,6 +163,28 @@ class AlertMatcher:
             if talents:
                 self.match(talents, now=now)
 
+    def catch_up(self, batch: int = 200, *, now: datetime | None = None) -> int:
+        """Match what a crash left pending (``service.store.PENDING``): new needs' posted digests and written
+        talents, in batches under the writers' lock, clearing each flag once matched. Dedup makes a repeat
+        harmless. Returns the records matched."""
+        done = 0
+        for kind in ("need", "talent"):
+            while pending := self.store.pending(kind, batch):
+                with self.index_lock:
+                    current = [r for r in pending if r.id in (self.idx.needs if kind == "need" else self.idx.talents)]
+                    if kind == "need":
+                        for need in current:
+                            self.on_write([(None, need)], now=now)
+                    else:
+                        self.match(current, now=now)
+                    cleared = self.store.matched(pending)  # records no longer indexed have nothing to match
+                done += len(current)
+                if len(pending) < batch or not cleared:  # not cleared: rewritten meanwhile, a later pass takes it
+                    break
+        if done:
+            log.info("alerts catch-up: matched %d record(s) left pending by an interrupted write", done)
+        return done
+
     # --- scoring -----------------------------------------------------------------------------------------------
 
     def _model(self) -> ScorerLike | None:
@@ -187,7 +210,7 @@ class AlertMatcher:
 
     def warm(self, limit: int = 50) -> int:
         """Compute up to ``limit`` missing top-N cut-offs (the dispatcher loop calls this); returns how many."""
-        with self.index_lock, self._lock:
+        with self.index_lock.read(), self._lock:
             scorer = self._model()
             missing = [nid for nid in self.batch.row_of if nid not in self._top
                        and any(s.top_n for s in self.subscriptions_for(self.idx.needs[nid]))][:limit]  # fmt: skip
@@ -437,6 +460,19 @@ def erase_talent_alerts(store: Store, talent_id: str) -> int:
         n = conn.execute(sa.delete(a).where(a.c.talent_id == talent_id)).rowcount
         conn.execute(sa.delete(ms).where(ms.c.talent_id == talent_id))
     return n
+
+
+def still_to_send(store: Store, outbox_id: int, token: str) -> list[dict] | None:
+    """Re-read a claimed message just before it is sent: the payloads of the alerts it still carries, or ``None``
+    when it is no longer this claim's to send (erased, cancelled, or the lease lost). An erasure after the claim
+    deletes the talent's alerts and messages, so this is what keeps it from going out anyway."""
+    o, a = db.OutboxRow.__table__, db.AlertRow.__table__
+    with store.engine.connect() as conn:
+        mine = conn.scalar(sa.select(sa.literal(1)).where(o.c.id == outbox_id, o.c.lease_token == token,
+                                                          o.c.status == "pending"))  # fmt: skip
+        if not mine:
+            return None
+        return list(conn.scalars(sa.select(a.c.payload).where(a.c.outbox_id == outbox_id).order_by(a.c.id)))
 
 
 def utc(value: datetime | None) -> datetime | None:

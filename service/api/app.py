@@ -5,26 +5,28 @@ schema is missing or behind, without migrating it), loads every record and build
 - ``settings``: the ``Settings`` the app was made with
 - ``store``: the ``Store``
 - ``indices``: the ``features.indices.Indices`` (``None`` until built)
-- ``index_lock``: the ``threading.Lock`` every writer of the indices holds (``live.Writer`` does)
+- ``index_lock``: the ``service.locking.IndexLock``: every writer of the indices holds it alone (``live.Writer``,
+  erasure), rankings and searches share its ``read()`` side
 - ``metrics``: the ``metrics.Metrics`` (Prometheus registry)
 - ``stale``: ``None``, or why the indices no longer match the store (``/readyz`` then reports 503)
 - ``models``: the ``service.models.ModelSlot`` holding the champion (``None`` inside: non-personalised ranking)
 - ``rank_cache``: the ``service.ranking.RankCache`` of recent rankings
 - ``alerts``: the ``service.alerts.AlertMatcher`` (matching on arrival, an ``after_write`` hook of ``live.Writer``)
-- ``receipt_lock``: held while a decision receipt is written or a talent erased (``service.erasure``)
+- ``receipt_lock``: an ``IndexLock`` too: receipts are written under its ``read()`` side (many at once), an erasure
+  holds it alone (``service.erasure``), so no receipt naming a talent commits after the erasure checked for them
 """
 
 from __future__ import annotations
 
 import gc
 import logging
-import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
+import anyio.to_thread
 from fastapi import Depends, FastAPI
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
@@ -37,6 +39,7 @@ from service.api.metrics import Metrics, RequestMetrics
 from service.api.routes import ROUTERS
 from service.db import safe_url
 from service.indexing import build_indices, store_records
+from service.locking import IndexLock
 from service.models import ModelSlot
 from service.ranking import RankCache
 from service.settings import Settings
@@ -101,6 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.server_threads
         await run_in_threadpool(load_state, app.state, settings)
         # Everything loaded so far lives as long as the process: take it out of the cyclic collector's sight, so a
         # full collection walks the few objects requests make, not the millions of records and index entries of a
@@ -122,12 +126,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = metrics
     app.state.store = None
     app.state.indices = None
-    app.state.index_lock = threading.Lock()
+    app.state.index_lock = IndexLock()
     app.state.stale = None
     app.state.models = ModelSlot()
     policy = Policy(yrd_first=settings.policy_yrd_first)
-    app.state.rank_cache = RankCache(ttl=settings.rank_cache_seconds, policy=policy)
-    app.state.receipt_lock = threading.Lock()
+    app.state.rank_cache = RankCache(ttl=settings.rank_cache_seconds, entries=settings.rank_cache_entries,
+                                     policy=policy, max_bytes=settings.rank_cache_bytes,
+                                     fresh=settings.rank_cache_fresh_seconds)  # fmt: skip
+    app.state.receipt_lock = IndexLock()
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router)

@@ -1,9 +1,11 @@
 """Writes that change the store and the in-memory indices together, so a new talent is rankable on the next request.
 
 After indexing, each callable in ``state.after_write`` (if any) gets the list of (previous version or ``None``,
-new record) of the talents and needs that changed, still under the lock: alerts match new talents there.
+new record) of the talents and needs that changed, under the shared (readers') side of the index lock: alerts
+match new talents there while rankings go on; their own state has its own lock.
 
-One lock serialises writers (two writers must not interleave index updates); the store is written first, in one
+One lock serialises writers (two writers must not interleave index updates) and keeps readers out meanwhile
+(``service.locking.IndexLock``); the store is written first, in one
 transaction that validates every reference, and only a successful write reaches the indices. If indexing then
 fails (an encoder failure, not bad input), the record is safely stored but the process no longer matches the
 store: it says so in ``/readyz`` until restarted, and the write gets 503.
@@ -12,6 +14,7 @@ store: it says so in ``/readyz`` until restarted, and the write gets 503.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
@@ -25,6 +28,16 @@ log = logging.getLogger("talentmatch.api")
 
 Guard = Callable[[Record | None], AbstractContextManager[Any]]
 """Checks a write against the stored version of its record (``None``: new), under the write lock."""
+
+
+CRASH_AT = "TALENTMATCH_TEST_CRASH_AT"
+"""Test hook: ``after-commit`` ends the process (``os._exit``) right after a write commits, before indexing and
+alerts, so the tests can show that the alerts change feed (``service.store.PENDING``) survives a crash there."""
+
+
+def crash_point(name: str) -> None:
+    if os.environ.get(CRASH_AT) == name:
+        os._exit(70)
 
 
 class Writer:
@@ -42,7 +55,8 @@ class Writer:
                 raise ApiError(409, f"{record.record_kind} {record.id!r} already exists; PUT it to replace it",
                                field="id")  # fmt: skip
             with guard(None) if guard is not None else nullcontext():
-                self._write_one(record)
+                changed = self._write_one(record)
+        self._after(changed)
 
     def put(self, record: Record, *, guard: Guard | None = None) -> bool:
         """Insert or replace a record; returns whether it was new. ``guard`` gets the stored version (``None``: new)
@@ -51,7 +65,8 @@ class Writer:
         with self.state.index_lock:
             old = self.store.get(record.record_kind, record.id)
             with guard(old) if guard is not None else nullcontext():
-                self._write_one(record)
+                changed = self._write_one(record)
+        self._after(changed)
         return old is None
 
     def write(self, batch: Mapping[str, Sequence[Record]]) -> ImportReport:
@@ -61,17 +76,20 @@ class Writer:
             report = self.store.import_world(batch)
             if not report.ok:
                 raise ImportFailed(report.issues)
-            self._index(batch)
+            crash_point("after-commit")
+            changed = self._index(batch)
+        self._after(changed)
         return report
 
-    def _write_one(self, record: Record) -> None:
+    def _write_one(self, record: Record) -> list[tuple[Record | None, Record]]:
         report = self.store.import_world({record.record_kind: [record]})
         if not report.ok:
             issue = report.issues[0]
             raise ApiError(422, f"{issue.field}: {issue.message}", field=None if issue.field == "-" else issue.field)
-        self._index({record.record_kind: [record]})
+        crash_point("after-commit")
+        return self._index({record.record_kind: [record]})
 
-    def _index(self, batch: Mapping[str, Sequence[Record]]) -> None:
+    def _index(self, batch: Mapping[str, Sequence[Record]]) -> list[tuple[Record | None, Record]]:
         """Bring the indices up to date with records just stored (unchanged ones are skipped)."""
         ix = self.indices
         changed: list[tuple[Record | None, Record]] = []  # (previous version or None, new) for after-write hooks
@@ -92,8 +110,21 @@ class Writer:
             log.exception(reason)
             self.state.stale = f"{reason}; restart the service to rebuild the indices from the store"
             raise ApiError(503, f"{reason}; the record is stored and will be indexed when the service restarts") from e
-        for hook in getattr(self.state, "after_write", ()):
-            try:
-                hook(changed)  # e.g. alerts matching new talents; the write itself has succeeded either way
-            except Exception:
-                log.exception("after-write hook %r failed; the write is stored and indexed", hook)
+        ix.settle()  # readers, let in once the lock is released, find nothing left to rebuild
+        return changed
+
+    def _after(self, changed: list[tuple[Record | None, Record]]) -> None:
+        """The after-write hooks, on the readers' side of the lock: matching reads the indices but changes none of
+        them, so rankings go on meanwhile (an erasure still cannot interleave)."""
+        if not changed:
+            return
+        failed = False
+        with self.state.index_lock.read():
+            for hook in getattr(self.state, "after_write", ()):
+                try:
+                    hook(changed)  # e.g. alerts matching new talents; the write itself has succeeded either way
+                except Exception:
+                    failed = True
+                    log.exception("after-write hook %r failed; the write is stored and indexed", hook)
+        if not failed:  # else the records stay pending and the next catch-up pass matches them
+            self.store.matched(new for _, new in changed)

@@ -18,7 +18,7 @@ from service import audit, receipts
 from service.api.cards import reveals_identity, talent_card
 from service.disclosure import enterprise_reasons
 from service.keys import Principal, Role
-from service.ranking import PageRow, page
+from service.ranking import PageRow
 
 
 def filters_of(
@@ -62,12 +62,8 @@ def params_of(filters: Filters | None, **extra: Any) -> dict[str, Any]:
 
 
 async def serve_ranking_async(state: Any, principal: Principal, need: Need, **kw: Any) -> Response:
-    """``serve_ranking`` on the event loop when the page is memoised (a millisecond of work: a thread-pool hop
-    would cost as much), in the thread pool when it must be ranked (tens to hundreds of milliseconds)."""
-    scorer = state.models.scorer if kw["personalized"] else None
-    full = state.rank_cache.cached(state.indices, need, scorer, kw["filters"])
-    if full is not None and (kw["offset"], kw["k"]) in full.pages:
-        return serve_ranking(state, principal, need, **kw)
+    """``serve_ranking`` in the thread pool, always: even a memoised page writes its audit row, and a database write
+    (or the receipts lock an erasure holds) must never block the event loop every other request runs on."""
     return await run_in_threadpool(partial(serve_ranking, state, principal, need, **kw))
 
 
@@ -90,31 +86,37 @@ def serve_ranking(
     slot = state.models
     scorer = slot.scorer if personalized else None  # one read: a reload mid-request does not mix two models
     idx = state.indices
-    full = state.rank_cache.get_or_rank(idx, need, scorer, filters)
-    rows = page(full, idx, k, offset)
-    ranking_id = uuid.uuid4().hex
+    cache = state.rank_cache
+    full = cache.cached(idx, need, scorer, filters)
+    rows = full.pages.get((offset, k)) if full is not None else None
+    if rows is None:  # ranking reads the indices: shared with other readers, never amid a write
+        with state.index_lock.read():
+            full = cache.get_or_rank(idx, need, scorer, filters)
+            rows = cache.page(full, idx, k, offset)
     stored_need = None if route == "search" else need.id
     reveal = reveals_identity(principal)
     tenant = principal.role is Role.enterprise
-    # The receipt and the audit rows of the cards shown commit together, under the lock an erasure holds: an
+    params = params | {"k": k, "offset": offset, "personalized": personalized}
+    # The receipt and the audit rows of the cards shown commit together, under the lock an erasure holds alone: an
     # erasure cannot slip between the check that each talent still exists and the receipt naming them.
-    with state.receipt_lock:
+    with state.receipt_lock.read():
+        rows = [r for r in rows if r.talent_id in idx.talents]
+        talents = [idx.talents[r.talent_id] for r in rows]
+        # The same cached page served again to the same key for the same request reuses its receipt: the decision
+        # is the same one, so only the audit row (who saw which cards, when) is new.
+        reuse = (rows[0].page_id if rows else (offset, k), principal.key_id, route, stored_need,
+                 orjson.dumps(params, option=orjson.OPT_SORT_KEYS))  # fmt: skip
+        ranking_id = full.receipts.get(reuse)
         with state.store.engine.begin() as conn:
-            rows = [r for r in rows if r.talent_id in idx.talents]
-            talents = [idx.talents[r.talent_id] for r in rows]
-            stored = receipts.write(
-                conn,
-                ranking_id,
-                route=route,
-                need_id=stored_need,
-                principal=principal,
-                full=full,
-                rows=rows,
-                params=params | {"k": k, "offset": offset, "personalized": personalized},
-            )
+            stored: set[str] = set()
+            if ranking_id is None:
+                ranking_id = uuid.uuid4().hex
+                stored = receipts.write(conn, ranking_id, route=route, need_id=stored_need, principal=principal,
+                                        full=full, rows=rows, params=params)  # fmt: skip
             audit.record(state.store, principal, "rank", "talent", [r.talent_id for r in rows],
                          {"ranking_id": ranking_id, "need_id": stored_need, "revealed": reveal}, conn=conn)  # fmt: skip
         full.stored_pages |= stored  # committed
+        full.receipts[reuse] = ranking_id
     metrics = state.metrics
     metrics.rankings.labels(route=route, personalized=str(full.personalized).lower()).inc()
     for rule, n in full.removed.items():

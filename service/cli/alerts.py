@@ -17,10 +17,14 @@ def alerts_dispatch(
     json_: JsonOption = False,
 ) -> None:
     """Deliver queued alerts (webhook, e-mail, digests) with retries; runs until Ctrl-C unless --once."""
-    from service.alerts import run_worker
+    from service.alerts import catch_up, run_worker
 
+    cfg = settings()
     try:
-        stats = run_worker(settings(), once=once)
+        caught = catch_up(cfg)  # alerts a crash between a write and its matching left owed
+        if caught and not json_:
+            out.print(f"matched {caught} record(s) left pending by an interrupted write", highlight=False)
+        stats = run_worker(cfg, once=once)
     except KeyboardInterrupt:
         raise typer.Exit(0) from None
     doc = stats.to_dict()

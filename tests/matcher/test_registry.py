@@ -161,6 +161,12 @@ def test_log_run_records_params_metrics_plots_and_a_signed_model(reg: Path):
     info = mlflow.models.get_model_info(run.data.tags["talentmatch.model_uri"])
     assert info.signature.inputs.input_names() == SCHEMA.names
     assert info.flavors["lightgbm"]
+    # the input example MLflow keeps is synthetic: none of the real feature rows given (talents' data) is in it
+    model_dir = model_file(run.data.tags["talentmatch.model_uri"]).parent
+    example = mlflow.models.Model.load(str(model_dir)).load_input_example(str(model_dir))
+    assert example.shape[1] == F
+    assert not any(np.allclose(row, real) for row in example.to_numpy() for real in X_HELD[:5])
+    np.testing.assert_array_equal(example.to_numpy(), registry.synthetic_example(F))
 
 
 def test_log_run_rejects_a_booster_without_the_schema_names_and_a_bad_example(reg: Path):

@@ -125,7 +125,7 @@ async def candidates(
     receipt. Only talents who consented to matching are ever ranked. An enterprise ranks its own open needs only
     (409 otherwise), filters only on what a card shows (`tier`, `residence`), within a daily quota of requests (429
     past it), and its reasons never quote a talent's salary. 为岗位排序候选人（附理由与决策记录编号）。"""
-    need = visible_need(store, principal, need_id)  # one indexed read: cheaper than a thread-pool hop
+    need = await run_in_threadpool(visible_need, store, principal, need_id)  # a read: never on the event loop
     filters = filters_of(tier, nationality, residence, site, language, incubator)
     if principal.role is Role.enterprise:
         _check_enterprise_ranking(need, {"tier": tier, "nationality": nationality, "residence": residence,
@@ -167,6 +167,7 @@ def search(
 @router.get("/talents/{talent_id}/needs", tags=["ranking / 排序"], responses=NOT_FOUND)
 def needs_for_talent(
     talent_id: IdPath,
+    request: Request,
     principal: Office,
     store: StoreDep,
     indices: IndicesDep,
@@ -174,14 +175,16 @@ def needs_for_talent(
 ) -> NeedMatches:
     """Open needs that fit a talent, best first (text and vector search over open needs, then each need's hard
     rules for this talent). Recruiters and admins. 与人才匹配的开放岗位（双向匹配）。"""
-    talent = indices.talents.get(talent_id)
-    if talent is None:
-        raise not_found("talent", talent_id)
-    found = retrieve_needs(indices, talent, k=k)
+    with request.app.state.index_lock.read():
+        talent = indices.talents.get(talent_id)
+        if talent is None:
+            raise not_found("talent", talent_id)
+        found = retrieve_needs(indices, talent, k=k)
+        needs = {n: indices.needs[n] for n, _ in found}
     audit.record(store, principal, "match", "talent", [talent_id], {"needs": len(found)})
     return NeedMatches(
         talent_id=talent_id,
-        needs=[NeedMatch(need_id=n, score=round(s, 6), need=indices.needs[n]) for n, s in found],
+        needs=[NeedMatch(need_id=n, score=round(s, 6), need=needs[n]) for n, s in found],
     )
 
 

@@ -326,5 +326,9 @@ def test_a_cached_page_stores_its_details_once_and_every_receipt_reads_them(api)
     second = client.get("/needs/n-chip/candidates?k=2&offset=0", headers=h["admin"]).json()
     with store.engine.connect() as conn:
         assert conn.scalar(sa.select(sa.func.count()).select_from(t)) == before
-    a, b = (client.get(f"/rankings/{r['ranking_id']}", headers=h["admin"]).json() for r in (first, second))
+    third = client.get("/needs/n-chip/candidates?k=2&offset=0", headers=h["recruiter"]).json()
+    with store.engine.connect() as conn:
+        assert conn.scalar(sa.select(sa.func.count()).select_from(t)) == before
+    assert first["ranking_id"] == second["ranking_id"] != third["ranking_id"]  # the same key's request: one receipt
+    a, b = (client.get(f"/rankings/{r['ranking_id']}", headers=h["admin"]).json() for r in (first, third))
     assert a["ranking_id"] != b["ranking_id"] and a["candidates"] == b["candidates"] and a["candidates"][0]["features"]

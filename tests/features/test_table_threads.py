@@ -1,0 +1,38 @@
+"""Readers share the indices (``service.locking``): a first read after a write appends the table's pending rows,
+and readers doing that side by side must never see columns of two lengths."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from features.records import Talent
+from features.table import TalentTable
+
+
+def test_concurrent_first_reads_after_a_write_see_one_table():
+    talents = [Talent(id=f"t{i}", summary="s", tier="BCD"[i % 3], salary_expectation=float(i % 50) or None)
+               for i in range(20_000)]  # fmt: skip
+    table = TalentTable.build(talents)
+    rows = np.arange(0, 20_000, 7)
+    errors: list[BaseException] = []
+    for round_ in range(30):
+        table.add(Talent(id=f"new{round_}", summary="s", tier="B"))  # a writer: one pending row
+        start = threading.Barrier(6)
+
+        def read(start: threading.Barrier) -> None:
+            start.wait()
+            try:
+                assert len(table.salary_estimate(rows)) == len(rows)
+                assert len({len(v) for v in table.gather(rows, ["alive", "salary", "tier_rank"]).values()}) == 1
+            except BaseException as e:
+                errors.append(e)
+
+        readers = [threading.Thread(target=read, args=(start,)) for _ in range(6)]
+        for t in readers:
+            t.start()
+        for t in readers:
+            t.join()
+    assert errors == []
+    assert len(table.alive) == 20_030

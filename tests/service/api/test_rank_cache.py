@@ -1,0 +1,88 @@
+"""The ranking cache is bounded by entries and by bytes (least recently used out), and a cached page served again
+to the same key writes no new receipt rows: only the audit row of who saw it."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from api_helpers import auth, run_server, settings_for
+from ranking_world import seed_ranking_world
+
+from features.records import Need
+from service import db
+from service.api.app import create_app
+from service.ranking import RankCache
+
+
+@pytest.fixture
+def office(tmp_path, monkeypatch):
+    monkeypatch.setenv("TALENTMATCH_MODELS_DIR", str(tmp_path / "models"))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    url = f"sqlite:///{tmp_path / 'api.db'}"
+    keys = seed_ranking_world(url, tmp_path / "world")
+    app = create_app(settings_for(url, tmp_path, rank_cache_entries=2))
+    with run_server(app) as base, httpx.Client(base_url=base, timeout=30) as client:
+        yield client, {k: auth(v) for k, v in keys.items()}, app.state
+
+
+def rows(state, table) -> int:
+    with state.store.engine.connect() as conn:
+        return conn.scalar(sa.select(sa.func.count()).select_from(table.__table__))
+
+
+def test_a_cached_page_served_again_writes_no_receipt_rows(office):
+    client, h, state = office
+    first = client.get("/needs/n-pv/candidates?k=3", headers=h["recruiter"]).json()
+    counts = [rows(state, t) for t in (db.RankingRow, db.RankingCandidateRow, db.RankingDetailRow)]
+    audits = rows(state, db.AuditRow)
+    for _ in range(5):
+        again = client.get("/needs/n-pv/candidates?k=3", headers=h["recruiter"]).json()
+        assert again["ranking_id"] == first["ranking_id"] and again["candidates"] == first["candidates"]
+    assert [rows(state, t) for t in (db.RankingRow, db.RankingCandidateRow, db.RankingDetailRow)] == counts
+    assert rows(state, db.AuditRow) == audits + 5 * len(first["candidates"])  # each card shown is still audited
+    # another page, another key or other parameters are other decisions: their own receipts
+    asks = [("k=3&offset=3", "recruiter"), ("k=3", "admin"), ("k=3&personalized=false", "recruiter")]
+    other = [client.get(f"/needs/n-pv/candidates?{q}", headers=h[key]).json()["ranking_id"] for q, key in asks]
+    assert len({first["ranking_id"], *other}) == 4
+    assert client.get(f"/rankings/{first['ranking_id']}", headers=h["admin"]).status_code == 200
+
+
+def test_the_cache_holds_at_most_its_entries_and_bytes(office):
+    client, h, state = office
+    for query in ("perovskite", "RISC-V", "protein folding"):
+        assert client.post("/search", json={"query": query}, headers=h["recruiter"]).status_code == 200
+    assert len(state.rank_cache) == 2  # TALENTMATCH_RANK_CACHE_ENTRIES=2: the least recently used went
+    idx = state.indices
+    needs = [Need(id=f"n-{i}", title=f"perovskite thin films {i}", description="solar cells") for i in range(6)]
+    sized = RankCache(entries=100)
+    for need in needs:
+        sized.page(sized.get_or_rank(idx, need, None, None), idx, 10, 0)
+    one = sized.nbytes / len(sized)
+    assert len(sized) == 6 and one > 0
+    small = RankCache(entries=100, max_bytes=int(2.5 * one))
+    for need in needs:
+        small.page(small.get_or_rank(idx, need, None, None), idx, 10, 0)
+        assert small.nbytes <= 2.5 * one
+    assert len(small) == 2
+    assert small.cached(idx, needs[-1], None, None) is not None and small.cached(idx, needs[0], None, None) is None
+
+
+def test_after_a_write_an_entry_serves_only_within_its_freshness(tmp_path):
+    from ranking_world import ranking_world
+
+    from features.indices import Indices
+    from features.records import RECORD_TYPES, Talent
+
+    world = ranking_world()
+    idx = Indices.build({k: [RECORD_TYPES[k].model_validate(r) for r in v] for k, v in world.items()}, encoder=None)
+    need = idx.needs["n-pv"]
+    strict, lenient = RankCache(), RankCache(fresh=3600)
+    first = [c.get_or_rank(idx, need, None, None) for c in (strict, lenient)]
+    new = Talent.model_validate({**world["talent"][1], "id": "t-pv-new"})
+    idx.add_talent(new)
+    assert strict.cached(idx, need, None, None) is None  # the next request ranks afresh and sees the new talent
+    assert "t-pv-new" in strict.get_or_rank(idx, need, None, None).ids
+    assert lenient.cached(idx, need, None, None) is first[1]  # served stale, within its freshness
+    lenient.clear()  # what an erasure does: nothing stale survives it
+    assert lenient.cached(idx, need, None, None) is None
