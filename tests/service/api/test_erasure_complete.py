@@ -52,7 +52,14 @@ def office(tmp_path, monkeypatch):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     url = f"sqlite:///{tmp_path / 'api.db'}"
     keys = seed_ranking_world(url, tmp_path / "world")
-    settings = settings_for(url, tmp_path, alerts_dispatcher=False, alerts_min_relevance=0.0)
+    settings = settings_for(
+        url,
+        tmp_path,
+        alerts_dispatcher=False,
+        alerts_min_relevance=0.0,
+        alerts_webhook_allow="127.0.0.1/32",
+        alerts_per_receiver=1,
+    )
     app = create_app(settings)
     with run_server(app) as base, httpx.Client(base_url=base, timeout=30) as client:
         yield client, {k: auth(v) for k, v in keys.items()}, app.state, tmp_path
@@ -90,7 +97,7 @@ def test_erasure_leaves_no_trace_anywhere(office):
     receiver = Receiver(delay=1.5)
     # a webhook subscription: the talent's alert is queued behind another talent's, on a slow receiver
     sub = subs_db.create(store, enterprise_id="e1", need_id="n-pv", channel="webhook", url=receiver.url,
-                         secret=SECRET, min_score=0.0)  # fmt: skip
+                         secret=SECRET, min_score=0.0, settings=state.settings)  # fmt: skip
     state.alerts.refresh()
     other = {**V1, "id": "t-other", "name": "Other Person", "email": "o@example.org", "summary": "perovskite films",
              "works": [], "name_zh": None}  # fmt: skip
@@ -110,7 +117,8 @@ def test_erasure_leaves_no_trace_anywhere(office):
     before = db_mentions(store.engine, [GONE, *DISTINCT])
     assert {"talents", "talent_versions", "alerts", "ranking_candidates", "rankings"} <= set(before)
 
-    # the dispatcher claims both messages and is held up by the slow receiver while the talent is erased
+    # the dispatcher claims both messages and is held up by the slow receiver (one request at a time) while the
+    # talent is erased
     passing = threading.Thread(target=lambda: dispatch_once(store, state.settings))
     passing.start()
     deadline = time.monotonic() + 10
