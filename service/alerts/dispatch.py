@@ -54,6 +54,7 @@ from service.alerts.sealing import unseal
 from service.alerts.signing import HEADER, sign
 from service.alerts.subscriptions import Channel, Subscription, _from_row
 from service.api.cards import talent_card
+from service.disclosure import enterprise_reasons
 from service.settings import Settings
 from service.store import Store
 
@@ -291,14 +292,16 @@ def _claim(store: Store, settings: Settings, now: datetime, token: str) -> list[
 
 def current(store: Store, msg: Message) -> Message:
     """The message with each card rendered from the talent as stored now: alerts on talents who withdrew matching
-    consent (or were erased) are cancelled and dropped, withdrawn sharing consent masks the card."""
+    consent (or were erased) are cancelled and dropped, withdrawn sharing consent masks the card; reasons stored
+    by an older version are filtered as an enterprise may read them (``service.disclosure``)."""
     kept, kept_ids, dropped = [], [], []
     for alert_id, payload in zip(msg.alert_ids, msg.alerts, strict=True):
         talent = store.get("talent", payload["talent"]["id"])
         if talent is None or not talent.consent.matching:
             dropped.append(alert_id)
             continue
-        kept.append({**payload, "talent": talent_card(talent, reveal=False).model_dump(mode="json")})
+        card = talent_card(talent, reveal=False).model_dump(mode="json")
+        kept.append({**payload, "talent": card, "reasons": enterprise_reasons(payload.get("reasons", []))})
         kept_ids.append(alert_id)
     if dropped:
         a = db.AlertRow.__table__
