@@ -468,6 +468,31 @@ def test_a_need_moved_to_another_enterprise_stops_feeding_the_old_ones_subscript
         assert sorted(fresh) == [("e2", "n1"), ("e2", "n1")]  # only the new owner hears of its need
 
 
+def test_an_enterprise_sees_which_of_its_subscriptions_are_in_force(serve):
+    """n-pv moved to e2: e1's subscription naming it delivers nothing more, and e1's list says so."""
+    api = serve()
+    c, h = api.c, api.h
+    made = {}
+    for name, need in (("n-pv", "n-pv"), ("all", None), ("closed", "n-pv-closed")):
+        r = c.post("/subscriptions", json={"need_id": need, "channel": "inbox", "top_n": 3}, headers=h["e1"])
+        assert r.status_code == 201 and r.json()["in_force"] is True, r.text
+        made[name] = r.json()["id"]
+
+    def in_force() -> dict[str, bool]:
+        listed = {s["id"]: s["in_force"] for s in c.get("/subscriptions", headers=h["e1"]).json()}
+        assert all(c.get(f"/subscriptions/{i}", headers=h["e1"]).json()["in_force"] is v for i, v in listed.items())
+        return {name: listed[i] for name, i in made.items()}
+
+    assert in_force() == {"n-pv": True, "all": True, "closed": True}
+    moved = c.get("/needs/n-pv", headers=h["recruiter"]).json() | {"enterprise_id": "e2"}
+    assert c.put("/needs/n-pv", json=moved, headers=h["recruiter"]).status_code == 200
+    assert in_force() == {"n-pv": False, "all": True, "closed": True}
+    with api.store.engine.connect() as conn:  # the same predicate the matcher and the dispatcher use
+        assert subs_db.still_in_force(conn, set(made.values())) == {made["all"], made["closed"]}
+    r = c.post("/subscriptions", json={"channel": "email", "email": "hr@example.com", "top_n": 3}, headers=h["e1"])
+    assert r.status_code == 201 and (r.json()["verified"], r.json()["in_force"]) == (False, False)
+
+
 def test_deleting_a_subscription_cancels_its_queued_messages(serve, receiver):
     api = serve(alerts_min_relevance=0.0)
     c, h = api.c, api.h
