@@ -50,7 +50,7 @@ from service import db
 from service.alerts import mailer, webhook
 from service.alerts import subscriptions as subs_db
 from service.alerts.matching import flush_digests, still_to_send, utc
-from service.alerts.sealing import unseal
+from service.alerts.sealing import PREFIX, unseal
 from service.alerts.signing import HEADER, sign
 from service.alerts.subscriptions import Channel, Subscription, _from_row
 from service.api.cards import talent_card
@@ -283,6 +283,9 @@ def _claim(store: Store, settings: Settings, now: datetime, token: str) -> list[
         for r in conn.execute(sa.select(a.c.id, a.c.outbox_id, a.c.payload).where(a.c.outbox_id.in_(claimed))
                               .order_by(a.c.id)):  # fmt: skip
             alerts.setdefault(r.outbox_id, []).append(r)
+    clear = {i for i, sub in sub_rows.items() if sub.secret and not sub.secret.startswith(PREFIX)}
+    if clear and (sealed := subs_db.seal_plaintext(store, settings, clear)):  # stored before sealing existed
+        log.info("sealed %d webhook secret(s) stored in clear", sealed)
     for r in rows:
         mine = alerts.get(r.id, [])
         out.append(Message(r.id, r.kind, r.idempotency_key, r.attempts, utc(r.created_at), sub_rows[r.subscription_id],
