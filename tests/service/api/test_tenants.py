@@ -202,6 +202,23 @@ def test_daily_quota_of_new_needs(serve):
     assert all(post_need(api, "recruiter", f"n-r{i}").status_code == 201 for i in range(3))
 
 
+def test_posting_another_tenants_need_id_answers_as_for_ones_own(serve):
+    """Ids are one namespace, so a taken id is a 409 either way (the residual: it tells that the id exists); the
+    answer for e2's n-chip is e1's own n-pv's with the id swapped, naming no owner, and uses no quota."""
+    api = serve(enterprise_daily_needs=1)
+    own, theirs = post_need(api, "e1", "n-pv"), post_need(api, "e1", "n-chip")
+    assert own.status_code == theirs.status_code == 409
+    assert theirs.headers.keys() == own.headers.keys()
+    assert orjson_swap(theirs.json(), "n-chip", "n-pv") == own.json()
+    assert not [w for w in ("e2", "Acme", "RISC-V", "enterprise_id") if w in theirs.text], theirs.text
+    assert post_need(api, "e1", "n-new").status_code == 201  # neither 409 used the one new need of the day
+    assert api.store.get("need", "n-chip").enterprise_id == "e2"
+
+
+def orjson_swap(doc: dict, old: str, new: str) -> dict:
+    return orjson.loads(orjson.dumps(doc).decode().replace(old, new))
+
+
 def test_daily_quota_of_ranking_requests(serve):
     api = serve(enterprise_daily_rankings=3)
     c, h = api.c, api.h
