@@ -5,9 +5,12 @@ offboarding on PostgreSQL too):
 - an enterprise ranks only its own open needs: another's is the same 404 as none, its own closed one a 409;
 - daily quotas of new needs and ranking requests, 429 with ``Retry-After`` past them, exact under concurrency;
 - no ranking filter on what a candidate card hides (422 naming it);
-- reasons never quote a talent's stated salary to an enterprise (ranking, receipt, alert), recruiters still see it;
+- reasons never tell an enterprise what a card hides — a talent's stated salary, incubator, work permit (ranking,
+  receipt, alert, inbox, a message queued before) — recruiters still see them;
 - subscriptions are in force only while their enterprise holds a live key and, naming a need, owns it: the
-  dispatcher cancels the others' messages, deleting a subscription cancels its queued ones;
+  dispatcher cancels the others' messages, deleting a subscription cancels its queued ones, and the enterprise's
+  list shows which are in force;
+- a need id taken by another tenant is answered exactly as one's own (409, no owner, no quota used);
 - ``replace_need`` checks ownership under the write lock; receipts never show an enterprise another key's id.
 """
 
