@@ -50,10 +50,11 @@ from service import db
 from service.alerts import mailer, webhook
 from service.alerts import subscriptions as subs_db
 from service.alerts.matching import flush_digests, still_to_send, utc
-from service.alerts.sealing import unseal
+from service.alerts.sealing import PREFIX, unseal
 from service.alerts.signing import HEADER, sign
 from service.alerts.subscriptions import Channel, Subscription, _from_row
 from service.api.cards import talent_card
+from service.disclosure import enterprise_reasons
 from service.settings import Settings
 from service.store import Store
 
@@ -282,6 +283,9 @@ def _claim(store: Store, settings: Settings, now: datetime, token: str) -> list[
         for r in conn.execute(sa.select(a.c.id, a.c.outbox_id, a.c.payload).where(a.c.outbox_id.in_(claimed))
                               .order_by(a.c.id)):  # fmt: skip
             alerts.setdefault(r.outbox_id, []).append(r)
+    clear = {i for i, sub in sub_rows.items() if sub.secret and not sub.secret.startswith(PREFIX)}
+    if clear and (sealed := subs_db.seal_plaintext(store, settings, clear)):  # stored before sealing existed
+        log.info("sealed %d webhook secret(s) stored in clear", sealed)
     for r in rows:
         mine = alerts.get(r.id, [])
         out.append(Message(r.id, r.kind, r.idempotency_key, r.attempts, utc(r.created_at), sub_rows[r.subscription_id],
@@ -291,14 +295,16 @@ def _claim(store: Store, settings: Settings, now: datetime, token: str) -> list[
 
 def current(store: Store, msg: Message) -> Message:
     """The message with each card rendered from the talent as stored now: alerts on talents who withdrew matching
-    consent (or were erased) are cancelled and dropped, withdrawn sharing consent masks the card."""
+    consent (or were erased) are cancelled and dropped, withdrawn sharing consent masks the card; reasons stored
+    by an older version are filtered as an enterprise may read them (``service.disclosure``)."""
     kept, kept_ids, dropped = [], [], []
     for alert_id, payload in zip(msg.alert_ids, msg.alerts, strict=True):
         talent = store.get("talent", payload["talent"]["id"])
         if talent is None or not talent.consent.matching:
             dropped.append(alert_id)
             continue
-        kept.append({**payload, "talent": talent_card(talent, reveal=False).model_dump(mode="json")})
+        card = talent_card(talent, reveal=False).model_dump(mode="json")
+        kept.append({**payload, "talent": card, "reasons": enterprise_reasons(payload.get("reasons", []))})
         kept_ids.append(alert_id)
     if dropped:
         a = db.AlertRow.__table__

@@ -354,7 +354,7 @@ class AlertMatcher:
             "talent": card.model_dump(mode="json"),
             "score": m.score,
             "reason": m.reason,
-            "reasons": enterprise_reasons(why),  # an alert goes to an enterprise: no salary figures
+            "reasons": enterprise_reasons(why),  # an alert goes to an enterprise: nothing a card hides
             "model_version": scorer.version if scorer is not None else TEXT_RELEVANCE,
             "created_at": now.isoformat(),
             "console_url": f"{self.settings.console_url.rstrip('/')}/needs/{need.id}/candidates",

@@ -5,7 +5,8 @@ not hashed.
 The key is ``TALENTMATCH_SECRET_KEY`` (any long string, stretched with SHA-256), or else a random key written once
 to ``TALENTMATCH_SECRET_KEY_FILE`` (mode 0600) — keep that file out of database backups. A sealed value is
 ``v1:<urlsafe base64 of nonce ‖ ciphertext ‖ tag>``; secrets are at most ``MAX_SECRET`` characters so it fits the
-200-character column. Values without the prefix (stored before sealing) are read as they are.
+200-character column. Values without the prefix (stored before sealing) are read as they are, and sealed in place
+by ``subscriptions.seal_plaintext`` (the dispatcher, ``talentmatch alerts seal-secrets``).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@ force (offboarding: an enterprise without a live key, or a need moved to another
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection
 
 from features.records import Need
 from service import db
-from service.alerts.sealing import seal
+from service.alerts.sealing import PREFIX, seal
 from service.settings import Settings
 from service.store import Store
 
@@ -77,6 +77,23 @@ def create(store: Store, *, enterprise_id: str, need_id: str | None, channel: Ch
     with store.engine.begin() as conn:
         sub_id = conn.execute(sa.insert(t).values(**values).returning(t.c.id)).scalar_one()
     return get(store, sub_id, pending=True)  # type: ignore[return-value]
+
+
+def seal_plaintext(store: Store, settings: Settings, sub_ids: Iterable[int] | None = None) -> int:
+    """Seal webhook secrets stored in clear before sealing existed (of ``sub_ids``, or all): the dispatcher does it
+    for each subscription it sends for, ``talentmatch alerts seal-secrets`` for every one at once. A row is written
+    only while it still holds the clear value read, so racing sealers seal it once. Returns how many were sealed."""
+    t = _table()
+    q = sa.select(t.c.id, t.c.secret).where(t.c.secret.is_not(None), t.c.secret.not_like(f"{PREFIX}%"))
+    if sub_ids is not None:
+        q = q.where(t.c.id.in_(sorted(sub_ids)))
+    with store.engine.connect() as conn:
+        clear = conn.execute(q).all()
+    if not clear:
+        return 0
+    with store.engine.begin() as conn:
+        return sum(conn.execute(sa.update(t).where(t.c.id == r.id, t.c.secret == r.secret)
+                                .values(secret=seal(r.secret, settings))).rowcount for r in clear)  # fmt: skip
 
 
 def get(store: Store, sub_id: int, *, pending: bool = False) -> Subscription | None:

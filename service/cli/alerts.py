@@ -1,4 +1,5 @@
-"""``talentmatch alerts dispatch``: the alert delivery worker, outside the server."""
+"""``talentmatch alerts dispatch``: the alert delivery worker, outside the server; ``alerts seal-secrets``: seal
+webhook secrets stored in clear before sealing existed."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ from typing import Annotated
 
 import typer
 
-from service.cli.common import JsonOption, out, print_json, settings
+from service.cli.common import JsonOption, UrlOption, database_errors, open_store, out, print_json, settings
 
-app = typer.Typer(help="Enterprise match alerts: the delivery worker.", no_args_is_help=True)
+app = typer.Typer(help="Enterprise match alerts: the delivery worker, sealing old secrets.", no_args_is_help=True)
 
 
 @app.command("dispatch")
@@ -32,3 +33,20 @@ def alerts_dispatch(
         print_json(doc)
     else:
         out.print(", ".join(f"{k}: {v}" for k, v in doc.items()), highlight=False)
+
+
+@app.command("seal-secrets")
+def alerts_seal_secrets(url: UrlOption = None, json_: JsonOption = False) -> None:
+    """Seal every webhook secret still stored in clear (from before sealing) with the key from settings; the
+    dispatcher seals each one it sends for anyway, this does the rest at once. Safe to run again."""
+    from service.alerts.subscriptions import seal_plaintext
+
+    cfg = settings()
+    store = open_store(url)
+    with database_errors(store):
+        store.check_schema()
+        sealed = seal_plaintext(store, cfg)
+    if json_:
+        print_json({"sealed": sealed})
+    else:
+        out.print(f"sealed {sealed} webhook secret(s) stored in clear", highlight=False)

@@ -3,7 +3,7 @@ the decision receipts behind every ranking.
 
 Who may do what: recruiters and admins everywhere; an enterprise ranks only its own open needs (another's is a 404,
 as if it did not exist; its own closed one a 409), within a daily quota (``service.quotas``), filters only on what a
-card shows and reads reasons without salary figures (``service.disclosure``), sees masked cards unless the talent
+card shows and reads reasons without what a card hides (``service.disclosure``), sees masked cards unless the talent
 consented to sharing, posts feedback and reads receipts for its own needs only (without other keys' ids), and
 neither searches the talent pool nor looks a talent up by id (``/search`` and ``/talents/{id}/needs`` are 403: a
 tenant learns of talent only as candidates for its posts). The data team reads receipts (model audits), ranks
@@ -124,7 +124,8 @@ async def candidates(
     unless the talent consented to sharing), the rules' removal counts and the `ranking_id` of the decision
     receipt. Only talents who consented to matching are ever ranked. An enterprise ranks its own open needs only
     (409 otherwise), filters only on what a card shows (`tier`, `residence`), within a daily quota of requests (429
-    past it), and its reasons never quote a talent's salary. 为岗位排序候选人（附理由与决策记录编号）。"""
+    past it), and its reasons say nothing a card hides (no salary figures, incubator name, work permit, stated
+    languages or sites). 为岗位排序候选人（附理由与决策记录编号）。"""
     need = await run_in_threadpool(visible_need, store, principal, need_id)  # a read: never on the event loop
     filters = filters_of(tier, nationality, residence, site, language, incubator)
     if principal.role is Role.enterprise:
@@ -248,8 +249,8 @@ def _check_shown(store, principal: Principal, body: FeedbackIn) -> tuple[int, st
 def read_receipt(ranking_id: RankingIdPath, principal: AnyRole, store: StoreDep) -> ReceiptOut:
     """The decision receipt of a ranking: request, model and feature-schema versions, the rules' removals, and
     each candidate's score, reasons, named feature row and contributions (erased talents redacted). Office roles
-    read any; an enterprise only its own needs' rankings, without feature rows, salary figures or the id of a key
-    not its enterprise's (a recruiter's). 排序决策记录（可解释性）。"""
+    read any; an enterprise only its own needs' rankings, without feature rows, reasons saying what a card hides
+    or the id of a key not its enterprise's (a recruiter's). 排序决策记录（可解释性）。"""
     receipt = receipts.get(store, ranking_id)
     if receipt is None:
         raise not_found("ranking", ranking_id)
@@ -276,7 +277,8 @@ def read_receipt(ranking_id: RankingIdPath, principal: AnyRole, store: StoreDep)
 
 
 def _for_enterprise(candidate: dict) -> dict:
-    """A receipt's candidate as an enterprise reads it: no feature row or contributions, no salary figures."""
+    """A receipt's candidate as an enterprise reads it: no feature row or contributions, no reason saying what a
+    card hides."""
     out = candidate | {"features": None, "contributions": None}
     if "reasons" in out:
         out["reasons"] = disclosure.enterprise_reasons(out["reasons"])

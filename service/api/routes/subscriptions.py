@@ -21,6 +21,7 @@ from service.api.routes.needs import visible_need
 from service.api.schemas import ErrorResponse
 from service.keys import Principal, Role
 from service.settings import Settings
+from service.store import Store
 
 router = APIRouter(prefix="/subscriptions", tags=["alerts / 匹配提醒"], responses=ERROR_RESPONSES)
 
@@ -93,6 +94,10 @@ class SubscriptionOut(BaseModel):
     created_at: datetime
     verified: bool = Field(default=True, description="E-mail: `false` until the address is confirmed with the token "
                            "mailed to it (`POST /subscriptions/{id}/verify`); nothing is sent before.")  # fmt: skip
+    in_force: bool = Field(
+        description="Whether alerts are made and delivered for it now: `false` while unconfirmed, "
+        "when the need it names is no longer yours, or while your enterprise holds no live key."
+    )
 
 
 class VerifyIn(BaseModel):
@@ -100,10 +105,21 @@ class VerifyIn(BaseModel):
     token: str = Field(min_length=1, max_length=200, description="The confirmation token mailed to the address.")
 
 
-def out(s: Subscription) -> SubscriptionOut:
-    return SubscriptionOut(id=s.id, enterprise_id=s.enterprise_id, need_id=s.need_id, channel=s.channel, url=s.url,
-                           has_secret=bool(s.secret), email=s.email, top_n=s.top_n, min_score=s.min_score,
-                           delivery=s.delivery, created_at=s.created_at, verified=not s.pending)  # fmt: skip
+def outs(store: Store, subs: list[Subscription]) -> list[SubscriptionOut]:
+    """The subscriptions as shown, each with whether it is in force now (``subs_db.in_force_clause``, the predicate
+    the matcher and the dispatcher apply)."""
+    with store.engine.connect() as conn:
+        live = subs_db.still_in_force(conn, {s.id for s in subs})
+    return [
+        SubscriptionOut(id=s.id, enterprise_id=s.enterprise_id, need_id=s.need_id, channel=s.channel, url=s.url,
+                        has_secret=bool(s.secret), email=s.email, top_n=s.top_n, min_score=s.min_score,
+                        delivery=s.delivery, created_at=s.created_at, verified=not s.pending, in_force=s.id in live)
+        for s in subs
+    ]  # fmt: skip
+
+
+def out(store: Store, s: Subscription) -> SubscriptionOut:
+    return outs(store, [s])[0]
 
 
 def _own(store, principal: Principal, sub_id: int) -> Subscription:
@@ -157,20 +173,20 @@ async def create_subscription(
         await run_in_threadpool(verification.send, sub, token, settings)
     if (refresh := _refresh(request)) is not None:
         await refresh
-    return out(sub)
+    return await run_in_threadpool(out, store, sub)
 
 
 @router.get("")
 def list_subscriptions(principal: EnterpriseKey, store: StoreDep) -> list[SubscriptionOut]:
     """Your subscriptions (active, and e-mail ones awaiting confirmation), oldest first. 列出订阅。"""
     subs = subs_db.active(store, principal.enterprise_id) + subs_db.awaiting(store, principal.enterprise_id)
-    return [out(s) for s in sorted(subs, key=lambda s: s.id)]
+    return outs(store, sorted(subs, key=lambda s: s.id))
 
 
 @router.get("/{sub_id}", responses=NOT_FOUND)
 def read_subscription(sub_id: SubscriptionIdPath, principal: EnterpriseKey, store: StoreDep) -> SubscriptionOut:
     """One of your subscriptions. 读取订阅。"""
-    return out(_own(store, principal, sub_id))
+    return out(store, _own(store, principal, sub_id))
 
 
 @router.delete("/{sub_id}", status_code=204, responses=NOT_FOUND)
@@ -192,9 +208,9 @@ async def verify_subscription(
     """Confirm an e-mail subscription's address with the token mailed to it; alerts flow from then on. 确认邮箱。"""
     sub = await run_in_threadpool(_own, store, principal, sub_id)
     if not sub.pending:
-        return out(sub)
+        return await run_in_threadpool(out, store, sub)
     if not await run_in_threadpool(subs_db.confirm, store, sub_id, verification.digest(body.token)):
         raise ApiError(422, "body token: not the token mailed to this address; use the latest e-mail", field="token")
     if (refresh := _refresh(request)) is not None:
         await refresh
-    return out(await run_in_threadpool(_own, store, principal, sub_id))
+    return await run_in_threadpool(lambda: out(store, _own(store, principal, sub_id)))

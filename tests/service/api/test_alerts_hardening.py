@@ -281,6 +281,62 @@ def test_secrets_are_sealed_at_rest(tmp_path, world_dir):
     assert (tmp_path / "secret.key").stat().st_mode & 0o077 == 0  # the generated key: owner only
 
 
+def clear_secret(w: World, url: str) -> int:
+    """A webhook subscription as stored before sealing existed: its secret in clear."""
+    sub = w.subscribe(channel=Channel.webhook, url=url, secret=SECRET)
+    s = db.SubscriptionRow.__table__
+    with w.store.engine.begin() as conn:
+        conn.execute(sa.update(s).where(s.c.id == sub.id).values(secret=SECRET))
+    return sub.id
+
+
+def stored_secret(w: World, sub_id: int) -> str:
+    s = db.SubscriptionRow.__table__
+    with w.store.engine.connect() as conn:
+        return conn.scalar(sa.select(s.c.secret).where(s.c.id == sub_id))
+
+
+def test_the_dispatcher_seals_a_secret_stored_in_clear_when_it_first_reads_it(tmp_path, world_dir):
+    w = World(tmp_path, world_dir, **ALLOW)
+    receiver = Receiver()
+    try:
+        sub_id = clear_secret(w, receiver.url)
+        assert stored_secret(w, sub_id) == SECRET
+        assert len(w.arrive(perovskite_talents(2))) == 2
+        assert dispatch_once(w.store, w.settings).delivered == 2
+        stored = stored_secret(w, sub_id)
+        assert stored.startswith("v1:") and SECRET not in stored and unseal(stored, w.settings) == SECRET
+        assert [r["valid"] for r in receiver.requests] == [True, True]  # signed with the same secret
+        assert len(w.arrive(perovskite_talents(1, prefix="tq"))) == 1
+        assert dispatch_once(w.store, w.settings).delivered == 1
+        assert stored_secret(w, sub_id) == stored and [r["valid"] for r in receiver.requests] == [True] * 3
+    finally:
+        receiver.down()
+
+
+def test_seal_secrets_seals_every_secret_left_in_clear(tmp_path, world_dir, db_url):
+    from typer.testing import CliRunner
+
+    from service.cli import app
+
+    w = World(tmp_path, world_dir, db_url, **ALLOW)
+    receiver = Receiver()
+    try:
+        clear = [clear_secret(w, receiver.url) for _ in range(2)]
+        sealed = w.subscribe(channel=Channel.webhook, url=receiver.url, secret=SECRET).id
+        before = stored_secret(w, sealed)
+        env = {"TALENTMATCH_DATABASE_URL": w.url, "TALENTMATCH_SECRET_KEY_FILE": str(tmp_path / "secret.key")}
+        runs = [CliRunner().invoke(app, ["alerts", "seal-secrets", "--json"], env=env) for _ in range(2)]
+        assert [(r.exit_code, orjson.loads(r.stdout)) for r in runs] == [(0, {"sealed": 2}), (0, {"sealed": 0})]
+        assert [unseal(stored_secret(w, i), w.settings) for i in clear] == [SECRET, SECRET]
+        assert all(stored_secret(w, i).startswith("v1:") for i in clear) and stored_secret(w, sealed) == before
+        assert len(w.arrive(perovskite_talents(1))) == 3  # one alert per subscription, each signed right
+        assert dispatch_once(w.store, w.settings).delivered == 3
+        assert [r["valid"] for r in receiver.requests] == [True] * 3
+    finally:
+        receiver.down()
+
+
 def test_logs_name_no_url_and_no_address(tmp_path, world_dir, caplog):
     gone = Receiver(status=410)
     try:

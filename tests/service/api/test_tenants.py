@@ -5,9 +5,12 @@ offboarding on PostgreSQL too):
 - an enterprise ranks only its own open needs: another's is the same 404 as none, its own closed one a 409;
 - daily quotas of new needs and ranking requests, 429 with ``Retry-After`` past them, exact under concurrency;
 - no ranking filter on what a candidate card hides (422 naming it);
-- reasons never quote a talent's stated salary to an enterprise (ranking, receipt, alert), recruiters still see it;
+- reasons never tell an enterprise what a card hides — a talent's stated salary, incubator, work permit (ranking,
+  receipt, alert, inbox, a message queued before) — recruiters still see them;
 - subscriptions are in force only while their enterprise holds a live key and, naming a need, owns it: the
-  dispatcher cancels the others' messages, deleting a subscription cancels its queued ones;
+  dispatcher cancels the others' messages, deleting a subscription cancels its queued ones, and the enterprise's
+  list shows which are in force;
+- a need id taken by another tenant is answered exactly as one's own (409, no owner, no quota used);
 - ``replace_need`` checks ownership under the write lock; receipts never show an enterprise another key's id.
 """
 
@@ -37,7 +40,8 @@ from features.records import WORLD_FILES, Need, Talent
 from features.schema import SCHEMA
 from matcher.ranker import NO_ENCODER, Scorer
 from service import db, disclosure, quotas
-from service.alerts.dispatch import dispatch_once
+from service.alerts import subscriptions as subs_db
+from service.alerts.dispatch import Message, current, dispatch_once
 from service.alerts.subscriptions import Channel
 from service.api.app import create_app
 from service.api.cards import talent_card
@@ -201,6 +205,23 @@ def test_daily_quota_of_new_needs(serve):
     assert all(post_need(api, "recruiter", f"n-r{i}").status_code == 201 for i in range(3))
 
 
+def test_posting_another_tenants_need_id_answers_as_for_ones_own(serve):
+    """Ids are one namespace, so a taken id is a 409 either way (the residual: it tells that the id exists); the
+    answer for e2's n-chip is e1's own n-pv's with the id swapped, naming no owner, and uses no quota."""
+    api = serve(enterprise_daily_needs=1)
+    own, theirs = post_need(api, "e1", "n-pv"), post_need(api, "e1", "n-chip")
+    assert own.status_code == theirs.status_code == 409
+    assert theirs.headers.keys() == own.headers.keys()
+    assert orjson_swap(theirs.json(), "n-chip", "n-pv") == own.json()
+    assert not [w for w in ("e2", "Acme", "RISC-V", "enterprise_id") if w in theirs.text], theirs.text
+    assert post_need(api, "e1", "n-new").status_code == 201  # neither 409 used the one new need of the day
+    assert api.store.get("need", "n-chip").enterprise_id == "e2"
+
+
+def orjson_swap(doc: dict, old: str, new: str) -> dict:
+    return orjson.loads(orjson.dumps(doc).decode().replace(old, new))
+
+
 def test_daily_quota_of_ranking_requests(serve):
     api = serve(enterprise_daily_rankings=3)
     c, h = api.c, api.h
@@ -329,6 +350,81 @@ def test_the_inbox_never_quotes_a_salary_stored_in_an_older_alert(serve):
     assert [(x["en"], x["zh"]) for x in reasons] == [disclosure.PLAIN_REASONS["salary"]]
 
 
+@cache
+def hidden_scorer() -> Scorer:
+    """A real LightGBM ranker whose grades follow the work-permit points and the incubator only: a foreign talent
+    with an incubator gets reasons naming the incubator and the permit class with its points."""
+    rng = np.random.default_rng(1)
+    X = rng.random((400, len(SCHEMA.names)), dtype=np.float32)
+    y = np.digitize(X[:, SCHEMA.names.index("permit_points")] + X[:, SCHEMA.names.index("has_incubator")],
+                    [0.5, 1.0, 1.5])  # fmt: skip
+    params = {"objective": "lambdarank", "num_leaves": 7, "min_data_in_leaf": 5, "verbose": -1, "seed": 0,
+              "deterministic": True, "num_threads": 1}  # fmt: skip
+    booster = lgb.train(params, lgb.Dataset(X, y, group=[20] * 20, feature_name=SCHEMA.names), num_boost_round=10)
+    return Scorer(booster, "hidden-1", SCHEMA.version, NO_ENCODER)
+
+
+INCUBATOR = "海纳孵化器（德国）"
+"""t-pv2's incubator (inc-de), a German national of tier C: about 100 work-permit points, class A."""
+
+
+def hidden_said(reasons: list[dict]) -> list[str]:
+    """What of t-pv2's hidden attributes the reasons say: the incubator, a permit class or its points."""
+    text = " ".join(r["en"] + " " + r["zh"] for r in reasons)
+    return [w for w in (INCUBATOR, "inc-de", "work-permit", "工作许可", "points", "100") if w in text]
+
+
+def test_reasons_never_tell_an_enterprise_the_incubator_or_the_permit_class(serve):
+    api = serve(alerts_min_relevance=0.0)
+    api.app.state.models.scorer = hidden_scorer()
+    c, h = api.c, api.h
+    sub = c.post("/subscriptions", json={"need_id": "n-pv", "channel": "inbox", "min_score": 0.0}, headers=h["e1"])
+    assert sub.status_code == 201, sub.text
+
+    def of(body: dict, talent: str) -> list[dict]:
+        return next(x for x in body["candidates"] if x["talent_id"] == talent)["reasons"]
+
+    office = c.get("/needs/n-pv/candidates", headers=h["recruiter"]).json()
+    mine = c.get("/needs/n-pv/candidates", headers=h["e1"]).json()
+    said = of(office, "t-pv2")
+    assert {r["code"] for r in said} >= {"incubator", "permit"} and hidden_said(said)  # the office reads them
+    told = of(mine, "t-pv2")
+    assert hidden_said(told) == []
+    incubator = next(r for r in told if r["code"] == "incubator")
+    assert (incubator["en"], incubator["zh"]) == disclosure.PLAIN_REASONS["incubator"]
+    assert not [r for r in told if r["code"] in disclosure.WITHHELD_REASONS]
+    receipt = c.get(f"/rankings/{mine['ranking_id']}", headers=h["e1"]).json()
+    assert hidden_said(of(receipt, "t-pv2")) == []
+    assert hidden_said(of(c.get(f"/rankings/{mine['ranking_id']}", headers=h["recruiter"]).json(), "t-pv2"))
+    # an alert on a new talent like t-pv2: its stored payload and the inbox say neither
+    like = {"id": "t-de", "name": "Jonas Weber", "tier": "C", "nationality": "DE", "residence": {"country": "DE"},
+            "incubator_id": "inc-de", "skills": ["perovskite", "thin films"], "summary": "perovskite thin films",
+            "availability": {"mode": "short_term", "months_per_year": 4}}  # fmt: skip
+    assert c.post("/talents", json=like, headers=h["recruiter"]).status_code == 201
+    a = db.AlertRow.__table__
+    with api.store.engine.connect() as conn:
+        payload = conn.scalar(sa.select(a.c.payload).where(a.c.talent_id == "t-de"))
+    assert payload is not None and payload["reasons"] and hidden_said(payload["reasons"]) == []
+    items = c.get("/alerts", headers=h["e1"]).json()["items"]
+    assert [hidden_said(i["reasons"]) for i in items if i["talent"]["id"] == "t-de"] == [[]]
+
+
+def test_an_older_alert_is_sent_without_what_a_card_hides(serve):
+    """A message queued before reasons were filtered: the dispatcher filters them at send time."""
+    api = serve()
+    sub = api.c.post(
+        "/subscriptions", json={"need_id": "n-pv", "channel": "inbox", "min_score": 0.5}, headers=api.h["e1"]
+    ).json()
+    said = [{"code": "incubator", "en": f"linked through the {INCUBATOR}", "zh": f"经由{INCUBATOR}", "weight": 0.4},
+            {"code": "permit", "en": "likely work-permit class A (about 100 points)",
+             "zh": "预计可获A类工作许可（约100分）", "weight": 0.3},
+            {"code": "rule:consent", "en": "consented to matching", "zh": "已同意匹配", "weight": 0.0}]  # fmt: skip
+    payload = {"need": {"id": "n-pv", "title": "钙钛矿"}, "talent": {"id": "t-pv2"}, "reasons": said}
+    msg = Message(1, "alert", "k", 0, T0, subs_db.get(api.store, sub["id"]), [payload], [1])
+    sent = current(api.store, msg).alerts[0]["reasons"]
+    assert [r["code"] for r in sent] == ["incubator", "rule:consent"] and hidden_said(sent) == []
+
+
 # --- 5. offboarding ---------------------------------------------------------------------------------------------------
 
 
@@ -390,6 +486,31 @@ def test_a_need_moved_to_another_enterprise_stops_feeding_the_old_ones_subscript
     with w.store.engine.connect() as conn:
         fresh = conn.execute(sa.select(a.c.enterprise_id, a.c.need_id).where(a.c.id.in_([x.id for x in created])))
         assert sorted(fresh) == [("e2", "n1"), ("e2", "n1")]  # only the new owner hears of its need
+
+
+def test_an_enterprise_sees_which_of_its_subscriptions_are_in_force(serve):
+    """n-pv moved to e2: e1's subscription naming it delivers nothing more, and e1's list says so."""
+    api = serve()
+    c, h = api.c, api.h
+    made = {}
+    for name, need in (("n-pv", "n-pv"), ("all", None), ("closed", "n-pv-closed")):
+        r = c.post("/subscriptions", json={"need_id": need, "channel": "inbox", "top_n": 3}, headers=h["e1"])
+        assert r.status_code == 201 and r.json()["in_force"] is True, r.text
+        made[name] = r.json()["id"]
+
+    def in_force() -> dict[str, bool]:
+        listed = {s["id"]: s["in_force"] for s in c.get("/subscriptions", headers=h["e1"]).json()}
+        assert all(c.get(f"/subscriptions/{i}", headers=h["e1"]).json()["in_force"] is v for i, v in listed.items())
+        return {name: listed[i] for name, i in made.items()}
+
+    assert in_force() == {"n-pv": True, "all": True, "closed": True}
+    moved = c.get("/needs/n-pv", headers=h["recruiter"]).json() | {"enterprise_id": "e2"}
+    assert c.put("/needs/n-pv", json=moved, headers=h["recruiter"]).status_code == 200
+    assert in_force() == {"n-pv": False, "all": True, "closed": True}
+    with api.store.engine.connect() as conn:  # the same predicate the matcher and the dispatcher use
+        assert subs_db.still_in_force(conn, set(made.values())) == {made["all"], made["closed"]}
+    r = c.post("/subscriptions", json={"channel": "email", "email": "hr@example.com", "top_n": 3}, headers=h["e1"])
+    assert r.status_code == 201 and (r.json()["verified"], r.json()["in_force"]) == (False, False)
 
 
 def test_deleting_a_subscription_cancels_its_queued_messages(serve, receiver):
