@@ -200,11 +200,22 @@ def rank_pool(
     )
 
 
-def page(pool: Pool, idx: Indices, k: int, offset: int = 0, *, top_reasons: int = DEFAULT_TOP) -> list[RankedCandidate]:
+def page(
+    pool: Pool,
+    idx: Indices,
+    k: int,
+    offset: int = 0,
+    *,
+    top_reasons: int = DEFAULT_TOP,
+    contributions: np.ndarray | None = None,
+) -> list[RankedCandidate]:
     """Candidates ``offset .. offset + k`` of ``pool`` with their reasons and contributions (TreeSHAP, the costly
-    per-row part, for this page only)."""
+    per-row part, for this page only; ``contributions`` passes the page's rows already known, as a server's memo
+    of them does)."""
     X = pool.X[offset : offset + k]
-    if not len(X):
+    if contributions is not None:
+        contrib = contributions
+    elif not len(X):
         contrib = np.zeros((0, X.shape[1] + 1), dtype=np.float32)
     elif pool.scorer is not None:
         contrib = pool.scorer.contributions(X)

@@ -10,7 +10,8 @@
 4. the store: the record, its earlier versions and its feedback (``ON DELETE CASCADE``); on SQLite the freed pages
    are overwritten (``secure_delete``) and the write-ahead log is checkpointed and truncated;
 5. memory: every index and the graph, every row the talent ever had zeroed at once (``Indices.erase_talent``), the
-   ranking cache, the reciprocal index's query vectors (keyed by talents' profile texts).
+   ranking cache's rows of them and searches naming them, the reciprocal index's query vectors (keyed by talents'
+   profile texts).
 
 Steps 1–4 are idempotent writes done before anything in memory changes, so a failure there leaves a talent that
 can simply be erased again. The audit log keeps the rows naming the talent id (the office's pseudonymous key:
@@ -95,6 +96,6 @@ def erase_talent(state: Any, talent: Talent) -> Erasure:
             idx.settle()
             if idx.need_dense is not None:
                 idx.need_dense.clear_queries()
-        state.rank_cache.clear()
+        state.rank_cache.erase_talent(talent.id, _names(*versions))
     log.info("erased talent %r: %d receipt rows, %s alerts, %d vectors", talent.id, redacted, alerts, vectors)
     return Erasure(talent.id, redacted, alerts, vectors, indexed is not None)

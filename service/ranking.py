@@ -4,16 +4,18 @@ contributions the decision receipt keeps (the serving model is ``service.models`
 The ranking itself is ``matcher.pipeline``'s, in its two steps: ``rank_pool`` (the re-ranked pool with its feature
 rows) is cached here, and ``page`` (reasons and contributions for one page) is memoised in the cache entry.
 
-The cache holds a need's whole re-ranked pool (ids, scores, feature rows) for a while, keyed by the need's
-content, the filters and the model; pages (reasons and contributions) are memoised in the entry. A recruiter paging
-or refreshing, and many users looking at the same post, pay for the ranking once. Any talent or need added or
-changed makes an entry stale (it records the indices' sizes it was computed on): by default the next request ranks
-afresh; ``TALENTMATCH_RANK_CACHE_FRESH_SECONDS`` lets a stale entry serve that many seconds from its computation,
-which keeps the cache useful under a steady stream of writes. Erasure empties the cache at once (no erased talent
-may linger in memory). What the sizes do not see (another need's or an incubator's edit shifting graph proximity)
-lasts at most the cache's lifetime (``TALENTMATCH_RANK_CACHE_SECONDS``, a minute by default). The cache is bounded
-by entries and by estimated bytes (``TALENTMATCH_RANK_CACHE_ENTRIES``, ``TALENTMATCH_RANK_CACHE_BYTES``), least
-recently used out.
+The cache holds a need's whole re-ranked pool (ids, scores, feature rows) for a while, keyed by the need's content, the
+filters and the model; pages (reasons and contributions) are memoised in the entry. A recruiter paging or refreshing,
+and many users looking at the same post, pay for the ranking once. Any talent or need added or changed makes an entry
+stale (it records the indices' sizes it was computed on): by default the next request ranks afresh;
+``TALENTMATCH_RANK_CACHE_FRESH_SECONDS`` lets a stale entry serve that many seconds from its computation, which keeps
+the cache useful under a steady stream of writes. An erasure takes the talent out of every entry at once (no erased
+talent may linger in memory) and leaves the rest serving. What the sizes do not see (another need's or an incubator's
+edit shifting graph proximity) lasts at most the cache's lifetime (``TALENTMATCH_RANK_CACHE_SECONDS``, a minute by
+default). The cache is bounded by entries and by estimated bytes (``TALENTMATCH_RANK_CACHE_ENTRIES``,
+``TALENTMATCH_RANK_CACHE_BYTES``), least recently used out. Beside it, the model's contributions (TreeSHAP, a page's
+costly part) are memoised per talent and feature row, at most ``SHAP_ROWS`` rows: a ranking computed afresh after a
+write reuses those of unchanged rows.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from dataclasses import dataclass, field, fields
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -50,6 +53,10 @@ CACHE_BYTES = 64 << 20
 """Default of ``TALENTMATCH_RANK_CACHE_BYTES``: about 40 kB per pool (300 feature rows of 31 float32 plus ids) and
 some 2 kB per memoised candidate row."""
 MAX_K = 100
+SHAP_AHEAD = 40
+"""Rows past a page whose contributions are computed with it (two more pages of 20)."""
+SHAP_ROWS = 30_000
+"""Contribution rows memoised across rankings (some 0.5 kB each with the key: about 15 MB)."""
 
 
 # --- whole rankings and their pages -------------------------------------------------------------------------------
@@ -74,6 +81,35 @@ class FullRanking(Pool):
         full = cls(**{f.name: getattr(pool, f.name) for f in fields(Pool)})
         full.nbytes = _pool_bytes(full)
         return full
+
+    def without(self, talent_id: str) -> FullRanking:
+        """This ranking with ``talent_id`` gone (an erasure): its row out of the pool and of the rule counts, pages
+        from its position on forgotten (they shift; pages before it stay, with their receipts)."""
+        removed, removed_ids = dict(self.removed), dict(self.removed_ids)
+        if (rule := removed_ids.pop(talent_id, None)) is not None:
+            removed[rule] = removed.get(rule, 1) - 1
+            if not removed[rule]:
+                del removed[rule]
+        keep = np.array([i != talent_id for i in self.ids], dtype=bool)
+        at = int(np.argmin(keep)) if not keep.all() else len(self.ids)
+        out = FullRanking.of(
+            replace(
+                Pool(**{f.name: getattr(self, f.name) for f in fields(Pool)}),
+                ids=[i for i in self.ids if i != talent_id],
+                scores=self.scores[keep],
+                X=self.X[keep],
+                promoted=self.promoted[keep] if self.promoted is not None else None,
+                removed=removed,
+                removed_ids=removed_ids,
+                pool=self.pool - (not keep.all() or rule is not None),
+            )
+        )
+        out.pages = {key: rows for key, rows in self.pages.items() if key[0] + key[1] <= at}
+        kept = {rows[0].page_id for rows in out.pages.values() if rows}
+        out.stored_pages = self.stored_pages & kept
+        out.receipts = {key: rid for key, rid in self.receipts.items() if key[0] in kept}
+        out.nbytes += sum(_page_bytes(rows) for rows in out.pages.values())
+        return out
 
 
 def _pool_bytes(pool: Pool) -> int:
@@ -123,8 +159,11 @@ def _json_floats(values: np.ndarray) -> list[float | None]:
     return [v if math.isfinite(v) else None for v in np.round(values.astype(np.float64), 6).tolist()]
 
 
-def page(full: FullRanking, idx: Indices, k: int, offset: int) -> list[PageRow]:
-    """Rows ``offset .. offset + k`` (``matcher.pipeline.page``), memoised in ``full``."""
+def page(
+    full: FullRanking, idx: Indices, k: int, offset: int, contributions: np.ndarray | None = None
+) -> list[PageRow]:
+    """Rows ``offset .. offset + k`` (``matcher.pipeline.page``, with the page's ``contributions`` when known),
+    memoised in ``full``."""
     key = (offset, k)
     if (rows := full.pages.get(key)) is not None:
         return rows
@@ -140,7 +179,7 @@ def page(full: FullRanking, idx: Indices, k: int, offset: int) -> list[PageRow]:
             features=c.features,
             contributions=c.contributions,
         )
-        for c in pipeline.page(full, idx, k, offset)
+        for c in pipeline.page(full, idx, k, offset, contributions=contributions)
     ]
     full.pages[key] = rows
     full.nbytes += _page_bytes(rows)
@@ -165,6 +204,9 @@ class RankCache:
         self._items: OrderedDict[tuple, tuple[float, tuple[int, ...], FullRanking]] = OrderedDict()
         self._running: dict[tuple, threading.Event] = {}
         self._lock = threading.Lock()
+        self._shap: OrderedDict[tuple[str, str, bytes], np.ndarray] = OrderedDict()
+        """TreeSHAP rows by (model version, talent, feature row): a re-ranking after a write mostly finds the same
+        rows again, and a row's contributions depend on nothing else."""
 
     def __len__(self) -> int:
         return len(self._items)
@@ -182,11 +224,35 @@ class RankCache:
             return rows
         with full.page_lock:
             before = full.nbytes
-            rows = page(full, idx, k, offset)
+            rows = page(full, idx, k, offset, self._contributions(full, k, offset))
         if full.nbytes != before:
             with self._lock:
                 self._evict()
         return rows
+
+    def _contributions(self, full: FullRanking, k: int, offset: int) -> np.ndarray | None:
+        """The model's contributions for rows ``offset .. offset + k`` of ``full`` from the memo; the rows missing
+        there, and the next ``SHAP_AHEAD`` rows' (the pages a recruiter reads next), in one TreeSHAP call, which
+        costs far less than one call per page. ``None`` for the text blend (cheap, computed with the page)."""
+        scorer, n = full.scorer, len(full.ids)
+        if scorer is None or offset >= n:
+            return None
+        rows = range(offset, min(n, offset + k))
+        ahead = range(rows.stop, min(n, rows.stop + SHAP_AHEAD))
+        keys = {i: (scorer.version, full.ids[i], full.X[i].tobytes()) for i in (*rows, *ahead)}
+        with self._lock:
+            got = {i: v for i, key in keys.items() if (v := self._shap.get(key)) is not None}
+            for i in got:
+                self._shap.move_to_end(keys[i])
+        if missing := [i for i in rows if i not in got]:
+            missing += [i for i in ahead if i not in got]
+            values = scorer.contributions(full.X[missing])
+            got |= dict(zip(missing, values, strict=True))
+            with self._lock:
+                self._shap.update((keys[i], got[i]) for i in missing)
+                while len(self._shap) > SHAP_ROWS:
+                    self._shap.popitem(last=False)
+        return np.stack([got[i] for i in rows])
 
     def _evict(self) -> None:
         """Least recently used out until both bounds hold (the newest entry always stays: it is being served)."""
@@ -247,9 +313,19 @@ class RankCache:
             with self._lock:
                 self._running.pop(key).set()
 
-    def clear(self) -> None:
+    def erase_talent(self, talent_id: str, names: Sequence[str] = ()) -> None:
+        """An erasure, at once: every entry ranking ``talent_id`` loses their row (``FullRanking.without``), and an
+        entry whose request text names them (a free-text search) goes, as do their memoised contributions. The rest
+        keeps serving: an erasure is one write among many (its entries still age by ``fresh``), not a reason to rank
+        everything afresh."""
         with self._lock:
-            self._items.clear()
+            for key in [key for key in self._shap if key[1] == talent_id]:
+                del self._shap[key]
+            for key, (at, generation, full) in list(self._items.items()):
+                if any(n in key[0] for n in names):
+                    del self._items[key]
+                elif talent_id in full.ids or talent_id in full.removed_ids:
+                    self._items[key] = (at, generation, full.without(talent_id))
 
 
 # --- free-text search ---------------------------------------------------------------------------------------------

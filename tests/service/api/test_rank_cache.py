@@ -84,5 +84,78 @@ def test_after_a_write_an_entry_serves_only_within_its_freshness(tmp_path):
     assert strict.cached(idx, need, None, None) is None  # the next request ranks afresh and sees the new talent
     assert "t-pv-new" in strict.get_or_rank(idx, need, None, None).ids
     assert lenient.cached(idx, need, None, None) is first[1]  # served stale, within its freshness
-    lenient.clear()  # what an erasure does: nothing stale survives it
-    assert lenient.cached(idx, need, None, None) is None
+
+
+def _world_indices():
+    from ranking_world import ranking_world
+
+    from features.indices import Indices
+    from features.records import RECORD_TYPES
+
+    world = ranking_world()
+    return world, Indices.build({k: [RECORD_TYPES[k].model_validate(r) for r in v] for k, v in world.items()},
+                                encoder=None)  # fmt: skip
+
+
+def _scorer():
+    """A real LambdaRank booster on random rows (what it ranks does not matter here, only that TreeSHAP runs)."""
+    import lightgbm as lgb
+    import numpy as np
+
+    from features.schema import SCHEMA
+    from matcher.ranker import NO_ENCODER, Scorer
+
+    rng = np.random.default_rng(0)
+    X = rng.random((400, len(SCHEMA.names)), dtype=np.float32)
+    ranker = lgb.LGBMRanker(n_estimators=10, min_child_samples=5, verbose=-1, random_state=0)
+    ranker.fit(X, rng.integers(0, 4, 400), group=[20] * 20, feature_name=SCHEMA.names)
+    return Scorer(ranker.booster_, "test-1", SCHEMA.version, NO_ENCODER)
+
+
+def test_an_erasure_takes_the_talent_out_of_every_entry_and_keeps_the_rest(tmp_path):
+    world, idx = _world_indices()
+    need = idx.needs["n-pv"]
+    cache = RankCache(fresh=3600)
+    full = cache.get_or_rank(idx, need, None, None)
+    assert len(full.ids) >= 3
+    first = cache.page(full, idx, 1, 0)
+    cache.page(full, idx, 1, 1)
+    gone = full.ids[1]
+    name = next(t["name"] for t in world["talent"] if t["id"] == gone)
+    search = Need.model_validate({**need.model_dump(), "id": "search-x", "description": f"like {name}"})
+    cache.get_or_rank(idx, search, None, None)
+    idx.erase_talent(gone)
+    cache.erase_talent(gone, [name])
+    kept = cache.cached(idx, need, None, None)
+    assert kept is not None and gone not in kept.ids and len(kept.ids) == len(full.ids) - 1
+    assert kept.pages == {(0, 1): first}  # the page before them stays; the one holding them is forgotten
+    assert cache.page(kept, idx, 1, 1)[0].talent_id == full.ids[2]
+    assert cache.cached(idx, search, None, None) is None  # a search naming them goes
+    assert all(gone not in f.ids for *_, f in cache._items.values())
+
+
+def test_contributions_are_computed_once_per_row_and_ahead_of_the_page(tmp_path, monkeypatch):
+    import numpy as np
+
+    _, idx = _world_indices()
+    scorer = _scorer()
+    calls: list[int] = []
+    real = scorer.contributions
+    monkeypatch.setattr(scorer, "contributions", lambda X: calls.append(len(X)) or real(X))
+    cache = RankCache()
+    full = cache.get_or_rank(idx, idx.needs["n-pv"], scorer, None)
+    n = len(full.ids)
+    assert n >= 3
+    rows = cache.page(full, idx, 1, 0)
+    assert calls == [min(n, 1 + 40)]  # the page and the rows ahead of it, in one call
+    np.testing.assert_allclose(np.stack([r.contributions for r in rows]), real(full.X[:1]), rtol=1e-6)
+    cache.page(full, idx, 1, 1)
+    assert len(calls) == 1  # the next page's rows were computed ahead
+    cache._items.clear()  # a ranking afresh (after a write) finds the same rows: no TreeSHAP call
+    fresh = cache.get_or_rank(idx, idx.needs["n-pv"], scorer, None)
+    assert fresh is not full and [r.contributions.tolist() for r in cache.page(fresh, idx, 1, 0)] == [
+        r.contributions.tolist() for r in rows
+    ]
+    assert len(calls) == 1
+    cache.erase_talent(full.ids[0])
+    assert not any(key[1] == full.ids[0] for key in cache._shap)
