@@ -12,6 +12,7 @@ on top of either, as configuration: it is not something the model fits.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
@@ -23,7 +24,7 @@ from features.matrix import feature_matrix, index_encoder, text_relevance
 from features.records import Need, NeedKind
 from features.schema import SCHEMA
 from matcher.reasons import DEFAULT_TOP, Reason, blend_contributions, reasons
-from matcher.retrieve import Filters, Quotas, retrieve
+from matcher.retrieve import Candidates, Filters, Quotas, retrieve
 
 TEXT_RELEVANCE = "text-relevance"
 """``model_version`` of the non-personalised ranking."""
@@ -163,13 +164,17 @@ def rank_pool(
     candidates: int = CANDIDATES,
     now: datetime | None = None,
     policy: Policy = NO_POLICY,
+    known: Mapping[str, np.ndarray] | None = None,
 ) -> Pool:
     """Retrieve, apply the rules and filters, build the feature matrix and re-rank every candidate.
 
     ``scorer=None`` ranks by ``text_relevance`` (the non-personalised ranking). A scorer built for another feature
     schema, or trained on indices with another dense encoder than ``idx``'s, is refused (``ValueError``) rather
     than fed columns it never saw. ``now`` fixes the freshness clock (tests, replays; default: the current time).
-    ``policy`` orders the scored candidates by the office's stated priorities (``Policy``).
+    ``policy`` orders the scored candidates by the office's stated priorities (``Policy``). ``known``: feature rows
+    against this need computed a moment ago, by talent id, taken as they are (a server re-ranking after writes passes
+    those of talents unchanged since; a row depends only on its need and talent, and on index-wide statistics that a
+    few writes barely move).
     """
     if scorer is not None:
         if scorer.schema_version != SCHEMA.version:
@@ -180,7 +185,7 @@ def rank_pool(
         scorer.check_indices(idx)
     now = now or datetime.now(UTC)
     cands = retrieve(idx, need, k=candidates, quotas=quotas, filters=filters)
-    X = feature_matrix(idx, need, cands.talent_ids, now=now, eligibility=cands.eligibility)
+    X = _features(idx, need, cands, now, known or {})
     scores = scorer.predict(X) if scorer is not None else text_relevance(X, index_encoder(idx))
     promoted = policy.promoted(need, X)
     order = np.lexsort((np.arange(len(X)), -scores, ~promoted))  # ties keep the first-stage order
@@ -198,6 +203,23 @@ def rank_pool(
         computed_at=now,
         promoted=promoted[order] if promoted.any() else None,
     )
+
+
+def _features(
+    idx: Indices, need: Need, cands: Candidates, now: datetime, known: Mapping[str, np.ndarray]
+) -> np.ndarray:
+    """The candidates' feature matrix, computing only the rows ``known`` does not hold."""
+    ids = cands.talent_ids
+    fresh = np.array([i not in known for i in ids], dtype=bool)
+    if fresh.all():
+        return feature_matrix(idx, need, ids, now=now, eligibility=cands.eligibility)
+    X = np.empty((len(ids), len(SCHEMA.names)), dtype=np.float32)
+    X[~fresh] = np.stack([known[i] for i, f in zip(ids, fresh, strict=True) if not f])
+    if fresh.any():
+        rows = np.flatnonzero(fresh)
+        e = cands.eligibility.take(rows) if cands.eligibility is not None else None
+        X[rows] = feature_matrix(idx, need, [ids[r] for r in rows.tolist()], now=now, eligibility=e)
+    return X
 
 
 def page(

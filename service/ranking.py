@@ -34,7 +34,7 @@ import numpy as np
 import orjson
 
 from features.indices import Indices
-from features.records import Need, NeedKind, Site
+from features.records import Need, NeedKind, Site, Talent
 from features.schema import SCHEMA
 from matcher import pipeline
 from matcher.pipeline import Pool
@@ -75,6 +75,11 @@ class FullRanking(Pool):
     nbytes: int = 0
     """Estimated memory held (pool and memoised pages), for the cache's byte bound."""
     page_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    talents: list[Talent | None] = field(default_factory=list, repr=False)
+    """The talent records (as indexed) the rows were computed for: a row whose talent is still the same object is
+    reused by the next ranking of the key (``RankCache.get_or_rank``)."""
+    rows_at: float = 0.0
+    """When (``time.monotonic``) the oldest of its rows was computed: reuse stops at the cache's lifetime."""
 
     @classmethod
     def of(cls, pool: Pool) -> FullRanking:
@@ -104,6 +109,8 @@ class FullRanking(Pool):
                 pool=self.pool - (not keep.all() or rule is not None),
             )
         )
+        out.talents = [t for t, k in zip(self.talents, keep, strict=True) if k]
+        out.rows_at = self.rows_at
         out.pages = {key: rows for key, rows in self.pages.items() if key[0] + key[1] <= at}
         kept = {rows[0].page_id for rows in out.pages.values() if rows}
         out.stored_pages = self.stored_pages & kept
@@ -302,7 +309,11 @@ class RankCache:
             running.wait()  # then look again: kept unless the indices changed meanwhile
         try:
             generation, now = self.generation(idx), time.monotonic()
-            full = FullRanking.of(pipeline.rank_pool(idx, need, scorer=scorer, filters=filters, policy=self.policy))
+            known, rows_at = self._reusable(key, idx, now)
+            pool = pipeline.rank_pool(idx, need, scorer=scorer, filters=filters, policy=self.policy, known=known)
+            full = FullRanking.of(pool)
+            full.talents = [idx.talents.get(i) for i in full.ids]
+            full.rows_at = rows_at
             if self.generation(idx) == generation:  # else the indices changed meanwhile (an erasure, say): not kept
                 with self._lock:
                     self._items[key] = (now, generation, full)
@@ -312,6 +323,19 @@ class RankCache:
         finally:
             with self._lock:
                 self._running.pop(key).set()
+
+    def _reusable(self, key: tuple, idx: Indices, now: float) -> tuple[dict[str, np.ndarray], float]:
+        """Feature rows of the key's last ranking whose talents no write has touched since (the same record object
+        is still indexed), while the oldest of them is younger than ``ttl``; and when that oldest row was computed.
+        Retrieval, rules and scores run afresh; the rows (and so their memoised contributions) carry over."""
+        with self._lock:
+            hit = self._items.get(key)
+        if hit is None or now - hit[2].rows_at >= self.ttl:
+            return {}, now
+        last = hit[2]
+        get = idx.talents.get
+        known = {t.id: last.X[i] for i, t in enumerate(last.talents) if t is not None and get(t.id) is t}
+        return known, last.rows_at if known else now
 
     def erase_talent(self, talent_id: str, names: Sequence[str] = ()) -> None:
         """An erasure, at once: every entry ranking ``talent_id`` loses their row (``FullRanking.without``), and an

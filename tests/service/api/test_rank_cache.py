@@ -159,3 +159,38 @@ def test_contributions_are_computed_once_per_row_and_ahead_of_the_page(tmp_path,
     assert len(calls) == 1
     cache.erase_talent(full.ids[0])
     assert not any(key[1] == full.ids[0] for key in cache._shap)
+
+
+def test_a_ranking_after_writes_reuses_the_rows_of_talents_no_write_touched(monkeypatch):
+    import numpy as np
+
+    from features.records import Talent
+    from matcher import pipeline
+
+    world, idx = _world_indices()
+    need = idx.needs["n-pv"]
+    cache = RankCache(fresh=0)
+    first = cache.get_or_rank(idx, need, None, None)
+    assert len(first.ids) >= 2
+    computed: list[list[str]] = []
+    real = pipeline.feature_matrix
+    monkeypatch.setattr(
+        pipeline, "feature_matrix", lambda i, n, ids, **kw: computed.append(list(ids)) or real(i, n, ids, **kw)
+    )
+    changed = idx.talents[first.ids[0]].model_copy(update={"summary": "钙钛矿 perovskite 薄膜 tandem cells, 2024"})
+    new = Talent.model_validate({**world["talent"][1], "id": "t-pv-new"})
+    idx.add_talent(changed)
+    idx.add_talent(new)
+    again = cache.get_or_rank(idx, need, None, None)
+    assert again is not first and "t-pv-new" in again.ids
+    assert sorted(i for ids in computed for i in ids) == sorted({changed.id, "t-pv-new"} & set(again.ids))
+    for tid in set(first.ids) - {changed.id}:  # the others' rows carried over as they were
+        np.testing.assert_array_equal(again.X[again.ids.index(tid)], first.X[first.ids.index(tid)])
+    afresh = RankCache().get_or_rank(idx, need, None, None)  # the written talents' rows are today's
+    assert sorted(afresh.ids) == sorted(again.ids)
+    for tid in (changed.id, "t-pv-new"):
+        np.testing.assert_array_equal(again.X[again.ids.index(tid)], afresh.X[afresh.ids.index(tid)])
+    computed.clear()
+    monkeypatch.setattr(cache, "ttl", 0.0)  # rows older than the cache's lifetime are computed afresh
+    cache.get_or_rank(idx, need, None, None)
+    assert sorted(computed[0]) == sorted(afresh.ids)
