@@ -309,11 +309,13 @@ class RankCache:
             running.wait()  # then look again: kept unless the indices changed meanwhile
         try:
             generation, now = self.generation(idx), time.monotonic()
-            known, rows_at = self._reusable(key, idx, now)
+            last, known, rows_at = self._reusable(key, idx, now)
             pool = pipeline.rank_pool(idx, need, scorer=scorer, filters=filters, policy=self.policy, known=known)
             full = FullRanking.of(pool)
             full.talents = [idx.talents.get(i) for i in full.ids]
             full.rows_at = rows_at
+            if last is not None:
+                _carry_pages(last, full)
             if self.generation(idx) == generation:  # else the indices changed meanwhile (an erasure, say): not kept
                 with self._lock:
                     self._items[key] = (now, generation, full)
@@ -324,18 +326,21 @@ class RankCache:
             with self._lock:
                 self._running.pop(key).set()
 
-    def _reusable(self, key: tuple, idx: Indices, now: float) -> tuple[dict[str, np.ndarray], float]:
-        """Feature rows of the key's last ranking whose talents no write has touched since (the same record object
-        is still indexed), while the oldest of them is younger than ``ttl``; and when that oldest row was computed.
-        Retrieval, rules and scores run afresh; the rows (and so their memoised contributions) carry over."""
+    def _reusable(
+        self, key: tuple, idx: Indices, now: float
+    ) -> tuple[FullRanking | None, dict[str, np.ndarray], float]:
+        """The key's last ranking while the oldest of its rows is younger than ``ttl``, its feature rows whose
+        talents no write has touched since (the same record object is still indexed), and when the oldest of those
+        was computed. Retrieval, rules and scores run afresh; the rows (and so their memoised contributions) carry
+        over."""
         with self._lock:
             hit = self._items.get(key)
         if hit is None or now - hit[2].rows_at >= self.ttl:
-            return {}, now
+            return None, {}, now
         last = hit[2]
         get = idx.talents.get
         known = {t.id: last.X[i] for i, t in enumerate(last.talents) if t is not None and get(t.id) is t}
-        return known, last.rows_at if known else now
+        return last, known, last.rows_at if known else now
 
     def erase_talent(self, talent_id: str, names: Sequence[str] = ()) -> None:
         """An erasure, at once: every entry ranking ``talent_id`` loses their row (``FullRanking.without``), and an
@@ -350,6 +355,28 @@ class RankCache:
                     del self._items[key]
                 elif talent_id in full.ids or talent_id in full.removed_ids:
                     self._items[key] = (at, generation, full.without(talent_id))
+
+
+def _carry_pages(last: FullRanking, full: FullRanking) -> None:
+    """Pages of ``last`` that come out the same in ``full`` (the same talents, records, feature rows, scores and
+    policy marks at the same places) keep their rows: reasons, cards and the receipt details already stored are not
+    made again (a new receipt still names the page, with this ranking's summary)."""
+    for (offset, k), rows in last.pages.items():
+        end = offset + len(rows)
+        if not rows or len(rows) != min(k, len(full.ids) - offset):
+            continue
+        here = slice(offset, end)
+        was, now = last.promoted, full.promoted
+        if (
+            full.ids[here] == last.ids[here]
+            and all(a is b for a, b in zip(full.talents[here], last.talents[here], strict=True))
+            and np.array_equal(full.scores[here], last.scores[here])
+            and np.array_equal(full.X[here], last.X[here], equal_nan=True)
+            and ((was is None and now is None) or (was is not None and now is not None and (was == now)[here].all()))
+        ):
+            full.pages[(offset, k)] = rows
+            full.stored_pages |= last.stored_pages & {rows[0].page_id}
+            full.nbytes += _page_bytes(rows)
 
 
 # --- free-text search ---------------------------------------------------------------------------------------------

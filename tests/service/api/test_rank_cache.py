@@ -194,3 +194,22 @@ def test_a_ranking_after_writes_reuses_the_rows_of_talents_no_write_touched(monk
     monkeypatch.setattr(cache, "ttl", 0.0)  # rows older than the cache's lifetime are computed afresh
     cache.get_or_rank(idx, need, None, None)
     assert sorted(computed[0]) == sorted(afresh.ids)
+
+
+def test_pages_that_come_out_the_same_after_writes_keep_their_rows():
+    from features.records import Talent
+
+    _, idx = _world_indices()
+    need = idx.needs["n-pv"]
+    cache = RankCache(fresh=0)
+    first = cache.get_or_rank(idx, need, None, None)
+    assert len(first.ids) >= 3
+    top, rest = cache.page(first, idx, 1, 0), cache.page(first, idx, 1, 1)
+    first.stored_pages |= {top[0].page_id}
+    idx.add_talent(Talent.model_validate({"id": "t-far", "name": "Far Away", "summary": "宋词 classical poetry"}))
+    changed = idx.talents[first.ids[1]].model_copy(update={"name": "Renamed"})  # a card changes, not a row
+    idx.add_talent(changed)
+    again = cache.get_or_rank(idx, need, None, None)
+    assert again is not first and again.ids[:2] == first.ids[:2]
+    assert again.pages == {(0, 1): top} and again.stored_pages == {top[0].page_id}  # no reasons, cards or details anew
+    assert cache.page(again, idx, 1, 1) is not rest  # its talent's record changed: made again
