@@ -23,6 +23,7 @@ Only loopback; the whole run is bounded (world and import ~2 min, start-up ~1.5 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -33,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -57,6 +59,56 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def served(url: str, tmp: Path, env: dict[str, str]) -> Iterator[tuple[str, float]]:
+    """Run ``talentmatch serve`` on ``url`` in its own process (encoder none, models in ``tmp/models``) until ready.
+
+    Yields the base URL and the seconds start-up took. Its own process group, so a hung forked worker is killed
+    with it; the log is ``tmp/server.log``.
+    """
+    port = _free_port()
+    env = (
+        {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+        | {
+            "TALENTMATCH_DATABASE_URL": url,
+            "TALENTMATCH_ENCODER": "none",
+            "TALENTMATCH_MODELS_DIR": str(tmp / "models"),
+            "TALENTMATCH_VECTOR_CACHE_DIR": str(tmp / "vectors"),
+        }
+        | env
+    )
+    code = f"from service.api.server import serve; serve('127.0.0.1', {port}, log_level='warning')"
+    base = f"http://127.0.0.1:{port}"
+    with (tmp / "server.log").open("w") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-c", code], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        try:
+            t0 = time.perf_counter()
+            while True:
+                if server.poll() is not None:
+                    raise RuntimeError(f"the server exited: {(tmp / 'server.log').read_text()[-2000:]}")
+                try:
+                    if httpx.get(f"{base}/readyz", timeout=5).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.perf_counter() - t0 > START_TIMEOUT:
+                    # Seen in 2 of 7 runs: the start-up index build forks tokeniser workers
+                    # (features.concepts.fork_map) from the server's threaded process, and a worker can hang.
+                    raise RuntimeError(f"the server was not ready after {START_TIMEOUT} s; a known cause is a "
+                                       "forked tokeniser worker hanging during the index build")  # fmt: skip
+                time.sleep(1)
+            yield base, time.perf_counter() - t0
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)
+            try:
+                server.wait(30)
+            except subprocess.TimeoutExpired:  # a server stuck in start-up ignores SIGTERM
+                os.killpg(server.pid, signal.SIGKILL)
+                server.wait(30)
 
 
 def _champion(models: Path) -> str:
@@ -167,39 +219,9 @@ def run() -> list[dict]:
             key = create_key(store, "recruiter", label="bench")
             needs = [n.id for n in store.iter_records("need") if n.status == "open"][:NEEDS]
         version = _champion(tmp / "models")
-        port = _free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")} | {
-            "TALENTMATCH_DATABASE_URL": url,
-            "TALENTMATCH_ENCODER": "none",
-            "TALENTMATCH_MODELS_DIR": str(tmp / "models"),
-            "TALENTMATCH_VECTOR_CACHE_DIR": str(tmp / "vectors"),
-            "TALENTMATCH_RANK_CACHE_SECONDS": str(CACHE_SECONDS),
-        }
-        code = f"from service.api.server import serve; serve('127.0.0.1', {port}, log_level='warning')"
-        log = (tmp / "server.log").open("w")
-        # Its own process group, so a hung forked worker is killed with it.
-        server = subprocess.Popen(
-            [sys.executable, "-c", code], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            t0 = time.perf_counter()
+        env = {"TALENTMATCH_RANK_CACHE_SECONDS": str(CACHE_SECONDS)}
+        with served(url, tmp, env) as (base, start_s):
             with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=60) as client:
-                while True:
-                    if server.poll() is not None:
-                        raise RuntimeError(f"the server exited: {(tmp / 'server.log').read_text()[-2000:]}")
-                    try:
-                        if client.get("/readyz").status_code == 200:
-                            break
-                    except httpx.TransportError:
-                        pass
-                    if time.perf_counter() - t0 > START_TIMEOUT:
-                        # Seen in 2 of 7 runs: the start-up index build forks tokeniser workers
-                        # (features.concepts.fork_map) from the server's threaded process, and a worker can hang.
-                        raise RuntimeError(f"the server was not ready after {START_TIMEOUT} s; a known cause is a "
-                                           "forked tokeniser worker hanging during the index build")  # fmt: skip
-                    time.sleep(1)
-                start_s = time.perf_counter() - t0
                 paths = [f"/needs/{n}/candidates?k=20" for n in needs]
                 cold = []
                 for p in paths:
@@ -208,14 +230,6 @@ def run() -> list[dict]:
                     cold.append((time.perf_counter() - t) * 1e3)
                     assert r.status_code == 200 and r.json()["model_version"] == version, r.text[:500]
             load = _wrk(base, key, paths) if shutil.which("wrk") else _httpx_loop(base, key, paths)
-        finally:
-            os.killpg(server.pid, signal.SIGTERM)
-            try:
-                server.wait(30)
-            except subprocess.TimeoutExpired:  # a server stuck in start-up ignores SIGTERM
-                os.killpg(server.pid, signal.SIGKILL)
-                server.wait(30)
-            log.close()
     size = f"{TALENTS:,} talents, {NEEDS} needs in turn, k=20; encoder none; champion: {TREES} trees"
     cold_p50, cold_p99 = _pct(cold)
     return [

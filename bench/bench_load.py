@@ -27,17 +27,12 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-import httpx
-
-from bench.bench_api import _champion
+from bench.bench_api import _champion, served
 from demo.world import generate_world
 from service.alerts import subscriptions as subs_db
 from service.keys import create_key
@@ -49,7 +44,6 @@ SECONDS = int(os.environ.get("BENCH_LOAD_SECONDS", "60"))
 CONNECTIONS = 48
 HOT_NEEDS = 20
 CACHE_FRESH_SECONDS = float(os.environ.get("BENCH_LOAD_FRESH_SECONDS", "5"))
-START_TIMEOUT = 300
 P99_GOAL_MS = 500.0
 
 GENERATOR = r"""
@@ -123,12 +117,6 @@ print(json.dumps({"results": results, "seconds": seconds}))
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -172,34 +160,7 @@ def run() -> list[dict]:
             talents = store.ids("talent")[:5000]
             store.matched(r for kind in ("talent", "need") for r in store.pending(kind))  # imported: no alerts owed
         _champion(tmp / "models")
-        port = _free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")} | {
-            "TALENTMATCH_DATABASE_URL": url,
-            "TALENTMATCH_ENCODER": "none",
-            "TALENTMATCH_MODELS_DIR": str(tmp / "models"),
-            "TALENTMATCH_VECTOR_CACHE_DIR": str(tmp / "vectors"),
-            "TALENTMATCH_RANK_CACHE_FRESH_SECONDS": str(CACHE_FRESH_SECONDS),
-        }
-        code = f"from service.api.server import serve; serve('127.0.0.1', {port}, log_level='warning')"
-        log = (tmp / "server.log").open("w")
-        server = subprocess.Popen(
-            [sys.executable, "-c", code], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            t0 = time.perf_counter()
-            while True:
-                if server.poll() is not None:
-                    raise RuntimeError(f"the server exited: {(tmp / 'server.log').read_text()[-2000:]}")
-                try:
-                    if httpx.get(f"{base}/readyz", timeout=5).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.perf_counter() - t0 > START_TIMEOUT:
-                    raise RuntimeError(f"the server was not ready after {START_TIMEOUT} s")
-                time.sleep(1)
-            start_s = time.perf_counter() - t0
+        with served(url, tmp, {"TALENTMATCH_RANK_CACHE_FRESH_SECONDS": str(CACHE_FRESH_SECONDS)}) as (base, start_s):
             cfg = {
                 "base": base, "key": key, "rate": RATE, "seconds": SECONDS, "connections": CONNECTIONS,
                 "needs": [n.id for n in open_needs], "talents": talents, "enterprise": open_needs[0].enterprise_id,
@@ -209,15 +170,7 @@ def run() -> list[dict]:
             out = subprocess.run([sys.executable, "-c", GENERATOR], input=json.dumps(cfg), capture_output=True,
                                  text=True, timeout=SECONDS + 300, check=True).stdout  # fmt: skip
             got = json.loads(out)
-        finally:
-            os.killpg(server.pid, signal.SIGTERM)
-            try:
-                server.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(server.pid, signal.SIGKILL)
-                server.wait(30)
-            log.close()
-            server_log = (tmp / "server.log").read_text()
+        server_log = (tmp / "server.log").read_text()
     (Path(__file__).parent / "results").mkdir(exist_ok=True)
     (Path(__file__).parent / "results" / "load-server.log").write_text(server_log[-200_000:])
     s = _summary(got["results"], got["seconds"])

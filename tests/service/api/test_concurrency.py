@@ -26,12 +26,9 @@ def profile(talent_id: str, i: int) -> dict:
 
 
 @pytest.fixture
-def office(tmp_path, monkeypatch):
-    monkeypatch.setenv("TALENTMATCH_MODELS_DIR", str(tmp_path / "models"))
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    url = f"sqlite:///{tmp_path / 'api.db'}"
-    keys = seed_ranking_world(url, tmp_path / "world")
-    app = create_app(settings_for(url, tmp_path, alerts_dispatcher=False))
+def office(tmp_path, sqlite_url):
+    keys = seed_ranking_world(sqlite_url, tmp_path / "world")
+    app = create_app(settings_for(sqlite_url, tmp_path, alerts_dispatcher=False))
     with run_server(app) as base:
         yield base, {k: auth(v) for k, v in keys.items()}
 

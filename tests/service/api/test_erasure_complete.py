@@ -47,13 +47,10 @@ def texts(talent: dict) -> list[str]:
 
 
 @pytest.fixture
-def office(tmp_path, monkeypatch):
-    monkeypatch.setenv("TALENTMATCH_MODELS_DIR", str(tmp_path / "models"))
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    url = f"sqlite:///{tmp_path / 'api.db'}"
-    keys = seed_ranking_world(url, tmp_path / "world")
+def office(tmp_path, sqlite_url):
+    keys = seed_ranking_world(sqlite_url, tmp_path / "world")
     settings = settings_for(
-        url,
+        sqlite_url,
         tmp_path,
         alerts_dispatcher=False,
         alerts_min_relevance=0.0,

@@ -16,12 +16,9 @@ from service.ranking import RankCache
 
 
 @pytest.fixture
-def office(tmp_path, monkeypatch):
-    monkeypatch.setenv("TALENTMATCH_MODELS_DIR", str(tmp_path / "models"))
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    url = f"sqlite:///{tmp_path / 'api.db'}"
-    keys = seed_ranking_world(url, tmp_path / "world")
-    app = create_app(settings_for(url, tmp_path, rank_cache_entries=2))
+def office(tmp_path, sqlite_url):
+    keys = seed_ranking_world(sqlite_url, tmp_path / "world")
+    app = create_app(settings_for(sqlite_url, tmp_path, rank_cache_entries=2))
     with run_server(app) as base, httpx.Client(base_url=base, timeout=30) as client:
         yield client, {k: auth(v) for k, v in keys.items()}, app.state
 
