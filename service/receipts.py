@@ -172,6 +172,39 @@ def head(store: Store, ranking_id: str) -> tuple[str, str | None, str | None] | 
     return None if row is None else (row.route, row.need_id, row.model_version)
 
 
+def appearances(store: Store, talent_id: str, limit: int = 5) -> list[dict[str, Any]]:
+    """The latest rankings ``talent_id`` was shown in, newest first, one per computed page (a cached page served
+    again writes another receipt of the same decision): each receipt's head with the talent's position, score,
+    reasons and contributions there. A talent's "why was I ranked so" answer, and the console's talent page."""
+    r, c, d = _rankings(), _candidates(), _details()
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(r.c.id, r.c.route, r.c.need_id, r.c.created_at, r.c.model_version, r.c.personalized,
+                      r.c.schema_version, r.c.summary, c.c.page_id, c.c.position, c.c.score, d.c.detail)
+            .select_from(r.join(c, c.c.ranking_id == r.c.id).outerjoin(
+                d, (d.c.page_id == c.c.page_id) & (d.c.position == c.c.position)))
+            .where(c.c.talent_id == talent_id, c.c.erased_at.is_(None))
+            .order_by(r.c.created_at.desc())
+            .limit(limit * 20)
+        ).all()  # fmt: skip
+    out: list[dict[str, Any]] = []
+    pages: set[str] = set()
+    for row in rows:
+        if row.page_id in pages:
+            continue
+        pages.add(row.page_id)
+        detail = row.detail or {}
+        out.append({"ranking_id": row.id, "route": row.route, "need_id": row.need_id, "created_at": row.created_at,
+                    "model_version": row.model_version, "personalized": row.personalized,
+                    "schema_version": row.schema_version, "removed": (row.summary or {}).get("removed", {}),
+                    "position": row.position, "score": row.score, "reasons": detail.get("reasons", []),
+                    "human_review": detail.get("human_review", False),
+                    "contributions": detail.get("contributions") or {}})  # fmt: skip
+        if len(out) == limit:
+            break
+    return out
+
+
 def redact_talent(store: Store, talent_id: str, names: Sequence[str] = ()) -> int:
     """Erase a talent from every receipt (PIPL erasure): its candidate rows lose id and score, its page details
     lose id and content, and a free-text search whose stored query names them (their id or any of ``names``: names,

@@ -133,6 +133,11 @@ class Settings(BaseSettings):
     secret_key_file: Path = Field(
         default=Path("data/secret.key"), description="Where the generated key lives when `SECRET_KEY` is unset."
     )
+    console_secret: SecretStr | None = Field(
+        default=None,
+        description="Key that signs the console's session cookies (any long random string; changing it signs "
+        "everyone out); unset: derived from the sealing key (`TALENTMATCH_SECRET_KEY` or its key file).",
+    )
     alerts_score_margin: float = Field(
         default=0.05, ge=0, description="A (need, talent) pair alerts again only when its score rose by more than this."
     )

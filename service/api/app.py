@@ -32,7 +32,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from matcher.pipeline import Policy
-from service import alerts
+from service import alerts, console
 from service.api import errors
 from service.api.deps import no_unknown_query
 from service.api.metrics import Metrics, RequestMetrics
@@ -137,6 +137,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router)
+    console.install(app)  # the web console at /console (after errors.install: it wraps those handlers)
     app.add_middleware(errors.BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMetrics, metrics=metrics)
     return app

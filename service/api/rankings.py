@@ -1,24 +1,28 @@
 """Serving one ranking page: the model to use, the cached ranking, candidate cards and reasons by role, the decision
-receipt, the audit row and the ranking counters. The routes in ``routes/ranking.py`` only parse and check access."""
+receipt, the audit row and the ranking counters. The routes in ``routes/ranking.py`` only parse; the console
+(``service.console``) renders the same page data."""
 
 from __future__ import annotations
 
 import uuid
-from functools import partial
 from typing import Any
 
 import orjson
 from fastapi import Response
-from starlette.concurrency import run_in_threadpool
 
-from features.records import Need, Talent
+from features.records import Need, NeedStatus, Talent
 from features.schema import SCHEMA
 from matcher.retrieve import Filters
-from service import audit, receipts
+from service import audit, disclosure, receipts
 from service.api.cards import reveals_identity, talent_card
+from service.api.crud import visible_need
+from service.api.deps import take_quota
+from service.api.errors import ApiError
+from service.api.ranking_schemas import SearchIn
 from service.disclosure import enterprise_reasons
 from service.keys import Principal, Role
-from service.ranking import PageRow
+from service.quotas import Quota
+from service.ranking import PageRow, search_need
 
 
 def filters_of(
@@ -61,13 +65,51 @@ def params_of(filters: Filters | None, **extra: Any) -> dict[str, Any]:
     return out
 
 
-async def serve_ranking_async(state: Any, principal: Principal, need: Need, **kw: Any) -> Response:
-    """``serve_ranking`` in the thread pool, always: even a memoised page writes its audit row, and a database write
-    (or the receipts lock an erasure holds) must never block the event loop every other request runs on."""
-    return await run_in_threadpool(partial(serve_ranking, state, principal, need, **kw))
+def need_candidates(
+    state: Any, principal: Principal, need_id: str, *, k: int, offset: int, personalized: bool, **given: Any
+) -> dict[str, Any]:
+    """A need's ranked candidates page for ``principal`` (``GET /needs/{id}/candidates`` and the console's need
+    page): the need if visible (404 otherwise), an enterprise's limits (its own open needs, filters on what a card
+    shows, its daily quota), then ``ranking_page``. ``given``: the query filters (tier, nationality, residence,
+    site, language, incubator). Blocking (database reads and writes): call it from the thread pool."""
+    need = visible_need(state.store, principal, need_id)
+    filters = filters_of(**{name: given.get(name) for name in FILTER_PARAMS})
+    if principal.role is Role.enterprise:
+        check_enterprise_ranking(need, {name: given.get(name) for name in FILTER_PARAMS})
+        take_quota(state.store, state.settings, principal, Quota.rankings)
+    return ranking_page(state, principal, need, route="candidates", filters=filters, k=k, offset=offset,
+                        personalized=personalized, params=params_of(filters))  # fmt: skip
 
 
-def serve_ranking(
+def search_page(state: Any, principal: Principal, body: SearchIn) -> dict[str, Any]:
+    """Talents for free text (``POST /search`` and the console's search page): always the non-personalised
+    ranking, with the hard rules of a post of ``body.kind``."""
+    need = search_need(body.query, body.kind, body.site)
+    filters = filters_of(body.tier, body.nationality, body.residence, body.site, body.language, body.incubator)
+    params = params_of(filters, query=body.query, kind=body.kind.value)
+    return ranking_page(state, principal, need, route="search", filters=filters, k=body.k, offset=body.offset,
+                        personalized=False, params=params)  # fmt: skip
+
+
+def check_enterprise_ranking(need: Need, filters: dict[str, object]) -> None:
+    """An enterprise ranks only its open needs (its own: ``visible_need``), with filters on what a card shows."""
+    if need.status is not NeedStatus.open:
+        raise ApiError(409, f"need {need.id!r} is {need.status.value}; an enterprise ranks only its open needs "
+                       "(set status to open to rank it again)", field="status")  # fmt: skip
+    if hidden := disclosure.hidden_filters(filters):
+        allowed = ", ".join(disclosure.CARD_FILTERS)
+        raise ApiError(422, f"query parameter {hidden[0]}: an enterprise may not filter on what a candidate card "
+                       f"does not show; filter on {allowed} only", field=hidden[0])  # fmt: skip
+
+
+def serve_ranking(state: Any, principal: Principal, need: Need, **kw: Any) -> Response:
+    """``ranking_page`` as the API's response: a ``RankingOut`` serialised straight from the memoised page (no
+    per-request model validation: this is the hot route, and its shape is pinned by the route's ``response_model``
+    and the tests)."""
+    return Response(orjson.dumps(ranking_page(state, principal, need, **kw)), media_type="application/json")
+
+
+def ranking_page(
     state: Any,
     principal: Principal,
     need: Need,
@@ -78,11 +120,9 @@ def serve_ranking(
     offset: int,
     personalized: bool,
     params: dict[str, Any],
-) -> Response:
-    """Rank (or take the cached ranking), build the page, write its receipt and audit the cards shown.
-
-    The body is a ``RankingOut`` serialised straight from the memoised page (no per-request model validation:
-    this is the hot route, and its shape is pinned by the route's ``response_model`` and the tests)."""
+) -> dict[str, Any]:
+    """Rank (or take the cached ranking), build the page, write its receipt and audit the cards shown; returns the
+    page as the API sends it (a ``RankingOut`` as JSON-ready data), which the console renders too."""
     slot = state.models
     scorer = slot.scorer if personalized else None  # one read: a reload mid-request does not mix two models
     idx = state.indices
@@ -148,7 +188,7 @@ def serve_ranking(
             for r, t in zip(rows, talents, strict=True)
         ],
     }
-    return Response(orjson.dumps(body), media_type="application/json")
+    return body
 
 
 def _card(row: PageRow, talent: Talent, reveal: bool) -> dict:

@@ -13,19 +13,22 @@ nothing.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import partial
 from typing import Annotated
 
+import orjson
 from fastapi import APIRouter, Body, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from features.records import CountryCode, FeedbackEvent, LanguageCode, Need, NeedStatus, RecordId, Site, Tier
+from features.records import CountryCode, FeedbackEvent, LanguageCode, RecordId, Site, Tier
 from matcher.pipeline import CANDIDATES
 from matcher.retrieve import retrieve_needs
 from service import audit, disclosure, keys, receipts
 from service.api.crud import fetch
-from service.api.deps import AnyRole, IndicesDep, Office, Ranker, StoreDep, WriterDep, take_quota
+from service.api.deps import AnyRole, IndicesDep, Office, Ranker, StoreDep, WriterDep
 from service.api.errors import ERROR_RESPONSES, ApiError, not_found
 from service.api.limits import IdPath, RankingIdPath
+from service.api.live import Writer
 from service.api.ranking_schemas import (
     FeedbackIn,
     NeedMatch,
@@ -35,12 +38,11 @@ from service.api.ranking_schemas import (
     ReceiptOut,
     SearchIn,
 )
-from service.api.rankings import FILTER_PARAMS, filters_of, params_of, serve_ranking, serve_ranking_async
+from service.api.rankings import FILTER_PARAMS, need_candidates, search_page
 from service.api.routes.needs import visible_need
 from service.api.schemas import ErrorResponse
 from service.keys import Principal, Role
-from service.quotas import Quota
-from service.ranking import MAX_K, search_need
+from service.ranking import MAX_K
 
 router = APIRouter(responses=ERROR_RESPONSES)
 
@@ -108,7 +110,6 @@ async def candidates(
     need_id: IdPath,
     request: Request,
     principal: Ranker,
-    store: StoreDep,
     _: IndicesDep,
     k: KQuery = 20,
     offset: OffsetQuery = 0,
@@ -126,25 +127,11 @@ async def candidates(
     (409 otherwise), filters only on what a card shows (`tier`, `residence`), within a daily quota of requests (429
     past it), and its reasons say nothing a card hides (no salary figures, incubator name, work permit, stated
     languages or sites). 为岗位排序候选人（附理由与决策记录编号）。"""
-    need = await run_in_threadpool(visible_need, store, principal, need_id)  # a read: never on the event loop
-    filters = filters_of(tier, nationality, residence, site, language, incubator)
-    if principal.role is Role.enterprise:
-        _check_enterprise_ranking(need, {"tier": tier, "nationality": nationality, "residence": residence,
-                                         "site": site, "language": language, "incubator": incubator})  # fmt: skip
-        await run_in_threadpool(take_quota, store, request.app.state.settings, principal, Quota.rankings)
-    return await serve_ranking_async(request.app.state, principal, need, route="candidates", filters=filters, k=k,
-                                     offset=offset, personalized=personalized, params=params_of(filters))  # fmt: skip
-
-
-def _check_enterprise_ranking(need: Need, filters: dict[str, object]) -> None:
-    """An enterprise ranks only its open needs (its own: ``visible_need``), with filters on what a card shows."""
-    if need.status is not NeedStatus.open:
-        raise ApiError(409, f"need {need.id!r} is {need.status.value}; an enterprise ranks only its open needs "
-                       "(set status to open to rank it again)", field="status")  # fmt: skip
-    if hidden := disclosure.hidden_filters(filters):
-        allowed = ", ".join(disclosure.CARD_FILTERS)
-        raise ApiError(422, f"query parameter {hidden[0]}: an enterprise may not filter on what a candidate card "
-                       f"does not show; filter on {allowed} only", field=hidden[0])  # fmt: skip
+    given = {"tier": tier, "nationality": nationality, "residence": residence, "site": site, "language": language,
+             "incubator": incubator}  # fmt: skip
+    body = await run_in_threadpool(partial(need_candidates, request.app.state, principal, need_id, k=k, offset=offset,
+                                           personalized=personalized, **given))  # fmt: skip
+    return Response(orjson.dumps(body), media_type="application/json")
 
 
 @router.post("/search", tags=["ranking / 排序"], response_model=RankingOut)
@@ -158,11 +145,7 @@ def search(
     non-personalised ranking (text relevance): the learned model scores posts with a history and a place in the
     talent graph, and a typed query has neither, so its scores would be out of what the model was trained on.
     The hard rules of a post of `kind` apply. 自由文本检索人才（非个性化文本相关度排序）。"""
-    need = search_need(body.query, body.kind, body.site)
-    filters = filters_of(body.tier, body.nationality, body.residence, body.site, body.language, body.incubator)
-    params = params_of(filters, query=body.query, kind=body.kind.value)
-    return serve_ranking(request.app.state, principal, need, route="search", filters=filters, k=body.k,
-                         offset=body.offset, personalized=False, params=params)  # fmt: skip
+    return Response(orjson.dumps(search_page(request.app.state, principal, body)), media_type="application/json")
 
 
 @router.get("/talents/{talent_id}/needs", tags=["ranking / 排序"], responses=NOT_FOUND)
@@ -197,9 +180,14 @@ async def feedback(
 ) -> FeedbackEvent:
     """Record a recruiter's (or an enterprise's, on its own needs) action on a ranked candidate, for retraining.
     The `ranking_id` must be a ranking of that need in which the talent was shown. 记录对候选人的操作（用于再训练）。"""
+    return await run_in_threadpool(record_feedback, writer, principal, body)
+
+
+def record_feedback(writer: Writer, principal: Principal, body: FeedbackIn) -> FeedbackEvent:
+    """Check and store one feedback event (``POST /feedback`` and the console's row actions); blocking."""
     store = writer.store
-    await run_in_threadpool(visible_need, store, principal, body.need_id)
-    position, model_version = await run_in_threadpool(_check_shown, store, principal, body)
+    visible_need(store, principal, body.need_id)
+    position, model_version = _check_shown(store, principal, body)
     event = FeedbackEvent(
         need_id=body.need_id,
         talent_id=body.talent_id,
@@ -210,8 +198,8 @@ async def feedback(
         model_version=model_version,
         ranking_id=body.ranking_id,
     )
-    await run_in_threadpool(writer.create, event)
-    await run_in_threadpool(audit.record, store, principal, "create", "feedback", [event.id])
+    writer.create(event)
+    audit.record(store, principal, "create", "feedback", [event.id])
     return event
 
 

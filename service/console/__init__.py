@@ -1,0 +1,35 @@
+"""The console: server-rendered pages at ``/console`` for recruiters, enterprises and the data team, on the same
+service functions and access rules as the API. One module per page group (``auth``, ``needs``, ``search``,
+``talents``), each an ``APIRouter``; ``session`` holds who is asking and in which language, ``i18n`` every string,
+``render`` the templates and error pages. A new page group is a module with a ``router`` added to ``PAGES``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
+
+from service.console import auth, needs, render, search, talents
+from service.console.session import PREFIX
+
+PAGES = [auth.router, needs.router, search.router, talents.router]
+
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
+
+
+@router.get("")
+async def home() -> RedirectResponse:
+    return RedirectResponse(f"{PREFIX}/needs", status_code=303)
+
+
+for _page in PAGES:
+    router.include_router(_page)
+
+
+def install(app: FastAPI) -> None:
+    """Mount the console on ``app``: pages, static files (``/console/static``) and HTML error pages."""
+    app.mount(f"{PREFIX}/static", StaticFiles(directory=Path(__file__).parent / "static"), name="console-static")
+    app.include_router(router)
+    render.install(app)

@@ -1,0 +1,154 @@
+"""Needs: the list (filters by kind, platform, enterprise and status; each need's count of ranked candidates,
+loaded after the page) and one need's ranked candidates with the row actions that record feedback.
+
+The candidates come from ``service.api.rankings.need_candidates``, the function behind
+``GET /needs/{id}/candidates``: the same ranking cache, receipt, audit rows, enterprise rules (own open needs,
+card-only filters, daily quota) and masked cards. The actions go through ``record_feedback``, as ``POST /feedback``."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Form, Query
+from fastapi.responses import HTMLResponse, Response
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from features.records import FeedbackAction, NeedKind, NeedStatus, RecordId
+from matcher.pipeline import CANDIDATES
+from service.api.crud import visible_need
+from service.api.live import Writer
+from service.api.ranking_schemas import FeedbackIn
+from service.api.rankings import need_candidates
+from service.api.routes.ranking import record_feedback
+from service.console import filters
+from service.console.render import redirect, render
+from service.console.session import PREFIX, ConsoleError, Page, Posted, SignedIn, safe_next
+from service.db import table
+from service.keys import Role
+from service.ranking import MAX_K
+
+router = APIRouter()
+
+LIST_LIMIT = 50
+ACTIONS = (FeedbackAction.shortlist, FeedbackAction.contact, FeedbackAction.interview, FeedbackAction.hire,
+           FeedbackAction.reject)  # fmt: skip
+"""The row actions, in the order a candidate moves through them (``impression`` and ``view`` are not buttons)."""
+
+
+def need_rows(page: Page, kind: NeedKind | None, platform: str | None, enterprise: str | None,
+              status: NeedStatus | None, offset: int) -> tuple[list[dict[str, Any]], int, dict[str, str]]:  # fmt: skip
+    """A page of needs in id order (an enterprise: its own only, as ``GET /needs``), the total, and the names of
+    the enterprises and platforms shown."""
+    n, e = table("need"), table("enterprise")
+    where = [c == v for c, v in ((n.c.enterprise_id, enterprise), (n.c.kind, kind), (n.c.status, status)) if v]
+    if platform:
+        where.append(n.c.enterprise_id.in_(sa.select(e.c.id).where(e.c.platform_id == platform)))
+    principal = page.principal
+    if principal is not None and principal.role is Role.enterprise:
+        where.append(n.c.enterprise_id == principal.enterprise_id)
+    store = page.request.app.state.store
+    with store.engine.connect() as conn:
+        total = conn.scalar(sa.select(sa.func.count()).select_from(n).where(*where)) or 0
+        rows = conn.execute(
+            sa.select(n.c.data, e.c.data.label("enterprise"))
+            .select_from(n.outerjoin(e, e.c.id == n.c.enterprise_id))
+            .where(*where)
+            .order_by(n.c.id)
+            .limit(LIST_LIMIT)
+            .offset(offset)
+        ).all()
+        platforms = dict(conn.execute(sa.select(table("platform").c.id, table("platform").c.data)).all())
+    names = {pid: (d or {}).get("name", pid) for pid, d in platforms.items()}
+    out = [{"need": r.data, "enterprise": r.enterprise or {}} for r in rows]
+    return out, total, names
+
+
+@router.get("/needs")
+def needs_list(
+    page: SignedIn,
+    kind: Annotated[NeedKind | None, Query()] = None,
+    platform: Annotated[RecordId | None, Query()] = None,
+    enterprise: Annotated[RecordId | None, Query()] = None,
+    status: Annotated[NeedStatus | None, Query()] = None,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> Response:
+    rows, total, platforms = need_rows(page, kind, platform, enterprise, status, offset)
+    chosen = {"kind": kind, "platform": platform, "enterprise": enterprise, "status": status}
+    return render(page, "needs.html", rows=rows, total=total, platforms=platforms, chosen=chosen, offset=offset,
+                  limit=LIST_LIMIT, kinds=list(NeedKind), statuses=list(NeedStatus))  # fmt: skip
+
+
+@router.get("/needs/{need_id}/count", response_class=HTMLResponse)
+def candidate_count(need_id: RecordId, page: SignedIn) -> str:
+    """The need's number of ranked candidates (an htmx fragment of the list). The office ranks on demand; for an
+    enterprise only a cached ranking is counted (a count is no reason to spend its ranking quota)."""
+    state = page.request.app.state
+    need = visible_need(state.store, page.principal, need_id)  # type: ignore[arg-type]
+    scorer = state.models.scorer
+    full = state.rank_cache.cached(state.indices, need, scorer, None)
+    if full is None and page.principal.role is not Role.enterprise:  # type: ignore[union-attr]
+        with state.index_lock.read():
+            full = state.rank_cache.get_or_rank(state.indices, need, scorer, None)
+    return "—" if full is None else str(len(full.ids))
+
+
+@router.get("/needs/{need_id}")
+async def need_page(
+    need_id: RecordId,
+    page: SignedIn,
+    k: Annotated[int, Query(ge=1, le=MAX_K)] = 20,
+    offset: Annotated[int, Query(ge=0, le=CANDIDATES)] = 0,
+    personalized: Annotated[bool, Query()] = True,
+    tier: filters.Values = None,
+    nationality: filters.Values = None,
+    residence: filters.Values = None,
+    site: Annotated[str | None, Query(max_length=40)] = None,
+    language: filters.Values = None,
+    incubator: filters.Values = None,
+) -> Response:
+    chosen = filters.parse(tier=tier, nationality=nationality, residence=residence, site=site, language=language,
+                           incubator=incubator)  # fmt: skip
+    state = page.request.app.state
+    body = await run_in_threadpool(partial(need_candidates, state, page.principal, need_id, k=k, offset=offset,
+                                           personalized=personalized, **chosen.given()))  # fmt: skip
+    idx = state.indices
+    need = idx.needs.get(need_id) or state.store.get("need", need_id)
+    office = page.principal.role is not Role.enterprise  # type: ignore[union-attr]
+    # languages are not on a card (an enterprise never learns them); the office reads them from the indexed record
+    languages = {c["talent_id"]: idx.talents[c["talent_id"]].languages for c in body["candidates"]} if office else {}
+    scores = [c["score"] for c in body["candidates"]]
+    lo, hi = (min(scores), max(scores)) if scores else (0.0, 1.0)
+    flash = page.session.pop("flash", None)
+    if flash:
+        page.dirty = True
+    return render(page, "need.html", need=need, body=body, chosen=chosen, k=k, offset=offset,
+                  personalized=personalized, languages=languages, office=office, lo=lo, span=(hi - lo) or 1.0,
+                  actions=ACTIONS, flash=flash)  # fmt: skip
+
+
+@router.post("/needs/{need_id}/feedback")
+async def need_feedback(
+    need_id: RecordId,
+    page: Posted,
+    talent_id: Annotated[str, Form(max_length=200)] = "",
+    action: Annotated[str, Form(max_length=40)] = "",
+    ranking_id: Annotated[str, Form(max_length=200)] = "",
+    back: Annotated[str, Form(max_length=4000)] = "",
+) -> Response:
+    """A row action: the feedback event for this candidate on the ranking shown (``POST /feedback``'s checks)."""
+    try:
+        body = FeedbackIn(need_id=need_id, talent_id=talent_id, action=action, ranking_id=ranking_id)
+    except ValidationError as e:
+        err = e.errors()[0]
+        raise ConsoleError(422, f"{err['loc'][0]}: {err['msg']}", field=str(err["loc"][0])) from None
+    state = page.request.app.state
+    if state.indices is None:
+        raise ConsoleError(503, "the indices are not built yet; retry in a moment")
+    await run_in_threadpool(record_feedback, Writer(state, state.indices), page.principal, body)
+    page.session["flash"] = [talent_id, str(body.action)]
+    page.dirty = True
+    target = safe_next(back)
+    return redirect(page, target if target.startswith(f"{PREFIX}/needs/{need_id}") else f"{PREFIX}/needs/{need_id}")

@@ -1,0 +1,97 @@
+"""Rendering: the Jinja2 templates (autoescaped), the response with the session and language cookies, and the error
+pages the console shows instead of the API's JSON (same statuses: 404 for another tenant's need, 403, 422 naming
+the field, 429)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from service.api.errors import ApiError, validation_error
+from service.console.i18n import HTML_LANG
+from service.console.session import PREFIX, ConsoleError, Page, SignInRequired, visitor
+
+HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=HERE / "templates")
+templates.env.trim_blocks = templates.env.lstrip_blocks = True
+
+
+def render(page: Page, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    """The template ``name`` for ``page`` (``t``, ``label``, ``page`` and the principal in its context)."""
+    base = {"page": page, "html_lang": HTML_LANG[page.lang], "t": page.t, "label": page.label, "me": page.principal}
+    response = templates.TemplateResponse(page.request, name, base | context, status_code=status)
+    page.write_cookies(response)
+    return response
+
+
+def redirect(page: Page, url: str) -> RedirectResponse:
+    """A 303 (a form post becomes a GET of ``url``) carrying the session's cookies."""
+    response = RedirectResponse(url, status_code=303)
+    page.write_cookies(response)
+    return response
+
+
+def error_page(page: Page, status: int, message: str, field: str | None = None) -> Response:
+    title = page.t(f"error.{status}") if f"error.{status}" in _TITLED else page.t("error.title")
+    return render(page, "error.html", status, code=status, title=title, message=message, field=field)
+
+
+_TITLED = {"error.403", "error.404", "error.409", "error.422", "error.429", "error.503"}
+
+
+def _console(request: Request) -> bool:
+    return request.url.path == PREFIX or request.url.path.startswith(PREFIX + "/")
+
+
+async def _page_of(request: Request) -> Page:
+    """The page context for an error: the language and session as the request had them (the key is not checked
+    again: an error page shows no data)."""
+    page = await run_in_threadpool(visitor, request, None)
+    if request.query_params.get("lang") in ("zh", "en"):
+        page.lang = request.query_params["lang"]  # type: ignore[assignment]
+    return page
+
+
+def install(app: FastAPI) -> None:
+    """Console requests get HTML error pages; every other path keeps the API's JSON handlers."""
+    api_error = app.exception_handlers[ApiError]
+    invalid = app.exception_handlers[RequestValidationError]
+    http = app.exception_handlers[StarletteHTTPException]
+
+    @app.exception_handler(SignInRequired)
+    async def _sign_in(request: Request, exc: SignInRequired) -> Response:
+        return RedirectResponse(f"{PREFIX}/signin?next={quote(exc.next_path, safe='')}", status_code=303)
+
+    @app.exception_handler(ConsoleError)
+    async def _console_error(request: Request, exc: ConsoleError) -> Response:
+        return error_page(await _page_of(request), exc.status, exc.message, exc.field)
+
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError) -> Response:
+        if not _console(request):
+            return await api_error(request, exc)
+        return error_page(await _page_of(request), exc.status, exc.message, exc.field)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        if not _console(request):
+            return await invalid(request, exc)
+        err = orjson.loads(validation_error(list(exc.errors())).body)["error"]
+        return error_page(await _page_of(request), 422, err["message"], err.get("field"))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if not _console(request):
+            return await http(request, exc)
+        page = await _page_of(request)
+        message = page.t("error.404") if exc.status_code == 404 else str(exc.detail)
+        return error_page(page, exc.status_code, message)

@@ -1,0 +1,135 @@
+"""The console over plain HTTP (httpx on a real server): sign-in and the session cookie's flags, CSRF refusals,
+redirects to sign-in with a safe ``next``, 404 pages for another tenant's need, revoked keys signed out, the
+language switch and row actions recording feedback."""
+
+from __future__ import annotations
+
+import httpx
+from console_helpers import World, csrf_of, sign_in
+
+from service.keys import issue_key, revoke_key
+from service.store import Store
+
+
+def test_pages_redirect_to_sign_in_with_next(client: httpx.Client) -> None:
+    r = client.get("/console/needs/n-pv?personalized=false")
+    assert r.status_code == 303
+    assert r.headers["location"] == "/console/signin?next=%2Fconsole%2Fneeds%2Fn-pv%3Fpersonalized%3Dfalse"
+
+
+def test_sign_in_sets_a_signed_httponly_lax_cookie_and_follows_next(client: httpx.Client, world: World) -> None:
+    form = client.get("/console/signin", params={"next": "/console/needs/n-pv"})
+    assert form.status_code == 200
+    assert 'for="key">API 密钥</label>' in form.text and '<html lang="zh-CN">' in form.text
+    r = client.post("/console/signin", data={"csrf": csrf_of(form.text), "key": world.keys["recruiter"],
+                                             "next": "/console/needs/n-pv"})  # fmt: skip
+    assert r.status_code == 303 and r.headers["location"] == "/console/needs/n-pv"
+    cookie = next(h for h in r.headers.get_list("set-cookie") if h.startswith("tm_console="))
+    flags = {p.strip().lower() for p in cookie.split(";")}
+    assert {"httponly", "samesite=lax", "path=/console"} <= flags
+    assert "secure" not in flags  # plain http on loopback; https requests get Secure
+    assert world.keys["recruiter"] not in cookie.split(";")[0].split(".")[-1]  # the signature is not the key
+    assert client.get("/console/needs").status_code == 200
+
+
+def test_next_is_only_a_console_path(client: httpx.Client, world: World) -> None:
+    for bad in ("https://evil.example/", "//evil.example/console", "/docs", "/console\\@evil", "/consolex"):
+        form = client.get("/console/signin", params={"next": bad})
+        r = client.post("/console/signin", data={"csrf": csrf_of(form.text), "key": world.keys["recruiter"],
+                                                 "next": bad})  # fmt: skip
+        assert r.headers["location"] == "/console/needs", bad
+        client.cookies.clear()
+
+
+def test_a_wrong_key_is_refused_without_a_session(client: httpx.Client) -> None:
+    form = client.get("/console/signin")
+    r = client.post("/console/signin", data={"csrf": csrf_of(form.text), "key": "tm_nope"})
+    assert r.status_code == 401 and "密钥无效" in r.text
+    assert client.get("/console/needs").status_code == 303
+
+
+def test_posts_without_or_with_a_wrong_csrf_token_are_refused(client: httpx.Client, world: World) -> None:
+    # the sign-in form itself
+    r = client.post("/console/signin", data={"key": world.keys["recruiter"]})
+    assert r.status_code == 403 and "表单已过期" in r.text
+    assert sign_in(client, world.keys["recruiter"]).status_code == 303
+    page = client.get("/console/needs/n-pv")
+    assert page.status_code == 200
+    token = csrf_of(page.text)
+    ranking_id = page.text.split('name="ranking_id" value="')[1].split('"')[0]
+    data = {"talent_id": "t-pv1", "action": "shortlist", "ranking_id": ranking_id}
+    before = _feedback(world)
+    assert client.post("/console/needs/n-pv/feedback", data=data).status_code == 403
+    assert client.post("/console/needs/n-pv/feedback", data=data | {"csrf": token + "x"}).status_code == 403
+    assert client.post("/console/signout", data={}).status_code == 403
+    assert _feedback(world) == before  # nothing written
+    # a token from another session is worth nothing either
+    with httpx.Client(base_url=world.base) as other:
+        sign_in(other, world.keys["admin"])
+        assert other.post("/console/needs/n-pv/feedback", data=data | {"csrf": token}).status_code == 403
+    r = client.post("/console/needs/n-pv/feedback", data=data | {"csrf": token})
+    assert r.status_code == 303 and r.headers["location"] == "/console/needs/n-pv"
+    assert ("n-pv", "t-pv1", "shortlist", ranking_id) in _feedback(world)
+
+
+def test_an_enterprise_gets_a_404_page_for_another_enterprises_need(client: httpx.Client, world: World) -> None:
+    sign_in(client, world.keys["e1"])
+    r = client.get("/console/needs/n-chip")
+    assert r.status_code == 404 and r.headers["content-type"].startswith("text/html")
+    assert "n-chip" in r.text and "<h1>404" in r.text
+    assert client.get("/console/needs/n-nope").status_code == 404
+    listing = client.get("/console/needs")
+    assert "n-pv" in listing.text and "n-chip" not in listing.text
+    own = client.get("/console/needs/n-pv")
+    assert own.status_code == 200
+    assert "Anna Schmidt" not in own.text and "（已隐藏：未同意共享）" in own.text  # t-pv2 did not consent to sharing
+    assert "李伟" in own.text  # t-pv1 did
+    # an enterprise filters only on what a card shows, as the API
+    assert client.get("/console/needs/n-pv", params={"nationality": "DE"}).status_code == 422
+    assert client.get("/console/search", params={"q": "钙钛矿"}).status_code == 403
+    assert client.get("/console/talents/t-pv1").status_code == 403
+
+
+def test_a_revoked_key_is_signed_out_at_once(client: httpx.Client, world: World) -> None:
+    with Store(world.url) as store:
+        info, key = issue_key(store, "recruiter", label="short-lived")
+        sign_in(client, key)
+        assert client.get("/console/needs").status_code == 200
+        revoke_key(store, info.id)
+    r = client.get("/console/needs")
+    assert r.status_code == 303 and r.headers["location"].startswith("/console/signin")
+
+
+def test_the_language_switch_is_remembered(client: httpx.Client, world: World) -> None:
+    sign_in(client, world.keys["recruiter"])
+    zh = client.get("/console/needs")
+    assert '<html lang="zh-CN">' in zh.text and "需求" in zh.text
+    en = client.get("/console/needs", params={"lang": "en"})
+    assert '<html lang="en">' in en.text and ">Needs</h1>" in en.text
+    assert '<html lang="en">' in client.get("/console/needs/n-pv").text  # the cookie keeps it
+    assert client.get("/console/needs", params={"lang": "fr"}).status_code == 422
+
+
+def test_bad_input_is_a_422_page_naming_the_field(client: httpx.Client, world: World) -> None:
+    sign_in(client, world.keys["recruiter"])
+    r = client.get("/console/needs/n-pv", params={"tier": "Z"})
+    assert r.status_code == 422 and "tier" in r.text and r.headers["content-type"].startswith("text/html")
+    assert client.get("/console/needs/n-pv", params={"k": "0"}).status_code == 422
+    assert client.get("/console/needs", params={"bogus": "1"}).status_code == 422
+    assert client.get("/console/talents/t-none").status_code == 404
+    assert client.get("/console/nowhere").status_code == 404
+
+
+def test_static_files_are_served_and_no_page_loads_anything_from_elsewhere(client: httpx.Client, world: World) -> None:
+    assert client.get("/console/static/vendor/htmx.min.js").status_code == 200
+    assert client.get("/console/static/console.css").status_code == 200
+    sign_in(client, world.keys["recruiter"])
+    for path in ("/console/needs", "/console/needs/n-pv", "/console/search?q=钙钛矿", "/console/talents/t-pv1"):
+        html = client.get(path).text
+        assert "http://" not in html and "https://" not in html, path
+
+
+def _feedback(world: World) -> list[tuple]:
+    """The stored feedback events (need, talent, action, ranking id)."""
+    with Store(world.url) as store:
+        return [(f.need_id, f.talent_id, str(f.action), f.ranking_id) for f in store.iter_records("feedback")]
