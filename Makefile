@@ -16,12 +16,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $(STAMP)
 
-# PostgreSQL server binaries for the store tests (Debian's packages; installed only when missing).
+# PostgreSQL server binaries for the store tests, chromium and a CJK font for the console's browser tests (Debian's
+# packages; each installed only when missing).
 system-deps:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
 	  echo "installing PostgreSQL (Debian packages) for the store tests"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends postgresql >/dev/null; }
+	@{ test -x /usr/bin/chromium && fc-list 2>/dev/null | grep -qi "WenQuanYi Micro Hei"; } || { \
+	  echo "installing chromium and fonts-wqy-microhei (Debian packages) for the console's browser tests"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium fonts-wqy-microhei >/dev/null; }
 
 demo: install
 	@echo 'demo: generating the world, importing it and training the champion, then serving it (the first run encodes dense vectors: a few minutes)'

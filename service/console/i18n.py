@@ -70,6 +70,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "need.ranked": ("共排序 {n} 人", "{n} ranked"),
     "need.model": ("模型：{v}", "Model: {v}"),
     "need.no_model": ("非个性化排序（规则与文本相关度）", "Non-personalised (rules and text relevance)"),
+    "need.why_plain": ("未使用学习模型，原因（英文）：", "No learned model was used: "),
     "need.personalized": ("个性化排序（学习模型）", "Personalised (learned model)"),
     "need.toggle_plain": ("改用非个性化排序", "Use the non-personalised ranking"),
     "need.toggle_model": ("改用个性化排序", "Use the personalised ranking"),
@@ -131,6 +132,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     # a talent
     "talent.title": ("人才：{name}", "Talent: {name}"),
     "talent.profile": ("档案", "Profile"),
+    "talent.name_en": ("英文名", "English name"),
     "talent.summary": ("简介", "Summary"),
     "talent.contact": ("联系方式", "Contact"),
     "talent.nationality": ("国籍", "Nationality"),

@@ -125,7 +125,7 @@ async def need_page(
     if flash:
         page.dirty = True
     return render(page, "need.html", need=need, body=body, chosen=chosen, k=k, offset=offset,
-                  personalized=personalized, languages=languages, office=office, lo=lo, span=(hi - lo) or 1.0,
+                  personalized=personalized, languages=languages, office=office, lo=lo, hi=hi,
                   actions=ACTIONS, flash=flash)  # fmt: skip
 
 

@@ -4,6 +4,7 @@ the field, 429)."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -30,7 +31,19 @@ def render(page: Page, name: str, status: int = 200, **context: Any) -> HTMLResp
     base = {"page": page, "html_lang": HTML_LANG[page.lang], "t": page.t, "label": page.label, "me": page.principal}
     response = templates.TemplateResponse(page.request, name, base | context, status_code=status)
     page.write_cookies(response)
+    response.headers["Server-Timing"] = f"page;dur={(time.perf_counter() - page.started) * 1e3:.2f}"
     return response
+
+
+def bar_width(score: float, lo: float, hi: float) -> int:
+    """A score bar's width in percent: the share of the page's best score when no score is negative (a text
+    relevance, a probability), else the place between the page's worst and best (a model's raw scores)."""
+    if lo >= 0:
+        return round(100 * score / hi) if hi > 0 else 100
+    return round(4 + 96 * (score - lo) / (hi - lo)) if hi > lo else 100
+
+
+templates.env.globals["bar_width"] = bar_width
 
 
 def redirect(page: Page, url: str) -> RedirectResponse:

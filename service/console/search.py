@@ -64,12 +64,12 @@ async def search(
         if state.indices is None:
             raise ConsoleError(503, "the indices are not built yet; retry in a moment")
         body = await run_in_threadpool(partial(search_page, state, page.principal, query))
-    lo = span = 0.0
+    lo = hi = 0.0
     languages = {}
     if body and body["candidates"]:
         scores = [c["score"] for c in body["candidates"]]
-        lo, span = min(scores), (max(scores) - min(scores)) or 1.0
+        lo, hi = min(scores), max(scores)
         talents = page.request.app.state.indices.talents
         languages = {c["talent_id"]: talents[c["talent_id"]].languages for c in body["candidates"]}
     return render(page, "search.html", q=q, kind=kind, kinds=list(NeedKind), k=k, offset=offset, chosen=chosen,
-                  body=body, lo=lo, span=span, languages=languages)  # fmt: skip
+                  body=body, lo=lo, hi=hi, languages=languages)  # fmt: skip

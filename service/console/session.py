@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -82,7 +83,8 @@ class Page:
     """The session changed: the response sets the cookie again."""
     set_lang: bool = False
     """``?lang=`` was given: the response remembers it in a cookie."""
-    notices: list[str] = field(default_factory=list)
+    started: float = field(default_factory=time.perf_counter)
+    """When the request's first dependency ran: ``Server-Timing`` says how long the page took to make."""
 
     def t(self, key: str, **values: object) -> str:
         return text(self.lang, key, **values)
