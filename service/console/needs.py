@@ -25,7 +25,7 @@ from service.api.rankings import need_candidates
 from service.api.routes.ranking import record_feedback
 from service.console import filters
 from service.console.render import redirect, render
-from service.console.session import PREFIX, ConsoleError, Page, Posted, SignedIn, safe_next
+from service.console.session import PREFIX, RANKERS, ConsoleError, Page, Posted, SignedIn, safe_next
 from service.db import table
 from service.keys import Role
 from service.ranking import MAX_K
@@ -87,6 +87,8 @@ def candidate_count(need_id: RecordId, page: SignedIn) -> str:
     enterprise only a cached ranking is counted (a count is no reason to spend its ranking quota)."""
     state = page.request.app.state
     need = visible_need(state.store, page.principal, need_id)  # type: ignore[arg-type]
+    if state.indices is None or page.principal.role not in RANKERS:  # type: ignore[union-attr]
+        return "—"
     scorer = state.models.scorer
     full = state.rank_cache.cached(state.indices, need, scorer, None)
     if full is None and page.principal.role is not Role.enterprise:  # type: ignore[union-attr]
@@ -109,16 +111,23 @@ async def need_page(
     language: filters.Values = None,
     incubator: filters.Values = None,
 ) -> Response:
+    page.require(RANKERS)
     chosen = filters.parse(tier=tier, nationality=nationality, residence=residence, site=site, language=language,
                            incubator=incubator)  # fmt: skip
     state = page.request.app.state
+    if state.indices is None:
+        raise ConsoleError(503, "the indices are not built yet; retry in a moment")
     body = await run_in_threadpool(partial(need_candidates, state, page.principal, need_id, k=k, offset=offset,
                                            personalized=personalized, **chosen.given()))  # fmt: skip
+    page.mark("rank")
     idx = state.indices
     need = idx.needs.get(need_id) or state.store.get("need", need_id)
     office = page.principal.role is not Role.enterprise  # type: ignore[union-attr]
     # languages are not on a card (an enterprise never learns them); the office reads them from the indexed record
-    languages = {c["talent_id"]: idx.talents[c["talent_id"]].languages for c in body["candidates"]} if office else {}
+    # (an erasure may take a talent out between the ranking and here: its row then shows no languages)
+    languages = {}
+    if office:
+        languages = {c["talent_id"]: t.languages for c in body["candidates"] if (t := idx.talents.get(c["talent_id"]))}
     scores = [c["score"] for c in body["candidates"]]
     lo, hi = (min(scores), max(scores)) if scores else (0.0, 1.0)
     flash = page.session.pop("flash", None)
@@ -139,6 +148,7 @@ async def need_feedback(
     back: Annotated[str, Form(max_length=4000)] = "",
 ) -> Response:
     """A row action: the feedback event for this candidate on the ranking shown (``POST /feedback``'s checks)."""
+    page.require(RANKERS)
     try:
         body = FeedbackIn(need_id=need_id, talent_id=talent_id, action=action, ranking_id=ranking_id)
     except ValidationError as e:

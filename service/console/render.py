@@ -4,7 +4,6 @@ the field, 429)."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -31,7 +30,8 @@ def render(page: Page, name: str, status: int = 200, **context: Any) -> HTMLResp
     base = {"page": page, "html_lang": HTML_LANG[page.lang], "t": page.t, "label": page.label, "me": page.principal}
     response = templates.TemplateResponse(page.request, name, base | context, status_code=status)
     page.write_cookies(response)
-    response.headers["Server-Timing"] = f"page;dur={(time.perf_counter() - page.started) * 1e3:.2f}"
+    page.mark("render")
+    response.headers["Server-Timing"] = page.server_timing()
     return response
 
 

@@ -19,21 +19,10 @@ from service.api.ranking_schemas import SearchIn
 from service.api.rankings import search_page
 from service.console import filters
 from service.console.render import render
-from service.console.session import ConsoleError, Page, SignedIn
-from service.keys import Role
+from service.console.session import OFFICE, ConsoleError, SignedIn
 from service.ranking import MAX_K
 
 router = APIRouter()
-
-OFFICE = (Role.recruiter, Role.admin)
-
-
-def require(page: Page, roles: tuple[Role, ...]) -> None:
-    """403 page for a role the API refuses the same request (its message)."""
-    role = page.principal.role  # type: ignore[union-attr]
-    if role not in roles:
-        names = ", ".join(sorted(r.value for r in roles))
-        raise ConsoleError(403, f"a key with role {role.value} may not do this; it needs one of: {names}")
 
 
 @router.get("/search")
@@ -50,7 +39,7 @@ async def search(
     language: filters.Values = None,
     incubator: filters.Values = None,
 ) -> Response:
-    require(page, OFFICE)
+    page.require(OFFICE)
     chosen = filters.parse(tier=tier, nationality=nationality, residence=residence, site=site, language=language,
                            incubator=incubator)  # fmt: skip
     body = None
@@ -70,6 +59,6 @@ async def search(
         scores = [c["score"] for c in body["candidates"]]
         lo, hi = min(scores), max(scores)
         talents = page.request.app.state.indices.talents
-        languages = {c["talent_id"]: talents[c["talent_id"]].languages for c in body["candidates"]}
+        languages = {c["talent_id"]: t.languages for c in body["candidates"] if (t := talents.get(c["talent_id"]))}
     return render(page, "search.html", q=q, kind=kind, kinds=list(NeedKind), k=k, offset=offset, chosen=chosen,
                   body=body, lo=lo, hi=hi, languages=languages)  # fmt: skip

@@ -21,7 +21,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from service.alerts import sealing
 from service.console.i18n import DEFAULT, LANGS, Lang, label, text
-from service.keys import Principal, authenticate
+from service.keys import Principal, Role, authenticate
 from service.settings import Settings
 
 COOKIE = "tm_console"
@@ -29,6 +29,14 @@ LANG_COOKIE = "tm_lang"
 SESSION_SECONDS = 12 * 3600
 """A signed session older than this is void (sign in again): a lost laptop's cookie does not live for ever."""
 PREFIX = "/console"
+
+
+OFFICE = (Role.recruiter, Role.admin)
+"""Roles of ``deps.Office``: search, needs that fit a talent."""
+RANKERS = (Role.recruiter, Role.admin, Role.enterprise)
+"""Roles of ``deps.Ranker``: a need's candidates, feedback (an enterprise on its own needs)."""
+PROFILE_READERS = (Role.recruiter, Role.data_team, Role.admin)
+"""Roles of ``deps.ProfileReader``: full talent profiles."""
 
 
 class SignInRequired(Exception):
@@ -85,6 +93,19 @@ class Page:
     """``?lang=`` was given: the response remembers it in a cookie."""
     started: float = field(default_factory=time.perf_counter)
     """When the request's first dependency ran: ``Server-Timing`` says how long the page took to make."""
+    timings: list[tuple[str, float]] = field(default_factory=list)
+
+    def mark(self, name: str) -> None:
+        """End the step ``name`` now (``Server-Timing``: where a slow page spent its time)."""
+        now = time.perf_counter()
+        self.timings.append((name, now))
+
+    def server_timing(self) -> str:
+        parts, last = [], self.started
+        for name, at in self.timings:
+            parts.append(f"{name};dur={(at - last) * 1e3:.2f}")
+            last = at
+        return ", ".join([*parts, f"page;dur={(time.perf_counter() - self.started) * 1e3:.2f}"])
 
     def t(self, key: str, **values: object) -> str:
         return text(self.lang, key, **values)
@@ -105,6 +126,13 @@ class Page:
         expected = self.session.get("csrf")
         if not expected or not token or not hmac.compare_digest(expected.encode(), token.encode()):
             raise ConsoleError(403, self.t("error.csrf"), field="csrf")
+
+    def require(self, roles: tuple[Role, ...]) -> None:
+        """A 403 page for a role the API refuses the same request, with the API's message."""
+        role = self.principal.role  # type: ignore[union-attr]
+        if role not in roles:
+            names = ", ".join(sorted(r.value for r in roles))
+            raise ConsoleError(403, f"a key with role {role.value} may not do this; it needs one of: {names}")
 
     def sign_in(self, key: str, principal: Principal) -> None:
         """A fresh session (new CSRF token: a token seen before signing in is worth nothing after)."""
@@ -164,6 +192,7 @@ def visitor(request: Request, lang: LangQuery = None) -> Page:
         if page.principal is None:  # revoked since: signed out at once
             page.session.pop("key", None)
             page.dirty = True
+        page.mark("auth")
     return page
 
 

@@ -13,13 +13,10 @@ from service import receipts
 from service.api.routes.ranking import needs_for_talent
 from service.api.routes.talents import read_talent
 from service.console.render import render
-from service.console.search import OFFICE, require
-from service.console.session import ConsoleError, Page, SignedIn
-from service.keys import Role
+from service.console.session import OFFICE, PROFILE_READERS, ConsoleError, Page, SignedIn
 
 router = APIRouter()
 
-PROFILE_READERS = (Role.recruiter, Role.data_team, Role.admin)
 CHART_BARS = 10
 """Contributions charted per receipt: the largest by size (the rest are small by construction)."""
 
@@ -49,6 +46,6 @@ def talent_data(page: Page, talent_id: str) -> dict:
 
 @router.get("/talents/{talent_id}")
 async def talent_page(talent_id: RecordId, page: SignedIn) -> Response:
-    require(page, PROFILE_READERS)
+    page.require(PROFILE_READERS)
     data = await run_in_threadpool(talent_data, page, talent_id)
     return render(page, "talent.html", **data)

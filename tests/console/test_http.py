@@ -133,3 +133,25 @@ def _feedback(world: World) -> list[tuple]:
     """The stored feedback events (need, talent, action, ranking id)."""
     with Store(world.url) as store:
         return [(f.need_id, f.talent_id, str(f.action), f.ranking_id) for f in store.iter_records("feedback")]
+
+
+def test_the_data_team_reads_profiles_but_ranks_and_searches_nothing(client: httpx.Client, world: World) -> None:
+    sign_in(client, world.keys["data_team"])
+    assert client.get("/console/needs").status_code == 200
+    r = client.get("/console/needs/n-pv")
+    assert r.status_code == 403 and "data_team" in r.text
+    assert client.get("/console/search", params={"q": "RISC-V"}).status_code == 403
+    talent = client.get("/console/talents/t-chip1")
+    assert talent.status_code == 200 and "张强" in talent.text
+    assert "适合的开放需求" not in talent.text  # GET /talents/{id}/needs is recruiters' and admins'
+    assert client.get("/console/needs/n-pv/count").text == "—"
+
+
+def test_record_text_is_escaped(client: httpx.Client, world: World) -> None:
+    need = {"id": "n-xss", "title": "<script>alert(1)</script> 研发", "enterprise_id": "e1"}
+    assert httpx.post(f"{world.base}/needs", json=need, headers={"Authorization": f"Bearer {world.keys['admin']}"},
+                      timeout=30).status_code == 201  # fmt: skip
+    sign_in(client, world.keys["recruiter"])
+    for path in ("/console/needs", "/console/needs/n-xss"):
+        html = client.get(path).text
+        assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html, path
