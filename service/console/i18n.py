@@ -96,6 +96,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "col.reasons": ("理由", "Reasons"),
     "col.actions": ("操作", "Actions"),
     "masked": ("（已隐藏：未同意共享）", "(hidden: no sharing consent)"),
+    "masked_name": ("姓名已隐藏", "Name withheld"),
     "human_review": ("需人工复核", "Human review"),
     "human_review_hint": (
         "本人拒绝纯自动化决策：须由人工审核",

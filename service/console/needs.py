@@ -125,7 +125,7 @@ async def need_page(
     office = page.principal.role is not Role.enterprise  # type: ignore[union-attr]
     # languages are not on a card (an enterprise never learns them); the office reads them from the indexed record
     # (an erasure may take a talent out between the ranking and here: its row then shows no languages)
-    languages = {}
+    languages = None
     if office:
         languages = {c["talent_id"]: t.languages for c in body["candidates"] if (t := idx.talents.get(c["talent_id"]))}
     scores = [c["score"] for c in body["candidates"]]
