@@ -155,3 +155,42 @@ def test_record_text_is_escaped(client: httpx.Client, world: World) -> None:
     for path in ("/console/needs", "/console/needs/n-xss"):
         html = client.get(path).text
         assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html, path
+
+
+def test_the_cookie_is_secure_when_the_request_came_over_https(client: httpx.Client, world: World) -> None:
+    https = {"X-Forwarded-Proto": "https"}  # uvicorn trusts the proxy headers of loopback, as behind a local proxy
+    form = client.get("/console/signin", headers=https)
+    cookie = next(h for h in form.headers.get_list("set-cookie") if h.startswith("tm_console="))
+    assert "secure" in {p.strip().lower() for p in cookie.split(";")}
+
+
+def test_paging_and_the_non_personalised_toggle(client: httpx.Client, world: World) -> None:
+    sign_in(client, world.keys["recruiter"])
+    first = client.get("/console/needs/n-pv", params={"k": 1})
+    assert first.text.count('<tr id="row-') == 1 and 'href="/console/needs/n-pv?k=1&amp;offset=1"' in first.text
+    second = client.get("/console/needs/n-pv", params={"k": 1, "offset": 1})
+    assert second.text.count('<tr id="row-') == 1 and "<td>2</td>" in second.text
+    assert 'href="/console/needs/n-pv?k=1&amp;offset=0"' in second.text
+    assert 'id="toggle-personalized" href="/console/needs/n-pv?k=1&amp;personalized=false"' in first.text
+    plain = client.get("/console/needs/n-pv", params={"personalized": "false"})
+    assert plain.status_code == 200 and "改用个性化排序" in plain.text
+
+
+def test_feedback_is_checked_as_the_api_checks_it(client: httpx.Client, world: World) -> None:
+    sign_in(client, world.keys["e1"])
+    page = client.get("/console/needs/n-pv")
+    token = csrf_of(page.text)
+    ranking_id = page.text.split('name="ranking_id" value="')[1].split('"')[0]
+    post = {"csrf": token, "ranking_id": ranking_id, "action": "contact"}
+    before = _feedback(world)
+    r = client.post("/console/needs/n-pv/feedback", data=post | {"talent_id": "t-chip1"})
+    assert r.status_code == 422 and "talent_id" in r.text  # not shown on that ranking
+    r = client.post("/console/needs/n-pv/feedback", data=post | {"talent_id": "t-pv1", "ranking_id": "f" * 32})
+    assert r.status_code == 404 and "ranking_id" in r.text
+    r = client.post("/console/needs/n-chip/feedback", data=post | {"talent_id": "t-pv1"})
+    assert r.status_code == 404  # another enterprise's need
+    r = client.post("/console/needs/n-pv/feedback", data=post | {"talent_id": "t-pv1", "action": "bribe"})
+    assert r.status_code == 422 and "action" in r.text
+    assert _feedback(world) == before
+    r = client.post("/console/needs/n-pv/feedback", data=post | {"talent_id": "t-pv2"})
+    assert r.status_code == 303 and ("n-pv", "t-pv2", "contact", ranking_id) in _feedback(world)
