@@ -62,7 +62,7 @@ def test_search_in_chinese(page, world: World) -> None:
     page.get_by_role("link", name="检索人才").click()
     page.get_by_label("关键词（中文或英文）").fill("芯片设计 RISC-V")
     page.get_by_label("岗位类型").select_option("full_time")
-    page.get_by_role("button", name="筛选").click()
+    page.get_by_role("button", name="检索").click()
     expect(page.get_by_role("heading", name="检索结果")).to_be_visible()
     expect(page.locator("table.candidates tbody tr").first).to_contain_text(re.compile("张强|赵敏"))
     expect(page.locator("table.candidates")).not_to_contain_text("Bob Li")  # no matching consent

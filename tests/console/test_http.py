@@ -194,3 +194,20 @@ def test_feedback_is_checked_as_the_api_checks_it(client: httpx.Client, world: W
     assert _feedback(world) == before
     r = client.post("/console/needs/n-pv/feedback", data=post | {"talent_id": "t-pv2"})
     assert r.status_code == 303 and ("n-pv", "t-pv2", "contact", ranking_id) in _feedback(world)
+
+
+def test_the_needs_list_filters_by_kind_platform_enterprise_and_status(client: httpx.Client, world: World) -> None:
+    sign_in(client, world.keys["recruiter"])
+
+    def shown(**params: str) -> set[str]:
+        r = client.get("/console/needs", params=params)
+        assert r.status_code == 200
+        return {n for n in ("n-pv", "n-chip") if f'href="/console/needs/{n}"' in r.text}
+
+    assert shown() == {"n-pv", "n-chip"}
+    assert shown(platform="p-xiu") == {"n-pv"}  # the platform of the need's enterprise
+    assert shown(kind="full_time") == {"n-chip"}
+    assert shown(enterprise="e2") == {"n-chip"}
+    assert shown(status="closed") == set()
+    assert client.get("/console/needs/n-pv/count").text == "3"
+    assert client.get("/console/needs", params={"kind": "nope"}).status_code == 422
