@@ -71,12 +71,11 @@ def signing_key(settings: Settings) -> bytes:
 
 def safe_next(path: str | None) -> str:
     """Where to go after signing in: a console path of this site only (no scheme, host or ``//``), else the needs."""
-    if not path or not path.startswith(PREFIX) or path.startswith("//") or "\\" in path or any(
-        c in path for c in "\r\n\t"
-    ):  # fmt: skip
-        return f"{PREFIX}/needs"
+    home = f"{PREFIX}/needs"
+    if not path or not path.startswith(PREFIX) or any(c in path for c in "\\\r\n\t"):
+        return home
     rest = path[len(PREFIX) :]
-    return path if rest == "" or rest[0] in "/?" else f"{PREFIX}/needs"
+    return path if rest == "" or (rest[0] in "/?" and not rest.startswith("//")) else home
 
 
 @dataclass
@@ -97,8 +96,7 @@ class Page:
 
     def mark(self, name: str) -> None:
         """End the step ``name`` now (``Server-Timing``: where a slow page spent its time)."""
-        now = time.perf_counter()
-        self.timings.append((name, now))
+        self.timings.append((name, time.perf_counter()))
 
     def server_timing(self) -> str:
         parts, last = [], self.started
