@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service.api.errors import ApiError, validation_error
-from service.console.i18n import HTML_LANG
+from service.console.i18n import CATALOGUE, HTML_LANG
 from service.console.session import PREFIX, ConsoleError, Page, SignInRequired, visitor
 
 HERE = Path(__file__).parent
@@ -54,11 +54,9 @@ def redirect(page: Page, url: str) -> RedirectResponse:
 
 
 def error_page(page: Page, status: int, message: str, field: str | None = None) -> Response:
-    title = page.t(f"error.{status}") if f"error.{status}" in _TITLED else page.t("error.title")
+    key = f"error.{status}"
+    title = page.t(key if key in CATALOGUE else "error.title")
     return render(page, "error.html", status, code=status, title=title, message=message, field=field)
-
-
-_TITLED = {"error.403", "error.404", "error.409", "error.422", "error.429", "error.503"}
 
 
 def _console(request: Request) -> bool:
@@ -66,8 +64,8 @@ def _console(request: Request) -> bool:
 
 
 async def _page_of(request: Request) -> Page:
-    """The page context for an error: the language and session as the request had them (the key is not checked
-    again: an error page shows no data)."""
+    """The page context for an error: the language and session as the request had them (the key checked as on
+    every page, so the header says who is signed in)."""
     page = await run_in_threadpool(visitor, request, None)
     if request.query_params.get("lang") in ("zh", "en"):
         page.lang = request.query_params["lang"]  # type: ignore[assignment]
