@@ -136,3 +136,13 @@ def test_chinese_renders_in_a_cjk_font(page, world: World) -> None:
     assert page.evaluate("() => document.fonts.check('16px \"WenQuanYi Micro Hei\"', '密钥')")
     family = page.evaluate("() => getComputedStyle(document.querySelector('label')).fontFamily")
     assert "WenQuanYi Micro Hei" in family
+
+
+def test_pages_fit_a_phone_screen(page, world: World) -> None:
+    """Responsive: on a 390 px wide screen nothing but the candidate table (in its own scroller) is wider."""
+    page.set_viewport_size({"width": 390, "height": 844})
+    browser_sign_in(page, world.keys["recruiter"])
+    for path in ("/console/needs", "/console/needs/n-pv", "/console/talents/t-pv1"):
+        page.goto(path)
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= 390, path
+    screenshot(page, "talent-phone")
