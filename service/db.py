@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from features.records import Record
+from service.sqlite_writers import serialize_writers
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 HEAD_REVISION = "0007"
@@ -334,7 +335,8 @@ def _json_dumps(value: Any) -> str:
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for any SQLAlchemy URL; SQLite gets foreign keys enforced, WAL, relaxed fsync and secure delete.
+    """An engine for any SQLAlchemy URL; SQLite gets foreign keys enforced, WAL, relaxed fsync, secure delete and
+    its writers in this process queued on one lock (``service.sqlite_writers``).
     Statement parameters (names, e-mails, profile text: personal information) never reach a log line or an
     exception's text: ``hide_parameters``."""
     url = normalize_url(url)
@@ -346,6 +348,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     engine = sa.create_engine(url, json_serializer=_json_dumps, json_deserializer=orjson.loads, **kwargs)
     if engine.dialect.name == "sqlite":
         sa.event.listen(engine, "connect", _sqlite_pragmas)
+        if (database := make_url(url).database) not in (None, "", ":memory:"):
+            serialize_writers(engine, str(Path(database).resolve()))
     return engine
 
 
