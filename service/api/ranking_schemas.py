@@ -92,7 +92,7 @@ class NeedMatches(BaseModel):
     needs: list[NeedMatch]
 
 
-FeedbackAction = Literal["shortlist", "contact", "interview", "hire", "reject"]
+FeedbackAction = Literal["shortlist", "contact", "interview", "offer", "hire", "reject"]
 
 
 class FeedbackIn(BaseModel):
@@ -108,7 +108,9 @@ class FeedbackIn(BaseModel):
 
     need_id: RecordId
     talent_id: RecordId
-    action: FeedbackAction = Field(description="shortlist 入围, contact 联系, interview 面试, hire 录用, reject 拒绝")
+    action: FeedbackAction = Field(
+        description="shortlist 入围, contact 联系, interview 面试, offer 录用意向, hire 录用, reject 拒绝"
+    )
     ranking_id: text(strip_whitespace=True, min_length=1, max_length=RANKING_ID_MAX) = Field(
         description="The `ranking_id` of the page the talent was shown on."
     )
