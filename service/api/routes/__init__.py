@@ -13,6 +13,7 @@ from service.api.routes import (
     pipeline,
     platforms,
     ranking,
+    searches,
     subscriptions,
     talents,
 )
@@ -23,6 +24,7 @@ ROUTERS = [
     needs.router,
     ranking.router,
     pipeline.router,
+    searches.router,
     subscriptions.router,
     alerts.router,
     enterprises.router,
