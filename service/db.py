@@ -295,8 +295,8 @@ class SavedSearchRow(Base):
 
 
 class SavedSearchSeenRow(Base):
-    """A talent a saved search showed at its last visit: the next visit calls the others new. Erasure deletes the
-    talent's rows (``service.erasure``; the foreign key cascades too)."""
+    """A talent a saved search showed at its last visit: the next visit calls the others new. Deleting the talent
+    (erasure) deletes its rows."""
 
     __tablename__ = "saved_search_seen"
 

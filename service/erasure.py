@@ -4,13 +4,13 @@
    one and each earlier version kept in ``talent_versions``) under every encoder cached there;
 2. decision receipts: the talent's rows redacted (the position stays, marked erased), and free-text searches whose
    stored query names them lose the query;
-3. saved searches (``service.saved_searches``): the talent leaves the ids each showed at its last visit, and searches
-   whose query or name names them are deleted;
+3. saved searches (``service.saved_searches``): those whose query or name names the talent are deleted (the ids
+   each showed at its last visit lose the talent with the record, step 5);
 4. alerts, when the alerts module is installed (``service.alerts.erase_talent``): the talent's alerts, their
    unsent messages (a message a dispatcher already claimed is re-checked before it is sent: it finds nothing) and
    dedup state;
-5. the store: the record, its earlier versions and its feedback (``ON DELETE CASCADE``); on SQLite the freed pages
-   are overwritten (``secure_delete``) and the write-ahead log is checkpointed and truncated;
+5. the store: the record, its earlier versions, its feedback and saved searches' seen ids (``ON DELETE CASCADE``);
+   on SQLite the freed pages are overwritten (``secure_delete``) and the write-ahead log is checkpointed and truncated;
 6. memory: every index and the graph, every row the talent ever had zeroed at once (``Indices.erase_talent``), the
    ranking cache's rows of them and searches naming them, the reciprocal index's query vectors (keyed by talents'
    profile texts).

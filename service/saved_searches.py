@@ -4,8 +4,8 @@ talents are new since that key's last visit.
 "New" is kept as the ids a visit showed, not as a time: comparing a last-visit time with talents' write times would
 call every edited talent new and miss one that only now matches (an edit, a new need in the graph), while the ids
 say exactly what the recruiter was shown. Each visit replaces them with what it showed. A search belongs to its key:
-another key gets a 404. Erasure (``service.erasure``) takes the talent out of every search's ids, and deletes the
-searches whose query or name names them, as receipts lose such queries.
+another key gets a 404. An erased talent leaves every search's ids with their row (a cascading foreign key), and
+erasure (``service.erasure``) deletes the searches whose query or name names them, as receipts lose such queries.
 """
 
 from __future__ import annotations
@@ -145,12 +145,14 @@ def run(state: Any, principal: Principal, search_id: int) -> SavedSearchRun:
 
 
 def erase_talent(store: Store, talent_id: str, names: Sequence[str] = ()) -> int:
-    """Erasure: the talent leaves every saved search's seen ids, and a saved search whose query or name names them
-    (their id or any of ``names``, as ``receipts.redact_talent`` matches) is deleted. Returns the searches deleted."""
-    s, seen = _searches(), _seen()
+    """Erasure: a saved search whose query or name names the talent (their id or any of ``names``, as
+    ``receipts.redact_talent`` matches) is deleted; returns how many. The talent's seen ids in the others go with
+    the talent's row (``ON DELETE CASCADE``), so no path that deletes a talent can leave them behind."""
+    s = _searches()
     terms = sorted({t.strip().lower() for t in (talent_id, *names) if t and len(t.strip()) >= 2})
     query = sa.func.lower(s.c.params["query"].as_string())
     naming = sa.or_(*(c.contains(t, autoescape=True) for t in terms for c in (query, sa.func.lower(s.c.name))))
+    if not terms:
+        return 0
     with store.engine.begin() as conn:
-        conn.execute(sa.delete(seen).where(seen.c.talent_id == talent_id))
-        return conn.execute(sa.delete(s).where(naming)).rowcount if terms else 0
+        return conn.execute(sa.delete(s).where(naming)).rowcount
