@@ -186,3 +186,44 @@ class ReloadOut(BaseModel):
     champion: str | None
     changed: bool
     note: str | None = Field(default=None, description="Why the champion is not serving, when it is not.")
+
+
+Evaluation = dict[str, dict[str, float]]
+"""Model (`lambdarank`, the baselines `random`, `bm25`, `dense`, `concept`, `blend`, and `feedback.*` against the
+held-out feedback) → metric (`ndcg@10`, `map`, `recall@300`, …) → value."""
+
+
+class VersionReport(ModelVersionOut):
+    serving: bool = Field(default=False, description="This version ranks the requests now.")
+    evaluation: Evaluation = Field(description="What its training run logged on the held-out needs.")
+    by_kind: dict[str, Evaluation] = Field(description="The same per post kind (e.g. `ndcg@10` of `lambdarank`).")
+
+
+class RunReport(BaseModel):
+    run_id: str
+    started: str | None = Field(description="ISO 8601, UTC.")
+    ended: str | None = None
+    status: str = Field(description="FINISHED, FAILED, RUNNING, …")
+    params: dict[str, str]
+    evaluation: Evaluation
+    by_kind: dict[str, Evaluation]
+    version: str | None = Field(description="The version it registered; null when it registered none.")
+
+
+class ModelReportOut(BaseModel):
+    serving: str | None = Field(description="The version serving, or null (non-personalised ranking).")
+    versions: list[VersionReport] = Field(description="Every registered version, newest first.")
+    runs: list[RunReport] = Field(description="The latest training runs, newest first.")
+
+
+class PromoteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"version": "3"}]})
+
+    version: str = Field(pattern=r"^[1-9][0-9]{0,8}$", description="The registered version to make champion.")
+
+
+class AliasOut(BaseModel):
+    champion: str = Field(description="The registry's champion now.")
+    previous: str | None = Field(description="The champion before.")
+    serving: str | None = Field(description="The version this process serves after reloading.")
+    note: str | None = Field(default=None, description="Why the champion does not serve here, when it does not.")
