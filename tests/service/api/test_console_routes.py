@@ -1,5 +1,5 @@
 """The routes the console's pipeline board, shortlist export and saved searches stand on, through a real uvicorn
-server over a real SQLite file (the ranking world, no champion): stages follow recorded feedback, a card moves through
+server over a real SQLite file and PostgreSQL (the ranking world, no champion): stages follow recorded feedback, a card moves through
 the same function as ``POST /feedback``, exports keep cards masked and cells formula-free, saved searches say what
 is new and forget erased talents; every route keeps to its roles and tenants."""
 
@@ -27,9 +27,10 @@ EVIL = '=HYPERLINK("http://evil.example","open")'
 
 
 @pytest.fixture
-def api(tmp_path) -> Iterator[tuple[httpx.Client, dict[str, dict[str, str]], dict[str, str], object]]:
-    url = f"sqlite:///{tmp_path / 'api.db'}"
-    keys = seed_ranking_world(url, tmp_path / "world")
+def api(db_url, tmp_path) -> Iterator[tuple[httpx.Client, dict[str, dict[str, str]], dict[str, str], object]]:
+    """A server over the ranking world, on a real SQLite file and on PostgreSQL."""
+    keys = seed_ranking_world(db_url, tmp_path / "world")
+    url = db_url
     app = create_app(settings_for(url, tmp_path))
     with run_server(app) as base, httpx.Client(base_url=base, timeout=30) as client:
         yield client, {name: auth(key) for name, key in keys.items()}, keys, app
