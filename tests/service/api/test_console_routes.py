@@ -1,7 +1,7 @@
 """The routes the console's pipeline board, shortlist export and saved searches stand on, through a real uvicorn
-server over a real SQLite file and PostgreSQL (the ranking world, no champion): stages follow recorded feedback, a card moves through
-the same function as ``POST /feedback``, exports keep cards masked and cells formula-free, saved searches say what
-is new and forget erased talents; every route keeps to its roles and tenants."""
+server over a real SQLite file and PostgreSQL (the ranking world, no champion): stages follow recorded feedback, a
+card moves through the same function as ``POST /feedback``, exports keep cards masked and cells formula-free, saved
+searches say what is new and forget erased talents; every route keeps to its roles and tenants."""
 
 from __future__ import annotations
 
