@@ -81,6 +81,12 @@ def test_the_board_follows_feedback_and_a_card_moves_like_post_feedback(api):
     with pytest.raises(ApiError) as bad:
         pipeline.move(Writer(app.state, app.state.indices), e1, "n-pv", "t-pv2", "promoted")
     assert (bad.value.status, bad.value.field) == (422, "stage")
+    with pytest.raises(ApiError) as never:  # never acted on from a ranking of the need: nothing to move from
+        pipeline.move(Writer(app.state, app.state.indices), e1, "n-pv", "t-bio", "shortlisted")
+    assert (never.value.status, never.value.field) == (422, "ranking_id")
+    with pytest.raises(ApiError) as other:
+        pipeline.move(Writer(app.state, app.state.indices), e1, "n-chip", "t-chip1", "shortlisted")
+    assert other.value.status == 404  # another enterprise's need
 
     seen = client.get("/needs/n-pv/pipeline", headers=h["e1"]).json()
     cards = {c["talent_id"]: c for c in seen["candidates"]}
