@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from service import db
 from service.api.errors import ApiError, not_found
@@ -116,7 +116,11 @@ def run(state: Any, principal: Principal, search_id: int) -> SavedSearchRun:
     it from the thread pool."""
     store: Store = state.store
     saved = get(store, principal, search_id)
-    body = SearchIn.model_validate(saved.search)
+    try:
+        body = SearchIn.model_validate(saved.search)
+    except ValidationError as e:  # saved under rules this version no longer accepts
+        raise ApiError(409, f"saved search {search_id} is no longer a valid search ({e.errors()[0]['msg']}); save it "
+                       "again", field="search") from None  # fmt: skip
     need = search_need(body.query, body.kind, body.site)
     filters = filters_of(body.tier, body.nationality, body.residence, body.site, body.language, body.incubator)
     params = params_of(filters, query=body.query, kind=body.kind.value)

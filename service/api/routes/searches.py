@@ -18,6 +18,7 @@ from service.saved_searches import SavedSearch, SavedSearchIn, SavedSearchRun
 router = APIRouter(prefix="/searches", tags=["saved searches / 保存的检索"], responses=ERROR_RESPONSES)
 
 NOT_FOUND = {404: {"model": ErrorResponse, "description": "No such saved search (or not this key's) / 无此检索"}}
+STALE = {409: {"model": ErrorResponse, "description": "Saved under rules no longer accepted / 已失效"}}
 EXAMPLES = {
     "zh": {"summary": "中文", "value": {"name": "钙钛矿人才", "query": "钙钛矿 薄膜太阳能电池", "tier": ["B", "C"]}},
     "en": {"summary": "English", "value": {"name": "RISC-V leads", "query": "RISC-V SoC design lead", "k": 50}},
@@ -38,7 +39,7 @@ async def list_searches(principal: Office, store: StoreDep) -> list[SavedSearch]
     return await run_in_threadpool(saved_searches.list_own, store, principal)
 
 
-@router.get("/{search_id}", responses=NOT_FOUND)
+@router.get("/{search_id}", responses=NOT_FOUND | STALE)
 async def run_search(
     search_id: SavedSearchIdPath, request: Request, principal: Office, _: IndicesDep
 ) -> SavedSearchRun:

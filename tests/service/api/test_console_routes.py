@@ -182,5 +182,10 @@ def test_saved_searches_are_per_key_say_what_is_new_and_forget_erased_talents(ap
         bad = client.post("/searches", headers=h["recruiter"], json=body)
         assert (bad.status_code, bad.json()["error"]["field"]) == (422, field)  # fmt: skip
     assert client.get("/searches/0", headers=h["recruiter"]).status_code == 422
+    with app.state.store.engine.begin() as conn:  # saved under rules a later version no longer accepts
+        rows = db.SavedSearchRow.__table__
+        conn.execute(sa.update(rows).where(rows.c.id == saved["id"]).values(params={"query": "x", "k": 0}))
+    stale = client.get(f"/searches/{saved['id']}", headers=h["recruiter"])
+    assert (stale.status_code, stale.json()["error"]["field"]) == (409, "search")
     assert client.delete(f"/searches/{saved['id']}", headers=h["recruiter"]).status_code == 204
     assert client.get(f"/searches/{saved['id']}", headers=h["recruiter"]).status_code == 404
