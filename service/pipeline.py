@@ -109,6 +109,8 @@ def _cards(store: Store, principal: Principal, need_id: str) -> list[PipelineCar
     show = _key_filter(store, principal, staged.values())
     out: list[PipelineCard] = []
     for talent_id, evs in staged.items():
+        if talent_id not in talents:
+            continue  # erased between the two reads (its feedback went with it)
         last = [e for e in evs if e.action.value in STAGE_OF][-1]
         ranked = [e.ranking_id for e in evs if e.ranking_id]
         out.append(
