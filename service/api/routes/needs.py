@@ -9,7 +9,8 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
 
 from features.records import Need, NeedKind, NeedStatus, Record, RecordId
-from service.api.crud import IMPORT_BODY, Paging, audit_write, check_path_id, fetch, import_upload, list_page, paging
+from service.api.access import visible_need
+from service.api.crud import IMPORT_BODY, Paging, audit_write, check_path_id, import_upload, list_page, paging
 from service.api.deps import AnyRole, NeedWriter, Office, SettingsDep, StoreDep, WriterDep, enterprise_quota
 from service.api.errors import ERROR_RESPONSES, forbidden, not_found
 from service.api.limits import IdPath
@@ -17,20 +18,11 @@ from service.api.schemas import RECORD_EXAMPLES, ErrorResponse, ImportResult, Pa
 from service.db import table
 from service.keys import Principal, Role
 from service.quotas import Quota
-from service.store import Store
 
 router = APIRouter(prefix="/needs", tags=["needs / 需求"], responses=ERROR_RESPONSES)
 
 NeedBody = Annotated[Need, Body(openapi_examples=RECORD_EXAMPLES["need"])]
 NOT_FOUND = {404: {"model": ErrorResponse, "description": "No such need (or not yours) / 无此需求"}}
-
-
-def visible_need(store: Store, principal: Principal, need_id: str) -> Need:
-    """The need if this principal may see it; 404 otherwise (an enterprise never learns of others' needs)."""
-    need = fetch(store, "need", need_id)
-    if principal.role is Role.enterprise and need.enterprise_id != principal.enterprise_id:  # type: ignore[attr-defined]
-        raise not_found("need", need_id)
-    return need  # type: ignore[return-value]
 
 
 def owned(principal: Principal, need: Need) -> Need:
