@@ -149,6 +149,7 @@ class FeedbackAction(StrEnum):
     shortlist = "shortlist"
     contact = "contact"
     interview = "interview"
+    offer = "offer"
     hire = "hire"
     reject = "reject"
 

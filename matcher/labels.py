@@ -1,11 +1,13 @@
 """Graded relevance labels from recruiter feedback: the target the ranker learns.
 
 Why these grades (``DEFAULT_LABELS``): each step of the funnel costs the recruiter more and says more about fit, so
-a hire (4) outranks an interview (3), a contact (2) and a shortlist (1). An impression or a view says only that the
+a hire (4) outranks an interview (3), a contact (2) and a shortlist (1). An offer sits between interview and hire
+and, grades being integers, earns the interview's 3: it says the enterprise judged the fit, but only a hire says the
+talent chose the post too, and the ranker should learn who comes. An impression or a view says only that the
 talent was shown, and a reject says the recruiter looked and passed: both are 0. A pair keeps the highest grade
 its judgements reached (an interviewed talent who later declined still earned the interview); a judgement
-(shortlist … hire, reject) overrides the exposure events (impression, view), so a map with ``view=1`` still grades a
-viewed-then-rejected talent as a reject. The map is configurable: ``parse_label_map("hire=4,contact=2")``.
+(shortlist … offer, hire, reject) overrides the exposure events (impression, view), so a map with ``view=1`` still
+grades a viewed-then-rejected talent as a reject. The map is configurable: ``parse_label_map("hire=4,contact=2")``.
 
 What the grades cannot say is whether a 0 was ever judged: ``exposure_from_feedback`` keeps, per pair, the position
 it was shown at and whether the recruiter examined it (any action beyond the impression), and
@@ -28,6 +30,7 @@ MAX_GRADE = 10
 
 DEFAULT_LABELS: dict[str, int] = {
     "hire": 4,
+    "offer": 3,
     "interview": 3,
     "contact": 2,
     "shortlist": 1,
@@ -62,7 +65,7 @@ def labels_from_feedback(
 class Exposure:
     """How a pair met the recruiter: ``position`` is the smallest position it was shown at (None when no event
     gives one); ``examined`` says the recruiter opened or judged it (any action beyond the impression); ``judged``
-    that it has a judgement (shortlist … hire, reject), not only exposure events."""
+    that it has a judgement (shortlist … offer, hire, reject), not only exposure events."""
 
     position: int | None
     examined: bool

@@ -18,9 +18,10 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from features.records import Record
+from service.sqlite_writers import serialize_writers
 
 MIGRATIONS = Path(__file__).with_name("migrations")
-HEAD_REVISION = "0007"
+HEAD_REVISION = "0008"
 """The newest migration in ``migrations/versions`` (a test checks it against Alembic), known without importing
 Alembic so every command starts quickly; bump it with each new migration."""
 
@@ -280,6 +281,32 @@ class QuotaUsageRow(Base):
     used: Mapped[int] = mapped_column(sa.Integer)
 
 
+class SavedSearchRow(Base):
+    """A free-text search a key saved (``service.saved_searches``): name, the search request as ``params`` (query,
+    kind, filters, k, offset), when it was saved and last visited. Owned by the key: no other key sees it."""
+
+    __tablename__ = "saved_searches"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    key_id: Mapped[int] = mapped_column(sa.ForeignKey("api_keys.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    params: Mapped[dict[str, Any]] = mapped_column(JSONData)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    visited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SavedSearchSeenRow(Base):
+    """A talent a saved search showed at its last visit: the next visit calls the others new. Deleting the talent
+    (erasure) deletes its rows."""
+
+    __tablename__ = "saved_search_seen"
+
+    search_id: Mapped[int] = mapped_column(sa.ForeignKey("saved_searches.id", ondelete="CASCADE"), primary_key=True)
+    talent_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("talents.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
 TABLES: dict[str, type[RecordRow]] = {
     "platform": PlatformRow,
     "incubator": IncubatorRow,
@@ -334,7 +361,8 @@ def _json_dumps(value: Any) -> str:
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for any SQLAlchemy URL; SQLite gets foreign keys enforced, WAL, relaxed fsync and secure delete.
+    """An engine for any SQLAlchemy URL; SQLite gets foreign keys enforced, WAL, relaxed fsync, secure delete and
+    its writers in this process queued on one lock (``service.sqlite_writers``).
     Statement parameters (names, e-mails, profile text: personal information) never reach a log line or an
     exception's text: ``hide_parameters``."""
     url = normalize_url(url)
@@ -346,6 +374,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     engine = sa.create_engine(url, json_serializer=_json_dumps, json_deserializer=orjson.loads, **kwargs)
     if engine.dialect.name == "sqlite":
         sa.event.listen(engine, "connect", _sqlite_pragmas)
+        if (database := make_url(url).database) not in (None, "", ":memory:"):
+            serialize_writers(engine, str(Path(database).resolve()))
     return engine
 
 

@@ -4,16 +4,18 @@
    one and each earlier version kept in ``talent_versions``) under every encoder cached there;
 2. decision receipts: the talent's rows redacted (the position stays, marked erased), and free-text searches whose
    stored query names them lose the query;
-3. alerts, when the alerts module is installed (``service.alerts.erase_talent``): the talent's alerts, their
+3. saved searches (``service.saved_searches``): those whose query or name names the talent are deleted (the ids
+   each showed at its last visit lose the talent with the record, step 5);
+4. alerts, when the alerts module is installed (``service.alerts.erase_talent``): the talent's alerts, their
    unsent messages (a message a dispatcher already claimed is re-checked before it is sent: it finds nothing) and
    dedup state;
-4. the store: the record, its earlier versions and its feedback (``ON DELETE CASCADE``); on SQLite the freed pages
-   are overwritten (``secure_delete``) and the write-ahead log is checkpointed and truncated;
-5. memory: every index and the graph, every row the talent ever had zeroed at once (``Indices.erase_talent``), the
+5. the store: the record, its earlier versions, its feedback and saved searches' seen ids (``ON DELETE CASCADE``);
+   on SQLite the freed pages are overwritten (``secure_delete``) and the write-ahead log is checkpointed and truncated;
+6. memory: every index and the graph, every row the talent ever had zeroed at once (``Indices.erase_talent``), the
    ranking cache's rows of them and searches naming them, the reciprocal index's query vectors (keyed by talents'
    profile texts).
 
-Steps 1–4 are idempotent writes done before anything in memory changes, so a failure there leaves a talent that
+Steps 1–5 are idempotent writes done before anything in memory changes, so a failure there leaves a talent that
 can simply be erased again. The audit log keeps the rows naming the talent id (the office's pseudonymous key:
 accountability for who read whom, and for the erasure itself, is required) and nothing of their content.
 """
@@ -28,7 +30,7 @@ from typing import Any
 
 from features.dense import VectorCache, talent_parts
 from features.records import Talent
-from service import receipts
+from service import receipts, saved_searches
 from service.store import Store
 
 log = logging.getLogger("talentmatch.api")
@@ -88,6 +90,7 @@ def erase_talent(state: Any, talent: Talent) -> Erasure:
             cache = VectorCache(state.settings.vector_cache_dir)  # vectors of an earlier run with an encoder
         vectors = cache.forget(_texts(*versions)) if cache is not None else 0
         redacted = receipts.redact_talent(store, talent.id, _names(*versions))
+        searches = saved_searches.erase_talent(store, talent.id, _names(*versions))
         alerts = _erase_alerts(store, talent.id)
         store.delete("talent", talent.id)
         _flush_sqlite(store)
@@ -97,5 +100,6 @@ def erase_talent(state: Any, talent: Talent) -> Erasure:
             if idx.need_dense is not None:
                 idx.need_dense.clear_queries()
         state.rank_cache.erase_talent(talent.id, _names(*versions))
-    log.info("erased talent %r: %d receipt rows, %s alerts, %d vectors", talent.id, redacted, alerts, vectors)
+    log.info("erased talent %r: %d receipt rows, %d saved searches, %s alerts, %d vectors", talent.id, redacted,
+             searches, alerts, vectors)  # fmt: skip
     return Erasure(talent.id, redacted, alerts, vectors, indexed is not None)

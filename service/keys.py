@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -102,6 +103,32 @@ def authenticate(store: Store, secret: str) -> Principal | None:
             )
         ).first()
     return None if row is None else Principal(row.id, Role(row.role), row.enterprise_id, row.label)
+
+
+class PrincipalCache:
+    """Principals of live keys, kept ``seconds`` so a busy client costs no database read per request.
+
+    Only keys found live are kept (an unknown key is looked up each time, so guessing fills nothing), at most
+    ``size``. A revocation through this process empties it at once; one made by another process (the CLI) takes
+    effect within ``seconds``. ``seconds`` = 0 keeps nothing."""
+
+    def __init__(self, seconds: float, size: int = 10_000) -> None:
+        self.seconds, self.size = seconds, size
+        self._kept: dict[str, tuple[Principal, float]] = {}
+
+    def get(self, secret: str) -> Principal | None:
+        hit = self._kept.get(hash_key(secret))
+        return hit[0] if hit is not None and hit[1] > time.monotonic() else None
+
+    def put(self, secret: str, principal: Principal) -> None:
+        if self.seconds <= 0:
+            return
+        if len(self._kept) >= self.size:
+            self._kept = {}
+        self._kept[hash_key(secret)] = (principal, time.monotonic() + self.seconds)
+
+    def clear(self) -> None:
+        self._kept = {}
 
 
 def enterprise_of(store: Store, key_id: int) -> str | None:

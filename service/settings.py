@@ -63,6 +63,12 @@ class Settings(BaseSettings):
         ge=1 << 20,
         description="Most memory the ranking cache holds, in estimated bytes (pools and memoised pages); 64 MiB.",
     )
+    key_cache_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        description="How long the server keeps a live API key's principal instead of reading it per request; a key "
+        "revoked through the API stops at once, one revoked with the CLI within this many seconds (0: read always).",
+    )
     # --- office policy at ranking time (matcher.pipeline.Policy): configuration, not a fitted constant ---
     policy_yrd_first: bool = Field(
         default=False,

@@ -4,11 +4,13 @@ Training logs a run and registers the booster as ``talent-ranker`` (``runs``); t
 new version only when it beats the current champion on the same held-out needs (``gate``, which also promotes and
 rolls back by hand). Serving loads ``models:/talent-ranker@champion`` through ``load_champion``/``serving_model``
 (``loading``), which never raise and refuse a model whose contract — feature schema, ordered feature names, dense
-encoder — does not match the code or the serving indices. ``store`` says where the registry lives.
+encoder — does not match the code or the serving indices. ``store`` says where the registry lives; ``report``
+lists the versions and the latest runs with their evaluations.
 """
 
 from matcher.registry.gate import AliasChange, GateResult, promote, register_and_gate, rollback
 from matcher.registry.loading import CHALLENGER, CHAMPION, Serving, list_versions, load_champion, serving_model
+from matcher.registry.report import model_report
 from matcher.registry.runs import heldout_fingerprint, log_run, metric_key, metric_name, synthetic_example
 from matcher.registry.store import EXPERIMENT, MODEL_NAME, ModelMismatch, RegistryError, configure
 
@@ -29,6 +31,7 @@ __all__ = [
     "log_run",
     "metric_key",
     "metric_name",
+    "model_report",
     "promote",
     "register_and_gate",
     "rollback",

@@ -39,6 +39,7 @@ from service.api.metrics import Metrics, RequestMetrics
 from service.api.routes import ROUTERS
 from service.db import safe_url
 from service.indexing import build_indices, store_records
+from service.keys import PrincipalCache
 from service.locking import IndexLock
 from service.models import ModelSlot
 from service.ranking import RankCache
@@ -134,6 +135,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                      policy=policy, max_bytes=settings.rank_cache_bytes,
                                      fresh=settings.rank_cache_fresh_seconds)  # fmt: skip
     app.state.receipt_lock = IndexLock()
+    app.state.principals = PrincipalCache(settings.key_cache_seconds)
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router)

@@ -13,13 +13,13 @@ from fastapi import Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from features.io import World, read_records
-from features.records import RECORD_TYPES, WORLD_FILES, Need, Record
+from features.records import RECORD_TYPES, WORLD_FILES, Record
 from service import audit, db
 from service.api.errors import ApiError, not_found
 from service.api.limits import OffsetQuery
 from service.api.live import Writer
 from service.api.schemas import MAX_LIMIT, ImportResult
-from service.keys import Principal, Role
+from service.keys import Principal
 from service.settings import Settings
 from service.store import Store
 
@@ -29,14 +29,6 @@ def fetch(store: Store, kind: str, record_id: str) -> Record:
     if record is None:
         raise not_found(kind, record_id)
     return record
-
-
-def visible_need(store: Store, principal: Principal, need_id: str) -> Need:
-    """The need if this principal may see it; 404 otherwise (an enterprise never learns of others' needs)."""
-    need = fetch(store, "need", need_id)
-    if principal.role is Role.enterprise and need.enterprise_id != principal.enterprise_id:  # type: ignore[attr-defined]
-        raise not_found("need", need_id)
-    return need  # type: ignore[return-value]
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,8 +2,8 @@
 principal (from ``Authorization: Bearer <key>``) and role guards.
 
 Dependencies that do no I/O are ``async def``: FastAPI runs a plain ``def`` dependency in the thread pool, a hop
-that costs more than the dependency itself on the hot ranking route. Only ``get_principal`` (a database read) stays
-a thread-pool function."""
+that costs more than the dependency itself on the hot ranking route. ``get_principal`` reads the database only for
+a key it has not seen live lately, in the thread pool."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from features.indices import Indices
 from service.api.errors import ApiError, forbidden, unauthorized
@@ -58,15 +59,20 @@ WriterDep = Annotated[Writer, Depends(get_writer)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 
 
-def get_principal(
-    store: StoreDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+async def get_principal(
+    request: Request, store: StoreDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Principal:
-    """The key's principal; 401 when the header is missing, not Bearer, or the key is unknown or revoked."""
+    """The key's principal; 401 when the header is missing, not Bearer, or the key is unknown or revoked. A key seen
+    live in the last ``key_cache_seconds`` costs no database read (nor a thread-pool hop)."""
     if credentials is None:
         raise unauthorized("missing API key; send `Authorization: Bearer <key>`")
-    principal = authenticate(store, credentials.credentials)
+    cache = request.app.state.principals
+    principal = cache.get(credentials.credentials)
     if principal is None:
-        raise unauthorized("unknown or revoked API key; ask an admin for a new one")
+        principal = await run_in_threadpool(authenticate, store, credentials.credentials)
+        if principal is None:
+            raise unauthorized("unknown or revoked API key; ask an admin for a new one")
+        cache.put(credentials.credentials, principal)
     return principal
 
 

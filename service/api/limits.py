@@ -37,6 +37,8 @@ OBJECT_KIND_MAX = column_length(db.AuditRow, "object_kind")
 SUBSCRIPTION_ID_MAX = column_max(db.SubscriptionRow, "id")
 ALERT_ID_MAX = column_max(db.AlertRow, "id")
 KEY_ID_MAX = column_max(db.ApiKeyRow, "id")
+SAVED_SEARCH_ID_MAX = column_max(db.SavedSearchRow, "id")
+SAVED_SEARCH_NAME_MAX = column_length(db.SavedSearchRow, "name")
 OFFSET_MAX = 10_000_000
 """Largest ``offset`` of a list page: deeper pages are not browsed but filtered; the bound keeps SQL ``OFFSET`` in
 range on every database."""
@@ -68,6 +70,7 @@ RankingIdPath = Annotated[str, Path(min_length=1, max_length=RANKING_ID_MAX, pat
 SubscriptionIdPath = Annotated[int, Path(ge=1, le=SUBSCRIPTION_ID_MAX, description="The subscription's id")]
 AlertIdPath = Annotated[int, Path(ge=1, le=ALERT_ID_MAX, description="The alert's id")]
 KeyIdPath = Annotated[int, Path(ge=1, le=KEY_ID_MAX, description="The key's id")]
+SavedSearchIdPath = Annotated[int, Path(ge=1, le=SAVED_SEARCH_ID_MAX, description="The saved search's id")]
 IdQuery = Annotated[str, StringConstraints(min_length=1, max_length=ID_MAX, pattern=RECORD_ID_PATTERN)]
 """A record id in a query filter."""
 OffsetQuery = Annotated[int, Query(ge=0, le=OFFSET_MAX, description=f"Items to skip (at most {OFFSET_MAX:,}).")]

@@ -92,7 +92,7 @@ class NeedMatches(BaseModel):
     needs: list[NeedMatch]
 
 
-FeedbackAction = Literal["shortlist", "contact", "interview", "hire", "reject"]
+FeedbackAction = Literal["shortlist", "contact", "interview", "offer", "hire", "reject"]
 
 
 class FeedbackIn(BaseModel):
@@ -108,7 +108,9 @@ class FeedbackIn(BaseModel):
 
     need_id: RecordId
     talent_id: RecordId
-    action: FeedbackAction = Field(description="shortlist 入围, contact 联系, interview 面试, hire 录用, reject 拒绝")
+    action: FeedbackAction = Field(
+        description="shortlist 入围, contact 联系, interview 面试, offer 录用意向, hire 录用, reject 拒绝"
+    )
     ranking_id: text(strip_whitespace=True, min_length=1, max_length=RANKING_ID_MAX) = Field(
         description="The `ranking_id` of the page the talent was shown on."
     )
@@ -184,3 +186,44 @@ class ReloadOut(BaseModel):
     champion: str | None
     changed: bool
     note: str | None = Field(default=None, description="Why the champion is not serving, when it is not.")
+
+
+Evaluation = dict[str, dict[str, float]]
+"""Model (`lambdarank`, the baselines `random`, `bm25`, `dense`, `concept`, `blend`, and `feedback.*` against the
+held-out feedback) → metric (`ndcg@10`, `map`, `recall@300`, …) → value."""
+
+
+class VersionReport(ModelVersionOut):
+    serving: bool = Field(default=False, description="This version ranks the requests now.")
+    evaluation: Evaluation = Field(description="What its training run logged on the held-out needs.")
+    by_kind: dict[str, Evaluation] = Field(description="The same per post kind (e.g. `ndcg@10` of `lambdarank`).")
+
+
+class RunReport(BaseModel):
+    run_id: str
+    started: str | None = Field(description="ISO 8601, UTC.")
+    ended: str | None = None
+    status: str = Field(description="FINISHED, FAILED, RUNNING, …")
+    params: dict[str, str]
+    evaluation: Evaluation
+    by_kind: dict[str, Evaluation]
+    version: str | None = Field(description="The version it registered; null when it registered none.")
+
+
+class ModelReportOut(BaseModel):
+    serving: str | None = Field(description="The version serving, or null (non-personalised ranking).")
+    versions: list[VersionReport] = Field(description="Every registered version, newest first.")
+    runs: list[RunReport] = Field(description="The latest training runs, newest first.")
+
+
+class PromoteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"version": "3"}]})
+
+    version: str = Field(pattern=r"^[1-9][0-9]{0,8}$", description="The registered version to make champion.")
+
+
+class AliasOut(BaseModel):
+    champion: str = Field(description="The registry's champion now.")
+    previous: str | None = Field(description="The champion before.")
+    serving: str | None = Field(description="The version this process serves after reloading.")
+    note: str | None = Field(default=None, description="Why the champion does not serve here, when it does not.")

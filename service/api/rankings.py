@@ -14,8 +14,8 @@ from features.records import Need, NeedStatus, Talent
 from features.schema import SCHEMA
 from matcher.retrieve import Filters
 from service import audit, disclosure, receipts
+from service.api.access import visible_need
 from service.api.cards import reveals_identity, talent_card
-from service.api.crud import visible_need
 from service.api.deps import take_quota
 from service.api.errors import ApiError
 from service.api.ranking_schemas import SearchIn

@@ -31,7 +31,7 @@ LabelsOption = Annotated[
     typer.Option(
         "--labels",
         help="Grades per feedback action, overriding the defaults "
-        "(hire=4,interview=3,contact=2,shortlist=1,view=0,impression=0,reject=0), e.g. 'view=1,contact=3'.",
+        "(hire=4,offer=3,interview=3,contact=2,shortlist=1,view=0,impression=0,reject=0), e.g. 'view=1,contact=3'.",
     ),
 ]
 

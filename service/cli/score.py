@@ -21,6 +21,7 @@ from service.cli.common import (
     print_json,
     settings,
 )
+from service.sheets import csv_cell
 
 SCORE_MODELS = ("text", "champion", "bm25", "dense", "concept")
 
@@ -68,15 +69,6 @@ def read_pairs(path: Path) -> tuple[list[str], list[str]]:
     if not need_ids:
         fail(f"{path}: no pairs; expected a header need_id,talent_id and one row per pair")
     return need_ids, talent_ids
-
-
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_cell(value: str) -> str:
-    """A text cell a spreadsheet will not run: one starting like a formula (``=``, ``+``, ``-``, ``@``, tab, CR) gets
-    a leading ``'`` (OWASP's CSV-injection advice). Ids come from the caller's files and may be anything."""
-    return "'" + value if value.startswith(FORMULA_START) else value
 
 
 def score(

@@ -18,11 +18,11 @@ from starlette.concurrency import run_in_threadpool
 
 from features.records import FeedbackAction, NeedKind, NeedStatus, RecordId
 from matcher.pipeline import CANDIDATES
-from service.api.crud import visible_need
+from service.api.access import visible_need
+from service.api.feedback import record_feedback
 from service.api.live import Writer
 from service.api.ranking_schemas import FeedbackIn
 from service.api.rankings import need_candidates
-from service.api.routes.ranking import record_feedback
 from service.console import filters
 from service.console.render import redirect, render
 from service.console.session import PREFIX, RANKERS, ConsoleError, Page, Posted, SignedIn, safe_next

@@ -12,8 +12,15 @@ def ev(need: str, talent: str, action: str) -> FeedbackEvent:
 
 def test_default_grades_follow_the_funnel():
     assert DEFAULT_LABELS == {
-        "hire": 4, "interview": 3, "contact": 2, "shortlist": 1, "view": 0, "impression": 0, "reject": 0,
+        "hire": 4, "offer": 3, "interview": 3, "contact": 2, "shortlist": 1, "view": 0, "impression": 0, "reject": 0,
     }  # fmt: skip
+
+
+def test_an_offer_sits_between_interview_and_hire():
+    grade = {t: g for (_, t), g in labels_from_feedback(
+        [ev("n1", "t1", "interview"), ev("n1", "t2", "offer"), ev("n1", "t2", "reject"), ev("n1", "t3", "hire")]
+    ).items()}  # fmt: skip
+    assert grade["t1"] <= grade["t2"] <= grade["t3"] and grade["t2"] == 3  # a declined offer keeps its grade
 
 
 def test_a_pair_keeps_its_highest_grade():
@@ -48,7 +55,7 @@ def test_parse_overrides_only_the_named_actions():
         ("hire=11", "outside 0..10"),
         ("hire=-1", "outside 0..10"),
         ("hire=4,hire=3", "given twice"),
-        ("hire=0,interview=0,contact=0,shortlist=0", "nothing is relevant"),
+        ("hire=0,offer=0,interview=0,contact=0,shortlist=0", "nothing is relevant"),
     ],
 )
 def test_parse_errors_name_the_item_and_the_fix(text: str, message: str):

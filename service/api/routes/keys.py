@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
 from service import keys
 from service.api.deps import Admin, StoreDep
@@ -32,10 +32,11 @@ def list_keys(principal: Admin, store: StoreDep) -> list[KeyInfo]:
 
 
 @router.delete("/{key_id}", status_code=204, responses={404: {"model": ErrorResponse}})
-def revoke_key(key_id: KeyIdPath, principal: Admin, store: StoreDep) -> Response:
+def revoke_key(key_id: KeyIdPath, principal: Admin, store: StoreDep, request: Request) -> Response:
     """Revoke a key at once; it stays listed (and in the audit log) with `revoked_at`. 吊销密钥。"""
     if not keys.revoke_key(store, key_id):
         raise not_found("key", key_id)
+    request.app.state.principals.clear()
     return Response(status_code=204)
 
 

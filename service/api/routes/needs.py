@@ -9,16 +9,8 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
 
 from features.records import Need, NeedKind, NeedStatus, Record, RecordId
-from service.api.crud import (
-    IMPORT_BODY,
-    Paging,
-    audit_write,
-    check_path_id,
-    import_upload,
-    list_page,
-    paging,
-    visible_need,
-)
+from service.api.access import visible_need
+from service.api.crud import IMPORT_BODY, Paging, audit_write, check_path_id, import_upload, list_page, paging
 from service.api.deps import AnyRole, NeedWriter, Office, SettingsDep, StoreDep, WriterDep, enterprise_quota
 from service.api.errors import ERROR_RESPONSES, forbidden, not_found
 from service.api.limits import IdPath

@@ -12,7 +12,6 @@ nothing.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from functools import partial
 from typing import Annotated
 
@@ -24,11 +23,11 @@ from features.records import CountryCode, FeedbackEvent, LanguageCode, RecordId,
 from matcher.pipeline import CANDIDATES
 from matcher.retrieve import retrieve_needs
 from service import audit, disclosure, keys, receipts
-from service.api.crud import fetch
+from service.api.access import visible_need
 from service.api.deps import AnyRole, IndicesDep, Office, Ranker, StoreDep, WriterDep
 from service.api.errors import ERROR_RESPONSES, ApiError, not_found
+from service.api.feedback import record_feedback
 from service.api.limits import IdPath, RankingIdPath
-from service.api.live import Writer
 from service.api.ranking_schemas import (
     FeedbackIn,
     NeedMatch,
@@ -39,7 +38,6 @@ from service.api.ranking_schemas import (
     SearchIn,
 )
 from service.api.rankings import FILTER_PARAMS, need_candidates, search_page
-from service.api.routes.needs import visible_need
 from service.api.schemas import ErrorResponse
 from service.keys import Principal, Role
 from service.ranking import MAX_K
@@ -181,56 +179,6 @@ async def feedback(
     """Record a recruiter's (or an enterprise's, on its own needs) action on a ranked candidate, for retraining.
     The `ranking_id` must be a ranking of that need in which the talent was shown. 记录对候选人的操作（用于再训练）。"""
     return await run_in_threadpool(record_feedback, writer, principal, body)
-
-
-def record_feedback(writer: Writer, principal: Principal, body: FeedbackIn) -> FeedbackEvent:
-    """Check and store one feedback event (``POST /feedback`` and the console's row actions); blocking."""
-    store = writer.store
-    visible_need(store, principal, body.need_id)
-    position, model_version = _check_shown(store, principal, body)
-    event = FeedbackEvent(
-        need_id=body.need_id,
-        talent_id=body.talent_id,
-        action=body.action,
-        position=position,
-        actor=f"key:{principal.key_id}" + (f" {principal.label}" if principal.label else ""),
-        time=datetime.now(UTC),
-        model_version=model_version,
-        ranking_id=body.ranking_id,
-    )
-    writer.create(event)
-    audit.record(store, principal, "create", "feedback", [event.id])
-    return event
-
-
-def _check_shown(store, principal: Principal, body: FeedbackIn) -> tuple[int, str | None]:
-    """(position, model version) of the talent in the ranking the feedback names; 404/422 saying what is wrong.
-    An enterprise learns nothing it could not see: another need's ranking is an unknown ranking to it, and an
-    unknown talent one that was not shown."""
-    head = receipts.head(store, body.ranking_id)
-    enterprise = principal.role is Role.enterprise
-    if head is None or (enterprise and head[1] != body.need_id):
-        raise ApiError(404, f"no ranking {body.ranking_id!r}; send the ranking_id of the page the talent was on",
-                       field="ranking_id")  # fmt: skip
-    _, need_id, model_version = head
-    if need_id != body.need_id:
-        what = "a free-text search" if need_id is None else f"need {need_id!r}"
-        raise ApiError(422, f"ranking {body.ranking_id!r} ranked {what}, not need {body.need_id!r}",
-                       field="ranking_id")  # fmt: skip
-    if not enterprise:
-        fetch(store, "talent", body.talent_id)  # 404 for an unknown (or erased) talent
-    position = receipts.candidate(store, body.ranking_id, body.talent_id)
-    if position is None:
-        raise ApiError(422, f"talent {body.talent_id!r} was not among the candidates of ranking {body.ranking_id!r}",
-                       field="talent_id")  # fmt: skip
-    if body.position is not None and body.position != position:
-        raise ApiError(
-            422,
-            f"talent {body.talent_id!r} was shown at position {position} of that ranking, not {body.position}; "
-            "leave position out to take it from the ranking",
-            field="position",
-        )
-    return position, model_version
 
 
 @router.get("/rankings/{ranking_id}", tags=["ranking / 排序"], responses=NOT_FOUND)

@@ -203,7 +203,11 @@ async def delete_subscription(
 
 @router.post("/{sub_id}/verify", responses=NOT_FOUND)
 async def verify_subscription(
-    sub_id: int, body: Annotated[VerifyIn, Body()], principal: EnterpriseKey, store: StoreDep, request: Request
+    sub_id: SubscriptionIdPath,
+    body: Annotated[VerifyIn, Body()],
+    principal: EnterpriseKey,
+    store: StoreDep,
+    request: Request,
 ) -> SubscriptionOut:
     """Confirm an e-mail subscription's address with the token mailed to it; alerts flow from then on. 确认邮箱。"""
     sub = await run_in_threadpool(_own, store, principal, sub_id)

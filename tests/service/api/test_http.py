@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import orjson
 import pytest
@@ -10,6 +12,8 @@ from api_helpers import auth, run_server, seed, settings_for
 
 from service import audit, db
 from service.api.app import create_app
+from service.keys import create_key, list_keys, revoke_key
+from service.store import Store
 
 
 def audit_rows(store, kind: str, object_id: str) -> list[tuple[str, str]]:
@@ -128,6 +132,22 @@ def test_auth_errors(server, keys, app):
     assert (
         r.json()["error"]["message"] == "a key with role data_team may not do this; it needs one of: admin, recruiter"
     )
+
+
+def test_a_key_revoked_by_another_process_stops_within_the_key_cache_seconds(sqlite_url, keys, tmp_path):
+    """A key seen live is not read again for ``key_cache_seconds``: a revocation the CLI makes (another process, so
+    the server's cache is not told) takes effect when that time is up; one through the API at once (above)."""
+    app = create_app(settings_for(sqlite_url, tmp_path, key_cache_seconds=1.0))
+    with run_server(app) as base, httpx.Client(base_url=base, timeout=30) as client:
+        with Store(sqlite_url) as store:
+            secret = create_key(store, "recruiter", label="cli")
+            key_id = next(k.id for k in list_keys(store) if k.label == "cli")
+        assert client.get("/talents/t1", headers=auth(secret)).status_code == 200
+        with Store(sqlite_url) as store:
+            assert revoke_key(store, key_id)
+        assert client.get("/talents/t1", headers=auth(secret)).status_code == 200  # from the cache
+        time.sleep(1.1)
+        assert client.get("/talents/t1", headers=auth(secret)).status_code == 401
 
 
 def test_bad_input_names_the_field_and_is_never_a_500(server, keys):

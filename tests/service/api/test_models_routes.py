@@ -145,3 +145,48 @@ def test_a_champion_trained_with_another_encoder_never_scores_these_indices(mode
     ranked = client.get("/needs/n-pv/candidates", headers=h["recruiter"]).json()
     assert (ranked["model_version"], ranked["personalized"]) == ("text-relevance", False)
     assert REFUSED in ranked["note"] and ranked["candidates"]
+
+
+def test_the_data_team_reads_evaluations_by_kind_and_promotes_and_rolls_back_with_a_reload(models_server, tmp_path):
+    from matcher import registry
+    from service import audit
+    from service.store import Store
+
+    client, h, first = models_server
+    by_kind = {"enclave": {"ndcg@10": 0.7}, "full_time": {"ndcg@10": 0.85}}
+    run_id = registry.log_run(booster=booster(3), params={"seed": 3}, encoder=NO_ENCODER, heldout_needs=["n-pv"],
+                              metrics={"lambdarank": {"ndcg@10": 0.8, "by_kind": by_kind},
+                                       "bm25": {"ndcg@10": 0.5, "by_kind": {"enclave": {"ndcg@10": 0.4}}}})  # fmt: skip
+    second = registry.register_and_gate(run_id, champion_score_fn=lambda scorer: 0.95).version  # a challenger
+    r = client.get("/models/metrics", headers=h["data_team"], params={"runs": 1})
+    assert r.status_code == 200, r.text
+    report = r.json()
+    assert [(v["version"], v["serving"]) for v in report["versions"]] == [(second, False), (first, True)]
+    latest, older = report["versions"]
+    assert latest["by_kind"]["enclave"]["lambdarank"]["ndcg@10"] == 0.7
+    assert latest["by_kind"]["enclave"]["bm25"]["ndcg@10"] == 0.4 and latest["evaluation"]["bm25"]["ndcg@10"] == 0.5
+    assert older["evaluation"]["lambdarank"]["ndcg@10"] == 0.9  # its run is older than the runs listed
+    assert [(x["run_id"], x["version"], x["status"]) for x in report["runs"]] == [(run_id, second, "FINISHED")]
+    assert len(client.get("/models/metrics", headers=h["admin"]).json()["runs"]) == 2
+
+    r = client.post("/models/promote", headers=h["data_team"], json={"version": second})
+    assert r.status_code == 200, r.text
+    assert r.json() == {"champion": second, "previous": first, "serving": second, "note": None}
+    assert client.get("/needs/n-pv/candidates", headers=h["recruiter"]).json()["model_version"] == second
+    back = client.post("/models/rollback", headers=h["admin"]).json()
+    assert (back["champion"], back["previous"], back["serving"]) == (first, second, first)
+    assert client.get("/needs/n-pv/candidates", headers=h["recruiter"]).json()["model_version"] == first
+    again = client.post("/models/rollback", headers=h["admin"])
+    assert again.status_code == 409 and "no previous champion" in again.json()["error"]["message"]
+
+    missing = client.post("/models/promote", headers=h["data_team"], json={"version": "99"})
+    assert (missing.status_code, missing.json()["error"]["field"]) == (404, "version")
+    bad = client.post("/models/promote", headers=h["data_team"], json={"version": "v2"})
+    assert (bad.status_code, bad.json()["error"]["field"]) == (422, "version")
+    for role in ("recruiter", "e1"):
+        assert client.post("/models/promote", headers=h[role], json={"version": second}).status_code == 403
+        assert client.post("/models/rollback", headers=h[role]).status_code == 403
+        assert client.get("/models/metrics", headers=h[role]).status_code == 403
+    with Store(f"sqlite:///{tmp_path / 'api.db'}") as store:
+        done = [(e.action, e.object_id, e.detail["previous"]) for e in audit.entries(store, object_kind="model")[0]]
+    assert ("promote", second, first) in done and ("rollback", first, second) in done

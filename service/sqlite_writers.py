@@ -1,0 +1,75 @@
+"""One SQLite writer at a time per database file in this process, queued on a lock instead of SQLite's busy handler.
+
+SQLite lets one connection write at a time. A connection that finds the file locked waits in SQLite's busy handler,
+which sleeps 1, 2, 5 … up to 100 ms between tries and wakes blindly: under a server's load (every ranking page
+writes its receipt and audit rows, every talent write its versions) threads sleep while the lock sits free and a
+late thread can overtake ones that waited longer. Here a writer takes a process-wide lock for its file at its first
+write statement and gives it back when its transaction ends, so our own threads hand the file over at once, in
+order. Other processes on the same file still meet SQLite's busy handler, as before.
+
+The driver still begins SQLite's transaction implicitly at the first write (so reads before it take no snapshot
+that a later write would find stale); the lock is taken just before that statement, and commit and rollback are
+carried out in their events, where it is released right after.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import threading
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+_WRITE = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE|CREATE|DROP|ALTER)\b", re.IGNORECASE)
+_LOCKS: dict[str, threading.Lock] = {}
+_LOCKS_GUARD = threading.Lock()
+_HELD = "sqlite_writer_lock"
+"""Key in a DBAPI connection's ``info``: the lock it holds while its transaction writes."""
+
+
+def serialize_writers(engine: Engine, path: str, timeout: float = 5.0) -> None:
+    """Queue ``engine``'s writers to the SQLite file at ``path`` on one lock shared by every engine on that file.
+
+    A writer that waits longer than ``timeout`` seconds gets ``database is locked``, as SQLite's own busy timeout
+    would give it."""
+    with _LOCKS_GUARD:
+        lock = _LOCKS.setdefault(path, threading.Lock())
+
+    def before_execute(conn: Connection, _cursor: Any, statement: str, *_: Any) -> None:
+        info = conn.connection.info
+        if _HELD not in info and _WRITE.match(statement):
+            if not lock.acquire(timeout=timeout):
+                raise sqlite3.OperationalError("database is locked")
+            info[_HELD] = lock
+
+    def end(conn: Connection, finish: str) -> None:
+        dbapi_connection = conn.connection.dbapi_connection
+        try:
+            getattr(dbapi_connection, finish)()
+        finally:
+            release(conn.connection.info)
+
+    def release(info: dict) -> None:
+        held = info.pop(_HELD, None)
+        if held is not None:
+            held.release()
+
+    sa.event.listen(engine, "before_cursor_execute", before_execute)
+    sa.event.listen(engine, "commit", lambda conn: end(conn, "commit"))
+    sa.event.listen(engine, "rollback", lambda conn: end(conn, "rollback"))
+
+    # a connection handed back with its transaction open, invalidated or closed frees the lock too
+    def on_reset(dbapi_connection: Any, record: Any, _reset_state: Any) -> None:
+        if _HELD in record.info:
+            try:
+                dbapi_connection.rollback()
+            finally:
+                release(record.info)
+
+    sa.event.listen(engine.pool, "reset", on_reset)
+    for name in ("invalidate", "soft_invalidate"):
+        sa.event.listen(engine.pool, name, lambda _dbapi, record, _exception: release(record.info))
+    for name in ("close", "detach"):
+        sa.event.listen(engine.pool, name, lambda _dbapi, record: release(record.info))
