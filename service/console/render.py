@@ -18,16 +18,25 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service.api.errors import ApiError, validation_error
 from service.console.i18n import CATALOGUE, HTML_LANG
-from service.console.session import PREFIX, ConsoleError, Page, SignInRequired, visitor
+from service.console.session import OFFICE, PREFIX, ConsoleError, Page, SignInRequired, visitor
+from service.keys import Role
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.trim_blocks = templates.env.lstrip_blocks = True
 
+NAV: list[tuple[str, str, tuple[Role, ...]]] = [
+    ("nav.needs", f"{PREFIX}/needs", tuple(Role)),
+    ("nav.search", f"{PREFIX}/search", OFFICE),
+]
+"""The header's links: catalogue key, path, the roles that see it (a new page group appends its own)."""
+
 
 def render(page: Page, name: str, status: int = 200, **context: Any) -> HTMLResponse:
     """The template ``name`` for ``page`` (``t``, ``label``, ``page`` and the principal in its context)."""
-    base = {"page": page, "html_lang": HTML_LANG[page.lang], "t": page.t, "label": page.label, "me": page.principal}
+    me = page.principal
+    nav = [(key, path) for key, path, roles in NAV if me is not None and me.role in roles]
+    base = {"page": page, "html_lang": HTML_LANG[page.lang], "t": page.t, "label": page.label, "me": me, "nav": nav}
     response = templates.TemplateResponse(page.request, name, base | context, status_code=status)
     page.write_cookies(response)
     page.mark("render")

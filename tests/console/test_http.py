@@ -80,6 +80,8 @@ def test_an_enterprise_gets_a_404_page_for_another_enterprises_need(client: http
     assert client.get("/console/needs/n-nope").status_code == 404
     listing = client.get("/console/needs")
     assert "n-pv" in listing.text and "n-chip" not in listing.text
+    assert 'href="/console/search"' not in listing.text  # no link to what the role may not use
+    assert '<a href="/console/needs" aria-current="page">' in listing.text
     own = client.get("/console/needs/n-pv")
     assert own.status_code == 200
     assert "Anna Schmidt" not in own.text and "（已隐藏：未同意共享）" in own.text  # t-pv2 did not consent to sharing
