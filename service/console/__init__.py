@@ -1,6 +1,6 @@
 """The console: server-rendered pages at ``/console`` for recruiters, enterprises and the data team, on the same
 service functions and access rules as the API. One module per page group (``auth``, ``needs``, ``search``,
-``talents``, ``enterprise``, ``models``), each an ``APIRouter``; ``session`` holds who is asking and in which language, ``i18n`` every string,
+``talents``), each an ``APIRouter``; ``session`` holds who is asking and in which language, ``i18n`` every string,
 ``render`` the templates and error pages. A new page group is a module with a ``router`` added to ``PAGES``."""
 
 from __future__ import annotations

@@ -188,8 +188,12 @@ def new_need_form(page: SignedIn, enterprise: EnterpriseQuery = None) -> Respons
     chosen = enterprise_of(page, enterprise)
     if chosen is None:
         raise ConsoleError(422, "choose an enterprise first (?enterprise=)", field="enterprise")
-    fresh = {"id": f"n-{secrets.token_hex(4)}", "kind": NeedKind.full_time.value, "status": NeedStatus.open.value,
-             "site": Site.jiaxing.value}  # a new id suggested; the enterprise may type its own
+    fresh = {
+        "id": f"n-{secrets.token_hex(4)}",
+        "kind": NeedKind.full_time.value,
+        "status": NeedStatus.open.value,
+        "site": Site.jiaxing.value,
+    }  # a new id suggested; the enterprise may type its own
     return need_form(page, chosen["id"], fresh)
 
 
@@ -317,7 +321,9 @@ async def unsubscribe(sub_id: SubscriptionIdPath, page: Posted) -> Response:
 
 
 @router.post("/enterprise/subscriptions/{sub_id}/verify")
-async def verify(sub_id: SubscriptionIdPath, page: Posted, token: Annotated[str, Form(max_length=200)] = "") -> Response:
+async def verify(
+    sub_id: SubscriptionIdPath, page: Posted, token: Annotated[str, Form(max_length=200)] = ""
+) -> Response:
     """Confirm an e-mail subscription with the mailed token (``POST /subscriptions/{id}/verify``)."""
     _own(page)
     try:

@@ -228,9 +228,15 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "sub.url": ("Webhook 地址", "Webhook URL"),
     "sub.url_hint": ("仅 Webhook：https，须为公网地址。", "Webhook only: https, a public address."),
     "sub.secret": ("签名密钥", "Signing secret"),
-    "sub.secret_hint": ("仅 Webhook：16–100 个字符，保存后不再显示。", "Webhook only: 16–100 characters, never shown again."),
+    "sub.secret_hint": (
+        "仅 Webhook：16–100 个字符，保存后不再显示。",
+        "Webhook only: 16–100 characters, never shown again.",
+    ),
     "sub.email": ("电子邮箱", "E-mail address"),
-    "sub.email_hint": ("仅邮件：将发送确认码，确认后才发送提醒。", "E-mail only: a token is mailed; alerts flow once confirmed."),
+    "sub.email_hint": (
+        "仅邮件：将发送确认码，确认后才发送提醒。",
+        "E-mail only: a token is mailed; alerts flow once confirmed.",
+    ),
     "sub.top_n": ("进入前 N 名时提醒", "Alert when entering the top N"),
     "sub.min_score": ("得分达到时提醒", "Alert when the score reaches"),
     "sub.delivery": ("发送方式", "Delivery"),
@@ -256,7 +262,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "needform.edit": ("编辑需求 {id}", "Edit need {id}"),
     "needform.quota": ("今日新需求额度已用完：", "Today's quota of new needs is used:"),
     "needform.id": ("需求编号", "Need ID"),
-    "needform.id_hint": ("已建议一个编号，可自行修改（字母、数字、-、_）。", "A suggested ID; you may type your own (letters, digits, - and _)."),
+    "needform.id_hint": (
+        "已建议一个编号，可自行修改（字母、数字、-、_）。",
+        "A suggested ID; you may type your own (letters, digits, - and _).",
+    ),
     "needform.title": ("标题", "Title"),
     "needform.description": ("描述", "Description"),
     "needform.kind": ("岗位类型", "Post kind"),
@@ -289,8 +298,14 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "models.is_serving": ("使用中", "serving"),
     "models.by_kind": ("按岗位类型的 NDCG@10", "NDCG@10 by post kind"),
     "models.chart_title": ("{model} 各版本按岗位类型的 NDCG@10", "NDCG@10 of {model} by post kind across versions"),
-    "models.chart_table": ("图中数据：{model} 的 NDCG@10（按岗位类型、版本）", "The chart's numbers: NDCG@10 of {model} by kind and version"),
-    "models.no_by_kind": ("各版本的训练未记录按岗位类型的评估。", "No version's run logged an evaluation by post kind."),
+    "models.chart_table": (
+        "图中数据：{model} 的 NDCG@10（按岗位类型、版本）",
+        "The chart's numbers: NDCG@10 of {model} by kind and version",
+    ),
+    "models.no_by_kind": (
+        "各版本的训练未记录按岗位类型的评估。",
+        "No version's run logged an evaluation by post kind.",
+    ),
     "models.change": ("更换冠军模型", "Change the champion"),
     "models.choose": ("版本", "Version"),
     "models.promote": ("设为冠军…", "Promote…"),
@@ -318,10 +333,14 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "models.confirm_missing": ("请先勾选确认框。", "Tick the confirmation box first."),
     "models.do_promote": ("设为冠军", "Promote"),
     "models.do_rollback": ("回滚", "Roll back"),
-    "models.done_promote": ("已将 v{champion} 设为冠军（原为 v{previous}），当前使用 v{serving}。",
-                            "v{champion} is the champion now (was v{previous}); serving v{serving}."),
-    "models.done_rollback": ("已回滚：冠军为 v{champion}（原为 v{previous}），当前使用 v{serving}。",
-                             "Rolled back: v{champion} is the champion (was v{previous}); serving v{serving}."),
+    "models.done_promote": (
+        "已将 v{champion} 设为冠军（原为 v{previous}），当前使用 v{serving}。",
+        "v{champion} is the champion now (was v{previous}); serving v{serving}.",
+    ),
+    "models.done_rollback": (
+        "已回滚：冠军为 v{champion}（原为 v{previous}），当前使用 v{serving}。",
+        "Rolled back: v{champion} is the champion (was v{previous}); serving v{serving}.",
+    ),
 }
 
 
