@@ -285,7 +285,7 @@ def sub_values(form: dict[str, str]) -> dict[str, Any]:
     """The subscription form as ``POST /subscriptions``'s body: the fields its channel takes, empty ones left out."""
     channel = form.get("channel", "")
     wanted = dict.fromkeys(("need_id", "channel", "top_n", "min_score", "delivery"))
-    wanted |= dict.fromkeys(subscriptions._FIELDS.get(channel, ()))  # type: ignore[call-overload]
+    wanted |= dict.fromkeys(subscriptions.CHANNEL_FIELDS.get(channel, ()))  # type: ignore[call-overload]
     return {k: form[k].strip() for k in wanted if form.get(k, "").strip()}
 
 
