@@ -109,9 +109,11 @@ def test_promote_and_rollback_need_a_confirmation_the_server_checks(client: http
     r = client.post("/console/models/promote", data={"csrf": token, "version": "2", "confirm": "yes"})
     assert r.status_code == 303 and r.headers["location"] == "/console/models"
     page = client.get("/console/models")
-    assert "已将 v2 设为冠军（原为 v1），当前使用 v2" in page.text and '<tr id="version-2" class="champion">' in page.text
-    ranked = httpx.get(f"{world.base}/needs/n-pv/candidates", headers={"Authorization": f"Bearer {world.keys['admin']}"},
-                       timeout=60).json()  # fmt: skip
+    assert (
+        "已将 v2 设为冠军（原为 v1），当前使用 v2" in page.text and '<tr id="version-2" class="champion">' in page.text
+    )
+    admin = {"Authorization": f"Bearer {world.keys['admin']}"}
+    ranked = httpx.get(f"{world.base}/needs/n-pv/candidates", headers=admin, timeout=60).json()
     assert ranked["model_version"] == "2"  # this process reloaded at once
     assert client.post("/console/models/rollback", data={"csrf": token}).status_code == 422
     r = client.post("/console/models/rollback", data={"csrf": token, "confirm": "yes"})
