@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from features.records import Need, NeedKind, NeedStatus, RecordId, Site, Tier
+from features.taxonomy import INDUSTRY_NAMES
 from service import db
 from service.alerts.subscriptions import Channel, Delivery
 from service.api.access import visible_need
@@ -173,7 +174,8 @@ def need_form(page: Page, enterprise_id: str, values: dict[str, str], need_id: s
               errors: dict[str, str] | None = None, status: int = 200) -> Response:  # fmt: skip
     return render(page, "need_form.html", status, enterprise_id=enterprise_id, values=values, need_id=need_id,
                   errors=errors or {}, kinds=list(NeedKind), statuses=list(NeedStatus), tiers=list(Tier),
-                  sites=list(Site), back=back_to(enterprise_id, page))  # fmt: skip
+                  sites=list(Site), back=back_to(enterprise_id, page),
+                  industries=[(i.value, pair[page.lang == "en"]) for i, pair in INDUSTRY_NAMES.items()])  # fmt: skip
 
 
 def _writer(page: Page) -> Writer:

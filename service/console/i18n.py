@@ -279,7 +279,6 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "needform.months_hint": ("1–12，短期岗位填写", "1–12, for short-term posts"),
     "needform.duration_years": ("期限（年）", "Duration (years)"),
     "needform.salary_budget": ("薪酬预算（万元/年）", "Salary budget (10k CNY a year)"),
-    "needform.salary_hint": ("不向人才公开", "Not shown to talent"),
     "needform.languages": ("语言要求", "Languages"),
     "needform.languages_hint": ("ISO 639 代码，如 zh, en", "ISO 639 codes, e.g. zh, en"),
     "needform.save": ("保存", "Save"),

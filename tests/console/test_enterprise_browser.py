@@ -106,3 +106,12 @@ def test_an_admin_views_an_enterprise_and_controls_are_reachable_by_keyboard(pag
     fields = [f"s-{name}|" for name in ("need", "channel", "url", "secret", "email", "top_n", "min_score", "delivery")]
     for wanted in ("|Enterprise", "|Post a need", "Edit: ", "Mark alert", "|Unread", *fields, "|Subscribe"):
         assert wanted in text, f"{wanted!r} not reached by Tab:\n{text}"
+
+
+def test_the_enterprise_pages_fit_a_phone_screen(page, world: World) -> None:
+    page.set_viewport_size({"width": 390, "height": 844})
+    browser_sign_in(page, world.keys["e1"])
+    for path in ("/console/enterprise", "/console/enterprise/needs/new", "/console/enterprise/needs/n-pv/edit"):
+        page.goto(path)
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= 390, path
+    screenshot(page, "need-form-phone")
