@@ -45,7 +45,6 @@ NEED_FIELDS = ("id", "title", "description", "kind", "status", "required_skills"
                "months_per_year", "duration_years", "salary_budget", "languages")  # fmt: skip
 """The need form's fields (a need's other fields, e.g. its disciplines, are kept as they are on an edit)."""
 LISTS = ("required_skills", "languages")
-SUB_FIELDS = ("need_id", "channel", "url", "secret", "email", "top_n", "min_score", "delivery")
 EnterpriseQuery = Annotated[RecordId | None, Query(description="The enterprise (recruiters and admins)")]
 
 
