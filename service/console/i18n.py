@@ -181,6 +181,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "nav.enterprise": ("企业", "Enterprise"),
     "nav.models": ("模型", "Models"),
     "ent.title": ("企业", "Enterprise"),
+    "ent.title_of": ("企业：{name}", "Enterprise: {name}"),
     "ent.choose": ("选择企业", "Choose an enterprise"),
     "ent.show": ("查看", "Show"),
     "ent.fix": ("请修改下面标出的字段。", "Please correct the fields marked below."),
@@ -260,6 +261,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "notice.sub.verified": ("订阅 {id} 的邮箱已确认。", "Subscription {id}: address confirmed."),
     "needform.new": ("发布需求", "Post a need"),
     "needform.edit": ("编辑需求 {id}", "Edit need {id}"),
+    "needform.for": ("企业：{id}", "Enterprise: {id}"),
     "needform.quota": ("今日新需求额度已用完：", "Today's quota of new needs is used:"),
     "needform.id": ("需求编号", "Need ID"),
     "needform.id_hint": (

@@ -98,6 +98,19 @@ def test_another_enterprises_need_is_a_404_page_and_nothing_changes(client: http
     assert r.status_code == 404
 
 
+def test_the_office_posts_a_need_for_an_enterprise(client: httpx.Client, world: World) -> None:
+    sign_in(client, world.keys["recruiter"])
+    form = client.get("/console/enterprise/needs/new", params={"enterprise": "e2", "lang": "en"})
+    assert form.status_code == 200 and "Enterprise: e2" in form.text and 'name="enterprise" value="e2"' in form.text
+    data = {"csrf": csrf_of(form.text), "enterprise": "e2", "id": "n-office", "title": "Verification engineer",
+            "kind": "full_time", "status": "open", "site": "jiaxing", "industry": "semiconductors"}  # fmt: skip
+    r = client.post("/console/enterprise/needs", data=data)
+    assert r.status_code == 303 and r.headers["location"] == "/console/enterprise?enterprise=e2#needs"
+    stored = _need(world, "n-office")
+    assert stored.enterprise_id == "e2" and str(stored.industry) == "semiconductors"
+    assert client.post("/console/enterprise/needs", data=data | {"id": "n-x", "industry": "gold"}).status_code == 422
+
+
 def test_posts_without_the_csrf_token_are_refused(client: httpx.Client, world: World) -> None:
     sign_in(client, world.keys["e1"])
     sub_id, alert_id = seed_alert(world.url)
@@ -115,8 +128,11 @@ def test_posts_without_the_csrf_token_are_refused(client: httpx.Client, world: W
 def test_the_inbox_counts_unread_and_marks_read_only_its_own(client: httpx.Client, world: World) -> None:
     _, mine = seed_alert(world.url)
     _, theirs = seed_alert(world.url, enterprise_id="e2", need_id="n-chip", talent_id="t-chip1")
+    _, masked = seed_alert(world.url, talent_id="t-pv2")  # no sharing consent: masked as on the API
     sign_in(client, world.keys["e1"])
     page = client.get("/console/enterprise")
+    row = page.text.split(f'id="alert-{masked}"')[1].split("</tr>")[0]
+    assert "姓名已隐藏" in row and "Anna" not in page.text
     token = csrf_of(page.text)
     assert f'id="alert-{mine}" class="unread"' in page.text and f'id="alert-{theirs}"' not in page.text
     unread = int(re.search(r'id="unread-total">未读 (\d+) 条', page.text).group(1))
