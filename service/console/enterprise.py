@@ -227,8 +227,10 @@ async def post_need(page: Posted, enterprise: Annotated[RecordId | None, Form()]
     except ApiError as e:
         if e.status not in (409, 422, 429):
             raise
-        return need_form(page, chosen["id"], form, errors=field_errors(e) if e.status != 429 else {"quota": e.message},
-                         status=e.status)  # fmt: skip
+        errors = field_errors(e) if e.status != 429 else {"quota": e.message}
+        response = need_form(page, chosen["id"], form, errors=errors, status=e.status)
+        response.headers.update(e.headers or {})  # the quota's Retry-After, as on the API
+        return response
     page.session["notice"] = ["need.created", need.id]
     page.dirty = True
     return redirect(page, back_to(chosen["id"], page, "#needs"))

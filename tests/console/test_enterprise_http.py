@@ -200,5 +200,6 @@ def test_the_daily_quota_of_new_needs_is_shown_clearly(client: httpx.Client, wor
     data = {"csrf": token, "id": "n-over", "title": "quota", "kind": "full_time", "status": "open", "site": "jiaxing"}
     r = client.post("/console/enterprise/needs", data=data)
     assert r.status_code == 429 and 'id="err-quota"' in r.text and "今日新需求额度已用完" in r.text
+    assert int(r.headers["Retry-After"]) > 0
     assert "TALENTMATCH_ENTERPRISE_DAILY_NEEDS" in r.text or "quota" in r.text
     assert _need(world, "n-over") is None
