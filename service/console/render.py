@@ -29,6 +29,8 @@ templates.env.trim_blocks = templates.env.lstrip_blocks = True
 NAV: list[tuple[str, str, tuple[Role, ...]]] = [
     ("nav.needs", f"{PREFIX}/needs", tuple(Role)),
     ("nav.search", f"{PREFIX}/search", OFFICE),
+    ("nav.enterprise", f"{PREFIX}/enterprise", (Role.enterprise, Role.recruiter, Role.admin)),
+    ("nav.models", f"{PREFIX}/models", (Role.data_team, Role.admin)),
 ]
 """The header's links: catalogue key, path, the roles that see it (a new page group appends its own)."""
 

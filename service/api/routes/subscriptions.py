@@ -29,7 +29,7 @@ EnterpriseKey = Annotated[Principal, require_roles(Role.enterprise)]
 """Subscriptions and alerts belong to an enterprise: only its own key manages them."""
 NOT_FOUND = {404: {"model": ErrorResponse, "description": "No such subscription (or not yours) / 无此订阅"}}
 Email = text(strip_whitespace=True, max_length=EMAIL_MAX, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_FIELDS = {Channel.webhook: ("url", "secret"), Channel.email: ("email",), Channel.inbox: ()}
+CHANNEL_FIELDS = {Channel.webhook: ("url", "secret"), Channel.email: ("email",), Channel.inbox: ()}
 
 
 class SubscriptionCreate(BaseModel):
@@ -67,11 +67,11 @@ class SubscriptionCreate(BaseModel):
 
     @model_validator(mode="after")
     def _channel_fields(self) -> SubscriptionCreate:
-        for name in _FIELDS[self.channel]:
+        for name in CHANNEL_FIELDS[self.channel]:
             if getattr(self, name) is None:
                 raise ApiError(422, f"body {name}: a {self.channel.value} subscription needs `{name}`", field=name)
         for name in ("url", "secret", "email"):
-            if name not in _FIELDS[self.channel] and getattr(self, name) is not None:
+            if name not in CHANNEL_FIELDS[self.channel] and getattr(self, name) is not None:
                 raise ApiError(422, f"body {name}: only for the {'webhook' if name != 'email' else 'email'} channel; "
                                f"drop it from a {self.channel.value} subscription", field=name)  # fmt: skip
         if self.top_n is None and self.min_score is None:
