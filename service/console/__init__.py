@@ -1,7 +1,8 @@
 """The console: server-rendered pages at ``/console`` for recruiters, enterprises and the data team, on the same
 service functions and access rules as the API. One module per page group (``auth``, ``needs``, ``search``,
-``talents``), each an ``APIRouter``; ``session`` holds who is asking and in which language, ``i18n`` every string,
-``render`` the templates and error pages. A new page group is a module with a ``router`` added to ``PAGES``."""
+``talents``, ``pipeline``, ``searches`` (saved), ``compare``), each an ``APIRouter``; ``session`` holds who is
+asking and in which language, ``i18n`` every string, ``render`` the templates and error pages. A new page group is a
+module with a ``router`` added to ``PAGES``."""
 
 from __future__ import annotations
 
@@ -11,10 +12,10 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from service.console import auth, needs, render, search, talents
+from service.console import auth, compare, needs, pipeline, render, search, searches, talents
 from service.console.session import PREFIX
 
-PAGES = [auth.router, needs.router, search.router, talents.router]
+PAGES = [auth.router, needs.router, search.router, talents.router, pipeline.router, searches.router, compare.router]
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 

@@ -1,0 +1,67 @@
+"""A need's pipeline board: its candidates by stage (``service.pipeline.board``, what ``GET /needs/{id}/pipeline``
+returns), a form per card that moves it (``service.pipeline.move``: feedback, as ``POST /feedback``), and the
+shortlist's CSV and XLSX export (``service.exports.export_shortlist``, as ``GET /needs/{id}/pipeline/export``).
+Recruiters, admins and an enterprise for its own needs (another's is a 404 page, its cards masked), as the API."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Query
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from features.records import RecordId
+from service.api.live import Writer
+from service.console.render import redirect, render
+from service.console.session import PREFIX, RANKERS, ConsoleError, Posted, SignedIn
+from service.exports import ExportFormat, export_shortlist
+from service.pipeline import STAGES, board, move
+
+router = APIRouter()
+
+
+@router.get("/needs/{need_id}/pipeline")
+def pipeline_page(need_id: RecordId, page: SignedIn) -> Response:
+    page.require(RANKERS)
+    state = page.request.app.state
+    shown = board(state.store, page.principal, need_id)  # type: ignore[arg-type]  # 404 page for another's need
+    page.mark("board")
+    need = state.store.get("need", need_id)
+    columns = {stage: [c for c in shown.candidates if c.stage == stage] for stage in STAGES}
+    flash = page.session.pop("flash_move", None)
+    if flash:
+        page.dirty = True
+    return render(page, "pipeline.html", need=need, board=shown, columns=columns, stages=STAGES, flash=flash)
+
+
+@router.post("/needs/{need_id}/pipeline/move")
+async def pipeline_move(
+    need_id: RecordId,
+    page: Posted,
+    talent_id: Annotated[str, Form(max_length=200)] = "",
+    stage: Annotated[str, Form(max_length=40)] = "",
+) -> Response:
+    """Move a card: the stage's action recorded as feedback from the ranking the candidate was last acted on from."""
+    page.require(RANKERS)
+    if not talent_id:
+        raise ConsoleError(422, "talent_id: give the candidate to move", field="talent_id")
+    state = page.request.app.state
+    if state.indices is None:
+        raise ConsoleError(503, "the indices are not built yet; retry in a moment")
+    await run_in_threadpool(move, Writer(state, state.indices), page.principal, need_id, talent_id, stage)
+    page.session["flash_move"] = [talent_id, stage]
+    page.dirty = True
+    return redirect(page, f"{PREFIX}/needs/{need_id}/pipeline")
+
+
+@router.get("/needs/{need_id}/pipeline/export")
+async def pipeline_export(
+    need_id: RecordId, page: SignedIn, format: Annotated[ExportFormat, Query()] = ExportFormat.csv
+) -> Response:
+    """The shortlist file, as the API streams it (same bytes, media type and disposition; audited as ``export``)."""
+    page.require(RANKERS)
+    done = await run_in_threadpool(export_shortlist, page.request.app.state.store, page.principal, need_id, format)
+    response = Response(done.content, media_type=done.media_type, headers={"Content-Disposition": done.disposition})
+    page.write_cookies(response)
+    return response
