@@ -193,7 +193,6 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "各阶段人数：入围、联系、面试、录用通知、录用、拒绝",
         "Candidates per stage: shortlisted, contacted, interview, offer, hired, rejected",
     ),
-    "needs.pipeline_for": ("招聘进度：{title}", "Pipeline: {title}"),
     "pipeline.title": ("招聘进度：{title}", "Pipeline: {title}"),
     "pipeline.link": ("查看招聘进度看板", "Open the pipeline board"),
     "pipeline.back": ("返回候选人排序", "Back to the ranked candidates"),
