@@ -178,7 +178,6 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "rule.language": ("语言", "language"),
     "rule.work_permit": ("工作许可", "work permit"),
     # --- pipeline, saved searches, compare
-    "nav.searches": ("保存的检索", "Saved searches"),
     "stage.shortlisted": ("已入围", "Shortlisted"),
     "stage.contacted": ("已联系", "Contacted"),
     "stage.interview": ("面试", "Interview"),
@@ -217,7 +216,6 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "saved.name": ("名称", "Name"),
     "saved.saved": ("已保存检索：{name}", "Saved the search: {name}"),
     "saved.none": ("还没有保存的检索。", "No saved searches yet."),
-    "saved.run": ("运行", "Run"),
     "saved.delete": ("删除", "Delete"),
     "saved.delete_for": ("删除检索：{name}", "Delete the search: {name}"),
     "saved.deleted": ("已删除检索。", "The search was deleted."),

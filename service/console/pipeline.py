@@ -62,6 +62,8 @@ async def pipeline_export(
     """The shortlist file, as the API streams it (same bytes, media type and disposition; audited as ``export``)."""
     page.require(RANKERS)
     done = await run_in_threadpool(export_shortlist, page.request.app.state.store, page.principal, need_id, format)
-    response = Response(done.content, media_type=done.media_type, headers={"Content-Disposition": done.disposition})
+    page.mark("export")
+    headers = {"Content-Disposition": done.disposition, "Server-Timing": page.server_timing()}
+    response = Response(done.content, media_type=done.media_type, headers=headers)
     page.write_cookies(response)
     return response

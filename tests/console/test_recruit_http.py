@@ -178,3 +178,17 @@ def test_compare_two_to_four_candidates(client: httpx.Client, world: World) -> N
     assert r.status_code == 200 and "李伟" in r.text
     assert "Anna" not in r.text and "姓名已隐藏" in r.text and "de, en" not in r.text
     assert "特征贡献" not in r.text  # as the receipt route: no contributions for an enterprise
+
+
+def test_the_new_pages_speak_english_too(client: httpx.Client, world: World) -> None:
+    sign_in(client, world.keys["recruiter"])
+    _shortlist(client, "t-pv1")
+    board = client.get("/console/needs/n-pv/pipeline", params={"lang": "en"})
+    assert '<html lang="en">' in board.text and "<h1>Pipeline: " in board.text and "Download CSV" in board.text
+    assert 'aria-label="Move: 李伟 t-pv1"' in board.text and ">Shortlisted <" in board.text
+    assert "Candidates per stage" in client.get("/console/needs").text
+    compare = client.get("/console/needs/n-pv/compare", params=[("talent", "t-pv1"), ("talent", "t-pv2")])
+    assert "Compare candidates: " in compare.text and "Feature contributions" in compare.text
+    assert "Saved searches" in client.get("/console/search").text
+    r = client.get("/console/needs/n-pv/compare", params=[("talent", "t-pv1")])
+    assert r.status_code == 422 and "Choose two to four candidates to compare (1 chosen)." in r.text
