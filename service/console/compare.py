@@ -79,10 +79,10 @@ def compare_data(page: Page, need_id: str, talent_ids: list[str], personalized: 
 async def compare_page(
     need_id: RecordId,
     page: SignedIn,
-    talent: Annotated[list[RecordId], Query()] = [],  # noqa: B006 (FastAPI copies the default)
+    talent: Annotated[list[RecordId] | None, Query()] = None,
     personalized: Annotated[bool, Query()] = True,
 ) -> Response:
     page.require(RANKERS)
-    data = await run_in_threadpool(compare_data, page, need_id, talent, personalized)
+    data = await run_in_threadpool(compare_data, page, need_id, talent or [], personalized)
     page.mark("rank")
     return render(page, "compare.html", **data)
