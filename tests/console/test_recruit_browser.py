@@ -133,3 +133,34 @@ def test_the_new_controls_are_reachable_by_keyboard(page, world: World) -> None:
     text = tab_through(60)
     for wanted in ("export-csv|", "export-xlsx|", "to-t-pv4|", "移动：Chen Jie t-pv4", "|经过"):
         assert wanted in text, f"{wanted!r} not reached by Tab:\n{text}"
+
+
+def test_saved_search_controls_are_reachable_by_keyboard(page, world: World) -> None:
+    browser_sign_in(page, world.keys["admin"])
+    page.goto("/console/search?q=RISC-V&kind=full_time")
+    page.get_by_label("名称").fill("RISC-V 键盘")
+    page.get_by_role("button", name="保存此检索").click()
+    expect(page.get_by_role("status")).to_contain_text("RISC-V 键盘")
+    reached = []
+    for _ in range(80):
+        page.keyboard.press("Tab")
+        reached.append(page.evaluate(
+            "() => { const e = document.activeElement; return (e.id || '') + '|' + (e.getAttribute('aria-label') "
+            "|| e.textContent || e.getAttribute('name') || '').trim(); }"
+        ))  # fmt: skip
+    text = "\n".join(reached)
+    for wanted in ("saved-name|", "|保存此检索", "|RISC-V 键盘", "删除检索：RISC-V 键盘"):
+        assert wanted in text, f"{wanted!r} not reached by Tab:\n{text}"
+    page.get_by_role("button", name="删除检索：RISC-V 键盘").click()
+    expect(page.get_by_role("status")).to_have_text("已删除检索。")
+    expect(page.get_by_role("link", name="RISC-V 键盘")).to_have_count(0)
+
+
+def test_the_new_pages_fit_a_phone_screen(page, world: World) -> None:
+    """On a 390 px wide screen the board's columns stack and the comparison scrolls in its own box."""
+    page.set_viewport_size({"width": 390, "height": 844})
+    browser_sign_in(page, world.keys["recruiter"])
+    for path in ("/console/needs/n-pv/pipeline", "/console/needs/n-pv/compare?talent=t-pv1&talent=t-pv2"):
+        page.goto(path)
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= 390, path
+    screenshot(page, "compare-phone")
