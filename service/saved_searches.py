@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 import sqlalchemy as sa
 from pydantic import BaseModel, Field, ValidationError
 
@@ -22,10 +21,9 @@ from service import db
 from service.api.errors import ApiError, not_found
 from service.api.limits import SAVED_SEARCH_NAME_MAX, text
 from service.api.ranking_schemas import RankingOut, SearchIn
-from service.api.rankings import filters_of, params_of, serve_ranking
+from service.api.rankings import search_page
 from service.api.schemas import UtcDatetime
 from service.keys import Principal
-from service.ranking import search_need
 from service.store import Store
 
 SAVED_MAX = 100
@@ -121,12 +119,7 @@ def run(state: Any, principal: Principal, search_id: int) -> SavedSearchRun:
     except ValidationError as e:  # saved under rules this version no longer accepts
         raise ApiError(409, f"saved search {search_id} is no longer a valid search ({e.errors()[0]['msg']}); save it "
                        "again", field="search") from None  # fmt: skip
-    need = search_need(body.query, body.kind, body.site)
-    filters = filters_of(body.tier, body.nationality, body.residence, body.site, body.language, body.incubator)
-    params = params_of(filters, query=body.query, kind=body.kind.value)
-    response = serve_ranking(state, principal, need, route="search", filters=filters, k=body.k, offset=body.offset,
-                             personalized=False, params=params)  # fmt: skip
-    ranking = orjson.loads(response.body)
+    ranking = search_page(state, principal, body)
     s, seen = _searches(), _seen()
     now = datetime.now(UTC)
     # Under the lock an erasure holds alone: no erased talent's id is stored after the erasure cleared them.

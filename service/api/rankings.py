@@ -8,7 +8,6 @@ import uuid
 from typing import Any
 
 import orjson
-from fastapi import Response
 
 from features.records import Need, NeedStatus, Talent
 from features.schema import SCHEMA
@@ -102,13 +101,6 @@ def check_enterprise_ranking(need: Need, filters: dict[str, object]) -> None:
                        f"does not show; filter on {allowed} only", field=hidden[0])  # fmt: skip
 
 
-def serve_ranking(state: Any, principal: Principal, need: Need, **kw: Any) -> Response:
-    """``ranking_page`` as the API's response: a ``RankingOut`` serialised straight from the memoised page (no
-    per-request model validation: this is the hot route, and its shape is pinned by the route's ``response_model``
-    and the tests)."""
-    return Response(orjson.dumps(ranking_page(state, principal, need, **kw)), media_type="application/json")
-
-
 def ranking_page(
     state: Any,
     principal: Principal,
@@ -122,7 +114,9 @@ def ranking_page(
     params: dict[str, Any],
 ) -> dict[str, Any]:
     """Rank (or take the cached ranking), build the page, write its receipt and audit the cards shown; returns the
-    page as the API sends it (a ``RankingOut`` as JSON-ready data), which the console renders too."""
+    page as the API sends it, a ``RankingOut`` as JSON-ready data built straight from the memoised page (no
+    per-request model validation: this is the hot route, and its shape is pinned by the route's ``response_model``
+    and the tests), which the console renders too."""
     slot = state.models
     scorer = slot.scorer if personalized else None  # one read: a reload mid-request does not mix two models
     idx = state.indices

@@ -1,8 +1,9 @@
 """The console: server-rendered pages at ``/console`` for recruiters, enterprises and the data team, on the same
 service functions and access rules as the API. One module per page group (``auth``, ``needs``, ``search``,
-``talents``, ``pipeline``, ``searches`` (saved), ``compare``), each an ``APIRouter``; ``session`` holds who is
-asking and in which language, ``i18n`` every string, ``render`` the templates and error pages. A new page group is a
-module with a ``router`` added to ``PAGES``."""
+``talents``), each an ``APIRouter``; ``session`` holds who is asking and in which language, ``i18n`` every string,
+``render`` the templates and error pages. A new page group is a module with a ``router`` added to ``PAGES``, its
+strings in ``i18n.CATALOGUE``, its templates extending ``base.html`` and, if it has a top-level page, a link in
+``render.NAV``."""
 
 from __future__ import annotations
 

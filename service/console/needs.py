@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import sqlalchemy as sa
 from fastapi import APIRouter, Form, Query
 from fastapi.responses import HTMLResponse, Response
+from markupsafe import escape
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
@@ -24,7 +25,7 @@ from service.api.live import Writer
 from service.api.ranking_schemas import FeedbackIn
 from service.api.rankings import need_candidates
 from service.console import filters
-from service.console.render import redirect, render
+from service.console.render import htmx, redirect, render
 from service.console.session import PREFIX, RANKERS, ConsoleError, Page, Posted, SignedIn, safe_next
 from service.db import table
 from service.keys import Role
@@ -161,6 +162,8 @@ async def need_feedback(
     if state.indices is None:
         raise ConsoleError(503, "the indices are not built yet; retry in a moment")
     await run_in_threadpool(record_feedback, Writer(state, state.indices), page.principal, body)
+    if htmx(page.request):  # the row says so; the page stays as it is
+        return HTMLResponse(escape(page.t("need.recorded", talent=talent_id, action=page.label("action", body.action))))
     page.session["flash"] = [talent_id, str(body.action)]
     page.dirty = True
     target = safe_next(back)

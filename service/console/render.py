@@ -13,21 +13,31 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from markupsafe import escape
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service.api.errors import ApiError, validation_error
 from service.console.i18n import CATALOGUE, HTML_LANG
-from service.console.session import PREFIX, ConsoleError, Page, SignInRequired, visitor
+from service.console.session import OFFICE, PREFIX, ConsoleError, Page, SignInRequired, visitor
+from service.keys import Role
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.trim_blocks = templates.env.lstrip_blocks = True
 
+NAV: list[tuple[str, str, tuple[Role, ...]]] = [
+    ("nav.needs", f"{PREFIX}/needs", tuple(Role)),
+    ("nav.search", f"{PREFIX}/search", OFFICE),
+]
+"""The header's links: catalogue key, path, the roles that see it (a new page group appends its own)."""
+
 
 def render(page: Page, name: str, status: int = 200, **context: Any) -> HTMLResponse:
     """The template ``name`` for ``page`` (``t``, ``label``, ``page`` and the principal in its context)."""
-    base = {"page": page, "html_lang": HTML_LANG[page.lang], "t": page.t, "label": page.label, "me": page.principal}
+    me = page.principal
+    nav = [(key, path) for key, path, roles in NAV if me is not None and me.role in roles]
+    base = {"page": page, "html_lang": HTML_LANG[page.lang], "t": page.t, "label": page.label, "me": me, "nav": nav}
     response = templates.TemplateResponse(page.request, name, base | context, status_code=status)
     page.write_cookies(response)
     page.mark("render")
@@ -53,7 +63,15 @@ def redirect(page: Page, url: str) -> RedirectResponse:
     return response
 
 
+def htmx(request: Request) -> bool:
+    """An htmx request: it wants a fragment of a page, not a page."""
+    return request.headers.get("HX-Request") == "true"
+
+
 def error_page(page: Page, status: int, message: str, field: str | None = None) -> Response:
+    """The error page; for an htmx request, the message alone (swapped in where the fragment would have gone)."""
+    if htmx(page.request):
+        return HTMLResponse(f'<span class="error" role="alert">{escape(message)}</span>', status)
     key = f"error.{status}"
     title = page.t(key if key in CATALOGUE else "error.title")
     return render(page, "error.html", status, code=status, title=title, message=message, field=field)
@@ -80,7 +98,10 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(SignInRequired)
     async def _sign_in(request: Request, exc: SignInRequired) -> Response:
-        return RedirectResponse(f"{PREFIX}/signin?next={quote(exc.next_path, safe='')}", status_code=303)
+        url = f"{PREFIX}/signin?next={quote(exc.next_path, safe='')}"
+        if htmx(request):  # the whole page goes to sign in, not the fragment
+            return Response(status_code=204, headers={"HX-Redirect": url})
+        return RedirectResponse(url, status_code=303)
 
     @app.exception_handler(ConsoleError)
     async def _console_error(request: Request, exc: ConsoleError) -> Response:

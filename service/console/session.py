@@ -3,19 +3,26 @@ per-session CSRF token), the ``lang`` switch, and the request dependencies every
 
 The session is a cookie signed with ``itsdangerous`` under ``TALENTMATCH_CONSOLE_SECRET`` (unset: a key derived from
 the sealing key of ``service.alerts.sealing``, so there is one generated key file, not two). It is HttpOnly,
-SameSite=Lax and Secure when the request came over https. The key in it is authenticated again on every request
-(``service.keys.authenticate``, exactly as the API's bearer check): a revoked key signs the browser out at once."""
+SameSite=Lax and Secure when the request came over https. The API key in it is also encrypted (AES-GCM under a key
+derived from the same secret): a cookie copied out of a browser profile or a proxy log does not give away a key that
+works on the API. It is authenticated again on every request (``service.keys.authenticate``, exactly as the API's
+bearer check): a revoked key signs the browser out at once."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
+import os
 import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 from urllib.parse import quote
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from fastapi import Depends, Form, Query, Request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
@@ -61,6 +68,32 @@ def serializer(request: Request) -> URLSafeTimedSerializer:
     if signer is None:
         signer = state.console_signer = URLSafeTimedSerializer(signing_key(state.settings), salt="tm-console-session")
     return signer
+
+
+def _cipher(request: Request) -> AESGCM:
+    state = request.app.state
+    cipher = getattr(state, "console_cipher", None)
+    if cipher is None:
+        derived = hashlib.sha256(b"talentmatch console api key\0" + signing_key(state.settings)).digest()
+        cipher = state.console_cipher = AESGCM(derived)
+    return cipher
+
+
+def seal_key(request: Request, key: str) -> str:
+    """The API key as the session keeps it: nonce ‖ ciphertext, URL-safe base64."""
+    nonce = os.urandom(12)
+    return base64.urlsafe_b64encode(nonce + _cipher(request).encrypt(nonce, key.encode(), None)).decode("ascii")
+
+
+def open_key(request: Request, sealed: object) -> str | None:
+    """The API key a session keeps, or ``None`` for one that does not open (another secret, or not sealed)."""
+    if not isinstance(sealed, str):
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(sealed)
+        return _cipher(request).decrypt(raw[:12], raw[12:], None).decode()
+    except (InvalidTag, ValueError, binascii.Error):
+        return None
 
 
 def signing_key(settings: Settings) -> bytes:
@@ -134,7 +167,7 @@ class Page:
 
     def sign_in(self, key: str, principal: Principal) -> None:
         """A fresh session (new CSRF token: a token seen before signing in is worth nothing after)."""
-        self.session = {"key": key, "csrf": secrets.token_urlsafe(24)}
+        self.session = {"key": seal_key(self.request, key), "csrf": secrets.token_urlsafe(24)}
         self.principal, self.dirty = principal, True
 
     def sign_out(self) -> None:
@@ -184,9 +217,9 @@ def visitor(request: Request, lang: LangQuery = None) -> Page:
             page.session = dict(serializer(request).loads(raw, max_age=SESSION_SECONDS))
         except (BadSignature, TypeError, ValueError):
             page.dirty = True  # forged or expired: replaced by a fresh one
-    key = page.session.get("key")
-    if isinstance(key, str):
-        page.principal = authenticate(request.app.state.store, key)
+    if "key" in page.session:
+        key = open_key(request, page.session["key"])
+        page.principal = None if key is None else authenticate(request.app.state.store, key)
         if page.principal is None:  # revoked since: signed out at once
             page.session.pop("key", None)
             page.dirty = True

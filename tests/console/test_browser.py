@@ -43,8 +43,10 @@ def test_a_need_shows_candidates_with_reasons_and_a_shortlist_is_stored(page, wo
     expect(page.locator("table.rules")).to_contain_text("同意匹配")
     check_accessibility(page)
     screenshot(page, "need")
+    url = page.url
     page.get_by_role("button", name=re.compile(r"^入围：李伟")).click()
-    expect(page.get_by_role("status")).to_contain_text("t-pv1")
+    expect(page.locator("#row-t-pv1 .done")).to_have_text("已记录：t-pv1 — 入围")  # htmx: the row says so in place
+    assert page.url == url
     with Store(world.url) as store:
         stored = [f for f in store.iter_records("feedback") if f.talent_id == "t-pv1" and str(f.action) == "shortlist"]
     assert stored and stored[-1].need_id == "n-pv" and stored[-1].ranking_id

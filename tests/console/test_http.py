@@ -4,6 +4,9 @@ language switch and row actions recording feedback."""
 
 from __future__ import annotations
 
+import base64
+import json
+
 import httpx
 from console_helpers import World, csrf_of, sign_in
 
@@ -28,7 +31,9 @@ def test_sign_in_sets_a_signed_httponly_lax_cookie_and_follows_next(client: http
     flags = {p.strip().lower() for p in cookie.split(";")}
     assert {"httponly", "samesite=lax", "path=/console"} <= flags
     assert "secure" not in flags  # plain http on loopback; https requests get Secure
-    assert world.keys["recruiter"] not in cookie.split(";")[0].split(".")[-1]  # the signature is not the key
+    payload = cookie.split(";")[0].removeprefix("tm_console=").split(".")[0]
+    session = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    assert set(session) == {"key", "csrf"} and world.keys["recruiter"] not in cookie  # the key is sealed, not readable
     assert client.get("/console/needs").status_code == 200
 
 
@@ -70,6 +75,7 @@ def test_posts_without_or_with_a_wrong_csrf_token_are_refused(client: httpx.Clie
     r = client.post("/console/needs/n-pv/feedback", data=data | {"csrf": token})
     assert r.status_code == 303 and r.headers["location"] == "/console/needs/n-pv"
     assert ("n-pv", "t-pv1", "shortlist", ranking_id) in _feedback(world)
+    assert "已记录：t-pv1 — 入围" in client.get(r.headers["location"]).text  # without JavaScript: the page says so
 
 
 def test_an_enterprise_gets_a_404_page_for_another_enterprises_need(client: httpx.Client, world: World) -> None:
@@ -80,6 +86,8 @@ def test_an_enterprise_gets_a_404_page_for_another_enterprises_need(client: http
     assert client.get("/console/needs/n-nope").status_code == 404
     listing = client.get("/console/needs")
     assert "n-pv" in listing.text and "n-chip" not in listing.text
+    assert 'href="/console/search"' not in listing.text  # no link to what the role may not use
+    assert '<a href="/console/needs" aria-current="page">' in listing.text
     own = client.get("/console/needs/n-pv")
     assert own.status_code == 200
     assert "Anna Schmidt" not in own.text and "（已隐藏：未同意共享）" in own.text  # t-pv2 did not consent to sharing
@@ -211,3 +219,17 @@ def test_the_needs_list_filters_by_kind_platform_enterprise_and_status(client: h
     assert shown(status="closed") == set()
     assert client.get("/console/needs/n-pv/count").text == "3"
     assert client.get("/console/needs", params={"kind": "nope"}).status_code == 422
+
+
+def test_htmx_requests_get_fragments(client: httpx.Client, world: World) -> None:
+    hx = {"HX-Request": "true"}
+    r = client.get("/console/needs/n-pv/count", headers=hx)
+    assert r.status_code == 204 and r.headers["hx-redirect"].startswith("/console/signin?next=")
+    sign_in(client, world.keys["recruiter"])
+    page = client.get("/console/needs/n-pv")
+    data = {"csrf": csrf_of(page.text), "talent_id": "t-pv4", "action": "interview",
+            "ranking_id": page.text.split('name="ranking_id" value="')[1].split('"')[0]}  # fmt: skip
+    r = client.post("/console/needs/n-pv/feedback", data=data, headers=hx)
+    assert r.status_code == 200 and r.text == "已记录：t-pv4 — 面试"
+    r = client.post("/console/needs/n-pv/feedback", data=data | {"csrf": "forged"}, headers=hx)
+    assert r.status_code == 403 and r.text.startswith('<span class="error"') and "<html" not in r.text
