@@ -30,7 +30,7 @@ def test_shortlist_then_the_board_then_move_a_card(page, world: World) -> None:
     browser_sign_in(page, world.keys["recruiter"])
     page.get_by_role("link", name=NEED).click()
     page.get_by_role("button", name=re.compile(r"^入围：Anna Schmidt")).click()
-    expect(page.get_by_role("status")).to_contain_text("t-pv2")
+    expect(page.locator("#row-t-pv2 .done")).to_have_text("已记录：t-pv2 — 入围")
     assert "shortlist" in _actions(world, "t-pv2")
     page.get_by_role("link", name="查看招聘进度看板").click()
     expect(page.get_by_role("heading", name=f"招聘进度：{NEED}")).to_be_visible()
@@ -57,6 +57,7 @@ def test_download_the_shortlist_as_csv(page, world: World) -> None:
     browser_sign_in(page, world.keys["recruiter"])
     page.goto("/console/needs/n-pv")
     page.get_by_role("button", name=re.compile(r"^入围：李伟")).click()
+    expect(page.locator("#row-t-pv1 .done")).to_have_text("已记录：t-pv1 — 入围")
     page.goto("/console/needs/n-pv/pipeline")
     with page.expect_download() as info:
         page.get_by_role("link", name="下载 CSV").click()
@@ -115,6 +116,8 @@ def test_the_new_controls_are_reachable_by_keyboard(page, world: World) -> None:
     browser_sign_in(page, world.keys["recruiter"])
     page.goto("/console/needs/n-pv")
     page.get_by_role("button", name=re.compile(r"^入围：Chen Jie")).click()
+    expect(page.locator("#row-t-pv4 .done")).to_have_text("已记录：t-pv4 — 入围")
+    page.goto("/console/needs/n-pv")
 
     def tab_through(n: int) -> str:
         reached = []
