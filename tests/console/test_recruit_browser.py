@@ -40,9 +40,12 @@ def test_shortlist_then_the_board_then_move_a_card(page, world: World) -> None:
     expect(card.locator("ol.history")).to_contain_text("入围")
     check_accessibility(page)
     screenshot(page, "pipeline")
+    url = page.url
     page.get_by_label("移至（Anna Schmidt t-pv2）").select_option("interview")
     page.get_by_role("button", name="移动：Anna Schmidt t-pv2").click()
-    expect(page.get_by_role("status")).to_contain_text("t-pv2 → 面试")
+    expect(page.locator("#board > .notice")).to_have_text("已移动：t-pv2 → 面试")  # htmx: the board, in place
+    assert page.url == url
+    expect(page.locator("#to-t-pv2")).to_be_focused()  # the keyboard stays with the moved card
     expect(page.locator("#stage-interview #card-t-pv2")).to_be_visible()
     expect(page.locator("#stage-shortlisted #card-t-pv2")).to_have_count(0)
     assert _actions(world, "t-pv2").count("interview") == 1

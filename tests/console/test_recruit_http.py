@@ -51,6 +51,21 @@ def test_the_board_shows_a_shortlisted_card_and_a_move_records_feedback(client: 
     r = client.post("/console/needs/n-pv/pipeline/move", data={"csrf": token, "talent_id": "t-pv4", "stage": "offer"})
     assert r.status_code == 303 and r.headers["location"] == "/console/needs/n-pv/pipeline"
     assert _feedback(world, "t-pv4") == sorted([*before, "offer"])
+    # htmx: the new board in place of the old one; an error in the card's note
+    hx = {"HX-Request": "true"}
+    r = client.post("/console/needs/n-pv/pipeline/move", headers=hx,
+                    data={"csrf": token, "talent_id": "t-pv4", "stage": "interview"})  # fmt: skip
+    assert r.status_code == 200 and r.headers["hx-retarget"] == "#board" and r.text.startswith('<div id="board">')
+    assert 'id="card-t-pv4"' in r.text.split('id="stage-interview"')[1].split("</section>")[0]
+    r = client.post("/console/needs/n-pv/pipeline/move", headers=hx,
+                    data={"csrf": token, "talent_id": "t-pv4", "stage": "boss"})  # fmt: skip
+    assert (
+        r.status_code == 422
+        and r.text.startswith('<span class="error" role="alert">')
+        and "hx-retarget" not in r.headers
+    )
+    r = client.post("/console/needs/n-pv/pipeline/move", data={"csrf": token, "talent_id": "t-pv4", "stage": "offer"})
+    assert r.status_code == 303
     moved = client.get("/console/needs/n-pv/pipeline")
     assert 'id="card-t-pv4"' in moved.text.split('id="stage-offer"')[1].split("</section>")[0]
     assert "已移动：t-pv4" in moved.text
