@@ -29,6 +29,7 @@ from service.console.render import htmx, redirect, render
 from service.console.session import PREFIX, RANKERS, ConsoleError, Page, Posted, SignedIn, safe_next
 from service.db import table
 from service.keys import Role
+from service.pipeline import stage_counts
 from service.ranking import MAX_K
 
 router = APIRouter()
@@ -77,9 +78,11 @@ def needs_list(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> Response:
     rows, total, platforms = need_rows(page, kind, platform, enterprise, status, offset)
+    ids = [r["need"]["id"] for r in rows]
+    stages = stage_counts(page.request.app.state.store, page.principal, ids)  # type: ignore[arg-type]
     chosen = {"kind": kind, "platform": platform, "enterprise": enterprise, "status": status}
     return render(page, "needs.html", rows=rows, total=total, platforms=platforms, chosen=chosen, offset=offset,
-                  limit=LIST_LIMIT, kinds=list(NeedKind), statuses=list(NeedStatus))  # fmt: skip
+                  limit=LIST_LIMIT, kinds=list(NeedKind), statuses=list(NeedStatus), stages=stages)  # fmt: skip
 
 
 @router.get("/needs/{need_id}/count", response_class=HTMLResponse)

@@ -19,6 +19,7 @@ from service.api.ranking_schemas import SearchIn
 from service.api.rankings import search_page
 from service.console import filters
 from service.console.render import render
+from service.console.searches import saved_list
 from service.console.session import OFFICE, ConsoleError, SignedIn
 from service.ranking import MAX_K
 
@@ -60,5 +61,6 @@ async def search(
         lo, hi = min(scores), max(scores)
         talents = page.request.app.state.indices.talents
         languages = {c["talent_id"]: t.languages for c in body["candidates"] if (t := talents.get(c["talent_id"]))}
+    saved, notice = await run_in_threadpool(saved_list, page)
     return render(page, "search.html", q=q, kind=kind, kinds=list(NeedKind), k=k, offset=offset, chosen=chosen,
-                  body=body, lo=lo, hi=hi, languages=languages)  # fmt: skip
+                  body=body, lo=lo, hi=hi, languages=languages, saved=saved, notice=notice)  # fmt: skip
