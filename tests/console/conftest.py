@@ -52,8 +52,10 @@ def client(world: World) -> Iterator[httpx.Client]:
 # --- the browser -------------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
+    """One chromium per test module. Not per session: Playwright's sync API keeps an event loop running in this
+    thread while it is open, and every later test that calls ``asyncio.run`` (the app's start-up checks) would fail."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
