@@ -36,7 +36,7 @@ demo: install
 	$(BIN)/talentmatch db stats
 	MLFLOW_DISABLE_TELEMETRY=true $(BIN)/talentmatch train --world $(DEMO_DIR)
 	@echo "demo recruiter key: $$($(BIN)/talentmatch keys create --role recruiter --label demo)"
-	@echo "serving the demo world: http://127.0.0.1:8000/docs (API docs), /healthz, /metrics — Ctrl-C to stop"
+	@echo "serving the demo world: http://127.0.0.1:8000/console (the console: sign in with the key above), /docs (API docs), /healthz, /metrics — Ctrl-C to stop"
 	$(BIN)/talentmatch serve
 
 test: install system-deps
