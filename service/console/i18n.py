@@ -40,7 +40,13 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "error.409": ("无法执行", "Conflict"),
     "error.422": ("输入无效", "Invalid input"),
     "error.429": ("已超出今日额度", "Daily quota used"),
+    "error.500": ("服务器内部错误", "Internal error"),
     "error.503": ("服务暂不可用", "Unavailable"),
+    "error.internal": (
+        "出现意外错误，详情已记入服务日志。请稍后重试。",
+        "Something unexpected went wrong; the service log has the details. Try again shortly.",
+    ),
+    "error.unavailable": ("数据库暂不可用，请稍后重试。", "The database is unavailable; try again shortly."),
     "error.csrf": (
         "表单已过期或来源不明，请返回页面重试。",
         "The form expired or did not come from this console; go back, reload and retry.",

@@ -4,6 +4,7 @@ the field, 429)."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -14,15 +15,18 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from markupsafe import escape
+from sqlalchemy.exc import OperationalError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.api.errors import ApiError, validation_error
-from service.console.i18n import CATALOGUE, HTML_LANG
-from service.console.session import OFFICE, PREFIX, ConsoleError, Page, SignInRequired, visitor
+from service.console.i18n import CATALOGUE, DEFAULT, HTML_LANG, LANGS
+from service.console.session import LANG_COOKIE, OFFICE, PREFIX, ConsoleError, Page, SignInRequired, visitor
 from service.keys import Role
 
 HERE = Path(__file__).parent
+log = logging.getLogger("talentmatch.api")
 templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.trim_blocks = templates.env.lstrip_blocks = True
 
@@ -92,9 +96,47 @@ async def _page_of(request: Request) -> Page:
     return page
 
 
+def _bare_page(request: Request) -> Page:
+    """The page context for a server fault: the language only. The database may be what failed, so the session's
+    key is not looked up (the header shows nobody signed in)."""
+    chosen = request.query_params.get("lang") or request.cookies.get(LANG_COOKIE)
+    return Page(request, chosen if chosen in LANGS else DEFAULT, {})  # type: ignore[arg-type]
+
+
+class ConsoleFaults:
+    """A fault no handler knows (a bug) on a console page: logged as the API logs it, answered with the 500 page,
+    not the API's JSON. Here rather than as an ``Exception`` handler: Starlette re-raises after those, and the
+    server then drops the connection."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not _console(Request(scope)):
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def sending(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        except Exception as exc:
+            if started:
+                raise
+            log.exception("unhandled error", exc_info=exc)
+            page = _bare_page(Request(scope))
+            await error_page(page, 500, page.t("error.internal"))(scope, receive, send)
+
+
 def install(app: FastAPI) -> None:
-    """Console requests get HTML error pages; every other path keeps the API's JSON handlers."""
+    """Console requests get HTML error pages; every other path keeps the API's JSON handlers. Server faults (the
+    database down, a bug) are logged as the API logs them and shown without their text, as the API shows them."""
     api_error = app.exception_handlers[ApiError]
+    database_down = app.exception_handlers[OperationalError]
     invalid = app.exception_handlers[RequestValidationError]
     http = app.exception_handlers[StarletteHTTPException]
 
@@ -129,3 +171,13 @@ def install(app: FastAPI) -> None:
         page = await _page_of(request)
         message = page.t("error.404") if exc.status_code == 404 else str(exc.detail)
         return error_page(page, exc.status_code, message)
+
+    @app.exception_handler(OperationalError)
+    async def _down(request: Request, exc: OperationalError) -> Response:
+        response = await database_down(request, exc)
+        if not _console(request):
+            return response
+        page = _bare_page(request)
+        return error_page(page, 503, page.t("error.unavailable"))
+
+    app.add_middleware(ConsoleFaults)

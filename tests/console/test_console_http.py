@@ -233,3 +233,44 @@ def test_htmx_requests_get_fragments(client: httpx.Client, world: World) -> None
     assert r.status_code == 200 and r.text == "已记录：t-pv4 — 面试"
     r = client.post("/console/needs/n-pv/feedback", data=data | {"csrf": "forged"}, headers=hx)
     assert r.status_code == 403 and r.text.startswith('<span class="error"') and "<html" not in r.text
+
+
+def test_a_fault_on_a_page_is_an_html_500_page_without_its_text(
+    client: httpx.Client, world: World, monkeypatch
+) -> None:
+    def broken(*_a, **_k):
+        raise RuntimeError("boom at /srv/secret/path")
+
+    monkeypatch.setattr("service.console.needs.need_candidates", broken)
+    sign_in(client, world.keys["recruiter"])
+    r = client.get("/console/needs/n-pv", params={"lang": "en"})
+    assert r.status_code == 500 and r.headers["content-type"].startswith("text/html")
+    assert "Internal error" in r.text and "service log" in r.text
+    assert "boom" not in r.text and "/srv" not in r.text and "RuntimeError" not in r.text
+    monkeypatch.undo()
+    assert client.get("/talents", headers={"Authorization": f"Bearer {world.keys['recruiter']}"}).status_code == 200
+
+
+def test_the_database_down_is_an_html_503_page_without_the_host(tmp_path) -> None:
+    """The key check reads the database: with the store unreachable, signing in shows a 503 page in the page's
+    language that names neither the host nor the driver (the API's JSON 503 is unchanged)."""
+    from api_helpers import settings_for
+    from fastapi.testclient import TestClient
+
+    from service.api.app import create_app
+
+    down = create_app(settings_for(f"sqlite:///{tmp_path / 'x.db'}", tmp_path))
+    down.state.store = Store("postgresql+psycopg://secretuser:pw@127.0.0.1:1/secretdb?connect_timeout=2")
+    client = TestClient(down, raise_server_exceptions=False)  # no lifespan: the store stays the unreachable one
+    try:
+        form = client.get("/console/signin")
+        assert form.status_code == 200
+        r = client.post("/console/signin", data={"csrf": csrf_of(form.text), "key": "tm_" + "x" * 43})
+        assert r.status_code == 503 and r.headers["content-type"].startswith("text/html"), r.text[:300]
+        assert "数据库暂不可用" in r.text
+        for secret in ("127.0.0.1", "secretuser", "secretdb", "refused", "psycopg"):
+            assert secret not in r.text, secret
+        api = client.get("/talents", headers={"Authorization": "Bearer tm_" + "x" * 43})
+        assert api.status_code == 503 and api.headers["content-type"].startswith("application/json")
+    finally:
+        down.state.store.close()
