@@ -755,7 +755,7 @@ class TalentGraph:
             if not len(frontier):
                 break
             reached = np.zeros(len(dist), dtype=bool)
-            reached[csr.adj[frontier].indices] = True
+            reached[_neighbours(csr.adj, frontier)] = True
             frontier = np.flatnonzero(reached & (dist > hop))
             dist[frontier] = hop
         return dist
@@ -844,8 +844,7 @@ class TalentGraph:
         csr = self._csr()
         blocks = self._memo_get(("reverse-walk",))
         if blocks is None:
-            walk_t = sp.vstack([csr.walk_top, csr.walk_bottom]).T.tocsr()
-            blocks = self._memo_put(("reverse-walk",), (walk_t[: csr.split], walk_t[csr.split :]))
+            blocks = self._memo_put(("reverse-walk",), _reverse_walk(csr))
         restart = np.zeros(csr.adj.shape[0], dtype=np.float32)
         restart[self._row_of(f"talent:{talent_id}")] = alpha
         return solve_ppr(restart, csr.split, blocks, alpha, iters, tol)
@@ -863,7 +862,7 @@ class TalentGraph:
         for i, c in enumerate(concepts):
             nodes = [c, *(d for d in self.nx.adj[c] if d.startswith("discipline:") and _up(d) == c)]
             rows = csr.pos[[self._number[v] for v in nodes]]
-            neigh = csr.adj[rows[rows >= 0]].indices
+            neigh = _neighbours(csr.adj, rows[rows >= 0])
             f = len(np.unique(neigh[np.isin(csr.kinds[neigh], _OWNERS)]))
             out[i] = 1.0 / np.log(f) if f >= 2 else 0.0
         return out
@@ -931,6 +930,33 @@ class TalentGraph:
             while len(self._memo) > MEMO_SIZE:
                 self._memo.popitem(last=False)
         return value
+
+
+def _neighbours(adj: sp.csr_array, rows: np.ndarray) -> np.ndarray:
+    """The column indices of ``rows`` of ``adj``, concatenated in order (``adj[rows].indices`` without building the
+    sub-matrix: a BFS step or a concept's owners, after every write)."""
+    starts = adj.indptr[rows]
+    lens = adj.indptr[np.asarray(rows) + 1] - starts
+    if not len(lens):
+        return np.zeros(0, adj.indices.dtype)
+    offsets = np.repeat(starts - (np.cumsum(lens) - lens), lens)
+    return adj.indices[offsets + np.arange(int(lens.sum()))]
+
+
+def _reverse_walk(csr: _Csr) -> tuple[sp.csr_array, sp.csr_array]:
+    """The two row blocks of Wᵀ, W the walk of ``ppr_vector`` (W[r, c] = 1 / degree(c) on each edge). The
+    adjacency is symmetric, so Wᵀ has its sparsity exactly, with 1 / degree(r) on row r: no transpose and no sort
+    after each write (``tests/features/test_graph.py`` holds it equal to ``W.T.tocsr()``)."""
+    adj, split = csr.adj, csr.split
+    lens = np.diff(adj.indptr)
+    degree = lens.astype(np.float32)
+    inv = np.divide(1.0, degree, out=np.zeros_like(degree), where=degree > 0)
+    data, cut = np.repeat(inv, lens), adj.indptr[split]
+    n = adj.shape[0]
+    return (
+        sp.csr_array((data[:cut], adj.indices[:cut], adj.indptr[: split + 1]), shape=(split, n)),
+        sp.csr_array((data[cut:], adj.indices[cut:], adj.indptr[split:] - cut), shape=(n - split, n)),
+    )
 
 
 def solve_ppr(restart: np.ndarray, split: int, walks: tuple, alpha: float, iters: int, tol: float) -> np.ndarray:

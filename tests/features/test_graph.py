@@ -8,8 +8,21 @@ import math
 import networkx as nx
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
-from features.graph import FEATURE_NAMES, ROUTE_CAP, EdgeType, NodeType, TalentGraph
+from features.graph import (
+    FEATURE_NAMES,
+    PPR_ALPHA,
+    PPR_ITERS,
+    PPR_TOL,
+    ROUTE_CAP,
+    EdgeType,
+    NodeType,
+    TalentGraph,
+    _neighbours,
+    _reverse_walk,
+    solve_ppr,
+)
 from features.records import (
     Education,
     Enterprise,
@@ -404,3 +417,27 @@ def test_errors_name_the_problem():
         g.add_talents([talent("t1"), talent("t1")])
     with pytest.raises(ValueError, match=r"need id\(s\) n1 appear more than once"):
         TalentGraph.build(needs=[Need(id="n1", title="a"), Need(id="n1", title="b")])
+
+
+def test_reverse_walk_and_neighbour_gather_equal_the_scipy_forms_exactly():
+    """The talent-side PPR's Wᵀ, built from the symmetric adjacency without a transpose, is ``W.T.tocsr()`` bit
+    for bit (so ``ppr_to`` is unchanged), and the BFS's row gather is ``adj[rows].indices``; after a write too."""
+    g = TalentGraph.build(**city_world())
+    for _ in range(2):
+        csr = g._csr()
+        walk_t = sp.vstack([csr.walk_top, csr.walk_bottom]).T.tocsr()
+        want = (walk_t[: csr.split], walk_t[csr.split :])
+        got = _reverse_walk(csr)
+        for a, b in zip(got, want, strict=True):
+            assert a.shape == b.shape and a.dtype == b.dtype
+            np.testing.assert_array_equal(a.indptr, b.indptr)
+            np.testing.assert_array_equal(a.indices, b.indices)
+            np.testing.assert_array_equal(a.data, b.data)
+        restart = np.zeros(csr.adj.shape[0], np.float32)
+        restart[csr.pos[g._number["talent:t1"]]] = PPR_ALPHA
+        np.testing.assert_array_equal(
+            g.ppr_to("t1"), solve_ppr(restart, csr.split, want, PPR_ALPHA, PPR_ITERS, PPR_TOL)
+        )
+        for rows in ([], [0], [3, 1, 3], list(range(csr.adj.shape[0]))[::-1]):
+            np.testing.assert_array_equal(_neighbours(csr.adj, np.array(rows, np.int64)), csr.adj[rows].indices)
+        g.add_talent(talent("t-new", skills=["Verilog", "rare skill"], disciplines=["F040101"]))
