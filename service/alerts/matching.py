@@ -78,6 +78,8 @@ class Match:
     subs: list[Subscription]
     x: np.ndarray | None = field(default=None, repr=False)
     contrib: np.ndarray | None = field(default=None, repr=False)
+    model: ScorerLike | None = field(default=None, repr=False)
+    """The model that gave ``score``: its contributions (``contrib``) are worked out only for matches written."""
 
 
 @dataclass(frozen=True)
@@ -247,11 +249,7 @@ class AlertMatcher:
                             by_rank.append(sub)
                 if by_score or by_rank:
                     why = "threshold" if by_score else "top_n"
-                    out.append(Match(need.id, talent.id, round(s, 6), why, by_score + by_rank, X[j]))
-            if scorer is not None and out:
-                contrib = scorer.contributions(np.stack([m.x for m in out]))
-                for m, c in zip(out, contrib, strict=True):
-                    m.contrib = c
+                    out.append(Match(need.id, talent.id, round(s, 6), why, by_score + by_rank, X[j], model=scorer))
             return out
 
     # --- alerts ------------------------------------------------------------------------------------------------
@@ -304,6 +302,7 @@ class AlertMatcher:
                 fresh = self._capped(conn, fresh, now)
             if not fresh:
                 return []
+            _explain(fresh)
             created: list[CreatedAlert] = []
             digests: dict[int, int] = {}
             for m in fresh:
@@ -359,6 +358,19 @@ class AlertMatcher:
             "created_at": now.isoformat(),
             "console_url": f"{self.settings.console_url.rstrip('/')}/needs/{need.id}/candidates",
         }
+
+
+def _explain(matches: list[Match]) -> None:
+    """The feature contributions behind each match's reasons, one call per model, for the matches being written
+    only: the model's per-feature attribution is the dearest step of scoring, and dedup and the caps drop most
+    matches."""
+    todo: dict[int, list[Match]] = {}
+    for m in matches:
+        if m.model is not None and m.x is not None and m.contrib is None:
+            todo.setdefault(id(m.model), []).append(m)
+    for group in todo.values():
+        for m, c in zip(group, group[0].model.contributions(np.stack([m.x for m in group])), strict=True):
+            m.contrib = c
 
 
 def _last_scores(conn: Connection, matches: list[Match]) -> dict[tuple[str, str], float]:
