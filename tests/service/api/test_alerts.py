@@ -3,19 +3,26 @@ and the anti-spam rules with known answers (dedup margin, daily caps per need an
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import lightgbm as lgb
+import numpy as np
 import pytest
 import sqlalchemy as sa
 from alert_helpers import SECRET, World, perovskite_talents
 from api_helpers import auth, run_server, settings_for
 
 from features.records import Talent
+from features.schema import SCHEMA
+from matcher.ranker import NO_ENCODER, Scorer
+from matcher.reasons import reasons
 from service import alerts, db
 from service.alerts.matching import materially_changed
 from service.alerts.subscriptions import Channel
 from service.api.app import create_app
+from service.disclosure import enterprise_reasons
 
 T0 = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
 PEROVSKITE = {"id": "t-new", "name": "周敏", "email": "zhou@example.org", "tier": "B", "skills": ["perovskite"],
@@ -196,3 +203,45 @@ def test_material_changes():
     for field, value in [("skills", ["x"]), ("tier", "A"), ("sites", ["jiaxing"]), ("summary", "other")]:
         changed = Talent.model_validate(t.model_dump() | {field: value})
         assert materially_changed(t, changed), field
+
+
+class _Counting:
+    """A real model that records the rows it was asked to explain."""
+
+    def __init__(self, inner: Scorer) -> None:
+        self.inner, self.explained = inner, []
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def contributions(self, X):
+        self.explained.append(len(X))
+        return self.inner.contributions(X)
+
+
+def test_contributions_only_for_alerts_written_and_from_the_scoring_model(tmp_path, world_dir):
+    """An alert's reasons need the model's per-feature contributions, the dearest step of matching: they are worked
+    out after dedup and caps, for the alerts written only, and equal the model's contributions on the scored row."""
+    rng = np.random.default_rng(0)
+    X = rng.random((400, len(SCHEMA.names)), dtype=np.float32)
+    y = 1.0 + np.digitize(X[:, SCHEMA.names.index("graph_ppr")], [0.25, 0.5, 0.7])  # scores >= 0: min_score 0 fires
+    params = {"objective": "regression", "num_leaves": 7, "min_data_in_leaf": 5, "verbose": -1, "seed": 0,
+              "deterministic": True, "num_threads": 1}  # fmt: skip
+    model = Scorer(lgb.train(params, lgb.Dataset(X, y, feature_name=SCHEMA.names), 10), "reg-1", SCHEMA.version,
+                   NO_ENCODER)  # fmt: skip
+    counting = _Counting(model)
+    w = World(tmp_path, world_dir, alerts_cap_per_need=2)
+    w.matcher.scorer = lambda: counting
+    w.subscribe(channel=Channel.inbox)
+    talents = [_indexed(w, t) for t in perovskite_talents(3)]
+    scored = {m.talent_id: m for t in talents for m in w.matcher.score(t, now=T0)}
+    assert len(scored) == 3 and counting.explained == []  # scoring alone explains nothing
+    made = w.matcher.match(talents, now=T0)
+    assert len(made) == 2 and counting.explained == [2]  # the cap dropped one: it was never explained
+    a = db.AlertRow.__table__
+    for alert in made:
+        m = scored[alert.talent_id]
+        why = reasons(w.idx.needs["n1"], m.x, model.contributions(m.x[None])[0], SCHEMA, w.idx, m.talent_id)
+        with w.store.engine.connect() as conn:
+            payload = conn.scalar(sa.select(a.c.payload).where(a.c.id == alert.id))
+        assert payload["reasons"] == json.loads(json.dumps(enterprise_reasons([r.to_dict() for r in why])))
