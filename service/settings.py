@@ -25,7 +25,7 @@ class Settings(BaseSettings):
         default=200_000,  # features.ann.DEFAULT_EXACT_BELOW (not imported: settings load without faiss)
         ge=1,
         description="Dense search over talent profiles (and open needs) is exact below this many vectors and HNSW "
-        "(approximate, recall@300 ≥ 0.98 of exact on structured vectors) from it on; see the dense index section.",
+        "(approximate) from it on; see Features → Dense.",
     )
     max_errors_shown: int = Field(default=50, ge=1, description="Import errors listed before the rest are counted.")
     encoder: str = Field(
