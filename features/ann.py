@@ -41,8 +41,7 @@ class ProfileSearch:
         self._rows = np.empty(0, dtype=np.int64)  # HNSW label -> our row
         self._label: dict[int, int] = {}  # our row -> HNSW label, live only
         self._alive = np.empty(0, dtype=bool)
-        self._params: faiss.SearchParametersHNSW | None = None
-        self._keep: tuple = ()
+        self._params: tuple | None = None  # (SearchParametersHNSW, and what its raw pointers point into)
 
     @property
     def kind(self) -> str:
@@ -91,7 +90,8 @@ class ProfileSearch:
         if self._hnsw is None:
             scores, rows = self._exact.search(q, k)
             return scores[0], rows[0]
-        scores, labels = self._hnsw.search(q, k, params=self._search_params(k))
+        held = self._search_params(k)  # a local reference: a concurrent search may replace self._params
+        scores, labels = self._hnsw.search(q, k, params=held[0])
         labels = labels[0]
         return scores[0], np.where(labels >= 0, self._rows[np.maximum(labels, 0)], -1)
 
@@ -114,14 +114,17 @@ class ProfileSearch:
         n = storage.ntotal * self.dim
         return faiss.rev_swig_ptr(storage.get_xb(), n).reshape(storage.ntotal, self.dim)
 
-    def _search_params(self, k: int) -> faiss.SearchParametersHNSW:
-        """efSearch at least ``k``; a bitmap selector of live nodes once anything was removed (kept referenced)."""
-        if self._params is None or self._params.efSearch < k:
+    def _search_params(self, k: int) -> tuple:
+        """efSearch at least ``k`` and, once anything was removed, a bitmap selector of live nodes; returned with
+        the bitmap and selector, which faiss reaches by raw pointer and Python must keep alive."""
+        held = self._params
+        if held is None or held[0].efSearch < k:
             params = faiss.SearchParametersHNSW()
             params.efSearch = max(self.ef_search, k)
+            held = (params,)
             if not self._alive.all():
                 bits = np.packbits(self._alive, bitorder="little")
                 params.sel = faiss.IDSelectorBitmap(len(self._alive), faiss.swig_ptr(bits))
-                self._keep = (bits, params.sel)  # faiss holds raw pointers: keep both alive with the params
-            self._params = params
-        return self._params
+                held = (params, bits, params.sel)
+            self._params = held
+        return held
