@@ -41,6 +41,7 @@ import httpx
 import numpy as np
 
 from demo.world import generate_world
+from features.records import Need
 from service.keys import create_key
 from service.store import Store
 
@@ -59,6 +60,20 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def imported_world(tmp: Path, talents: int) -> tuple[str, str, list[Need]]:
+    """A demo world (seed 7) of ``talents`` imported into a fresh SQLite file under ``tmp``: its URL, a recruiter
+    key, and the open needs."""
+    generate_world(tmp / "world", talents=talents, seed=7)
+    url = f"sqlite:///{tmp / 'bench.db'}"
+    with Store(url) as store:
+        store.upgrade()
+        report = store.import_path(tmp / "world")
+        assert report.ok, report.issues[:5]
+        key = create_key(store, "recruiter", label="bench")
+        needs = [n for n in store.iter_records("need") if n.status == "open"]
+    return url, key, needs  # type: ignore[return-value]
 
 
 @contextlib.contextmanager
@@ -210,14 +225,8 @@ def _httpx_loop(base: str, key: str, paths: list[str]) -> dict:
 def run() -> list[dict]:
     with tempfile.TemporaryDirectory(prefix="bench-api-") as tmp:
         tmp = Path(tmp)
-        generate_world(tmp / "world", talents=TALENTS, seed=7)
-        url = f"sqlite:///{tmp / 'api.db'}"
-        with Store(url) as store:
-            store.upgrade()
-            report = store.import_path(tmp / "world")
-            assert report.ok, report.issues[:5]
-            key = create_key(store, "recruiter", label="bench")
-            needs = [n.id for n in store.iter_records("need") if n.status == "open"][:NEEDS]
+        url, key, open_needs = imported_world(tmp, TALENTS)
+        needs = [n.id for n in open_needs[:NEEDS]]
         version = _champion(tmp / "models")
         env = {"TALENTMATCH_RANK_CACHE_SECONDS": str(CACHE_SECONDS)}
         with served(url, tmp, env) as (base, start_s):

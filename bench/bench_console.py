@@ -20,10 +20,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from bench.bench_api import _champion, served
-from demo.world import generate_world
-from service.keys import create_key
-from service.store import Store
+from bench.bench_api import _champion, imported_world, served
 
 TALENTS = 10_000
 NEEDS = 20
@@ -38,14 +35,8 @@ def _pct(values: list[float]) -> tuple[float, float, float]:
 def run() -> list[dict]:
     with tempfile.TemporaryDirectory(prefix="bench-console-") as tmp:
         tmp = Path(tmp)
-        generate_world(tmp / "world", talents=TALENTS, seed=7)
-        url = f"sqlite:///{tmp / 'console.db'}"
-        with Store(url) as store:
-            store.upgrade()
-            report = store.import_path(tmp / "world")
-            assert report.ok, report.issues[:5]
-            key = create_key(store, "recruiter", label="bench")
-            needs = [n.id for n in store.iter_records("need") if n.status == "open"][:NEEDS]
+        url, key, open_needs = imported_world(tmp, TALENTS)
+        needs = [n.id for n in open_needs[:NEEDS]]
         _champion(tmp / "models")
         env = {"TALENTMATCH_RANK_CACHE_SECONDS": "3600", "TALENTMATCH_SECRET_KEY_FILE": str(tmp / "secret.key")}
         with served(url, tmp, env) as (base, _), httpx.Client(base_url=base, timeout=60) as client:

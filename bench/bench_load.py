@@ -32,10 +32,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.bench_api import _champion, served
-from demo.world import generate_world
+from bench.bench_api import _champion, imported_world, served
 from service.alerts import subscriptions as subs_db
-from service.keys import create_key
 from service.store import Store
 
 TALENTS = int(os.environ.get("BENCH_LOAD_TALENTS", "20000"))
@@ -147,14 +145,9 @@ def _summary(results: list, seconds: float) -> dict:
 def run() -> list[dict]:
     with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
         tmp = Path(tmp)
-        generate_world(tmp / "world", talents=TALENTS, seed=7)
-        url = f"sqlite:///{tmp / 'load.db'}"
+        url, key, open_needs = imported_world(tmp, TALENTS)
+        open_needs = open_needs[:HOT_NEEDS]
         with Store(url) as store:
-            store.upgrade()
-            report = store.import_path(tmp / "world")
-            assert report.ok, report.issues[:5]
-            key = create_key(store, "recruiter", label="bench")
-            open_needs = [n for n in store.iter_records("need") if n.status == "open"][:HOT_NEEDS]
             for need in open_needs:
                 subs_db.create(store, enterprise_id=need.enterprise_id, need_id=need.id, channel="inbox", min_score=0.5)
             talents = store.ids("talent")[:5000]

@@ -56,3 +56,15 @@ def screenshot(pg, name: str) -> Path:
     pg.screenshot(path=str(path), full_page=True)
     assert path.stat().st_size > 1000
     return path
+
+
+def tab_through(pg, presses: int) -> str:
+    """Press Tab ``presses`` times and say what had focus each time, one ``id|accessible text`` per line."""
+    reached = []
+    for _ in range(presses):
+        pg.keyboard.press("Tab")
+        reached.append(pg.evaluate(
+            "() => { const e = document.activeElement; return (e.id || '') + '|' + (e.getAttribute('aria-label') "
+            "|| e.textContent || e.getAttribute('name') || '').trim(); }"
+        ))  # fmt: skip
+    return "\n".join(reached)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from console_helpers import World, browser_sign_in, check_accessibility, screenshot
+from console_helpers import World, browser_sign_in, check_accessibility, screenshot, tab_through
 from playwright.sync_api import expect
 
 from service.store import Store
@@ -108,14 +108,7 @@ def test_an_enterprise_sees_masked_cards_and_a_404_for_another_enterprises_need(
 def test_main_controls_are_reachable_by_keyboard(page, world: World) -> None:
     browser_sign_in(page, world.keys["recruiter"])
     page.goto("/console/needs/n-pv")
-    reached: list[str] = []
-    for _ in range(80):
-        page.keyboard.press("Tab")
-        reached.append(page.evaluate(
-            "() => { const e = document.activeElement; return (e.id || '') + '|' + (e.getAttribute('aria-label') "
-            "|| e.textContent || e.getAttribute('name') || '').trim(); }"
-        ))  # fmt: skip
-    text = "\n".join(reached)
+    text = tab_through(page, 80)
     for wanted in ("跳到正文", "lang-switch|", "退出登录", "|需求", "|检索人才", "f-residence|", "toggle-personalized|",
                    "入围：李伟", "拒绝：李伟"):  # fmt: skip
         assert wanted in text, f"{wanted!r} not reached by Tab:\n{text}"

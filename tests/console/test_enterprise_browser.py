@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from console_helpers import World, browser_sign_in, check_accessibility, screenshot
+from console_helpers import World, browser_sign_in, check_accessibility, screenshot, tab_through
 from enterprise_helpers import seed_alert
 from playwright.sync_api import expect
 
@@ -95,14 +95,7 @@ def test_an_admin_views_an_enterprise_and_controls_are_reachable_by_keyboard(pag
     seed_alert(world.url)
     browser_sign_in(page, world.keys["e1"])
     page.goto("/console/enterprise?lang=en")
-    reached: list[str] = []
-    for _ in range(120):
-        page.keyboard.press("Tab")
-        reached.append(page.evaluate(
-            "() => { const e = document.activeElement; return (e.id || '') + '|' + (e.getAttribute('aria-label') "
-            "|| e.textContent || e.getAttribute('name') || '').trim(); }"
-        ))  # fmt: skip
-    text = "\n".join(reached)
+    text = tab_through(page, 120)
     fields = [f"s-{name}|" for name in ("need", "channel", "url", "secret", "email", "top_n", "min_score", "delivery")]
     for wanted in ("|Enterprise", "|Post a need", "Edit: ", "Mark alert", "|Unread", *fields, "|Subscribe"):
         assert wanted in text, f"{wanted!r} not reached by Tab:\n{text}"

@@ -11,7 +11,7 @@ import re
 
 import httpx
 import pytest
-from console_helpers import World, browser_sign_in, check_accessibility, screenshot
+from console_helpers import World, browser_sign_in, check_accessibility, screenshot, tab_through
 from playwright.sync_api import expect
 
 from service.store import Store
@@ -122,21 +122,11 @@ def test_the_new_controls_are_reachable_by_keyboard(page, world: World) -> None:
     expect(page.locator("#row-t-pv4 .done")).to_have_text("已记录：t-pv4 — 入围")
     page.goto("/console/needs/n-pv")
 
-    def tab_through(n: int) -> str:
-        reached = []
-        for _ in range(n):
-            page.keyboard.press("Tab")
-            reached.append(page.evaluate(
-                "() => { const e = document.activeElement; return (e.id || '') + '|' + (e.getAttribute('aria-label') "
-                "|| e.textContent || e.getAttribute('name') || '').trim(); }"
-            ))  # fmt: skip
-        return "\n".join(reached)
-
-    text = tab_through(120)
+    text = tab_through(page, 120)
     for wanted in ("pipeline-link|", "比较：李伟 t-pv1", "比较所选候选人"):
         assert wanted in text, f"{wanted!r} not reached by Tab:\n{text}"
     page.goto("/console/needs/n-pv/pipeline")
-    text = tab_through(60)
+    text = tab_through(page, 60)
     for wanted in ("export-csv|", "export-xlsx|", "to-t-pv4|", "移动：Chen Jie t-pv4", "|经过"):
         assert wanted in text, f"{wanted!r} not reached by Tab:\n{text}"
 
@@ -147,14 +137,7 @@ def test_saved_search_controls_are_reachable_by_keyboard(page, world: World) -> 
     page.get_by_label("名称").fill("RISC-V 键盘")
     page.get_by_role("button", name="保存此检索").click()
     expect(page.get_by_role("status")).to_contain_text("RISC-V 键盘")
-    reached = []
-    for _ in range(80):
-        page.keyboard.press("Tab")
-        reached.append(page.evaluate(
-            "() => { const e = document.activeElement; return (e.id || '') + '|' + (e.getAttribute('aria-label') "
-            "|| e.textContent || e.getAttribute('name') || '').trim(); }"
-        ))  # fmt: skip
-    text = "\n".join(reached)
+    text = tab_through(page, 80)
     for wanted in ("saved-name|", "|保存此检索", "|RISC-V 键盘", "删除检索：RISC-V 键盘"):
         assert wanted in text, f"{wanted!r} not reached by Tab:\n{text}"
     page.get_by_role("button", name="删除检索：RISC-V 键盘").click()
