@@ -44,6 +44,18 @@ class ProfileSearch:
         self._alive = np.empty(0, dtype=bool)
         self._params: tuple | None = None  # (SearchParametersHNSW, and what its raw pointers point into)
 
+    def __getstate__(self) -> dict:
+        """Pickled (index snapshots) with the faiss indices serialised to bytes and without the search parameters,
+        which hold raw pointers and are rebuilt on the next search."""
+        hnsw = None if self._hnsw is None else faiss.serialize_index(self._hnsw)
+        return {**self.__dict__, "_exact": faiss.serialize_index(self._exact), "_hnsw": hnsw, "_params": None}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._exact = faiss.deserialize_index(state["_exact"])
+        if state["_hnsw"] is not None:
+            self._hnsw = faiss.deserialize_index(state["_hnsw"])
+
     @property
     def kind(self) -> str:
         return "exact" if self._hnsw is None else "hnsw"

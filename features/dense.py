@@ -535,6 +535,11 @@ class DenseIndex:
         self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
         self._qlock = threading.Lock()
 
+    def __getstate__(self) -> dict:
+        """Pickled (index snapshots) without the query LRU: a cache, whose keys are talents' texts in the reciprocal
+        index."""
+        return {**self.__dict__, "_queries": OrderedDict()}
+
     @staticmethod
     def extract(record) -> tuple[str, list[str]]:
         return talent_parts(record)

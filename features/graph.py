@@ -276,6 +276,10 @@ class TalentGraph:
         self._memo: OrderedDict[tuple, object] = OrderedDict()  # per-version results (PPR, routes, weights), LRU
         self._memo_lock = threading.Lock()
 
+    def __getstate__(self) -> dict:
+        """Pickled (index snapshots) without the per-version memo: a cache of up to ~250 MB, refilled on use."""
+        return {**self.__dict__, "_memo": OrderedDict()}
+
     # ---------------------------------------------------------------- building and incremental changes
 
     @classmethod
