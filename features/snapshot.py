@@ -472,6 +472,21 @@ def latest(root: str | os.PathLike, *, expect: Mapping[str, Any]) -> tuple[Path,
     return None
 
 
+def load_latest(
+    root: str | os.PathLike, *, encoder: str | Encoder | None, cache_dir: str | os.PathLike | None = None
+) -> tuple[Indices, dict] | None:
+    """``latest`` then ``load``, newest first, passing over (with a logged reason) snapshots that are refused or
+    fail their checksums: the newest usable indices and their metadata, or None (the caller rebuilds)."""
+    expect = expectation(encoder)
+    for path in snapshots(root):
+        try:
+            meta = check(path, expect=expect)
+            return load(path, encoder=encoder, cache_dir=cache_dir), meta
+        except SnapshotError as e:
+            log.warning("index snapshot passed over: %s", e)
+    return None
+
+
 def prune(root: str | os.PathLike, keep: int = 2) -> list[Path]:
     """Delete all but the newest ``keep`` snapshots, and temporary directories whose writing process is gone;
     returns what was deleted. A process that has a deleted snapshot mapped keeps reading it (the files live on
