@@ -169,6 +169,10 @@ class Bm25Corpus:
         self._slot = np.full(len(vocab), -1, np.int32)
         self._slot_lock = threading.Lock()
 
+    def __getstate__(self) -> dict:
+        """Pickled (index snapshots) with a blank scratch array: a reader may be using it while a snapshot is saved."""
+        return {**self.__dict__, "_slot": np.full(len(self._slot), -1, np.int32)}
+
     def positions(self, sorted_terms: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Index of each column id in ``sorted_terms`` and whether it is there. Uses one vocabulary-sized scratch
         array per corpus (set, read, reset under a lock): O(len(cols)), no per-call allocation of vocabulary size."""
