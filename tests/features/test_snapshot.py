@@ -225,3 +225,26 @@ def test_newest_is_by_seq_then_time_and_prune_keeps_the_newest(world, tmp_path):
     assert [snapshot.read_meta(p)["seq"] for p in snapshot.snapshots(tmp_path)] == [10, 10]
     with pytest.raises(ValueError, match="seq must be a non-negative int"):
         snapshot.save(idx, tmp_path, seq=-1)
+
+
+@pytest.mark.parametrize("exact_below", [1000, 20])
+def test_profile_search_round_trips_exact_and_hnsw_with_deletions(exact_below):
+    from features.ann import ProfileSearch
+
+    rng = np.random.default_rng(0)
+    vecs = rng.standard_normal((60, 16)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    search = ProfileSearch(16, exact_below=exact_below)
+    search.add(vecs, np.arange(60))
+    search.remove(3)
+    search.search(vecs[0], 10)  # builds the HNSW's search parameters (raw pointers: never pickled)
+    copy = pickle.loads(pickle.dumps(search, protocol=5))
+    assert copy.kind == search.kind == ("exact" if exact_below > 60 else "hnsw")
+    for s in (search, copy):
+        s.remove(5)
+        s.add(vecs[:2] * -1, np.array([60, 61]))
+    for q in vecs[:10]:
+        (sa, ra), (sb, rb) = search.search(q, 15), copy.search(q, 15)
+        np.testing.assert_array_equal(ra, rb)
+        np.testing.assert_array_equal(sa, sb)
+        assert 3 not in ra and 5 not in ra
