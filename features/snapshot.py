@@ -441,8 +441,8 @@ def load(
         raise SnapshotDamaged(f"snapshot {path}: {OBJECTS} unreadable ({e})") from None
     if zlib.crc32(objects) != files[OBJECTS]["crc32"]:
         raise SnapshotDamaged(f"snapshot {path}: {OBJECTS} fails its checksum (damaged on disk?)")
-    with ThreadPoolExecutor(2) if verify else _NoPool() as pool:
-        checks = [pool.submit(_verify, path, name, files[name]["crc32"]) for name in (BUFFERS, RECORDS)]
+    with ThreadPoolExecutor(2) as pool:
+        checks = [pool.submit(_verify, path, name, files[name]["crc32"]) for name in (BUFFERS, RECORDS) if verify]
         data, records = _map(path / BUFFERS), _map(path / RECORDS)
         buffers = [data[start : start + size] for start, size in meta["buffers"]]
         cache = VectorCache(cache_dir) if cache_dir is not None else None
@@ -473,24 +473,6 @@ def load(
     if not isinstance(indices, Indices):
         raise SnapshotDamaged(f"snapshot {path} holds a {type(indices).__name__}, not Indices")
     return indices
-
-
-class _NoPool:
-    """``verify=False``: the checks are skipped."""
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        return None
-
-    def submit(self, *_args):
-        return _Done()
-
-
-class _Done:
-    def result(self) -> None:
-        return None
 
 
 # ---------------------------------------------------------------- choosing and pruning
