@@ -270,9 +270,11 @@ def save(indices: Indices, root: str | os.PathLike, *, seq: int, meta: Mapping |
 
     ``seq`` is the store's change-journal watermark the indices reflect (``latest`` returns it in the metadata, so
     the caller catches up from there); ``meta`` adds caller fields (JSON-serialisable) to ``meta.json``. The
-    indices must not change while this runs: hold the readers' side of the service's lock (it only reads). Nothing
-    appears under the final name unless every file was written and fsynced; a failure removes the temporary
-    directory and raises."""
+    indices must not change while this runs (it only reads them): no writer, and no reader that grows them — alert
+    matching adds unseen query words to the BM25 vocabulary, and pickling a dict another thread grows fails with
+    ``RuntimeError`` (nothing is left behind; save again later). Caches and scratch space readers use are not
+    saved. Nothing appears under the final name unless every file was written and fsynced; a failure removes the
+    temporary directory and raises."""
     if not isinstance(seq, int) or seq < 0:
         raise ValueError(f"seq must be a non-negative int (the change journal's watermark), got {seq!r}")
     root = Path(root)
