@@ -155,6 +155,14 @@ class Readiness(BaseModel):
         description="Why no (or an older) model serves. No model does not make the service unready: the "
         "non-personalised ranking serves.",
     )
+    sync_lag_changes: int | None = Field(
+        default=None,
+        description="Changes other processes wrote to the store that this process has not applied yet (null: sync "
+        "off, `TALENTMATCH_SYNC_SECONDS=0`).",
+    )
+    sync_lag_seconds: float | None = Field(
+        default=None, description="Seconds since this process last caught up with the store's change journal."
+    )
 
 
 # --- request examples (OpenAPI), in Chinese and English -------------------------------------------------------------

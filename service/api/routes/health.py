@@ -49,6 +49,9 @@ def readyz(request: Request) -> Readiness:
         model=state.models.status.serving,
         model_note=state.models.status.note,
     )
+    if (poller := getattr(state, "sync", None)) is not None:
+        behind, seconds = poller.lag()
+        body.sync_lag_changes, body.sync_lag_seconds = behind, None if seconds is None else round(seconds, 3)
     if reasons:
         return JSONResponse(body.model_dump(), status_code=503)  # type: ignore[return-value]
     return body
