@@ -18,10 +18,11 @@ import threading
 import time
 from typing import Any
 
+import sqlalchemy as sa
 from prometheus_client import Gauge
 
 from features.records import Incubator, Need, Talent
-from service import erasure
+from service import db, erasure
 from service.store import Change, Store
 
 log = logging.getLogger("talentmatch.api")
@@ -81,6 +82,9 @@ def _apply(state: Any, changes: list[Change]) -> None:
                 # Enterprises and platforms: as for this process's own writes (live.Writer), nothing to update.
         finally:
             ix.settle()  # readers, let in once the lock is released, find nothing left to rebuild
+    needs = [rid for (kind, rid) in last if kind == "need"]
+    if needs and (matcher := getattr(state, "alerts", None)) is not None:
+        matcher.follow(needs)  # the alert matcher's need set in step with them (no alerts: the writer sent them)
 
 
 class Sync:
@@ -94,6 +98,7 @@ class Sync:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._poll_lock = threading.Lock()
+        self._subscriptions: tuple | None = None
 
     def start(self) -> None:
         if self.seconds > 0:
@@ -110,6 +115,7 @@ class Sync:
         with self._poll_lock:
             try:
                 self.applied = catch_up(self.state, self.applied)
+                self._follow_subscriptions()
             except Exception as e:
                 self.error = f"{type(e).__name__}: {e}"
                 log.exception("sync: catching up from change %d failed; retrying in %.1f s", self.applied,
@@ -118,6 +124,18 @@ class Sync:
                 self.error = None
                 self.last_ok = time.monotonic()
             return self.applied
+
+    def _follow_subscriptions(self) -> None:
+        """Subscriptions another process created, verified or ended reach this process's alert matcher (they are
+        not journalled records: their active count and newest id tell a change)."""
+        if (matcher := getattr(self.state, "alerts", None)) is None:
+            return
+        t = db.SubscriptionRow.__table__
+        with self.state.store.engine.connect() as conn:
+            seen = tuple(conn.execute(sa.select(sa.func.count(), sa.func.max(t.c.id)).where(t.c.active)).one())
+        if self._subscriptions not in (None, seen):
+            matcher.follow()
+        self._subscriptions = seen
 
     def _run(self) -> None:
         while not self._stop.wait(self.seconds):

@@ -106,3 +106,18 @@ def test_a_failing_poll_is_logged_and_retried(pair, caplog):
             conn.execute(sa.text("ALTER TABLE changes_away RENAME TO changes"))
     assert state_b.sync._thread.is_alive()
     within(BOUND, lambda: state_b.sync.error is None)
+
+
+def test_alerts_follow_subscriptions_and_needs_made_through_the_other_app(pair):
+    """A subscription made through A reaches B's alert matcher: a talent written through B then alerts it."""
+    a, b, h, _, state_b = pair
+    sub = {"need_id": "n-pv", "channel": "inbox", "min_score": 0.0}
+    assert a.post("/subscriptions", json=sub, headers=h["e1"]).status_code == 201
+    within(BOUND, lambda: "n-pv" in state_b.alerts.batch)
+    assert b.post("/talents", json=NEW_PV, headers=h["recruiter"]).status_code == 201
+    items = a.get("/alerts", headers=h["e1"]).json()["items"]
+    assert [(i["need_id"], i["talent"]["id"]) for i in items] == [("n-pv", "t-pv9")]
+    # a need closed through A leaves B's need set
+    need = a.get("/needs/n-pv", headers=h["e1"]).json()
+    assert a.put("/needs/n-pv", json={**need, "status": "closed"}, headers=h["e1"]).status_code == 200
+    within(BOUND, lambda: "n-pv" not in state_b.alerts.batch)
