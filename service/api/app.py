@@ -117,12 +117,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         gc.freeze()
         # never raises: no usable champion (or one trained with another encoder) → non-personalised, and says why
         await run_in_threadpool(app.state.models.start, app.state.indices)
+        app.state.models.watch(settings.model_poll_seconds)
         await run_in_threadpool(alerts.install, app.state, settings)
         await run_in_threadpool(sync.install, app.state, settings.sync_seconds, app.state.journal_seq)
         try:
             yield
         finally:
             sync.shutdown(app.state)
+            app.state.models.stop()
             alerts.shutdown(app.state)
             app.state.store.close()
 
