@@ -155,6 +155,7 @@ class Readiness(BaseModel):
         description="Why no (or an older) model serves. No model does not make the service unready: the "
         "non-personalised ranking serves.",
     )
+    pid: int = Field(default=0, description="The process that answered (one of `talentmatch serve --workers N`).")
     sync_lag_changes: int | None = Field(
         default=None,
         description="Changes other processes wrote to the store that this process has not applied yet (null: sync "

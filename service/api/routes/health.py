@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Request, Response
@@ -48,6 +49,7 @@ def readyz(request: Request) -> Readiness:
         reasons=reasons,
         model=state.models.status.serving,
         model_note=state.models.status.note,
+        pid=os.getpid(),
     )
     if (poller := getattr(state, "sync", None)) is not None:
         behind, seconds = poller.lag()
