@@ -5,10 +5,11 @@ make to the same store, through the store's change journal (``Store.changes_sinc
 writes are applied (``service.api.live.Writer``, ``service.erasure``) and returns the seq it got to. It serves a
 process that just started (``since``: the journal head read before the records were loaded, or the seq an index
 snapshot was taken at) as well as the poller (``Sync``), which calls it every ``TALENTMATCH_SYNC_SECONDS``. Changes
-are coalesced per record; each page of them is read and applied under the index writer lock (so a write of this
-process cannot slip in between the read and the apply) and settled before readers come back. A change already in
-the indices (this process's own write, or a record loaded after the head was read) costs one read of the record.
-Alerts are not matched here: the process that wrote a record matched it.
+are coalesced per record and read in pages; the records that differ from the indices are read again and applied
+under the index writer lock (so a write of this process cannot slip in between the read and the apply) and settled
+before readers come back. A change already in the indices (this process's own write, or a record loaded after the
+head was read) costs one read of the record and no lock. Alerts are not matched here: the process that wrote a
+record matched it.
 """
 
 from __future__ import annotations
@@ -34,7 +35,11 @@ PAGE = 500
 def catch_up(state: Any, since: int, *, page: int = PAGE) -> int:
     """Apply the journal's changes after ``since`` to ``state.indices`` (and the ranking cache); returns the last
     seq applied (``since`` when there was nothing). Raises when applying fails: the seq then stays where the last
-    whole page got, and a later call retries from there (every step is idempotent)."""
+    whole page got, and a later call retries from there (every step is idempotent).
+
+    ``state`` is the app state (``service.api.app``): ``store``, ``indices``, ``index_lock``, ``receipt_lock``,
+    ``rank_cache`` and ``settings`` are used; ``alerts`` when installed. Right after indices are loaded from a
+    snapshot taken at journal seq ``S``, ``catch_up(state, S)`` brings them up to the store."""
     store: Store = state.store
     while state.indices is not None:
         changes = store.changes_since(since, limit=page)
@@ -47,8 +52,15 @@ def catch_up(state: Any, since: int, *, page: int = PAGE) -> int:
     return since
 
 
+KINDS = ("incubator", "need", "talent")
+"""The kinds the indices hold, in the order they are applied. Enterprises and platforms: as for this process's own
+writes (``live.Writer``), nothing to update; feedback is read from the store when training."""
+
+
 def _apply(state: Any, changes: list[Change]) -> None:
-    """One page: erasures first (each as ``service.erasure`` does it), then the records as stored now."""
+    """One page: erasures first (each as ``service.erasure`` does it), then the records as stored now. Records
+    compared with the indices outside the lock first: when every change is already applied (this process's own
+    writes), readers are not held up at all."""
     last: dict[tuple[str, str], str] = {}
     erased: set[str] = set()
     for c in changes:
@@ -61,30 +73,47 @@ def _apply(state: Any, changes: list[Change]) -> None:
         # process wrote naming the talent before it learnt of the erasure
         if (indexed := state.indices.talents.get(talent_id)) is not None:
             erasure.erase_talent(state, indexed, replica=True)
+    ix = state.indices
+    todo = {kind: [rid for (k, rid) in last if k == kind] for kind in KINDS}
+    for kind, ids in todo.items():
+        stored = state.store.get_many(kind, ids) if ids else {}
+        todo[kind] = [rid for rid in ids if _differs(ix, kind, rid, stored.get(rid))]
+    if not any(todo.values()):
+        return
     with state.index_lock:
-        ix = state.indices
         try:
-            for kind in ("incubator", "need", "talent"):
-                ids = [rid for (k, rid), op in last.items() if k == kind]
+            for kind, ids in todo.items():
+                # read again under the lock: a write of this process in between is newer than the first read
                 stored = state.store.get_many(kind, ids) if ids else {}
                 for rid in ids:
-                    record = stored.get(rid)
-                    if isinstance(record, Talent) and ix.talents.get(rid) != record:
-                        ix.add_talent(record)
-                    elif isinstance(record, Need) and ix.needs.get(rid) != record:
-                        ix.add_need(record)
-                    elif isinstance(record, Incubator):
-                        ix.incubators[rid] = record
-                    elif record is None and kind == "need":
-                        ix.remove_need(rid)
-                    elif record is None and kind == "incubator":
-                        ix.incubators.pop(rid, None)
-                # Enterprises and platforms: as for this process's own writes (live.Writer), nothing to update.
+                    if _differs(ix, kind, rid, record := stored.get(rid)):
+                        _put(ix, kind, rid, record)
         finally:
             ix.settle()  # readers, let in once the lock is released, find nothing left to rebuild
-    needs = [rid for (kind, rid) in last if kind == "need"]
-    if needs and (matcher := getattr(state, "alerts", None)) is not None:
-        matcher.follow(needs)  # the alert matcher's need set in step with them (no alerts: the writer sent them)
+    if todo["need"] and (matcher := getattr(state, "alerts", None)) is not None:
+        matcher.follow(todo["need"])  # the alert matcher's need set in step (no alerts: the writer sent them)
+
+
+def _differs(ix: Any, kind: str, rid: str, record: Any) -> bool:
+    """Whether the indices hold something else than the stored ``record`` (``None``: deleted) of ``rid``. A talent
+    gone from the store leaves through its erasure's own journal row."""
+    if kind == "talent":
+        return record is not None and ix.talents.get(rid) != record
+    held = ix.needs if kind == "need" else ix.incubators
+    return held.get(rid) != record
+
+
+def _put(ix: Any, kind: str, rid: str, record: Any) -> None:
+    if isinstance(record, Talent):
+        ix.add_talent(record)
+    elif isinstance(record, Need):
+        ix.add_need(record)
+    elif isinstance(record, Incubator):
+        ix.incubators[rid] = record
+    elif kind == "need":
+        ix.remove_need(rid)
+    elif kind == "incubator":
+        ix.incubators.pop(rid, None)
 
 
 class Sync:
