@@ -39,6 +39,7 @@ def pair(tmp_path):
         httpx.Client(base_url=base_b, timeout=30) as cb,
     ):
         yield ca, cb, {k: auth(v) for k, v in keys.items()}, a.state, b.state
+    assert not b.state.sync._thread.is_alive()  # the poller stops with the app
 
 
 def ranked(client: httpx.Client, need: str, h: dict) -> list[str]:
