@@ -43,39 +43,45 @@ def _free_port() -> int:
 
 
 @contextmanager
-def serve(url: str, tmp: Path, name: str, *args: str) -> Iterator[str]:
-    """``talentmatch serve`` in its own process group on a free port, settings from the environment; yields the
-    base URL once ``/readyz`` answers 200, and stops the whole group afterwards."""
-    port = _free_port()
+def serve(url: str, tmp: Path, names: list[str], *args: str) -> Iterator[list[str]]:
+    """One ``talentmatch serve`` per name, each in its own process group on a free port, settings from the
+    environment, all started at once; yields their base URLs once each ``/readyz`` answers 200, and stops every
+    group afterwards."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
            "TALENTMATCH_DATABASE_URL": url, "TALENTMATCH_ENCODER": "none", "TALENTMATCH_SYNC_SECONDS": str(SYNC),
            "TALENTMATCH_VECTOR_CACHE_DIR": str(tmp / "vectors"), "TALENTMATCH_SECRET_KEY_FILE": str(tmp / "secret.key"),
            "TALENTMATCH_MODELS_DIR": str(tmp / "models"), "MLFLOW_DISABLE_TELEMETRY": "true"}  # fmt: skip
     env.pop("MLFLOW_TRACKING_URI", None)
-    log = tmp / f"{name}.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen([str(TALENTMATCH), "serve", "--port", str(port), *args], env=env, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
+    procs: list[tuple[str, subprocess.Popen, str]] = []
     try:
+        for name in names:
+            port = _free_port()
+            with (tmp / f"{name}.log").open("wb") as out:
+                proc = subprocess.Popen([str(TALENTMATCH), "serve", "--port", str(port), *args], env=env,
+                                        stdout=out, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+            procs.append((name, proc, f"http://127.0.0.1:{port}"))
         deadline = time.monotonic() + 90
-        while True:
-            assert proc.poll() is None, f"{name} exited: {log.read_text()[-3000:]}"
-            assert time.monotonic() < deadline, f"{name} not ready in 90 s: {log.read_text()[-3000:]}"
-            try:
-                if httpx.get(f"{base}/readyz", timeout=5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-        yield base
+        for name, proc, base in procs:
+            log = tmp / f"{name}.log"
+            while True:
+                assert proc.poll() is None, f"{name} exited: {log.read_text()[-3000:]}"
+                assert time.monotonic() < deadline, f"{name} not ready in 90 s: {log.read_text()[-3000:]}"
+                try:
+                    if httpx.get(f"{base}/readyz", timeout=5).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.2)
+        yield [base for *_, base in procs]
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        for _, proc, _ in procs:
+            os.killpg(proc.pid, signal.SIGTERM)
+        for _, proc, _ in procs:
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
 
 
 def ranked(client: httpx.Client, need: str, h: dict) -> list[str]:
@@ -111,8 +117,7 @@ def test_two_processes_on_one_postgresql_see_each_others_writes_within_the_bound
     keys = seed_ranking_world(postgres_url, tmp_path / "world")
     h = {k: auth(v) for k, v in keys.items()}
     with (
-        serve(postgres_url, tmp_path, "a") as base_a,
-        serve(postgres_url, tmp_path, "b") as base_b,
+        serve(postgres_url, tmp_path, ["a", "b"]) as (base_a, base_b),
         httpx.Client(base_url=base_a, timeout=30) as a,
         httpx.Client(base_url=base_b, timeout=30) as b,
     ):
@@ -135,12 +140,28 @@ def test_two_processes_on_one_postgresql_see_each_others_writes_within_the_bound
         within(BOUND, lambda: b.get("/readyz").json()["sync_lag_changes"] == 0)
         assert "n-pv2" in ranked_needs(b, "t-pv1", h["recruiter"])  # B's need-side indices have it too
 
+        # concurrent writes through both processes (the journal's advisory lock: no deadlock, no error), and both
+        # end up with every talent
+        def put(i: int) -> int:
+            talent = {**NEW_PV, "id": f"t-c{i % 8}", "name": f"concurrent {i}"}
+            return (a if i % 2 else b).put(f"/talents/t-c{i % 8}", json=talent, headers=h["recruiter"]).status_code
+
+        with ThreadPoolExecutor(8) as pool:
+            assert set(pool.map(put, range(32))) <= {200, 201}
+        for client in (a, b):
+            within(BOUND, lambda c=client: c.get("/readyz").json()["sync_lag_changes"] == 0)
+        a_state = {i: a.get(f"/talents/t-c{i}", headers=h["recruiter"]).json()["name"] for i in range(8)}
+        assert {i: b.get(f"/talents/t-c{i}", headers=h["recruiter"]).json()["name"] for i in range(8)} == a_state
+        assert {f"t-c{i}" for i in range(8)} <= set(ranked(a, "n-pv", h["recruiter"])) & set(
+            ranked(b, "n-pv", h["recruiter"])
+        )
+
 
 def test_serve_with_two_workers_on_sqlite_answers_from_both_and_keeps_them_in_step(tmp_path):
     url = f"sqlite:///{tmp_path / 'api.db'}"
     keys = seed_ranking_world(url, tmp_path / "world")
     rec = auth(keys["recruiter"])
-    with serve(url, tmp_path, "workers", "--workers", "2") as base:
+    with serve(url, tmp_path, ["workers"], "--workers", "2") as (base,):
         deadline = time.monotonic() + 60
         while len(found := pids(base)) < 2:  # the second worker may still be building its indices
             assert time.monotonic() < deadline, f"only {sorted(found)} answered"
