@@ -39,7 +39,9 @@ def catch_up(state: Any, since: int, *, page: int = PAGE) -> int:
 
     ``state`` is the app state (``service.api.app``): ``store``, ``indices``, ``index_lock``, ``receipt_lock``,
     ``rank_cache`` and ``settings`` are used; ``alerts`` when installed. Right after indices are loaded from a
-    snapshot taken at journal seq ``S``, ``catch_up(state, S)`` brings them up to the store."""
+    snapshot taken at journal seq ``S``, ``catch_up(state, S)`` brings them up to the store. A running process's
+    indices reflect at least ``state.sync.applied`` (read under the index lock, e.g. to snapshot them); they may
+    hold later changes too (its own writes), which a later ``catch_up`` finds already applied."""
     store: Store = state.store
     while state.indices is not None:
         changes = store.changes_since(since, limit=page)
