@@ -35,6 +35,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -76,9 +77,17 @@ def imported_world(tmp: Path, talents: int) -> tuple[str, str, list[Need]]:
     return url, key, needs  # type: ignore[return-value]
 
 
+def _ready_pids(base: str) -> set[int]:
+    """The worker processes answering ``/readyz`` with 200 to 16 concurrent probes on fresh connections."""
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: httpx.get(f"{base}/readyz", timeout=5), range(16)))
+    return {r.json()["pid"] for r in answers if r.status_code == 200}
+
+
 @contextlib.contextmanager
-def served(url: str, tmp: Path, env: dict[str, str]) -> Iterator[tuple[str, float]]:
-    """Run ``talentmatch serve`` on ``url`` in its own process (encoder none, models in ``tmp/models``) until ready.
+def served(url: str, tmp: Path, env: dict[str, str], workers: int = 1) -> Iterator[tuple[str, float]]:
+    """Run ``talentmatch serve`` on ``url`` in its own process (encoder none, models in ``tmp/models``) until ready
+    (with ``workers`` > 1, ``serve --workers``: until every worker process has answered ``/readyz``).
 
     Yields the base URL and the seconds start-up took. Its own process group, so a hung forked worker is killed
     with it; the log is ``tmp/server.log``.
@@ -94,7 +103,7 @@ def served(url: str, tmp: Path, env: dict[str, str]) -> Iterator[tuple[str, floa
         }
         | env
     )
-    code = f"from service.api.server import serve; serve('127.0.0.1', {port}, log_level='warning')"
+    code = f"from service.api.server import serve; serve('127.0.0.1', {port}, log_level='warning', workers={workers})"
     base = f"http://127.0.0.1:{port}"
     with (tmp / "server.log").open("w") as log:
         server = subprocess.Popen(
@@ -106,7 +115,7 @@ def served(url: str, tmp: Path, env: dict[str, str]) -> Iterator[tuple[str, floa
                 if server.poll() is not None:
                     raise RuntimeError(f"the server exited: {(tmp / 'server.log').read_text()[-2000:]}")
                 try:
-                    if httpx.get(f"{base}/readyz", timeout=5).status_code == 200:
+                    if len(_ready_pids(base)) >= workers:
                         break
                 except httpx.TransportError:
                     pass

@@ -15,6 +15,10 @@
    ranking cache's rows of them and searches naming them, the reciprocal index's query vectors (keyed by talents'
    profile texts).
 
+Another API process on the same store learns of the erasure from the change journal (``service.sync``) and runs
+every step but the store's deletion again for itself (``replica=True``): its memory, and whatever it wrote naming
+the talent before it learnt.
+
 Steps 1–5 are idempotent writes done before anything in memory changes, so a failure there leaves a talent that
 can simply be erased again. The audit log keeps the rows naming the talent id (the office's pseudonymous key:
 accountability for who read whom, and for the erasure itself, is required) and nothing of their content.
@@ -77,9 +81,11 @@ def _flush_sqlite(store: Store) -> None:
             conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
-def erase_talent(state: Any, talent: Talent) -> Erasure:
+def erase_talent(state: Any, talent: Talent, *, replica: bool = False) -> Erasure:
     """Erase ``talent`` (as stored) from ``state`` (the app state: store, indices, caches). Holds the writers'
-    lock and the receipts lock, so no write, ranking or receipt interleaves; the caller checked that it exists."""
+    lock and the receipts lock, so no write, ranking or receipt interleaves; the caller checked that it exists.
+    ``replica``: another process erased them (``service.sync``; ``talent`` as indexed here): the store's record is
+    gone already, or a new one written since under the id, which stays."""
     store: Store = state.store
     idx = state.indices
     with state.index_lock, state.receipt_lock:
@@ -92,7 +98,8 @@ def erase_talent(state: Any, talent: Talent) -> Erasure:
         redacted = receipts.redact_talent(store, talent.id, _names(*versions))
         searches = saved_searches.erase_talent(store, talent.id, _names(*versions))
         alerts = _erase_alerts(store, talent.id)
-        store.delete("talent", talent.id)
+        if not replica:
+            store.delete("talent", talent.id)
         _flush_sqlite(store)
         if idx is not None:
             idx.erase_talent(talent.id)

@@ -12,6 +12,8 @@ schema is missing or behind, without migrating it), loads every record and build
 - ``models``: the ``service.models.ModelSlot`` holding the champion (``None`` inside: non-personalised ranking)
 - ``rank_cache``: the ``service.ranking.RankCache`` of recent rankings
 - ``alerts``: the ``service.alerts.AlertMatcher`` (matching on arrival, an ``after_write`` hook of ``live.Writer``)
+- ``journal_seq``: the store's change journal head read before the records were loaded; ``sync``: the
+  ``service.sync.Sync`` poller that applies other processes' writes from there on
 - ``receipt_lock``: an ``IndexLock`` too: receipts are written under its ``read()`` side (many at once), an erasure
   holds it alone (``service.erasure``), so no receipt naming a talent commits after the erasure checked for them
 """
@@ -32,7 +34,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from matcher.pipeline import Policy
-from service import alerts, console
+from service import alerts, console, sync
 from service.api import errors
 from service.api.deps import no_unknown_query
 from service.api.metrics import Metrics, RequestMetrics
@@ -74,6 +76,7 @@ def load_state(state: Any, settings: Settings) -> None:
     store = Store(settings.database_url)
     try:
         store.check_schema()
+        state.journal_seq = store.change_head()  # before the records: a write made meanwhile is caught up after
         records = store_records(store)
     except StoreError as e:
         store.close()
@@ -114,10 +117,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         gc.freeze()
         # never raises: no usable champion (or one trained with another encoder) → non-personalised, and says why
         await run_in_threadpool(app.state.models.start, app.state.indices)
+        app.state.models.watch(settings.model_poll_seconds)
         await run_in_threadpool(alerts.install, app.state, settings)
+        await run_in_threadpool(sync.install, app.state, settings.sync_seconds, app.state.journal_seq)
         try:
             yield
         finally:
+            sync.shutdown(app.state)
+            app.state.models.stop()
             alerts.shutdown(app.state)
             app.state.store.close()
 
