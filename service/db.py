@@ -21,7 +21,7 @@ from features.records import Record
 from service.sqlite_writers import serialize_writers
 
 MIGRATIONS = Path(__file__).with_name("migrations")
-HEAD_REVISION = "0009"
+HEAD_REVISION = "0010"
 """The newest migration in ``migrations/versions`` (a test checks it against Alembic), known without importing
 Alembic so every command starts quickly; bump it with each new migration."""
 
@@ -441,3 +441,12 @@ def upgrade(target: str | Engine, revision: str = "head") -> str:
     finally:
         if isinstance(target, str):
             engine.dispose()
+
+
+class StoreIdentityRow(Base):
+    """One row: a random id made when the database was created (``Store.identity``), which index snapshots record
+    so that one store's snapshot is never loaded for another."""
+
+    __tablename__ = "store_identity"
+
+    id: Mapped[str] = mapped_column(sa.String(32), primary_key=True)

@@ -11,7 +11,9 @@
    dedup state;
 5. the store: the record, its earlier versions, its feedback and saved searches' seen ids (``ON DELETE CASCADE``);
    on SQLite the freed pages are overwritten (``secure_delete``) and the write-ahead log is checkpointed and truncated;
-6. memory: every index and the graph, every row the talent ever had zeroed at once (``Indices.erase_talent``), the
+6. index snapshots (``service.snapshots``): every one is deleted (each holds the profile); the next start builds
+   and saves a fresh one;
+7. memory: every index and the graph, every row the talent ever had zeroed at once (``Indices.erase_talent``), the
    ranking cache's rows of them and searches naming them, the reciprocal index's query vectors (keyed by talents'
    profile texts).
 
@@ -19,7 +21,7 @@ Another API process on the same store learns of the erasure from the change jour
 every step but the store's deletion again for itself (``replica=True``): its memory, and whatever it wrote naming
 the talent before it learnt.
 
-Steps 1–5 are idempotent writes done before anything in memory changes, so a failure there leaves a talent that
+Steps 1–6 are idempotent writes done before anything in memory changes, so a failure there leaves a talent that
 can simply be erased again. The audit log keeps the rows naming the talent id (the office's pseudonymous key:
 accountability for who read whom, and for the erasure itself, is required) and nothing of their content.
 """
@@ -34,7 +36,7 @@ from typing import Any
 
 from features.dense import VectorCache, talent_parts
 from features.records import Talent
-from service import receipts, saved_searches
+from service import receipts, saved_searches, snapshots
 from service.store import Store
 
 log = logging.getLogger("talentmatch.api")
@@ -101,6 +103,7 @@ def erase_talent(state: Any, talent: Talent, *, replica: bool = False) -> Erasur
         if not replica:
             store.delete("talent", talent.id)
         _flush_sqlite(store)
+        snapshots.forget(snapshots.root(state.settings))  # after the journal has the deletion: see service.snapshots
         if idx is not None:
             idx.erase_talent(talent.id)
             idx.settle()

@@ -21,6 +21,11 @@ class Settings(BaseSettings):
     vector_cache_dir: Path = Field(
         default=Path("data/vectors"), description="On-disk cache of dense vectors, keyed by encoder and text hash."
     )
+    snapshot_dir: Path = Field(
+        default=Path("data/snapshots"),
+        description="Where index snapshots are kept: a start loads the newest usable one (memory-mapped, shared by "
+        "workers) and catches up from the change journal instead of rebuilding every index; empty: off.",
+    )
     dense_exact_below: int = Field(
         default=200_000,  # features.ann.DEFAULT_EXACT_BELOW (not imported: settings load without faiss)
         ge=1,

@@ -335,6 +335,18 @@ class Store:
         with self.engine.connect() as conn:
             return [Change(*row) for row in conn.execute(query.limit(limit))]
 
+    def identity(self) -> str:
+        """The database's random id (made by its first migration to 0010): what index snapshots are tied to."""
+        with self.engine.connect() as conn:
+            return conn.scalar(sa.select(db.StoreIdentityRow.__table__.c.id))
+
+    def deleted_since(self, kind: str, seq: int) -> bool:
+        """Whether a record of ``kind`` was deleted after journal ``seq`` (an erased talent, for snapshots)."""
+        c = db.ChangeRow.__table__
+        query = sa.select(c.c.seq).where(c.c.seq > seq, c.c.kind == _check_kind(kind), c.c.op == "delete").limit(1)
+        with self.engine.connect() as conn:
+            return conn.scalar(query) is not None
+
     def get_many(self, kind: str, record_ids: Iterable[str]) -> dict[str, Record]:
         """The stored records of ``kind`` among ``record_ids`` (missing ones are left out)."""
         t = db.table(_check_kind(kind))

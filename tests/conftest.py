@@ -24,6 +24,13 @@ import pytest
 PG_USER = "postgres"
 
 
+@pytest.fixture(autouse=True)
+def snapshots_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Index snapshots (``TALENTMATCH_SNAPSHOT_DIR``) of every app, CLI and subprocess a test starts go to its own
+    folder, never the checkout's ``data/snapshots``."""
+    monkeypatch.setenv("TALENTMATCH_SNAPSHOT_DIR", str(tmp_path / "snapshots"))
+
+
 def _pg_bin() -> Path | None:
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(Path(p).parts[-3]))
     return Path(found[-1]).parent if found else None

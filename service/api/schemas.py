@@ -165,6 +165,11 @@ class Readiness(BaseModel):
     sync_lag_seconds: float | None = Field(
         default=None, description="Seconds since this process last caught up with the store's change journal."
     )
+    snapshot: str | None = Field(
+        default=None,
+        description="The index snapshot this process started from (then caught up from the change journal); null: "
+        "its indices were built from the store.",
+    )
 
 
 # --- request examples (OpenAPI), in Chinese and English -------------------------------------------------------------

@@ -8,6 +8,7 @@ from functools import partial
 import uvicorn
 from fastapi import FastAPI
 
+from service import snapshots
 from service.api.app import create_app
 from service.settings import Settings
 from service.store import Store
@@ -24,12 +25,13 @@ def serve(host: str | None = None, port: int | None = None, *, settings: Setting
     """Serve until interrupted. The schema is checked first so a missing or old one fails with one clear
     ``StoreError`` ("run `talentmatch db upgrade`") instead of a start-up traceback. With ``workers`` > 1 uvicorn
     starts that many processes from ``app_from_environment`` (``settings`` must then be the environment's) and
-    restarts one that dies."""
+    restarts one that dies; an index snapshot is made first when there is none, so they all load it."""
     settings = settings or Settings()
     with Store(settings.database_url) as store:
         store.check_schema()
     host, port = host or settings.host, port or settings.port
     if workers > 1:
+        snapshots.ensure(settings)  # the workers map one snapshot instead of each building its own indices
         uvicorn.run("service.api.server:app_from_environment", factory=True, host=host, port=port, workers=workers,
                     log_level=log_level)  # fmt: skip
         return

@@ -50,6 +50,7 @@ def readyz(request: Request) -> Readiness:
         model=state.models.status.serving,
         model_note=state.models.status.note,
         pid=os.getpid(),
+        snapshot=getattr(state, "snapshot", None),
     )
     if (poller := getattr(state, "sync", None)) is not None:
         behind, seconds = poller.lag()
