@@ -11,7 +11,7 @@ from service.erasure import erase_talent
 from service.locking import IndexLock
 from service.ranking import RankCache
 from service.settings import Settings
-from service.store import ImportFailed, Store
+from service.store import ImportFailed, Store, StoreError
 
 
 @pytest.fixture
@@ -41,12 +41,17 @@ def test_an_import_journals_the_written_ids_and_a_reimport_nothing(store, world_
     assert len(store.changes_since(0, limit=3)) == 3
 
 
-def test_a_failed_import_journals_nothing(store, world_dir):
+def test_a_failed_import_a_dry_run_and_a_refused_delete_journal_nothing(store, world_dir, world_data, make_world):
     assert store.import_path(world_dir).ok
     head = store.change_head()
     with pytest.raises(ImportFailed):
         store.upsert([Talent(id="t9", name="New"), FeedbackEvent(need_id="n1", talent_id="ghost", action="view")])
     assert store.change_head() == head and store.get("talent", "t9") is None
+    world_data["talent"][0]["summary"] = "changed"
+    assert store.import_path(make_world(world_data, "changed"), dry_run=True).updated["talent"] == 1
+    with pytest.raises(StoreError, match="reference it"):
+        store.delete("enterprise", "e2")
+    assert store.change_head() == head
 
 
 def test_delete_and_erasure_journal_a_delete(store, world_dir, tmp_path):
