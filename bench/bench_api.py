@@ -42,6 +42,7 @@ import numpy as np
 
 from demo.world import generate_world
 from features.records import Need
+from matcher.ranker import NO_ENCODER, EncoderId
 from service.keys import create_key
 from service.store import Store
 
@@ -81,7 +82,7 @@ def served(url: str, tmp: Path, env: dict[str, str]) -> Iterator[tuple[str, floa
     """Run ``talentmatch serve`` on ``url`` in its own process (encoder none, models in ``tmp/models``) until ready.
 
     Yields the base URL and the seconds start-up took. Its own process group, so a hung forked worker is killed
-    with it; the log is ``tmp/server.log``.
+    with it; the log is ``tmp/server.log``, its process id in ``tmp/server.pid`` (for its memory in ``/proc``).
     """
     port = _free_port()
     env = (
@@ -100,6 +101,7 @@ def served(url: str, tmp: Path, env: dict[str, str]) -> Iterator[tuple[str, floa
         server = subprocess.Popen(
             [sys.executable, "-c", code], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
+        (tmp / "server.pid").write_text(str(server.pid))
         try:
             t0 = time.perf_counter()
             while True:
@@ -126,13 +128,13 @@ def served(url: str, tmp: Path, env: dict[str, str]) -> Iterator[tuple[str, floa
                 server.wait(30)
 
 
-def _champion(models: Path) -> str:
-    """Register a LambdaRank booster of ``TREES`` trees on random rows as champion in a store under ``models``."""
+def _champion(models: Path, encoder: EncoderId = NO_ENCODER) -> str:
+    """Register a LambdaRank booster of ``TREES`` trees on random rows as champion in a store under ``models``,
+    pinned to the dense ``encoder`` of the indices it will serve."""
     import lightgbm as lgb
 
     from features.schema import SCHEMA
     from matcher import registry
-    from matcher.ranker import NO_ENCODER
 
     registry.configure(models)
     rng = np.random.default_rng(0)
@@ -141,7 +143,7 @@ def _champion(models: Path) -> str:
     params = {"objective": "lambdarank", "num_leaves": 31, "verbose": -1, "num_threads": 2, "seed": 0}
     booster = lgb.train(params, lgb.Dataset(X, y, group=[100] * 200, feature_name=SCHEMA.names), TREES)
     run_id = registry.log_run(booster=booster, params={"trees": TREES}, metrics={"lambdarank": {"ndcg@10": 0.5}},
-                              input_example=X[:5], encoder=NO_ENCODER)  # fmt: skip
+                              input_example=X[:5], encoder=encoder)  # fmt: skip
     version = registry.register_and_gate(run_id).version
     registry.configure()
     return version
