@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.__main__ import machine
-from bench.bench_api import _champion, imported_world, served
+from bench.bench_api import START_TIMEOUT, _champion, imported_world, served
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -317,7 +317,7 @@ def measure(
     off = _spawned(offline, url, str(tmp / "models"), need_ids, encoder, str(vectors), talents <= ANN_MAX)
     env = {"TALENTMATCH_ENCODER": encoder, "TALENTMATCH_VECTOR_CACHE_DIR": str(vectors),
            "TALENTMATCH_RANK_CACHE_SECONDS": "0"}  # fmt: skip
-    with served(url, tmp, env) as (base, start_s):
+    with served(url, tmp, env, start_timeout=START_TIMEOUT + talents * 3e-3) as (base, start_s):
         cfg = {"base": base, "key": key, "needs": need_ids, "clients": CLIENTS, "seconds": seconds,
                "healthz": HEALTHZ, "writes": writes}  # fmt: skip
         got = json.loads(subprocess.run([sys.executable, "-c", GENERATOR], input=json.dumps(cfg), capture_output=True,
