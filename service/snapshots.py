@@ -31,7 +31,7 @@ from service.store import Store
 log = logging.getLogger("talentmatch.api")
 
 KEEP = 2
-"""Snapshots kept after a save: the new one and the one before (a worker may still be mapping it)."""
+"""Snapshots of one database kept after a save: the new one and the one before."""
 
 
 @dataclass(frozen=True)
@@ -109,11 +109,28 @@ def save(store: Store, settings: Settings, opened: Opened) -> Path | None:
     erasure."""
     if (where := root(settings)) is None:
         return None
-    path = snapshot.save(opened.indices, where, seq=opened.seq, meta={"store": store.identity()})
+    identity = store.identity()
+    path = snapshot.save(opened.indices, where, seq=opened.seq, meta={"store": identity})
     if not usable(store, path, opened.seq):
         return None
-    snapshot.prune(where, keep=KEEP)
+    _prune(where, identity)
     return path
+
+
+def _prune(where: Path, identity: str) -> None:
+    """Keep this database's newest ``KEEP`` snapshots (another database's in a shared folder are its own business),
+    and remove temporary directories whose writer died."""
+    everything = snapshot.snapshots(where)
+    mine = [p for p in everything if _store_of(p) == identity]
+    forget(where, only=mine[KEEP:])
+    snapshot.prune(where, keep=len(everything))
+
+
+def _store_of(path: Path) -> str | None:
+    try:
+        return snapshot.read_meta(path)["meta"].get("store")
+    except snapshot.SnapshotError:
+        return None
 
 
 def forget(where: Path | None, *, only: list[Path] | None = None) -> int:

@@ -115,3 +115,14 @@ def test_snapshots_off_builds_and_saves_nothing(office):
         opened = snapshots.build(store, off)
         assert snapshots.save(store, off, opened) is None and snapshots.load(store, off) is None
     assert not settings.snapshot_dir.exists()
+
+
+def test_a_save_keeps_two_of_its_database_and_leaves_another_databases_alone(office, tmp_path):
+    settings, _ = office
+    other = settings.model_copy(update={"database_url": f"sqlite:///{tmp_path / 'other.db'}"})
+    seed_ranking_world(other.database_url, tmp_path / "world2")
+    with Store(other.database_url) as store:
+        theirs = snapshots.save(store, other, snapshots.build(store, other))
+    with Store(settings.database_url) as store:
+        mine = [snapshots.save(store, settings, snapshots.build(store, settings)) for _ in range(3)]
+    assert set(snapshot.snapshots(settings.snapshot_dir)) == {theirs, mine[1], mine[2]}
