@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import re
+import sys
 from datetime import datetime
+from functools import cache
 from enum import StrEnum
-from typing import Annotated, ClassVar
+from typing import Annotated, ClassVar, get_args, get_origin
 
 from pydantic import (
     AfterValidator,
@@ -401,6 +403,58 @@ def dump(record: Record) -> dict:
     """The canonical JSON form of a record: no ``None`` and no empty defaults, so exports stay sparse and
     round-trip exactly."""
     return record.model_dump(mode="json", exclude_defaults=True) | {"id": record.id}
+
+
+_FIELD_SETS: dict[frozenset[str], set[str]] = {}
+_VOCABULARY_FIELDS = frozenset({
+    "skills", "required_skills", "languages", "disciplines", "honours", "nationality", "country", "city",
+    "institution", "field", "employer", "incubator_id", "enterprise_id",
+})  # fmt: skip
+"""Fields whose values repeat across records (vocabulary and organisations, nothing that names a person)."""
+
+
+def share_internals(record: BaseModel) -> BaseModel:
+    """Let a record held for a long time (by the indices) share what many records hold alike, in place: every
+    model's set of explicitly set field names (pydantic keeps one per model and nested model, ~3 KB of a demo
+    talent's ~7 KB; no code reads it, and equality and copies ignore or copy it) becomes one shared set per
+    distinct content, and repeated vocabulary strings (skills, languages, places, institutions) one interned
+    copy. Values and equality are unchanged. Returns the record."""
+    stack = [record]
+    while stack:
+        model = stack.pop()
+        nested, texts, lists = _plan(type(model))
+        names = model.__pydantic_fields_set__
+        key = frozenset(names)
+        if (shared := _FIELD_SETS.get(key)) is None:
+            shared = _FIELD_SETS[key] = set(names)
+        object.__setattr__(model, "__pydantic_fields_set__", shared)
+        values = model.__dict__
+        for name in nested:
+            value = values[name]
+            if isinstance(value, list):
+                stack.extend(value)
+            elif value is not None:
+                stack.append(value)
+        for name in texts:
+            if (value := values[name]) is not None:
+                values[name] = sys.intern(value)
+        for name in lists:
+            if value := values[name]:
+                value[:] = map(sys.intern, value)
+    return record
+
+
+@cache
+def _plan(model: type[BaseModel]) -> tuple[list[str], list[str], list[str]]:
+    """Fields of ``model`` holding models (or lists of them), vocabulary strings, lists of vocabulary strings."""
+    nested, texts, lists = [], [], []
+    for name, info in model.model_fields.items():
+        inner = get_args(info.annotation) or (info.annotation,)
+        if any(isinstance(t, type) and issubclass(t, BaseModel) for t in inner):
+            nested.append(name)
+        elif name in _VOCABULARY_FIELDS:
+            (lists if get_origin(info.annotation) is list else texts).append(name)
+    return nested, texts, lists
 
 
 _WS = re.compile(r"\s+")
