@@ -405,7 +405,6 @@ def dump(record: Record) -> dict:
     return record.model_dump(mode="json", exclude_defaults=True) | {"id": record.id}
 
 
-_FIELD_SETS: dict[frozenset[str], set[str]] = {}
 _VOCABULARY_FIELDS = frozenset({
     "skills", "required_skills", "languages", "disciplines", "honours", "nationality", "country", "city",
     "institution", "field", "employer", "incubator_id", "enterprise_id",
@@ -414,20 +413,17 @@ _VOCABULARY_FIELDS = frozenset({
 
 
 def share_internals(record: BaseModel) -> BaseModel:
-    """Let a record held for a long time (by the indices) share what many records hold alike, in place: every
-    model's set of explicitly set field names (pydantic keeps one per model and nested model, ~3 KB of a demo
-    talent's ~7 KB; no code reads it, and equality and copies ignore or copy it) becomes one shared set per
-    distinct content, and repeated vocabulary strings (skills, languages, places, institutions) one interned
-    copy. Values and equality are unchanged. Returns the record."""
+    """Let a record held for a long time (by the indices) share what many records hold alike, in place: repeated
+    vocabulary strings (skills, languages, places, institutions) become one interned copy, and pydantic's set of
+    explicitly set field names, one per model and nested model (~3 KB of a demo talent's ~7 KB, and nearly unique
+    per record, as stored records omit their defaults), becomes one shared set per model class naming every field.
+    Values, equality, dumps and copies are unchanged; only ``model_fields_set`` (which no code here reads, and no
+    dump of ours uses: ``exclude_unset`` is never passed) then names every field. Returns the record."""
     stack = [record]
     while stack:
         model = stack.pop()
-        nested, texts, lists = _plan(type(model))
-        names = model.__pydantic_fields_set__
-        key = frozenset(names)
-        if (shared := _FIELD_SETS.get(key)) is None:
-            shared = _FIELD_SETS[key] = set(names)
-        object.__setattr__(model, "__pydantic_fields_set__", shared)
+        nested, texts, lists, every = _plan(type(model))
+        object.__setattr__(model, "__pydantic_fields_set__", every)
         values = model.__dict__
         for name in nested:
             value = values[name]
@@ -445,8 +441,9 @@ def share_internals(record: BaseModel) -> BaseModel:
 
 
 @cache
-def _plan(model: type[BaseModel]) -> tuple[list[str], list[str], list[str]]:
-    """Fields of ``model`` holding models (or lists of them), vocabulary strings, lists of vocabulary strings."""
+def _plan(model: type[BaseModel]) -> tuple[list[str], list[str], list[str], set[str]]:
+    """Fields of ``model`` holding models (or lists of them), vocabulary strings, lists of vocabulary strings, and
+    the shared set of all its field names."""
     nested, texts, lists = [], [], []
     for name, info in model.model_fields.items():
         inner = get_args(info.annotation) or (info.annotation,)
@@ -454,7 +451,7 @@ def _plan(model: type[BaseModel]) -> tuple[list[str], list[str], list[str]]:
             nested.append(name)
         elif name in _VOCABULARY_FIELDS:
             (lists if get_origin(info.annotation) is list else texts).append(name)
-    return nested, texts, lists
+    return nested, texts, lists, set(model.model_fields)
 
 
 _WS = re.compile(r"\s+")
