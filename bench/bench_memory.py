@@ -18,6 +18,7 @@ counts in the first one walked (records first, so a structure's figure is what i
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import gc
 import json
@@ -64,10 +65,8 @@ def rss() -> float:
 def trim() -> None:
     """Give freed heap back to the kernel (glibc ``malloc_trim``), so VmRSS shows what is held, not what was."""
     gc.collect()
-    try:
+    with contextlib.suppress(OSError):
         ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except OSError:
-        pass
 
 
 _SKIP = (type, types.ModuleType, types.FunctionType, types.BuiltinFunctionType, types.MethodType, types.CodeType,
@@ -161,7 +160,9 @@ def measure_build(url: str, dense: bool) -> dict:
 
 
 def _in_process(url: str, dense: bool) -> dict:
-    code = f"import json; from bench.bench_memory import measure_build; print(json.dumps(measure_build({url!r}, {dense})))"
+    code = (
+        f"import json; from bench.bench_memory import measure_build; print(json.dumps(measure_build({url!r}, {dense})))"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 

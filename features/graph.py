@@ -445,7 +445,9 @@ class TalentGraph:
         self._alive.extend(b"\x01" * len(nodes))
         for target in dict.fromkeys(target for _, _, links in items for target, _, _ in links):
             self._ensure(target)
-        edges = [(node, target, _edge_attrs(etype, attrs)) for node, _, links in items for target, etype, attrs in links]
+        edges = [
+            (node, target, _edge_attrs(etype, attrs)) for node, _, links in items for target, etype, attrs in links
+        ]
         self.nx.add_shared_edges(edges)
         number = self._number
         self._eu.extend([number[u] for u, _, _ in edges])

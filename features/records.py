@@ -11,9 +11,10 @@ from __future__ import annotations
 import hashlib
 import re
 import sys
+import weakref
 from datetime import datetime
-from functools import cache
 from enum import StrEnum
+from functools import cache
 from typing import Annotated, ClassVar, get_args, get_origin
 
 from pydantic import (
@@ -412,13 +413,20 @@ _VOCABULARY_FIELDS = frozenset({
 """Fields whose values repeat across records (vocabulary and organisations, nothing that names a person)."""
 
 
+_SHARED_MODELS = frozenset({Residence, Availability})
+_SHARED: weakref.WeakValueDictionary[tuple, BaseModel] = weakref.WeakValueDictionary()
+"""The one instance of each distinct residence and availability held (weak: gone with the last record using it)."""
+
+
 def share_internals(record: BaseModel) -> BaseModel:
     """Let a record held for a long time (by the indices) share what many records hold alike, in place: repeated
     vocabulary strings (skills, languages, places, institutions) become one interned copy, and pydantic's set of
     explicitly set field names, one per model and nested model (~3 KB of a demo talent's ~7 KB, and nearly unique
     per record, as stored records omit their defaults), becomes one shared set per model class naming every field.
     Values, equality, dumps and copies are unchanged; only ``model_fields_set`` (which no code here reads, and no
-    dump of ours uses: ``exclude_unset`` is never passed) then names every field. Returns the record."""
+    dump of ours uses: ``exclude_unset`` is never passed) then names every field. Equal residences and
+    availabilities (a hundred or so distinct ones among 10k talents) become one shared instance, as
+    ``model_copy`` already shares nested models: records are never changed in place. Returns the record."""
     stack = [record]
     while stack:
         model = stack.pop()
@@ -429,6 +437,12 @@ def share_internals(record: BaseModel) -> BaseModel:
             value = values[name]
             if isinstance(value, list):
                 stack.extend(value)
+            elif type(value) in _SHARED_MODELS:
+                key = (type(value), *value.__dict__.values())
+                if (shared := _SHARED.get(key)) is None:
+                    _SHARED[key] = shared = value
+                    stack.append(value)
+                values[name] = shared
             elif value is not None:
                 stack.append(value)
         for name in texts:
