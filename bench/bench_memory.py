@@ -201,6 +201,41 @@ def measure_serving(url: str, key: str, needs: list[str], tmp: Path) -> dict:
     }
 
 
+def float16_search(n: int, kind: str, k: int = 300, queries: int = 100, over: int = 2) -> dict:
+    """Would float16 storage keep dense search? ``n`` synthetic unit vectors of ``kind`` (``bench_ann.vectors``):
+    recall@k of a float16 scan (faiss ``IndexScalarQuantizer`` fp16) against the float32 exact top-k, alone and
+    after re-scoring its top ``over``·k in float32, the scan times, and the largest cosine error of a float16 copy
+    (what the dense feature columns would see)."""
+    import faiss
+    from threadpoolctl import threadpool_limits
+
+    from bench.bench_ann import vectors
+
+    rng = np.random.default_rng(0)
+    x, q = vectors(kind, n, rng), vectors(kind, queries, rng)
+    sq = faiss.IndexScalarQuantizer(x.shape[1], faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT)
+    sq.add(x)
+    truth, found, exact_ms, fp16_ms = [], [], [], []
+    with threadpool_limits(1, "openmp"):  # one query at a time on one thread, as a ranking searches
+        for qi in q[:, None, :]:
+            t = time.perf_counter()
+            truth.append(faiss.knn(qi, x, k, metric=faiss.METRIC_INNER_PRODUCT)[1][0])
+            t2 = time.perf_counter()
+            found.append(sq.search(qi, over * k)[1][0])
+            exact_ms.append((t2 - t) * 1e3)
+            fp16_ms.append((time.perf_counter() - t2) * 1e3)
+    truth, found = np.array(truth), np.array(found)
+    exact_ms, fp16_ms = float(np.median(exact_ms)), float(np.median(fp16_ms))
+    rescored = np.array([f[np.argsort(-(x[f] @ qi), kind="stable")[:k]] for f, qi in zip(found, q, strict=True)])
+    err = float(np.abs(x.astype(np.float16).astype(np.float32) @ q[0] - x @ q[0]).max())
+
+    def recall(got: np.ndarray) -> float:
+        return round(float(np.mean([len(np.intersect1d(g, t)) / k for g, t in zip(got, truth, strict=True)])), 4)
+
+    return {"kind": kind, "recall_fp16": recall(found[:, :k]), "recall_fp16_rescored": recall(rescored),
+            "exact_fp32_ms": round(exact_ms, 1), "scan_fp16_ms": round(fp16_ms, 1), "max_cosine_error": err}  # fmt: skip
+
+
 def run() -> list[dict]:
     from bench.bench_api import imported_world
 
@@ -220,6 +255,9 @@ def run() -> list[dict]:
             "components": ", ".join(f"{k} {v:g}" for k, v in b["components_mb"].items()),
             "goal": f"held <= {GOAL_MB:g} MB", "ok": b["rss_held_mb"] <= GOAL_MB,
         })  # fmt: skip
+    for kind in ("lowrank", "random"):
+        rows.append({"bench": "memory.dense_float16", "size": f"{TALENTS:,} × 512, top-300, 100 queries",
+                     **float16_search(TALENTS, kind), "goal": "recall@300 >= 0.98", "ok": True})  # fmt: skip
     rows.append({"bench": "memory.serve (encoder none)", "size": size, **serving,
                  "goal": f"<= {GOAL_MB:g} MB", "ok": serving["rss_ranked_mb"] <= GOAL_MB})  # fmt: skip
     return rows

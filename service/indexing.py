@@ -12,7 +12,7 @@ from typing import Any
 from features.dense import NO_DENSE, check_encoder_name
 from features.graph import TalentGraph
 from features.indices import Indices
-from features.records import RECORD_TYPES, Record
+from features.records import RECORD_TYPES, Record, share_internals
 from service.settings import Settings
 from service.store import Store
 
@@ -25,8 +25,10 @@ it (at 100k talents its ~180k events cost ~200 MB that the process never gave ba
 
 
 def store_records(store: Store, kinds: Sequence[str] = INDEXED_KINDS) -> dict[str, list[Any]]:
-    """The records of ``kinds`` in the store (by default what the indices read), by kind."""
-    return {kind: list(store.iter_records(kind)) for kind in kinds}
+    """The records of ``kinds`` in the store (by default what the indices read), by kind, each with its internals
+    shared as it is read (``share_internals``, which ``Indices`` would apply anyway): what it frees is reused by the
+    next record, instead of leaving holes among 100k records kept (~300 MB of heap never returned)."""
+    return {kind: [share_internals(r) for r in store.iter_records(kind)] for kind in kinds}
 
 
 def build_indices(
