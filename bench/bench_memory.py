@@ -233,7 +233,8 @@ def float16_search(n: int, kind: str, k: int = 300, queries: int = 100, over: in
         return round(float(np.mean([len(np.intersect1d(g, t)) / k for g, t in zip(got, truth, strict=True)])), 4)
 
     return {"kind": kind, "recall_fp16": recall(found[:, :k]), "recall_fp16_rescored": recall(rescored),
-            "exact_fp32_ms": round(exact_ms, 1), "scan_fp16_ms": round(fp16_ms, 1), "max_cosine_error": err}  # fmt: skip
+            "exact_fp32_ms": round(exact_ms, 1), "scan_fp16_ms": round(fp16_ms, 1),
+            "max_cosine_error": round(err, 6)}  # fmt: skip
 
 
 def run() -> list[dict]:
