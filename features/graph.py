@@ -125,6 +125,11 @@ MEMO_SIZE = 512
 incubator links: three per need, ~0.5 MB each at 100k talents, so ~250 MB at most there)."""
 
 
+ATTACH_CHUNK = 2048
+"""Talents linked per bulk step: each step's temporary link lists are freed before the next allocates, so 100k
+talents leave no ~100 MB of holes among the graph's own objects (the heap never gives such holes back)."""
+
+
 def normalise(text: str) -> str:
     """Vocabulary key of free text: whitespace collapsed, case-folded (a no-op for Chinese)."""
     return " ".join(text.split()).casefold()
@@ -348,11 +353,12 @@ class TalentGraph:
         for t in talents:
             if f"talent:{t.id}" in self.nx:
                 self.remove_talent(t.id)
-        self._attach(
-            NodeType.talent,
-            [(f"talent:{t.id}", {"label": t.display_name, **({"tier": t.tier.value} if t.tier else {})},
-              _talent_links(t)) for t in talents],
-        )  # fmt: skip
+        for start in range(0, len(talents), ATTACH_CHUNK):
+            self._attach(
+                NodeType.talent,
+                [(f"talent:{t.id}", {"label": t.display_name, **({"tier": t.tier.value} if t.tier else {})},
+                  _talent_links(t)) for t in talents[start : start + ATTACH_CHUNK]],
+            )  # fmt: skip
         for t in talents:
             for need_id in self._hires_by_talent.get(t.id, ()):
                 self._link_hire(t.id, need_id)

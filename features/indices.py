@@ -69,6 +69,8 @@ class Indices:
         say("columns")
         table = TalentTable.build(talents)
         need_table = NeedTable.build(needs, languages=table.languages)
+        table.settle()  # now: a row's values wait as Python objects until then, and later stages reuse their memory
+        need_table.settle()
         say("BM25")
         sparse = SparseIndex.build(talents, processes)
         need_sparse = NeedIndex.build(open_needs, processes)

@@ -441,3 +441,16 @@ def test_reverse_walk_and_neighbour_gather_equal_the_scipy_forms_exactly():
         for rows in ([], [0], [3, 1, 3], list(range(csr.adj.shape[0]))[::-1]):
             np.testing.assert_array_equal(_neighbours(csr.adj, np.array(rows, np.int64)), csr.adj[rows].indices)
         g.add_talent(talent("t-new", skills=["Verilog", "rare skill"], disciplines=["F040101"]))
+
+
+def test_talents_linked_in_chunks_give_the_same_graph_and_numbers(monkeypatch):
+    from features import graph
+
+    world = city_world()
+    whole = TalentGraph.build(**world)
+    monkeypatch.setattr(graph, "ATTACH_CHUNK", 1)
+    chunked = TalentGraph.build(**world)
+    assert_same_graph(whole, chunked)
+    np.testing.assert_array_equal(whole._csr().adj.toarray(), chunked._csr().adj.toarray())  # same CSR row order
+    edge = next(iter(whole.nx.edges(data=True)))[2]
+    assert any(d is edge for _, _, d in chunked.nx.edges(data=True))  # edges of one type share one attribute dict
