@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -42,7 +44,7 @@ def build_indices(
     """The ranking indices of ``records`` with ``encoder`` (default: the settings' ``TALENTMATCH_ENCODER``; ``none``
     skips dense vectors) and the settings' vector cache. ``processes=1`` inside a threaded server (no forking)."""
     name = check_encoder_name(encoder or settings.encoder)
-    return Indices.build(
+    indices = Indices.build(
         records,
         encoder=None if name == NO_DENSE else name,
         cache_dir=settings.vector_cache_dir,
@@ -50,6 +52,16 @@ def build_indices(
         progress=progress,
         processes=processes,
     )
+    return_freed_heap()
+    return indices
+
+
+def return_freed_heap() -> None:
+    """Hand the C heap the build freed back to the kernel (glibc ``malloc_trim``): glibc returns only the top of
+    its heap by itself, and a 100k-talent build frees ~100 MB below it (the tables' staged rows, tokens). A no-op
+    where the C library is not glibc."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).malloc_trim(0)
 
 
 def talent_graph(records: Mapping[str, Sequence[Record]]) -> TalentGraph:
