@@ -122,7 +122,8 @@ PPR_ALPHA, PPR_ITERS, PPR_TOL = 0.15, 30, 1e-6
 """Restart probability, half-sweep budget and L1 tolerance of every personalized PageRank solve here."""
 MEMO_SIZE = 512
 """Per-need whole-graph vectors kept between graph changes, least recently used dropped first (PPR, routes and
-incubator links: three per need, ~0.5 MB each at 100k talents, so ~250 MB at most there)."""
+incubator links: three per need; at 100k talents ~0.5 MB for PPR, float32, and ~0.13 MB each for routes, int8, and
+links, bool: ~130 MB at most there)."""
 
 
 ATTACH_CHUNK = 2048
@@ -775,7 +776,8 @@ class TalentGraph:
             return hit
         targets = self.route_targets(self._need_record(need_id))
         start = np.array([self._row_of(v) for v in targets], dtype=np.int64)
-        return self._memo_put(key, self._hops(start, cap))
+        hops = self._hops(start, cap)  # kept as small integers: a quarter of the memo's float32 (exact, cap < 127)
+        return self._memo_put(key, hops.astype(np.int8) if cap < 127 else hops)
 
     def _hops(self, start: np.ndarray, cap: int) -> np.ndarray:
         """Hops from the nearest of the ``start`` CSR rows to every row, by a capped BFS; ``cap + 1`` beyond."""
@@ -819,7 +821,7 @@ class TalentGraph:
             matching = [self._row_of(v) for v in self.matching_incubators(self._need_record(need_id)) if v in self.nx]
             mask = np.zeros(csr.adj.shape[0], dtype=np.float32)
             mask[matching] = 1.0
-            linked = self._memo_put(key, (csr.adj @ mask > 0).astype(np.float32))
+            linked = self._memo_put(key, csr.adj @ mask > 0)  # bool: read back as 0.0 / 1.0 by ``_take``
         return self._take(linked, rows)
 
     def incubator_route(self, need_id: str, talent_ids: Sequence[str]) -> np.ndarray:
