@@ -180,12 +180,14 @@ class Store:
         return {kind: self.count(kind) for kind in RECORD_TYPES}
 
     def iter_records(self, kind: str) -> Iterator[Record]:
-        """Every record of a kind, streamed in id order (server-side cursor where the driver has one)."""
+        """Every record of a kind, streamed in id order (server-side cursor where the driver has one). Rows come
+        as JSON text validated in one step (``model_validate_json``): no intermediate dicts, whose freed memory,
+        interleaved with the records kept, held ~300 MB of a 100k-talent server's heap that was never returned."""
         t = db.table(_check_kind(kind))
         model = RECORD_TYPES[kind]
         with self.engine.connect().execution_options(stream_results=True, yield_per=CHUNK) as conn:
-            for data in conn.scalars(sa.select(t.c.data).order_by(t.c.id)):
-                yield model.model_validate(data)
+            for text in conn.scalars(sa.select(sa.cast(t.c.data, sa.Text)).order_by(t.c.id)):
+                yield model.model_validate_json(text)
 
     def export(self, out_dir: str | Path) -> dict[str, tuple[Path, int]]:
         """Write each kind that has records to ``out_dir/<kind file>.jsonl`` (canonical, sorted by id), so an export
