@@ -8,18 +8,21 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import lightgbm as lgb
 import mlflow
 import mlflow.lightgbm
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 from mlflow.models import infer_signature
 
 from features.schema import SCHEMA, FeatureSchema
 from matcher.ranker import EncoderId
 from matcher.registry import store
+
+if TYPE_CHECKING:  # matplotlib takes over a second to import: only training draws, never a server start
+    from matplotlib.figure import Figure
 
 MODEL_PATH = "model"
 MODEL_URI_TAG = "talentmatch.model_uri"  # run tag: the logged model's URI (MLflow 3 logs models outside the run)
@@ -139,6 +142,8 @@ def _flatten(metrics: Mapping[str, Mapping[str, float]], prefix: str = "") -> di
 
 
 def _importance_plot(importance: Mapping[str, float]) -> Figure:
+    from matplotlib.figure import Figure
+
     pairs = sorted(importance.items(), key=lambda p: p[1])
     fig = Figure(figsize=(7, 0.22 * len(pairs) + 1))
     fig.subplots_adjust(left=0.32, right=0.97, top=1 - 0.4 / fig.get_figheight(), bottom=0.5 / fig.get_figheight())
@@ -150,6 +155,8 @@ def _importance_plot(importance: Mapping[str, float]) -> Figure:
 
 
 def _by_kind_plot(by_kind: Mapping[str, Mapping[str, Mapping[str, float]]], metric: str = "ndcg@10") -> Figure:
+    from matplotlib.figure import Figure
+
     kinds = list(by_kind)
     models = sorted({m for per_model in by_kind.values() for m in per_model})
     width = 0.8 / max(len(models), 1)
@@ -167,6 +174,8 @@ def _by_kind_plot(by_kind: Mapping[str, Mapping[str, Mapping[str, float]]], metr
 
 
 def _gain_plot(curves: Mapping[str, Sequence[float]]) -> Figure:
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(7, 4))
     ax = fig.subplots()
     for model, gains in curves.items():

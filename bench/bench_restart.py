@@ -1,0 +1,71 @@
+"""Restart of the served API from an index snapshot (``service.snapshots``), against the first start that builds.
+
+For each size a demo world (seed 7) is imported into SQLite and served by ``talentmatch serve`` three times, the
+server in its own process (encoder none: the dense vectors' share is measured by ``bench snapshot``): the first
+start builds every index and saves a snapshot; then ``WRITES`` talents are written straight into the store (as an
+import would while no server runs) and the second start loads the snapshot and catches them up from the change
+journal; the third is ``serve --workers 2``, both workers mapping the same snapshot. Start-up is until ``/readyz``
+answers ready (polled every 0.2 s); memory from ``/proc/PID/smaps_rollup`` after one ranking per worker.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import httpx
+
+from bench.bench_api import imported_world, served
+from bench.bench_snapshot import smaps
+from features.records import Talent
+from service.store import Store
+
+SIZES = [int(s) for s in os.environ.get("BENCH_RESTART_SIZES", "100000").split(",")]
+WRITES = 200
+GOAL_SECONDS = 5.0
+
+
+def _new_talents(store: Store, n: int) -> list[Talent]:
+    """``n`` copies of stored talents under new ids: realistic records written after the snapshot."""
+    some = [t for _, t in zip(range(n), store.iter_records("talent"), strict=False)]
+    return [t.model_copy(update={"id": f"restart-{i}"}) for i, t in enumerate(some)]
+
+
+def _start(url: str, tmp: Path, need: str, key: str, workers: int = 1) -> dict:
+    with served(url, tmp, {}, workers=workers) as (base, seconds):
+        h = {"Authorization": f"Bearer {key}"}
+        pids: dict[int, dict] = {}
+        with httpx.Client(base_url=base, timeout=120) as client:
+            for _ in range(workers * 20):
+                if len(pids) == workers:
+                    break
+                ready = httpx.get(f"{base}/readyz", timeout=30).json()  # fresh connection: any worker
+                if ready["pid"] not in pids:
+                    ranked = client.get(f"/needs/{need}/candidates?k=20", headers=h)
+                    assert ranked.status_code == 200, ranked.text
+                    pids[ready["pid"]] = ready
+        memory = [smaps(pid) for pid in pids]
+    first = next(iter(pids.values()))
+    return {"seconds": round(seconds, 2), "snapshot": first["snapshot"], "talents": first["talents"],
+            "workers": len(pids), "rss_mb": [round(m["Rss"]) for m in memory],
+            "pss_mb": [round(m["Pss"]) for m in memory]}  # fmt: skip
+
+
+def run() -> list[dict]:
+    rows = []
+    for n in SIZES:
+        with tempfile.TemporaryDirectory(prefix="bench-restart-") as tmp_name:
+            tmp = Path(tmp_name)
+            url, key, needs = imported_world(tmp, n)
+            need = needs[0].id
+            built = _start(url, tmp, need, key)
+            with Store(url) as store:
+                assert store.upsert(_new_talents(store, WRITES)).ok
+            loaded = _start(url, tmp, need, key)
+            workers = _start(url, tmp, need, key, workers=2)
+        rows.append({"bench": "serve.first_start", "size": n, **built})
+        rows.append({"bench": "serve.restart", "size": n, **loaded, "caught_up": WRITES,
+                     "goal": f"<= {GOAL_SECONDS} s", "ok": loaded["seconds"] <= GOAL_SECONDS})  # fmt: skip
+        rows.append({"bench": "serve.restart_workers", "size": n, **workers})
+    return rows
