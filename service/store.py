@@ -34,7 +34,10 @@ from service import db
 from service.settings import ensure_sqlite_dir
 
 CHUNK = 1_000
-"""Rows per executemany and ids per ``IN (…)`` lookup: well under SQLite's and PostgreSQL's bound-parameter limits."""
+"""Ids per ``IN (…)`` lookup (well under SQLite's and PostgreSQL's bound-parameter limits), rows per progress tick."""
+WRITE_CHUNK = 5_000
+"""Rows per SQLite executemany: larger batches spend less per row in SQLAlchemy (measured: 1,000 → 5,000 rows cut the
+write's CPU by a third; one batch of 20,000 saved nothing more) and still tick the progress bar."""
 
 PENDING = ("talent", "need")
 """Kinds with a ``match_pending`` flag (the alerts change feed): set in the transaction that writes a new or changed
@@ -432,11 +435,7 @@ def _classify_and_write(
             continue
         if kind == "talent" and len(rows) > inserted:
             _keep_versions(conn, [r["id"] for r in rows if r["id"] in known])
-        statement = _upsert_statement(conn, kind)
-        for start in range(0, len(rows), CHUNK):
-            conn.execute(statement, rows[start : start + CHUNK])
-            if progress:
-                progress(kind, min(start + CHUNK, len(rows)), len(rows))
+        _write_rows(conn, kind, rows, progress)
 
 
 def _keep_versions(conn: Connection, talent_ids: list[str]) -> None:
@@ -450,6 +449,46 @@ def _keep_versions(conn: Connection, talent_ids: list[str]) -> None:
         conn.execute(sa.insert(v).from_select(["talent_id", "data", "replaced_at"], old))
 
 
+def _write_rows(conn: Connection, kind: str, rows: list[dict[str, Any]], progress: ProgressFn | None) -> None:
+    """Upsert a kind's new and changed rows: PostgreSQL streams them with COPY into a temporary table and merges it in
+    one statement (a row-by-row executemany costs the server a statement per row); SQLite, in-process, takes them in
+    executemany batches of ``WRITE_CHUNK``."""
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql":
+        _copy_upsert(conn, kind, rows, progress)
+        return
+    statement = _upsert_statement(conn, kind)
+    for start in range(0, len(rows), WRITE_CHUNK):
+        conn.execute(statement, rows[start : start + WRITE_CHUNK])
+        if progress:
+            progress(kind, min(start + WRITE_CHUNK, len(rows)), len(rows))
+
+
+def _copy_upsert(conn: Connection, kind: str, rows: list[dict[str, Any]], progress: ProgressFn | None) -> None:
+    """``COPY`` the rows into a temporary table shaped like the kind's (no constraints, no indices), then one
+    ``INSERT … SELECT … ON CONFLICT DO UPDATE`` from it, all inside the import's transaction."""
+    t = db.table(kind)
+    columns = list(rows[0])  # every row of a kind has the same keys; written_at is the server's clock
+    staging = sa.table(f"talentmatch_import_{t.name}", *(sa.column(c) for c in columns))
+    names = ", ".join(f'"{c}"' for c in columns)
+    cursor = conn.connection.driver_connection.cursor()  # the same connection, so the same transaction
+    with cursor:
+        cursor.execute(
+            f'CREATE TEMPORARY TABLE "{staging.name}" ON COMMIT DROP AS SELECT {names} FROM "{t.name}" WITH NO DATA'
+        )
+        with cursor.copy(f'COPY "{staging.name}" ({names}) FROM STDIN') as copy:
+            for done, row in enumerate(rows, start=1):
+                copy.write_row([row[c] for c in columns])
+                if progress and (done % CHUNK == 0 or done == len(rows)):
+                    progress(kind, done, len(rows))
+    stmt = postgresql.insert(t).from_select(
+        [*columns, "written_at"], sa.select(*staging.c, sa.func.current_timestamp())
+    )
+    conn.execute(_on_conflict_update(stmt, kind))
+    conn.execute(sa.text(f'DROP TABLE "{staging.name}"'))
+
+
 def _upsert_statement(conn: Connection, kind: str) -> Any:
     """``INSERT … ON CONFLICT (id) DO UPDATE`` in the connection's dialect."""
     t = db.table(kind)
@@ -461,6 +500,12 @@ def _upsert_statement(conn: Connection, kind: str) -> Any:
     else:
         raise StoreError(f"unsupported database {dialect!r}; use SQLite or PostgreSQL")
     stmt = stmt.values(written_at=sa.func.current_timestamp())  # the database's clock, one value per transaction
+    return _on_conflict_update(stmt, kind)
+
+
+def _on_conflict_update(stmt: Any, kind: str) -> Any:
+    """An existing id takes every new value (the digest and ``written_at`` with them)."""
+    t = db.table(kind)
     update = {c.name: stmt.excluded[c.name] for c in t.columns if c.name != "id"}
     if kind in PENDING:  # a need's posted digest still owed survives an edit before it was sent
         update["match_pending"] = sa.or_(t.c.match_pending, stmt.excluded.match_pending)
