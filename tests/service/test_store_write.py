@@ -2,6 +2,7 @@
 awkward text survives byte for byte, and an update keeps the earlier versions, the alert flags and ``written_at``
 right."""
 
+import gc
 import time
 
 import pytest
@@ -99,3 +100,19 @@ def test_a_large_import_reports_progress_to_the_end_and_writes_every_row(store):
         t = db.table("talent")
         tiers = dict(conn.execute(sa.select(t.c.tier, sa.func.count()).group_by(t.c.tier)).all())
     assert tiers == {tier: n // 5 + (i < n % 5) for i, tier in enumerate("ABCDE")}
+
+
+def test_the_garbage_collector_is_paused_during_an_import_and_restored_after(tmp_path, world_dir):
+    """Its passes would re-scan every record read so far; afterwards it is back as it was, even after a failure."""
+    seen = []
+    with Store(f"sqlite:///{tmp_path / 'gc.db'}") as store:
+        assert gc.isenabled()
+        report = store.import_path(world_dir, write_progress=lambda *_: seen.append(gc.isenabled()))
+        assert report.ok and seen and not any(seen) and gc.isenabled()
+        (tmp_path / "bad.jsonl").write_text('{"id": "t9", "tier": "Z"}\n')
+        assert not store.import_path(tmp_path / "bad.jsonl", "talent").ok and gc.isenabled()
+        gc.disable()
+        try:
+            assert store.import_path(world_dir).ok and not gc.isenabled()  # left off, as the caller had it
+        finally:
+            gc.enable()
