@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from features.records import Need, Talent, dump
 from service import db
+from service import store as store_module
 from service.store import CHUNK, Store
 
 AWKWARD = [
@@ -24,7 +25,9 @@ AWKWARD = [
 
 
 @pytest.fixture
-def store(db_url):
+def store(db_url, monkeypatch):
+    """A store whose every PostgreSQL write takes the COPY path (``tests/service/test_store.py`` covers the other)."""
+    monkeypatch.setattr(store_module, "COPY_MIN_ROWS", 1)
     with Store(db_url) as s:
         yield s
 
