@@ -481,7 +481,7 @@ def _write_rows(conn: Connection, kind: str, rows: list[dict[str, Any]], progres
     SQLite's (in-process), go in executemany batches of ``WRITE_CHUNK``."""
     if not rows:
         return
-    if conn.dialect.name == "postgresql" and len(rows) >= COPY_MIN_ROWS:
+    if conn.dialect.driver == "psycopg" and len(rows) >= COPY_MIN_ROWS:  # psycopg 3, the PostgreSQL driver we ship
         _copy_upsert(conn, kind, rows, progress)
         return
     statement = _upsert_statement(conn, kind)
