@@ -50,8 +50,14 @@ test-fast: install
 lint: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/lint-imports
 
+# `make bench` runs every benchmark (the scale bench at 10k, 100k and 1M talents: hours on 2 cores); `make bench
+# QUICK=1` only the scale bench at 10k and 100k (under 10 minutes once the dense vectors are cached); BENCH=NAME… picks.
 bench: install
+ifdef QUICK
+	BENCH_SIZES=10000,100000 $(BIN)/python -m bench $(or $(BENCH),scale)
+else
 	$(BIN)/python -m bench $(BENCH)
+endif
 
 clean:
 	rm -rf $(VENV) .pytest_cache bench/results

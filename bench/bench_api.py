@@ -35,6 +35,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -42,6 +43,7 @@ import numpy as np
 
 from demo.world import generate_world
 from features.records import Need
+from matcher.ranker import NO_ENCODER, EncoderId
 from service.keys import create_key
 from service.store import Store
 
@@ -76,12 +78,22 @@ def imported_world(tmp: Path, talents: int) -> tuple[str, str, list[Need]]:
     return url, key, needs  # type: ignore[return-value]
 
 
+def _ready_pids(base: str) -> set[int]:
+    """The worker processes answering ``/readyz`` with 200 to 16 concurrent probes on fresh connections."""
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: httpx.get(f"{base}/readyz", timeout=5), range(16)))
+    return {r.json()["pid"] for r in answers if r.status_code == 200}
+
+
 @contextlib.contextmanager
-def served(url: str, tmp: Path, env: dict[str, str]) -> Iterator[tuple[str, float]]:
-    """Run ``talentmatch serve`` on ``url`` in its own process (encoder none, models in ``tmp/models``) until ready.
+def served(
+    url: str, tmp: Path, env: dict[str, str], workers: int = 1, start_timeout: float = START_TIMEOUT
+) -> Iterator[tuple[str, float]]:
+    """Run ``talentmatch serve`` on ``url`` in its own process (encoder none, models in ``tmp/models``) until ready
+    (with ``workers`` > 1, ``serve --workers``: until every worker process has answered ``/readyz``).
 
     Yields the base URL and the seconds start-up took. Its own process group, so a hung forked worker is killed
-    with it; the log is ``tmp/server.log``.
+    with it; the log is ``tmp/server.log``, its process id in ``tmp/server.pid`` (for its memory in ``/proc``).
     """
     port = _free_port()
     env = (
@@ -91,29 +103,31 @@ def served(url: str, tmp: Path, env: dict[str, str]) -> Iterator[tuple[str, floa
             "TALENTMATCH_ENCODER": "none",
             "TALENTMATCH_MODELS_DIR": str(tmp / "models"),
             "TALENTMATCH_VECTOR_CACHE_DIR": str(tmp / "vectors"),
+            "TALENTMATCH_SNAPSHOT_DIR": str(tmp / "snapshots"),
         }
         | env
     )
-    code = f"from service.api.server import serve; serve('127.0.0.1', {port}, log_level='warning')"
+    code = f"from service.api.server import serve; serve('127.0.0.1', {port}, log_level='warning', workers={workers})"
     base = f"http://127.0.0.1:{port}"
     with (tmp / "server.log").open("w") as log:
         server = subprocess.Popen(
             [sys.executable, "-c", code], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
+        (tmp / "server.pid").write_text(str(server.pid))
         try:
             t0 = time.perf_counter()
             while True:
                 if server.poll() is not None:
                     raise RuntimeError(f"the server exited: {(tmp / 'server.log').read_text()[-2000:]}")
                 try:
-                    if httpx.get(f"{base}/readyz", timeout=5).status_code == 200:
+                    if len(_ready_pids(base)) >= workers:
                         break
                 except httpx.TransportError:
                     pass
-                if time.perf_counter() - t0 > START_TIMEOUT:
+                if time.perf_counter() - t0 > start_timeout:
                     # Seen in 2 of 7 runs: the start-up index build forks tokeniser workers
                     # (features.concepts.fork_map) from the server's threaded process, and a worker can hang.
-                    raise RuntimeError(f"the server was not ready after {START_TIMEOUT} s; a known cause is a "
+                    raise RuntimeError(f"the server was not ready after {start_timeout} s; a known cause is a "
                                        "forked tokeniser worker hanging during the index build")  # fmt: skip
                 time.sleep(1)
             yield base, time.perf_counter() - t0
@@ -126,13 +140,13 @@ def served(url: str, tmp: Path, env: dict[str, str]) -> Iterator[tuple[str, floa
                 server.wait(30)
 
 
-def _champion(models: Path) -> str:
-    """Register a LambdaRank booster of ``TREES`` trees on random rows as champion in a store under ``models``."""
+def _champion(models: Path, encoder: EncoderId = NO_ENCODER) -> str:
+    """Register a LambdaRank booster of ``TREES`` trees on random rows as champion in a store under ``models``,
+    pinned to the dense ``encoder`` of the indices it will serve."""
     import lightgbm as lgb
 
     from features.schema import SCHEMA
     from matcher import registry
-    from matcher.ranker import NO_ENCODER
 
     registry.configure(models)
     rng = np.random.default_rng(0)
@@ -141,7 +155,7 @@ def _champion(models: Path) -> str:
     params = {"objective": "lambdarank", "num_leaves": 31, "verbose": -1, "num_threads": 2, "seed": 0}
     booster = lgb.train(params, lgb.Dataset(X, y, group=[100] * 200, feature_name=SCHEMA.names), TREES)
     run_id = registry.log_run(booster=booster, params={"trees": TREES}, metrics={"lambdarank": {"ndcg@10": 0.5}},
-                              input_example=X[:5], encoder=NO_ENCODER)  # fmt: skip
+                              input_example=X[:5], encoder=encoder)  # fmt: skip
     version = registry.register_and_gate(run_id).version
     registry.configure()
     return version

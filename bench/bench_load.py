@@ -3,7 +3,9 @@
 A demo world (``TALENTS`` talents, seed 7; ``BENCH_LOAD_TALENTS`` overrides) is imported into a fresh SQLite file,
 with a champion (``bench_api``'s random-rows booster: personalised rankings with TreeSHAP) and inbox subscriptions
 on the hot needs, so every talent write is matched for alerts. The server runs in its own process, as
-``talentmatch serve`` runs it (one process: the indices live in it; ``TALENTMATCH_ENCODER=none``).
+``talentmatch serve`` runs it (one process: the indices live in it; ``TALENTMATCH_ENCODER=none``), or as
+``talentmatch serve --workers N`` with ``BENCH_LOAD_WORKERS=N``: N processes, each with its own indices, kept in step
+through the store's change journal (``TALENTMATCH_SYNC_SECONDS``, default 1 s).
 
 The load generator is another process: an open loop that schedules request ``i`` at ``t0 + i / RATE`` (it does not
 wait for slow answers before sending the next, so queueing shows in the latency, which is measured from the
@@ -41,6 +43,7 @@ RATE = 200.0
 SECONDS = int(os.environ.get("BENCH_LOAD_SECONDS", "60"))
 CONNECTIONS = 48
 HOT_NEEDS = 20
+WORKERS = int(os.environ.get("BENCH_LOAD_WORKERS", "1"))
 CACHE_FRESH_SECONDS = float(os.environ.get("BENCH_LOAD_FRESH_SECONDS", "5"))
 P99_GOAL_MS = 500.0
 
@@ -153,7 +156,8 @@ def run() -> list[dict]:
             talents = store.ids("talent")[:5000]
             store.matched(r for kind in ("talent", "need") for r in store.pending(kind))  # imported: no alerts owed
         _champion(tmp / "models")
-        with served(url, tmp, {"TALENTMATCH_RANK_CACHE_FRESH_SECONDS": str(CACHE_FRESH_SECONDS)}) as (base, start_s):
+        env = {"TALENTMATCH_RANK_CACHE_FRESH_SECONDS": str(CACHE_FRESH_SECONDS)}
+        with served(url, tmp, env, workers=WORKERS) as (base, start_s):
             cfg = {
                 "base": base, "key": key, "rate": RATE, "seconds": SECONDS, "connections": CONNECTIONS,
                 "needs": [n.id for n in open_needs], "talents": talents, "enterprise": open_needs[0].enterprise_id,
@@ -171,10 +175,11 @@ def run() -> list[dict]:
         {
             "bench": "api.load (mixed reads and writes)",
             "size": f"{TALENTS:,} talents, {HOT_NEEDS} hot needs, 65% candidates / 15% search / 12.5% profile reads / "
-            "5% talent writes / 1.25% need posts / 1.25% erasures; encoder none; champion",
+            f"5% talent writes / 1.25% need posts / 1.25% erasures; encoder none; champion; {WORKERS} worker(s)",
             "target_rps": RATE,
             **{k: v for k, v in s.items() if k != "by_kind"},
             "seconds": SECONDS,
+            "workers": WORKERS,
             "start_up_s": round(start_s, 1),
             "fresh_s": CACHE_FRESH_SECONDS,
             "goal": f">= {RATE:g} req/s for {SECONDS} s, 0 errors, p99 reported",

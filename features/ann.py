@@ -11,6 +11,8 @@ when dead nodes pass ``REBUILD_DEAD_FRACTION`` of the graph it is rebuilt from t
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import faiss
 import numpy as np
 
@@ -31,12 +33,25 @@ class ProfileSearch:
     ``kind`` is ``"exact"`` (faiss ``IndexFlatIP`` behind an ``IndexIDMap2``; ``remove_ids`` deletes the vector)
     until the live count reaches ``exact_below``, then ``"hnsw"`` (``IndexHNSWFlat``, inner product) for good: the
     switch moves the vectors once and is never undone by erasures (a rebuild re-decides by the live count).
+
+    ``source``, when given, returns the caller's own (rows × dim) float32 matrix, row = our id, and its live mask:
+    the exact kind then scans that matrix in place (faiss's ``knn_inner_product``, the scan ``IndexFlatIP`` runs,
+    with a bitmap selector of the live rows) instead of holding a second copy of every vector (205 MB at 100k
+    profiles). The caller appends a row to its matrix before ``add`` names it, and zeroes it on ``remove``.
     """
 
-    def __init__(self, dim: int, exact_below: int = DEFAULT_EXACT_BELOW, ef_search: int = DEFAULT_EF_SEARCH):
+    def __init__(
+        self,
+        dim: int,
+        exact_below: int = DEFAULT_EXACT_BELOW,
+        ef_search: int = DEFAULT_EF_SEARCH,
+        source: Callable[[], tuple[np.ndarray, np.ndarray]] | None = None,
+    ):
         if exact_below < 1 or ef_search < 1:
             raise ValueError(f"exact_below and ef_search must be at least 1, got {exact_below} and {ef_search}")
         self.dim, self.exact_below, self.ef_search = dim, exact_below, ef_search
+        self._source = source
+        self._in_source = 0  # live rows of ``source`` while exact
         self._exact = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
         self._hnsw: faiss.IndexHNSWFlat | None = None
         self._rows = np.empty(0, dtype=np.int64)  # HNSW label -> our row
@@ -44,18 +59,41 @@ class ProfileSearch:
         self._alive = np.empty(0, dtype=bool)
         self._params: tuple | None = None  # (SearchParametersHNSW, and what its raw pointers point into)
 
+    def __getstate__(self) -> dict:
+        """Pickled (index snapshots) with the faiss indices serialised to bytes and without the search parameters,
+        which hold raw pointers and are rebuilt on the next search."""
+        hnsw = None if self._hnsw is None else faiss.serialize_index(self._hnsw)
+        return {**self.__dict__, "_exact": faiss.serialize_index(self._exact), "_hnsw": hnsw, "_params": None}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._exact = faiss.deserialize_index(state["_exact"])
+        if state["_hnsw"] is not None:
+            self._hnsw = faiss.deserialize_index(state["_hnsw"])
+
     @property
     def kind(self) -> str:
         return "exact" if self._hnsw is None else "hnsw"
 
     def __len__(self) -> int:
-        return self._exact.ntotal if self._hnsw is None else len(self._label)
+        if self._hnsw is not None:
+            return len(self._label)
+        return self._in_source if self._source is not None else self._exact.ntotal
 
     def add(self, vecs: np.ndarray, rows: np.ndarray) -> None:
         vecs = np.ascontiguousarray(vecs, dtype=np.float32)
         rows = np.asarray(rows, dtype=np.int64)
         if self._hnsw is None and len(self) + len(rows) < self.exact_below:
-            self._exact.add_with_ids(vecs, rows)
+            if self._source is None:
+                self._exact.add_with_ids(vecs, rows)
+            else:
+                self._in_source += len(rows)
+            return
+        if self._hnsw is None and self._source is not None:
+            matrix, alive = self._source()  # holds ``rows`` already
+            live = np.flatnonzero(alive)
+            self._in_source = 0
+            self._build(matrix[live], live)
             return
         if self._hnsw is None:
             old_rows = faiss.vector_to_array(self._exact.id_map).astype(np.int64)
@@ -72,7 +110,10 @@ class ProfileSearch:
     def remove(self, row: int) -> None:
         """Delete ``row``'s vector: exact removes it; HNSW zeroes its stored bytes and filters the node out."""
         if self._hnsw is None:
-            self._exact.remove_ids(np.array([row], dtype=np.int64))
+            if self._source is None:
+                self._exact.remove_ids(np.array([row], dtype=np.int64))
+            else:
+                self._in_source -= 1
             return
         label = self._label.pop(row, None)
         if label is None:
@@ -88,6 +129,8 @@ class ProfileSearch:
     def search(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Scores and rows of the best ``k`` (one query row); rows are -1 where fewer were found."""
         q = np.ascontiguousarray(q, dtype=np.float32).reshape(1, self.dim)
+        if self._hnsw is None and self._source is not None:
+            return self._scan(q, k)
         if self._hnsw is None:
             scores, rows = self._exact.search(q, k)
             return scores[0], rows[0]
@@ -96,11 +139,27 @@ class ProfileSearch:
         labels = labels[0]
         return scores[0], np.where(labels >= 0, self._rows[np.maximum(labels, 0)], -1)
 
+    def _scan(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Exact search over the live rows of ``source``, in place."""
+        matrix, alive = self._source()
+        scores, rows = np.empty((1, k), np.float32), np.empty((1, k), np.int64)
+        held = None
+        if self._in_source < len(matrix):  # tombstones: search the live rows only
+            bits = np.packbits(alive, bitorder="little")
+            held = (bits, faiss.IDSelectorBitmap(len(matrix), faiss.swig_ptr(bits)))
+        matrix = np.ascontiguousarray(matrix, dtype=np.float32)
+        faiss.knn_inner_product(faiss.swig_ptr(q), faiss.swig_ptr(matrix), self.dim, 1, len(matrix), k,
+                                faiss.swig_ptr(scores), faiss.swig_ptr(rows), held and held[1])  # fmt: skip
+        return scores[0], rows[0]
+
     def _build(self, vecs: np.ndarray, rows: np.ndarray) -> None:
         if len(rows) < self.exact_below:
             self._hnsw, self._rows, self._label, self._alive = None, np.empty(0, np.int64), {}, np.empty(0, bool)
             self._exact = faiss.IndexIDMap2(faiss.IndexFlatIP(self.dim))
-            self._exact.add_with_ids(vecs, rows)
+            if self._source is None:
+                self._exact.add_with_ids(vecs, rows)
+            else:
+                self._in_source = len(rows)
             return
         hnsw = faiss.IndexHNSWFlat(self.dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
         hnsw.hnsw.efConstruction = HNSW_EF_CONSTRUCTION

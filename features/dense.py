@@ -531,13 +531,22 @@ class DenseIndex:
         self._pstart = _Grow((), np.int64)
         self._pend = _Grow((), np.int64)
         self._alive = _Grow((), bool)
-        self._search = ProfileSearch(d, exact_below)
+        self._search = ProfileSearch(d, exact_below, source=self._live_vectors)
         self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
         self._qlock = threading.Lock()
+
+    def __getstate__(self) -> dict:
+        """Pickled (index snapshots) without the query LRU: a cache, whose keys are talents' texts in the reciprocal
+        index."""
+        return {**self.__dict__, "_queries": OrderedDict()}
 
     @staticmethod
     def extract(record) -> tuple[str, list[str]]:
         return talent_parts(record)
+
+    def _live_vectors(self) -> tuple[np.ndarray, np.ndarray]:
+        """The main vectors and the live mask, for the exact search to scan in place (one copy, not two)."""
+        return self._main.view, self._alive.view
 
     @classmethod
     def build(

@@ -122,7 +122,13 @@ PPR_ALPHA, PPR_ITERS, PPR_TOL = 0.15, 30, 1e-6
 """Restart probability, half-sweep budget and L1 tolerance of every personalized PageRank solve here."""
 MEMO_SIZE = 512
 """Per-need whole-graph vectors kept between graph changes, least recently used dropped first (PPR, routes and
-incubator links: three per need, ~0.5 MB each at 100k talents, so ~250 MB at most there)."""
+incubator links: three per need; at 100k talents ~0.5 MB for PPR, float32, and ~0.13 MB each for routes, int8, and
+links, bool: ~130 MB at most there)."""
+
+
+ATTACH_CHUNK = 2048
+"""Talents linked per bulk step: each step's temporary link lists are freed before the next allocates, so 100k
+talents leave no ~100 MB of holes among the graph's own objects (the heap never gives such holes back)."""
 
 
 def normalise(text: str) -> str:
@@ -231,6 +237,30 @@ def _ancestors(code: str) -> set[str]:
     return out
 
 
+class _Graph(nx.Graph):
+    """A networkx graph whose edges share their attribute dicts: one per edge type and role (``_edge_attrs``),
+    not one per edge (at 100k talents, ~800k dicts: 60 % of the graph's memory). The shared dicts are read-only:
+    this module never writes an edge attribute after adding the edge."""
+
+    def add_shared_edges(self, edges: Iterable[tuple[str, str, dict]]) -> None:
+        """Add edges between existing nodes, each with a dict from ``_edge_attrs`` (not copied)."""
+        adj = self._adj
+        for u, v, attrs in edges:
+            adj[u][v] = adj[v][u] = attrs
+        nx._clear_cache(self)
+
+
+_EDGE_ATTRS: dict[tuple, dict] = {}
+
+
+def _edge_attrs(etype: str, attrs: dict | None = None) -> dict:
+    """The one shared attribute dict of edges of this type with these attributes."""
+    key = (etype, *sorted((attrs or {}).items()))
+    if (shared := _EDGE_ATTRS.get(key)) is None:
+        shared = _EDGE_ATTRS[key] = {"type": etype, **(attrs or {})}
+    return shared
+
+
 @dataclass(frozen=True, slots=True)
 class _Csr:
     """The adjacency of one graph version in CSR row order (record side first), with what the numbers need."""
@@ -255,7 +285,7 @@ class TalentGraph:
     """
 
     def __init__(self) -> None:
-        self.nx = nx.Graph()
+        self.nx: nx.Graph = _Graph()
         self._needs: dict[str, Need] = {}
         self._incubators: dict[str, Incubator] = {}
         self._hires_by_talent: dict[str, set[str]] = {}
@@ -275,6 +305,10 @@ class TalentGraph:
         self._csr_cache: _Csr | None = None
         self._memo: OrderedDict[tuple, object] = OrderedDict()  # per-version results (PPR, routes, weights), LRU
         self._memo_lock = threading.Lock()
+
+    def __getstate__(self) -> dict:
+        """Pickled (index snapshots) without the per-version memo: a cache of up to ~250 MB, refilled on use."""
+        return {**self.__dict__, "_memo": OrderedDict()}
 
     # ---------------------------------------------------------------- building and incremental changes
 
@@ -324,11 +358,12 @@ class TalentGraph:
         for t in talents:
             if f"talent:{t.id}" in self.nx:
                 self.remove_talent(t.id)
-        self._attach(
-            NodeType.talent,
-            [(f"talent:{t.id}", {"label": t.display_name, **({"tier": t.tier.value} if t.tier else {})},
-              _talent_links(t)) for t in talents],
-        )  # fmt: skip
+        for start in range(0, len(talents), ATTACH_CHUNK):
+            self._attach(
+                NodeType.talent,
+                [(f"talent:{t.id}", {"label": t.display_name, **({"tier": t.tier.value} if t.tier else {})},
+                  _talent_links(t)) for t in talents[start : start + ATTACH_CHUNK]],
+            )  # fmt: skip
         for t in talents:
             for need_id in self._hires_by_talent.get(t.id, ()):
                 self._link_hire(t.id, need_id)
@@ -421,8 +456,10 @@ class TalentGraph:
         self._alive.extend(b"\x01" * len(nodes))
         for target in dict.fromkeys(target for _, _, links in items for target, _, _ in links):
             self._ensure(target)
-        edges = [(node, target, {"type": etype, **attrs}) for node, _, links in items for target, etype, attrs in links]
-        self.nx.add_edges_from(edges)
+        edges = [
+            (node, target, _edge_attrs(etype, attrs)) for node, _, links in items for target, etype, attrs in links
+        ]
+        self.nx.add_shared_edges(edges)
         number = self._number
         self._eu.extend([number[u] for u, _, _ in edges])
         self._ev.extend([number[v] for _, v, _ in edges])
@@ -458,7 +495,7 @@ class TalentGraph:
         self._ensure(v)
         if self.nx.has_edge(u, v):
             return
-        self.nx.add_edge(u, v, type=etype.value, **(attrs or {}))
+        self.nx.add_shared_edges([(u, v, _edge_attrs(etype.value, attrs))])
         self._eu.append(self._number[u])
         self._ev.append(self._number[v])
         self._etype.append(_ECODE[etype.value])
@@ -743,7 +780,8 @@ class TalentGraph:
             return hit
         targets = self.route_targets(self._need_record(need_id))
         start = np.array([self._row_of(v) for v in targets], dtype=np.int64)
-        return self._memo_put(key, self._hops(start, cap))
+        hops = self._hops(start, cap)  # kept as small integers: a quarter of the memo's float32 (exact, cap < 127)
+        return self._memo_put(key, hops.astype(np.int8) if cap < 127 else hops)
 
     def _hops(self, start: np.ndarray, cap: int) -> np.ndarray:
         """Hops from the nearest of the ``start`` CSR rows to every row, by a capped BFS; ``cap + 1`` beyond."""
@@ -787,7 +825,7 @@ class TalentGraph:
             matching = [self._row_of(v) for v in self.matching_incubators(self._need_record(need_id)) if v in self.nx]
             mask = np.zeros(csr.adj.shape[0], dtype=np.float32)
             mask[matching] = 1.0
-            linked = self._memo_put(key, (csr.adj @ mask > 0).astype(np.float32))
+            linked = self._memo_put(key, csr.adj @ mask > 0)  # bool: read back as 0.0 / 1.0 by ``_take``
         return self._take(linked, rows)
 
     def incubator_route(self, need_id: str, talent_ids: Sequence[str]) -> np.ndarray:

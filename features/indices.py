@@ -16,7 +16,7 @@ from features.ann import DEFAULT_EXACT_BELOW
 from features.concepts import ConceptIndex, mapper
 from features.dense import DenseIndex, Encoder, NeedDenseIndex, VectorCache, get_encoder
 from features.graph import TalentGraph
-from features.records import Need, NeedStatus, Record, Talent
+from features.records import Need, NeedStatus, Record, Talent, share_internals
 from features.table import NeedTable, TalentTable
 from features.text import NeedIndex, SparseIndex
 
@@ -63,12 +63,14 @@ class Indices:
         large batches); pass 1 inside a threaded server, where forking is unsafe.
         """
         say = progress or (lambda _: None)
-        talents = list(records.get("talent", ()))
-        needs = list(records.get("need", ()))
+        talents = [share_internals(t) for t in records.get("talent", ())]
+        needs = [share_internals(n) for n in records.get("need", ())]
         open_needs = [n for n in needs if n.status is NeedStatus.open]
         say("columns")
         table = TalentTable.build(talents)
         need_table = NeedTable.build(needs, languages=table.languages)
+        table.settle()  # now: a row's values wait as Python objects until then, and later stages reuse their memory
+        need_table.settle()
         say("BM25")
         sparse = SparseIndex.build(talents, processes)
         need_sparse = NeedIndex.build(open_needs, processes)
@@ -114,6 +116,7 @@ class Indices:
         tombstone in each), so one ``table.rows(ids)`` lookup addresses all of them; none of them is ever compacted
         on its own.
         """
+        share_internals(t)
         if self.dense is not None:
             self.dense.add(t)  # first: encoding is the step that can fail, and it changes nothing when it does
         row = self.table.add(t)
@@ -152,6 +155,7 @@ class Indices:
 
     def add_need(self, n: Need) -> None:
         """Add or replace a need; only open needs are searchable from a talent."""
+        share_internals(n)
         self.remove_need(n.id)
         if n.status is NeedStatus.open:
             if self.need_dense is not None:

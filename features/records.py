@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import re
+import sys
+import weakref
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, ClassVar
+from functools import cache
+from typing import Annotated, ClassVar, get_args, get_origin
 
 from pydantic import (
     AfterValidator,
@@ -401,6 +404,68 @@ def dump(record: Record) -> dict:
     """The canonical JSON form of a record: no ``None`` and no empty defaults, so exports stay sparse and
     round-trip exactly."""
     return record.model_dump(mode="json", exclude_defaults=True) | {"id": record.id}
+
+
+_VOCABULARY_FIELDS = frozenset({
+    "skills", "required_skills", "languages", "disciplines", "honours", "nationality", "country", "city",
+    "institution", "field", "employer", "incubator_id", "enterprise_id",
+})  # fmt: skip
+"""Fields whose values repeat across records (vocabulary and organisations, nothing that names a person)."""
+
+
+_SHARED_MODELS = frozenset({Residence, Availability})
+_SHARED: weakref.WeakValueDictionary[tuple, BaseModel] = weakref.WeakValueDictionary()
+"""The one instance of each distinct residence and availability held (weak: gone with the last record using it)."""
+
+
+def share_internals(record: BaseModel) -> BaseModel:
+    """Let a record held for a long time (by the indices) share what many records hold alike, in place: repeated
+    vocabulary strings (skills, languages, places, institutions) become one interned copy, and pydantic's set of
+    explicitly set field names, one per model and nested model (~3 KB of a demo talent's ~7 KB, and nearly unique
+    per record, as stored records omit their defaults), becomes one shared set per model class naming every field.
+    Values, equality, dumps and copies are unchanged; only ``model_fields_set`` (which no code here reads, and no
+    dump of ours uses: ``exclude_unset`` is never passed) then names every field. Equal residences and
+    availabilities (a hundred or so distinct ones among 10k talents) become one shared instance, as
+    ``model_copy`` already shares nested models: records are never changed in place. Returns the record."""
+    stack = [record]
+    while stack:
+        model = stack.pop()
+        nested, texts, lists, every = _plan(type(model))
+        object.__setattr__(model, "__pydantic_fields_set__", every)
+        values = model.__dict__
+        for name in nested:
+            value = values[name]
+            if isinstance(value, list):
+                stack.extend(value)
+            elif type(value) in _SHARED_MODELS:
+                key = (type(value), *value.__dict__.values())
+                if (shared := _SHARED.get(key)) is None:
+                    _SHARED[key] = shared = value
+                    stack.append(value)
+                values[name] = shared
+            elif value is not None:
+                stack.append(value)
+        for name in texts:
+            if (value := values[name]) is not None:
+                values[name] = sys.intern(value)
+        for name in lists:
+            if value := values[name]:
+                value[:] = map(sys.intern, value)
+    return record
+
+
+@cache
+def _plan(model: type[BaseModel]) -> tuple[list[str], list[str], list[str], set[str]]:
+    """Fields of ``model`` holding models (or lists of them), vocabulary strings, lists of vocabulary strings, and
+    the shared set of all its field names."""
+    nested, texts, lists = [], [], []
+    for name, info in model.model_fields.items():
+        inner = get_args(info.annotation) or (info.annotation,)
+        if any(isinstance(t, type) and issubclass(t, BaseModel) for t in inner):
+            nested.append(name)
+        elif name in _VOCABULARY_FIELDS:
+            (lists if get_origin(info.annotation) is list else texts).append(name)
+    return nested, texts, lists, set(model.model_fields)
 
 
 _WS = re.compile(r"\s+")

@@ -42,6 +42,10 @@ long list that each touches a word of it. Dev half of the reviewer gold standard
 0.230, plain top-3 mean 0.238, these weights 0.233; summed with the e5 works cosine: 0.200 / 0.198 / 0.200."""
 
 
+TOKENIZE_CHUNK = 25_000
+"""Talents tokenised per step at build: enough texts for the fork pool (``PARALLEL_MIN``), and each step's token
+lists are freed before the next allocates, so their memory is reused instead of left as heap holes."""
+
 _DECAY_SUM = np.concatenate([[1.0], np.cumsum(WORK_DECAY ** np.arange(TOP_WORKS))]).astype(np.float32)
 """Sum of the weights of a talent's first n works (index n; 1 for a talent without works, whose score is 0)."""
 _TINY = 1e-6
@@ -168,6 +172,10 @@ class Bm25Corpus:
         self._csc = self.tf.csr().tocsc()
         self._slot = np.full(len(vocab), -1, np.int32)
         self._slot_lock = threading.Lock()
+
+    def __getstate__(self) -> dict:
+        """Pickled (index snapshots) with a blank scratch array: a reader may be using it while a snapshot is saved."""
+        return {**self.__dict__, "_slot": np.full(len(self._slot), -1, np.int32)}
 
     def positions(self, sorted_terms: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Index of each column id in ``sorted_terms`` and whether it is there. Uses one vocabulary-sized scratch
@@ -364,16 +372,19 @@ class SparseIndex(_IdIndex):
 
     def __init__(self, talents: Sequence[Talent], processes: int | None = None) -> None:
         super().__init__([t.id for t in talents])
-        texts = [_talent_texts(t) for t in talents]
-        flat = tokenize_many([x for group in texts for x in group], processes)
         self.vocab = Vocabulary()
-        encoded = [self.vocab.encode(toks) for toks in flat]
-        n_works = np.fromiter((len(g) - 1 for g in texts), dtype=np.int64, count=len(texts))
-        head = np.concatenate([[0], np.cumsum(n_works + 1)[:-1]]).astype(np.int64)
-        profiles, works = [], []
-        for h, n in zip(head, n_works, strict=True):
-            profiles.append(np.concatenate(encoded[h : h + n + 1]))
-            works += encoded[h + 1 : h + n + 1]
+        profiles, works, counts = [], [], []
+        for start in range(0, len(talents), TOKENIZE_CHUNK):  # one chunk's token lists freed before the next
+            texts = [_talent_texts(t) for t in talents[start : start + TOKENIZE_CHUNK]]
+            encoded = [self.vocab.encode(toks) for toks in tokenize_many([x for g in texts for x in g], processes)]
+            head = 0
+            for group in texts:
+                n = len(group) - 1
+                profiles.append(np.concatenate(encoded[head : head + n + 1]))
+                works += encoded[head + 1 : head + n + 1]
+                counts.append(n)
+                head += n + 1
+        n_works = np.asarray(counts, dtype=np.int64)
         self.profile = Bm25Corpus.from_tokens(profiles, self.vocab)
         self.works = Bm25Corpus.from_tokens(works, self.vocab)
         self._work_count = GrowableVector(n_works)

@@ -21,7 +21,7 @@ from features.records import Record
 from service.sqlite_writers import serialize_writers
 
 MIGRATIONS = Path(__file__).with_name("migrations")
-HEAD_REVISION = "0008"
+HEAD_REVISION = "0010"
 """The newest migration in ``migrations/versions`` (a test checks it against Alembic), known without importing
 Alembic so every command starts quickly; bump it with each new migration."""
 
@@ -307,6 +307,21 @@ class SavedSearchSeenRow(Base):
     )
 
 
+class ChangeRow(Base):
+    """The change journal: one row per record written (``put``) or deleted (``delete``), in the transaction that
+    wrote it, ids only (no personal data). Another API process reads the rows after the last ``seq`` it applied
+    (``service.sync``); writers are serialised on PostgreSQL (``service.store``), so ``seq`` order is commit order
+    and a poller never skips a row committed late."""
+
+    __tablename__ = "changes"
+
+    seq: Mapped[int] = mapped_column(AuditId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    record_id: Mapped[str] = mapped_column(sa.String(128))
+    op: Mapped[str] = mapped_column(sa.String(8))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 TABLES: dict[str, type[RecordRow]] = {
     "platform": PlatformRow,
     "incubator": IncubatorRow,
@@ -426,3 +441,12 @@ def upgrade(target: str | Engine, revision: str = "head") -> str:
     finally:
         if isinstance(target, str):
             engine.dispose()
+
+
+class StoreIdentityRow(Base):
+    """One row: a random id made when the database was created (``Store.identity``), which index snapshots record
+    so that one store's snapshot is never loaded for another."""
+
+    __tablename__ = "store_identity"
+
+    id: Mapped[str] = mapped_column(sa.String(32), primary_key=True)

@@ -11,11 +11,17 @@
    dedup state;
 5. the store: the record, its earlier versions, its feedback and saved searches' seen ids (``ON DELETE CASCADE``);
    on SQLite the freed pages are overwritten (``secure_delete``) and the write-ahead log is checkpointed and truncated;
-6. memory: every index and the graph, every row the talent ever had zeroed at once (``Indices.erase_talent``), the
+6. index snapshots (``service.snapshots``): every one is deleted (each holds the profile); the next start builds
+   and saves a fresh one;
+7. memory: every index and the graph, every row the talent ever had zeroed at once (``Indices.erase_talent``), the
    ranking cache's rows of them and searches naming them, the reciprocal index's query vectors (keyed by talents'
    profile texts).
 
-Steps 1–5 are idempotent writes done before anything in memory changes, so a failure there leaves a talent that
+Another API process on the same store learns of the erasure from the change journal (``service.sync``) and runs
+every step but the store's deletion again for itself (``replica=True``): its memory, and whatever it wrote naming
+the talent before it learnt.
+
+Steps 1–6 are idempotent writes done before anything in memory changes, so a failure there leaves a talent that
 can simply be erased again. The audit log keeps the rows naming the talent id (the office's pseudonymous key:
 accountability for who read whom, and for the erasure itself, is required) and nothing of their content.
 """
@@ -30,7 +36,7 @@ from typing import Any
 
 from features.dense import VectorCache, talent_parts
 from features.records import Talent
-from service import receipts, saved_searches
+from service import receipts, saved_searches, snapshots
 from service.store import Store
 
 log = logging.getLogger("talentmatch.api")
@@ -77,9 +83,11 @@ def _flush_sqlite(store: Store) -> None:
             conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
-def erase_talent(state: Any, talent: Talent) -> Erasure:
+def erase_talent(state: Any, talent: Talent, *, replica: bool = False) -> Erasure:
     """Erase ``talent`` (as stored) from ``state`` (the app state: store, indices, caches). Holds the writers'
-    lock and the receipts lock, so no write, ranking or receipt interleaves; the caller checked that it exists."""
+    lock and the receipts lock, so no write, ranking or receipt interleaves; the caller checked that it exists.
+    ``replica``: another process erased them (``service.sync``; ``talent`` as indexed here): the store's record is
+    gone already, or a new one written since under the id, which stays."""
     store: Store = state.store
     idx = state.indices
     with state.index_lock, state.receipt_lock:
@@ -92,8 +100,10 @@ def erase_talent(state: Any, talent: Talent) -> Erasure:
         redacted = receipts.redact_talent(store, talent.id, _names(*versions))
         searches = saved_searches.erase_talent(store, talent.id, _names(*versions))
         alerts = _erase_alerts(store, talent.id)
-        store.delete("talent", talent.id)
+        if not replica:
+            store.delete("talent", talent.id)
         _flush_sqlite(store)
+        snapshots.forget(snapshots.root(state.settings))  # after the journal has the deletion: see service.snapshots
         if idx is not None:
             idx.erase_talent(talent.id)
             idx.settle()

@@ -1,5 +1,7 @@
 """The serving model: the registry's champion, checked against the indices it will score (its contract), held in a
-slot the API swaps on reload without a restart; and the champion for one-off CLI work on freshly built indices.
+slot the API swaps on reload without a restart (``POST /models/reload``, or ``watch``: when the registry's champion
+alias moves, every ``TALENTMATCH_MODEL_POLL_SECONDS``); and the champion for one-off CLI work on freshly built
+indices.
 
 MLflow is imported only when the registry is first read: it takes seconds, and ``--help`` or a server start-up
 should not wait for it before the indices are built.
@@ -7,6 +9,7 @@ should not wait for it before the indices are built.
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -17,6 +20,8 @@ if TYPE_CHECKING:  # LightGBM and scikit-learn load with the champion, after sta
     # jemalloc thread, and the index build forks tokeniser workers, which must not happen in a process with threads
     from matcher.ranker import Scorer
     from matcher.registry import Serving
+
+log = logging.getLogger("talentmatch.api")
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,8 @@ class ModelSlot:
         self.status = ModelStatus(None, None, "the model registry has not been read yet")
         self._indices: Indices | None = None
         self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._watcher: threading.Thread | None = None
 
     def start(self, indices: Indices) -> ModelStatus:
         """Point MLflow at the store the environment names (``MLFLOW_TRACKING_URI`` / ``TALENTMATCH_MODELS_DIR``)
@@ -48,6 +55,41 @@ class ModelSlot:
         registry.configure()
         self._indices = indices
         return self.reload()
+
+    def poll(self) -> ModelStatus | None:
+        """Reload when the registry's champion alias has moved since the last check (training promoted a model,
+        or a promotion or rollback through another process); ``None`` when it has not. A champion that failed to
+        load is not tried again until the alias moves or ``POST /models/reload`` forces it."""
+        from matcher import registry
+
+        if registry.champion_version() == self.status.champion:
+            return None
+        status = self.reload()
+        log.info("model: the champion alias moved to %s; serving %s%s", status.champion, status.serving,
+                 f" ({status.note})" if status.note else "")  # fmt: skip
+        return status
+
+    def watch(self, seconds: float) -> None:
+        """``poll`` every ``seconds`` in a daemon thread until ``stop`` (0: never); a failing check is logged and
+        tried again at the next tick, the serving model stays."""
+        if seconds <= 0:
+            return
+
+        def run() -> None:
+            while not self._stop.wait(seconds):
+                try:
+                    self.poll()
+                except Exception:
+                    log.exception("model: checking the registry's champion failed; still serving %s",
+                                  self.status.serving)  # fmt: skip
+
+        self._watcher = threading.Thread(target=run, name="talentmatch-model-poll", daemon=True)
+        self._watcher.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._watcher is not None:
+            self._watcher.join(timeout=30)
 
     def reload(self) -> ModelStatus:
         """Swap to the registry's current champion, keeping the serving model when it fails to load or does not

@@ -21,6 +21,11 @@ class Settings(BaseSettings):
     vector_cache_dir: Path = Field(
         default=Path("data/vectors"), description="On-disk cache of dense vectors, keyed by encoder and text hash."
     )
+    snapshot_dir: Path = Field(
+        default=Path("data/snapshots"),
+        description="Where index snapshots are kept: a start loads the newest usable one (memory-mapped, shared by "
+        "workers) and catches up from the change journal instead of rebuilding every index; empty: off.",
+    )
     dense_exact_below: int = Field(
         default=200_000,  # features.ann.DEFAULT_EXACT_BELOW (not imported: settings load without faiss)
         ge=1,
@@ -60,6 +65,19 @@ class Settings(BaseSettings):
         description="After a talent or need is written, how long a ranking computed before the write may still be "
         "served (0: the next request ranks afresh). Under a steady stream of writes a few seconds keep the cache "
         "useful; an erasure always empties it at once.",
+    )
+    sync_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        description="How often an API process applies the writes other processes (workers, hosts) made to the same "
+        "store, from its change journal: they show in its rankings within this many seconds plus the time to apply "
+        "them (0: off, for a single process).",
+    )
+    model_poll_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="How often an API process checks the model registry's champion alias and swaps in a new "
+        "champion without a restart (0: only at start and on `POST /models/reload`).",
     )
     rank_cache_entries: int = Field(
         default=512, ge=1, description="Most whole rankings the ranking cache holds (least recently used out)."

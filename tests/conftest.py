@@ -19,6 +19,13 @@ import pytest
 from bench.pgserver import PostgresUnavailable, create_database, throwaway_postgres
 
 
+@pytest.fixture(autouse=True)
+def snapshots_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Index snapshots (``TALENTMATCH_SNAPSHOT_DIR``) of every app, CLI and subprocess a test starts go to its own
+    folder, never the checkout's ``data/snapshots``."""
+    monkeypatch.setenv("TALENTMATCH_SNAPSHOT_DIR", str(tmp_path / "snapshots"))
+
+
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[str]:
     """A PostgreSQL server on 127.0.0.1 for this session (``bench.pgserver``); yields a URL without a database name."""

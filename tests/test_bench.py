@@ -46,3 +46,35 @@ def test_text_weights_fit_learns_the_column_that_finds_the_author():
     assert entry["weight"]["bm25_share_works_top3"] * (1 - entry["floor"]["bm25_share_works_top3"]) == pytest.approx(
         1, abs=1e-3
     )
+
+
+@pytest.mark.slow
+def test_scale_bench_writes_its_json_and_plot(tmp_path):
+    """The scale bench end to end at a tiny size (real server, load generator process, offline child, training on
+    a Dask cluster): every figure the README's table and plot read is in the JSON, the plot is a PNG, and the server
+    ranked with the champion, the ranking cache off, without errors."""
+    import json
+
+    from bench.bench_scale import rows, scale
+
+    doc = scale([300], tmp_path / "out", encoder="none", vectors=tmp_path / "vectors", train_rows=3000,
+                seconds=2, writes=2, needs=4)  # fmt: skip
+    saved = json.loads((tmp_path / "out" / "scale.json").read_text())
+    assert saved == json.loads(json.dumps(doc)) and len(list((tmp_path / "out").glob("scale-*.json"))) == 1
+    assert (tmp_path / "out" / "scale.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "DENSE ENCODER OFF" in doc["warning"]
+    (size,) = doc["sizes"]
+    assert size["talents"] == 300 and size["encoder"] == "none" and size["errors"] == []
+    assert size["personalized"] is True and size["model_version"] == "1"
+    assert size["candidates_ms"]["n"] > 0 and size["rps"] > 0 and size["candidates_ms"]["p99"] > 0
+    assert size["first_after_start_ms"]["n"] == 3 and size["first_after_write_ms"]["n"] == 2
+    assert size["healthz_ms"]["n"] > 0 and size["floor_ms"]["p99"] > size["healthz_ms"]["p99"]
+    assert size["end_to_end_over_floor"]["p99"] > 0 and size["server_rss_mb"] > 50 and size["start_up_s"] > 0
+    off = size["offline"]
+    assert off["predict_ms"]["n"] == 12 and off["pool_rows"] > 0 and "dense" not in off  # no vectors: no dense
+    assert 0 < off["bm25"]["top100_agreement"] <= 1 and off["bm25"]["rank_bm25_ms"]["n"] == 4
+    assert 0 < off["ppr"]["top100_talent_agreement"] <= 1 and off["ppr"]["networkx_ms"]["n"] == 4
+    train = doc["training"]
+    assert train["rows"] == 3000 and train["single_process_s"] > 0 and train["dask_2_workers_s"] > 0
+    assert {r["bench"] for r in rows(doc)} == {f"scale.{k}" for k in ("candidates", "first_ranking", "floor", "memory",
+                                                                       "train")}  # fmt: skip

@@ -9,7 +9,15 @@ lists the versions and the latest runs with their evaluations.
 """
 
 from matcher.registry.gate import AliasChange, GateResult, promote, register_and_gate, rollback
-from matcher.registry.loading import CHALLENGER, CHAMPION, Serving, list_versions, load_champion, serving_model
+from matcher.registry.loading import (
+    CHALLENGER,
+    CHAMPION,
+    Serving,
+    champion_version,
+    list_versions,
+    load_champion,
+    serving_model,
+)
 from matcher.registry.report import model_report
 from matcher.registry.runs import heldout_fingerprint, log_run, metric_key, metric_name, synthetic_example
 from matcher.registry.store import EXPERIMENT, MODEL_NAME, ModelMismatch, RegistryError, configure
@@ -24,6 +32,7 @@ __all__ = [
     "ModelMismatch",
     "RegistryError",
     "Serving",
+    "champion_version",
     "configure",
     "heldout_fingerprint",
     "list_versions",

@@ -91,6 +91,15 @@ def alias_version(client: MlflowClient, alias: str) -> ModelVersion | None:
     return None if version is None else client.get_model_version(MODEL_NAME, str(version))
 
 
+def champion_version() -> str | None:
+    """The version the champion alias points at now, without loading it (``None``: no registry or no alias); a
+    serving process polls this to pick up a new champion."""
+    if store.missing():
+        return None
+    mv = alias_version(store.client(), CHAMPION)
+    return None if mv is None else str(mv.version)
+
+
 def load_champion(previous: Scorer | None = None, *, indices: Indices | None = None) -> Scorer | None:
     """The champion as a ``Scorer`` (``serving_model(...).scorer``): ``previous`` when it does not load. Never
     raises."""

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -117,6 +117,16 @@ class AlertMatcher:
     def refresh(self) -> None:
         """Re-read the subscriptions and bring the need set in line (after a subscription is created or ended)."""
         with self.index_lock:
+            self._reload()
+
+    def follow(self, need_ids: Iterable[str] = ()) -> None:
+        """Another API process wrote these needs, or subscriptions (``service.sync``): the needs leave the need set
+        and the subscriptions are re-read, which brings back those still subscribed and open, as they are now. No
+        alerts: the writing process sent them."""
+        with self.index_lock, self._lock:
+            for nid in need_ids:
+                self._top.pop(nid, None)
+                self.batch.remove(nid)
             self._reload()
 
     def _reload(self) -> None:

@@ -39,13 +39,18 @@ def key(settings: Settings) -> bytes:
     path = Path(settings.secret_key_file).expanduser()
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
+        # written whole under a private name, then linked into place: another worker process starting at the same
+        # moment finds either no file or the whole key, never an empty one
+        draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(32))
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            os.link(draft, path)
         except FileExistsError:
             pass  # another process made it first
-        else:
-            with os.fdopen(fd, "w") as f:
-                f.write(secrets.token_urlsafe(32))
+        finally:
+            draft.unlink()
     return hashlib.sha256(path.read_text().strip().encode()).digest()
 
 

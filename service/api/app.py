@@ -1,6 +1,7 @@
 """The FastAPI app factory. Nothing happens at import: the lifespan opens the store (refusing a database whose
-schema is missing or behind, without migrating it), loads every record and builds the indices, then keeps them on
-``app.state`` for the requests:
+schema is missing or behind, without migrating it), opens the indices (the newest usable index snapshot caught up
+from the change journal, or a build from every record: ``service.snapshots``), then keeps them on ``app.state`` for
+the requests:
 
 - ``settings``: the ``Settings`` the app was made with
 - ``store``: the ``Store``
@@ -12,6 +13,10 @@ schema is missing or behind, without migrating it), loads every record and build
 - ``models``: the ``service.models.ModelSlot`` holding the champion (``None`` inside: non-personalised ranking)
 - ``rank_cache``: the ``service.ranking.RankCache`` of recent rankings
 - ``alerts``: the ``service.alerts.AlertMatcher`` (matching on arrival, an ``after_write`` hook of ``live.Writer``)
+- ``snapshot``: the name of the index snapshot the indices were loaded from (``None``: built from the store)
+- ``journal_seq``: the change journal seq the indices were loaded at (the head read before the records, or the
+  index snapshot's); ``sync``: the
+  ``service.sync.Sync`` poller that applies other processes' writes from there on
 - ``receipt_lock``: an ``IndexLock`` too: receipts are written under its ``read()`` side (many at once), an erasure
   holds it alone (``service.erasure``), so no receipt naming a talent commits after the erasure checked for them
 """
@@ -20,7 +25,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
@@ -32,13 +36,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from matcher.pipeline import Policy
-from service import alerts, console
+from service import alerts, console, snapshots, sync
 from service.api import errors
 from service.api.deps import no_unknown_query
 from service.api.metrics import Metrics, RequestMetrics
 from service.api.routes import ROUTERS
 from service.db import safe_url
-from service.indexing import build_indices, store_records
 from service.keys import PrincipalCache
 from service.locking import IndexLock
 from service.models import ModelSlot
@@ -69,12 +72,16 @@ def _version() -> str:
 
 
 def load_state(state: Any, settings: Settings) -> None:
-    """Open the store, check its schema, load all records and build the indices onto ``state``."""
-    t0 = time.perf_counter()
+    """Open the store, check its schema and put the indices onto ``state``: from the newest usable index snapshot
+    (``service.snapshots``; ``sync.install`` then catches up from its journal seq), else built from every record and
+    saved as a snapshot for the next start (before any request: nothing changes them meanwhile)."""
     store = Store(settings.database_url)
     try:
         store.check_schema()
-        records = store_records(store)
+        opened = snapshots.load(store, settings)
+        if opened is None:
+            opened = snapshots.build(store, settings, processes=1)  # no forked tokeniser workers in a threaded server
+            snapshots.save(store, settings, opened)
     except StoreError as e:
         store.close()
         raise RuntimeError(f"talentmatch cannot start: {e}") from None
@@ -83,18 +90,16 @@ def load_state(state: Any, settings: Settings) -> None:
         reason = str(getattr(e, "orig", None) or e).strip().splitlines()[0]
         raise RuntimeError(f"talentmatch cannot start: database {safe_url(store.url)}: {reason}") from None
     state.store = store
-    state.indices = build_indices(
-        records,
-        settings,
-        progress=lambda stage: log.info("building indices: %s", stage),
-        processes=1,  # no forked tokeniser workers inside a threaded server
-    )
+    state.indices = opened.indices
+    state.journal_seq = opened.seq  # the journal head read before the records, or the snapshot's: caught up after
+    state.snapshot = opened.path.name if opened.path is not None else None
     log.info(
-        "ready: %d talents, %d needs from %s in %.1f s",
-        len(records["talent"]),
-        len(records["need"]),
+        "ready: %d talents, %d needs from %s in %.1f s (%s)",
+        len(opened.indices.talents),
+        len(opened.indices.needs),
         safe_url(store.url),
-        time.perf_counter() - t0,
+        opened.seconds,
+        f"snapshot {opened.path.name} at change {opened.seq}" if opened.path else "built from the store",
     )
 
 
@@ -114,10 +119,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         gc.freeze()
         # never raises: no usable champion (or one trained with another encoder) → non-personalised, and says why
         await run_in_threadpool(app.state.models.start, app.state.indices)
+        app.state.models.watch(settings.model_poll_seconds)
         await run_in_threadpool(alerts.install, app.state, settings)
+        await run_in_threadpool(sync.install, app.state, settings.sync_seconds, app.state.journal_seq)
         try:
             yield
         finally:
+            sync.shutdown(app.state)
+            app.state.models.stop()
             alerts.shutdown(app.state)
             app.state.store.close()
 
@@ -127,6 +136,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = metrics
     app.state.store = None
     app.state.indices = None
+    app.state.snapshot = None
     app.state.index_lock = IndexLock()
     app.state.stale = None
     app.state.models = ModelSlot()

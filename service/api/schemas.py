@@ -155,6 +155,21 @@ class Readiness(BaseModel):
         description="Why no (or an older) model serves. No model does not make the service unready: the "
         "non-personalised ranking serves.",
     )
+    pid: int = Field(default=0, description="The process that answered (one of `talentmatch serve --workers N`).")
+    sync_lag_changes: int | None = Field(
+        default=None,
+        description="Changes written to the store (by any process) after the last one this process's poller "
+        "applied (its own writes are applied at once, and counted here until the next poll; null: sync off, "
+        "`TALENTMATCH_SYNC_SECONDS=0`).",
+    )
+    sync_lag_seconds: float | None = Field(
+        default=None, description="Seconds since this process last caught up with the store's change journal."
+    )
+    snapshot: str | None = Field(
+        default=None,
+        description="The index snapshot this process started from (then caught up from the change journal); null: "
+        "its indices were built from the store.",
+    )
 
 
 # --- request examples (OpenAPI), in Chinese and English -------------------------------------------------------------

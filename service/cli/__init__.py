@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import typer
 
-from service.cli import alerts, db, graph, keys, matching, models, score, serve, world
+from service.cli import alerts, db, graph, index, keys, matching, models, score, serve, world
 
 app = typer.Typer(
     name="talentmatch",
@@ -22,6 +22,7 @@ app = typer.Typer(
 app.add_typer(db.app, name="db")
 app.add_typer(world.app, name="world")
 app.add_typer(graph.app, name="graph")
+app.add_typer(index.app, name="index")
 app.command("score")(score.score)
 app.command("train")(matching.train_command)
 app.command("evaluate")(matching.evaluate_command)

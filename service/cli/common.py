@@ -140,12 +140,13 @@ def load_records(world: Path | None, url: str | None) -> dict[str, list]:
             print_errors(loaded.issues, cfg.max_errors_shown)
             fail(f"{world}: {len(loaded.issues)} invalid record(s); fix them or import the valid part first")
         return {kind: list(loaded[kind]) for kind in loaded}
+    from features.records import RECORD_TYPES
     from service.indexing import store_records
 
     store = open_store(url)
     with database_errors(store):
         store.check_schema()
-        return store_records(store)
+        return store_records(store, RECORD_TYPES)
 
 
 def encoder_name(encoder: str | None) -> str:

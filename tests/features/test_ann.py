@@ -94,3 +94,37 @@ def test_dense_index_over_the_threshold_ranks_as_exact_and_erases(tmp_path):
     np.testing.assert_allclose(approx_scores, scores, rtol=1e-5)
     approx.remove("t-battery")
     assert approx.search(need, 5)[0] == ids[1:]
+
+
+def test_exact_search_over_the_callers_matrix_matches_its_own_copy_and_skips_dead_rows():
+    x = unit(500, 6)
+    alive = np.ones(500, dtype=bool)
+    shared = ProfileSearch(DIM, exact_below=1000, source=lambda: (x, alive))
+    own = ProfileSearch(DIM, exact_below=1000)
+    shared.add(x, np.arange(500))
+    own.add(x, np.arange(500))
+    assert shared._exact.ntotal == 0 and len(shared) == 500  # no second copy of the vectors
+    for r in (7, 300):  # the caller zeroes and marks a row dead, then removes it
+        x[r], alive[r] = 0, False
+        shared.remove(r)
+        own.remove(r)
+    assert len(shared) == 498
+    for q in unit(5, 7):
+        for k in (10, 500):  # 500: more than are alive, the rest come back as -1
+            (s1, r1), (s2, r2) = shared.search(q, k), own.search(q, k)
+            np.testing.assert_array_equal(r1, r2)
+            np.testing.assert_array_equal(s1[r1 >= 0], s2[r2 >= 0])
+            assert not {7, 300} & set(r1.tolist())
+
+
+def test_a_shared_matrix_moves_into_the_hnsw_at_the_threshold():
+    x, alive = unit(60, 8), np.zeros(60, dtype=bool)
+    index = ProfileSearch(DIM, exact_below=50, source=lambda: (x, alive))
+    alive[:49] = True
+    index.add(x[:49], np.arange(49))
+    alive[3] = False  # a dead row of the caller's matrix stays out of the HNSW
+    index.remove(3)
+    alive[49:] = True
+    index.add(x[49:], np.arange(49, 60))
+    assert index.kind == "hnsw" and len(index) == 59 and 3 not in index._label
+    assert index.search(x[55], 1)[1][0] == 55

@@ -441,3 +441,29 @@ def test_reverse_walk_and_neighbour_gather_equal_the_scipy_forms_exactly():
         for rows in ([], [0], [3, 1, 3], list(range(csr.adj.shape[0]))[::-1]):
             np.testing.assert_array_equal(_neighbours(csr.adj, np.array(rows, np.int64)), csr.adj[rows].indices)
         g.add_talent(talent("t-new", skills=["Verilog", "rare skill"], disciplines=["F040101"]))
+
+
+def test_talents_linked_in_chunks_give_the_same_graph_and_numbers(monkeypatch):
+    from features import graph
+
+    world = city_world()
+    whole = TalentGraph.build(**world)
+    monkeypatch.setattr(graph, "ATTACH_CHUNK", 1)
+    chunked = TalentGraph.build(**world)
+    assert_same_graph(whole, chunked)
+    np.testing.assert_array_equal(whole._csr().adj.toarray(), chunked._csr().adj.toarray())  # same CSR row order
+    edge = next(iter(whole.nx.edges(data=True)))[2]
+    assert any(d is edge for _, _, d in chunked.nx.edges(data=True))  # edges of one type share one attribute dict
+
+
+def test_per_need_routes_and_incubator_links_are_memoised_compactly_with_the_same_values():
+    g = TalentGraph.build(**city_world())
+    ids = sorted(n.partition(":")[2] for n, d in g.nx.nodes(data=True) if d["type"] == "talent")
+    f = g.features("n1", ids)
+    kinds = {key[0]: value.dtype for key, value in g._memo.items()}
+    assert kinds["route"] == np.int8 and kinds["incubator"] == np.bool_ and kinds["ppr"] == np.float32
+    assert f["graph_route_length"].dtype == np.float32 and f["graph_incubator_route"].dtype == np.float32
+    wide = g.route_length("n1", ids, cap=200)  # a cap past int8 keeps float32 hops
+    assert any(v.dtype == np.float32 for key, v in g._memo.items() if key[0] == "route")
+    np.testing.assert_array_equal(f["graph_route_length"], np.minimum(wide, ROUTE_CAP + 1))
+    assert set(f["graph_incubator_route"].tolist()) <= {0.0, 1.0}

@@ -1,5 +1,7 @@
 """Record validation: sparse records are enough, everything else has a documented default, bad values are named."""
 
+import gc
+
 import pytest
 from pydantic import ValidationError
 
@@ -14,6 +16,7 @@ from features.records import (
     Tier,
     dump,
     need_text,
+    share_internals,
     talent_text,
 )
 
@@ -143,3 +146,36 @@ def test_text_no_database_stores_and_numbers_out_of_range_are_refused_by_field(r
     with pytest.raises(ValidationError) as e:
         Talent.model_validate(record)
     assert ".".join(str(p) for p in e.value.errors()[0]["loc"]) == field, e.value.errors()
+
+
+def _talent(i: int) -> Talent:
+    return Talent.model_validate({
+        "id": f"t{i}", "name": f"Person {i}", "skills": ["deep learning", f"skill {i % 2}"],
+        "residence": {"country": "CN", "city": "上海"}, "availability": {"mode": "remote"},
+        "education": [{"degree": "phd", "institution": "Zhejiang University", "year": 2000 + i}],
+        "works": [{"title": f"Work {i}", "abstract": "Perovskite cells"}], "consent": {"sharing": i % 2 == 0},
+    })  # fmt: skip
+
+
+def test_shared_internals_change_no_value_and_share_what_repeats():
+    talents, originals = [_talent(i) for i in range(4)], [_talent(i) for i in range(4)]
+    for t in talents:
+        assert share_internals(t) is t
+    for t, o in zip(talents, originals, strict=True):
+        assert t == o and dump(t) == dump(o) and t.model_dump_json() == o.model_dump_json()
+        assert talent_text(t) == talent_text(o)
+    a, b = talents[0], talents[2]
+    assert a.residence is b.residence and a.availability is b.availability  # equal nested models: one instance
+    assert a.skills[0] is b.skills[0] and a.education[0].institution is b.education[0].institution  # interned
+    assert a.__pydantic_fields_set__ is b.__pydantic_fields_set__  # one set per model class
+    assert a.model_copy(update={"name": "X"}).name == "X" and a.name == "Person 0"  # copies stay independent
+
+
+def test_a_shared_residence_goes_with_the_last_record_using_it():
+    from features import records
+
+    t = share_internals(Talent.model_validate({"id": "t1", "name": "A", "residence": {"city": "Erased-city-77"}}))
+    assert any(k[2] == "Erased-city-77" for k in records._SHARED if len(k) > 2)
+    del t
+    gc.collect()
+    assert not any("Erased-city-77" in map(str, k) for k in records._SHARED)

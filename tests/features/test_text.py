@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import features.concepts
+import features.text
 from features.concepts import ConceptIndex
 from features.records import Need, Talent, Work
 from features.table import han_share, script_overlap
@@ -159,6 +160,20 @@ def test_large_batches_tokenise_in_a_pool_with_the_same_result(monkeypatch: pyte
     pooled = ConceptIndex.build(talents, processes=2)
     serial = ConceptIndex.build(talents, processes=1)
     assert (pooled._concepts.csr() != serial._concepts.csr()).nnz == 0
+
+
+def test_a_build_tokenised_in_chunks_equals_one_in_a_single_step(monkeypatch: pytest.MonkeyPatch) -> None:
+    talents = [*FIVE, _t("w1", "Perovskite cells", works=("GaN 功率器件", "Tandem passivation")), _t("w2", "机器人")]
+    whole = SparseIndex.build(talents, processes=1)
+    monkeypatch.setattr(features.text, "TOKENIZE_CHUNK", 2)
+    chunked = SparseIndex.build(talents, processes=1)
+    assert chunked.vocab.ids == whole.vocab.ids
+    for corpus in ("profile", "works"):
+        a, b = getattr(whole, corpus).tf.csr(), getattr(chunked, corpus).tf.csr()
+        assert a.shape == b.shape and (a != b).nnz == 0
+    ids = [t.id for t in talents]
+    for name, values in whole.score("perovskite GaN 功率器件", whole.rows(ids)).items():
+        np.testing.assert_array_equal(values, chunked.score("perovskite GaN 功率器件", chunked.rows(ids))[name])
 
 
 def test_vectorised_idf_is_bm25s_lucene_idf() -> None:

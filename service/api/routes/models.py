@@ -1,8 +1,8 @@
 """Models (data team, admin): the registry's versions with their metrics, the evaluations the console's data-team page
 charts (by post kind, across versions) with the latest training runs, promotion and rollback of the champion, and a
 reload that swaps to the current champion without a restart, keeping the serving model when the new one fails to
-load. Promotion and rollback reload this process at once; other replicas pick the champion up with their own
-`POST /models/reload`."""
+load. Promotion and rollback reload this process at once; other processes pick the champion up within
+`TALENTMATCH_MODEL_POLL_SECONDS` (``ModelSlot.watch``), or at once with their own `POST /models/reload`."""
 
 from __future__ import annotations
 

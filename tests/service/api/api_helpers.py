@@ -32,9 +32,11 @@ def seed(url: str, world_dir: Path) -> dict[str, str]:
 
 
 def settings_for(url: str, tmp: Path, **overrides) -> Settings:
-    """Test settings: no dense encoder (fast start), a small body cap, the secret key file in ``tmp``."""
+    """Test settings: no dense encoder (fast start), a small body cap, the secret key file and index snapshots in
+    ``tmp``."""
+    defaults = {"secret_key_file": tmp / "secret.key", "snapshot_dir": tmp / "snapshots"}
     return Settings(database_url=url, encoder="none", vector_cache_dir=tmp / "vectors", max_body_bytes=64_000,
-                    **{"secret_key_file": tmp / "secret.key", **overrides})  # fmt: skip
+                    **{**defaults, **overrides})  # fmt: skip
 
 
 def auth(key: str) -> dict[str, str]:

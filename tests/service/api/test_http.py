@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 import httpx
@@ -101,6 +102,8 @@ def test_main_flow(db_url, world_dir, tmp_path):
         # Probes.
         assert c.get("/healthz").json() == {"status": "ok"}
         ready = c.get("/readyz").json()
+        assert ready.pop("pid") == os.getpid() and ready.pop("sync_lag_changes") >= 0  # sync: test_sync.py
+        assert 0 <= ready.pop("sync_lag_seconds") < 5
         assert ready == {"status": "ready", "talents": 7, "needs": 4, "reasons": []} | {
             "model": None,  # the tests' registry is empty: the non-personalised ranking serves, and readyz says so
             "model_note": "no champion model in the registry: rankings are non-personalised (rules and text relevance)",

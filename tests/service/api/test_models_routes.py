@@ -4,6 +4,7 @@ artifact is corrupt never replaces the serving model — rankings keep working."
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -190,3 +191,52 @@ def test_the_data_team_reads_evaluations_by_kind_and_promotes_and_rolls_back_wit
     with Store(f"sqlite:///{tmp_path / 'api.db'}") as store:
         done = [(e.action, e.object_id, e.detail["previous"]) for e in audit.entries(store, object_kind="model")[0]]
     assert ("promote", second, first) in done and ("rollback", first, second) in done
+
+
+POLL = 0.3
+
+
+@pytest.fixture
+def polling_server(tmp_path, monkeypatch):
+    """A server checking the champion alias every ``POLL`` seconds, with a first champion."""
+    from matcher import registry
+
+    monkeypatch.setenv("TALENTMATCH_MODELS_DIR", str(tmp_path / "models"))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
+    registry.configure(tmp_path / "models")
+    first = register(0)
+    url = f"sqlite:///{tmp_path / 'api.db'}"
+    keys = seed_ranking_world(url, tmp_path / "world")
+    app = create_app(settings_for(url, tmp_path, model_poll_seconds=POLL))
+    try:
+        with run_server(app) as base, httpx.Client(base_url=base, timeout=60) as client:
+            yield client, {k: auth(v) for k, v in keys.items()}, first
+    finally:
+        registry.configure()
+
+
+def served_within(client, h, version: str, seconds: float = 20.0) -> dict:
+    """The first ranking served by ``version`` (its receipt records it), within ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while (ranked := client.get("/needs/n-pv/candidates", headers=h["recruiter"]).json())["model_version"] != version:
+        assert time.monotonic() < deadline, f"model {version} not served within {seconds} s"
+        time.sleep(0.1)
+    return ranked
+
+
+def test_a_new_champion_is_picked_up_without_a_reload_and_a_broken_one_is_not(polling_server):
+    client, h, first = polling_server
+    served_within(client, h, first)
+    second = register(1)  # training gated a new champion: no request to this server
+    ranked = served_within(client, h, second)
+    receipt = client.get(f"/rankings/{ranked['ranking_id']}", headers=h["data_team"]).json()
+    assert receipt["model_version"] == second
+    broken = register(2)
+    corrupt(broken)
+    deadline = time.monotonic() + 20
+    while (ready := client.get("/readyz").json())["model_note"] is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert ready["model"] == second and f"champion is {broken}" in ready["model_note"]
+    assert client.get("/needs/n-pv/candidates", headers=h["recruiter"]).json()["model_version"] == second

@@ -1,0 +1,155 @@
+"""Index snapshots for the service: start from the newest usable snapshot and catch up from the change journal,
+instead of rebuilding every index from the database (``features.snapshot`` is the file format).
+
+A snapshot taken at journal seq ``S`` serves a start when it was made of this database (``Store.identity``) by this
+code with this encoder, and no talent
+was erased after ``S``: an erased talent's profile must not survive on disk, so an erasure deletes every snapshot
+(``forget``) and a snapshot that raced an erasure is deleted when found (``usable``). The records written after
+``S`` are applied by ``service.sync.catch_up`` like any other process's writes.
+
+Snapshots live under ``TALENTMATCH_SNAPSHOT_DIR`` (empty: off). The server saves one after a full build, before it
+takes requests (nothing can change the indices then); ``talentmatch index snapshot`` saves a fresh one from the
+store at any time (a nightly job keeps the catch-up at start short); ``serve --workers N`` makes sure one exists
+before the workers start, so they all map the same files instead of each building (and holding) its own copy.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from features import snapshot
+from features.dense import NO_DENSE, check_encoder_name
+from features.indices import Indices
+from service.indexing import build_indices, store_records
+from service.settings import Settings
+from service.store import Store
+
+log = logging.getLogger("talentmatch.api")
+
+KEEP = 2
+"""Snapshots of one database kept after a save: the new one and the one before."""
+
+
+@dataclass(frozen=True)
+class Opened:
+    """Indices at journal seq ``seq``; ``path`` is the snapshot they came from, or ``None`` after a full build."""
+
+    indices: Indices
+    seq: int
+    path: Path | None
+    seconds: float
+
+
+def root(settings: Settings) -> Path | None:
+    return settings.snapshot_dir if str(settings.snapshot_dir) not in ("", ".") else None
+
+
+def encoder(settings: Settings) -> str | None:
+    name = check_encoder_name(settings.encoder)
+    return None if name == NO_DENSE else name
+
+
+def usable(store: Store, path: Path, seq: int) -> bool:
+    """Whether the snapshot at ``path`` (taken at ``seq``) may serve: not when a talent was erased after it, in
+    which case it is deleted (it holds the erased profile)."""
+    if not store.deleted_since("talent", seq):
+        return True
+    log.warning("index snapshot %s deleted: a talent was erased after it was taken", path.name)
+    forget(path.parent, only=[path])
+    return False
+
+
+def _candidates(store: Store, settings: Settings):
+    """Snapshots that may serve, newest first, with their metadata (sizes checked, not yet checksums)."""
+    where, expect = root(settings), snapshot.expectation(encoder(settings))
+    identity = store.identity()
+    for path in snapshot.snapshots(where) if where is not None else ():
+        try:
+            meta = snapshot.check(path, expect=expect)
+        except snapshot.SnapshotError as e:
+            log.warning("index snapshot passed over: %s", e)
+            continue
+        if meta["meta"].get("store") != identity:
+            log.warning("index snapshot %s passed over: it is of another database", path.name)
+            continue
+        if usable(store, path, meta["seq"]):
+            yield path, meta
+
+
+def load(store: Store, settings: Settings) -> Opened | None:
+    """The newest usable snapshot's indices (not yet caught up: ``service.sync.catch_up`` from ``seq``), or None."""
+    t0 = time.perf_counter()
+    for path, meta in _candidates(store, settings):
+        try:
+            indices = snapshot.load(path, encoder=encoder(settings), cache_dir=settings.vector_cache_dir)
+        except snapshot.SnapshotError as e:
+            log.warning("index snapshot passed over: %s", e)
+            continue
+        return Opened(indices, meta["seq"], path, time.perf_counter() - t0)
+    return None
+
+
+def build(store: Store, settings: Settings, *, processes: int | None = None) -> Opened:
+    """Every index built from the store; ``seq`` is the journal head read before the records."""
+    t0 = time.perf_counter()
+    head = store.change_head()
+    records = store_records(store)
+    indices = build_indices(records, settings, processes=processes,
+                            progress=lambda stage: log.info("building indices: %s", stage))  # fmt: skip
+    return Opened(indices, head, None, time.perf_counter() - t0)
+
+
+def save(store: Store, settings: Settings, opened: Opened) -> Path | None:
+    """Save ``opened`` (indices nothing changes meanwhile) and prune older snapshots; the new one is deleted again
+    if a talent was erased while it was written. Returns its path, or None when snapshots are off or it raced an
+    erasure."""
+    if (where := root(settings)) is None:
+        return None
+    identity = store.identity()
+    path = snapshot.save(opened.indices, where, seq=opened.seq, meta={"store": identity})
+    if not usable(store, path, opened.seq):
+        return None
+    _prune(where, identity)
+    return path
+
+
+def _prune(where: Path, identity: str) -> None:
+    """Keep this database's newest ``KEEP`` snapshots (another database's in a shared folder are its own business),
+    and remove temporary directories whose writer died."""
+    everything = snapshot.snapshots(where)
+    mine = [p for p in everything if _store_of(p) == identity]
+    forget(where, only=mine[KEEP:])
+    snapshot.prune(where, keep=len(everything))
+
+
+def _store_of(path: Path) -> str | None:
+    try:
+        return snapshot.read_meta(path)["meta"].get("store")
+    except snapshot.SnapshotError:
+        return None
+
+
+def forget(where: Path | None, *, only: list[Path] | None = None) -> int:
+    """Delete snapshots (all, or ``only`` these): an erasure calls this, so no file keeps the erased profile.
+    Processes that have a deleted snapshot mapped keep their pages until they exit."""
+    if where is None:
+        return 0
+    gone = only if only is not None else snapshot.snapshots(where)
+    for path in gone:
+        shutil.rmtree(path, ignore_errors=True)
+    return len(gone)
+
+
+def ensure(settings: Settings) -> Path | None:
+    """A usable snapshot of the store, saved now from a full build if there is none: what ``serve --workers N``
+    runs before starting its workers."""
+    if root(settings) is None:
+        return None
+    with Store(settings.database_url) as store:
+        for path, _meta in _candidates(store, settings):
+            return path
+        return save(store, settings, build(store, settings))

