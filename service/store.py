@@ -391,7 +391,16 @@ def _lock_journal(conn: Connection) -> None:
 
 
 def _journal(conn: Connection, kind: str, record_ids: Sequence[str], op: str) -> None:
-    """Journal rows for records this transaction wrote (``put``) or deleted (``delete``): ids only."""
+    """Journal rows for records this transaction wrote (``put``) or deleted (``delete``): ids only. On PostgreSQL
+    ``COPY_MIN_ROWS`` or more go by COPY (an import's 20k rows took 1.2 s as executemany), stamped with the
+    transaction's ``current_timestamp`` as the statement would be."""
+    if conn.dialect.driver == "psycopg" and len(record_ids) >= COPY_MIN_ROWS:
+        with conn.connection.driver_connection.cursor() as cursor:
+            at = cursor.execute("SELECT current_timestamp").fetchone()[0]
+            with cursor.copy(f'COPY "{db.ChangeRow.__tablename__}" (kind, record_id, op, at) FROM STDIN') as copy:
+                for rid in record_ids:
+                    copy.write_row((kind, rid, op, at))
+        return
     statement = sa.insert(db.ChangeRow.__table__).values(at=sa.func.current_timestamp())
     rows = [{"kind": kind, "record_id": rid, "op": op} for rid in record_ids]
     for start in range(0, len(rows), CHUNK):

@@ -119,3 +119,23 @@ def test_the_garbage_collector_is_paused_during_an_import_and_restored_after(tmp
             assert store.import_path(world_dir).ok and not gc.isenabled()  # left off, as the caller had it
         finally:
             gc.enable()
+
+
+def test_the_change_journal_lists_every_written_record_once_in_order(store):
+    talents = [Talent(id=f"t{i}", name=f"Talent {i}") for i in range(3)]
+    store.upsert(talents)
+    store.upsert([talents[0], Talent(id="t1", name="Renamed"), Talent(id="t3", name="New")])
+    changes = store.changes_since(0)
+    assert [(c.kind, c.record_id, c.op) for c in changes] == [
+        ("talent", "t0", "put"),
+        ("talent", "t1", "put"),
+        ("talent", "t2", "put"),
+        ("talent", "t1", "put"),  # the unchanged t0 is not journalled again
+        ("talent", "t3", "put"),
+    ]
+    assert [c.seq for c in changes] == sorted({c.seq for c in changes})
+    if store.engine.dialect.name == "postgresql":  # one clock per transaction: the journal's and the rows' agree
+        c, t = db.ChangeRow.__table__, db.table("talent")
+        with store.engine.connect() as conn:
+            at = conn.scalar(sa.select(c.c.at).where(c.c.record_id == "t3"))
+            assert at == conn.scalar(sa.select(t.c.written_at).where(t.c.id == "t3"))
