@@ -8,12 +8,7 @@ pass by skipping them.
 
 from __future__ import annotations
 
-import glob
 import os
-import shutil
-import socket
-import subprocess
-import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +16,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-PG_USER = "postgres"
+from bench.pgserver import PostgresUnavailable, create_database, throwaway_postgres
 
 
 @pytest.fixture(autouse=True)
@@ -31,75 +26,28 @@ def snapshots_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TALENTMATCH_SNAPSHOT_DIR", str(tmp_path / "snapshots"))
 
 
-def _pg_bin() -> Path | None:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(Path(p).parts[-3]))
-    return Path(found[-1]).parent if found else None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _as_server_user(cmd: list[str]) -> list[str]:
-    """PostgreSQL refuses to run as root: drop to the ``postgres`` user the Debian package creates."""
-    if os.geteuid() != 0:
-        return cmd
-    if shutil.which("runuser"):
-        return ["runuser", "-u", PG_USER, "--", *cmd]
-    return ["su", PG_USER, "-s", "/bin/sh", "-c", " ".join(f"'{c}'" for c in cmd)]
-
-
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[str]:
-    """A PostgreSQL server on 127.0.0.1 for this session; yields a URL without a database name."""
-    bin_dir = _pg_bin()
-    if bin_dir is None:
-        reason = "PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin (apt-get install postgresql)"
+    """A PostgreSQL server on 127.0.0.1 for this session (``bench.pgserver``); yields a URL without a database name."""
+    server = throwaway_postgres()
+    try:
+        url = server.__enter__()
+    except PostgresUnavailable as e:
         if os.environ.get("CI"):
-            pytest.fail(reason + " — required under CI")
-        pytest.skip(reason)
-    root = Path(tempfile.mkdtemp(prefix="talentmatch-pg-"))
-    data, log = root / "data", root / "server.log"
-    if os.geteuid() == 0:
-        shutil.chown(root, PG_USER)
-    run = {"check": True, "capture_output": True, "text": True}
-    port = _free_port()
+            pytest.fail(f"{e} — required under CI")
+        pytest.skip(str(e))
+    except RuntimeError as e:
+        pytest.fail(str(e))
     try:
-        initdb = [str(bin_dir / "initdb"), "-D", str(data), "-U", PG_USER, "-A", "trust", "-E", "UTF8"]
-        subprocess.run(_as_server_user([*initdb, "--locale=C", "--no-sync"]), **run)
-        options = (
-            f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={root} "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=50"
-        )
-        subprocess.run(
-            _as_server_user([str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", options, "-w", "start"]),
-            **run,
-        )
-    except subprocess.CalledProcessError as e:
-        detail = e.stderr + (log.read_text() if log.exists() else "")
-        shutil.rmtree(root, ignore_errors=True)
-        pytest.fail(f"could not start the throwaway PostgreSQL: {detail}")
-    try:
-        yield f"postgresql+psycopg://{PG_USER}@127.0.0.1:{port}"
+        yield url
     finally:
-        subprocess.run(
-            _as_server_user([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"]),
-            capture_output=True,
-        )
-        shutil.rmtree(root, ignore_errors=True)
+        server.__exit__(None, None, None)
 
 
 @pytest.fixture(scope="session")
 def postgres_database(postgres_server: str) -> str:
     """One database for the session's tests (each test gets its own schema in it: far quicker than a database)."""
-    import psycopg
-
-    admin = postgres_server.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(f"{admin}/postgres", autocommit=True) as conn:
-        conn.execute("CREATE DATABASE talentmatch_test")
-    return f"{postgres_server}/talentmatch_test"
+    return create_database(postgres_server, "talentmatch_test")
 
 
 @pytest.fixture
