@@ -91,8 +91,10 @@ def load_state(state: Any, settings: Settings) -> None:
         raise RuntimeError(f"talentmatch cannot start: database {safe_url(store.url)}: {reason}") from None
     state.store = store
     state.indices = opened.indices
-    state.journal_seq = opened.seq  # the journal head read before the records, or the snapshot's: caught up after
     state.snapshot = opened.path.name if opened.path is not None else None
+    # what was written after the snapshot, now: the alerts' start-up pass (``alerts.install``) matches the records
+    # still owed an alert against these indices, and a write that crashed before its indexing is among them
+    state.journal_seq = opened.seq if opened.path is None else sync.catch_up(state, opened.seq)
     log.info(
         "ready: %d talents, %d needs from %s in %.1f s (%s)",
         len(opened.indices.talents),

@@ -107,6 +107,7 @@ def test_main_flow(db_url, world_dir, tmp_path):
         assert ready == {"status": "ready", "talents": 7, "needs": 4, "reasons": []} | {
             "model": None,  # the tests' registry is empty: the non-personalised ranking serves, and readyz says so
             "model_note": "no champion model in the registry: rankings are non-personalised (rules and text relevance)",
+            "snapshot": None,  # the first start builds its indices (a restart loads them: test_snapshot_start.py)
         }
         text = c.get("/metrics").text
         assert (
