@@ -18,6 +18,7 @@ import httpx
 import pytest
 from api_helpers import auth
 from ranking_world import seed_ranking_world
+from sync_helpers import NEW_PV, ranked, within
 
 REPO = Path(__file__).parents[3]
 TALENTMATCH = Path(sys.executable).with_name("talentmatch")
@@ -26,10 +27,6 @@ BOUND = SYNC + 3.0
 """The stated bound: a write through one process shows in another's rankings within one sync interval
 (``TALENTMATCH_SYNC_SECONDS``) plus 3 s of margin for reading and applying the change and the ranking request on a
 shared, loaded 2-core machine."""
-
-NEW_PV = {"id": "t-pv9", "name": "周新", "tier": "B", "nationality": "CN", "skills": ["perovskite", "thin films"],
-          "summary": "perovskite thin films solar cells, 钙钛矿", "availability": {"mode": "short_term",
-          "months_per_year": 4}}  # fmt: skip
 
 pytestmark = pytest.mark.slow
 
@@ -84,25 +81,10 @@ def serve(url: str, tmp: Path, names: list[str], *args: str) -> Iterator[list[st
                 proc.wait()
 
 
-def ranked(client: httpx.Client, need: str, h: dict) -> list[str]:
-    got = client.get(f"/needs/{need}/candidates?k=20", headers=h)
-    assert got.status_code == 200, got.text
-    return [c["talent_id"] for c in got.json()["candidates"]]
-
-
 def ranked_needs(client: httpx.Client, talent: str, h: dict) -> list[str]:
     got = client.get(f"/talents/{talent}/needs?k=20", headers=h)
     assert got.status_code == 200, got.text
     return [n["need_id"] for n in got.json()["needs"]]
-
-
-def within(bound: float, check) -> float:
-    """Seconds until ``check()`` holds, measured from now; fails past ``bound``."""
-    t0 = time.monotonic()
-    while not check():
-        assert time.monotonic() - t0 < bound, f"not seen within {bound} s"
-        time.sleep(0.05)
-    return time.monotonic() - t0
 
 
 def pids(base: str, n: int = 40) -> dict[int, dict]:

@@ -11,16 +11,13 @@ import httpx
 import pytest
 from api_helpers import auth, run_server, settings_for
 from ranking_world import seed_ranking_world
+from sync_helpers import NEW_PV, ranked
 
 from features import snapshot
 from features.records import Talent
 from service import snapshots
 from service.api.app import create_app
 from service.store import Store
-
-NEW_PV = {"id": "t-pv9", "name": "周新", "tier": "B", "nationality": "CN", "skills": ["perovskite", "thin films"],
-          "summary": "perovskite thin films solar cells, 钙钛矿", "availability": {"mode": "short_term",
-          "months_per_year": 4}}  # fmt: skip
 
 
 @pytest.fixture
@@ -36,12 +33,6 @@ def started(settings):
     app = create_app(settings)
     with run_server(app) as base, httpx.Client(base_url=base, timeout=30) as client:
         yield client, app.state
-
-
-def ranked(client, need, h):
-    got = client.get(f"/needs/{need}/candidates?k=20", headers=h)
-    assert got.status_code == 200, got.text
-    return [c["talent_id"] for c in got.json()["candidates"]]
 
 
 def test_a_restart_loads_the_snapshot_of_the_first_start_and_catches_up(office):

@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 from api_helpers import auth, run_server, settings_for
 from ranking_world import seed_ranking_world
+from sync_helpers import NEW_PV, ranked, within
 
 from features.records import Talent
 from service import sync
@@ -20,10 +21,6 @@ SYNC = 0.2
 BOUND = SYNC + 2.0
 """Seconds a write through one app may take to show in the other's rankings: one poll interval plus a margin for a
 loaded machine."""
-
-NEW_PV = {"id": "t-pv9", "name": "周新", "tier": "B", "nationality": "CN", "skills": ["perovskite", "thin films"],
-          "summary": "perovskite thin films solar cells, 钙钛矿", "availability": {"mode": "short_term",
-          "months_per_year": 4}}  # fmt: skip
 
 
 @pytest.fixture
@@ -40,21 +37,6 @@ def pair(tmp_path):
     ):
         yield ca, cb, {k: auth(v) for k, v in keys.items()}, a.state, b.state
     assert not b.state.sync._thread.is_alive()  # the poller stops with the app
-
-
-def ranked(client: httpx.Client, need: str, h: dict) -> list[str]:
-    got = client.get(f"/needs/{need}/candidates?k=20", headers=h)
-    assert got.status_code == 200, got.text
-    return [c["talent_id"] for c in got.json()["candidates"]]
-
-
-def within(bound: float, check) -> float:
-    """Seconds until ``check()`` holds; fails past ``bound``."""
-    t0 = time.monotonic()
-    while not check():
-        assert time.monotonic() - t0 < bound, f"not seen within {bound} s"
-        time.sleep(0.05)
-    return time.monotonic() - t0
 
 
 def test_a_write_through_one_app_is_ranked_by_the_other_within_the_bound(pair):
