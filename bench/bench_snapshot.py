@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.bench_features import RandomEncoder
+from bench.bench_features import timed_build
 from demo.world import generate_world
 from features import snapshot
 from features.indices import Indices
@@ -125,19 +125,8 @@ def build(directory: Path, size: int) -> tuple[Indices, float]:
     """The demo world's indices, with the stand-in dense vectors, and the build's seconds without their encoding."""
     generate_world(directory, talents=size, seed=11)
     world = load_world(directory)
-    records = {k: list(world[k]) for k in world}
-    stages: dict[str, float] = {}
-    last = [time.perf_counter(), "start"]
-
-    def lap(stage: str) -> None:
-        now = time.perf_counter()
-        stages[last[1]] = now - last[0]
-        last[:] = [now, stage]
-
-    t = time.perf_counter()
-    idx = Indices.build(records, encoder=RandomEncoder(), progress=lap)
-    lap("done")
-    return idx, time.perf_counter() - t - stages.get("dense vectors", 0.0)
+    idx, seconds, stages = timed_build({k: list(world[k]) for k in world})
+    return idx, seconds - stages.get("dense vectors", 0.0)
 
 
 def run() -> list[dict]:
