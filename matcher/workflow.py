@@ -46,7 +46,11 @@ def train_and_register(
     say("logging to MLflow")
     run_id = registry.log_run(
         booster=result.model.booster_,
-        params={**result.params, "labels": ",".join(f"{k}={v}" for k, v in result.label_map.items())},
+        params={
+            **result.params,
+            "labels": ",".join(f"{k}={v}" for k, v in result.label_map.items()),
+            **registry.watermark_param(snapshot_time(feedback)),
+        },
         metrics={**result.metrics, **{f"feedback.{m}": v for m, v in result.feedback_metrics.items()}},
         encoder=result.encoder,
         feature_importance=result.feature_importance,

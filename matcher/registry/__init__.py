@@ -4,8 +4,8 @@ Training logs a run and registers the booster as ``talent-ranker`` (``runs``); t
 new version only when it beats the current champion on the same held-out needs (``gate``, which also promotes and
 rolls back by hand). Serving loads ``models:/talent-ranker@champion`` through ``load_champion``/``serving_model``
 (``loading``), which never raise and refuse a model whose contract — feature schema, ordered feature names, dense
-encoder — does not match the code or the serving indices. ``store`` says where the registry lives; ``report``
-lists the versions and the latest runs with their evaluations.
+encoder — does not match the code or the serving indices. ``store`` says where the registry lives; ``watermark`` records
+which feedback a run trained on; ``report`` lists the versions and the latest runs with their evaluations.
 """
 
 from matcher.registry.gate import AliasChange, GateResult, promote, register_and_gate, rollback
@@ -21,12 +21,14 @@ from matcher.registry.loading import (
 from matcher.registry.report import model_report
 from matcher.registry.runs import heldout_fingerprint, log_run, metric_key, metric_name, synthetic_example
 from matcher.registry.store import EXPERIMENT, MODEL_NAME, ModelMismatch, RegistryError, configure
+from matcher.registry.watermark import WATERMARK_PARAM, last_watermark, watermark_param
 
 __all__ = [
     "CHALLENGER",
     "CHAMPION",
     "EXPERIMENT",
     "MODEL_NAME",
+    "WATERMARK_PARAM",
     "AliasChange",
     "GateResult",
     "ModelMismatch",
@@ -35,6 +37,7 @@ __all__ = [
     "champion_version",
     "configure",
     "heldout_fingerprint",
+    "last_watermark",
     "list_versions",
     "load_champion",
     "log_run",
@@ -46,4 +49,5 @@ __all__ = [
     "rollback",
     "serving_model",
     "synthetic_example",
+    "watermark_param",
 ]

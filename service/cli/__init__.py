@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import typer
 
-from service.cli import alerts, db, graph, index, keys, matching, models, score, serve, world
+from service.cli import alerts, db, graph, index, keys, matching, models, retrain, score, serve, world
 
 app = typer.Typer(
     name="talentmatch",
@@ -26,6 +26,7 @@ app.add_typer(index.app, name="index")
 app.command("score")(score.score)
 app.command("train")(matching.train_command)
 app.command("evaluate")(matching.evaluate_command)
+app.command("retrain")(retrain.retrain_command)
 app.command("rank")(matching.rank_command)
 app.add_typer(models.app, name="models")
 app.command("serve")(serve.serve_command)

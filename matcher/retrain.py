@@ -1,0 +1,247 @@
+"""``talentmatch retrain``: a new model from the feedback recorded since the last training run, gated against the
+champion on the same held-out rows.
+
+``plan`` needs no indices: it joins the feedback to the decision receipts (``matcher.receipt_rows``), splits the
+needs and says what a run would do (``--dry-run`` prints it). ``retrain_and_register`` builds the rows of the
+feedback that has no receipt as ``train`` does (today's records, retrieved negatives), fits, scores the new model
+and the champion on the same held-out rows (receipt features as shown) against the feedback grades, logs the run
+with its watermark and promotes only through the gate (``matcher.registry.register_and_gate``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import ndcg_score
+
+from features.indices import Indices
+from features.matrix import text_relevance
+from features.records import FeedbackEvent
+from features.schema import SCHEMA
+from matcher import registry
+from matcher.dataset import RankData, build_rank_data, snapshot_time
+from matcher.evaluate import Splits, split_needs
+from matcher.labels import DEFAULT_LABELS, examination_propensity, exposure_from_feedback, labels_from_feedback
+from matcher.ranker import indices_encoder
+from matcher.receipt_rows import Joined, ShownPage, concat, empty_rank_data, join_receipts, take_needs
+from matcher.train import DEFAULT_MODE, DEFAULT_TREATMENT, LabelTreatment, Prepared, fit_model, row_weights
+
+Progress = Callable[[str], None]
+GATE_METRIC = "ndcg@10"
+NDCG_AT = (5, 10, 20)
+
+
+class NothingNew(ValueError):
+    """No feedback was recorded since the last training run's watermark."""
+
+
+@dataclass(frozen=True)
+class RetrainPlan:
+    """What a retrain would do: the watermark it starts from and the one it would log, the events (all and new),
+    the receipt join, the events whose features are recomputed and the need split."""
+
+    watermark: datetime | None
+    new_watermark: datetime | None
+    events: int
+    new_events: int
+    joined: Joined
+    recompute_labels: dict[tuple[str, str], int]
+    splits: Splits
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-ready counts (what ``--dry-run`` prints)."""
+        data = self.joined.data
+        return {
+            "watermark": self.watermark.isoformat() if self.watermark else None,
+            "new_watermark": self.new_watermark.isoformat() if self.new_watermark else None,
+            "events": self.events,
+            "new_events": self.new_events,
+            "receipts": self.joined.pages,
+            "rows": {
+                "receipts": len(data),
+                "receipt_needs": len(data.group),
+                "recomputed_pairs": len(self.recompute_labels),
+                "recomputed_events": len(self.joined.recompute),
+            },
+            "rows_by_model": self.joined.by_model,
+            "skipped": self.joined.skipped,
+            "heldout_needs": self.splits.test,
+            "needs": {"train": len(self.splits.train), "valid": len(self.splits.valid), "test": len(self.splits.test)},
+        }
+
+
+def plan(
+    feedback: Sequence[FeedbackEvent],
+    pages: Mapping[str, ShownPage],
+    *,
+    watermark: datetime | None,
+    known_needs: set[str] | frozenset[str],
+    label_map: Mapping[str, int] = DEFAULT_LABELS,
+    random_state: int = 0,
+) -> RetrainPlan:
+    """Join and split; ``NothingNew`` when a watermark exists and no event is newer, ``ValueError`` when too few
+    needs have feedback. ``known_needs``: the needs that still exist (feedback on a deleted need is ignored)."""
+    new = [ev for ev in feedback if ev.time is not None and (watermark is None or ev.time > watermark)]
+    if watermark is not None and not new:
+        raise NothingNew(
+            f"retrain: no feedback recorded since the last training run (watermark {watermark.isoformat()}, "
+            f"{len(feedback)} event(s) in all); record feedback through the API first, or run `talentmatch train`"
+        )
+    joined = join_receipts(feedback, pages, label_map=label_map, random_state=random_state)
+    receipt_pairs = set(zip(_pair_needs(joined.data), joined.data.talent_ids, strict=True))
+    recompute = {
+        key: g
+        for key, g in labels_from_feedback(joined.recompute, label_map).items()
+        if key not in receipt_pairs and key[0] in known_needs
+    }
+    needs = (set(joined.data.need_ids) & set(known_needs)) | {n for n, _ in recompute}
+    if len(needs) < 3:
+        raise ValueError(
+            f"retrain: {len(needs)} need(s) have usable feedback ({len(joined.data)} receipt row(s), "
+            f"{len(recompute)} pair(s) without a receipt); retraining needs at least 3 (train, valid, test)"
+        )
+    splits = split_needs(sorted(needs), random_state=random_state)
+    return RetrainPlan(watermark, snapshot_time(feedback), len(feedback), len(new), joined, recompute, splits)
+
+
+def _pair_needs(data: RankData) -> list[str]:
+    return [n for n, size in zip(data.need_ids, data.group, strict=True) for _ in range(int(size))]
+
+
+def group_ndcg(data: RankData, score: np.ndarray, k: int) -> float:
+    """Mean NDCG@k over the groups of ``data`` that have a relevant row (grade >= 1) and more than one row, against
+    the feedback grades ``data.y``; NaN when no group has one."""
+    out, start = [], 0
+    for size in data.group.tolist():
+        y, s = data.y[start : start + size], score[start : start + size]
+        start += size
+        if size > 1 and (y >= 1).any():
+            out.append(ndcg_score(y[None].astype(np.float64), s[None].astype(np.float64), k=k))
+    return float(np.mean(out)) if out else float("nan")
+
+
+def heldout_metrics(data: RankData, score: np.ndarray) -> dict[str, float]:
+    return {f"ndcg@{k}": round(group_ndcg(data, np.asarray(score), k), 4) for k in NDCG_AT}
+
+
+def retrain_and_register(
+    idx: Indices,
+    the_plan: RetrainPlan,
+    feedback: Sequence[FeedbackEvent],
+    *,
+    label_map: Mapping[str, int] = DEFAULT_LABELS,
+    treatment: LabelTreatment | None = None,
+    params: Mapping[str, object] | None = None,
+    margin: float = 0.0,
+    negatives: int = 100,
+    k: int = 300,
+    random_state: int = 0,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Build, fit, evaluate, log and gate (see the module docstring); returns a JSON-ready summary."""
+    say = progress or (lambda _: None)
+    treatment = treatment or DEFAULT_TREATMENT
+    splits = the_plan.splits
+    clock: dict[str, float] = {}
+    t0 = time.perf_counter()
+    say("rows")
+    now = snapshot_time(feedback)
+    recomputed = _recomputed_rows(idx, the_plan, now=now, negatives=negatives, k=k, seed=random_state)
+    receipts = the_plan.joined.data
+
+    def part(ids: list[str]) -> RankData:
+        return concat(take_needs(receipts, set(ids)), take_needs(recomputed, set(ids)))
+
+    train_rows, valid_rows, test_rows = part(splits.train), part(splits.valid), part(splits.test)
+    if not len(train_rows):
+        raise ValueError("retrain: the training needs have no rows; record more feedback")
+    exposure = exposure_from_feedback(feedback)
+    prep = Prepared(splits, train_rows, valid_rows, examination_propensity(exposure), now, {})
+    clock["rows"] = time.perf_counter() - t0
+
+    say("fit")
+    t1 = time.perf_counter()
+    model = fit_model(prep, treatment=treatment, params=params, random_state=random_state)
+    clock["fit"] = time.perf_counter() - t1
+
+    say("evaluate")
+    metrics = {
+        "lambdarank": heldout_metrics(test_rows, model.predict(test_rows.X)),
+        "blend": heldout_metrics(test_rows, text_relevance(test_rows.X)),
+    }
+    new_score = metrics["lambdarank"][f"{GATE_METRIC}"]
+    if not np.isfinite(new_score):
+        raise ValueError(
+            f"retrain: no held-out need ({len(splits.test)}) has a relevant label (grade >= 1) to score NDCG on; "
+            "record more feedback (shortlists, contacts) first"
+        )
+    rows = {
+        "receipts": len(receipts),
+        "recomputed": len(recomputed),
+        "train": int((row_weights(train_rows, treatment, prep.propensity) > 0).sum()),
+        "valid": len(valid_rows),
+        "test": len(test_rows),
+    }
+    say("logging to MLflow")
+    run_id = registry.log_run(
+        booster=model.booster_,
+        params={
+            **model.get_params(),
+            **treatment.to_dict(),
+            "source": "retrain",
+            "mode": DEFAULT_MODE.value,
+            "negatives": negatives,
+            "labels": ",".join(f"{a}={g}" for a, g in label_map.items()),
+            "rows_receipts": rows["receipts"],
+            "rows_recomputed": rows["recomputed"],
+            "new_events": the_plan.new_events,
+            **registry.watermark_param(the_plan.new_watermark),
+        },
+        metrics=metrics,
+        encoder=indices_encoder(idx),
+        feature_importance=model.feature_importance(),
+        heldout_needs=splits.test,
+    )
+
+    def champion_score(scorer: Any) -> float:
+        metrics["champion"] = heldout_metrics(test_rows, scorer.predict(test_rows.X))
+        return metrics["champion"][GATE_METRIC]
+
+    say("gating")
+    gate = registry.register_and_gate(
+        run_id, metric=f"lambdarank.{GATE_METRIC}", margin=margin, new_score=new_score, champion_score_fn=champion_score
+    )
+    clock["total"] = time.perf_counter() - t0
+    return {
+        **the_plan.summary(),
+        "dry_run": False,
+        "run_id": run_id,
+        "version": gate.version,
+        "alias": gate.alias,
+        "champion_before": gate.champion_before,
+        "gate": gate.reason,
+        "new_score": gate.new_score,
+        "champion_score": gate.champion_score,
+        "metrics": metrics,
+        "rows": {**the_plan.summary()["rows"], **rows},
+        "seconds": {name: round(v, 2) for name, v in clock.items()},
+    }
+
+
+def _recomputed_rows(
+    idx: Indices, the_plan: RetrainPlan, *, now: datetime | None, negatives: int, k: int, seed: int
+) -> RankData:
+    """Rows of the pairs with no receipt, built as ``train`` builds them (sampled retrieved negatives)."""
+    labels = the_plan.recompute_labels
+    needs = sorted({n for n, _ in labels} & set(idx.needs))
+    if not needs:
+        return empty_rank_data(len(SCHEMA.names))
+    return build_rank_data(
+        idx, [idx.needs[n] for n in needs], labels, mode=DEFAULT_MODE, k=k, negatives=negatives, now=now,
+        random_state=seed, exposure=exposure_from_feedback(the_plan.joined.recompute),
+    )  # fmt: skip
