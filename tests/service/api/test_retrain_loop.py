@@ -11,7 +11,6 @@ shown, not today's; erased talents and another schema's receipts drop out; ``--d
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import httpx
 import numpy as np
@@ -151,7 +150,7 @@ def test_the_join_uses_the_values_shown_and_drops_erased_talents_and_other_schem
     from matcher.receipt_rows import join_receipts
     from service.retraining import read_pages, retrain
 
-    client, h, url, first, settings = loop
+    client, h, url, _, settings = loop
     ids = needs(client, h)
     shown: dict[str, dict] = {}
     for need_id in ids[:6]:
@@ -185,11 +184,11 @@ def test_the_join_uses_the_values_shown_and_drops_erased_talents_and_other_schem
         assert runs_and_versions() == before
     joined = join_receipts(feedback, pages)
     data = joined.data
-    row = [i for i, (t, n) in enumerate(zip(data.talent_ids, np.repeat(data.need_ids, data.group))) if t == changed
-           and n == n1]  # fmt: skip
+    pairs = list(zip(np.repeat(data.need_ids, data.group).tolist(), data.talent_ids, strict=True))
+    row = [i for i, pair in enumerate(pairs) if pair == (n1, changed)]
     assert len(row) == 1
     assert data.X[row[0], PUBS] == pytest.approx(math.log1p(was), abs=1e-5)  # as shown, not log1p(was + 500)
-    assert erased not in {t for t, n in zip(data.talent_ids, np.repeat(data.need_ids, data.group)) if n == n2}
+    assert (n2, erased) not in pairs and any(n == n2 for n, _ in pairs)
     shown_erased = sum(erased in {c["talent_id"] for c in p["candidates"]} for n, p in shown.items() if n != n3)
     assert joined.skipped["erased"] == shown_erased == dry["skipped"]["erased"] >= 1
     assert n3 not in data.need_ids
