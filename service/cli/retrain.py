@@ -38,7 +38,6 @@ def retrain_command(
     json_: JsonOption = False,
 ) -> None:
     """Retrain from the feedback since the last run, joined to the features shown (decision receipts); gate it."""
-    from matcher.retrain import NothingNew
     from service.retraining import retrain
 
     label_map = label_map_of(labels)
@@ -52,9 +51,7 @@ def retrain_command(
                 store, settings(), dry_run=dry_run, label_map=label_map, margin=margin, encoder=name,
                 random_state=seed, progress=lambda stage: progress.update(task, description=f"retraining: {stage}"),
             )  # fmt: skip
-        except NothingNew as e:
-            fail(str(e))
-        except ValueError as e:
+        except ValueError as e:  # nothing new since the watermark, too few needs, no relevant held-out label
             fail(str(e))
     if json_:
         print_json(summary)

@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -47,6 +48,21 @@ def test_first_training_run_becomes_champion(lab):
     assert first["alias"] == "champion" and first["version"] == "1" and first["truth_based"]
     assert set(first["metrics"]) >= set(MODEL_NAMES)
     assert 0 < first["metrics"]["lambdarank"]["ndcg@10"] <= 1
+
+
+def test_the_training_run_logs_the_newest_feedback_time_it_used_as_the_retrain_watermark(lab, monkeypatch):
+    from matcher import registry
+
+    root, _ = lab
+    monkeypatch.setenv("TALENTMATCH_MODELS_DIR", str(root / "models"))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    registry.configure(root / "models")
+    try:
+        lines = (root / "world" / "feedback.jsonl").read_text().splitlines()
+        newest = max(datetime.fromisoformat(json.loads(line)["time"]) for line in lines)
+        assert registry.last_watermark() == newest
+    finally:
+        registry.configure()
 
 
 def test_a_model_that_does_not_beat_the_champion_is_challenger_then_promote_and_rollback(lab):
