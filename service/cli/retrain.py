@@ -38,6 +38,7 @@ def retrain_command(
     json_: JsonOption = False,
 ) -> None:
     """Retrain from the feedback since the last run, joined to the features shown (decision receipts); gate it."""
+    from matcher.registry import RegistryError
     from service.retraining import retrain
 
     label_map = label_map_of(labels)
@@ -51,7 +52,7 @@ def retrain_command(
                 store, settings(), dry_run=dry_run, label_map=label_map, margin=margin, encoder=name,
                 random_state=seed, progress=lambda stage: progress.update(task, description=f"retraining: {stage}"),
             )  # fmt: skip
-        except ValueError as e:  # nothing new since the watermark, too few needs, no relevant held-out label
+        except (ValueError, RegistryError) as e:  # nothing new since the watermark, too few needs, no labels held out
             fail(str(e))
     if json_:
         print_json(summary)
