@@ -110,6 +110,9 @@ def test_feedback_through_the_api_retrains_a_served_champion_and_a_useless_model
     client, h, url, first, settings = loop
     ids = needs(client, h)
     assert len(ids) == 40
+    empty = cli("--url", url, "--dry-run")  # no feedback at all: one line, no traceback
+    assert empty.exit_code == 1 and isinstance(empty.exception, SystemExit)
+    assert "0 need(s) have usable feedback" in empty.output
     posted = recruit(client, h, ids, first)
     assert posted >= 90
 
