@@ -22,6 +22,7 @@ from test_models_routes import register
 from typer.testing import CliRunner
 
 from features.schema import SCHEMA
+from matcher.evaluate import split_needs
 from service.api.app import create_app
 from service.keys import create_key
 from service.store import Store
@@ -63,10 +64,11 @@ def needs(client, h) -> list[str]:
     return [n["id"] for n in client.get("/needs", headers=h["data_team"], params={"limit": 100}).json()["items"]]
 
 
-def recruit(client, h, need_ids, version: str) -> int:
+def recruit(client, h, need_ids, version: str) -> tuple[int, list[str]]:
     """Rank every need and act like a recruiter who wants publications: contact the most published talent shown,
-    shortlist the next two. Returns the feedback events posted; checks each ranking records ``version``."""
-    posted = 0
+    shortlist the next two. Returns the feedback events posted and the needs acted on; checks each ranking records
+    ``version``."""
+    posted, acted = 0, []
     for need_id in need_ids:
         page = client.get(f"/needs/{need_id}/candidates", headers=h["recruiter"], params={"k": 20}).json()
         assert page["model_version"] == version
@@ -75,6 +77,7 @@ def recruit(client, h, need_ids, version: str) -> int:
         cands = receipt["candidates"]
         if len(cands) < 4:
             continue
+        acted.append(need_id)
         pubs = np.array([c["features"]["log_publications"] for c in cands])
         for rank, i in enumerate(np.argsort(-pubs, kind="stable")[:3]):
             body = {"need_id": need_id, "talent_id": cands[i]["talent_id"], "ranking_id": page["ranking_id"],
@@ -83,7 +86,7 @@ def recruit(client, h, need_ids, version: str) -> int:
             assert r.status_code == 201, r.text
             assert r.json()["model_version"] == version
             posted += 1
-    return posted
+    return posted, acted
 
 
 def runs_and_versions() -> tuple[int, int]:
@@ -113,14 +116,19 @@ def test_feedback_through_the_api_retrains_a_served_champion_and_a_useless_model
     empty = cli("--url", url, "--dry-run")  # no feedback at all: one line, no traceback
     assert empty.exit_code == 1 and isinstance(empty.exception, SystemExit)
     assert "0 need(s) have usable feedback" in empty.output
-    posted = recruit(client, h, ids, first)
+    posted, acted = recruit(client, h, ids, first)
     assert posted >= 90
 
     before = runs_and_versions()
     dry = cli("--url", url, "--dry-run", "--json")
     assert dry.exit_code == 0, dry.output
+    planned = orjson.loads(dry.stdout)
+    assert planned["dry_run"] and (planned["events"], planned["new_events"]) == (posted, posted)
+    assert planned["rows"]["receipts"] > 300 and planned["heldout_needs"] == split_needs(acted).test
+    table = cli("--url", url, "--dry-run")
+    assert table.exit_code == 0 and "dry run: nothing trained, nothing written" in table.output
+    assert f"{posted} ({posted})" in table.output and planned["heldout_needs"][0] in table.output
     assert runs_and_versions() == before  # no MLflow run, no version
-    assert '"dry_run": true' in dry.output and f'"new_events": {posted}' in dry.output
 
     result = cli("--url", url, "--json")
     assert result.exit_code == 0, result.output
@@ -135,8 +143,7 @@ def test_feedback_through_the_api_retrains_a_served_champion_and_a_useless_model
 
     reload = client.post("/models/reload", headers=h["admin"]).json()
     assert (reload["serving"], reload["previous"], reload["changed"]) == (second, first, True)
-    more = recruit(client, h, ids[:20], second)  # every ranking now records the new version
-    assert more > 0
+    assert recruit(client, h, ids[:20], second)[0] > 0  # every ranking now records the new version
 
     useless = retrain(Store(url), settings, params={"n_estimators": 1, "min_child_samples": 100_000}, encoder="none")
     assert useless["alias"] == "challenger" and useless["champion_before"] == second, useless["gate"]
