@@ -11,8 +11,8 @@ import pytest
 
 from features.records import FeedbackEvent
 from features.schema import SCHEMA
-from matcher.receipt_rows import ShownPage, feature_rows, join_receipts
-from matcher.retrain import NothingNew, plan
+from matcher.receipt_rows import ShownPage, feature_rows, join_receipts, take_needs
+from matcher.retrain import NothingNew, group_ndcg, plan
 
 T0 = datetime(2026, 5, 1, tzinfo=UTC)
 F = "skill_coverage"
@@ -94,3 +94,15 @@ def test_the_plan_counts_new_events_since_the_watermark_and_refuses_a_run_with_n
         plan(events, pages, watermark=events[-1].time, known_needs=known)
     with pytest.raises(ValueError, match="2 need\\(s\\) have usable feedback"):
         plan(events, pages, watermark=None, known_needs={"n0", "n1"})
+
+
+def test_held_out_ndcg_averages_the_groups_that_have_a_relevant_row():
+    pages, events = three_needs()
+    data = join_receipts(events, pages).data  # per need: a, b (0) and c (shortlisted); c has the highest value
+    col = data.X[:, SCHEMA.index(F)]
+    assert group_ndcg(data, col, 10) == pytest.approx(1.0)
+    worst = group_ndcg(data, -col, 10)
+    assert worst == pytest.approx(0.5)  # the one relevant row last of three: 1 / log2(4)
+    no_relevant = take_needs(data, {"n0"})
+    no_relevant.y[:] = 0
+    assert np.isnan(group_ndcg(no_relevant, no_relevant.X[:, 0], 10))
