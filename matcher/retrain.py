@@ -126,6 +126,7 @@ def group_ndcg(data: RankData, score: np.ndarray, k: int) -> float:
 
 
 def heldout_metrics(data: RankData, score: np.ndarray) -> dict[str, float]:
+    """NDCG@5/10/20 of ``score`` on ``data``'s groups (``group_ndcg``), rounded for display and the gate alike."""
     return {f"ndcg@{k}": round(group_ndcg(data, np.asarray(score), k), 4) for k in NDCG_AT}
 
 
@@ -174,7 +175,7 @@ def retrain_and_register(
         "lambdarank": heldout_metrics(test_rows, model.predict(test_rows.X)),
         "blend": heldout_metrics(test_rows, text_relevance(test_rows.X)),
     }
-    new_score = metrics["lambdarank"][f"{GATE_METRIC}"]
+    new_score = metrics["lambdarank"][GATE_METRIC]
     if not np.isfinite(new_score):
         raise ValueError(
             f"retrain: no held-out need ({len(splits.test)}) has a relevant label (grade >= 1) to score NDCG on; "
