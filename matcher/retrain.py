@@ -33,6 +33,7 @@ from matcher.train import DEFAULT_MODE, DEFAULT_TREATMENT, LabelTreatment, Prepa
 
 Progress = Callable[[str], None]
 GATE_METRIC = "ndcg@10"
+GATE_K = 10
 NDCG_AT = (5, 10, 20)
 
 
@@ -126,7 +127,7 @@ def group_ndcg(data: RankData, score: np.ndarray, k: int) -> float:
 
 
 def heldout_metrics(data: RankData, score: np.ndarray) -> dict[str, float]:
-    """NDCG@5/10/20 of ``score`` on ``data``'s groups (``group_ndcg``), rounded for display and the gate alike."""
+    """NDCG@5/10/20 of ``score`` on ``data``'s groups (``group_ndcg``), rounded for display and the run's metrics."""
     return {f"ndcg@{k}": round(group_ndcg(data, np.asarray(score), k), 4) for k in NDCG_AT}
 
 
@@ -171,11 +172,12 @@ def retrain_and_register(
     clock["fit"] = time.perf_counter() - t1
 
     say("evaluate")
+    predicted = model.predict(test_rows.X)
     metrics = {
-        "lambdarank": heldout_metrics(test_rows, model.predict(test_rows.X)),
+        "lambdarank": heldout_metrics(test_rows, predicted),
         "blend": heldout_metrics(test_rows, text_relevance(test_rows.X)),
     }
-    new_score = metrics["lambdarank"][GATE_METRIC]
+    new_score = group_ndcg(test_rows, predicted, GATE_K)  # unrounded: the gate compares exact scores
     if not np.isfinite(new_score):
         raise ValueError(
             f"retrain: no held-out need ({len(splits.test)}) has a relevant label (grade >= 1) to score NDCG on; "
@@ -210,8 +212,9 @@ def retrain_and_register(
     )
 
     def champion_score(scorer: Any) -> float:
-        metrics["champion"] = heldout_metrics(test_rows, scorer.predict(test_rows.X))
-        return metrics["champion"][GATE_METRIC]
+        scores = scorer.predict(test_rows.X)
+        metrics["champion"] = heldout_metrics(test_rows, scores)
+        return group_ndcg(test_rows, scores, GATE_K)
 
     say("gating")
     gate = registry.register_and_gate(
