@@ -65,11 +65,16 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def execute(path: Path, env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> nbformat.NotebookNode:
+def execute(path: Path, env: dict[str, str], monkeypatch: pytest.MonkeyPatch, home: Path) -> nbformat.NotebookNode:
     """Run the notebook in a fresh kernel of this interpreter, from ``notebooks/``, with ``env`` over this process's
-    environment and this checkout first on the path; a failing cell raises ``CellExecutionError`` naming it."""
-    for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MPLBACKEND"):  # MPLBACKEND=Agg would hide the plots
+    environment and this checkout first on the path; a failing cell raises ``CellExecutionError`` naming it.
+
+    The ``python3`` kernel is this venv's (ipykernel's kernelspec in the venv, its ``python`` replaced by this
+    interpreter): an empty ``home`` as the user's Jupyter folder hides a user-level ``python3`` kernel that may
+    point at another Python."""
+    for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MPLBACKEND", "JUPYTER_PATH"):  # Agg hides plots
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("JUPYTER_DATA_DIR", str(home))
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -118,8 +123,8 @@ its history)."""
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", PATHS, ids=lambda p: p.name)
-def test_notebook_runs_on_a_small_world(path: Path, lab: Path, monkeypatch: pytest.MonkeyPatch):
-    book = execute(path, lab_env(lab, path), monkeypatch)
+def test_notebook_runs_on_a_small_world(path: Path, lab: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    book = execute(path, lab_env(lab, path), monkeypatch, tmp_path)
     assert images(book) >= 1, f"{path.name} drew no plot"
     text = printed(book)
     assert str(lab) in text  # it read the test's database, world or registry, not the checkout's
