@@ -59,10 +59,11 @@ def evaluate_by(
     """``matcher.evaluate.evaluate`` on each group of ``needs`` (``group_of``: need id → group, or a function of the
     need): one row per (group, scorer) with the number of needs and the mean of every metric over the group's needs.
     ``evaluate_options`` (``k``, ``k_recall``, ``now``, ``random_state``) go to ``evaluate`` unchanged."""
-    key = group_of if callable(group_of) else (lambda need: group_of[need.id])
     groups: dict[str, list[Need]] = {}
     for need in needs:
-        groups.setdefault(str(key(need)), []).append(need)
+        if not callable(group_of) and need.id not in group_of:
+            raise ValueError(f"evaluate_by: need {need.id!r} has no group in group_of; give every need a group")
+        groups.setdefault(str(group_of(need) if callable(group_of) else group_of[need.id]), []).append(need)
     rows = []
     for group in sorted(groups):
         members = groups[group]

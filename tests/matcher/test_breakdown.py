@@ -89,6 +89,8 @@ def test_metrics_grouped_by_post_kind_are_evaluates_own_by_kind():
         assert row["recall@300"] == pytest.approx(whole[row["group"]]["recall@300"], nan_ok=True)
     by_id = evaluate_by(d.idx, needs, scorers, {n.id: "all" for n in needs}, relevance=d.truth)
     assert by_id["group"].tolist() == ["all"] and by_id["needs"].tolist() == [len(needs)]
+    with pytest.raises(ValueError, match=f"need '{needs[-1].id}' has no group"):
+        evaluate_by(d.idx, needs, scorers, {n.id: "all" for n in needs[:-1]}, relevance=d.truth)
 
 
 def test_scored_candidates_are_the_retrieved_ones_with_their_grades_and_rows():
