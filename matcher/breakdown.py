@@ -108,12 +108,18 @@ def scored_candidates(
     return pd.concat(frames, ignore_index=True), np.vstack(matrices)
 
 
-def calibration(scores: Sequence[float], grades: Sequence[int], bins: int = 10) -> pd.DataFrame:
-    """Scores cut into (at most) ``bins`` equally filled bins, lowest first: candidates, score range and mean, mean
-    grade, and the share of candidates relevant (grade >= 1) and highly relevant (grade >= 3). A model whose scores
-    mean something has the mean grade rising with the bin."""
+def calibration(
+    scores: Sequence[float], grades: Sequence[int], bins: int = 10, *, strategy: str = "quantile"
+) -> pd.DataFrame:
+    """Scores cut into ``bins`` bins, lowest first: candidates, score range and mean, mean grade, and the share of
+    candidates relevant (grade >= 1) and highly relevant (grade >= 3). A model whose scores mean something has the
+    mean grade rising with the bin. ``strategy``: ``quantile`` bins hold equal numbers of candidates (at most one bin
+    per candidate); ``uniform`` bins are equally wide over the score range (empty ones left out), which shows the
+    few high scores a retrieved pool's long tail of low ones would otherwise swallow."""
     if bins < 1:
         raise ValueError(f"calibration: bins must be at least 1, got {bins}")
+    if strategy not in ("quantile", "uniform"):
+        raise ValueError(f"calibration: strategy must be 'quantile' or 'uniform', got {strategy!r}")
     scores, grades = np.asarray(scores, dtype=np.float64), np.asarray(grades, dtype=np.int64)
     if len(scores) != len(grades):
         raise ValueError(f"calibration: {len(scores)} scores but {len(grades)} grades")
@@ -121,7 +127,10 @@ def calibration(scores: Sequence[float], grades: Sequence[int], bins: int = 10) 
     if frame.empty:
         return pd.DataFrame(columns=["bin", "candidates", "score_min", "score_max", "score_mean", "grade_mean",
                                      "relevant", "highly_relevant"])  # fmt: skip
-    frame["bin"] = pd.qcut(frame["score"].rank(method="first"), q=min(bins, len(frame)), labels=False)
+    if strategy == "quantile":
+        frame["bin"] = pd.qcut(frame["score"].rank(method="first"), q=min(bins, len(frame)), labels=False)
+    else:
+        frame["bin"] = pd.cut(frame["score"], bins=bins, labels=False, include_lowest=True)
     out = frame.groupby("bin").agg(
         candidates=("score", "size"),
         score_min=("score", "min"),

@@ -49,6 +49,11 @@ def test_calibration_bins_are_equally_filled_and_rise_with_the_grade():
     assert table["highly_relevant"].tolist() == [0, 0, 0, 0, 1]
     assert len(calibration([1.0, 2.0], [0, 1], bins=10)) == 2  # never more bins than candidates
     assert calibration([], []).empty
+    wide = calibration([0.0, 0.1, 0.2, 0.3, 10.0], [0, 0, 0, 1, 4], bins=4, strategy="uniform")
+    assert wide["bin"].tolist() == [0, 3] and wide["candidates"].tolist() == [4, 1]  # empty bins left out
+    assert wide["grade_mean"].tolist() == [0.25, 4.0]
+    with pytest.raises(ValueError, match="strategy must be"):
+        calibration([1.0], [0], strategy="kmeans")
     with pytest.raises(ValueError, match="2 scores but 1 grades"):
         calibration([1.0, 2.0], [0])
     with pytest.raises(ValueError, match="bins must be at least 1"):
