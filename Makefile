@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DEMO_DIR ?= data/demo
 DEMO_TALENTS ?= 5000
 
-.PHONY: install system-deps demo test test-fast lint bench clean
+.PHONY: install system-deps demo test test-fast lint notebooks-strip bench clean
 
 install: $(STAMP)
 
@@ -49,6 +49,10 @@ test-fast: install
 
 lint: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/lint-imports
+
+# Notebooks are committed without outputs (tests/test_notebooks.py checks): strip them before `git add`.
+notebooks-strip: install
+	$(BIN)/nbstripout notebooks/*.ipynb
 
 # `make bench` runs every benchmark (the scale bench at 10k, 100k and 1M talents: hours on 2 cores); `make bench
 # QUICK=1` only the scale bench at 10k and 100k (under 10 minutes once the dense vectors are cached); BENCH=NAME… picks.
