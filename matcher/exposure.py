@@ -103,3 +103,9 @@ def exposure_table(
 def _share(values: pd.Series) -> pd.Series:
     total = float(values.sum())
     return values / total if total > 0 else values * 0.0
+
+
+def exposure_records(table: pd.DataFrame) -> list[dict[str, object]]:
+    """The table as JSON-ready rows (NaN ratios as ``None``), as a run logs it for the model card."""
+    rows = table.to_dict(orient="records")
+    return [{k: None if isinstance(v, float) and np.isnan(v) else v for k, v in row.items()} for row in rows]
