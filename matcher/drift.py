@@ -53,7 +53,7 @@ def profile(X: np.ndarray, names: Sequence[str], bins: int = BINS) -> dict[str, 
         else:
             quantiles = np.quantile(col, np.arange(1, bins) / bins) if len(col) else np.zeros(0)
             entry = {"kind": "numeric", "edges": np.unique(quantiles).tolist()}
-        entry["shares"] = _shares(entry, col).tolist()
+        entry["shares"] = bin_shares(entry, col).tolist()
         entry["n"] = len(col)
         out[name] = entry
     return out
@@ -76,7 +76,7 @@ def psi_table(
         if entry is None:
             continue
         col = X[:, j][np.isfinite(X[:, j])]
-        value = psi(np.asarray(entry["shares"]), _shares(entry, col)) if len(col) else float("nan")
+        value = psi(np.asarray(entry["shares"]), bin_shares(entry, col)) if len(col) else float("nan")
         rows.append({"feature": name, "psi": value, "reading": reading(value), "n": len(col)})
     table = pd.DataFrame(rows, columns=["feature", "psi", "reading", "n"])
     table["flagged"] = table["psi"] > threshold
@@ -94,7 +94,7 @@ def column_psi(reference: np.ndarray, recent: np.ndarray, bins: int = BINS) -> f
     """PSI of one feature's recent values against its reference values (bins from the reference)."""
     entry = profile(np.asarray(reference, dtype=float)[:, None], ["x"], bins)["x"]
     recent = np.asarray(recent, dtype=float)
-    return psi(np.asarray(entry["shares"]), _shares(entry, recent[np.isfinite(recent)]))
+    return psi(np.asarray(entry["shares"]), bin_shares(entry, recent[np.isfinite(recent)]))
 
 
 def reading(value: float) -> str:
@@ -104,8 +104,8 @@ def reading(value: float) -> str:
     return "stable" if value < MODERATE else "moderate" if value <= SHIFT else "shift"
 
 
-def _shares(entry: Mapping[str, Any], col: np.ndarray) -> np.ndarray:
-    """Share of ``col`` in each bin of a profile entry (zeros for an empty column)."""
+def bin_shares(entry: Mapping[str, Any], col: np.ndarray) -> np.ndarray:
+    """Share of ``col`` in each bin of a profile entry (zeros for an empty column): the plots compare these."""
     if entry["kind"] == "categorical":
         values = np.asarray(entry["values"], dtype=float)
         bins = np.full(len(col), len(values))  # OTHER unless the reference had the value
