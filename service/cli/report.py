@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from service.cli.common import JsonOption, UrlOption, err, fail, open_store, out, print_json
+from service.cli.common import JsonOption, UrlOption, WorldOption, err, fail, load_records, open_store, out, print_json
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([dhw])\s*$")
 _UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
@@ -34,12 +34,18 @@ def parse_since(value: str, now: datetime) -> datetime:
 
 def report_command(
     url: UrlOption = None,
+    world: WorldOption = None,
     out_file: Annotated[Path, typer.Option("--out", dir_okay=False, help="The HTML file to write.")] = Path(
         "report.html"
     ),
     since: Annotated[
-        str, typer.Option("--since", help="Window of rankings and feedback: a duration (30d, 12h, 2w) or an ISO date.")
-    ] = "30d",
+        str | None,
+        typer.Option(
+            "--since",
+            help="Window of rankings and feedback: a duration (30d, 12h, 2w) or an ISO date (default: 30d; all of a "
+            "--world folder).",
+        ),
+    ] = None,
     psi: Annotated[
         float | None, typer.Option("--psi", min=0.0, help="PSI that flags a feature (default 0.25).")
     ] = None,
@@ -67,8 +73,8 @@ def report_command(
     from service.store import StoreError
 
     now = datetime.now(UTC)
-    start = parse_since(since, now)
-    if start >= now:
+    start = None if since is None and world is not None else parse_since(since or "30d", now)
+    if start is not None and start >= now:
         raise typer.BadParameter(f"{since!r} is in the future; the window must start before now", param_hint="--since")
     d = RetrainRule()
     rule = RetrainRule(
@@ -76,17 +82,22 @@ def report_command(
         new_feedback=d.new_feedback if new_feedback is None else new_feedback,
         max_age_days=d.max_age_days if max_age_days is None else max_age_days,
     )
-    store = open_store(url)
     database_error = None
-    try:
-        store.check_schema()
-        report = gather(store, since=start, rule=rule, now=now)
-    except (StoreError, SQLAlchemyError) as e:
-        reason = str(getattr(e, "orig", None) or e).strip().splitlines()[0]
-        database_error = reason if isinstance(e, StoreError) else f"database {safe_url(store.url)}: {reason}"
-        report = gather(None, since=start, rule=rule, now=now, database_error=database_error)
-    finally:
-        store.close()
+    if world is not None:
+        from service.report import gather_world
+
+        report = gather_world(load_records(world, None), str(world), since=start, rule=rule, now=now)
+    else:
+        store = open_store(url)
+        try:
+            store.check_schema()
+            report = gather(store, since=start, rule=rule, now=now)
+        except (StoreError, SQLAlchemyError) as e:
+            reason = str(getattr(e, "orig", None) or e).strip().splitlines()[0]
+            database_error = reason if isinstance(e, StoreError) else f"database {safe_url(store.url)}: {reason}"
+            report = gather(None, since=start, rule=rule, now=now, database_error=database_error)
+        finally:
+            store.close()
     _write(out_file, render(report))
     flagged = [] if report.psi is None else report.psi.loc[report.psi["flagged"], "feature"].tolist()
     if json_:

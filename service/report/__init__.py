@@ -8,7 +8,7 @@ its age, its training data window, the reference profile it logged); the numbers
 (no receipts yet, no champion, a champion trained before profiles were logged) is said in the report, not raised.
 """
 
-from service.report.gather import Report, gather
+from service.report.gather import Report, gather, gather_world
 from service.report.render import render
 
-__all__ = ["Report", "gather", "render"]
+__all__ = ["Report", "gather", "gather_world", "render"]

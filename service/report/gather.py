@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -13,9 +13,10 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from features.records import FeedbackAction
 from features.schema import SCHEMA
 from matcher.drift import psi_table
-from matcher.exposure import ATTRIBUTES, UNKNOWN, exposure_table
+from matcher.exposure import ATTRIBUTES, UNKNOWN, exposure_table, talent_attributes
 from matcher.labels import DEFAULT_LABELS
 from matcher.monitor import Advice, RetrainRule, feedback_rates, retrain_advice
 from service import db
@@ -42,7 +43,8 @@ class Report:
     """Everything the template shows. ``notes``: what is missing and why, one sentence each."""
 
     generated_at: datetime
-    since: datetime
+    since: datetime | None
+    """Start of the window (``None``: all of a world folder's records)."""
     database: str
     champion: Champion | None = None
     rankings: int = 0
@@ -70,22 +72,71 @@ def gather(store: Store | None, *, since: datetime, rule: RetrainRule, now: date
     else:
         shown = _shown(store, since)
         report.rankings = shown["ranking_id"].nunique()
-        report.shown = len(shown)
         if shown.empty:
             report.notes.append(
                 f"No rankings were served since {since:%Y-%m-%d %H:%M} UTC (no decision receipts): drift and "
                 "exposure need rankings served by the API or the console."
             )
-        feedback = _feedback(store, since)
-        report.rates = feedback_rates(shown, feedback)
-        report.exposure = _exposure(store, shown)
+        _tables(report, shown, _feedback(store, since), _relevant(store, shown), store=store)
         flagged = _drift(store, since, report)
         if report.champion is not None:
-            start = report.champion.data_until or report.champion.trained_at
-            report.new_feedback = _count_feedback(store, start)
+            report.new_feedback = _count_feedback(store, _data_end(report.champion))
     age = None if report.champion is None else (now - report.champion.trained_at) / timedelta(days=1)
     report.advice = retrain_advice(flagged, report.new_feedback, age, rule)
     return report
+
+
+def gather_world(records: Mapping[str, Sequence[Any]], name: str, *, since: datetime | None, rule: RetrainRule,
+                 now: datetime | None = None) -> Report:  # fmt: skip
+    """The report of a world folder's records: no decision receipts there, so the shown candidates are its
+    ``impression`` feedback events (with their positions) and drift is not measured. ``since`` ``None``: all."""
+    now = now or datetime.now(UTC)
+    report = Report(now, since, name, rule=rule)
+    report.champion = _champion(report.notes)
+    report.notes.append(
+        "A world folder has no decision receipts: shown candidates are its impression events, and drift is measured "
+        "only against receipts in a database (use --url)."
+    )
+    kinds = {n.id: n.kind.value for n in records.get("need", ())}
+    events = [
+        ev for ev in records.get("feedback", ()) if ev.need_id in kinds and (since is None or (ev.time or now) >= since)
+    ]
+    shown = pd.DataFrame(
+        [(ev.need_id, ev.talent_id, ev.position + 1, kinds[ev.need_id]) for ev in events
+         if ev.action is FeedbackAction.impression and ev.position is not None],
+        columns=["need_id", "talent_id", "position", "kind"],
+    )  # fmt: skip
+    feedback = pd.DataFrame(
+        [(ev.need_id, ev.action.value, kinds[ev.need_id]) for ev in events], columns=["need_id", "action", "kind"]
+    )
+    needs = set(shown["need_id"])
+    relevant = pd.DataFrame(
+        [(ev.need_id, ev.talent_id) for ev in records.get("feedback", ())
+         if ev.need_id in needs and DEFAULT_LABELS[ev.action.value] >= 1],
+        columns=["need_id", "talent_id"],
+    )  # fmt: skip
+    _tables(report, shown, feedback, relevant, attributes=talent_attributes(records.get("talent", ())))
+    if report.champion is not None:
+        end = _data_end(report.champion)
+        report.new_feedback = sum(1 for ev in records.get("feedback", ()) if ev.time is not None and ev.time > end)
+    age = None if report.champion is None else (now - report.champion.trained_at) / timedelta(days=1)
+    report.advice = retrain_advice(None, report.new_feedback, age, rule)
+    return report
+
+
+def _tables(report: Report, shown: pd.DataFrame, feedback: pd.DataFrame, relevant: pd.DataFrame, *,
+            store: Store | None = None, attributes: pd.DataFrame | None = None) -> None:  # fmt: skip
+    """Feedback rates and the exposure table (talents' attributes read from ``store`` unless given)."""
+    report.shown = len(shown)
+    report.rates = feedback_rates(shown, feedback)
+    if attributes is None:
+        attributes = _attributes(store, set(shown["talent_id"]) | set(relevant["talent_id"]))
+    report.exposure = exposure_table(shown, relevant, attributes)
+
+
+def _data_end(champion: Champion) -> datetime:
+    """Where "since the champion's training data" starts: its last feedback, else its training run's start."""
+    return champion.data_until or champion.trained_at
 
 
 def _champion(notes: list[str]) -> Champion | None:
@@ -159,20 +210,17 @@ def _count_feedback(store: Store, after: datetime) -> int:
         return int(conn.scalar(sa.select(sa.func.count()).where(sa.func.coalesce(f.c.time, f.c.written_at) > after)))
 
 
-def _exposure(store: Store, shown: pd.DataFrame) -> pd.DataFrame:
-    """The exposure table of the shown slots against the talents positively judged for the same needs."""
+def _relevant(store: Store, shown: pd.DataFrame) -> pd.DataFrame:
+    """The (need, talent) pairs positively judged (shortlist or beyond, any time) for the needs shown."""
     f = db.FeedbackRow.__table__
     positive = [a for a, grade in DEFAULT_LABELS.items() if grade >= 1]
-    needs = sorted(set(shown["need_id"]))
     relevant: list[tuple[str, str]] = []
     with store.engine.connect() as conn:
-        for chunk in _chunks(needs):
+        for chunk in _chunks(sorted(set(shown["need_id"]))):
             relevant += conn.execute(
                 sa.select(f.c.need_id, f.c.talent_id).where(f.c.need_id.in_(chunk), f.c.action.in_(positive))
             ).all()
-    pairs = pd.DataFrame(relevant, columns=["need_id", "talent_id"])
-    attributes = _attributes(store, set(shown["talent_id"]) | set(pairs["talent_id"]))
-    return exposure_table(shown, pairs, attributes)
+    return pd.DataFrame(relevant, columns=["need_id", "talent_id"])
 
 
 def _attributes(store: Store, talent_ids: Iterable[str]) -> pd.DataFrame:

@@ -135,3 +135,18 @@ def test_bad_since_and_unreadable_database(tmp_path: Path) -> None:
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert "has no talentmatch tables" in done.stderr and not missing.exists()
     assert "No database" in (tmp_path / "r.html").read_text(encoding="utf-8")
+
+
+def test_report_of_a_world_folder(tmp_path: Path) -> None:
+    """A world folder has no receipts: the shown candidates are its impression events; drift is said to be missing."""
+    world = tmp_path / "world"
+    generate_world(world, talents=300, seed=2)
+    out = tmp_path / "world.html"
+    done = talentmatch("report", "--world", str(world), "--out", str(out), "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert "no champion" in summary["line"] and any("impression events" in n for n in summary["notes"])
+    impressions = sum(1 for ev in load_world(world)["feedback"] if ev.action.value == "impression")
+    page = parse(out)
+    assert page.sections == SECTIONS and {"rates", "exposure-table"} <= page.tables and "psi" not in page.tables
+    assert f"{impressions} shown candidates" in out.read_text(encoding="utf-8")
