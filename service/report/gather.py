@@ -22,6 +22,8 @@ from matcher.monitor import Advice, RetrainRule, feedback_rates, retrain_advice
 from service import db
 from service.store import Store
 
+DRIFT_ROWS = 50_000
+"""At most this many recent feature rows are read for PSI: pages ordered by their random id, so a random sample."""
 ID_CHUNK = 500
 """Ids per ``IN`` list when reading talents (SQLite allows a few thousand bound parameters)."""
 
@@ -247,7 +249,12 @@ def _drift(store: Store, since: datetime, report: Report) -> list[str] | None:
     pages = sa.select(c.c.page_id).join(r, r.c.id == c.c.ranking_id).where(r.c.created_at >= since)
     names = SCHEMA.names
     with store.engine.connect() as conn:
-        details = conn.execute(sa.select(d.c.detail).where(d.c.page_id.in_(pages), d.c.detail.is_not(None))).all()
+        details = conn.execute(
+            sa.select(d.c.detail)
+            .where(d.c.page_id.in_(pages), d.c.detail.is_not(None))
+            .order_by(d.c.page_id, d.c.position)
+            .limit(DRIFT_ROWS)
+        ).all()
     rows = [_row(json.loads(x) if isinstance(x, str) else x, names) for (x,) in details]
     if not rows:
         return None
