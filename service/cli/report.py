@@ -107,7 +107,8 @@ def report_command(
         out.print(f"wrote {out_file}", highlight=False)
         out.print(report.advice.line, highlight=False, soft_wrap=True)
     for note in report.notes:
-        err.print(f"note: {note}", highlight=False, soft_wrap=True)
+        if not note.startswith("No database"):  # said once, as the error below
+            err.print(f"note: {note}", highlight=False, soft_wrap=True)
     if database_error:
         fail(f"{database_error} (the report at {out_file} says what is missing)")
 
