@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import json
 
+import lightgbm as lgb
 import mlflow.artifacts
+import numpy as np
 import pytest
 from partb_world import demo
 
 from features.schema import SCHEMA
 from matcher import registry
+from matcher.ranker import NO_ENCODER
 from matcher.registry.card import CARD_PATH
 from matcher.registry.runs import PROFILE_PATH
 from matcher.workflow import train_and_register
@@ -42,3 +45,24 @@ def test_the_registered_version_carries_its_model_card(tmp_path, monkeypatch) ->
     reference = json.loads(mlflow.artifacts.load_text(f"runs:/{mv.run_id}/{PROFILE_PATH}"))
     assert set(reference) == set(SCHEMA.names)
     assert reference["kind_full_time"]["kind"] == "categorical" and reference["bm25_profile"]["n"] > 0
+
+
+def test_a_run_that_logged_no_window_or_exposure_gets_a_card_that_says_so(tmp_path) -> None:
+    """Any path through ``register_and_gate`` gets a card, even from a bare ``log_run``; what it lacks is said."""
+    registry.configure(tmp_path / "models")
+    rng = np.random.default_rng(0)
+    X = rng.random((200, len(SCHEMA.names)))
+    data = lgb.Dataset(X, rng.integers(0, 3, 200), group=[20] * 10, feature_name=SCHEMA.names)
+    booster = lgb.train({"objective": "lambdarank", "verbose": -1, "min_data_in_leaf": 5}, data, num_boost_round=3)
+    run_id = registry.log_run(
+        booster=booster,
+        params={},
+        metrics={"lambdarank": {"ndcg@10": 0.5, "by_kind": {"enclave": {"ndcg@10": 0.4}}}},
+        encoder=NO_ENCODER,
+    )
+    gate = registry.register_and_gate(run_id)
+    card = mlflow.artifacts.load_text(f"runs:/{run_id}/{CARD_PATH}")
+    assert f"version {gate.version}" in card
+    assert "Training data window: not recorded by this run." in card
+    assert "No exposure figures were logged with this run." in card
+    assert "| enclave | lambdarank | 0.400 | – | – |" in card
