@@ -28,6 +28,8 @@ from matcher.dataset import RankData, build_rank_data, snapshot_time
 from matcher.evaluate import Splits, split_needs
 from matcher.labels import DEFAULT_LABELS, examination_propensity, exposure_from_feedback, labels_from_feedback
 from matcher.ranker import indices_encoder
+from matcher.registry.runs import PROFILE_PATH, feedback_window
+from matcher.drift import profile
 from matcher.receipt_rows import Joined, ShownPage, concat, empty_rank_data, join_receipts, take_needs
 from matcher.train import DEFAULT_MODE, DEFAULT_TREATMENT, LabelTreatment, Prepared, fit_model, row_weights
 
@@ -204,11 +206,14 @@ def retrain_and_register(
             "rows_recomputed": rows["recomputed"],
             "new_events": the_plan.new_events,
             **registry.watermark_param(the_plan.new_watermark),
+            **feedback_window(feedback),
         },
         metrics=metrics,
         encoder=indices_encoder(idx),
         feature_importance=model.feature_importance(),
         heldout_needs=splits.test,
+        artifacts={PROFILE_PATH: profile(train_rows.X[train_rows.shown] if train_rows.shown.any() else train_rows.X,
+                                         SCHEMA.names)},  # fmt: skip
     )
 
     def champion_score(scorer: Any) -> float:
