@@ -25,6 +25,8 @@ COMMON_SURNAMES = ("王", "李", "张", "刘", "陈")
 COMMON_GIVEN = ("伟", "芳", "敏", "静", "磊", "强", "军", "洋", "勇", "艳")
 COPIES = ((1, 2, 3), (70, 22, 8))
 """How many extra records a duplicated person gets, and the weights."""
+INCUBATOR_WEIGHT = 3
+"""How much likelier a talent listed by an incubator is to be duplicated than others."""
 DOMAINS = ("mail.example.org", "alumni.example.edu", "research.example.net", "example.cn")
 _TITLE_EDITS = ("lower", "upper_first", "strip_punct", "add_period", "dash")
 
@@ -257,7 +259,8 @@ class CopyMaker:
 
     def _updated(self, t: dict, c: dict) -> None:
         base = datetime.fromisoformat(t["updated_at"]) if t.get("updated_at") else NOW - timedelta(days=400)
-        when = min(NOW, base + timedelta(days=self.rnd.randint(-500, 500), minutes=self.rnd.randint(0, 1439)))
+        shift = timedelta(days=self.rnd.randint(1, 500), minutes=self.rnd.randint(0, 1439))
+        when = base + shift if base + shift <= NOW and self.rnd.random() < 0.5 else base - shift
         c["updated_at"] = when.isoformat()
         consent = dict(c.get("consent") or {})
         consent["updated_at"] = c["updated_at"]
@@ -291,7 +294,11 @@ def add_duplicates(
     maker = CopyMaker(rnd)
     copies: list[dict] = []
     copies_of: dict[int, list[int]] = {}
-    for i in sorted(rnd.sample(range(n), min(n, round(n * share)))):
+    # Weighted sampling without replacement (Efraimidis–Spirakis): incubator talents, listed by their incubator
+    # and again by a platform, are INCUBATOR_WEIGHT times as likely to arrive twice.
+    keys = [rnd.random() ** (1 / (INCUBATOR_WEIGHT if t.get("incubator_id") else 1)) for t in talents]
+    chosen = sorted(sorted(range(n), key=keys.__getitem__, reverse=True)[: min(n, round(n * share))])
+    for i in chosen:
         for _ in range(rnd.choices(*COPIES)[0]):
             pos = n + len(copies)
             copies.append(maker.copy(talents[i], f"T{pos + 1:0{width}d}", employers))
