@@ -93,7 +93,7 @@ def add_namesakes(rnd: random.Random, talents: list[dict], groups: int) -> list[
         members = rnd.sample(free, rnd.choice((2, 2, 3)))
         used.update(members)
         name_zh = names[k]
-        sur, sur_py, given = split_name(name_zh)  # type: ignore[misc]
+        _, sur_py, given = split_name(name_zh)  # type: ignore[misc]
         latin = f"{given[0]} {sur_py}"
         employer = talents[members[0]].get("employer")
         for i in members:
@@ -220,7 +220,9 @@ class CopyMaker:
         if kind == "newer":
             newer = self.rnd.choice(employers)
             kind, short = ("newer", newer) if newer != emp else ("same", emp)
-        c["employer"] = {"same": emp, "abbreviated": short, "other_language": _UNI_OTHER.get(emp), "newer": short}.get(kind)
+        c["employer"] = {"same": emp, "abbreviated": short, "other_language": _UNI_OTHER.get(emp), "newer": short}.get(
+            kind
+        )
         self.kinds[f"employer:{kind}"] += 1
 
     def _works(self, t: dict, c: dict) -> None:

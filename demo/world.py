@@ -125,7 +125,9 @@ def generate_world(
         tal_width = max(6, len(str(talents)))
         if duplicates:
             rnd_dupes = random.Random(int(s_dupes.generate_state(1)[0]))
-            copies_of = _write_duplicates(tmp[WORLD_FILES["talent"]], tmp[PEOPLE_FILE], rnd_dupes, duplicates, tal_width)
+            copies_of = _write_duplicates(
+                tmp[WORLD_FILES["talent"]], tmp[PEOPLE_FILE], rnd_dupes, duplicates, tal_width
+            )
             truth = [(n, c, g) for n, t, g in truth for c in (t, *copies_of.get(t, ()))]
             counts[WORLD_FILES["talent"]] = talents + sum(map(len, copies_of.values()))
             counts[PEOPLE_FILE] = len(copies_of)

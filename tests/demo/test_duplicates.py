@@ -135,7 +135,7 @@ def _kinds(orig: dict, copy: dict) -> set[str]:
         kinds.add("phone:reformatted")
     emp, cemp = orig.get("employer"), copy.get("employer")
     if emp and cemp and cemp != emp:
-        if len(cemp) < len(emp) and cemp.split()[0] == emp.split()[0] or emp.startswith(cemp):
+        if emp.startswith(cemp) or cemp.replace("Univ.", "University") == emp:
             kinds.add("employer:abbreviated")
         elif emp.isascii() != cemp.isascii():
             kinds.add("employer:other_language_or_newer")
