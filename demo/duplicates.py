@@ -78,21 +78,20 @@ def with_birth_years(rnd: random.Random, talents: list[dict]) -> None:
 
 
 def add_namesakes(rnd: random.Random, talents: list[dict], groups: int) -> list[list[int]]:
-    """Give ``groups`` common Chinese names (王伟, 李静, …) to two or three distinct persons each, in place; returns
+    """Give ``groups`` times a common Chinese name (王伟, 李静, …) to two or three distinct persons, in place; returns
     the renamed talents' positions per group. Their e-mail, if any, follows the new name; sometimes (a quarter)
     they also share the employer, as colleagues with one name do."""
     chinese = [i for i, t in enumerate(talents) if t.get("name_zh") and split_name(t["name_zh"])]
-    used: set[int] = set()
+    rnd.shuffle(chinese)
     names = [s + g for s in COMMON_SURNAMES for g in COMMON_GIVEN]
     rnd.shuffle(names)
     out = []
-    for k in range(min(groups, len(names))):
-        free = [i for i in chinese if i not in used]
-        if len(free) < 3:
+    for k in range(groups):
+        size = rnd.choice((2, 2, 3))
+        if len(chinese) < size:
             break
-        members = rnd.sample(free, rnd.choice((2, 2, 3)))
-        used.update(members)
-        name_zh = names[k]
+        members = [chinese.pop() for _ in range(size)]
+        name_zh = names[k % len(names)]  # at scale a name has several groups
         _, sur_py, given = split_name(name_zh)  # type: ignore[misc]
         latin = f"{given[0]} {sur_py}"
         employer = talents[members[0]].get("employer")
