@@ -232,8 +232,8 @@ class CopyMaker:
         kept = [dict(w) for w in works if rnd.random() < 0.7] or [dict(rnd.choice(works))]
         self.kinds["works:subset" if len(kept) < len(works) else "works:same"] += 1
         for w in kept:
-            if rnd.random() < 0.4:
-                w["title"] = _edit_title(w["title"], rnd.choice(_TITLE_EDITS))
+            if rnd.random() < 0.4 and (title := _edit_title(w["title"], rnd.choice(_TITLE_EDITS))) != w["title"]:
+                w["title"] = title
                 self.kinds["works:title_variant"] += 1
         if rnd.random() < 0.25 and c.get("skills"):
             s1, s2 = rnd.choice(c["skills"]), rnd.choice(c["skills"])

@@ -60,7 +60,8 @@ def generate_world(
 
     Sizes: ``needs`` defaults to one per 20 talents (40 to 2,000), enterprises to one per two needs. Files are
     written under temporary names and moved into place only when all are complete, so a failure leaves no
-    half-written world. ``progress(stage, done, total)`` reports the stages ``latent``, ``truth`` and ``talents``.
+    half-written world. ``progress(stage, done, total)`` reports the stages ``latent``, ``truth``, ``talents`` and
+    (with duplicates) ``duplicates``.
     Returns the number of lines written per record or truth file name.
 
     ``duplicates`` (0–1): that share of the persons also arrive as 1–3 more talent records, as another source would
@@ -125,9 +126,13 @@ def generate_world(
         tal_width = max(6, len(str(talents)))
         if duplicates:
             rnd_dupes = random.Random(int(s_dupes.generate_state(1)[0]))
+            if progress:
+                progress("duplicates", 0, 1)
             copies_of = _write_duplicates(
                 tmp[WORLD_FILES["talent"]], tmp[PEOPLE_FILE], rnd_dupes, duplicates, tal_width
             )
+            if progress:
+                progress("duplicates", 1, 1)
             truth = [(n, c, g) for n, t, g in truth for c in (t, *copies_of.get(t, ()))]
             counts[WORLD_FILES["talent"]] = talents + sum(map(len, copies_of.values()))
             counts[PEOPLE_FILE] = len(copies_of)

@@ -44,7 +44,9 @@ def worlds(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """The same seed without and with duplicates."""
     plain, dup = tmp_path_factory.mktemp("plain"), tmp_path_factory.mktemp("dup")
     generate_world(plain, talents=TALENTS, seed=5)
-    generate_world(dup, talents=TALENTS, seed=5, duplicates=SHARE)
+    stages: list[tuple[str, int, int]] = []
+    generate_world(dup, talents=TALENTS, seed=5, duplicates=SHARE, progress=lambda *a: stages.append(a))
+    assert ("duplicates", 1, 1) in stages
     return plain, dup
 
 
