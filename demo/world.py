@@ -36,7 +36,7 @@ PARAMS_FILE = "relevance.json"
 it (``tests/demo/test_params.py`` checks that features, matcher and service never name it)."""
 
 PEOPLE_FILE = "people.jsonl"
-"""Which talent records are one person (``{"person": "P000001", "talents": ["T00001", "T05003"]}``, one line per
+"""Which talent records are one person (``{"person": "P000001", "talents": ["T000001", "T005003"]}``, one line per
 person with two or more records), written only when ``duplicates`` > 0: for evaluating record linkage only, never
 named by product code (``tests/demo/test_params.py``)."""
 
