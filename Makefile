@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= data/demo
 DEMO_TALENTS ?= 5000
+DEMO_DUPLICATES ?= 0
 
 .PHONY: install system-deps demo test test-fast lint notebooks-strip bench clean
 
@@ -30,7 +31,7 @@ system-deps:
 
 demo: install
 	@echo 'demo: generating the world, importing it and training the champion, then serving it (the first run encodes dense vectors: a few minutes)'
-	$(BIN)/talentmatch world generate $(DEMO_DIR) --talents $(DEMO_TALENTS) --seed 7
+	$(BIN)/talentmatch world generate $(DEMO_DIR) --talents $(DEMO_TALENTS) --seed 7 --duplicates $(DEMO_DUPLICATES)
 	$(BIN)/talentmatch db upgrade
 	$(BIN)/talentmatch db import $(DEMO_DIR)
 	$(BIN)/talentmatch db stats
