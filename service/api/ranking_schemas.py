@@ -136,6 +136,11 @@ class ReceiptCandidate(BaseModel):
     contributions: dict[str, float | None] | None = Field(
         default=None, description="Each feature's contribution to the score, plus `bias`; not shown to enterprises."
     )
+    team: str | None = Field(
+        default=None,
+        description="In an interleaved ranking, the model that drafted the candidate: `champion` (`model_version`) or "
+        "`challenger` (`challenger_version`); null otherwise. Office roles only.",
+    )
 
 
 class ReceiptOut(BaseModel):
@@ -155,6 +160,11 @@ class ReceiptOut(BaseModel):
     summary: dict[str, Any] = Field(description=f"`removed`: {REMOVED_DOC} `filtered`, `pool`, `ranked`, "
                                                 "`computed_at`, `feature_names`.")  # fmt: skip
     candidates: list[ReceiptCandidate]
+    challenger_version: str | None = Field(
+        default=None,
+        description="An interleaved ranking's second model (see Comparing models online; scores and reasons are "
+        "`model_version`'s); null otherwise.",
+    )
 
 
 class ModelVersionOut(BaseModel):
