@@ -20,13 +20,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TypeVar
 
-from matcher.labels import DEFAULT_LABELS
-
 CHAMPION_TEAM = "champion"
 CHALLENGER_TEAM = "challenger"
-CREDITED_ACTIONS = frozenset(a for a, grade in DEFAULT_LABELS.items() if grade > 0)
-"""Actions credited to a team: those with a positive grade (shortlist, contact, interview, offer, hire). An
-impression, a view or a reject says nothing in a model's favour."""
+CREDITED_ACTIONS = frozenset({"shortlist", "contact", "interview", "offer", "hire"})
+"""Actions credited to a team: those with a positive grade in ``matcher.labels.DEFAULT_LABELS`` (a test keeps the
+two in step; not imported here, as the labels bring scikit-learn into the ranking path). An impression, a view or a
+reject says nothing in a model's favour."""
 T = TypeVar("T", bound=Hashable)
 ALPHA = 0.05
 """Default significance level of ``online_win``."""

@@ -167,6 +167,19 @@ class ReceiptOut(BaseModel):
     )
 
 
+class OnlineComparisonOut(BaseModel):
+    """One pair of versions compared online by team-draft interleaving (``talentmatch models compare``)."""
+
+    champion: str = Field(description="The champion's version when the rankings were served.")
+    challenger: str
+    rankings: int = Field(description="Interleaved rankings (receipts) served.")
+    credited: int = Field(description="Of them, rankings with credited feedback (shortlist, contact and later).")
+    challenger_wins: int
+    challenger_losses: int
+    ties: int
+    p_value: float = Field(description="Two-sided sign test of wins against losses (ties dropped).")
+
+
 class ModelVersionOut(BaseModel):
     model_config = ConfigDict(protected_namespaces=())
 

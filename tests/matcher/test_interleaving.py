@@ -7,6 +7,7 @@ import pytest
 from matcher.interleaving import (
     CHALLENGER_TEAM,
     CHAMPION_TEAM,
+    CREDITED_ACTIONS,
     Outcome,
     credit,
     interleave_seed,
@@ -15,6 +16,7 @@ from matcher.interleaving import (
     tally,
     team_draft,
 )
+from matcher.labels import DEFAULT_LABELS
 
 A, B = CHAMPION_TEAM, CHALLENGER_TEAM
 
@@ -70,6 +72,10 @@ def test_which_needs_are_interleaved_is_a_stable_share():
     assert interleave_seed("n1", "4", "4", 1.0) is None  # a model is not compared with itself
     other = [interleave_seed(f"n{i}", "3", "5", 0.3) for i in range(4000)]
     assert [s is None for s in other] != [s is None for s in chosen]  # a new pair of versions draws afresh
+
+
+def test_credited_actions_are_the_positive_grades():
+    assert {a for a, grade in DEFAULT_LABELS.items() if grade > 0} == CREDITED_ACTIONS
 
 
 def test_credit_counts_positive_actions_per_team_once_each():

@@ -11,13 +11,14 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query, Request
 
 from service import audit
-from service.api.deps import DataTeam
+from service.api.deps import DataTeam, StoreDep
 from service.api.errors import ERROR_RESPONSES, ApiError
 from service.api.ranking_schemas import (
     AliasOut,
     ModelReportOut,
     ModelsOut,
     ModelVersionOut,
+    OnlineComparisonOut,
     PromoteIn,
     ReloadOut,
     RunReport,
@@ -61,6 +62,16 @@ def model_metrics(
         versions=[VersionReport(**v, serving=v["version"] == serving) for v in report["versions"]],
         runs=[RunReport(**r) for r in report["runs"]],
     )
+
+
+@router.get("/compare")
+def compare_models(principal: DataTeam, store: StoreDep) -> list[OnlineComparisonOut]:
+    """The online comparison by team-draft interleaving (`TALENTMATCH_INTERLEAVE_SHARE`): per pair of champion and
+    challenger versions, the rankings interleaved, the challenger's wins, losses and ties among those with credited
+    feedback, and the sign test's p-value. 冠军与挑战者模型的在线交错比较。"""
+    from service.interleaving import compare
+
+    return [OnlineComparisonOut(**c.to_dict()) for c in compare(store)]
 
 
 @router.post("/promote", responses=NO_VERSION | CONFLICT)
