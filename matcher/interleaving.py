@@ -39,14 +39,17 @@ def _unit(*parts: str) -> tuple[float, int]:
     return int.from_bytes(digest[:8], "big") / 2**64, int.from_bytes(digest[8:16], "big")
 
 
-def interleave_seed(need_id: str, champion: str, challenger: str, share: float) -> int | None:
-    """The coin-flip seed when ``need_id``'s ranking by this pair of versions is interleaved, else ``None``: a share
-    ``share`` (0–1) of needs is, decided by a hash, so repeated and paged requests see the same list and a new
-    pair of versions draws afresh."""
+def interleave_seed(need_id: str, champion: str, challenger: str, share: float, viewer: str = "") -> int | None:
+    """The coin-flip seed when ``need_id``'s ranking by this pair of versions is interleaved, else ``None``. A share
+    ``share`` (0–1) of needs is, decided by a hash of the need and the versions; the coin flips hash the ``viewer``
+    (the API key) too. So one viewer's repeated and paged requests see one list, a new pair of versions draws
+    afresh, and different viewers of one need get independent coins: were the flips the need's alone, every
+    recruiter would see the same team on top, and their rankings would not be the independent trials a sign test
+    counts."""
     if share <= 0 or champion == challenger:
         return None
-    u, seed = _unit(need_id, champion, challenger)
-    return seed if u < share else None
+    u, _ = _unit(need_id, champion, challenger)
+    return _unit(need_id, champion, challenger, viewer)[1] if u < share else None
 
 
 def team_draft(a: Sequence[T], b: Sequence[T], seed: int) -> tuple[list[T], list[str]]:

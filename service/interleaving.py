@@ -1,5 +1,5 @@
-"""The online comparison read from the store: every interleaved ranking's receipt (its champion and challenger
-versions, the team of each shown candidate) joined with the feedback that names it, credited and tallied per pair
+"""The online comparison read from the store: every interleaved ranking's receipts (its champion and challenger
+versions, the team of each shown candidate) joined with the feedback that names them, credited and tallied per pair
 of versions by ``matcher.interleaving``. What ``talentmatch models compare``, ``GET /models/compare`` and the
 promotion gate's ``--require-online-win`` read."""
 
@@ -16,18 +16,19 @@ from service.store import Store
 
 def compare(store: Store) -> list[Comparison]:
     """One ``Comparison`` per (champion, challenger) pair of versions that interleaved at least one ranking, the
-    pair that first interleaved most recently first. A ranking is one receipt: one page served to one key (served
-    again to that key it keeps its receipt; another page or another key is another ranking), and feedback names it by
-    ``ranking_id``. Feedback on an erased talent is gone with the talent."""
+    pair that first interleaved most recently first. A ranking is one key's interleaved list of one need: its coin
+    flips are the key's (``interleave_seed``), so every page and every repeat of it shows the same list, and its
+    receipts (one per page served; feedback names one by ``ranking_id``) are credited together; lists for
+    different keys are independent trials. Feedback on an erased talent is gone with the talent."""
     r = db.RankingRow.__table__
     c = db.RankingCandidateRow.__table__
     f = db.FeedbackRow.__table__
     ranking_of = f.c.data["ranking_id"].as_string()
     with store.engine.connect() as conn:
         heads = conn.execute(
-            sa.select(r.c.id, r.c.model_version, r.c.challenger_version, r.c.created_at)
+            sa.select(r.c.id, r.c.model_version, r.c.challenger_version, r.c.need_id, r.c.key_id)
             .where(r.c.challenger_version.is_not(None))
-            .order_by(r.c.created_at)
+            .order_by(r.c.created_at, r.c.id)
         ).all()
         credited = conn.execute(
             sa.select(c.c.ranking_id, c.c.team, f.c.talent_id, f.c.action)
@@ -38,15 +39,16 @@ def compare(store: Store) -> list[Comparison]:
             )
             .where(r.c.challenger_version.is_not(None), f.c.action.in_(sorted(CREDITED_ACTIONS)))
         ).all()
-    teams: dict[str, dict[str, str | None]] = defaultdict(dict)
-    actions: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    unit_of = {h.id: (h.model_version, h.challenger_version, h.need_id, h.key_id) for h in heads}
+    teams: dict[tuple, dict[str, str | None]] = defaultdict(dict)
+    actions: dict[tuple, list[tuple[str, str]]] = defaultdict(list)
     for row in credited:
-        teams[row.ranking_id][row.talent_id] = row.team
-        actions[row.ranking_id].append((row.talent_id, row.action))
+        unit = unit_of[row.ranking_id]
+        teams[unit][row.talent_id] = row.team
+        actions[unit].append((row.talent_id, row.action))
     outcomes: dict[tuple[str, str], list] = {}
-    for head in heads:
-        pair = (head.model_version, head.challenger_version)
-        outcomes.setdefault(pair, []).append(credit(teams[head.id], actions[head.id]))
+    for unit in dict.fromkeys(unit_of.values()):  # in order of first appearance
+        outcomes.setdefault(unit[:2], []).append(credit(teams[unit], actions[unit]))
     return [tally(a, b, found) for (a, b), found in reversed(outcomes.items())]
 
 

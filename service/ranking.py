@@ -274,11 +274,13 @@ class RankCache:
             total -= full.nbytes
 
     @staticmethod
-    def key(need: Need, scorer: Scorer | None, filters: Filters | None, challenger: Scorer | None = None) -> tuple:
-        """An interleaved ranking is its own entry (its challenger's version in the key): the same need ranked by
-        the champion alone (an enterprise's request) is another list."""
+    def key(
+        need: Need, scorer: Scorer | None, filters: Filters | None, challenger: Scorer | None = None, seed: int = 0
+    ) -> tuple:
+        """An interleaved ranking is its own entry (its challenger's version and coin-flip seed in the key): the same
+        need ranked by the champion alone (an enterprise's request), or for another key's coins, is another list."""
         versions = tuple(m.version for m in (scorer, challenger) if m is not None)
-        return need.model_dump_json(), filters, *versions
+        return need.model_dump_json(), filters, *versions, *((seed,) if challenger is not None else ())
 
     @staticmethod
     def generation(idx: Indices) -> tuple[int, ...]:
@@ -287,11 +289,17 @@ class RankCache:
         return len(idx.table), len(idx.talents), len(idx.needs), len(idx.incubators)
 
     def cached(
-        self, idx: Indices, need: Need, scorer: Scorer | None, filters: Filters | None, challenger: Scorer | None = None
+        self,
+        idx: Indices,
+        need: Need,
+        scorer: Scorer | None,
+        filters: Filters | None,
+        challenger: Scorer | None = None,
+        seed: int = 0,
     ) -> FullRanking | None:
         """The live entry, or ``None``: younger than ``ttl``, and computed on the current indices or, after writes,
         younger than ``fresh`` (erasures clear the cache: no erased talent is ever served from it)."""
-        key = self.key(need, scorer, filters, challenger)
+        key = self.key(need, scorer, filters, challenger, seed)
         with self._lock:
             hit = self._items.get(key)
             if hit is None:
@@ -314,11 +322,11 @@ class RankCache:
     ) -> FullRanking:
         """The cached ranking, or one computed now. One computation per key at a time: requests for a ranking
         already being computed wait for it (a popular need whose entry went stale is ranked once, not once per
-        request in flight). ``challenger`` and ``seed``: an interleaved ranking (``matcher.pipeline.rank_pool``); the
-        seed is a function of the need and the two versions, so it belongs to the key already."""
-        key = self.key(need, scorer, filters, challenger)
+        request in flight). ``challenger`` and ``seed``: an interleaved ranking (``matcher.pipeline.rank_pool``),
+        cached under its seed."""
+        key = self.key(need, scorer, filters, challenger, seed)
         while True:
-            if (full := self.cached(idx, need, scorer, filters, challenger)) is not None:
+            if (full := self.cached(idx, need, scorer, filters, challenger, seed)) is not None:
                 return full
             with self._lock:
                 running = self._running.get(key)

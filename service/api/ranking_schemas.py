@@ -172,7 +172,9 @@ class OnlineComparisonOut(BaseModel):
 
     champion: str = Field(description="The champion's version when the rankings were served.")
     challenger: str
-    rankings: int = Field(description="Interleaved rankings (receipts) served.")
+    rankings: int = Field(
+        description="Interleaved rankings: one key's list of one need (its pages and repeats counted together)."
+    )
     credited: int = Field(description="Of them, rankings with credited feedback (shortlist, contact and later).")
     challenger_wins: int
     challenger_losses: int

@@ -105,12 +105,14 @@ def check_enterprise_ranking(need: Need, filters: dict[str, object]) -> None:
 def interleaving(state: Any, principal: Principal, need: Need, scorer: Any, route: str) -> tuple[Any, int]:
     """(challenger, coin-flip seed) when this ranking interleaves the champion's list with the challenger's
     (``matcher.interleaving``), else (None, 0): a personalised ranking of a stored need for an office role, on the
-    share of needs ``TALENTMATCH_INTERLEAVE_SHARE`` picks by hash. An enterprise is always served the champion's list:
-    it sees scores, and an interleaved list's order against them would tell it which model placed whom."""
+    share of needs ``TALENTMATCH_INTERLEAVE_SHARE`` picks by hash, with coin flips of the key's own. An enterprise
+    is always served the champion's list: it sees scores, and an interleaved list's order against them would tell it
+    which model placed whom."""
     challenger = state.models.challenger
     if scorer is None or challenger is None or route != "candidates" or principal.role is Role.enterprise:
         return None, 0
-    seed = interleave_seed(need.id, scorer.version, challenger.version, state.settings.interleave_share)
+    seed = interleave_seed(need.id, scorer.version, challenger.version, state.settings.interleave_share,
+                           str(principal.key_id))  # fmt: skip
     return (None, 0) if seed is None else (challenger, seed)
 
 
@@ -135,7 +137,7 @@ def ranking_page(
     challenger, seed = interleaving(state, principal, need, scorer, route)
     idx = state.indices
     cache = state.rank_cache
-    full = cache.cached(idx, need, scorer, filters, challenger)
+    full = cache.cached(idx, need, scorer, filters, challenger, seed)
     rows = full.pages.get((offset, k)) if full is not None else None
     if rows is None:  # ranking reads the indices: shared with other readers, never amid a write
         with state.index_lock.read():
