@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
+from rank_world import build
 
+from features.schema import SCHEMA
 from matcher.interleaving import (
     CHALLENGER_TEAM,
     CHAMPION_TEAM,
@@ -17,6 +20,7 @@ from matcher.interleaving import (
     team_draft,
 )
 from matcher.labels import DEFAULT_LABELS
+from matcher.pipeline import rank_pool
 
 A, B = CHAMPION_TEAM, CHALLENGER_TEAM
 
@@ -109,3 +113,42 @@ def test_tally_and_the_online_gate():
     lost = tally("3", "4", [Outcome.champion] * 15 + [Outcome.challenger] * 5)
     assert "did not win" in online_win(lost, min_rankings=1)
     assert "never interleaved" in online_win(None)
+
+
+def test_viewers_get_their_own_coins_on_the_same_interleaved_needs():
+    needs = [f"n{i}" for i in range(200)]
+    one = [interleave_seed(n, "3", "4", 0.5, viewer="key:1") for n in needs]
+    two = [interleave_seed(n, "3", "4", 0.5, viewer="key:2") for n in needs]
+    assert [s is None for s in one] == [s is None for s in two]  # which needs: the need's and the versions' hash
+    assert all(a != b for a, b in zip(one, two, strict=True) if a is not None)
+
+
+class Column:
+    """A model that scores one feature column (``matcher.pipeline.ScorerLike``)."""
+
+    schema_version = SCHEMA.version
+
+    def __init__(self, version: str, column: str) -> None:
+        self.version, self.at = version, SCHEMA.index(column)
+
+    def check_indices(self, idx) -> None:
+        pass
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return X[:, self.at].astype(np.float64)
+
+
+def test_rank_pool_scores_the_rows_once_per_model_and_drafts_the_two_orders():
+    idx = build()
+    need = idx.needs["N-litho"]
+    champion, challenger = Column("bm25", "bm25_profile"), Column("tier", "tier_rank")
+    a = rank_pool(idx, need, scorer=champion)
+    b = rank_pool(idx, need, scorer=challenger)
+    assert a.ids != b.ids  # the two models disagree here
+    merged = rank_pool(idx, need, scorer=champion, challenger=challenger, seed=11)
+    assert (merged.ids, merged.teams) == tuple(team_draft(a.ids, b.ids, 11))
+    assert merged.challenger is challenger and merged.model_version == "bm25"
+    at = {t: i for i, t in enumerate(a.ids)}
+    assert np.array_equal(merged.scores, a.scores[[at[t] for t in merged.ids]])  # scores stay the champion's
+    assert np.array_equal(merged.X, a.X[[at[t] for t in merged.ids]], equal_nan=True)
+    assert rank_pool(idx, need, scorer=champion).teams is None
