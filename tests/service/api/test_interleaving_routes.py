@@ -1,9 +1,9 @@
 """Online interleaving through a real server and a real MLflow store in a temporary folder: with
 ``TALENTMATCH_INTERLEAVE_SHARE=1`` a recruiter's ranking merges the champion's and the challenger's lists, the same
-way every time; the receipt says which model drafted each candidate (office roles only); feedback is credited to
-that model; ``GET /models/compare`` and ``talentmatch models compare`` count wins, losses and ties with a sign test;
-``models promote --require-online-win`` refuses until the challenger has won significantly. An enterprise is served
-the champion's list and never learns of teams."""
+way every time for that recruiter's key; the receipt says which model drafted each candidate (office roles only);
+feedback is credited to that model; ``GET /models/compare`` and ``talentmatch models compare`` count wins, losses
+and ties (a ranking is one key's list of the need) with a sign test; ``models promote --require-online-win`` refuses
+until the challenger has won significantly. An enterprise is served the champion's list and never learns of teams."""
 
 from __future__ import annotations
 
@@ -22,6 +22,8 @@ from test_models_routes import booster, register
 from features.schema import SCHEMA
 from matcher.ranker import NO_ENCODER
 from service.api.app import create_app
+from service.keys import create_key
+from service.store import Store
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationWarning:mlflow")]
 
@@ -74,8 +76,13 @@ def test_interleaved_rankings_record_teams_credit_feedback_and_gate_promotion(in
     client, h, champion, challenger, url, tmp = interleaving_server
     assert client.get("/models", headers=h["data_team"]).json()["champion"] == champion
 
-    def interleaved() -> tuple[str, list[str], dict[str, str]]:
-        page = client.get("/needs/n-pv/candidates", headers=h["recruiter"]).json()
+    def recruiter() -> dict[str, str]:
+        """A new recruiter's key: each key's list is a ranking of its own (its own coin flips)."""
+        with Store(url) as store:
+            return auth(create_key(store, "recruiter"))
+
+    def interleaved(key: dict[str, str]) -> tuple[str, list[str], dict[str, str]]:
+        page = client.get("/needs/n-pv/candidates", headers=key).json()
         assert (page["model_version"], page["personalized"]) == (champion, True)
         assert all("team" not in c for c in page["candidates"])  # the page never says who drafted whom
         receipt = client.get(f"/rankings/{page['ranking_id']}", headers=h["data_team"]).json()
@@ -84,13 +91,20 @@ def test_interleaved_rankings_record_teams_credit_feedback_and_gate_promotion(in
         assert ids == [c["talent_id"] for c in page["candidates"]]
         return page["ranking_id"], ids, {c["talent_id"]: c["team"] for c in receipt["candidates"]}
 
-    first, ids, teams = interleaved()
+    first, ids, teams = interleaved(h["recruiter"])
     assert len(ids) == 3 and set(teams.values()) == {"champion", "challenger"}
     for _ in range(2):  # ranked afresh each time (no cache): the same list and teams (hashed seed)
-        again, ids2, teams2 = interleaved()
+        again, ids2, teams2 = interleaved(h["recruiter"])
         assert again != first and (ids2, teams2) == (ids, teams)
     by_team = {team: [t for t in ids if teams[t] == team] for team in ("champion", "challenger")}
     ours, theirs = by_team["challenger"][0], by_team["champion"][0]
+
+    def ranking() -> tuple[str, dict[str, str], str, str]:
+        """A new recruiter's interleaved ranking: its id, the recruiter's key, and a talent of each team in it."""
+        key = recruiter()
+        ranking_id, ids, teams = interleaved(key)
+        pick = {team: next(t for t in ids if teams[t] == team) for team in ("challenger", "champion")}
+        return ranking_id, key, pick["challenger"], pick["champion"]
 
     # An enterprise is served the champion's own list: not interleaved, no team, and a recruiter's interleaved
     # ranking of its own need is no receipt it can read.
@@ -105,24 +119,25 @@ def test_interleaved_rankings_record_teams_credit_feedback_and_gate_promotion(in
     assert client.get(f"/rankings/{first}", headers=h["e1"]).status_code == 404
     assert client.get(f"/rankings/{first}", headers=h["recruiter"]).json()["candidates"][0]["team"] in teams.values()
 
-    def act(ranking_id: str, talent: str, action: str) -> None:
+    def act(ranking_id: str, talent: str, action: str, key: dict[str, str] = h["recruiter"]) -> None:
         body = {"need_id": "n-pv", "talent_id": talent, "action": action, "ranking_id": ranking_id}
-        r = client.post("/feedback", json=body, headers=h["recruiter"])
+        r = client.post("/feedback", json=body, headers=key)
         assert r.status_code == 201, r.text
 
     act(first, ours, "shortlist")  # the challenger's candidate: a win
     act(first, ours, "shortlist")  # the same action again counts once
-    second, *_ = interleaved()
-    act(second, theirs, "contact")  # the champion's: a loss
-    act(second, ours, "reject")  # not credited
-    third, *_ = interleaved()
-    act(third, ours, "shortlist")
-    act(third, theirs, "shortlist")  # one each: a tie
-    fourth, *_ = interleaved()
-    act(fourth, theirs, "reject")  # nothing credited: not counted
-    act(mine["ranking_id"], theirs, "hire")  # the enterprise's ranking was not interleaved
+    act(again, theirs, "reject")  # another receipt of the same key's list: the same ranking; not credited
+    second, key, ours2, theirs2 = ranking()
+    act(second, theirs2, "contact", key)  # the champion's: a loss
+    act(second, ours2, "reject", key)  # not credited
+    third, key, ours3, theirs3 = ranking()
+    act(third, ours3, "shortlist", key)
+    act(third, theirs3, "shortlist", key)  # one each: a tie
+    fourth, key, _, theirs4 = ranking()
+    act(fourth, theirs4, "reject", key)  # nothing credited: not counted
+    act(mine["ranking_id"], theirs, "hire", h["e1"])  # the enterprise's ranking was not interleaved
 
-    made = 3 + 3  # rankings served to the recruiter so far
+    made = 4  # recruiters' interleaved lists so far (the first recruiter's three requests are one)
     expected = {"champion": champion, "challenger": challenger, "rankings": made, "credited": 3,
                 "challenger_wins": 1, "challenger_losses": 1, "ties": 1, "p_value": 1.0}  # fmt: skip
     assert client.get("/models/compare", headers=h["data_team"]).json() == [expected]
@@ -138,8 +153,8 @@ def test_interleaved_rankings_record_teams_credit_feedback_and_gate_promotion(in
     assert refused.returncode == 1 and "did not win more rankings" in refused.stderr, refused.stderr
 
     for _ in range(9):  # nine more wins: 10 against 1, two-sided p = 2 × 12/2048 < 0.05
-        ranking, *_ = interleaved()
-        act(ranking, ours, "contact")
+        ranking_id, key, ours_n, _ = ranking()
+        act(ranking_id, ours_n, "contact", key)
     [result] = client.get("/models/compare", headers=h["data_team"]).json()
     assert (result["challenger_wins"], result["challenger_losses"], result["ties"]) == (10, 1, 1)
     assert result["p_value"] == pytest.approx(24 / 2048)
