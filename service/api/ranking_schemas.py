@@ -203,6 +203,10 @@ class ModelsOut(BaseModel):
     champion: str | None = Field(description="The registry's champion.")
     note: str | None = None
     versions: list[ModelVersionOut]
+    challenger: str | None = Field(
+        default=None, description="The challenger loaded beside the champion for online interleaving, or null."
+    )
+    challenger_note: str | None = Field(default=None, description="Why the registry's challenger is not loaded.")
 
 
 class ReloadOut(BaseModel):

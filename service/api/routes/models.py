@@ -41,7 +41,9 @@ def list_models(request: Request, principal: DataTeam) -> ModelsOut:
     slot = request.app.state.models
     serving = slot.status.serving
     versions = [ModelVersionOut(**v, serving=v["version"] == serving) for v in registry.list_versions()]
-    return ModelsOut(serving=serving, champion=slot.status.champion, note=slot.status.note, versions=versions)
+    status = slot.status
+    return ModelsOut(serving=serving, champion=status.champion, note=status.note, versions=versions,
+                     challenger=status.challenger, challenger_note=status.challenger_note)  # fmt: skip
 
 
 @router.get("/metrics")

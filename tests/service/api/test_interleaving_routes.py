@@ -74,7 +74,8 @@ def cli(*args: str, tmp: Path) -> subprocess.CompletedProcess:
 
 def test_interleaved_rankings_record_teams_credit_feedback_and_gate_promotion(interleaving_server):
     client, h, champion, challenger, url, tmp = interleaving_server
-    assert client.get("/models", headers=h["data_team"]).json()["champion"] == champion
+    listed = client.get("/models", headers=h["data_team"]).json()
+    assert (listed["champion"], listed["challenger"], listed["challenger_note"]) == (champion, challenger, None)
 
     def recruiter() -> dict[str, str]:
         """A new recruiter's key: each key's list is a ranking of its own (its own coin flips)."""
