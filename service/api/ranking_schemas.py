@@ -249,6 +249,13 @@ class PromoteIn(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"version": "3"}]})
 
     version: str = Field(pattern=r"^[1-9][0-9]{0,8}$", description="The registered version to make champion.")
+    require_online_win: bool = Field(
+        default=False,
+        description="Promote only a challenger that won significantly online against the current champion "
+        "(`GET /models/compare`); 409 saying what it lacks otherwise.",
+    )
+    alpha: float = Field(default=0.05, gt=0, le=1, description="Significance level of the sign test.")
+    min_rankings: int = Field(default=20, ge=1, le=1_000_000, description="Credited rankings needed at least.")
 
 
 class AliasOut(BaseModel):

@@ -85,6 +85,8 @@ def promote_model(body: Annotated[PromoteIn, Body()], request: Request, principa
 
     if body.version not in {v["version"] for v in registry.list_versions()}:
         raise ApiError(404, f"talent-ranker has no version {body.version!r}; see GET /models", field="version")
+    if body.require_online_win:
+        _check_online_win(request, body)
     try:
         change = registry.promote(body.version)
     except registry.RegistryError as e:
@@ -103,6 +105,21 @@ def rollback_model(request: Request, principal: DataTeam) -> AliasOut:
     except registry.RegistryError as e:
         raise ApiError(409, str(e)) from None
     return _reloaded(request, principal, "rollback", change)
+
+
+def _check_online_win(request: Request, body: PromoteIn) -> None:
+    """409 unless ``body.version`` won significantly online against the current champion."""
+    from matcher import registry
+    from matcher.interleaving import online_win
+    from service.interleaving import pair
+
+    champion = registry.champion_version()
+    if champion is None or champion == body.version:
+        return
+    result = pair(request.app.state.store, champion, body.version)
+    if (why := online_win(result, alpha=body.alpha, min_rankings=body.min_rankings)) is not None:
+        raise ApiError(409, f"version {body.version} is not promoted: it has no significant online win over champion "
+                       f"{champion}: {why}", field="require_online_win")  # fmt: skip
 
 
 def _reloaded(request: Request, principal, action: str, change) -> AliasOut:

@@ -167,3 +167,21 @@ def test_interleaved_rankings_record_teams_credit_feedback_and_gate_promotion(in
                tmp=tmp)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {"champion": challenger, "previous": champion}
+    # the API's promotion checks the same way; this server serves the new champion at once, and a champion facing
+    # itself (the challenger alias still names it) is not interleaved
+    body = {"version": challenger, "require_online_win": True}
+    r = client.post("/models/promote", json=body, headers=h["data_team"])  # now the champion: nothing to win against
+    assert r.status_code == 200 and r.json()["serving"] == challenger, r.text
+    after = client.get("/needs/n-pv/candidates", headers=h["recruiter"]).json()
+    assert client.get(f"/rankings/{after['ranking_id']}", headers=h["data_team"]).json()["challenger_version"] is None
+
+
+def test_the_api_refuses_a_promotion_without_an_online_win(interleaving_server):
+    client, h, champion, challenger, *_ = interleaving_server
+    body = {"version": challenger, "require_online_win": True, "min_rankings": 1}
+    r = client.post("/models/promote", json=body, headers=h["data_team"])
+    assert r.status_code == 409 and "never interleaved" in r.json()["error"]["message"], r.text
+    assert r.json()["error"]["field"] == "require_online_win"
+    bad = client.post("/models/promote", json=body | {"alpha": 0}, headers=h["data_team"])
+    assert bad.status_code == 422 and bad.json()["error"]["field"] == "alpha", bad.text
+    assert client.get("/models", headers=h["data_team"]).json()["champion"] == champion
