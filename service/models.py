@@ -111,7 +111,7 @@ class ModelSlot:
             # A challenger that does not load or match is dropped, not kept: it only ever serves beside the champion.
             found = registry.serving_model(self.challenger, indices=self._indices, warn=False,
                                            alias=registry.CHALLENGER)  # fmt: skip
-            self.challenger = None if found.error else found.scorer
+            self.challenger = found.scorer if found.champion is not None and not found.error else None
             self._challenger_alias = found.champion
             if found.error:
                 log.warning("model: challenger %s not loaded: %s", found.champion, found.error)
