@@ -17,10 +17,10 @@ import httpx
 import pytest
 from api_helpers import auth, run_server, settings_for
 from ranking_world import seed_ranking_world
-from test_models_routes import booster, register
+from test_models_routes import USEM3, booster, register
 
 from features.schema import SCHEMA
-from matcher.ranker import NO_ENCODER
+from matcher.ranker import NO_ENCODER, EncoderId
 from service.api.app import create_app
 from service.keys import create_key
 from service.store import Store
@@ -30,7 +30,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationW
 TALENTMATCH = Path(sys.executable).with_name("talentmatch")
 
 
-def register_challenger(seed: int) -> str:
+def register_challenger(seed: int, encoder: EncoderId = NO_ENCODER) -> str:
     """Log a model that loses the offline gate (the champion is scored higher), so it gets the challenger alias."""
     import numpy as np
 
@@ -38,7 +38,7 @@ def register_challenger(seed: int) -> str:
 
     example = np.zeros((2, len(SCHEMA.names)), dtype=np.float32)
     run_id = registry.log_run(booster=booster(seed), params={"seed": seed}, metrics={"lambdarank": {"ndcg@10": 0.5}},
-                              input_example=example, heldout_needs=["n-pv"], encoder=NO_ENCODER)  # fmt: skip
+                              input_example=example, heldout_needs=["n-pv"], encoder=encoder)  # fmt: skip
     result = registry.register_and_gate(run_id, champion_score_fn=lambda scorer: 0.9)
     assert result.alias == "challenger", result.reason
     return result.version
@@ -185,3 +185,26 @@ def test_the_api_refuses_a_promotion_without_an_online_win(interleaving_server):
     bad = client.post("/models/promote", json=body | {"alpha": 0}, headers=h["data_team"])
     assert bad.status_code == 422 and bad.json()["error"]["field"] == "alpha", bad.text
     assert client.get("/models", headers=h["data_team"]).json()["champion"] == champion
+
+
+def test_the_challenger_is_loaded_checked_and_dropped_like_the_champion(interleaving_server):
+    """A challenger trained with another dense encoder than the indices is refused (named in `GET /models`), the
+    rankings go on uninterleaved, and one without the alias is dropped on reload."""
+    from mlflow import MlflowClient
+
+    client, h, champion, challenger, *_ = interleaving_server
+    foreign = register_challenger(8, USEM3)
+    listed = client.post("/models/reload", headers=h["admin"]).json()
+    assert listed["serving"] == champion
+    models = client.get("/models", headers=h["data_team"]).json()
+    assert models["challenger"] is None and f"challenger {foreign} does not serve" in models["challenger_note"]
+    assert "encoder usem3" in models["challenger_note"]
+    page = client.get("/needs/n-pv/candidates", headers=h["recruiter"]).json()
+    assert client.get(f"/rankings/{page['ranking_id']}", headers=h["data_team"]).json()["challenger_version"] is None
+
+    MlflowClient().set_registered_model_alias("talent-ranker", "challenger", challenger)
+    client.post("/models/reload", headers=h["admin"])
+    assert client.get("/models", headers=h["data_team"]).json()["challenger"] == challenger
+    MlflowClient().delete_registered_model_alias("talent-ranker", "challenger")
+    client.post("/models/reload", headers=h["admin"])
+    assert client.get("/models", headers=h["data_team"]).json()["challenger"] is None
