@@ -64,17 +64,17 @@ class ModelSlot:
         return self.reload()
 
     def poll(self) -> ModelStatus | None:
-        """Reload when the registry's champion alias has moved since the last check (training promoted a model,
-        or a promotion or rollback through another process); ``None`` when it has not. A champion that failed to
-        load is not tried again until the alias moves or ``POST /models/reload`` forces it."""
+        """Reload when the registry's champion (or challenger) alias has moved since the last check (training
+        promoted a model, or a promotion or rollback through another process); ``None`` when neither has. A model
+        that failed to load is not tried again until its alias moves or ``POST /models/reload`` forces it."""
         from matcher import registry
 
         aliases = (registry.champion_version(), registry.champion_version(registry.CHALLENGER))
         if aliases == (self.status.champion, self._challenger_alias):
             return None
         status = self.reload()
-        log.info("model: the champion alias moved to %s; serving %s%s", status.champion, status.serving,
-                 f" ({status.note})" if status.note else "")  # fmt: skip
+        log.info("model: the aliases moved (champion %s, challenger %s); serving %s%s", status.champion,
+                 self._challenger_alias, status.serving, f" ({status.note})" if status.note else "")  # fmt: skip
         return status
 
     def watch(self, seconds: float) -> None:
