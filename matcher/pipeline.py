@@ -23,6 +23,7 @@ from features.indices import Indices
 from features.matrix import feature_matrix, index_encoder, text_relevance
 from features.records import Need, NeedKind
 from features.schema import SCHEMA
+from matcher.interleaving import team_draft
 from matcher.reasons import DEFAULT_TOP, Reason, blend_contributions, reasons
 from matcher.retrieve import Candidates, Filters, Quotas, retrieve
 
@@ -139,6 +140,10 @@ class Pool:
     computed_at: datetime
     promoted: np.ndarray | None = None
     """Rows (in ranked order) a ``Policy`` moved ahead of the score's order; None: no policy applied."""
+    challenger: ScorerLike | None = None
+    """The second model of an interleaved ranking (``matcher.interleaving``); ``scores`` stay the champion's."""
+    teams: list[str] | None = None
+    """Per row (in ranked order), the team that drafted it in an interleaved ranking; None: not interleaved."""
 
     @property
     def personalized(self) -> bool:
@@ -165,6 +170,8 @@ def rank_pool(
     now: datetime | None = None,
     policy: Policy = NO_POLICY,
     known: Mapping[str, np.ndarray] | None = None,
+    challenger: ScorerLike | None = None,
+    seed: int = 0,
 ) -> Pool:
     """Retrieve, apply the rules and filters, build the feature matrix and re-rank every candidate.
 
@@ -174,21 +181,31 @@ def rank_pool(
     ``policy`` orders the scored candidates by the office's stated priorities (``Policy``). ``known``: feature rows
     against this need computed a moment ago, by talent id, taken as they are (a server re-ranking after writes passes
     those of talents unchanged since; a row depends only on its need and talent, and on index-wide statistics that a
-    few writes barely move).
+    few writes barely move). ``challenger`` (with ``scorer``): the same feature matrix scored by both models, each
+    ordered (with the policy) and the two lists merged by team draft with coin flips seeded by ``seed``
+    (``matcher.interleaving``); ``teams`` says who drafted each row.
     """
-    if scorer is not None:
-        if scorer.schema_version != SCHEMA.version:
-            raise ValueError(
-                f"rank: model {scorer.version} was trained on feature schema {scorer.schema_version}, this code "
-                f"builds schema {SCHEMA.version}; retrain with `talentmatch train` or rank with personalized=False"
-            )
-        scorer.check_indices(idx)
+    for model in (scorer, challenger):
+        if model is not None:
+            if model.schema_version != SCHEMA.version:
+                raise ValueError(
+                    f"rank: model {model.version} was trained on feature schema {model.schema_version}, this code "
+                    f"builds schema {SCHEMA.version}; retrain with `talentmatch train` or rank with personalized=False"
+                )
+            model.check_indices(idx)
+    if challenger is not None and scorer is None:
+        raise ValueError("rank: an interleaved ranking needs the champion (scorer) as well as the challenger")
     now = now or datetime.now(UTC)
     cands = retrieve(idx, need, k=candidates, quotas=quotas, filters=filters)
     X = _features(idx, need, cands, now, known or {})
     scores = scorer.predict(X) if scorer is not None else text_relevance(X, index_encoder(idx))
     promoted = policy.promoted(need, X)
     order = np.lexsort((np.arange(len(X)), -scores, ~promoted))  # ties keep the first-stage order
+    teams = None
+    if challenger is not None:
+        other = np.lexsort((np.arange(len(X)), -challenger.predict(X), ~promoted))
+        merged, teams = team_draft(order.tolist(), other.tolist(), seed)
+        order = np.array(merged, dtype=np.int64)
     ids = cands.talent_ids
     return Pool(
         need=need,
@@ -202,6 +219,8 @@ def rank_pool(
         pool=cands.pool,
         computed_at=now,
         promoted=promoted[order] if promoted.any() else None,
+        challenger=challenger,
+        teams=teams,
     )
 
 

@@ -33,6 +33,7 @@ def train_and_register(
     truth: Mapping[str, Mapping[str, int]] | None,
     label_map: Mapping[str, int] = DEFAULT_LABELS,
     margin: float = 0.0,
+    require_online_win: bool = False,
     dask: str | None = None,
     random_state: int = 0,
     params: Mapping[str, object] | None = None,
@@ -40,7 +41,8 @@ def train_and_register(
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Train, log the run, register the booster and set ``champion`` only if it beats the current champion by more
-    than ``margin`` on this run's held-out needs (``challenger`` otherwise). Returns a JSON-ready summary."""
+    than ``margin`` on this run's held-out needs (``challenger`` otherwise, and always with ``require_online_win``
+    while a champion serves: see ``registry.register_and_gate``). Returns a JSON-ready summary."""
     say = progress or (lambda _: None)
     result = train(
         idx, feedback, label_map=label_map, params=params, treatment=treatment, random_state=random_state, dask=dask,
@@ -77,6 +79,7 @@ def train_and_register(
         run_id,
         metric=f"lambdarank.{GATE_METRIC}",
         margin=margin,
+        require_online_win=require_online_win,
         new_score=float(result.metrics["lambdarank"][GATE_METRIC]),
         champion_score_fn=champion_score,
     )

@@ -21,7 +21,7 @@ from features.records import Record
 from service.sqlite_writers import serialize_writers
 
 MIGRATIONS = Path(__file__).with_name("migrations")
-HEAD_REVISION = "0010"
+HEAD_REVISION = "0011"
 """The newest migration in ``migrations/versions`` (a test checks it against Alembic), known without importing
 Alembic so every command starts quickly; bump it with each new migration."""
 
@@ -164,6 +164,8 @@ class RankingRow(Base):
     schema_version: Mapped[str] = mapped_column(sa.String(16))
     params: Mapped[dict[str, Any]] = mapped_column(JSONData)
     summary: Mapped[dict[str, Any]] = mapped_column(JSONData)
+    challenger_version: Mapped[str | None] = mapped_column(sa.String(64), index=True)
+    """An interleaved ranking's second model (``model_version`` is the champion's); null: not interleaved."""
 
 
 class RankingCandidateRow(Base):
@@ -178,6 +180,8 @@ class RankingCandidateRow(Base):
     score: Mapped[float | None] = mapped_column(sa.Float)
     page_id: Mapped[str] = mapped_column(sa.String(32), index=True)
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    team: Mapped[str | None] = mapped_column(sa.String(16))
+    """In an interleaved ranking, the model's team that drafted the candidate (``champion`` or ``challenger``)."""
 
 
 class RankingDetailRow(Base):

@@ -1,7 +1,8 @@
 """The serving model: the registry's champion, checked against the indices it will score (its contract), held in a
 slot the API swaps on reload without a restart (``POST /models/reload``, or ``watch``: when the registry's champion
 alias moves, every ``TALENTMATCH_MODEL_POLL_SECONDS``); and the champion for one-off CLI work on freshly built
-indices.
+indices. The slot holds the registry's ``challenger`` too, loaded and checked the same way, for online
+interleaving (``TALENTMATCH_INTERLEAVE_SHARE``, ``matcher.interleaving``).
 
 MLflow is imported only when the registry is first read: it takes seconds, and ``--help`` or a server start-up
 should not wait for it before the indices are built.
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from features.indices import Indices
@@ -32,6 +33,10 @@ class ModelStatus:
     serving: str | None
     champion: str | None
     note: str | None
+    challenger: str | None = None
+    """The challenger version loaded for interleaving (``None``: none, or it does not load or match)."""
+    challenger_note: str | None = None
+    """Why the registry's challenger is not loaded, when it is not."""
 
 
 class ModelSlot:
@@ -41,11 +46,13 @@ class ModelSlot:
 
     def __init__(self) -> None:
         self.scorer: Scorer | None = None
+        self.challenger: Scorer | None = None
         self.status = ModelStatus(None, None, "the model registry has not been read yet")
         self._indices: Indices | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
+        self._challenger_alias: str | None = None
 
     def start(self, indices: Indices) -> ModelStatus:
         """Point MLflow at the store the environment names (``MLFLOW_TRACKING_URI`` / ``TALENTMATCH_MODELS_DIR``)
@@ -57,16 +64,17 @@ class ModelSlot:
         return self.reload()
 
     def poll(self) -> ModelStatus | None:
-        """Reload when the registry's champion alias has moved since the last check (training promoted a model,
-        or a promotion or rollback through another process); ``None`` when it has not. A champion that failed to
-        load is not tried again until the alias moves or ``POST /models/reload`` forces it."""
+        """Reload when the registry's champion (or challenger) alias has moved since the last check (training
+        promoted a model, or a promotion or rollback through another process); ``None`` when neither has. A model
+        that failed to load is not tried again until its alias moves or ``POST /models/reload`` forces it."""
         from matcher import registry
 
-        if registry.champion_version() == self.status.champion:
+        aliases = (registry.champion_version(), registry.champion_version(registry.CHALLENGER))
+        if aliases == (self.status.champion, self._challenger_alias):
             return None
         status = self.reload()
-        log.info("model: the champion alias moved to %s; serving %s%s", status.champion, status.serving,
-                 f" ({status.note})" if status.note else "")  # fmt: skip
+        log.info("model: the aliases moved (champion %s, challenger %s); serving %s%s", status.champion,
+                 self._challenger_alias, status.serving, f" ({status.note})" if status.note else "")  # fmt: skip
         return status
 
     def watch(self, seconds: float) -> None:
@@ -99,7 +107,17 @@ class ModelSlot:
         with self._lock:
             serving = registry.serving_model(self.scorer, indices=self._indices)
             self.scorer = serving.scorer
-            self.status = _status(self.scorer.version if self.scorer else None, serving.champion, serving.error)
+            status = _status(self.scorer.version if self.scorer else None, serving.champion, serving.error)
+            # A challenger that does not load or match is dropped, not kept: it only ever serves beside the champion.
+            found = registry.serving_model(self.challenger, indices=self._indices, warn=False,
+                                           alias=registry.CHALLENGER)  # fmt: skip
+            self.challenger = found.scorer if found.champion is not None and not found.error else None
+            self._challenger_alias = found.champion
+            if found.error:
+                log.warning("model: challenger %s not loaded: %s", found.champion, found.error)
+            why = f"challenger {found.champion} does not serve: {found.error}" if found.error else None
+            self.status = replace(status, challenger=self.challenger.version if self.challenger else None,
+                                  challenger_note=why)  # fmt: skip
         return self.status
 
 

@@ -104,6 +104,7 @@ class FullRanking(Pool):
                 scores=self.scores[keep],
                 X=self.X[keep],
                 promoted=self.promoted[keep] if self.promoted is not None else None,
+                teams=[t for t, k in zip(self.teams, keep, strict=True) if k] if self.teams is not None else None,
                 removed=removed,
                 removed_ids=removed_ids,
                 pool=self.pool - (not keep.all() or rule is not None),
@@ -147,6 +148,9 @@ class PageRow:
     """The receipt's JSON for this row (reasons, review flag, named feature row and contributions)."""
     cards: dict[bool, dict] = field(default_factory=dict)
     """Candidate card JSON by ``reveal`` (see ``service.api.cards``), filled by the API on first use."""
+    team: str | None = None
+    """The model's team that drafted this row in an interleaved ranking (``matcher.interleaving``); the receipt keeps
+    it, the page never shows it."""
 
     def __post_init__(self) -> None:
         self.reason_dicts = [{"code": r.code, "en": r.en, "zh": r.zh, "weight": r.weight} for r in self.reasons]
@@ -185,6 +189,7 @@ def page(
             human_review=c.human_review,
             features=c.features,
             contributions=c.contributions,
+            team=full.teams[c.position] if full.teams is not None else None,
         )
         for c in pipeline.page(full, idx, k, offset, contributions=contributions)
     ]
@@ -269,8 +274,13 @@ class RankCache:
             total -= full.nbytes
 
     @staticmethod
-    def key(need: Need, scorer: Scorer | None, filters: Filters | None) -> tuple:
-        return need.model_dump_json(), filters, scorer.version if scorer is not None else None
+    def key(
+        need: Need, scorer: Scorer | None, filters: Filters | None, challenger: Scorer | None = None, seed: int = 0
+    ) -> tuple:
+        """An interleaved ranking is its own entry (its challenger's version and coin-flip seed in the key): the same
+        need ranked by the champion alone (an enterprise's request), or for another key's coins, is another list."""
+        versions = tuple(m.version for m in (scorer, challenger) if m is not None)
+        return need.model_dump_json(), filters, *versions, *((seed,) if challenger is not None else ())
 
     @staticmethod
     def generation(idx: Indices) -> tuple[int, ...]:
@@ -278,10 +288,18 @@ class RankCache:
         talents (an erasure), needs and incubators."""
         return len(idx.table), len(idx.talents), len(idx.needs), len(idx.incubators)
 
-    def cached(self, idx: Indices, need: Need, scorer: Scorer | None, filters: Filters | None) -> FullRanking | None:
+    def cached(
+        self,
+        idx: Indices,
+        need: Need,
+        scorer: Scorer | None,
+        filters: Filters | None,
+        challenger: Scorer | None = None,
+        seed: int = 0,
+    ) -> FullRanking | None:
         """The live entry, or ``None``: younger than ``ttl``, and computed on the current indices or, after writes,
         younger than ``fresh`` (erasures clear the cache: no erased talent is ever served from it)."""
-        key = self.key(need, scorer, filters)
+        key = self.key(need, scorer, filters, challenger, seed)
         with self._lock:
             hit = self._items.get(key)
             if hit is None:
@@ -293,13 +311,22 @@ class RankCache:
             self._items.move_to_end(key)
             return full
 
-    def get_or_rank(self, idx: Indices, need: Need, scorer: Scorer | None, filters: Filters | None) -> FullRanking:
+    def get_or_rank(
+        self,
+        idx: Indices,
+        need: Need,
+        scorer: Scorer | None,
+        filters: Filters | None,
+        challenger: Scorer | None = None,
+        seed: int = 0,
+    ) -> FullRanking:
         """The cached ranking, or one computed now. One computation per key at a time: requests for a ranking
         already being computed wait for it (a popular need whose entry went stale is ranked once, not once per
-        request in flight)."""
-        key = self.key(need, scorer, filters)
+        request in flight). ``challenger`` and ``seed``: an interleaved ranking (``matcher.pipeline.rank_pool``),
+        cached under its seed."""
+        key = self.key(need, scorer, filters, challenger, seed)
         while True:
-            if (full := self.cached(idx, need, scorer, filters)) is not None:
+            if (full := self.cached(idx, need, scorer, filters, challenger, seed)) is not None:
                 return full
             with self._lock:
                 running = self._running.get(key)
@@ -310,7 +337,8 @@ class RankCache:
         try:
             generation, now = self.generation(idx), time.monotonic()
             last, known, rows_at = self._reusable(key, idx, now)
-            pool = pipeline.rank_pool(idx, need, scorer=scorer, filters=filters, policy=self.policy, known=known)
+            pool = pipeline.rank_pool(idx, need, scorer=scorer, filters=filters, policy=self.policy, known=known,
+                                      challenger=challenger, seed=seed)  # fmt: skip
             full = FullRanking.of(pool)
             full.talents = [idx.talents.get(i) for i in full.ids]
             full.rows_at = rows_at
@@ -373,6 +401,7 @@ def _carry_pages(last: FullRanking, full: FullRanking) -> None:
             and np.array_equal(full.scores[here], last.scores[here])
             and np.array_equal(full.X[here], last.X[here], equal_nan=True)
             and ((was is None and now is None) or (was is not None and now is not None and (was == now)[here].all()))
+            and (last.teams or [])[here] == (full.teams or [])[here]
         ):
             full.pages[(offset, k)] = rows
             full.stored_pages |= last.stored_pages & {rows[0].page_id}

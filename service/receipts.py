@@ -40,6 +40,7 @@ class Receipt:
     params: dict[str, Any]
     summary: dict[str, Any]
     candidates: list[dict[str, Any]]
+    challenger_version: str | None = None
 
 
 def _rankings() -> sa.Table:
@@ -89,6 +90,7 @@ def write(
             schema_version=SCHEMA.version,
             params=params,
             summary=summary,
+            challenger_version=full.challenger.version if full.teams is not None and full.challenger else None,
         )
     )
     if not rows:
@@ -97,7 +99,7 @@ def write(
         sa.insert(_candidates()),
         [
             {"ranking_id": ranking_id, "position": r.position, "talent_id": r.talent_id, "score": r.score,
-             "page_id": r.page_id, "erased_at": None}
+             "page_id": r.page_id, "erased_at": None, "team": r.team}
             for r in rows
         ],
     )  # fmt: skip
@@ -120,14 +122,15 @@ def get(store: Store, ranking_id: str) -> Receipt | None:
         if head is None:
             return None
         cands = conn.execute(
-            sa.select(c.c.position, c.c.talent_id, c.c.score, c.c.erased_at, d.c.detail)
+            sa.select(c.c.position, c.c.talent_id, c.c.score, c.c.erased_at, c.c.team, d.c.detail)
             .select_from(c.outerjoin(d, (d.c.page_id == c.c.page_id) & (d.c.position == c.c.position)))
             .where(c.c.ranking_id == ranking_id)
             .order_by(c.c.position)
         ).all()
     out = []
     for row in cands:
-        item: dict[str, Any] = {"position": row.position, "talent_id": row.talent_id, "score": row.score}
+        item: dict[str, Any] = {"position": row.position, "talent_id": row.talent_id, "score": row.score,
+                                "team": row.team}  # fmt: skip
         if row.erased_at is not None:
             item |= {"erased": True, "erased_at": row.erased_at}
         else:
@@ -152,6 +155,7 @@ def get(store: Store, ranking_id: str) -> Receipt | None:
         params=head.params,
         summary=head.summary,
         candidates=out,
+        challenger_version=head.challenger_version,
     )
 
 

@@ -79,6 +79,14 @@ class Settings(BaseSettings):
         description="How often an API process checks the model registry's champion alias and swaps in a new "
         "champion without a restart (0: only at start and on `POST /models/reload`).",
     )
+    interleave_share: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="Share (0–1) of needs whose office rankings interleave the champion's and the challenger's lists "
+        "(team draft) to compare the two models on recruiters' feedback; chosen per need and pair of versions by a "
+        "hash, so a need's list stays the same (0: off; no challenger alias: off). See Comparing models online.",
+    )
     rank_cache_entries: int = Field(
         default=512, ge=1, description="Most whole rankings the ranking cache holds (least recently used out)."
     )

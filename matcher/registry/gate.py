@@ -56,6 +56,7 @@ def register_and_gate(
     margin: float = 0.0,
     new_score: float | None = None,
     champion_score_fn: Callable[[Scorer], float] | None = None,
+    require_online_win: bool = False,
 ) -> GateResult:
     """Register the run's booster as a new ``talent-ranker`` version; make it ``champion`` only if it beats the
     current champion by more than ``margin`` on the same held-out needs, else ``challenger``.
@@ -65,7 +66,10 @@ def register_and_gate(
     logged ``metric``). Without it the champion's recorded score is used only when its run was evaluated on the same
     held-out needs (same ``heldout_fingerprint``); otherwise the new version stays challenger. A champion that no
     longer loads counts as no champion; a new version that does not load gets no alias. Everything is evaluated
-    before anything is written. The version gets its model card (``card.write_card``).
+    before anything is written. The version gets its model card (``card.write_card``). ``require_online_win``: a
+    version that beats a working champion offline becomes ``challenger`` all the same, to be interleaved with it
+    online (``matcher.interleaving``) and promoted by hand after a significant win (``talentmatch models promote V
+    --require-online-win``).
     """
     client = store.require()
     run = client.get_run(run_id)
@@ -97,6 +101,8 @@ def register_and_gate(
             alias, reason, champion_score = _compare(
                 before, new, new_score, metric, margin, fingerprint, champion_score_fn
             )
+            if require_online_win and alias == CHAMPION and champion_score is not None:
+                alias, reason = CHALLENGER, f"{reason}; held as challenger until it wins online (require_online_win)"
 
     model_name = metric.split(".", 1)[0]
     own = {metric_name(k).split(".", 1)[1]: v for k, v in run.data.metrics.items() if k.startswith(f"{model_name}.")}

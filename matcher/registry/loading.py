@@ -91,12 +91,12 @@ def alias_version(client: MlflowClient, alias: str) -> ModelVersion | None:
     return None if version is None else client.get_model_version(MODEL_NAME, str(version))
 
 
-def champion_version() -> str | None:
-    """The version the champion alias points at now, without loading it (``None``: no registry or no alias); a
-    serving process polls this to pick up a new champion."""
+def champion_version(alias: str = CHAMPION) -> str | None:
+    """The version the champion alias (or ``alias``) points at now, without loading it (``None``: no registry or no
+    alias); a serving process polls this to pick up a new champion (and challenger)."""
     if store.missing():
         return None
-    mv = alias_version(store.client(), CHAMPION)
+    mv = alias_version(store.client(), alias)
     return None if mv is None else str(mv.version)
 
 
@@ -106,24 +106,27 @@ def load_champion(previous: Scorer | None = None, *, indices: Indices | None = N
     return serving_model(previous, indices=indices).scorer
 
 
-def serving_model(previous: Scorer | None = None, *, indices: Indices | None = None, warn: bool = True) -> Serving:
+def serving_model(
+    previous: Scorer | None = None, *, indices: Indices | None = None, warn: bool = True, alias: str = CHAMPION
+) -> Serving:
     """The champion to serve, checked against ``indices`` (their dense encoder) when given. On any failure (no
     registry, no champion, a corrupt artifact, another schema, another encoder) a warning naming the cause (unless
     ``warn`` is false: a caller that reports ``error`` itself), and ``previous`` — the last working model — serves.
     Never raises.
 
     When the champion is the version ``previous`` already holds, ``previous`` is kept without reloading, so serving
-    can call this often."""
+    can call this often. ``alias``: load another alias the same way (the ``challenger`` of online interleaving);
+    ``champion`` then names that alias's version."""
     keeping = f"keeping model {previous.version}" if previous is not None else "no model: ranking by text relevance"
     champion: str | None = None
     try:
         missing = store.missing()
         if missing:
-            log.warning("champion not loaded, %s: %s", keeping, missing)
+            log.warning("%s not loaded, %s: %s", alias, keeping, missing)
             return Serving(previous, None)
-        mv = alias_version(store.client(), CHAMPION)
+        mv = alias_version(store.client(), alias)
         if mv is None:
-            log.warning("champion not loaded, %s: %s has no %r alias", keeping, MODEL_NAME, CHAMPION)
+            log.warning("%s not loaded, %s: %s has no %r alias", alias, keeping, MODEL_NAME, alias)
             return Serving(previous, None)
         champion = str(mv.version)
         scorer = previous if previous is not None and previous.version == champion else load_version(mv)
@@ -135,7 +138,7 @@ def serving_model(previous: Scorer | None = None, *, indices: Indices | None = N
         return Serving(scorer, champion)
     except Exception as e:  # fail safe by design: serving must keep its last working model
         if warn:
-            log.warning("champion not loaded, %s: %s", keeping, e)
+            log.warning("%s not loaded, %s: %s", alias, keeping, e)
         return Serving(previous, champion, str(e), isinstance(e, ModelMismatch))
 
 

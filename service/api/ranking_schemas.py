@@ -136,6 +136,11 @@ class ReceiptCandidate(BaseModel):
     contributions: dict[str, float | None] | None = Field(
         default=None, description="Each feature's contribution to the score, plus `bias`; not shown to enterprises."
     )
+    team: str | None = Field(
+        default=None,
+        description="In an interleaved ranking, the model that drafted the candidate: `champion` (`model_version`) or "
+        "`challenger` (`challenger_version`); null otherwise. Office roles only.",
+    )
 
 
 class ReceiptOut(BaseModel):
@@ -155,6 +160,26 @@ class ReceiptOut(BaseModel):
     summary: dict[str, Any] = Field(description=f"`removed`: {REMOVED_DOC} `filtered`, `pool`, `ranked`, "
                                                 "`computed_at`, `feature_names`.")  # fmt: skip
     candidates: list[ReceiptCandidate]
+    challenger_version: str | None = Field(
+        default=None,
+        description="An interleaved ranking's second model (see Comparing models online; scores and reasons are "
+        "`model_version`'s); null otherwise.",
+    )
+
+
+class OnlineComparisonOut(BaseModel):
+    """One pair of versions compared online by team-draft interleaving (``talentmatch models compare``)."""
+
+    champion: str = Field(description="The champion's version when the rankings were served.")
+    challenger: str
+    rankings: int = Field(
+        description="Interleaved rankings: one key's list of one need (its pages and repeats counted together)."
+    )
+    credited: int = Field(description="Of them, rankings with credited feedback (shortlist, contact and later).")
+    challenger_wins: int
+    challenger_losses: int
+    ties: int
+    p_value: float = Field(description="Two-sided sign test of wins against losses (ties dropped).")
 
 
 class ModelVersionOut(BaseModel):
@@ -178,6 +203,10 @@ class ModelsOut(BaseModel):
     champion: str | None = Field(description="The registry's champion.")
     note: str | None = None
     versions: list[ModelVersionOut]
+    challenger: str | None = Field(
+        default=None, description="The challenger loaded beside the champion for online interleaving, or null."
+    )
+    challenger_note: str | None = Field(default=None, description="Why the registry's challenger is not loaded.")
 
 
 class ReloadOut(BaseModel):
@@ -220,6 +249,13 @@ class PromoteIn(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"version": "3"}]})
 
     version: str = Field(pattern=r"^[1-9][0-9]{0,8}$", description="The registered version to make champion.")
+    require_online_win: bool = Field(
+        default=False,
+        description="Promote only a challenger that won significantly online against the current champion "
+        "(`GET /models/compare`); 409 saying what it lacks otherwise.",
+    )
+    alpha: float = Field(default=0.05, gt=0, le=1, description="Significance level of the sign test.")
+    min_rankings: int = Field(default=20, ge=1, le=1_000_000, description="Credited rankings needed at least.")
 
 
 class AliasOut(BaseModel):

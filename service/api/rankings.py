@@ -11,6 +11,7 @@ import orjson
 
 from features.records import Need, NeedStatus, Talent
 from features.schema import SCHEMA
+from matcher.interleaving import interleave_seed
 from matcher.retrieve import Filters
 from service import audit, disclosure, receipts
 from service.api.access import visible_need
@@ -101,6 +102,20 @@ def check_enterprise_ranking(need: Need, filters: dict[str, object]) -> None:
                        f"does not show; filter on {allowed} only", field=hidden[0])  # fmt: skip
 
 
+def interleaving(state: Any, principal: Principal, need: Need, scorer: Any, route: str) -> tuple[Any, int]:
+    """(challenger, coin-flip seed) when this ranking interleaves the champion's list with the challenger's
+    (``matcher.interleaving``), else (None, 0): a personalised ranking of a stored need for an office role, on the
+    share of needs ``TALENTMATCH_INTERLEAVE_SHARE`` picks by hash, with coin flips of the key's own. An enterprise
+    is always served the champion's list: it sees scores, and an interleaved list's order against them would tell it
+    which model placed whom."""
+    challenger = state.models.challenger
+    if scorer is None or challenger is None or route != "candidates" or principal.role is Role.enterprise:
+        return None, 0
+    seed = interleave_seed(need.id, scorer.version, challenger.version, state.settings.interleave_share,
+                           str(principal.key_id))  # fmt: skip
+    return (None, 0) if seed is None else (challenger, seed)
+
+
 def ranking_page(
     state: Any,
     principal: Principal,
@@ -119,13 +134,14 @@ def ranking_page(
     and the tests), which the console renders too."""
     slot = state.models
     scorer = slot.scorer if personalized else None  # one read: a reload mid-request does not mix two models
+    challenger, seed = interleaving(state, principal, need, scorer, route)
     idx = state.indices
     cache = state.rank_cache
-    full = cache.cached(idx, need, scorer, filters)
+    full = cache.cached(idx, need, scorer, filters, challenger, seed)
     rows = full.pages.get((offset, k)) if full is not None else None
     if rows is None:  # ranking reads the indices: shared with other readers, never amid a write
         with state.index_lock.read():
-            full = cache.get_or_rank(idx, need, scorer, filters)
+            full = cache.get_or_rank(idx, need, scorer, filters, challenger, seed)
             rows = cache.page(full, idx, k, offset)
     stored_need = None if route == "search" else need.id
     reveal = reveals_identity(principal)

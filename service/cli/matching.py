@@ -92,6 +92,15 @@ def train_command(
         int | None,
         typer.Option("--view-grade", min=0, max=1, help="Training grade of a talent viewed but never judged (0 or 1)."),
     ] = None,
+    require_online_win: Annotated[
+        bool,
+        typer.Option(
+            "--require-online-win",
+            help="A model that beats the champion offline becomes challenger, not "
+            "champion: it is promoted after an online win (`talentmatch models promote V "
+            "--require-online-win`).",
+        ),
+    ] = False,
     encoder: EncoderOption = None,
     seed: SeedOption = 0,
     json_: JsonOption = False,
@@ -122,6 +131,7 @@ def train_command(
                 truth=truth_of(world),
                 label_map=label_map,
                 margin=margin,
+                require_online_win=require_online_win,
                 dask=dask,
                 treatment=treatment,
                 random_state=seed,

@@ -17,7 +17,7 @@ from service import receipts
 from service.api.access import visible_need
 from service.api.deps import take_quota
 from service.api.errors import ApiError
-from service.api.rankings import check_enterprise_ranking, params_of, ranking_page
+from service.api.rankings import check_enterprise_ranking, interleaving, params_of, ranking_page
 from service.console.render import render
 from service.console.session import RANKERS, ConsoleError, Page, SignedIn
 from service.console.talents import chart
@@ -48,7 +48,8 @@ def compare_data(page: Page, need_id: str, talent_ids: list[str], personalized: 
         raise ConsoleError(503, "the indices are not built yet; retry in a moment")
     scorer = state.models.scorer if personalized else None
     with state.index_lock.read():
-        full = state.rank_cache.get_or_rank(idx, need, scorer, None)
+        full = state.rank_cache.get_or_rank(idx, need, scorer, None, *interleaving(state, principal, need, scorer,
+                                                                                  "candidates"))  # fmt: skip
     at = {talent_id: i for i, talent_id in enumerate(full.ids)}
     for talent_id in chosen:
         if talent_id not in at or talent_id not in idx.talents:

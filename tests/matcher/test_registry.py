@@ -213,6 +213,16 @@ def test_the_margin_must_be_beaten(reg: Path):
     assert gate(GOOD, margin=gain - 0.01).alias == CHAMPION
 
 
+def test_requiring_an_online_win_holds_an_offline_winner_as_challenger(reg: Path):
+    first = gate(WEAK, require_online_win=True)  # no champion yet: nothing to win against online
+    assert first.alias == CHAMPION
+    better = gate(GOOD, require_online_win=True)
+    assert better.alias == CHALLENGER and better.new_score > better.champion_score
+    assert "held as challenger until it wins online" in better.reason
+    assert champion() == first.version
+    assert registry.champion_version(CHALLENGER) == better.version
+
+
 def test_without_a_score_fn_the_recorded_score_counts_only_on_the_same_heldout_needs(reg: Path):
     registry.register_and_gate(log(WEAK))
     other_needs = registry.register_and_gate(log(GOOD, heldout=["x1", "x2"]))

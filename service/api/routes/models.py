@@ -11,13 +11,14 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query, Request
 
 from service import audit
-from service.api.deps import DataTeam
+from service.api.deps import DataTeam, StoreDep
 from service.api.errors import ERROR_RESPONSES, ApiError
 from service.api.ranking_schemas import (
     AliasOut,
     ModelReportOut,
     ModelsOut,
     ModelVersionOut,
+    OnlineComparisonOut,
     PromoteIn,
     ReloadOut,
     RunReport,
@@ -40,7 +41,9 @@ def list_models(request: Request, principal: DataTeam) -> ModelsOut:
     slot = request.app.state.models
     serving = slot.status.serving
     versions = [ModelVersionOut(**v, serving=v["version"] == serving) for v in registry.list_versions()]
-    return ModelsOut(serving=serving, champion=slot.status.champion, note=slot.status.note, versions=versions)
+    status = slot.status
+    return ModelsOut(serving=serving, champion=status.champion, note=status.note, versions=versions,
+                     challenger=status.challenger, challenger_note=status.challenger_note)  # fmt: skip
 
 
 @router.get("/metrics")
@@ -63,6 +66,16 @@ def model_metrics(
     )
 
 
+@router.get("/compare")
+def compare_models(principal: DataTeam, store: StoreDep) -> list[OnlineComparisonOut]:
+    """The online comparison by team-draft interleaving (`TALENTMATCH_INTERLEAVE_SHARE`): per pair of champion and
+    challenger versions, the rankings interleaved, the challenger's wins, losses and ties among those with credited
+    feedback, and the sign test's p-value. 冠军与挑战者模型的在线交错比较。"""
+    from service.interleaving import compare
+
+    return [OnlineComparisonOut(**c.to_dict()) for c in compare(store)]
+
+
 @router.post("/promote", responses=NO_VERSION | CONFLICT)
 def promote_model(body: Annotated[PromoteIn, Body()], request: Request, principal: DataTeam) -> AliasOut:
     """Make a version the champion by hand (it must load and match this code's feature schema), then serve it here
@@ -72,6 +85,8 @@ def promote_model(body: Annotated[PromoteIn, Body()], request: Request, principa
 
     if body.version not in {v["version"] for v in registry.list_versions()}:
         raise ApiError(404, f"talent-ranker has no version {body.version!r}; see GET /models", field="version")
+    if body.require_online_win:
+        _check_online_win(request, body)
     try:
         change = registry.promote(body.version)
     except registry.RegistryError as e:
@@ -90,6 +105,21 @@ def rollback_model(request: Request, principal: DataTeam) -> AliasOut:
     except registry.RegistryError as e:
         raise ApiError(409, str(e)) from None
     return _reloaded(request, principal, "rollback", change)
+
+
+def _check_online_win(request: Request, body: PromoteIn) -> None:
+    """409 unless ``body.version`` won significantly online against the current champion."""
+    from matcher import registry
+    from matcher.interleaving import online_win
+    from service.interleaving import pair
+
+    champion = registry.champion_version()
+    if champion is None or champion == body.version:
+        return
+    result = pair(request.app.state.store, champion, body.version)
+    if (why := online_win(result, alpha=body.alpha, min_rankings=body.min_rankings)) is not None:
+        raise ApiError(409, f"version {body.version} is not promoted: it has no significant online win over champion "
+                       f"{champion}: {why}", field="require_online_win")  # fmt: skip
 
 
 def _reloaded(request: Request, principal, action: str, change) -> AliasOut:

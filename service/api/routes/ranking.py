@@ -186,7 +186,8 @@ def read_receipt(ranking_id: RankingIdPath, principal: AnyRole, store: StoreDep)
     """The decision receipt of a ranking: request, model and feature-schema versions, the rules' removals, and
     each candidate's score, reasons, named feature row and contributions (erased talents redacted). Office roles
     read any; an enterprise only its own needs' rankings, without feature rows, reasons saying what a card hides
-    or the id of a key not its enterprise's (a recruiter's). 排序决策记录（可解释性）。"""
+    or the id of a key not its enterprise's (a recruiter's), and never an interleaved ranking's (office roles see
+    which model drafted each candidate, `team`, and `challenger_version`). 排序决策记录（可解释性）。"""
     receipt = receipts.get(store, ranking_id)
     if receipt is None:
         raise not_found("ranking", ranking_id)
@@ -209,6 +210,7 @@ def read_receipt(ranking_id: RankingIdPath, principal: AnyRole, store: StoreDep)
         params=receipt.params,
         summary=receipt.summary,
         candidates=cands,
+        challenger_version=receipt.challenger_version,
     )
 
 
@@ -225,7 +227,9 @@ def _check_enterprise_receipt(store, principal: Principal, receipt: receipts.Rec
     """An enterprise reads receipts of its own needs' rankings, except those filtered on what a card hides (who
     a recruiter's `nationality=DE` left would tell it each one's nationality): those are a 404 like another's."""
     used = {query: receipt.params.get(name) for query, name in FILTER_PARAMS.items()}
-    if receipt.need_id is None or disclosure.hidden_filters(used):
+    # An interleaved ranking (office roles only) is one an enterprise is never served: its order and scores would
+    # tell which model placed whom.
+    if receipt.need_id is None or disclosure.hidden_filters(used) or receipt.challenger_version is not None:
         raise not_found("ranking", receipt.id)
     try:
         visible_need(store, principal, receipt.need_id)
