@@ -115,10 +115,10 @@ def printed(book: nbformat.NotebookNode) -> str:
 EXPECTED = {
     "1.0-world-and-database.ipynb": ("records from the database sqlite:///",),
     "2.0-model-report.ipynb": ("champion: talent-ranker version 2", "exposure of the champion's top 10 on"),
-    "3.0-mlflow-runs.ipynb": ("history, oldest first: 1 → 2",),
+    "3.0-mlflow-runs.ipynb": ("history, oldest first: 1 → 2", "online comparisons in sqlite:///"),
 }
 """What a notebook must print about the lab beyond naming its folder (the source, the champion promoted by hand,
-its history, its exposure table)."""
+its history, its exposure table, the database its online comparison read)."""
 
 
 @pytest.mark.slow
