@@ -36,6 +36,48 @@ LabelsOption = Annotated[
 ]
 
 
+UnexaminedOption = Annotated[
+    str | None,
+    typer.Option(
+        "--unexamined",
+        help="A talent shown but never opened: 'negative' (a 0 like a reject), 'exclude' or 'weight' (a 0 weighted "
+        "by the chance it was examined at its position). Default: see README, Training.",
+    ),
+]
+ContextWeightOption = Annotated[
+    float | None,
+    typer.Option("--context-weight", min=0.0, max=1.0, help="Weight of retrieved talents never shown (0 drops)."),
+]
+DebiasOption = Annotated[
+    str | None,
+    typer.Option("--debias", help="Position debiasing: 'none', 'position' (LightGBM) or 'ipw' (inverse weights)."),
+]
+ViewGradeOption = Annotated[
+    int | None,
+    typer.Option("--view-grade", min=0, max=1, help="Training grade of a talent viewed but never judged (0 or 1)."),
+]
+"""The label-treatment options of ``train`` and ``retrain`` (read together by ``treatment_of``)."""
+
+
+def treatment_of(
+    unexamined: str | None, context_weight: float | None, debias: str | None, view_grade: int | None
+) -> Any:
+    """The ``LabelTreatment`` of the label-treatment options, the defaults filling those not given; a bad value is a
+    usage error."""
+    from matcher.train import DEFAULT_TREATMENT, LabelTreatment
+
+    d = DEFAULT_TREATMENT
+    try:
+        return LabelTreatment(
+            unexamined if unexamined is not None else d.unexamined,
+            context_weight if context_weight is not None else d.context_weight,
+            debias if debias is not None else d.debias,
+            view_grade if view_grade is not None else d.view_grade,
+        )
+    except ValueError as e:
+        raise typer.BadParameter(str(e).removeprefix("train: ")) from None
+
+
 def truth_of(world: Path | None) -> Any:
     from matcher.truth import load_truth
 
@@ -72,45 +114,19 @@ def train_command(
     dask: Annotated[
         str | None, typer.Option("--dask", help="Train on Dask: 'local' (a 2-worker LocalCluster) or tcp://HOST:PORT.")
     ] = None,
-    unexamined: Annotated[
-        str | None,
-        typer.Option(
-            "--unexamined",
-            help="A talent shown but never opened: 'negative' (a 0 like a reject), 'exclude' or 'weight' (a 0 weighted "
-            "by the chance it was examined at its position). Default: see README, Training.",
-        ),
-    ] = None,
-    context_weight: Annotated[
-        float | None,
-        typer.Option("--context-weight", min=0.0, max=1.0, help="Weight of retrieved talents never shown (0 drops)."),
-    ] = None,
-    debias: Annotated[
-        str | None,
-        typer.Option("--debias", help="Position debiasing: 'none', 'position' (LightGBM) or 'ipw' (inverse weights)."),
-    ] = None,
-    view_grade: Annotated[
-        int | None,
-        typer.Option("--view-grade", min=0, max=1, help="Training grade of a talent viewed but never judged (0 or 1)."),
-    ] = None,
+    unexamined: UnexaminedOption = None,
+    context_weight: ContextWeightOption = None,
+    debias: DebiasOption = None,
+    view_grade: ViewGradeOption = None,
     encoder: EncoderOption = None,
     seed: SeedOption = 0,
     json_: JsonOption = False,
 ) -> None:
     """Train LambdaRank from feedback, evaluate it against baselines, log to MLflow, gate the champion."""
-    from matcher.train import DEFAULT_TREATMENT, LabelTreatment
     from matcher.workflow import train_and_register
 
     label_map = label_map_of(labels)
-    d = DEFAULT_TREATMENT
-    try:
-        treatment = LabelTreatment(
-            unexamined if unexamined is not None else d.unexamined,
-            context_weight if context_weight is not None else d.context_weight,
-            debias if debias is not None else d.debias,
-            view_grade if view_grade is not None else d.view_grade,
-        )
-    except ValueError as e:
-        raise typer.BadParameter(str(e).removeprefix("train: ")) from None
+    treatment = treatment_of(unexamined, context_weight, debias, view_grade)
     records = load_records(world, url)
     idx = indices_for(records, encoder_name(encoder), json_)
     with progress_bar(not json_) as progress:
