@@ -6,6 +6,7 @@ journal; then plan (``--dry-run`` stops there, writing nothing) or build the ind
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC
 from typing import Any
 
 import orjson
@@ -114,7 +115,8 @@ def read_pages(store: Store, ranking_ids: Iterable[str]) -> dict[str, ShownPage]
         out[rid] = ShownPage(
             ranking_id=rid,
             need_id=h.need_id,
-            created_at=h.created_at,
+            # SQLite hands back naive UTC, PostgreSQL the session's zone: the same instant in UTC on both
+            created_at=h.created_at.astimezone(UTC) if h.created_at.tzinfo else h.created_at.replace(tzinfo=UTC),
             schema_version=h.schema_version,
             model_version=h.model_version,
             positions=[p for p, _, _ in cands],

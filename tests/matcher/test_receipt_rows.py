@@ -11,8 +11,8 @@ import pytest
 
 from features.records import FeedbackEvent
 from features.schema import SCHEMA
-from matcher.receipt_rows import ShownPage, feature_rows, join_receipts, take_needs
 from matcher.evaluate import split_needs
+from matcher.receipt_rows import ShownPage, feature_rows, join_receipts, take_needs
 from matcher.retrain import ChampionNeeds, NothingNew, Since, group_ndcg, plan
 
 T0 = datetime(2026, 5, 1, tzinfo=UTC)
