@@ -33,10 +33,12 @@ def train_and_register(
     random_state: int = 0,
     params: Mapping[str, object] | None = None,
     treatment: LabelTreatment | None = None,
+    journal: tuple[str, int] | None = None,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Train, log the run, register the booster and set ``champion`` only if it beats the current champion by more
-    than ``margin`` on this run's held-out needs (``challenger`` otherwise). Returns a JSON-ready summary."""
+    than ``margin`` on this run's held-out needs (``challenger`` otherwise). Returns a JSON-ready summary.
+    ``journal``: (store identity, change-journal seq) the feedback was read up to, when it came from a store."""
     say = progress or (lambda _: None)
     result = train(
         idx, feedback, label_map=label_map, params=params, treatment=treatment, random_state=random_state, dask=dask,
@@ -49,7 +51,7 @@ def train_and_register(
         params={
             **result.params,
             "labels": ",".join(f"{k}={v}" for k, v in result.label_map.items()),
-            **registry.watermark_param(snapshot_time(feedback)),
+            **registry.watermark_param(snapshot_time(feedback), journal),
         },
         metrics={**result.metrics, **{f"feedback.{m}": v for m, v in result.feedback_metrics.items()}},
         encoder=result.encoder,

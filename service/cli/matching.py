@@ -15,10 +15,12 @@ from service.cli.common import (
     UrlOption,
     WorldOption,
     champion_for,
+    database_errors,
     encoder_name,
     fail,
     indices_for,
     load_records,
+    open_store,
     out,
     print_json,
     progress_bar,
@@ -78,6 +80,14 @@ def treatment_of(
         raise typer.BadParameter(str(e).removeprefix("train: ")) from None
 
 
+def journal_of(url: str | None) -> tuple[str, int]:
+    """(identity, change-journal head) of the database: logged by ``train --url`` as its feedback watermark."""
+    store = open_store(url)
+    with database_errors(store):
+        store.check_schema()
+        return store.identity(), store.change_head()
+
+
 def truth_of(world: Path | None) -> Any:
     from matcher.truth import load_truth
 
@@ -127,6 +137,7 @@ def train_command(
 
     label_map = label_map_of(labels)
     treatment = treatment_of(unexamined, context_weight, debias, view_grade)
+    journal = None if world is not None else journal_of(url)  # read before the records: `retrain`'s watermark
     records = load_records(world, url)
     idx = indices_for(records, encoder_name(encoder), json_)
     with progress_bar(not json_) as progress:
@@ -141,6 +152,7 @@ def train_command(
                 dask=dask,
                 treatment=treatment,
                 random_state=seed,
+                journal=journal,
                 progress=lambda stage: progress.update(task, description=f"training: {stage}"),
             )
         except ValueError as e:

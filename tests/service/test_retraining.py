@@ -157,6 +157,26 @@ def test_retrain_takes_the_label_treatment_options_of_train(tmp_path, registry_d
         assert {"unexamined", "context_weight", "debias", "view_grade"} <= options
 
 
+def test_train_on_the_database_logs_the_journal_watermark_retrain_starts_from(
+    tmp_path, registry_dir, world, monkeypatch
+):
+    from service.cli import app
+
+    monkeypatch.setenv("TALENTMATCH_VECTOR_CACHE_DIR", str(tmp_path / "vectors"))
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    with Store(url) as store:
+        store.upgrade()
+        assert store.import_path(world).ok
+        head = store.change_head()
+    runner = CliRunner()
+    trained = runner.invoke(app, ["train", "--url", url, "--encoder", "none", "--json"])
+    assert trained.exit_code == 0, trained.output
+    again = runner.invoke(app, ["retrain", "--url", url, "--dry-run"])
+    assert (
+        again.exit_code == 1 and f"no feedback recorded since the last training run (journal seq {head}" in again.output
+    )
+
+
 def _params(app, command: str) -> list:
     import typer.main
 
