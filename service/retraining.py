@@ -5,6 +5,7 @@ journal; then plan (``--dry-run`` stops there, writing nothing) or build the ind
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC
 from typing import Any
@@ -55,30 +56,35 @@ def feedback_written_since(store: Store, seq: int) -> frozenset[str] | None:
     return frozenset(ids)
 
 
-def since_last_run(store: Store, store_id: str, head: int) -> Since:
+WrittenSince = Callable[[int], frozenset[str] | None]
+"""``feedback_written_since`` of one store, remembered per seq (the last run is usually the champion's)."""
+
+
+def since_last_run(written_since: WrittenSince, store_id: str, head: int) -> Since:
     """Which feedback is new: what the journal holds after the last run's seq on this store (every event when there
     is no such run or the journal was pruned past it)."""
     last = registry.last_watermark(store_id)
     if last is None or last.seq is None:
         return Since(head=head, store_id=store_id)
-    new_ids = feedback_written_since(store, last.seq)
+    new_ids = written_since(last.seq)
     note = "" if new_ids is not None else f"the change journal was pruned past the last run's seq {last.seq}"
     return Since(new_ids, last.seq, last.time, head, store_id, note)
 
 
-def champion_needs(store: Store, store_id: str, feedback: list[FeedbackEvent]) -> ChampionNeeds:
+def champion_needs(written_since: WrittenSince, store_id: str, feedback: list[FeedbackEvent]) -> ChampionNeeds:
     """The needs the champion trained on: those with feedback it could read (journalled up to its seq on this store;
     by event time when it logged no seq here or the journal no longer reaches back), less its own held-out needs."""
     champion = registry.champion_watermark()
     if champion is None:
         return ChampionNeeds()
     seq = champion.seq_in(store_id)
-    newer = feedback_written_since(store, seq) if seq is not None else None
+    newer = written_since(seq) if seq is not None else None
     if newer is not None:
         seen, basis = {ev.need_id for ev in feedback if ev.id not in newer}, f"journal seq {seq}"
     elif champion.time is not None:
         seen = {ev.need_id for ev in feedback if ev.time is None or ev.time <= champion.time}
-        basis = f"event time {champion.time.isoformat()} (no journal seq of this store)"
+        why = "it logged no journal seq of this store" if seq is None else f"the journal was pruned past its seq {seq}"
+        basis = f"event time {champion.time.isoformat()} ({why})"
     else:
         return ChampionNeeds(basis="the champion's run logged no watermark")
     return ChampionNeeds(frozenset(seen - champion.heldout), basis)
@@ -148,9 +154,10 @@ def retrain(
     pages = read_pages(store, (ev.ranking_id for ev in feedback if ev.ranking_id))
     with store.engine.connect() as conn:
         known = set(conn.scalars(sa.select(db.NeedRow.__table__.c.id)))
+    written_since = functools.cache(functools.partial(feedback_written_since, store))
     the_plan = plan(
-        feedback, pages, since=since_last_run(store, store_id, head), known_needs=known,
-        champion=champion_needs(store, store_id, feedback), label_map=label_map, random_state=random_state,
+        feedback, pages, since=since_last_run(written_since, store_id, head), known_needs=known,
+        champion=champion_needs(written_since, store_id, feedback), label_map=label_map, random_state=random_state,
     )  # fmt: skip
     if dry_run:
         return {**the_plan.summary(), "treatment": (treatment or DEFAULT_TREATMENT).to_dict(), "dry_run": True}
