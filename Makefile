@@ -5,8 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= data/demo
 DEMO_TALENTS ?= 5000
+DEMO_DUPLICATES ?= 0
 
-.PHONY: install system-deps demo test test-fast lint bench clean
+.PHONY: install system-deps demo test test-fast lint notebooks-strip bench clean
 
 install: $(STAMP)
 
@@ -30,7 +31,7 @@ system-deps:
 
 demo: install
 	@echo 'demo: generating the world, importing it and training the champion, then serving it (the first run encodes dense vectors: a few minutes)'
-	$(BIN)/talentmatch world generate $(DEMO_DIR) --talents $(DEMO_TALENTS) --seed 7
+	$(BIN)/talentmatch world generate $(DEMO_DIR) --talents $(DEMO_TALENTS) --seed 7 --duplicates $(DEMO_DUPLICATES)
 	$(BIN)/talentmatch db upgrade
 	$(BIN)/talentmatch db import $(DEMO_DIR)
 	$(BIN)/talentmatch db stats
@@ -49,6 +50,10 @@ test-fast: install
 
 lint: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/lint-imports
+
+# Notebooks are committed without outputs (tests/test_notebooks.py checks): strip them before `git add`.
+notebooks-strip: install
+	$(BIN)/nbstripout notebooks/*.ipynb
 
 # `make bench` runs every benchmark (the scale bench at 10k, 100k and 1M talents: hours on 2 cores); `make bench
 # QUICK=1` only the scale bench at 10k and 100k (under 10 minutes once the dense vectors are cached); BENCH=NAME… picks.

@@ -8,6 +8,8 @@ realistic noise (``render``, with the words of ``vocabulary`` from ``demo/data/`
 the stages together and writes a world folder. Ranking well therefore means reading the records well. The
 relevance's factors and forms and the recruiters' noise are drawn per seed (recorded in the world's
 ``relevance.json``, documented in ``demo/README.md``), so no fixed constant fits every world.
+On request (``duplicates``) some persons arrive again as other sources' records, written differently, and which
+records are one person is recorded for evaluating record linkage only.
 
 Only the CLI's ``world generate``, the tests and the benchmarks may import this package (an import-linter contract):
 it holds the truth, and the product must learn what it hides, never copy its constants or functional form.

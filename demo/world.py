@@ -20,12 +20,13 @@ from pathlib import Path
 import numpy as np
 import orjson
 
+from demo.duplicates import add_duplicates
 from demo.latent import NOW, Latent, draw_needs, draw_talents
 from demo.recruiter import RecruiterParams, draw_recruiter, simulate_feedback
 from demo.relevance import RelevanceParams, draw_params, grade_needs
 from demo.render import Renderer, render_enterprises, render_incubators, render_need, render_talents
 from demo.vocabulary import PLATFORMS, Vocabulary, vocabulary
-from features.records import WORLD_FILES, FeedbackEvent, Record, dump
+from features.records import WORLD_FILES, FeedbackEvent, Record, Talent, dump
 from matcher.truth import TRUTH_FILE
 
 Progress = Callable[[str, int, int], None]
@@ -33,6 +34,11 @@ Progress = Callable[[str, int, int], None]
 PARAMS_FILE = "relevance.json"
 """The world's drawn relevance and recruiter parameters, for evaluation and analysis only: no product code reads
 it (``tests/demo/test_params.py`` checks that features, matcher and service never name it)."""
+
+PEOPLE_FILE = "people.jsonl"
+"""Which talent records are one person (``{"person": "P000001", "talents": ["T000001", "T005003"]}``, one line per
+person with two or more records), written only when ``duplicates`` > 0: for evaluating record linkage only, never
+named by product code (``tests/demo/test_params.py``)."""
 
 
 def _default_needs(talents: int) -> int:
@@ -45,6 +51,7 @@ def generate_world(
     talents: int = 5000,
     seed: int = 0,
     needs: int | None = None,
+    duplicates: float = 0.0,
     progress: Progress | None = None,
 ) -> dict[str, int]:
     """Write a demo world (the six record files, ``truth.jsonl`` and ``PARAMS_FILE``) into ``out_dir``; same seed,
@@ -53,19 +60,28 @@ def generate_world(
 
     Sizes: ``needs`` defaults to one per 20 talents (40 to 2,000), enterprises to one per two needs. Files are
     written under temporary names and moved into place only when all are complete, so a failure leaves no
-    half-written world. ``progress(stage, done, total)`` reports the stages ``latent``, ``truth`` and ``talents``.
+    half-written world. ``progress(stage, done, total)`` reports the stages ``latent``, ``truth``, ``talents`` and
+    (with duplicates) ``duplicates``.
     Returns the number of lines written per record or truth file name.
+
+    ``duplicates`` (0–1): that share of the persons also arrive as 1–3 more talent records, as another source would
+    send them (``demo.duplicates``), appended after the originals, with the originals' grades in the truth and no
+    feedback; every talent gets a birth year and some common names are given to several distinct persons; the
+    persons with several records are listed in ``PEOPLE_FILE``. With 0 (the default) the world is the same, byte
+    for byte, as before this option existed.
     """
     out_dir = Path(out_dir)
     for name, value, low in (("talents", talents, 1), ("seed", seed, 0), ("needs", needs, 1)):
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < low):
             raise ValueError(f"world generate: --{name} must be an integer >= {low}, got {value!r}")
+    if isinstance(duplicates, bool) or not isinstance(duplicates, int | float) or not 0 <= duplicates <= 1:
+        raise ValueError(f"world generate: --duplicates must be a share between 0 and 1, got {duplicates!r}")
     if out_dir.exists() and not out_dir.is_dir():
         raise ValueError(f"world generate: {out_dir} exists and is not a directory; pass a directory path")
     n_needs = needs if needs is not None else _default_needs(talents)
     v = vocabulary()
     ss = np.random.SeedSequence(seed)
-    s_ent, s_need, s_tal, s_truth, s_rneed, s_rtal, s_params = ss.spawn(7)  # a new stage appends, never shifts
+    s_ent, s_need, s_tal, s_truth, s_rneed, s_rtal, s_params, s_dupes = ss.spawn(8)  # a new stage appends, never shifts
     s_relevance, s_recruiter = s_params.spawn(2)
     params = draw_params(np.random.default_rng(s_relevance))
     recruiter = draw_recruiter(np.random.default_rng(s_recruiter))
@@ -79,7 +95,8 @@ def generate_world(
         progress("latent", 1, 1)
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = {name: out_dir / f".{name}.tmp" for name in (*WORLD_FILES.values(), TRUTH_FILE, PARAMS_FILE)}
+    names = (*WORLD_FILES.values(), TRUTH_FILE, PARAMS_FILE, *((PEOPLE_FILE,) if duplicates else ()))
+    tmp = {name: out_dir / f".{name}.tmp" for name in names}
     counts: dict[str, int] = {}
     incubators = render_incubators(v)
     inc_ids = [x.id for x in incubators]
@@ -107,6 +124,18 @@ def generate_world(
             counts[WORLD_FILES["talent"]] = talent_jobs.write(tmp[WORLD_FILES["talent"]], progress)
         need_ids = [n.id for n in need_records]
         tal_width = max(6, len(str(talents)))
+        if duplicates:
+            rnd_dupes = random.Random(int(s_dupes.generate_state(1)[0]))
+            if progress:
+                progress("duplicates", 0, 1)
+            copies_of = _write_duplicates(
+                tmp[WORLD_FILES["talent"]], tmp[PEOPLE_FILE], rnd_dupes, duplicates, tal_width
+            )
+            if progress:
+                progress("duplicates", 1, 1)
+            truth = [(n, c, g) for n, t, g in truth for c in (t, *copies_of.get(t, ()))]
+            counts[WORLD_FILES["talent"]] = talents + sum(map(len, copies_of.values()))
+            counts[PEOPLE_FILE] = len(copies_of)
         counts[WORLD_FILES["feedback"]] = _write_records(
             tmp[WORLD_FILES["feedback"]],
             (
@@ -135,6 +164,21 @@ def generate_world(
         for path in tmp.values():
             path.unlink(missing_ok=True)
     return counts
+
+
+def _write_duplicates(
+    talents_path: Path, people_path: Path, rnd: random.Random, share: float, width: int
+) -> dict[int, list[int]]:
+    """Rewrite the talents file with birth years, namesakes and the copies appended (each validated), and write the
+    people file; returns each duplicated original's copies' positions."""
+    rows = [orjson.loads(line) for line in talents_path.read_bytes().splitlines()]
+    copies, copies_of, _ = add_duplicates(rnd, rows, share, width)
+    _write_records(talents_path, (Talent.model_validate(r) for r in (*rows, *copies)))
+    with people_path.open("wb") as fh:
+        for k, (orig, pos) in enumerate(sorted(copies_of.items())):
+            ids = [f"T{p + 1:0{width}d}" for p in (orig, *pos)]
+            fh.write(orjson.dumps({"person": f"P{k + 1:06d}", "talents": ids}) + b"\n")
+    return copies_of
 
 
 def _write_records(path: Path, records: Sequence[Record] | object) -> int:

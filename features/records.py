@@ -249,6 +249,8 @@ class Talent(Record):
     email: ShortText | None = None
     phone: ShortText | None = None
     nationality: CountryCode | None = None
+    birth_year: int | None = Field(default=None, ge=1900, le=2100)
+    """Year of birth, 1900–2100; one of the fields that tell two records of one person from namesakes."""
     residence: Residence = Field(default_factory=Residence)
     languages: list[LanguageCode] = Field(default_factory=list)
     education: list[Education] = Field(default_factory=list)

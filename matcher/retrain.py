@@ -25,10 +25,12 @@ from features.records import FeedbackEvent
 from features.schema import SCHEMA
 from matcher import registry
 from matcher.dataset import RankData, build_rank_data, snapshot_time
+from matcher.drift import profile
 from matcher.evaluate import Splits, split_needs
 from matcher.labels import DEFAULT_LABELS, examination_propensity, exposure_from_feedback, labels_from_feedback
 from matcher.ranker import indices_encoder
 from matcher.receipt_rows import Joined, ShownPage, concat, empty_rank_data, join_receipts, take_needs
+from matcher.registry.runs import PROFILE_PATH, feedback_window
 from matcher.train import DEFAULT_MODE, DEFAULT_TREATMENT, LabelTreatment, Prepared, fit_model, row_weights
 
 Progress = Callable[[str], None]
@@ -235,6 +237,7 @@ def retrain_and_register(
         "test": len(test_rows),
     }
     say("logging to MLflow")
+    shown_rows = train_rows.X[train_rows.shown] if train_rows.shown.any() else train_rows.X  # the drift reference
     run_id = registry.log_run(
         booster=model.booster_,
         params={
@@ -248,11 +251,13 @@ def retrain_and_register(
             "rows_recomputed": rows["recomputed"],
             "new_events": the_plan.new_events,
             **registry.watermark_param(the_plan.new_watermark, the_plan.since.journal),
+            **feedback_window(feedback),
         },
         metrics=metrics,
         encoder=indices_encoder(idx),
         feature_importance=model.feature_importance(),
         heldout_needs=splits.test,
+        artifacts={PROFILE_PATH: profile(shown_rows, SCHEMA.names)},
     )
 
     def champion_score(scorer: Any) -> float:

@@ -26,6 +26,7 @@ from features.indices import Indices
 from features.records import FeedbackEvent
 from features.schema import SCHEMA
 from matcher.dataset import CandidateMode, RankData, build_rank_data, snapshot_time
+from matcher.drift import profile
 from matcher.evaluate import Splits, baseline_scorers, evaluate, split_needs
 from matcher.labels import DEFAULT_LABELS, examination_propensity, exposure_from_feedback, labels_from_feedback
 from matcher.ranker import EncoderId, LambdaRankModel, indices_encoder
@@ -143,6 +144,9 @@ class TrainResult:
     snapshot: datetime | None
     encoder: EncoderId
     seconds: dict[str, float] = field(default_factory=dict)
+    profile: dict[str, dict] | None = None
+    """``matcher.drift.profile`` of the training rows that were shown (what receipts record of later rankings):
+    the reference ``talentmatch report`` measures drift against."""
 
 
 def prepare(
@@ -348,6 +352,7 @@ def train(
         snapshot=prep.now,
         encoder=indices_encoder(idx),
         seconds={name: round(v, 2) for name, v in clock.items()},
+        profile=profile(tr.X[tr.shown] if tr.shown.any() else tr.X, SCHEMA.names),
     )
 
 

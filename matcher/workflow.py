@@ -14,8 +14,12 @@ from features.records import FeedbackEvent
 from matcher import registry
 from matcher.dataset import snapshot_time
 from matcher.evaluate import baseline_scorers, evaluate, split_needs
+from matcher.exposure import exposure_records
 from matcher.labels import DEFAULT_LABELS, labels_from_feedback
+from matcher.model_exposure import heldout_exposure, relevant_pairs
 from matcher.ranker import Scorer
+from matcher.registry.card import EXPOSURE_PATH
+from matcher.registry.runs import PROFILE_PATH, feedback_window
 from matcher.train import LabelTreatment, train
 
 Progress = Callable[[str], None]
@@ -45,6 +49,11 @@ def train_and_register(
         truth=truth, progress=progress,
     )  # fmt: skip
     test = [idx.needs[i] for i in result.splits.test]
+    relevance = _relevance(result.splits.test, feedback, label_map, truth)
+    say("exposure")
+    exposure = heldout_exposure(
+        idx, test, result.model.predict, relevant_pairs(result.splits.test, **relevance), now=result.snapshot
+    )
     say("logging to MLflow")
     run_id = registry.log_run(
         booster=result.model.booster_,
@@ -52,13 +61,14 @@ def train_and_register(
             **result.params,
             "labels": ",".join(f"{k}={v}" for k, v in result.label_map.items()),
             **registry.watermark_param(snapshot_time(feedback), journal),
+            **feedback_window(feedback),
         },
         metrics={**result.metrics, **{f"feedback.{m}": v for m, v in result.feedback_metrics.items()}},
         encoder=result.encoder,
         feature_importance=result.feature_importance,
         heldout_needs=result.splits.test,
-    )
-    relevance = _relevance(result.splits.test, feedback, label_map, truth)
+        artifacts={PROFILE_PATH: result.profile, EXPOSURE_PATH: exposure_records(exposure)},
+    )  # fmt: skip
 
     def champion_score(scorer: Scorer) -> float:
         scored = evaluate(idx, test, {"champion": lambda X, need: scorer.predict(X)}, now=result.snapshot, **relevance)

@@ -5,7 +5,8 @@ new version only when it beats the current champion on the same held-out needs (
 rolls back by hand). Serving loads ``models:/talent-ranker@champion`` through ``load_champion``/``serving_model``
 (``loading``), which never raise and refuse a model whose contract — feature schema, ordered feature names, dense
 encoder — does not match the code or the serving indices. ``store`` says where the registry lives; ``watermark`` records
-which feedback a run trained on; ``report`` lists the versions and the latest runs with their evaluations.
+which feedback a run trained on; ``report`` lists the versions and the latest runs with their evaluations; ``card``
+writes each registered version's model card.
 """
 
 from matcher.registry.gate import AliasChange, GateResult, promote, register_and_gate, rollback

@@ -17,6 +17,7 @@ from mlflow.exceptions import MlflowException
 
 from matcher.ranker import Scorer
 from matcher.registry import store
+from matcher.registry.card import write_card
 from matcher.registry.loading import CHALLENGER, CHAMPION, alias_version, list_versions, load, load_version
 from matcher.registry.runs import CONTRACT_TAGS, MODEL_URI_TAG, metric_key, metric_name
 from matcher.registry.store import MODEL_NAME, RegistryError
@@ -64,7 +65,7 @@ def register_and_gate(
     logged ``metric``). Without it the champion's recorded score is used only when its run was evaluated on the same
     held-out needs (same ``heldout_fingerprint``); otherwise the new version stays challenger. A champion that no
     longer loads counts as no champion; a new version that does not load gets no alias. Everything is evaluated
-    before anything is written.
+    before anything is written. The version gets its model card (``card.write_card``).
     """
     client = store.require()
     run = client.get_run(run_id)
@@ -123,6 +124,7 @@ def register_and_gate(
         _set_champion(client, version)
     elif alias == CHALLENGER:
         client.set_registered_model_alias(MODEL_NAME, CHALLENGER, version)
+    write_card(client, run_id, version, gate)
     log.info("%s version %s: %s (%s)", MODEL_NAME, version, gate["decision"], reason)
     return GateResult(version, alias, gate["champion_before"], reason, new_score, champion_score)
 

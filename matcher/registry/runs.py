@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from mlflow.models import infer_signature
 
+from features.records import FeedbackEvent
 from features.schema import SCHEMA, FeatureSchema
 from matcher.ranker import EncoderId
 from matcher.registry import store
@@ -26,6 +27,8 @@ if TYPE_CHECKING:  # matplotlib takes over a second to import: only training dra
 
 MODEL_PATH = "model"
 MODEL_URI_TAG = "talentmatch.model_uri"  # run tag: the logged model's URI (MLflow 3 logs models outside the run)
+PROFILE_PATH = "reference_profile.json"
+"""The run artifact with the training rows' ``matcher.drift.profile``: the reference drift is measured against."""
 CONTRACT_TAGS = ("schema_version", "encoder", "encoder_version", "feature_names")
 """What a run and its model version record of the model contract (``feature_names``: a JSON list, in order)."""
 
@@ -45,6 +48,16 @@ def heldout_fingerprint(need_ids: Sequence[str]) -> str:
     return hashlib.sha256("\n".join(sorted(need_ids)).encode()).hexdigest()[:16]
 
 
+def feedback_window(feedback: Sequence[FeedbackEvent]) -> dict[str, object]:
+    """The run parameters that record its training data window: ``feedback_from``/``feedback_to`` (ISO 8601, the
+    first and last timed event) and ``feedback_events``. The next ``retrain`` and the report read "since" from here."""
+    times = [ev.time for ev in feedback if ev.time is not None]
+    window: dict[str, object] = {"feedback_events": len(feedback)}
+    if times:
+        window |= {"feedback_from": min(times).isoformat(), "feedback_to": max(times).isoformat()}
+    return window
+
+
 def synthetic_example(n_features: int, rows: int = 3) -> np.ndarray:
     """The input example MLflow logs with a model: a made-up grid (0, 0.5, 1 in every column), not anyone's row.
     It fixes the signature (float32 columns in schema order), which is all the example is for."""
@@ -62,6 +75,7 @@ def log_run(
     feature_importance: Mapping[str, float] | None = None,
     gain_curve_data: Mapping[str, Sequence[float]] | None = None,
     heldout_needs: Sequence[str] | None = None,
+    artifacts: Mapping[str, object] | None = None,
 ) -> str:
     """Log one training run and its booster as a model; return the run id.
 
@@ -73,9 +87,11 @@ def log_run(
     defaults to the booster's total gain. ``input_example``: feature rows (n, F) in schema order, checked for their
     shape only: MLflow stores ``synthetic_example`` instead (a logged model is shared and kept; real rows would be
     talents' data outliving their erasure). ``heldout_needs``: the held-out need ids, fingerprinted so the gate can
-    tell whether two runs were
-    evaluated on the same needs. ``encoder``: the dense encoder of the indices the booster was trained on
-    (``matcher.ranker.indices_encoder``); with the schema version and the ordered feature names, the model's contract.
+    tell whether two runs were evaluated on the same needs. ``encoder``: the dense encoder of the indices the
+    booster was trained on (``matcher.ranker.indices_encoder``); with the schema version and the ordered feature
+    names, the model's contract. ``artifacts``: more JSON documents by artifact path, such as the shown training
+    rows' ``reference_profile.json`` (``matcher.drift.profile``: what ``talentmatch report`` measures drift against)
+    and ``exposure.json`` (``matcher.model_exposure``, for the model card); aggregates only, never rows.
     """
     names = schema.names
     if booster.feature_name() != names:
@@ -119,6 +135,8 @@ def log_run(
             flat |= _flatten(per_model, prefix=f"by_kind.{kind}.")
         mlflow.log_metrics(flat)
         mlflow.log_dict(schema.to_dict(), "schema.json")
+        for path, doc in (artifacts or {}).items():
+            mlflow.log_dict(doc, path)
         mlflow.log_figure(_importance_plot(feature_importance), "plots/feature_importance.png")
         if by_kind:
             mlflow.log_figure(_by_kind_plot(by_kind), "plots/ndcg_by_kind.png")

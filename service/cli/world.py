@@ -18,6 +18,16 @@ def world_generate(
     talents: Annotated[int, typer.Option("--talents", min=1, help="Number of talents.")] = 5000,
     seed: Annotated[int, typer.Option("--seed", min=0, help="Random seed; the same seed gives the same files.")] = 0,
     needs: Annotated[int | None, typer.Option("--needs", min=1, help="Number of needs (default: talents/20).")] = None,
+    duplicates: Annotated[
+        float,
+        typer.Option(
+            "--duplicates",
+            min=0.0,
+            max=1.0,
+            help="Share of persons who also arrive as 1–3 more records from other sources (same person, written "
+            "differently); the world folder records which records are one person, for evaluation only.",
+        ),
+    ] = 0.0,
     json_: JsonOption = False,
 ) -> None:
     """Generate a realistic synthetic world, with the hidden true relevance in its truth file (for evaluation only)."""
@@ -32,7 +42,9 @@ def world_generate(
             progress.update(tasks[stage], completed=done, total=total)
 
         try:
-            counts = generate_world(out_dir, talents=talents, seed=seed, needs=needs, progress=on_progress)
+            counts = generate_world(
+                out_dir, talents=talents, seed=seed, needs=needs, duplicates=duplicates, progress=on_progress
+            )
         except (ValueError, OSError) as e:
             fail(str(e))
     if json_:

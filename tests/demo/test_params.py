@@ -18,7 +18,7 @@ from demo.recruiter import RECRUITER_RANGES, RecruiterParams, draw_recruiter
 from demo.relevance import FORMS, RANGES, RelevanceParams, draw_params, relevance
 from demo.render import render_enterprises
 from demo.vocabulary import vocabulary
-from demo.world import PARAMS_FILE, generate_world
+from demo.world import PARAMS_FILE, PEOPLE_FILE, generate_world
 from features.records import NeedKind
 from matcher.truth import load_truth
 
@@ -170,11 +170,12 @@ def test_near_miss_shortlists_follow_the_recruiter_params(tmp_path: Path, monkey
     assert share[0.5] > max(0.4, share[0.0] + 0.25), share
 
 
-def test_product_code_never_names_the_params_file() -> None:
+def test_product_code_never_names_the_params_or_people_file() -> None:
     for package in ("features", "matcher", "service"):
         for path in (ROOT / package).rglob("*.py"):
             text = path.read_text()
-            assert PARAMS_FILE not in text and "PARAMS_FILE" not in text, path
+            for name, constant in ((PARAMS_FILE, "PARAMS_FILE"), (PEOPLE_FILE, "PEOPLE_FILE")):
+                assert name not in text and constant not in text, (path, name)
 
 
 def test_the_readmes_document_every_parameter_and_range() -> None:
