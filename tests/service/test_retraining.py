@@ -125,9 +125,13 @@ def test_the_held_out_needs_avoid_the_needs_the_champion_trained_on(tmp_path, re
         log_trained(mark(store, events), heldout, champion=True)
         store.upsert([ev for ev in events if ev.need_id in later])
         planned = dry(store)
-    assert set(planned["heldout_needs"]) == later | set(heldout)  # before: a seeded draw over all the needs
-    assert planned["heldout"] == {"champion_trained": 0, "champion_basis": f"journal seq {champion_seq}"}
-    assert planned["new_events"] == sum(ev.need_id in later for ev in events)
+        assert set(planned["heldout_needs"]) == later | set(heldout)  # before: a seeded draw over all the needs
+        assert planned["heldout"] == {"champion_trained": 0, "champion_basis": f"journal seq {champion_seq}"}
+        assert planned["new_events"] == sum(ev.need_id in later for ev in events)
+        with store.engine.begin() as conn:  # pruned past the champion's seq: its event time is all there is left
+            conn.execute(sa.delete(db.ChangeRow.__table__).where(db.ChangeRow.__table__.c.seq <= champion_seq))
+        basis = dry(store)["heldout"]["champion_basis"]
+    assert basis.startswith("event time") and f"the journal was pruned past its seq {champion_seq}" in basis
 
 
 def _world_without_feedback(world: Path) -> dict[str, list]:
