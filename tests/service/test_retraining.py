@@ -78,9 +78,9 @@ def dry(store: Store) -> dict:
 
 
 def test_feedback_journalled_after_the_run_is_new_whatever_its_time_and_a_pruned_journal_counts_everything(
-    tmp_path, registry_dir, world
+    db_url, registry_dir, world
 ):
-    with Store(f"sqlite:///{tmp_path / 'db.sqlite'}") as store:
+    with Store(db_url) as store:
         store.upgrade()
         assert store.import_path(world).ok
         feedback = list(store.iter_records("feedback"))
