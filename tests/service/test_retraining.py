@@ -2,8 +2,9 @@
 
 A demo world (300 talents, 40 needs) with its historical feedback, no receipts: ``retrain --dry-run`` plans from it.
 What is new is what the change journal holds after the last run's seq, whatever time an event carries; a journal
-pruned past that seq makes every event a candidate, and says so. The held-out needs avoid those the champion trained
-on. ``retrain`` takes ``train``'s label-treatment options. Receipts read the same on PostgreSQL as on SQLite.
+pruned past that seq makes every event a candidate, and says so; ``train --url`` logs the seq ``retrain`` starts from.
+The held-out needs avoid those the champion trained on. ``retrain`` takes ``train``'s label-treatment options.
+Receipts read the same on PostgreSQL as on SQLite.
 """
 
 from __future__ import annotations
