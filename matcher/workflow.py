@@ -37,12 +37,11 @@ def train_and_register(
     random_state: int = 0,
     params: Mapping[str, object] | None = None,
     treatment: LabelTreatment | None = None,
-    journal: tuple[str, int] | None = None,
+    journal: tuple[str, int] | None = None,  # (store identity, change-journal seq) the feedback was read up to
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Train, log the run, register the booster and set ``champion`` only if it beats the current champion by more
-    than ``margin`` on this run's held-out needs (``challenger`` otherwise). Returns a JSON-ready summary.
-    ``journal``: (store identity, change-journal seq) the feedback was read up to, when it came from a store."""
+    than ``margin`` on this run's held-out needs (``challenger`` otherwise). Returns a JSON-ready summary."""
     say = progress or (lambda _: None)
     result = train(
         idx, feedback, label_map=label_map, params=params, treatment=treatment, random_state=random_state, dask=dask,
