@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -55,10 +56,17 @@ class Splits:
 
 
 def split_needs(
-    need_ids: Sequence[str], *, test_size: float = 0.2, valid_size: float = 0.1, random_state: int = 0
+    need_ids: Sequence[str],
+    *,
+    test_size: float = 0.2,
+    valid_size: float = 0.1,
+    random_state: int = 0,
+    test_first: AbstractSet[str] = frozenset(),
 ) -> Splits:
     """Shuffle the distinct need ids with ``random_state`` and cut them into train / valid / test by need, so no
-    held-out need contributes a single training row. Same ids and seed (in any order) → same split."""
+    held-out need contributes a single training row. Same ids and seed (in any order) → same split. ``test_first``:
+    needs to hold out before any other (in the shuffled order; ``retrain`` passes those the champion never trained
+    on), the others filling up only when there are too few."""
     for name, v in (("test_size", test_size), ("valid_size", valid_size)):
         if not 0 < v < 1:
             raise ValueError(f"split_needs: {name} must be a fraction between 0 and 1, got {v!r}")
@@ -70,11 +78,10 @@ def split_needs(
     order = [ids[i] for i in np.random.default_rng(random_state).permutation(len(ids))]
     n_test = max(1, round(test_size * len(ids)))
     n_valid = max(1, round(valid_size * len(ids)))
-    return Splits(
-        train=sorted(order[n_test + n_valid :]),
-        valid=sorted(order[n_test : n_test + n_valid]),
-        test=sorted(order[:n_test]),
-    )
+    test = ([n for n in order if n in test_first] + [n for n in order if n not in test_first])[:n_test]
+    held = set(test)
+    rest = [n for n in order if n not in held]
+    return Splits(train=sorted(rest[n_valid:]), valid=sorted(rest[:n_valid]), test=sorted(test))
 
 
 # -- scorers ------------------------------------------------------------------------------------------------------

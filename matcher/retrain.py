@@ -44,24 +44,58 @@ class NothingNew(ValueError):
 
 
 @dataclass(frozen=True)
-class RetrainPlan:
-    """What a retrain would do: the watermark it starts from and the one it would log, the events (all and new),
-    the receipt join, the events whose features are recomputed and the need split."""
+class Since:
+    """Which feedback counts as new. ``new_ids``: the events recorded after the last run's journal position ``seq``
+    (``None``: every event counts, and ``note`` says why — no earlier run read this store, or the journal no longer
+    reaches back to ``seq``). ``time``: the last run's event-time watermark, for display. ``head``: the journal
+    position of the store ``store_id`` this run reads up to (what it logs)."""
 
-    watermark: datetime | None
+    new_ids: frozenset[str] | None = None
+    seq: int | None = None
+    time: datetime | None = None
+    head: int | None = None
+    store_id: str | None = None
+    note: str = "no earlier run read this store's feedback"
+
+    @property
+    def journal(self) -> tuple[str, int] | None:
+        """(store identity, head) to log, when known."""
+        return None if self.store_id is None or self.head is None else (self.store_id, self.head)
+
+
+@dataclass(frozen=True)
+class ChampionNeeds:
+    """The needs the champion trained (or validated) on, which a fair gate does not hold out where it can help it, and
+    how they were told (``basis``)."""
+
+    trained: frozenset[str] = frozenset()
+    basis: str = "no champion with a recorded watermark"
+
+
+@dataclass(frozen=True)
+class RetrainPlan:
+    """What a retrain would do: where it starts (``since``) and the event-time watermark it would log, the events
+    (all and new), the receipt join, the events whose features are recomputed, the need split and the needs the
+    champion trained on."""
+
+    since: Since
     new_watermark: datetime | None
     events: int
     new_events: int
     joined: Joined
     recompute_labels: dict[tuple[str, str], int]
     splits: Splits
+    champion: ChampionNeeds = ChampionNeeds()
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready counts (what ``--dry-run`` prints)."""
-        data = self.joined.data
+        data, since = self.joined.data, self.since
         return {
-            "watermark": self.watermark.isoformat() if self.watermark else None,
+            "watermark": since.time.isoformat() if since.time else None,
+            "watermark_seq": since.seq,
             "new_watermark": self.new_watermark.isoformat() if self.new_watermark else None,
+            "new_watermark_seq": since.head,
+            "new_since": f"journal seq {since.seq}" if since.new_ids is not None else f"all feedback: {since.note}",
             "events": self.events,
             "new_events": self.new_events,
             "receipts": self.joined.pages,
@@ -74,6 +108,10 @@ class RetrainPlan:
             "rows_by_model": self.joined.by_model,
             "skipped": self.joined.skipped,
             "heldout_needs": self.splits.test,
+            "heldout": {
+                "champion_trained": len(set(self.splits.test) & self.champion.trained),
+                "champion_basis": self.champion.basis,
+            },
             "needs": {"train": len(self.splits.train), "valid": len(self.splits.valid), "test": len(self.splits.test)},
         }
 
@@ -82,17 +120,23 @@ def plan(
     feedback: Sequence[FeedbackEvent],
     pages: Mapping[str, ShownPage],
     *,
-    watermark: datetime | None,
+    since: Since,
     known_needs: set[str] | frozenset[str],
+    champion: ChampionNeeds = ChampionNeeds(),
     label_map: Mapping[str, int] = DEFAULT_LABELS,
     random_state: int = 0,
 ) -> RetrainPlan:
-    """Join and split; ``NothingNew`` when a watermark exists and no event is newer, ``ValueError`` when too few
-    needs have feedback. ``known_needs``: the needs that still exist (feedback on a deleted need is ignored)."""
-    new = [ev for ev in feedback if ev.time is not None and (watermark is None or ev.time > watermark)]
-    if watermark is not None and not new:
+    """Join and split; ``NothingNew`` when ``since`` names the new events and there are none, ``ValueError`` when
+    too few needs have feedback. ``known_needs``: the needs that still exist (feedback on a deleted need is ignored).
+
+    The held-out needs are as many as ``split_needs`` holds out, drawn first from the needs the champion never
+    trained on (not in ``champion.trained``): the gate scores both models there, and a need the champion trained on
+    would favour it. Needs it trained on are held out only when too few others have feedback (counted in the
+    summary's ``heldout.champion_trained``)."""
+    new = [ev for ev in feedback if since.new_ids is None or ev.id in since.new_ids]
+    if since.new_ids is not None and not new:
         raise NothingNew(
-            f"retrain: no feedback recorded since the last training run (watermark {watermark.isoformat()}, "
+            f"retrain: no feedback recorded since the last training run (journal seq {since.seq}, "
             f"{len(feedback)} event(s) in all); record feedback through the API first, or run `talentmatch train`"
         )
     joined = join_receipts(feedback, pages, label_map=label_map, random_state=random_state)
@@ -108,8 +152,8 @@ def plan(
             f"retrain: {len(needs)} need(s) have usable feedback ({len(joined.data)} receipt row(s), "
             f"{len(recompute)} pair(s) without a receipt); retraining needs at least 3 (train, valid, test)"
         )
-    splits = split_needs(sorted(needs), random_state=random_state)
-    return RetrainPlan(watermark, snapshot_time(feedback), len(feedback), len(new), joined, recompute, splits)
+    splits = split_needs(sorted(needs), random_state=random_state, test_first=needs - champion.trained)
+    return RetrainPlan(since, snapshot_time(feedback), len(feedback), len(new), joined, recompute, splits, champion)
 
 
 def _pair_needs(data: RankData) -> list[str]:
@@ -142,6 +186,7 @@ def retrain_and_register(
     treatment: LabelTreatment | None = None,
     params: Mapping[str, object] | None = None,
     margin: float = 0.0,
+    require_online_win: bool = False,
     negatives: int = 100,
     k: int = 300,
     random_state: int = 0,
@@ -206,7 +251,7 @@ def retrain_and_register(
             "rows_receipts": rows["receipts"],
             "rows_recomputed": rows["recomputed"],
             "new_events": the_plan.new_events,
-            **registry.watermark_param(the_plan.new_watermark),
+            **registry.watermark_param(the_plan.new_watermark, the_plan.since.journal),
             **feedback_window(feedback),
         },
         metrics=metrics,
@@ -223,11 +268,17 @@ def retrain_and_register(
 
     say("gating")
     gate = registry.register_and_gate(
-        run_id, metric=f"lambdarank.{GATE_METRIC}", margin=margin, new_score=new_score, champion_score_fn=champion_score
+        run_id,
+        metric=f"lambdarank.{GATE_METRIC}",
+        margin=margin,
+        new_score=new_score,
+        champion_score_fn=champion_score,
+        require_online_win=require_online_win,
     )
     clock["total"] = time.perf_counter() - t0
     return {
         **the_plan.summary(),
+        "treatment": treatment.to_dict(),
         "dry_run": False,
         "run_id": run_id,
         "version": gate.version,

@@ -38,6 +38,7 @@ def train_and_register(
     random_state: int = 0,
     params: Mapping[str, object] | None = None,
     treatment: LabelTreatment | None = None,
+    journal: tuple[str, int] | None = None,  # (store identity, change-journal seq) the feedback was read up to
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Train, log the run, register the booster and set ``champion`` only if it beats the current champion by more
@@ -60,7 +61,7 @@ def train_and_register(
         params={
             **result.params,
             "labels": ",".join(f"{k}={v}" for k, v in result.label_map.items()),
-            **registry.watermark_param(snapshot_time(feedback)),
+            **registry.watermark_param(snapshot_time(feedback), journal),
             **feedback_window(feedback),
         },
         metrics={**result.metrics, **{f"feedback.{m}": v for m, v in result.feedback_metrics.items()}},

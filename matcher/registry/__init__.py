@@ -22,7 +22,13 @@ from matcher.registry.loading import (
 from matcher.registry.report import model_report
 from matcher.registry.runs import heldout_fingerprint, log_run, metric_key, metric_name, synthetic_example
 from matcher.registry.store import EXPERIMENT, MODEL_NAME, ModelMismatch, RegistryError, configure
-from matcher.registry.watermark import WATERMARK_PARAM, last_watermark, watermark_param
+from matcher.registry.watermark import (
+    WATERMARK_PARAM,
+    Watermark,
+    champion_watermark,
+    last_watermark,
+    watermark_param,
+)
 
 __all__ = [
     "CHALLENGER",
@@ -35,7 +41,9 @@ __all__ = [
     "ModelMismatch",
     "RegistryError",
     "Serving",
+    "Watermark",
     "champion_version",
+    "champion_watermark",
     "configure",
     "heldout_fingerprint",
     "last_watermark",

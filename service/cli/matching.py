@@ -15,10 +15,12 @@ from service.cli.common import (
     UrlOption,
     WorldOption,
     champion_for,
+    database_errors,
     encoder_name,
     fail,
     indices_for,
     load_records,
+    open_store,
     out,
     print_json,
     progress_bar,
@@ -34,6 +36,64 @@ LabelsOption = Annotated[
         "(hire=4,offer=3,interview=3,contact=2,shortlist=1,view=0,impression=0,reject=0), e.g. 'view=1,contact=3'.",
     ),
 ]
+
+
+UnexaminedOption = Annotated[
+    str | None,
+    typer.Option(
+        "--unexamined",
+        help="A talent shown but never opened: 'negative' (a 0 like a reject), 'exclude' or 'weight' (a 0 weighted "
+        "by the chance it was examined at its position). Default: see README, Training.",
+    ),
+]
+ContextWeightOption = Annotated[
+    float | None,
+    typer.Option("--context-weight", min=0.0, max=1.0, help="Weight of retrieved talents never shown (0 drops)."),
+]
+DebiasOption = Annotated[
+    str | None,
+    typer.Option("--debias", help="Position debiasing: 'none', 'position' (LightGBM) or 'ipw' (inverse weights)."),
+]
+ViewGradeOption = Annotated[
+    int | None,
+    typer.Option("--view-grade", min=0, max=1, help="Training grade of a talent viewed but never judged (0 or 1)."),
+]
+"""The label-treatment options of ``train`` and ``retrain`` (read together by ``treatment_of``)."""
+RequireOnlineWinOption = Annotated[
+    bool,
+    typer.Option(
+        "--require-online-win",
+        help="A model that beats the champion offline becomes challenger, not champion: it is promoted after an "
+        "online win (`talentmatch models promote V --require-online-win`).",
+    ),
+]
+
+
+def treatment_of(
+    unexamined: str | None, context_weight: float | None, debias: str | None, view_grade: int | None
+) -> Any:
+    """The ``LabelTreatment`` of the label-treatment options, the defaults filling those not given; a bad value is a
+    usage error."""
+    from matcher.train import DEFAULT_TREATMENT, LabelTreatment
+
+    d = DEFAULT_TREATMENT
+    try:
+        return LabelTreatment(
+            unexamined if unexamined is not None else d.unexamined,
+            context_weight if context_weight is not None else d.context_weight,
+            debias if debias is not None else d.debias,
+            view_grade if view_grade is not None else d.view_grade,
+        )
+    except ValueError as e:
+        raise typer.BadParameter(str(e).removeprefix("train: ")) from None
+
+
+def journal_of(url: str | None) -> tuple[str, int]:
+    """(identity, change-journal head) of the database: logged by ``train --url`` as its feedback watermark."""
+    store = open_store(url)
+    with database_errors(store):
+        store.check_schema()
+        return store.identity(), store.change_head()
 
 
 def truth_of(world: Path | None) -> Any:
@@ -72,54 +132,21 @@ def train_command(
     dask: Annotated[
         str | None, typer.Option("--dask", help="Train on Dask: 'local' (a 2-worker LocalCluster) or tcp://HOST:PORT.")
     ] = None,
-    unexamined: Annotated[
-        str | None,
-        typer.Option(
-            "--unexamined",
-            help="A talent shown but never opened: 'negative' (a 0 like a reject), 'exclude' or 'weight' (a 0 weighted "
-            "by the chance it was examined at its position). Default: see README, Training.",
-        ),
-    ] = None,
-    context_weight: Annotated[
-        float | None,
-        typer.Option("--context-weight", min=0.0, max=1.0, help="Weight of retrieved talents never shown (0 drops)."),
-    ] = None,
-    debias: Annotated[
-        str | None,
-        typer.Option("--debias", help="Position debiasing: 'none', 'position' (LightGBM) or 'ipw' (inverse weights)."),
-    ] = None,
-    view_grade: Annotated[
-        int | None,
-        typer.Option("--view-grade", min=0, max=1, help="Training grade of a talent viewed but never judged (0 or 1)."),
-    ] = None,
-    require_online_win: Annotated[
-        bool,
-        typer.Option(
-            "--require-online-win",
-            help="A model that beats the champion offline becomes challenger, not "
-            "champion: it is promoted after an online win (`talentmatch models promote V "
-            "--require-online-win`).",
-        ),
-    ] = False,
+    unexamined: UnexaminedOption = None,
+    context_weight: ContextWeightOption = None,
+    debias: DebiasOption = None,
+    view_grade: ViewGradeOption = None,
+    require_online_win: RequireOnlineWinOption = False,
     encoder: EncoderOption = None,
     seed: SeedOption = 0,
     json_: JsonOption = False,
 ) -> None:
     """Train LambdaRank from feedback, evaluate it against baselines, log to MLflow, gate the champion."""
-    from matcher.train import DEFAULT_TREATMENT, LabelTreatment
     from matcher.workflow import train_and_register
 
     label_map = label_map_of(labels)
-    d = DEFAULT_TREATMENT
-    try:
-        treatment = LabelTreatment(
-            unexamined if unexamined is not None else d.unexamined,
-            context_weight if context_weight is not None else d.context_weight,
-            debias if debias is not None else d.debias,
-            view_grade if view_grade is not None else d.view_grade,
-        )
-    except ValueError as e:
-        raise typer.BadParameter(str(e).removeprefix("train: ")) from None
+    treatment = treatment_of(unexamined, context_weight, debias, view_grade)
+    journal = None if world is not None else journal_of(url)  # read before the records: `retrain`'s watermark
     records = load_records(world, url)
     idx = indices_for(records, encoder_name(encoder), json_)
     with progress_bar(not json_) as progress:
@@ -135,6 +162,7 @@ def train_command(
                 dask=dask,
                 treatment=treatment,
                 random_state=seed,
+                journal=journal,
                 progress=lambda stage: progress.update(task, description=f"training: {stage}"),
             )
         except ValueError as e:

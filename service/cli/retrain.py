@@ -21,15 +21,30 @@ from service.cli.common import (
     progress_bar,
     settings,
 )
-from service.cli.matching import LabelsOption, SeedOption, label_map_of
+from service.cli.matching import (
+    ContextWeightOption,
+    DebiasOption,
+    LabelsOption,
+    RequireOnlineWinOption,
+    SeedOption,
+    UnexaminedOption,
+    ViewGradeOption,
+    label_map_of,
+    treatment_of,
+)
 
 
 def retrain_command(
     url: UrlOption = None,
     labels: LabelsOption = "",
+    unexamined: UnexaminedOption = None,
+    context_weight: ContextWeightOption = None,
+    debias: DebiasOption = None,
+    view_grade: ViewGradeOption = None,
     margin: Annotated[
         float, typer.Option("--margin", min=0.0, help="NDCG@10 a new model must gain to be champion.")
     ] = 0.0,
+    require_online_win: RequireOnlineWinOption = False,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print what would be joined and held out; write nothing (no MLflow run).")
     ] = False,
@@ -42,6 +57,7 @@ def retrain_command(
     from service.retraining import retrain
 
     label_map = label_map_of(labels)
+    treatment = treatment_of(unexamined, context_weight, debias, view_grade)
     name = encoder_name(encoder)
     store = open_store(url)
     with database_errors(store), progress_bar(not json_) as progress:
@@ -49,8 +65,9 @@ def retrain_command(
         task = progress.add_task("retraining", total=None)
         try:
             summary = retrain(
-                store, settings(), dry_run=dry_run, label_map=label_map, margin=margin, encoder=name,
-                random_state=seed, progress=lambda stage: progress.update(task, description=f"retraining: {stage}"),
+                store, settings(), dry_run=dry_run, label_map=label_map, treatment=treatment, margin=margin,
+                require_online_win=require_online_win, encoder=name, random_state=seed,
+                progress=lambda stage: progress.update(task, description=f"retraining: {stage}"),
             )  # fmt: skip
         except (ValueError, RegistryError) as e:  # nothing new since the watermark, too few needs, no labels held out
             fail(str(e))
@@ -69,8 +86,9 @@ def summary_table(summary: dict) -> Table:
     table = Table(title="retrain" + (" (dry run)" if summary["dry_run"] else ""))
     table.add_column("what")
     table.add_column("value", justify="right")
-    table.add_row("watermark (last run)", summary["watermark"] or "none")
-    table.add_row("new watermark", summary["new_watermark"] or "none")
+    table.add_row("new since", summary["new_since"])
+    table.add_row("watermark (last run)", _mark(summary["watermark_seq"], summary["watermark"]))
+    table.add_row("new watermark", _mark(summary["new_watermark_seq"], summary["new_watermark"]))
     table.add_row("feedback events (new)", f"{summary['events']} ({summary['new_events']})")
     table.add_row("receipts joined", str(summary["receipts"]))
     for key, n in summary["rows"].items():
@@ -79,6 +97,17 @@ def summary_table(summary: dict) -> Table:
         table.add_row(f"skipped: {key}", str(n))
     held = summary["heldout_needs"]
     table.add_row("held-out needs", f"{len(held)}: {', '.join(held[:8])}{' …' if len(held) > 8 else ''}")
+    champion = summary["heldout"]
+    table.add_row(
+        "held-out needs the champion trained on", f"{champion['champion_trained']} ({champion['champion_basis']})"
+    )
     for model, values in summary.get("metrics", {}).items():
         table.add_row(f"held-out ndcg@10: {model}", f"{values['ndcg@10']:.4f}")
     return table
+
+
+def _mark(seq: int | None, time: str | None) -> str:
+    """A watermark for display: the journal seq that decides, the event time for reading."""
+    if seq is None:
+        return "none"
+    return f"journal seq {seq}" + (f" (newest event {time})" if time else "")

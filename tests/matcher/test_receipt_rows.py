@@ -11,8 +11,9 @@ import pytest
 
 from features.records import FeedbackEvent
 from features.schema import SCHEMA
+from matcher.evaluate import split_needs
 from matcher.receipt_rows import ShownPage, feature_rows, join_receipts, take_needs
-from matcher.retrain import NothingNew, group_ndcg, plan
+from matcher.retrain import ChampionNeeds, NothingNew, Since, group_ndcg, plan
 
 T0 = datetime(2026, 5, 1, tzinfo=UTC)
 F = "skill_coverage"
@@ -80,20 +81,46 @@ def three_needs():
     return pages, events
 
 
-def test_the_plan_counts_new_events_since_the_watermark_and_refuses_a_run_with_nothing_new():
+def test_the_plan_counts_the_events_journalled_since_the_watermark_and_refuses_a_run_with_nothing_new():
     pages, events = three_needs()
     known = {f"n{i}" for i in range(4)}
-    first = plan(events, pages, watermark=None, known_needs=known)
+    first = plan(events, pages, since=Since(head=7, store_id="db"), known_needs=known)
     summary = first.summary()
     assert (summary["events"], summary["new_events"], summary["rows"]["receipts"]) == (4, 4, 12)
-    assert summary["new_watermark"] == events[-1].time.isoformat()
+    assert summary["new_watermark"] == events[-1].time.isoformat() and first.since.journal == ("db", 7)
+    assert summary["new_since"].startswith("all feedback: no earlier run")
     assert len(summary["heldout_needs"]) == 1 and summary["heldout_needs"][0] in known
-    later = plan(events, pages, watermark=events[1].time, known_needs=known)
-    assert later.new_events == 2 and later.events == 4  # the earlier feedback is still trained on
-    with pytest.raises(NothingNew, match="no feedback recorded since the last training run"):
-        plan(events, pages, watermark=events[-1].time, known_needs=known)
+    # the oldest event, journalled after the last run (a late import), is new whatever its time says
+    later = plan(events, pages, since=Since(frozenset({events[0].id}), 7, events[-1].time), known_needs=known)
+    assert later.new_events == 1 and later.events == 4  # the earlier feedback is still trained on
+    assert later.summary()["new_since"] == "journal seq 7"
+    with pytest.raises(NothingNew, match="no feedback recorded since the last training run \\(journal seq 7"):
+        plan(events, pages, since=Since(frozenset(), 7, events[-1].time), known_needs=known)
     with pytest.raises(ValueError, match="2 need\\(s\\) have usable feedback"):
-        plan(events, pages, watermark=None, known_needs={"n0", "n1"})
+        plan(events, pages, since=Since(), known_needs={"n0", "n1"})
+
+
+def ten_needs():
+    pages = {f"r{i}": page(f"r{i}", f"n{i}", ["a", "b", "c"], [0.1, 0.5, 0.9], at=i) for i in range(10)}
+    return pages, [ev(f"n{i}", "c", "shortlist", f"r{i}", 2, 10 + i) for i in range(10)]
+
+
+def test_held_out_needs_are_drawn_from_those_the_champion_never_trained_on_where_there_are_enough():
+    pages, events = ten_needs()
+    known = {f"n{i}" for i in range(10)}
+    blind = plan(events, pages, since=Since(), known_needs=known)
+    assert len(blind.splits.test) == 2  # 20 % of 10
+    for fresh in ({"n3", "n8"}, {"n0", "n5", "n9"}):  # e.g. the champion's held-out needs and needs new since it
+        trained = ChampionNeeds(frozenset(known - fresh), "journal seq 3")
+        fair = plan(events, pages, since=Since(), known_needs=known, champion=trained)
+        assert set(fair.splits.test) <= fresh and len(fair.splits.test) == 2
+        assert fair.summary()["heldout"] == {"champion_trained": 0, "champion_basis": "journal seq 3"}
+        assert sorted(fair.splits.train + fair.splits.valid + fair.splits.test) == sorted(known)
+    # too few fresh needs: the one there is held out, a need the champion trained on fills up (and is counted)
+    short = plan(events, pages, since=Since(), known_needs=known, champion=ChampionNeeds(frozenset(known - {"n4"})))
+    assert "n4" in short.splits.test and short.summary()["heldout"]["champion_trained"] == 1
+    # no champion: exactly split_needs' split
+    assert blind.splits == split_needs(sorted(known))
 
 
 def test_held_out_ndcg_averages_the_groups_that_have_a_relevant_row():

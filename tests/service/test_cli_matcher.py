@@ -50,8 +50,11 @@ def test_first_training_run_becomes_champion(lab):
     assert 0 < first["metrics"]["lambdarank"]["ndcg@10"] <= 1
 
 
-def test_the_training_run_logs_the_newest_feedback_time_it_used_as_the_retrain_watermark(lab, monkeypatch):
+def test_the_training_run_logs_the_newest_feedback_time_it_used_and_no_journal_seq_from_a_folder(lab, monkeypatch):
+    from mlflow import MlflowClient
+
     from matcher import registry
+    from matcher.registry.watermark import JOURNAL_PARAM
 
     root, _ = lab
     monkeypatch.setenv("TALENTMATCH_MODELS_DIR", str(root / "models"))
@@ -60,7 +63,11 @@ def test_the_training_run_logs_the_newest_feedback_time_it_used_as_the_retrain_w
     try:
         lines = (root / "world" / "feedback.jsonl").read_text().splitlines()
         newest = max(datetime.fromisoformat(json.loads(line)["time"]) for line in lines)
-        assert registry.last_watermark() == newest
+        client = MlflowClient()
+        experiment = client.get_experiment_by_name(registry.EXPERIMENT)
+        first = client.search_runs([experiment.experiment_id], order_by=["attributes.start_time ASC"])[0]
+        assert datetime.fromisoformat(first.data.params[registry.WATERMARK_PARAM]) == newest
+        assert JOURNAL_PARAM not in first.data.params  # a world folder has no change journal
     finally:
         registry.configure()
 

@@ -139,7 +139,9 @@ def test_feedback_through_the_api_retrains_a_served_champion_and_a_useless_model
     second = summary["version"]
     with Store(url) as store, store.engine.connect() as conn:
         newest = conn.scalar(sa.text("select max(time) from feedback"))
-    assert registry.last_watermark().isoformat()[:19] == str(newest).replace(" ", "T")[:19]
+        mark = registry.last_watermark(store.identity())
+        assert mark.seq == summary["new_watermark_seq"] == store.change_head()  # nothing written since
+    assert mark.time.isoformat()[:19] == str(newest).replace(" ", "T")[:19]
 
     reload = client.post("/models/reload", headers=h["admin"]).json()
     assert (reload["serving"], reload["previous"], reload["changed"]) == (second, first, True)
@@ -148,6 +150,7 @@ def test_feedback_through_the_api_retrains_a_served_champion_and_a_useless_model
     useless = retrain(Store(url), settings, params={"n_estimators": 1, "min_child_samples": 100_000}, encoder="none")
     assert useless["alias"] == "challenger" and useless["champion_before"] == second, useless["gate"]
     assert useless["new_score"] < useless["champion_score"]
+    assert useless["heldout"]["champion_trained"] == 0  # held out: the champion's own and needs new since it
     reload = client.post("/models/reload", headers=h["admin"]).json()
     assert (reload["serving"], reload["champion"], reload["changed"]) == (second, second, False)
 
@@ -203,4 +206,4 @@ def test_the_join_uses_the_values_shown_and_drops_erased_talents_and_other_schem
     assert joined.skipped["erased"] == shown_erased == dry["skipped"]["erased"] >= 1
     assert n3 not in data.need_ids
     assert joined.skipped["other_schema"] == len(p3["candidates"]) == dry["skipped"]["other_schema"]
-    assert dry["dry_run"] and dry["watermark"] is None and dry["rows"]["receipts"] == len(data)
+    assert dry["dry_run"] and dry["watermark_seq"] is None and dry["rows"]["receipts"] == len(data)
