@@ -5,8 +5,9 @@ schema, other feature names, indices built with another dense encoder) keeps the
 A version registered before models recorded their dense encoder and feature names is refused with a message to
 retrain: which encoder its dense columns came from is unknown.
 
-Serving reads a SQLite store's champion without MLflow (``local``): importing MLflow and opening its store took
-~2.5 s of a server's start. Anything else (a tracking server, artifacts not on this disk, a model not saved as a
+Serving reads a SQLite store's champion without MLflow (``local``) and scores with ``matcher.booster``: importing
+MLflow and opening its store took ~2.5 s of a server's start, LightGBM's Python package (with scikit-learn and
+pandas) 2–3 s more. Anything else (a tracking server, artifacts not on this disk, a model not saved as a
 plain booster) goes through MLflow; both apply the same contract checks.
 """
 
@@ -19,9 +20,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from matcher.ranker import ContractError, EncoderId, Scorer
 from matcher.registry import local, store
 from matcher.registry.store import MODEL_NAME, ModelMismatch, RegistryError
+from matcher.scorer import ContractError, EncoderId, Scorer
 
 if TYPE_CHECKING:
     import lightgbm as lgb
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from mlflow.entities.model_registry import ModelVersion, RegisteredModel
 
     from features.indices import Indices
+    from matcher.booster import ServingBooster
 
 log = logging.getLogger("matcher.registry")
 
@@ -49,7 +51,10 @@ class Serving:
 
 
 def load(
-    model_uri: str, version: str, contract: Mapping[str, str], read: Callable[[], lgb.Booster] | None = None
+    model_uri: str,
+    version: str,
+    contract: Mapping[str, str],
+    read: Callable[[], lgb.Booster | ServingBooster] | None = None,
 ) -> Scorer:
     """Load a booster and wrap it with its recorded contract; any failure becomes a ``RegistryError`` naming the
     version and the cause (a ``ModelMismatch`` when the contract does not match this code).
@@ -174,10 +179,10 @@ def _champion() -> tuple[str, Callable[[], Scorer]] | None:
     return None if mv is None else (str(mv.version), lambda: load_version(mv))
 
 
-def _booster(model_file: str) -> lgb.Booster:
-    import lightgbm as lgb
+def _booster(model_file: str) -> ServingBooster:
+    from matcher.booster import ServingBooster
 
-    return lgb.Booster(model_file=model_file)
+    return ServingBooster(model_file)
 
 
 def list_versions() -> list[dict]:
