@@ -150,9 +150,10 @@ class Sync:
                 self.applied = catch_up(self.state, self.applied)
                 self._follow_subscriptions()
             except JournalPruned as e:
+                if self.error != str(e):  # once, not at every tick
+                    log.error("sync: %s; restart the service to rebuild them", e)
                 self.error = str(e)
                 self.state.stale = f"{e}; restart the service to rebuild them"
-                log.error("sync: %s", self.state.stale)
             except Exception as e:
                 self.error = f"{type(e).__name__}: {e}"
                 log.exception("sync: catching up from change %d failed; retrying in %.1f s", self.applied,
