@@ -70,6 +70,9 @@ class ServingBooster:
         self.num_class, self.num_features = classes.value, features.value
         self._names = self._feature_names()
 
+    def __reduce__(self) -> tuple:
+        return ServingBooster, (self.model_file,)  # the C handle does not pickle; a registered file does not change
+
     def __del__(self) -> None:
         if getattr(self, "_handle", None) and _LIB is not None:
             _LIB.LGBM_BoosterFree(self._handle)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import subprocess
 import sys
 from pathlib import Path
@@ -99,6 +100,7 @@ def test_the_serving_booster_scores_and_explains_as_lightgbm_does(tmp_path):
     assert contributions.shape == (257, len(SCHEMA.names) + 1)
     assert np.array_equal(contributions, reference.predict(X, pred_contrib=True, num_threads=1))
     assert served.feature_importance("gain").tolist() == reference.feature_importance("gain").tolist()
+    assert np.array_equal(pickle.loads(pickle.dumps(served)).predict(X), reference.predict(X))
     with pytest.raises(Exception, match="features"):
         served.predict(X[:, :3])
     (tmp_path / "broken.lgb").write_text("not a model")
