@@ -10,6 +10,7 @@ a plain LightGBM booster, a missing or unreadable ``MLmodel`` (MLflow then says 
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -32,13 +33,13 @@ class Found:
 
 def alias(path: Path, name: str, alias: str) -> str | None:
     """The version ``alias`` of registered model ``name`` points at, ``None`` when it points nowhere."""
-    with _connect(path) as conn:
+    with closing(_connect(path)) as conn:
         return _alias(conn, name, alias)
 
 
 def champion(path: Path, name: str, alias: str) -> Found:
     """The version ``alias`` points at, with its tags and the booster file to load."""
-    with _connect(path) as conn:
+    with closing(_connect(path)) as conn:
         version = _alias(conn, name, alias)
         if version is None:
             return Found(None)
