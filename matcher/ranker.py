@@ -1,4 +1,5 @@
-"""The learned re-ranker: LightGBM LambdaRank on the feature matrix, and the ``Scorer`` serving uses.
+"""The learned re-ranker: LightGBM LambdaRank on the feature matrix (``Scorer``, what serving holds, is in
+``matcher.scorer``).
 
 ``LambdaRankModel`` follows scikit-learn conventions (hyper-parameters in ``__init__``, ``fit`` returns self,
 learned attributes end in ``_``, ``random_state``) so it clones, and trains either in process or on a Dask cluster
@@ -10,19 +11,22 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import lightgbm as lgb
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from features.dense import NO_DENSE
 from features.schema import SCHEMA
-
-if TYPE_CHECKING:
-    from features.indices import Indices
+from matcher.scorer import (  # noqa: F401  (re-exported: the scorer's home before it left this module)
+    NO_ENCODER,
+    ContractError,
+    EncoderId,
+    Scorer,
+    _check_width,
+    _predict,
+    indices_encoder,
+)
 
 EvalSet = tuple[np.ndarray, np.ndarray]
 
@@ -232,105 +236,6 @@ class LambdaRankModel(BaseEstimator):
         values = self.booster_.feature_importance(importance_type=kind)
         pairs = sorted(zip(self.feature_names_, values.tolist(), strict=True), key=lambda p: -p[1])
         return {name: float(v) for name, v in pairs}
-
-
-class ContractError(ValueError):
-    """A model's contract (feature schema, ordered feature names, dense encoder) does not match this code or these
-    indices: scoring would read columns the model was not trained on (a missing encoder's columns are all 0)."""
-
-
-@dataclass(frozen=True)
-class EncoderId:
-    """The dense encoder a model was trained with or indices were built with: ``none`` (version ``""``) when there
-    are no dense vectors, whose columns are then all 0."""
-
-    name: str
-    version: str
-
-    def __str__(self) -> str:
-        return self.name if not self.version else f"{self.name} (version {self.version})"
-
-
-NO_ENCODER = EncoderId(NO_DENSE, "")
-
-
-def indices_encoder(idx: Indices) -> EncoderId:
-    """The encoder ``idx``'s dense columns come from."""
-    return NO_ENCODER if idx.dense is None else EncoderId(idx.dense.encoder_name, idx.dense.encoder_version)
-
-
-class Scorer:
-    """What serving holds: a booster pinned to a model version and its contract — the feature schema, the ordered
-    feature names and the dense encoder it was trained with. ``check_indices`` refuses indices built otherwise."""
-
-    def __init__(
-        self, booster: lgb.Booster, version: str, schema_version: str, encoder: EncoderId, *, name: str | None = None
-    ) -> None:
-        label = f"{name} v{version}" if name else f"model {version}"
-        if schema_version != SCHEMA.version:
-            raise ContractError(
-                f"{label}: trained on feature schema {schema_version}, but this code builds schema "
-                f"{SCHEMA.version}; retrain with `talentmatch train` or deploy the matching code version"
-            )
-        names = booster.feature_name()
-        if names != SCHEMA.names:
-            diff = sorted(set(names) ^ set(SCHEMA.names))
-            where = next((i for i, (a, b) in enumerate(zip(names, SCHEMA.names, strict=False)) if a != b), None)
-            detail = ", ".join(diff[:5]) if diff else f"same names, different order from position {where}"
-            raise ContractError(
-                f"{label}: booster features differ from schema {SCHEMA.version} ({detail}); retrain with "
-                "`talentmatch train`"
-            )
-        self.booster = booster
-        self.version = version
-        self.schema_version = schema_version
-        self.encoder = encoder
-        self.feature_names = list(names)
-        self.label = label
-
-    @classmethod
-    def from_model(cls, model: LambdaRankModel, version: str, encoder: EncoderId) -> Scorer:
-        check_is_fitted(model, "booster_")
-        return cls(model.booster_, version, model.schema_version_, encoder)
-
-    def check_indices(self, idx: Indices) -> None:
-        """Refuse indices whose dense columns come from another encoder than the model was trained with."""
-        built = indices_encoder(idx)
-        if built != self.encoder:
-            raise ContractError(
-                f"{self.label} was trained with encoder {self.encoder}; these indices were built with encoder "
-                f"{built}; rebuild the indices with --encoder {self.encoder.name} (TALENTMATCH_ENCODER) or retrain "
-                f"with --encoder {built.name}"
-            )
-
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        return _predict(self.booster, X)
-
-    def contributions(self, X: np.ndarray) -> np.ndarray:
-        """Per-feature contributions (n, F + 1) to each score; the last column is the bias. Rows sum to ``predict``."""
-        X = _check_width(X)
-        if len(X) == 0:  # a need whose every candidate a rule removed (LightGBM divides by the row count)
-            return np.zeros((0, X.shape[1] + 1), dtype=np.float32)
-        contrib = self.booster.predict(X, pred_contrib=True, num_threads=1)  # one thread: see _predict
-        return np.asarray(contrib, dtype=np.float32).reshape(len(X), -1)
-
-
-def _predict(booster: lgb.Booster, X: np.ndarray) -> np.ndarray:
-    X = _check_width(X)
-    if len(X) == 0:
-        return np.zeros(0, dtype=np.float32)
-    # One thread: a few hundred rows per request cost ~1.5 ms alone but ~8 ms with OpenMP fighting for 2 busy cores.
-    return np.asarray(booster.predict(X, num_threads=1), dtype=np.float32)
-
-
-def _check_width(X: np.ndarray) -> np.ndarray:
-    X = np.asarray(X, dtype=np.float32)
-    if X.ndim != 2 or X.shape[1] != len(SCHEMA.names):
-        raise ValueError(
-            f"feature matrix has shape {X.shape}; expected (n, {len(SCHEMA.names)}) in schema {SCHEMA.version} "
-            "order (build it with features.matrix.feature_matrix)"
-        )
-    return X
 
 
 def _check_rank_input(X: np.ndarray, y: np.ndarray, group: np.ndarray, what: str) -> tuple:

@@ -73,6 +73,12 @@ class Settings(BaseSettings):
         "store, from its change journal: they show in its rankings within this many seconds plus the time to apply "
         "them (0: off, for a single process).",
     )
+    journal_keep_days: float = Field(
+        default=7.0,
+        ge=0,
+        description="Days of the change journal `talentmatch db prune-journal` keeps (besides what the oldest index "
+        "snapshot still needs): a process whose indices are older than what is left rebuilds instead of catching up.",
+    )
     model_poll_seconds: float = Field(
         default=30.0,
         ge=0,

@@ -76,6 +76,13 @@ def _candidates(store: Store, settings: Settings):
         if meta["meta"].get("store") != identity:
             log.warning("index snapshot %s passed over: it is of another database", path.name)
             continue
+        if meta["seq"] < (horizon := store.journal_horizon()):
+            # the changes after it are gone, and with them any erasure after it: it can neither catch up nor be
+            # checked, so it goes (the oldest snapshot's seq bounds pruning: only another host's can be this old)
+            log.warning("index snapshot %s deleted: taken at change %d, before the change journal's horizon %d",
+                        path.name, meta["seq"], horizon)  # fmt: skip
+            forget(where, only=[path])
+            continue
         if usable(store, path, meta["seq"]):
             yield path, meta
 
@@ -142,6 +149,23 @@ def forget(where: Path | None, *, only: list[Path] | None = None) -> int:
     for path in gone:
         shutil.rmtree(path, ignore_errors=True)
     return len(gone)
+
+
+def oldest_seq(store: Store, settings: Settings) -> int | None:
+    """The journal seq of this database's oldest snapshot on disk (``None``: none): a start from it needs the
+    journal's changes after it, so pruning keeps them."""
+    if (where := root(settings)) is None:
+        return None
+    identity = store.identity()
+    seqs = []
+    for path in snapshot.snapshots(where):
+        try:
+            meta = snapshot.read_meta(path)
+        except snapshot.SnapshotError:
+            continue
+        if meta["meta"].get("store") == identity:
+            seqs.append(meta["seq"])
+    return min(seqs, default=None)
 
 
 def ensure(settings: Settings) -> Path | None:

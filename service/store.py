@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -337,11 +338,41 @@ class Store:
             return conn.scalar(sa.select(sa.func.max(c.c.seq))) or 0
 
     def changes_since(self, seq: int, limit: int = CHUNK) -> list[Change]:
-        """Up to ``limit`` journal rows after ``seq``, oldest first."""
+        """Up to ``limit`` journal rows after ``seq``, oldest first. Raises ``JournalPruned`` when changes after
+        ``seq`` were pruned (``prune_journal``): the reader must rebuild from the records instead."""
         c = db.ChangeRow.__table__
         query = sa.select(c.c.seq, c.c.kind, c.c.record_id, c.c.op).where(c.c.seq > seq).order_by(c.c.seq)
         with self.engine.connect() as conn:
-            return [Change(*row) for row in conn.execute(query.limit(limit))]
+            if seq < (horizon := _horizon(conn)):
+                raise JournalPruned(seq, horizon)
+            return [Change(*row) for row in conn.execute(query.limit(limit)) if row.kind != PRUNED[0]]
+
+    def journal_horizon(self) -> int:
+        """The seq up to which the journal was pruned (0: never): a reader that applied changes up to an older seq
+        cannot catch up from the journal."""
+        with self.engine.connect() as conn:
+            return _horizon(conn)
+
+    def prune_journal(self, *, keep_after: datetime, keep_from_seq: int | None = None) -> tuple[int, int]:
+        """Delete the journal rows written before ``keep_after`` and at or before ``keep_from_seq`` (the oldest
+        index snapshot's seq: a start from it needs the rows after), never the newest row (its seq is the head, which
+        must not go back). The newest row pruned stays as a marker whose seq is the new horizon. Returns (horizon,
+        rows deleted)."""
+        c = db.ChangeRow.__table__
+        with self.engine.begin() as conn:
+            _lock_journal(conn)
+            before = _horizon(conn)
+            head = conn.scalar(sa.select(sa.func.max(c.c.seq))) or 0
+            where = [c.c.seq < head, c.c.at < keep_after]
+            if keep_from_seq is not None:
+                where.append(c.c.seq <= keep_from_seq)
+            horizon = conn.scalar(sa.select(sa.func.max(c.c.seq)).where(*where)) or 0
+            if horizon <= before:
+                return before, 0
+            deleted = conn.execute(sa.delete(c).where(c.c.seq < horizon)).rowcount
+            kind, op = PRUNED
+            conn.execute(sa.update(c).where(c.c.seq == horizon).values(kind=kind, record_id="", op=op))
+        return horizon, deleted
 
     def identity(self) -> str:
         """The database's random id (made by its first migration to 0010): what index snapshots are tied to."""
@@ -375,6 +406,27 @@ class Change:
     kind: str
     record_id: str
     op: str
+
+
+class JournalPruned(StoreError):
+    """Changes a reader needs were pruned from the journal: it must rebuild its indices from the records."""
+
+    def __init__(self, since: int, horizon: int) -> None:
+        super().__init__(
+            f"the change journal was pruned up to change {horizon}, past change {since} these indices reflect; they "
+            "must be rebuilt from the store"
+        )
+        self.since, self.horizon = since, horizon
+
+
+PRUNED = ("journal", "pruned")
+"""(kind, op) of the marker row ``prune_journal`` leaves at the horizon: always the oldest row once pruned."""
+
+
+def _horizon(conn: Connection) -> int:
+    c = db.ChangeRow.__table__
+    oldest = conn.execute(sa.select(c.c.seq, c.c.kind, c.c.op).order_by(c.c.seq).limit(1)).first()
+    return oldest.seq if oldest is not None and (oldest.kind, oldest.op) == PRUNED else 0
 
 
 JOURNAL_LOCK = 0x7A1E47

@@ -17,14 +17,16 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from prometheus_client import Gauge
 
 from features.records import Incubator, Need, Talent
-from service import db, erasure
-from service.store import Change, Store
+from service import db, erasure, snapshots
+from service.settings import Settings
+from service.store import Change, JournalPruned, Store
 
 log = logging.getLogger("talentmatch.api")
 
@@ -147,6 +149,11 @@ class Sync:
             try:
                 self.applied = catch_up(self.state, self.applied)
                 self._follow_subscriptions()
+            except JournalPruned as e:
+                if self.error != str(e):  # once, not at every tick
+                    log.error("sync: %s; restart the service to rebuild them", e)
+                self.error = str(e)
+                self.state.stale = f"{e}; restart the service to rebuild them"
             except Exception as e:
                 self.error = f"{type(e).__name__}: {e}"
                 log.exception("sync: catching up from change %d failed; retrying in %.1f s", self.applied,
@@ -201,3 +208,11 @@ def install(state: Any, seconds: float, applied: int) -> Sync:
 def shutdown(state: Any) -> None:
     if (sync := getattr(state, "sync", None)) is not None:
         sync.stop()
+
+
+def prune(store: Store, settings: Settings, *, keep_days: float | None = None) -> tuple[int, int]:
+    """Prune the journal of rows older than ``keep_days`` (default ``TALENTMATCH_JOURNAL_KEEP_DAYS``) that no
+    index snapshot of this database on disk still needs; returns (horizon, rows deleted)."""
+    days = settings.journal_keep_days if keep_days is None else keep_days
+    keep_after = datetime.now(UTC) - timedelta(days=days)
+    return store.prune_journal(keep_after=keep_after, keep_from_seq=snapshots.oldest_seq(store, settings))

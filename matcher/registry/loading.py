@@ -4,28 +4,33 @@ schema, other feature names, indices built with another dense encoder) keeps the
 
 A version registered before models recorded their dense encoder and feature names is refused with a message to
 retrain: which encoder its dense columns came from is unknown.
+
+Serving reads a SQLite store's champion without MLflow (``local``) and scores with ``matcher.booster``: importing
+MLflow and opening its store took ~2.5 s of a server's start, LightGBM's Python package (with scikit-learn and
+pandas) 2–3 s more. Anything else (a tracking server, artifacts not on this disk, a model not saved as a
+plain booster) goes through MLflow; both apply the same contract checks.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-import mlflow.lightgbm
-from mlflow import MlflowClient
-from mlflow.entities.model_registry import ModelVersion, RegisteredModel
-from mlflow.exceptions import MlflowException
-
-from matcher.ranker import ContractError, EncoderId, Scorer
-from matcher.registry import store
+from matcher.registry import local, store
 from matcher.registry.store import MODEL_NAME, ModelMismatch, RegistryError
+from matcher.scorer import ContractError, EncoderId, Scorer
 
 if TYPE_CHECKING:
+    import lightgbm as lgb
+    from mlflow import MlflowClient
+    from mlflow.entities.model_registry import ModelVersion, RegisteredModel
+
     from features.indices import Indices
+    from matcher.booster import ServingBooster
 
 log = logging.getLogger("matcher.registry")
 
@@ -45,12 +50,18 @@ class Serving:
     mismatch: bool = False
 
 
-def load(model_uri: str, version: str, contract: Mapping[str, str]) -> Scorer:
+def load(
+    model_uri: str,
+    version: str,
+    contract: Mapping[str, str],
+    read: Callable[[], lgb.Booster | ServingBooster] | None = None,
+) -> Scorer:
     """Load a booster and wrap it with its recorded contract; any failure becomes a ``RegistryError`` naming the
     version and the cause (a ``ModelMismatch`` when the contract does not match this code).
 
     A version registered before models recorded their dense encoder is refused (retrain): which encoder its dense
-    columns came from is unknown, and scoring it on indices built with another one reads zeros or foreign vectors."""
+    columns came from is unknown, and scoring it on indices built with another one reads zeros or foreign vectors.
+    ``read`` loads the booster (default: MLflow's loader on ``model_uri``)."""
     label = f"{MODEL_NAME} v{version}"
     if not contract.get("schema_version"):
         raise RegistryError(f"model {version} has no schema_version tag; it was not logged by talentmatch")
@@ -60,7 +71,12 @@ def load(model_uri: str, version: str, contract: Mapping[str, str]) -> Scorer:
             "contract); retrain with `talentmatch train`"
         )
     try:
-        booster = mlflow.lightgbm.load_model(model_uri)
+        if read is None:
+            import mlflow.lightgbm
+
+            booster = mlflow.lightgbm.load_model(model_uri)
+        else:
+            booster = read()
     except Exception as e:
         raise RegistryError(f"model {version} ({model_uri}) fails to load: {type(e).__name__}: {e}") from e
     if json.loads(contract["feature_names"]) != booster.feature_name():
@@ -77,6 +93,8 @@ def load_version(mv: ModelVersion) -> Scorer:
 
 
 def registered(client: MlflowClient) -> RegisteredModel | None:
+    from mlflow.exceptions import MlflowException
+
     try:
         return client.get_registered_model(MODEL_NAME)
     except MlflowException as e:
@@ -96,6 +114,11 @@ def champion_version(alias: str = CHAMPION) -> str | None:
     alias); a serving process polls this to pick up a new champion (and challenger)."""
     if store.missing():
         return None
+    if (path := store.sqlite_path(store.uri())) is not None:
+        try:
+            return local.alias(path, MODEL_NAME, alias)
+        except local.NotLocal as e:
+            log.debug("%s alias read through MLflow: %s", alias, e)
     mv = alias_version(store.client(), alias)
     return None if mv is None else str(mv.version)
 
@@ -124,12 +147,12 @@ def serving_model(
         if missing:
             log.warning("%s not loaded, %s: %s", alias, keeping, missing)
             return Serving(previous, None)
-        mv = alias_version(store.client(), alias)
-        if mv is None:
+        found = _aliased(alias)
+        if found is None:
             log.warning("%s not loaded, %s: %s has no %r alias", alias, keeping, MODEL_NAME, alias)
             return Serving(previous, None)
-        champion = str(mv.version)
-        scorer = previous if previous is not None and previous.version == champion else load_version(mv)
+        champion, read = found
+        scorer = previous if previous is not None and previous.version == champion else read()
         if indices is not None:
             try:
                 scorer.check_indices(indices)
@@ -140,6 +163,29 @@ def serving_model(
         if warn:
             log.warning("%s not loaded, %s: %s", alias, keeping, e)
         return Serving(previous, champion, str(e), isinstance(e, ModelMismatch))
+
+
+def _aliased(alias: str) -> tuple[str, Callable[[], Scorer]] | None:
+    """The version ``alias`` points at and how to load it (``None``: no alias): read straight from a SQLite store
+    when it holds a plain booster on this disk (``local``), else through MLflow."""
+    if (path := store.sqlite_path(store.uri())) is not None:
+        try:
+            found = local.champion(path, MODEL_NAME, alias)
+        except local.NotLocal as e:
+            log.debug("%s read through MLflow: %s", alias, e)
+        else:
+            if (version := found.version) is None:
+                return None
+            uri, model_file = f"models:/{MODEL_NAME}/{version}", found.model_file
+            return version, lambda: load(uri, version, found.tags, lambda: _booster(model_file))
+    mv = alias_version(store.client(), alias)
+    return None if mv is None else (str(mv.version), lambda: load_version(mv))
+
+
+def _booster(model_file: str) -> ServingBooster:
+    from matcher.booster import ServingBooster
+
+    return ServingBooster(model_file)
 
 
 def list_versions() -> list[dict]:

@@ -1,19 +1,25 @@
 """Where the registry lives: ``MLFLOW_TRACKING_URI`` when set (a tracking server or another store), else a SQLite file
 ``<models_dir>/mlflow.db`` with artifacts in ``<models_dir>/artifacts`` (``TALENTMATCH_MODELS_DIR``, default
 ``models`` under the working directory). Reading never creates a missing SQLite store (``missing``/``require``).
+
+MLflow is imported only by what needs it (``client``): saying where the store is, and serving's champion from a
+SQLite store (``loading.serving_model``), do not wait seconds for it.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
-import mlflow
-from mlflow import MlflowClient
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
 
 MODEL_NAME = "talent-ranker"
 EXPERIMENT = "talentmatch"
@@ -37,24 +43,37 @@ class ModelMismatch(RegistryError):
 
 _uri: str | None = None
 _registry_uri: str | None = None
+_pointed = False
 
 
 def configure(models_dir: str | Path | None = None) -> str:
     """Point MLflow at the store and return its URI.
 
     Precedence: an explicit ``models_dir``; else ``MLFLOW_TRACKING_URI`` (with ``MLFLOW_REGISTRY_URI`` when set,
-    MLflow's own variables); else ``TALENTMATCH_MODELS_DIR`` / ``models`` under the working directory.
+    MLflow's own variables); else ``TALENTMATCH_MODELS_DIR`` / ``models`` under the working directory. MLflow's
+    global URIs are set now when MLflow is loaded, else by ``client`` before first use.
     """
-    global _uri, _registry_uri
-    saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
-    if models_dir is None and saved["MLFLOW_TRACKING_URI"]:
-        uri = saved["MLFLOW_TRACKING_URI"]
-        registry_uri = saved["MLFLOW_REGISTRY_URI"] or uri
+    global _uri, _registry_uri, _pointed
+    if models_dir is None and os.environ.get("MLFLOW_TRACKING_URI"):
+        uri = os.environ["MLFLOW_TRACKING_URI"]
+        registry_uri = os.environ.get("MLFLOW_REGISTRY_URI") or uri
     else:
         root = Path(models_dir) if models_dir is not None else RegistrySettings().models_dir
         uri = registry_uri = f"sqlite:///{(root.expanduser().absolute() / 'mlflow.db').as_posix()}"
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(registry_uri)
+    _uri, _registry_uri, _pointed = uri, registry_uri, False
+    if "mlflow" in sys.modules:
+        _point_mlflow()
+    return uri
+
+
+def _point_mlflow() -> None:
+    """Set MLflow's global tracking and registry URIs (what ``mlflow.start_run`` and ``models:/`` URIs use) to ours."""
+    import mlflow
+
+    global _pointed
+    saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+    mlflow.set_tracking_uri(uri())
+    mlflow.set_registry_uri(_registry_uri)
     # mlflow exports both URIs to the environment; restore the caller's, so a store chosen here (say, a test's
     # temporary one) does not leak into subprocesses or later configure() calls.
     for key, value in saved.items():
@@ -62,8 +81,7 @@ def configure(models_dir: str | Path | None = None) -> str:
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
-    _uri, _registry_uri = uri, registry_uri
-    return uri
+    _pointed = True
 
 
 def uri() -> str:
@@ -72,6 +90,10 @@ def uri() -> str:
 
 
 def client() -> MlflowClient:
+    from mlflow import MlflowClient
+
+    if not _pointed:
+        _point_mlflow()
     return MlflowClient(tracking_uri=uri(), registry_uri=_registry_uri)
 
 

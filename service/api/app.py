@@ -47,7 +47,7 @@ from service.locking import IndexLock
 from service.models import ModelSlot
 from service.ranking import RankCache
 from service.settings import Settings
-from service.store import Store, StoreError
+from service.store import JournalPruned, Store, StoreError
 
 log = logging.getLogger("talentmatch.api")
 
@@ -94,7 +94,13 @@ def load_state(state: Any, settings: Settings) -> None:
     state.snapshot = opened.path.name if opened.path is not None else None
     # what was written after the snapshot, now: the alerts' start-up pass (``alerts.install``) matches the records
     # still owed an alert against these indices, and a write that crashed before its indexing is among them
-    state.journal_seq = opened.seq if opened.path is None else sync.catch_up(state, opened.seq)
+    try:
+        state.journal_seq = opened.seq if opened.path is None else sync.catch_up(state, opened.seq)
+    except JournalPruned as e:  # pruned between choosing the snapshot and catching up: build from the records
+        log.warning("index snapshot %s not used: %s", opened.path.name, e)
+        opened = snapshots.build(store, settings, processes=1)
+        snapshots.save(store, settings, opened)
+        state.indices, state.snapshot, state.journal_seq = opened.indices, None, opened.seq
     log.info(
         "ready: %d talents, %d needs from %s in %.1f s (%s)",
         len(opened.indices.talents),

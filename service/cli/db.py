@@ -157,3 +157,35 @@ def db_stats(url: UrlOption = None, json_: JsonOption = False) -> None:
         print_json({"database": safe_url(store.url), "revision": revision, "counts": counts})
         return
     out.print(count_table(f"{safe_url(store.url)} (revision {revision})", "kind", "records", counts))
+
+
+@app.command("prune-journal")
+def db_prune_journal(
+    keep_days: Annotated[
+        float | None,
+        typer.Option(
+            "--keep-days",
+            min=0,
+            help="Days of changes kept (default: TALENTMATCH_JOURNAL_KEEP_DAYS).",
+            show_default=False,
+        ),
+    ] = None,
+    url: UrlOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Delete change-journal rows older than the retention window that no index snapshot on disk still needs (run
+    it nightly, after `talentmatch index snapshot`). A process whose indices are older than the rows kept rebuilds
+    them from the records instead of catching up."""
+    from service import sync
+    from service.db import safe_url
+
+    store = open_store(url)
+    with database_errors(store):
+        store.check_schema()
+        horizon, deleted = sync.prune(store, settings(), keep_days=keep_days)
+    doc = {"database": safe_url(store.url), "horizon": horizon, "deleted": deleted}
+    if json_:
+        print_json(doc)
+    else:
+        out.print(f"{doc['database']}: {deleted:,} journal rows deleted, pruned up to change {horizon}",
+                  highlight=False)  # fmt: skip
