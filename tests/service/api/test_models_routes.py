@@ -43,15 +43,33 @@ def register(seed: int, encoder: EncoderId = NO_ENCODER) -> str:
     trained with another encoder than the champion); returns its version."""
     from matcher import registry
 
-    model = booster(seed)
-    example = np.zeros((2, len(SCHEMA.names)), dtype=np.float32)
-    run_id = registry.log_run(booster=model, params={"seed": seed}, metrics={"lambdarank": {"ndcg@10": 0.9}},
-                              input_example=example, heldout_needs=["n-pv"], encoder=encoder)  # fmt: skip
+    run_id = log(seed, encoder)
     result = registry.register_and_gate(run_id, champion_score_fn=lambda scorer: 0.1)
     if result.alias == "challenger" and "not comparable" in result.reason:  # another encoder: promoted by hand
         registry.promote(result.version)
     else:
         assert result.alias == "champion", result.reason
+    return result.version
+
+
+def log(seed: int, encoder: EncoderId = NO_ENCODER) -> str:
+    from matcher import registry
+
+    example = np.zeros((2, len(SCHEMA.names)), dtype=np.float32)
+    return registry.log_run(booster=booster(seed), params={"seed": seed}, metrics={"lambdarank": {"ndcg@10": 0.9}},
+                            input_example=example, heldout_needs=["n-pv"], encoder=encoder)  # fmt: skip
+
+
+def register_broken(seed: int) -> str:
+    """Register a model, corrupt its artifact, and only then point the champion alias at it: a server polling in
+    between must never see it intact."""
+    from mlflow import MlflowClient
+
+    from matcher import registry
+
+    result = registry.register_and_gate(log(seed), champion_score_fn=lambda scorer: 1.0)  # loses: challenger
+    corrupt(result.version)
+    MlflowClient().set_registered_model_alias(registry.MODEL_NAME, registry.CHAMPION, result.version)
     return result.version
 
 
@@ -232,8 +250,7 @@ def test_a_new_champion_is_picked_up_without_a_reload_and_a_broken_one_is_not(po
     ranked = served_within(client, h, second)
     receipt = client.get(f"/rankings/{ranked['ranking_id']}", headers=h["data_team"]).json()
     assert receipt["model_version"] == second
-    broken = register(2)
-    corrupt(broken)
+    broken = register_broken(2)
     deadline = time.monotonic() + 20
     while (ready := client.get("/readyz").json())["model_note"] is None:
         assert time.monotonic() < deadline
