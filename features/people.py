@@ -233,7 +233,7 @@ def link(
     review: list[ReviewPair] = []
     if len(df) >= 2:
         scores, review, names = _score(df, threshold, review_threshold)
-    persons = _components(ids, [(a, b) for a, b, p in scores if p >= threshold])
+    persons = components(ids, [(a, b) for a, b, p in scores if p >= threshold])
     return Linkage(persons, review, scores, threshold, review_threshold, time.perf_counter() - t0, names)
 
 
@@ -285,7 +285,7 @@ def _pairs(column: pd.Series) -> int:
     return int((counts * (counts - 1) // 2).sum())
 
 
-def _components(ids: list[str], edges: list[tuple[str, str]]) -> dict[str, str]:
+def components(ids: list[str], edges: list[tuple[str, str]]) -> dict[str, str]:
     """Record id → person id: connected components over the matching pairs, named by their smallest record id."""
     parent = {i: i for i in ids}
 
