@@ -37,6 +37,11 @@ REVIEW_THRESHOLD = 0.5
 """Match probability from which a pair below ``THRESHOLD`` goes to review."""
 EM_MIN_PAIRS = 20
 """Pairs a blocking rule must yield before EM learns from it (fewer teach nothing and can make EM diverge)."""
+EM_PAIRS = 1e6
+"""At most this many blocked pairs per EM session (a big employer's staff would otherwise give tens of millions)."""
+M_FLOOR = 1e-3
+"""Least m probability of a level: one disagreement (say, two incubators) never outweighs every other agreement,
+however rarely EM saw true pairs disagree there."""
 U_PAIRS = 2e6
 """Random pairs for u: enough for stable non-match frequencies, a few seconds at 100k records."""
 
@@ -156,7 +161,9 @@ def _set(values: Iterable[str | None]) -> list[str] | None:
 
 
 def frame(talents: Iterable[Talent]) -> pd.DataFrame:
-    """One row per talent with the normalised columns the comparisons read (``birth_year`` when Talent has it)."""
+    """One row per talent with the normalised columns the comparisons read (``birth_year`` when Talent has it),
+    plus ``first_work`` (the first normalised work title: EM trains on pairs sharing it, a scalar, as Splink 5
+    loses an array comparison when EM blocks on that exploded array)."""
     rows = []
     for t in talents:
         name, keys = _names(t)
@@ -167,10 +174,12 @@ def frame(talents: Iterable[Talent]) -> pd.DataFrame:
             "institutions": _set(e.institution for e in t.education), "works": _set(w.title for w in t.works),
             "incubator": t.incubator_id, "birth_year": getattr(t, "birth_year", None),
         })  # fmt: skip
-    return pd.DataFrame(rows, columns=[
+    df = pd.DataFrame(rows, columns=[
         "unique_id", "name", "keys", "email", "phone", "employer", "nationality", "institutions", "works",
         "incubator", "birth_year",
     ])  # fmt: skip
+    df["first_work"] = df["works"].map(lambda w: w[0] if isinstance(w, list) else None)
+    return df
 
 
 def _comparisons(df: pd.DataFrame) -> list:
@@ -259,12 +268,18 @@ def _score(
     if exact:
         linker.training.estimate_probability_two_random_records_match([block_on(c) for c in exact], recall=0.7)
     linker.training.estimate_u_using_random_sampling(max_pairs=U_PAIRS, seed=SEED)
-    for rule in (*exact, "name"):
+    for rule in ("email", "phone", "name", "first_work"):  # where most pairs are one person, so EM finds them
         if _pairs(df[rule]) >= EM_MIN_PAIRS:
             try:
-                linker.training.estimate_parameters_using_expectation_maximisation(block_on(rule))
+                linker.training.estimate_parameters_using_expectation_maximisation(block_on(rule), max_pairs=EM_PAIRS)
             except ValueError:  # no pair in the block looks like a match (EM's prior reached 0): nothing learnt
                 continue
+    model = linker.misc.save_model_to_json()
+    for comparison in model["comparisons"]:
+        for level in comparison["comparison_levels"]:
+            if level.get("m_probability") is not None:
+                level["m_probability"] = max(level["m_probability"], M_FLOOR)
+    linker = Linker(db.register(df), model, log_level=None)
     predicted = linker.inference.predict(threshold_match_probability=review_threshold).as_pandas_dataframe()
     weights = [f"mw_{n}" for n in names]
     scores, review = [], []
