@@ -48,9 +48,8 @@ U_PAIRS = 2e6
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _NOT_WORD = re.compile(r"[^\w\s]")
 _JOINERS = re.compile(r"['’\-‐]")
-_COMPOUND_SURNAMES = frozenset(
-    "欧阳 司马 诸葛 上官 东方 皇甫 令狐 慕容 司徒 夏侯 尉迟 公孙 长孙 宇文 端木 百里 西门 南宫 轩辕 呼延".split()
-)
+_COMPOUND_SURNAMES = frozenset(("欧阳", "司马", "诸葛", "上官", "东方", "皇甫", "令狐", "慕容", "司徒", "夏侯", "尉迟",
+                                "公孙", "长孙", "宇文", "端木", "百里", "西门", "南宫", "轩辕", "呼延"))  # fmt: skip
 _SURNAME_READINGS = {"曾": "zeng", "单": "shan", "解": "xie", "仇": "qiu", "区": "ou", "查": "zha", "朴": "piao",
                      "覃": "qin", "乐": "yue", "缪": "miao", "翟": "zhai", "盖": "ge", "种": "chong", "秘": "bi",
                      "尉迟": "yuchi", "长孙": "zhangsun", "万俟": "moqi"}  # fmt: skip
@@ -190,7 +189,9 @@ def _comparisons(df: pd.DataFrame) -> list:
     name = cl.CustomComparison(
         output_column_name="name",
         comparison_levels=[
-            cll.NullLevel("name"),
+            cll.CustomLevel(
+                "(name_l IS NULL OR name_r IS NULL) AND (keys_l IS NULL OR keys_r IS NULL)", "name is NULL"
+            ).configure(is_null_level=True),  # "L. Wang" has no full name, but its surname and initial compare
             cll.ExactMatchLevel("name", term_frequency_adjustments=True),
             cll.JaroWinklerLevel("name", 0.92),
             cll.ArrayIntersectLevel("keys", 1).configure(label_for_charts="surname and initial"),

@@ -1,10 +1,11 @@
 """How well duplicate-person linkage (``features.people``) finds the true persons, against labelled persons.
 
-Two views, each at any threshold of the one linkage run: **pairs** — the scored pairs at or above the threshold
+Views, each at any threshold of the one linkage run: **pairs** — the scored pairs at or above the threshold
 against every pair of records of one true person (a true pair never scored, e.g. missed by blocking, counts as
-missed); **clusters** — B-cubed precision and recall of the persons formed (per record: the share of its predicted
-person that truly is it, and the share of its true person it was put with), which charges a wrong merge of two big
-clusters by the records it affects rather than by the quadratic number of pairs.
+missed); **person pairs** — the same for every pair of records inside one person formed (what clustering adds by
+transitivity, right or wrong); **clusters** — B-cubed precision and recall of the persons formed (per record: the
+share of its predicted person that truly is it, and the share of its true person it was put with), which charges a
+wrong merge of two big clusters by the records it affects rather than by the quadratic number of pairs.
 """
 
 from __future__ import annotations
@@ -37,12 +38,16 @@ def evaluate(linkage: Linkage, persons: Iterable[Sequence[str]], threshold: floa
     predicted = components(ids, edges)
     actual = {r: r for r in ids} | {r: min(p) for p in persons for r in p if r in linkage.persons}
     b_precision, b_recall = _b_cubed(predicted, actual)
+    formed = true_pairs(_groups(predicted).values())
+    within = len(formed & truth)
     return {
         "threshold": threshold,
         "pair_precision": hits / len(found) if found else 1.0,
         "pair_recall": hits / len(truth) if truth else 1.0,
         "cluster_precision": b_precision,
         "cluster_recall": b_recall,
+        "person_pair_precision": within / len(formed) if formed else 1.0,
+        "person_pair_recall": within / len(truth) if truth else 1.0,
         "true_pairs": len(truth),
         "found_pairs": len(found),
         "persons": len(set(predicted.values())),
@@ -54,6 +59,13 @@ def curve(linkage: Linkage, persons: Iterable[Sequence[str]], thresholds: Iterab
     """:func:`evaluate` at each threshold at or above the linkage's review threshold."""
     persons = [list(p) for p in persons]
     return [evaluate(linkage, persons, t) for t in thresholds if t >= linkage.review_threshold]
+
+
+def _groups(persons: dict[str, str]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for record, person in persons.items():
+        out.setdefault(person, []).append(record)
+    return out
 
 
 def _b_cubed(predicted: dict[str, str], actual: dict[str, str]) -> tuple[float, float]:
