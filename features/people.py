@@ -4,8 +4,10 @@ The same person reaches the office several times — 王立新, "Lixin Wang", "W
 incubators and imports. :func:`link` scores candidate pairs with a Fellegi–Sunter model (Splink on its embedded
 DuckDB backend; the same settings run on Spark when a pool outgrows one machine) whose weights are learnt without
 labels: u from random pairs (fixed seed), m by expectation maximisation on pairs blocked on e-mail, phone and the
-exact name. Pairs at or above ``threshold`` form persons (connected components); pairs between ``review_threshold``
-and ``threshold`` are listed for a recruiter to confirm. Pure: records in, a :class:`Linkage` out, no store.
+exact name; the prior (how likely two random records are one person) from the pairs sharing an e-mail or phone,
+over the share of true pairs that do (from the learnt m). Pairs at or above ``threshold`` form persons (connected
+components); pairs between ``review_threshold`` and ``threshold`` are listed for a recruiter to confirm. Pure:
+records in, a :class:`Linkage` out, no store.
 
 Comparisons: the name across scripts (pypinyin of Chinese names; token order ignored, so surname-first and
 given-name-first agree; surname plus given-name initial for "L. Wang"), e-mail and phone exactly (phone as digits
@@ -31,9 +33,9 @@ from features.records import Talent
 
 SEED = 42
 """Seed of the random pairs u is estimated from: the same records always give the same weights."""
-THRESHOLD = 0.9
+THRESHOLD = 0.7
 """Match probability at or above which two records are one person."""
-REVIEW_THRESHOLD = 0.5
+REVIEW_THRESHOLD = 0.3
 """Match probability from which a pair below ``THRESHOLD`` goes to review."""
 EM_MIN_PAIRS = 20
 """Pairs a blocking rule must yield before EM learns from it (fewer teach nothing and can make EM diverge)."""
@@ -160,9 +162,7 @@ def _set(values: Iterable[str | None]) -> list[str] | None:
 
 
 def frame(talents: Iterable[Talent]) -> pd.DataFrame:
-    """One row per talent with the normalised columns the comparisons read (``birth_year`` when Talent has it),
-    plus ``first_work`` (the first normalised work title: EM trains on pairs sharing it, a scalar, as Splink 5
-    loses an array comparison when EM blocks on that exploded array)."""
+    """One row per talent with the normalised columns the comparisons read (``birth_year`` when Talent has it)."""
     rows = []
     for t in talents:
         name, keys = _names(t)
@@ -177,7 +177,6 @@ def frame(talents: Iterable[Talent]) -> pd.DataFrame:
         "unique_id", "name", "keys", "email", "phone", "employer", "nationality", "institutions", "works",
         "incubator", "birth_year",
     ])  # fmt: skip
-    df["first_work"] = df["works"].map(lambda w: w[0] if isinstance(w, list) else None)
     return df
 
 
@@ -192,7 +191,7 @@ def _comparisons(df: pd.DataFrame) -> list:
             cll.CustomLevel(
                 "(name_l IS NULL OR name_r IS NULL) AND (keys_l IS NULL OR keys_r IS NULL)", "name is NULL"
             ).configure(is_null_level=True),  # "L. Wang" has no full name, but its surname and initial compare
-            cll.ExactMatchLevel("name", term_frequency_adjustments=True),
+            cll.ExactMatchLevel("name"),
             cll.JaroWinklerLevel("name", 0.92),
             cll.ArrayIntersectLevel("keys", 1).configure(label_for_charts="surname and initial"),
             cll.ElseLevel(),
@@ -266,16 +265,24 @@ def _score(
     linker = Linker(db.register(df), settings, log_level=None)
     names = [c.get_comparison("duckdb").output_column_name for c in comparisons]
     exact = [c for c in ("email", "phone") if c in names and _pairs(df[c])]
-    if exact:
+    if exact:  # a first prior for EM to start from
         linker.training.estimate_probability_two_random_records_match([block_on(c) for c in exact], recall=0.7)
     linker.training.estimate_u_using_random_sampling(max_pairs=U_PAIRS, seed=SEED)
-    for rule in ("email", "phone", "name", "first_work"):  # where most pairs are one person, so EM finds them
+    for rule in ("email", "phone", "name"):  # blocks where true pairs are common (not works: co-authors share them)
         if _pairs(df[rule]) >= EM_MIN_PAIRS:
             try:
                 linker.training.estimate_parameters_using_expectation_maximisation(block_on(rule), max_pairs=EM_PAIRS)
             except ValueError:  # no pair in the block looks like a match (EM's prior reached 0): nothing learnt
                 continue
     model = linker.misc.save_model_to_json()
+    if exact:  # the prior from the pairs sharing an e-mail or phone, over the share of true pairs that do (learnt m)
+        m = {c["output_column_name"]: c["comparison_levels"][1].get("m_probability") or 0 for c in model["comparisons"]}
+        missed = 1.0
+        for c in exact:
+            missed *= 1 - m[c] * df[c].notna().mean() ** 2
+        recall = min(max(1 - missed, 0.05), 1.0)
+        linker.training.estimate_probability_two_random_records_match([block_on(c) for c in exact], recall=recall)
+        model = linker.misc.save_model_to_json()
     for comparison in model["comparisons"]:
         for level in comparison["comparison_levels"]:
             if level.get("m_probability") is not None:
