@@ -253,20 +253,19 @@ def _score(
 
     logging.getLogger("splink").setLevel(logging.ERROR)
     comparisons = _comparisons(df)
+    names = [c.get_comparison("duckdb").output_column_name for c in comparisons]
+    exact = [c for c in ("email", "phone") if c in names]
+    shared = _shared_pairs(df, exact)
     settings = SettingsCreator(
         link_type="dedupe_only",
         comparisons=comparisons,
         blocking_rules_to_generate_predictions=_blocking(df),
         retain_intermediate_calculation_columns=True,
         retain_matching_columns=False,
-        probability_two_random_records_match=1 / len(df),
+        probability_two_random_records_match=_prior(shared, len(df), recall=0.7),  # where EM starts from
     )
     db = DuckDBAPI()
     linker = Linker(db.register(df), settings, log_level=None)
-    names = [c.get_comparison("duckdb").output_column_name for c in comparisons]
-    exact = [c for c in ("email", "phone") if c in names and _pairs(df[c])]
-    if exact:  # a first prior for EM to start from
-        linker.training.estimate_probability_two_random_records_match([block_on(c) for c in exact], recall=0.7)
     linker.training.estimate_u_using_random_sampling(max_pairs=U_PAIRS, seed=SEED)
     for rule in ("email", "phone", "name"):  # blocks where true pairs are common (not works: co-authors share them)
         if _pairs(df[rule]) >= EM_MIN_PAIRS:
@@ -275,14 +274,11 @@ def _score(
             except ValueError:  # no pair in the block looks like a match (EM's prior reached 0): nothing learnt
                 continue
     model = linker.misc.save_model_to_json()
-    if exact:  # the prior from the pairs sharing an e-mail or phone, over the share of true pairs that do (learnt m)
-        m = {c["output_column_name"]: c["comparison_levels"][1].get("m_probability") or 0 for c in model["comparisons"]}
-        missed = 1.0
-        for c in exact:
-            missed *= 1 - m[c] * df[c].notna().mean() ** 2
-        recall = min(max(1 - missed, 0.05), 1.0)
-        linker.training.estimate_probability_two_random_records_match([block_on(c) for c in exact], recall=recall)
-        model = linker.misc.save_model_to_json()
+    m = {c["output_column_name"]: c["comparison_levels"][1].get("m_probability") or 0 for c in model["comparisons"]}
+    missed = 1.0
+    for c in exact:
+        missed *= 1 - m[c] * df[c].notna().mean() ** 2
+    model["probability_two_random_records_match"] = _prior(shared, len(df), recall=1 - missed)
     for comparison in model["comparisons"]:
         for level in comparison["comparison_levels"]:
             if level.get("m_probability") is not None:
@@ -300,6 +296,24 @@ def _score(
             review.append(ReviewPair(left, right, p, agreed))
     review.sort(key=lambda r: (-r.probability, r.left, r.right))
     return scores, review, names
+
+
+def _shared_pairs(df: pd.DataFrame, columns: list[str]) -> int:
+    """Pairs of records sharing a value of any of ``columns`` (each pair once)."""
+    if not columns:
+        return 0
+    both = df.dropna(subset=columns)
+    return sum(_pairs(df[c]) for c in columns) - (_pairs(both[columns].astype(str).agg("|".join, axis=1)) if
+                                                   len(columns) == 2 else 0)  # fmt: skip
+
+
+def _prior(shared: int, n: int, recall: float) -> float:
+    """How likely two random records are one person: the pairs sharing an e-mail or phone (nearly all true), over
+    the share of true pairs that do (``recall``); ``1/n`` when none do (as if half the records had a duplicate)."""
+    total = n * (n - 1) / 2
+    if not shared or recall <= 0:
+        return min(1 / n, 0.5)
+    return min(shared / min(max(recall, 0.05), 1.0) / total, 0.5)
 
 
 def _pairs(column: pd.Series) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import typer
 
-from service.cli import alerts, db, graph, index, keys, matching, models, retrain, score, serve, world
+from service.cli import alerts, db, graph, index, keys, matching, models, people, retrain, score, serve, world
 
 app = typer.Typer(
     name="talentmatch",
@@ -32,5 +32,6 @@ app.add_typer(models.app, name="models")
 app.command("serve")(serve.serve_command)
 app.add_typer(keys.app, name="keys")
 app.add_typer(alerts.app, name="alerts")
+app.add_typer(people.app, name="people")
 
 __all__ = ["app"]
