@@ -142,6 +142,8 @@ def _names(t: Talent) -> tuple[str | None, list[str] | None]:
     canonical, keys = None, []
     for raw in dict.fromkeys(n for n in (t.name_zh, t.name, t.name_en) if n):
         for surname, given in _readings(raw):
+            if not (surname and given):  # "欧阳" alone: a surname, no given name
+                continue
             if canonical is None and len(given) > 1:
                 canonical = " ".join(sorted((surname, given)))
             keys.append(f"{surname} {given[0]}")

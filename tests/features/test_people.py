@@ -94,6 +94,8 @@ def test_names_across_scripts_and_orders_fold_to_one_form():
     assert by.loc["a", "keys"] == ["wang l"] and by.loc["c", "keys"] == ["wang l"]
     assert set(by.loc["b", "keys"]) == {"wang l", "lixin w"}  # either order possible
     assert by.loc["f", "name"] == "jie zeng"  # 曾 as a surname reads zeng, not ceng
+    alone = frame([Talent(id="g", name="欧阳"), Talent(id="h", name="WANG")]).set_index("unique_id")
+    assert alone["name"].isna().all() and alone["keys"].isna().all()
 
 
 def test_phone_and_email_are_normalised():
