@@ -271,10 +271,12 @@ def _score(
     linker.training.estimate_u_using_random_sampling(max_pairs=U_PAIRS, seed=SEED)
     for rule in ("email", "phone", "name"):  # blocks where true pairs are common (not works: co-authors share them)
         if _pairs(df[rule]) >= EM_MIN_PAIRS:
+            before = linker.misc.save_model_to_json()
             try:
                 linker.training.estimate_parameters_using_expectation_maximisation(block_on(rule), max_pairs=EM_PAIRS)
-            except ValueError:  # no pair in the block looks like a match (EM's prior reached 0): nothing learnt
-                continue
+            except ValueError:  # no pair in the block looks like a match (EM's prior reached 0): nothing learnt,
+                linker = Linker(db.register(df), before, log_level=None)  # and the model Splink left half-changed
+
     model = linker.misc.save_model_to_json()
     m = {c["output_column_name"]: c["comparison_levels"][1].get("m_probability") or 0 for c in model["comparisons"]}
     missed = 1.0

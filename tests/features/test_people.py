@@ -165,3 +165,15 @@ def test_bad_thresholds_and_duplicate_ids_are_refused():
 
 def test_one_record_is_one_person():
     assert link(WANG_LIXIN[:1]).persons == {"W1": "W1"}
+
+
+def test_a_pool_of_namesakes_without_duplicates_stays_apart():
+    """Only common names agree (namesakes at the same employers, all else differs): nobody is merged."""
+    rng = random.Random(11)
+    talents = [
+        Talent(id=f"N{i:03d}", name_zh=SURNAMES[i % 6] + GIVEN[i % 5], email=f"n{i}@example.com",
+               phone=f"+86 137{i:08d}", employer=EMPLOYERS[rng.randrange(10)], nationality="CN")
+        for i in range(300)
+    ]  # fmt: skip
+    linkage = link(talents)
+    assert len(set(linkage.persons.values())) == 300
