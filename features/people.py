@@ -3,9 +3,9 @@
 The same person reaches the office several times — 王立新, "Lixin Wang", "Wang Lixin", "L. Wang" — from platforms,
 incubators and imports. :func:`link` scores candidate pairs with a Fellegi–Sunter model (Splink on its embedded
 DuckDB backend; the same settings run on Spark when a pool outgrows one machine) whose weights are learnt without
-labels: u from random pairs (fixed seed), m by expectation maximisation on pairs blocked on e-mail, phone and the
-exact name; the prior (how likely two random records are one person) from the pairs sharing an e-mail or phone,
-over the share of true pairs that do (from the learnt m). Pairs at or above ``threshold`` form persons (connected
+labels: u from random pairs (fixed seed), m by expectation maximisation on pairs blocked on e-mail and on phone;
+the prior (how likely two random records are one person) from the pairs sharing an e-mail or phone, over the
+share of true pairs that do (from the learnt m). Pairs at or above ``threshold`` form persons (connected
 components); pairs between ``review_threshold`` and ``threshold`` are listed for a recruiter to confirm. Pure:
 records in, a :class:`Linkage` out, no store.
 
@@ -33,7 +33,7 @@ from features.records import Talent
 
 SEED = 42
 """Seed of the random pairs u is estimated from: the same records always give the same weights."""
-THRESHOLD = 0.7
+THRESHOLD = 0.9
 """Match probability at or above which two records are one person."""
 REVIEW_THRESHOLD = 0.3
 """Match probability from which a pair below ``THRESHOLD`` goes to review."""
@@ -193,7 +193,7 @@ def _comparisons(df: pd.DataFrame) -> list:
             cll.CustomLevel(
                 "(name_l IS NULL OR name_r IS NULL) AND (keys_l IS NULL OR keys_r IS NULL)", "name is NULL"
             ).configure(is_null_level=True),  # "L. Wang" has no full name, but its surname and initial compare
-            cll.ExactMatchLevel("name"),
+            cll.ExactMatchLevel("name", term_frequency_adjustments=True),
             cll.JaroWinklerLevel("name", 0.92),
             cll.ArrayIntersectLevel("keys", 1).configure(label_for_charts="surname and initial"),
             cll.ElseLevel(),
@@ -269,7 +269,7 @@ def _score(
     db = DuckDBAPI()
     linker = Linker(db.register(df), settings, log_level=None)
     linker.training.estimate_u_using_random_sampling(max_pairs=U_PAIRS, seed=SEED)
-    for rule in ("email", "phone", "name"):  # blocks where true pairs are common (not works: co-authors share them)
+    for rule in ("email", "phone"):  # blocks of true pairs (a name block teaches namesakes; a works one, co-authors)
         if _pairs(df[rule]) >= EM_MIN_PAIRS:
             before = linker.misc.save_model_to_json()
             try:

@@ -23,7 +23,8 @@ TOPICS = ["graph neural networks", "固态电池", "silicon photonics", "federat
 
 def _background(seed: int = 3, persons: int = 300) -> tuple[list[Talent], list[list[str]]]:
     """``persons`` people, a third of them arriving twice (the copy written in pinyin, in either order, or with an
-    initial, at times at another employer), each copy sharing its e-mail, phone or a work with the original."""
+    initial, at times at another employer), each copy sharing its e-mail, phone or a work with the original, and
+    half of the copies a work besides."""
     rng = random.Random(seed)
     talents: list[Talent] = []
     truth: list[list[str]] = []
@@ -52,10 +53,10 @@ def _background(seed: int = 3, persons: int = 300) -> tuple[list[Talent], list[l
             id=f"C{i:04d}", name=written, name_en=written,
             email=f"p{i}@example.com" if shared == "email" else None,
             phone=f"139-{i:08d}" if shared == "phone" else None,
-            works=(works or [Work(title=f"{TOPICS[i % 10]} study {i}-x")])[:1] if shared == "works" else [],
+            works=(works or [Work(title=f"{TOPICS[i % 10]} study {i}-x")])[:1] if shared == "works" or i % 2 else [],
             employer=rng.choice(EMPLOYERS), nationality="CN",
         )  # fmt: skip
-        if shared == "works" and not works:
+        if copy.works and not works:
             base.works.append(copy.works[0])
         if shared == "email" and base.email is None:
             base.email = copy.email
