@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import typer
 
-from service.cli import alerts, db, graph, index, keys, matching, models, report, retrain, score, serve, world
+from service.cli import alerts, db, graph, index, keys, matching, models, people, report, retrain, score, serve, world
 
 app = typer.Typer(
     name="talentmatch",
@@ -33,5 +33,6 @@ app.command("serve")(serve.serve_command)
 app.add_typer(keys.app, name="keys")
 app.add_typer(alerts.app, name="alerts")
 app.command("report")(report.report_command)
+app.add_typer(people.app, name="people")
 
 __all__ = ["app"]

@@ -1,0 +1,343 @@
+"""Duplicate-person linkage: which talent records are the same person.
+
+The same person reaches the office several times — 王立新, "Lixin Wang", "Wang Lixin", "L. Wang" — from platforms,
+incubators and imports. :func:`link` scores candidate pairs with a Fellegi–Sunter model (Splink on its embedded
+DuckDB backend; the same settings run on Spark when a pool outgrows one machine) whose weights are learnt without
+labels: u from random pairs (fixed seed), m by expectation maximisation on pairs blocked on e-mail and on phone;
+the prior (how likely two random records are one person) from the pairs sharing an e-mail or phone, over the
+share of true pairs that do (from the learnt m). Pairs at or above ``threshold`` form persons (connected
+components); pairs between ``review_threshold`` and ``threshold`` are listed for a recruiter to confirm. Pure:
+records in, a :class:`Linkage` out, no store.
+
+Comparisons: the name across scripts (pypinyin of Chinese names; token order ignored, so surname-first and
+given-name-first agree; surname plus given-name initial for "L. Wang"), e-mail and phone exactly (phone as digits
+without +86), employer by Jaro–Winkler, institutions and works titles by set overlap, nationality, incubator, and
+birth year when records carry one. Blocking (who is compared at all): surname plus initial under either name
+order, e-mail, phone, or a shared work title.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cache
+
+import pandas as pd
+from pypinyin import lazy_pinyin
+
+from features.records import Talent
+
+SEED = 42
+"""Seed of the random pairs u is estimated from: the same records always give the same weights."""
+THRESHOLD = 0.9
+"""Match probability at or above which two records are one person."""
+REVIEW_THRESHOLD = 0.3
+"""Match probability from which a pair below ``THRESHOLD`` goes to review."""
+EM_MIN_PAIRS = 20
+"""Pairs a blocking rule must yield before EM learns from it (fewer teach nothing and can make EM diverge)."""
+EM_PAIRS = 1e6
+"""At most this many blocked pairs per EM session (a big employer's staff would otherwise give tens of millions)."""
+M_FLOOR = 1e-3
+"""Least m probability of a level: one disagreement (say, two incubators) never outweighs every other agreement,
+however rarely EM saw true pairs disagree there."""
+U_PAIRS = 2e6
+"""Random pairs for u: enough for stable non-match frequencies, a few seconds at 100k records."""
+
+_CJK = re.compile(r"[\u3400-\u9fff]")
+_NOT_WORD = re.compile(r"[^\w\s]")
+_JOINERS = re.compile(r"['’\-‐]")
+_COMPOUND_SURNAMES = frozenset(("欧阳", "司马", "诸葛", "上官", "东方", "皇甫", "令狐", "慕容", "司徒", "夏侯", "尉迟",
+                                "公孙", "长孙", "宇文", "端木", "百里", "西门", "南宫", "轩辕", "呼延"))  # fmt: skip
+_SURNAME_READINGS = {"曾": "zeng", "单": "shan", "解": "xie", "仇": "qiu", "区": "ou", "查": "zha", "朴": "piao",
+                     "覃": "qin", "乐": "yue", "缪": "miao", "翟": "zhai", "盖": "ge", "种": "chong", "秘": "bi",
+                     "尉迟": "yuchi", "长孙": "zhangsun", "万俟": "moqi"}  # fmt: skip
+"""Surnames read otherwise than the character's common reading (pypinyin gives 曾 as "ceng")."""
+
+
+@dataclass(frozen=True)
+class ReviewPair:
+    """A pair of records that may be one person: for a recruiter to confirm or reject."""
+
+    left: str
+    right: str
+    probability: float
+    agreed: tuple[str, ...]
+    """The comparisons whose match weight spoke for the pair (e.g. ``("name", "email")``): why it was scored."""
+
+
+@dataclass
+class Linkage:
+    """The people found among talent records.
+
+    ``persons`` maps every record id to its person id (the smallest record id of the person, so ids are stable
+    while that record lives); ``review`` lists the pairs between the two thresholds, most likely first;
+    ``scores`` holds every scored pair at or above ``review_threshold`` as ``(left, right, probability)``, for
+    evaluation at other thresholds."""
+
+    persons: dict[str, str]
+    review: list[ReviewPair]
+    scores: list[tuple[str, str, float]]
+    threshold: float
+    review_threshold: float
+    seconds: float = 0.0
+    comparisons: list[str] = field(default_factory=list)
+
+    def people(self) -> dict[str, list[str]]:
+        """Person id → its record ids (sorted)."""
+        out: dict[str, list[str]] = {}
+        for record, person in sorted(self.persons.items()):
+            out.setdefault(person, []).append(record)
+        return out
+
+
+def _fold(text: str) -> str:
+    """Lower case, accents and punctuation gone ("Li-Xin" and "lixin" agree), spaces single."""
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(c for c in text if not unicodedata.combining(c)).lower()
+    return " ".join(_NOT_WORD.sub(" ", _JOINERS.sub("", text)).split())
+
+
+@cache
+def _pinyin(chars: str) -> str:
+    return "".join(lazy_pinyin(chars))
+
+
+def _readings(raw: str) -> list[tuple[str, str]]:
+    """The (surname, given name) readings of one written name, in pinyin or folded Latin letters.
+
+    Chinese: surname first, compound surnames known. Latin: "Wang, Lixin" and an upper-case "WANG Lixin" name the
+    surname; "L. Wang" has initials before it; otherwise both orders are possible, and both are kept."""
+    han = "".join(_CJK.findall(raw))
+    if len(han) >= 2:
+        cut = 2 if han[:2] in _COMPOUND_SURNAMES else 1
+        surname = _SURNAME_READINGS.get(han[:cut]) or _pinyin(han[:cut])
+        return [(surname, _pinyin(han[cut:]))]
+    if "," in raw:
+        head, _, tail = raw.partition(",")
+        surname, given = _fold(head).replace(" ", ""), _fold(tail).replace(" ", "")
+        return [(surname, given)] if surname and given else []
+    words = raw.split()
+    tokens = [_fold(w).replace(" ", "") for w in words]
+    pairs = [(w, t) for w, t in zip(words, tokens, strict=True) if t]
+    if len(pairs) < 2:
+        return []
+    capitals = [t for w, t in pairs if len(t) > 1 and w.isupper()]
+    if len(capitals) == 1 and len(capitals) < len(pairs):
+        return [(capitals[0], "".join(t for _, t in pairs if t != capitals[0]))]
+    initials = [t for _, t in pairs if len(t) == 1]
+    if initials:
+        longs = [t for _, t in pairs if len(t) > 1]
+        return [(longs[-1], "".join(initials))] if longs else []
+    tokens = [t for _, t in pairs]
+    return [(tokens[-1], "".join(tokens[:-1])), (tokens[0], "".join(tokens[1:]))]
+
+
+def _names(t: Talent) -> tuple[str | None, list[str] | None]:
+    """The canonical name (surname and given name sorted, so either order agrees) and the surname-plus-initial
+    keys of every reading of every written form of the talent's name."""
+    canonical, keys = None, []
+    for raw in dict.fromkeys(n for n in (t.name_zh, t.name, t.name_en) if n):
+        for surname, given in _readings(raw):
+            if not (surname and given):  # "欧阳" alone: a surname, no given name
+                continue
+            if canonical is None and len(given) > 1:
+                canonical = " ".join(sorted((surname, given)))
+            keys.append(f"{surname} {given[0]}")
+    return canonical, list(dict.fromkeys(keys)) or None
+
+
+def _phone(raw: str | None) -> str | None:
+    digits = re.sub(r"\D", "", raw or "")
+    for prefix in ("0086", "86"):
+        if digits.startswith(prefix) and len(digits) - len(prefix) == 11:
+            digits = digits[len(prefix) :]
+    return digits if len(digits) >= 6 else None
+
+
+def _set(values: Iterable[str | None]) -> list[str] | None:
+    folded = sorted({f for v in values if v and (f := _fold(v))})
+    return folded or None
+
+
+def frame(talents: Iterable[Talent]) -> pd.DataFrame:
+    """One row per talent with the normalised columns the comparisons read (``birth_year`` when Talent has it)."""
+    rows = []
+    for t in talents:
+        name, keys = _names(t)
+        email = (t.email or "").strip().lower() or None
+        rows.append({
+            "unique_id": t.id, "name": name, "keys": keys, "email": email, "phone": _phone(t.phone),
+            "employer": _fold(t.employer) if t.employer else None, "nationality": t.nationality,
+            "institutions": _set(e.institution for e in t.education), "works": _set(w.title for w in t.works),
+            "incubator": t.incubator_id, "birth_year": getattr(t, "birth_year", None),
+        })  # fmt: skip
+    df = pd.DataFrame(rows, columns=[
+        "unique_id", "name", "keys", "email", "phone", "employer", "nationality", "institutions", "works",
+        "incubator", "birth_year",
+    ])  # fmt: skip
+    return df
+
+
+def _comparisons(df: pd.DataFrame) -> list:
+    """The comparisons whose columns some record fills (an empty column teaches the model nothing)."""
+    import splink.comparison_level_library as cll
+    import splink.comparison_library as cl
+
+    name = cl.CustomComparison(
+        output_column_name="name",
+        comparison_levels=[
+            cll.CustomLevel(
+                "(name_l IS NULL OR name_r IS NULL) AND (keys_l IS NULL OR keys_r IS NULL)", "name is NULL"
+            ).configure(is_null_level=True),  # "L. Wang" has no full name, but its surname and initial compare
+            cll.ExactMatchLevel("name", term_frequency_adjustments=True),
+            cll.JaroWinklerLevel("name", 0.92),
+            cll.ArrayIntersectLevel("keys", 1).configure(label_for_charts="surname and initial"),
+            cll.ElseLevel(),
+        ],
+    )
+    year = cl.CustomComparison(
+        output_column_name="birth_year",
+        comparison_levels=[cll.NullLevel("birth_year"), cll.ExactMatchLevel("birth_year"),
+                           cll.AbsoluteDifferenceLevel("birth_year", 1), cll.ElseLevel()],
+    )  # fmt: skip
+    candidates = {
+        "name": name,
+        "email": cl.ExactMatch("email"),
+        "phone": cl.ExactMatch("phone"),
+        "employer": cl.JaroWinklerAtThresholds("employer", [0.95, 0.85]),
+        "institutions": cl.ArrayIntersectAtSizes("institutions", [2, 1]),
+        "works": cl.ArrayIntersectAtSizes("works", [2, 1]),
+        "nationality": cl.ExactMatch("nationality"),
+        "incubator": cl.ExactMatch("incubator"),
+        "birth_year": year,
+    }
+    return [c for col, c in candidates.items() if df[col].notna().any()]
+
+
+def _blocking(df: pd.DataFrame) -> list:
+    from splink import block_on
+
+    rules = [block_on("keys", arrays_to_explode=["keys"])]
+    rules += [block_on(c) for c in ("email", "phone") if df[c].notna().any()]
+    if df["works"].notna().any():
+        rules.append(block_on("works", arrays_to_explode=["works"]))
+    return rules
+
+
+def link(
+    talents: Iterable[Talent], threshold: float = THRESHOLD, review_threshold: float = REVIEW_THRESHOLD
+) -> Linkage:
+    """Link talent records into persons (see the module docstring). Every record gets a person, alone or not."""
+    if not 0 < review_threshold <= threshold < 1:
+        raise ValueError(f"need 0 < review_threshold ({review_threshold}) <= threshold ({threshold}) < 1")
+    t0 = time.perf_counter()
+    df = frame(talents)
+    ids = df["unique_id"].tolist()
+    if len(set(ids)) != len(ids):
+        raise ValueError("talent ids must be unique to link them")
+    scores: list[tuple[str, str, float]] = []
+    names: list[str] = []
+    review: list[ReviewPair] = []
+    if len(df) >= 2:
+        scores, review, names = _score(df, threshold, review_threshold)
+    persons = components(ids, [(a, b) for a, b, p in scores if p >= threshold])
+    return Linkage(persons, review, scores, threshold, review_threshold, time.perf_counter() - t0, names)
+
+
+def _score(
+    df: pd.DataFrame, threshold: float, review_threshold: float
+) -> tuple[list[tuple[str, str, float]], list[ReviewPair], list[str]]:
+    from splink import DuckDBAPI, Linker, SettingsCreator, block_on
+
+    logging.getLogger("splink").setLevel(logging.ERROR)
+    comparisons = _comparisons(df)
+    names = [c.get_comparison("duckdb").output_column_name for c in comparisons]
+    exact = [c for c in ("email", "phone") if c in names]
+    shared = _shared_pairs(df, exact)
+    settings = SettingsCreator(
+        link_type="dedupe_only",
+        comparisons=comparisons,
+        blocking_rules_to_generate_predictions=_blocking(df),
+        retain_intermediate_calculation_columns=True,
+        retain_matching_columns=False,
+        probability_two_random_records_match=_prior(shared, len(df), recall=0.7),  # where EM starts from
+    )
+    db = DuckDBAPI()
+    linker = Linker(db.register(df), settings, log_level=None)
+    linker.training.estimate_u_using_random_sampling(max_pairs=U_PAIRS, seed=SEED)
+    for rule in ("email", "phone"):  # blocks of true pairs (a name block teaches namesakes; a works one, co-authors)
+        if _pairs(df[rule]) >= EM_MIN_PAIRS:
+            before = linker.misc.save_model_to_json()
+            try:
+                linker.training.estimate_parameters_using_expectation_maximisation(block_on(rule), max_pairs=EM_PAIRS)
+            except ValueError:  # no pair in the block looks like a match (EM's prior reached 0): nothing learnt,
+                linker = Linker(db.register(df), before, log_level=None)  # and the model Splink left half-changed
+
+    model = linker.misc.save_model_to_json()
+    m = {c["output_column_name"]: c["comparison_levels"][1].get("m_probability") or 0 for c in model["comparisons"]}
+    missed = 1.0
+    for c in exact:
+        missed *= 1 - m[c] * df[c].notna().mean() ** 2
+    model["probability_two_random_records_match"] = _prior(shared, len(df), recall=1 - missed)
+    for comparison in model["comparisons"]:
+        for level in comparison["comparison_levels"]:
+            if level.get("m_probability") is not None:
+                level["m_probability"] = max(level["m_probability"], M_FLOOR)
+    linker = Linker(db.register(df), model, log_level=None)
+    predicted = linker.inference.predict(threshold_match_probability=review_threshold).as_pandas_dataframe()
+    weights = [f"mw_{n}" for n in names]
+    scores, review = [], []
+    for row in predicted[["unique_id_l", "unique_id_r", "match_probability", *weights]].itertuples(index=False):
+        left, right, p = row[0], row[1], float(row[2])
+        left, right = min(left, right), max(left, right)
+        scores.append((left, right, p))
+        if p < threshold:
+            agreed = tuple(n for n, w in zip(names, row[3:], strict=True) if w > 0)
+            review.append(ReviewPair(left, right, p, agreed))
+    review.sort(key=lambda r: (-r.probability, r.left, r.right))
+    return scores, review, names
+
+
+def _shared_pairs(df: pd.DataFrame, columns: list[str]) -> int:
+    """Pairs of records sharing a value of any of ``columns`` (each pair once)."""
+    if not columns:
+        return 0
+    both = df.dropna(subset=columns)
+    return sum(_pairs(df[c]) for c in columns) - (_pairs(both[columns].astype(str).agg("|".join, axis=1)) if
+                                                   len(columns) == 2 else 0)  # fmt: skip
+
+
+def _prior(shared: int, n: int, recall: float) -> float:
+    """How likely two random records are one person: the pairs sharing an e-mail or phone (nearly all true), over
+    the share of true pairs that do (``recall``); ``1/n`` when none do (as if half the records had a duplicate)."""
+    total = n * (n - 1) / 2
+    if not shared or recall <= 0:
+        return min(1 / n, 0.5)
+    return min(shared / min(max(recall, 0.05), 1.0) / total, 0.5)
+
+
+def _pairs(column: pd.Series) -> int:
+    """Pairs of records sharing a value of ``column``."""
+    counts = column.value_counts()
+    return int((counts * (counts - 1) // 2).sum())
+
+
+def components(ids: list[str], edges: list[tuple[str, str]]) -> dict[str, str]:
+    """Record id → person id: connected components over the matching pairs, named by their smallest record id."""
+    parent = {i: i for i in ids}
+
+    def root(x: str) -> str:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b in edges:
+        ra, rb = root(a), root(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    return {i: root(i) for i in ids}

@@ -1,0 +1,48 @@
+"""``talentmatch people link`` as a user runs it: real console script on a hand-made world folder."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from pypinyin import lazy_pinyin
+
+from features.io import write_records
+from features.records import Talent, Work
+
+TALENTMATCH = Path(sys.executable).with_name("talentmatch")
+SURNAMES = "张李刘陈杨黄赵周吴徐孙胡朱高林何郭马罗梁"
+GIVEN = "立新伟芳娜敏静丽强磊军洋勇艳杰娟涛明超"
+
+
+def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "COLUMNS": "200"}
+    return subprocess.run([str(TALENTMATCH), *args], cwd=cwd, env=env, capture_output=True, text=True)
+
+
+def _world(folder: Path) -> None:
+    """200 people (distinct names), every fifth also written in pinyin with the same e-mail: 40 two-record persons."""
+    talents = []
+    for i in range(200):
+        zh = SURNAMES[i % 20] + GIVEN[i // 20] + GIVEN[(i * 7) % len(GIVEN)]
+        works = [Work(title=f"study number {i}")]
+        talents.append(Talent(id=f"T{i:03d}", name=zh, name_zh=zh, email=f"p{i}@example.com", works=works))
+        if i % 5 == 0:
+            surname, *given = lazy_pinyin(zh)
+            pinyin = f"{''.join(given).title()} {surname.title()}"
+            talents.append(Talent(id=f"D{i:03d}", name=pinyin, email=f"P{i}@example.com ", works=works))
+    folder.mkdir()
+    write_records(folder / "talents.jsonl", talents)
+
+
+def test_people_link_counts_records_persons_and_review(tmp_path):
+    _world(tmp_path / "w")
+    done = run("people", "link", "--world", str(tmp_path / "w"), "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert doc["records"] == 240 and doc["persons"] == 200 and doc["multi_record_persons"] == 40
+    assert doc["threshold"] == 0.9 and doc["review_pairs"] >= 0 and doc["seconds"] > 0
+
+    done = run("people", "link", "--world", str(tmp_path / "w"), "--threshold", "1.5", cwd=tmp_path)
+    assert done.returncode == 2 and "--threshold" in done.stderr
