@@ -495,6 +495,10 @@ class SparseIndex(_IdIndex):
         self._new_row(talent.id)
         return self._row[talent.id]
 
+    def add_many(self, talents: Sequence[Talent]) -> list[int]:
+        """``add`` for many talents (unique ids) in order; returns their rows."""
+        return [self.add(t) for t in talents]
+
     def remove(self, talent_id: str) -> None:
         """Drop a talent from every score and search at once; its rows are reclaimed by ``compact``."""
         row = self._pop_row(talent_id)
