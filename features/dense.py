@@ -601,6 +601,10 @@ class DenseIndex:
         """Add or replace one record (a replaced record's old row becomes a tombstone)."""
         self._add([record])
 
+    def add_many(self, records: Sequence) -> None:
+        """``add`` for many records (unique ids) in order, encoded as one batch."""
+        self._add(list(records))
+
     def remove(self, record_id: str) -> None:
         """Drop a record: it never comes back from ``search``, ``rows`` no longer knows it, and its vectors are
         zeroed in memory (erasure; the on-disk copies go with ``VectorCache.forget``)."""

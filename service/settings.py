@@ -19,7 +19,8 @@ class Settings(BaseSettings):
         default=1_048_576, ge=1024, description="Longest accepted line of an import file, in bytes."
     )
     vector_cache_dir: Path = Field(
-        default=Path("data/vectors"), description="On-disk cache of dense vectors, keyed by encoder and text hash."
+        default=Path("data/vectors"),
+        description="On-disk cache of dense vectors, keyed by encoder and text hash; also the jieba dictionary.",
     )
     snapshot_dir: Path = Field(
         default=Path("data/snapshots"),

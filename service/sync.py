@@ -6,10 +6,10 @@ writes are applied (``service.api.live.Writer``, ``service.erasure``) and return
 process that just started (``since``: the journal head read before the records were loaded, or the seq an index
 snapshot was taken at) as well as the poller (``Sync``), which calls it every ``TALENTMATCH_SYNC_SECONDS``. Changes
 are coalesced per record and read in pages; the records that differ from the indices are read again and applied
-under the index writer lock (so a write of this process cannot slip in between the read and the apply) and settled
-before readers come back. A change already in the indices (this process's own write, or a record loaded after the
-head was read) costs one read of the record and no lock. Alerts are not matched here: the process that wrote a
-record matched it.
+under the index writer lock (so a write of this process cannot slip in between the read and the apply), a page's
+talents as one batch (``Indices.add_talents``), and settled before readers come back. A change already in the
+indices (this process's own write, or a record loaded after the head was read) costs one read of the record and no
+lock. Alerts are not matched here: the process that wrote a record matched it.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 from prometheus_client import Gauge
 
-from features.records import Incubator, Need, Talent
+from features.records import Incubator, Need
 from service import db, erasure, snapshots
 from service.settings import Settings
 from service.store import Change, JournalPruned, Store
@@ -89,9 +89,12 @@ def _apply(state: Any, changes: list[Change]) -> None:
             for kind, ids in todo.items():
                 # read again under the lock: a write of this process in between is newer than the first read
                 stored = state.store.get_many(kind, ids) if ids else {}
-                for rid in ids:
-                    if _differs(ix, kind, rid, record := stored.get(rid)):
-                        _put(ix, kind, rid, record)
+                changed = [rid for rid in ids if _differs(ix, kind, rid, stored.get(rid))]
+                if kind == "talent":  # one batch: one dense encoding for the page
+                    ix.add_talents([stored[rid] for rid in changed])
+                else:
+                    for rid in changed:
+                        _put(ix, kind, rid, stored.get(rid))
         finally:
             ix.settle()  # readers, let in once the lock is released, find nothing left to rebuild
     if todo["need"] and (matcher := getattr(state, "alerts", None)) is not None:
@@ -108,9 +111,7 @@ def _differs(ix: Any, kind: str, rid: str, record: Any) -> bool:
 
 
 def _put(ix: Any, kind: str, rid: str, record: Any) -> None:
-    if isinstance(record, Talent):
-        ix.add_talent(record)
-    elif isinstance(record, Need):
+    if isinstance(record, Need):
         ix.add_need(record)
     elif isinstance(record, Incubator):
         ix.incubators[rid] = record

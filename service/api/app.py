@@ -35,6 +35,7 @@ from fastapi import Depends, FastAPI
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
+from features import text
 from matcher.pipeline import Policy
 from service import alerts, console, snapshots, sync
 from service.api import errors
@@ -74,7 +75,9 @@ def _version() -> str:
 def load_state(state: Any, settings: Settings) -> None:
     """Open the store, check its schema and put the indices onto ``state``: from the newest usable index snapshot
     (``service.snapshots``; ``sync.install`` then catches up from its journal seq), else built from every record and
-    saved as a snapshot for the next start (before any request: nothing changes them meanwhile)."""
+    saved as a snapshot for the next start (before any request: nothing changes them meanwhile). The jieba
+    dictionary loads meanwhile in a thread (``features.text.preload``): the catch-up's Chinese text needs it."""
+    text.preload(settings.vector_cache_dir)
     store = Store(settings.database_url)
     try:
         store.check_schema()

@@ -1,7 +1,8 @@
 """A server start loads its champion without importing what only training needs: MLflow (with alembic), LightGBM's
 Python package (with scikit-learn and pandas), matplotlib. Together they were most of a restart's seconds; a fresh
 process runs the start (the app factory ``serve --workers`` uses, its lifespan: indices, champion, alerts, sync) and
-reports what it imported. The served booster scores as LightGBM's own does."""
+reports what it imported (the app alone imports neither httpx nor jieba). The served booster scores as LightGBM's
+own does."""
 
 from __future__ import annotations
 
@@ -24,15 +25,20 @@ from matcher.scorer import NO_ENCODER
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationWarning:mlflow")]
 
 HEAVY = ("mlflow", "alembic", "lightgbm", "sklearn", "pandas", "matplotlib")
+LATER = ("httpx", "jieba")
+"""Not imported with the app: httpx only posts webhooks (the test client below imports it itself), jieba loads in the
+start's own thread (``features.text.preload``) beside the snapshot load."""
 
 START = f"""
 import json, sys
-from fastapi.testclient import TestClient
 from service.api.server import app_from_environment
-with TestClient(app_from_environment()) as client:
+app = app_from_environment()
+later = sorted(m for m in {LATER!r} if m in sys.modules)
+from fastapi.testclient import TestClient
+with TestClient(app) as client:
     ready = client.get("/readyz").json()
     pool = client.get("/needs/n-pv/candidates?k=5", headers={{"Authorization": "Bearer " + sys.argv[1]}}).json()
-print(json.dumps({{"ready": ready, "scores": [c["score"] for c in pool["candidates"]],
+print(json.dumps({{"ready": ready, "scores": [c["score"] for c in pool["candidates"]], "later": later,
                   "heavy": sorted(m for m in {HEAVY!r} if m in sys.modules)}}))
 """
 
@@ -86,6 +92,8 @@ def test_a_start_serves_the_champion_without_importing_the_training_side(champio
         assert got["ready"]["status"] == "ready" and got["ready"]["model"] == version, (attempt, got["ready"])
         assert got["ready"]["snapshot"] is None if attempt == "built" else got["ready"]["snapshot"]
         assert got["heavy"] == [], f"a start ({attempt}) imported {got['heavy']}"
+        assert got["later"] == [], f"the app ({attempt}) imported {got['later']} before its start"
+        assert len(list((tmp / "vectors").glob("jieba-*.dict"))) == 1  # kept in the data dir, not the temp dir
         assert got["scores"] and len(set(got["scores"])) > 1  # personalised: the booster scored
 
 
