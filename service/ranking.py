@@ -107,6 +107,7 @@ class FullRanking(Pool):
                 teams=[t for t, k in zip(self.teams, keep, strict=True) if k] if self.teams is not None else None,
                 removed=removed,
                 removed_ids=removed_ids,
+                ties={i: tie for i, tie in self.ties.items() if i != talent_id},
                 pool=self.pool - (not keep.all() or rule is not None),
             )
         )

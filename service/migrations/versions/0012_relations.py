@@ -36,7 +36,9 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["talent_id"], ["talents.id"], name=op.f("fk_relations_talent_id_talents"), ondelete="CASCADE"
         ),
-        sa.ForeignKeyConstraint(["enterprise_id"], ["enterprises.id"], name=op.f("fk_relations_enterprise_id_enterprises")),
+        sa.ForeignKeyConstraint(
+            ["enterprise_id"], ["enterprises.id"], name=op.f("fk_relations_enterprise_id_enterprises")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_relations")),
     )
     for column in ("written_at", "talent_id", "enterprise_id", "kind"):
