@@ -76,8 +76,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 def small_world() -> dict[str, list[dict]]:
-    """Two platforms, an incubator, two enterprises, three needs, four talents, three feedback events, two relations: every kind and
-    every reference, sparse and full records, Chinese and English text."""
+    """Two platforms, an incubator, two enterprises, three needs, four talents, three feedback events, two
+    relations: every kind and every reference, sparse and full records, Chinese and English text."""
     return {
         "platform": [
             {"id": "p-sci", "name": "嘉兴科技城", "name_en": "Jiaxing Science City", "industries": ["software", "ai"]},
