@@ -96,8 +96,8 @@ def test_conflict_removes_ties_on_evaluated_posts_and_flags_own_staff(server, h)
     assert "t1" in _ids(before) and "conflict" not in before["removed"]
     # Li Wei (t1) now works at e1 (by the profile's employer, its Chinese name with a legal form); t3 declared
     # co-authorship with Li Wei in the small world: both are tied to e1.
-    t1 = server.get("/talents/t1", headers=h["recruiter"]).json()
-    assert server.put("/talents/t1", json=t1 | {"employer": "嘉光新能源有限公司"}, headers=h["recruiter"]).status_code == 200
+    t1 = server.get("/talents/t1", headers=h["recruiter"]).json() | {"employer": "嘉光新能源有限公司"}
+    assert server.put("/talents/t1", json=t1, headers=h["recruiter"]).status_code == 200
     after = server.get("/needs/n1/candidates", headers=h["recruiter"]).json()  # special researcher: evaluated
     assert "t1" not in _ids(after) and after["removed"].get("conflict", 0) >= 1
     receipt = server.get(f"/rankings/{after['ranking_id']}", headers=h["recruiter"]).json()
@@ -119,12 +119,11 @@ def test_conflict_removes_ties_on_evaluated_posts_and_flags_own_staff(server, h)
     receipt = server.get(f"/rankings/{ranked['ranking_id']}", headers=h["recruiter"]).json()
     shown = next(c for c in receipt["candidates"] if c["talent_id"] == "t2")
     assert shown["reasons"][0]["code"] == "flag:internal"
-    assert {"kind": "employee", "source": "Acme HR list", "enterprise_id": "e2"} | {
-        "relation_id": shown_relation(server, h)
-    } in receipt["summary"]["conflicts"]
-
-
-def shown_relation(server, h) -> str:
-    return server.get("/relations", params={"talent_id": "t2", "kind": "employee"}, headers=h["recruiter"]).json()[
-        "items"
-    ][0]["id"]
+    declared = server.get("/relations", params={"talent_id": "t2", "kind": "employee"}, headers=h["recruiter"])
+    tie = {
+        "kind": "employee",
+        "source": "Acme HR list",
+        "enterprise_id": "e2",
+        "relation_id": declared.json()["items"][0]["id"],
+    }
+    assert tie in receipt["summary"]["conflicts"]
