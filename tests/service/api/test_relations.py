@@ -106,6 +106,8 @@ def test_conflict_removes_ties_on_evaluated_posts_and_flags_own_staff(server, h)
     assert any(c["kind"] == "co_author" and c["source"] == "self-declared" and c["person"] == "Li Wei"
                for c in conflicts)  # fmt: skip
     assert all("talent_id" not in c for c in conflicts)
+    as_e1 = server.get(f"/rankings/{after['ranking_id']}", headers=h["e1"])  # its own need's receipt
+    assert as_e1.status_code == 200 and "conflicts" not in as_e1.json()["summary"]
 
     # An ordinary post of e2: its declared current employee stays, flagged internal in reasons and receipt.
     rel = {"talent_id": "t2", "enterprise_id": "e2", "kind": "employee", "source": "Acme HR list"}
