@@ -94,6 +94,8 @@ class Ties:
     relations: dict[str, Relation] = field(default_factory=dict)
     by_enterprise: dict[str, set[str]] = field(default_factory=dict)
     by_person: dict[str, set[str]] = field(default_factory=dict)
+    writes: int = 0
+    """Changes so far: a cached ranking made before the last one is stale (``service.ranking.RankCache``)."""
     _cache: dict[tuple[str, date], dict[str, Tie]] = field(default_factory=dict, repr=False)
     _rows: dict[tuple[str, date], tuple[np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False)
 
@@ -156,6 +158,7 @@ class Ties:
 
     def forget(self) -> None:
         """Drop the cached answers: a write may change any enterprise's ties (and a talent's rows)."""
+        self.writes += 1
         self._cache.clear()
         self._rows.clear()
 

@@ -286,8 +286,8 @@ class RankCache:
     @staticmethod
     def generation(idx: Indices) -> tuple[int, ...]:
         """What changes with every write the ranking would see: rows ever added (a talent added or replaced),
-        talents (an erasure), needs and incubators."""
-        return len(idx.table), len(idx.talents), len(idx.needs), len(idx.incubators)
+        talents (an erasure), needs, incubators and the conflict rule's ties (relations, enterprise names)."""
+        return len(idx.table), len(idx.talents), len(idx.needs), len(idx.incubators), idx.ties.writes
 
     def cached(
         self,

@@ -129,3 +129,50 @@ def test_conflict_removes_ties_on_evaluated_posts_and_flags_own_staff(server, h)
         "relation_id": declared.json()["items"][0]["id"],
     }
     assert tie in receipt["summary"]["conflicts"]
+
+
+def test_relation_writes_reach_another_process_and_cached_rankings(tmp_path, world_dir):
+    """Two apps on one SQLite file: a relation written through one removes the talent from the other's evaluated
+    post within the sync bound; its deletion brings the talent back; a cached ranking is not served stale."""
+    import time
+
+    import httpx
+    from api_helpers import run_server, seed, settings_for
+
+    from service.api.app import create_app
+
+    url = f"sqlite:///{tmp_path / 'two.db'}"
+    h = {k: auth(v) for k, v in seed(url, world_dir).items()}
+    a = create_app(settings_for(url, tmp_path, sync_seconds=0))
+    b = create_app(settings_for(url, tmp_path, sync_seconds=0.2))
+    with (
+        run_server(a) as base_a,
+        run_server(b) as base_b,
+        httpx.Client(base_url=base_a) as ca,
+        httpx.Client(base_url=base_b) as cb,
+    ):
+
+        def ranked_by(client):
+            return _ids(client.get("/needs/n1/candidates", headers=h["recruiter"]).json())
+
+        def within(check, bound=5.0):
+            t0 = time.monotonic()
+            while not check():
+                assert time.monotonic() - t0 < bound, "not seen within the bound"
+                time.sleep(0.05)
+
+        assert "t1" in ranked_by(ca) and "t1" in ranked_by(cb)  # both now hold a cached ranking
+        body = {"id": "r-t1", "talent_id": "t1", "enterprise_id": "e1", "kind": "founder_or_shareholder", "source": "x"}
+        assert ca.post("/relations", json=body, headers=h["recruiter"]).status_code == 201
+        assert "t1" not in ranked_by(ca)  # this process: at once, its cache notwithstanding
+        within(lambda: "t1" not in ranked_by(cb))
+        assert ca.delete("/relations/r-t1", headers=h["recruiter"]).status_code == 204
+        assert "t1" in ranked_by(ca)
+        within(lambda: "t1" in ranked_by(cb))
+        t1 = ca.get("/talents/t1", headers=h["recruiter"]).json() | {"employer": "Jiaguang"}
+        assert ca.put("/talents/t1", json=t1, headers=h["recruiter"]).status_code == 200
+        assert "t1" in ranked_by(ca)  # no enterprise is called Jiaguang yet
+        e1 = ca.get("/enterprises/e1", headers=h["recruiter"]).json() | {"name_en": "Jiaguang Co., Ltd."}
+        assert ca.put("/enterprises/e1", json=e1, headers=h["recruiter"]).status_code == 200
+        assert "t1" not in ranked_by(ca)
+        within(lambda: "t1" not in ranked_by(cb))
