@@ -91,6 +91,9 @@ class Ties:
     by_employer: dict[str, set[str]] = field(default_factory=dict)
     names: dict[str, frozenset[str]] = field(default_factory=dict)
     """Talent id → its names' keys (for relations that name a person)."""
+    by_name: dict[str, set[str]] = field(default_factory=dict)
+    by_talent: dict[str, set[str]] = field(default_factory=dict)
+    """Talent id → its relations' ids."""
     relations: dict[str, Relation] = field(default_factory=dict)
     by_enterprise: dict[str, set[str]] = field(default_factory=dict)
     by_person: dict[str, set[str]] = field(default_factory=dict)
@@ -125,22 +128,25 @@ class Ties:
         if key := name_key(t.employer, organisation=True):
             self.employers[t.id] = key
             self.by_employer.setdefault(key, set()).add(t.id)
-        self.names[t.id] = frozenset(k for k in map(name_key, (t.name, t.name_zh, t.name_en)) if k)
+        self.names[t.id] = names = frozenset(k for k in map(name_key, (t.name, t.name_zh, t.name_en)) if k)
+        for k in names:
+            self.by_name.setdefault(k, set()).add(t.id)
         self.forget()
 
     def remove_talent(self, talent_id: str, *, keep_relations: bool = False) -> None:
         """Forget a talent (erasure takes its relations too, as the store's cascade does)."""
         if (key := self.employers.pop(talent_id, None)) is not None:
             self._drop(self.by_employer, [key], talent_id)
-        self.names.pop(talent_id, None)
+        self._drop(self.by_name, self.names.pop(talent_id, ()), talent_id)
         if not keep_relations:
-            for rid in [rid for rid, r in self.relations.items() if r.talent_id == talent_id]:
+            for rid in list(self.by_talent.get(talent_id, ())):
                 self.remove_relation(rid)
         self.forget()
 
     def put_relation(self, r: Relation) -> None:
         self.remove_relation(r.id)
         self.relations[r.id] = r
+        self.by_talent.setdefault(r.talent_id, set()).add(r.id)
         if r.enterprise_id is not None:
             self.by_enterprise.setdefault(r.enterprise_id, set()).add(r.id)
         else:
@@ -150,6 +156,7 @@ class Ties:
     def remove_relation(self, relation_id: str) -> None:
         r = self.relations.pop(relation_id, None)
         if r is not None:
+            self._drop(self.by_talent, [r.talent_id], relation_id)
             if r.enterprise_id is not None:
                 self._drop(self.by_enterprise, [r.enterprise_id], relation_id)
             else:
@@ -217,22 +224,18 @@ class Ties:
         if old is None or _RANK[RelationKind(tie.kind)] < _RANK[RelationKind(old.kind)]:
             ties[tie.talent_id] = tie
 
-    def enterprises_of(self, talent_id: str, today: date | None = None) -> set[str]:
+    def enterprises_of(self, talent_id: str) -> set[str]:
         """The enterprises a talent may be tied to (a superset: ``of`` decides): by employer, declared relation, or
         a person relation naming some enterprise's staff."""
         out = set(self.by_key.get(self.employers.get(talent_id, ""), ()))
-        for r in self.relations.values():
-            if r.talent_id != talent_id:
-                continue
+        for r in map(self.relations.__getitem__, self.by_talent.get(talent_id, ())):
             if r.enterprise_id is not None:
                 out.add(r.enterprise_id)
-            else:
-                key = name_key(r.person)
-                for tid, names in self.names.items():
-                    if key in names:
-                        out.update(self.by_key.get(self.employers.get(tid, ""), ()))
-                        out.update(x.enterprise_id for x in self.relations.values()
-                                   if x.talent_id == tid and x.enterprise_id is not None)  # fmt: skip
+                continue
+            for tid in self.by_name.get(name_key(r.person), ()):  # the person's employers, inferred or declared
+                out.update(self.by_key.get(self.employers.get(tid, ""), ()))
+                staff = map(self.relations.__getitem__, self.by_talent.get(tid, ()))
+                out.update(x.enterprise_id for x in staff if x.enterprise_id is not None)
         return out
 
     def check(self, enterprise_id: str | None, kind: NeedKind, rows: np.ndarray, table: TalentTable,
