@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 import numpy as np
 
-from features.records import Enterprise, NeedKind, Relation, RelationKind, Talent
+from features.records import Enterprise, Need, NeedKind, Relation, RelationKind, Talent
 from features.table import TalentTable
 
 DEFAULT_WINDOW_DAYS = 1095
@@ -260,3 +260,17 @@ class Ties:
         passes = ~tied if kind in self.evaluated else np.ones(n, dtype=bool)
         found = {table.ids[r]: ties[table.ids[r]] for r in rows[tied].tolist()}
         return passes, internal, found
+
+    def allows(self, talent_id: str, row: np.ndarray, table: TalentTable, need_ids: Sequence[str],
+               needs: Mapping[str, Need]) -> np.ndarray:  # fmt: skip
+        """Per need of ``need_ids``, whether the conflict rule lets this talent (at ``row``) be matched to it: the
+        many needs × one talent direction (reciprocal needs, alerts). A talent tied to no enterprise costs one
+        lookup; otherwise only the needs of its few enterprises are checked."""
+        out = np.ones(len(need_ids), dtype=bool)
+        if not (tied := self.enterprises_of(talent_id)):
+            return out
+        for i, nid in enumerate(need_ids):
+            n = needs.get(nid)
+            if n is not None and n.enterprise_id in tied and n.kind in self.evaluated:
+                out[i] = self.check(n.enterprise_id, n.kind, row, table)[0][0]
+        return out

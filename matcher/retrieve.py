@@ -211,9 +211,5 @@ def retrieve_needs(idx: Indices, talent: Talent, *, k: int = 20) -> list[tuple[s
     talent_cols, alive = talent_columns(idx.table, row)
     need_cols = idx.need_table.gather(need_rows, NeedTable.COLUMNS)
     ok = rules(need_cols, talent_cols, alive, need_rows).passed & (need_rows >= 0)
-    if tied := idx.ties.enterprises_of(talent.id):  # the conflict rule, for the few needs of tied enterprises
-        for i, nid in enumerate(fused):
-            n = idx.needs[nid]
-            if ok[i] and n.enterprise_id in tied:
-                ok[i] = idx.ties.check(n.enterprise_id, n.kind, row, idx.table)[0][0]
+    ok &= idx.ties.allows(talent.id, row, idx.table, fused, idx.needs)  # the conflict rule
     return [(nid, score[nid]) for nid in take(fused, np.flatnonzero(ok)[:k])]

@@ -187,3 +187,28 @@ def test_ties_pickle_with_the_indices():
     ties = Ties.build(TALENTS, ENTERPRISES, RELATIONS)
     again = pickle.loads(pickle.dumps(ties))
     assert {t: x.kind for t, x in again.of("e1", TODAY).items()} == TIED
+
+
+def test_many_needs_against_one_talent_apply_the_rule_too(idx):
+    from features.matrix import talent_matrix
+    from features.pairs import NeedSet
+    from matcher.retrieve import retrieve_needs
+
+    needs = [
+        Need(id="n-eval", title="perovskite researcher", enterprise_id="e1", kind="special_researcher"),
+        Need(id="n-plain", title="perovskite engineer", enterprise_id="e1", kind="full_time"),
+        Need(id="n-other", title="perovskite chips", enterprise_id="e2", kind="special_researcher"),
+    ]
+    world = Indices.build({"talent": TALENTS, "enterprise": ENTERPRISES, "relation": RELATIONS, "need": needs},
+                          encoder=None)  # fmt: skip
+    ids = [n.id for n in needs]
+    assert world.ties.allows("founder", world.rows(["founder"]), world.table, ids, world.needs).tolist() == [
+        False, True, True]  # fmt: skip
+    assert world.ties.allows("free", world.rows(["free"]), world.table, ids, world.needs).all()
+    batch = NeedSet(world, needs)
+    assert set(talent_matrix(world, batch, "founder").need_ids) <= {"n-plain", "n-other"}
+    assert "n-eval" not in talent_matrix(world, batch, "founder").need_ids
+    assert "n-eval" in talent_matrix(world, batch, "free").need_ids
+    founder = world.talents["founder"].model_copy(update={"summary": "perovskite"})
+    world.add_talent(founder)
+    assert "n-eval" not in [n for n, _ in retrieve_needs(world, founder, k=5)]
