@@ -413,7 +413,8 @@ class Relation(Record):
     @classmethod
     def _one_party(cls, person: str | None, info: ValidationInfo) -> str | None:
         if (info.data.get("enterprise_id") is None) == (not person):
-            raise ValueError("give exactly one of enterprise_id (an enterprise) or person (a named person), not both")
+            got = "both" if person else "neither"
+            raise ValueError(f"give exactly one of enterprise_id (an enterprise) or person (a named person), got {got}")
         return person or None
 
     @field_validator("end")

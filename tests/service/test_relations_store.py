@@ -34,6 +34,8 @@ def test_bad_lines_name_file_line_and_field_and_nothing_is_written(tmp_path, wor
         ]
         assert "unknown talent 't-ghost'" in next(str(i) for i in report.issues if i.line == 3)
         assert "exactly one of enterprise_id" in next(str(i) for i in report.issues if i.line == 5)
+        assert next(str(i) for i in report.issues if i.line == 4).endswith("got both")
+        assert next(str(i) for i in report.issues if i.line == 5).endswith("got neither")
 
 
 def test_relations_are_journalled_erased_with_their_talent_and_hold_their_enterprise(tmp_path, world_dir):
