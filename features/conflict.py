@@ -61,13 +61,13 @@ class Tie:
         return self.kind == RelationKind.employee and self.end is None
 
     def to_json(self) -> dict:
+        """As a receipt keeps it: no talent id and no person's name (a receipt outlives an erasure of either; the
+        relation id leads to the relation while it exists)."""
         out = {"kind": self.kind, "source": self.source, "enterprise_id": self.enterprise_id}
         if self.relation_id:
             out["relation_id"] = self.relation_id
         if self.end:
             out["end"] = self.end.isoformat()
-        if self.person:
-            out["person"] = self.person
         return out
 
 

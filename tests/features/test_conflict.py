@@ -212,3 +212,14 @@ def test_many_needs_against_one_talent_apply_the_rule_too(idx):
     founder = world.talents["founder"].model_copy(update={"summary": "perovskite"})
     world.add_talent(founder)
     assert "n-eval" not in [n for n, _ in retrieve_needs(world, founder, k=5)]
+
+
+def test_the_ties_survive_an_index_snapshot(tmp_path):
+    from features import snapshot
+
+    idx = Indices.build({"talent": TALENTS, "enterprise": ENTERPRISES, "relation": RELATIONS}, encoder=None)
+    path = snapshot.save(idx, tmp_path, seq=7)
+    again = snapshot.load(path, encoder=None)
+    assert {t: x.kind for t, x in again.ties.of("e1", TODAY).items()} == TIED
+    again.add_talent(TALENTS[0].model_copy(update={"employer": "Acme Chips Ltd"}))  # still kept in step after load
+    assert "free" in again.ties.of("e2", TODAY)
