@@ -54,7 +54,6 @@ class Tie:
     source: str
     relation_id: str | None = None
     end: date | None = None
-    person: str | None = None
 
     @property
     def current_employee(self) -> bool:
@@ -214,7 +213,7 @@ class Ties:
         if r.kind is RelationKind.employee and r.end is not None and r.end < today:
             kind = RelationKind.former_employee.value  # an employment that ended is a former one
         end = r.end if r.end is not None and r.end < today else None
-        return Tie(r.talent_id, enterprise_id, kind, r.source, r.id, end, r.person)
+        return Tie(r.talent_id, enterprise_id, kind, r.source, r.id, end)
 
     @staticmethod
     def _keep(ties: dict[str, Tie], tie: Tie | None) -> None:
