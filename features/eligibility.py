@@ -3,7 +3,8 @@
 Each rule is one vectorised expression over need columns and talent columns (:mod:`features.table`) that
 broadcast: one need against many talents (ranking) or many needs against one talent (alerts). Unknown attributes
 (a sparse import that never stated sites or languages) pass: a rule removes only talents the records show do not
-fit. Soft preferences (YRD residence, salary against budget) are features, not rules.
+fit. Soft preferences (YRD residence, salary against budget) are features, not rules. The ``conflict`` rule is per
+enterprise, not per column: ``check`` applies it from the indices' ``features.conflict.Ties``.
 """
 
 from __future__ import annotations
