@@ -95,7 +95,8 @@ def generate_world(
         progress("latent", 1, 1)
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    names = (*WORLD_FILES.values(), TRUTH_FILE, PARAMS_FILE, *((PEOPLE_FILE,) if duplicates else ()))
+    files = (name for kind, name in WORLD_FILES.items() if kind != "relation")  # the demo declares no relations
+    names = (*files, TRUTH_FILE, PARAMS_FILE, *((PEOPLE_FILE,) if duplicates else ()))
     tmp = {name: out_dir / f".{name}.tmp" for name in names}
     counts: dict[str, int] = {}
     incubators = render_incubators(v)

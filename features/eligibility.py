@@ -3,17 +3,19 @@
 Each rule is one vectorised expression over need columns and talent columns (:mod:`features.table`) that
 broadcast: one need against many talents (ranking) or many needs against one talent (alerts). Unknown attributes
 (a sparse import that never stated sites or languages) pass: a rule removes only talents the records show do not
-fit. Soft preferences (YRD residence, salary against budget) are features, not rules.
+fit. Soft preferences (YRD residence, salary against budget) are features, not rules. The ``conflict`` rule is per
+enterprise, not per column: ``check`` applies it from the indices' ``features.conflict.Ties``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 import numpy as np
 
+from features.conflict import Tie, Ties
 from features.records import AvailabilityMode, Need, NeedKind
 from features.table import KIND_CODES, MODE_CODES, MODE_UNSTATED, NeedTable, TalentTable
 
@@ -30,6 +32,7 @@ class Rule(StrEnum):
     site = "site"
     language = "language"
     work_permit = "work_permit"
+    conflict = "conflict"
 
 
 RULE_TEXT: dict[Rule, tuple[str, str]] = {
@@ -39,17 +42,21 @@ RULE_TEXT: dict[Rule, tuple[str, str]] = {
     Rule.site: ("accepts the work site", "接受工作地点"),
     Rule.language: ("speaks the required languages", "掌握要求的语言"),
     Rule.work_permit: ("likely work-permit class A or B", "预计可获A类或B类工作许可"),
+    Rule.conflict: ("no tie to the enterprise on an evaluated post", "与该企业无利益关联（评审类岗位）"),
 }
 
 
 @dataclass(frozen=True)
 class Eligibility:
-    """Per-rule pass/fail for candidate rows, with the margins the feature matrix uses."""
+    """Per-rule pass/fail for candidate rows, with the margins the feature matrix uses; ``internal`` flags the
+    need's own enterprise's current employees (not new recruits), ``ties`` the relation behind each conflict."""
 
     rows: np.ndarray
     checks: dict[Rule, np.ndarray]
     tier_gap: np.ndarray
     months_surplus: np.ndarray
+    internal: np.ndarray | None = None
+    ties: dict[str, Tie] = field(default_factory=dict)
 
     @property
     def passed(self) -> np.ndarray:
@@ -72,6 +79,8 @@ class Eligibility:
             checks={rule: ok[positions] for rule, ok in self.checks.items()},
             tier_gap=self.tier_gap[positions],
             months_surplus=self.months_surplus[positions],
+            internal=None if self.internal is None else self.internal[positions],
+            ties=self.ties,
         )
 
     def removed_counts(self) -> dict[str, int]:
@@ -119,6 +128,7 @@ def rules(need: Mapping[str, np.ndarray], talent: Mapping[str, np.ndarray], aliv
         Rule.site: site_ok,
         Rule.language: lang_ok,
         Rule.work_permit: permit_ok,
+        Rule.conflict: np.ones(1, dtype=bool),  # per enterprise, not per column: ``check`` applies it
     }
     return Eligibility(
         rows=rows,
@@ -139,8 +149,13 @@ def talent_columns(table: TalentTable, rows: np.ndarray) -> tuple[dict[str, np.n
     return table.gather(rows, TALENT_COLUMNS), (rows >= 0) & table.alive[rows]
 
 
-def check(need: Need, table: TalentTable, rows: np.ndarray) -> Eligibility:
-    """Apply every rule to ``rows`` of ``table``; unknown (-1) and removed rows fail consent."""
+def check(need: Need, table: TalentTable, rows: np.ndarray, ties: Ties | None = None) -> Eligibility:
+    """Apply every rule to ``rows`` of ``table``; unknown (-1) and removed rows fail consent. ``ties`` (the
+    indices' relations) adds the conflict rule and the internal flag; without them no one is in conflict."""
     rows = np.asarray(rows, dtype=np.int64)
     talent, alive = talent_columns(table, rows)
-    return rules(NeedTable.columns_of(need, table.languages), talent, alive, rows)
+    e = rules(NeedTable.columns_of(need, table.languages), talent, alive, rows)
+    if ties is None:
+        return e
+    passes, internal, found = ties.check(need.enterprise_id, need.kind, rows, table)
+    return replace(e, checks={**e.checks, Rule.conflict: passes}, internal=internal, ties=found)

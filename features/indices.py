@@ -14,6 +14,7 @@ import numpy as np
 
 from features.ann import DEFAULT_EXACT_BELOW
 from features.concepts import ConceptIndex, mapper
+from features.conflict import Ties
 from features.dense import DenseIndex, Encoder, NeedDenseIndex, VectorCache, get_encoder
 from features.graph import TalentGraph
 from features.records import Need, NeedStatus, Record, Talent, share_internals
@@ -39,6 +40,8 @@ class Indices:
     need_sparse: NeedIndex
     need_dense: NeedDenseIndex | None
     incubators: dict[str, Record] = field(default_factory=dict)
+    ties: Ties = field(default_factory=Ties)
+    """Talents tied to each enterprise (relations, employers): the conflict rule's data."""
 
     @classmethod
     def build(
@@ -103,6 +106,7 @@ class Indices:
             need_sparse=need_sparse,
             need_dense=need_dense,
             incubators={i.id: i for i in records.get("incubator", ())},
+            ties=Ties.build(talents, records.get("enterprise", ()), records.get("relation", ())),
         )
         indices.settle()
         return indices
@@ -126,6 +130,7 @@ class Indices:
         if any(r != row for r in rows.values()):
             raise RuntimeError(f"indices out of step for talent {t.id!r}: table row {row}, others {rows}")
         self.graph.add_talent(t)
+        self.ties.put_talent(t)
         self.talents[t.id] = t
 
     def add_talents(self, talents: Sequence[Talent]) -> None:
@@ -148,6 +153,7 @@ class Indices:
             raise RuntimeError(f"indices out of step for talents {ids[:5]}: rows {rows}")
         for t in talents:  # one by one: the graph's node order (which its snapshot and PPR keep) stays the same
             self.graph.add_talent(t)
+            self.ties.put_talent(t)
         self.talents.update(zip(ids, talents, strict=True))
 
     def remove_talent(self, talent_id: str) -> bool:
@@ -160,6 +166,7 @@ class Indices:
         if self.dense is not None:
             self.dense.remove(talent_id)
         self.graph.remove_talent(talent_id)
+        self.ties.remove_talent(talent_id)
         return True
 
     def erase_talent(self, talent_id: str) -> bool:

@@ -78,7 +78,8 @@ def talent_matrix(idx: Indices, needs: NeedSet, talent_id: str, *, now: datetime
         raise LookupError(f"talent {talent_id!r} is not indexed; add it with Indices.add_talent before matching")
     live = needs.alive.view.copy()
     e = rules(needs.columns(), *talent_columns(idx.table, rows), np.arange(len(live)))
-    sel = np.flatnonzero(e.passed & live)
+    allowed = idx.ties.allows(talent_id, rows, idx.table, needs.ids, idx.needs)  # the conflict rule
+    sel = np.flatnonzero(e.passed & live & allowed)
     X = np.zeros((len(sel), len(COLUMN)), dtype=np.float32)
     if len(sel):
         pairs = Pairs(idx, needs.columns(sel), rows, e.take(sel), _day(now), X, talent_ids=[talent_id], needs=needs,

@@ -12,7 +12,7 @@ import hashlib
 import re
 import sys
 import weakref
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from functools import cache
 from typing import Annotated, ClassVar, get_args, get_origin
@@ -23,6 +23,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationInfo,
     WithJsonSchema,
     field_validator,
     model_validator,
@@ -61,7 +62,7 @@ Count = Annotated[int, Field(ge=0, le=1_000_000)]
 """A count of works or an index: non-negative, and small enough for any JSON or integer column."""
 
 
-def _in_range(value: datetime) -> datetime:
+def _in_range(value: date) -> date:
     """Years 1900–2200: far outside them a timestamp is a typo, and near year 1 or 9999 converting it to UTC
     overflows."""
     if not 1900 <= value.year <= 2200:
@@ -70,6 +71,7 @@ def _in_range(value: datetime) -> datetime:
 
 
 Timestamp = Annotated[datetime, AfterValidator(_in_range)]
+Day = Annotated[date, AfterValidator(_in_range)]
 
 
 def _code(letters: str, upper: bool, hint: str):
@@ -373,6 +375,58 @@ class FeedbackEvent(Record):
         return data
 
 
+class RelationKind(StrEnum):
+    employee = "employee"
+    former_employee = "former_employee"
+    founder_or_shareholder = "founder_or_shareholder"
+    family_of_staff = "family_of_staff"
+    co_author = "co_author"
+
+
+class Relation(Record):
+    """A tie between a talent and an enterprise (or a named person: a co-author, a family member) that can make a
+    match unfair (``features.conflict``). ``id`` may be omitted: it is then derived from the content, so re-importing
+    the same declaration is idempotent. ``source`` says who declared it (the talent, an enterprise, an import)."""
+
+    record_kind: ClassVar[str] = "relation"
+
+    id: RecordId = ""  # type: ignore[assignment]  # filled by _derive_id
+    talent_id: RecordId
+    enterprise_id: RecordId | None = None
+    person: ShortText | None = Field(default=None, validate_default=True)
+    """A named person (co-author, relative) instead of an enterprise; tied to an enterprise when they are its staff."""
+    kind: RelationKind
+    source: ShortText
+    start: Day | None = None
+    end: Day | None = Field(default=None, validate_default=True)
+    """When the relation ended (a former employee's last day); none: it still holds."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derive_id(cls, data: object) -> object:
+        if isinstance(data, dict) and not data.get("id"):
+            key = "|".join(str(data.get(k, "")) for k in ("talent_id", "enterprise_id", "person", "kind", "source"))
+            data = {**data, "id": "rel-" + hashlib.sha1(key.encode()).hexdigest()[:16]}
+        return data
+
+    @field_validator("person")
+    @classmethod
+    def _one_party(cls, person: str | None, info: ValidationInfo) -> str | None:
+        if (info.data.get("enterprise_id") is None) == (not person):
+            got = "both" if person else "neither"
+            raise ValueError(f"give exactly one of enterprise_id (an enterprise) or person (a named person), got {got}")
+        return person or None
+
+    @field_validator("end")
+    @classmethod
+    def _end_of_former(cls, end: date | None, info: ValidationInfo) -> date | None:
+        if end is None and info.data.get("kind") is RelationKind.former_employee:
+            raise ValueError("a former_employee relation needs its end date (e.g. 2024-06-30)")
+        if end is not None and (start := info.data.get("start")) is not None and end < start:
+            raise ValueError(f"end {end} is before start {start}")
+        return end
+
+
 RECORD_TYPES: dict[str, type[Record]] = {
     "platform": Platform,
     "incubator": Incubator,
@@ -380,6 +434,7 @@ RECORD_TYPES: dict[str, type[Record]] = {
     "need": Need,
     "talent": Talent,
     "feedback": FeedbackEvent,
+    "relation": Relation,
 }
 """Record kinds in dependency order: each may reference only kinds listed before it."""
 
@@ -390,6 +445,7 @@ WORLD_FILES: dict[str, str] = {
     "need": "needs.jsonl",
     "talent": "talents.jsonl",
     "feedback": "feedback.jsonl",
+    "relation": "relations.jsonl",
 }
 """The file each kind lives in inside a world directory (``.csv`` with the same stem also accepted)."""
 
@@ -398,6 +454,7 @@ REFERENCES: dict[str, dict[str, str]] = {
     "need": {"enterprise_id": "enterprise"},
     "talent": {"incubator_id": "incubator"},
     "feedback": {"need_id": "need", "talent_id": "talent"},
+    "relation": {"talent_id": "talent", "enterprise_id": "enterprise"},
 }
 """Foreign keys by kind: field → referenced kind. Imports check every one of them."""
 

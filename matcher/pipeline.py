@@ -19,12 +19,13 @@ from typing import Protocol
 
 import numpy as np
 
+from features.conflict import Tie
 from features.indices import Indices
 from features.matrix import feature_matrix, index_encoder, text_relevance
 from features.records import Need, NeedKind
 from features.schema import SCHEMA
 from matcher.interleaving import team_draft
-from matcher.reasons import DEFAULT_TOP, Reason, blend_contributions, reasons
+from matcher.reasons import DEFAULT_TOP, Reason, blend_contributions, internal_reason, reasons
 from matcher.retrieve import Candidates, Filters, Quotas, retrieve
 
 TEXT_RELEVANCE = "text-relevance"
@@ -144,6 +145,8 @@ class Pool:
     """The second model of an interleaved ranking (``matcher.interleaving``); ``scores`` stay the champion's."""
     teams: list[str] | None = None
     """Per row (in ranked order), the team that drafted it in an interleaved ranking; None: not interleaved."""
+    ties: dict[str, Tie] = field(default_factory=dict)
+    """The relation behind each conflict removal or internal flag among the retrieved, by talent id."""
 
     @property
     def personalized(self) -> bool:
@@ -221,6 +224,7 @@ def rank_pool(
         promoted=promoted[order] if promoted.any() else None,
         challenger=challenger,
         teams=teams,
+        ties=cands.eligibility.ties if cands.eligibility is not None else {},
     )
 
 
@@ -268,6 +272,8 @@ def page(
         why = reasons(pool.need, X[j], contrib[j], SCHEMA, idx, tid, top=top_reasons)
         if pool.promoted is not None and pool.promoted[offset + j]:
             why = [YRD_FIRST_REASON, *why]
+        if (tie := pool.ties.get(tid)) is not None and tie.current_employee:
+            why = [internal_reason(tie), *why]
         out.append(
             RankedCandidate(
                 talent_id=tid,

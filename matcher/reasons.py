@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from features.concepts import ancestors
+from features.conflict import Tie
 from features.eligibility import PERMIT_CLASS_A, PERMIT_CLASS_B, RULE_TEXT, Rule
 from features.indices import Indices
 from features.matrix import index_encoder, text_terms
@@ -348,8 +349,9 @@ def blend_contributions(X: np.ndarray, schema: FeatureSchema, encoder: str = "us
     return out[0] if X.ndim == 1 else out
 
 
-def applicable_rules(need: Need, talent: Talent | None) -> list[Rule]:
-    """The rules that actually constrained this pairing (a tier rule when the post sets no minimum says nothing)."""
+def applicable_rules(need: Need, talent: Talent | None, evaluated: Iterable[NeedKind] = ()) -> list[Rule]:
+    """The rules that actually constrained this pairing (a tier rule when the post sets no minimum says nothing;
+    the conflict rule only on the ``evaluated`` post kinds of an enterprise)."""
     foreign = talent is not None and talent.nationality is not None and talent.nationality not in NOT_FOREIGN
     keep = {
         Rule.consent: True,
@@ -358,12 +360,22 @@ def applicable_rules(need: Need, talent: Talent | None) -> list[Rule]:
         Rule.site: True,
         Rule.language: bool(need.languages),
         Rule.work_permit: foreign and need.kind is not NeedKind.special_researcher,
+        Rule.conflict: need.enterprise_id is not None and need.kind in set(evaluated),
     }
     return [r for r in Rule if keep[r]]
 
 
 def rule_reasons(rules: Iterable[Rule]) -> list[Reason]:
     return [Reason(f"rule:{r.value}", *RULE_TEXT[r], 0.0) for r in rules]
+
+
+def internal_reason(tie: Tie) -> Reason:
+    """The flag on a current employee of the need's own enterprise: not a new recruit (and where that is known
+    from)."""
+    source = tie.source if tie.relation_id else "their profile's employer"
+    zh_source = tie.source if tie.relation_id else "本人档案中的工作单位"
+    return Reason("flag:internal", f"internal: already employed by this enterprise (source: {source}), not a new "
+                  "recruit", f"内部人员：已是该企业在职员工（来源：{zh_source}），非新引进人才", 0.0)  # fmt: skip
 
 
 def reasons(
@@ -405,4 +417,4 @@ def reasons(
         text = RENDER[code](ctx)
         if text is not None:
             out.append(Reason(code, *text, round(weights[j], 6)))
-    return out + rule_reasons(applicable_rules(need, talent))
+    return out + rule_reasons(applicable_rules(need, talent, idx.ties.evaluated))

@@ -160,7 +160,7 @@ def retrieve(
         raise ValueError(f"retrieve: k must be a positive integer, got {k!r}")
     lists = _run_retrievers(idx, need, quotas or Quotas())
     rows, fused = _fuse(lists, idx.table, need)
-    e = check(need, idx.table, rows)
+    e = check(need, idx.table, rows, idx.ties)
     passed = e.passed
     why = e.removed_by()
     removed = np.flatnonzero(~passed)
@@ -211,4 +211,5 @@ def retrieve_needs(idx: Indices, talent: Talent, *, k: int = 20) -> list[tuple[s
     talent_cols, alive = talent_columns(idx.table, row)
     need_cols = idx.need_table.gather(need_rows, NeedTable.COLUMNS)
     ok = rules(need_cols, talent_cols, alive, need_rows).passed & (need_rows >= 0)
+    ok &= idx.ties.allows(talent.id, row, idx.table, fused, idx.needs)  # the conflict rule
     return [(nid, score[nid]) for nid in take(fused, np.flatnonzero(ok)[:k])]

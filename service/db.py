@@ -21,7 +21,7 @@ from features.records import Record
 from service.sqlite_writers import serialize_writers
 
 MIGRATIONS = Path(__file__).with_name("migrations")
-HEAD_REVISION = "0011"
+HEAD_REVISION = "0012"
 """The newest migration in ``migrations/versions`` (a test checks it against Alembic), known without importing
 Alembic so every command starts quickly; bump it with each new migration."""
 
@@ -117,6 +117,18 @@ class FeedbackRow(RecordRow, Base):
     talent_id: Mapped[str] = mapped_column(sa.ForeignKey("talents.id", ondelete="CASCADE"), index=True)
     action: Mapped[str] = mapped_column(sa.String(16), index=True)
     time: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+
+
+class RelationRow(RecordRow, Base):
+    """A declared relation (``features.records.Relation``): erased with its talent; an enterprise with relations
+    cannot be deleted until they are."""
+
+    __tablename__ = "relations"
+    QUERY_COLUMNS = ("talent_id", "enterprise_id", "kind")
+
+    talent_id: Mapped[str] = mapped_column(sa.ForeignKey("talents.id", ondelete="CASCADE"), index=True)
+    enterprise_id: Mapped[str | None] = mapped_column(sa.ForeignKey("enterprises.id"), index=True)
+    kind: Mapped[str] = mapped_column(sa.String(32), index=True)
 
 
 class ApiKeyRow(Base):
@@ -333,6 +345,7 @@ TABLES: dict[str, type[RecordRow]] = {
     "need": NeedRow,
     "talent": TalentRow,
     "feedback": FeedbackRow,
+    "relation": RelationRow,
 }
 """Row class per record kind, in the dependency order of ``features.records.RECORD_TYPES``."""
 

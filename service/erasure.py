@@ -9,8 +9,9 @@
 4. alerts, when the alerts module is installed (``service.alerts.erase_talent``): the talent's alerts, their
    unsent messages (a message a dispatcher already claimed is re-checked before it is sent: it finds nothing) and
    dedup state;
-5. the store: the record, its earlier versions, its feedback and saved searches' seen ids (``ON DELETE CASCADE``);
-   on SQLite the freed pages are overwritten (``secure_delete``) and the write-ahead log is checkpointed and truncated;
+5. the store: the record, its earlier versions, its feedback, relations and saved searches' seen ids (``ON DELETE
+   CASCADE``); on SQLite the freed pages are overwritten (``secure_delete``) and the write-ahead log is checkpointed
+   and truncated;
 6. index snapshots (``service.snapshots``): every one is deleted (each holds the profile); the next start builds
    and saves a fresh one;
 7. memory: every index and the graph, every row the talent ever had zeroed at once (``Indices.erase_talent``), the

@@ -53,6 +53,14 @@ def build_indices(
         processes=processes,
     )
     return_freed_heap()
+    return configure(indices, settings)
+
+
+def configure(indices: Indices, settings: Settings) -> Indices:
+    """Apply the office's conflict-rule settings (evaluated post kinds, window) to indices built or loaded."""
+    indices.ties.evaluated = settings.conflict_evaluated
+    indices.ties.window_days = settings.conflict_window_days
+    indices.ties.forget()
     return indices
 
 

@@ -107,6 +107,7 @@ class FullRanking(Pool):
                 teams=[t for t, k in zip(self.teams, keep, strict=True) if k] if self.teams is not None else None,
                 removed=removed,
                 removed_ids=removed_ids,
+                ties={i: tie for i, tie in self.ties.items() if i != talent_id},
                 pool=self.pool - (not keep.all() or rule is not None),
             )
         )
@@ -285,8 +286,8 @@ class RankCache:
     @staticmethod
     def generation(idx: Indices) -> tuple[int, ...]:
         """What changes with every write the ranking would see: rows ever added (a talent added or replaced),
-        talents (an erasure), needs and incubators."""
-        return len(idx.table), len(idx.talents), len(idx.needs), len(idx.incubators)
+        talents (an erasure), needs, incubators and the conflict rule's ties (relations, enterprise names)."""
+        return len(idx.table), len(idx.talents), len(idx.needs), len(idx.incubators), idx.ties.writes
 
     def cached(
         self,

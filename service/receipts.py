@@ -78,6 +78,8 @@ def write(
         "ranked": len(full.ids),
         "computed_at": full.computed_at.isoformat(),
     }
+    if full.ties:  # the relations behind conflict removals and internal flags, without naming the talents
+        summary["conflicts"] = sorted((t.to_json() for t in full.ties.values()), key=lambda t: sorted(t.items()))
     conn.execute(
         sa.insert(_rankings()).values(
             id=ranking_id,

@@ -116,6 +116,19 @@ class Settings(BaseSettings):
         "reasons say the policy placed them. Off: residence is one feature the model weighs as the office's feedback "
         "did.",
     )
+    conflict_evaluated_kinds: str = Field(
+        default="special_researcher,incubation_project",
+        description="Post kinds the office evaluates (comma-separated need kinds; empty: none): on them a talent tied "
+        "to the post's enterprise within the window is removed by the conflict rule; on other kinds only its current "
+        "employees are flagged internal.",
+    )
+    conflict_window_days: int = Field(
+        default=1095,
+        ge=0,
+        le=36_500,
+        description="How long a tie counts after it ended (a former employee's end date, any relation's end): one "
+        "that ended this many days ago still does, a day more no longer.",
+    )
     # --- what one enterprise may use a day (service.quotas) ---
     enterprise_daily_needs: int = Field(
         default=20, ge=0, description="New needs one enterprise may post a day (its key; the office is not counted)."
@@ -220,6 +233,23 @@ class Settings(BaseSettings):
 
             Allow.parse(text)
         return text
+
+    @field_validator("conflict_evaluated_kinds")
+    @classmethod
+    def _known_kinds(cls, value: str) -> str:
+        from features.records import NeedKind
+
+        kinds = [k.strip() for k in value.split(",") if k.strip()]
+        if bad := [k for k in kinds if k not in NeedKind.__members__]:
+            raise ValueError(f"unknown need kind(s) {', '.join(bad)}; use any of {', '.join(NeedKind)}")
+        return ",".join(kinds)
+
+    @property
+    def conflict_evaluated(self) -> frozenset:
+        """``conflict_evaluated_kinds`` as a set of ``NeedKind``."""
+        from features.records import NeedKind
+
+        return frozenset(NeedKind(k) for k in self.conflict_evaluated_kinds.split(",") if k)
 
     @field_validator("encoder")
     @classmethod

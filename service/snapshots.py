@@ -24,7 +24,7 @@ from pathlib import Path
 from features import snapshot
 from features.dense import NO_DENSE, check_encoder_name
 from features.indices import Indices
-from service.indexing import build_indices, store_records
+from service.indexing import build_indices, configure, store_records
 from service.settings import Settings
 from service.store import Store
 
@@ -96,7 +96,7 @@ def load(store: Store, settings: Settings) -> Opened | None:
         except snapshot.SnapshotError as e:
             log.warning("index snapshot passed over: %s", e)
             continue
-        return Opened(indices, meta["seq"], path, time.perf_counter() - t0)
+        return Opened(configure(indices, settings), meta["seq"], path, time.perf_counter() - t0)
     return None
 
 

@@ -51,6 +51,9 @@ PENDING = ("talent", "need")
 talent or a new need, cleared (``Store.matched``) once alerts have matched it, so a crash in between loses nothing:
 the next start (or ``talentmatch alerts dispatch``) matches what is still pending."""
 
+CASCADED = {"talent": ("feedback", "relation"), "need": ("feedback",)}
+"""Kinds deleted with the record they reference (``ON DELETE CASCADE``): they never block its deletion."""
+
 ProgressFn = Callable[[str, int, int], None]
 """``progress(kind, done, total)`` while rows are written."""
 
@@ -316,7 +319,7 @@ class Store:
             _lock_journal(conn)
             for ref_kind, refs in REFERENCES.items():
                 for field_name, target in refs.items():
-                    if target != kind or ref_kind == "feedback":
+                    if target != kind or ref_kind in CASCADED.get(kind, ()):
                         continue
                     ref_table = db.table(ref_kind)
                     col = ref_table.c[field_name]

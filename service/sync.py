@@ -23,7 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 from prometheus_client import Gauge
 
-from features.records import Incubator, Need
+from features.records import Enterprise, Incubator, Need, Relation
 from service import db, erasure, snapshots
 from service.settings import Settings
 from service.store import Change, JournalPruned, Store
@@ -56,9 +56,10 @@ def catch_up(state: Any, since: int, *, page: int = PAGE) -> int:
     return since
 
 
-KINDS = ("incubator", "need", "talent")
-"""The kinds the indices hold, in the order they are applied. Enterprises and platforms: as for this process's own
-writes (``live.Writer``), nothing to update; feedback is read from the store when training."""
+KINDS = ("incubator", "enterprise", "need", "talent", "relation")
+"""The kinds the indices hold, in the order they are applied (enterprises: only their names, for the conflict rule's
+inferred employees). Platforms: as for this process's own writes (``live.Writer``), nothing to update; feedback is
+read from the store when training."""
 
 
 def _apply(state: Any, changes: list[Change]) -> None:
@@ -106,7 +107,9 @@ def _differs(ix: Any, kind: str, rid: str, record: Any) -> bool:
     gone from the store leaves through its erasure's own journal row."""
     if kind == "talent":
         return record is not None and ix.talents.get(rid) != record
-    held = ix.needs if kind == "need" else ix.incubators
+    if kind == "enterprise":
+        return record is not None and ix.ties.enterprise_keys.get(rid) != ix.ties.keys_of(record)
+    held = {"need": ix.needs, "incubator": ix.incubators, "relation": ix.ties.relations}[kind]
     return held.get(rid) != record
 
 
@@ -115,6 +118,12 @@ def _put(ix: Any, kind: str, rid: str, record: Any) -> None:
         ix.add_need(record)
     elif isinstance(record, Incubator):
         ix.incubators[rid] = record
+    elif isinstance(record, Enterprise):
+        ix.ties.put_enterprise(record)
+    elif isinstance(record, Relation):
+        ix.ties.put_relation(record)
+    elif kind == "relation":
+        ix.ties.remove_relation(rid)
     elif kind == "need":
         ix.remove_need(rid)
     elif kind == "incubator":

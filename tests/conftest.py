@@ -76,8 +76,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 def small_world() -> dict[str, list[dict]]:
-    """Two platforms, an incubator, two enterprises, three needs, four talents, three feedback events: every kind and
-    every reference, sparse and full records, Chinese and English text."""
+    """Two platforms, an incubator, two enterprises, three needs, four talents, three feedback events, two
+    relations: every kind and every reference, sparse and full records, Chinese and English text."""
     return {
         "platform": [
             {"id": "p-sci", "name": "嘉兴科技城", "name_en": "Jiaxing Science City", "industries": ["software", "ai"]},
@@ -111,6 +111,11 @@ def small_world() -> dict[str, list[dict]]:
             {"need_id": "n1", "talent_id": "t1", "action": "shortlist", "time": "2024-05-02T09:00:00Z"},
             {"id": "fb-2", "need_id": "n2", "talent_id": "t2", "action": "contact", "actor": "recruiter-7"},
             {"id": "fb-3", "need_id": "n1", "talent_id": "t3", "action": "reject", "position": 4},
+        ],
+        "relation": [
+            {"talent_id": "t3", "person": "Li Wei", "kind": "co_author", "source": "self-declared"},
+            {"id": "rel-2", "talent_id": "t2", "enterprise_id": "e2", "kind": "former_employee",
+             "start": "2009-09-01", "end": "2015-01-31", "source": "office import"},
         ],
     }  # fmt: skip
 

@@ -20,7 +20,7 @@ from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from features.indices import Indices
-from features.records import Incubator, Need, Record, Talent
+from features.records import Enterprise, Incubator, Need, Record, Relation, Talent
 from service.api.errors import ApiError
 from service.store import ImportFailed, ImportReport, Store
 
@@ -81,6 +81,13 @@ class Writer:
         self._after(changed)
         return report
 
+    def delete_relation(self, relation_id: str) -> bool:
+        """Delete a relation from the store and the conflict rule's data; returns whether it existed."""
+        with self.state.index_lock:
+            deleted = self.store.delete("relation", relation_id)
+            self.indices.ties.remove_relation(relation_id)
+        return deleted
+
     def _write_one(self, record: Record) -> list[tuple[Record | None, Record]]:
         report = self.store.import_world({record.record_kind: [record]})
         if not report.ok:
@@ -103,6 +110,10 @@ class Writer:
                     changed.append((old, r))
                 elif isinstance(r, Incubator):
                     ix.incubators[r.id] = r
+                elif isinstance(r, Relation):
+                    ix.ties.put_relation(r)
+                elif isinstance(r, Enterprise):
+                    ix.ties.put_enterprise(r)  # its names: whose employer it is (the conflict rule)
                 # Enterprises and platforms: the graph has no incremental update for them; a need's
                 # enterprise node is created with the need, its platform edge at the next start.
         except Exception as e:

@@ -206,5 +206,10 @@ RECORD_EXAMPLES: dict[str, dict[str, dict[str, Any]]] = {
         {"id": "inc-501", "name": "海纳孵化器（德国）", "country": "DE", "city_zh": "合成堡", "city_synthetic": True},
         {"id": "inc-502", "name": "Haina Incubator UK", "name_en": "Haina Incubator UK", "country": "GB"},
     ),
+    "relation": _examples(
+        {"talent_id": "t-1001", "enterprise_id": "e-301", "kind": "former_employee", "end": "2024-06-30",
+         "source": "人才本人申报"},
+        {"talent_id": "t-1002", "person": "Wang Fang", "kind": "co_author", "source": "office import 2026-11"},
+    ),
 }  # fmt: skip
 """``openapi_examples`` for each record kind's create / replace body."""

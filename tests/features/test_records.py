@@ -108,6 +108,14 @@ def test_dump_round_trips(kind):
             "consent": {"sharing": True},
         },
         "feedback": {"need_id": "n1", "talent_id": "t1", "action": "shortlist", "position": 3},
+        "relation": {
+            "talent_id": "t1",
+            "enterprise_id": "e1",
+            "kind": "former_employee",
+            "source": "hr",
+            "start": "2019-03-01",
+            "end": "2024-06-30",
+        },
     }
     model = RECORD_TYPES[kind]
     record = model.model_validate(samples[kind])

@@ -31,8 +31,8 @@ def test_an_import_journals_the_written_ids_and_a_reimport_nothing(store, world_
     changes = store.changes_since(0, limit=100)
     assert [c.seq for c in changes] == sorted(c.seq for c in changes) and store.change_head() == changes[-1].seq
     written = {(k, i) for k, i, _ in journal(store)}
-    assert {k for k, _ in written} == {"platform", "incubator", "enterprise", "need", "talent", "feedback"}
-    assert {("talent", "t1"), ("need", "n3"), ("feedback", "fb-2")} <= written and len(written) == 15
+    assert {k for k, _ in written} == {"platform", "incubator", "enterprise", "need", "talent", "feedback", "relation"}
+    assert {("talent", "t1"), ("need", "n3"), ("feedback", "fb-2")} <= written and len(written) == 17
     assert {op for *_, op in journal(store)} == {"put"}
     head = store.change_head()
     assert store.import_path(world_dir).ok and store.change_head() == head  # unchanged: nothing journalled
@@ -89,6 +89,6 @@ def test_concurrent_writers_commit_in_seq_order(store, world_dir):
         t.join()
     assert not errors
     final = {c.seq for c in store.changes_since(0, limit=10_000)}
-    assert len(final) == 15 + 40
+    assert len(final) == 17 + 40
     for head, seqs in seen:
         assert seqs == {s for s in final if s <= head}  # no seq below a seen head committed later

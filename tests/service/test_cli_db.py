@@ -14,7 +14,7 @@ from service.cli import app
 from service.db import HEAD_REVISION
 
 TALENTMATCH = Path(sys.executable).with_name("talentmatch")
-COUNTS = {"platform": 2, "incubator": 1, "enterprise": 2, "need": 3, "talent": 4, "feedback": 3}
+COUNTS = {"platform": 2, "incubator": 1, "enterprise": 2, "need": 3, "talent": 4, "feedback": 3, "relation": 2}
 
 
 def run(*args: str, url: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
@@ -44,7 +44,7 @@ def test_upgrade_import_stats_export_main_path(sqlite_url, world_dir, tmp_path):
     assert {k: v["inserted"] for k, v in report["kinds"].items()} == {k: n for k, n in COUNTS.items()}
 
     done = invoke("db", "import", str(world_dir), url=sqlite_url)
-    assert done.exit_code == 0 and "unchanged" in done.stdout and "15 records" in done.stdout
+    assert done.exit_code == 0 and "unchanged" in done.stdout and "17 records" in done.stdout
 
     done = run("db", "stats", "--json", url=sqlite_url, cwd=tmp_path)
     assert done.returncode == 0 and json.loads(done.stdout)["counts"] == COUNTS

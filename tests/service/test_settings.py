@@ -34,3 +34,23 @@ def test_a_bad_setting_stops_a_command_with_one_line_naming_the_variable(tmp_pat
     message = done.output  # stdout and stderr
     assert "bad setting: TALENTMATCH_ENCODER: " in message and "unknown dense encoder 'bert'" in message
     assert "TALENTMATCH_PORT: Input should be a valid integer" in message and "fix the environment variable" in message
+
+
+def test_the_conflict_settings_reach_the_indices_and_refuse_unknown_kinds(monkeypatch):
+    from features.indices import Indices
+    from features.records import NeedKind
+    from service.indexing import configure
+
+    monkeypatch.setenv("TALENTMATCH_CONFLICT_EVALUATED_KINDS", " full_time , enclave")
+    monkeypatch.setenv("TALENTMATCH_CONFLICT_WINDOW_DAYS", "30")
+    settings = Settings()
+    assert settings.conflict_evaluated == {NeedKind.full_time, NeedKind.enclave}
+    ties = configure(Indices.build({}, encoder=None), settings).ties
+    assert (ties.evaluated, ties.window_days) == ({NeedKind.full_time, NeedKind.enclave}, 30)
+    monkeypatch.setenv("TALENTMATCH_CONFLICT_EVALUATED_KINDS", "")
+    assert Settings().conflict_evaluated == frozenset()
+    monkeypatch.setenv("TALENTMATCH_CONFLICT_EVALUATED_KINDS", "special_researcher,postdoc")
+    with pytest.raises(ValidationError, match=r"(?s)conflict_evaluated_kinds.*unknown need kind\(s\) postdoc"):
+        Settings()
+    assert Settings.model_fields["conflict_window_days"].default == 1095
+    assert Settings.model_fields["conflict_evaluated_kinds"].default == "special_researcher,incubation_project"

@@ -208,7 +208,8 @@ def read_receipt(ranking_id: RankingIdPath, principal: AnyRole, store: StoreDep)
         personalized=receipt.personalized,
         schema_version=receipt.schema_version,
         params=receipt.params,
-        summary=receipt.summary,
+        # the relations behind conflicts are personal data no enterprise reads (see /relations)
+        summary={k: v for k, v in receipt.summary.items() if k != "conflicts"} if enterprise else receipt.summary,
         candidates=cands,
         challenger_version=receipt.challenger_version,
     )
