@@ -282,7 +282,10 @@ def decide(store: Store, left: str, right: str, decision: str, key_id: int | Non
             members = list(conn.scalars(sa.select(m.c.talent_id).where(m.c.person_id.in_((pa, pb)))))
             apart = conn.execute(
                 sa.select(d.c.left_id, d.c.right_id).where(
-                    d.c.decision.in_(APART), d.c.left_id.in_(members), d.c.right_id.in_(members)
+                    d.c.decision.in_(APART),
+                    d.c.left_id.in_(members),
+                    d.c.right_id.in_(members),
+                    ~((d.c.left_id == a) & (d.c.right_id == b)),  # this pair's own decision is being replaced
                 )
             ).first()
             if apart is not None:
@@ -294,7 +297,9 @@ def decide(store: Store, left: str, right: str, decision: str, key_id: int | Non
         values = {"decision": decision, "at": now, "key_id": key_id}
         if conn.execute(sa.update(d).where(d.c.left_id == a, d.c.right_id == b).values(**values)).rowcount == 0:
             conn.execute(sa.insert(d).values(left_id=a, right_id=b, **values))
-        persons = {t: p for t, p in conn.execute(sa.select(m.c.talent_id, m.c.person_id).where(m.c.talent_id.in_((a, b))))}
+        persons = {
+            t: p for t, p in conn.execute(sa.select(m.c.talent_id, m.c.person_id).where(m.c.talent_id.in_((a, b))))
+        }
     return {"decision": decision, "left": a, "right": b, "persons": persons}
 
 

@@ -10,6 +10,7 @@ from service.api.routes import (
     keys,
     models,
     needs,
+    people,
     pipeline,
     platforms,
     ranking,
@@ -21,6 +22,7 @@ from service.api.routes import (
 ROUTERS = [
     talents.router,
     erasure.router,
+    people.router,
     needs.router,
     ranking.router,
     pipeline.router,
