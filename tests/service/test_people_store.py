@@ -8,10 +8,10 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).parent / "api"))  # the people world of the API tests
 
-from people_helpers import REVIEW, extra, people_talents  # noqa: E402
+from people_helpers import REVIEW, extra, people_talents
 
-from service import db, people  # noqa: E402
-from service.store import Store  # noqa: E402
+from service import db, people
+from service.store import Store
 
 
 def _members(store: Store) -> dict[str, tuple[str, str]]:
