@@ -21,7 +21,6 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from features.golden import Golden, golden
-from features.people import REVIEW_THRESHOLD, THRESHOLD, link
 from features.records import Talent
 from service import db
 from service.store import Store, StoreError
@@ -107,9 +106,14 @@ class _Clusters:
 
 
 def apply(
-    store: Store, talents: Sequence[Talent], threshold: float = THRESHOLD, review_threshold: float = REVIEW_THRESHOLD
+    store: Store, talents: Sequence[Talent], threshold: float | None = None, review_threshold: float | None = None
 ) -> ApplyReport:
-    """Link ``talents`` (the whole pool) and store the result as the module docstring says; returns the counts."""
+    """Link ``talents`` (the whole pool) and store the result as the module docstring says; returns the counts.
+    Thresholds default to ``features.people``'s (imported here: it loads pandas, which the API need not at start)."""
+    from features.people import REVIEW_THRESHOLD, THRESHOLD, link
+
+    threshold = THRESHOLD if threshold is None else threshold
+    review_threshold = REVIEW_THRESHOLD if review_threshold is None else review_threshold
     linkage = link(talents, threshold=threshold, review_threshold=review_threshold)
     ids = sorted(linkage.persons)
     now = datetime.now(UTC)
@@ -343,3 +347,17 @@ def person(store: Store, person_id: str) -> tuple[Golden, list[Member]]:
             raise PeopleError(f"no person {person_id!r}; check the id", 404, "person_id")
         talents = _talents(store, [r[0] for r in rows], conn)
     return golden(person_id, talents.values()), [Member(*r) for r in rows]
+
+
+def erase_talent(store: Store, talent_id: str) -> int:
+    """Erasure: a person named by the talent's id is renamed to its smallest other record id, so the erased id does
+    not live on as a label (the talent's own rows go with its record, ``ON DELETE CASCADE``). Returns the records
+    renamed; idempotent."""
+    m = _members()
+    with store.engine.begin() as conn:
+        _lock(conn)
+        others = sorted(conn.scalars(sa.select(m.c.talent_id).where(m.c.person_id == talent_id,
+                                                                   m.c.talent_id != talent_id)))  # fmt: skip
+        if others:
+            conn.execute(sa.update(m).where(m.c.person_id == talent_id).values(person_id=others[0]))
+    return len(others)

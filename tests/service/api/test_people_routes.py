@@ -90,3 +90,11 @@ def test_enterprises_and_the_data_team_are_refused(client):
     assert _post(c, "/people/D000/undo", who="data_team").status_code == 403  # reads only
     assert c.get("/people/D000").status_code == 401
     assert _get(c, "/people/D000").json()["records"][1]["talent_id"] == "T000"  # still one person
+
+
+def test_erasing_the_talent_a_person_is_named_by_renames_the_person(client):
+    c = client
+    assert c.delete("/talents/D000", headers=auth(c.keys["recruiter"])).status_code == 200
+    assert _get(c, "/people/D000").status_code == 404  # the erased id names nothing any more
+    card = _get(c, "/people/T000").json()
+    assert [r["talent_id"] for r in card["records"]] == ["T000"] and "D000" not in str(card)
