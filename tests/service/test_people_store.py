@@ -1,4 +1,4 @@
-"""People in the store (``service.people``) on a real SQLite file: apply, review, confirm, reject, undo, re-runs."""
+"""People in the store (``service.people``) on a real SQLite file and PostgreSQL: apply, review, confirm, reject, undo, re-runs."""
 
 import sys
 from pathlib import Path
@@ -25,8 +25,9 @@ def _relink(store: Store) -> people.ApplyReport:
 
 
 @pytest.fixture
-def store(tmp_path):
-    with Store(f"sqlite:///{tmp_path / 'people.db'}") as s:
+def store(db_url):
+    """The people world in a real SQLite file, and in a fresh PostgreSQL schema."""
+    with Store(db_url) as s:
         assert s.upsert(people_talents()).ok
         yield s
 
