@@ -137,7 +137,9 @@ def apply(
         held_back: dict[tuple[str, str], float] = {}
         for a, b, prob in edges:
             if a in existing and b in existing and (a, b) not in decided:
-                continue  # existing persons change by the office's hand only
+                if existing[a] != existing[b]:  # existing persons change by the office's hand only: it reviews
+                    held_back[(a, b)] = prob
+                continue
             ra, rb = clusters.root(a), clusters.root(b)
             if ra == rb:
                 continue

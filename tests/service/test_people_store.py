@@ -1,4 +1,4 @@
-"""People in the store (``service.people``) on a real SQLite file and PostgreSQL: apply, review, confirm, reject, undo, re-runs."""
+"""People in the store (``service.people``), SQLite and PostgreSQL: apply, review, confirm, reject, undo, re-runs."""
 
 import sys
 from pathlib import Path
@@ -114,3 +114,14 @@ def test_golden_record_of_a_stored_person(store):
     assert (card.fields["name"], card.provenance["name"]) == ("Lili Zhang", "D000")  # D000 is the newer record
     assert (card.fields["name_zh"], card.provenance["name_zh"]) == ("张立立", "T000")  # only T000 has it
     assert card.fields["skills"] == ["perovskite"] and card.provenance["works"] == ["D000"]
+
+
+def test_a_rerun_that_scores_existing_persons_as_one_sends_them_to_review(store):
+    """Persons stored at a stricter threshold are not merged by a re-run at a looser one: the pairs go to review."""
+    strict = people.apply(store, list(store.iter_records("talent")), threshold=0.999999)
+    assert strict.multi_record_persons == 0
+    before = _members(store)
+    loose = _relink(store)
+    assert _members(store) == before and loose.multi_record_persons == 0
+    queue = {(i.left.talent_id, i.right.talent_id): i.probability for i in people.review(store)}
+    assert len(queue) == 43 and queue[("D000", "T000")] > 0.99 and set(REVIEW) <= set(queue)
