@@ -12,6 +12,7 @@ Everything is written in one transaction, or nothing.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -44,7 +45,10 @@ class ApplyReport:
     multi_record_persons: int
     new_records: int
     review_pairs: int
+    link_seconds: float
+    """Scoring the pool (``features.people.link``)."""
     seconds: float
+    """Linking and writing."""
 
 
 def _members() -> sa.Table:
@@ -112,6 +116,7 @@ def apply(
     Thresholds default to ``features.people``'s (imported here: it loads pandas, which the API need not at start)."""
     from features.people import REVIEW_THRESHOLD, THRESHOLD, link
 
+    t0 = time.perf_counter()
     threshold = THRESHOLD if threshold is None else threshold
     review_threshold = REVIEW_THRESHOLD if review_threshold is None else review_threshold
     linkage = link(talents, threshold=threshold, review_threshold=review_threshold)
@@ -169,7 +174,7 @@ def apply(
     for person in persons.values():
         sizes[person] = sizes.get(person, 0) + 1
     return ApplyReport(len(ids), len(sizes), sum(n > 1 for n in sizes.values()), len(new), len(queue),
-                       round(linkage.seconds, 2))  # fmt: skip
+                       round(linkage.seconds, 2), round(time.perf_counter() - t0, 2))  # fmt: skip
 
 
 @dataclass(frozen=True)
