@@ -6,7 +6,8 @@ belong to no person yet: existing persons change by the office's hand alone (con
 a re-run scored a little differently. New records join persons greedily, most probable pair first, under the
 decisions: a confirmed pair is always one person, a rejected (or undone) pair never is, not even through a third
 record; a new record that would join two existing persons joins the more probable one and the other pair goes to
-review. Pairs between thresholds of two different persons, undecided, are the review queue, rewritten each run.
+review, as does a pair of two existing persons scored above the threshold. Pairs between thresholds of two different
+persons, undecided, are the review queue too; it is rewritten each run.
 Everything is written in one transaction, or nothing.
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -241,24 +243,11 @@ def _talents(store: Store, ids: Iterable[str], conn: Connection | None = None) -
     t = db.table("talent")
     ids = sorted(ids)
     out: dict[str, Talent] = {}
-    with store.engine.connect() if conn is None else _same(conn) as c:
+    with store.engine.connect() if conn is None else nullcontext(conn) as c:
         for i in range(0, len(ids), 1000):
             for row_id, data in c.execute(sa.select(t.c.id, t.c.data).where(t.c.id.in_(ids[i : i + 1000]))):
                 out[row_id] = Talent.model_validate(data)
     return out
-
-
-class _same:
-    """``conn`` as a context manager that leaves it open (the caller's transaction)."""
-
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-
-    def __enter__(self) -> Connection:
-        return self.conn
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 def _person_of(conn: Connection, talent_id: str, field: str) -> str:

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -20,6 +20,9 @@ from service.cli.common import (
     print_json,
     progress_bar,
 )
+
+if TYPE_CHECKING:
+    from service.people import Side
 
 app = typer.Typer(help="People: talent records of one person, linked.", no_args_is_help=True)
 
@@ -119,7 +122,7 @@ def review_command(url: UrlOption = None, json_: JsonOption = False) -> None:
     out.print(table)
 
 
-def _side(side) -> str:
+def _side(side: Side) -> str:
     names = " / ".join(dict.fromkeys(n for n in (side.name, side.name_zh, side.name_en) if n))
     return (f"{side.talent_id} (person {side.person_id})\n{names}\n{side.employer or '-'}\n{side.email or '-'}\n"
             f"{side.works} work(s)")  # fmt: skip
