@@ -21,7 +21,7 @@ from features.records import Record
 from service.sqlite_writers import serialize_writers
 
 MIGRATIONS = Path(__file__).with_name("migrations")
-HEAD_REVISION = "0012"
+HEAD_REVISION = "0013"
 """The newest migration in ``migrations/versions`` (a test checks it against Alembic), known without importing
 Alembic so every command starts quickly; bump it with each new migration."""
 
@@ -336,6 +336,47 @@ class ChangeRow(Base):
     record_id: Mapped[str] = mapped_column(sa.String(128))
     op: Mapped[str] = mapped_column(sa.String(8))
     at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PersonMemberRow(Base):
+    """Which person a talent record belongs to (``service.people``): ``how`` is ``linked`` (by the model),
+    ``confirmed`` (a merge the office confirmed) or ``split`` (an undone merge); ``key_id`` who, null for the CLI."""
+
+    __tablename__ = "person_members"
+
+    talent_id: Mapped[str] = mapped_column(sa.ForeignKey("talents.id", ondelete="CASCADE"), primary_key=True)
+    person_id: Mapped[str] = mapped_column(sa.String(128), index=True)
+    how: Mapped[str] = mapped_column(sa.String(16))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    key_id: Mapped[int | None] = mapped_column(sa.ForeignKey("api_keys.id", ondelete="SET NULL"))
+
+
+class PersonPairRow(Base):
+    """A pair of records of two persons that may be one, waiting for review (``left_id < right_id``); rewritten by
+    each ``people link --apply``."""
+
+    __tablename__ = "person_pairs"
+
+    left_id: Mapped[str] = mapped_column(sa.ForeignKey("talents.id", ondelete="CASCADE"), primary_key=True)
+    right_id: Mapped[str] = mapped_column(sa.ForeignKey("talents.id", ondelete="CASCADE"), primary_key=True,
+                                          index=True)  # fmt: skip
+    probability: Mapped[float] = mapped_column(sa.Float)
+    agreed: Mapped[list[str]] = mapped_column(JSONData)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PersonDecisionRow(Base):
+    """The office's word on a pair (``left_id < right_id``): ``confirm`` (always one person), ``reject`` or
+    ``split`` (an undo: never merged again)."""
+
+    __tablename__ = "person_decisions"
+
+    left_id: Mapped[str] = mapped_column(sa.ForeignKey("talents.id", ondelete="CASCADE"), primary_key=True)
+    right_id: Mapped[str] = mapped_column(sa.ForeignKey("talents.id", ondelete="CASCADE"), primary_key=True,
+                                          index=True)  # fmt: skip
+    decision: Mapped[str] = mapped_column(sa.String(16))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    key_id: Mapped[int | None] = mapped_column(sa.ForeignKey("api_keys.id", ondelete="SET NULL"))
 
 
 TABLES: dict[str, type[RecordRow]] = {

@@ -9,7 +9,8 @@
 4. alerts, when the alerts module is installed (``service.alerts.erase_talent``): the talent's alerts, their
    unsent messages (a message a dispatcher already claimed is re-checked before it is sent: it finds nothing) and
    dedup state;
-5. the store: the record, its earlier versions, its feedback, relations and saved searches' seen ids (``ON DELETE
+5. people (``service.people``): a person named by the talent's id takes another of its record ids;
+   the store: the record, its earlier versions, its feedback, relations and saved searches' seen ids (``ON DELETE
    CASCADE``); on SQLite the freed pages are overwritten (``secure_delete``) and the write-ahead log is checkpointed
    and truncated;
 6. index snapshots (``service.snapshots``): every one is deleted (each holds the profile); the next start builds
@@ -37,7 +38,7 @@ from typing import Any
 
 from features.dense import VectorCache, talent_parts
 from features.records import Talent
-from service import receipts, saved_searches, snapshots
+from service import people, receipts, saved_searches, snapshots
 from service.store import Store
 
 log = logging.getLogger("talentmatch.api")
@@ -101,6 +102,7 @@ def erase_talent(state: Any, talent: Talent, *, replica: bool = False) -> Erasur
         redacted = receipts.redact_talent(store, talent.id, _names(*versions))
         searches = saved_searches.erase_talent(store, talent.id, _names(*versions))
         alerts = _erase_alerts(store, talent.id)
+        people.erase_talent(store, talent.id)
         if not replica:
             store.delete("talent", talent.id)
         _flush_sqlite(store)

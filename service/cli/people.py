@@ -1,12 +1,28 @@
-"""``talentmatch people``: which talent records are one person (``features.people``), counted."""
+"""``talentmatch people``: which talent records are one person (``features.people``): counted, or stored with
+``--apply`` (``service.people``), the review queue, the office's confirm/reject, and undo."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from service.cli.common import JsonOption, UrlOption, WorldOption, load_records, out, print_json, progress_bar
+from service.cli.common import (
+    JsonOption,
+    UrlOption,
+    WorldOption,
+    database_errors,
+    fail,
+    load_records,
+    open_store,
+    out,
+    print_json,
+    progress_bar,
+)
+
+if TYPE_CHECKING:
+    from service.people import Side
 
 app = typer.Typer(help="People: talent records of one person, linked.", no_args_is_help=True)
 
@@ -17,15 +33,32 @@ ThresholdOption = Annotated[
 ]  # fmt: skip
 
 
+ApplyOption = Annotated[
+    bool,
+    typer.Option("--apply", help="Store the persons and the review queue in the database (all or nothing). A re-run "
+                 "scores the whole pool again but places only records in no person yet, under the office's decisions."),
+]  # fmt: skip
+PairArg = Annotated[str, typer.Argument(help="A talent id.", show_default=False)]
+
+
 @app.command("link")
 def link_command(
-    world: WorldOption = None, url: UrlOption = None, threshold: ThresholdOption = None, json_: JsonOption = False
+    world: WorldOption = None,
+    url: UrlOption = None,
+    threshold: ThresholdOption = None,
+    apply: ApplyOption = False,
+    json_: JsonOption = False,
 ) -> None:
-    """Link the talents into persons and print the counts (nothing is written)."""
+    """Link the talents into persons and print the counts (nothing is written without --apply)."""
     from features.people import REVIEW_THRESHOLD, THRESHOLD, link
 
-    talents = load_records(world, url).get("talent", [])
     threshold = THRESHOLD if threshold is None else threshold
+    if apply:
+        if world is not None:
+            fail("--apply stores persons in a database: pass --url (or TALENTMATCH_DATABASE_URL), not --world")
+        _apply(url, threshold, min(REVIEW_THRESHOLD, threshold), json_)
+        return
+    talents = load_records(world, url).get("talent", [])
     with progress_bar(not json_) as progress:
         progress.add_task(f"linking {len(talents):,} talents", total=None)
         linkage = link(talents, threshold=threshold, review_threshold=min(REVIEW_THRESHOLD, threshold))
@@ -43,3 +76,99 @@ def link_command(
         return
     for key, value in doc.items():
         out.print(f"{key.replace('_', ' ')}: {value:,}", highlight=False)
+
+
+def _apply(url: str | None, threshold: float, review_threshold: float, json_: bool) -> None:
+    from service import people
+
+    store = open_store(url)
+    with database_errors(store):
+        store.check_schema()
+        talents = list(store.iter_records("talent"))
+        with progress_bar(not json_) as progress:
+            progress.add_task(f"linking {len(talents):,} talents", total=None)
+            report = people.apply(store, talents, threshold, review_threshold)
+    doc = {**asdict(report), "threshold": threshold, "applied": True}
+    if json_:
+        print_json(doc)
+        return
+    for key, value in doc.items():
+        out.print(f"{key.replace('_', ' ')}: {value:,}" if not isinstance(value, bool) else f"{key}: yes",
+                  highlight=False)  # fmt: skip
+
+
+@app.command("review")
+def review_command(url: UrlOption = None, json_: JsonOption = False) -> None:
+    """The pairs waiting for review, most probable first: both records side by side (e-mail masked)."""
+    from service import people
+
+    store = open_store(url)
+    with database_errors(store):
+        store.check_schema()
+        items = people.review(store)
+    if json_:
+        print_json([i.to_dict() for i in items])
+        return
+    if not items:
+        out.print("no pairs waiting for review", highlight=False)
+        return
+    from rich.table import Table
+
+    table = Table(title=f"{len(items)} pair(s) to review")
+    for column in ("p", "agreed", "left", "right"):
+        table.add_column(column)
+    for i in items:
+        table.add_row(f"{i.probability:.2f}", ", ".join(i.agreed), _side(i.left), _side(i.right))
+    out.print(table)
+
+
+def _side(side: Side) -> str:
+    names = " / ".join(dict.fromkeys(n for n in (side.name, side.name_zh, side.name_en) if n))
+    return (f"{side.talent_id} (person {side.person_id})\n{names}\n{side.employer or '-'}\n{side.email or '-'}\n"
+            f"{side.works} work(s)")  # fmt: skip
+
+
+def _decide(left: str, right: str, decision: str, url: str | None, json_: bool) -> None:
+    from service import people
+
+    store = open_store(url)
+    with database_errors(store):
+        store.check_schema()
+        doc = people.decide(store, left, right, decision)
+    if json_:
+        print_json(doc)
+        return
+    persons = ", ".join(f"{t} → {p}" for t, p in doc["persons"].items())
+    out.print(f"{decision}ed {doc['left']} and {doc['right']} ({persons})", highlight=False)
+
+
+@app.command("confirm")
+def confirm_command(left: PairArg, right: PairArg, url: UrlOption = None, json_: JsonOption = False) -> None:
+    """Confirm that two records are one person: their persons merge, and no re-link parts them."""
+    _decide(left, right, "confirm", url, json_)
+
+
+@app.command("reject")
+def reject_command(left: PairArg, right: PairArg, url: UrlOption = None, json_: JsonOption = False) -> None:
+    """Reject a pair: the two records are never merged again, not even through a third record."""
+    _decide(left, right, "reject", url, json_)
+
+
+@app.command("undo")
+def undo_command(
+    person: Annotated[str, typer.Argument(help="A person id.", show_default=False)],
+    url: UrlOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Split a person back into its records; recorded, so a re-link does not merge them again."""
+    from service import people
+
+    store = open_store(url)
+    with database_errors(store):
+        store.check_schema()
+        doc = people.undo(store, person)
+    if json_:
+        print_json(doc)
+        return
+    out.print(f"person {person} split into {len(doc['records'])} records: {', '.join(doc['records'])}",
+              highlight=False)  # fmt: skip

@@ -46,3 +46,32 @@ def test_people_link_counts_records_persons_and_review(tmp_path):
 
     done = run("people", "link", "--world", str(tmp_path / "w"), "--threshold", "1.5", cwd=tmp_path)
     assert done.returncode == 2 and "--threshold" in done.stderr
+
+
+def test_people_apply_review_confirm_reject_undo_through_the_store(tmp_path):
+    """The office's round trip on a SQLite file: apply, the queue, a confirm and a reject, an undo, a re-run."""
+    _world(tmp_path / "w")
+    url = f"sqlite:///{tmp_path / 'p.db'}"
+    assert run("db", "import", str(tmp_path / "w"), "--url", url, cwd=tmp_path).returncode == 0
+    refused = run("people", "link", "--world", str(tmp_path / "w"), "--apply", cwd=tmp_path)
+    assert refused.returncode == 1 and "--url" in refused.stderr
+
+    done = run("people", "link", "--url", url, "--apply", "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert (doc["records"], doc["persons"], doc["new_records"], doc["applied"]) == (240, 200, 240, True)
+    queue = json.loads(run("people", "review", "--url", url, "--json", cwd=tmp_path).stdout)
+    assert all(0.3 <= p["probability"] < 0.9 for p in queue)
+
+    merged = run("people", "confirm", "T001", "T002", "--url", url, "--json", cwd=tmp_path)
+    assert merged.returncode == 0 and json.loads(merged.stdout)["persons"] == {"T001": "T001", "T002": "T001"}
+    assert run("people", "reject", "T003", "T004", "--url", url, cwd=tmp_path).returncode == 0
+    undone = run("people", "undo", "D000", "--url", url, cwd=tmp_path)
+    assert undone.returncode == 0 and "D000, T000" in undone.stdout
+    again = run("people", "link", "--url", url, "--apply", "--json", cwd=tmp_path)
+    assert json.loads(again.stdout)["new_records"] == 0 and json.loads(again.stdout)["persons"] == 200
+    # undone (D000, T000 apart: +1), confirmed (T001 with T002: -1) and both kept by the re-run
+    wrong = run("people", "reject", "T000", "ghost", "--url", url, cwd=tmp_path)
+    assert wrong.returncode == 1 and "'ghost' does not exist" in wrong.stderr
+    one = run("people", "reject", "D005", "T005", "--url", url, cwd=tmp_path)
+    assert one.returncode == 1 and "undo it first" in one.stderr

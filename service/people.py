@@ -1,0 +1,359 @@
+"""People in the store: ``features.people.link`` applied, the review queue, the office's decisions, undo, and the
+golden record (``features.golden``).
+
+``apply`` scores the whole pool (one ``link``: the model learns from every record) but changes only records that
+belong to no person yet: existing persons change by the office's hand alone (confirm, reject, undo), never because
+a re-run scored a little differently. New records join persons greedily, most probable pair first, under the
+decisions: a confirmed pair is always one person, a rejected (or undone) pair never is, not even through a third
+record; a new record that would join two existing persons joins the more probable one and the other pair goes to
+review, as does a pair of two existing persons scored above the threshold. Pairs between thresholds of two different
+persons, undecided, are the review queue too; it is rewritten each run.
+Everything is written in one transaction, or nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from features.golden import Golden, golden
+from features.records import Talent
+from service import db
+from service.store import Store, StoreError
+
+APART = ("reject", "split")
+"""Decisions that keep a pair apart: ``reject`` (reviewed) and ``split`` (every pair of an undone person)."""
+
+
+class PeopleError(StoreError):
+    """A people request the store cannot carry out: ``status`` 404 (unknown id) or 409 (conflicts with the state)."""
+
+    def __init__(self, message: str, status: int = 409, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.field = status, field
+
+
+@dataclass(frozen=True)
+class ApplyReport:
+    records: int
+    persons: int
+    multi_record_persons: int
+    new_records: int
+    review_pairs: int
+    link_seconds: float
+    """Scoring the pool (``features.people.link``)."""
+    seconds: float
+    """Linking and writing."""
+
+
+def _members() -> sa.Table:
+    return db.PersonMemberRow.__table__  # type: ignore[return-value]
+
+
+def _pairs() -> sa.Table:
+    return db.PersonPairRow.__table__  # type: ignore[return-value]
+
+
+def _decisions() -> sa.Table:
+    return db.PersonDecisionRow.__table__  # type: ignore[return-value]
+
+
+def _pair(a: str, b: str) -> tuple[str, str]:
+    return (a, b) if a < b else (b, a)
+
+
+def _lock(conn: Connection) -> None:
+    """Writers of people one at a time, and reads after this see the latest commit (PostgreSQL: a transaction
+    advisory lock; SQLite: a first write statement takes the file's write lock)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(8115013)"))
+    else:
+        conn.execute(sa.update(_members()).where(sa.false()).values(how=_members().c.how))
+
+
+class _Clusters:
+    """Union–find over record ids with cannot-link pairs: a union that would put an apart pair in one component is
+    refused."""
+
+    def __init__(self, ids: Iterable[str], apart: Iterable[tuple[str, str]]) -> None:
+        self.parent = {i: i for i in ids}
+        self.members = {i: {i} for i in self.parent}
+        self.apart: dict[str, set[str]] = {}
+        for a, b in apart:
+            self.apart.setdefault(a, set()).add(b)
+            self.apart.setdefault(b, set()).add(a)
+
+    def root(self, x: str) -> str:
+        while self.parent[x] != x:
+            self.parent[x] = self.parent[self.parent[x]]
+            x = self.parent[x]
+        return x
+
+    def can_join(self, a: str, b: str) -> bool:
+        ra, rb = self.root(a), self.root(b)
+        if ra == rb:
+            return True
+        small, big = sorted((self.members[ra], self.members[rb]), key=len)
+        return not any(self.apart.get(x, set()) & big for x in small)
+
+    def join(self, a: str, b: str) -> None:
+        ra, rb = self.root(a), self.root(b)
+        if ra != rb:
+            keep, gone = min(ra, rb), max(ra, rb)
+            self.parent[gone] = keep
+            self.members[keep] |= self.members.pop(gone)
+
+
+def apply(
+    store: Store, talents: Sequence[Talent], threshold: float | None = None, review_threshold: float | None = None
+) -> ApplyReport:
+    """Link ``talents`` (the whole pool) and store the result as the module docstring says; returns the counts.
+    Thresholds default to ``features.people``'s (imported here: it loads pandas, which the API need not at start)."""
+    from features.people import REVIEW_THRESHOLD, THRESHOLD, link
+
+    t0 = time.perf_counter()
+    threshold = THRESHOLD if threshold is None else threshold
+    review_threshold = REVIEW_THRESHOLD if review_threshold is None else review_threshold
+    linkage = link(talents, threshold=threshold, review_threshold=review_threshold)
+    ids = sorted(linkage.persons)
+    now = datetime.now(UTC)
+    m, p, d = _members(), _pairs(), _decisions()
+    with store.engine.begin() as conn:
+        _lock(conn)
+        existing = {t: p for t, p in conn.execute(sa.select(m.c.talent_id, m.c.person_id))}
+        decided = {(a, b): x for a, b, x in conn.execute(sa.select(d.c.left_id, d.c.right_id, d.c.decision))}
+        present = set(ids)
+        clusters = _Clusters(ids, [k for k, x in decided.items() if x in APART and set(k) <= present])
+        by_person: dict[str, str] = {}  # existing person -> one of its records
+        for talent_id, person_id in existing.items():
+            if talent_id in present:
+                if person_id in by_person:
+                    clusters.join(by_person[person_id], talent_id)
+                by_person.setdefault(person_id, talent_id)
+        person_of = {clusters.root(t): person for person, t in by_person.items()}  # component root -> its person
+        review = {(r.left, r.right): r for r in linkage.review}
+        edges = [(a, b, 1.0) for (a, b), x in decided.items() if x == "confirm" and {a, b} <= present]
+        edges += sorted((e for e in linkage.scores if e[2] >= threshold), key=lambda e: (-e[2], e[0], e[1]))
+        held_back: dict[tuple[str, str], float] = {}
+        for a, b, prob in edges:
+            if a in existing and b in existing and (a, b) not in decided:
+                if existing[a] != existing[b]:  # existing persons change by the office's hand only: it reviews
+                    held_back[(a, b)] = prob
+                continue
+            ra, rb = clusters.root(a), clusters.root(b)
+            if ra == rb:
+                continue
+            pa, pb = person_of.get(ra), person_of.get(rb)
+            if (pa and pb and pa != pb and (a, b) not in decided) or not clusters.can_join(a, b):
+                held_back[(a, b)] = prob
+                continue
+            clusters.join(a, b)
+            person_of[clusters.root(a)] = pa or pb  # type: ignore[assignment]
+            if person_of[clusters.root(a)] is None:
+                person_of.pop(clusters.root(a))
+        persons = {t: person_of.get(clusters.root(t)) or clusters.root(t) for t in ids}
+        queue = [
+            {"left_id": a, "right_id": b, "probability": prob, "agreed": list(review[(a, b)].agreed)
+             if (a, b) in review else [], "at": now}
+            for (a, b), prob in sorted({**{k: r.probability for k, r in review.items()}, **held_back}.items())
+            if (a, b) not in decided and persons[a] != persons[b]
+        ]  # fmt: skip
+        new = [t for t in ids if t not in existing]
+        if new:
+            conn.execute(sa.insert(m), [{"talent_id": t, "person_id": persons[t], "how": "linked", "at": now,
+                                         "key_id": None} for t in new])  # fmt: skip
+        conn.execute(sa.delete(p))
+        if queue:
+            conn.execute(sa.insert(p), queue)
+    sizes: dict[str, int] = {}
+    for person in persons.values():
+        sizes[person] = sizes.get(person, 0) + 1
+    return ApplyReport(len(ids), len(sizes), sum(n > 1 for n in sizes.values()), len(new), len(queue),
+                       round(linkage.seconds, 2), round(time.perf_counter() - t0, 2))  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Side:
+    """One record of a review pair, as a recruiter compares it: enough to tell, no more (the e-mail masked)."""
+
+    talent_id: str
+    person_id: str
+    name: str | None
+    name_zh: str | None
+    name_en: str | None
+    employer: str | None
+    email: str | None
+    works: int
+    updated_at: str | None
+
+
+@dataclass(frozen=True)
+class ReviewItem:
+    left: Side
+    right: Side
+    probability: float
+    agreed: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def mask_email(email: str | None) -> str | None:
+    """``lixin.wang@example.com`` → ``l***@example.com``: enough to see two records share a domain, not the
+    address."""
+    if not email:
+        return None
+    local, at, domain = email.strip().partition("@")
+    return f"{local[:1]}***{at}{domain}" if at else "***"
+
+
+def _side(talent: Talent, person_id: str) -> Side:
+    return Side(talent.id, person_id, talent.name, talent.name_zh, talent.name_en, talent.employer,
+                mask_email(talent.email), len(talent.works),
+                talent.updated_at.isoformat() if talent.updated_at else None)  # fmt: skip
+
+
+def review(store: Store, limit: int | None = None) -> list[ReviewItem]:
+    """The pairs waiting for review, most probable first: of two different persons, undecided."""
+    m, p, d = _members(), _pairs(), _decisions()
+    ml, mr = m.alias("ml"), m.alias("mr")
+    decided = sa.exists().where(d.c.left_id == p.c.left_id, d.c.right_id == p.c.right_id)
+    query = (
+        sa.select(p.c.left_id, p.c.right_id, p.c.probability, p.c.agreed, ml.c.person_id, mr.c.person_id)
+        .join(ml, ml.c.talent_id == p.c.left_id)
+        .join(mr, mr.c.talent_id == p.c.right_id)
+        .where(ml.c.person_id != mr.c.person_id, ~decided)
+        .order_by(p.c.probability.desc(), p.c.left_id, p.c.right_id)
+        .limit(limit)
+    )
+    with store.engine.connect() as conn:
+        rows = conn.execute(query).all()
+    talents = _talents(store, {i for r in rows for i in r[:2]})
+    return [ReviewItem(_side(talents[r[0]], r[4]), _side(talents[r[1]], r[5]), r[2], list(r[3])) for r in rows]
+
+
+def _talents(store: Store, ids: Iterable[str], conn: Connection | None = None) -> dict[str, Talent]:
+    t = db.table("talent")
+    ids = sorted(ids)
+    out: dict[str, Talent] = {}
+    with store.engine.connect() if conn is None else nullcontext(conn) as c:
+        for i in range(0, len(ids), 1000):
+            for row_id, data in c.execute(sa.select(t.c.id, t.c.data).where(t.c.id.in_(ids[i : i + 1000]))):
+                out[row_id] = Talent.model_validate(data)
+    return out
+
+
+def _person_of(conn: Connection, talent_id: str, field: str) -> str:
+    m = _members()
+    person = conn.scalar(sa.select(m.c.person_id).where(m.c.talent_id == talent_id))
+    if person is None:
+        exists = conn.scalar(sa.select(db.table("talent").c.id).where(db.table("talent").c.id == talent_id))
+        why = "is in no person yet; run `talentmatch people link --apply`" if exists else "does not exist"
+        raise PeopleError(f"talent {talent_id!r} {why}", 404, field)
+    return person
+
+
+def decide(store: Store, left: str, right: str, decision: str, key_id: int | None = None) -> dict[str, Any]:
+    """Record the office's ``confirm`` or ``reject`` of a pair. Confirm merges the two persons (into the smaller
+    person id; 409 when a rejected pair would end up in one person); reject keeps them apart for good (409 when they
+    are one person already: undo that person first). Returns ``{"decision", "persons": {record: person}}``."""
+    if decision not in ("confirm", "reject"):
+        raise PeopleError(f"decision must be confirm or reject, not {decision!r}", 422, "decision")
+    if left == right:
+        raise PeopleError("a pair needs two different talent ids", 422, "right")
+    a, b = _pair(left, right)
+    m, d = _members(), _decisions()
+    now = datetime.now(UTC)
+    with store.engine.begin() as conn:
+        _lock(conn)
+        pa, pb = _person_of(conn, left, "left"), _person_of(conn, right, "right")
+        pa, pb = (pa, pb) if a == left else (pb, pa)
+        if decision == "reject" and pa == pb:
+            raise PeopleError(f"{a} and {b} are one person ({pa}); undo it first (`talentmatch people undo {pa}`, "
+                              f"POST /people/{pa}/undo), then reject the pair")  # fmt: skip
+        if decision == "confirm" and pa != pb:
+            members = list(conn.scalars(sa.select(m.c.talent_id).where(m.c.person_id.in_((pa, pb)))))
+            apart = conn.execute(
+                sa.select(d.c.left_id, d.c.right_id).where(
+                    d.c.decision.in_(APART),
+                    d.c.left_id.in_(members),
+                    d.c.right_id.in_(members),
+                    ~((d.c.left_id == a) & (d.c.right_id == b)),  # this pair's own decision is being replaced
+                )
+            ).first()
+            if apart is not None:
+                raise PeopleError(f"confirming would make one person of {apart[0]} and {apart[1]}, a pair the "
+                                  "office kept apart; nothing was changed")  # fmt: skip
+            keep, gone = min(pa, pb), max(pa, pb)
+            conn.execute(sa.update(m).where(m.c.person_id == gone)
+                         .values(person_id=keep, how="confirmed", at=now, key_id=key_id))  # fmt: skip
+        values = {"decision": decision, "at": now, "key_id": key_id}
+        if conn.execute(sa.update(d).where(d.c.left_id == a, d.c.right_id == b).values(**values)).rowcount == 0:
+            conn.execute(sa.insert(d).values(left_id=a, right_id=b, **values))
+        persons = {
+            t: p for t, p in conn.execute(sa.select(m.c.talent_id, m.c.person_id).where(m.c.talent_id.in_((a, b))))
+        }
+    return {"decision": decision, "left": a, "right": b, "persons": persons}
+
+
+def undo(store: Store, person_id: str, key_id: int | None = None) -> dict[str, Any]:
+    """Split a person back into its records, each its own person; every pair of them is recorded as ``split`` (never
+    merged again by a re-link; a recruiter may still confirm one). 404 for an unknown person, 409 for one record."""
+    m, d = _members(), _decisions()
+    now = datetime.now(UTC)
+    with store.engine.begin() as conn:
+        _lock(conn)
+        records = sorted(conn.scalars(sa.select(m.c.talent_id).where(m.c.person_id == person_id)))
+        if not records:
+            raise PeopleError(f"no person {person_id!r}; check the id", 404, "person_id")
+        if len(records) == 1:
+            raise PeopleError(f"person {person_id!r} has one record; there is nothing to undo")
+        for talent_id in records:
+            conn.execute(sa.update(m).where(m.c.talent_id == talent_id)
+                         .values(person_id=talent_id, how="split", at=now, key_id=key_id))  # fmt: skip
+        pairs = [(a, b) for i, a in enumerate(records) for b in records[i + 1 :]]
+        conn.execute(sa.delete(d).where(sa.tuple_(d.c.left_id, d.c.right_id).in_(pairs)))
+        conn.execute(sa.insert(d), [{"left_id": a, "right_id": b, "decision": "split", "at": now, "key_id": key_id}
+                                    for a, b in pairs])  # fmt: skip
+    return {"person_id": person_id, "records": records, "split_pairs": len(pairs)}
+
+
+@dataclass(frozen=True)
+class Member:
+    talent_id: str
+    how: str
+    at: datetime
+    key_id: int | None
+
+
+def person(store: Store, person_id: str) -> tuple[Golden, list[Member]]:
+    """The person's golden record and its records with how each joined; 404 (``PeopleError``) for an unknown id."""
+    m = _members()
+    with store.engine.connect() as conn:
+        rows = conn.execute(sa.select(m.c.talent_id, m.c.how, m.c.at, m.c.key_id)
+                            .where(m.c.person_id == person_id).order_by(m.c.talent_id)).all()  # fmt: skip
+        if not rows:
+            raise PeopleError(f"no person {person_id!r}; check the id", 404, "person_id")
+        talents = _talents(store, [r[0] for r in rows], conn)
+    return golden(person_id, talents.values()), [Member(*r) for r in rows]
+
+
+def erase_talent(store: Store, talent_id: str) -> int:
+    """Erasure: a person named by the talent's id is renamed to its smallest other record id, so the erased id does
+    not live on as a label (the talent's own rows go with its record, ``ON DELETE CASCADE``). Returns the records
+    renamed; idempotent."""
+    m = _members()
+    with store.engine.begin() as conn:
+        _lock(conn)
+        others = sorted(conn.scalars(sa.select(m.c.talent_id).where(m.c.person_id == talent_id,
+                                                                   m.c.talent_id != talent_id)))  # fmt: skip
+        if others:
+            conn.execute(sa.update(m).where(m.c.person_id == talent_id).values(person_id=others[0]))
+    return len(others)
