@@ -194,8 +194,11 @@ def _comparisons(df: pd.DataFrame) -> list:
                 "(name_l IS NULL OR name_r IS NULL) AND (keys_l IS NULL OR keys_r IS NULL)", "name is NULL"
             ).configure(is_null_level=True),  # "L. Wang" has no full name, but its surname and initial compare
             cll.ExactMatchLevel("name", term_frequency_adjustments=True),
-            cll.JaroWinklerLevel("name", 0.92),
-            cll.ArrayIntersectLevel("keys", 1).configure(label_for_charts="surname and initial"),
+            cll.DamerauLevenshteinLevel("name", 1).configure(label_for_charts="one typo"),
+            cll.CustomLevel(  # "L. Wang" against "Lixin Wang": the initial agrees; two full names must agree above
+                "(name_l IS NULL OR name_r IS NULL) AND len(list_intersect(keys_l, keys_r)) >= 1",
+                "initial only, surname and initial agree",
+            ),
             cll.ElseLevel(),
         ],
     )
@@ -207,7 +210,7 @@ def _comparisons(df: pd.DataFrame) -> list:
     candidates = {
         "name": name,
         "email": cl.ExactMatch("email"),
-        "phone": cl.ExactMatch("phone"),
+        "phone": cl.ExactMatch("phone").configure(term_frequency_adjustments=True),
         "employer": cl.JaroWinklerAtThresholds("employer", [0.95, 0.85]),
         "institutions": cl.ArrayIntersectAtSizes("institutions", [2, 1]),
         "works": cl.ArrayIntersectAtSizes("works", [2, 1]),
@@ -285,9 +288,14 @@ def _score(
     model["probability_two_random_records_match"] = _prior(shared, len(df), recall=1 - missed)
     for comparison in model["comparisons"]:
         for level in comparison["comparison_levels"]:
-            if level.get("m_probability") is not None:
-                level["m_probability"] = max(level["m_probability"], M_FLOOR)
+            if not level.get("is_null_level"):  # a level EM never saw among matches is rare in them, not neutral
+                level["m_probability"] = max(level.get("m_probability") or 0, M_FLOOR)
     linker = Linker(db.register(df), model, log_level=None)
+    import os, json as _j
+    if os.environ.get("PEOPLE_DEBUG"):
+        print("PRIOR", model["probability_two_random_records_match"])
+        for c in model["comparisons"]:
+            print(c["output_column_name"], [(l.get("label_for_charts")[:25], round(l.get("m_probability") or -1, 4), round(l.get("u_probability") or -1, 5)) for l in c["comparison_levels"]])
     predicted = linker.inference.predict(threshold_match_probability=review_threshold).as_pandas_dataframe()
     weights = [f"mw_{n}" for n in names]
     scores, review = [], []
