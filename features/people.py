@@ -33,9 +33,10 @@ from features.records import Talent
 
 SEED = 42
 """Seed of the random pairs u is estimated from: the same records always give the same weights."""
-THRESHOLD = 0.9
-"""Match probability at or above which two records are one person."""
-REVIEW_THRESHOLD = 0.3
+THRESHOLD = 0.5
+"""Match probability at or above which two records are one person: more likely one than two (the Bayes decision;
+the probabilities are calibrated, see the README), where the model's own expected precision and recall meet."""
+REVIEW_THRESHOLD = 0.1
 """Match probability from which a pair below ``THRESHOLD`` goes to review."""
 EM_MIN_PAIRS = 20
 """Pairs a blocking rule must yield before EM learns from it (fewer teach nothing and can make EM diverge)."""
@@ -47,6 +48,9 @@ however rarely EM saw true pairs disagree there."""
 U_PAIRS = 2e6
 """Random pairs for u: enough for stable non-match frequencies, a few seconds at 100k records."""
 
+_LEGAL_ZH = ("股份有限公司", "有限责任公司", "有限公司", "公司")
+_LEGAL_EN = frozenset(("ltd", "limited", "inc", "co", "corp", "corporation", "llc", "gmbh", "plc", "company"))
+_ABBREVIATIONS = {"univ": "university", "uni": "university", "inst": "institute", "tech": "technology"}
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _NOT_WORD = re.compile(r"[^\w\s]")
 _JOINERS = re.compile(r"['’\-‐]")
@@ -158,6 +162,24 @@ def _phone(raw: str | None) -> str | None:
     return digits if len(digits) >= 6 else None
 
 
+def _employer(raw: str | None) -> str | None:
+    """An employer's name without legal form, abbreviations spelt out, a Chinese university in pinyin: "湃翎半导体有限公司"
+    and "湃翎半导体", "Peking Univ." and "Peking University", "浙江大学" and "Zhejiang University" agree."""
+    han = "".join(_CJK.findall(raw or ""))
+    if han and han == re.sub(r"\s", "", raw or ""):
+        for suffix in _LEGAL_ZH:
+            if han.endswith(suffix) and len(han) > len(suffix) + 1:
+                han = han[: -len(suffix)]
+                break
+        if han.endswith("大学") and len(han) > 2:
+            return f"{_pinyin(han[:-2])} university"
+        return han
+    words = [_ABBREVIATIONS.get(w, w) for w in _fold(raw or "").split()]
+    while len(words) > 1 and words[-1] in _LEGAL_EN:
+        words.pop()
+    return " ".join(words) or None
+
+
 def _set(values: Iterable[str | None]) -> list[str] | None:
     folded = sorted({f for v in values if v and (f := _fold(v))})
     return folded or None
@@ -171,8 +193,8 @@ def frame(talents: Iterable[Talent]) -> pd.DataFrame:
         email = (t.email or "").strip().lower() or None
         rows.append({
             "unique_id": t.id, "name": name, "keys": keys, "email": email, "phone": _phone(t.phone),
-            "employer": _fold(t.employer) if t.employer else None, "nationality": t.nationality,
-            "institutions": _set(e.institution for e in t.education), "works": _set(w.title for w in t.works),
+            "employer": _employer(t.employer), "nationality": t.nationality,
+            "institutions": _set(_employer(e.institution) for e in t.education), "works": _set(w.title for w in t.works),
             "incubator": t.incubator_id, "birth_year": getattr(t, "birth_year", None),
         })  # fmt: skip
     df = pd.DataFrame(rows, columns=[
@@ -194,7 +216,6 @@ def _comparisons(df: pd.DataFrame) -> list:
                 "(name_l IS NULL OR name_r IS NULL) AND (keys_l IS NULL OR keys_r IS NULL)", "name is NULL"
             ).configure(is_null_level=True),  # "L. Wang" has no full name, but its surname and initial compare
             cll.ExactMatchLevel("name", term_frequency_adjustments=True),
-            cll.DamerauLevenshteinLevel("name", 1).configure(label_for_charts="one typo"),
             cll.CustomLevel(  # "L. Wang" against "Lixin Wang": the initial agrees; two full names must agree above
                 "(name_l IS NULL OR name_r IS NULL) AND len(list_intersect(keys_l, keys_r)) >= 1",
                 "initial only, surname and initial agree",
@@ -211,7 +232,7 @@ def _comparisons(df: pd.DataFrame) -> list:
         "name": name,
         "email": cl.ExactMatch("email"),
         "phone": cl.ExactMatch("phone").configure(term_frequency_adjustments=True),
-        "employer": cl.JaroWinklerAtThresholds("employer", [0.95, 0.85]),
+        "employer": cl.JaroWinklerAtThresholds("employer", [0.95, 0.85]).configure(term_frequency_adjustments=True),
         "institutions": cl.ArrayIntersectAtSizes("institutions", [2, 1]),
         "works": cl.ArrayIntersectAtSizes("works", [2, 1]),
         "nationality": cl.ExactMatch("nationality"),
@@ -291,11 +312,6 @@ def _score(
             if not level.get("is_null_level"):  # a level EM never saw among matches is rare in them, not neutral
                 level["m_probability"] = max(level.get("m_probability") or 0, M_FLOOR)
     linker = Linker(db.register(df), model, log_level=None)
-    import os, json as _j
-    if os.environ.get("PEOPLE_DEBUG"):
-        print("PRIOR", model["probability_two_random_records_match"])
-        for c in model["comparisons"]:
-            print(c["output_column_name"], [(l.get("label_for_charts")[:25], round(l.get("m_probability") or -1, 4), round(l.get("u_probability") or -1, 5)) for l in c["comparison_levels"]])
     predicted = linker.inference.predict(threshold_match_probability=review_threshold).as_pandas_dataframe()
     weights = [f"mw_{n}" for n in names]
     scores, review = [], []
