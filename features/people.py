@@ -10,9 +10,11 @@ components); pairs between ``review_threshold`` and ``threshold`` are listed for
 records in, a :class:`Linkage` out, no store.
 
 Comparisons: the name across scripts (pypinyin of Chinese names; token order ignored, so surname-first and
-given-name-first agree; surname plus given-name initial for "L. Wang"), e-mail and phone exactly (phone as digits
-without +86), employer by Jaro–Winkler, institutions and works titles by set overlap, nationality, incubator, and
-birth year when records carry one. Blocking (who is compared at all): surname plus initial under either name
+given-name-first agree; exact with name frequencies; surname plus given-name initial only when one record has
+nothing more, as "L. Wang" — two full names that differ disagree), e-mail exactly, phone exactly with phone
+frequencies (an office phone many records share says little), employer (legal form dropped, Chinese universities
+in pinyin) exactly with employer frequencies or by Jaro–Winkler, institutions and works titles by set overlap,
+nationality, incubator, and birth year (exact, ±1, different: strong evidence against) when records carry one. Blocking (who is compared at all): surname plus initial under either name
 order, e-mail, phone, or a shared work title.
 """
 
@@ -192,13 +194,13 @@ def frame(talents: Iterable[Talent]) -> pd.DataFrame:
         name, keys = _names(t)
         email = (t.email or "").strip().lower() or None
         rows.append({
-            "unique_id": t.id, "name": name, "keys": keys, "email": email, "phone": _phone(t.phone),
+            "unique_id": t.id, "name": name, "keys": keys, "initial": keys[0] if keys else None, "email": email, "phone": _phone(t.phone),
             "employer": _employer(t.employer), "nationality": t.nationality,
             "institutions": _set(_employer(e.institution) for e in t.education), "works": _set(w.title for w in t.works),
             "incubator": t.incubator_id, "birth_year": getattr(t, "birth_year", None),
         })  # fmt: skip
     df = pd.DataFrame(rows, columns=[
-        "unique_id", "name", "keys", "email", "phone", "employer", "nationality", "institutions", "works",
+        "unique_id", "name", "keys", "initial", "email", "phone", "employer", "nationality", "institutions", "works",
         "incubator", "birth_year",
     ])  # fmt: skip
     return df
@@ -212,14 +214,20 @@ def _comparisons(df: pd.DataFrame) -> list:
     name = cl.CustomComparison(
         output_column_name="name",
         comparison_levels=[
-            cll.CustomLevel(
-                "(name_l IS NULL OR name_r IS NULL) AND (keys_l IS NULL OR keys_r IS NULL)", "name is NULL"
-            ).configure(is_null_level=True),  # "L. Wang" has no full name, but its surname and initial compare
+            cll.NullLevel("name"),
             cll.ExactMatchLevel("name", term_frequency_adjustments=True),
-            cll.CustomLevel(  # "L. Wang" against "Lixin Wang": the initial agrees; two full names must agree above
-                "(name_l IS NULL OR name_r IS NULL) AND len(list_intersect(keys_l, keys_r)) >= 1",
-                "initial only, surname and initial agree",
-            ),
+            cll.ElseLevel(),
+        ],
+    )
+    initial = cl.CustomComparison(  # "L. Wang" against "Lixin Wang" or "L. Wang": weighed only where a record has
+        output_column_name="initial",  # nothing more, so that being written short is no evidence of a duplicate
+        comparison_levels=[
+            cll.CustomLevel(
+                "(name_l IS NOT NULL AND name_r IS NOT NULL) OR keys_l IS NULL OR keys_r IS NULL",
+                "both full names, or no name",
+            ).configure(is_null_level=True),
+            cll.ExactMatchLevel("initial", term_frequency_adjustments=True),  # "L. Wang" is common, "Q. Xie" not
+            cll.CustomLevel("len(list_intersect(keys_l, keys_r)) >= 1", "surname and initial agree in another order"),
             cll.ElseLevel(),
         ],
     )
@@ -230,6 +238,7 @@ def _comparisons(df: pd.DataFrame) -> list:
     )  # fmt: skip
     candidates = {
         "name": name,
+        "initial": initial,
         "email": cl.ExactMatch("email"),
         "phone": cl.ExactMatch("phone").configure(term_frequency_adjustments=True),
         "employer": cl.JaroWinklerAtThresholds("employer", [0.95, 0.85]).configure(term_frequency_adjustments=True),
@@ -308,8 +317,9 @@ def _score(
         missed *= 1 - m[c] * df[c].notna().mean() ** 2
     model["probability_two_random_records_match"] = _prior(shared, len(df), recall=1 - missed)
     for comparison in model["comparisons"]:
-        for level in comparison["comparison_levels"]:
-            if not level.get("is_null_level"):  # a level EM never saw among matches is rare in them, not neutral
+        levels = [level for level in comparison["comparison_levels"] if not level.get("is_null_level")]
+        if any(level.get("m_probability") for level in levels):  # EM saw matches compared here: a level it never
+            for level in levels:  # saw among them is rare in matches (floored), not neutral
                 level["m_probability"] = max(level.get("m_probability") or 0, M_FLOOR)
     linker = Linker(db.register(df), model, log_level=None)
     predicted = linker.inference.predict(threshold_match_probability=review_threshold).as_pandas_dataframe()
