@@ -14,8 +14,9 @@ given-name-first agree; exact with name frequencies; surname plus given-name ini
 nothing more, as "L. Wang" — two full names that differ disagree), e-mail exactly, phone exactly with phone
 frequencies (an office phone many records share says little), employer (legal form dropped, Chinese universities
 in pinyin) exactly with employer frequencies or by Jaro–Winkler, institutions and works titles by set overlap,
-nationality, incubator, and birth year (exact, ±1, different: strong evidence against) when records carry one. Blocking (who is compared at all): surname plus initial under either name
-order, e-mail, phone, or a shared work title.
+nationality, incubator, and birth year (exact, ±1, different: strong evidence against) when records carry one.
+Blocking (who is compared at all): surname plus initial under either name order, e-mail, phone, or a shared work
+title.
 """
 
 from __future__ import annotations
@@ -165,8 +166,9 @@ def _phone(raw: str | None) -> str | None:
 
 
 def _employer(raw: str | None) -> str | None:
-    """An employer's name without legal form, abbreviations spelt out, a Chinese university in pinyin: "湃翎半导体有限公司"
-    and "湃翎半导体", "Peking Univ." and "Peking University", "浙江大学" and "Zhejiang University" agree."""
+    """An employer's name without legal form, abbreviations spelt out, a Chinese university in pinyin:
+    "湃翎半导体有限公司" and "湃翎半导体", "Peking Univ." and "Peking University", "浙江大学" and "Zhejiang University"
+    agree."""
     han = "".join(_CJK.findall(raw or ""))
     if han and han == re.sub(r"\s", "", raw or ""):
         for suffix in _LEGAL_ZH:
@@ -194,9 +196,10 @@ def frame(talents: Iterable[Talent]) -> pd.DataFrame:
         name, keys = _names(t)
         email = (t.email or "").strip().lower() or None
         rows.append({
-            "unique_id": t.id, "name": name, "keys": keys, "initial": keys[0] if keys else None, "email": email, "phone": _phone(t.phone),
-            "employer": _employer(t.employer), "nationality": t.nationality,
-            "institutions": _set(_employer(e.institution) for e in t.education), "works": _set(w.title for w in t.works),
+            "unique_id": t.id, "name": name, "keys": keys, "initial": keys[0] if keys else None, "email": email,
+            "phone": _phone(t.phone), "employer": _employer(t.employer), "nationality": t.nationality,
+            "institutions": _set(_employer(e.institution) for e in t.education),
+            "works": _set(w.title for w in t.works),
             "incubator": t.incubator_id, "birth_year": getattr(t, "birth_year", None),
         })  # fmt: skip
     df = pd.DataFrame(rows, columns=[

@@ -22,9 +22,9 @@ TOPICS = ["graph neural networks", "固态电池", "silicon photonics", "federat
 
 
 def _background(seed: int = 3, persons: int = 300, every: int = 3) -> tuple[list[Talent], list[list[str]]]:
-    """``persons`` people, one in ``every`` of them arriving twice (the copy written in pinyin, in either order, or with an
-    initial, at times at another employer), each copy sharing its e-mail, phone or a work with the original, and
-    half of the copies a work besides."""
+    """``persons`` people, one in ``every`` of them arriving twice (the copy written in pinyin, in either order, or
+    with an initial, at times at another employer), each copy sharing its e-mail, phone or a work with the original,
+    and half of the copies a work besides."""
     rng = random.Random(seed)
     talents: list[Talent] = []
     truth: list[list[str]] = []
@@ -197,8 +197,9 @@ def _with(*extra: Talent) -> Linkage:
 
 
 def test_namesakes_at_one_university_with_different_birth_years_stay_apart():
-    """Same rare name, employer, institution and nationality: a duplicate — unless the birth years differ."""
-    common = dict(name_zh="郗昊峰", employer="浙江大学", nationality="CN", education=[Education(institution="浙江大学")])
+    """Same rare name, employer, institutions and nationality: a duplicate — unless the birth years differ."""
+    common = dict(name_zh="郗昊峰", employer="浙江大学", nationality="CN",
+                  education=[Education(institution="浙江大学"), Education(institution="复旦大学")])  # fmt: skip
     linkage = _with(
         Talent(id="Y1", birth_year=1969, **common), Talent(id="Y2", birth_year=1987, **common),
         Talent(id="Y3", birth_year=1975, **{**common, "name_zh": "单晓岚"}),
@@ -209,8 +210,9 @@ def test_namesakes_at_one_university_with_different_birth_years_stay_apart():
 
 
 def test_an_office_phone_shared_by_colleagues_does_not_make_them_one_person():
+    names = ("欧阳明", "司马静", "诸葛亮", "上官婉")
     colleagues = [Talent(id=f"O{i}", name_zh=zh, phone="+86 571 8795 1234", employer="衡锐智能有限公司",
-                         nationality="CN", birth_year=1980 + i) for i, zh in enumerate(("欧阳明", "司马静", "诸葛亮", "上官婉"))]  # fmt: skip
+                         nationality="CN", birth_year=1980 + i) for i, zh in enumerate(names)]  # fmt: skip
     linkage = _with(*colleagues)
     assert len({linkage.persons[t.id] for t in colleagues}) == 4
 
