@@ -10,10 +10,13 @@ components); pairs between ``review_threshold`` and ``threshold`` are listed for
 records in, a :class:`Linkage` out, no store.
 
 Comparisons: the name across scripts (pypinyin of Chinese names; token order ignored, so surname-first and
-given-name-first agree; surname plus given-name initial for "L. Wang"), e-mail and phone exactly (phone as digits
-without +86), employer by Jaro–Winkler, institutions and works titles by set overlap, nationality, incubator, and
-birth year when records carry one. Blocking (who is compared at all): surname plus initial under either name
-order, e-mail, phone, or a shared work title.
+given-name-first agree; exact with name frequencies; surname plus given-name initial only when one record has
+nothing more, as "L. Wang" — two full names that differ disagree), e-mail exactly, phone exactly with phone
+frequencies (an office phone many records share says little), employer (legal form dropped, Chinese universities
+in pinyin) exactly with employer frequencies or by Jaro–Winkler, institutions and works titles by set overlap,
+nationality, incubator, and birth year (exact, ±1, different: strong evidence against) when records carry one.
+Blocking (who is compared at all): surname plus initial under either name order, e-mail, phone, or a shared work
+title.
 """
 
 from __future__ import annotations
@@ -33,9 +36,10 @@ from features.records import Talent
 
 SEED = 42
 """Seed of the random pairs u is estimated from: the same records always give the same weights."""
-THRESHOLD = 0.9
-"""Match probability at or above which two records are one person."""
-REVIEW_THRESHOLD = 0.3
+THRESHOLD = 0.5
+"""Match probability at or above which two records are one person: more likely one than two (the Bayes decision;
+the probabilities are calibrated, see the README), where the model's own expected precision and recall meet."""
+REVIEW_THRESHOLD = 0.1
 """Match probability from which a pair below ``THRESHOLD`` goes to review."""
 EM_MIN_PAIRS = 20
 """Pairs a blocking rule must yield before EM learns from it (fewer teach nothing and can make EM diverge)."""
@@ -47,6 +51,9 @@ however rarely EM saw true pairs disagree there."""
 U_PAIRS = 2e6
 """Random pairs for u: enough for stable non-match frequencies, a few seconds at 100k records."""
 
+_LEGAL_ZH = ("股份有限公司", "有限责任公司", "有限公司", "公司")
+_LEGAL_EN = frozenset(("ltd", "limited", "inc", "co", "corp", "corporation", "llc", "gmbh", "plc", "company"))
+_ABBREVIATIONS = {"univ": "university", "uni": "university", "inst": "institute", "tech": "technology"}
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _NOT_WORD = re.compile(r"[^\w\s]")
 _JOINERS = re.compile(r"['’\-‐]")
@@ -158,6 +165,25 @@ def _phone(raw: str | None) -> str | None:
     return digits if len(digits) >= 6 else None
 
 
+def _employer(raw: str | None) -> str | None:
+    """An employer's name without legal form, abbreviations spelt out, a Chinese university in pinyin:
+    "湃翎半导体有限公司" and "湃翎半导体", "Peking Univ." and "Peking University", "浙江大学" and "Zhejiang University"
+    agree."""
+    han = "".join(_CJK.findall(raw or ""))
+    if han and han == re.sub(r"\s", "", raw or ""):
+        for suffix in _LEGAL_ZH:
+            if han.endswith(suffix) and len(han) > len(suffix) + 1:
+                han = han[: -len(suffix)]
+                break
+        if han.endswith("大学") and len(han) > 2:
+            return f"{_pinyin(han[:-2])} university"
+        return han
+    words = [_ABBREVIATIONS.get(w, w) for w in _fold(raw or "").split()]
+    while len(words) > 1 and words[-1] in _LEGAL_EN:
+        words.pop()
+    return " ".join(words) or None
+
+
 def _set(values: Iterable[str | None]) -> list[str] | None:
     folded = sorted({f for v in values if v and (f := _fold(v))})
     return folded or None
@@ -170,13 +196,14 @@ def frame(talents: Iterable[Talent]) -> pd.DataFrame:
         name, keys = _names(t)
         email = (t.email or "").strip().lower() or None
         rows.append({
-            "unique_id": t.id, "name": name, "keys": keys, "email": email, "phone": _phone(t.phone),
-            "employer": _fold(t.employer) if t.employer else None, "nationality": t.nationality,
-            "institutions": _set(e.institution for e in t.education), "works": _set(w.title for w in t.works),
+            "unique_id": t.id, "name": name, "keys": keys, "initial": keys[0] if keys else None, "email": email,
+            "phone": _phone(t.phone), "employer": _employer(t.employer), "nationality": t.nationality,
+            "institutions": _set(_employer(e.institution) for e in t.education),
+            "works": _set(w.title for w in t.works),
             "incubator": t.incubator_id, "birth_year": getattr(t, "birth_year", None),
         })  # fmt: skip
     df = pd.DataFrame(rows, columns=[
-        "unique_id", "name", "keys", "email", "phone", "employer", "nationality", "institutions", "works",
+        "unique_id", "name", "keys", "initial", "email", "phone", "employer", "nationality", "institutions", "works",
         "incubator", "birth_year",
     ])  # fmt: skip
     return df
@@ -190,12 +217,20 @@ def _comparisons(df: pd.DataFrame) -> list:
     name = cl.CustomComparison(
         output_column_name="name",
         comparison_levels=[
-            cll.CustomLevel(
-                "(name_l IS NULL OR name_r IS NULL) AND (keys_l IS NULL OR keys_r IS NULL)", "name is NULL"
-            ).configure(is_null_level=True),  # "L. Wang" has no full name, but its surname and initial compare
+            cll.NullLevel("name"),
             cll.ExactMatchLevel("name", term_frequency_adjustments=True),
-            cll.JaroWinklerLevel("name", 0.92),
-            cll.ArrayIntersectLevel("keys", 1).configure(label_for_charts="surname and initial"),
+            cll.ElseLevel(),
+        ],
+    )
+    initial = cl.CustomComparison(  # "L. Wang" against "Lixin Wang" or "L. Wang": weighed only where a record has
+        output_column_name="initial",  # nothing more, so that being written short is no evidence of a duplicate
+        comparison_levels=[
+            cll.CustomLevel(
+                "(name_l IS NOT NULL AND name_r IS NOT NULL) OR keys_l IS NULL OR keys_r IS NULL",
+                "both full names, or no name",
+            ).configure(is_null_level=True),
+            cll.ExactMatchLevel("initial", term_frequency_adjustments=True),  # "L. Wang" is common, "Q. Xie" not
+            cll.CustomLevel("len(list_intersect(keys_l, keys_r)) >= 1", "surname and initial agree in another order"),
             cll.ElseLevel(),
         ],
     )
@@ -206,9 +241,10 @@ def _comparisons(df: pd.DataFrame) -> list:
     )  # fmt: skip
     candidates = {
         "name": name,
+        "initial": initial,
         "email": cl.ExactMatch("email"),
-        "phone": cl.ExactMatch("phone"),
-        "employer": cl.JaroWinklerAtThresholds("employer", [0.95, 0.85]),
+        "phone": cl.ExactMatch("phone").configure(term_frequency_adjustments=True),
+        "employer": cl.JaroWinklerAtThresholds("employer", [0.95, 0.85]).configure(term_frequency_adjustments=True),
         "institutions": cl.ArrayIntersectAtSizes("institutions", [2, 1]),
         "works": cl.ArrayIntersectAtSizes("works", [2, 1]),
         "nationality": cl.ExactMatch("nationality"),
@@ -284,9 +320,10 @@ def _score(
         missed *= 1 - m[c] * df[c].notna().mean() ** 2
     model["probability_two_random_records_match"] = _prior(shared, len(df), recall=1 - missed)
     for comparison in model["comparisons"]:
-        for level in comparison["comparison_levels"]:
-            if level.get("m_probability") is not None:
-                level["m_probability"] = max(level["m_probability"], M_FLOOR)
+        levels = [level for level in comparison["comparison_levels"] if not level.get("is_null_level")]
+        if any(level.get("m_probability") for level in levels):  # EM saw matches compared here: a level it never
+            for level in levels:  # saw among them is rare in matches (floored), not neutral
+                level["m_probability"] = max(level.get("m_probability") or 0, M_FLOOR)
     linker = Linker(db.register(df), model, log_level=None)
     predicted = linker.inference.predict(threshold_match_probability=review_threshold).as_pandas_dataframe()
     weights = [f"mw_{n}" for n in names]

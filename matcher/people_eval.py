@@ -15,7 +15,7 @@ from itertools import combinations
 
 from features.people import Linkage, components
 
-CURVE_THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
+CURVE_THRESHOLDS = (0.1, 0.2, 0.3, 0.5, 0.7, 0.9, 0.95, 0.99)
 
 
 def true_pairs(persons: Iterable[Sequence[str]]) -> set[tuple[str, str]]:

@@ -29,7 +29,7 @@ app = typer.Typer(help="People: talent records of one person, linked.", no_args_
 ThresholdOption = Annotated[
     float | None,
     typer.Option("--threshold", min=0.01, max=0.99, help="Match probability from which two records are one person "
-                 "(default 0.9); pairs from 0.3 up to it are listed for review."),
+                 "(default 0.5); pairs from 0.1 up to it are listed for review."),
 ]  # fmt: skip
 
 

@@ -42,7 +42,7 @@ def test_people_link_counts_records_persons_and_review(tmp_path):
     assert done.returncode == 0, done.stderr
     doc = json.loads(done.stdout)
     assert doc["records"] == 240 and doc["persons"] == 200 and doc["multi_record_persons"] == 40
-    assert doc["threshold"] == 0.9 and doc["review_pairs"] >= 0 and doc["seconds"] > 0
+    assert doc["threshold"] == 0.5 and doc["review_pairs"] >= 0 and doc["seconds"] > 0
 
     done = run("people", "link", "--world", str(tmp_path / "w"), "--threshold", "1.5", cwd=tmp_path)
     assert done.returncode == 2 and "--threshold" in done.stderr
