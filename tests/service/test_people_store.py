@@ -10,6 +10,7 @@ sys.path.insert(0, str(Path(__file__).parent / "api"))  # the people world of th
 
 from people_helpers import REVIEW, extra, people_talents
 
+from features.people import REVIEW_THRESHOLD, THRESHOLD
 from service import db, people
 from service.store import Store
 
@@ -42,7 +43,7 @@ def test_apply_stores_persons_and_the_review_queue(store):
     queue = people.review(store)
     assert [(i.left.talent_id, i.right.talent_id) for i in queue] == REVIEW
     first = queue[0]
-    assert 0.3 <= first.probability < 0.9 and {"name", "employer"} <= set(first.agreed)
+    assert REVIEW_THRESHOLD <= first.probability < THRESHOLD and first.agreed == ["name"]
     assert first.left.email == "p***@example.com" and first.right.email is None
     assert (first.left.works, first.right.works, first.left.name_zh) == (1, 0, "李立丽")  # T001's name, shown whole
 

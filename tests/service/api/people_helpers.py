@@ -2,8 +2,8 @@
 
 200 persons with distinct Chinese names, an e-mail, an employer and one work each; every fifth (T000, T005, …)
 also arrives in pinyin with the same e-mail and work (D000, …): 40 two-record persons, linked. W001–W003 are
-T001–T003 in pinyin at the same employer with no e-mail or work: likely one person, not certainly (probability
-≈ 0.77), so those three pairs are the review queue. ``extra`` records are for re-runs: V003 is T003 in pinyin with
+T001–T003 in pinyin with nothing else (no employer, e-mail or work): maybe one person (probability ≈ 0.25–0.33,
+between the review and the link threshold), so those three pairs are the review queue. ``extra`` records are for re-runs: V003 is T003 in pinyin with
 its work (≈ 0.99: joins T003's person), N999 nobody's duplicate."""
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def people_talents() -> list[Talent]:
             talents.append(Talent(id=f"D{i:03d}", name=_pinyin(i), email=f"p{i}@example.com", works=works,
                                   skills=["perovskite"], updated_at=datetime(2025, 6, 1, tzinfo=UTC)))  # fmt: skip
     for i in (1, 2, 3):
-        talents.append(Talent(id=f"W{i:03d}", name=_pinyin(i), employer=f"Employer {i % 13}"))
+        talents.append(Talent(id=f"W{i:03d}", name=_pinyin(i)))
     return talents
 
 
