@@ -142,14 +142,15 @@ def serving_model(
     ``champion`` then names that alias's version."""
     keeping = f"keeping model {previous.version}" if previous is not None else "no model: ranking by text relevance"
     champion: str | None = None
+    absent = log.warning if alias == CHAMPION else log.debug  # no challenger is the usual state, not a problem
     try:
         missing = store.missing()
         if missing:
-            log.warning("%s not loaded, %s: %s", alias, keeping, missing)
+            absent("%s not loaded, %s: %s", alias, keeping, missing)
             return Serving(previous, None)
         found = _aliased(alias)
         if found is None:
-            log.warning("%s not loaded, %s: %s has no %r alias", alias, keeping, MODEL_NAME, alias)
+            absent("%s not loaded, %s: %s has no %r alias", alias, keeping, MODEL_NAME, alias)
             return Serving(previous, None)
         champion, read = found
         scorer = previous if previous is not None and previous.version == champion else read()
