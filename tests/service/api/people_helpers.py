@@ -3,8 +3,8 @@
 200 persons with distinct Chinese names, an e-mail, an employer and one work each; every fifth (T000, T005, …)
 also arrives in pinyin with the same e-mail and work (D000, …): 40 two-record persons, linked. W001–W003 are
 T001–T003 in pinyin with nothing else (no employer, e-mail or work): maybe one person (probability ≈ 0.25–0.33,
-between the review and the link threshold), so those three pairs are the review queue. ``extra`` records are for re-runs: V003 is T003 in pinyin with
-its work (≈ 0.99: joins T003's person), N999 nobody's duplicate."""
+between the review and the link threshold), so those three pairs are the review queue. ``extra`` records are for
+re-runs: V003 is T003 in pinyin with its work (≈ 0.99: joins T003's person), N999 nobody's duplicate."""
 
 from __future__ import annotations
 
