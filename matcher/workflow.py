@@ -86,12 +86,7 @@ def train_and_register(
     )
     return {
         "run_id": run_id,
-        "version": gate.version,
-        "alias": gate.alias,
-        "champion_before": gate.champion_before,
-        "gate": gate.reason,
-        "new_score": gate.new_score,
-        "champion_score": gate.champion_score,
+        **gate.summary(),
         "truth_based": result.truth_based,
         "metrics": _plain(result.metrics),
         "rows": result.rows,

@@ -40,6 +40,11 @@ class GateResult:
     new_score: float
     champion_score: float | None
 
+    def summary(self) -> dict[str, object]:
+        """The gate's part of a training run's JSON summary (``train`` and ``retrain`` alike)."""
+        return {"version": self.version, "alias": self.alias, "champion_before": self.champion_before,
+                "gate": self.reason, "new_score": self.new_score, "champion_score": self.champion_score}  # fmt: skip
+
 
 @dataclass(frozen=True)
 class AliasChange:
