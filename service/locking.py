@@ -10,7 +10,7 @@ reader's.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 
@@ -56,3 +56,66 @@ class IndexLock:
                 self._readers -= 1
                 if self._readers == 0:
                     self._cond.notify_all()
+
+
+class WriteBatches:
+    """Writes that arrive while another is waiting for, or holding, the writer's side of an ``IndexLock`` run together
+    in one exclusive section (group commit): readers drain and indices settle once per batch instead of once per
+    write, which is what bounds write throughput while rankings hold the readers' side.
+
+    ``run(job)`` queues ``job`` (the store write and index update of one request, returning that request's changes);
+    the first caller to find no batch running takes every queued job, runs each under the lock (an exception ends
+    only its own job and reaches only its own caller), calls ``settle`` once, releases the lock, hands the batch's
+    changes to ``after`` (on the readers' side, outside the exclusive section), and wakes the callers. Each caller
+    gets its own job's result, in its own thread; jobs run in arrival order."""
+
+    def __init__(self, lock: IndexLock) -> None:
+        self.lock = lock
+        self._cond = threading.Condition(threading.Lock())
+        self._queue: list[_Job] = []
+        self._running = False
+
+    def run(self, job: Callable[[], list], settle: Callable[[], None], after: Callable[[list], None]) -> list:
+        me = _Job(job)
+        with self._cond:
+            self._queue.append(me)
+            self._cond.wait_for(lambda: me.finished or not self._running)
+            if not me.finished:
+                self._running = True
+                batch, self._queue = self._queue, []
+        if not me.finished:
+            try:
+                self._run_batch(batch, settle, after)
+            except BaseException as e:  # settling or the after-write step failed: every write of the batch hears it
+                for j in batch:
+                    j.error = j.error or e
+            finally:
+                with self._cond:
+                    self._running = False
+                    for j in batch:
+                        j.finished = True
+                    self._cond.notify_all()
+        if me.error is not None:
+            raise me.error
+        return me.result
+
+    def _run_batch(self, batch: list[_Job], settle: Callable[[], None], after: Callable[[list], None]) -> None:
+        with self.lock:
+            try:
+                for j in batch:
+                    try:
+                        j.result = j.job()
+                    except BaseException as e:  # re-raised in its caller's thread
+                        j.error = e
+            finally:
+                settle()  # readers, let in once the lock is released, find nothing left to rebuild
+        changed = [c for j in batch if j.error is None for c in j.result]
+        if changed:
+            after(changed)
+
+
+class _Job:
+    __slots__ = ("error", "finished", "job", "result")
+
+    def __init__(self, job: Callable[[], list]) -> None:
+        self.job, self.result, self.error, self.finished = job, [], None, False

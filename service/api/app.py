@@ -8,6 +8,8 @@ the requests:
 - ``indices``: the ``features.indices.Indices`` (``None`` until built)
 - ``index_lock``: the ``service.locking.IndexLock``: every writer of the indices holds it alone (``live.Writer``,
   erasure), rankings and searches share its ``read()`` side
+- ``write_batches``: the ``service.locking.WriteBatches`` through which ``live.Writer`` takes that lock: writes that
+  arrive together run in one exclusive section
 - ``metrics``: the ``metrics.Metrics`` (Prometheus registry)
 - ``stale``: ``None``, or why the indices no longer match the store (``/readyz`` then reports 503)
 - ``models``: the ``service.models.ModelSlot`` holding the champion (``None`` inside: non-personalised ranking)
@@ -44,7 +46,7 @@ from service.api.metrics import Metrics, RequestMetrics
 from service.api.routes import ROUTERS
 from service.db import safe_url
 from service.keys import PrincipalCache
-from service.locking import IndexLock
+from service.locking import IndexLock, WriteBatches
 from service.models import ModelSlot
 from service.ranking import RankCache
 from service.settings import Settings
@@ -149,6 +151,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.indices = None
     app.state.snapshot = None
     app.state.index_lock = IndexLock()
+    app.state.write_batches = WriteBatches(app.state.index_lock)
     app.state.stale = None
     app.state.models = ModelSlot()
     policy = Policy(yrd_first=settings.policy_yrd_first)

@@ -5,7 +5,8 @@ new record) of the talents and needs that changed, under the shared (readers') s
 match new talents there while rankings go on; their own state has its own lock.
 
 One lock serialises writers (two writers must not interleave index updates) and keeps readers out meanwhile
-(``service.locking.IndexLock``); the store is written first, in one
+(``service.locking.IndexLock``); writes that arrive while it is taken or awaited queue and run together in the next
+exclusive section (``service.locking.WriteBatches``), each with its own outcome. The store is written first, in one
 transaction that validates every reference, and only a successful write reaches the indices. If indexing then
 fails (an encoder failure, not bad input), the record is safely stored but the process no longer matches the
 store: it says so in ``/readyz`` until restarted, and the write gets 503.
@@ -50,36 +51,53 @@ class Writer:
 
     def create(self, record: Record, *, guard: Guard | None = None) -> None:
         """Insert a new record; 409 if its id is taken. ``guard`` as for ``put``."""
-        with self.state.index_lock:
+
+        def job() -> list[tuple[Record | None, Record]]:
             if self.store.get(record.record_kind, record.id) is not None:
                 raise ApiError(409, f"{record.record_kind} {record.id!r} already exists; PUT it to replace it",
                                field="id")  # fmt: skip
             with guard(None) if guard is not None else nullcontext():
-                changed = self._write_one(record)
-        self._after(changed)
+                return self._write_one(record)
+
+        self._batched(job)
 
     def put(self, record: Record, *, guard: Guard | None = None) -> bool:
         """Insert or replace a record; returns whether it was new. ``guard`` gets the stored version (``None``: new)
         under the write lock, so what it checks (who owns the record) cannot change before the write; it raises to
         refuse, or returns a context the write runs in (a quota unit, given back if the write fails)."""
-        with self.state.index_lock:
+        new = False
+
+        def job() -> list[tuple[Record | None, Record]]:
+            nonlocal new
             old = self.store.get(record.record_kind, record.id)
+            new = old is None
             with guard(old) if guard is not None else nullcontext():
-                changed = self._write_one(record)
-        self._after(changed)
-        return old is None
+                return self._write_one(record)
+
+        self._batched(job)
+        return new
 
     def write(self, batch: Mapping[str, Sequence[Record]]) -> ImportReport:
         """Write a batch (a ``features.io.World`` from an upload, or kind → records) all or nothing; raises
         ``ImportFailed`` listing every problem when any record is invalid."""
-        with self.state.index_lock:
+        report: ImportReport | None = None
+
+        def job() -> list[tuple[Record | None, Record]]:
+            nonlocal report
             report = self.store.import_world(batch)
             if not report.ok:
                 raise ImportFailed(report.issues)
             crash_point("after-commit")
-            changed = self._index(batch)
-        self._after(changed)
+            return self._index(batch)
+
+        self._batched(job)
+        assert report is not None
         return report
+
+    def _batched(self, job: Callable[[], list[tuple[Record | None, Record]]]) -> None:
+        """Run ``job`` (store, then index) under the writers' lock, batched with writes that arrive meanwhile
+        (``service.locking.WriteBatches``), then the after-write hooks."""
+        self.state.write_batches.run(job, self.indices.settle, self._after)
 
     def delete_relation(self, relation_id: str) -> bool:
         """Delete a relation from the store and the conflict rule's data; returns whether it existed."""
@@ -121,8 +139,7 @@ class Writer:
             log.exception(reason)
             self.state.stale = f"{reason}; restart the service to rebuild the indices from the store"
             raise ApiError(503, f"{reason}; the record is stored and will be indexed when the service restarts") from e
-        ix.settle()  # readers, let in once the lock is released, find nothing left to rebuild
-        return changed
+        return changed  # the indices settle once per batch of writes (``service.locking.WriteBatches``)
 
     def _after(self, changed: list[tuple[Record | None, Record]]) -> None:
         """The after-write hooks, on the readers' side of the lock: matching reads the indices but changes none of
