@@ -12,7 +12,7 @@ on top of either, as configuration: it is not something the model fits.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
@@ -32,6 +32,12 @@ TEXT_RELEVANCE = "text-relevance"
 """``model_version`` of the non-personalised ranking."""
 CANDIDATES = 300
 """How many retrieved candidates the model re-ranks."""
+SAME_PERSON = "same_person"
+"""``removed`` key of the records folded into a better-ranked record of the same person (one card per person)."""
+
+PersonsOf = Callable[[Sequence[str]], Mapping[str, str]]
+"""Talent ids → the person each belongs to, for the records the office has linked with others
+(``service.people.persons_of`` reads them from the store); a record not named stands alone."""
 
 
 @dataclass(frozen=True)
@@ -147,6 +153,8 @@ class Pool:
     """Per row (in ranked order), the team that drafted it in an interleaved ranking; None: not interleaved."""
     ties: dict[str, Tie] = field(default_factory=dict)
     """The relation behind each conflict removal or internal flag among the retrieved, by talent id."""
+    persons: dict[str, str] = field(default_factory=dict)
+    """The person of each ranked record that belongs to one of several records, by talent id (``PersonsOf``)."""
 
     @property
     def personalized(self) -> bool:
@@ -175,6 +183,7 @@ def rank_pool(
     known: Mapping[str, np.ndarray] | None = None,
     challenger: ScorerLike | None = None,
     seed: int = 0,
+    persons: PersonsOf | None = None,
 ) -> Pool:
     """Retrieve, apply the rules and filters, build the feature matrix and re-rank every candidate.
 
@@ -186,7 +195,8 @@ def rank_pool(
     those of talents unchanged since; a row depends only on its need and talent, and on index-wide statistics that a
     few writes barely move). ``challenger`` (with ``scorer``): the same feature matrix scored by both models, each
     ordered (with the policy) and the two lists merged by team draft with coin flips seeded by ``seed``
-    (``matcher.interleaving``); ``teams`` says who drafted each row.
+    (``matcher.interleaving``); ``teams`` says who drafted each row. ``persons``: one card per person — a
+    person's records after its best-ranked one are removed as ``same_person`` (``one_per_person``).
     """
     for model in (scorer, challenger):
         if model is not None:
@@ -209,15 +219,25 @@ def rank_pool(
         other = np.lexsort((np.arange(len(X)), -challenger.predict(X), ~promoted))
         merged, teams = team_draft(order.tolist(), other.tolist(), seed)
         order = np.array(merged, dtype=np.int64)
-    ids = cands.talent_ids
+    ids = [cands.talent_ids[i] for i in order.tolist()]
+    removed, removed_ids, person_of = cands.removed, cands.removed_ids, {}
+    if persons is not None and ids:
+        person_of = dict(persons(ids))
+        keep = one_per_person(ids, person_of)
+        if len(keep) < len(ids):
+            folded = set(ids) - {ids[i] for i in keep.tolist()}
+            removed = {**removed, SAME_PERSON: len(folded)}
+            removed_ids = {**removed_ids, **dict.fromkeys(sorted(folded), SAME_PERSON)}
+            order, ids = order[keep], [ids[i] for i in keep.tolist()]
+            teams = [teams[i] for i in keep.tolist()] if teams is not None else None
     return Pool(
         need=need,
-        ids=[ids[i] for i in order.tolist()],
+        ids=ids,
         scores=np.asarray(scores, dtype=np.float32)[order],
         X=X[order],
         scorer=scorer,
-        removed=cands.removed,
-        removed_ids=cands.removed_ids,
+        removed=removed,
+        removed_ids=removed_ids,
         filtered=cands.filtered,
         pool=cands.pool,
         computed_at=now,
@@ -225,7 +245,18 @@ def rank_pool(
         challenger=challenger,
         teams=teams,
         ties=cands.eligibility.ties if cands.eligibility is not None else {},
+        persons={t: person_of[t] for t in ids if t in person_of},
     )
+
+
+def one_per_person(ids: Sequence[str], person_of: Mapping[str, str]) -> np.ndarray:
+    """Positions in ``ids`` (best first) of each person's best-ranked record, in order: a recruiter sees one
+    person once, however many sources sent them."""
+    if not person_of:
+        return np.arange(len(ids))
+    keys = np.array([person_of.get(t, t) for t in ids], dtype=object)
+    _, first = np.unique(keys, return_index=True)
+    return np.sort(first)
 
 
 def _features(
@@ -302,13 +333,15 @@ def rank(
     now: datetime | None = None,
     top_reasons: int = DEFAULT_TOP,
     policy: Policy = NO_POLICY,
+    persons: PersonsOf | None = None,
 ) -> Ranking:
     """Rank ``need``'s candidates and return ``k`` of them from ``offset`` with their reasons: ``rank_pool`` then
     ``page``.
 
     ``scorer=None`` or ``personalized=False`` ranks by ``text_relevance``; a scorer whose contract does not match
     this code or ``idx`` is refused (see ``rank_pool``). ``now`` fixes the freshness clock (tests, replays);
-    ``policy`` applies the office's stated priorities (``Policy``).
+    ``policy`` applies the office's stated priorities (``Policy``); ``persons`` folds a person's records into one
+    (``rank_pool``).
     """
     _check_int("k", k, 1)
     _check_int("offset", offset, 0)
@@ -321,6 +354,7 @@ def rank(
         candidates=candidates,
         now=now,
         policy=policy,
+        persons=persons,
     )
     return Ranking(
         need_id=need.id,

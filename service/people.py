@@ -345,6 +345,19 @@ def person(store: Store, person_id: str) -> tuple[Golden, list[Member]]:
     return golden(person_id, talents.values()), [Member(*r) for r in rows]
 
 
+def persons_of(store: Store, talent_ids: Sequence[str]) -> dict[str, str]:
+    """The person of each of ``talent_ids`` that belongs to a person of two records or more (``matcher.pipeline
+    .PersonsOf``: a ranking shows such a person once). One indexed query per ranking."""
+    if not talent_ids:
+        return {}
+    m, other = _members(), _members().alias("other")
+    shared = sa.exists().where(other.c.person_id == m.c.person_id, other.c.talent_id != m.c.talent_id)
+    with store.engine.connect() as conn:
+        rows = conn.execute(sa.select(m.c.talent_id, m.c.person_id)
+                            .where(m.c.talent_id.in_(list(talent_ids)), shared)).all()  # fmt: skip
+    return dict(rows)  # type: ignore[arg-type]
+
+
 def erase_talent(store: Store, talent_id: str) -> int:
     """Erasure: a person named by the talent's id is renamed to its smallest other record id, so the erased id does
     not live on as a label (the talent's own rows go with its record, ``ON DELETE CASCADE``). Returns the records

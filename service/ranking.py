@@ -202,7 +202,8 @@ def page(
 class RankCache:
     """Whole rankings by (need content, filters, model), least recently used out, ``ttl`` seconds, at most
     ``entries`` entries and ``max_bytes`` estimated bytes (pools and the pages memoised in them). After a write an
-    entry is reused for at most ``fresh`` seconds from when it was computed (0: never)."""
+    entry is reused for at most ``fresh`` seconds from when it was computed (0: never). ``persons``: one card per
+    person (``matcher.pipeline.rank_pool``)."""
 
     def __init__(
         self,
@@ -211,9 +212,10 @@ class RankCache:
         policy: pipeline.Policy = pipeline.NO_POLICY,
         max_bytes: int = CACHE_BYTES,
         fresh: float = 0.0,
+        persons: pipeline.PersonsOf | None = None,
     ) -> None:
         self.ttl, self.entries, self.policy, self.max_bytes = ttl, entries, policy, max_bytes
-        self.fresh = fresh
+        self.fresh, self.persons = fresh, persons
         self._items: OrderedDict[tuple, tuple[float, tuple[int, ...], FullRanking]] = OrderedDict()
         self._running: dict[tuple, threading.Event] = {}
         self._lock = threading.Lock()
@@ -339,7 +341,7 @@ class RankCache:
             generation, now = self.generation(idx), time.monotonic()
             last, known, rows_at = self._reusable(key, idx, now)
             pool = pipeline.rank_pool(idx, need, scorer=scorer, filters=filters, policy=self.policy, known=known,
-                                      challenger=challenger, seed=seed)  # fmt: skip
+                                      challenger=challenger, seed=seed, persons=self.persons)  # fmt: skip
             full = FullRanking.of(pool)
             full.talents = [idx.talents.get(i) for i in full.ids]
             full.rows_at = rows_at
@@ -370,6 +372,11 @@ class RankCache:
         get = idx.talents.get
         known = {t.id: last.X[i] for i, t in enumerate(last.talents) if t is not None and get(t.id) is t}
         return last, known, last.rows_at if known else now
+
+    def clear(self) -> None:
+        """Forget every entry (the office merged or split persons: every ranking may show other cards now)."""
+        with self._lock:
+            self._items.clear()
 
     def erase_talent(self, talent_id: str, names: Sequence[str] = ()) -> None:
         """An erasure, at once: every entry ranking ``talent_id`` loses their row (``FullRanking.without``), and an

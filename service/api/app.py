@@ -39,7 +39,7 @@ from starlette.concurrency import run_in_threadpool
 
 from features import text
 from matcher.pipeline import Policy
-from service import alerts, console, snapshots, sync
+from service import alerts, console, people, snapshots, sync
 from service.api import errors
 from service.api.deps import no_unknown_query
 from service.api.metrics import Metrics, RequestMetrics
@@ -157,7 +157,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     policy = Policy(yrd_first=settings.policy_yrd_first)
     app.state.rank_cache = RankCache(ttl=settings.rank_cache_seconds, entries=settings.rank_cache_entries,
                                      policy=policy, max_bytes=settings.rank_cache_bytes,
-                                     fresh=settings.rank_cache_fresh_seconds)  # fmt: skip
+                                     fresh=settings.rank_cache_fresh_seconds,
+                                     persons=lambda ids: people.persons_of(app.state.store, ids))  # fmt: skip
     app.state.receipt_lock = IndexLock()
     app.state.principals = PrincipalCache(settings.key_cache_seconds)
     errors.install(app)

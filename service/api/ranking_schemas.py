@@ -12,7 +12,10 @@ from matcher.pipeline import CANDIDATES
 from service.api.limits import QUERY_MAX, RANKING_ID_MAX, text
 from service.api.schemas import TalentCard, UtcDatetime
 
-REMOVED_DOC = "Retrieved talents the hard rules removed, by the first rule each failed (consent, tier, …)."
+REMOVED_DOC = (
+    "Retrieved talents the hard rules removed, by the first rule each failed (consent, tier, …); `same_person`: "
+    "records of a person a better-ranked record of theirs already shows."
+)
 
 
 class ReasonOut(BaseModel):
@@ -29,6 +32,12 @@ class CandidateOut(BaseModel):
     reasons: list[ReasonOut]
     human_review: bool = Field(
         description="The talent refused purely automated decisions: a person must review before acting."
+    )
+    person_id: str | None = Field(
+        default=None,
+        description="The person (`GET /people/{id}`) when the office linked this record with others: the ranking "
+        "shows a person once, by their best-ranked record (the others count under `removed.same_person`). "
+        "Null for a record that stands alone, and always for enterprises.",
     )
     card: TalentCard
 

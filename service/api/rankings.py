@@ -193,6 +193,7 @@ def ranking_page(
                 "score": r.score,
                 "reasons": enterprise_reasons(r.reason_dicts) if tenant else r.reason_dicts,
                 "human_review": r.human_review,
+                "person_id": None if tenant else full.persons.get(r.talent_id),
                 "card": _card(r, t, reveal),
             }
             for r, t in zip(rows, talents, strict=True)

@@ -1,21 +1,23 @@
 """People: the persons the linkage stored (``service.people``), for the office only. A person's golden record and
 the review queue are read by the roles that read full profiles (recruiter, data team, admin; each read audited);
-confirming, rejecting and undoing are the office's writes (recruiter, admin). Enterprises get 403, as for talents
-by id: they see talent only as candidate cards."""
+confirming, rejecting, undoing and erasing a person are the office's writes (recruiter, admin). Enterprises get
+403, as for talents by id: they see talent only as candidate cards."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Query, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from service import audit, people
+from service.api.crud import fetch
 from service.api.deps import Office, ProfileReader, StoreDep
 from service.api.errors import ERROR_RESPONSES, ApiError
 from service.api.limits import IdPath, IdQuery
 from service.api.schemas import ErrorResponse, UtcDatetime
+from service.erasure import erase_talent
 from service.keys import Principal
 from service.store import Store
 
@@ -69,6 +71,12 @@ class MemberOut(BaseModel):
     how: str = Field(description="linked (by the model), confirmed (by the office) or split (undone)")
     at: UtcDatetime
     key_id: int | None
+
+
+class PersonErasureOut(BaseModel):
+    person_id: str
+    records: list[str] = Field(description="The records erased, each as `DELETE /talents/{id}` erases / 已删除的记录")
+    receipt_rows: int = Field(description="Candidate rows redacted in decision receipts, all records together.")
 
 
 class PersonOut(BaseModel):
@@ -132,10 +140,14 @@ async def review_queue(
 
 
 @router.post("/review", responses=NOT_FOUND | CONFLICT)
-async def decide_pair(body: Annotated[ReviewIn, Body()], principal: Office, store: StoreDep) -> DecisionOut:
-    """Confirm (the two persons merge) or reject (never merged again, not even by a re-link) a pair.
-    确认或拒绝一对记录。"""
-    return await run_in_threadpool(_decide, store, principal, body)
+async def decide_pair(
+    body: Annotated[ReviewIn, Body()], request: Request, principal: Office, store: StoreDep
+) -> DecisionOut:
+    """Confirm (the two persons merge) or reject (never merged again, not even by a re-link) a pair; rankings
+    show the persons as they are now from the next request on. 确认或拒绝一对记录。"""
+    out = await run_in_threadpool(_decide, store, principal, body)
+    request.app.state.rank_cache.clear()
+    return out
 
 
 @router.get("/{person_id}", responses=NOT_FOUND)
@@ -146,6 +158,25 @@ async def read_person(person_id: IdPath, principal: ProfileReader, store: StoreD
 
 
 @router.post("/{person_id}/undo", responses=NOT_FOUND | CONFLICT)
-async def undo_person(person_id: IdPath, principal: Office, store: StoreDep) -> UndoOut:
+async def undo_person(person_id: IdPath, request: Request, principal: Office, store: StoreDep) -> UndoOut:
     """Split a person back into its records; recorded, so a re-link does not merge them again. 撤销合并。"""
-    return await run_in_threadpool(_undo, store, principal, person_id)
+    out = await run_in_threadpool(_undo, store, principal, person_id)
+    request.app.state.rank_cache.clear()
+    return out
+
+
+@router.delete("/{person_id}", responses=NOT_FOUND)
+def erase_person(person_id: IdPath, request: Request, principal: Office, store: StoreDep) -> PersonErasureOut:
+    """Erase a person: every record of them, each as `DELETE /talents/{id}` erases one (recruiter, admin).
+    Irreversible; if it is interrupted, the same call erases the records left. 删除该人员的全部记录，不可恢复。"""
+    try:
+        _, members = people.person(store, person_id)
+    except people.PeopleError as e:
+        raise _api(e) from None
+    records, receipt_rows = [m.talent_id for m in members], 0
+    for talent_id in records:
+        done = erase_talent(request.app.state, fetch(store, "talent", talent_id))  # type: ignore[arg-type]
+        receipt_rows += done.receipt_rows
+        audit.record(store, principal, "erase", "talent", [talent_id], {"person_id": person_id,
+                     "receipt_rows": done.receipt_rows, "alerts": done.alerts, "vectors": done.vectors})  # fmt: skip
+    return PersonErasureOut(person_id=person_id, records=records, receipt_rows=receipt_rows)
