@@ -358,6 +358,21 @@ def persons_of(store: Store, talent_ids: Sequence[str]) -> dict[str, str]:
     return dict(rows)  # type: ignore[arg-type]
 
 
+def kin(conn: Connection, talent_ids: Iterable[str]) -> dict[str, list[str]]:
+    """The other records of the person of each of ``talent_ids`` that shares its person (alerts: an enterprise hears
+    of a person once, whichever record matched)."""
+    m, mine = _members(), _members().alias("mine")
+    ids = sorted(set(talent_ids))
+    if not ids:
+        return {}
+    rows = conn.execute(sa.select(mine.c.talent_id, m.c.talent_id).join(m, m.c.person_id == mine.c.person_id)
+                        .where(mine.c.talent_id.in_(ids), m.c.talent_id != mine.c.talent_id)).all()  # fmt: skip
+    out: dict[str, list[str]] = {}
+    for talent_id, other in rows:
+        out.setdefault(talent_id, []).append(other)
+    return out
+
+
 def erase_talent(store: Store, talent_id: str) -> int:
     """Erasure: a person named by the talent's id is renamed to its smallest other record id, so the erased id does
     not live on as a label (the talent's own rows go with its record, ``ON DELETE CASCADE``). Returns the records

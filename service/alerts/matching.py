@@ -8,7 +8,9 @@ without one) scores those. A subscription fires where the score reaches its ``mi
 need's current top ``top_n`` (the need's N-th best score, cached per need and model version).
 
 Then the rules against spam, in one transaction with the alerts and their outbox rows: a (need, talent) pair alerts
-again only when its score rose by more than ``alerts_score_margin``; each need gets at most ``alerts_cap_per_need``
+again only when its score rose by more than ``alerts_score_margin`` — the talent's person counts, so another record
+of a person the office linked (``service.people``) does not alert again for a need the person was alerted for, and
+records of one person matched at once give one alert —; each need gets at most ``alerts_cap_per_need``
 talents a day and each talent goes to at most ``alerts_cap_per_talent`` needs a day (best scores first). The card in
 the payload is masked unless the talent consented to sharing.
 """
@@ -36,7 +38,7 @@ from features.records import Need, NeedStatus, Record, Talent
 from features.schema import SCHEMA
 from matcher.pipeline import TEXT_RELEVANCE, ScorerLike, rank
 from matcher.reasons import reasons
-from service import db
+from service import db, people
 from service.alerts import subscriptions as subs_db
 from service.alerts.subscriptions import Channel, Delivery, Subscription
 from service.api.cards import talent_card
@@ -216,9 +218,13 @@ class AlertMatcher:
         n = max((s.top_n or 0 for s in self.subscriptions_for(need)), default=0)
         if n == 0:
             return np.zeros(0, np.float32)
-        ranking = rank(self.idx, need, scorer=scorer, k=n)
+        ranking = rank(self.idx, need, scorer=scorer, k=n, persons=self._persons)
         self._top[need_id] = np.array([c.score for c in ranking.candidates], np.float32)
         return self._top[need_id]
+
+    def _persons(self, talent_ids: Sequence[str]) -> dict[str, str]:
+        """One card per person in the rankings alerts are cut from (``matcher.pipeline.PersonsOf``)."""
+        return people.persons_of(self.store, talent_ids)
 
     def warm(self, limit: int = 50) -> int:
         """Compute up to ``limit`` missing top-N cut-offs (the dispatcher loop calls this); returns how many."""
@@ -286,7 +292,7 @@ class AlertMatcher:
                 return []
             scorer = self._model()
             n = max([self.settings.alerts_posted_matches, *(s.top_n or 0 for s in targets)])
-            ranking = rank(self.idx, need, scorer=scorer, k=n)
+            ranking = rank(self.idx, need, scorer=scorer, k=n, persons=self._persons)
             if any(s.top_n for s in targets):
                 self._top[need.id] = np.array([c.score for c in ranking.candidates], np.float32)
             best = ranking.candidates[: self.settings.alerts_posted_matches]
@@ -299,7 +305,9 @@ class AlertMatcher:
         """Dedup, caps, then alerts + outbox rows + dedup state in one transaction."""
         margin = self.settings.alerts_score_margin
         with self.store.engine.begin() as conn:
-            last = _last_scores(conn, matches)
+            others = people.kin(conn, (m.talent_id for m in matches))
+            matches = _best_per_person(matches, others)
+            last = _last_scores(conn, matches, others)
             fresh = [
                 m for m in matches if (prev := last.get((m.need_id, m.talent_id))) is None or m.score > prev + margin
             ]
@@ -383,13 +391,31 @@ def _explain(matches: list[Match]) -> None:
             m.contrib = c
 
 
-def _last_scores(conn: Connection, matches: list[Match]) -> dict[tuple[str, str], float]:
+def _best_per_person(matches: list[Match], others: dict[str, list[str]]) -> list[Match]:
+    """One match per (need, person): the best-scoring of a person's records that matched at once (an import
+    bringing two records of one person)."""
+    best: dict[tuple[str, str], Match] = {}
+    for m in matches:
+        key = (m.need_id, min([m.talent_id, *others.get(m.talent_id, ())]))
+        if key not in best or m.score > best[key].score:
+            best[key] = m
+    return [m for m in matches if best[(m.need_id, min([m.talent_id, *others.get(m.talent_id, ())]))] is m]
+
+
+def _last_scores(conn: Connection, matches: list[Match], others: dict[str, list[str]]) -> dict[tuple[str, str], float]:
+    """The score each (need, talent) was last alerted at: the highest of any record of the talent's person."""
     ms = db.MatchStateRow.__table__
-    talent_ids = sorted({m.talent_id for m in matches})
+    talent_ids = sorted({t for m in matches for t in (m.talent_id, *others.get(m.talent_id, ()))})
     need_ids = sorted({m.need_id for m in matches})
     rows = conn.execute(sa.select(ms.c.need_id, ms.c.talent_id, ms.c.last_score)
                         .where(ms.c.talent_id.in_(talent_ids), ms.c.need_id.in_(need_ids))).all()  # fmt: skip
-    return {(r.need_id, r.talent_id): r.last_score for r in rows}
+    seen = {(r.need_id, r.talent_id): r.last_score for r in rows}
+    out = {}
+    for m in matches:
+        scores = [seen[k] for t in (m.talent_id, *others.get(m.talent_id, ())) if (k := (m.need_id, t)) in seen]
+        if scores:
+            out[(m.need_id, m.talent_id)] = max(scores)
+    return out
 
 
 def _remember(conn: Connection, matches: list[Match], now: datetime) -> None:
