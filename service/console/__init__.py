@@ -1,6 +1,6 @@
 """The console: server-rendered pages at ``/console`` for recruiters, enterprises and the data team, on the same
 service functions and access rules as the API. One module per page group (``auth``, ``needs``, ``search``,
-``talents``, ``pipeline``, ``searches``, ``compare``, ``enterprise``, ``models``), each an ``APIRouter``;
+``talents``, ``pipeline``, ``searches``, ``compare``, ``enterprise``, ``models``, ``people``), each an ``APIRouter``;
 ``session`` holds who is asking and in which language, ``i18n`` every string, ``render`` the templates and error
 pages. A new page group is a module with a ``router`` added to ``PAGES``, its strings in ``i18n.CATALOGUE``, its
 templates extending ``base.html`` and, if it has a top-level page, a link in ``render.NAV``."""
@@ -13,11 +13,23 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from service.console import auth, compare, enterprise, models, needs, pipeline, render, search, searches, talents
+from service.console import (
+    auth,
+    compare,
+    enterprise,
+    models,
+    needs,
+    people,
+    pipeline,
+    render,
+    search,
+    searches,
+    talents,
+)
 from service.console.session import PREFIX
 
 PAGES = [auth.router, needs.router, search.router, talents.router, pipeline.router, searches.router, compare.router,
-         enterprise.router, models.router]  # fmt: skip
+         enterprise.router, models.router, people.router]  # fmt: skip
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 

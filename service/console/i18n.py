@@ -414,6 +414,97 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "compare.contrib": ("特征贡献（最大的几项）", "Feature contributions (the largest)"),
     "compare.no_contrib": ("无", "none"),
     "compare.position": ("第 {p} 名", "position {p}"),
+    # --- people (duplicate resolution)
+    "nav.people": ("人员合并", "People"),
+    "people.title": ("人员合并：待复核的记录对", "People: pairs to review"),
+    "people.intro": (
+        "以下记录可能属于同一人，按概率从高到低列出（最多 {n} 对）；处理一对后，下一对会补上。",
+        "These records may be one person, most probable first (at most {n} pairs); a decided pair makes room for the "
+        "next.",
+    ),
+    "people.read_only": (
+        "数据团队只能查看，确认或拒绝由招聘人员或管理员操作。",
+        "The data team reads only; recruiters and admins confirm or reject.",
+    ),
+    "people.empty": ("没有待复核的记录对。", "No pairs to review."),
+    "people.pair": ("{left} 与 {right}", "{left} and {right}"),
+    "people.probability": ("同一人的概率：{p}", "Probability of one person: {p}"),
+    "people.agreed": ("一致的比较项", "Comparisons that agreed"),
+    "people.field": ("字段", "Field"),
+    "people.name": ("姓名", "Name"),
+    "people.email": ("电子邮箱（已脱敏）", "E-mail (masked)"),
+    "people.updated": ("最近更新", "Last update"),
+    "people.person": ("所属人员", "Person"),
+    "people.confirm": ("确认为同一人", "Confirm"),
+    "people.reject": ("拒绝合并", "Reject"),
+    "people.done_confirm": ("已确认：{left} 与 {right} 为同一人。", "Confirmed: {left} and {right} are one person."),
+    "people.done_reject": ("已拒绝：{left} 与 {right} 今后不会合并。", "Rejected: {left} and {right} stay apart."),
+    "people.done_undo": ("已撤销合并：{records} 各自成为独立人员。", "Merge undone: {records} are each a person."),
+    "people.open_person": ("查看人员 {id}", "Open person {id}"),
+    "person.title": ("人员：{id}", "Person: {id}"),
+    "person.count": ("共 {n} 条记录", "{n} records"),
+    "person.back": ("返回待复核列表", "Back to the review queue"),
+    "person.records": ("记录", "Records"),
+    "person.record": ("记录", "Record"),
+    "person.how": ("归入方式", "How it joined"),
+    "person.at": ("时间", "When"),
+    "person.key": ("操作密钥", "Key"),
+    "person.undo": ("撤销合并…", "Undo merge…"),
+    "person.golden": ("黄金记录", "Golden record"),
+    "person.golden_hint": (
+        "每个字段取最近更新且非空的值，列表取各记录的并集；来源记录列出每个值出自哪条记录。",
+        "Each field takes the most recent non-empty value, lists the union of the records'; the source record says "
+        "where each value came from.",
+    ),
+    "person.value": ("值", "Value"),
+    "person.source": ("来源记录", "Source record"),
+    "person.confirm_undo": ("确认：撤销人员 {id} 的合并", "Confirm: undo the merge of person {id}"),
+    "person.effect_undo": (
+        "这 {n} 条记录将各自成为独立人员，并记为“已拆分”：之后重新关联不会再合并它们，也不会回到待复核列表"
+        "（需要时可通过 API 或命令行逐对确认）。此操作会记入审计日志。",
+        "These {n} records become one person each, recorded as split: a re-link never merges them again and they do "
+        "not return to the review queue (the API or the CLI can confirm a pair by hand). The change is audited.",
+    ),
+    "person.confirm_box": ("我确认要撤销此合并", "I confirm: undo this merge"),
+    "person.do_undo": ("撤销合并", "Undo merge"),
+    "how.linked": ("模型关联", "linked by the model"),
+    "how.confirmed": ("人工确认", "confirmed by the office"),
+    "how.split": ("已拆分（撤销合并）", "split (merge undone)"),
+    "cmp.name": ("姓名", "name"),
+    "cmp.initial": ("姓与首字母", "surname and initial"),
+    "cmp.email": ("电子邮箱", "e-mail"),
+    "cmp.phone": ("电话", "phone"),
+    "cmp.employer": ("单位", "employer"),
+    "cmp.institutions": ("教育机构", "institutions"),
+    "cmp.works": ("成果", "works"),
+    "cmp.nationality": ("国籍", "nationality"),
+    "cmp.incubator": ("孵化器", "incubator"),
+    "cmp.birth_year": ("出生年份", "birth year"),
+    "pfield.name": ("姓名", "Name"),
+    "pfield.name_zh": ("中文名", "Chinese name"),
+    "pfield.name_en": ("英文名", "English name"),
+    "pfield.summary": ("简介", "Summary"),
+    "pfield.skills": ("技能", "Skills"),
+    "pfield.email": ("电子邮箱", "E-mail"),
+    "pfield.phone": ("电话", "Phone"),
+    "pfield.nationality": ("国籍", "Nationality"),
+    "pfield.birth_year": ("出生年份", "Birth year"),
+    "pfield.residence": ("常住地", "Residence"),
+    "pfield.languages": ("语言", "Languages"),
+    "pfield.education": ("教育经历", "Education"),
+    "pfield.employer": ("单位", "Employer"),
+    "pfield.tier": ("人才层次", "Tier"),
+    "pfield.honours": ("荣誉", "Honours"),
+    "pfield.disciplines": ("学科", "Disciplines"),
+    "pfield.works": ("成果", "Works"),
+    "pfield.publication_count": ("论文数", "Publications"),
+    "pfield.patent_count": ("专利数", "Patents"),
+    "pfield.h_index": ("H 指数", "h-index"),
+    "pfield.availability": ("可工作时间", "Availability"),
+    "pfield.sites": ("工作地点", "Work sites"),
+    "pfield.salary_expectation": ("期望薪酬", "Salary expectation"),
+    "pfield.incubator_id": ("孵化器", "Incubator"),
+    "pfield.consent": ("同意情况", "Consents"),
 }
 
 
@@ -424,7 +515,7 @@ def text(lang: Lang, key: str, **values: object) -> str:
 
 
 def label(lang: Lang, group: str, value: object) -> str:
-    """A record value's label (``kind``, ``status``, ``mode``, ``site``, ``rule``, ``action``), or the value itself
-    when the catalogue has none (a rule added later still shows)."""
+    """A record value's label (``kind``, ``status``, ``mode``, ``site``, ``rule``, ``action``, ``how``, ``cmp``,
+    ``pfield``), or the value itself when the catalogue has none (a rule added later still shows)."""
     pair = CATALOGUE.get(f"{group}.{value}")
     return str(value) if pair is None else pair[0 if lang == "zh" else 1]

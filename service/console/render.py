@@ -22,7 +22,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.api.errors import ApiError, validation_error
 from service.console.i18n import CATALOGUE, DEFAULT, HTML_LANG, LANGS
-from service.console.session import LANG_COOKIE, OFFICE, PREFIX, ConsoleError, Page, SignInRequired, visitor
+from service.console.session import (
+    LANG_COOKIE,
+    OFFICE,
+    PREFIX,
+    PROFILE_READERS,
+    ConsoleError,
+    Page,
+    SignInRequired,
+    visitor,
+)
 from service.keys import Role
 
 HERE = Path(__file__).parent
@@ -35,6 +44,7 @@ NAV: list[tuple[str, str, tuple[Role, ...]]] = [
     ("nav.search", f"{PREFIX}/search", OFFICE),
     ("nav.enterprise", f"{PREFIX}/enterprise", (Role.enterprise, Role.recruiter, Role.admin)),
     ("nav.models", f"{PREFIX}/models", (Role.data_team, Role.admin)),
+    ("nav.people", f"{PREFIX}/people", PROFILE_READERS),
 ]
 """The header's links: catalogue key, path, the roles that see it (a new page group appends its own)."""
 

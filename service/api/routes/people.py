@@ -1,7 +1,8 @@
 """People: the persons the linkage stored (``service.people``), for the office only. A person's golden record and
 the review queue are read by the roles that read full profiles (recruiter, data team, admin; each read audited);
 confirming, rejecting, undoing and erasing a person are the office's writes (recruiter, admin). Enterprises get
-403, as for talents by id: they see talent only as candidate cards."""
+403, as for talents by id: they see talent only as candidate cards. Each route's audited work is a function
+(``review_pairs``, ``decide``, ``read``, ``undo``) that the console's people pages call too."""
 
 from __future__ import annotations
 
@@ -92,7 +93,9 @@ def _api(e: people.PeopleError) -> ApiError:
     return ApiError(e.status, str(e), field=e.field)
 
 
-def _read(store: Store, principal: Principal, person_id: str) -> PersonOut:
+def read(store: Store, principal: Principal, person_id: str) -> PersonOut:
+    """A person's golden record and records, the read audited per record: ``GET /people/{id}`` and the console's
+    person page."""
     try:
         card, members = people.person(store, person_id)
     except people.PeopleError as e:
@@ -102,29 +105,35 @@ def _read(store: Store, principal: Principal, person_id: str) -> PersonOut:
                      provenance=card.provenance)  # fmt: skip
 
 
-def _review(store: Store, principal: Principal, limit: int) -> list[ReviewPairOut]:
+def review_pairs(store: Store, principal: Principal, limit: int) -> list[ReviewPairOut]:
+    """The review queue, the records shown audited as ``review``: ``GET /people/review`` and the console's queue."""
     items = people.review(store, limit)
     shown = sorted({s.talent_id for i in items for s in (i.left, i.right)})
     audit.record(store, principal, "review", "talent", shown)
     return [ReviewPairOut(**i.to_dict()) for i in items]
 
 
-def _decide(store: Store, principal: Principal, body: ReviewIn) -> DecisionOut:
+def decide(state: Any, principal: Principal, body: ReviewIn) -> DecisionOut:
+    """The office's confirm or reject of a pair, audited; the ranking cache is emptied, so rankings show the persons
+    as they are now (``POST /people/review`` and the console's buttons). ``state``: the app state."""
     try:
-        doc = people.decide(store, body.left, body.right, body.decision, principal.key_id)
+        doc = people.decide(state.store, body.left, body.right, body.decision, principal.key_id)
     except people.PeopleError as e:
         raise _api(e) from None
-    audit.record(store, principal, body.decision, "person", [doc["persons"][doc["left"]]],
+    audit.record(state.store, principal, body.decision, "person", [doc["persons"][doc["left"]]],
                  {"left": doc["left"], "right": doc["right"]})  # fmt: skip
+    state.rank_cache.clear()
     return DecisionOut(**doc)
 
 
-def _undo(store: Store, principal: Principal, person_id: str) -> UndoOut:
+def undo(state: Any, principal: Principal, person_id: str) -> UndoOut:
+    """Split a person back into its records, audited; the ranking cache is emptied as for a decision."""
     try:
-        doc = people.undo(store, person_id, principal.key_id)
+        doc = people.undo(state.store, person_id, principal.key_id)
     except people.PeopleError as e:
         raise _api(e) from None
-    audit.record(store, principal, "undo", "person", [person_id], {"records": doc["records"]})
+    audit.record(state.store, principal, "undo", "person", [person_id], {"records": doc["records"]})
+    state.rank_cache.clear()
     return UndoOut(**doc)
 
 
@@ -136,33 +145,27 @@ async def review_queue(
 ) -> list[ReviewPairOut]:
     """The pairs waiting for review, most probable first, both records side by side (e-mail masked).
     待复核的记录对。"""
-    return await run_in_threadpool(_review, store, principal, limit)
+    return await run_in_threadpool(review_pairs, store, principal, limit)
 
 
 @router.post("/review", responses=NOT_FOUND | CONFLICT)
-async def decide_pair(
-    body: Annotated[ReviewIn, Body()], request: Request, principal: Office, store: StoreDep
-) -> DecisionOut:
+async def decide_pair(body: Annotated[ReviewIn, Body()], request: Request, principal: Office) -> DecisionOut:
     """Confirm (the two persons merge) or reject (never merged again, not even by a re-link) a pair; rankings
     show the persons as they are now from the next request on. 确认或拒绝一对记录。"""
-    out = await run_in_threadpool(_decide, store, principal, body)
-    request.app.state.rank_cache.clear()
-    return out
+    return await run_in_threadpool(decide, request.app.state, principal, body)
 
 
 @router.get("/{person_id}", responses=NOT_FOUND)
 async def read_person(person_id: IdPath, principal: ProfileReader, store: StoreDep) -> PersonOut:
     """A person's golden record with provenance and its records (the read is audited per record).
     人员的黄金记录（记入审计）。"""
-    return await run_in_threadpool(_read, store, principal, person_id)
+    return await run_in_threadpool(read, store, principal, person_id)
 
 
 @router.post("/{person_id}/undo", responses=NOT_FOUND | CONFLICT)
-async def undo_person(person_id: IdPath, request: Request, principal: Office, store: StoreDep) -> UndoOut:
+async def undo_person(person_id: IdPath, request: Request, principal: Office) -> UndoOut:
     """Split a person back into its records; recorded, so a re-link does not merge them again. 撤销合并。"""
-    out = await run_in_threadpool(_undo, store, principal, person_id)
-    request.app.state.rank_cache.clear()
-    return out
+    return await run_in_threadpool(undo, request.app.state, principal, person_id)
 
 
 @router.delete("/{person_id}", responses=NOT_FOUND)
