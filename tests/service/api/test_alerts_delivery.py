@@ -53,15 +53,18 @@ def test_receiver_down_then_up_gets_every_alert_exactly_once(tmp_path, world_dir
     w = webhook_world(tmp_path, world_dir, receiver, url=db_url)
     receiver.down()
     stats = dispatch_once(w.store, w.settings, now=T0)
-    # one try per lane (two per receiver); once it gave no answer, its other messages wait without an attempt
-    assert (stats.claimed, stats.retried, stats.deferred, stats.delivered) == (6, 2, 4, 0)
+    # at most one try per lane (two per receiver): once it gave no answer, its other messages wait without an
+    # attempt — the second lane too when it starts after the first one's failure (a busy machine: 1 try, not 2)
+    tried = stats.retried
+    assert (stats.claimed, stats.deferred, stats.delivered) == (6, 6 - tried, 0) and tried in (1, 2)
     assert dispatch_once(w.store, w.settings, now=T0).claimed == 0  # backing off: not due yet
     rows = outbox(w.store)
-    assert sorted(r.attempts for r in rows) == [0, 0, 0, 0, 1, 1] and {r.status for r in rows} == {"pending"}
+    assert sorted(r.attempts for r in rows) == [0] * (6 - tried) + [1] * tried
+    assert {r.status for r in rows} == {"pending"}
     assert all("ConnectError" in r.last_error for r in rows if r.attempts)
     assert all(T0 + timedelta(seconds=0.5) <= db_utc(r.next_attempt_at) <= T0 + timedelta(seconds=1) for r in rows)
     stats = dispatch_once(w.store, w.settings, now=T0 + timedelta(seconds=1.5))
-    assert (stats.retried, stats.deferred) == (2, 4)
+    assert stats.retried in (1, 2) and stats.retried + stats.deferred == 6
     receiver.up()
     now, delivered = T0 + timedelta(seconds=2), 0
     while delivered < 6 and now < T0 + timedelta(minutes=1):
