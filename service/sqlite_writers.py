@@ -1,46 +1,107 @@
-"""One SQLite writer at a time per database file in this process, queued on a lock instead of SQLite's busy handler.
+"""One SQLite writer at a time per database file, queued on locks (threads in this process, then processes) instead of
+SQLite's busy handler.
 
 SQLite lets one connection write at a time. A connection that finds the file locked waits in SQLite's busy handler,
 which sleeps 1, 2, 5 … up to 100 ms between tries and wakes blindly: under a server's load (every ranking page
 writes its receipt and audit rows, every talent write its versions) threads sleep while the lock sits free and a
 late thread can overtake ones that waited longer. Here a writer takes a process-wide lock for its file at its first
 write statement and gives it back when its transaction ends, so our own threads hand the file over at once, in
-order. Other processes on the same file still meet SQLite's busy handler, as before.
+order.
 
 The driver still begins SQLite's transaction implicitly at the first write (so reads before it take no snapshot
 that a later write would find stale); the lock is taken just before that statement, and commit and rollback are
 carried out in their events, where it is released right after.
+
+Other processes on the same file (``serve --workers N``, a CLI import beside the server) queue too: the holder of the
+process lock also takes an exclusive ``flock`` on ``<database>.writers`` (a file beside it), polled every 0.2–2 ms,
+instead of meeting SQLite's busy handler, whose sleeps grow to 100 ms. Measured with two API workers under
+``bench load``: the busy handler's sleeps held talent writes for seconds.
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
 import re
 import sqlite3
 import threading
+import time
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 _WRITE = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE|CREATE|DROP|ALTER)\b", re.IGNORECASE)
-_LOCKS: dict[str, threading.Lock] = {}
+_LOCKS: dict[str, _WriterLock] = {}
 _LOCKS_GUARD = threading.Lock()
 _HELD = "sqlite_writer_lock"
 """Key in a DBAPI connection's ``info``: the lock it holds while its transaction writes."""
 
 
+class _FileLock:
+    """The writers' lock of one database file across processes: ``flock`` on a file beside it, opened once per
+    process (a forked child opens its own: a lock taken through an inherited descriptor would be the parent's)."""
+
+    def __init__(self, path: str) -> None:
+        self.path, self._fd, self._pid = f"{path}.writers", -1, 0
+
+    def acquire(self, deadline: float) -> bool:
+        if self._pid != os.getpid():
+            self._fd, self._pid = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600), os.getpid()
+        pause = 0.0002
+        while True:
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    return False
+                time.sleep(pause)
+                pause = min(pause * 2, 0.002)
+
+    def release(self) -> None:
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+
+class _WriterLock:
+    """This process's lock for one file (threads queue on it), then the file lock (processes queue on that)."""
+
+    def __init__(self, path: str) -> None:
+        self._threads, self._file = threading.Lock(), _FileLock(path)
+
+    def acquire(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        if not self._threads.acquire(timeout=timeout):
+            return False
+        try:
+            if self._file.acquire(deadline):
+                return True
+        except BaseException:
+            self._threads.release()
+            raise
+        self._threads.release()
+        return False
+
+    def release(self) -> None:
+        try:
+            self._file.release()
+        finally:
+            self._threads.release()
+
+
 def serialize_writers(engine: Engine, path: str, timeout: float = 5.0) -> None:
-    """Queue ``engine``'s writers to the SQLite file at ``path`` on one lock shared by every engine on that file.
+    """Queue ``engine``'s writers to the SQLite file at ``path`` on one lock shared by every engine on that file
+    in this process and, through it, with the writers of other processes.
 
     A writer that waits longer than ``timeout`` seconds gets ``database is locked``, as SQLite's own busy timeout
     would give it."""
     with _LOCKS_GUARD:
-        lock = _LOCKS.setdefault(path, threading.Lock())
+        lock = _LOCKS.setdefault(path, _WriterLock(path))
 
     def before_execute(conn: Connection, _cursor: Any, statement: str, *_: Any) -> None:
         info = conn.connection.info
         if _HELD not in info and _WRITE.match(statement):
-            if not lock.acquire(timeout=timeout):
+            if not lock.acquire(timeout):
                 raise sqlite3.OperationalError("database is locked")
             info[_HELD] = lock
 

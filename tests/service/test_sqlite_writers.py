@@ -4,8 +4,12 @@ wakes, and the lock is never left held."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -112,3 +116,35 @@ def test_many_threads_writing_at_once_all_commit(engine):
     [t.start() for t in threads]
     [t.join(60) for t in threads]
     assert errors == [] and len(rows(engine)) == 200
+
+
+OTHER_PROCESS = """
+import sys, time
+from service.db import make_engine
+engine = make_engine(sys.argv[1])
+with engine.connect() as conn:
+    conn.exec_driver_sql("INSERT INTO t (who) VALUES ('other process')")
+    print("holding", flush=True)
+    time.sleep(float(sys.argv[2]))
+    conn.commit()
+    print(time.time(), flush=True)
+"""
+
+
+def test_a_writer_in_another_process_goes_when_the_last_one_ends(tmp_path, engine):
+    """Two processes on one file (``serve --workers``): the second queues on the file lock beside the database and
+    commits right after the first, where SQLite's busy handler would sleep until its next try (up to 100 ms late)."""
+    url = str(engine.url)
+    other = subprocess.Popen([sys.executable, "-c", OTHER_PROCESS, url, str(HOLD)], stdout=subprocess.PIPE, text=True,
+                             env=os.environ | {"PYTHONPATH": str(Path(__file__).resolve().parents[2])})  # fmt: skip
+    assert other.stdout.readline().strip() == "holding"
+    with engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO t (who) VALUES ('this process')")
+    committed = time.time()
+    other_ended = float(other.stdout.readline())
+    assert other.wait(10) == 0
+    late = committed - other_ended
+    assert late < 0.05, f"this process committed {late * 1e3:.0f} ms after the other one ended"
+    assert rows(engine) == ["other process", "this process"]
+    lock_file = Path(engine.url.database + ".writers")
+    assert lock_file.exists() and lock_file.stat().st_mode & 0o777 == 0o600
