@@ -156,8 +156,7 @@ async def need_feedback(
     try:
         body = FeedbackIn(need_id=need_id, talent_id=talent_id, action=action, ranking_id=ranking_id)
     except ValidationError as e:
-        err = e.errors()[0]
-        raise ConsoleError(422, f"{err['loc'][0]}: {err['msg']}", field=str(err["loc"][0])) from None
+        raise ConsoleError.invalid(e) from None
     state = page.request.app.state
     if state.indices is None:
         raise ConsoleError(503, "the indices are not built yet; retry in a moment")

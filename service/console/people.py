@@ -87,8 +87,7 @@ async def review(
     try:
         body = api.ReviewIn(left=left, right=right, decision=decision)
     except ValidationError as e:
-        err = e.errors()[0]
-        raise ConsoleError(422, f"{err['loc'][0]}: {err['msg']}", field=str(err["loc"][0])) from None
+        raise ConsoleError.invalid(e) from None
     done = await run_in_threadpool(api.decide, page.request.app.state, page.principal, body)
     page.session[NOTICE] = {"action": done.decision, "left": done.left, "right": done.right,
                             "person": done.persons[done.left]}  # fmt: skip

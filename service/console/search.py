@@ -48,8 +48,7 @@ async def search(
         try:
             query = SearchIn(query=q, kind=kind, k=k, offset=offset, **chosen.given())
         except ValidationError as e:
-            err = e.errors()[0]
-            raise ConsoleError(422, f"{err['loc'][0]}: {err['msg']}", field=str(err["loc"][0])) from None
+            raise ConsoleError.invalid(e) from None
         state = page.request.app.state
         if state.indices is None:
             raise ConsoleError(503, "the indices are not built yet; retry in a moment")

@@ -25,6 +25,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from fastapi import Depends, Form, Query, Request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from pydantic import ValidationError
 
 from service.alerts import sealing
 from service.console.i18n import DEFAULT, LANGS, Lang, label, text
@@ -59,6 +60,12 @@ class ConsoleError(Exception):
     def __init__(self, status: int, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.status, self.message, self.field = status, message, field
+
+    @classmethod
+    def invalid(cls, e: ValidationError) -> ConsoleError:
+        """The 422 page for a form the API's model refused: its first problem, naming the field."""
+        err = e.errors()[0]
+        return cls(422, f"{err['loc'][0]}: {err['msg']}", field=str(err["loc"][0]))
 
 
 def serializer(request: Request) -> URLSafeTimedSerializer:
