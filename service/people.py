@@ -333,16 +333,23 @@ class Member:
     key_id: int | None
 
 
+def members(store: Store, person_id: str, conn: Connection | None = None) -> list[Member]:
+    """The person's records with how each joined, by talent id; 404 (``PeopleError``) for an unknown id."""
+    m = _members()
+    with store.engine.connect() if conn is None else nullcontext(conn) as c:
+        rows = c.execute(sa.select(m.c.talent_id, m.c.how, m.c.at, m.c.key_id)
+                         .where(m.c.person_id == person_id).order_by(m.c.talent_id)).all()  # fmt: skip
+    if not rows:
+        raise PeopleError(f"no person {person_id!r}; check the id", 404, "person_id")
+    return [Member(*r) for r in rows]
+
+
 def person(store: Store, person_id: str) -> tuple[Golden, list[Member]]:
     """The person's golden record and its records with how each joined; 404 (``PeopleError``) for an unknown id."""
-    m = _members()
     with store.engine.connect() as conn:
-        rows = conn.execute(sa.select(m.c.talent_id, m.c.how, m.c.at, m.c.key_id)
-                            .where(m.c.person_id == person_id).order_by(m.c.talent_id)).all()  # fmt: skip
-        if not rows:
-            raise PeopleError(f"no person {person_id!r}; check the id", 404, "person_id")
-        talents = _talents(store, [r[0] for r in rows], conn)
-    return golden(person_id, talents.values()), [Member(*r) for r in rows]
+        records = members(store, person_id, conn)
+        talents = _talents(store, [r.talent_id for r in records], conn)
+    return golden(person_id, talents.values()), records
 
 
 def persons_of(store: Store, talent_ids: Sequence[str]) -> dict[str, str]:

@@ -73,14 +73,13 @@ class _WriterLock:
         deadline = time.monotonic() + timeout
         if not self._threads.acquire(timeout=timeout):
             return False
+        held = False
         try:
-            if self._file.acquire(deadline):
-                return True
-        except BaseException:
-            self._threads.release()
-            raise
-        self._threads.release()
-        return False
+            held = self._file.acquire(deadline)
+        finally:
+            if not held:
+                self._threads.release()
+        return held
 
     def release(self) -> None:
         try:

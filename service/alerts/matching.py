@@ -394,12 +394,12 @@ def _explain(matches: list[Match]) -> None:
 def _best_per_person(matches: list[Match], others: dict[str, list[str]]) -> list[Match]:
     """One match per (need, person): the best-scoring of a person's records that matched at once (an import
     bringing two records of one person)."""
+    keys = [(m.need_id, min([m.talent_id, *others.get(m.talent_id, ())])) for m in matches]
     best: dict[tuple[str, str], Match] = {}
-    for m in matches:
-        key = (m.need_id, min([m.talent_id, *others.get(m.talent_id, ())]))
+    for key, m in zip(keys, matches, strict=True):
         if key not in best or m.score > best[key].score:
             best[key] = m
-    return [m for m in matches if best[(m.need_id, min([m.talent_id, *others.get(m.talent_id, ())]))] is m]
+    return [m for key, m in zip(keys, matches, strict=True) if best[key] is m]
 
 
 def _last_scores(conn: Connection, matches: list[Match], others: dict[str, list[str]]) -> dict[tuple[str, str], float]:

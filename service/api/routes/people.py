@@ -173,10 +173,9 @@ def erase_person(person_id: IdPath, request: Request, principal: Office, store: 
     """Erase a person: every record of them, each as `DELETE /talents/{id}` erases one (recruiter, admin).
     Irreversible; if it is interrupted, the same call erases the records left. 删除该人员的全部记录，不可恢复。"""
     try:
-        _, members = people.person(store, person_id)
+        records, receipt_rows = [m.talent_id for m in people.members(store, person_id)], 0
     except people.PeopleError as e:
         raise _api(e) from None
-    records, receipt_rows = [m.talent_id for m in members], 0
     for talent_id in records:
         done = erase_talent(request.app.state, fetch(store, "talent", talent_id))  # type: ignore[arg-type]
         receipt_rows += done.receipt_rows
