@@ -120,11 +120,11 @@ def draw_relations(
     person_kinds = (RelationKind.family_of_staff, RelationKind.co_author)
     plan.sort(key=lambda p: p[1] in person_kinds)
     staff: list[tuple[int, int]] = []  # (talent position, enterprise position) of declared current employees
-    taken: set[tuple[int, int | str]] = set()
+    taken: set[tuple[str, int, int]] = set()  # ("enterprise", talent, enterprise), ("person", staff, talent)
     for t, kind in plan:
         row = talents[t]
         if kind in person_kinds:
-            pool = [s for s in staff if s[0] != t and (s[0], t) not in taken]
+            pool = [s for s in staff if s[0] != t and ("person", s[0], t) not in taken]
             if kind is RelationKind.co_author:  # a co-author works in the same field, mostly
                 same = [s for s in pool if fields[s[0]] == fields[t]]
                 pool = same if same and rnd.random() < IN_FIELD else pool
@@ -136,16 +136,16 @@ def draw_relations(
                 person = talents[s].get("name") or talents[s].get("name_zh") or talents[s].get("name_en")
                 if not person:
                     continue
-                taken.add((s, t))
+                taken.add(("person", s, t))
                 start = _day(rnd.randint(200, 5000)) if kind is RelationKind.co_author else None
                 out.rows.append(_row(rnd, row, kind, person=person, start=start))
                 out.current.add((e, t))
                 continue
         options = by_field.get(fields[t], [])
         e = rnd.choice(options) if options and rnd.random() < IN_FIELD else rnd.randrange(len(enterprises))
-        if (t, e) in taken:
+        if ("enterprise", t, e) in taken:
             continue
-        taken.add((t, e))
+        taken.add(("enterprise", t, e))
         start: date | None = None
         end: date | None = None
         if kind is RelationKind.employee:

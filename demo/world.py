@@ -221,9 +221,10 @@ def _write_relations(
     lat: Latent,
     enterprises: Sequence[Enterprise],
 ) -> Drawn:
-    """Draw the originals' relations, write them (validated) and rewrite the talents whose profile now names their
-    enterprise as employer (only when there are any)."""
-    rows = [orjson.loads(line) for line in talents_path.read_bytes().splitlines()]
+    """Draw the originals' relations, write them (validated) and rewrite the lines of the talents whose profile now
+    names their enterprise as employer (each validated again; the other lines are kept as they were)."""
+    lines = talents_path.read_bytes().splitlines()
+    rows = [orjson.loads(line) for line in lines]
     n = len(lat.t_area)
     fields: list[set[int]] = [set() for _ in enterprises]
     for e, area in zip(lat.n_enterprise.tolist(), lat.n_area.tolist(), strict=True):
@@ -233,8 +234,8 @@ def _write_relations(
     )
     if drawn.employers:
         for t, employer in drawn.employers.items():
-            rows[t]["employer"] = employer
-        _write_records(talents_path, (Talent.model_validate(r) for r in rows))
+            lines[t] = orjson.dumps(dump(Talent.model_validate({**rows[t], "employer": employer})))
+        talents_path.write_bytes(b"\n".join(lines) + b"\n")
     _write_records(relations_path, (Relation.model_validate(r) for r in drawn.rows))
     return drawn
 
