@@ -259,7 +259,11 @@ def rank_command(
         print_json(doc)
         return
     need = idx.needs[need_id]
-    title = {"stored": "one card per stored person", "linked": "one card per linked person", "records": "records"}
+    title = {
+        "stored": "one card per stored person",
+        "linked": "one card per linked person",
+        "records": "one card per record",
+    }
     table = Table(title=f"{need.title} ({need_id}) — model {doc['model_version']}, {title[mode]}")
     for col in ("#", "talent", "score", "reasons"):
         table.add_column(col, justify="right" if col in ("#", "score") else "left")
