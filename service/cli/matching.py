@@ -219,8 +219,8 @@ def rank_command(
         typer.Option(
             "--link",
             help="With --world: link the folder's talent records into persons first (features.people.link, as "
-            "`people link` does) and show each person once; without it a world folder ranks records. The folder's "
-            "people.jsonl (evaluation labels) is never read. From a database the stored persons are always used.",
+            "`people link` does) and show each person once; without it a world folder ranks records. A demo world's "
+            "answer key of persons is never read. From a database the stored persons are always used.",
         ),
     ] = False,
     encoder: EncoderOption = None,
@@ -258,7 +258,6 @@ def rank_command(
     if json_:
         print_json(doc)
         return
-    need = idx.needs[need_id]
     title = {
         "stored": "one card per stored person",
         "linked": "one card per linked person",
