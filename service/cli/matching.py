@@ -214,31 +214,75 @@ def rank_command(
     ] = True,
     world: WorldOption = None,
     url: UrlOption = None,
+    link: Annotated[
+        bool,
+        typer.Option(
+            "--link",
+            help="With --world: link the folder's talent records into persons first (features.people.link, as "
+            "`people link` does) and show each person once; without it a world folder ranks records. A demo world's "
+            "answer key of persons is never read. From a database the stored persons are always used.",
+        ),
+    ] = False,
     encoder: EncoderOption = None,
     json_: JsonOption = False,
 ) -> None:
-    """Ranked candidates for a need with scores and reasons, and how many each rule removed."""
+    """Ranked candidates for a need with scores and reasons, and how many each rule removed. From a database, one
+    card per stored person (`people link --apply`); from a world folder, one per record, or per person with --link."""
     from matcher.pipeline import Policy, rank
 
+    if link and world is None:
+        raise typer.BadParameter(
+            "--link links a world folder's records; a database ranks its stored persons (`people link --apply`)",
+            param_hint="--link",
+        )
     records = load_records(world, url)
     if need_id not in {n.id for n in records.get("need", ())}:
         fail(f"unknown need {need_id!r}; list needs with `talentmatch db export` or check the id")
     idx = indices_for(records, encoder_name(encoder), json_)
     scorer = champion_for(idx) if personalized else None
     policy = Policy(yrd_first=settings().policy_yrd_first)
-    ranking = rank(idx, idx.needs[need_id], scorer=scorer, k=k, personalized=personalized, policy=policy)
-    doc = ranking.to_dict()
+    need = idx.needs[need_id]
+    if world is None:  # the stored persons, read as the API reads them (one query per ranking)
+        from service import people
+
+        mode, store = "stored", open_store(url)
+        with database_errors(store):
+            ranking = rank(idx, need, scorer=scorer, k=k, personalized=personalized, policy=policy,
+                           persons=lambda ids: people.persons_of(store, ids))  # fmt: skip
+    else:
+        mode, persons = ("linked", _linked_persons(records.get("talent", []), json_)) if link else ("records", None)
+        ranking = rank(idx, need, scorer=scorer, k=k, personalized=personalized, policy=policy, persons=persons)
+    doc = ranking.to_dict() | {"persons": mode}
+    for c in doc["candidates"]:
+        c["person_id"] = ranking.persons.get(c["talent_id"])
     if json_:
         print_json(doc)
         return
-    need = idx.needs[need_id]
-    table = Table(title=f"{need.title} ({need_id}) — model {doc['model_version']}")
+    title = {
+        "stored": "one card per stored person",
+        "linked": "one card per linked person",
+        "records": "one card per record",
+    }
+    table = Table(title=f"{need.title} ({need_id}) — model {doc['model_version']}, {title[mode]}")
     for col in ("#", "talent", "score", "reasons"):
         table.add_column(col, justify="right" if col in ("#", "score") else "left")
     for i, c in enumerate(doc["candidates"], 1):
         talent = idx.talents[c["talent_id"]]
         why = "; ".join(f"{r['zh']} / {r['en']}" for r in c["reasons"][:3])
-        table.add_row(str(i), f"{talent.display_name} ({c['talent_id']})", f"{c['score']:.3f}", why)
+        person = f", person {c['person_id']}" if c["person_id"] else ""
+        table.add_row(str(i), f"{talent.display_name} ({c['talent_id']}{person})", f"{c['score']:.3f}", why)
     out.print(table)
     removed = ", ".join(f"{rule}: {n}" for rule, n in doc["removed"].items()) or "none"
     out.print(f"removed by rules: {removed}", highlight=False)
+
+
+def _linked_persons(talents: list[Any], json_: bool) -> Any:
+    """``matcher.pipeline.PersonsOf`` from linking ``talents`` now (``features.people.link``, default thresholds):
+    the person of each record that shares its person with another record."""
+    from features.people import link
+
+    with progress_bar(not json_) as progress:
+        progress.add_task(f"linking {len(talents):,} talents", total=None)
+        linkage = link(talents)
+    person_of = {t: p for p, members in linkage.people().items() if len(members) > 1 for t in members}
+    return lambda ids: {t: person_of[t] for t in ids if t in person_of}
