@@ -257,7 +257,7 @@ class Sync:
                 state.indices, state.snapshot, state.journal_seq = opened.indices, opened.path.name, opened.seq
                 self.applied = max(self.applied, seq)
                 if (matcher := getattr(state, "alerts", None)) is not None:
-                    matcher.idx = opened.indices
+                    matcher.move_to(opened.indices)
                 state.models.follow(opened.indices)
                 state.rank_cache.clear()  # entries hold rows of the old indices' pools
         except (SnapshotStale, JournalPruned) as e:

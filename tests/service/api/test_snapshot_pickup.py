@@ -4,6 +4,8 @@ picked up."""
 
 from __future__ import annotations
 
+import gc
+import weakref
 from contextlib import contextmanager
 
 import httpx
@@ -61,8 +63,12 @@ def test_a_running_process_moves_onto_a_newer_snapshot_and_loses_no_write(office
         assert {"t-pv9", "t-pv10"} <= set(ranked(client, "n-pv", h["recruiter"]))  # its own write after the save too
         assert client.post("/talents", json={**NEW_PV, "id": "t-pv11"}, headers=h["recruiter"]).status_code == 201
         assert "t-pv11" in ranked(client, "n-pv", h["recruiter"]) and "t-pv11" not in old.talents
-        assert state.alerts.idx is state.indices
+        assert state.alerts.idx is state.indices and state.alerts.batch.idx is state.indices
         assert state.sync.pickup() is None  # nothing newer now
+        gone = weakref.ref(old)
+        del old
+        gc.collect()
+        assert gone() is None  # nothing holds the old indices: their memory is freed
 
 
 def test_a_snapshot_a_later_erasure_made_unusable_is_deleted_not_picked_up(office):
