@@ -101,3 +101,19 @@ def test_retrain_never_makes_a_judged_persons_other_record_a_negative(tmp_path, 
     summary, control = _retrain_rows(f"sqlite:///{tmp_path / 'plain.db'}", records, monkeypatch, linked=False)
     assert summary["persons"] == 0
     assert control[a] == rows[a] and control[B] == 0 and control[S] == 0  # per record: B counted against A
+
+
+def test_a_world_folder_trains_per_person_only_when_asked_and_never_reads_its_people_file(tmp_path):
+    from demo.world import generate_world
+    from service.cli.common import load_records
+    from service.cli.matching import persons_of
+
+    generate_world(tmp_path, talents=150, needs=8, seed=5, duplicates=0.3)
+    (tmp_path / "people.jsonl").unlink()  # the world's answer key: the product links for itself
+    records = load_records(tmp_path, None)
+    assert persons_of(tmp_path, None, records, False) == {}
+    linked = persons_of(tmp_path, None, records, True)
+    sizes: dict[str, int] = {}
+    for p in linked.values():
+        sizes[p] = sizes.get(p, 0) + 1
+    assert linked and min(sizes.values()) >= 2  # only the records that share their person
