@@ -204,7 +204,8 @@ def train_command(
         print_json(summary)
         return
     against = "the hidden truth" if summary["truth_based"] else "held-out feedback"
-    out.print(metrics_table(f"held-out needs, against {against}", summary["metrics"]))
+    per = f"one card per person, {summary['persons']} of 2+ records" if summary["persons"] else "per record"
+    out.print(metrics_table(f"held-out needs, against {against} ({per})", summary["metrics"]))
     alias = summary["alias"] or "no alias"
     out.print(f"registered talent-ranker version {summary['version']} as {alias}: {summary['gate']}", highlight=False)
 
