@@ -13,8 +13,9 @@ never examined is not a judgement, and ``matcher.train`` weighs such rows accord
 
 With ``persons`` (talent id → person id, ``matcher.labels.Persons``) a need has one row per person: the labelled
 record of a judged person (labels folded by ``labels.fold_persons``), and of a person retrieved on several records
-only the best-retrieved one. The other records of a judged person are never sampled as negatives — they are the
-same person, judged already —, and no person weighs more than once in the loss.
+only the best-retrieved one. The other records of a judged person are never negatives — they are the same person,
+judged already —, and no person weighs more than once in the loss. Kin are dropped after the negatives are drawn, so
+the rows are those of training per record less the kin (the same seed draws the same negatives).
 """
 
 from __future__ import annotations
@@ -106,21 +107,27 @@ def build_rank_data(
     Xs, ys, groups, need_ids, talent_ids, shown, examined, judged, position = [], [], [], [], [], [], [], [], []
     for need in needs:
         known = {t: g for t, g in by_need.get(need.id, {}).items() if t in idx.talents}
+        drop: set[str] = set()
         if persons:
             known = _one_per_person(known, persons)
         ids = list(known)
         if mode is not CandidateMode.feedback:
             extra = [t for t in retrieve_ids(idx, need, k) if t not in known]
-            away = (exclude or {}).get(need.id, frozenset())
-            if persons or away:
-                extra = _new_persons(extra, {person_key(persons, t) for t in known} | set(away), persons)
             if mode is CandidateMode.sampled and len(extra) > negatives:
                 extra = [extra[i] for i in np.sort(rng.choice(len(extra), negatives, replace=False))]
+            away = (exclude or {}).get(need.id, frozenset())
+            if persons or away:  # kin leave after the draw: the rows are the per-record rows less the kin
+                kept = _new_persons(extra, {person_key(persons, t) for t in known} | set(away), persons)
+                drop = set(extra) - set(kept)
             ids += extra
         if not ids:
             continue
         # Shuffled within the need: labelled talents first would let tied scores (an early tree) look perfect.
         ids = [ids[i] for i in rng.permutation(len(ids))]
+        if drop:  # after the shuffle too, so that the seed draws the same for every later need
+            ids = [t for t in ids if t not in drop]
+            if not ids:
+                continue
         Xs.append(feature_matrix(idx, need, ids, now=now, eligibility=check(need, idx.table, idx.table.rows(ids))))
         ys.append(np.array([known.get(t, 0) for t in ids], dtype=np.int32))
         groups.append(len(ids))

@@ -153,3 +153,18 @@ def test_receipts_give_a_person_one_row_the_record_acted_on():
     assert per_person.skipped["shown_again"] == 2  # a on r2 (its person's row is r1's), c on r1 (first acted on in r2)
     row = per_person.data.X[per_person.data.talent_ids.index("b"), SCHEMA.index("skill_coverage")]
     assert row == pytest.approx(0.2)  # the features of the record the recruiter judged
+
+
+def test_sampled_rows_per_person_are_the_per_record_rows_less_the_kin():
+    tw = twins()
+    labels = labels_from_feedback(tw.feedback)
+    needs = [tw.idx.needs[n] for n in sorted({n for n, _ in labels})]
+
+    def pairs(persons):
+        data = build_rank_data(tw.idx, needs, labels, mode="sampled", negatives=10, random_state=3, persons=persons)
+        starts = np.concatenate([[0], np.cumsum(data.group)[:-1]])
+        return {(n, t) for n, s, g in zip(data.need_ids, starts, data.group, strict=True)
+                for t in data.talent_ids[s : s + g]}  # fmt: skip
+
+    before, after = pairs(None), pairs(tw.persons)
+    assert after <= before and {t for _, t in before - after} <= {tw.a, B}  # the same draw, less the kin
