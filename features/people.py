@@ -52,6 +52,9 @@ EM_PAIRS = 1e6
 M_FLOOR = 1e-3
 """Least m probability of a level: one disagreement (say, two incubators) never outweighs every other agreement,
 however rarely EM saw true pairs disagree there."""
+NAMESAKE_MATCHES = 0.5
+"""u is learnt again among the pairs of one full name only when the model expects at most this share of them to be
+one person (a pool of namesakes, not of duplicates)."""
 U_PAIRS = 2e6
 """Random pairs for u: enough for stable non-match frequencies, a few seconds at 100k records."""
 
@@ -377,13 +380,16 @@ def _score(
                 linker = Linker(db.register(df), before, log_level=None)  # and the model Splink left half-changed
 
     model = linker.misc.save_model_to_json()
-    if "name" in names and _pairs(df["name"]) >= EM_MIN_PAIRS:
-        _namesake_u(linker, model)
     m = {c["output_column_name"]: c["comparison_levels"][1].get("m_probability") or 0 for c in model["comparisons"]}
     missed = 1.0
     for c in exact:
         missed *= 1 - m[c] * df[c].notna().mean() ** 2
-    model["probability_two_random_records_match"] = _prior(shared, len(df), recall=1 - missed)
+    prior = model["probability_two_random_records_match"] = _prior(shared, len(df), recall=1 - missed)
+    namesakes = _pairs(df["name"])
+    if "name" in names and namesakes >= EM_MIN_PAIRS:  # u among namesakes where they are mostly not one person
+        true_pairs = prior * len(df) * (len(df) - 1) / 2 * m.get("name", 0)  # (a small pool of duplicates only
+        if true_pairs <= NAMESAKE_MATCHES * namesakes:  # would teach that sharing a work is common among non-matches)
+            _namesake_u(linker, model)
     for comparison in model["comparisons"]:
         levels = [level for level in comparison["comparison_levels"] if not level.get("is_null_level")]
         if any(level.get("m_probability") for level in levels):  # EM saw matches compared here: a level it never

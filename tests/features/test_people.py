@@ -105,6 +105,8 @@ def test_names_across_scripts_and_orders_fold_to_one_form():
     assert by.loc["a", "keys"] == ["wang l"] and by.loc["c", "keys"] == ["wang l"]
     assert set(by.loc["b", "keys"]) == {"wang l", "lixin w"}  # either order possible
     assert by.loc["f", "name"] == "jie zeng"  # 曾 as a surname reads zeng, not ceng
+    same = frame([Talent(id="i", name="GUO Guo"), Talent(id="j", name="郭国")])  # surname and given name alike
+    assert same["name"].tolist() == ["guo guo", "guo guo"] and same["keys"].tolist() == [["guo g"], ["guo g"]]
     alone = frame([Talent(id="g", name="欧阳"), Talent(id="h", name="WANG")]).set_index("unique_id")
     assert alone["name"].isna().all() and alone["keys"].isna().all()
 
