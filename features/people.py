@@ -2,13 +2,13 @@
 
 The same person reaches the office several times — 王立新, "Lixin Wang", "Wang Lixin", "L. Wang" — from platforms,
 incubators and imports. :func:`link` scores candidate pairs with a Fellegi–Sunter model (Splink on its embedded
-DuckDB backend; the same settings run on Spark when a pool outgrows one machine) whose weights are learnt without
-labels: u from random pairs (fixed seed), m by expectation maximisation on pairs blocked on e-mail and on phone,
-then u again among namesakes (EM on the pairs of one full name, m kept: the non-matches scored are namesakes); the
-prior (how likely two random records are one person) from the pairs sharing an e-mail or phone, over the
-share of true pairs that do (from the learnt m). Pairs at or above ``threshold`` form persons (connected
-components); pairs between ``review_threshold`` and ``threshold`` are listed for a recruiter to confirm. Pure:
-records in, a :class:`Linkage` out, no store.
+DuckDB backend; Splink runs the same comparisons on Spark when a pool outgrows one machine, once the few levels
+written in DuckDB SQL are written for it too) whose weights are learnt without labels: u from random pairs (fixed
+seed), m by expectation maximisation on pairs blocked on e-mail and on phone, then u again among namesakes (EM on
+the pairs of one full name, m kept: the non-matches scored are namesakes); the prior (how likely two random records
+are one person) from the pairs sharing an e-mail or phone, over the share of true pairs that do (from the learnt m).
+Pairs at or above ``threshold`` form persons (connected components); pairs between ``review_threshold`` and
+``threshold`` are listed for a recruiter to confirm. Pure: records in, a :class:`Linkage` out, no store.
 
 Comparisons: the name across scripts (pypinyin of Chinese names; token order ignored, so surname-first and
 given-name-first agree; exact with name frequencies; surname plus given-name initial only when one record has
