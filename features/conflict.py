@@ -2,13 +2,16 @@
 
 A tie is declared (a ``Relation`` record: employee, former employee, founder or shareholder, family of staff,
 co-author) or inferred: a talent whose stated current ``employer`` is an enterprise's name (Chinese or English,
-compared without case, punctuation or a legal-form suffix) is its employee. A relation naming a person instead of an
-enterprise ties the talent to every enterprise that person is staff of (a talent of that name employed there).
-Works carry no author lists, so co-authorship is only ever declared.
+compared without case, punctuation or a legal-form suffix) is its employee, and a talent whose profile lists a work
+of the same title as one of the enterprise's current staff is their co-author or co-inventor (works carry no author
+lists; a title that more than ``SHARED_TITLE_MAX`` talents list names no collaboration). A relation naming a person
+instead of an enterprise ties the talent to every enterprise that person is staff of (a talent of that name employed
+there).
 
 A tie counts while it holds or ended at most ``window_days`` ago (a former employee who left exactly the window ago
-is still tied; a day later, not). Current employees of a need's own enterprise are flagged internal on every post;
-on the kinds the office evaluates (``evaluated``) every tie removes the candidate.
+is still tied; a day later, not; a shared work counts from the end of its year, and always when it has no year).
+Current employees of a need's own enterprise are flagged internal on every post; on the kinds the office evaluates
+(``evaluated``) every tie removes the candidate.
 """
 
 from __future__ import annotations
@@ -28,6 +31,11 @@ DEFAULT_WINDOW_DAYS = 1095
 DEFAULT_EVALUATED = frozenset({NeedKind.special_researcher, NeedKind.incubation_project})
 INFERRED_SOURCE = "profile employer"
 """The ``source`` of an employee tie inferred from the talent's own ``employer`` field."""
+WORKS_SOURCE = "shared work title"
+"""The ``source`` of a co-author tie inferred from a work both profiles list."""
+SHARED_TITLE_MAX = 20
+"""Talents that may list one work title for it to name a collaboration: beyond, it is a generic title ("Annual
+report", "研究进展") that many unrelated profiles carry."""
 
 _NOT_WORD = re.compile(r"[\W_]+")
 _LEGAL_FORM = re.compile(
@@ -96,6 +104,10 @@ class Ties:
     relations: dict[str, Relation] = field(default_factory=dict)
     by_enterprise: dict[str, set[str]] = field(default_factory=dict)
     by_person: dict[str, set[str]] = field(default_factory=dict)
+    works: dict[str, dict[str, int | None]] = field(default_factory=dict)
+    """Talent id → its works' title keys → the latest year a work of that title is dated (``None``: undated)."""
+    by_work: dict[str, set[str]] = field(default_factory=dict)
+    """Work title key → the talents listing it."""
     writes: int = 0
     """Changes so far: a cached ranking made before the last one is stale (``service.ranking.RankCache``)."""
     _cache: dict[tuple[str, date], dict[str, Tie]] = field(default_factory=dict, repr=False)
@@ -130,6 +142,18 @@ class Ties:
         self.names[t.id] = names = frozenset(k for k in map(name_key, (t.name, t.name_zh, t.name_en)) if k)
         for k in names:
             self.by_name.setdefault(k, set()).add(t.id)
+        works: dict[str, int | None] = {}
+        for w in t.works:
+            if not (key := name_key(w.title)):
+                continue
+            if key not in works:
+                works[key] = w.year
+            elif works[key] is not None:  # undated stays undated: it counts whatever the window
+                works[key] = None if w.year is None else max(works[key], w.year)
+        if works:
+            self.works[t.id] = works
+            for k in works:
+                self.by_work.setdefault(k, set()).add(t.id)
         self.forget()
 
     def remove_talent(self, talent_id: str, *, keep_relations: bool = False) -> None:
@@ -137,6 +161,7 @@ class Ties:
         if (key := self.employers.pop(talent_id, None)) is not None:
             self._drop(self.by_employer, [key], talent_id)
         self._drop(self.by_name, self.names.pop(talent_id, ()), talent_id)
+        self._drop(self.by_work, self.works.pop(talent_id, ()), talent_id)
         if not keep_relations:
             for rid in list(self.by_talent.get(talent_id, ())):
                 self.remove_relation(rid)
@@ -194,10 +219,13 @@ class Ties:
                 self._keep(ties, Tie(tid, enterprise_id, RelationKind.employee.value, INFERRED_SOURCE))
         for rid in self.by_enterprise.get(enterprise_id, ()):
             self._keep(ties, self._declared(self.relations[rid], enterprise_id, today))
-        staff = {k for tid, tie in ties.items() if tie.current_employee for k in self.names.get(tid, ())}
-        for key in staff:
+        staff = [tid for tid, tie in ties.items() if tie.current_employee]
+        for key in {k for tid in staff for k in self.names.get(tid, ())}:
             for rid in self.by_person.get(key, ()):
                 self._keep(ties, self._declared(self.relations[rid], enterprise_id, today))
+        for tid in staff:
+            for other in self._coauthors(tid, today):
+                self._keep(ties, Tie(other, enterprise_id, RelationKind.co_author.value, WORKS_SOURCE))
         if len(self._cache) > 4096:
             self.forget()
         self._cache[(enterprise_id, today)] = ties
@@ -214,6 +242,22 @@ class Ties:
             kind = RelationKind.former_employee.value  # an employment that ended is a former one
         end = r.end if r.end is not None and r.end < today else None
         return Tie(r.talent_id, enterprise_id, kind, r.source, r.id, end)
+
+    def _coauthors(self, talent_id: str, today: date | None = None) -> set[str]:
+        """Talents listing a work of the same title as ``talent_id`` (dated within the window of ``today``, or
+        undated; ``today`` None: any date), each title listed by at most ``SHARED_TITLE_MAX`` talents."""
+        out: set[str] = set()
+        for key, year in self.works.get(talent_id, {}).items():
+            listed = self.by_work.get(key, ())
+            if len(listed) > SHARED_TITLE_MAX:
+                continue
+            for other in listed:
+                other_year = self.works[other][key]
+                latest = None if year is None or other_year is None else min(year, other_year)
+                if today is None or latest is None or (today - date(latest, 12, 31)).days <= self.window_days:
+                    out.add(other)
+        out.discard(talent_id)
+        return out
 
     @staticmethod
     def _keep(ties: dict[str, Tie], tie: Tie | None) -> None:
@@ -232,9 +276,16 @@ class Ties:
                 out.add(r.enterprise_id)
                 continue
             for tid in self.by_name.get(name_key(r.person), ()):  # the person's employers, inferred or declared
-                out.update(self.by_key.get(self.employers.get(tid, ""), ()))
-                staff = map(self.relations.__getitem__, self.by_talent.get(tid, ()))
-                out.update(x.enterprise_id for x in staff if x.enterprise_id is not None)
+                out |= self._employers_of(tid)
+        for tid in self._coauthors(talent_id):  # a co-author's employers
+            out |= self._employers_of(tid)
+        return out
+
+    def _employers_of(self, talent_id: str) -> set[str]:
+        """The enterprises a talent may work for: by its employer's name, or a declared relation to one."""
+        out = set(self.by_key.get(self.employers.get(talent_id, ""), ()))
+        staff = map(self.relations.__getitem__, self.by_talent.get(talent_id, ()))
+        out.update(x.enterprise_id for x in staff if x.enterprise_id is not None)
         return out
 
     def check(self, enterprise_id: str | None, kind: NeedKind, rows: np.ndarray, table: TalentTable,

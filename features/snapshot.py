@@ -52,7 +52,7 @@ from features.schema import SCHEMA
 
 log = logging.getLogger(__name__)
 
-FORMAT = 2
+FORMAT = 3
 """Bump when the layout of a snapshot or the pickled classes change incompatibly."""
 PREFIX = "snapshot-"
 TMP_PREFIX = ".tmp-snapshot-"

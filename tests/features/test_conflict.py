@@ -6,10 +6,10 @@ from datetime import date, timedelta
 import numpy as np
 import pytest
 
-from features.conflict import INFERRED_SOURCE, Ties, name_key
+from features.conflict import INFERRED_SOURCE, SHARED_TITLE_MAX, WORKS_SOURCE, Ties, name_key
 from features.eligibility import Rule, check
 from features.indices import Indices
-from features.records import Enterprise, Need, Relation, Talent
+from features.records import Enterprise, Need, Relation, Talent, Work
 
 TODAY = date(2026, 12, 3)
 WINDOW = 1095
@@ -223,3 +223,55 @@ def test_the_ties_survive_an_index_snapshot(tmp_path):
     assert {t: x.kind for t, x in again.ties.of("e1", TODAY).items()} == TIED
     again.add_talent(TALENTS[0].model_copy(update={"employer": "Acme Chips Ltd"}))  # still kept in step after load
     assert "free" in again.ties.of("e2", TODAY)
+
+
+def _work(title, year=None):
+    return {"title": title, "year": year}
+
+
+CO_AUTHORS = [
+    Talent(id="staff", name="李明", employer="嘉光新能源有限公司", **OK, works=[  # e1's staff (inferred)
+        _work("Perovskite tandem cells", 2025), _work("Old Paper", 2022), _work("Edge Paper", 2023),
+        _work("Undated Patent"), _work("Annual report", 2026)]),
+    Talent(id="recent", name="Co Recent", **OK, works=[_work("perovskite  TANDEM cells.", 2024)]),  # same title
+    Talent(id="edge", name="Co Edge", **OK, works=[_work("Edge Paper", 2023)]),
+    Talent(id="old", name="Co Old", **OK, works=[_work("Old Paper", 2022)]),  # ended more than the window ago
+    Talent(id="undated", name="Co Undated", **OK, works=[_work("Undated Patent")]),  # no year: counts
+    *[Talent(id=f"generic{i}", name=f"G {i}", **OK, works=[_work("Annual report", 2026)])
+      for i in range(SHARED_TITLE_MAX)],  # with staff, one more than may list it: names no collaboration
+    Talent(id="stranger", name="Co Stranger", **OK, works=[_work("Something else", 2026)]),
+]  # fmt: skip
+
+
+def test_co_authors_of_staff_are_inferred_from_a_shared_work_title_within_the_window():
+    idx = Indices.build({"talent": CO_AUTHORS, "enterprise": ENTERPRISES}, encoder=None)
+    ties = idx.ties.of("e1", TODAY)
+    assert {t: x.kind for t, x in ties.items()} == {
+        "staff": "employee", "recent": "co_author", "edge": "co_author", "undated": "co_author"}  # fmt: skip
+    assert ties["recent"].source == WORKS_SOURCE and ties["recent"].relation_id is None
+    ids = [t.id for t in CO_AUTHORS]
+    evaluated = Need(id="n", title="post", enterprise_id="e1", kind="special_researcher").kind
+    passes, _, found = idx.ties.check("e1", evaluated, idx.table.rows(ids), idx.table, TODAY)
+    removed = {i for i, ok in zip(ids, passes.tolist(), strict=True) if not ok}
+    assert removed == {"staff", "recent", "edge", "undated"} and found["recent"].source == WORKS_SOURCE
+    assert idx.ties.enterprises_of("recent") == {"e1"} and idx.ties.enterprises_of("stranger") == set()
+
+
+def test_a_shared_work_counts_from_the_end_of_its_year_for_the_window():
+    ties = Ties.build(CO_AUTHORS, ENTERPRISES, [])
+    ties.window_days = (TODAY - date(2023, 12, 31)).days  # "Edge Paper" (2023) ended exactly the window ago
+    ties.forget()
+    assert "edge" in ties.of("e1", TODAY)
+    ties.window_days -= 1
+    ties.forget()
+    assert "edge" not in ties.of("e1", TODAY) and "recent" in ties.of("e1", TODAY)
+
+
+def test_co_author_ties_follow_writes_and_erasure():
+    idx = Indices.build({"talent": CO_AUTHORS, "enterprise": ENTERPRISES}, encoder=None)
+    idx.add_talent(CO_AUTHORS[-1].model_copy(update={"works": [Work(title="Perovskite tandem cells", year=2026)]}))
+    assert idx.ties.of("e1", TODAY)["stranger"].kind == "co_author"  # a new work shared with staff
+    idx.add_talent(CO_AUTHORS[0].model_copy(update={"employer": "Elsewhere Ltd"}))  # staff no longer at e1
+    assert not idx.ties.of("e1", TODAY)
+    idx.erase_talent("staff")
+    assert "staff" not in idx.ties.works and all("staff" not in v for v in idx.ties.by_work.values())
