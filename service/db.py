@@ -21,7 +21,7 @@ from features.records import Record
 from service.sqlite_writers import serialize_writers
 
 MIGRATIONS = Path(__file__).with_name("migrations")
-HEAD_REVISION = "0013"
+HEAD_REVISION = "0014"
 """The newest migration in ``migrations/versions`` (a test checks it against Alembic), known without importing
 Alembic so every command starts quickly; bump it with each new migration."""
 
@@ -377,6 +377,20 @@ class PersonDecisionRow(Base):
     decision: Mapped[str] = mapped_column(sa.String(16))
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     key_id: Mapped[int | None] = mapped_column(sa.ForeignKey("api_keys.id", ondelete="SET NULL"))
+
+
+class PersonModelRow(Base):
+    """The linkage model of the last full ``people link --apply`` (one row, replaced by each): Splink's model JSON,
+    the records it was trained on and the thresholds applied, for ``service.people.link_new``."""
+
+    __tablename__ = "person_models"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=False)
+    model: Mapped[dict[str, Any]] = mapped_column(JSONData)
+    records: Mapped[int] = mapped_column(sa.Integer)
+    threshold: Mapped[float] = mapped_column(sa.Float)
+    review_threshold: Mapped[float] = mapped_column(sa.Float)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 TABLES: dict[str, type[RecordRow]] = {
