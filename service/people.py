@@ -329,8 +329,8 @@ def link_new(store: Store, talent_ids: Iterable[str] | None = None) -> LinkNewRe
         queued_ids = set(fresh)
         queued = {k: v for k, v in queued.items() if queued_ids & set(k)}
         if queued:
-            already = set(conn.execute(sa.select(p.c.left_id, p.c.right_id).where(
-                sa.tuple_(p.c.left_id, p.c.right_id).in_(sorted(queued)))).tuples())  # fmt: skip
+            already = {(a, b) for a, b in conn.execute(sa.select(p.c.left_id, p.c.right_id).where(
+                sa.tuple_(p.c.left_id, p.c.right_id).in_(sorted(queued))))}  # fmt: skip
             queued = {k: v for k, v in queued.items() if k not in already}
         if fresh:
             conn.execute(sa.insert(m), [{"talent_id": t, "person_id": persons[t], "how": "linked", "at": now,
