@@ -22,6 +22,7 @@ title.
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import re
 import time
@@ -370,7 +371,14 @@ def train(df: pd.DataFrame, db: Any = None) -> Model:
         if any(level.get("m_probability") for level in levels):  # EM saw matches compared here: a level it never
             for level in levels:  # saw among them is rare in matches (floored), not neutral
                 level["m_probability"] = max(level.get("m_probability") or 0, M_FLOOR)
-    return Model(model, len(df))
+    return Model(json.loads(json.dumps(model, default=_plain)), len(df))  # plain JSON: a store keeps it as it is
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the Python number it holds (the prior is computed with pandas)."""
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON")
 
 
 def predict(
