@@ -120,6 +120,8 @@ class Linkage:
     comparisons: list[str] = field(default_factory=list)
     model: Model | None = None
     """The model the pool was scored with (none for fewer than two records): saved for :func:`score_new`."""
+    frame: pd.DataFrame | None = field(default=None, repr=False, compare=False)
+    """The records' :func:`frame` (saved with the model: a later :func:`score_new` need not normalise them again)."""
 
     def people(self) -> dict[str, list[str]]:
         """Person id → its record ids (sorted)."""
@@ -237,6 +239,28 @@ def frame(talents: Iterable[Talent]) -> pd.DataFrame:
     return df
 
 
+FRAME_VERSION = 1
+"""Bump when :func:`frame` normalises a record differently: frames saved by another version are built again."""
+
+
+def frame_version() -> str:
+    """What a saved frame row must have been built by to be used as it is: :data:`FRAME_VERSION` and the columns."""
+    return f"{FRAME_VERSION}:{','.join(frame([]).columns)}"
+
+
+def frame_rows(df: pd.DataFrame) -> list[dict[str, Any]]:
+    """A :func:`frame` as plain JSON rows (missing values ``None``), to save and to rebuild with :func:`from_rows`."""
+    return [
+        {k: (None if not isinstance(v, list) and pd.isna(v) else v) for k, v in row.items()}
+        for row in df.to_dict("records")
+    ]
+
+
+def from_rows(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
+    """The :func:`frame` of saved :func:`frame_rows`."""
+    return pd.DataFrame(list(rows), columns=frame([]).columns)
+
+
 def _comparisons(df: pd.DataFrame) -> list:
     """The comparisons whose columns some record fills (an empty column teaches the model nothing)."""
     import splink.comparison_level_library as cll
@@ -311,7 +335,8 @@ def link(
         model = train(df, db)
         scores, review, names = predict(df, model, threshold, review_threshold, db)
     persons = components(ids, [(a, b) for a, b, p in scores if p >= threshold])
-    return Linkage(persons, review, scores, threshold, review_threshold, time.perf_counter() - t0, names, model)
+    seconds = time.perf_counter() - t0
+    return Linkage(persons, review, scores, threshold, review_threshold, seconds, names, model, df)
 
 
 def _check(threshold: float, review_threshold: float) -> None:

@@ -390,7 +390,22 @@ class PersonModelRow(Base):
     records: Mapped[int] = mapped_column(sa.Integer)
     threshold: Mapped[float] = mapped_column(sa.Float)
     review_threshold: Mapped[float] = mapped_column(sa.Float)
+    frame_version: Mapped[str] = mapped_column(sa.String(512))
+    """``features.people.frame_version()`` of the code that saved the model and the frames."""
     at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PersonFrameRow(Base):
+    """A talent record's normalised linkage row (``features.people.frame_rows``) as of the record's ``digest``:
+    written by ``people link --apply`` for every record and by ``service.people.link_new`` for the records it
+    normalised, read by ``link_new`` instead of normalising the pool again (a row whose digest is not the record's is
+    built again)."""
+
+    __tablename__ = "person_frames"
+
+    talent_id: Mapped[str] = mapped_column(sa.ForeignKey("talents.id", ondelete="CASCADE"), primary_key=True)
+    digest: Mapped[str] = mapped_column(sa.String(32))
+    row: Mapped[dict[str, Any]] = mapped_column(JSONData)
 
 
 TABLES: dict[str, type[RecordRow]] = {

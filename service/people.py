@@ -29,10 +29,15 @@ from features.golden import Golden, golden
 from features.records import Talent
 from service import db
 from service.store import Store, StoreError
+from service.store import digest as record_digest
 
 if TYPE_CHECKING:
-    from features.people import Model, ReviewPair
+    import pandas as pd
 
+    from features.people import Linkage, Model, ReviewPair
+
+CHUNK = 1000
+"""Ids per ``IN (…)`` list."""
 APART = ("reject", "split")
 """Decisions that keep a pair apart: ``reject`` (reviewed) and ``split`` (every pair of an undone person)."""
 
@@ -128,6 +133,7 @@ def apply(
     threshold = THRESHOLD if threshold is None else threshold
     review_threshold = REVIEW_THRESHOLD if review_threshold is None else review_threshold
     linkage = link(talents, threshold=threshold, review_threshold=review_threshold)
+    digests = {t.id: record_digest(t) for t in talents}
     ids = sorted(linkage.persons)
     now = datetime.now(UTC)
     m, p = _members(), _pairs()
@@ -144,7 +150,7 @@ def apply(
         conn.execute(sa.delete(p))
         if queue:
             conn.execute(sa.insert(p), queue)
-        _save_model(conn, linkage.model, threshold, review_threshold, now)
+        _save_model(conn, linkage, threshold, review_threshold, digests, now)
     sizes: dict[str, int] = {}
     for person in persons.values():
         sizes[person] = sizes.get(person, 0) + 1
@@ -220,13 +226,52 @@ def _model_table() -> sa.Table:
     return db.PersonModelRow.__table__  # type: ignore[return-value]
 
 
-def _save_model(conn: Connection, model: Model | None, threshold: float, review_threshold: float, at: datetime) -> None:
-    """Replace the saved model with ``model`` (none for a pool of fewer than two records: nothing to link with)."""
+def _frames() -> sa.Table:
+    return db.PersonFrameRow.__table__  # type: ignore[return-value]
+
+
+def _save_model(
+    conn: Connection, linkage: Linkage, threshold: float, review_threshold: float, digests: dict[str, str], at: datetime
+) -> None:
+    """Replace the saved model with the linkage's (none for a pool of fewer than two records: nothing to link with)
+    and the saved frames with its records'."""
+    from features.people import frame_version
+
     conn.execute(sa.delete(_model_table()))
-    if model is not None:
-        conn.execute(sa.insert(_model_table()).values(id=1, model=model.splink, records=model.records,
-                                                      threshold=threshold, review_threshold=review_threshold,
-                                                      at=at))  # fmt: skip
+    conn.execute(sa.delete(_frames()))
+    if linkage.model is None or linkage.frame is None:
+        return
+    conn.execute(sa.insert(_model_table()).values(id=1, model=linkage.model.splink, records=linkage.model.records,
+                                                  threshold=threshold, review_threshold=review_threshold,
+                                                  frame_version=frame_version(), at=at))  # fmt: skip
+    _save_frames(conn, [linkage.frame], digests)
+
+
+def _save_frames(
+    conn: Connection, frames: Sequence[pd.DataFrame], digests: dict[str, str], replace: Sequence[str] = ()
+) -> None:
+    """Save the frame rows of the records of ``frames`` as of their ``digests``, replacing those of ``replace``."""
+    from features.people import frame_rows
+
+    f = _frames()
+    for i in range(0, len(replace), CHUNK):
+        conn.execute(sa.delete(f).where(f.c.talent_id.in_(replace[i : i + CHUNK])))
+    rows = [{"talent_id": (i := row.pop("unique_id")), "digest": digests[i], "row": row}
+            for df in frames for row in frame_rows(df)]  # fmt: skip
+    for i in range(0, len(rows), 5 * CHUNK):
+        conn.execute(sa.insert(f), rows[i : i + 5 * CHUNK])
+
+
+def _records_with_digests(conn: Connection, ids: Iterable[str]) -> dict[str, tuple[Talent, str]]:
+    """Talent id → (the record, its stored digest)."""
+    t = db.table("talent")
+    ids = sorted(ids)
+    out: dict[str, tuple[Talent, str]] = {}
+    for i in range(0, len(ids), CHUNK):
+        query = sa.select(t.c.id, sa.cast(t.c.data, sa.Text), t.c.digest).where(t.c.id.in_(ids[i : i + CHUNK]))
+        for row_id, text, digest in conn.execute(query):
+            out[row_id] = (Talent.model_validate_json(text), digest)
+    return out
 
 
 @dataclass(frozen=True)
@@ -236,6 +281,8 @@ class SavedModel:
     model: Model
     threshold: float
     review_threshold: float
+    frame_version: str
+    """``features.people.frame_version()`` of the code that saved the model and the frames."""
     at: datetime
 
 
@@ -245,10 +292,11 @@ def saved_model(store: Store, conn: Connection | None = None) -> SavedModel | No
 
     t = _model_table()
     with store.engine.connect() if conn is None else nullcontext(conn) as c:
-        row = c.execute(sa.select(t.c.model, t.c.records, t.c.threshold, t.c.review_threshold, t.c.at)).first()
+        row = c.execute(sa.select(t.c.model, t.c.records, t.c.threshold, t.c.review_threshold, t.c.frame_version,
+                                  t.c.at)).first()  # fmt: skip
     if row is None:
         return None
-    return SavedModel(Model(row.model, row.records), row.threshold, row.review_threshold, row.at)
+    return SavedModel(Model(row.model, row.records), row.threshold, row.review_threshold, row.frame_version, row.at)
 
 
 @dataclass(frozen=True)
@@ -299,22 +347,37 @@ def link_new(store: Store, talent_ids: Iterable[str] | None = None) -> LinkNewRe
     one of two existing persons (that pair goes to review); pairs between the thresholds are appended to the review
     queue (kept as it is otherwise). One transaction, all or nothing. Without a saved model (the pool was never
     linked in full) nothing is done and ``reason`` says so."""
-    from features.people import frame, score_new
+    import pandas as pd
+
+    from features.people import frame, frame_version, from_rows, score_new
 
     t0 = time.perf_counter()
     saved = saved_model(store)
     if saved is None:
         return LinkNewReport(False, 0, 0, 0, 0, 0, 0, 0.0, 0.0, round(time.perf_counter() - t0, 2), NO_MODEL)
-    todo = set(unplaced(store))
-    if talent_ids is not None:
-        todo &= set(talent_ids)
-    if not todo:
-        return LinkNewReport(True, 0, 0, 0, 0, 0, 0, 0.0, 0.0, round(time.perf_counter() - t0, 2))
-    new, old = [], []
-    for talent in store.iter_records("talent"):
-        (new if talent.id in todo else old).append(talent)
-    new_df, old_df = frame(new), frame(old)
-    del new, old
+    version = frame_version()
+    m, f, talents = _members(), _frames(), db.table("talent")
+    with store.engine.connect() as conn:
+        todo = set(unplaced(store, conn))
+        if talent_ids is not None:
+            todo &= set(talent_ids)
+        if not todo:
+            return LinkNewReport(True, 0, 0, 0, 0, 0, 0, 0.0, 0.0, round(time.perf_counter() - t0, 2))
+        placed = set(conn.scalars(sa.select(m.c.talent_id)))
+        saved_rows = []
+        if saved.frame_version == version:  # rows of placed records saved as of their current digest
+            query = sa.select(f.c.talent_id, f.c.row).join(
+                talents, (talents.c.id == f.c.talent_id) & (talents.c.digest == f.c.digest)
+            )
+            saved_rows = [{**row, "unique_id": i} for i, row in conn.execute(query) if i in placed]
+        stale = placed - {r["unique_id"] for r in saved_rows}  # changed since, or saved by other code: normalised again
+        records = _records_with_digests(conn, stale | todo)
+    digests = {i: d for i, (_, d) in records.items()}
+    new_df = frame(records[i][0] for i in sorted(todo))
+    stale_df = frame(records[i][0] for i in sorted(stale))
+    del records
+    old_df = pd.concat([from_rows(saved_rows), stale_df], ignore_index=True) if stale else from_rows(saved_rows)
+    del saved_rows
     load_seconds = time.perf_counter() - t0
     scored = score_new(old_df, new_df, saved.model, saved.threshold, saved.review_threshold)
     now = datetime.now(UTC)
@@ -322,7 +385,7 @@ def link_new(store: Store, talent_ids: Iterable[str] | None = None) -> LinkNewRe
     with store.engine.begin() as conn:
         _lock(conn)
         existing, decided = _state(conn)
-        fresh = sorted(t for t in new_df["unique_id"] if t not in existing)  # another process may have placed some
+        fresh = sorted(i for i in new_df["unique_id"] if i not in existing)  # another process may have placed some
         ids = [*existing, *fresh]
         review = {(r.left, r.right): r for r in scored.review}
         persons, queued = _place(existing, decided, ids, scored.scores, review, saved.threshold)
@@ -333,17 +396,22 @@ def link_new(store: Store, talent_ids: Iterable[str] | None = None) -> LinkNewRe
                 sa.tuple_(p.c.left_id, p.c.right_id).in_(sorted(queued))))}  # fmt: skip
             queued = {k: v for k, v in queued.items() if k not in already}
         if fresh:
-            conn.execute(sa.insert(m), [{"talent_id": t, "person_id": persons[t], "how": "linked", "at": now,
-                                         "key_id": None} for t in fresh])  # fmt: skip
+            conn.execute(sa.insert(m), [{"talent_id": i, "person_id": persons[i], "how": "linked", "at": now,
+                                         "key_id": None} for i in fresh])  # fmt: skip
         rows = _queue_rows(queued, review, now)
         if rows:
             conn.execute(sa.insert(p), rows)
+        if saved.frame_version != version:
+            conn.execute(sa.delete(f))
+            conn.execute(sa.update(_model_table()).values(frame_version=version))
+        _save_frames(conn, [new_df[new_df["unique_id"].isin(set(fresh))], stale_df], digests,
+                     replace=sorted(set(fresh) | stale))  # fmt: skip
     old_persons = set(existing.values())
-    joined = sum(persons[t] in old_persons for t in fresh)
+    joined = sum(persons[i] in old_persons for i in fresh)
     sizes: dict[str, int] = {}
-    for t in fresh:
-        if persons[t] not in old_persons:
-            sizes[persons[t]] = sizes.get(persons[t], 0) + 1
+    for i in fresh:
+        if persons[i] not in old_persons:
+            sizes[persons[i]] = sizes.get(persons[i], 0) + 1
     return LinkNewReport(True, len(fresh), joined, sum(n > 1 for n in sizes.values()), len(rows), len(old_df),
                          scored.compared, round(load_seconds, 2), round(scored.seconds, 2),
                          round(time.perf_counter() - t0, 2))  # fmt: skip

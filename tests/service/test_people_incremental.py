@@ -147,3 +147,28 @@ def test_a_failure_mid_way_writes_nothing(store, monkeypatch):
     assert _members(store) == before and _queue(store) == queue
     monkeypatch.undo()
     assert people.link_new(store).new_records == 3  # and the next run places them
+
+
+def _frames(store: Store) -> dict[str, str]:
+    f = db.PersonFrameRow.__table__
+    with store.engine.connect() as conn:
+        return dict(conn.execute(sa.select(f.c.talent_id, f.c.digest)).all())
+
+
+def test_saved_frames_are_used_and_a_changed_record_is_normalised_again(store, monkeypatch):
+    """The full link saved every record's normalised row; a record changed since is normalised again (its saved row
+    would miss the work it now shares with the newcomer), and frames saved by other code are all built again."""
+    frames = _frames(store)
+    assert len(frames) == 240
+    changed = store.get("talent", "T051").model_copy(update={"works": [Work(title="a new study of T051")]})
+    newcomer = Talent(id="Q051", name=_pinyin(51), works=[Work(title="a new study of T051")])
+    assert store.upsert([changed, newcomer]).ok
+    report = people.link_new(store)
+    assert report.new_records == 1 and _members(store)["Q051"] == ("T051", "linked")
+    assert _frames(store)["T051"] != frames["T051"] and "Q051" in _frames(store)
+
+    monkeypatch.setattr(features.people, "FRAME_VERSION", features.people.FRAME_VERSION + 1)
+    assert store.upsert([_copy_of(61, "Q061")]).ok
+    again = people.link_new(store)
+    assert again.new_records == 1 and again.existing_records == 241 and _members(store)["Q061"][0] == "T061"
+    assert people.saved_model(store).frame_version == features.people.frame_version() and len(_frames(store)) == 242
