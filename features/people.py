@@ -17,6 +17,11 @@ in pinyin) exactly with employer frequencies or by Jaro–Winkler, institutions 
 nationality, incubator, and birth year (exact, ±1, different: strong evidence against) when records carry one.
 Blocking (who is compared at all): surname plus initial under either name order, e-mail, phone, or a shared work
 title.
+
+The parts, for linking a few new records without re-linking the pool: :func:`frame` (records → normalised rows),
+:func:`settings` (the comparisons of :func:`_comparisons` and the blocking rules), :func:`train` (→ :class:`Model`,
+Splink's model JSON), :func:`predict` (every blocked pair of a frame), and :func:`score_new` (new rows against
+existing ones and among themselves, with a saved model). :func:`link` is ``train`` then ``predict`` on one frame.
 """
 
 from __future__ import annotations
@@ -345,11 +350,15 @@ def _check(threshold: float, review_threshold: float) -> None:
 
 
 def _duckdb() -> Any:
-    """Splink's DuckDB backend (Splink is imported only when linking: it takes a second or two)."""
+    """Splink's DuckDB backend (Splink is imported only when linking: it takes a second or two), without DuckDB's
+    progress bar: it draws on stdout, where a CLI's ``--json`` document goes."""
+    import duckdb
     from splink import DuckDBAPI
 
     logging.getLogger("splink").setLevel(logging.ERROR)
-    return DuckDBAPI()
+    connection = duckdb.connect()
+    connection.execute("SET enable_progress_bar = false")
+    return DuckDBAPI(connection)
 
 
 def settings(df: pd.DataFrame, prior: float) -> Any:
