@@ -262,6 +262,15 @@ def _save_frames(
         conn.execute(sa.insert(f), rows[i : i + 5 * CHUNK])
 
 
+def _alive(conn: Connection, ids: Sequence[str]) -> set[str]:
+    """Those of ``ids`` whose talent record exists."""
+    t = db.table("talent")
+    out: set[str] = set()
+    for i in range(0, len(ids), CHUNK):
+        out.update(conn.scalars(sa.select(t.c.id).where(t.c.id.in_(ids[i : i + CHUNK]))))
+    return out
+
+
 def _records_with_digests(conn: Connection, ids: Iterable[str]) -> dict[str, tuple[Talent, str]]:
     """Talent id → (the record, its stored digest)."""
     t = db.table("talent")
@@ -385,10 +394,14 @@ def link_new(store: Store, talent_ids: Iterable[str] | None = None) -> LinkNewRe
     with store.engine.begin() as conn:
         _lock(conn)
         existing, decided = _state(conn)
-        fresh = sorted(i for i in new_df["unique_id"] if i not in existing)  # another process may have placed some
+        # since the scoring, another process may have placed some new records, or erased some records
+        alive = _alive(conn, [i for i in new_df["unique_id"] if i not in existing])
+        fresh = sorted(alive)
         ids = [*existing, *fresh]
-        review = {(r.left, r.right): r for r in scored.review}
-        persons, queued = _place(existing, decided, ids, scored.scores, review, saved.threshold)
+        present = set(ids)
+        scores = [s for s in scored.scores if s[0] in present and s[1] in present]
+        review = {(r.left, r.right): r for r in scored.review if r.left in present and r.right in present}
+        persons, queued = _place(existing, decided, ids, scores, review, saved.threshold)
         queued_ids = set(fresh)
         queued = {k: v for k, v in queued.items() if queued_ids & set(k)}
         if queued:
@@ -404,8 +417,8 @@ def link_new(store: Store, talent_ids: Iterable[str] | None = None) -> LinkNewRe
         if saved.frame_version != version:
             conn.execute(sa.delete(f))
             conn.execute(sa.update(_model_table()).values(frame_version=version))
-        _save_frames(conn, [new_df[new_df["unique_id"].isin(set(fresh))], stale_df], digests,
-                     replace=sorted(set(fresh) | stale))  # fmt: skip
+        _save_frames(conn, [new_df[new_df["unique_id"].isin(alive)], stale_df[stale_df["unique_id"].isin(existing)]],
+                     digests, replace=sorted(alive | stale))  # fmt: skip
     old_persons = set(existing.values())
     joined = sum(persons[i] in old_persons for i in fresh)
     sizes: dict[str, int] = {}

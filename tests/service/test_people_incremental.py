@@ -172,3 +172,21 @@ def test_saved_frames_are_used_and_a_changed_record_is_normalised_again(store, m
     again = people.link_new(store)
     assert again.new_records == 1 and again.existing_records == 241 and _members(store)["Q061"][0] == "T061"
     assert people.saved_model(store).frame_version == features.people.frame_version() and len(_frames(store)) == 242
+
+
+def test_records_erased_while_scoring_are_left_out(store, monkeypatch):
+    """An erasure between the scoring and the write: the erased existing record is nobody's match, the erased new
+    record is placed nowhere, the rest is linked."""
+    assert store.upsert([t for t in people_talents() if t.id in LATER] + extra()).ok
+    real = features.people.score_new
+
+    def erasing(*args, **kwargs):
+        result = real(*args, **kwargs)
+        assert store.delete("talent", "T010") and store.delete("talent", "N999")
+        return result
+
+    monkeypatch.setattr(features.people, "score_new", erasing)
+    report = people.link_new(store)
+    after = _members(store)
+    assert report.new_records == 4 and "N999" not in after and "T010" not in after
+    assert after["D010"] == ("D010", "linked") and after["D015"] == ("T015", "linked")
