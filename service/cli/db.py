@@ -132,7 +132,9 @@ def _link_imported(store: Any, json_: bool) -> Any:
     from service import people
 
     try:
-        linked = people.link_new(store)
+        with progress_bar(not json_) as progress:
+            progress.add_task("linking the new talents into the people", total=None)
+            linked = people.link_new(store)
     except Exception as e:  # the import is committed: say so, whatever failed
         reason = (str(getattr(e, "orig", None) or e).strip().splitlines() or [type(e).__name__])[0]
         fail(f"imported, but linking the new talents failed ({reason}); nothing of the linking was written: run "

@@ -115,7 +115,9 @@ def _link_new(url: str | None, json_: bool) -> None:
     store = open_store(url)
     with database_errors(store):
         store.check_schema()
-        report = people.link_new(store)
+        with progress_bar(not json_) as progress:
+            progress.add_task("linking the new talents into the people", total=None)
+            report = people.link_new(store)
     if json_:
         print_json(report.to_dict())
         if not report.linked:
