@@ -6,6 +6,7 @@ STAMP := $(VENV)/.installed
 DEMO_DIR ?= data/demo
 DEMO_TALENTS ?= 5000
 DEMO_DUPLICATES ?= 0
+DEMO_RELATIONS ?= 0.02
 
 .PHONY: install system-deps demo test test-fast lint notebooks-strip bench clean
 
@@ -31,7 +32,7 @@ system-deps:
 
 demo: install
 	@echo 'demo: generating the world, importing it and training the champion, then serving it (the first run encodes dense vectors: a few minutes)'
-	$(BIN)/talentmatch world generate $(DEMO_DIR) --talents $(DEMO_TALENTS) --seed 7 --duplicates $(DEMO_DUPLICATES)
+	$(BIN)/talentmatch world generate $(DEMO_DIR) --talents $(DEMO_TALENTS) --seed 7 --duplicates $(DEMO_DUPLICATES) --relations $(DEMO_RELATIONS)
 	$(BIN)/talentmatch db upgrade
 	$(BIN)/talentmatch db import $(DEMO_DIR)
 	$(BIN)/talentmatch db stats

@@ -9,7 +9,9 @@ the stages together and writes a world folder. Ranking well therefore means read
 relevance's factors and forms and the recruiters' noise are drawn per seed (recorded in the world's
 ``relevance.json``, documented in ``demo/README.md``), so no fixed constant fits every world.
 On request (``duplicates``) some persons arrive again as other sources' records, written differently, and which
-records are one person is recorded for evaluating record linkage only.
+records are one person is recorded for evaluating record linkage only; and (``relations``) some talents declare
+relations to enterprises or their staff (``relations.jsonl``, a product input for the conflict-of-interest rule),
+which the simulated recruiters and the truth respect on the posts the world's office evaluates.
 
 Only the CLI's ``world generate``, the tests and the benchmarks may import this package (an import-linter contract):
 it holds the truth, and the product must learn what it hides, never copy its constants or functional form.

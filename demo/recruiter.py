@@ -139,5 +139,22 @@ def simulate_feedback(
     return out
 
 
+def pass_over(events: list[dict], blocked: set[tuple[int, int]]) -> list[dict]:
+    """The feedback once the recruiters respect the office's conflict-of-interest policy: a talent whose (need,
+    talent) pair is ``blocked`` is still shown and may be viewed, but is never shortlisted or taken further; a
+    viewed one is rejected 90 minutes after the view. Other events are kept as they were, in order."""
+    if not blocked:
+        return events
+    out = []
+    for e in events:
+        if (e["need"], e["talent"]) not in blocked:
+            out.append(e)
+        elif e["action"] in (FeedbackAction.impression, FeedbackAction.view):
+            out.append(e)
+            if e["action"] is FeedbackAction.view:
+                out.append({**e, "action": FeedbackAction.reject, "time": e["time"] + timedelta(minutes=90)})
+    return out
+
+
 def _scaled(chances: np.ndarray, p: RecruiterParams) -> np.ndarray:
     return np.minimum(chances * p.click_scale, _P_MAX)

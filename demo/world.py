@@ -21,12 +21,13 @@ import numpy as np
 import orjson
 
 from demo.duplicates import add_duplicates
-from demo.latent import NOW, Latent, draw_needs, draw_talents
-from demo.recruiter import RecruiterParams, draw_recruiter, simulate_feedback
+from demo.latent import KINDS, NOW, Latent, draw_needs, draw_talents
+from demo.recruiter import RecruiterParams, draw_recruiter, pass_over, simulate_feedback
+from demo.relations import EVALUATED, Drawn, draw_relations
 from demo.relevance import RelevanceParams, draw_params, grade_needs
 from demo.render import Renderer, render_enterprises, render_incubators, render_need, render_talents
 from demo.vocabulary import PLATFORMS, Vocabulary, vocabulary
-from features.records import WORLD_FILES, FeedbackEvent, Record, Talent, dump
+from features.records import WORLD_FILES, Enterprise, FeedbackEvent, Record, Relation, Talent, dump
 from matcher.truth import TRUTH_FILE
 
 Progress = Callable[[str, int, int], None]
@@ -52,16 +53,17 @@ def generate_world(
     seed: int = 0,
     needs: int | None = None,
     duplicates: float = 0.0,
+    relations: float = 0.0,
     progress: Progress | None = None,
 ) -> dict[str, int]:
-    """Write a demo world (the six record files, ``truth.jsonl`` and ``PARAMS_FILE``) into ``out_dir``; same seed,
-    same bytes. The hidden relevance and the recruiters' noise are drawn per seed (``draw_params``,
-    ``draw_recruiter``) and recorded in ``PARAMS_FILE``.
+    """Write a demo world (the six record files — seven with ``relations`` —, ``truth.jsonl`` and ``PARAMS_FILE``)
+    into ``out_dir``; same seed, same bytes. The hidden relevance and the recruiters' noise are drawn per seed
+    (``draw_params``, ``draw_recruiter``) and recorded in ``PARAMS_FILE``.
 
     Sizes: ``needs`` defaults to one per 20 talents (40 to 2,000), enterprises to one per two needs. Files are
     written under temporary names and moved into place only when all are complete, so a failure leaves no
-    half-written world. ``progress(stage, done, total)`` reports the stages ``latent``, ``truth``, ``talents`` and
-    (with duplicates) ``duplicates``.
+    half-written world. ``progress(stage, done, total)`` reports the stages ``latent``, ``truth``, ``talents``, (with
+    duplicates) ``duplicates`` and (with relations) ``relations``.
     Returns the number of lines written per record or truth file name.
 
     ``duplicates`` (0–1): that share of the persons also arrive as 1–3 more talent records, as another source would
@@ -69,6 +71,13 @@ def generate_world(
     feedback; every talent gets a birth year and some common names are given to several distinct persons; the
     persons with several records are listed in ``PEOPLE_FILE``. With 0 (the default) the world is the same, byte
     for byte, as before this option existed.
+
+    ``relations`` (0–1): that share of the (original) talents declare a relation — employee, former employee,
+    founder or shareholder of an enterprise, family or co-author of an enterprise's employee — written to
+    ``relations.jsonl`` (``demo.relations``); some declared employees' profiles name the enterprise as employer. On
+    the post kinds the world's office evaluates, the simulated recruiters pass over a talent tied to the post's
+    enterprise at the world's present (viewed, then rejected) and the truth no longer grades them. With 0 (the
+    default) the world is the same, byte for byte, as before this option existed.
     """
     out_dir = Path(out_dir)
     for name, value, low in (("talents", talents, 1), ("seed", seed, 0), ("needs", needs, 1)):
@@ -76,12 +85,15 @@ def generate_world(
             raise ValueError(f"world generate: --{name} must be an integer >= {low}, got {value!r}")
     if isinstance(duplicates, bool) or not isinstance(duplicates, int | float) or not 0 <= duplicates <= 1:
         raise ValueError(f"world generate: --duplicates must be a share between 0 and 1, got {duplicates!r}")
+    if isinstance(relations, bool) or not isinstance(relations, int | float) or not 0 <= relations <= 1:
+        raise ValueError(f"world generate: --relations must be a share between 0 and 1, got {relations!r}")
     if out_dir.exists() and not out_dir.is_dir():
         raise ValueError(f"world generate: {out_dir} exists and is not a directory; pass a directory path")
     n_needs = needs if needs is not None else _default_needs(talents)
     v = vocabulary()
     ss = np.random.SeedSequence(seed)
-    s_ent, s_need, s_tal, s_truth, s_rneed, s_rtal, s_params, s_dupes = ss.spawn(8)  # a new stage appends, never shifts
+    # A new stage appends a stream, never shifts one: spawn(n) gives the same first children for any larger n.
+    s_ent, s_need, s_tal, s_truth, s_rneed, s_rtal, s_params, s_dupes, s_relations = ss.spawn(9)
     s_relevance, s_recruiter = s_params.spawn(2)
     params = draw_params(np.random.default_rng(s_relevance))
     recruiter = draw_recruiter(np.random.default_rng(s_recruiter))
@@ -95,7 +107,7 @@ def generate_world(
         progress("latent", 1, 1)
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    files = (name for kind, name in WORLD_FILES.items() if kind != "relation")  # the demo declares no relations
+    files = (name for kind, name in WORLD_FILES.items() if kind != "relation" or relations)
     names = (*files, TRUTH_FILE, PARAMS_FILE, *((PEOPLE_FILE,) if duplicates else ()))
     tmp = {name: out_dir / f".{name}.tmp" for name in names}
     counts: dict[str, int] = {}
@@ -125,6 +137,7 @@ def generate_world(
             counts[WORLD_FILES["talent"]] = talent_jobs.write(tmp[WORLD_FILES["talent"]], progress)
         need_ids = [n.id for n in need_records]
         tal_width = max(6, len(str(talents)))
+        copies_of: dict[int, list[int]] = {}
         if duplicates:
             rnd_dupes = random.Random(int(s_dupes.generate_state(1)[0]))
             if progress:
@@ -137,6 +150,24 @@ def generate_world(
             truth = [(n, c, g) for n, t, g in truth for c in (t, *copies_of.get(t, ()))]
             counts[WORLD_FILES["talent"]] = talents + sum(map(len, copies_of.values()))
             counts[PEOPLE_FILE] = len(copies_of)
+        if relations:
+            if progress:
+                progress("relations", 0, 1)
+            drawn = _write_relations(
+                tmp[WORLD_FILES["talent"]],
+                tmp[WORLD_FILES["relation"]],
+                random.Random(int(s_relations.generate_state(1)[0])),
+                relations,
+                lat,
+                enterprises,
+            )
+            counts[WORLD_FILES["relation"]] = len(drawn.rows)
+            blocked = _blocked(lat, drawn)
+            events = pass_over(events, blocked)
+            orig_of = {c: o for o, cs in copies_of.items() for c in cs}
+            truth = [(n, t, g) for n, t, g in truth if (n, orig_of.get(t, t)) not in blocked]
+            if progress:
+                progress("relations", 1, 1)
         counts[WORLD_FILES["feedback"]] = _write_records(
             tmp[WORLD_FILES["feedback"]],
             (
@@ -180,6 +211,48 @@ def _write_duplicates(
             ids = [f"T{p + 1:0{width}d}" for p in (orig, *pos)]
             fh.write(orjson.dumps({"person": f"P{k + 1:06d}", "talents": ids}) + b"\n")
     return copies_of
+
+
+def _write_relations(
+    talents_path: Path,
+    relations_path: Path,
+    rnd: random.Random,
+    share: float,
+    lat: Latent,
+    enterprises: Sequence[Enterprise],
+) -> Drawn:
+    """Draw the originals' relations, write them (validated) and rewrite the lines of the talents whose profile now
+    names their enterprise as employer (each validated again; the other lines are kept as they were)."""
+    lines = talents_path.read_bytes().splitlines()
+    rows = [orjson.loads(line) for line in lines]
+    n = len(lat.t_area)
+    fields: list[set[int]] = [set() for _ in enterprises]
+    for e, area in zip(lat.n_enterprise.tolist(), lat.n_area.tolist(), strict=True):
+        fields[e].add(area)
+    drawn = draw_relations(
+        rnd, rows[:n], lat.t_area.tolist(), [frozenset(f) for f in fields], lat.t_abroad.tolist(), enterprises, share
+    )
+    if drawn.employers:
+        for t, employer in drawn.employers.items():
+            lines[t] = orjson.dumps(dump(Talent.model_validate({**rows[t], "employer": employer})))
+        talents_path.write_bytes(b"\n".join(lines) + b"\n")
+    _write_records(relations_path, (Relation.model_validate(r) for r in drawn.rows))
+    return drawn
+
+
+def _blocked(lat: Latent, drawn: Drawn) -> set[tuple[int, int]]:
+    """(need, talent) positions of the pairs the world's office does not allow: a talent currently tied to the
+    need's enterprise, on a post kind it evaluates."""
+    tied: dict[int, list[int]] = {}
+    for e, t in drawn.current:
+        tied.setdefault(e, []).append(t)
+    evaluated = {KINDS.index(k) for k in EVALUATED}
+    return {
+        (need, t)
+        for need, (e, kind) in enumerate(zip(lat.n_enterprise.tolist(), lat.n_kind.tolist(), strict=True))
+        if kind in evaluated
+        for t in tied.get(e, ())
+    }
 
 
 def _write_records(path: Path, records: Sequence[Record] | object) -> int:

@@ -2,21 +2,25 @@
 
 The same person reaches the office several times — 王立新, "Lixin Wang", "Wang Lixin", "L. Wang" — from platforms,
 incubators and imports. :func:`link` scores candidate pairs with a Fellegi–Sunter model (Splink on its embedded
-DuckDB backend; the same settings run on Spark when a pool outgrows one machine) whose weights are learnt without
-labels: u from random pairs (fixed seed), m by expectation maximisation on pairs blocked on e-mail and on phone;
-the prior (how likely two random records are one person) from the pairs sharing an e-mail or phone, over the
-share of true pairs that do (from the learnt m). Pairs at or above ``threshold`` form persons (connected
-components); pairs between ``review_threshold`` and ``threshold`` are listed for a recruiter to confirm. Pure:
-records in, a :class:`Linkage` out, no store.
+DuckDB backend; Splink runs the same comparisons on Spark when a pool outgrows one machine, once the few levels
+written in DuckDB SQL are written for it too) whose weights are learnt without labels: u from random pairs (fixed
+seed), m by expectation maximisation on pairs blocked on e-mail and on phone, then u again among namesakes (EM on
+the pairs of one full name, m kept: the non-matches scored are namesakes); the prior (how likely two random records
+are one person) from the pairs sharing an e-mail or phone, over the share of true pairs that do (from the learnt m).
+Pairs at or above ``threshold`` form persons (connected components); pairs between ``review_threshold`` and
+``threshold`` are listed for a recruiter to confirm. Pure: records in, a :class:`Linkage` out, no store.
 
 Comparisons: the name across scripts (pypinyin of Chinese names; token order ignored, so surname-first and
 given-name-first agree; exact with name frequencies; surname plus given-name initial only when one record has
 nothing more, as "L. Wang" — two full names that differ disagree), e-mail exactly, phone exactly with phone
 frequencies (an office phone many records share says little), employer (legal form dropped, Chinese universities
 in pinyin) exactly with employer frequencies or by Jaro–Winkler, institutions and works titles by set overlap,
-nationality, incubator, and birth year (exact, ±1, different: strong evidence against) when records carry one.
-Blocking (who is compared at all): surname plus initial under either name order, e-mail, phone, or a shared work
-title.
+nationality, incubator, and birth year (exact, ±1, different: strong evidence against) when records carry one;
+what the person works on — skills (through the bilingual concept layer, so "lithium batteries" and "锂电池" agree)
+by Jaccard overlap, NSFC discipline codes (the same code, the same parent) — and the city of residence (the same
+city, the same country). Two namesakes in different fields stay apart; a copy sharing the skills joins.
+Blocking (who is compared at all): the same full name; surname plus initial under either name order where a record
+has nothing more ("L. Wang"); e-mail, phone, or a shared work title.
 
 The parts, for linking a few new records without re-linking the pool: :func:`frame` (records → normalised rows),
 :func:`settings` (the comparisons of :func:`_comparisons` and the blocking rules), :func:`train` (→ :class:`Model`,
@@ -56,6 +60,9 @@ EM_PAIRS = 1e6
 M_FLOOR = 1e-3
 """Least m probability of a level: one disagreement (say, two incubators) never outweighs every other agreement,
 however rarely EM saw true pairs disagree there."""
+NAMESAKE_MATCHES = 0.5
+"""u is learnt again among the pairs of one full name only when the model expects at most this share of them to be
+one person (a pool of namesakes, not of duplicates)."""
 U_PAIRS = 2e6
 """Random pairs for u: enough for stable non-match frequencies, a few seconds at 100k records."""
 
@@ -136,6 +143,7 @@ class Linkage:
         return out
 
 
+@cache
 def _fold(text: str) -> str:
     """Lower case, accents and punctuation gone ("Li-Xin" and "lixin" agree), spaces single."""
     text = unicodedata.normalize("NFKD", text)
@@ -168,8 +176,9 @@ def _readings(raw: str) -> list[tuple[str, str]]:
     if len(pairs) < 2:
         return []
     capitals = [t for w, t in pairs if len(t) > 1 and w.isupper()]
-    if len(capitals) == 1 and len(capitals) < len(pairs):
-        return [(capitals[0], "".join(t for _, t in pairs if t != capitals[0]))]
+    if len(capitals) == 1 and len(capitals) < len(pairs):  # "GUO Guo": only the upper-case word is the surname
+        at = next(i for i, (w, t) in enumerate(pairs) if t == capitals[0] and w.isupper())
+        return [(capitals[0], "".join(t for i, (_, t) in enumerate(pairs) if i != at))]
     initials = [t for _, t in pairs if len(t) == 1]
     if initials:
         longs = [t for _, t in pairs if len(t) > 1]
@@ -200,6 +209,7 @@ def _phone(raw: str | None) -> str | None:
     return digits if len(digits) >= 6 else None
 
 
+@cache
 def _employer(raw: str | None) -> str | None:
     """An employer's name without legal form, abbreviations spelt out, a Chinese university in pinyin:
     "湃翎半导体有限公司" and "湃翎半导体", "Peking Univ." and "Peking University", "浙江大学" and "Zhejiang University"
@@ -224,6 +234,22 @@ def _set(values: Iterable[str | None]) -> list[str] | None:
     return folded or None
 
 
+@cache
+def _skill(raw: str) -> str:
+    """A skill's key: the bilingual concept it names ("robot control" and "机器人控制" agree) when the concept
+    layer knows it, else its folded text."""
+    from features.concepts import mapper
+
+    cmap = mapper()
+    concepts = sorted({cmap.columns[c] for c in cmap.match(raw)[0] if cmap.columns[c].startswith("skill:")})
+    return "|".join(concepts) if concepts else _fold(raw)
+
+
+def _residence(t: Talent) -> str | None:
+    city = _fold(t.residence.city or "")
+    return f"{t.residence.country or ''}:{city}" if city else None
+
+
 def frame(talents: Iterable[Talent]) -> pd.DataFrame:
     """One row per talent with the normalised columns the comparisons read (``birth_year`` when Talent has it)."""
     rows = []
@@ -236,10 +262,14 @@ def frame(talents: Iterable[Talent]) -> pd.DataFrame:
             "institutions": _set(_employer(e.institution) for e in t.education),
             "works": _set(w.title for w in t.works),
             "incubator": t.incubator_id, "birth_year": getattr(t, "birth_year", None),
+            "skills": sorted({_skill(k) for k in t.skills if k.strip()}) or None,
+            "disciplines": sorted(set(t.disciplines)) or None,
+            "fields": sorted({d[:5] for d in t.disciplines if len(d) >= 5}) or None,
+            "residence": _residence(t),
         })  # fmt: skip
     df = pd.DataFrame(rows, columns=[
         "unique_id", "name", "keys", "initial", "email", "phone", "employer", "nationality", "institutions", "works",
-        "incubator", "birth_year",
+        "incubator", "birth_year", "skills", "disciplines", "fields", "residence",
     ])  # fmt: skip
     return df
 
@@ -296,6 +326,35 @@ def _comparisons(df: pd.DataFrame) -> list:
         comparison_levels=[cll.NullLevel("birth_year"), cll.ExactMatchLevel("birth_year"),
                            cll.AbsoluteDifferenceLevel("birth_year", 1), cll.ElseLevel()],
     )  # fmt: skip
+    jaccard = "len(list_intersect(skills_l, skills_r)) / len(list_distinct(list_concat(skills_l, skills_r)))"
+    skills = cl.CustomComparison(
+        output_column_name="skills",
+        comparison_levels=[
+            cll.NullLevel("skills"),
+            cll.CustomLevel(f"{jaccard} >= 0.6", "skills Jaccard >= 0.6"),
+            cll.CustomLevel(f"{jaccard} >= 0.3", "skills Jaccard >= 0.3"),
+            cll.CustomLevel("len(list_intersect(skills_l, skills_r)) >= 1", "a skill shared"),
+            cll.ElseLevel(),
+        ],
+    )
+    disciplines = cl.CustomComparison(
+        output_column_name="disciplines",
+        comparison_levels=[
+            cll.NullLevel("disciplines"),
+            cll.ArrayIntersectLevel("disciplines", 1),
+            cll.CustomLevel("len(list_intersect(fields_l, fields_r)) >= 1", "a parent discipline shared"),
+            cll.ElseLevel(),
+        ],
+    )
+    residence = cl.CustomComparison(
+        output_column_name="residence",
+        comparison_levels=[
+            cll.NullLevel("residence"),
+            cll.ExactMatchLevel("residence"),
+            cll.CustomLevel("split_part(residence_l, ':', 1) = split_part(residence_r, ':', 1)", "same country"),
+            cll.ElseLevel(),
+        ],
+    )
     candidates = {
         "name": name,
         "initial": initial,
@@ -307,14 +366,21 @@ def _comparisons(df: pd.DataFrame) -> list:
         "nationality": cl.ExactMatch("nationality"),
         "incubator": cl.ExactMatch("incubator"),
         "birth_year": year,
+        "skills": skills,
+        "disciplines": disciplines,
+        "residence": residence,
     }
     return [c for col, c in candidates.items() if df[col].notna().any()]
 
 
 def _blocking(df: pd.DataFrame) -> list:
     from splink import block_on
+    from splink.blocking_rule_library import CustomRule
 
-    rules = [block_on("keys", arrays_to_explode=["keys"])]
+    # Two full names are compared when they agree (two that differ speak against, and are compared anyway when
+    # they share an e-mail, phone or work); surname plus initial only brings in a record written short, "L. Wang".
+    short = 'l."keys" = r."keys" AND (l."name" IS NULL OR r."name" IS NULL)'
+    rules = [block_on("name"), CustomRule(short, sql_dialect="duckdb", arrays_to_explode=["keys"])]
     rules += [block_on(c) for c in ("email", "phone") if df[c].notna().any()]
     if df["works"].notna().any():
         rules.append(block_on("works", arrays_to_explode=["works"]))
@@ -377,7 +443,8 @@ def settings(df: pd.DataFrame, prior: float) -> Any:
 
 def train(df: pd.DataFrame, db: Any = None) -> Model:
     """The model of ``df`` (a :func:`frame` of two records or more), learnt without labels as the module docstring
-    says: u from random pairs, m by EM on the e-mail and phone blocks, the prior, every learnt m floored."""
+    says: u from random pairs (and among namesakes), m by EM on the e-mail and phone blocks, the prior, every learnt m
+    floored."""
     from splink import Linker, block_on
 
     db = db or _duckdb()
@@ -399,12 +466,21 @@ def train(df: pd.DataFrame, db: Any = None) -> Model:
     missed = 1.0
     for c in exact:
         missed *= 1 - m[c] * df[c].notna().mean() ** 2
-    model["probability_two_random_records_match"] = _prior(shared, len(df), recall=1 - missed)
+    prior = model["probability_two_random_records_match"] = _prior(shared, len(df), recall=1 - missed)
+    namesakes = _pairs(df["name"])
+    if "name" in names and namesakes >= EM_MIN_PAIRS:  # u among namesakes where they are mostly not one person
+        true_pairs = prior * len(df) * (len(df) - 1) / 2 * m.get("name", 0)  # (a small pool of duplicates only
+        if true_pairs <= NAMESAKE_MATCHES * namesakes:  # would teach that sharing a work is common among non-matches)
+            _namesake_u(linker, model)
     for comparison in model["comparisons"]:
         levels = [level for level in comparison["comparison_levels"] if not level.get("is_null_level")]
         if any(level.get("m_probability") for level in levels):  # EM saw matches compared here: a level it never
             for level in levels:  # saw among them is rare in matches (floored), not neutral
                 level["m_probability"] = max(level.get("m_probability") or 0, M_FLOOR)
+        elif comparison["output_column_name"] not in exact:  # EM saw no match compared here (no training pair
+            for level in levels:  # filled the column): no evidence either way rather than Splink's default m (which
+                level["m_probability"] = level.get("u_probability") or M_FLOOR  # made two shared institutions
+            # decisive). E-mail and phone, whose blocks EM learns from, keep the default (agreement: a match).
     return Model(json.loads(json.dumps(model, default=_plain)), len(df))  # plain JSON: a store keeps it as it is
 
 
@@ -502,6 +578,27 @@ def _scored(
             review.append(ReviewPair(left, right, p, agreed))
     review.sort(key=lambda r: (-r.probability, r.left, r.right))
     return scores, review
+
+
+def _namesake_u(linker, model: dict) -> None:
+    """u among pairs of one full name (EM on the name block, m kept), into ``model``: nearly every pair scored agrees
+    on the name, so the non-matches the model must tell apart are namesakes — who share a nationality, a country or
+    a city more often than random pairs (two random records share a city 2.5 % of the time on the 30k development
+    world; two namesakes that are not one person 3.5 %): u from random pairs alone double counts the name."""
+    from splink import block_on
+
+    try:
+        linker.training.estimate_parameters_using_expectation_maximisation(
+            block_on("name"), fix_m_probabilities=True, fix_u_probabilities=False, max_pairs=EM_PAIRS
+        )
+    except ValueError:
+        return
+    learnt = {c["output_column_name"]: c for c in linker.misc.save_model_to_json()["comparisons"]}
+    for comparison in model["comparisons"]:
+        name = comparison["output_column_name"]
+        for level, new in zip(comparison["comparison_levels"], learnt[name]["comparison_levels"], strict=True):
+            if new.get("u_probability") is not None and not level.get("is_null_level"):
+                level["u_probability"] = new["u_probability"]
 
 
 def _shared_pairs(df: pd.DataFrame, columns: list[str]) -> int:

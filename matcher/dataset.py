@@ -10,11 +10,18 @@ retrieved talents during training, not only the ones the legacy system happened 
 
 Each row also says how its talent met the recruiter (``shown``, ``examined``, ``position``): a grade 0 of a talent
 never examined is not a judgement, and ``matcher.train`` weighs such rows accordingly.
+
+With ``persons`` (talent id → person id, ``matcher.labels.Persons``) a need has one row per person: the labelled
+record of a judged person (labels folded by ``labels.fold_persons``), and of a person retrieved on several records
+only the best-retrieved one. The other records of a judged person are never negatives — they are the same person,
+judged already —, and no person weighs more than once in the loss. Kin are dropped after the negatives are drawn, so
+the rows are those of training per record less the kin (the same seed draws the same negatives).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -26,7 +33,7 @@ from features.indices import Indices
 from features.matrix import feature_matrix
 from features.records import FeedbackEvent, Need
 from features.schema import SCHEMA
-from matcher.labels import Exposure
+from matcher.labels import Exposure, Persons, person_key
 from matcher.retrieve import retrieve
 
 
@@ -81,11 +88,16 @@ def build_rank_data(
     now: datetime | None = None,
     random_state: int = 0,
     exposure: Mapping[tuple[str, str], Exposure] | None = None,
+    persons: Persons | None = None,
+    exclude: Mapping[str, AbstractSet[str]] | None = None,
 ) -> RankData:
     """Feature rows and grades for ``needs`` (one feature-matrix call per need). Feedback talents no longer indexed
     are dropped; ``negatives`` is the sample size per need in ``sampled`` mode. A need with no rows is skipped.
     Rows within a need are in a seeded random order. ``exposure`` (``labels.exposure_from_feedback``) fills
-    ``examined``, ``judged`` and ``position``; without it every labelled row counts as judged at an unknown position."""
+    ``examined``, ``judged`` and ``position``; without it every labelled row counts as judged at an unknown position.
+    ``persons``: one row per person (see the module docstring); of a person's labelled records (labels not folded)
+    the highest-graded stays. ``exclude``: need id → persons (the talent id of a record standing alone) never taken
+    as retrieved negatives for it (``retrain``: those the need's receipt rows hold already)."""
     mode = CandidateMode(mode)
     rng = np.random.default_rng(random_state)
     by_need: dict[str, dict[str, int]] = {}
@@ -95,16 +107,27 @@ def build_rank_data(
     Xs, ys, groups, need_ids, talent_ids, shown, examined, judged, position = [], [], [], [], [], [], [], [], []
     for need in needs:
         known = {t: g for t, g in by_need.get(need.id, {}).items() if t in idx.talents}
+        drop: set[str] = set()
+        if persons:
+            known = _one_per_person(known, persons)
         ids = list(known)
         if mode is not CandidateMode.feedback:
             extra = [t for t in retrieve_ids(idx, need, k) if t not in known]
             if mode is CandidateMode.sampled and len(extra) > negatives:
                 extra = [extra[i] for i in np.sort(rng.choice(len(extra), negatives, replace=False))]
+            away = (exclude or {}).get(need.id, frozenset())
+            if persons or away:  # kin leave after the draw: the rows are the per-record rows less the kin
+                kept = _new_persons(extra, {person_key(persons, t) for t in known} | set(away), persons)
+                drop = set(extra) - set(kept)
             ids += extra
         if not ids:
             continue
         # Shuffled within the need: labelled talents first would let tied scores (an early tree) look perfect.
         ids = [ids[i] for i in rng.permutation(len(ids))]
+        if drop:  # after the shuffle too, so that the seed draws the same for every later need
+            ids = [t for t in ids if t not in drop]
+            if not ids:
+                continue
         Xs.append(feature_matrix(idx, need, ids, now=now, eligibility=check(need, idx.table, idx.table.rows(ids))))
         ys.append(np.array([known.get(t, 0) for t in ids], dtype=np.int32))
         groups.append(len(ids))
@@ -127,3 +150,25 @@ def build_rank_data(
         judged=np.array(judged, dtype=bool),
         position=np.array(position, dtype=np.int64),
     )
+
+
+def _one_per_person(known: dict[str, int], persons: Persons) -> dict[str, int]:
+    """The labelled records, one per person: its highest grade's (the smallest id on a tie)."""
+    best: dict[str, str] = {}
+    for t in sorted(known):
+        p = person_key(persons, t)
+        if p not in best or known[t] > known[best[p]]:
+            best[p] = t
+    keep = set(best.values())
+    return {t: g for t, g in known.items() if t in keep}
+
+
+def _new_persons(ids: list[str], seen: set[str], persons: Persons | None) -> list[str]:
+    """``ids`` (best first) less the records of persons in ``seen`` and the later records of one person."""
+    out = []
+    for t in ids:
+        p = person_key(persons, t)
+        if p not in seen:
+            seen.add(p)
+            out.append(t)
+    return out

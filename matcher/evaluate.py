@@ -12,6 +12,12 @@ Metrics, per need and then averaged over needs (also per post kind):
 - ``recall@k``: relevant candidates in the top k over all relevant talents of the need that are indexed and pass
   its hard rules (a talent the rules exclude can never be recommended), so ``recall@300`` measures retrieval.
 
+With ``persons`` (talent id → person id) the evaluation judges what a recruiter sees, one card per person: each
+scorer's list keeps a person's best-ranked record only (``matcher.pipeline.one_per_person``'s rule), a person's
+grade is the highest of its records' (feedback folded by ``labels.fold_persons`` grades one record of the person),
+and recall counts persons. A person is then counted once in NDCG however many records it arrived as; without
+``persons`` (or when no candidate shares its person) every figure is the same as before.
+
 A need with no relevant candidate has no defined NDCG, MAP or MRR and is skipped for those (recall still counts
 it as 0 when it has relevant talents that retrieval missed). Ties in a score are broken by a seeded random order
 for MRR and recall, so a constant scorer gets the random baseline's figures instead of the retrieval order's.
@@ -34,6 +40,7 @@ from features.matrix import feature_matrix, text_relevance
 from features.records import Need
 from features.schema import SCHEMA
 from matcher.dataset import retrieve_ids
+from matcher.labels import Persons, person_key
 
 ScoreFn = Callable[[np.ndarray, Need], np.ndarray]
 MODEL_NAMES = ("lambdarank", "random", "bm25", "dense", "concept", "blend")
@@ -122,11 +129,13 @@ def evaluate(
     k: int = 300,
     now: datetime | None = None,
     random_state: int = 0,
+    persons: Persons | None = None,
 ) -> dict[str, dict]:
     """``{scorer name: {metric: mean over needs, ..., "by_kind": {post kind: {metric: mean}}}}`` on ``needs``.
 
     Relevance: ``truth`` (need → talent → grade) when given, else ``feedback_labels`` ((need, talent) → grade).
-    Every scorer sees the same candidates (the retrieved top-``k``) and feature rows (freshness clock ``now``)."""
+    Every scorer sees the same candidates (the retrieved top-``k``) and feature rows (freshness clock ``now``).
+    ``persons``: one card per person (see the module docstring)."""
     if truth is None and feedback_labels is None:
         raise ValueError("evaluate: give truth (demo worlds) or feedback_labels (held-out feedback) to score against")
     if not scorers:
@@ -142,17 +151,39 @@ def evaluate(
     for need in needs:
         rel_map = relevance.get(need.id, {})
         wanted = [t for t, g in rel_map.items() if g >= 1 and t in idx.talents]
-        n_wanted = int(check(need, idx.table, idx.table.rows(wanted)).passed.sum()) if wanted else 0
+        passed = check(need, idx.table, idx.table.rows(wanted)).passed if wanted else np.zeros(0, bool)
+        n_wanted = len({person_key(persons, t) for t, ok in zip(wanted, passed.tolist(), strict=True) if ok})
         cands = retrieve_ids(idx, need, k)
         if not cands:
             continue
-        rel = np.array([rel_map.get(t, 0) for t in cands], dtype=np.float64)
+        keys = [person_key(persons, t) for t in cands]
+        shared = len(set(keys)) < len(keys)
+        if persons:  # a person's grade: the highest of its records'
+            grade: dict[str, int] = {}
+            for t, g in rel_map.items():
+                p = person_key(persons, t)
+                grade[p] = max(g, grade.get(p, 0))
+            rel = np.array([grade.get(p, 0) for p in keys], dtype=np.float64)
+        else:
+            rel = np.array([rel_map.get(t, 0) for t in cands], dtype=np.float64)
         X = feature_matrix(idx, need, cands, now=now)
         tie = np.random.default_rng([random_state, zlib.crc32(need.id.encode())]).random(len(cands))
         kinds.append(need.kind.value)
         for name, fn in scorers.items():
-            per_need[name].append(_metrics(rel, np.asarray(fn(X, need), dtype=np.float64), tie, n_wanted, k_recall))
+            score = np.asarray(fn(X, need), dtype=np.float64)
+            if shared:  # one card per person: each person's best-ranked record under this scorer
+                keep = _first_per_person(keys, score, tie)
+                per_need[name].append(_metrics(rel[keep], score[keep], tie[keep], n_wanted, k_recall))
+            else:
+                per_need[name].append(_metrics(rel, score, tie, n_wanted, k_recall))
     return {name: _average(rows, kinds) for name, rows in per_need.items()}
+
+
+def _first_per_person(keys: Sequence[str], score: np.ndarray, tie: np.ndarray) -> np.ndarray:
+    """Indices of each person's best-ranked candidate (score, then the seeded tie order), in candidate order."""
+    order = np.lexsort((tie, -score))
+    _, first = np.unique(np.array(keys, dtype=object)[order], return_index=True)
+    return np.sort(order[first])
 
 
 def _metrics(rel: np.ndarray, score: np.ndarray, tie: np.ndarray, n_wanted: int, k_recall: Sequence[int]) -> dict:

@@ -13,12 +13,18 @@ What the grades cannot say is whether a 0 was ever judged: ``exposure_from_feedb
 it was shown at and whether the recruiter examined it (any action beyond the impression), and
 ``examination_propensity`` estimates from the same feedback how likely a talent shown at each position is examined.
 Training uses both to treat unexamined talents as unknown and to undo position bias (``matcher.train``).
+
+Feedback is about a person, not a record: the same person may arrive as several talent records (``features.people``),
+and a recruiter judges whichever one the ranking showed. ``fold_persons`` gives each (need, person) one record — the
+one first judged — so labels, exposure and the rows built from them count the person once, and the other records of
+a judged person never pass for strangers (``matcher.dataset`` keeps them out of the negatives).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 from sklearn.isotonic import IsotonicRegression
@@ -42,6 +48,48 @@ DEFAULT_LABELS: dict[str, int] = {
 _ACTIONS = [a.value for a in FeedbackAction]
 EXPOSURES = frozenset({FeedbackAction.impression, FeedbackAction.view})
 """Events that say a talent was shown or opened, not what the recruiter thought of it."""
+
+
+Persons = Mapping[str, str]
+"""Talent id → person id for the records that share their person with another (``features.people.link``'s
+``persons``, or the store's ``person_members`` read by ``service.people.person_map``); a record not named stands alone.
+The matcher never reads the store: the service passes this down."""
+
+
+def person_key(persons: Persons | None, talent_id: str) -> str:
+    """The person of ``talent_id`` (the record itself when it stands alone)."""
+    return persons.get(talent_id, talent_id) if persons else talent_id
+
+
+def fold_persons(events: Sequence[FeedbackEvent], persons: Persons | None) -> list[FeedbackEvent]:
+    """``events`` with every (need, person)'s events addressed to one record of the person: the record of its
+    earliest judgement (shortlist … hire, reject) for the need, else of its earliest event (by time, undated last;
+    ties in input order). Feedback on any record of a person then grades the person once — its highest judgement, as
+    for one record —, and its exposure (position, examined) joins its records'. Events of persons seen on one record
+    only, and every event when ``persons`` is empty, are returned as they are."""
+    events = list(events)
+    if not persons:
+        return events
+    order = sorted(range(len(events)), key=lambda i: (events[i].time is None, events[i].time or datetime.min))
+    first: dict[tuple[str, str], str] = {}
+    judged: dict[tuple[str, str], str] = {}
+    records: dict[tuple[str, str], set[str]] = {}
+    for i in order:
+        ev = events[i]
+        key = (ev.need_id, person_key(persons, ev.talent_id))
+        first.setdefault(key, ev.talent_id)
+        if ev.action not in EXPOSURES:
+            judged.setdefault(key, ev.talent_id)
+        records.setdefault(key, set()).add(ev.talent_id)
+    out = []
+    for ev in events:
+        key = (ev.need_id, person_key(persons, ev.talent_id))
+        if len(records[key]) > 1:
+            chosen = judged.get(key, first[key])
+            if chosen != ev.talent_id:
+                ev = ev.model_copy(update={"talent_id": chosen})
+        out.append(ev)
+    return out
 
 
 def labels_from_feedback(

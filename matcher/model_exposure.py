@@ -17,6 +17,7 @@ from features.matrix import feature_matrix
 from features.records import Need
 from matcher.dataset import retrieve_ids
 from matcher.exposure import exposure_table, talent_attributes
+from matcher.labels import Persons, person_key
 
 TOP_K = 10
 """Slots counted as shown: the first page a recruiter reads."""
@@ -29,16 +30,22 @@ def top_k_shown(
     *,
     k: int = TOP_K,
     now: datetime | None = None,
+    persons: Persons | None = None,
 ) -> pd.DataFrame:
     """(need_id, talent_id, position) rows of the first ``k`` candidates ``predict`` ranks for each need (1-based
-    positions; ties broken by retrieval order)."""
+    positions; ties broken by retrieval order); with ``persons``, one card per person (its best-ranked record)."""
     rows: list[tuple[str, str, int]] = []
     for need in needs:
         cands = retrieve_ids(idx, need)
         if not cands:
             continue
         scores = np.asarray(predict(feature_matrix(idx, need, cands, now=now)), dtype=float)
-        order = np.argsort(-scores, kind="stable")[:k]
+        order = np.argsort(-scores, kind="stable")
+        if persons:
+            keys = np.array([person_key(persons, cands[i]) for i in order], dtype=object)
+            _, first = np.unique(keys, return_index=True)
+            order = order[np.sort(first)]
+        order = order[:k]
         rows += [(need.id, cands[i], p) for p, i in enumerate(order, 1)]
     return pd.DataFrame(rows, columns=["need_id", "talent_id", "position"])
 
@@ -51,9 +58,11 @@ def heldout_exposure(
     *,
     k: int = TOP_K,
     now: datetime | None = None,
+    persons: Persons | None = None,
 ) -> pd.DataFrame:
-    """``exposure_table`` of ``predict``'s top ``k`` on ``needs`` against the ``relevant`` (need, talent) pairs."""
-    shown = top_k_shown(idx, needs, predict, k=k, now=now)
+    """``exposure_table`` of ``predict``'s top ``k`` on ``needs`` against the ``relevant`` (need, talent) pairs
+    (``persons``: one card per person, as ``top_k_shown``)."""
+    shown = top_k_shown(idx, needs, predict, k=k, now=now, persons=persons)
     pairs = pd.DataFrame(list(relevant), columns=["need_id", "talent_id"])
     return exposure_table(shown, pairs, talent_attributes(idx.talents.values()))
 

@@ -114,6 +114,8 @@ class Ranking:
     removed: dict[str, int]
     schema_version: str = SCHEMA.version
     removed_ids: dict[str, str] = field(default_factory=dict, repr=False)
+    persons: dict[str, str] = field(default_factory=dict, repr=False)
+    """The person of each candidate that belongs to one of several records (``Pool.persons``), by talent id."""
 
     def to_dict(self) -> dict:
         """The JSON form: ``need_id``, ``model_version``, ``personalized``, ``schema_version``, ``candidates``
@@ -363,4 +365,5 @@ def rank(
         candidates=page(pool, idx, k, offset, top_reasons=top_reasons),
         removed=pool.removed,
         removed_ids=pool.removed_ids,
+        persons=pool.persons,
     )

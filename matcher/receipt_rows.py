@@ -17,6 +17,12 @@ Rows, one per (need, shown talent), grouped by need:
   caller to build as ``train`` does, from the current records.
 
 Only pages with at least one event are read: a page nobody acted on says nothing about what was looked at.
+
+With ``persons`` (talent id → person id) rows are one per (need, shown person): the events of all the person's
+records grade and expose the person, its row is the record the receipt of its first event showed, and a record of a
+person that already has a row for the need — a page from before the records were linked showing both, or a later
+page showing the other record — is skipped and counted (``same_person``): never a passed-over 0 beside the
+person's own judgement.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ import numpy as np
 from features.records import FeedbackAction, FeedbackEvent
 from features.schema import SCHEMA, FeatureSchema
 from matcher.dataset import RankData
-from matcher.labels import DEFAULT_LABELS, exposure_from_feedback, labels_from_feedback
+from matcher.labels import DEFAULT_LABELS, Persons, exposure_from_feedback, labels_from_feedback, person_key
 
 
 @dataclass(frozen=True)
@@ -51,8 +57,9 @@ class ShownPage:
 @dataclass(frozen=True)
 class Joined:
     """The receipt rows (``data``), the events with no receipt (``recompute``), and counts of what was left out
-    and why (``skipped``: ``other_schema``, ``erased`` and ``shown_again`` rows; ``other_schema_events`` and
-    ``need_mismatch`` events; ``labels_without_row``: pairs acted on whose shown row is gone)."""
+    and why (``skipped``: ``other_schema``, ``erased``, ``shown_again`` and ``same_person`` rows;
+    ``other_schema_events`` and ``need_mismatch`` events; ``labels_without_row``: pairs acted on whose shown row is
+    gone)."""
 
     data: RankData
     recompute: list[FeedbackEvent]
@@ -86,11 +93,13 @@ def join_receipts(
     label_map: Mapping[str, int] = DEFAULT_LABELS,
     schema: FeatureSchema = SCHEMA,
     random_state: int = 0,
+    persons: Persons | None = None,
 ) -> Joined:
     """Join ``events`` to the receipts in ``pages`` (ranking id → page); see the module docstring."""
     skipped = dict.fromkeys(
-        ("other_schema", "erased", "shown_again", "other_schema_events", "need_mismatch", "labels_without_row"), 0
-    )
+        ("other_schema", "erased", "shown_again", "same_person", "other_schema_events", "need_mismatch",
+         "labels_without_row"), 0,
+    )  # fmt: skip
     joined_events: list[FeedbackEvent] = []
     recompute: list[FeedbackEvent] = []
     other_schema: set[str] = set()
@@ -108,33 +117,43 @@ def join_receipts(
     for rid in other_schema:
         skipped["other_schema"] += len(pages[rid].positions)
 
-    labels = labels_from_feedback(joined_events, label_map)
-    exposure = exposure_from_feedback(joined_events)
+    # keyed by (need, person): a person's events grade, expose and place it once, whichever record they name
+    by_person = [_as_person(ev, persons) for ev in joined_events]
+    labels = labels_from_feedback(by_person, label_map)
+    exposure = exposure_from_feedback(by_person)
     first_rid: dict[tuple[str, str], str] = {}
+    first_tid: dict[tuple[str, str], str] = {}  # the record the person's first event named
     deepest: dict[str, int] = {}
-    for ev in sorted(joined_events, key=lambda e: (e.time is None, e.time or datetime.min)):
+    for ev, orig in sorted(zip(by_person, joined_events, strict=True), key=lambda e: _when(e[0])):
         first_rid.setdefault((ev.need_id, ev.talent_id), ev.ranking_id)
+        first_tid.setdefault((ev.need_id, ev.talent_id), orig.talent_id)
         if ev.action is not FeedbackAction.impression and ev.position is not None:
             deepest[ev.ranking_id] = max(deepest.get(ev.ranking_id, -1), ev.position)
 
     used = sorted({ev.ranking_id for ev in joined_events}, key=lambda r: (pages[r].created_at, r))
     taken: set[tuple[str, str]] = set()
-    need_of, talent_of, position, passed, feats = [], [], [], [], []
+    need_of, talent_of, person_of, position, passed, feats = [], [], [], [], [], []
     by_model: dict[str, int] = {}
+    showing: dict[tuple[str, str], set[str]] = {}
     for rid in used:
         page = pages[rid]
         for pos, tid, feat in zip(page.positions, page.talent_ids, page.features, strict=True):
             if tid is None or feat is None:
                 skipped["erased"] += 1
                 continue
-            key = (page.need_id, tid)
+            key = (page.need_id, person_key(persons, tid))
             first = first_rid.get(key)
+            if (first == rid and tid != first_tid[key]) or (first is None and rid in showing.get(key, ())):
+                skipped["same_person"] += 1  # the person's row is the record acted on, or the first one shown
+                continue
             if (first is not None and first != rid) or (first is None and key in taken):
                 skipped["shown_again"] += 1
                 continue
             taken.add(key)
+            showing.setdefault(key, set()).add(rid)
             need_of.append(page.need_id)
             talent_of.append(tid)
+            person_of.append(key[1])
             position.append(pos)
             passed.append(first is None and pos < deepest.get(rid, -1))
             feats.append(feat)
@@ -148,7 +167,7 @@ def join_receipts(
     # Grouped by need; shuffled within a need, so tied scores never look like the shown order.
     order = np.lexsort((rng.random(len(codes)), codes))
     X = feature_rows([feats[i] for i in order], schema)
-    keys = [(need_of[i], talent_of[i]) for i in order]
+    keys = [(need_of[i], person_of[i]) for i in order]
     seen = [exposure.get(k) for k in keys]
     was_passed = np.array(passed, dtype=bool)[order]
     data = RankData(
@@ -156,13 +175,23 @@ def join_receipts(
         y=np.array([labels.get(k, 0) for k in keys], dtype=np.int32),
         group=np.bincount(codes).astype(np.int64),
         need_ids=[str(n) for n in needs],
-        talent_ids=[k[1] for k in keys],
+        talent_ids=[talent_of[i] for i in order],
         shown=np.ones(len(keys), dtype=bool),
         examined=np.array([e is not None and e.examined for e in seen], dtype=bool) | was_passed,
         judged=np.array([e is not None and e.judged for e in seen], dtype=bool) | was_passed,
         position=np.array(position, dtype=np.int64)[order],
     )
     return Joined(data, recompute, skipped, len(used), len(other_schema), by_model)
+
+
+def _when(ev: FeedbackEvent) -> tuple[bool, datetime]:
+    return (ev.time is None, ev.time or datetime.min)
+
+
+def _as_person(ev: FeedbackEvent, persons: Persons | None) -> FeedbackEvent:
+    """``ev`` addressed to its talent's person (itself when it stands alone)."""
+    p = person_key(persons, ev.talent_id)
+    return ev if p == ev.talent_id else ev.model_copy(update={"talent_id": p})
 
 
 def take_needs(data: RankData, need_ids: set[str] | frozenset[str]) -> RankData:

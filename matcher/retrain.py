@@ -6,6 +6,11 @@ needs and says what a run would do (``--dry-run`` prints it). ``retrain_and_regi
 feedback that has no receipt as ``train`` does (today's records, retrieved negatives), fits, scores the new model
 and the champion on the same held-out rows (receipt features as shown) against the feedback grades, logs the run
 with its watermark and promotes only through the gate (``matcher.registry.register_and_gate``).
+
+Feedback teaches about people: with ``persons`` (talent id → person id, which ``service.retraining`` reads from the
+store's ``person_members``) the receipt rows are one per (need, person) (``receipt_rows.join_receipts``), the events
+without a receipt are folded per person (``labels.fold_persons``) and their sampled negatives leave out the judged
+persons' other records (``dataset.build_rank_data``), so the held-out NDCG counts each person once.
 """
 
 from __future__ import annotations
@@ -27,7 +32,15 @@ from matcher import registry
 from matcher.dataset import RankData, build_rank_data, snapshot_time
 from matcher.drift import profile
 from matcher.evaluate import Splits, split_needs
-from matcher.labels import DEFAULT_LABELS, examination_propensity, exposure_from_feedback, labels_from_feedback
+from matcher.labels import (
+    DEFAULT_LABELS,
+    Persons,
+    examination_propensity,
+    exposure_from_feedback,
+    fold_persons,
+    labels_from_feedback,
+    person_key,
+)
 from matcher.ranker import indices_encoder
 from matcher.receipt_rows import Joined, ShownPage, concat, empty_rank_data, join_receipts, take_needs
 from matcher.registry.runs import PROFILE_PATH, feedback_window
@@ -86,6 +99,8 @@ class RetrainPlan:
     recompute_labels: dict[tuple[str, str], int]
     splits: Splits
     champion: ChampionNeeds = ChampionNeeds()
+    persons: Persons | None = None
+    """Talent id → person id of the records linked with others (None: per record)."""
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready counts (what ``--dry-run`` prints)."""
@@ -106,6 +121,7 @@ class RetrainPlan:
                 "recomputed_events": len(self.joined.recompute),
             },
             "rows_by_model": self.joined.by_model,
+            "persons": len(set((self.persons or {}).values())),
             "skipped": self.joined.skipped,
             "heldout_needs": self.splits.test,
             "heldout": {
@@ -125,9 +141,11 @@ def plan(
     champion: ChampionNeeds = ChampionNeeds(),
     label_map: Mapping[str, int] = DEFAULT_LABELS,
     random_state: int = 0,
+    persons: Persons | None = None,
 ) -> RetrainPlan:
-    """Join and split; ``NothingNew`` when ``since`` names the new events and there are none, ``ValueError`` when
-    too few needs have feedback. ``known_needs``: the needs that still exist (feedback on a deleted need is ignored).
+    """Join and split (per person with ``persons``: see the module docstring); ``NothingNew`` when ``since`` names the
+    new events and there are none, ``ValueError`` when too few needs have feedback. ``known_needs``: the needs that
+    still exist (feedback on a deleted need is ignored).
 
     The held-out needs are as many as ``split_needs`` holds out, drawn first from the needs the champion never
     trained on (not in ``champion.trained``): the gate scores both models there, and a need the champion trained on
@@ -139,12 +157,14 @@ def plan(
             f"retrain: no feedback recorded since the last training run (journal seq {since.seq}, "
             f"{len(feedback)} event(s) in all); record feedback through the API first, or run `talentmatch train`"
         )
-    joined = join_receipts(feedback, pages, label_map=label_map, random_state=random_state)
-    receipt_pairs = set(zip(_pair_needs(joined.data), joined.data.talent_ids, strict=True))
+    persons = persons or None
+    joined = join_receipts(feedback, pages, label_map=label_map, random_state=random_state, persons=persons)
+    receipt_pairs = {(n, person_key(persons, t)) for n, t in zip(_pair_needs(joined.data), joined.data.talent_ids,
+                                                                  strict=True)}  # fmt: skip
     recompute = {
         key: g
-        for key, g in labels_from_feedback(joined.recompute, label_map).items()
-        if key not in receipt_pairs and key[0] in known_needs
+        for key, g in labels_from_feedback(fold_persons(joined.recompute, persons), label_map).items()
+        if (key[0], person_key(persons, key[1])) not in receipt_pairs and key[0] in known_needs
     }
     needs = (set(joined.data.need_ids) & set(known_needs)) | {n for n, _ in recompute}
     if len(needs) < 3:
@@ -153,7 +173,9 @@ def plan(
             f"{len(recompute)} pair(s) without a receipt); retraining needs at least 3 (train, valid, test)"
         )
     splits = split_needs(sorted(needs), random_state=random_state, test_first=needs - champion.trained)
-    return RetrainPlan(since, snapshot_time(feedback), len(feedback), len(new), joined, recompute, splits, champion)
+    return RetrainPlan(
+        since, snapshot_time(feedback), len(feedback), len(new), joined, recompute, splits, champion, persons
+    )
 
 
 def _pair_needs(data: RankData) -> list[str]:
@@ -209,8 +231,8 @@ def retrain_and_register(
     train_rows, valid_rows, test_rows = part(splits.train), part(splits.valid), part(splits.test)
     if not len(train_rows):
         raise ValueError("retrain: the training needs have no rows; record more feedback")
-    exposure = exposure_from_feedback(feedback)
-    prep = Prepared(splits, train_rows, valid_rows, examination_propensity(exposure), now, {})
+    exposure = exposure_from_feedback(fold_persons(feedback, the_plan.persons))
+    prep = Prepared(splits, train_rows, valid_rows, examination_propensity(exposure), now, {}, the_plan.persons)
     clock["rows"] = time.perf_counter() - t0
 
     say("fit")
@@ -251,6 +273,7 @@ def retrain_and_register(
             "rows_receipts": rows["receipts"],
             "rows_recomputed": rows["recomputed"],
             "new_events": the_plan.new_events,
+            "persons": len(set((the_plan.persons or {}).values())),
             **registry.watermark_param(the_plan.new_watermark, the_plan.since.journal),
             **feedback_window(feedback),
         },
@@ -296,7 +319,13 @@ def _recomputed_rows(
     needs = sorted({n for n, _ in labels} & set(idx.needs))
     if not needs:
         return empty_rank_data(len(SCHEMA.names))
+    persons = the_plan.persons
+    receipts = the_plan.joined.data  # a person with a receipt row for the need is no negative of its other group
+    held: dict[str, set[str]] = {}
+    for n, t in zip(_pair_needs(receipts), receipts.talent_ids, strict=True):
+        held.setdefault(n, set()).add(person_key(persons, t))
     return build_rank_data(
         idx, [idx.needs[n] for n in needs], labels, mode=DEFAULT_MODE, k=k, negatives=negatives, now=now,
-        random_state=seed, exposure=exposure_from_feedback(the_plan.joined.recompute),
+        random_state=seed, exposure=exposure_from_feedback(fold_persons(the_plan.joined.recompute, persons)),
+        persons=persons, exclude=held,
     )  # fmt: skip

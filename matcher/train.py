@@ -9,6 +9,11 @@ Feedback comes from rankings a recruiter scrolled: a grade 0 is a judgement only
 ``LabelTreatment`` says what a row that was never examined counts for (``unexamined``: shown but not opened;
 ``context_weight``: retrieved but never shown) and how position bias is undone (``debias``). ``prepare`` builds
 the rows once and ``fit_model`` fits one treatment on them, so comparisons (``bench quality``) share the features.
+
+Feedback teaches about people: with ``persons`` (talent id → person id; the service reads the store's, a world
+folder may be linked by ``features.people.link``) feedback on any record of a person grades the person for that need
+(``labels.fold_persons``), each need has one row per person (``dataset.build_rank_data``) and the held-out needs are
+scored one card per person (``evaluate.evaluate``).
 """
 
 from __future__ import annotations
@@ -28,7 +33,14 @@ from features.schema import SCHEMA
 from matcher.dataset import CandidateMode, RankData, build_rank_data, snapshot_time
 from matcher.drift import profile
 from matcher.evaluate import Splits, baseline_scorers, evaluate, split_needs
-from matcher.labels import DEFAULT_LABELS, examination_propensity, exposure_from_feedback, labels_from_feedback
+from matcher.labels import (
+    DEFAULT_LABELS,
+    Persons,
+    examination_propensity,
+    exposure_from_feedback,
+    fold_persons,
+    labels_from_feedback,
+)
 from matcher.ranker import EncoderId, LambdaRankModel, indices_encoder
 
 Progress = Callable[[str], None]
@@ -123,6 +135,7 @@ class Prepared:
     propensity: np.ndarray
     now: datetime | None
     labels: dict[tuple[str, str], int]
+    persons: Persons | None = None
 
 
 @dataclass
@@ -160,9 +173,12 @@ def prepare(
     test_size: float = 0.2,
     valid_size: float = 0.1,
     random_state: int = 0,
+    persons: Persons | None = None,
 ) -> Prepared:
-    """Split the needs with feedback and build the training and validation rows (with each row's exposure)."""
+    """Split the needs with feedback and build the training and validation rows (with each row's exposure);
+    ``persons``: feedback per person (module docstring)."""
     _check_no_hire_edges(idx)
+    feedback = fold_persons(feedback, persons)
     labels = labels_from_feedback(feedback, label_map)
     exposure = exposure_from_feedback(feedback)
     now = snapshot_time(feedback)
@@ -175,10 +191,11 @@ def prepare(
         needs = [idx.needs[i] for i in ids]
         return build_rank_data(
             idx, needs, labels, mode=mode, k=k, negatives=negatives, now=now, random_state=random_state,
-            exposure=exposure,
+            exposure=exposure, persons=persons,
         )  # fmt: skip
 
-    return Prepared(splits, rows(splits.train), rows(splits.valid), examination_propensity(exposure), now, labels)
+    propensity = examination_propensity(exposure)
+    return Prepared(splits, rows(splits.train), rows(splits.valid), propensity, now, labels, persons or None)
 
 
 def row_weights(data: RankData, treatment: LabelTreatment, propensity: np.ndarray) -> np.ndarray:
@@ -294,13 +311,15 @@ def train(
     test_size: float = 0.2,
     valid_size: float = 0.1,
     progress: Progress | None = None,
+    persons: Persons | None = None,
 ) -> TrainResult:
     """Train and evaluate on the needs that have feedback in ``idx``.
 
     ``params`` are ``LambdaRankModel`` hyper-parameters over ``DEFAULT_PARAMS``; ``treatment`` the label treatment
     (default ``DEFAULT_TREATMENT``); ``early_stopping``: see ``fit_model``; ``dask`` is None (in process),
     ``"local"`` (a 2-worker LocalCluster for the run), a scheduler address such as ``"tcp://10.0.0.5:8786"``, or a
-    ``distributed.Client``. ``truth`` (demo worlds, from ``matcher.truth.load_truth``) scores the test needs only."""
+    ``distributed.Client``. ``truth`` (demo worlds, from ``matcher.truth.load_truth``) scores the test needs only.
+    ``persons`` (talent id → person id): feedback, rows and the held-out scores per person (module docstring)."""
     say = progress or (lambda _: None)
     treatment = treatment or DEFAULT_TREATMENT
     clock: dict[str, float] = {}
@@ -308,7 +327,7 @@ def train(
     say("features")
     prep = prepare(
         idx, feedback, label_map=label_map, mode=mode, negatives=negatives, k=k, test_size=test_size,
-        valid_size=valid_size, random_state=random_state,
+        valid_size=valid_size, random_state=random_state, persons=persons,
     )  # fmt: skip
     splits, tr, va = prep.splits, prep.train, prep.valid
     clock["features"] = time.perf_counter() - t0
@@ -325,7 +344,7 @@ def train(
     test = [idx.needs[i] for i in splits.test]
     scorers = {"lambdarank": lambda X, need: model.predict(X), **baseline_scorers(random_state)}
     held_out = {key: g for key, g in prep.labels.items() if key[0] in set(splits.test)}
-    common = {"k": k, "now": prep.now, "random_state": random_state}
+    common = {"k": k, "now": prep.now, "random_state": random_state, "persons": prep.persons}
     feedback_metrics = evaluate(idx, test, scorers, feedback_labels=held_out, **common)
     metrics = evaluate(idx, test, scorers, truth=truth, **common) if truth is not None else feedback_metrics
     clock["evaluate"] = time.perf_counter() - t2
@@ -345,6 +364,7 @@ def train(
             "negatives": negatives,
             "k": k,
             "dask": None if dask is None else str(dask) if isinstance(dask, str) else type(dask).__name__,
+            "persons": _multi_record_persons(persons),
         },
         label_map=dict(label_map),
         rows={"train": kept, "valid": len(va), "train_needs": len(tr.group), "valid_needs": len(va.group)},
@@ -354,6 +374,16 @@ def train(
         seconds={name: round(v, 2) for name, v in clock.items()},
         profile=profile(tr.X[tr.shown] if tr.shown.any() else tr.X, SCHEMA.names),
     )
+
+
+def _multi_record_persons(persons: Persons | None) -> int:
+    """Persons of two records or more in ``persons`` (a run's ``persons`` parameter: 0 trains per record)."""
+    if not persons:
+        return 0
+    sizes: dict[str, int] = {}
+    for p in persons.values():
+        sizes[p] = sizes.get(p, 0) + 1
+    return sum(1 for n in sizes.values() if n > 1)
 
 
 def _check_no_hire_edges(idx: Indices) -> None:

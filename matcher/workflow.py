@@ -15,7 +15,7 @@ from matcher import registry
 from matcher.dataset import snapshot_time
 from matcher.evaluate import baseline_scorers, evaluate, split_needs
 from matcher.exposure import exposure_records
-from matcher.labels import DEFAULT_LABELS, labels_from_feedback
+from matcher.labels import DEFAULT_LABELS, Persons, fold_persons, labels_from_feedback
 from matcher.model_exposure import heldout_exposure, relevant_pairs
 from matcher.ranker import Scorer
 from matcher.registry.card import EXPOSURE_PATH
@@ -40,21 +40,24 @@ def train_and_register(
     treatment: LabelTreatment | None = None,
     journal: tuple[str, int] | None = None,  # (store identity, change-journal seq) the feedback was read up to
     progress: Progress | None = None,
+    persons: Persons | None = None,
 ) -> dict[str, Any]:
     """Train, log the run, register the booster and set ``champion`` only if it beats the current champion by more
     than ``margin`` on this run's held-out needs (``challenger`` otherwise, and always with ``require_online_win``
-    while a champion serves: see ``registry.register_and_gate``). Returns a JSON-ready summary."""
+    while a champion serves: see ``registry.register_and_gate``). Returns a JSON-ready summary. ``persons`` (talent
+    id → person id): feedback, rows, scores and the gate per person (``matcher.train``)."""
     say = progress or (lambda _: None)
     result = train(
         idx, feedback, label_map=label_map, params=params, treatment=treatment, random_state=random_state, dask=dask,
-        truth=truth, progress=progress,
+        truth=truth, progress=progress, persons=persons,
     )  # fmt: skip
     test = [idx.needs[i] for i in result.splits.test]
-    relevance = _relevance(result.splits.test, feedback, label_map, truth)
+    relevance = _relevance(result.splits.test, fold_persons(feedback, persons), label_map, truth)
     say("exposure")
     exposure = heldout_exposure(
-        idx, test, result.model.predict, relevant_pairs(result.splits.test, **relevance), now=result.snapshot
-    )
+        idx, test, result.model.predict, relevant_pairs(result.splits.test, **relevance), now=result.snapshot,
+        persons=persons,
+    )  # fmt: skip
     say("logging to MLflow")
     run_id = registry.log_run(
         booster=result.model.booster_,
@@ -72,7 +75,10 @@ def train_and_register(
     )  # fmt: skip
 
     def champion_score(scorer: Scorer) -> float:
-        scored = evaluate(idx, test, {"champion": lambda X, need: scorer.predict(X)}, now=result.snapshot, **relevance)
+        scored = evaluate(
+            idx, test, {"champion": lambda X, need: scorer.predict(X)}, now=result.snapshot, persons=persons,
+            **relevance,
+        )  # fmt: skip
         return float(scored["champion"][GATE_METRIC])
 
     say("gating")
@@ -92,6 +98,7 @@ def train_and_register(
         "rows": result.rows,
         "seconds": result.seconds,
         "best_iteration": result.params.get("best_iteration"),
+        "persons": result.params.get("persons", 0),
         "tracking_uri": registry.configure(),
     }
 
@@ -104,18 +111,24 @@ def evaluate_models(
     label_map: Mapping[str, int] = DEFAULT_LABELS,
     random_state: int = 0,
     progress: Progress | None = None,
+    persons: Persons | None = None,
 ) -> tuple[dict[str, dict], str | None]:
     """The champion (as ``lambdarank``) against every baseline on the held-out needs of the same split ``train``
     makes; truth-based where the world has a truth. Without a champion, a model is trained in process (not
     registered). Returns the metrics and the champion version evaluated (None when trained in process). A champion
-    whose contract does not match ``idx`` (another dense encoder, say) is refused with a ``ValueError``."""
+    whose contract does not match ``idx`` (another dense encoder, say) is refused with a ``ValueError``. ``persons``:
+    feedback and scores per person, one card per person (``matcher.evaluate``)."""
     serving = registry.serving_model(indices=idx)
     if serving.mismatch:
         raise ValueError(f"evaluate: {serving.error}")
     scorer = serving.scorer
     if scorer is None:
-        result = train(idx, feedback, label_map=label_map, random_state=random_state, truth=truth, progress=progress)
+        result = train(
+            idx, feedback, label_map=label_map, random_state=random_state, truth=truth, progress=progress,
+            persons=persons,
+        )  # fmt: skip
         return _plain(result.metrics), None
+    feedback = fold_persons(feedback, persons)
     labels = labels_from_feedback(feedback, label_map)
     known = sorted({n for n, _ in labels} & set(idx.needs))
     if not known:
@@ -124,7 +137,9 @@ def evaluate_models(
     test = [idx.needs[i] for i in splits.test]
     scorers = {"lambdarank": lambda X, need: scorer.predict(X), **baseline_scorers(random_state)}
     relevance = _relevance(splits.test, feedback, label_map, truth)
-    metrics = evaluate(idx, test, scorers, now=snapshot_time(feedback), random_state=random_state, **relevance)
+    metrics = evaluate(
+        idx, test, scorers, now=snapshot_time(feedback), random_state=random_state, persons=persons, **relevance
+    )
     return _plain(metrics), scorer.version
 
 

@@ -91,8 +91,8 @@ def erase_talent(state: Any, talent: Talent, *, replica: bool = False) -> Erasur
     ``replica``: another process erased them (``service.sync``; ``talent`` as indexed here): the store's record is
     gone already, or a new one written since under the id, which stays."""
     store: Store = state.store
-    idx = state.indices
     with state.index_lock, state.receipt_lock:
+        idx = state.indices  # read under the lock: a move onto a newer snapshot (``service.sync``) holds it too
         indexed = idx.talents.get(talent.id) if idx is not None else None
         versions = [talent, indexed, *store.talent_versions(talent.id)]
         cache = idx.dense.cache if idx is not None and idx.dense is not None else None

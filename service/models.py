@@ -63,6 +63,12 @@ class ModelSlot:
         self._indices = indices
         return self.reload()
 
+    def follow(self, indices: Indices) -> None:
+        """The process moved onto other indices (a newer snapshot, ``service.sync``): later reloads check champions
+        against them."""
+        with self._lock:
+            self._indices = indices
+
     def poll(self) -> ModelStatus | None:
         """Reload when the registry's champion (or challenger) alias has moved since the last check (training
         promoted a model, or a promotion or rollback through another process); ``None`` when neither has. A model

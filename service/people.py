@@ -616,6 +616,16 @@ def persons_of(store: Store, talent_ids: Sequence[str]) -> dict[str, str]:
     return dict(rows)  # type: ignore[arg-type]
 
 
+def person_map(store: Store) -> dict[str, str]:
+    """Talent id → person id of every record that shares its person with another (``matcher.labels.Persons``):
+    what training reads so that feedback teaches about people. One query."""
+    m, other = _members(), _members().alias("other")
+    shared = sa.exists().where(other.c.person_id == m.c.person_id, other.c.talent_id != m.c.talent_id)
+    with store.engine.connect() as conn:
+        rows = conn.execute(sa.select(m.c.talent_id, m.c.person_id).where(shared)).all()
+    return dict(rows)  # type: ignore[arg-type]
+
+
 def kin(conn: Connection, talent_ids: Iterable[str]) -> dict[str, list[str]]:
     """The other records of the person of each of ``talent_ids`` that shares its person (alerts: an enterprise hears
     of a person once, whichever record matched)."""

@@ -5,8 +5,12 @@ board, retraining and the audit trail can never disagree; moving a card records 
 
 A candidate's stage is that of their latest judgement (by the event's time, or when the row was written for
 imported rows without one): a recruiter moving a card back, or taking a rejected candidate up again, is believed.
-Impressions and views are history, not stages. Access is the API's: an enterprise sees only its own needs (another's
-is a 404), candidates as cards (masked without sharing consent), and which key acted only for its own keys.
+Impressions and views are history, not stages. The board is per person: the records the office linked as one
+person (``service.people``) are one card, at the stage of the person's latest judgement on any of them, showing the
+record judged last, with every record's history (each step names its record); the counts count persons.
+
+Access is the API's: an enterprise sees only its own needs (another's is a 404), candidates as cards (masked without
+sharing consent; neither the person nor which record a step was on), and which key acted only for its own keys.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from service.api.live import Writer
 from service.api.ranking_schemas import FeedbackIn
 from service.api.schemas import TalentCard, UtcDatetime
 from service.keys import Principal, Role
+from service.people import persons_of
 from service.store import CHUNK, Store
 
 STAGE_OF = {"shortlist": "shortlisted", "contact": "contacted", "interview": "interview", "offer": "offer",
@@ -41,6 +46,8 @@ SHORTLISTED = STAGES[:5]
 
 class Step(BaseModel):
     action: str
+    talent_id: str | None = Field(description="The record acted on: a person's card gathers the steps of all its "
+                                  "records (office roles; null for enterprises).")  # fmt: skip
     time: UtcDatetime | None = Field(description="When it was done (null for imported rows without a time).")
     ranking_id: str | None = None
     position: int | None = None
@@ -49,7 +56,9 @@ class Step(BaseModel):
 
 
 class PipelineCard(BaseModel):
-    talent_id: str
+    talent_id: str = Field(description="The record judged last (a person linked from several records is one card).")
+    person_id: str | None = Field(default=None, description="The person when the office linked the record with "
+                                  "others (office roles; null for enterprises, as in rankings).")  # fmt: skip
     stage: str = Field(description=f"One of {', '.join(STAGES)}.")
     since: UtcDatetime | None = Field(description="When the candidate entered the stage.")
     ranking_id: str | None = Field(description="The latest ranking the candidate was acted on from: send it with "
@@ -96,35 +105,40 @@ def _cards(store: Store, principal: Principal, need_id: str) -> list[PipelineCar
     f = _feedback()
     with store.engine.connect() as conn:
         rows = conn.execute(sa.select(f.c.data).where(f.c.need_id == need_id).order_by(_when(), f.c.id)).all()
-    history: dict[str, list[FeedbackEvent]] = {}
-    moved: dict[str, int] = {}  # talent → index of their latest judgement in time order
-    for i, (data,) in enumerate(rows):
-        ev = FeedbackEvent.model_validate(data)
-        history.setdefault(ev.talent_id, []).append(ev)
+    events = [FeedbackEvent.model_validate(data) for (data,) in rows]
+    persons = persons_of(store, sorted({ev.talent_id for ev in events}))
+    history: dict[str, list[FeedbackEvent]] = {}  # person (or record standing alone) → its events in time order
+    moved: dict[str, int] = {}  # person → index of their latest judgement in time order
+    for i, ev in enumerate(events):
+        who = persons.get(ev.talent_id, ev.talent_id)
+        history.setdefault(who, []).append(ev)
         if ev.action.value in STAGE_OF:
-            moved[ev.talent_id] = i
-    staged = {t: evs for t, evs in history.items() if any(e.action.value in STAGE_OF for e in evs)}
-    talents = _talents(store, list(staged))
+            moved[who] = i
+    staged = {who: evs for who, evs in history.items() if who in moved}
+    talents = _talents(store, sorted({e.talent_id for evs in staged.values() for e in evs}))
     reveal = reveals_identity(principal)
+    office = principal.role is not Role.enterprise
     show = _key_filter(store, principal, staged.values())
-    out: list[PipelineCard] = []
-    for talent_id, evs in staged.items():
-        if talent_id not in talents:
-            continue  # erased between the two reads (its feedback went with it)
-        last = [e for e in evs if e.action.value in STAGE_OF][-1]
-        ranked = [e.ranking_id for e in evs if e.ranking_id]
-        out.append(
-            PipelineCard(
-                talent_id=talent_id,
-                stage=STAGE_OF[last.action.value],
-                since=last.time,
-                ranking_id=ranked[-1] if ranked else None,
-                card=talent_card(talents[talent_id], reveal=reveal),
-                history=[_step(e, show) for e in evs],
-            )
+    out: list[tuple[int, PipelineCard]] = []
+    for who, evs in staged.items():
+        evs = [e for e in evs if e.talent_id in talents]  # erased between the two reads (its feedback went with it)
+        judged = [e for e in evs if e.action.value in STAGE_OF]
+        if not judged:
+            continue
+        last = judged[-1]
+        ranked = [e.ranking_id for e in evs if e.ranking_id and e.talent_id == last.talent_id]
+        card = PipelineCard(
+            talent_id=last.talent_id,
+            person_id=persons.get(last.talent_id) if office else None,
+            stage=STAGE_OF[last.action.value],
+            since=last.time,
+            ranking_id=ranked[-1] if ranked else None,
+            card=talent_card(talents[last.talent_id], reveal=reveal),
+            history=[_step(e, show) for e in evs],
         )
+        out.append((moved[who], card))
     column = {s: i for i, s in enumerate(STAGES)}
-    return sorted(out, key=lambda c: (column[c.stage], -moved[c.talent_id]))
+    return [c for _, c in sorted(out, key=lambda mc: (column[mc[1].stage], -mc[0]))]
 
 
 def _talents(store: Store, ids: list[str]) -> dict[str, Talent]:
@@ -158,17 +172,18 @@ def _key_filter(store: Store, principal: Principal, histories: Any) -> set[int] 
 def _step(ev: FeedbackEvent, show: set[int] | None) -> Step:
     key_id = _key_id(ev.actor)
     named = show is None or (key_id is not None and key_id in show)
-    return Step(action=ev.action.value, time=ev.time, ranking_id=ev.ranking_id, position=ev.position,
-                key_id=key_id if named else None, actor=ev.actor if named else None)  # fmt: skip
+    return Step(action=ev.action.value, talent_id=ev.talent_id if show is None else None, time=ev.time,
+                ranking_id=ev.ranking_id, position=ev.position, key_id=key_id if named else None,
+                actor=ev.actor if named else None)  # fmt: skip
 
 
 def stage_counts(store: Store, principal: Principal, need_ids: Sequence[str]) -> dict[str, dict[str, int]]:
-    """Candidates per stage for each of ``need_ids`` (the needs list), in one query per ``CHUNK`` needs: need id →
-    stage → count, every stage listed. Needs the principal may not see (another enterprise's) count as empty."""
-    f, n = _feedback(), db.table("need")
-    ordered = sa.func.row_number().over(
-        partition_by=(f.c.need_id, f.c.talent_id), order_by=(_when().desc(), f.c.id.desc())
-    )
+    """Candidates (persons) per stage for each of ``need_ids`` (the needs list), in one query per ``CHUNK`` needs:
+    need id → stage → count, every stage listed. Needs the principal may not see (another enterprise's) count as
+    empty."""
+    f, n, m = _feedback(), db.table("need"), db.PersonMemberRow.__table__
+    who = sa.func.coalesce(m.c.person_id, f.c.talent_id)  # a person counts once, whichever record was judged
+    ordered = sa.func.row_number().over(partition_by=(f.c.need_id, who), order_by=(_when().desc(), f.c.id.desc()))
     out = {need_id: dict.fromkeys(STAGES, 0) for need_id in need_ids}
     ids = sorted(out)
     with store.engine.connect() as conn:
@@ -176,7 +191,12 @@ def stage_counts(store: Store, principal: Principal, need_ids: Sequence[str]) ->
             where = [f.c.need_id.in_(ids[start : start + CHUNK]), f.c.action.in_(list(STAGE_OF))]
             if principal.role is Role.enterprise:
                 where.append(f.c.need_id.in_(sa.select(n.c.id).where(n.c.enterprise_id == principal.enterprise_id)))
-            latest = sa.select(f.c.need_id, f.c.action, ordered.label("nth")).where(*where).subquery()
+            latest = (
+                sa.select(f.c.need_id, f.c.action, ordered.label("nth"))
+                .select_from(f.outerjoin(m, m.c.talent_id == f.c.talent_id))
+                .where(*where)
+                .subquery()
+            )
             query = (
                 sa.select(latest.c.need_id, latest.c.action, sa.func.count())
                 .where(latest.c.nth == 1)

@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection
 from features.schema import SCHEMA
 from service import db
 from service.keys import Principal
+from service.people import persons_of
 from service.ranking import FullRanking, PageRow
 from service.store import Store
 
@@ -117,7 +118,9 @@ def write(
 
 
 def get(store: Store, ranking_id: str) -> Receipt | None:
-    """The receipt with its candidates in position order (features and contributions named), or ``None``."""
+    """The receipt with its candidates in position order (features and contributions named), or ``None``. Each
+    candidate names its person (``person_id``) when the office has linked the record with others, as the store
+    says now (``service.people.persons_of``): an erased record's id never lives on there."""
     r, c, d = _rankings(), _candidates(), _details()
     with store.engine.connect() as conn:
         head = conn.execute(sa.select(r).where(r.c.id == ranking_id)).first()
@@ -145,6 +148,9 @@ def get(store: Store, ranking_id: str) -> Receipt | None:
                 "contributions": d.get("contributions", {}),
             }
         out.append(item)
+    persons = persons_of(store, [c["talent_id"] for c in out if c["talent_id"] is not None])
+    for c in out:
+        c["person_id"] = persons.get(c["talent_id"]) if c["talent_id"] is not None else None
     return Receipt(
         id=head.id,
         route=head.route,

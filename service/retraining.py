@@ -1,7 +1,7 @@
 """``talentmatch retrain`` against the database: read the feedback and the decision receipts it names; tell the new
 feedback (journalled after the last run's watermark) and the needs the champion trained on from the store's change
-journal; then plan (``--dry-run`` stops there, writing nothing) or build the indices and run
-``matcher.retrain.retrain_and_register``."""
+journal; read the people (``person_members``: feedback on any record of a person teaches about the person); then plan
+(``--dry-run`` stops there, writing nothing) or build the indices and run ``matcher.retrain.retrain_and_register``."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from matcher.retrain import ChampionNeeds, Since, plan, retrain_and_register
 from matcher.train import DEFAULT_TREATMENT, LabelTreatment
 from service import db
 from service.indexing import INDEXED_KINDS, build_indices, store_records
+from service.people import person_map
 from service.settings import Settings
 from service.store import Store, StoreError
 
@@ -159,6 +160,7 @@ def retrain(
     the_plan = plan(
         feedback, pages, since=since_last_run(written_since, store_id, head), known_needs=known,
         champion=champion_needs(written_since, store_id, feedback), label_map=label_map, random_state=random_state,
+        persons=person_map(store),
     )  # fmt: skip
     if dry_run:
         return {**the_plan.summary(), "treatment": (treatment or DEFAULT_TREATMENT).to_dict(), "dry_run": True}

@@ -27,6 +27,14 @@ class Settings(BaseSettings):
         description="Where index snapshots are kept: a start loads the newest usable one (memory-mapped, shared by "
         "workers) and catches up from the change journal instead of rebuilding every index; empty: off.",
     )
+    snapshot_poll_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="How often a running API process looks for an index snapshot newer than the one it serves "
+        "(saved by `talentmatch index snapshot` or another process) and moves onto it without a restart: its "
+        "memory-mapped pages are shared with the other workers, where the writes applied since the start live in "
+        "each process's own memory (0: only at start).",
+    )
     dense_exact_below: int = Field(
         default=200_000,  # features.ann.DEFAULT_EXACT_BELOW (not imported: settings load without faiss)
         ge=1,

@@ -87,10 +87,13 @@ def _candidates(store: Store, settings: Settings):
             yield path, meta
 
 
-def load(store: Store, settings: Settings) -> Opened | None:
-    """The newest usable snapshot's indices (not yet caught up: ``service.sync.catch_up`` from ``seq``), or None."""
+def load(store: Store, settings: Settings, *, after: int | None = None) -> Opened | None:
+    """The newest usable snapshot's indices (not yet caught up: ``service.sync.catch_up`` from ``seq``), or None;
+    ``after``: only a snapshot taken after that journal seq (a running process looking for a newer one)."""
     t0 = time.perf_counter()
     for path, meta in _candidates(store, settings):
+        if after is not None and meta["seq"] <= after:
+            return None
         try:
             indices = snapshot.load(path, encoder=encoder(settings), cache_dir=settings.vector_cache_dir)
         except snapshot.SnapshotError as e:

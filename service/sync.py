@@ -14,10 +14,13 @@ lock. Alerts are not matched here: the process that wrote a record matched it.
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
@@ -25,6 +28,7 @@ from prometheus_client import Gauge
 
 from features.records import Enterprise, Incubator, Need, Relation
 from service import db, erasure, snapshots
+from service.indexing import return_freed_heap
 from service.settings import Settings
 from service.store import Change, JournalPruned, Store
 
@@ -34,7 +38,12 @@ PAGE = 500
 """Journal rows read and applied per hold of the index writer lock: readers get in between pages."""
 
 
-def catch_up(state: Any, since: int, *, page: int = PAGE) -> int:
+class SnapshotStale(Exception):
+    """A snapshot being brought up to date met a talent's erasure after it: it holds the erased profile, so it may
+    not serve (``service.snapshots.usable`` deletes it)."""
+
+
+def catch_up(state: Any, since: int, *, page: int = PAGE, erasures: bool = True) -> int:
     """Apply the journal's changes after ``since`` to ``state.indices`` (and the ranking cache); returns the last
     seq applied (``since`` when there was nothing). Raises when applying fails: the seq then stays where the last
     whole page got, and a later call retries from there (every step is idempotent).
@@ -43,12 +52,17 @@ def catch_up(state: Any, since: int, *, page: int = PAGE) -> int:
     ``rank_cache`` and ``settings`` are used; ``alerts`` when installed. Right after indices are loaded from a
     snapshot taken at journal seq ``S``, ``catch_up(state, S)`` brings them up to the store. A running process's
     indices reflect at least ``state.sync.applied`` (read under the index lock, e.g. to snapshot them); they may
-    hold later changes too (its own writes), which a later ``catch_up`` finds already applied."""
+    hold later changes too (its own writes), which a later ``catch_up`` finds already applied.
+
+    ``erasures=False``: ``state`` holds indices no request reads yet (a snapshot being brought up to date); a
+    talent's erasure raises ``SnapshotStale`` instead of being applied."""
     store: Store = state.store
     while state.indices is not None:
         changes = store.changes_since(since, limit=page)
         if not changes:
             break
+        if not erasures and any(c.kind == "talent" and c.op == "delete" for c in changes):
+            raise SnapshotStale(f"a talent was erased after change {since}")
         _apply(state, changes)
         since = changes[-1].seq
         if len(changes) < page:
@@ -130,12 +144,35 @@ def _put(ix: Any, kind: str, rid: str, record: Any) -> None:
         ix.incubators.pop(rid, None)
 
 
-class Sync:
-    """The poller: ``catch_up`` every ``seconds`` in a daemon thread, from ``applied`` on. A failing poll is logged
-    and retried at the next tick; it never stops the thread. ``lag()`` is what ``/readyz`` and ``/metrics`` show."""
+def _offline(store: Store, opened: snapshots.Opened) -> Any:
+    """A state around indices no request reads (a snapshot being brought up to date): its own lock, no alerts."""
+    return SimpleNamespace(store=store, indices=opened.indices, index_lock=threading.Lock())
 
-    def __init__(self, state: Any, applied: int, seconds: float) -> None:
+
+def fresh_snapshot(store: Store, settings: Settings) -> snapshots.Opened:
+    """Indices at the journal head for ``talentmatch index snapshot``: the newest usable snapshot caught up from the
+    journal (seconds; ``path`` names it), else built from every record (minutes at 100k; ``path`` None)."""
+    opened = snapshots.load(store, settings)
+    if opened is not None and opened.path is not None:
+        t0 = time.perf_counter()
+        try:
+            seq = catch_up(_offline(store, opened), opened.seq, erasures=False)
+        except (SnapshotStale, JournalPruned) as e:
+            log.info("index snapshot %s not used: %s", opened.path.name, e)
+        else:
+            return replace(opened, seq=seq, seconds=opened.seconds + time.perf_counter() - t0)
+    return snapshots.build(store, settings)
+
+
+class Sync:
+    """The poller: ``catch_up`` every ``seconds`` in a daemon thread, from ``applied`` on, and every
+    ``snapshot_seconds`` ``pickup`` of a newer index snapshot. A failing poll is logged and retried at the next
+    tick; it never stops the thread. ``lag()`` is what ``/readyz`` and ``/metrics`` show."""
+
+    def __init__(self, state: Any, applied: int, seconds: float, snapshot_seconds: float = 0.0) -> None:
         self.state, self.applied, self.seconds = state, applied, seconds
+        self.snapshot_seconds = snapshot_seconds
+        self._next_pickup = time.monotonic() + snapshot_seconds
         self.last_ok = time.monotonic()
         self.error: str | None = None
         self._stop = threading.Event()
@@ -188,6 +225,64 @@ class Sync:
     def _run(self) -> None:
         while not self._stop.wait(self.seconds):
             self.poll()
+            if self.snapshot_seconds > 0 and time.monotonic() >= self._next_pickup:
+                self._next_pickup = time.monotonic() + self.snapshot_seconds
+                try:
+                    self.pickup()
+                except Exception:
+                    log.exception("sync: moving onto a newer index snapshot failed; still serving %s",
+                                  self.state.snapshot or "the indices built at start")  # fmt: skip
+
+    def pickup(self) -> str | None:
+        """Move onto the newest usable index snapshot taken after the indices serving now (``talentmatch index
+        snapshot`` or another process saved it), caught up from the journal: its pages are memory-mapped and shared
+        with every process that maps it, where what this process applied since its start lives in its own memory.
+        Returns the snapshot's name, or ``None`` (none newer; or a talent was erased after it: it is deleted).
+
+        The catch-up runs while requests are served on the old indices; only the last changes are applied with the
+        writers' lock held, then every holder of the indices moves at once: no write of this process is in flight
+        (it holds that lock too) and none is lost. A ranking in flight finishes on the indices it started with."""
+        state = self.state
+        opened = snapshots.load(state.store, state.settings, after=state.journal_seq)
+        if opened is None or opened.path is None:
+            return None
+        offline = _offline(state.store, opened)
+        try:
+            seq = catch_up(offline, opened.seq, erasures=False)
+            with self._poll_lock, state.index_lock:
+                seq = catch_up(offline, seq, erasures=False)
+                if not snapshots.usable(state.store, opened.path, opened.seq):
+                    return None
+                followed = self._needs_between(self.applied, seq)
+                state.indices, state.snapshot, state.journal_seq = opened.indices, opened.path.name, opened.seq
+                self.applied = max(self.applied, seq)
+                if (matcher := getattr(state, "alerts", None)) is not None:
+                    matcher.move_to(opened.indices)
+                state.models.follow(opened.indices)
+                state.rank_cache.clear()  # entries hold rows of the old indices' pools
+        except (SnapshotStale, JournalPruned) as e:
+            log.info("index snapshot %s not picked up: %s", opened.path.name, e)
+            return None
+        if followed and (matcher := getattr(state, "alerts", None)) is not None:
+            matcher.follow(followed)  # needs other processes wrote that this process's poller had not applied yet
+        del offline, opened  # the old indices go with the last request still ranking on them
+        gc.unfreeze()  # the start froze the old indices out of the collector's sight: let it free their cycles
+        gc.collect()
+        gc.freeze()
+        return_freed_heap()
+        log.info("index snapshot %s picked up at change %d", state.snapshot, seq)
+        return state.snapshot
+
+    def _needs_between(self, since: int, until: int) -> list[str]:
+        """Needs journalled in (``since``, ``until``]: applied to the snapshot, not yet followed by alerts here."""
+        needs: list[str] = []
+        while since < until:
+            page = [c for c in self.state.store.changes_since(since, limit=PAGE) if c.seq <= until]
+            if not page:
+                break
+            needs += [c.record_id for c in page if c.kind == "need"]
+            since = page[-1].seq
+        return list(dict.fromkeys(needs))
 
     def lag(self) -> tuple[int | None, float | None]:
         """(journal head minus the seq applied, ``None`` when the store cannot be read; seconds since the last
@@ -201,10 +296,11 @@ class Sync:
         return behind, time.monotonic() - self.last_ok
 
 
-def install(state: Any, seconds: float, applied: int) -> Sync:
+def install(state: Any, seconds: float, applied: int, snapshot_seconds: float = 0.0) -> Sync:
     """Catch up once now (what other processes wrote while this one loaded), then start the poller on ``state``
-    (``state.sync``), with its two gauges."""
-    sync = state.sync = Sync(state, applied, seconds)
+    (``state.sync``), with its two gauges; it moves onto newer index snapshots every ``snapshot_seconds`` (0: never,
+    and never while ``seconds`` is 0)."""
+    sync = state.sync = Sync(state, applied, seconds, snapshot_seconds)
     sync.poll()
     registry = state.metrics.registry
     Gauge("talentmatch_sync_lag_changes", "Journal changes written by any process not yet applied here.",

@@ -131,6 +131,14 @@ class AlertMatcher:
                 self.batch.remove(nid)
             self._reload()
 
+    def move_to(self, indices: Indices) -> None:
+        """The process moved onto other indices holding the same records (a newer snapshot, ``service.sync``): the
+        need set is prepared against them anew (it holds their rows, IDF and graph links); the top-N cut-offs, scores
+        of the same rankings, stay. The caller holds ``index_lock``."""
+        with self._lock:
+            self.idx, self.batch = indices, NeedSet(indices)
+            self._reload()
+
     def _reload(self) -> None:
         with self._lock:
             by_need: dict[str, list[Subscription]] = {}

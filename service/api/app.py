@@ -17,8 +17,9 @@ the requests:
 - ``alerts``: the ``service.alerts.AlertMatcher`` (matching on arrival, an ``after_write`` hook of ``live.Writer``)
 - ``snapshot``: the name of the index snapshot the indices were loaded from (``None``: built from the store)
 - ``journal_seq``: the change journal seq the indices were loaded at (the head read before the records, or the
-  index snapshot's); ``sync``: the
-  ``service.sync.Sync`` poller that applies other processes' writes from there on
+  index snapshot's); ``sync``: the ``service.sync.Sync`` poller that applies other processes' writes from there on,
+  and moves the process onto a newer index snapshot when one is saved (``Sync.pickup``: ``indices``, ``snapshot``
+  and ``journal_seq`` change together, under ``index_lock``)
 - ``receipt_lock``: an ``IndexLock`` too: receipts are written under its ``read()`` side (many at once), an erasure
   holds it alone (``service.erasure``), so no receipt naming a talent commits after the erasure checked for them
 """
@@ -134,7 +135,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await run_in_threadpool(app.state.models.start, app.state.indices)
         app.state.models.watch(settings.model_poll_seconds)
         await run_in_threadpool(alerts.install, app.state, settings)
-        await run_in_threadpool(sync.install, app.state, settings.sync_seconds, app.state.journal_seq)
+        await run_in_threadpool(
+            sync.install, app.state, settings.sync_seconds, app.state.journal_seq, settings.snapshot_poll_seconds
+        )
         try:
             yield
         finally:

@@ -44,8 +44,8 @@ async def get_indices(request: Request) -> Indices:
 
 async def get_writer(request: Request) -> Writer:
     """Writes go through here: store and indices change together, one write at a time."""
-    state = request.app.state
-    return Writer(state, await get_indices(request))
+    await get_indices(request)  # 503 before the indices are loaded
+    return Writer(request.app.state)
 
 
 async def get_metrics(request: Request) -> Metrics:

@@ -44,10 +44,15 @@ def crash_point(name: str) -> None:
 class Writer:
     """Store + indices writes for one request (cheap to make: it holds references to the app's state)."""
 
-    def __init__(self, state: Any, indices: Indices) -> None:
+    def __init__(self, state: Any) -> None:
         self.state = state
         self.store: Store = state.store
-        self.indices = indices
+
+    @property
+    def indices(self) -> Indices:
+        """The app's indices as they are now: read under the writers' lock, they stay these until it is released
+        (a move onto a newer snapshot, ``service.sync.Sync.pickup``, holds that lock too)."""
+        return self.state.indices
 
     def create(self, record: Record, *, guard: Guard | None = None) -> None:
         """Insert a new record; 409 if its id is taken. ``guard`` as for ``put``."""
@@ -97,7 +102,7 @@ class Writer:
     def _batched(self, job: Callable[[], list[tuple[Record | None, Record]]]) -> None:
         """Run ``job`` (store, then index) under the writers' lock, batched with writes that arrive meanwhile
         (``service.locking.WriteBatches``), then the after-write hooks."""
-        self.state.write_batches.run(job, self.indices.settle, self._after)
+        self.state.write_batches.run(job, lambda: self.indices.settle(), self._after)
 
     def delete_relation(self, relation_id: str) -> bool:
         """Delete a relation from the store and the conflict rule's data; returns whether it existed."""

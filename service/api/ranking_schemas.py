@@ -150,6 +150,12 @@ class ReceiptCandidate(BaseModel):
         description="In an interleaved ranking, the model that drafted the candidate: `champion` (`model_version`) or "
         "`challenger` (`challenger_version`); null otherwise. Office roles only.",
     )
+    person_id: str | None = Field(
+        default=None,
+        description="The person (`GET /people/{id}`) the record belongs to when the office has linked it with other "
+        "records, as the people stand now (feedback on any record of a person teaches about the person); null "
+        "otherwise, once erased, and for enterprises.",
+    )
 
 
 class ReceiptOut(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -13,17 +14,23 @@ app = typer.Typer(help="Index snapshots: what a start loads instead of rebuildin
 
 
 @app.command("snapshot")
-def index_snapshot(url: UrlOption = None, json_: JsonOption = False) -> None:
-    """Build every index from the database and save it as the newest snapshot (older ones pruned to the last two).
-    Run it after a large import or nightly: a start then catches up only what was written since."""
-    from service import snapshots
+def index_snapshot(
+    url: UrlOption = None,
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="Build every index from the records instead.")] = False,
+    json_: JsonOption = False,
+) -> None:
+    """Save the indices at the journal's head as the newest snapshot (older ones pruned to the last two): the newest
+    usable snapshot caught up from the change journal (seconds), or built from every record when there is none or
+    with --rebuild. Run it after a large import or every hour or night: a start then catches up only what was
+    written since, and running API processes move onto it (TALENTMATCH_SNAPSHOT_POLL_SECONDS)."""
+    from service import snapshots, sync
 
     cfg = settings()
     if snapshots.root(cfg) is None:
         fail("index snapshots are off (TALENTMATCH_SNAPSHOT_DIR is empty); set it to a directory")
     store = open_store(url)
     with database_errors(store):
-        opened = snapshots.build(store, cfg)
+        opened = snapshots.build(store, cfg) if rebuild else sync.fresh_snapshot(store, cfg)
         t0 = time.perf_counter()
         path = snapshots.save(store, cfg, opened)
         saved = time.perf_counter() - t0
@@ -32,11 +39,13 @@ def index_snapshot(url: UrlOption = None, json_: JsonOption = False) -> None:
     size = sum(f.stat().st_size for f in path.iterdir())
     doc = {"path": str(path), "seq": opened.seq, "talents": len(opened.indices.talents),
            "needs": len(opened.indices.needs), "bytes": size, "build_seconds": round(opened.seconds, 1),
+           "caught_up_from": opened.path.name if opened.path else None,
            "save_seconds": round(saved, 1)}  # fmt: skip
     if json_:
         print_json(doc)
         return
-    took = f"built in {opened.seconds:.1f} s, saved in {saved:.1f} s"
+    how = f"caught up from {opened.path.name}" if opened.path else "built"
+    took = f"{how} in {opened.seconds:.1f} s, saved in {saved:.1f} s"
     out.print(f"snapshot {path} at change {opened.seq}: {doc['talents']:,} talents, {doc['needs']:,} needs, "
               f"{size / 2**20:,.0f} MB ({took})", highlight=False)  # fmt: skip
 

@@ -59,6 +59,15 @@ ViewGradeOption = Annotated[
     typer.Option("--view-grade", min=0, max=1, help="Training grade of a talent viewed but never judged (0 or 1)."),
 ]
 """The label-treatment options of ``train`` and ``retrain`` (read together by ``treatment_of``)."""
+LinkPeopleOption = Annotated[
+    bool,
+    typer.Option(
+        "--link-people/--no-link-people",
+        help="With --world: link the world's talent records into persons (features.people.link, as `people link`) "
+        "and train and evaluate per person; without it a world is trained per record. A database (--url) always "
+        "uses its stored people (`people link --apply`).",
+    ),
+]
 RequireOnlineWinOption = Annotated[
     bool,
     typer.Option(
@@ -94,6 +103,24 @@ def journal_of(url: str | None) -> tuple[str, int]:
     with database_errors(store):
         store.check_schema()
         return store.identity(), store.change_head()
+
+
+def persons_of(world: Path | None, url: str | None, records: dict[str, list], link_people: bool) -> dict[str, str]:
+    """Talent id → person id of the records that share their person with another: the database's stored people,
+    or with ``--world --link-people`` the world's records linked by ``features.people.link`` (a world's own people
+    file, kept for evaluating linkage, is never read). Empty: per record."""
+    if world is None:
+        from service.people import person_map
+
+        store = open_store(url)
+        with database_errors(store):
+            return person_map(store)
+    if not link_people:
+        return {}
+    from features.people import link
+
+    linkage = link(records.get("talent", []))
+    return {t: p for p, ts in linkage.people().items() if len(ts) > 1 for t in ts}
 
 
 def truth_of(world: Path | None) -> Any:
@@ -138,16 +165,21 @@ def train_command(
     view_grade: ViewGradeOption = None,
     require_online_win: RequireOnlineWinOption = False,
     encoder: EncoderOption = None,
+    link_people: LinkPeopleOption = False,
     seed: SeedOption = 0,
     json_: JsonOption = False,
 ) -> None:
-    """Train LambdaRank from feedback, evaluate it against baselines, log to MLflow, gate the champion."""
+    """Train LambdaRank from feedback, evaluate it against baselines, log to MLflow, gate the champion.
+
+    Feedback teaches about people: on a database, feedback on any record of a stored person grades the person
+    (`people link --apply`); on a world folder only with --link-people."""
     from matcher.workflow import train_and_register
 
     label_map = label_map_of(labels)
     treatment = treatment_of(unexamined, context_weight, debias, view_grade)
     journal = None if world is not None else journal_of(url)  # read before the records: `retrain`'s watermark
     records = load_records(world, url)
+    persons = persons_of(world, url, records, link_people)
     idx = indices_for(records, encoder_name(encoder), json_)
     with progress_bar(not json_) as progress:
         task = progress.add_task("training", total=None)
@@ -164,6 +196,7 @@ def train_command(
                 random_state=seed,
                 journal=journal,
                 progress=lambda stage: progress.update(task, description=f"training: {stage}"),
+                persons=persons,
             )
         except ValueError as e:
             fail(str(e))
@@ -171,7 +204,8 @@ def train_command(
         print_json(summary)
         return
     against = "the hidden truth" if summary["truth_based"] else "held-out feedback"
-    out.print(metrics_table(f"held-out needs, against {against}", summary["metrics"]))
+    per = f"one card per person, {summary['persons']} of 2+ records" if summary["persons"] else "per record"
+    out.print(metrics_table(f"held-out needs, against {against} ({per})", summary["metrics"]))
     alias = summary["alias"] or "no alias"
     out.print(f"registered talent-ranker version {summary['version']} as {alias}: {summary['gate']}", highlight=False)
 
@@ -181,10 +215,12 @@ def evaluate_command(
     url: UrlOption = None,
     labels: LabelsOption = "",
     encoder: EncoderOption = None,
+    link_people: LinkPeopleOption = False,
     seed: SeedOption = 0,
     json_: JsonOption = False,
 ) -> None:
-    """The champion against the baselines (random, bm25, dense, concept, blend) on held-out needs.
+    """The champion against the baselines (random, bm25, dense, concept, blend) on held-out needs, one card per
+    person (the database's stored people; a world's with --link-people).
 
     Against the hidden truth where the world has one, else against held-out feedback. Without a champion, a model
     is trained in process (not registered). JSON: model name → metric → value."""
@@ -192,11 +228,13 @@ def evaluate_command(
 
     label_map = label_map_of(labels)
     records = load_records(world, url)
+    persons = persons_of(world, url, records, link_people)
     idx = indices_for(records, encoder_name(encoder), json_)
     try:
         metrics, version = evaluate_models(
-            idx, records.get("feedback", []), truth=truth_of(world), label_map=label_map, random_state=seed
-        )
+            idx, records.get("feedback", []), truth=truth_of(world), label_map=label_map, random_state=seed,
+            persons=persons,
+        )  # fmt: skip
     except ValueError as e:
         fail(str(e))
     if json_:
@@ -214,31 +252,75 @@ def rank_command(
     ] = True,
     world: WorldOption = None,
     url: UrlOption = None,
+    link: Annotated[
+        bool,
+        typer.Option(
+            "--link",
+            help="With --world: link the folder's talent records into persons first (features.people.link, as "
+            "`people link` does) and show each person once; without it a world folder ranks records. A demo world's "
+            "answer key of persons is never read. From a database the stored persons are always used.",
+        ),
+    ] = False,
     encoder: EncoderOption = None,
     json_: JsonOption = False,
 ) -> None:
-    """Ranked candidates for a need with scores and reasons, and how many each rule removed."""
+    """Ranked candidates for a need with scores and reasons, and how many each rule removed. From a database, one
+    card per stored person (`people link --apply`); from a world folder, one per record, or per person with --link."""
     from matcher.pipeline import Policy, rank
 
+    if link and world is None:
+        raise typer.BadParameter(
+            "--link links a world folder's records; a database ranks its stored persons (`people link --apply`)",
+            param_hint="--link",
+        )
     records = load_records(world, url)
     if need_id not in {n.id for n in records.get("need", ())}:
         fail(f"unknown need {need_id!r}; list needs with `talentmatch db export` or check the id")
     idx = indices_for(records, encoder_name(encoder), json_)
     scorer = champion_for(idx) if personalized else None
     policy = Policy(yrd_first=settings().policy_yrd_first)
-    ranking = rank(idx, idx.needs[need_id], scorer=scorer, k=k, personalized=personalized, policy=policy)
-    doc = ranking.to_dict()
+    need = idx.needs[need_id]
+    if world is None:  # the stored persons, read as the API reads them (one query per ranking)
+        from service import people
+
+        mode, store = "stored", open_store(url)
+        with database_errors(store):
+            ranking = rank(idx, need, scorer=scorer, k=k, personalized=personalized, policy=policy,
+                           persons=lambda ids: people.persons_of(store, ids))  # fmt: skip
+    else:
+        mode, persons = ("linked", _linked_persons(records.get("talent", []), json_)) if link else ("records", None)
+        ranking = rank(idx, need, scorer=scorer, k=k, personalized=personalized, policy=policy, persons=persons)
+    doc = ranking.to_dict() | {"persons": mode}
+    for c in doc["candidates"]:
+        c["person_id"] = ranking.persons.get(c["talent_id"])
     if json_:
         print_json(doc)
         return
-    need = idx.needs[need_id]
-    table = Table(title=f"{need.title} ({need_id}) — model {doc['model_version']}")
+    title = {
+        "stored": "one card per stored person",
+        "linked": "one card per linked person",
+        "records": "one card per record",
+    }
+    table = Table(title=f"{need.title} ({need_id}) — model {doc['model_version']}, {title[mode]}")
     for col in ("#", "talent", "score", "reasons"):
         table.add_column(col, justify="right" if col in ("#", "score") else "left")
     for i, c in enumerate(doc["candidates"], 1):
         talent = idx.talents[c["talent_id"]]
         why = "; ".join(f"{r['zh']} / {r['en']}" for r in c["reasons"][:3])
-        table.add_row(str(i), f"{talent.display_name} ({c['talent_id']})", f"{c['score']:.3f}", why)
+        person = f", person {c['person_id']}" if c["person_id"] else ""
+        table.add_row(str(i), f"{talent.display_name} ({c['talent_id']}{person})", f"{c['score']:.3f}", why)
     out.print(table)
     removed = ", ".join(f"{rule}: {n}" for rule, n in doc["removed"].items()) or "none"
     out.print(f"removed by rules: {removed}", highlight=False)
+
+
+def _linked_persons(talents: list[Any], json_: bool) -> Any:
+    """``matcher.pipeline.PersonsOf`` from linking ``talents`` now (``features.people.link``, default thresholds):
+    the person of each record that shares its person with another record."""
+    from features.people import link
+
+    with progress_bar(not json_) as progress:
+        progress.add_task(f"linking {len(talents):,} talents", total=None)
+        linkage = link(talents)
+    person_of = {t: p for p, members in linkage.people().items() if len(members) > 1 for t in members}
+    return lambda ids: {t: person_of[t] for t in ids if t in person_of}

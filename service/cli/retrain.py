@@ -91,6 +91,7 @@ def summary_table(summary: dict) -> Table:
     table.add_row("new watermark", _mark(summary["new_watermark_seq"], summary["new_watermark"]))
     table.add_row("feedback events (new)", f"{summary['events']} ({summary['new_events']})")
     table.add_row("receipts joined", str(summary["receipts"]))
+    table.add_row("persons of 2+ records (feedback per person)", str(summary.get("persons", 0)))
     for key, n in summary["rows"].items():
         table.add_row(f"rows: {key}", str(n))
     for key, n in summary["skipped"].items():

@@ -28,6 +28,16 @@ def world_generate(
             "differently); the world folder records which records are one person, for evaluation only.",
         ),
     ] = 0.0,
+    relations: Annotated[
+        float,
+        typer.Option(
+            "--relations",
+            min=0.0,
+            max=1.0,
+            help="Share of talents who declare a relation (employee, former employee, founder or shareholder, family "
+            "of staff, co-author) with an enterprise or its staff, written to relations.jsonl for the conflict rule.",
+        ),
+    ] = 0.0,
     json_: JsonOption = False,
 ) -> None:
     """Generate a realistic synthetic world, with the hidden true relevance in its truth file (for evaluation only)."""
@@ -43,7 +53,13 @@ def world_generate(
 
         try:
             counts = generate_world(
-                out_dir, talents=talents, seed=seed, needs=needs, duplicates=duplicates, progress=on_progress
+                out_dir,
+                talents=talents,
+                seed=seed,
+                needs=needs,
+                duplicates=duplicates,
+                relations=relations,
+                progress=on_progress,
             )
         except (ValueError, OSError) as e:
             fail(str(e))

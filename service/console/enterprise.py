@@ -181,7 +181,7 @@ def _writer(page: Page) -> Writer:
     state = page.request.app.state
     if state.indices is None:
         raise ConsoleError(503, "the indices are not built yet; retry in a moment")
-    return Writer(state, state.indices)
+    return Writer(state)
 
 
 @router.get("/enterprise/needs/new")

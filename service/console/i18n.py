@@ -372,6 +372,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "No candidate is on the board yet: shortlist one on the need's page.",
     ),
     "pipeline.history": ("经过", "History"),
+    "pipeline.person": ("同一人的多条记录", "one person, several records"),
     "pipeline.by": ("操作人：{who}", "by {who}"),
     "pipeline.move_to": ("移至", "Move to"),
     "pipeline.move_for": ("移至（{who}）", "Move to ({who})"),

@@ -160,7 +160,7 @@ async def need_feedback(
     state = page.request.app.state
     if state.indices is None:
         raise ConsoleError(503, "the indices are not built yet; retry in a moment")
-    await run_in_threadpool(record_feedback, Writer(state, state.indices), page.principal, body)
+    await run_in_threadpool(record_feedback, Writer(state), page.principal, body)
     if htmx(page.request):  # the row says so; the page stays as it is
         return HTMLResponse(escape(page.t("need.recorded", talent=talent_id, action=page.label("action", body.action))))
     page.session["flash"] = [talent_id, str(body.action)]

@@ -54,7 +54,7 @@ async def pipeline_move(
     state = page.request.app.state
     if state.indices is None:
         raise ConsoleError(503, "the indices are not built yet; retry in a moment")
-    await run_in_threadpool(move, Writer(state, state.indices), page.principal, need_id, talent_id, stage)
+    await run_in_threadpool(move, Writer(state), page.principal, need_id, talent_id, stage)
     if htmx(page.request):
         context = await run_in_threadpool(board_context, page, need_id, [talent_id, stage])
         response = render(page, "_board.html", **context)

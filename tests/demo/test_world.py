@@ -25,7 +25,8 @@ from features.records import (
 from matcher.truth import TRUTH_FILE, load_truth
 
 DEMO_FILES = {kind: name for kind, name in WORLD_FILES.items() if kind != "relation"}
-"""The record files a demo world writes: every kind but relations (the demo declares none)."""
+"""The record files a demo world writes: every kind but relations (written only with ``relations``, see
+test_world_relations.py)."""
 ALL_FILES = [*DEMO_FILES.values(), TRUTH_FILE, PARAMS_FILE]
 
 

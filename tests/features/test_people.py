@@ -8,8 +8,8 @@ import random
 import pandas as pd
 import pytest
 
-from features.people import Linkage, _employer, frame, link
-from features.records import Education, Talent, Work
+from features.people import Linkage, _employer, _skill, frame, link
+from features.records import Education, Residence, Talent, Work
 from matcher.people_eval import curve, evaluate
 
 SURNAMES = (
@@ -20,12 +20,18 @@ EMPLOYERS = ["浙江大学", "复旦大学", "嘉兴大学", "Tsinghua Universit
              "University of Toronto", "湛拓通信有限公司", "上海交通大学", "南京大学"]  # fmt: skip
 TOPICS = ["graph neural networks", "固态电池", "silicon photonics", "federated learning", "钙钛矿太阳能电池",
           "drug discovery", "lidar perception", "氢燃料电池", "chip design", "protein folding"]  # fmt: skip
+SKILLS = [("machine learning", "机器学习"), ("computer vision", "计算机视觉"), ("lithium batteries", "锂电池"),
+          ("natural language processing", "自然语言处理"), ("fuel cells", "燃料电池"), ("semiconductor", "半导体"),
+          ("photovoltaics", "光伏"), ("robotics", "机器人"), ("drug discovery", "药物发现"),
+          ("solar cells", "太阳能电池"), ("SLAM", "同步定位与建图"), ("big data", "大数据")]  # fmt: skip
+CITIES = ["杭州", "上海", "Boston", "Munich", "Shenzhen", "Toronto"]
 
 
 def _background(seed: int = 3, persons: int = 300, every: int = 3) -> tuple[list[Talent], list[list[str]]]:
     """``persons`` people, one in ``every`` of them arriving twice (the copy written in pinyin, in either order, or
     with an initial, at times at another employer), each copy sharing its e-mail, phone or a work with the original,
-    and half of the copies a work besides."""
+    and half of the copies a work besides; each person has three skills (in either language) and a city, each copy
+    two of those skills in the other language and the same city."""
     rng = random.Random(seed)
     talents: list[Talent] = []
     truth: list[list[str]] = []
@@ -35,11 +41,13 @@ def _background(seed: int = 3, persons: int = 300, every: int = 3) -> tuple[list
             pass
         used.add(zh)
         works = [Work(title=f"{rng.choice(TOPICS)} study {i}-{k}") for k in range(rng.randint(0, 3))]
+        skills, city = rng.sample(SKILLS, 3), rng.choice(CITIES)
+        language = rng.randrange(2)
         base = Talent(
             id=f"B{i:04d}", name=zh, name_zh=zh, email=f"p{i}@example.com" if rng.random() < 0.6 else None,
             phone=f"+86 139{i:08d}" if rng.random() < 0.4 else None, employer=rng.choice(EMPLOYERS),
             nationality="CN", works=works, education=[Education(institution=rng.choice(EMPLOYERS))],
-            birth_year=rng.randint(1960, 1995),
+            birth_year=rng.randint(1960, 1995), skills=[k[language] for k in skills], residence=Residence(city=city),
         )  # fmt: skip
         talents.append(base)
         if i % every:
@@ -57,6 +65,7 @@ def _background(seed: int = 3, persons: int = 300, every: int = 3) -> tuple[list
             phone=f"139-{i:08d}" if shared == "phone" else None,
             works=(works or [Work(title=f"{TOPICS[i % 10]} study {i}-x")])[:1] if shared == "works" or i % 2 else [],
             employer=rng.choice(EMPLOYERS), nationality="CN", birth_year=rng.choice((base.birth_year, None)),
+            skills=[k[1 - language] for k in skills[:2]], residence=Residence(city=city),
         )  # fmt: skip
         if copy.works and not works:
             base.works.append(copy.works[0])
@@ -97,6 +106,8 @@ def test_names_across_scripts_and_orders_fold_to_one_form():
     assert by.loc["a", "keys"] == ["wang l"] and by.loc["c", "keys"] == ["wang l"]
     assert set(by.loc["b", "keys"]) == {"wang l", "lixin w"}  # either order possible
     assert by.loc["f", "name"] == "jie zeng"  # 曾 as a surname reads zeng, not ceng
+    same = frame([Talent(id="i", name="GUO Guo"), Talent(id="j", name="郭国")])  # surname and given name alike
+    assert same["name"].tolist() == ["guo guo", "guo guo"] and same["keys"].tolist() == [["guo g"], ["guo g"]]
     alone = frame([Talent(id="g", name="欧阳"), Talent(id="h", name="WANG")]).set_index("unique_id")
     assert alone["name"].isna().all() and alone["keys"].isna().all()
 
@@ -193,7 +204,7 @@ def test_employers_and_institutions_fold_legal_form_abbreviations_and_script():
 
 
 def _with(*extra: Talent) -> Linkage:
-    talents, _ = _background(seed=7, persons=400, every=8)
+    talents, _ = _background(seed=7, persons=400, every=5)  # enough shared e-mails and phones for EM
     return link([*talents, *extra])
 
 
@@ -226,6 +237,44 @@ def test_an_initial_only_record_joins_the_full_name_it_shares_a_work_with():
         Talent(id="Q3", name="Q. Xu", name_en="Q. Xu", nationality="CN", works=works),
     )  # fmt: skip
     assert linkage.persons["Q1"] == linkage.persons["Q2"] != linkage.persons["Q3"]
+
+
+def test_skills_fold_across_languages_and_disciplines_give_their_fields():
+    assert _skill("machine learning") == _skill("机器学习") and _skill("Lithium-ion batteries") == _skill("锂电池")
+    assert _skill("运动规划") == "运动规划" and _skill("Motion  Planning!") == "motion planning"  # unknown: folded text
+    row = frame(
+        [
+            Talent(
+                id="a",
+                name="x y",
+                skills=["SLAM", "同步定位与建图", "ROS"],
+                disciplines=["F030601", "F030602"],
+                residence=Residence(country="CN", city="Hang Zhou"),
+            )
+        ]
+    )
+    row = row.iloc[0]
+    assert row["skills"] == ["ros", _skill("SLAM")]
+    assert row["disciplines"] == ["F030601", "F030602"] and row["fields"] == ["F0306"]
+    assert row["residence"] == "CN:hang zhou"
+
+
+def test_expertise_joins_a_reworded_copy_and_keeps_a_namesake_apart():
+    """Three records of 韦嘉懿 alike in name, nationality and city, no e-mail or phone in common: the copy that
+    shares her skills (written in English) and discipline joins her though its summary is reworded and its employer
+    differs; the namesake in another field stays apart."""
+    common = dict(nationality="CN", residence=Residence(country="CN", city="杭州"))
+    linkage = _with(
+        Talent(id="E1", name_zh="韦嘉懿", skills=["锂电池", "燃料电池", "光伏"], disciplines=["E0207"],
+               summary="衡锐智能首席科学家，研究固态锂电池与氢燃料电池。", employer="衡锐智能有限公司", **common),
+        Talent(id="E2", name="Jiayi Wei", name_en="Jiayi Wei", skills=["lithium batteries", "fuel cells"],
+               disciplines=["E0207"], summary="Works on solid-state batteries and hydrogen fuel cells.",
+               employer="Zhejiang University", **common),
+        Talent(id="E3", name="WEI Jiayi", name_en="WEI Jiayi", skills=["natural language processing", "机器学习"],
+               disciplines=["F0206"], summary="Builds language models.", employer="澜湃软件有限公司", **common),
+    )  # fmt: skip
+    assert linkage.persons["E1"] == linkage.persons["E2"]
+    assert linkage.persons["E3"] not in {linkage.persons["E1"], "E1", "E2"}
 
 
 def test_new_records_are_scored_as_a_full_predict_with_the_same_model_would_score_them():

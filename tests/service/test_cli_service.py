@@ -130,6 +130,21 @@ def test_index_snapshot_saves_one_that_list_shows_and_serve_then_starts_from(db)
     assert not listed[0]["usable"] and "encoder" in listed[0]["why_not"]
 
 
+def test_index_snapshot_catches_the_newest_one_up_unless_told_to_rebuild(db):
+    first = json.loads(run("index", "snapshot", "--json", tmp=db).stdout)
+    assert first["caught_up_from"] is None  # none yet: built
+    more = db / "more"
+    more.mkdir()
+    (more / "talents.jsonl").write_text('{"id": "t3", "name": "Ola Berg", "summary": "Tandem solar cells"}\n',
+                                        encoding="utf-8")  # fmt: skip
+    assert run("db", "import", str(more), tmp=db).returncode == 0
+    second = json.loads(run("index", "snapshot", "--json", tmp=db).stdout)
+    assert second["caught_up_from"] == Path(first["path"]).name
+    assert second["talents"] == 3 and second["seq"] > first["seq"]
+    rebuilt = run("index", "snapshot", "--rebuild", tmp=db)
+    assert rebuilt.returncode == 0 and "built in" in rebuilt.stdout and "caught up" not in rebuilt.stdout
+
+
 def test_index_snapshot_when_snapshots_are_off_says_how_to_turn_them_on(db, monkeypatch):
     monkeypatch.setenv("TALENTMATCH_SNAPSHOT_DIR", "")
     done = run("index", "snapshot", tmp=db)

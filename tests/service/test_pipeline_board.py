@@ -75,3 +75,31 @@ def test_an_enterprise_sees_its_own_board_masked_and_not_who_acted(store):
     assert got["t1"].card.name == "李伟"  # consented to sharing
     assert got["t3"].card.masked and got["t3"].card.email is None  # did not
     assert all(s.key_id is None and s.actor is None for c in got.values() for s in c.history)  # key 999: not e1's
+
+
+def test_a_person_linked_from_two_records_is_one_card_and_counted_once(store):
+    """t1 (interviewed 05-03) and t4 (offered 05-04) linked as one person: one card, at the person's latest
+    judgement (the offer, on t4), with both records' history; the counts count the person once; an enterprise sees
+    the one card without the person or which record each step was on."""
+    from datetime import UTC, datetime
+
+    import sqlalchemy as sa
+
+    from service import db
+
+    m = db.PersonMemberRow.__table__
+    with store.engine.begin() as conn:
+        conn.execute(sa.insert(m), [{"talent_id": t, "person_id": "t1", "how": "linked", "at": datetime.now(UTC),
+                                     "key_id": None} for t in ("t1", "t4")])  # fmt: skip
+    recruiter = principal(store, "recruiter")
+    got = board(store, recruiter, "n1")
+    assert [c.talent_id for c in got.candidates] == ["t4", "t3"]
+    person = got.candidates[0]
+    assert (person.stage, person.person_id, person.ranking_id) == ("offer", "t1", "r-2")
+    assert [(s.action, s.talent_id) for s in person.history] == [
+        ("view", "t1"), ("shortlist", "t1"), ("interview", "t1"), ("shortlist", "t4"), ("offer", "t4")]  # fmt: skip
+    assert got.stages == dict.fromkeys(STAGES, 0) | {"offer": 1, "rejected": 1}
+    assert stage_counts(store, recruiter, ["n1"])["n1"] == got.stages
+    tenant = board(store, principal(store, "enterprise", "e1"), "n1")
+    assert [c.talent_id for c in tenant.candidates] == ["t4", "t3"]
+    assert tenant.candidates[0].person_id is None and all(s.talent_id is None for s in tenant.candidates[0].history)

@@ -218,7 +218,7 @@ def read_receipt(ranking_id: RankingIdPath, principal: AnyRole, store: StoreDep)
 def _for_enterprise(candidate: dict) -> dict:
     """A receipt's candidate as an enterprise reads it: no feature row or contributions, no reason saying what a
     card hides."""
-    out = candidate | {"features": None, "contributions": None}
+    out = candidate | {"features": None, "contributions": None, "person_id": None}
     if "reasons" in out:
         out["reasons"] = disclosure.enterprise_reasons(out["reasons"])
     return out

@@ -72,20 +72,20 @@ def test_the_board_follows_feedback_and_a_card_moves_like_post_feedback(api):
     assert cards["t-pv1"]["ranking_id"] == rid and cards["t-pv1"]["card"]["name"] == "李伟"
 
     e1 = authenticate(app.state.store, keys["e1"])  # the console moves a card for the enterprise
-    moved = pipeline.move(Writer(app.state, app.state.indices), e1, "n-pv", "t-pv2", "interview")
+    moved = pipeline.move(Writer(app.state), e1, "n-pv", "t-pv2", "interview")
     assert (moved.action.value, moved.ranking_id, moved.actor) == ("interview", rid, f"key:{e1.key_id} e1")
     with app.state.store.engine.connect() as conn:
         f = db.table("feedback")
         stored = conn.execute(sa.select(f.c.action).where(f.c.talent_id == "t-pv2").order_by(f.c.time)).scalars()
         assert list(stored) == ["shortlist", "interview"]
     with pytest.raises(ApiError) as bad:
-        pipeline.move(Writer(app.state, app.state.indices), e1, "n-pv", "t-pv2", "promoted")
+        pipeline.move(Writer(app.state), e1, "n-pv", "t-pv2", "promoted")
     assert (bad.value.status, bad.value.field) == (422, "stage")
     with pytest.raises(ApiError) as never:  # never acted on from a ranking of the need: nothing to move from
-        pipeline.move(Writer(app.state, app.state.indices), e1, "n-pv", "t-bio", "shortlisted")
+        pipeline.move(Writer(app.state), e1, "n-pv", "t-bio", "shortlisted")
     assert (never.value.status, never.value.field) == (422, "ranking_id")
     with pytest.raises(ApiError) as other:
-        pipeline.move(Writer(app.state, app.state.indices), e1, "n-chip", "t-chip1", "shortlisted")
+        pipeline.move(Writer(app.state), e1, "n-chip", "t-chip1", "shortlisted")
     assert other.value.status == 404  # another enterprise's need
 
     seen = client.get("/needs/n-pv/pipeline", headers=h["e1"]).json()

@@ -74,11 +74,15 @@ def test_a_person_is_ranked_once_and_an_undo_brings_the_records_back(client) -> 
     assert body["removed"][SAME_PERSON] == 1
     receipt = c.get(f"/rankings/{body['ranking_id']}", headers=auth(c.keys["recruiter"])).json()
     assert receipt["summary"]["removed"][SAME_PERSON] == 1
+    named = {x["talent_id"]: x["person_id"] for x in receipt["candidates"]}
+    assert named[shown["talent_id"]] == person and named["t5"] is None  # the receipt names the person
 
     # the enterprise that owns the need sees one card too, without the office's person ids
     tenant = _ranked(c, "e1")
     assert len({"t1", "t1b"} & {x["talent_id"] for x in tenant["candidates"]}) == 1
     assert all(x["person_id"] is None for x in tenant["candidates"])
+    tenant_receipt = c.get(f"/rankings/{tenant['ranking_id']}", headers=auth(c.keys["e1"])).json()
+    assert all(x["person_id"] is None for x in tenant_receipt["candidates"])
 
     undone = c.post(f"/people/{person}/undo", headers=auth(c.keys["recruiter"]))
     assert undone.status_code == 200, undone.text
