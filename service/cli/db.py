@@ -101,7 +101,7 @@ def db_import(
             write_progress=on_write,
         )
     talents = not dry_run and report.ok and report.inserted.get("talent", 0) + report.updated.get("talent", 0) > 0
-    linked = _link_imported(store, json_) if talents and not no_link else None
+    linked, link_failed = _link_imported(store, json_) if talents and not no_link else (None, None)
     if json_:
         print_json({**report.to_dict(max_issues=cfg.max_errors_shown),
                     **({"people": linked.to_dict()} if linked else {})})  # fmt: skip
@@ -113,6 +113,8 @@ def db_import(
         alerted = alert_imported_talents(store, path, kind, cfg)
         if alerted and not json_:
             out.print(f"{alerted} match alert(s) queued for subscribed enterprises", highlight=False)
+    if link_failed:
+        fail(link_failed)
     if json_:
         return
     table = Table(title=f"{'dry run — would import' if dry_run else 'imported'} {path}")
@@ -126,9 +128,10 @@ def db_import(
     out.print(f"{report.records:,} records in {report.seconds:.2f} s ({rate:,.0f}/s); {tail}", highlight=False)
 
 
-def _link_imported(store: Any, json_: bool) -> Any:
+def _link_imported(store: Any, json_: bool) -> tuple[Any, str | None]:
     """Link the talents in no person yet with the saved model (``service.people.link_new``) after the import
-    committed; a failure leaves the import written and the people as they were, and says how to link later."""
+    committed: the report, or ``None`` and the message of a failure (which leaves the import written and the people
+    as they were; the command still queues the alerts, then exits 1 with it)."""
     from service import people
 
     try:
@@ -137,8 +140,8 @@ def _link_imported(store: Any, json_: bool) -> Any:
             linked = people.link_new(store)
     except Exception as e:  # the import is committed: say so, whatever failed
         reason = (str(getattr(e, "orig", None) or e).strip().splitlines() or [type(e).__name__])[0]
-        fail(f"imported, but linking the new talents failed ({reason}); nothing of the linking was written: run "
-             "`talentmatch people link --new` (or --apply) to link them")  # fmt: skip
+        return None, (f"imported, but linking the new talents failed ({reason}); nothing of the linking was written: "
+                      "run `talentmatch people link --new` (or --apply) to link them")  # fmt: skip
     finally:
         store.close()
     if not json_:
@@ -151,7 +154,7 @@ def _link_imported(store: Any, json_: bool) -> Any:
                 f"{linked.review_pairs:,} pair(s) added to the review queue",
                 highlight=False,
             )
-    return linked
+    return linked, None
 
 
 @app.command("export")

@@ -115,3 +115,16 @@ def test_db_import_links_new_talents_with_the_saved_model(tmp_path):
     assert (doc["linked"], doc["new_records"], doc["joined"], doc["existing_records"]) == (True, 2, 2, 238)
     wrong = run("people", "link", "--url", url, "--new", "--threshold", "0.3", cwd=tmp_path)
     assert wrong.returncode == 1 and "--new" in wrong.stderr
+
+    # linking fails (here: a broken saved model): the import stands, the people stay, the message says what to run
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "p.db") as conn:
+        conn.execute("UPDATE person_models SET model = '{}'")
+    (tmp_path / "one.jsonl").write_text('{"id": "Z001", "name": "Zed Zee"}\n')
+    broken = run("db", "import", str(tmp_path / "one.jsonl"), "--kind", "talent", "--url", url, cwd=tmp_path)
+    assert broken.returncode == 1 and "imported, but linking the new talents failed" in broken.stderr
+    assert "people link --new" in broken.stderr
+    with sqlite3.connect(tmp_path / "p.db") as conn:
+        assert conn.execute("SELECT count(*) FROM talents WHERE id = 'Z001'").fetchone() == (1,)
+        assert conn.execute("SELECT count(*) FROM person_members WHERE talent_id = 'Z001'").fetchone() == (0,)
