@@ -21,10 +21,17 @@ by Jaccard overlap, NSFC discipline codes (the same code, the same parent) — a
 city, the same country). Two namesakes in different fields stay apart; a copy sharing the skills joins.
 Blocking (who is compared at all): the same full name; surname plus initial under either name order where a record
 has nothing more ("L. Wang"); e-mail, phone, or a shared work title.
+
+The parts, for linking a few new records without re-linking the pool: :func:`frame` (records → normalised rows),
+:func:`settings` (the comparisons of :func:`_comparisons` and the blocking rules), :func:`train` (→ :class:`Model`,
+Splink's model JSON), :func:`predict` (every blocked pair of a frame), and :func:`score_new` (new rows against
+existing ones and among themselves, with a saved model). :func:`link` is ``train`` then ``predict`` on one frame.
 """
 
 from __future__ import annotations
 
+import copy
+import json
 import logging
 import re
 import time
@@ -32,6 +39,7 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
+from typing import Any
 
 import pandas as pd
 from pypinyin import lazy_pinyin
@@ -83,6 +91,29 @@ class ReviewPair:
     """The comparisons whose match weight spoke for the pair (e.g. ``("name", "email")``): why it was scored."""
 
 
+@dataclass(frozen=True)
+class Model:
+    """A trained linkage model: Splink's model JSON (``linker.misc.save_model_to_json()``: comparisons with their m
+    and u, blocking rules, prior) and the number of records it was trained on (:func:`score_new` scales the prior
+    to a grown pool)."""
+
+    splink: dict[str, Any]
+    records: int
+
+    @property
+    def names(self) -> list[str]:
+        """The comparisons' names, in order (``name``, ``email``, …)."""
+        return [c["output_column_name"] for c in self.splink["comparisons"]]
+
+    @property
+    def tf_columns(self) -> list[str]:
+        """The columns whose term frequencies adjust a comparison (``name``, ``phone``, …)."""
+        levels = [level for c in self.splink["comparisons"] for level in c["comparison_levels"]]
+        return list(
+            dict.fromkeys(level["tf_adjustment_column"] for level in levels if level.get("tf_adjustment_column"))
+        )
+
+
 @dataclass
 class Linkage:
     """The people found among talent records.
@@ -99,6 +130,10 @@ class Linkage:
     review_threshold: float
     seconds: float = 0.0
     comparisons: list[str] = field(default_factory=list)
+    model: Model | None = None
+    """The model the pool was scored with (none for fewer than two records): saved for :func:`score_new`."""
+    frame: pd.DataFrame | None = field(default=None, repr=False, compare=False)
+    """The records' :func:`frame` (saved with the model: a later :func:`score_new` need not normalise them again)."""
 
     def people(self) -> dict[str, list[str]]:
         """Person id → its record ids (sorted)."""
@@ -239,6 +274,28 @@ def frame(talents: Iterable[Talent]) -> pd.DataFrame:
     return df
 
 
+FRAME_VERSION = 1
+"""Bump when :func:`frame` normalises a record differently: frames saved by another version are built again."""
+
+
+def frame_version() -> str:
+    """What a saved frame row must have been built by to be used as it is: :data:`FRAME_VERSION` and the columns."""
+    return f"{FRAME_VERSION}:{','.join(frame([]).columns)}"
+
+
+def frame_rows(df: pd.DataFrame) -> list[dict[str, Any]]:
+    """A :func:`frame` as plain JSON rows (missing values ``None``), to save and to rebuild with :func:`from_rows`."""
+    return [
+        {k: (None if not isinstance(v, list) and pd.isna(v) else v) for k, v in row.items()}
+        for row in df.to_dict("records")
+    ]
+
+
+def from_rows(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
+    """The :func:`frame` of saved :func:`frame_rows`."""
+    return pd.DataFrame(list(rows), columns=frame([]).columns)
+
+
 def _comparisons(df: pd.DataFrame) -> list:
     """The comparisons whose columns some record fills (an empty column teaches the model nothing)."""
     import splink.comparison_level_library as cll
@@ -334,8 +391,7 @@ def link(
     talents: Iterable[Talent], threshold: float = THRESHOLD, review_threshold: float = REVIEW_THRESHOLD
 ) -> Linkage:
     """Link talent records into persons (see the module docstring). Every record gets a person, alone or not."""
-    if not 0 < review_threshold <= threshold < 1:
-        raise ValueError(f"need 0 < review_threshold ({review_threshold}) <= threshold ({threshold}) < 1")
+    _check(threshold, review_threshold)
     t0 = time.perf_counter()
     df = frame(talents)
     ids = df["unique_id"].tolist()
@@ -344,32 +400,58 @@ def link(
     scores: list[tuple[str, str, float]] = []
     names: list[str] = []
     review: list[ReviewPair] = []
+    model = None
     if len(df) >= 2:
-        scores, review, names = _score(df, threshold, review_threshold)
+        db = _duckdb()
+        model = train(df, db)
+        scores, review, names = predict(df, model, threshold, review_threshold, db)
     persons = components(ids, [(a, b) for a, b, p in scores if p >= threshold])
-    return Linkage(persons, review, scores, threshold, review_threshold, time.perf_counter() - t0, names)
+    seconds = time.perf_counter() - t0
+    return Linkage(persons, review, scores, threshold, review_threshold, seconds, names, model, df)
 
 
-def _score(
-    df: pd.DataFrame, threshold: float, review_threshold: float
-) -> tuple[list[tuple[str, str, float]], list[ReviewPair], list[str]]:
-    from splink import DuckDBAPI, Linker, SettingsCreator, block_on
+def _check(threshold: float, review_threshold: float) -> None:
+    if not 0 < review_threshold <= threshold < 1:
+        raise ValueError(f"need 0 < review_threshold ({review_threshold}) <= threshold ({threshold}) < 1")
+
+
+def _duckdb() -> Any:
+    """Splink's DuckDB backend (Splink is imported only when linking: it takes a second or two), without DuckDB's
+    progress bar: it draws on stdout, where a CLI's ``--json`` document goes."""
+    import duckdb
+    from splink import DuckDBAPI
 
     logging.getLogger("splink").setLevel(logging.ERROR)
-    comparisons = _comparisons(df)
-    names = [c.get_comparison("duckdb").output_column_name for c in comparisons]
-    exact = [c for c in ("email", "phone") if c in names]
-    shared = _shared_pairs(df, exact)
-    settings = SettingsCreator(
+    connection = duckdb.connect()
+    connection.execute("SET enable_progress_bar = false")
+    return DuckDBAPI(connection)
+
+
+def settings(df: pd.DataFrame, prior: float) -> Any:
+    """Splink's settings for ``df``: the comparisons (:func:`_comparisons`), the blocking rules, the prior."""
+    from splink import SettingsCreator
+
+    return SettingsCreator(
         link_type="dedupe_only",
-        comparisons=comparisons,
+        comparisons=_comparisons(df),
         blocking_rules_to_generate_predictions=_blocking(df),
         retain_intermediate_calculation_columns=True,
         retain_matching_columns=False,
-        probability_two_random_records_match=_prior(shared, len(df), recall=0.7),  # where EM starts from
+        probability_two_random_records_match=prior,
     )
-    db = DuckDBAPI()
-    linker = Linker(db.register(df), settings, log_level=None)
+
+
+def train(df: pd.DataFrame, db: Any = None) -> Model:
+    """The model of ``df`` (a :func:`frame` of two records or more), learnt without labels as the module docstring
+    says: u from random pairs (and among namesakes), m by EM on the e-mail and phone blocks, the prior, every learnt m
+    floored."""
+    from splink import Linker, block_on
+
+    db = db or _duckdb()
+    names = [c.get_comparison("duckdb").output_column_name for c in _comparisons(df)]
+    exact = [c for c in ("email", "phone") if c in names]
+    shared = _shared_pairs(df, exact)
+    linker = Linker(db.register(df), settings(df, _prior(shared, len(df), recall=0.7)), log_level=None)  # EM's start
     linker.training.estimate_u_using_random_sampling(max_pairs=U_PAIRS, seed=SEED)
     for rule in ("email", "phone"):  # blocks of true pairs (a name block teaches namesakes; a works one, co-authors)
         if _pairs(df[rule]) >= EM_MIN_PAIRS:
@@ -399,8 +481,92 @@ def _score(
             for level in levels:  # filled the column): no evidence either way rather than Splink's default m (which
                 level["m_probability"] = level.get("u_probability") or M_FLOOR  # made two shared institutions
             # decisive). E-mail and phone, whose blocks EM learns from, keep the default (agreement: a match).
-    linker = Linker(db.register(df), model, log_level=None)
+    return Model(json.loads(json.dumps(model, default=_plain)), len(df))  # plain JSON: a store keeps it as it is
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the Python number it holds (the prior is computed with pandas)."""
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def predict(
+    df: pd.DataFrame,
+    model: Model,
+    threshold: float = THRESHOLD,
+    review_threshold: float = REVIEW_THRESHOLD,
+    db: Any = None,
+) -> tuple[list[tuple[str, str, float]], list[ReviewPair], list[str]]:
+    """Score every blocked pair of ``df`` with ``model``: the pairs at or above ``review_threshold``, the review
+    pairs among them (below ``threshold``), and the comparison names."""
+    from splink import Linker
+
+    linker = Linker((db or _duckdb()).register(df), model.splink, log_level=None)
     predicted = linker.inference.predict(threshold_match_probability=review_threshold).as_pandas_dataframe()
+    return (*_scored(predicted, model.names, threshold), model.names)
+
+
+@dataclass(frozen=True)
+class NewScores:
+    """New records scored against existing ones and among themselves (:func:`score_new`)."""
+
+    scores: list[tuple[str, str, float]]
+    """Every pair with a new record scored at or above the review threshold, ``(left, right, probability)`` with
+    ``left < right``."""
+    review: list[ReviewPair]
+    compared: int
+    """Pairs compared (blocked and scored, whatever their probability): each has a new record."""
+    seconds: float
+
+
+def score_new(
+    existing: pd.DataFrame,
+    new: pd.DataFrame,
+    model: Model,
+    threshold: float = THRESHOLD,
+    review_threshold: float = REVIEW_THRESHOLD,
+) -> NewScores:
+    """Score the ``new`` records (a :func:`frame`) against the ``existing`` ones and among themselves with a saved
+    ``model``, under its own blocking rules — no pair of two existing records is compared. Term frequencies are those
+    of the whole pool (existing and new, as a full :func:`link` of it would count them), and the prior is the
+    model's scaled to the pool (a random pair is a match about ``1/records`` as often: persons grow with the pool,
+    pairs with its square)."""
+    from splink import Linker
+
+    _check(threshold, review_threshold)
+    t0 = time.perf_counter()
+    if new.empty:
+        return NewScores([], [], 0, time.perf_counter() - t0)
+    pool = pd.concat([existing, new], ignore_index=True)
+    if pool["unique_id"].duplicated().any():
+        raise ValueError("talent ids must be unique to link them (a new record already exists?)")
+    splink = copy.deepcopy(model.splink)
+    prior = splink["probability_two_random_records_match"] * (model.records - 1) / max(len(pool) - 1, 1)
+    splink["probability_two_random_records_match"] = min(prior, 0.5)
+    db = _duckdb()
+    linker = Linker(db.register(pool), splink, log_level=None)
+    for column in model.tf_columns:
+        linker.table_management.compute_tf_table(column)
+    new_table = db.register(new)
+    parts = [linker.inference.predict_within(new_table)] if len(new) >= 2 else []
+    if not existing.empty:
+        parts.append(linker.inference.predict_between(db.register(existing), new_table))
+    scored, compared = [], 0
+    for part in parts:
+        relation = part.as_duckdbpyrelation()
+        compared += relation.count("*").fetchall()[0][0]
+        scored.append(relation.filter(f"match_probability >= {float(review_threshold)!r}").df())
+    predicted = pd.concat(scored, ignore_index=True) if scored else pd.DataFrame()
+    scores, review = _scored(predicted, model.names, threshold) if len(predicted) else ([], [])
+    return NewScores(scores, review, compared, time.perf_counter() - t0)
+
+
+def _scored(
+    predicted: pd.DataFrame, names: list[str], threshold: float
+) -> tuple[list[tuple[str, str, float]], list[ReviewPair]]:
+    """Splink's predictions as ``(left, right, probability)`` (``left < right``) and the review pairs among them
+    (below ``threshold``, with the comparisons whose match weight spoke for them), most probable first."""
     weights = [f"mw_{n}" for n in names]
     scores, review = [], []
     for row in predicted[["unique_id_l", "unique_id_r", "match_probability", *weights]].itertuples(index=False):
@@ -411,7 +577,7 @@ def _score(
             agreed = tuple(n for n, w in zip(names, row[3:], strict=True) if w > 0)
             review.append(ReviewPair(left, right, p, agreed))
     review.sort(key=lambda r: (-r.probability, r.left, r.right))
-    return scores, review, names
+    return scores, review
 
 
 def _namesake_u(linker, model: dict) -> None:

@@ -21,7 +21,7 @@ from features.records import Record
 from service.sqlite_writers import serialize_writers
 
 MIGRATIONS = Path(__file__).with_name("migrations")
-HEAD_REVISION = "0013"
+HEAD_REVISION = "0014"
 """The newest migration in ``migrations/versions`` (a test checks it against Alembic), known without importing
 Alembic so every command starts quickly; bump it with each new migration."""
 
@@ -377,6 +377,35 @@ class PersonDecisionRow(Base):
     decision: Mapped[str] = mapped_column(sa.String(16))
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     key_id: Mapped[int | None] = mapped_column(sa.ForeignKey("api_keys.id", ondelete="SET NULL"))
+
+
+class PersonModelRow(Base):
+    """The linkage model of the last full ``people link --apply`` (one row, replaced by each): Splink's model JSON,
+    the records it was trained on and the thresholds applied, for ``service.people.link_new``."""
+
+    __tablename__ = "person_models"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=False)
+    model: Mapped[dict[str, Any]] = mapped_column(JSONData)
+    records: Mapped[int] = mapped_column(sa.Integer)
+    threshold: Mapped[float] = mapped_column(sa.Float)
+    review_threshold: Mapped[float] = mapped_column(sa.Float)
+    frame_version: Mapped[str] = mapped_column(sa.String(512))
+    """``features.people.frame_version()`` of the code that saved the model and the frames."""
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PersonFrameRow(Base):
+    """A talent record's normalised linkage row (``features.people.frame_rows``) as of the record's ``digest``:
+    written by ``people link --apply`` for every record and by ``service.people.link_new`` for the records it
+    normalised, read by ``link_new`` instead of normalising the pool again (a row whose digest is not the record's is
+    built again)."""
+
+    __tablename__ = "person_frames"
+
+    talent_id: Mapped[str] = mapped_column(sa.ForeignKey("talents.id", ondelete="CASCADE"), primary_key=True)
+    digest: Mapped[str] = mapped_column(sa.String(32))
+    row: Mapped[dict[str, Any]] = mapped_column(JSONData)
 
 
 TABLES: dict[str, type[RecordRow]] = {

@@ -7,7 +7,9 @@ a re-run scored a little differently. New records join persons greedily, most pr
 decisions: a confirmed pair is always one person, a rejected (or undone) pair never is, not even through a third
 record; a new record that would join two existing persons joins the more probable one and the other pair goes to
 review, as does a pair of two existing persons scored above the threshold. Pairs between thresholds of two different
-persons, undecided, are the review queue too; it is rewritten each run.
+persons, undecided, are the review queue too; it is rewritten each run. ``apply`` saves the model it scored with
+(``person_models``), and ``link_new`` links records in no person yet with it — an import's new talents — scoring only
+pairs with a new record, placing them by the same rules and appending to the review queue.
 Everything is written in one transaction, or nothing.
 """
 
@@ -18,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -27,7 +29,15 @@ from features.golden import Golden, golden
 from features.records import Talent
 from service import db
 from service.store import Store, StoreError
+from service.store import digest as record_digest
 
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from features.people import Linkage, Model, ReviewPair
+
+CHUNK = 1000
+"""Ids per ``IN (…)`` list."""
 APART = ("reject", "split")
 """Decisions that keep a pair apart: ``reject`` (reviewed) and ``split`` (every pair of an undone person)."""
 
@@ -114,57 +124,25 @@ class _Clusters:
 def apply(
     store: Store, talents: Sequence[Talent], threshold: float | None = None, review_threshold: float | None = None
 ) -> ApplyReport:
-    """Link ``talents`` (the whole pool) and store the result as the module docstring says; returns the counts.
-    Thresholds default to ``features.people``'s (imported here: it loads pandas, which the API need not at start)."""
+    """Link ``talents`` (the whole pool) and store the result as the module docstring says, with the model it was
+    scored with (for ``link_new``); returns the counts. Thresholds default to ``features.people``'s (imported here:
+    it loads pandas, which the API need not at start)."""
     from features.people import REVIEW_THRESHOLD, THRESHOLD, link
 
     t0 = time.perf_counter()
     threshold = THRESHOLD if threshold is None else threshold
     review_threshold = REVIEW_THRESHOLD if review_threshold is None else review_threshold
     linkage = link(talents, threshold=threshold, review_threshold=review_threshold)
+    digests = {t.id: record_digest(t) for t in talents}
     ids = sorted(linkage.persons)
     now = datetime.now(UTC)
-    m, p, d = _members(), _pairs(), _decisions()
+    m, p = _members(), _pairs()
     with store.engine.begin() as conn:
         _lock(conn)
-        existing = {t: p for t, p in conn.execute(sa.select(m.c.talent_id, m.c.person_id))}
-        decided = {(a, b): x for a, b, x in conn.execute(sa.select(d.c.left_id, d.c.right_id, d.c.decision))}
-        present = set(ids)
-        clusters = _Clusters(ids, [k for k, x in decided.items() if x in APART and set(k) <= present])
-        by_person: dict[str, str] = {}  # existing person -> one of its records
-        for talent_id, person_id in existing.items():
-            if talent_id in present:
-                if person_id in by_person:
-                    clusters.join(by_person[person_id], talent_id)
-                by_person.setdefault(person_id, talent_id)
-        person_of = {clusters.root(t): person for person, t in by_person.items()}  # component root -> its person
+        existing, decided = _state(conn)
         review = {(r.left, r.right): r for r in linkage.review}
-        edges = [(a, b, 1.0) for (a, b), x in decided.items() if x == "confirm" and {a, b} <= present]
-        edges += sorted((e for e in linkage.scores if e[2] >= threshold), key=lambda e: (-e[2], e[0], e[1]))
-        held_back: dict[tuple[str, str], float] = {}
-        for a, b, prob in edges:
-            if a in existing and b in existing and (a, b) not in decided:
-                if existing[a] != existing[b]:  # existing persons change by the office's hand only: it reviews
-                    held_back[(a, b)] = prob
-                continue
-            ra, rb = clusters.root(a), clusters.root(b)
-            if ra == rb:
-                continue
-            pa, pb = person_of.get(ra), person_of.get(rb)
-            if (pa and pb and pa != pb and (a, b) not in decided) or not clusters.can_join(a, b):
-                held_back[(a, b)] = prob
-                continue
-            clusters.join(a, b)
-            person_of[clusters.root(a)] = pa or pb  # type: ignore[assignment]
-            if person_of[clusters.root(a)] is None:
-                person_of.pop(clusters.root(a))
-        persons = {t: person_of.get(clusters.root(t)) or clusters.root(t) for t in ids}
-        queue = [
-            {"left_id": a, "right_id": b, "probability": prob, "agreed": list(review[(a, b)].agreed)
-             if (a, b) in review else [], "at": now}
-            for (a, b), prob in sorted({**{k: r.probability for k, r in review.items()}, **held_back}.items())
-            if (a, b) not in decided and persons[a] != persons[b]
-        ]  # fmt: skip
+        persons, queued = _place(existing, decided, ids, linkage.scores, review, threshold)
+        queue = _queue_rows(queued, review, now)
         new = [t for t in ids if t not in existing]
         if new:
             conn.execute(sa.insert(m), [{"talent_id": t, "person_id": persons[t], "how": "linked", "at": now,
@@ -172,11 +150,284 @@ def apply(
         conn.execute(sa.delete(p))
         if queue:
             conn.execute(sa.insert(p), queue)
+        _save_model(conn, linkage, threshold, review_threshold, digests, now)
     sizes: dict[str, int] = {}
     for person in persons.values():
         sizes[person] = sizes.get(person, 0) + 1
     return ApplyReport(len(ids), len(sizes), sum(n > 1 for n in sizes.values()), len(new), len(queue),
                        round(linkage.seconds, 2), round(time.perf_counter() - t0, 2))  # fmt: skip
+
+
+def _state(conn: Connection) -> tuple[dict[str, str], dict[tuple[str, str], str]]:
+    """Every record's person, and the office's decisions by pair."""
+    m, d = _members(), _decisions()
+    existing = {t: p for t, p in conn.execute(sa.select(m.c.talent_id, m.c.person_id))}
+    decided = {(a, b): x for a, b, x in conn.execute(sa.select(d.c.left_id, d.c.right_id, d.c.decision))}
+    return existing, decided
+
+
+def _place(
+    existing: dict[str, str],
+    decided: dict[tuple[str, str], str],
+    ids: Sequence[str],
+    scores: Iterable[tuple[str, str, float]],
+    review: dict[tuple[str, str], ReviewPair],
+    threshold: float,
+) -> tuple[dict[str, str], dict[tuple[str, str], float]]:
+    """Place the records of ``ids`` in no person yet (``existing``: every record's person) by the scored pairs, as
+    the module docstring says; returns every record's person and the pairs for the review queue with their
+    probability."""
+    present = set(ids)
+    clusters = _Clusters(ids, [k for k, x in decided.items() if x in APART and set(k) <= present])
+    by_person: dict[str, str] = {}  # existing person -> one of its records
+    for talent_id, person_id in existing.items():
+        if talent_id in present:
+            if person_id in by_person:
+                clusters.join(by_person[person_id], talent_id)
+            by_person.setdefault(person_id, talent_id)
+    person_of = {clusters.root(t): person for person, t in by_person.items()}  # component root -> its person
+    edges = [(a, b, 1.0) for (a, b), x in decided.items() if x == "confirm" and {a, b} <= present]
+    edges += sorted((e for e in scores if e[2] >= threshold), key=lambda e: (-e[2], e[0], e[1]))
+    held_back: dict[tuple[str, str], float] = {}
+    for a, b, prob in edges:
+        if a in existing and b in existing and (a, b) not in decided:
+            if existing[a] != existing[b]:  # existing persons change by the office's hand only: it reviews
+                held_back[(a, b)] = prob
+            continue
+        ra, rb = clusters.root(a), clusters.root(b)
+        if ra == rb:
+            continue
+        pa, pb = person_of.get(ra), person_of.get(rb)
+        if (pa and pb and pa != pb and (a, b) not in decided) or not clusters.can_join(a, b):
+            held_back[(a, b)] = prob
+            continue
+        clusters.join(a, b)
+        person_of[clusters.root(a)] = pa or pb  # type: ignore[assignment]
+        if person_of[clusters.root(a)] is None:
+            person_of.pop(clusters.root(a))
+    persons = {t: person_of.get(clusters.root(t)) or clusters.root(t) for t in ids}
+    queued = {
+        (a, b): prob
+        for (a, b), prob in {**{k: r.probability for k, r in review.items()}, **held_back}.items()
+        if (a, b) not in decided and persons[a] != persons[b]
+    }
+    return persons, queued
+
+
+def _queue_rows(
+    queued: dict[tuple[str, str], float], review: dict[tuple[str, str], ReviewPair], now: datetime
+) -> list[dict[str, Any]]:
+    return [{"left_id": a, "right_id": b, "probability": prob, "at": now,
+             "agreed": list(review[(a, b)].agreed) if (a, b) in review else []}
+            for (a, b), prob in sorted(queued.items())]  # fmt: skip
+
+
+def _model_table() -> sa.Table:
+    return db.PersonModelRow.__table__  # type: ignore[return-value]
+
+
+def _frames() -> sa.Table:
+    return db.PersonFrameRow.__table__  # type: ignore[return-value]
+
+
+def _save_model(
+    conn: Connection, linkage: Linkage, threshold: float, review_threshold: float, digests: dict[str, str], at: datetime
+) -> None:
+    """Replace the saved model with the linkage's (none for a pool of fewer than two records: nothing to link with)
+    and the saved frames with its records'."""
+    from features.people import frame_version
+
+    conn.execute(sa.delete(_model_table()))
+    conn.execute(sa.delete(_frames()))
+    if linkage.model is None or linkage.frame is None:
+        return
+    conn.execute(sa.insert(_model_table()).values(id=1, model=linkage.model.splink, records=linkage.model.records,
+                                                  threshold=threshold, review_threshold=review_threshold,
+                                                  frame_version=frame_version(), at=at))  # fmt: skip
+    _save_frames(conn, [linkage.frame], digests)
+
+
+def _save_frames(
+    conn: Connection, frames: Sequence[pd.DataFrame], digests: dict[str, str], replace: Sequence[str] = ()
+) -> None:
+    """Save the frame rows of the records of ``frames`` as of their ``digests``, replacing those of ``replace``."""
+    from features.people import frame_rows
+
+    f = _frames()
+    for i in range(0, len(replace), CHUNK):
+        conn.execute(sa.delete(f).where(f.c.talent_id.in_(replace[i : i + CHUNK])))
+    rows = [{"talent_id": (i := row.pop("unique_id")), "digest": digests[i], "row": row}
+            for df in frames for row in frame_rows(df)]  # fmt: skip
+    for i in range(0, len(rows), 5 * CHUNK):
+        conn.execute(sa.insert(f), rows[i : i + 5 * CHUNK])
+
+
+def _alive(conn: Connection, ids: Sequence[str]) -> set[str]:
+    """Those of ``ids`` whose talent record exists."""
+    t = db.table("talent")
+    out: set[str] = set()
+    for i in range(0, len(ids), CHUNK):
+        out.update(conn.scalars(sa.select(t.c.id).where(t.c.id.in_(ids[i : i + CHUNK]))))
+    return out
+
+
+def _records_with_digests(conn: Connection, ids: Iterable[str]) -> dict[str, tuple[Talent, str]]:
+    """Talent id → (the record, its stored digest)."""
+    t = db.table("talent")
+    ids = sorted(ids)
+    out: dict[str, tuple[Talent, str]] = {}
+    for i in range(0, len(ids), CHUNK):
+        query = sa.select(t.c.id, sa.cast(t.c.data, sa.Text), t.c.digest).where(t.c.id.in_(ids[i : i + CHUNK]))
+        for row_id, text, digest in conn.execute(query):
+            out[row_id] = (Talent.model_validate_json(text), digest)
+    return out
+
+
+@dataclass(frozen=True)
+class SavedModel:
+    """The model of the last full ``apply``: what it scored with and at which thresholds, and when."""
+
+    model: Model
+    threshold: float
+    review_threshold: float
+    frame_version: str
+    """``features.people.frame_version()`` of the code that saved the model and the frames."""
+    at: datetime
+
+
+def saved_model(store: Store, conn: Connection | None = None) -> SavedModel | None:
+    """The model the last full ``apply`` saved, or ``None`` when the pool was never linked in full."""
+    from features.people import Model
+
+    t = _model_table()
+    with store.engine.connect() if conn is None else nullcontext(conn) as c:
+        row = c.execute(sa.select(t.c.model, t.c.records, t.c.threshold, t.c.review_threshold, t.c.frame_version,
+                                  t.c.at)).first()  # fmt: skip
+    if row is None:
+        return None
+    return SavedModel(Model(row.model, row.records), row.threshold, row.review_threshold, row.frame_version, row.at)
+
+
+@dataclass(frozen=True)
+class LinkNewReport:
+    """What ``link_new`` did. ``linked`` is false (and every count 0) when there was no saved model: ``reason``."""
+
+    linked: bool
+    new_records: int
+    """Records placed: they were in no person."""
+    joined: int
+    """Of them, records that joined a person with a record placed before."""
+    new_persons: int
+    """Persons of new records only with more than one record (new duplicates of each other)."""
+    review_pairs: int
+    """Pairs added to the review queue."""
+    existing_records: int
+    """Records already in persons the new ones were scored against."""
+    compared: int
+    """Pairs scored: each has a new record (no pair of two existing records is scored again)."""
+    load_seconds: float
+    """Reading the records and normalising them (``features.people.frame``)."""
+    score_seconds: float
+    """Scoring (``features.people.score_new``)."""
+    seconds: float
+    """Everything, writing included."""
+    reason: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+NO_MODEL = "no saved linkage model: link the pool in full once (`talentmatch people link --apply`)"
+
+
+def unplaced(store: Store, conn: Connection | None = None) -> list[str]:
+    """Talent ids in no person yet (written since the last link), sorted."""
+    t, m = db.table("talent"), _members()
+    placed = sa.exists().where(m.c.talent_id == t.c.id)
+    with store.engine.connect() if conn is None else nullcontext(conn) as c:
+        return list(c.scalars(sa.select(t.c.id).where(~placed).order_by(t.c.id)))
+
+
+def link_new(store: Store, talent_ids: Iterable[str] | None = None) -> LinkNewReport:
+    """Link the records in no person yet (of ``talent_ids``, or every one) with the saved model, without re-linking
+    the pool: scored against the records already in persons and among themselves (``features.people.score_new``);
+    placed as ``apply`` places new records — at or above the saved threshold a record joins the person of its most
+    probable match (or forms one with other new records), never joins a pair the office kept apart, and never makes
+    one of two existing persons (that pair goes to review); pairs between the thresholds are appended to the review
+    queue (kept as it is otherwise). One transaction, all or nothing. Without a saved model (the pool was never
+    linked in full) nothing is done and ``reason`` says so."""
+    import pandas as pd
+
+    from features.people import frame, frame_version, from_rows, score_new
+
+    t0 = time.perf_counter()
+    saved = saved_model(store)
+    if saved is None:
+        return LinkNewReport(False, 0, 0, 0, 0, 0, 0, 0.0, 0.0, round(time.perf_counter() - t0, 2), NO_MODEL)
+    version = frame_version()
+    m, f, talents = _members(), _frames(), db.table("talent")
+    with store.engine.connect() as conn:
+        todo = set(unplaced(store, conn))
+        if talent_ids is not None:
+            todo &= set(talent_ids)
+        if not todo:
+            return LinkNewReport(True, 0, 0, 0, 0, 0, 0, 0.0, 0.0, round(time.perf_counter() - t0, 2))
+        placed = set(conn.scalars(sa.select(m.c.talent_id)))
+        saved_rows = []
+        if saved.frame_version == version:  # rows of placed records saved as of their current digest
+            query = sa.select(f.c.talent_id, f.c.row).join(
+                talents, (talents.c.id == f.c.talent_id) & (talents.c.digest == f.c.digest)
+            )
+            saved_rows = [{**row, "unique_id": i} for i, row in conn.execute(query) if i in placed]
+        stale = placed - {r["unique_id"] for r in saved_rows}  # changed since, or saved by other code: normalised again
+        records = _records_with_digests(conn, stale | todo)
+    digests = {i: d for i, (_, d) in records.items()}
+    new_df = frame(records[i][0] for i in sorted(todo))
+    stale_df = frame(records[i][0] for i in sorted(stale))
+    del records
+    old_df = pd.concat([from_rows(saved_rows), stale_df], ignore_index=True) if stale else from_rows(saved_rows)
+    del saved_rows
+    load_seconds = time.perf_counter() - t0
+    scored = score_new(old_df, new_df, saved.model, saved.threshold, saved.review_threshold)
+    now = datetime.now(UTC)
+    m, p = _members(), _pairs()
+    with store.engine.begin() as conn:
+        _lock(conn)
+        existing, decided = _state(conn)
+        # since the scoring, another process may have placed some new records, or erased some records
+        alive = _alive(conn, [i for i in new_df["unique_id"] if i not in existing])
+        fresh = sorted(alive)
+        ids = [*existing, *fresh]
+        present = set(ids)
+        scores = [s for s in scored.scores if s[0] in present and s[1] in present]
+        review = {(r.left, r.right): r for r in scored.review if r.left in present and r.right in present}
+        persons, queued = _place(existing, decided, ids, scores, review, saved.threshold)
+        queued_ids = set(fresh)
+        queued = {k: v for k, v in queued.items() if queued_ids & set(k)}
+        if queued:
+            already = {(a, b) for a, b in conn.execute(sa.select(p.c.left_id, p.c.right_id).where(
+                sa.tuple_(p.c.left_id, p.c.right_id).in_(sorted(queued))))}  # fmt: skip
+            queued = {k: v for k, v in queued.items() if k not in already}
+        if fresh:
+            conn.execute(sa.insert(m), [{"talent_id": i, "person_id": persons[i], "how": "linked", "at": now,
+                                         "key_id": None} for i in fresh])  # fmt: skip
+        rows = _queue_rows(queued, review, now)
+        if rows:
+            conn.execute(sa.insert(p), rows)
+        if saved.frame_version != version:
+            conn.execute(sa.delete(f))
+            conn.execute(sa.update(_model_table()).values(frame_version=version))
+        _save_frames(conn, [new_df[new_df["unique_id"].isin(alive)], stale_df[stale_df["unique_id"].isin(existing)]],
+                     digests, replace=sorted(alive | stale))  # fmt: skip
+    old_persons = set(existing.values())
+    joined = sum(persons[i] in old_persons for i in fresh)
+    sizes: dict[str, int] = {}
+    for i in fresh:
+        if persons[i] not in old_persons:
+            sizes[persons[i]] = sizes.get(persons[i], 0) + 1
+    return LinkNewReport(True, len(fresh), joined, sum(n > 1 for n in sizes.values()), len(rows), len(old_df),
+                         scored.compared, round(load_seconds, 2), round(scored.seconds, 2),
+                         round(time.perf_counter() - t0, 2))  # fmt: skip
 
 
 @dataclass(frozen=True)

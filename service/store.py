@@ -429,6 +429,11 @@ PRUNED = ("journal", "pruned")
 """(kind, op) of the marker row ``prune_journal`` leaves at the horizon: always the oldest row once pruned."""
 
 
+def digest(record: Record) -> str:
+    """The digest the store keeps of a record: of its canonical JSON (as ``_classify_and_write`` computes it)."""
+    return hashlib.blake2b(record.model_dump_json(exclude_defaults=True).encode(), digest_size=16).hexdigest()
+
+
 def _horizon(conn: Connection) -> int:
     c = db.ChangeRow.__table__
     oldest = conn.execute(sa.select(c.c.seq, c.c.kind, c.c.op).order_by(c.c.seq).limit(1)).first()

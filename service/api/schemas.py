@@ -65,6 +65,28 @@ class ImportResult(BaseModel):
     unchanged: int = Field(description="Records identical to the stored ones (nothing written for them).")
 
 
+class PeopleLinked(BaseModel):
+    """How an import's new talents were linked into the existing people (``service.people.link_new``)."""
+
+    linked: bool = Field(description="False when there is no saved linkage model yet (never linked in full): `reason`.")
+    new_records: int = Field(description="Talents placed in a person (they were in none).")
+    joined: int = Field(description="Of them, talents that joined an existing person.")
+    new_persons: int = Field(description="Persons of several new talents only.")
+    review_pairs: int = Field(description="Pairs added to the review queue.")
+    existing_records: int
+    compared: int = Field(description="Pairs scored, each with a new talent.")
+    load_seconds: float
+    score_seconds: float
+    seconds: float
+    reason: str | None = None
+
+
+class TalentImportResult(ImportResult):
+    people: PeopleLinked | None = Field(
+        default=None, description="The linking of the new talents; null when none was written or with `link=false`."
+    )
+
+
 class KeyCreate(BaseModel):
     model_config = ConfigDict(
         extra="forbid",

@@ -56,10 +56,15 @@ def db_import(
         ),
     ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate and count; write nothing.")] = False,
+    no_link: Annotated[
+        bool,
+        typer.Option("--no-link", help="Leave the new talents unlinked (each its own person until the next link)."),
+    ] = False,
     url: UrlOption = None,
     json_: JsonOption = False,
 ) -> None:
-    """Import records (upsert by id): all of them, or none if any is invalid."""
+    """Import records (upsert by id): all of them, or none if any is invalid. New talents are then linked into the
+    existing people with the saved linkage model (after a first `people link --apply`), unless --no-link."""
     from features.io import kind_of_file
     from service.db import safe_url
     from service.importing import alert_imported_talents
@@ -95,16 +100,21 @@ def db_import(
             read_progress=on_read,
             write_progress=on_write,
         )
+    talents = not dry_run and report.ok and report.inserted.get("talent", 0) + report.updated.get("talent", 0) > 0
+    linked, link_failed = _link_imported(store, json_) if talents and not no_link else (None, None)
     if json_:
-        print_json(report.to_dict(max_issues=cfg.max_errors_shown))
+        print_json({**report.to_dict(max_issues=cfg.max_errors_shown),
+                    **({"people": linked.to_dict()} if linked else {})})  # fmt: skip
     if not report.ok:
         print_errors(report.issues, cfg.max_errors_shown)
         files = len({i.file for i in report.issues})
         fail(f"import failed: {len(report.issues)} error(s) in {files} file(s); nothing was written")
-    if not dry_run and report.inserted.get("talent", 0) + report.updated.get("talent", 0):
+    if talents:
         alerted = alert_imported_talents(store, path, kind, cfg)
         if alerted and not json_:
             out.print(f"{alerted} match alert(s) queued for subscribed enterprises", highlight=False)
+    if link_failed:
+        fail(link_failed)
     if json_:
         return
     table = Table(title=f"{'dry run — would import' if dry_run else 'imported'} {path}")
@@ -116,6 +126,35 @@ def db_import(
     rate = report.records / report.seconds if report.seconds else 0
     tail = "dry run: nothing was written" if dry_run else f"into {safe_url(store.url)}"
     out.print(f"{report.records:,} records in {report.seconds:.2f} s ({rate:,.0f}/s); {tail}", highlight=False)
+
+
+def _link_imported(store: Any, json_: bool) -> tuple[Any, str | None]:
+    """Link the talents in no person yet with the saved model (``service.people.link_new``) after the import
+    committed: the report, or ``None`` and the message of a failure (which leaves the import written and the people
+    as they were; the command still queues the alerts, then exits 1 with it)."""
+    from service import people
+
+    try:
+        with progress_bar(not json_) as progress:
+            progress.add_task("linking the new talents into the people", total=None)
+            linked = people.link_new(store)
+    except Exception as e:  # the import is committed: say so, whatever failed
+        reason = (str(getattr(e, "orig", None) or e).strip().splitlines() or [type(e).__name__])[0]
+        return None, (f"imported, but linking the new talents failed ({reason}); nothing of the linking was written: "
+                      "run `talentmatch people link --new` (or --apply) to link them")  # fmt: skip
+    finally:
+        store.close()
+    if not json_:
+        if not linked.linked:
+            out.print(f"people: new talents not linked ({linked.reason})", highlight=False)
+        elif linked.new_records:
+            out.print(
+                f"people: {linked.new_records:,} new talent(s) linked in {linked.seconds:.1f} s — {linked.joined:,} "
+                f"joined an existing person, {linked.new_persons:,} new person(s) of several records, "
+                f"{linked.review_pairs:,} pair(s) added to the review queue",
+                highlight=False,
+            )
+    return linked, None
 
 
 @app.command("export")

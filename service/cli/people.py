@@ -38,6 +38,11 @@ ApplyOption = Annotated[
     typer.Option("--apply", help="Store the persons and the review queue in the database (all or nothing). A re-run "
                  "scores the whole pool again but places only records in no person yet, under the office's decisions."),
 ]  # fmt: skip
+NewOption = Annotated[
+    bool,
+    typer.Option("--new", help="Link only the talents in no person yet (written since the last link), scored against "
+                 "the existing people with the model the last --apply saved, and store them (what `db import` does)."),
+]  # fmt: skip
 PairArg = Annotated[str, typer.Argument(help="A talent id.", show_default=False)]
 
 
@@ -47,11 +52,18 @@ def link_command(
     url: UrlOption = None,
     threshold: ThresholdOption = None,
     apply: ApplyOption = False,
+    new: NewOption = False,
     json_: JsonOption = False,
 ) -> None:
-    """Link the talents into persons and print the counts (nothing is written without --apply)."""
+    """Link the talents into persons and print the counts (nothing is written without --apply or --new)."""
     from features.people import REVIEW_THRESHOLD, THRESHOLD, link
 
+    if new:
+        if world is not None or apply or threshold is not None:
+            fail("--new links a database's new talents with the saved model and its thresholds: pass --url (or "
+                 "TALENTMATCH_DATABASE_URL) alone, not --world, --apply or --threshold")  # fmt: skip
+        _link_new(url, json_)
+        return
     threshold = THRESHOLD if threshold is None else threshold
     if apply:
         if world is not None:
@@ -95,6 +107,27 @@ def _apply(url: str | None, threshold: float, review_threshold: float, json_: bo
     for key, value in doc.items():
         out.print(f"{key.replace('_', ' ')}: {value:,}" if not isinstance(value, bool) else f"{key}: yes",
                   highlight=False)  # fmt: skip
+
+
+def _link_new(url: str | None, json_: bool) -> None:
+    from service import people
+
+    store = open_store(url)
+    with database_errors(store):
+        store.check_schema()
+        with progress_bar(not json_) as progress:
+            progress.add_task("linking the new talents into the people", total=None)
+            report = people.link_new(store)
+    if json_:
+        print_json(report.to_dict())
+        if not report.linked:
+            raise typer.Exit(1)
+        return
+    if not report.linked:
+        fail(str(report.reason))
+    for key, value in report.to_dict().items():
+        if key not in ("linked", "reason"):
+            out.print(f"{key.replace('_', ' ')}: {value:,}", highlight=False)
 
 
 @app.command("review")

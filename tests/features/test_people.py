@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 
 import pandas as pd
@@ -274,3 +275,27 @@ def test_expertise_joins_a_reworded_copy_and_keeps_a_namesake_apart():
     )  # fmt: skip
     assert linkage.persons["E1"] == linkage.persons["E2"]
     assert linkage.persons["E3"] not in {linkage.persons["E1"], "E1", "E2"}
+
+
+def test_new_records_are_scored_as_a_full_predict_with_the_same_model_would_score_them():
+    """``score_new`` against the pool scores exactly the pairs with a new record that a full ``predict`` of the whole
+    pool with the same model (its prior scaled to the pool) scores, with the same probabilities, and no other."""
+    import copy
+
+    from features.people import Model, predict, score_new, train
+
+    talents, truth = _background(seed=11, persons=300, every=3)
+    df = frame(talents)
+    later = {pair[1] for pair in truth[::3]} | {"B0001", "B0002"}  # a third of the copies, two originals
+    old, new = df[~df["unique_id"].isin(later)], df[df["unique_id"].isin(later)]
+    model = train(old.reset_index(drop=True))
+    json.dumps(model.splink)  # plain JSON, as a store keeps it
+    got = score_new(old, new, model, review_threshold=0.05)
+    assert got.scores and all(later & {a, b} for a, b, _ in got.scores)
+
+    scaled = copy.deepcopy(model.splink)
+    scaled["probability_two_random_records_match"] *= (len(old) - 1) / (len(df) - 1)
+    full, _, _ = predict(df, Model(scaled, len(df)), review_threshold=0.05)
+    expected = {(a, b): p for a, b, p in full if later & {a, b}}
+    assert {(a, b): pytest.approx(p) for a, b, p in got.scores} == expected
+    assert got.compared >= len(expected) and got.compared < len(df) * len(later) / 10  # blocked, not all pairs

@@ -75,3 +75,56 @@ def test_people_apply_review_confirm_reject_undo_through_the_store(tmp_path):
     assert wrong.returncode == 1 and "'ghost' does not exist" in wrong.stderr
     one = run("people", "reject", "D005", "T005", "--url", url, cwd=tmp_path)
     assert one.returncode == 1 and "undo it first" in one.stderr
+
+
+def test_db_import_links_new_talents_with_the_saved_model(tmp_path):
+    """After a full link, `db import` links the imported talents into the existing people (printed); --no-link leaves
+    them for `people link --new`; before any full link an import says it did not link."""
+    _world(tmp_path / "w")
+    talents = (tmp_path / "w" / "talents.jsonl").read_text().splitlines()
+    later = [line for line in talents if '"id":"D01' in line or '"id":"D02' in line]  # D010 D015 D020 D025
+    assert len(later) == 4
+    (tmp_path / "w" / "talents.jsonl").write_text("".join(f"{line}\n" for line in talents if line not in later))
+    (tmp_path / "later.jsonl").write_text(f"{later[0]}\n{later[1]}\n")
+    (tmp_path / "last.jsonl").write_text(f"{later[2]}\n{later[3]}\n")
+    url = f"sqlite:///{tmp_path / 'p.db'}"
+    first = run("db", "import", str(tmp_path / "w"), "--url", url, cwd=tmp_path)
+    assert first.returncode == 0 and "new talents not linked (no saved linkage model" in first.stdout
+    assert run("people", "link", "--url", url, "--new", cwd=tmp_path).returncode == 1  # nothing to link with yet
+    assert run("people", "link", "--url", url, "--apply", cwd=tmp_path).returncode == 0
+
+    done = run("db", "import", str(tmp_path / "later.jsonl"), "--kind", "talent", "--url", url, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "people: 2 new talent(s) linked" in done.stdout and "2 joined an existing person" in done.stdout
+    skipped = run(
+        "db",
+        "import",
+        str(tmp_path / "last.jsonl"),
+        "--kind",
+        "talent",
+        "--url",
+        url,
+        "--no-link",
+        "--json",
+        cwd=tmp_path,
+    )
+    assert skipped.returncode == 0 and "people" not in json.loads(skipped.stdout)
+    linked = run("people", "link", "--url", url, "--new", "--json", cwd=tmp_path)
+    assert linked.returncode == 0, linked.stderr
+    doc = json.loads(linked.stdout)
+    assert (doc["linked"], doc["new_records"], doc["joined"], doc["existing_records"]) == (True, 2, 2, 238)
+    wrong = run("people", "link", "--url", url, "--new", "--threshold", "0.3", cwd=tmp_path)
+    assert wrong.returncode == 1 and "--new" in wrong.stderr
+
+    # linking fails (here: a broken saved model): the import stands, the people stay, the message says what to run
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "p.db") as conn:
+        conn.execute("UPDATE person_models SET model = '{}'")
+    (tmp_path / "one.jsonl").write_text('{"id": "Z001", "name": "Zed Zee"}\n')
+    broken = run("db", "import", str(tmp_path / "one.jsonl"), "--kind", "talent", "--url", url, cwd=tmp_path)
+    assert broken.returncode == 1 and "imported, but linking the new talents failed" in broken.stderr
+    assert "people link --new" in broken.stderr
+    with sqlite3.connect(tmp_path / "p.db") as conn:
+        assert conn.execute("SELECT count(*) FROM talents WHERE id = 'Z001'").fetchone() == (1,)
+        assert conn.execute("SELECT count(*) FROM person_members WHERE talent_id = 'Z001'").fetchone() == (0,)

@@ -3,9 +3,11 @@ every profile read is audited; enterprises see talent only as candidate cards th
 
 from __future__ import annotations
 
-from typing import Annotated
+import logging
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from features.records import CountryCode, LanguageCode, RecordId, Site, Talent, Tier
 from service import audit
@@ -25,9 +27,10 @@ from service.api.crud import (
 from service.api.deps import Office, ProfileReader, StoreDep, WriterDep
 from service.api.errors import ERROR_RESPONSES
 from service.api.limits import IdPath
-from service.api.schemas import RECORD_EXAMPLES, ErrorResponse, ImportResult, Page
+from service.api.schemas import RECORD_EXAMPLES, ErrorResponse, Page, PeopleLinked, TalentImportResult
 from service.db import table
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/talents", tags=["talents / 人才"], responses=ERROR_RESPONSES)
 
 TalentBody = Annotated[Talent, Body(openapi_examples=RECORD_EXAMPLES["talent"])]
@@ -105,7 +108,41 @@ def list_talents(
 
 
 @router.post("/import", openapi_extra=IMPORT_BODY)
-async def import_talents(request: Request, principal: Office, writer: WriterDep) -> ImportResult:
-    """Bulk import talents from JSONL (or CSV), all or nothing, like `talentmatch db import`.
-    批量导入（全部或全不）。"""
-    return await import_upload(request, "talent", writer, principal)
+async def import_talents(
+    request: Request,
+    principal: Office,
+    writer: WriterDep,
+    link: Annotated[
+        bool,
+        Query(
+            description="Link the new talents into the existing people after the import, with "
+            "the saved linkage model / 导入后关联到已有人员"
+        ),
+    ] = True,
+) -> TalentImportResult:
+    """Bulk import talents from JSONL (or CSV), all or nothing, like `talentmatch db import`; then, as it does, the
+    talents in no person yet are linked into the existing people with the model of the last full link (`people`;
+    a failure there leaves the import written and the people as they were). 批量导入（全部或全不），并关联人员。"""
+    result = await import_upload(request, "talent", writer, principal)
+    people_linked = None
+    if link and result.inserted + result.updated:
+        people_linked = await run_in_threadpool(link_imported, request.app.state)
+    return TalentImportResult(**result.model_dump(), people=people_linked)
+
+
+def link_imported(state: Any) -> PeopleLinked | None:
+    """``service.people.link_new`` after an import; the ranking cache is emptied when persons changed (rankings read
+    each candidate's person). A failure is logged and reported as not linked: the import stands."""
+    from service import people
+
+    try:
+        report = people.link_new(state.store)
+    except Exception as e:  # the import is committed: it stands, the people stay as they were
+        log.exception("linking the imported talents failed")
+        return PeopleLinked(linked=False, new_records=0, joined=0, new_persons=0, review_pairs=0, existing_records=0,
+                            compared=0, load_seconds=0, score_seconds=0, seconds=0,
+                            reason=f"linking failed ({type(e).__name__}); nothing of it was written: run "
+                                   "`talentmatch people link --new`")  # fmt: skip
+    if report.new_records:
+        state.rank_cache.clear()
+    return PeopleLinked(**report.to_dict())

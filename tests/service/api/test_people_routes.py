@@ -4,10 +4,12 @@ undo, and who may reach them."""
 from __future__ import annotations
 
 import httpx
+import orjson
 import pytest
 from api_helpers import auth, run_server, seed, settings_for
-from people_helpers import REVIEW, people_talents
+from people_helpers import REVIEW, extra, people_talents
 
+from features.records import dump
 from service import people
 from service.api.app import create_app
 from service.store import Store
@@ -98,3 +100,22 @@ def test_erasing_the_talent_a_person_is_named_by_renames_the_person(client):
     assert _get(c, "/people/D000").status_code == 404  # the erased id names nothing any more
     card = _get(c, "/people/T000").json()
     assert [r["talent_id"] for r in card["records"]] == ["T000"] and "D000" not in str(card)
+
+
+def test_an_import_links_the_new_talents_into_the_existing_people(client):
+    """`POST /talents/import` links what it wrote with the model of the last full link (247 records: the people world
+    and the seeded world's four): V003 (T003 in pinyin with its work) joins T003's person, N999 stays alone; with
+    `link=false` a record waits in no person."""
+    c = client
+    body = "".join(orjson.dumps(dump(t)).decode() + "\n" for t in extra())
+    r = c.post("/talents/import", content=body, headers=auth(c.keys["recruiter"]))
+    assert r.status_code == 200, r.text
+    linked = r.json()["people"]
+    assert (linked["linked"], linked["new_records"], linked["joined"], linked["existing_records"]) == (True, 2, 1, 247)
+    assert [m["talent_id"] for m in _get(c, "/people/T003").json()["records"]] == ["T003", "V003"]
+    assert _get(c, "/people/N999").json()["records"][0]["how"] == "linked"
+
+    late = orjson.dumps({"id": "N998", "name": "Someone Else"}).decode() + "\n"
+    r = c.post("/talents/import", params={"link": "false"}, content=late, headers=auth(c.keys["recruiter"]))
+    assert r.status_code == 200 and r.json()["people"] is None
+    assert _get(c, "/people/N998").status_code == 404  # in no person until the next import or link
