@@ -6,7 +6,6 @@ negative; without the stored person (the control) ``B`` is one."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -18,18 +17,6 @@ from service.store import Store
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationWarning:mlflow")]
 B, S = "TWIN-B", "TWIN-S"
-
-
-@pytest.fixture
-def registry_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    from matcher import registry
-
-    monkeypatch.setenv("TALENTMATCH_MODELS_DIR", str(tmp_path / "models"))
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
-    registry.configure(tmp_path / "models")
-    yield tmp_path / "models"
-    registry.configure()
 
 
 @pytest.fixture(scope="module")

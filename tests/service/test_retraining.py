@@ -31,18 +31,6 @@ from service.store import Store
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationWarning:mlflow")]
 
 
-@pytest.fixture
-def registry_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    from matcher import registry
-
-    monkeypatch.setenv("TALENTMATCH_MODELS_DIR", str(tmp_path / "models"))
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
-    registry.configure(tmp_path / "models")
-    yield tmp_path / "models"
-    registry.configure()
-
-
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from demo.world import generate_world
