@@ -3,7 +3,9 @@ for SQLite and PostgreSQL, and reading an uploaded JSONL/CSV body exactly as the
 
 from __future__ import annotations
 
+import functools
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -21,7 +23,7 @@ from service.api.live import Writer
 from service.api.schemas import MAX_LIMIT, ImportResult
 from service.keys import Principal
 from service.settings import Settings
-from service.store import Store
+from service.store import ImportReport, Store
 
 
 def fetch(store: Store, kind: str, record_id: str) -> Record:
@@ -100,9 +102,16 @@ IMPORT_BODY = {
 """OpenAPI description of an import route's raw body (FastAPI cannot infer it)."""
 
 
-async def import_upload(request: Request, kind: str, writer: Writer, principal: Principal) -> ImportResult:
+async def import_upload(
+    request: Request,
+    kind: str,
+    writer: Writer,
+    principal: Principal,
+    *,
+    then: Callable[[ImportReport], object] | None = None,
+) -> ImportResult:
     """Stream the body to a temporary file (the size cap applies as it arrives), read it with ``features.io``
-    exactly like the CLI, and write it all or nothing."""
+    exactly like the CLI, and write it all or nothing (``then``: as ``Writer.write``'s)."""
     settings: Settings = request.app.state.settings
     csv = request.headers.get("content-type", "").split(";")[0].strip().lower() == "text/csv"
     with tempfile.TemporaryDirectory(prefix="talentmatch-upload-") as tmp:
@@ -111,7 +120,7 @@ async def import_upload(request: Request, kind: str, writer: Writer, principal: 
             async for chunk in request.stream():
                 f.write(chunk)
         result = await run_in_threadpool(read_records, path, kind, max_line_bytes=settings.max_line_bytes)
-        report = await run_in_threadpool(writer.write, World({kind: result}))
+        report = await run_in_threadpool(functools.partial(writer.write, World({kind: result}), then=then))
     ids = [r.id for r in result.records]
     await run_in_threadpool(audit.record, writer.store, principal, "import", kind, ids)
     return ImportResult(

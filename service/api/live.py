@@ -82,10 +82,15 @@ class Writer:
         self._batched(job)
         return new
 
-    def write(self, batch: Mapping[str, Sequence[Record]]) -> ImportReport:
+    def write(
+        self, batch: Mapping[str, Sequence[Record]], *, then: Callable[[ImportReport], object] | None = None
+    ) -> ImportReport:
         """Write a batch (a ``features.io.World`` from an upload, or kind → records) all or nothing; raises
-        ``ImportFailed`` listing every problem when any record is invalid."""
+        ``ImportFailed`` listing every problem when any record is invalid. ``then`` runs once the batch is stored and
+        indexed, outside the writers' lock, before its after-write hooks (alerts): an import links its talents into
+        people first, so that a copy of someone already alerted is matched as that person."""
         report: ImportReport | None = None
+        held: list[tuple[Record | None, Record]] = []
 
         def job() -> list[tuple[Record | None, Record]]:
             nonlocal report
@@ -93,10 +98,19 @@ class Writer:
             if not report.ok:
                 raise ImportFailed(report.issues)
             crash_point("after-commit")
-            return self._index(batch)
+            changed = self._index(batch)
+            if then is None:
+                return changed
+            held.extend(changed)  # its after-write step waits for ``then`` (pending in the store meanwhile)
+            return []
 
         self._batched(job)
         assert report is not None
+        if then is not None:
+            try:
+                then(report)
+            finally:
+                self._after(held)
         return report
 
     def _batched(self, job: Callable[[], list[tuple[Record | None, Record]]]) -> None:

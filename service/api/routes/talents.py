@@ -7,7 +7,6 @@ import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
-from starlette.concurrency import run_in_threadpool
 
 from features.records import CountryCode, LanguageCode, RecordId, Site, Talent, Tier
 from service import audit
@@ -29,6 +28,7 @@ from service.api.errors import ERROR_RESPONSES
 from service.api.limits import IdPath
 from service.api.schemas import RECORD_EXAMPLES, ErrorResponse, Page, PeopleLinked, TalentImportResult
 from service.db import table
+from service.store import ImportReport
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/talents", tags=["talents / 人才"], responses=ERROR_RESPONSES)
@@ -123,11 +123,16 @@ async def import_talents(
     """Bulk import talents from JSONL (or CSV), all or nothing, like `talentmatch db import`; then, as it does, the
     talents in no person yet are linked into the existing people with the model of the last full link (`people`;
     a failure there leaves the import written and the people as they were). 批量导入（全部或全不），并关联人员。"""
-    result = await import_upload(request, "talent", writer, principal)
-    people_linked = None
-    if link and result.inserted + result.updated:
-        people_linked = await run_in_threadpool(link_imported, request.app.state)
-    return TalentImportResult(**result.model_dump(), people=people_linked)
+    linked: list[PeopleLinked | None] = []
+
+    def link_first(report: ImportReport) -> None:
+        """Before the import's alerts: a copy of someone already alerted joins their person, and is not alerted as
+        someone new."""
+        if report.inserted.get("talent", 0) + report.updated.get("talent", 0):
+            linked.append(link_imported(request.app.state))
+
+    result = await import_upload(request, "talent", writer, principal, then=link_first if link else None)
+    return TalentImportResult(**result.model_dump(), people=linked[0] if linked else None)
 
 
 def link_imported(state: Any) -> PeopleLinked | None:

@@ -119,3 +119,38 @@ def test_an_import_links_the_new_talents_into_the_existing_people(client):
     r = c.post("/talents/import", params={"link": "false"}, content=late, headers=auth(c.keys["recruiter"]))
     assert r.status_code == 200 and r.json()["people"] is None
     assert _get(c, "/people/N998").status_code == 404  # in no person until the next import or link
+
+
+PEROVSKITE = {"summary": "Perovskite thin films solar cells researcher", "skills": ["perovskite", "thin films"],
+              "tier": "B", "availability": {"mode": "short_term", "months_per_year": 4}}  # fmt: skip
+"""A profile need n1 of the small world alerts for."""
+
+
+def _alerted(c) -> list[str]:
+    got = c.get("/alerts", headers=auth(c.keys["e1"]))
+    assert got.status_code == 200, got.text
+    return sorted(a["talent"]["id"] for a in got.json()["items"])
+
+
+@pytest.mark.parametrize("link", [True, False])
+def test_an_imported_copy_of_someone_alerted_is_linked_before_the_alerts(client, link):
+    """The import links first, then matches for alerts: V003 (T003 once more) joins T003's person, which the
+    enterprise already heard of, so only the stranger is new. Without the link (the control) V003 alerts too."""
+    c, office = client, auth(client.keys["recruiter"])
+    sub = c.post(
+        "/subscriptions", json={"need_id": "n1", "channel": "inbox", "min_score": 0.01}, headers=auth(c.keys["e1"])
+    )
+    assert sub.status_code == 201, sub.text
+    t003 = c.get("/talents/T003", headers=office).json()
+    assert c.put("/talents/T003", json={**t003, **PEROVSKITE}, headers=office).status_code == 200
+    assert _alerted(c) == ["T003"]
+
+    v003, stranger = extra()[0], {"id": "N997", "name": "Ola Nordmann", "email": "ola@example.org", **PEROVSKITE}
+    body = orjson.dumps({**dump(v003), **PEROVSKITE}).decode() + "\n" + orjson.dumps(stranger).decode() + "\n"
+    r = c.post("/talents/import", params={"link": str(link).lower()}, content=body, headers=office)
+    assert r.status_code == 200, r.text
+    if link:
+        assert [m["talent_id"] for m in _get(c, "/people/T003").json()["records"]] == ["T003", "V003"]
+        assert _alerted(c) == ["N997", "T003"]
+    else:
+        assert _alerted(c) == ["N997", "T003", "V003"]
