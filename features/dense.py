@@ -499,6 +499,12 @@ def need_parts(n: Need) -> tuple[str, list[str]]:
     return clip_text(need_text(n), PROFILE_MAX_CHARS), []
 
 
+PART_DTYPE = np.float16
+"""Works' vectors are kept in half precision: they are several per talent (most of the dense memory) and only ever
+scored for the few hundred candidates of a ranking, gathered and widened then; a cosine in float16 is within ~5e-4
+of float32's. Profiles stay float32: the search scans all of them on every query."""
+
+
 class DenseIndex:
     """Dense vectors of talents: the profile, and each work separately (a researcher's best few works say more
     than the average of all of them). Inner-product search over profiles with ``features.ann.ProfileSearch``
@@ -527,7 +533,7 @@ class DenseIndex:
         self._ids: list[str] = []
         self._row: dict[str, int] = {}
         self._main = _Grow((d,), np.float32)
-        self._parts = _Grow((d,), np.float32)
+        self._parts = _Grow((d,), PART_DTYPE)
         self._pstart = _Grow((), np.int64)
         self._pend = _Grow((), np.int64)
         self._alive = _Grow((), bool)
@@ -698,7 +704,7 @@ class DenseIndex:
         if seg[-1] == 0:
             return best, top
         idx = np.arange(seg[-1]) + np.repeat(start - seg[:-1], lens)
-        sims = np.einsum("ij,j->i", self._parts.view[idx], q)
+        sims = np.einsum("ij,j->i", self._parts.view[idx].astype(np.float32), q)
         has = lens > 0
         best[has] = np.maximum.reduceat(sims, seg[:-1][has])
         owner = np.repeat(np.arange(n), lens)
@@ -716,7 +722,7 @@ class DenseIndex:
             best, top = (np.zeros(len(queries), np.float32) for _ in range(2))
             start, end = int(self._pstart.view[row]), int(self._pend.view[row])
             if end > start:
-                sims = -np.sort(-(queries @ self._parts.view[start:end].T), axis=1)
+                sims = -np.sort(-(queries @ self._parts.view[start:end].astype(np.float32).T), axis=1)
                 best, top = sims[:, 0], sims[:, : self.TOP].sum(axis=1) / min(end - start, self.TOP)
             out[self.part_features[0]], out[self.part_features[1]] = best, top
         return out
