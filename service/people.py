@@ -29,7 +29,6 @@ from features.golden import Golden, golden
 from features.records import Talent
 from service import db
 from service.store import Store, StoreError
-from service.store import digest as record_digest
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -133,7 +132,6 @@ def apply(
     threshold = THRESHOLD if threshold is None else threshold
     review_threshold = REVIEW_THRESHOLD if review_threshold is None else review_threshold
     linkage = link(talents, threshold=threshold, review_threshold=review_threshold)
-    digests = {t.id: record_digest(t) for t in talents}
     ids = sorted(linkage.persons)
     now = datetime.now(UTC)
     m, p = _members(), _pairs()
@@ -150,7 +148,7 @@ def apply(
         conn.execute(sa.delete(p))
         if queue:
             conn.execute(sa.insert(p), queue)
-        _save_model(conn, linkage, threshold, review_threshold, digests, now)
+        _save_model(conn, linkage, threshold, review_threshold, _digests(conn, ids), now)
     sizes: dict[str, int] = {}
     for person in persons.values():
         sizes[person] = sizes.get(person, 0) + 1
@@ -250,24 +248,25 @@ def _save_model(
 def _save_frames(
     conn: Connection, frames: Sequence[pd.DataFrame], digests: dict[str, str], replace: Sequence[str] = ()
 ) -> None:
-    """Save the frame rows of the records of ``frames`` as of their ``digests``, replacing those of ``replace``."""
+    """Save the frame rows of the records of ``frames`` as of their ``digests`` (a record without one is gone: no
+    row), replacing those of ``replace``."""
     from features.people import frame_rows
 
     f = _frames()
     for i in range(0, len(replace), CHUNK):
         conn.execute(sa.delete(f).where(f.c.talent_id.in_(replace[i : i + CHUNK])))
-    rows = [{"talent_id": (i := row.pop("unique_id")), "digest": digests[i], "row": row}
-            for df in frames for row in frame_rows(df)]  # fmt: skip
+    rows = [{"talent_id": i, "digest": digests[i], "row": row}
+            for df in frames for row in frame_rows(df) if (i := row.pop("unique_id")) in digests]  # fmt: skip
     for i in range(0, len(rows), 5 * CHUNK):
         conn.execute(sa.insert(f), rows[i : i + 5 * CHUNK])
 
 
-def _alive(conn: Connection, ids: Sequence[str]) -> set[str]:
-    """Those of ``ids`` whose talent record exists."""
+def _digests(conn: Connection, ids: Sequence[str]) -> dict[str, str]:
+    """The stored digest of each of ``ids`` whose talent record exists."""
     t = db.table("talent")
-    out: set[str] = set()
+    out: dict[str, str] = {}
     for i in range(0, len(ids), CHUNK):
-        out.update(conn.scalars(sa.select(t.c.id).where(t.c.id.in_(ids[i : i + CHUNK]))))
+        out.update((r, d) for r, d in conn.execute(sa.select(t.c.id, t.c.digest).where(t.c.id.in_(ids[i : i + CHUNK]))))
     return out
 
 
@@ -395,7 +394,7 @@ def link_new(store: Store, talent_ids: Iterable[str] | None = None) -> LinkNewRe
         _lock(conn)
         existing, decided = _state(conn)
         # since the scoring, another process may have placed some new records, or erased some records
-        alive = _alive(conn, [i for i in new_df["unique_id"] if i not in existing])
+        alive = set(_digests(conn, [i for i in new_df["unique_id"] if i not in existing]))
         fresh = sorted(alive)
         ids = [*existing, *fresh]
         present = set(ids)
