@@ -41,6 +41,7 @@ from features.records import Need
 from features.schema import SCHEMA
 from matcher.dataset import retrieve_ids
 from matcher.labels import Persons, person_key
+from matcher.pipeline import one_per_person
 
 ScoreFn = Callable[[np.ndarray, Need], np.ndarray]
 MODEL_NAMES = ("lambdarank", "random", "bm25", "dense", "concept", "blend")
@@ -172,18 +173,12 @@ def evaluate(
         for name, fn in scorers.items():
             score = np.asarray(fn(X, need), dtype=np.float64)
             if shared:  # one card per person: each person's best-ranked record under this scorer
-                keep = _first_per_person(keys, score, tie)
+                order = np.lexsort((tie, -score))  # this scorer's ranking, ties in the seeded order
+                keep = np.sort(order[one_per_person([cands[i] for i in order], persons)])
                 per_need[name].append(_metrics(rel[keep], score[keep], tie[keep], n_wanted, k_recall))
             else:
                 per_need[name].append(_metrics(rel, score, tie, n_wanted, k_recall))
     return {name: _average(rows, kinds) for name, rows in per_need.items()}
-
-
-def _first_per_person(keys: Sequence[str], score: np.ndarray, tie: np.ndarray) -> np.ndarray:
-    """Indices of each person's best-ranked candidate (score, then the seeded tie order), in candidate order."""
-    order = np.lexsort((tie, -score))
-    _, first = np.unique(np.array(keys, dtype=object)[order], return_index=True)
-    return np.sort(order[first])
 
 
 def _metrics(rel: np.ndarray, score: np.ndarray, tie: np.ndarray, n_wanted: int, k_recall: Sequence[int]) -> dict:
