@@ -5,8 +5,8 @@ cosine bridges the languages where the taxonomy has no name for the topic. Encod
 installed package: nothing downloads at run time. Vectors are L2-normalised float32, so inner product = cosine.
 
 Encoding is the slow part (USE-multilingual-v3 in numpy, cost linear in tokens: ~13 µs a character on one core,
-~75 texts/s at 1,000 characters), so a talent is encoded as a short profile and each work's start (``talent_parts``),
-a first build fans out to two processes, and every passage vector is cached on disk keyed by sha256(encoder name,
+~75 texts/s at 1,000 characters), so a talent is encoded as its profile and each work's start (``talent_parts``), a
+first build fans out to two processes, and every passage vector is cached on disk keyed by sha256(encoder name,
 version, text): a rebuild encodes only texts it has never seen. Query vectors (one need per
 request) live in a small in-memory LRU instead.
 """
@@ -37,16 +37,16 @@ import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from features.ann import DEFAULT_EXACT_BELOW, ProfileSearch
-from features.records import Need, Talent, need_text
+from features.records import Need, Talent, need_text, talent_text
 
 log = logging.getLogger(__name__)
 
 DEFAULT_CACHE_DIR = Path("data/vectors")
-PROFILE_MAX_CHARS = 400
-"""Profile text (skills, summary, leading works) is cut here: encoding costs ~13 µs a character on one core, and
-each work is encoded on its own anyway. Chosen on the gold standard's dev reviewers (1000 / 700 / 500 / 400 / 300:
-text loss 0.217 / 0.216 / 0.218 / 0.217 / 0.216, flat; ``dense_profile`` alone 0.384 / 0.391 / 0.391 / 0.396 /
-0.413): 400 is where the profile's own signal starts to fall."""
+PROFILE_MAX_CHARS = 1000
+"""Profile text (summary, skills, leading works) is cut here. Shorter profiles were tried on the gold standard's dev
+reviewers (1000 / 700 / 500 / 400 / 300 characters: text loss 0.217 / 0.216 / 0.218 / 0.217 / 0.216, flat;
+``dense_profile`` alone 0.384 / 0.391 / 0.391 / 0.396 / 0.413), but 400 made the held-out half worse (text 0.2996 ->
+0.3045), so the profile keeps 1,000: it is a talent's one vector that search and the text score read."""
 WORK_MAX_CHARS = 200
 """A work's title plus the start of its abstract. On the dev reviewers (600 / 300 / 200 / 150 / 100 characters) the
 best work's cosine scores 0.323 / 0.298 / 0.292 / 0.305 / 0.344 and the top three's 0.297 / 0.306 / 0.302 / 0.310 /
@@ -54,7 +54,7 @@ best work's cosine scores 0.323 / 0.298 / 0.292 / 0.305 / 0.344 and the top thre
 QUERY_MAX_CHARS = 1000
 """Needs and queries are cut here: one a request, or a few thousand open needs at build."""
 TEXT_LAYOUT = "layout2"
-"""Which texts ``talent_parts`` and ``need_parts`` make (cuts, order), carried in every encoder's version: vectors,
+"""Which texts ``talent_parts`` and ``need_parts`` make (their cuts), carried in every encoder's version: vectors,
 snapshots and models of another layout are then not mixed with these. Change it with the layout."""
 
 
@@ -535,15 +535,15 @@ class _Grow:
 
 
 def profile_text(t: Talent, max_chars: int = PROFILE_MAX_CHARS) -> str:
-    """Skills, summary and leading works, clipped to ``max_chars``. Skills first: the shortest, densest statement
-    of expertise, which a long summary would push past the cut. Works that start past the cut are left out before
-    normalising (normalising whole 100k profiles costs seconds)."""
+    """``talent_text`` clipped to ``max_chars``, leaving out works that start past the cut before normalising
+    (normalising whole 100k profiles costs seconds; the cut would drop them anyway)."""
     size, keep = len(t.summary or "") + sum(len(s) + 1 for s in t.skills), 0
     while keep < len(t.works) and size < max_chars:
         size += len(t.works[keep].title) + len(t.works[keep].abstract or "") + 2
         keep += 1
-    parts = [" ".join(t.skills), t.summary or "", *(f"{w.title} {w.abstract or ''}" for w in t.works[:keep])]
-    return clip_text(" ".join(" ".join(parts).split()), max_chars)
+    if keep < len(t.works):
+        t = t.model_copy(update={"works": t.works[:keep]})
+    return clip_text(talent_text(t), max_chars)
 
 
 def talent_parts(t: Talent) -> tuple[str, list[str]]:

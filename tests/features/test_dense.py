@@ -12,7 +12,6 @@ import pytest
 
 from features import dense
 from features.dense import (
-    PROFILE_MAX_CHARS,
     DenseIndex,
     NeedDenseIndex,
     USEM3Encoder,
@@ -254,14 +253,7 @@ def test_clip_text_cuts_at_a_space_or_hard_for_chinese():
     assert clip_text("alpha beta gamma delta", 13) == "alpha beta"
     assert clip_text("高镍三元材料" * 10, 7) == "高镍三元材料高"
     long = make_talent("t", "summary " * 20, [(f"work {i}", "abstract words " * 30) for i in range(40)])
-    assert profile_text(long, 500) == clip_text(talent_text(long), 500)  # no skills: the full text's start
-
-
-def test_profile_text_leads_with_the_skills_a_long_summary_would_push_out():
-    t = Talent(id="t", summary="I work on many things. " * 100, skills=["EUV lithography", "photoresists"])
-    text = profile_text(t)
-    assert text.startswith("EUV lithography photoresists I work on many things.")
-    assert len(text) <= PROFILE_MAX_CHARS
+    assert profile_text(long, 500) == clip_text(talent_text(long), 500)
 
 
 class PidRecording:
