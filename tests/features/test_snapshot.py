@@ -147,11 +147,16 @@ def test_dense_indices_round_trip_with_the_encoder_attached(tmp_path):
     assert loaded.dense.encoder is fresh.dense.encoder and loaded.dense.cache is not None
     assert_same(fresh, loaded, needs)
     newcomer = Talent(id="pv", summary="钙钛矿太阳能电池 perovskite solar cells", works=[{"title": "Stable cells"}])
+    row = loaded.dense.rows(["vision"])[0]
+    vision = loaded.dense._main.view[row].astype(np.float32)
+    assert loaded.dense._search.search(vision, 1)[1][0] == row  # found by its own vector in the mapped matrix
     for idx in (fresh, loaded):
         idx.add_talent(newcomer)
         idx.erase_talent("vision")
         idx.add_need(Need(id="n3", title="光伏电池工程师 photovoltaics"))
     assert_same(fresh, loaded, [*needs, fresh.needs["n3"]])
+    assert not loaded.dense._main.data[row].any()  # erased: the mapped (private) copy of its vector is zeros
+    assert row not in loaded.dense._search.search(vision, 3)[1]
 
 
 SHARER = """
