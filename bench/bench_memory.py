@@ -49,11 +49,12 @@ COMPONENTS = ("talents", "needs", "incubators", "table", "need_table", "sparse",
 
 
 def proc_status(pid: int | str = "self") -> dict[str, float]:
-    """VmRSS and VmHWM (peak) in MB, and PSS from ``smaps_rollup`` where the kernel has it."""
+    """VmRSS, VmHWM (peak), RssAnon and RssFile (mapped files: the snapshot, libraries) in MB, and PSS from
+    ``smaps_rollup`` where the kernel has it."""
     out = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         key, _, value = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
+        if key in ("VmRSS", "VmHWM", "RssAnon", "RssFile"):
             out[key] = int(value.split()[0]) * 1024 / MB
     try:
         for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
@@ -203,6 +204,8 @@ def measure_serving(url: str, key: str, needs: list[str], tmp: Path) -> dict:
         "start_s": round(start_s, 1),
         "rss_ready_mb": round(ready["VmRSS"], 1),
         "rss_ranked_mb": round(ranked["VmRSS"], 1),
+        "anon_file_ready_mb": [round(ready["RssAnon"]), round(ready["RssFile"])],
+        "anon_file_ranked_mb": [round(ranked["RssAnon"]), round(ranked["RssFile"])],
         "pss_ready_mb": round(ready.get("Pss", float("nan")), 1),
         "pss_ranked_mb": round(ranked.get("Pss", float("nan")), 1),
         "peak_mb": round(ranked["VmHWM"], 1),
