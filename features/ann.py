@@ -1,7 +1,8 @@
 """Top-k inner-product search over profile vectors: exact below a size, HNSW above it, both over float16.
 
-An exact scan costs one pass over every vector per query (top-300 at 300k × 512: 66 ms on one quiet core, 206 ms
-under load); HNSW visits a few thousand (24 ms at efSearch 2000). IVF was measured and rejected: on vectors without
+An exact scan costs one pass over every vector per query (top-300 at 300k × 512 in float16: 34 ms on one core at
+load average 9; in float32 66 ms on a quiet core, 206 ms under load); HNSW visits a few thousand (14–24 ms at
+efSearch 2000). IVF was measured and rejected: on vectors without
 cluster structure it needed half its lists probed for recall@300 0.72, as slow as exact (bench/bench_ann.py).
 
 Vectors are stored in half precision (faiss's fp16 scalar quantizer, decoded during the scan): half the memory, and
@@ -172,7 +173,7 @@ class ProfileSearch:
         held = self._over  # a local reference: the matrix stays alive while faiss reads it
         if held is None or held[2] != (matrix.ctypes.data, len(matrix)):  # grown (maybe moved) since: re-point
             held = self._over = (_view(matrix, self.dim), matrix, (matrix.ctypes.data, len(matrix)))
-        params = bits = None
+        params = bits = None  # ``bits`` lives until the search returns: faiss reads it by raw pointer
         if self._in_source < len(matrix):  # tombstones: search the live rows only
             bits = np.packbits(alive, bitorder="little")
             params = faiss.SearchParameters()
