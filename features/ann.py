@@ -1,8 +1,13 @@
-"""Top-k inner-product search over profile vectors: exact below a size, HNSW above it.
+"""Top-k inner-product search over profile vectors: exact below a size, HNSW above it, both over float16.
 
-An exact scan costs one pass over every vector per query (top-300 at 300k × 512: 66 ms on one quiet core, 206 ms
-under load); HNSW visits a few thousand (24 ms at efSearch 2000). IVF was measured and rejected: on vectors without
+An exact scan costs one pass over every vector per query (top-300 at 300k × 512 in float16: 34 ms on one core at
+load average 9; in float32 66 ms on a quiet core, 206 ms under load); HNSW visits a few thousand (14–24 ms at
+efSearch 2000). IVF was measured and rejected: on vectors without
 cluster structure it needed half its lists probed for recall@300 0.72, as slow as exact (bench/bench_ann.py).
+
+Vectors are stored in half precision (faiss's fp16 scalar quantizer, decoded during the scan): half the memory, and
+the scan reads half the bytes (5.6 vs 15.6 ms for ``IndexFlatIP`` at 100k × 512); a cosine of unit vectors moves by
+at most ~1e-4, and the top-300 agrees with float32's to recall ≥ 0.999 (tests/features/test_ann.py, ``bench ann``).
 
 Erasure: faiss's HNSW cannot delete a node, so ``remove`` overwrites the node's stored vector with zeros (the bytes
 are gone from memory at once), marks it dead and filters dead nodes out of every search with an ``IDSelector``;
@@ -25,19 +30,40 @@ DEFAULT_EF_SEARCH = 2000
 """efSearch for top-300: recall@300 0.999 at 100k and 0.992 at 300k on low-rank synthetic vectors (1024 fell to 0.96
 at 300k: the beam must widen with the size). Unstructured random vectors stay far below 0.98 at any useful width."""
 REBUILD_DEAD_FRACTION = 0.25
+_BUILD_BLOCK = 65_536
+
+
+def _flat(dim: int) -> faiss.IndexScalarQuantizer:
+    """The exact scan's index: every vector in float16, decoded on the fly (no training needed)."""
+    return faiss.IndexScalarQuantizer(dim, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT)
+
+
+def _view(matrix: np.ndarray, dim: int) -> faiss.IndexScalarQuantizer:
+    """An exact fp16 index whose codes are ``matrix``'s own bytes (no copy; the caller keeps ``matrix`` alive)."""
+    if matrix.dtype != np.float16 or matrix.shape[1:] != (dim,) or not matrix.flags.c_contiguous:
+        raise TypeError(f"source must give a C-contiguous (rows × {dim}) float16 matrix, got {matrix.dtype} "
+                        f"{matrix.shape}")  # fmt: skip
+    index = _flat(dim)
+    codes, ptr = index.codes, faiss.swig_ptr(matrix.reshape(-1).view(np.uint8))
+    codes.is_owned, codes.view_data, codes.view_size = False, ptr, matrix.nbytes
+    codes.c_ptr, codes.c_size = ptr, matrix.nbytes
+    index.ntotal = len(matrix)
+    return index
 
 
 class ProfileSearch:
     """The rows (our ids) of the ``k`` vectors with the highest inner product to a query, best first.
 
-    ``kind`` is ``"exact"`` (faiss ``IndexFlatIP`` behind an ``IndexIDMap2``; ``remove_ids`` deletes the vector)
-    until the live count reaches ``exact_below``, then ``"hnsw"`` (``IndexHNSWFlat``, inner product) for good: the
-    switch moves the vectors once and is never undone by erasures (a rebuild re-decides by the live count).
+    ``kind`` is ``"exact"`` (a faiss fp16 ``IndexScalarQuantizer`` behind an ``IndexIDMap2``; ``remove_ids``
+    deletes the vector) until the live count reaches ``exact_below``, then ``"hnsw"`` (``IndexHNSWSQ``, fp16, inner
+    product) for good: the switch moves the vectors once and is never undone by erasures (a rebuild re-decides by
+    the live count).
 
-    ``source``, when given, returns the caller's own (rows × dim) float32 matrix, row = our id, and its live mask:
-    the exact kind then scans that matrix in place (faiss's ``knn_inner_product``, the scan ``IndexFlatIP`` runs,
-    with a bitmap selector of the live rows) instead of holding a second copy of every vector (205 MB at 100k
-    profiles). The caller appends a row to its matrix before ``add`` names it, and zeroes it on ``remove``.
+    ``source``, when given, returns the caller's own (rows × dim) C-contiguous float16 matrix, row = our id, and its
+    live mask: the exact kind then scans that matrix in place (an fp16 ``IndexScalarQuantizer`` whose codes are a
+    view of the matrix's bytes, with a bitmap selector of the live rows) instead of holding a second copy of every
+    vector; a matrix in a memory-mapped snapshot so stays shared between processes. The caller appends a row to its
+    matrix before ``add`` names it, and zeroes it on ``remove``.
     """
 
     def __init__(
@@ -52,18 +78,20 @@ class ProfileSearch:
         self.dim, self.exact_below, self.ef_search = dim, exact_below, ef_search
         self._source = source
         self._in_source = 0  # live rows of ``source`` while exact
-        self._exact = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
-        self._hnsw: faiss.IndexHNSWFlat | None = None
+        self._exact = faiss.IndexIDMap2(_flat(dim))
+        self._hnsw: faiss.IndexHNSWSQ | None = None
         self._rows = np.empty(0, dtype=np.int64)  # HNSW label -> our row
         self._label: dict[int, int] = {}  # our row -> HNSW label, live only
         self._alive = np.empty(0, dtype=bool)
         self._params: tuple | None = None  # (SearchParametersHNSW, and what its raw pointers point into)
+        self._over: tuple | None = None  # (the scan's index over source's matrix, the matrix, its address and rows)
 
     def __getstate__(self) -> dict:
-        """Pickled (index snapshots) with the faiss indices serialised to bytes and without the search parameters,
-        which hold raw pointers and are rebuilt on the next search."""
+        """Pickled (index snapshots) with the faiss indices serialised to bytes and without the search parameters
+        and the view of ``source``'s matrix, which hold raw pointers and are rebuilt on the next search."""
         hnsw = None if self._hnsw is None else faiss.serialize_index(self._hnsw)
-        return {**self.__dict__, "_exact": faiss.serialize_index(self._exact), "_hnsw": hnsw, "_params": None}
+        state = {**self.__dict__, "_exact": faiss.serialize_index(self._exact), "_hnsw": hnsw}
+        return state | {"_params": None, "_over": None}
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
@@ -98,7 +126,7 @@ class ProfileSearch:
         if self._hnsw is None:
             old_rows = faiss.vector_to_array(self._exact.id_map).astype(np.int64)
             old = self._exact.index.reconstruct_n(0, self._exact.ntotal)
-            self._exact = faiss.IndexIDMap2(faiss.IndexFlatIP(self.dim))  # the HNSW holds them from now on
+            self._exact = faiss.IndexIDMap2(_flat(self.dim))  # the HNSW holds them from now on
             self._build(np.concatenate([old, vecs]), np.concatenate([old_rows, rows]))
             return
         first = self._hnsw.ntotal
@@ -124,7 +152,7 @@ class ProfileSearch:
         dead = self._hnsw.ntotal - len(self._label)
         if dead > REBUILD_DEAD_FRACTION * self._hnsw.ntotal:
             live = np.flatnonzero(self._alive)
-            self._build(self._stored()[live].copy(), self._rows[live])
+            self._build(self._stored()[live], self._rows[live])
 
     def search(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Scores and rows of the best ``k`` (one query row); rows are -1 where fewer were found."""
@@ -142,37 +170,40 @@ class ProfileSearch:
     def _scan(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Exact search over the live rows of ``source``, in place."""
         matrix, alive = self._source()
-        scores, rows = np.empty((1, k), np.float32), np.empty((1, k), np.int64)
-        held = None
+        held = self._over  # a local reference: the matrix stays alive while faiss reads it
+        if held is None or held[2] != (matrix.ctypes.data, len(matrix)):  # grown (maybe moved) since: re-point
+            held = self._over = (_view(matrix, self.dim), matrix, (matrix.ctypes.data, len(matrix)))
+        params = bits = None  # ``bits`` lives until the search returns: faiss reads it by raw pointer
         if self._in_source < len(matrix):  # tombstones: search the live rows only
             bits = np.packbits(alive, bitorder="little")
-            held = (bits, faiss.IDSelectorBitmap(len(matrix), faiss.swig_ptr(bits)))
-        matrix = np.ascontiguousarray(matrix, dtype=np.float32)
-        faiss.knn_inner_product(faiss.swig_ptr(q), faiss.swig_ptr(matrix), self.dim, 1, len(matrix), k,
-                                faiss.swig_ptr(scores), faiss.swig_ptr(rows), held and held[1])  # fmt: skip
+            params = faiss.SearchParameters()
+            params.sel = faiss.IDSelectorBitmap(len(matrix), faiss.swig_ptr(bits))
+        scores, rows = held[0].search(q, k, params=params)
         return scores[0], rows[0]
 
     def _build(self, vecs: np.ndarray, rows: np.ndarray) -> None:
+        """Make the index of ``vecs`` (any float dtype; row i is our row ``rows[i]``), exact or HNSW by count."""
         if len(rows) < self.exact_below:
             self._hnsw, self._rows, self._label, self._alive = None, np.empty(0, np.int64), {}, np.empty(0, bool)
-            self._exact = faiss.IndexIDMap2(faiss.IndexFlatIP(self.dim))
+            self._exact = faiss.IndexIDMap2(_flat(self.dim))
             if self._source is None:
-                self._exact.add_with_ids(vecs, rows)
+                self._exact.add_with_ids(np.ascontiguousarray(vecs, dtype=np.float32), rows)
             else:
                 self._in_source = len(rows)
             return
-        hnsw = faiss.IndexHNSWFlat(self.dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        hnsw = faiss.IndexHNSWSQ(self.dim, faiss.ScalarQuantizer.QT_fp16, HNSW_M, faiss.METRIC_INNER_PRODUCT)
         hnsw.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
-        hnsw.add(vecs)
+        for start in range(0, len(vecs), _BUILD_BLOCK):  # widened block by block, not all at once (2 GB at 1M)
+            hnsw.add(np.ascontiguousarray(vecs[start : start + _BUILD_BLOCK], dtype=np.float32))
         self._hnsw, self._rows, self._params = hnsw, rows.copy(), None
         self._alive = np.ones(len(rows), dtype=bool)
         self._label = dict(zip(rows.tolist(), range(len(rows)), strict=True))
 
     def _stored(self) -> np.ndarray:
-        """The HNSW's stored vectors as a writable (ntotal × dim) view of faiss's own buffer (no copy)."""
+        """The HNSW's stored fp16 vectors as a writable (ntotal × dim) float16 view of faiss's own buffer."""
         storage = faiss.downcast_index(self._hnsw.storage)
-        n = storage.ntotal * self.dim
-        return faiss.rev_swig_ptr(storage.get_xb(), n).reshape(storage.ntotal, self.dim)
+        n = storage.ntotal * storage.code_size
+        return faiss.rev_swig_ptr(storage.codes.data(), n).view(np.float16).reshape(storage.ntotal, self.dim)
 
     def _search_params(self, k: int) -> tuple:
         """efSearch at least ``k`` and, once anything was removed, a bitmap selector of live nodes; returned with

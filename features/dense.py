@@ -555,10 +555,10 @@ def need_parts(n: Need) -> tuple[str, list[str]]:
     return clip_text(need_text(n), QUERY_MAX_CHARS), []
 
 
-PART_DTYPE = np.float16
-"""Works' vectors are kept in half precision: they are several per talent (most of the dense memory) and only ever
-scored for the few hundred candidates of a ranking, gathered and widened then; a cosine in float16 is within ~5e-4
-of float32's. Profiles stay float32: the search scans all of them on every query."""
+VECTOR_DTYPE = np.float16
+"""Profiles' and works' vectors are kept in half precision (a cosine of unit vectors within ~5e-4 of float32's):
+works are several per talent and only scored for a ranking's few hundred candidates, gathered and widened then;
+profiles are scanned by the search in place (``features.ann``: faiss's fp16 scan) and widened for the candidates."""
 
 
 class DenseIndex:
@@ -588,8 +588,8 @@ class DenseIndex:
         d = self.encoder.dim
         self._ids: list[str] = []
         self._row: dict[str, int] = {}
-        self._main = _Grow((d,), np.float32)
-        self._parts = _Grow((d,), PART_DTYPE)
+        self._main = _Grow((d,), VECTOR_DTYPE)
+        self._parts = _Grow((d,), VECTOR_DTYPE)
         self._pstart = _Grow((), np.int64)
         self._pend = _Grow((), np.int64)
         self._alive = _Grow((), bool)
@@ -749,7 +749,7 @@ class DenseIndex:
             raise KeyError(f"rows must come from {type(self).__name__}.rows(ids) for live {self.record_noun}s")
         q = self.query_vector(query_text)
         # einsum, not BLAS: a matvec this small gains nothing from threads and suffers when cores are busy
-        out = {self.main_feature: np.einsum("ij,j->i", self._main.view[rows], q)}
+        out = {self.main_feature: np.einsum("ij,j->i", self._main.view[rows].astype(np.float32), q)}
         if self.part_features:
             out[self.part_features[0]], out[self.part_features[1]] = self._part_scores(q, rows)
         return out
@@ -777,7 +777,7 @@ class DenseIndex:
     def score_queries(self, queries: np.ndarray, row: int) -> dict[str, np.ndarray]:
         """``score`` turned around: one live row against many query vectors (rows of ``queries``, from
         ``query_vector``), as one (queries × dim) mat-vec per profile and a sort over the works' cosines."""
-        out = {self.main_feature: queries @ self._main.view[row]}
+        out = {self.main_feature: queries @ self._main.view[row].astype(np.float32)}
         if self.part_features:
             best, top = (np.zeros(len(queries), np.float32) for _ in range(2))
             start, end = int(self._pstart.view[row]), int(self._pend.view[row])

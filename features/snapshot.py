@@ -52,8 +52,9 @@ from features.schema import SCHEMA
 
 log = logging.getLogger(__name__)
 
-FORMAT = 3
-"""Bump when the layout of a snapshot or the pickled classes change incompatibly."""
+FORMAT = 4
+"""Bump when the layout of a snapshot or the pickled classes change incompatibly (4: profiles' vectors in float16,
+HNSW over fp16 codes; a snapshot of an older format is passed over and the indices rebuilt)."""
 PREFIX = "snapshot-"
 TMP_PREFIX = ".tmp-snapshot-"
 META, OBJECTS, BUFFERS, RECORDS = "meta.json", "objects.pkl", "buffers.bin", "records.bin"

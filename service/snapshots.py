@@ -8,14 +8,17 @@ was erased after ``S``: an erased talent's profile must not survive on disk, so 
 ``S`` are applied by ``service.sync.catch_up`` like any other process's writes.
 
 Snapshots live under ``TALENTMATCH_SNAPSHOT_DIR`` (empty: off). The server saves one after a full build, before it
-takes requests (nothing can change the indices then); ``talentmatch index snapshot`` saves a fresh one from the
-store at any time (a nightly job keeps the catch-up at start short); ``serve --workers N`` makes sure one exists
-before the workers start, so they all map the same files instead of each building (and holding) its own copy.
+takes requests (nothing can change the indices then; from ``BUILD_APART_FROM`` talents the build and save run in a
+child process and the server maps what it saved, as a restart does); ``talentmatch index snapshot`` saves a fresh
+one from the store at any time (a nightly job keeps the catch-up at start short); ``serve --workers N`` makes sure
+one exists before the workers start, so they all map the same files instead of each building (and holding) its own
+copy.
 """
 
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import shutil
 import time
 from dataclasses import dataclass
@@ -32,6 +35,10 @@ log = logging.getLogger("talentmatch.api")
 
 KEEP = 2
 """Snapshots of one database kept after a save: the new one and the one before."""
+BUILD_APART_FROM = 20_000
+"""From this many talents a start without a usable snapshot builds and saves one in a child process (``build_apart``)
+and then maps it: the build's transient objects and heap holes leave with the child, so a first start holds what a
+restart holds. Below it the child's own start-up (seconds) is not worth the memory."""
 
 
 @dataclass(frozen=True)
@@ -111,6 +118,23 @@ def build(store: Store, settings: Settings, *, processes: int | None = None) -> 
     indices = build_indices(records, settings, processes=processes,
                             progress=lambda stage: log.info("building indices: %s", stage))  # fmt: skip
     return Opened(indices, head, None, time.perf_counter() - t0)
+
+
+def build_apart(store: Store, settings: Settings) -> Opened | None:
+    """``ensure`` run in a spawned child process, then its snapshot loaded memory-mapped (not caught up yet, as
+    ``load``); None when snapshots are off, the store has fewer than ``BUILD_APART_FROM`` talents, or the child
+    saved nothing usable (it failed, or raced an erasure): the caller then builds in this process."""
+    if root(settings) is None or store.count("talent") < BUILD_APART_FROM:
+        return None
+    t0 = time.perf_counter()
+    child = multiprocessing.get_context("spawn").Process(target=ensure, args=(settings,), name="talentmatch-build")
+    child.start()
+    child.join()
+    if child.exitcode != 0:
+        log.warning("index build in a child process failed (exit code %s): building in this one", child.exitcode)
+        return None
+    opened = load(store, settings)
+    return None if opened is None else Opened(opened.indices, opened.seq, opened.path, time.perf_counter() - t0)
 
 
 def save(store: Store, settings: Settings, opened: Opened) -> Path | None:

@@ -78,13 +78,14 @@ def _version() -> str:
 def load_state(state: Any, settings: Settings) -> None:
     """Open the store, check its schema and put the indices onto ``state``: from the newest usable index snapshot
     (``service.snapshots``; ``sync.install`` then catches up from its journal seq), else built from every record and
-    saved as a snapshot for the next start (before any request: nothing changes them meanwhile). The jieba
-    dictionary loads meanwhile in a thread (``features.text.preload``): the catch-up's Chinese text needs it."""
+    saved as a snapshot for the next start (before any request: nothing changes them meanwhile; a large store's in a
+    child process, whose snapshot is then mapped: ``snapshots.build_apart``). The jieba dictionary loads meanwhile
+    in a thread (``features.text.preload``): the catch-up's Chinese text needs it."""
     text.preload(settings.vector_cache_dir)
     store = Store(settings.database_url)
     try:
         store.check_schema()
-        opened = snapshots.load(store, settings)
+        opened = snapshots.load(store, settings) or snapshots.build_apart(store, settings)
         if opened is None:
             opened = snapshots.build(store, settings, processes=1)  # no forked tokeniser workers in a threaded server
             snapshots.save(store, settings, opened)

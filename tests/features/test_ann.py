@@ -1,8 +1,10 @@
-"""Dense search at scale (features.ann): HNSW agrees with exact, the size threshold picks the kind, and erasure
-deletes a vector from the HNSW graph's storage as it does from the exact index."""
+"""Dense search at scale (features.ann): the float16 scan agrees with float32 to within its rounding, HNSW agrees
+with exact, the size threshold picks the kind, and erasure deletes a vector from the HNSW graph's storage as it does
+from the exact index."""
 
 from __future__ import annotations
 
+import faiss
 import numpy as np
 import pytest
 
@@ -11,11 +13,79 @@ from features.dense import DenseIndex, get_encoder
 from tests.features.test_dense import NEED, TALENTS
 
 DIM = 512
+FP16 = 2**-11
+"""A float16 copy of a unit vector moves its cosine with a unit query by at most this (half an ulp, relative)."""
 
 
 def unit(n: int, seed: int) -> np.ndarray:
     x = np.random.default_rng(seed).standard_normal((n, DIM), dtype=np.float32)
     return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def lowrank(n: int, seed: int) -> np.ndarray:
+    """Unit vectors from a 64-d latent space plus 0.3 isotropic noise: a continuum of similarities like text
+    embeddings', with many near-ties around the 300th (``bench.bench_ann``'s ``lowrank``)."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, DIM), dtype=np.float32)
+    x *= 0.3 / np.linalg.norm(x, axis=1, keepdims=True)
+    z = rng.standard_normal((n, 64), dtype=np.float32) @ rng.standard_normal((64, DIM), dtype=np.float32)
+    x += z / np.linalg.norm(z, axis=1, keepdims=True)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def over(x: np.ndarray, alive: np.ndarray | None = None) -> ProfileSearch:
+    """An exact search over the float16 matrix ``x`` in place, every row live unless ``alive`` says otherwise."""
+    alive = np.ones(len(x), dtype=bool) if alive is None else alive
+    index = ProfileSearch(DIM, exact_below=len(x) + 1, source=lambda: (x, alive))
+    index.add(x.astype(np.float32), np.arange(len(x)))
+    return index
+
+
+def scanned(index: ProfileSearch) -> int:
+    """The address of the bytes the exact scan's faiss index reads."""
+    codes = index._over[0].codes
+    return faiss.rev_swig_ptr(codes.data(), codes.size()).ctypes.data
+
+
+def test_the_float16_scan_returns_the_float32_top_k_up_to_its_rounding():
+    x, queries = unit(5000, 11), unit(10, 12)
+    index = over(x.astype(np.float16))
+    for q in queries:
+        truth = x @ q
+        scores, rows = index.search(q, 50)
+        np.testing.assert_allclose(scores, truth[rows], atol=FP16)  # each score is the row's cosine
+        assert (np.diff(scores) <= 0).all() and len(set(rows.tolist())) == 50
+        kth = np.sort(truth)[-50]
+        assert truth[rows].min() >= kth - 2 * FP16  # only rows within rounding of the boundary can swap in
+        assert set(np.flatnonzero(truth > kth + 2 * FP16)) <= set(rows.tolist())  # none clearly above it missed
+
+
+def test_the_float16_scan_recalls_the_float32_top300_on_text_like_vectors():
+    data = lowrank(20_030, 13)
+    x, queries = data[:20_000], data[20_000:]
+    index = over(x.astype(np.float16))
+    truth = faiss.knn(queries, x, 300, metric=faiss.METRIC_INNER_PRODUCT)[1]
+    recall = [len(np.intersect1d(index.search(q, 300)[1], t)) / 300 for q, t in zip(queries, truth, strict=True)]
+    assert np.mean(recall) >= 0.999, recall
+
+
+def test_the_scan_reads_the_callers_matrix_in_place_and_follows_it_when_it_grows():
+    x16 = unit(300, 14).astype(np.float16)
+    grown = {"m": x16[:200]}
+    alive = np.ones(300, dtype=bool)
+    index = ProfileSearch(DIM, exact_below=1000, source=lambda: (grown["m"], alive[: len(grown["m"])]))
+    index.add(x16[:200].astype(np.float32), np.arange(200))
+    q = x16[7].astype(np.float32)
+    assert index.search(q, 1)[1][0] == 7
+    assert scanned(index) == grown["m"].ctypes.data  # faiss reads our bytes: no copy
+    grown["m"][7] *= -1  # a write to the matrix is what the next search sees
+    assert index.search(q, 200)[1][-1] == 7
+    grown["m"] = x16.copy()  # grown and moved, as a doubling array does
+    index.add(x16[200:].astype(np.float32), np.arange(200, 300))
+    assert index.search(x16[250].astype(np.float32), 1)[1][0] == 250 and len(index) == 300
+    assert scanned(index) == grown["m"].ctypes.data
+    with pytest.raises(TypeError, match="float16"):
+        ProfileSearch(DIM, source=lambda: (np.zeros((3, DIM), np.float32), np.ones(3, bool))).search(x16[0], 1)
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +118,7 @@ def test_the_threshold_switches_kinds_and_keeps_every_vector():
     assert index.kind == "hnsw" and len(index) == 60
     for i in (0, 48, 59):  # each vector finds itself first, from before and after the switch
         scores, found = index.search(x[i], 5)
-        assert found[0] == rows[i] and scores[0] == pytest.approx(1.0, abs=1e-5)
+        assert found[0] == rows[i] and scores[0] == pytest.approx(1.0, abs=FP16)
     assert index._exact.ntotal == 0  # not held twice
     assert ProfileSearch(DIM).exact_below == DEFAULT_EXACT_BELOW
 
@@ -59,6 +129,7 @@ def test_erasure_removes_the_vector_from_the_hnsw():
     index.add(x, rows)
     label = index._label[123]
     index.remove(123)
+    assert index._stored().dtype == np.float16  # the HNSW holds half-precision copies
     assert not index._stored()[label].any()  # the bytes in faiss's storage are zeros now
     scores, found = index.search(x[123], 400)  # its own vector as the query
     assert 123 not in found.tolist() and (found >= 0).sum() == 399
@@ -97,7 +168,7 @@ def test_dense_index_over_the_threshold_ranks_as_exact_and_erases(tmp_path):
 
 
 def test_exact_search_over_the_callers_matrix_matches_its_own_copy_and_skips_dead_rows():
-    x = unit(500, 6)
+    x = unit(500, 6).astype(np.float16)
     alive = np.ones(500, dtype=bool)
     shared = ProfileSearch(DIM, exact_below=1000, source=lambda: (x, alive))
     own = ProfileSearch(DIM, exact_below=1000)
@@ -118,7 +189,7 @@ def test_exact_search_over_the_callers_matrix_matches_its_own_copy_and_skips_dea
 
 
 def test_a_shared_matrix_moves_into_the_hnsw_at_the_threshold():
-    x, alive = unit(60, 8), np.zeros(60, dtype=bool)
+    x, alive = unit(60, 8).astype(np.float16), np.zeros(60, dtype=bool)
     index = ProfileSearch(DIM, exact_below=50, source=lambda: (x, alive))
     alive[:49] = True
     index.add(x[:49], np.arange(49))

@@ -243,7 +243,7 @@ def test_works_aggregation_matches_a_naive_loop(encoder):
     for pos, tid in enumerate(order):
         works = next(t for t in talents if t.id == tid).works
         sims = sorted((encoder.encode([w.title])[0] @ qv for w in works), reverse=True)
-        # works are kept in float16 (PART_DTYPE): a cosine of unit vectors within 2**-11 of float32's
+        # vectors are kept in float16 (VECTOR_DTYPE): a cosine of unit vectors within 2**-11 of float32's
         assert got["dense_works_max"][pos] == pytest.approx(sims[0] if sims else 0.0, abs=2**-11)
         assert got["dense_works_top3"][pos] == pytest.approx(np.mean(sims[:3]) if sims else 0.0, abs=2**-11)
 

