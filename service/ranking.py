@@ -249,8 +249,9 @@ class RankCache:
 
     def _contributions(self, full: FullRanking, k: int, offset: int) -> np.ndarray | None:
         """The model's contributions for rows ``offset .. offset + k`` of ``full`` from the memo; the rows missing
-        there, and, while rankings are cached, the next ``SHAP_AHEAD`` rows' (the pages a recruiter reads next), in one
-        TreeSHAP call, which costs far less than one call per page. ``None`` for the text blend (cheap, computed with the page)."""
+        there, and, while rankings are cached, the next ``SHAP_AHEAD`` rows' (the pages a recruiter reads next), in
+        one TreeSHAP call, which costs far less than one call per page. ``None`` for the text blend (cheap, computed
+        with the page)."""
         scorer, n = full.scorer, len(full.ids)
         if scorer is None or offset >= n:
             return None
