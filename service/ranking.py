@@ -54,7 +54,9 @@ CACHE_BYTES = 64 << 20
 some 2 kB per memoised candidate row."""
 MAX_K = 100
 SHAP_AHEAD = 40
-"""Rows past a page whose contributions are computed with it (two more pages of 20)."""
+"""Rows past a page whose contributions are computed with it (two more pages of 20), while rankings are cached:
+with the cache off (``ttl`` 0) the next page is ranked afresh, its rows (their freshness column moves with the clock)
+are new, and rows computed ahead would be TreeSHAP (~1 ms a row at 100 trees of 31 leaves) for nothing."""
 SHAP_ROWS = 30_000
 """Contribution rows memoised across rankings (some 0.5 kB each with the key: about 15 MB)."""
 
@@ -247,13 +249,14 @@ class RankCache:
 
     def _contributions(self, full: FullRanking, k: int, offset: int) -> np.ndarray | None:
         """The model's contributions for rows ``offset .. offset + k`` of ``full`` from the memo; the rows missing
-        there, and the next ``SHAP_AHEAD`` rows' (the pages a recruiter reads next), in one TreeSHAP call, which
-        costs far less than one call per page. ``None`` for the text blend (cheap, computed with the page)."""
+        there, and, while rankings are cached, the next ``SHAP_AHEAD`` rows' (the pages a recruiter reads next), in
+        one TreeSHAP call, which costs far less than one call per page. ``None`` for the text blend (cheap, computed
+        with the page)."""
         scorer, n = full.scorer, len(full.ids)
         if scorer is None or offset >= n:
             return None
         rows = range(offset, min(n, offset + k))
-        ahead = range(rows.stop, min(n, rows.stop + SHAP_AHEAD))
+        ahead = range(rows.stop, min(n, rows.stop + SHAP_AHEAD)) if self.ttl > 0 else range(0)
         keys = {i: (scorer.version, full.ids[i], full.X[i].tobytes()) for i in (*rows, *ahead)}
         with self._lock:
             got = {i: v for i, key in keys.items() if (v := self._shap.get(key)) is not None}

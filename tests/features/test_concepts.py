@@ -84,6 +84,22 @@ def test_structured_codes_share_the_text_space() -> None:
     assert matrix.encode("深度学习")[0, cm.column["skill:deep_learning"]] > 0
 
 
+def test_a_need_s_concepts_are_kept_by_its_content_and_match_the_direct_computation() -> None:
+    cm = mapper()
+    direct = cm.expand_dense(*cm.direct(NEED))
+    first = cm.query_concepts(NEED)
+    np.testing.assert_array_equal(first, direct)
+    assert cm.query_concepts(NEED.model_copy()) is first  # the same content: kept
+    assert not first.flags.writeable
+    for changed in ({"title": "光伏组件"}, {"disciplines": ["F0201"]}, {"industry": "new_energy"}):
+        other = Need.model_validate({**NEED.model_dump(), **changed})
+        np.testing.assert_array_equal(cm.query_concepts(other), cm.expand_dense(*cm.direct(other)))
+        assert not np.array_equal(cm.query_concepts(other), direct)
+    index = ConceptIndex.build(PROFILES)
+    q = np.log1p(direct) * index.idf
+    np.testing.assert_array_equal(index.query_vector(NEED), q / np.linalg.norm(q))
+
+
 def test_add_remove_and_compact() -> None:
     index = ConceptIndex.build(PROFILES)
     index.remove("e-litho")

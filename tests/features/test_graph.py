@@ -284,6 +284,21 @@ def test_ppr_mass_flows_through_the_incubator_focused_on_the_need_industry():
     assert g.incubator_route("n1", ["ta", "tb", "tc", "nobody"]).tolist() == [1.0, 0.0, 0.0, 0.0]
 
 
+def test_ppr_top_is_kept_per_graph_version_and_handed_out_as_copies():
+    g = TalentGraph.build(**incubator_world())
+    ids, scores = g.ppr_top("n1", 2)
+    assert ("ppr_top", "n1", 2) in g._memo
+    ids.append("x")
+    scores[:] = -1  # a caller's changes stay its own
+    again = g.ppr_top("n1", 2)
+    assert again[0] == ids[:2] == ["ta", again[0][1]] and (again[1] > 0).all()
+    fresh = TalentGraph.build(**incubator_world())
+    assert fresh.ppr_top("n1", 2)[0] == again[0]
+    np.testing.assert_array_equal(fresh.ppr_top("n1", 2)[1], again[1])
+    g.add_talent(talent("td", skills=["verilog"], incubator_id="chips"))  # a new version: computed afresh
+    assert "td" in g.ppr_top("n1", 2)[0]
+
+
 def test_ppr_is_a_probability_vector_and_matches_a_dense_solve():
     g = TalentGraph.build(**city_world())
     csr = g._csr()

@@ -158,6 +158,22 @@ def test_contributions_are_computed_once_per_row_and_ahead_of_the_page(tmp_path,
     assert not any(key[1] == full.ids[0] for key in cache._shap)
 
 
+def test_with_the_cache_off_contributions_are_computed_for_the_page_only(monkeypatch):
+    import numpy as np
+
+    _, idx = _world_indices()
+    scorer = _scorer()
+    calls: list[int] = []
+    real = scorer.contributions
+    monkeypatch.setattr(scorer, "contributions", lambda X: calls.append(len(X)) or real(X))
+    cache = RankCache(ttl=0)  # TALENTMATCH_RANK_CACHE_SECONDS=0: every request ranks afresh
+    full = cache.get_or_rank(idx, idx.needs["n-pv"], scorer, None)
+    assert len(full.ids) >= 3
+    rows = cache.page(full, idx, 2, 0)
+    assert calls == [2]  # no rows ahead: the next page is another ranking, with rows of its own
+    np.testing.assert_array_equal(np.stack([r.contributions for r in rows]), real(full.X[:2]))
+
+
 def test_a_ranking_after_writes_reuses_the_rows_of_talents_no_write_touched(monkeypatch):
     import numpy as np
 
