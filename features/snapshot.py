@@ -34,7 +34,9 @@ import pickle
 import secrets
 import shutil
 import threading
+import weakref
 import zlib
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -112,33 +114,59 @@ def _package_version() -> str:
 # ---------------------------------------------------------------- records, unpickled on first access
 
 
+READ_HELD = 4096
+"""Records read most recently that a loaded snapshot keeps unpickled even when nothing else holds them (~20 MB): a
+ranking reads its page's talents several times, and nearby rankings share candidates."""
+
+
 class SnapshotRecords(MutableMapping):
-    """``Indices.talents`` of a loaded snapshot: a dict-like mapping (same keys, order, and the same object on every
-    read) whose records are unpickled from the mapped file on first access. Assigning, replacing and deleting work
-    as on a dict; deleting a stored record also zeroes its bytes in this process's memory (erasure)."""
+    """``Indices.talents`` of a loaded snapshot: a dict-like mapping (same keys and order) whose records are unpickled
+    from the mapped file when read. A read record stays the same object while anything holds it (a weak map) and the
+    last ``READ_HELD`` read are held here; the rest go back to their bytes, so a day of rankings does not unpickle
+    the whole pool into memory (~5 KB a talent). ``stamp`` tells whether a record changed without reading it.
+    Assigning, replacing and deleting work as on a dict; deleting a stored record also zeroes its bytes in this
+    process's memory (erasure)."""
 
     def __init__(self, blob: memoryview, ids: list[str], offsets: np.ndarray) -> None:
         self._blob = blob
         self._offsets = offsets
-        self._items: dict[str, Any] = dict(zip(ids, range(len(ids)), strict=True))  # int: not unpickled yet
+        self._items: dict[str, Any] = dict(zip(ids, range(len(ids)), strict=True))  # int: its stored bytes' slot
         self._slot: dict[str, int] = dict(self._items)  # id -> its stored bytes, until deleted
+        self._read: weakref.WeakValueDictionary[str, Any] = weakref.WeakValueDictionary()
+        self._held: OrderedDict[str, Any] = OrderedDict()
         self._lock = threading.Lock()
 
     def __getitem__(self, key: str):
         value = self._items[key]
         if type(value) is not int:
             return value
-        record = pickle.loads(self._blob[self._offsets[value] : self._offsets[value + 1]])
+        record = self._read.get(key)
+        if record is None:
+            record = pickle.loads(self._blob[self._offsets[value] : self._offsets[value + 1]])
         with self._lock:  # two first reads at once: both get the object stored first
-            if type(self._items.get(key)) is int:
-                self._items[key] = record
-            return self._items[key]
+            record = self._read.setdefault(key, record)
+            self._held[key] = record
+            self._held.move_to_end(key)
+            if len(self._held) > READ_HELD:
+                self._held.popitem(last=False)
+        return record
+
+    def stamp(self, key: str) -> Any:
+        """What the indexed record under ``key`` is, without unpickling it (None when absent): its slot in the file
+        until a write replaces it, then the written record. Compare with ``is``."""
+        return self._items.get(key)
 
     def __setitem__(self, key: str, value) -> None:
+        with self._lock:
+            self._read.pop(key, None)
+            self._held.pop(key, None)
         self._items[key] = value
 
     def __delitem__(self, key: str) -> None:
         del self._items[key]
+        with self._lock:
+            self._read.pop(key, None)
+            self._held.pop(key, None)
         slot = self._slot.pop(key, None)
         if slot is not None:
             self._blob[self._offsets[slot] : self._offsets[slot + 1]] = bytes(
@@ -155,11 +183,17 @@ class SnapshotRecords(MutableMapping):
         return len(self._items)
 
     def raw(self, key: str) -> bytes:
-        """The record's pickle, without unpickling it when it was never read."""
+        """The record's pickle: its stored bytes until a write replaced it."""
         value = self._items[key]
         if type(value) is int:
             return bytes(self._blob[self._offsets[value] : self._offsets[value + 1]])
         return pickle.dumps(value, protocol=5)
+
+
+def stamp(records: Mapping, key: str) -> Any:
+    """What the record indexed under ``key`` is (None when absent), without unpickling a snapshot's: a write
+    replaces it, so an unchanged stamp (``is``) means an unchanged record."""
+    return records.stamp(key) if isinstance(records, SnapshotRecords) else records.get(key)
 
 
 # ---------------------------------------------------------------- saving

@@ -34,8 +34,9 @@ import numpy as np
 import orjson
 
 from features.indices import Indices
-from features.records import Need, NeedKind, Site, Talent
+from features.records import Need, NeedKind, Site
 from features.schema import SCHEMA
+from features.snapshot import stamp
 from matcher import pipeline
 from matcher.pipeline import Pool
 from matcher.reasons import Reason
@@ -77,9 +78,9 @@ class FullRanking(Pool):
     nbytes: int = 0
     """Estimated memory held (pool and memoised pages), for the cache's byte bound."""
     page_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    talents: list[Talent | None] = field(default_factory=list, repr=False)
-    """The talent records (as indexed) the rows were computed for: a row whose talent is still the same object is
-    reused by the next ranking of the key (``RankCache.get_or_rank``)."""
+    stamps: list[object] = field(default_factory=list, repr=False)
+    """The stamps (``features.snapshot.stamp``) of the talent records the rows were computed for: a row whose
+    talent's stamp is unchanged is reused by the next ranking of the key (``RankCache.get_or_rank``)."""
     rows_at: float = 0.0
     """When (``time.monotonic``) the oldest of its rows was computed: reuse stops at the cache's lifetime."""
 
@@ -113,7 +114,7 @@ class FullRanking(Pool):
                 pool=self.pool - (not keep.all() or rule is not None),
             )
         )
-        out.talents = [t for t, k in zip(self.talents, keep, strict=True) if k]
+        out.stamps = [t for t, k in zip(self.stamps, keep, strict=True) if k]
         out.rows_at = self.rows_at
         out.pages = {key: rows for key, rows in self.pages.items() if key[0] + key[1] <= at}
         kept = {rows[0].page_id for rows in out.pages.values() if rows}
@@ -346,7 +347,7 @@ class RankCache:
             pool = pipeline.rank_pool(idx, need, scorer=scorer, filters=filters, policy=self.policy, known=known,
                                       challenger=challenger, seed=seed, persons=self.persons)  # fmt: skip
             full = FullRanking.of(pool)
-            full.talents = [idx.talents.get(i) for i in full.ids]
+            full.stamps = [stamp(idx.talents, i) for i in full.ids]
             full.rows_at = rows_at
             if last is not None:
                 _carry_pages(last, full)
@@ -372,8 +373,11 @@ class RankCache:
         if hit is None or now - hit[2].rows_at >= self.ttl:
             return None, {}, now
         last = hit[2]
-        get = idx.talents.get
-        known = {t.id: last.X[i] for i, t in enumerate(last.talents) if t is not None and get(t.id) is t}
+        known = {
+            tid: last.X[i]
+            for i, (tid, was) in enumerate(zip(last.ids, last.stamps, strict=True))
+            if was is not None and stamp(idx.talents, tid) is was
+        }
         return last, known, last.rows_at if known else now
 
     def clear(self) -> None:
@@ -408,7 +412,7 @@ def _carry_pages(last: FullRanking, full: FullRanking) -> None:
         was, now = last.promoted, full.promoted
         if (
             full.ids[here] == last.ids[here]
-            and all(a is b for a, b in zip(full.talents[here], last.talents[here], strict=True))
+            and all(a is b for a, b in zip(full.stamps[here], last.stamps[here], strict=True))
             and np.array_equal(full.scores[here], last.scores[here])
             and np.array_equal(full.X[here], last.X[here], equal_nan=True)
             and ((was is None and now is None) or (was is not None and now is not None and (was == now)[here].all()))

@@ -282,7 +282,7 @@ class AlertMatcher:
         """Score each talent against the subscribed needs and write the alerts that pass dedup and caps."""
         now = now or datetime.now(UTC)
         with self._lock:
-            matches = [m for t in talents if self.idx.talents.get(t.id) is not None for m in self.score(t, now=now)]
+            matches = [m for t in talents if t.id in self.idx.talents for m in self.score(t, now=now)]
             if not matches:
                 return []
             created = self._write(matches, now, capped=True)

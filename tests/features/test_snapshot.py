@@ -1,6 +1,7 @@
 """Index snapshots: a loaded snapshot ranks exactly like the indices it was saved from, before and after changes;
 snapshots of other code are refused, damaged ones detected, half-written ones never seen."""
 
+import gc
 import json
 import logging
 import os
@@ -123,6 +124,27 @@ def test_records_mapping_acts_like_a_dict(world, tmp_path):
     # a loaded snapshot saves again, without unpickling the records it never read
     again = snapshot.load(snapshot.save(loaded, tmp_path / "again", seq=2), encoder=None)
     assert again.talents[first].summary == "new" and list(again.talents) == list(talents)
+
+
+def test_records_read_go_back_to_their_bytes_unless_held(world, tmp_path, monkeypatch):
+    """A day of rankings reads most of the pool: only the last READ_HELD records read, and those something else
+    holds, stay unpickled; a stamp tells a written record from a stored one without unpickling either."""
+    monkeypatch.setattr(snapshot, "READ_HELD", 3)
+    idx = Indices.build(world, encoder=None)
+    talents = snapshot.load(snapshot.save(idx, tmp_path, seq=1), encoder=None).talents
+    ids = list(talents)
+    stamps = [snapshot.stamp(talents, k) for k in ids]
+    kept = talents[ids[0]]
+    for k in ids[1:]:
+        assert talents[k] == idx.talents[k]
+    gc.collect()
+    assert set(talents._read) == {ids[0], *ids[-3:]}  # the one held outside, the last three read
+    assert talents[ids[0]] is kept and talents[ids[1]] == idx.talents[ids[1]]  # unpickled again, equal
+    assert all(snapshot.stamp(talents, k) is was for k, was in zip(ids, stamps, strict=True))  # reads: no change
+    replaced = kept.model_copy(update={"summary": "new"})
+    talents[ids[0]] = replaced
+    assert snapshot.stamp(talents, ids[0]) is replaced and talents[ids[0]] is replaced
+    assert snapshot.stamp(talents, "nobody") is None and snapshot.stamp(idx.talents, ids[1]) is idx.talents[ids[1]]
 
 
 @pytest.mark.slow

@@ -3,6 +3,8 @@ to the same key writes no new receipt rows: only the audit row of who saw it."""
 
 from __future__ import annotations
 
+import gc
+
 import httpx
 import pytest
 import sqlalchemy as sa
@@ -174,17 +176,27 @@ def test_with_the_cache_off_contributions_are_computed_for_the_page_only(monkeyp
     np.testing.assert_array_equal(np.stack([r.contributions for r in rows]), real(full.X[:2]))
 
 
-def test_a_ranking_after_writes_reuses_the_rows_of_talents_no_write_touched(monkeypatch):
+@pytest.mark.parametrize("loaded", [False, True], ids=["built", "snapshot"])
+def test_a_ranking_after_writes_reuses_the_rows_of_talents_no_write_touched(monkeypatch, tmp_path, loaded):
+    """Also on indices loaded from a snapshot, whose records go back to their bytes once nothing holds them: the
+    cache keeps the records' stamps, not the records."""
     import numpy as np
 
+    from features import snapshot
     from features.records import Talent
     from matcher import pipeline
 
     world, idx = _world_indices()
+    if loaded:
+        idx = snapshot.load(snapshot.save(idx, tmp_path, seq=1), encoder=None)
+        monkeypatch.setattr(snapshot, "READ_HELD", 0)
     need = idx.needs["n-pv"]
     cache = RankCache(fresh=0)
     first = cache.get_or_rank(idx, need, None, None)
     assert len(first.ids) >= 2
+    if loaded:
+        gc.collect()
+        assert not list(idx.talents._read)  # the cache keeps stamps, not records: they go back to their bytes
     computed: list[list[str]] = []
     real = pipeline.feature_matrix
     monkeypatch.setattr(
