@@ -20,7 +20,8 @@ one after another so a size's world is in memory at most twice:
   start (the very first request, which also loads the query encoder, is reported on its own: ``first_request_ms``),
   ``/healthz`` round trips (the floor's HTTP part), ``CLIENTS`` concurrent clients over those needs for ``SECONDS``
   s (p50, p99, req/s), and ``WRITES`` times a talent write followed by a need's ranking (the first
-  after a write). The server's resident memory (``VmRSS``, ``VmHWM`` of ``/proc/PID/status``) is read after.
+  after a write). The server's resident memory (``VmRSS``, ``VmHWM`` of ``/proc/PID/status``; summed over the API
+  processes with ``BENCH_SCALE_WORKERS``, ``serve --workers``) is read after.
 
 Once per run, training: ``TRAIN_ROWS`` rows (``bench_train.synthesise`` from the smallest world's real rows)
 fitted single-process and on a Dask ``LocalCluster`` of 2 single-thread workers (``LambdaRankModel.fit_dask``).
@@ -45,7 +46,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.__main__ import machine
-from bench.bench_api import START_TIMEOUT, _champion, imported_world, served
+from bench.bench_api import START_TIMEOUT, _champion, _ready_pids, imported_world, served
 from service.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,6 +66,8 @@ ANN_MAX = int(os.environ.get("BENCH_SCALE_ANN_MAX", "100000"))
 """Exact vs HNSW on the world's own vectors up to this size (the HNSW build takes ~2 min at 100k on 2 busy cores;
 ``bench ann`` measures larger synthetic sets)."""
 TRAIN_ROWS = int(os.environ.get("BENCH_SCALE_TRAIN_ROWS", "1000000"))
+WORKERS = int(os.environ.get("BENCH_SCALE_WORKERS", "1"))
+"""``talentmatch serve --workers``: API processes sharing the index snapshot (their resident sets are summed)."""
 TOP = 100
 """Top-k agreement depth of the BM25 and PPR comparisons."""
 
@@ -322,12 +325,14 @@ def measure(
     off = _spawned(offline, url, str(tmp / "models"), need_ids, encoder, str(vectors), talents <= ANN_MAX)
     env = {"TALENTMATCH_ENCODER": encoder, "TALENTMATCH_VECTOR_CACHE_DIR": str(vectors),
            "TALENTMATCH_RANK_CACHE_SECONDS": "0"}  # fmt: skip
-    with served(url, tmp, env, start_timeout=START_TIMEOUT + talents * 3e-3) as (base, start_s):
+    with served(url, tmp, env, WORKERS, START_TIMEOUT + talents * 3e-3) as (base, start_s):
         cfg = {"base": base, "key": key, "needs": need_ids, "clients": CLIENTS, "seconds": seconds,
                "healthz": HEALTHZ, "writes": writes}  # fmt: skip
         got = json.loads(subprocess.run([sys.executable, "-c", GENERATOR], input=json.dumps(cfg), capture_output=True,
                                         text=True, timeout=seconds + 1800, check=True).stdout)  # fmt: skip
-        rss = _rss_mb(int((tmp / "server.pid").read_text()))
+        pids = _ready_pids(base) if WORKERS > 1 else {int((tmp / "server.pid").read_text())}
+        per = [_rss_mb(pid) for pid in sorted(pids)]
+        rss = {k: round(sum(r[k] for r in per), 1) for k in ("VmRSS", "VmHWM")}
     load = _summary(got["load_ms"])
     healthz, predict = _summary(got["healthz_ms"]), off["predict_ms"]
     floor = {"p50": round(predict["p50"] + healthz["p50"], 2), "p99": round(predict["p99"] + healthz["p99"], 2)}
@@ -343,6 +348,7 @@ def measure(
         "candidates_ms": load,
         "rps": round(load["n"] / got["load_seconds"], 1),
         "clients": CLIENTS,
+        "workers": WORKERS,
         "seconds": seconds,
         "first_ranking_ms": first,
         "first_request_ms": round(got["first_after_start_ms"][0], 1),
@@ -353,6 +359,7 @@ def measure(
         "end_to_end_over_floor": {q: round(load[q] / floor[q], 2) for q in ("p50", "p99")},
         "server_rss_mb": rss["VmRSS"],
         "server_peak_rss_mb": rss["VmHWM"],
+        "worker_rss_mb": [r["VmRSS"] for r in per],
         "errors": got["errors"][:10],
         "offline": off,
         "load_average_before": [round(x, 2) for x in load_before],
