@@ -31,6 +31,7 @@ from features._growable import GrowableCSR, GrowableVector
 from features.records import Need, Talent, need_text, talent_text
 from features.taxonomy import INDUSTRY_NAMES, disciplines
 
+S = TypeVar("S")
 T = TypeVar("T")
 
 PARENT_WEIGHT = 0.5
@@ -366,15 +367,22 @@ PARALLEL_MIN = 20_000
 """Below this many texts one process beats starting a pool."""
 
 
-def fork_map(fn: Callable[[str], T], texts: Sequence[str], processes: int | None = None) -> list[T]:
-    """``[fn(t) for t in texts]``, in a fork pool of up to 2 workers for large batches (text matching is pure
-    Python, one core per process; forked workers inherit loaded dictionaries and automata). ``processes=1`` stays
-    in-process (e.g. inside a threaded server, where forking is unsafe)."""
+def fork_map(
+    fn: Callable[[S], T],
+    items: Sequence[S],
+    processes: int | None = None,
+    *,
+    min_items: int = PARALLEL_MIN,
+    chunksize: int = 2_000,
+) -> list[T]:
+    """``[fn(x) for x in items]``, in a fork pool of up to 2 workers for ``min_items`` or more (text matching and
+    encoding are one core per process; forked workers inherit loaded dictionaries, automata and models).
+    ``processes=1`` stays in-process (e.g. inside a threaded server, where forking is unsafe)."""
     processes = processes or min(2, os.cpu_count() or 1)
-    if processes < 2 or len(texts) < PARALLEL_MIN:
-        return [fn(t) for t in texts]
+    if processes < 2 or len(items) < min_items:
+        return [fn(x) for x in items]
     with get_context("fork").Pool(processes) as pool:
-        return pool.map(fn, texts, chunksize=2_000)
+        return pool.map(fn, items, chunksize=chunksize)
 
 
 @cache

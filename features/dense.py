@@ -29,7 +29,6 @@ from collections.abc import Callable, Iterable, Sequence
 from contextlib import contextmanager
 from functools import cache
 from importlib import metadata
-from multiprocessing import get_context
 from pathlib import Path
 from typing import ClassVar, Protocol, runtime_checkable
 
@@ -37,6 +36,7 @@ import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from features.ann import DEFAULT_EXACT_BELOW, ProfileSearch
+from features.concepts import fork_map
 from features.records import Need, Talent, need_text, talent_text
 
 log = logging.getLogger(__name__)
@@ -438,7 +438,7 @@ class _Named:
 
 
 PARALLEL_MIN = 1_000
-"""Texts to encode below which one process beats forking a pool (a 1,000-text batch takes seconds)."""
+"""Texts (of one cached chunk) below which one process beats forking a pool (1,000 texts take seconds)."""
 _BATCH = 256
 """Texts per task in the fork pool: small enough that two workers finish together, large enough to amortise
 pickling the vectors back."""
@@ -450,27 +450,19 @@ def _worker_encode(texts: list[str]) -> np.ndarray:
     return _worker_encoder.encode(texts)
 
 
-@contextmanager
-def _encoding(encoder: Encoder, n: int, processes: int | None):
-    """A function that encodes a batch: in-process, or split over a fork pool of ``processes`` workers (default up
-    to 2) when ``n`` texts are worth it. The model is loaded before forking, so the workers share its weights. Two
-    processes, not two BLAS threads: the encoder's matrices are small and threads contending for busy cores were
-    3–6x slower (measured); ``processes=1`` stays in-process (a threaded server must not fork)."""
+def _encode(encoder: Encoder, texts: list[str], processes: int | None) -> np.ndarray:
+    """``encoder.encode(texts)``: in this process, or, for ``PARALLEL_MIN`` texts or more, in batches of ``_BATCH``
+    over forked workers (``features.concepts.fork_map``; the model is loaded before forking, so the workers share
+    its weights). Two processes, not two BLAS threads: the encoder's matrices are small and threads contending for
+    busy cores were 3–6x slower (measured); ``processes=1`` stays in-process (a threaded server must not fork)."""
     global _worker_encoder
-    processes = processes or min(2, os.cpu_count() or 1)
-    if processes < 2 or n < PARALLEL_MIN:
-        yield encoder.encode
-        return
+    if processes == 1 or len(texts) < PARALLEL_MIN:
+        return encoder.encode(texts)
     encoder.encode(["warm up"])
     _worker_encoder = encoder
     try:
-        with get_context("fork").Pool(processes) as pool:
-
-            def encode(batch: list[str]) -> np.ndarray:
-                parts = [batch[i : i + _BATCH] for i in range(0, len(batch), _BATCH)]
-                return np.concatenate(pool.map(_worker_encode, parts, chunksize=1))
-
-            yield encode
+        batches = [texts[i : i + _BATCH] for i in range(0, len(texts), _BATCH)]
+        return np.concatenate(fork_map(_worker_encode, batches, processes, min_items=0, chunksize=1))
     finally:
         _worker_encoder = None
 
@@ -494,13 +486,12 @@ def encode_texts(
     else:
         vecs, found = np.zeros((len(uniq), encoder.dim), dtype=np.float32), np.zeros(len(uniq), dtype=bool)
     miss = np.flatnonzero(~found)
-    with _encoding(encoder, len(miss), processes) as encode:
-        for i in range(0, len(miss), chunk):
-            sel = miss[i : i + chunk]
-            batch = [uniq[j] for j in sel]
-            vecs[sel] = _checked(encode(batch), len(batch), encoder)
-            if cache is not None:
-                cache.put(encoder, batch, vecs[sel])
+    for i in range(0, len(miss), chunk):
+        sel = miss[i : i + chunk]
+        batch = [uniq[j] for j in sel]
+        vecs[sel] = _checked(_encode(encoder, batch, processes), len(batch), encoder)
+        if cache is not None:
+            cache.put(encoder, batch, vecs[sel])
     if len(uniq) == len(texts):  # all distinct and non-empty: already in order
         return vecs
     out = np.zeros((len(texts), encoder.dim), dtype=np.float32)
