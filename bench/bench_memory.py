@@ -44,7 +44,7 @@ RANKINGS = 50
 GOAL_MB = 1000.0
 MB = 1e6
 COMPONENTS = ("talents", "needs", "incubators", "table", "need_table", "sparse", "need_sparse", "concepts", "graph",
-              "dense", "need_dense")  # fmt: skip
+              "dense", "need_dense", "ties")  # fmt: skip
 """``Indices`` fields in walk order: the records first, so the indices count only what they add."""
 
 

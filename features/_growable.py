@@ -9,12 +9,24 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+SPARE = 8
+"""A new growable array gets ``1 / SPARE`` of its length as spare room (zeros, untouched: no resident memory). An index
+snapshot keeps it, so writes after a restart append into spare rows of the mapped file (the pages they touch become
+private) instead of doubling the array and copying every mapped row into private memory."""
+
+
+def spare_room(n: int) -> int:
+    """Rows of spare room for an array of ``n`` rows."""
+    return n // SPARE
+
 
 class GrowableVector:
     """A 1-D numpy array with amortised O(1) append; ``.view`` is the live prefix (zero copy)."""
 
     def __init__(self, values: np.ndarray) -> None:
-        self._buf = np.ascontiguousarray(values)
+        values = np.asarray(values)
+        self._buf = np.zeros(len(values) + spare_room(len(values)), dtype=values.dtype)
+        self._buf[: len(values)] = values
         self._n = len(values)
 
     @property

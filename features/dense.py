@@ -35,6 +35,7 @@ from typing import ClassVar, Protocol, runtime_checkable
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
+from features._growable import spare_room
 from features.ann import DEFAULT_EXACT_BELOW, ProfileSearch
 from features.concepts import fork_map
 from features.records import Need, Talent, need_text, talent_text
@@ -503,7 +504,8 @@ def encode_texts(
 
 
 class _Grow:
-    """An array that grows by doubling, so adding one record costs amortised O(row), not a full copy."""
+    """An array that grows by doubling, so adding one record costs amortised O(row), not a full copy; a bulk add
+    leaves ``spare_room`` (an index snapshot keeps it: writes after a restart fill mapped spare rows, not a copy)."""
 
     def __init__(self, tail: tuple[int, ...], dtype):
         self.data = np.zeros((64, *tail), dtype=dtype)
@@ -513,7 +515,8 @@ class _Grow:
         start = self.n
         need = start + len(block)
         if need > len(self.data):
-            bigger = np.zeros((max(need, 2 * len(self.data)), *self.data.shape[1:]), dtype=self.data.dtype)
+            rows = max(need + spare_room(need), 2 * len(self.data))
+            bigger = np.zeros((rows, *self.data.shape[1:]), dtype=self.data.dtype)
             bigger[:start] = self.data[:start]
             self.data = bigger
         self.data[start:need] = block

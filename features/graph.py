@@ -21,6 +21,7 @@ add or remove leaves the same graph as a rebuild from the same records.
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 import threading
 from array import array
@@ -120,10 +121,11 @@ ROUTE_CAP = 6
 """Routes longer than this many hops, unreachable targets and unknown talents get ``ROUTE_CAP + 1``."""
 PPR_ALPHA, PPR_ITERS, PPR_TOL = 0.15, 30, 1e-6
 """Restart probability, half-sweep budget and L1 tolerance of every personalized PageRank solve here."""
-MEMO_SIZE = 640
-"""Per-need results kept between graph changes, least recently used dropped first (PPR, routes, incubator links and
-the PPR's top talents: four per need; at 100k talents ~0.5 MB for PPR, float32, ~0.13 MB each for routes, int8, and
-links, bool, a few kB for the top: ~130 MB at most there)."""
+MEMO_BYTES = 64 << 20
+"""Bytes of results kept between graph changes, least recently used dropped first: per need, PPR (float32, a value
+per node), routes (int8), incubator links (bool) and the PPR's top talents — ~0.8 MB a need at 100k talents, so ~70
+needs, and ~8 MB a need at 1M — beside the whole-graph ones (Adamic–Adar weights, concept rows, ~11 MB at 100k).
+Bounded by bytes, not entries: a count bound of 640 entries held ~130 MB at 100k and would hold ~1.3 GB at 1M."""
 
 
 ATTACH_CHUNK = 2048
@@ -306,9 +308,12 @@ class TalentGraph:
         self._memo: OrderedDict[tuple, object] = OrderedDict()  # per-version results (PPR, routes, weights), LRU
         self._memo_lock = threading.Lock()
 
+    _memo_bytes = 0
+    """What the memo's values hold (``_nbytes``); a class default, so snapshots pickled before it load."""
+
     def __getstate__(self) -> dict:
-        """Pickled (index snapshots) without the per-version memo: a cache of up to ~250 MB, refilled on use."""
-        return {**self.__dict__, "_memo": OrderedDict()}
+        """Pickled (index snapshots) without the per-version memo: a cache of up to ``MEMO_BYTES``, refilled on use."""
+        return {**self.__dict__, "_memo": OrderedDict(), "_memo_bytes": 0}
 
     # ---------------------------------------------------------------- building and incremental changes
 
@@ -970,12 +975,29 @@ class TalentGraph:
         return hit
 
     def _memo_put(self, key: tuple, value):
-        """Keep the most recently used ``MEMO_SIZE`` results (a few per open need being ranked)."""
+        """Keep the most recently used results up to ``MEMO_BYTES`` (the newest always: it is being used)."""
+        size = _nbytes(value)
         with self._memo_lock:
+            if not self._memo:  # cleared (a new graph version, or a bench timing a cold solve)
+                self._memo_bytes = 0
+            if (old := self._memo.pop(key, None)) is not None:
+                self._memo_bytes -= _nbytes(old)
             self._memo[key] = value
-            while len(self._memo) > MEMO_SIZE:
-                self._memo.popitem(last=False)
+            self._memo_bytes += size
+            while self._memo_bytes > MEMO_BYTES and len(self._memo) > 1:
+                self._memo_bytes -= _nbytes(self._memo.popitem(last=False)[1])
         return value
+
+
+def _nbytes(value) -> int:
+    """Bytes a memoised result holds: arrays' and sparse matrices' buffers, a tuple's items and its own slots."""
+    if isinstance(value, np.ndarray):
+        return value.nbytes
+    if sp.issparse(value):
+        return value.data.nbytes + value.indices.nbytes + value.indptr.nbytes
+    if isinstance(value, tuple):
+        return sys.getsizeof(value) + sum(map(_nbytes, value))
+    return sys.getsizeof(value)
 
 
 def _neighbours(adj: sp.csr_array, rows: np.ndarray) -> np.ndarray:

@@ -5,8 +5,8 @@ A restart at 100k talents rebuilt every index from the database (~55 s). A snaps
 written out of band into one aligned data file, and on load handed back as views of a private (copy-on-write)
 memory map of it. Loading so costs the Python objects only, and several processes that load the same snapshot
 share those pages through the page cache until one of them writes (an erasure's scrub then writes a private copy
-of just the pages it touches). Talent records are pickled one by one into a second mapped file and unpickled on
-first access (``SnapshotRecords``): pydantic records unpickle at ~0.5 s per 10k, and most are never read.
+of just the pages it touches). Talent records are pickled one by one into a second file, read (not mapped) and
+unpickled on first access (``SnapshotRecords``): pydantic records unpickle at ~0.5 s per 10k, and most are never read.
 
 Not pickled: the dense encoder (the caller passes it to ``load``, which refuses one of another name or version),
 the vector cache (re-attached from ``cache_dir``), locks (new ones), faiss indices (``ProfileSearch`` serialises
@@ -120,18 +120,19 @@ ranking reads its page's talents several times, and nearby rankings share candid
 
 
 class SnapshotRecords(MutableMapping):
-    """``Indices.talents`` of a loaded snapshot: a dict-like mapping (same keys and order) whose records are unpickled
-    from the mapped file when read. A read record stays the same object while anything holds it (a weak map) and the
-    last ``READ_HELD`` read are held here; the rest go back to their bytes, so a day of rankings does not unpickle
-    the whole pool into memory (~5 KB a talent). ``stamp`` tells whether a record changed without reading it.
-    Assigning, replacing and deleting work as on a dict; deleting a stored record also zeroes its bytes in this
-    process's memory (erasure)."""
+    """``Indices.talents`` of a loaded snapshot: a dict-like mapping (same keys and order) whose records are read
+    from the file (``os.pread``) and unpickled when read. A read record stays the same object while anything holds it
+    (a weak map) and the last ``READ_HELD`` read are held here; the rest go back to the file, so a day of rankings
+    does not unpickle the whole pool into memory (~5 KB a talent). The file is read, not mapped: a mapped page read
+    brings its neighbours into the process's resident set with it (the kernel maps 64 kB around a fault), so the
+    ~1,000 records 50 rankings read held ~50 MB of it, and a day's rankings would hold the whole file. ``stamp``
+    tells whether a record changed without reading it. Assigning, replacing and deleting work as on a dict; a
+    deleted stored record (erasure) can no longer be read, and no copy of its bytes is held."""
 
-    def __init__(self, blob: memoryview, ids: list[str], offsets: np.ndarray) -> None:
-        self._blob = blob
+    def __init__(self, file: io.FileIO, ids: list[str], offsets: np.ndarray) -> None:
+        self._file = file
         self._offsets = offsets
         self._items: dict[str, Any] = dict(zip(ids, range(len(ids)), strict=True))  # int: its stored bytes' slot
-        self._slot: dict[str, int] = dict(self._items)  # id -> its stored bytes, until deleted
         self._read: weakref.WeakValueDictionary[str, Any] = weakref.WeakValueDictionary()
         self._held: OrderedDict[str, Any] = OrderedDict()
         self._lock = threading.Lock()
@@ -142,7 +143,7 @@ class SnapshotRecords(MutableMapping):
             return value
         record = self._read.get(key)
         if record is None:
-            record = pickle.loads(self._blob[self._offsets[value] : self._offsets[value + 1]])
+            record = pickle.loads(self._bytes(value))
         with self._lock:  # two first reads at once: both get the object stored first
             record = self._read.setdefault(key, record)
             self._held[key] = record
@@ -167,11 +168,6 @@ class SnapshotRecords(MutableMapping):
         with self._lock:
             self._read.pop(key, None)
             self._held.pop(key, None)
-        slot = self._slot.pop(key, None)
-        if slot is not None:
-            self._blob[self._offsets[slot] : self._offsets[slot + 1]] = bytes(
-                int(self._offsets[slot + 1] - self._offsets[slot])
-            )
 
     def __contains__(self, key: object) -> bool:
         return key in self._items
@@ -185,9 +181,11 @@ class SnapshotRecords(MutableMapping):
     def raw(self, key: str) -> bytes:
         """The record's pickle: its stored bytes until a write replaced it."""
         value = self._items[key]
-        if type(value) is int:
-            return bytes(self._blob[self._offsets[value] : self._offsets[value + 1]])
-        return pickle.dumps(value, protocol=5)
+        return self._bytes(value) if type(value) is int else pickle.dumps(value, protocol=5)
+
+    def _bytes(self, slot: int) -> bytes:
+        start, end = int(self._offsets[slot]), int(self._offsets[slot + 1])
+        return os.pread(self._file.fileno(), end - start, start)
 
 
 def stamp(records: Mapping, key: str) -> Any:
@@ -480,13 +478,14 @@ def load(
         raise SnapshotDamaged(f"snapshot {path}: {OBJECTS} fails its checksum (damaged on disk?)")
     with ThreadPoolExecutor(2) as pool:
         checks = [pool.submit(_verify, path, name, files[name]["crc32"]) for name in (BUFFERS, RECORDS) if verify]
-        data, records = _map(path / BUFFERS), _map(path / RECORDS)
+        data = _map(path / BUFFERS)
         buffers = [data[start : start + size] for start, size in meta["buffers"]]
         cache = VectorCache(cache_dir) if cache_dir is not None else None
 
         def resolve(pid: tuple):
             match pid:
                 case ("talents", ids, offsets):
+                    records = open(path / RECORDS, "rb", buffering=0)  # noqa: SIM115 (open while the records live)
                     return SnapshotRecords(records, ids.split("\n") if ids else [], offsets)
                 case ("encoder", _, _):
                     return enc

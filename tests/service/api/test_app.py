@@ -15,7 +15,7 @@ from api_helpers import auth, settings_for
 
 from features.records import RECORD_TYPES, Talent
 from service import db
-from service.api.app import create_app
+from service.api.app import MALLOC_ARENAS, create_app
 from service.api.cards import reveals_identity, talent_card
 from service.api.schemas import MASKED_NAME, RECORD_EXAMPLES
 from service.api.server import serve
@@ -182,3 +182,32 @@ def test_create_app_does_no_work_before_start_up(tmp_path):
     assert app.state.store is None and app.state.indices is None
     with pytest.raises(RuntimeError, match=r"talentmatch cannot start: database postgresql\+psycopg://nobody@"):
         start(app)
+
+
+_ARENAS = """
+import ctypes, sys, threading
+if sys.argv[1] == "capped":
+    from service.api.app import cap_malloc_arenas
+    cap_malloc_arenas()
+start, held = threading.Barrier(8), []
+def work():
+    start.wait()  # all at once: each thread's first allocation picks an arena
+    held.append([bytes(4000) for _ in range(100)])
+threads = [threading.Thread(target=work) for _ in range(8)]
+for t in threads: t.start()
+for t in threads: t.join()
+ctypes.CDLL(None).malloc_stats()  # one "Arena n:" block per arena, on stderr
+"""
+
+
+@pytest.mark.parametrize("mode", ["capped", "default"])
+def test_a_serving_process_caps_its_malloc_arenas(mode):
+    """Request threads each got a glibc arena of their own (up to 8 a core), holding freed memory apart: the app
+    caps them at ``MALLOC_ARENAS`` before its threads start (the uncapped run shows the test can tell)."""
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
+    done = subprocess.run([sys.executable, "-c", _ARENAS, mode], capture_output=True, text=True, env=env, check=True)
+    arenas = done.stderr.count("Arena ")
+    if mode == "capped":
+        assert 1 <= arenas <= MALLOC_ARENAS
+    else:
+        assert arenas > MALLOC_ARENAS
