@@ -780,16 +780,21 @@ class DenseIndex:
 
     def search(self, query_text: str, k: int) -> tuple[list[str], np.ndarray]:
         """The ``k`` live records with the highest cosine to the query, best first (exact or HNSW, by size)."""
+        rows, scores = self.search_rows(query_text, k)
+        return [self._ids[r] for r in rows.tolist()], scores
+
+    def search_rows(self, query_text: str, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """``search`` as (rows, scores): a talent index's rows are the other talent-side indices' too."""
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
         k = min(k, len(self))
         if k == 0:
-            return [], np.empty(0, dtype=np.float32)
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
         q = self.query_vector(query_text)[None, :]
         with _threadpools().limit(limits=1, user_api="openmp"):
             scores, labels = self._search.search(q, k)
         ok = labels >= 0
-        return [self._ids[r] for r in labels[ok].tolist()], scores[ok]
+        return labels[ok].astype(np.int64), scores[ok]
 
 
 @cache
