@@ -128,6 +128,7 @@ def offline(url: str, models: str, need_ids: list[str], encoder: str, vectors: s
         inproc.append((time.perf_counter() - t) * 1e3)
     out = {
         "index_build_s": round(build_s, 1),
+        "champion": _shape(scorer.booster.model_file),
         "pool_rows": len(c.talent_ids),
         "predict_ms": _summary(predict),
         "matrix_ms": _summary(matrix),
@@ -139,6 +140,27 @@ def offline(url: str, models: str, need_ids: list[str], encoder: str, vectors: s
         queries = np.stack([idx.dense.query_vector(need_parts(idx.needs[n])[0]) for n in need_ids])
         out["dense"] = _exact_vs_hnsw(idx.dense._main.view[: len(idx.dense)], queries)
     return out
+
+
+def _shape(model_file: str) -> dict:
+    """Trees, leaves a tree, and the leaves' mean and largest depth: what TreeSHAP's cost follows (it walks every
+    leaf's path, whichever row it explains)."""
+    import lightgbm as lgb
+
+    depths: list[int] = []
+
+    def walk(node: dict, depth: int) -> None:
+        if "split_index" not in node:  # a leaf
+            depths.append(depth)
+        else:
+            walk(node["left_child"], depth + 1)
+            walk(node["right_child"], depth + 1)
+
+    trees = lgb.Booster(model_file=model_file).dump_model()["tree_info"]
+    for tree in trees:
+        walk(tree["tree_structure"], 0)
+    return {"trees": len(trees), "leaves_per_tree": round(len(depths) / max(len(trees), 1), 1),
+            "mean_depth": round(float(np.mean(depths)), 1), "max_depth": int(max(depths))}  # fmt: skip
 
 
 def _timed(fn, *args) -> tuple[object, float]:
