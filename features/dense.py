@@ -743,10 +743,15 @@ class DenseIndex:
         encoded in batches."""
         key = _query_key(self.encoder) if self.cache is not None and self.QUERIES_ON_DISK else None
         if key is not None:
-            with _QUERY_DISK:
-                vecs, found = self.cache.get(key, [text])
-            if found[0]:
-                return vecs[0]
+            try:
+                with _QUERY_DISK:
+                    vecs, found = self.cache.get(key, [text])
+            except OSError as e:  # a read-only or full cache directory: rank all the same
+                log.warning("query vectors not read from the vector cache: %s", e)
+                key = None
+            else:
+                if found[0]:
+                    return vecs[0]
         v = _checked(self.encoder.encode([text], query=True), 1, self.encoder)[0]
         if key is not None:
             threading.Thread(target=_keep_query, args=(self.cache, key, text, v), name="query-vector").start()
@@ -827,8 +832,11 @@ def _query_key(encoder: Encoder) -> _Named:
 
 
 def _keep_query(cache: VectorCache, key: _Named, text: str, vector: np.ndarray) -> None:
-    with _QUERY_DISK:
-        cache.put(key, [text], vector[None])
+    try:
+        with _QUERY_DISK:
+            cache.put(key, [text], vector[None])
+    except OSError as e:  # a cache, not a record: the next start encodes the query again
+        log.warning("query vector not kept in the vector cache: %s", e)
 
 
 @cache

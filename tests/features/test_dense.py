@@ -160,6 +160,15 @@ def test_a_needs_query_vector_outlives_the_process_bit_for_bit(encoder, tmp_path
     assert not VectorCache(tmp_path).get(dense._query_key(encoder), [profile])[1].any()
 
 
+def test_a_cache_that_cannot_be_read_or_written_does_not_stop_a_query(encoder, tmp_path, caplog):
+    index = DenseIndex.build(TALENTS[:2], encoder)
+    (tmp_path / "a-file").write_text("")
+    index.cache = VectorCache(tmp_path / "a-file")  # no directory can be made there
+    with caplog.at_level(logging.WARNING):
+        v = index.query_vector(need_text(NEED))
+    assert v.shape == (encoder.dim,) and "not read from the vector cache" in caplog.text
+
+
 def _corrupt_truncate(files):
     vecs = next(p for p in files if p.name.endswith(".vecs.npy"))
     vecs.write_bytes(vecs.read_bytes()[:200])
