@@ -70,6 +70,12 @@ objects and take minutes a query); above it ours alone is timed."""
 """Exact vs HNSW on the world's own vectors up to this size (the HNSW build takes ~2 min at 100k on 2 busy cores;
 ``bench ann`` measures larger synthetic sets)."""
 TRAIN_ROWS = int(os.environ.get("BENCH_SCALE_TRAIN_ROWS", "1000000"))
+CHAMPION = os.environ.get("BENCH_SCALE_CHAMPION", "random")
+"""``random``: ``bench_api``'s booster on random rows (100 trees of 31 leaves, mean leaf depth 7.2, deepest 19: TreeSHAP
+~0.8 ms a row); ``trained``: the product's own training (``matcher.workflow.train_and_register``, its defaults) on
+the world's feedback of ``CHAMPION_NEEDS`` needs, in the offline child: a champion of the shape feedback gives."""
+CHAMPION_NEEDS = 300
+"""Needs whose feedback trains the ``trained`` champion (every need's would take many minutes at 100k)."""
 WORKERS = int(os.environ.get("BENCH_SCALE_WORKERS", "1"))
 """``talentmatch serve --workers``: API processes sharing the index snapshot (their resident sets are summed)."""
 TOP = 100
@@ -94,9 +100,11 @@ def _summary(values) -> dict:
 # -- offline: in process, no HTTP ------------------------------------------------------------------------------------
 
 
-def offline(url: str, models: str, need_ids: list[str], encoder: str, vectors: str, ann: bool, compare: bool) -> dict:
-    """Build the indices as the server does and measure the floor's model part and the comparisons (run in a
-    spawned child: the world leaves memory with it)."""
+def offline(
+    url: str, models: str, need_ids: list[str], encoder: str, vectors: str, ann: bool, compare: bool, train: bool
+) -> dict:
+    """Build the indices as the server does (with ``train``, then the champion: see ``CHAMPION``) and measure the
+    floor's model part and the comparisons (run in a spawned child: the world leaves memory with it)."""
     from features.dense import need_parts
     from features.matrix import feature_matrix
     from matcher import registry
@@ -109,11 +117,21 @@ def offline(url: str, models: str, need_ids: list[str], encoder: str, vectors: s
     settings = Settings(database_url=url, encoder=encoder, vector_cache_dir=Path(vectors))
     with Store(url) as store:
         records = store_records(store)
+        feedback = list(store.iter_records("feedback")) if train else []
     t0 = time.perf_counter()
     idx = build_indices(records, settings)
     build_s = time.perf_counter() - t0
     del records
     registry.configure(Path(models))
+    trained = {}
+    if train:
+        from matcher.workflow import train_and_register
+
+        taught = set(sorted({f.need_id for f in feedback})[:CHAMPION_NEEDS])
+        t0 = time.perf_counter()
+        got = train_and_register(idx, [f for f in feedback if f.need_id in taught], truth=None)
+        trained = {"version": got["version"], "rows": got["rows"], "seconds": round(time.perf_counter() - t0, 1)}
+        registry.configure(Path(models))  # the summary's tracking URI is read through configure(), which resets it
     scorer = registry.load_champion(indices=idx)
     assert scorer is not None, "no champion to score with"
     predict, matrix, inproc = [], [], []
@@ -132,6 +150,7 @@ def offline(url: str, models: str, need_ids: list[str], encoder: str, vectors: s
         inproc.append((time.perf_counter() - t) * 1e3)
     out = {
         "index_build_s": round(build_s, 1),
+        "champion": trained | _shape(scorer.booster.model_file),
         "pool_rows": len(c.talent_ids),
         "predict_ms": _summary(predict),
         "matrix_ms": _summary(matrix),
@@ -143,6 +162,27 @@ def offline(url: str, models: str, need_ids: list[str], encoder: str, vectors: s
         queries = np.stack([idx.dense.query_vector(need_parts(idx.needs[n])[0]) for n in need_ids])
         out["dense"] = _exact_vs_hnsw(idx.dense._main.view[: len(idx.dense)], queries)
     return out
+
+
+def _shape(model_file: str) -> dict:
+    """Trees, leaves a tree, and the leaves' mean and largest depth: what TreeSHAP's cost follows (it walks every
+    leaf's path, whichever row it explains)."""
+    import lightgbm as lgb
+
+    depths: list[int] = []
+
+    def walk(node: dict, depth: int) -> None:
+        if "split_index" not in node:  # a leaf
+            depths.append(depth)
+        else:
+            walk(node["left_child"], depth + 1)
+            walk(node["right_child"], depth + 1)
+
+    trees = lgb.Booster(model_file=model_file).dump_model()["tree_info"]
+    for tree in trees:
+        walk(tree["tree_structure"], 0)
+    return {"trees": len(trees), "leaves_per_tree": round(len(depths) / max(len(trees), 1), 1),
+            "mean_depth": round(float(np.mean(depths)), 1), "max_depth": int(max(depths))}  # fmt: skip
 
 
 def _timed(fn, *args) -> tuple[object, float]:
@@ -337,9 +377,10 @@ def measure(
         store.matched(r for kind in ("talent", "need") for r in store.pending(kind))
     need_ids = [n.id for n in open_needs[:needs]]
     enc = NO_ENCODER if encoder == NO_DENSE else EncoderId(get_encoder(encoder).name, get_encoder(encoder).version)
-    version = _champion(tmp / "models", enc)
+    version = _champion(tmp / "models", enc) if CHAMPION == "random" else None
     off = _spawned(offline, url, str(tmp / "models"), need_ids, encoder, str(vectors), talents <= ANN_MAX,
-                   talents <= COMPARE_MAX)  # fmt: skip
+                   talents <= COMPARE_MAX, CHAMPION == "trained")  # fmt: skip
+    version = version or off["champion"]["version"]
     env = {"TALENTMATCH_ENCODER": encoder, "TALENTMATCH_VECTOR_CACHE_DIR": str(vectors),
            "TALENTMATCH_RANK_CACHE_SECONDS": "0"}  # fmt: skip
     with served(url, tmp, env, WORKERS, START_TIMEOUT + talents * 3e-3) as (base, start_s):

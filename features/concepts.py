@@ -542,8 +542,12 @@ class ConceptIndex:
 
     def search(self, need: Need | str, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` live talents by concept overlap (only those with overlap > 0): (ids, scores), best first."""
-        scores = self._concepts.csr() @ self.query_vector(need)
-        return top_k(scores, self._alive.view, self.ids, k)
+        rows, scores = self.search_rows(need, k)
+        return self.ids[rows], scores
+
+    def search_rows(self, need: Need | str, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """``search`` as (rows, scores)."""
+        return top_rows(self._concepts.csr() @ self.query_vector(need), self._alive.view, k)
 
     def direct_presence(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """Boolean (len(rows), len(cols)): whether each talent directly names each concept column."""
@@ -631,6 +635,12 @@ def _structured_matrix(codes_per_doc: Sequence[Sequence[str]], cmap: ConceptMapp
 
 def top_k(scores: np.ndarray, alive: np.ndarray, ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Best ``k`` positive scores among live rows: (ids, scores) sorted best first (ties by row)."""
+    rows, best = top_rows(scores, alive, k)
+    return ids[rows], best
+
+
+def top_rows(scores: np.ndarray, alive: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """``top_k`` as (rows, scores): the talent-side indices share row numbers, so a retriever hands rows on."""
     if k <= 0:
         raise ValueError(f"k must be a positive number of results, got {k}")
     scores = np.where(alive, scores, 0.0).astype(np.float32)
@@ -639,4 +649,4 @@ def top_k(scores: np.ndarray, alive: np.ndarray, ids: np.ndarray, k: int) -> tup
         cand = cand[np.argpartition(-scores[cand], k - 1)[:k]]
     order = np.lexsort((cand, -scores[cand]))
     cand = cand[order]
-    return ids[cand], scores[cand]
+    return cand, scores[cand]

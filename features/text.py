@@ -32,7 +32,7 @@ import Stemmer
 from bm25s.scoring import _score_tfc_lucene
 
 from features._growable import GrowableCSR, GrowableVector
-from features.concepts import PARALLEL_MIN, ConceptIndex, fork_map, mapper, skill_terms, top_k
+from features.concepts import PARALLEL_MIN, ConceptIndex, fork_map, mapper, skill_terms, top_k, top_rows
 from features.records import Need, Talent, need_text
 from features.taxonomy import INDUSTRY_NAMES, disciplines
 
@@ -551,8 +551,13 @@ class SparseIndex(_IdIndex):
         """Top-``k`` live talents by profile BM25 (score > 0 only): (talent ids, scores), best first. The order is
         that of ``bm25_share_profile`` (one query, one divisor). Ranking by the best works' share as well was
         measured and left out: scoring and grouping every matching work cost +17 ms a query at 20k talents."""
+        rows, scores = self.search_rows(query, k)
+        return self.ids[rows], scores
+
+    def search_rows(self, query: str | Need, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """``search`` as (rows, scores)."""
         q = self.vocab.lookup(_query_tokens(query))
-        return top_k(self.profile.score_all(q), self.profile.alive.view, self.ids, k)
+        return top_rows(self.profile.score_all(q), self.profile.alive.view, k)
 
     def add(self, talent: Talent) -> int:
         """Index one talent (replacing an earlier version with the same id); returns its row."""

@@ -120,29 +120,29 @@ class Candidates:
     """Size of the deduplicated union before the rules."""
 
 
-def _run_retrievers(idx: Indices, need: Need, quotas: Quotas) -> dict[str, list[str]]:
-    """Each retriever's ids, best first; retrievers switched off or without an index are absent."""
-    out: dict[str, list[str]] = {}
+def _run_retrievers(idx: Indices, need: Need, quotas: Quotas) -> dict[str, np.ndarray]:
+    """Each retriever's talent table rows, best first; retrievers switched off or without an index are absent."""
+    out: dict[str, np.ndarray] = {}
     for retriever in RETRIEVERS:
         quota = getattr(quotas, retriever.name)
-        if quota and (ids := retriever.run(idx, need, quota)) is not None:
-            out[retriever.name] = ids
+        if quota and (rows := retriever.run(idx, need, quota)) is not None:
+            out[retriever.name] = rows
     return out
 
 
-def _fuse(lists: dict[str, list[str]], table: TalentTable, need: Need) -> tuple[np.ndarray, np.ndarray]:
+def _fuse(lists: dict[str, np.ndarray], table: TalentTable, need: Need) -> tuple[np.ndarray, np.ndarray]:
     """Reciprocal-rank fusion over table rows: (unique rows, fused score), rows in ascending order.
 
     A talent is scored over the lists that could have found it: lexical retrievers (words, taxonomy names) cannot
     find a profile written in another script, so for such a talent their share of the fusion is spread over the
     others (by ``script_overlap``). Otherwise an English expert ranked first by meaning for a Chinese post would
     sit below anyone who repeats the post's words in Chinese and appears in two or three lists."""
-    rows = [table.rows(ids) for ids in lists.values()]
+    rows = list(lists.values())
     if not rows or not sum(len(r) for r in rows):
         return np.zeros(0, np.int64), np.zeros(0, np.float32)
     flat = np.concatenate(rows)
     weight = np.concatenate([1.0 / (RRF_K + 1.0 + np.arange(len(r))) for r in rows])
-    keep = flat >= 0  # an id the table no longer knows (erased since the retriever's index was built)
+    keep = flat >= 0  # an id the table no longer knows (erased since the graph was built)
     uniq, inverse = np.unique(flat[keep], return_inverse=True)
     fused = np.bincount(inverse, weights=weight[keep], minlength=len(uniq))
     lexical = sum(LEXICAL[name] for name in lists)
@@ -174,7 +174,7 @@ def retrieve(
     keep = keep[np.lexsort((rows[keep], -fused[keep]))][:k]  # ties by table row: deterministic
     return Candidates(
         talent_ids=take(idx.table.ids, rows[keep]),
-        sources=lists,
+        sources={name: take(idx.table.ids, r[r >= 0]) for name, r in lists.items()},
         removed=e.removed_counts(),
         removed_ids=removed_ids,
         first_stage=fused[keep],

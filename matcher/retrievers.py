@@ -1,5 +1,7 @@
 """The first-stage retrievers: one component each, every one with one ``run(idx, need, k)`` returning the talent
-ids it would bring, best first (``None`` where its index is absent: dense vectors off, a need not in the graph).
+table rows it would bring, best first (``None`` where its index is absent: dense vectors off, a need not in the
+graph). Rows, not ids: the talent-side indices share row numbers, so the text and dense retrievers hand theirs on
+without an id → row lookup per candidate (~1,700 a ranking).
 
 ``RETRIEVERS`` lists them in the order ``matcher.retrieve`` fuses them; each one's ``name`` is a field of
 ``matcher.retrieve.Quotas`` (checked there on import), so a new retriever is one class here plus its quota.
@@ -21,7 +23,7 @@ class Retriever(Protocol):
     lexical: bool
     """Finds talents by words or taxonomy names, so only those writing in the need's script (fusion allows it)."""
 
-    def run(self, idx: Indices, need: Need, k: int) -> list[str] | None: ...
+    def run(self, idx: Indices, need: Need, k: int) -> np.ndarray | None: ...
 
 
 class Bm25:
@@ -30,8 +32,8 @@ class Bm25:
     name = "sparse"
     lexical = True
 
-    def run(self, idx: Indices, need: Need, k: int) -> list[str] | None:
-        return list(idx.sparse.search(need, k)[0])
+    def run(self, idx: Indices, need: Need, k: int) -> np.ndarray | None:
+        return idx.sparse.search_rows(need, k)[0]
 
 
 class Dense:
@@ -40,10 +42,10 @@ class Dense:
     name = "dense"
     lexical = False
 
-    def run(self, idx: Indices, need: Need, k: int) -> list[str] | None:
+    def run(self, idx: Indices, need: Need, k: int) -> np.ndarray | None:
         if idx.dense is None or not len(idx.dense):
             return None
-        return idx.dense.search(need_text(need), k)[0]
+        return idx.dense.search_rows(need_text(need), k)[0]
 
 
 class Concepts:
@@ -52,8 +54,8 @@ class Concepts:
     name = "concepts"
     lexical = True
 
-    def run(self, idx: Indices, need: Need, k: int) -> list[str] | None:
-        return list(idx.concepts.search(need, k)[0])
+    def run(self, idx: Indices, need: Need, k: int) -> np.ndarray | None:
+        return idx.concepts.search_rows(need, k)[0]
 
 
 class GraphProximity:
@@ -62,10 +64,10 @@ class GraphProximity:
     name = "graph"
     lexical = False
 
-    def run(self, idx: Indices, need: Need, k: int) -> list[str] | None:
+    def run(self, idx: Indices, need: Need, k: int) -> np.ndarray | None:
         if f"need:{need.id}" not in idx.graph.nx:
             return None
-        return idx.graph.ppr_top(need.id, k)[0]
+        return idx.table.rows(idx.graph.ppr_top(need.id, k)[0])
 
 
 class IncubatorRoute:
@@ -80,7 +82,7 @@ class IncubatorRoute:
     name = "incubator"
     lexical = False
 
-    def run(self, idx: Indices, need: Need, k: int) -> list[str] | None:
+    def run(self, idx: Indices, need: Need, k: int) -> np.ndarray | None:
         if f"need:{need.id}" not in idx.graph.nx:
             return None
         adj = idx.graph.nx.adj
@@ -88,13 +90,13 @@ class IncubatorRoute:
         first = {node: next((v for v in adj[node] if v.startswith("talent:")), None) for node in nodes}
         first = {node: v for node, v in first.items() if v is not None}  # "talent:" + id
         if not first:
-            return []
+            return np.empty(0, dtype=np.int64)
         fits = idx.graph.incubator_route(need.id, [v[7:] for v in first.values()]) > 0
         ids = [v[7:] for node, ok in zip(first, fits, strict=True) if ok for v in adj[node] if v.startswith("talent:")]
         if not ids:
-            return []
-        overlap = idx.concepts.concept_overlap(need, idx.concepts.rows(ids))
-        return take(ids, np.argsort(-overlap, kind="stable")[:k])
+            return np.empty(0, dtype=np.int64)
+        rows = idx.table.rows(ids)
+        return rows[np.argsort(-idx.concepts.concept_overlap(need, rows), kind="stable")[:k]]
 
 
 RETRIEVERS: tuple[Retriever, ...] = (Bm25(), Dense(), Concepts(), GraphProximity(), IncubatorRoute())

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -30,6 +31,12 @@ class AuditEntry:
 
 def _table() -> sa.Table:
     return db.AuditRow.__table__  # type: ignore[return-value]
+
+
+@cache
+def _insert() -> sa.Insert:
+    """``record``'s statement, built once (a ranking writes it every request)."""
+    return sa.insert(_table())
 
 
 def record(
@@ -60,10 +67,10 @@ def record(
         for object_id in object_ids
     ]
     if conn is not None:
-        conn.execute(sa.insert(_table()), rows)
+        conn.execute(_insert(), rows)
         return
     with store.engine.begin() as own:
-        own.execute(sa.insert(_table()), rows)
+        own.execute(_insert(), rows)
 
 
 def entries(

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -56,6 +57,15 @@ def _details() -> sa.Table:
     return db.RankingDetailRow.__table__  # type: ignore[return-value]
 
 
+@cache
+def _inserts(dialect: str) -> tuple[sa.Insert, sa.Insert, sa.Insert]:
+    """``write``'s three statements (head, candidates, details skipping rows already there), built once per dialect:
+    built per request (``values``, a new statement's cache key) they cost SQLAlchemy as much as running some."""
+    details = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(_details())
+    return (sa.insert(_rankings()), sa.insert(_candidates()),
+            details.on_conflict_do_nothing(index_elements=["page_id", "position"]))  # fmt: skip
+
+
 def write(
     conn: Connection,
     ranking_id: str,
@@ -81,25 +91,27 @@ def write(
     }
     if full.ties:  # the relations behind conflict removals and internal flags, without naming the talents
         summary["conflicts"] = sorted((t.to_json() for t in full.ties.values()), key=lambda t: sorted(t.items()))
+    head, candidates, details = _inserts(conn.dialect.name)
     conn.execute(
-        sa.insert(_rankings()).values(
-            id=ranking_id,
-            route=route,
-            need_id=need_id,
-            created_at=now,
-            key_id=principal.key_id,
-            model_version=full.model_version,
-            personalized=full.personalized,
-            schema_version=SCHEMA.version,
-            params=params,
-            summary=summary,
-            challenger_version=full.challenger.version if full.teams is not None and full.challenger else None,
-        )
+        head,
+        {
+            "id": ranking_id,
+            "route": route,
+            "need_id": need_id,
+            "created_at": now,
+            "key_id": principal.key_id,
+            "model_version": full.model_version,
+            "personalized": full.personalized,
+            "schema_version": SCHEMA.version,
+            "params": params,
+            "summary": summary,
+            "challenger_version": full.challenger.version if full.teams is not None and full.challenger else None,
+        },
     )
     if not rows:
         return set()
     conn.execute(
-        sa.insert(_candidates()),
+        candidates,
         [
             {"ranking_id": ranking_id, "position": r.position, "talent_id": r.talent_id, "score": r.score,
              "page_id": r.page_id, "erased_at": None, "team": r.team}
@@ -108,9 +120,8 @@ def write(
     )  # fmt: skip
     new = [r for r in rows if r.page_id not in full.stored_pages]
     if new:  # two first requests for a page may race here: the second one's rows are skipped
-        insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(_details())
         conn.execute(
-            insert.on_conflict_do_nothing(index_elements=["page_id", "position"]),
+            details,
             [{"page_id": r.page_id, "position": r.position, "talent_id": r.talent_id,
               "detail": db.RawJSON(r.receipt_detail), "erased_at": None} for r in new],
         )  # fmt: skip

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,14 @@ CASCADED = {"talent": ("feedback", "relation"), "need": ("feedback",)}
 
 ProgressFn = Callable[[str, int, int], None]
 """``progress(kind, done, total)`` while rows are written."""
+
+
+@cache
+def _get_statement(kind: str) -> sa.Select:
+    """``Store.get``'s statement per kind, built once (every ranking reads its need): the record as JSON text,
+    validated in one step as ``iter_records`` does, not parsed into dicts first."""
+    t = db.table(kind)
+    return sa.select(sa.cast(t.c.data, sa.Text)).where(t.c.id == sa.bindparam("id"))
 
 
 class StoreError(Exception):
@@ -174,10 +183,9 @@ class Store:
     # --- reads -----------------------------------------------------------------------------------------------------
 
     def get(self, kind: str, record_id: str) -> Record | None:
-        t = db.table(_check_kind(kind))
         with self.engine.connect() as conn:
-            data = conn.scalar(sa.select(t.c.data).where(t.c.id == record_id))
-        return None if data is None else RECORD_TYPES[kind].model_validate(data)
+            text = conn.scalar(_get_statement(_check_kind(kind)), {"id": record_id})
+        return None if text is None else RECORD_TYPES[kind].model_validate_json(text)
 
     def ids(self, kind: str) -> list[str]:
         t = db.table(_check_kind(kind))

@@ -72,6 +72,7 @@ def test_scale_bench_writes_its_json_and_plot(tmp_path):
     assert size["end_to_end_over_floor"]["p99"] > 0 and size["server_rss_mb"] > 50 and size["start_up_s"] > 0
     off = size["offline"]
     assert off["predict_ms"]["n"] == 12 and off["pool_rows"] > 0 and "dense" not in off  # no vectors: no dense
+    assert off["champion"]["trees"] == 100 and off["champion"]["leaves_per_tree"] == 31  # bench_api's, on random rows
     assert 0 < off["bm25"]["top100_agreement"] <= 1 and off["bm25"]["rank_bm25_ms"]["n"] == 4
     assert 0 < off["ppr"]["top100_talent_agreement"] <= 1 and off["ppr"]["networkx_ms"]["n"] == 4
     train = doc["training"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 
 import numpy as np
 import pytest
@@ -135,6 +136,38 @@ def test_query_vectors_are_encoded_once(encoder):
     for _ in range(3):
         index.score(need_text(NEED), index.rows(index.ids))
     assert counting.texts == before + 1
+
+
+def test_a_needs_query_vector_outlives_the_process_bit_for_bit(encoder, tmp_path):
+    """A need's query vector is kept in the vector cache (a restart encodes it no more), equal to the vector encoded
+    alone; the reciprocal index's queries, talents' profiles, are never written there."""
+
+    def written():  # the writes behind the encodings
+        for t in [t for t in threading.enumerate() if t.name == "query-vector"]:
+            t.join()
+
+    q = need_text(NEED)
+    got = DenseIndex.build(TALENTS, encoder, VectorCache(tmp_path)).query_vector(q)
+    written()
+    counting = Counting(encoder)
+    again = DenseIndex.build(TALENTS, counting, VectorCache(tmp_path))
+    np.testing.assert_array_equal(again.query_vector(q), got)
+    assert counting.texts == 0
+    alone = encoder.encode([clip_text(q, dense.QUERY_MAX_CHARS)], query=True)
+    np.testing.assert_array_equal(got, dense._checked(alone, 1, encoder)[0])
+    profile = clip_text(profile_text(TALENTS[0]), dense.QUERY_MAX_CHARS)
+    NeedDenseIndex.build([NEED], encoder, VectorCache(tmp_path)).query_vector(profile)
+    written()
+    assert not VectorCache(tmp_path).get(dense._query_key(encoder), [profile])[1].any()
+
+
+def test_a_cache_that_cannot_be_read_or_written_does_not_stop_a_query(encoder, tmp_path, caplog):
+    index = DenseIndex.build(TALENTS[:2], encoder)
+    (tmp_path / "a-file").write_text("")
+    index.cache = VectorCache(tmp_path / "a-file")  # no directory can be made there
+    with caplog.at_level(logging.WARNING):
+        v = index.query_vector(need_text(NEED))
+    assert v.shape == (encoder.dim,) and "not read from the vector cache" in caplog.text
 
 
 def _corrupt_truncate(files):

@@ -43,8 +43,11 @@ def test_each_retriever_is_a_component_with_its_quota(idx, litho):
     """One ``run`` per retriever, named as its quota: switching a quota off removes exactly that source."""
     full = retrieve(idx, litho)
     for r in RETRIEVERS:
-        ids = r.run(idx, litho, 50)
-        assert ids == full.sources.get(r.name, ids)  # dense: no index here, so None and absent from the sources
+        rows = r.run(idx, litho, 50)  # talent table rows, best first
+        if rows is None:  # dense: no index here, so absent from the sources
+            assert r.name not in full.sources
+        else:
+            assert [idx.table.ids[i] for i in rows.tolist()] == full.sources[r.name]
         off = retrieve(idx, litho, quotas=Quotas(**{r.name: 0}))
         assert set(off.sources) == set(full.sources) - {r.name}
 
@@ -168,7 +171,7 @@ def test_fusion_does_not_hold_another_script_against_a_talent():
         ]
     )
     need = Need(id="n", title="光刻机工件台运动控制工程师")
-    lists = {"sparse": ["zh1", "zh2"], "dense": ["en", "zh1", "zh2"]}
+    lists = {"sparse": table.rows(["zh1", "zh2"]), "dense": table.rows(["en", "zh1", "zh2"])}
     rows, fused = _fuse(lists, table, need)
     score = {table.ids[r]: f for r, f in zip(rows.tolist(), fused.tolist(), strict=True)}
     assert score["en"] > score["zh1"] > score["zh2"]
