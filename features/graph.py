@@ -120,7 +120,11 @@ _OWNERS = np.array([_NCODE[NodeType.talent], _NCODE[NodeType.need], _NCODE[NodeT
 ROUTE_CAP = 6
 """Routes longer than this many hops, unreachable targets and unknown talents get ``ROUTE_CAP + 1``."""
 PPR_ALPHA, PPR_ITERS, PPR_TOL = 0.15, 30, 1e-6
-"""Restart probability, half-sweep budget and L1 tolerance of every personalized PageRank solve here."""
+"""Restart probability of every personalized PageRank solve here; half-sweep budget and L1 tolerance of the
+block Gauss–Seidel one (``ppr_to``)."""
+PPR_CG_STEPS, PPR_CG_RTOL = 20, 1e-4
+"""Step budget (one full sparse product each) and relative residual tolerance of the conjugate-gradient solve from
+a need (``ppr_vector``)."""
 MEMO_BYTES = 64 << 20
 """Bytes of results kept between graph changes, least recently used dropped first: per need, PPR (float32, a value
 per node), routes (int8), incubator links (bool) and the PPR's top talents — ~0.8 MB a need at 100k talents, so ~70
@@ -659,19 +663,18 @@ class TalentGraph:
         need_id: str,
         *,
         alpha: float = PPR_ALPHA,
-        iters: int = PPR_ITERS,
-        tol: float = PPR_TOL,
+        iters: int = PPR_CG_STEPS,
+        tol: float = PPR_CG_RTOL,
         with_enterprise: bool = False,
     ) -> np.ndarray:
         """Personalized PageRank over all nodes (CSR row order), restarting at the need (split evenly with its
         enterprise when ``with_enterprise``).
 
-        Solves x = (1 - alpha) A D⁻¹ x + alpha s (the walk steps to a uniformly chosen neighbour) by block
-        Gauss–Seidel: the nodes split into the record side (talents, needs, platforms; no edge joins two of them) and
-        the rest, and each iteration updates one side from the other's latest values. An iteration so costs about
-        half a power-iteration step, and ``iters`` of them reach about the accuracy of ``iters`` power steps (L1 error
-        0.009 vs 0.005 after 30 on a 20k-talent world). Stops early when a pair of iterations moves the vector less
-        than ``tol`` (L1). Same fixed point as the power iteration. Cached per graph version.
+        Solves x = (1 - alpha) A D⁻¹ x + alpha s (the walk steps to a uniformly chosen neighbour) by conjugate
+        gradients (``solve_ppr_cg``): at most ``iters`` steps of one sparse product over the graph each, until the
+        residual falls below ``tol`` relative to the start. Same fixed point as the power iteration; at 100k talents
+        ~7 steps (the work of 14 half-sweeps) reach the L1 error the block Gauss–Seidel of ``ppr_to`` reaches in
+        ~40 half-sweeps. Cached per graph version.
         """
         need = self._need_record(need_id)
         key = ("ppr", need_id, alpha, iters, tol, with_enterprise)
@@ -683,7 +686,7 @@ class TalentGraph:
             seeds.append(self._row_of(f"enterprise:{need.enterprise_id}"))
         restart = np.zeros(csr.adj.shape[0], dtype=np.float32)
         restart[seeds] = alpha / len(seeds)
-        return self._memo_put(key, solve_ppr(restart, csr.split, (csr.walk_top, csr.walk_bottom), alpha, iters, tol))
+        return self._memo_put(key, solve_ppr_cg(restart, csr.split, (csr.walk_top, csr.walk_bottom), alpha, iters, tol))
 
     def ppr(
         self,
@@ -691,8 +694,8 @@ class TalentGraph:
         talent_ids: Sequence[str],
         *,
         alpha: float = PPR_ALPHA,
-        iters: int = PPR_ITERS,
-        tol: float = PPR_TOL,
+        iters: int = PPR_CG_STEPS,
+        tol: float = PPR_CG_RTOL,
         with_enterprise: bool = False,
     ) -> np.ndarray:
         """PPR mass (see ``ppr_vector``) on each talent; unknown talents get 0. Raw stationary mass, not divided by
@@ -1043,6 +1046,47 @@ def solve_ppr(restart: np.ndarray, split: int, walks: tuple, alpha: float, iters
             if moved < tol:
                 break
             moved = 0.0
+    return x
+
+
+def solve_ppr_cg(restart: np.ndarray, split: int, walks: tuple, alpha: float, iters: int, tol: float) -> np.ndarray:
+    """``x = (1 - alpha) W x + restart`` by conjugate gradients, W = A D⁻¹ (``walks`` its two row blocks).
+
+    Rows ``[:split]`` never link among themselves, so x[:split] = restart[:split] + (1 - alpha) W_top x and the
+    rest solves the small system (I - (1 - alpha) W_bottom [(1 - alpha) W_top; I]) x_bottom = rhs, whose matrix is
+    symmetric positive definite in the inner product weighted by 1 / degree (A symmetric; eigenvalues ≥ alpha).
+    Gauss–Seidel shrinks the error by (1 - alpha)² = 0.72 a step; CG by ~(√κ - 1) / (√κ + 1) ≤ 0.31 (κ ≤
+    1 / (1 - (1 - alpha)²)), so ~3× fewer products for the same error. Stops after ``iters`` steps or when the
+    weighted residual falls below ``tol`` times its start. A need's walk reaches every talent within a few hops
+    through shared skills (measured: a local push reaching 99 % of the top 300 touched 6× the graph's edges), so
+    the cost stays one product over the graph a step."""
+    top, bottom = walks
+    keep = np.float32(1.0 - alpha)
+    weight = 1.0 / np.maximum(np.diff(bottom.indptr), 1).astype(np.float64)
+    x = restart.copy()
+    x[split:] = 0.0
+    rhs = restart[split:] + keep * (bottom @ x)
+
+    def apply(v: np.ndarray) -> np.ndarray:
+        x[split:] = v
+        x[:split] = keep * (top @ x)  # top's columns are all ≥ split: x[:split] is never read
+        return v - keep * (bottom @ x)
+
+    y = np.zeros_like(rhs)
+    r, p = rhs.copy(), rhs.copy()
+    rr = float((r * weight * r).sum())  # not np.dot: BLAS threads cost ms under load
+    stop = tol * tol * rr
+    for _ in range(iters):
+        if rr <= stop:
+            break
+        q = apply(p)
+        step = np.float32(rr / float((p * weight * q).sum()))
+        y += step * p
+        r -= step * q
+        rr, last = float((r * weight * r).sum()), rr
+        p = r + np.float32(rr / last) * p
+    x[split:] = y
+    x[:split] = restart[:split] + keep * (top @ x)
     return x
 
 
