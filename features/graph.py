@@ -111,7 +111,7 @@ _ECODE = {t.value: i for i, t in enumerate(_EDGE_TYPES)}
 _VOCABULARY = frozenset(
     {NodeType.discipline, NodeType.skill, NodeType.institution, NodeType.city, NodeType.country, NodeType.industry}
 )
-# PPR sweeps update these first, then the rest: no edge joins two of them, so each sweep is block Gauss–Seidel.
+# The PPR solve eliminates these (``solve_ppr``): no edge joins two of them.
 _RECORD_SIDE = np.array([t in (NodeType.talent, NodeType.need, NodeType.platform) for t in _NODE_TYPES])
 _CONCEPT = np.array([t in (NodeType.skill, NodeType.discipline) for t in _NODE_TYPES])
 _OWNERS = np.array([_NCODE[NodeType.talent], _NCODE[NodeType.need], _NCODE[NodeType.incubator]])
@@ -119,12 +119,9 @@ _OWNERS = np.array([_NCODE[NodeType.talent], _NCODE[NodeType.need], _NCODE[NodeT
 
 ROUTE_CAP = 6
 """Routes longer than this many hops, unreachable targets and unknown talents get ``ROUTE_CAP + 1``."""
-PPR_ALPHA, PPR_ITERS, PPR_TOL = 0.15, 30, 1e-6
-"""Restart probability of every personalized PageRank solve here; half-sweep budget and L1 tolerance of the
-block Gauss–Seidel one (``ppr_to``)."""
-PPR_CG_STEPS, PPR_CG_RTOL = 20, 1e-4
-"""Step budget (one full sparse product each) and relative residual tolerance of the conjugate-gradient solve from
-a need (``ppr_vector``)."""
+PPR_ALPHA, PPR_STEPS, PPR_RTOL = 0.15, 20, 1e-4
+"""Restart probability, step budget (one sparse product over the graph each) and relative residual tolerance of
+every personalized PageRank solve here (``solve_ppr``)."""
 MEMO_BYTES = 64 << 20
 """Bytes of results kept between graph changes, least recently used dropped first: per need, PPR (float32, a value
 per node), routes (int8), incubator links (bool) and the PPR's top talents — ~0.8 MB a need at 100k talents, so ~70
@@ -663,18 +660,18 @@ class TalentGraph:
         need_id: str,
         *,
         alpha: float = PPR_ALPHA,
-        iters: int = PPR_CG_STEPS,
-        tol: float = PPR_CG_RTOL,
+        iters: int = PPR_STEPS,
+        tol: float = PPR_RTOL,
         with_enterprise: bool = False,
     ) -> np.ndarray:
         """Personalized PageRank over all nodes (CSR row order), restarting at the need (split evenly with its
         enterprise when ``with_enterprise``).
 
         Solves x = (1 - alpha) A D⁻¹ x + alpha s (the walk steps to a uniformly chosen neighbour) by conjugate
-        gradients (``solve_ppr_cg``): at most ``iters`` steps of one sparse product over the graph each, until the
+        gradients (``solve_ppr``): at most ``iters`` steps of one sparse product over the graph each, until the
         residual falls below ``tol`` relative to the start. Same fixed point as the power iteration; at 100k talents
-        ~7 steps (the work of 14 half-sweeps) reach the L1 error the block Gauss–Seidel of ``ppr_to`` reaches in
-        ~40 half-sweeps. Cached per graph version.
+        ~7 steps (the work of 14 half-sweeps) reach the L1 error block Gauss–Seidel reached in ~40 half-sweeps.
+        Cached per graph version.
         """
         need = self._need_record(need_id)
         key = ("ppr", need_id, alpha, iters, tol, with_enterprise)
@@ -686,7 +683,7 @@ class TalentGraph:
             seeds.append(self._row_of(f"enterprise:{need.enterprise_id}"))
         restart = np.zeros(csr.adj.shape[0], dtype=np.float32)
         restart[seeds] = alpha / len(seeds)
-        return self._memo_put(key, solve_ppr_cg(restart, csr.split, (csr.walk_top, csr.walk_bottom), alpha, iters, tol))
+        return self._memo_put(key, solve_ppr(restart, csr.split, (csr.walk_top, csr.walk_bottom), alpha, iters, tol))
 
     def ppr(
         self,
@@ -694,8 +691,8 @@ class TalentGraph:
         talent_ids: Sequence[str],
         *,
         alpha: float = PPR_ALPHA,
-        iters: int = PPR_CG_STEPS,
-        tol: float = PPR_CG_RTOL,
+        iters: int = PPR_STEPS,
+        tol: float = PPR_RTOL,
         with_enterprise: bool = False,
     ) -> np.ndarray:
         """PPR mass (see ``ppr_vector``) on each talent; unknown talents get 0. Raw stationary mass, not divided by
@@ -887,21 +884,23 @@ class TalentGraph:
         return [enterprise, *(v for v in self.nx.adj[enterprise] if v.startswith("platform:"))]
 
     def ppr_to(
-        self, talent_id: str, *, alpha: float = PPR_ALPHA, iters: int = PPR_ITERS, tol: float = PPR_TOL
+        self, talent_id: str, *, alpha: float = PPR_ALPHA, iters: int = PPR_STEPS, tol: float = PPR_RTOL
     ) -> np.ndarray:
         """Personalized PageRank mass that a walk restarting at each node leaves on the talent, for every node (CSR
-        row order) in one solve: y = (1 - alpha) Wᵀ y + alpha e_t, W the walk of ``ppr_vector``.
+        row order) in one solve: y[s] is ``ppr_vector(s)[t]`` for every source s at once.
 
-        Column t of (I - (1 - alpha) W)⁻¹ is row t of the transpose, so y[s] is ``ppr_vector(s)[t]`` for every
-        source s at once: one solve instead of one per need. Same block Gauss–Seidel, with the transposed walk
-        cached per graph version."""
+        On an undirected graph PPR is reversible, ppr_s(t) / deg(t) = ppr_t(s) / deg(s), so y is the PPR from the
+        talent scaled by deg(t) / deg: one forward solve (``solve_ppr``) instead of one per need, and no transposed
+        walk to build or keep."""
         csr = self._csr()
-        blocks = self._memo_get(("reverse-walk",))
-        if blocks is None:
-            blocks = self._memo_put(("reverse-walk",), _reverse_walk(csr))
+        t = self._row_of(f"talent:{talent_id}")
         restart = np.zeros(csr.adj.shape[0], dtype=np.float32)
-        restart[self._row_of(f"talent:{talent_id}")] = alpha
-        return solve_ppr(restart, csr.split, blocks, alpha, iters, tol)
+        restart[t] = alpha
+        x = solve_ppr(restart, csr.split, (csr.walk_top, csr.walk_bottom), alpha, iters, tol)
+        degree = np.diff(csr.adj.indptr).astype(np.float32)
+        y = np.divide(x * degree[t], degree, out=np.zeros_like(x), where=degree > 0)
+        y[t] = x[t]  # an isolated talent: its own restart mass, the rest 0
+        return y
 
     def route_lengths_from(self, talent_id: str, *, cap: int = ROUTE_CAP) -> np.ndarray:
         """Hops from the talent to every node (CSR row order), by one capped BFS; ``cap + 1`` beyond the cap."""
@@ -1014,42 +1013,7 @@ def _neighbours(adj: sp.csr_array, rows: np.ndarray) -> np.ndarray:
     return adj.indices[offsets + np.arange(int(lens.sum()))]
 
 
-def _reverse_walk(csr: _Csr) -> tuple[sp.csr_array, sp.csr_array]:
-    """The two row blocks of Wᵀ, W the walk of ``ppr_vector`` (W[r, c] = 1 / degree(c) on each edge). The
-    adjacency is symmetric, so Wᵀ has its sparsity exactly, with 1 / degree(r) on row r: no transpose and no sort
-    after each write (``tests/features/test_graph.py`` holds it equal to ``W.T.tocsr()``)."""
-    adj, split = csr.adj, csr.split
-    lens = np.diff(adj.indptr)
-    degree = lens.astype(np.float32)
-    inv = np.divide(1.0, degree, out=np.zeros_like(degree), where=degree > 0)
-    data, cut = np.repeat(inv, lens), adj.indptr[split]
-    n = adj.shape[0]
-    return (
-        sp.csr_array((data[:cut], adj.indices[:cut], adj.indptr[: split + 1]), shape=(split, n)),
-        sp.csr_array((data[cut:], adj.indices[cut:], adj.indptr[split:] - cut), shape=(n - split, n)),
-    )
-
-
 def solve_ppr(restart: np.ndarray, split: int, walks: tuple, alpha: float, iters: int, tol: float) -> np.ndarray:
-    """Block Gauss–Seidel on ``x = (1 - alpha) W x + restart``: rows ``[:split]`` and ``[split:]`` never link
-    among themselves, so each half is updated from the other in turn (``walks`` are the two row blocks of W).
-    ``iters`` counts half-sweeps; stops when a full sweep moves less than ``tol`` in L1."""
-    x = restart * (1.0 / alpha)
-    halves = [(slice(0, split), walks[0]), (slice(split, None), walks[1])]
-    keep, moved = np.float32(1.0 - alpha), 0.0
-    for step in range(iters):
-        side, walk = halves[step % 2]
-        new = keep * (walk @ x) + restart[side]
-        moved += float(np.abs(new - x[side]).sum())
-        x[side] = new
-        if step % 2:
-            if moved < tol:
-                break
-            moved = 0.0
-    return x
-
-
-def solve_ppr_cg(restart: np.ndarray, split: int, walks: tuple, alpha: float, iters: int, tol: float) -> np.ndarray:
     """``x = (1 - alpha) W x + restart`` by conjugate gradients, W = A D⁻¹ (``walks`` its two row blocks).
 
     Rows ``[:split]`` never link among themselves, so x[:split] = restart[:split] + (1 - alpha) W_top x and the

@@ -14,16 +14,14 @@ from features import graph as graph_module
 from features.graph import (
     FEATURE_NAMES,
     PPR_ALPHA,
-    PPR_ITERS,
-    PPR_TOL,
+    PPR_RTOL,
+    PPR_STEPS,
     ROUTE_CAP,
     EdgeType,
     NodeType,
     TalentGraph,
     _neighbours,
-    _reverse_walk,
     solve_ppr,
-    solve_ppr_cg,
 )
 from features.records import (
     Education,
@@ -369,12 +367,12 @@ def test_ppr_cg_matches_a_dense_solve_on_hubs_isolated_nodes_and_mixed_seeds():
         restart = np.zeros(n, np.float32)
         restart[seeds] = PPR_ALPHA / len(seeds)
         exact = np.linalg.solve(np.eye(n) - (1 - PPR_ALPHA) * walk, restart.astype(np.float64))
-        got = solve_ppr_cg(restart, split, walks, PPR_ALPHA, 20, 1e-4)
+        got = solve_ppr(restart, split, walks, PPR_ALPHA, PPR_STEPS, PPR_RTOL)
         np.testing.assert_allclose(got, exact, atol=1e-6)
         assert got.sum() == pytest.approx(exact.sum(), abs=1e-4)  # 1, or alpha where the walk is stuck
     lone = np.zeros(n, np.float32)
     lone[split - 1] = PPR_ALPHA  # no edges: the walk stays, the vector is the restart
-    np.testing.assert_array_equal(solve_ppr_cg(lone, split, walks, PPR_ALPHA, 20, 1e-4), lone)
+    np.testing.assert_array_equal(solve_ppr(lone, split, walks, PPR_ALPHA, PPR_STEPS, PPR_RTOL), lone)
 
 
 def test_ppr_cg_steps_do_not_grow_with_the_graph():
@@ -386,7 +384,7 @@ def test_ppr_cg_steps_do_not_grow_with_the_graph():
         restart = np.zeros(records + records // 10, np.float32)
         restart[1] = PPR_ALPHA
         _Counted.products = 0
-        solve_ppr_cg(restart, split, walks, PPR_ALPHA, 50, 1e-4)
+        solve_ppr(restart, split, walks, PPR_ALPHA, 50, PPR_RTOL)
         steps.append(_Counted.products)
     assert steps[1] <= steps[0] + 2 and steps[1] <= 2 * 9 + 2  # two products a step, one each before and after
 
@@ -509,25 +507,22 @@ def test_errors_name_the_problem():
         TalentGraph.build(needs=[Need(id="n1", title="a"), Need(id="n1", title="b")])
 
 
-def test_reverse_walk_and_neighbour_gather_equal_the_scipy_forms_exactly():
-    """The talent-side PPR's Wᵀ, built from the symmetric adjacency without a transpose, is ``W.T.tocsr()`` bit
-    for bit (so ``ppr_to`` is unchanged), and the BFS's row gather is ``adj[rows].indices``; after a write too."""
+def test_ppr_to_a_talent_equals_each_need_s_ppr_on_it_and_the_neighbour_gather_the_scipy_form():
+    """The reverse PPR (one solve from the talent, scaled by degrees) gives every need's ``ppr_vector`` mass on the
+    talent, to the solver's tolerance; an isolated talent keeps its restart mass alone; the BFS's row gather is
+    ``adj[rows].indices``; after a write too."""
     g = TalentGraph.build(**city_world())
+    g.add_talent(talent("t-alone"))
     for _ in range(2):
         csr = g._csr()
-        walk_t = sp.vstack([csr.walk_top, csr.walk_bottom]).T.tocsr()
-        want = (walk_t[: csr.split], walk_t[csr.split :])
-        got = _reverse_walk(csr)
-        for a, b in zip(got, want, strict=True):
-            assert a.shape == b.shape and a.dtype == b.dtype
-            np.testing.assert_array_equal(a.indptr, b.indptr)
-            np.testing.assert_array_equal(a.indices, b.indices)
-            np.testing.assert_array_equal(a.data, b.data)
-        restart = np.zeros(csr.adj.shape[0], np.float32)
-        restart[csr.pos[g._number["talent:t1"]]] = PPR_ALPHA
-        np.testing.assert_array_equal(
-            g.ppr_to("t1"), solve_ppr(restart, csr.split, want, PPR_ALPHA, PPR_ITERS, PPR_TOL)
-        )
+        exact, default = g.ppr_to("t1", iters=200, tol=0), g.ppr_to("t1")
+        t = csr.pos[g._number["talent:t1"]]
+        for need in ("n1", "n2"):
+            row, want = csr.pos[g._number[f"need:{need}"]], g.ppr_vector(need, iters=200, tol=0)[t]
+            assert exact[row] == pytest.approx(want, rel=1e-5, abs=1e-8)
+            assert default[row] == pytest.approx(want, rel=2e-3, abs=1e-7)
+        alone = g.ppr_to("t-alone")
+        assert alone[csr.pos[g._number["talent:t-alone"]]] == pytest.approx(PPR_ALPHA) and alone.sum() == alone.max()
         for rows in ([], [0], [3, 1, 3], list(range(csr.adj.shape[0]))[::-1]):
             np.testing.assert_array_equal(_neighbours(csr.adj, np.array(rows, np.int64)), csr.adj[rows].indices)
         g.add_talent(talent("t-new", skills=["Verilog", "rare skill"], disciplines=["F040101"]))
