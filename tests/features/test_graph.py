@@ -560,7 +560,7 @@ def test_the_memo_is_bounded_by_bytes_least_recently_used_out_with_the_same_valu
         got = bounded.features(n, ids)
         assert all(np.array_equal(got[name], want[n][name]) for name in FEATURE_NAMES)
         assert bounded._memo_bytes == sum(map(nbytes, bounded._memo.values())) <= graph_module.MEMO_BYTES
-    held = [n for n in needs if ("ppr", n, PPR_ALPHA, PPR_ITERS, PPR_TOL, False) in bounded._memo]
+    held = [n for n in needs if ("ppr", n, PPR_ALPHA, PPR_STEPS, PPR_RTOL, False) in bounded._memo]
     assert 2 <= len(held) < len(needs) and held == needs[-len(held) :]  # the least recently used went first
     assert all(np.array_equal(bounded.features(needs[0], ids)[name], want[needs[0]][name]) for name in FEATURE_NAMES)
 
