@@ -119,7 +119,7 @@ _OWNERS = np.array([_NCODE[NodeType.talent], _NCODE[NodeType.need], _NCODE[NodeT
 
 ROUTE_CAP = 6
 """Routes longer than this many hops, unreachable targets and unknown talents get ``ROUTE_CAP + 1``."""
-PPR_ALPHA, PPR_STEPS, PPR_RTOL = 0.15, 20, 1e-4
+PPR_ALPHA, PPR_STEPS, PPR_RTOL = 0.15, 20, 3e-5
 """Restart probability, step budget (one sparse product over the graph each) and relative residual tolerance of
 every personalized PageRank solve here (``solve_ppr``)."""
 MEMO_BYTES = 64 << 20
