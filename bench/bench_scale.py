@@ -131,7 +131,6 @@ def offline(
         t0 = time.perf_counter()
         got = train_and_register(idx, [f for f in feedback if f.need_id in taught], truth=None)
         trained = {"version": got["version"], "rows": got["rows"], "seconds": round(time.perf_counter() - t0, 1)}
-        registry.configure(Path(models))  # the summary's tracking URI is read through configure(), which resets it
     scorer = registry.load_champion(indices=idx)
     assert scorer is not None, "no champion to score with"
     predict, matrix, inproc = [], [], []

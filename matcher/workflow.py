@@ -99,7 +99,7 @@ def train_and_register(
         "seconds": result.seconds,
         "best_iteration": result.params.get("best_iteration"),
         "persons": result.params.get("persons", 0),
-        "tracking_uri": registry.configure(),
+        "tracking_uri": registry.uri(),  # the store it registered in (configure() would re-point it)
     }
 
 

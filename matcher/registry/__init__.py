@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     )
     from matcher.registry.report import model_report
     from matcher.registry.runs import heldout_fingerprint, log_run, metric_key, metric_name, synthetic_example
-    from matcher.registry.store import EXPERIMENT, MODEL_NAME, ModelMismatch, RegistryError, configure
+    from matcher.registry.store import EXPERIMENT, MODEL_NAME, ModelMismatch, RegistryError, configure, uri
     from matcher.registry.watermark import (
         WATERMARK_PARAM,
         Watermark,
@@ -45,7 +45,7 @@ _WHERE = {
     ),
     "model_report": "report",
     **dict.fromkeys(["heldout_fingerprint", "log_run", "metric_key", "metric_name", "synthetic_example"], "runs"),
-    **dict.fromkeys(["EXPERIMENT", "MODEL_NAME", "ModelMismatch", "RegistryError", "configure"], "store"),
+    **dict.fromkeys(["EXPERIMENT", "MODEL_NAME", "ModelMismatch", "RegistryError", "configure", "uri"], "store"),
     **dict.fromkeys(
         ["WATERMARK_PARAM", "Watermark", "champion_watermark", "last_watermark", "watermark_param"], "watermark"
     ),
@@ -88,5 +88,6 @@ __all__ = [
     "rollback",
     "serving_model",
     "synthetic_example",
+    "uri",
     "watermark_param",
 ]

@@ -47,6 +47,19 @@ def test_the_registered_version_carries_its_model_card(tmp_path, monkeypatch) ->
     assert reference["kind_full_time"]["kind"] == "categorical" and reference["bm25_profile"]["n"] > 0
 
 
+def test_training_leaves_an_explicitly_configured_store_in_place(tmp_path, monkeypatch) -> None:
+    """A caller that pointed the registry at a folder of its own (a notebook, a bench) keeps it: training registers
+    there and reports it, and does not fall back to the environment's store."""
+    monkeypatch.setenv("TALENTMATCH_MODELS_DIR", str(tmp_path / "elsewhere"))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    mine = registry.configure(tmp_path / "mine")
+    d = demo()
+    summary = train_and_register(d.idx, list(d.world["feedback"]), truth=d.truth, params={"n_estimators": 5})
+    assert summary["tracking_uri"] == mine == registry.uri()
+    assert registry.champion_version() == summary["version"]
+    assert not (tmp_path / "elsewhere").exists()
+
+
 def test_a_run_that_logged_no_window_or_exposure_gets_a_card_that_says_so(tmp_path) -> None:
     """Any path through ``register_and_gate`` gets a card, even from a bare ``log_run``; what it lacks is said."""
     registry.configure(tmp_path / "models")
