@@ -226,8 +226,8 @@ def _bm25_vs_rank_bm25(idx, need_ids: list[str], compare: bool = True) -> dict:
 
 
 def _ppr_vs_networkx(idx, need_ids: list[str], compare: bool = True) -> dict:
-    """Personalized PageRank from a need, ours (block Gauss-Seidel on the CSR) against ``networkx.pagerank``; ours
-    alone unless ``compare``."""
+    """Personalized PageRank from a need, ours (conjugate gradients on the CSR, ``features.graph.solve_ppr``)
+    against ``networkx.pagerank``; ours alone unless ``compare``."""
     import networkx as nx
 
     from features.graph import PPR_ALPHA
