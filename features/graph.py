@@ -26,7 +26,7 @@ import tempfile
 import threading
 from array import array
 from collections import Counter, OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from itertools import repeat
@@ -123,10 +123,10 @@ PPR_ALPHA, PPR_STEPS, PPR_RTOL = 0.15, 20, 3e-5
 """Restart probability, step budget (one sparse product over the graph each) and relative residual tolerance of
 every personalized PageRank solve here (``solve_ppr``)."""
 MEMO_BYTES = 64 << 20
-"""Bytes of results kept between graph changes, least recently used dropped first: per need, PPR (float32, a value
+"""Bytes of per-need results kept between graph changes, least recently used dropped first: PPR (float32, a value
 per node), routes (int8), incubator links (bool) and the PPR's top talents — ~0.8 MB a need at 100k talents, so ~70
-needs, and ~8 MB a need at 1M — beside the whole-graph ones (Adamic–Adar weights, concept rows, ~11 MB at 100k).
-Bounded by bytes, not entries: a count bound of 640 entries held ~130 MB at 100k and would hold ~1.3 GB at 1M."""
+needs, and ~8 MB a need at 1M. Bounded by bytes, not entries: a count bound of 640 entries held ~130 MB at 100k and
+would hold ~1.3 GB at 1M. The whole-graph results (``TalentGraph._per_version``) are kept apart, outside the bound."""
 
 
 ATTACH_CHUNK = 2048
@@ -306,15 +306,19 @@ class TalentGraph:
         self.epoch = 0
         """Bumped when node numbers are compacted (``node_numbers`` results from before are then stale)."""
         self._csr_cache: _Csr | None = None
-        self._memo: OrderedDict[tuple, object] = OrderedDict()  # per-version results (PPR, routes, weights), LRU
+        self._memo: OrderedDict[tuple, object] = OrderedDict()  # per-version, per-need results (PPR, routes), LRU
         self._memo_lock = threading.Lock()
+        self._whole: dict[str, object] = {}  # per-version whole-graph results (``_per_version``)
 
     _memo_bytes = 0
     """What the memo's values hold (``_nbytes``); a class default, so snapshots pickled before it load."""
 
     def __getstate__(self) -> dict:
         """Pickled (index snapshots) without the per-version memo: a cache of up to ``MEMO_BYTES``, refilled on use."""
-        return {**self.__dict__, "_memo": OrderedDict(), "_memo_bytes": 0}
+        return {**self.__dict__, "_memo": OrderedDict(), "_memo_bytes": 0, "_whole": {}}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update({"_whole": {}, **state})  # snapshots pickled before ``_whole`` load too
 
     # ---------------------------------------------------------------- building and incremental changes
 
@@ -596,6 +600,7 @@ class TalentGraph:
         if self._csr_cache is not None and self._csr_cache.version == self._version:
             return self._csr_cache
         self._memo.clear()
+        self._whole.clear()
         if len(self._names) > 1024 and self._alive.count(0) > len(self._names) // 4:
             self._compact()
         alive = np.frombuffer(self._alive, dtype=np.uint8).astype(bool)
@@ -733,8 +738,9 @@ class TalentGraph:
 
     def _parent_closure(self) -> sp.csr_array:
         """I + P over CSR rows, where P maps each discipline to its parent (so a row times it adds parents)."""
-        if (hit := self._memo_get(("closure",))) is not None:
-            return hit
+        return self._per_version("closure", self._build_parent_closure)
+
+    def _build_parent_closure(self) -> sp.csr_array:
         csr = self._csr()
         n = csr.adj.shape[0]
         child, parent = [], []  # a discipline's parent stays in the graph while the discipline does
@@ -745,25 +751,23 @@ class TalentGraph:
                 parent.append(csr.pos[self._number[up]])
         rows = np.concatenate([np.arange(n), child]).astype(np.int64)
         cols = np.concatenate([np.arange(n), parent]).astype(np.int64)
-        closure = sp.csr_array((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(n, n))
-        return self._memo_put(("closure",), closure)
+        return sp.csr_array((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(n, n))
 
     def _concept_weights(self) -> np.ndarray:
         """Adamic–Adar weight of each concept node: 1 / ln(f), f = how many talents, needs and incubators have it
         in their concept set (0 where f < 2)."""
-        if (hit := self._memo_get(("aa-weights",))) is not None:
-            return hit
+        return self._per_version("aa-weights", self._build_concept_weights)
+
+    def _build_concept_weights(self) -> np.ndarray:
         csr = self._csr()
         owners = np.flatnonzero(np.isin(csr.kinds, _OWNERS))
         freq = np.asarray(self._concepts(owners).sum(axis=0)).ravel()
         weights = np.divide(1.0, np.log(np.maximum(freq, 1.0)), out=np.zeros(len(freq)), where=freq >= 2)
-        return self._memo_put(("aa-weights",), weights.astype(np.float32))
+        return weights.astype(np.float32)
 
     def _all_concepts(self) -> sp.csr_array:
         """``_concepts`` of every CSR row, cached per graph version so a request only gathers rows."""
-        if (hit := self._memo_get(("concepts",))) is not None:
-            return hit
-        return self._memo_put(("concepts",), self._concepts(np.arange(self._csr().adj.shape[0])))
+        return self._per_version("concepts", lambda: self._concepts(np.arange(self._csr().adj.shape[0])))
 
     def _shared(self, need_id: str, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(common neighbours, Adamic–Adar) of the need with each row, from one gather of concept rows."""
@@ -967,6 +971,16 @@ class TalentGraph:
         return out
 
     # ---------------------------------------------------------------- per-version memo
+
+    def _per_version(self, key: str, build: Callable[[], object]):
+        """A whole-graph result (the discipline closure, Adamic–Adar weights, every row's concepts), one per graph
+        version, kept apart from the per-need memo and never evicted: sized by the graph (every row's concepts are
+        ~120 MB at 1M talents, more than ``MEMO_BYTES``, and were dropped and rebuilt per ranking there) and read by
+        every ranking."""
+        self._csr()  # clears them when the graph changed
+        if (hit := self._whole.get(key)) is None:
+            hit = self._whole.setdefault(key, build())  # two first readers: both get the one stored first
+        return hit
 
     def _memo_get(self, key: tuple):
         self._csr()  # clears the memo when the graph changed

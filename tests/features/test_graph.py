@@ -550,11 +550,10 @@ def test_the_memo_is_bounded_by_bytes_least_recently_used_out_with_the_same_valu
     ids = sorted(n.partition(":")[2] for n, d in g.nx.nodes(data=True) if d["type"] == "talent")
     want = {n: g.features(n, ids) for n in needs}  # the default bound holds all of them
     nbytes = graph_module._nbytes
-    whole = sum(nbytes(v) for k, v in g._memo.items() if len(k) == 1)  # Adamic–Adar weights, concept rows
     per_need = sum(nbytes(v) for k, v in g._memo.items() if k[1:2] == ("m0",))
-    assert whole and per_need and len({k[1] for k in g._memo if len(k) > 1}) == len(needs)
+    assert per_need and len({k[1] for k in g._memo}) == len(needs)
 
-    monkeypatch.setattr(graph_module, "MEMO_BYTES", whole + int(2.5 * per_need))  # two or three needs' worth
+    monkeypatch.setattr(graph_module, "MEMO_BYTES", int(2.5 * per_need))  # two or three needs' worth
     bounded = TalentGraph.build(**world)
     for n in needs:
         got = bounded.features(n, ids)
@@ -563,6 +562,26 @@ def test_the_memo_is_bounded_by_bytes_least_recently_used_out_with_the_same_valu
     held = [n for n in needs if ("ppr", n, PPR_ALPHA, PPR_STEPS, PPR_RTOL, False) in bounded._memo]
     assert 2 <= len(held) < len(needs) and held == needs[-len(held) :]  # the least recently used went first
     assert all(np.array_equal(bounded.features(needs[0], ids)[name], want[needs[0]][name]) for name in FEATURE_NAMES)
+
+
+def test_whole_graph_results_are_kept_per_version_outside_the_per_need_bound(monkeypatch):
+    """Every row's concepts outgrow ``MEMO_BYTES`` at 1M talents (~120 MB): bounded with the per-need results, they
+    were dropped by the next need's PPR and rebuilt by every ranking. They stay for the graph's version, and go
+    with it."""
+    monkeypatch.setattr(graph_module, "MEMO_BYTES", 1)  # room for no per-need result beside the newest
+    world = city_world()
+    g = TalentGraph.build(**world)
+    ids = sorted(n.partition(":")[2] for n, d in g.nx.nodes(data=True) if d["type"] == "talent")
+    needs = [n.id for n in world["needs"]]
+    g.features(needs[0], ids)
+    kept = {key: g._per_version(key, lambda: None) for key in ("closure", "aa-weights", "concepts")}
+    assert all(v is not None for v in kept.values())
+    for n in needs[1:] + needs[:1]:
+        g.features(n, ids)
+        assert len(g._memo) == 1  # the per-need bound holds
+    assert all(g._per_version(key, lambda: None) is value for key, value in kept.items())  # never rebuilt
+    g.add_need(world["needs"][0].model_copy(update={"id": "fresh"}))  # a new version
+    assert g._per_version("concepts", lambda: "rebuilt") == "rebuilt"
 
 
 def test_per_need_routes_and_incubator_links_are_memoised_compactly_with_the_same_values():
