@@ -126,7 +126,14 @@ MEMO_BYTES = 64 << 20
 """Bytes of per-need results kept between graph changes, least recently used dropped first: PPR (float32, a value
 per node), routes (int8), incubator links (bool) and the PPR's top talents — ~0.8 MB a need at 100k talents, so ~70
 needs, and ~8 MB a need at 1M. Bounded by bytes, not entries: a count bound of 640 entries held ~130 MB at 100k and
-would hold ~1.3 GB at 1M. The whole-graph results (``TalentGraph._per_version``) are kept apart, outside the bound."""
+would hold ~1.3 GB at 1M. The whole-graph results (``TalentGraph._per_version``) are kept apart, outside the bound.
+A server sets it from ``TALENTMATCH_GRAPH_MEMO_BYTES`` (``bound_memo``)."""
+
+
+def bound_memo(max_bytes: int) -> None:
+    """Set ``MEMO_BYTES`` for every graph of this process (the service's ``graph_memo_bytes`` setting)."""
+    global MEMO_BYTES
+    MEMO_BYTES = max_bytes
 
 
 ATTACH_CHUNK = 2048

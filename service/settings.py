@@ -110,6 +110,13 @@ class Settings(BaseSettings):
         ge=1 << 20,
         description="Most memory the ranking cache holds, in estimated bytes (pools and memoised pages); 64 MiB.",
     )
+    graph_memo_bytes: int = Field(
+        default=64 << 20,
+        ge=1 << 20,
+        description="Most memory the graph keeps of per-need results between writes (PPR, routes, incubator links; "
+        "~0.8 MB a need at 100k talents, ~8 MB at 1M); 64 MiB. A need whose results were dropped pays a cold PPR on "
+        "its next ranking: at 1M raise it to the open needs ranked often times ~8 MB.",
+    )
     key_cache_seconds: float = Field(
         default=2.0,
         ge=0,

@@ -42,6 +42,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from features import text
+from features.graph import bound_memo
 from matcher.pipeline import Policy
 from service import alerts, console, people, snapshots, sync
 from service.api import errors
@@ -85,6 +86,7 @@ def load_state(state: Any, settings: Settings) -> None:
     child process, whose snapshot is then mapped: ``snapshots.build_apart``). The jieba dictionary loads meanwhile
     in a thread (``features.text.preload``): the catch-up's Chinese text needs it."""
     text.preload(settings.vector_cache_dir)
+    bound_memo(settings.graph_memo_bytes)
     store = Store(settings.database_url)
     try:
         store.check_schema()

@@ -54,6 +54,17 @@ def test_start_up_refuses_an_old_schema(tmp_path):
         assert store.revision() == "0001"
 
 
+def test_start_up_bounds_the_graph_memo_by_the_setting(sqlite_url, keys, tmp_path, monkeypatch):
+    """``graph_memo_bytes`` bounds every graph of the process (at 1M talents the default holds ~8 needs' results)."""
+    from features import graph
+
+    monkeypatch.setattr(graph, "MEMO_BYTES", graph.MEMO_BYTES)  # restored after the test
+    start(create_app(settings_for(sqlite_url, tmp_path, graph_memo_bytes=3 << 20)))
+    assert graph.MEMO_BYTES == 3 << 20
+    with pytest.raises(ValueError, match="graph_memo_bytes"):
+        settings_for(sqlite_url, tmp_path, graph_memo_bytes=1000)
+
+
 @pytest.mark.slow  # a fresh interpreter imports the whole stack: ~3–7 s
 def test_serve_runs_uvicorn_with_the_app(sqlite_url, keys, tmp_path):
     """``serve`` in its own process, configured from the environment like ``talentmatch serve``."""
