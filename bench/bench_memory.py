@@ -155,7 +155,6 @@ def measure_build(url: str, dense: bool) -> dict:
     sizes = {name: round(retained(getattr(idx, name), seen) / MB, 1) for name in COMPONENTS}
     out["components_mb"] = sizes
     out["components_total_mb"] = round(sum(sizes.values()), 1)
-    out["graph_networkx_mb"] = round(retained(idx.graph.nx, set()) / MB, 1)
     from features import text
 
     out["process_wide_mb"] = {

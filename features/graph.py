@@ -1,11 +1,13 @@
-"""The typed talent graph: one networkx graph over all records, mirrored as a CSR adjacency for the graph numbers.
+"""The typed talent graph over all records, held as flat node and edge arrays and read as a CSR adjacency.
 
 Talents and needs meet through shared vocabulary (skills, NSFC disciplines with their parents, institutions,
 places, industries) and through the city's structures (enterprises on platforms, overseas incubators with focus
-industries). The networkx graph ``TalentGraph.nx`` is the readable, exportable form; every change is mirrored into
-flat edge arrays so the numbers (personalized PageRank, common neighbours, Adamic–Adar, routes, incubator routes)
-run as scipy.sparse products on a CSR matrix that is re-assembled in milliseconds after an incremental change,
-never by walking networkx in Python.
+industries). Nodes and edges live in flat arrays (a node number per typed id, an edge's two ends, its type and
+attributes as a shared shape), not in a networkx graph: at 100k talents networkx's dicts held ~100 MB of a serving
+process, and a snapshot took 2 s to rebuild them. The numbers (personalized PageRank, common neighbours, Adamic–Adar,
+routes, incubator routes) run as scipy.sparse products on a CSR matrix re-assembled in milliseconds after a change;
+a change's own questions (a node's neighbours, is there an edge) go to an index of edges by node that absorbs
+appended edges (``_EdgeIndex``). ``TalentGraph.to_networkx`` gives the readable networkx form (export, notebooks).
 
 Node ids are typed strings (``talent:t1``, ``discipline:F0201``, ``skill:深度学习``, ``city:CN/shanghai``,
 ``country:DE``, ``industry:semiconductors``); free-text vocabulary (skills, institutions, cities) is normalised by
@@ -247,28 +249,21 @@ def _ancestors(code: str) -> set[str]:
     return out
 
 
-class _Graph(nx.Graph):
-    """A networkx graph whose edges share their attribute dicts: one per edge type and role (``_edge_attrs``),
-    not one per edge (at 100k talents, ~800k dicts: 60 % of the graph's memory). The shared dicts are read-only:
-    this module never writes an edge attribute after adding the edge."""
+@dataclass(frozen=True, slots=True)
+class _EdgeIndex:
+    """The edge slots at each node number, for the edges ``[0, size)`` of a numbering (``epoch``): neighbours and
+    ``has_edge`` during a change, when the CSR is stale. Edges appended later are scanned, until there are enough
+    of them to index again (``INDEX_SLACK``); removed nodes and edges are filtered out on reading."""
 
-    def add_shared_edges(self, edges: Iterable[tuple[str, str, dict]]) -> None:
-        """Add edges between existing nodes, each with a dict from ``_edge_attrs`` (not copied)."""
-        adj = self._adj
-        for u, v, attrs in edges:
-            adj[u][v] = adj[v][u] = attrs
-        nx._clear_cache(self)
-
-
-_EDGE_ATTRS: dict[tuple, dict] = {}
+    size: int
+    epoch: int
+    indptr: np.ndarray  # node number -> start in ``slots`` (numbers beyond it have no indexed edge)
+    slots: np.ndarray  # edge slot of each (node, edge) pair, by node then slot
 
 
-def _edge_attrs(etype: str, attrs: dict | None = None) -> dict:
-    """The one shared attribute dict of edges of this type with these attributes."""
-    key = (etype, *sorted((attrs or {}).items()))
-    if (shared := _EDGE_ATTRS.get(key)) is None:
-        shared = _EDGE_ATTRS[key] = {"type": etype, **(attrs or {})}
-    return shared
+INDEX_SLACK = 4096
+"""Edges appended since the index was built that a lookup scans before the index is built again (plus an eighth of
+the indexed edges: a bulk change re-indexes a few times, not once per edge)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,20 +290,25 @@ class TalentGraph:
     """
 
     def __init__(self) -> None:
-        self.nx: nx.Graph = _Graph()
         self._needs: dict[str, Need] = {}
         self._incubators: dict[str, Incubator] = {}
         self._hires_by_talent: dict[str, set[str]] = {}
         self._hires_by_need: dict[str, set[str]] = {}
-        # The CSR mirror: node numbers in insertion order (never reused; compacted when many are dead) and edges.
+        # Nodes and edges: node numbers in insertion order (never reused; compacted when many are dead).
         self._number: dict[str, int] = {}
         self._names: list[str] = []
+        self._label: list[str] = []
         self._kind = array("b")
+        self._nshape = array("i")  # a node's attributes beyond type and label: a shape number
         self._alive = bytearray()
         self._eu = array("i")
         self._ev = array("i")
         self._etype = array("b")
+        self._eshape = array("i")  # an edge's attributes beyond type (``role``): a shape number
         self._elive = bytearray()
+        self._shapes: list[dict] = [{}]  # distinct attribute dicts, shared by the nodes and edges that have them
+        self._shape_no: dict[tuple, int] = {(): 0}
+        self._index: _EdgeIndex | None = None
         self._version = 0
         self.epoch = 0
         """Bumped when node numbers are compacted (``node_numbers`` results from before are then stale)."""
@@ -349,11 +349,11 @@ class TalentGraph:
             _check_unique(records, "TalentGraph.build")
         g = cls()
         for p in platforms:
-            g._add_record(f"platform:{p.id}", {"label": p.name, **({"district": p.district} if p.district else {})})
+            g._new_node(f"platform:{p.id}", {"label": p.name, **({"district": p.district} if p.district else {})})
             for ind in p.industries:
                 g._link(f"platform:{p.id}", f"industry:{ind.value}", EdgeType.platform_industry)
         for e in enterprises:
-            g._add_record(f"enterprise:{e.id}", {"label": e.name})
+            g._new_node(f"enterprise:{e.id}", {"label": e.name})
             if e.platform_id:
                 g._link(f"enterprise:{e.id}", f"platform:{e.platform_id}", EdgeType.enterprise_platform)
             for ind in e.industries:
@@ -373,7 +373,7 @@ class TalentGraph:
         """Add or replace many talents at once: the same result as one by one, with less per-edge overhead."""
         talents = _check_unique(talents, "TalentGraph.add_talents")
         for t in talents:
-            if f"talent:{t.id}" in self.nx:
+            if f"talent:{t.id}" in self:
                 self.remove_talent(t.id)
         for start in range(0, len(talents), ATTACH_CHUNK):
             self._attach(
@@ -389,9 +389,9 @@ class TalentGraph:
         """Remove a talent and the vocabulary only it used. Its recorded hires are kept (feedback belongs to the
         store) and come back if the talent is added again."""
         node = f"talent:{talent_id}"
-        if node not in self.nx:
+        if node not in self:
             raise LookupError(f"talent {talent_id!r} is not in the graph; nothing to remove")
-        neighbours = list(self.nx.adj[node])
+        neighbours = self.neighbours(node)
         self._remove_node(node)
         self._prune(neighbours)
 
@@ -403,7 +403,7 @@ class TalentGraph:
         """Add or replace many needs at once."""
         needs = _check_unique(needs, "TalentGraph.add_needs")
         for n in needs:
-            if f"need:{n.id}" in self.nx:
+            if f"need:{n.id}" in self:
                 self.remove_need(n.id)
             self._needs[n.id] = n
         self._attach(
@@ -418,18 +418,18 @@ class TalentGraph:
     def remove_need(self, need_id: str) -> None:
         """Remove a need, the hire edges only it supported, and the vocabulary only it used."""
         node = f"need:{need_id}"
-        if node not in self.nx:
+        if node not in self:
             raise LookupError(f"need {need_id!r} is not in the graph; nothing to remove")
         need = self._needs.pop(need_id)
         if need.enterprise_id:
             enterprise = f"enterprise:{need.enterprise_id}"
             for talent_id in self._hires_by_need.get(need_id, ()):
-                if self.nx.has_edge(f"talent:{talent_id}", enterprise) and not any(
+                if self.has_edge(f"talent:{talent_id}", enterprise) and not any(
                     (other := self._needs.get(m)) is not None and other.enterprise_id == need.enterprise_id
                     for m in self._hires_by_talent[talent_id]
                 ):
                     self._remove_edge(f"talent:{talent_id}", enterprise)
-        neighbours = list(self.nx.adj[node])
+        neighbours = self.neighbours(node)
         self._remove_node(node)
         self._prune(neighbours)
 
@@ -446,7 +446,7 @@ class TalentGraph:
         self._incubators[i.id] = i
         place = {"country": i.country} if i.country else {}
         city = {"city": i.city, "city_synthetic": i.city_synthetic} if i.city else {}
-        self._add_record(node, {"label": i.name, **place, **city})
+        self._new_node(node, {"label": i.name, **place, **city})
         if target := _place(i.country, i.city):
             self._link(node, target, EdgeType.incubator_city)
         for ind in i.focus_industries:
@@ -457,80 +457,82 @@ class TalentGraph:
     def _link_hire(self, talent_id: str, need_id: str) -> None:
         need = self._needs.get(need_id)
         talent = f"talent:{talent_id}"
-        if need is not None and need.enterprise_id and talent in self.nx:
+        if need is not None and need.enterprise_id and talent in self:
             self._link(talent, f"enterprise:{need.enterprise_id}", EdgeType.hire)
 
-    # ---------------------------------------------------------------- low-level mutation (networkx + CSR mirror)
+    # ---------------------------------------------------------------- low-level mutation
+
+    def _shape(self, attrs: dict) -> int:
+        """The shape number of an attribute dict (one stored dict per distinct content, shared)."""
+        key = tuple(sorted(attrs.items()))
+        if (no := self._shape_no.get(key)) is None:
+            no = self._shape_no[key] = len(self._shapes)
+            self._shapes.append(dict(key))
+        return no
 
     def _attach(self, kind: NodeType, items: list[tuple[str, dict, list[Link]]]) -> None:
         """Add new record nodes (none may exist yet) with their links, in bulk."""
         nodes = [node for node, _, _ in items]
-        self.nx.add_nodes_from((node, {"type": kind.value, **attrs}) for node, attrs, _ in items)
         start = len(self._names)
         self._names.extend(nodes)
+        self._label.extend(attrs["label"] for _, attrs, _ in items)
+        self._nshape.extend(self._shape({k: v for k, v in attrs.items() if k != "label"}) for _, attrs, _ in items)
         self._number.update(zip(nodes, range(start, start + len(nodes)), strict=True))
         self._kind.extend(repeat(_NCODE[kind], len(nodes)))
         self._alive.extend(b"\x01" * len(nodes))
         for target in dict.fromkeys(target for _, _, links in items for target, _, _ in links):
             self._ensure(target)
-        edges = [
-            (node, target, _edge_attrs(etype, attrs)) for node, _, links in items for target, etype, attrs in links
-        ]
-        self.nx.add_shared_edges(edges)
         number = self._number
-        self._eu.extend([number[u] for u, _, _ in edges])
-        self._ev.extend([number[v] for _, v, _ in edges])
-        self._etype.extend([_ECODE[d["type"]] for _, _, d in edges])
+        edges = [(node, *link) for node, _, links in items for link in links]
+        self._eu.extend([number[u] for u, _, _, _ in edges])
+        self._ev.extend([number[v] for _, v, _, _ in edges])
+        self._etype.extend([_ECODE[etype] for _, _, etype, _ in edges])
+        self._eshape.extend([self._shape(attrs) if attrs else 0 for _, _, _, attrs in edges])
         self._elive.extend(b"\x01" * len(edges))
         self._version += 1
 
-    def _add_record(self, node: str, attrs: dict) -> None:
-        self._new_node(node, {"type": _type_of(node).value, **attrs})
-
     def _new_node(self, node: str, attrs: dict) -> None:
-        self.nx.add_node(node, **attrs)
         self._number[node] = len(self._names)
         self._names.append(node)
+        self._label.append(attrs["label"])
+        self._nshape.append(self._shape({k: v for k, v in attrs.items() if k != "label"}))
         self._kind.append(_NCODE[_type_of(node)])
         self._alive.append(1)
         self._version += 1
 
     def _ensure(self, node: str) -> None:
         """Create a vocabulary node (with its parent chain) or a stub for a referenced record, if missing."""
-        if node in self.nx:
+        if node in self:
             return
         kind = _type_of(node)
         if kind in _VOCABULARY:
-            self._new_node(node, {"type": kind.value, **_vocabulary_attrs(node)})
+            self._new_node(node, _vocabulary_attrs(node))
             if up := _up(node):
                 etype = EdgeType.discipline_parent if kind is NodeType.discipline else EdgeType.city_country
                 self._link(node, up, etype)
         else:
-            self._new_node(node, {"type": kind.value, "label": node.partition(":")[2], "stub": True})
+            self._new_node(node, {"label": node.partition(":")[2], "stub": True})
 
     def _link(self, u: str, v: str, etype: EdgeType, attrs: dict | None = None) -> None:
         self._ensure(v)
-        if self.nx.has_edge(u, v):
+        if self.has_edge(u, v):
             return
-        self.nx.add_shared_edges([(u, v, _edge_attrs(etype.value, attrs))])
         self._eu.append(self._number[u])
         self._ev.append(self._number[v])
         self._etype.append(_ECODE[etype.value])
+        self._eshape.append(self._shape(attrs) if attrs else 0)
         self._elive.append(1)
         self._version += 1
 
     def _remove_edge(self, u: str, v: str) -> None:
-        self.nx.remove_edge(u, v)
         a, b = self._number[u], self._number[v]
-        eu, ev = np.array(self._eu, dtype=np.int32), np.array(self._ev, dtype=np.int32)
-        live = np.frombuffer(bytes(self._elive), dtype=np.uint8).astype(bool)
-        for slot in np.flatnonzero(live & (((eu == a) & (ev == b)) | ((eu == b) & (ev == a)))):
+        slots = self._slots(a)
+        for slot in slots[self._others(a, slots) == b]:
             self._elive[slot] = 0
         self._version += 1
 
     def _remove_node(self, node: str) -> None:
-        """Drop a node; its edges in the CSR mirror die with it (edges count only between live nodes)."""
-        self.nx.remove_node(node)
+        """Drop a node; its edges die with it (edges count only between live nodes)."""
         self._alive[self._number.pop(node)] = 0
         self._version += 1
 
@@ -539,14 +541,75 @@ class TalentGraph:
         counts as unlinked), walking up discipline parents and city countries."""
         for node in candidates:
             cur: str | None = node
-            while cur is not None and cur in self.nx:
-                if _type_of(cur) not in _VOCABULARY and not self.nx.nodes[cur].get("stub"):
+            while cur is not None and cur in self:
+                num = self._number[cur]
+                if _type_of(cur) not in _VOCABULARY and not self._shapes[self._nshape[num]].get("stub"):
                     break
                 up = _up(cur)
-                if any(v != up for v in self.nx.adj[cur]):
+                if (self._adjacent(num) != self._number.get(up, -1)).any():
                     break
                 self._remove_node(cur)
                 cur = up
+
+    # ---------------------------------------------------------------- nodes and edges
+
+    def __contains__(self, node: object) -> bool:
+        """Whether a node (typed id, ``talent:t1``) is in the graph."""
+        return node in self._number
+
+    def _edge_index(self) -> _EdgeIndex:
+        """The edge index, built again when the numbering changed or too many edges were appended since."""
+        idx, m = self._index, len(self._eu)
+        if idx is None or idx.epoch != self.epoch or m - idx.size > INDEX_SLACK + idx.size // 8:
+            ends = np.concatenate([np.frombuffer(self._eu, np.int32), np.frombuffer(self._ev, np.int32)])
+            order = np.argsort(ends, kind="stable")
+            indptr = np.zeros(len(self._names) + 1, dtype=np.int64)
+            np.cumsum(np.bincount(ends, minlength=len(self._names)), out=indptr[1:])
+            slots = (order % max(m, 1)).astype(np.int32)  # the first m ends are the edges' u, the rest their v
+            idx = self._index = _EdgeIndex(size=m, epoch=self.epoch, indptr=indptr, slots=slots)
+        return idx
+
+    def _slots(self, num: int) -> np.ndarray:
+        """Live edge slots at node number ``num`` (their other end may be dead), in the order they were added."""
+        idx = self._edge_index()
+        base = idx.slots[idx.indptr[num] : idx.indptr[num + 1]] if num + 1 < len(idx.indptr) else idx.slots[:0]
+        if len(self._eu) > idx.size:  # appended since the index: scanned
+            tail = np.frombuffer(self._eu, np.int32)[idx.size :] == num
+            tail |= np.frombuffer(self._ev, np.int32)[idx.size :] == num
+            base = np.concatenate([base, np.flatnonzero(tail).astype(np.int32) + idx.size])
+        return base[np.frombuffer(self._elive, np.uint8)[base] == 1]
+
+    def _others(self, num: int, slots: np.ndarray) -> np.ndarray:
+        """The other end of each of these edges of node ``num``."""
+        eu = np.frombuffer(self._eu, np.int32)[slots]
+        return np.where(eu == num, np.frombuffer(self._ev, np.int32)[slots], eu)
+
+    def _adjacent(self, num: int, kind: NodeType | None = None) -> np.ndarray:
+        """Node numbers of the live neighbours of node ``num`` (of one kind if given), in the order linked."""
+        others = self._others(num, self._slots(num))
+        alive = np.frombuffer(self._alive, dtype=np.uint8)[others] == 1
+        if kind is not None:
+            alive &= np.frombuffer(self._kind, dtype=np.int8)[others] == _NCODE[kind]
+        return others[alive]
+
+    def neighbours(self, node: str, kind: NodeType | None = None) -> list[str]:
+        """The nodes linked to ``node`` (those of one kind if given), in the order they were linked; empty for a
+        node not in the graph."""
+        if (num := self._number.get(node)) is None:
+            return []
+        names = self._names
+        return [names[i] for i in self._adjacent(num, kind).tolist()]
+
+    def has_edge(self, u: str, v: str) -> bool:
+        """Whether ``u`` and ``v`` are linked."""
+        a, b = self._number.get(u), self._number.get(v)
+        return a is not None and b is not None and bool((self._adjacent(a) == b).any())
+
+    def node_attrs(self, node: str) -> dict:
+        """A node's attributes (``type``, ``label`` and those of its kind: see ``NodeType``)."""
+        num = self._number[node]
+        kind, label, shape = _NODE_TYPES[self._kind[num]], self._label[num], self._shapes[self._nshape[num]]
+        return {"type": kind.value, "label": label, **shape}
 
     # ---------------------------------------------------------------- reporting and export
 
@@ -561,13 +624,26 @@ class TalentGraph:
             "edges": {t.value: int(c) for t, c in zip(_EDGE_TYPES, edges, strict=True)},
         }
 
+    def to_networkx(self) -> nx.Graph:
+        """The graph as a networkx graph: nodes in the order added, each with its attributes (``node_attrs``), edges
+        with ``type`` and their further attributes. A copy, made on each call (for export and notebooks)."""
+        g = nx.Graph()
+        alive = np.frombuffer(self._alive, np.uint8)
+        g.add_nodes_from((self._names[i], self.node_attrs(self._names[i])) for i in np.flatnonzero(alive).tolist())
+        live = np.flatnonzero(self._live_edges()).tolist()
+        names, eu, ev, etype, eshape = self._names, self._eu, self._ev, self._etype, self._eshape
+        g.add_edges_from(
+            (names[eu[e]], names[ev[e]], {"type": _EDGE_TYPES[etype[e]].value, **self._shapes[eshape[e]]}) for e in live
+        )
+        return g
+
     def to_graphml(self, path: str | os.PathLike) -> Path:
         """Write the graph as GraphML (for Gephi, Cytoscape, yEd …), atomically: a failed write leaves no file."""
         path = Path(path)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         os.close(fd)
         try:
-            nx.write_graphml(self.nx, tmp)
+            nx.write_graphml(self.to_networkx(), tmp)
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
@@ -588,12 +664,15 @@ class TalentGraph:
         new = np.cumsum(alive) - 1
         keep = np.flatnonzero(alive)
         self._names = [self._names[i] for i in keep]
+        self._label = [self._label[i] for i in keep]
         self._number = {name: i for i, name in enumerate(self._names)}
         self._kind = array("b", np.frombuffer(self._kind, dtype=np.int8)[keep].tobytes())
+        self._nshape = array("i", np.frombuffer(self._nshape, dtype=np.int32)[keep].tobytes())
         self._alive = bytearray(b"\x01" * len(keep))
         self._eu = array("i", new[np.frombuffer(self._eu, dtype=np.int32)[live]].astype(np.int32).tobytes())
         self._ev = array("i", new[np.frombuffer(self._ev, dtype=np.int32)[live]].astype(np.int32).tobytes())
         self._etype = array("b", np.frombuffer(self._etype, dtype=np.int8)[live].tobytes())
+        self._eshape = array("i", np.frombuffer(self._eshape, dtype=np.int32)[live].tobytes())
         self._elive = bytearray(b"\x01" * len(self._eu))
         self.epoch += 1
 
@@ -846,7 +925,7 @@ class TalentGraph:
         key = ("incubator", need_id)
         if (linked := self._memo_get(key)) is None:
             csr = self._csr()
-            matching = [self._row_of(v) for v in self.matching_incubators(self._need_record(need_id)) if v in self.nx]
+            matching = [self._row_of(v) for v in self.matching_incubators(self._need_record(need_id)) if v in self]
             mask = np.zeros(csr.adj.shape[0], dtype=np.float32)
             mask[matching] = 1.0
             linked = self._memo_put(key, csr.adj @ mask > 0)  # bool: read back as 0.0 / 1.0 by ``_take``
@@ -881,18 +960,16 @@ class TalentGraph:
     def concept_set(self, node: str) -> set[str]:
         """The concept set of a record node (as in ``common_neighbours``): its skills and disciplines, plus each
         discipline's parent; empty for a node not in the graph."""
-        if node not in self.nx:
-            return set()
-        linked = {v for v in self.nx.adj[node] if v.startswith(("skill:", "discipline:"))}
+        linked = {*self.neighbours(node, NodeType.skill), *self.neighbours(node, NodeType.discipline)}
         return linked | {up for v in linked if v.startswith("discipline:") and (up := _up(v))}
 
     def route_targets(self, need: Need) -> list[str]:
         """The nodes a route from a talent to the need may end at: its enterprise and that enterprise's platforms
         (none for a need without an enterprise or not in the graph)."""
-        if f"need:{need.id}" not in self.nx or not need.enterprise_id:
+        if f"need:{need.id}" not in self or not need.enterprise_id:
             return []
         enterprise = f"enterprise:{need.enterprise_id}"
-        return [enterprise, *(v for v in self.nx.adj[enterprise] if v.startswith("platform:"))]
+        return [enterprise, *self.neighbours(enterprise, NodeType.platform)]
 
     def ppr_to(
         self, talent_id: str, *, alpha: float = PPR_ALPHA, iters: int = PPR_STEPS, tol: float = PPR_RTOL
@@ -924,7 +1001,7 @@ class TalentGraph:
         csr = self._csr()
         out = np.zeros(len(concepts), np.float32)
         for i, c in enumerate(concepts):
-            nodes = [c, *(d for d in self.nx.adj[c] if d.startswith("discipline:") and _up(d) == c)]
+            nodes = [c, *(d for d in self.neighbours(c, NodeType.discipline) if _up(d) == c)]
             rows = csr.pos[[self._number[v] for v in nodes]]
             neigh = _neighbours(csr.adj, rows[rows >= 0])
             f = len(np.unique(neigh[np.isin(csr.kinds[neigh], _OWNERS)]))
@@ -941,7 +1018,7 @@ class TalentGraph:
         csr = self._csr()  # first: re-assembling may compact the node numbering
         need_nodes = needs.numbers()[sel]
         in_graph = need_nodes >= 0
-        if node not in self.nx or not in_graph.any():
+        if node not in self or not in_graph.any():
             return out
         need_rows = np.where(in_graph, csr.pos[np.maximum(need_nodes, 0)], -1)
         known = need_rows >= 0
@@ -969,7 +1046,7 @@ class TalentGraph:
             route[lens > 0] = np.minimum.reduceat(tdist, targets.indptr[:-1][lens > 0])
             route[~((lens > 0) & in_graph)] = ROUTE_CAP + 1
 
-        incs = [v for v in self.nx.adj[node] if v.startswith("incubator:") and v in needs.incubators]
+        incs = [v for v in self.neighbours(node, NodeType.incubator) if v in needs.incubators]
         if incs:
             m = needs.incubator_matrix(sel)
             flags = np.zeros(m.shape[1], np.float32)
@@ -1111,7 +1188,7 @@ class NeedLinks:
         node = f"need:{need.id}"
         concepts = sorted(graph.concept_set(node))
         self._concepts.append(self.concepts.ids(concepts), np.ones(len(concepts), np.float32))
-        incs = [v for v in graph.matching_incubators(need) if v in graph.nx] if node in graph.nx else []
+        incs = [v for v in graph.matching_incubators(need) if v in graph] if node in graph else []
         self._incubators.append(self.incubators.ids(incs), np.ones(len(incs), np.float32))
         targets = graph.route_targets(need)
         self._nodes.append(node)

@@ -44,7 +44,6 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, ClassVar
 
-import networkx as nx
 import numpy as np
 
 from features.concepts import ConceptMapper, mapper
@@ -54,9 +53,10 @@ from features.schema import SCHEMA
 
 log = logging.getLogger(__name__)
 
-FORMAT = 4
+FORMAT = 5
 """Bump when the layout of a snapshot or the pickled classes change incompatibly (4: profiles' vectors in float16,
-HNSW over fp16 codes; a snapshot of an older format is passed over and the indices rebuilt)."""
+HNSW over fp16 codes; 5: the graph's nodes and edges in arrays, no networkx graph; a snapshot of an older format is
+passed over and the indices rebuilt)."""
 PREFIX = "snapshot-"
 TMP_PREFIX = ".tmp-snapshot-"
 META, OBJECTS, BUFFERS, RECORDS = "meta.json", "objects.pkl", "buffers.bin", "records.bin"
@@ -209,58 +209,15 @@ def _process_mapper(_m) -> tuple:
     return mapper, ()
 
 
-def _reduce_graph(g: nx.Graph) -> tuple:
-    """A networkx graph as arrays: each node's neighbours (node numbers, in the adjacency's order) and edge numbers,
-    and each edge's attributes as one of a few distinct shapes (19 at 100k talents). Unpickled as is, the graph of a
-    100k world (113k nodes, 786k edges, each edge a memoised dict) took 3.4 s; ``_graph`` makes the same graph, in
-    the same order, in about 2 s on the same busy machine."""
-    nodes = list(g._adj)
-    number = {n: i for i, n in enumerate(nodes)}
-    edges: dict[int, int] = {}  # id(edge dict) -> edge number (both directions share one dict)
-    shapes: dict[tuple, int] = {}
-    shape_of: list[int] = []
-    neighbours, edge_of, degree = [], [], []
-    for nbrs in g._adj.values():
-        degree.append(len(nbrs))
-        for v, d in nbrs.items():
-            neighbours.append(number[v])
-            e = edges.get(id(d))
-            if e is None:
-                e = edges[id(d)] = len(shape_of)
-                shape_of.append(shapes.setdefault(tuple(d.items()), len(shapes)))
-            edge_of.append(e)
-    arrays = (np.array(degree, np.int64), np.array(neighbours, np.int32), np.array(edge_of, np.int64))
-    return _graph, (type(g), g.graph, g._node, nodes, *arrays, list(shapes), np.array(shape_of, np.int32))
-
-
-def _graph(cls, graph, node, nodes, degree, neighbours, edge_of, shapes, shape_of) -> nx.Graph:
-    g = cls()
-    g.graph.update(graph)
-    kinds = [dict(s) for s in shapes]
-    edge = np.empty(len(shape_of), object)
-    edge[:] = [kinds[k].copy() for k in shape_of.tolist()]
-    names = np.empty(len(nodes), object)
-    names[:] = nodes
-    targets, dicts = names[neighbours].tolist(), edge[edge_of].tolist()
-    adj, at = {}, 0
-    for name, n in zip(nodes, degree.tolist(), strict=True):
-        adj[name] = dict(zip(targets[at : at + n], dicts[at : at + n], strict=True))
-        at += n
-    g._node, g._adj = node, adj
-    return g
-
-
 class _Pickler(pickle.Pickler):
-    """Locks become new locks, the concept mapper the process-wide one (it is built from packaged data alone), a
-    networkx graph arrays (``_reduce_graph``), and the encoder, the vector cache and the talent records references
-    that ``_Unpickler`` resolves."""
+    """Locks become new locks, the concept mapper the process-wide one (it is built from packaged data alone), and
+    the encoder, the vector cache and the talent records references that ``_Unpickler`` resolves."""
 
     dispatch_table: ClassVar[dict] = {
         **copyreg.dispatch_table,
         type(threading.Lock()): _fresh_lock,
         type(threading.RLock()): _fresh_rlock,
         ConceptMapper: _process_mapper,
-        nx.Graph: _reduce_graph,
     }
 
     def __init__(self, file, buffer_callback, refs: dict[int, tuple]) -> None:

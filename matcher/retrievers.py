@@ -14,6 +14,7 @@ from typing import Protocol
 
 import numpy as np
 
+from features.graph import NodeType
 from features.indices import Indices
 from features.records import Need, need_text
 
@@ -65,7 +66,7 @@ class GraphProximity:
     lexical = False
 
     def run(self, idx: Indices, need: Need, k: int) -> np.ndarray | None:
-        if f"need:{need.id}" not in idx.graph.nx:
+        if f"need:{need.id}" not in idx.graph:
             return None
         return idx.table.rows(idx.graph.ppr_top(need.id, k)[0])
 
@@ -83,16 +84,15 @@ class IncubatorRoute:
     lexical = False
 
     def run(self, idx: Indices, need: Need, k: int) -> np.ndarray | None:
-        if f"need:{need.id}" not in idx.graph.nx:
+        graph = idx.graph
+        if f"need:{need.id}" not in graph:
             return None
-        adj = idx.graph.nx.adj
-        nodes = [f"incubator:{inc}" for inc in idx.incubators if f"incubator:{inc}" in adj]
-        first = {node: next((v for v in adj[node] if v.startswith("talent:")), None) for node in nodes}
-        first = {node: v for node, v in first.items() if v is not None}  # "talent:" + id
-        if not first:
+        members = [graph.neighbours(f"incubator:{inc}", NodeType.talent) for inc in idx.incubators]
+        members = [m for m in members if m]  # "talent:" + id
+        if not members:
             return np.empty(0, dtype=np.int64)
-        fits = idx.graph.incubator_route(need.id, [v[7:] for v in first.values()]) > 0
-        ids = [v[7:] for node, ok in zip(first, fits, strict=True) if ok for v in adj[node] if v.startswith("talent:")]
+        fits = graph.incubator_route(need.id, [m[0][7:] for m in members]) > 0
+        ids = [v[7:] for m, ok in zip(members, fits, strict=True) if ok for v in m]
         if not ids:
             return np.empty(0, dtype=np.int64)
         rows = idx.table.rows(ids)

@@ -389,7 +389,7 @@ def _multi_record_persons(persons: Persons | None) -> int:
 def _check_no_hire_edges(idx: Indices) -> None:
     """Refuse indices whose graph links hired talents to the need's enterprise: those edges put the label into the
     graph features (a hired talent is one hop from its own need), which inflates training and held-out figures."""
-    hires = sum(1 for _, _, kind in idx.graph.nx.edges(data="type") if kind == "hire")
+    hires = idx.graph.stats()["edges"]["hire"]
     if hires:
         raise ValueError(
             f"train: the indices' graph holds {hires} hire edge(s) from feedback, which leak the labels into the graph "

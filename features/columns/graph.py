@@ -17,7 +17,7 @@ class GraphProximity:
         graph = p.idx.graph
         if p.needs is not None:
             return graph.features_to(p.talent_ids[0], p.needs.links, p.sel)
-        if f"need:{p.query.id}" in graph.nx:
+        if f"need:{p.query.id}" in graph:
             return graph.features(p.query.id, p.talent_ids)
         # an ad-hoc query (free-text search) has no node: no graph evidence, and no route to an enterprise
         out = {name: np.zeros(len(p.X), np.float32) for name in self.names}

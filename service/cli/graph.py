@@ -59,7 +59,8 @@ def graph_export(
         raise typer.BadParameter(f"unknown format {fmt!r}; use graphml", param_hint="--format")
     graph = build_graph(world, url)
     path = graph.to_graphml(out_path)
-    doc = {"path": str(path), "nodes": graph.nx.number_of_nodes(), "edges": graph.nx.number_of_edges()}
+    stats = graph.stats()
+    doc = {"path": str(path), "nodes": sum(stats["nodes"].values()), "edges": sum(stats["edges"].values())}
     if json_:
         print_json(doc)
     else:

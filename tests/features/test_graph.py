@@ -44,8 +44,8 @@ def hire(need_id: str, talent_id: str, action: str = "hire") -> FeedbackEvent:
 
 
 def snapshot(g: TalentGraph) -> tuple[dict, dict]:
-    nodes = {n: dict(d) for n, d in g.nx.nodes(data=True)}
-    edges = {frozenset((u, v)): dict(d) for u, v, d in g.nx.edges(data=True)}
+    nodes = {n: dict(d) for n, d in g.to_networkx().nodes(data=True)}
+    edges = {frozenset((u, v)): dict(d) for u, v, d in g.to_networkx().edges(data=True)}
     return nodes, edges
 
 
@@ -156,21 +156,21 @@ def test_build_types_ids_and_stats():
         "country": 2,
         "industry": 3,
     }
-    assert sum(stats["edges"].values()) == g.nx.number_of_edges()
+    assert sum(stats["edges"].values()) == g.to_networkx().number_of_edges()
     assert stats["edges"]["hire"] == 2 and stats["edges"]["talent_skill"] == 6
     assert stats["nodes"]["discipline"] == sum(1 for n in nodes if n.startswith("discipline:"))
 
 
 def test_hires_become_talent_enterprise_edges_only_for_hire_actions():
     g = TalentGraph.build(**city_world())
-    assert g.nx.edges["talent:t2", "enterprise:e1"] == {"type": "hire"}
-    assert not g.nx.has_edge("talent:t3", "enterprise:e1")  # a "contact" is not a hire
-    assert g.nx.edges["talent:t3", "enterprise:e-missing"] == {"type": "hire"}
+    assert g.to_networkx().edges["talent:t2", "enterprise:e1"] == {"type": "hire"}
+    assert not g.to_networkx().has_edge("talent:t3", "enterprise:e1")  # a "contact" is not a hire
+    assert g.to_networkx().edges["talent:t3", "enterprise:e-missing"] == {"type": "hire"}
     # a hire recorded before its talent exists shows up when the talent is added
     g.add_feedback([hire("n1", "t9")])
-    assert "talent:t9" not in g.nx
+    assert "talent:t9" not in g
     g.add_talent(talent("t9", skills=["Verilog"]))
-    assert g.nx.edges["talent:t9", "enterprise:e1"] == {"type": "hire"}
+    assert g.to_networkx().edges["talent:t9", "enterprise:e1"] == {"type": "hire"}
 
 
 # ------------------------------------------------------------------ incremental changes equal a rebuild
@@ -179,8 +179,8 @@ def test_hires_become_talent_enterprise_edges_only_for_hire_actions():
 def assert_same_graph(a: TalentGraph, b: TalentGraph) -> None:
     assert snapshot(a) == snapshot(b)
     assert a.stats() == b.stats()
-    ids = sorted(n.partition(":")[2] for n, d in a.nx.nodes(data=True) if d["type"] == "talent")
-    for need_id in sorted(n.partition(":")[2] for n, d in a.nx.nodes(data=True) if d["type"] == "need"):
+    ids = sorted(n.partition(":")[2] for n, d in a.to_networkx().nodes(data=True) if d["type"] == "talent")
+    for need_id in sorted(n.partition(":")[2] for n, d in a.to_networkx().nodes(data=True) if d["type"] == "need"):
         fa, fb = a.features(need_id, ids), b.features(need_id, ids)
         for name in FEATURE_NAMES:
             np.testing.assert_allclose(fa[name], fb[name], rtol=1e-5, atol=1e-9, err_msg=name)
@@ -228,17 +228,17 @@ def test_replacing_a_talent_equals_rebuild_with_the_new_record():
 def test_removal_prunes_only_vocabulary_nobody_else_uses():
     g = TalentGraph.build(**city_world())
     g.remove_talent("t3")
-    assert "skill:rare skill" not in g.nx  # only t3 used it
-    assert "skill:crispr" in g.nx  # need n2 still asks for it
-    assert "city:?/shanghai" not in g.nx
-    assert "discipline:C050101" not in g.nx and "discipline:C0501" not in g.nx  # the chain goes up to …
-    assert "discipline:C05" in g.nx  # … the code incubator i2 still focuses on
-    assert g.nx.has_edge("enterprise:e-missing", "need:n2")  # the stub stays while n2 refers to it
+    assert "skill:rare skill" not in g  # only t3 used it
+    assert "skill:crispr" in g  # need n2 still asks for it
+    assert "city:?/shanghai" not in g
+    assert "discipline:C050101" not in g and "discipline:C0501" not in g  # the chain goes up to …
+    assert "discipline:C05" in g  # … the code incubator i2 still focuses on
+    assert g.to_networkx().has_edge("enterprise:e-missing", "need:n2")  # the stub stays while n2 refers to it
     g.remove_need("n2")
-    assert "enterprise:e-missing" not in g.nx and "skill:crispr" not in g.nx
+    assert "enterprise:e-missing" not in g and "skill:crispr" not in g
     g.remove_talent("t1")
-    assert "city:DE/munich" in g.nx  # incubator i1 is there
-    assert "country:DE" in g.nx and "institution:tu münchen" not in g.nx
+    assert "city:DE/munich" in g  # incubator i1 is there
+    assert "country:DE" in g and "institution:tu münchen" not in g
 
 
 def test_many_replacements_compact_the_csr_mirror_and_keep_numbers():
@@ -249,8 +249,53 @@ def test_many_replacements_compact_the_csr_mirror_and_keep_numbers():
     for i in range(600):
         g.add_talent(talents[i])  # replace with itself: remove + add
     g.ppr("n1", ["t1"])  # re-assembling the CSR compacts the dead rows
-    assert len(g._names) == g.nx.number_of_nodes()
+    assert len(g._names) == g.to_networkx().number_of_nodes()
     assert_same_graph(g, TalentGraph.build(talents=talents, needs=needs))
+    g.remove_talent("t3")  # the edge index follows the new numbering
+    assert sorted(g.neighbours("skill:s3")) == sorted(g.to_networkx().adj["skill:s3"]) != []
+
+
+@pytest.mark.parametrize("slack", [0, 1 << 30], ids=["indexed", "scanned"])
+def test_changes_answered_from_the_edge_index_equal_a_rebuild(monkeypatch, slack):
+    """A change asks for neighbours and edges while the CSR is stale, from the edge index (``_EdgeIndex``) and a
+    scan of the edges appended since: re-indexed often (slack 0) or every edge scanned (an index of no edges),
+    replacements, removals and hires leave the graph a rebuild makes, neighbour by neighbour."""
+    monkeypatch.setattr(graph_module, "INDEX_SLACK", slack)
+    rng = np.random.default_rng(5)
+    skills, codes, places = ["Verilog", "CRISPR", "Rust", "rare"], ["F040101", "F040102", "C050101"], ["DE", "FR", "CN"]
+
+    def random_talent(i: int) -> Talent:
+        return talent(f"t{i}", skills=list(rng.choice(skills, rng.integers(0, 3), replace=False)),
+                      disciplines=list(rng.choice(codes, rng.integers(0, 2), replace=False)),
+                      residence=Residence(country=str(rng.choice(places))),
+                      incubator_id=f"i{i % 3}" if i % 2 else None)  # fmt: skip
+
+    world = city_world()
+    world["talents"] = [random_talent(i) for i in range(40)]
+    g = TalentGraph.build(**world)
+    g.neighbours("talent:t1")  # index the build's edges
+    current, hires = {t.id: t for t in world["talents"]}, []
+    for step in range(60):
+        i = int(rng.integers(0, 50))
+        if step % 3 == 2 and f"t{i}" in current:
+            g.remove_talent(f"t{i}")
+            del current[f"t{i}"]
+        else:
+            current[f"t{i}"] = random_talent(i)
+            g.add_talent(current[f"t{i}"])
+        if step % 7 == 0:
+            hires.append(hire("n1", f"t{i}"))
+            g.add_feedback(hires[-1:])
+    g.remove_need("n1")  # its hires' edges to e1 die with it, their ends stay
+    rebuilt = TalentGraph.build(**{**without(world, "needs", "n1"), "talents": list(current.values()),
+                                   "feedback": world["feedback"] + hires})  # fmt: skip
+    assert snapshot(g) == snapshot(rebuilt)
+    arrays = g.to_networkx()  # from the edge arrays, not the index
+    for node in arrays:
+        assert sorted(g.neighbours(node)) == sorted(rebuilt.neighbours(node)) == sorted(arrays.adj[node]), node
+        assert all(g.has_edge(node, v) and g.has_edge(v, node) for v in g.neighbours(node))
+    assert not g.has_edge("talent:t1", "need:n2") and not g.has_edge("talent:nope", "need:n2")
+    assert g.neighbours("talent:nope") == [] and g.neighbours("need:n2", NodeType.talent) == []
 
 
 # ------------------------------------------------------------------ graph numbers
@@ -481,8 +526,8 @@ def test_graphml_export_reads_back(tmp_path):
     g = TalentGraph.build(**city_world())
     path = g.to_graphml(tmp_path / "graph.graphml")
     back = nx.read_graphml(path)
-    assert set(back.nodes) == set(g.nx.nodes)
-    assert {frozenset(e) for e in back.edges} == {frozenset(e) for e in g.nx.edges}
+    assert set(back.nodes) == set(g.to_networkx().nodes)
+    assert {frozenset(e) for e in back.edges} == {frozenset(e) for e in g.to_networkx().edges}
     assert back.nodes["need:n1"]["label"] == "芯片设计"
     assert back.nodes["discipline:F0401"]["level"] == 2
     assert back.nodes["enterprise:e-missing"]["stub"] is True
@@ -537,8 +582,8 @@ def test_talents_linked_in_chunks_give_the_same_graph_and_numbers(monkeypatch):
     chunked = TalentGraph.build(**world)
     assert_same_graph(whole, chunked)
     np.testing.assert_array_equal(whole._csr().adj.toarray(), chunked._csr().adj.toarray())  # same CSR row order
-    edge = next(iter(whole.nx.edges(data=True)))[2]
-    assert any(d is edge for _, _, d in chunked.nx.edges(data=True))  # edges of one type share one attribute dict
+    shapes = [{tuple(sorted(d.items())) for d in g._shapes} for g in (whole, chunked)]
+    assert shapes[0] == shapes[1] and len(whole._shapes) < 40  # attribute dicts shared, not one per node or edge
 
 
 def test_the_memo_is_bounded_by_bytes_least_recently_used_out_with_the_same_values(monkeypatch):
@@ -547,7 +592,7 @@ def test_the_memo_is_bounded_by_bytes_least_recently_used_out_with_the_same_valu
     world["needs"] += [world["needs"][0].model_copy(update={"id": f"m{i}"}) for i in range(6)]
     needs = [n.id for n in world["needs"]]
     g = TalentGraph.build(**world)
-    ids = sorted(n.partition(":")[2] for n, d in g.nx.nodes(data=True) if d["type"] == "talent")
+    ids = sorted(n.partition(":")[2] for n, d in g.to_networkx().nodes(data=True) if d["type"] == "talent")
     want = {n: g.features(n, ids) for n in needs}  # the default bound holds all of them
     nbytes = graph_module._nbytes
     per_need = sum(nbytes(v) for k, v in g._memo.items() if k[1:2] == ("m0",))
@@ -571,7 +616,7 @@ def test_whole_graph_results_are_kept_per_version_outside_the_per_need_bound(mon
     monkeypatch.setattr(graph_module, "MEMO_BYTES", 1)  # room for no per-need result beside the newest
     world = city_world()
     g = TalentGraph.build(**world)
-    ids = sorted(n.partition(":")[2] for n, d in g.nx.nodes(data=True) if d["type"] == "talent")
+    ids = sorted(n.partition(":")[2] for n, d in g.to_networkx().nodes(data=True) if d["type"] == "talent")
     needs = [n.id for n in world["needs"]]
     g.features(needs[0], ids)
     kept = {key: g._per_version(key, lambda: None) for key in ("closure", "aa-weights", "concepts")}
@@ -586,7 +631,7 @@ def test_whole_graph_results_are_kept_per_version_outside_the_per_need_bound(mon
 
 def test_per_need_routes_and_incubator_links_are_memoised_compactly_with_the_same_values():
     g = TalentGraph.build(**city_world())
-    ids = sorted(n.partition(":")[2] for n, d in g.nx.nodes(data=True) if d["type"] == "talent")
+    ids = sorted(n.partition(":")[2] for n, d in g.to_networkx().nodes(data=True) if d["type"] == "talent")
     f = g.features("n1", ids)
     kinds = {key[0]: value.dtype for key, value in g._memo.items()}
     assert kinds["route"] == np.int8 and kinds["incubator"] == np.bool_ and kinds["ppr"] == np.float32

@@ -92,7 +92,7 @@ def test_an_erased_talent_is_found_nowhere(erasure_server):
         assert "t-pv1" not in details and "Stable perovskite" not in details
     fresh = VectorCache(state.settings.vector_cache_dir)
     assert not fresh.get(NamedEncoder(), gone)[1].any() and fresh.get(NamedEncoder(), kept)[1].all()
-    assert "t-pv1" not in state.indices.talents and "talent:t-pv1" not in state.indices.graph.nx
+    assert "t-pv1" not in state.indices.talents and "talent:t-pv1" not in state.indices.graph
 
     audit = client.get("/audit?object_id=t-pv1&limit=200", headers=h["admin"]).json()["items"]
     assert audit[0]["action"] == "erase" and audit[0]["detail"]["receipt_rows"] == 2

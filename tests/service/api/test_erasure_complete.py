@@ -83,7 +83,7 @@ def memory_mentions(idx, talent_id: str) -> list[str]:
         "bm25 ids": talent_id in set(idx.sparse.ids.tolist()),
         "bm25 vocabulary": bool(words & set(idx.sparse.vocab.ids)),
         "concept ids": talent_id in set(idx.concepts.ids.tolist()),
-        "graph": f"talent:{talent_id}" in idx.graph.nx,
+        "graph": f"talent:{talent_id}" in idx.graph,
     }
     return [name for name, hit in places.items() if hit]
 
