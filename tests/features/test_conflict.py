@@ -1,12 +1,13 @@
 """The conflict rule on a small world with a known answer for every relation kind and each window edge: who is tied
 to the enterprise, who is removed on evaluated posts, who is only flagged internal on ordinary ones."""
 
+import pickle
 from datetime import date, timedelta
 
 import numpy as np
 import pytest
 
-from features.conflict import INFERRED_SOURCE, SHARED_TITLE_MAX, WORKS_SOURCE, Ties, name_key
+from features.conflict import INFERRED_SOURCE, SHARED_TITLE_MAX, WORKS_SOURCE, Postings, Ties, name_key
 from features.eligibility import Rule, check
 from features.indices import Indices
 from features.records import Enterprise, Need, Relation, Talent, Work
@@ -292,4 +293,25 @@ def test_co_author_ties_follow_writes_and_erasure():
     idx.add_talent(CO_AUTHORS[0].model_copy(update={"employer": "Elsewhere Ltd"}))  # staff no longer at e1
     assert not idx.ties.of("e1", TODAY)
     idx.erase_talent("staff")
-    assert "staff" not in idx.ties.works and all("staff" not in v for v in idx.ties.by_work.values())
+    assert "staff" not in idx.ties.works and all("staff" not in idx.ties.by_work.get(k) for k in idx.ties.by_work)
+
+
+def test_postings_hold_a_lone_id_as_itself_and_read_the_same_either_way():
+    """A name or work title of one talent costs its id, not a 216-byte set; ``get`` reads ids, never characters."""
+    p = Postings()
+    p.add("k", "t-1")
+    p.add("k", "t-1")
+    assert dict.get(p, "k") == "t-1" and list(p.get("k")) == ["t-1"] and list(p.get("none")) == []
+    p.add("k", "t-2")
+    assert set(p.get("k")) == {"t-1", "t-2"}
+    p.discard("k", "t-1")
+    assert dict.get(p, "k") == "t-2"  # back to the lone id
+    p.discard("k", "nope")
+    p.discard("missing", "t-2")
+    p.discard("k", "t-2")
+    assert "k" not in p and not p
+    p.add("a", "t-1")
+    p.add("b", "t-1")
+    p.add("b", "t-2")
+    back = pickle.loads(pickle.dumps(p))
+    assert type(back) is Postings and {k: set(back.get(k)) for k in back} == {"a": {"t-1"}, "b": {"t-1", "t-2"}}
