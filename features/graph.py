@@ -251,9 +251,9 @@ def _ancestors(code: str) -> set[str]:
 
 @dataclass(frozen=True, slots=True)
 class _EdgeIndex:
-    """The edge slots at each node number, for the edges ``[0, size)`` of a numbering (``epoch``): neighbours and
-    ``has_edge`` during a change, when the CSR is stale. Edges appended later are scanned, until there are enough
-    of them to index again (``INDEX_SLACK``); removed nodes and edges are filtered out on reading."""
+    """The live edge slots at each node number, for the edges ``[0, size)`` of a numbering (``epoch``): neighbours
+    and ``has_edge`` during a change, when the CSR is stale. Edges appended later are scanned, until there are enough
+    of them to index again (``INDEX_SLACK``); nodes and edges removed since are filtered out on reading."""
 
     size: int
     epoch: int
@@ -546,10 +546,26 @@ class TalentGraph:
                 if _type_of(cur) not in _VOCABULARY and not self._shapes[self._nshape[num]].get("stub"):
                     break
                 up = _up(cur)
-                if (self._adjacent(num) != self._number.get(up, -1)).any():
+                if self._linked_beyond(num, self._number.get(up, -1)):
                     break
                 self._remove_node(cur)
                 cur = up
+
+    def _linked_beyond(self, num: int, up: int) -> bool:
+        """Whether node ``num`` links to a live node other than ``up``. The first few of its indexed edges answer
+        for most vocabulary nodes (a skill or a country of thousands of talents), then the first 512, before all."""
+        idx = self._edge_index()
+        if num + 1 < len(idx.indptr):
+            start, end = int(idx.indptr[num]), int(idx.indptr[num + 1])
+            for slot in idx.slots[start : min(start + 8, end)].tolist():
+                other = self._ev[slot] if self._eu[slot] == num else self._eu[slot]
+                if self._elive[slot] and self._alive[other] and other != up:
+                    return True
+            if end - start > 8:
+                slots = idx.slots[start : min(start + 512, end)]
+                if (self._live_others(num, slots[np.frombuffer(self._elive, np.uint8)[slots] == 1]) != up).any():
+                    return True
+        return bool((self._adjacent(num) != up).any())
 
     # ---------------------------------------------------------------- nodes and edges
 
@@ -561,11 +577,12 @@ class TalentGraph:
         """The edge index, built again when the numbering changed or too many edges were appended since."""
         idx, m = self._index, len(self._eu)
         if idx is None or idx.epoch != self.epoch or m - idx.size > INDEX_SLACK + idx.size // 8:
-            ends = np.concatenate([np.frombuffer(self._eu, np.int32), np.frombuffer(self._ev, np.int32)])
+            live = np.flatnonzero(self._live_edges()).astype(np.int32)  # dead edges stay out of the index
+            ends = np.concatenate([np.frombuffer(self._eu, np.int32)[live], np.frombuffer(self._ev, np.int32)[live]])
             order = np.argsort(ends, kind="stable")
             indptr = np.zeros(len(self._names) + 1, dtype=np.int64)
             np.cumsum(np.bincount(ends, minlength=len(self._names)), out=indptr[1:])
-            slots = (order % max(m, 1)).astype(np.int32)  # the first m ends are the edges' u, the rest their v
+            slots = np.concatenate([live, live])[order]
             idx = self._index = _EdgeIndex(size=m, epoch=self.epoch, indptr=indptr, slots=slots)
         return idx
 
@@ -586,7 +603,11 @@ class TalentGraph:
 
     def _adjacent(self, num: int, kind: NodeType | None = None) -> np.ndarray:
         """Node numbers of the live neighbours of node ``num`` (of one kind if given), in the order linked."""
-        others = self._others(num, self._slots(num))
+        return self._live_others(num, self._slots(num), kind)
+
+    def _live_others(self, num: int, slots: np.ndarray, kind: NodeType | None = None) -> np.ndarray:
+        """The live other ends (of one kind if given) of these live edges of node ``num``."""
+        others = self._others(num, slots)
         alive = np.frombuffer(self._alive, dtype=np.uint8)[others] == 1
         if kind is not None:
             alive &= np.frombuffer(self._kind, dtype=np.int8)[others] == _NCODE[kind]

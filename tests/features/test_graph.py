@@ -298,6 +298,22 @@ def test_changes_answered_from_the_edge_index_equal_a_rebuild(monkeypatch, slack
     assert g.neighbours("talent:nope") == [] and g.neighbours("need:n2", NodeType.talent) == []
 
 
+def test_vocabulary_of_many_removed_talents_is_pruned_through_the_index_s_dead_edges(monkeypatch):
+    """A discipline 20 talents linked to (its first indexed edges dead one by one) goes with the last of them, and
+    its parent chain with it, while a skill one of them keeps stays: the index's windows never count dead edges."""
+    talents = [talent(f"t{i}", disciplines=["C050101"], skills=["kept"] if i == 0 else []) for i in range(20)]
+    g = TalentGraph.build(talents=[*talents, talent("other", skills=["kept"])])
+    monkeypatch.setattr(graph_module, "INDEX_SLACK", 0)
+    g.neighbours("discipline:C050101")  # index every edge
+    assert g._index.size == len(g._eu)
+    monkeypatch.setattr(graph_module, "INDEX_SLACK", 1 << 30)  # no re-index: the dead edges stay in the windows
+    for t in talents[:-1]:
+        g.remove_talent(t.id)
+        assert "discipline:C050101" in g and "discipline:C05" in g
+    g.remove_talent(talents[-1].id)
+    assert not any(f"discipline:{c}" in g for c in ("C050101", "C0501", "C05")) and "skill:kept" in g
+
+
 # ------------------------------------------------------------------ graph numbers
 
 
