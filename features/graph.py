@@ -621,6 +621,21 @@ class TalentGraph:
         names = self._names
         return [names[i] for i in self._adjacent(num, kind).tolist()]
 
+    def first_neighbour(self, node: str, kind: NodeType) -> str | None:
+        """One node of this kind linked to ``node`` (the first linked that is still there), or None: a cheap probe of
+        a node of many neighbours (its first 32 indexed edges, before all)."""
+        if (num := self._number.get(node)) is None:
+            return None
+        idx, code = self._edge_index(), _NCODE[kind]
+        if num + 1 < len(idx.indptr):
+            start = int(idx.indptr[num])
+            for slot in idx.slots[start : min(start + 32, int(idx.indptr[num + 1]))].tolist():
+                other = self._ev[slot] if self._eu[slot] == num else self._eu[slot]
+                if self._elive[slot] and self._alive[other] and self._kind[other] == code:
+                    return self._names[other]
+        found = self._adjacent(num, kind)
+        return self._names[found[0]] if len(found) else None
+
     def has_edge(self, u: str, v: str) -> bool:
         """Whether ``u`` and ``v`` are linked."""
         a, b = self._number.get(u), self._number.get(v)

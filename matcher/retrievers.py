@@ -87,12 +87,16 @@ class IncubatorRoute:
         graph = idx.graph
         if f"need:{need.id}" not in graph:
             return None
-        members = [graph.neighbours(f"incubator:{inc}", NodeType.talent) for inc in idx.incubators]
-        members = [m for m in members if m]  # "talent:" + id
-        if not members:
+        first = {
+            node: graph.first_neighbour(node, NodeType.talent) for node in map("incubator:".__add__, idx.incubators)
+        }
+        first = {node: v for node, v in first.items() if v is not None}  # "talent:" + id
+        if not first:
             return np.empty(0, dtype=np.int64)
-        fits = graph.incubator_route(need.id, [m[0][7:] for m in members]) > 0
-        ids = [v[7:] for m, ok in zip(members, fits, strict=True) if ok for v in m]
+        fits = graph.incubator_route(need.id, [v[7:] for v in first.values()]) > 0
+        ids = [
+            v[7:] for node, ok in zip(first, fits, strict=True) if ok for v in graph.neighbours(node, NodeType.talent)
+        ]
         if not ids:
             return np.empty(0, dtype=np.int64)
         rows = idx.table.rows(ids)

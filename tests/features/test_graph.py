@@ -294,6 +294,8 @@ def test_changes_answered_from_the_edge_index_equal_a_rebuild(monkeypatch, slack
     for node in arrays:
         assert sorted(g.neighbours(node)) == sorted(rebuilt.neighbours(node)) == sorted(arrays.adj[node]), node
         assert all(g.has_edge(node, v) and g.has_edge(v, node) for v in g.neighbours(node))
+        for kind in (NodeType.talent, NodeType.skill, NodeType.enterprise):
+            assert g.first_neighbour(node, kind) == next(iter(g.neighbours(node, kind)), None)
     assert not g.has_edge("talent:t1", "need:n2") and not g.has_edge("talent:nope", "need:n2")
     assert g.neighbours("talent:nope") == [] and g.neighbours("need:n2", NodeType.talent) == []
 
