@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from demo.world import generate_world
+from features import graph as graph_module
 from features import snapshot
 from features.indices import Indices
 from features.io import load_world
@@ -72,13 +73,17 @@ def change(idx: Indices, world: dict) -> None:
     idx.settle()
 
 
-def test_loaded_indices_rank_like_fresh_ones_before_and_after_changes(world, tmp_path):
+def test_loaded_indices_rank_like_fresh_ones_before_and_after_changes(world, tmp_path, monkeypatch):
+    monkeypatch.setattr(graph_module, "INDEX_SLACK", 0)  # this small world's edges are then past the slack
     fresh = Indices.build(world, encoder=None)
     path = snapshot.save(fresh, tmp_path, seq=42, meta={"store": "test"})
     loaded = snapshot.load(path, encoder=None)
     assert isinstance(loaded.talents, SnapshotRecords)
+    index = loaded.graph._index  # a built graph is settled: its edge index comes current with the snapshot
+    assert index is not None and index.size == len(loaded.graph._eu)
     needs = world["need"][:6]
     assert_same(fresh, loaded, needs)
+    assert loaded.graph._index is index  # ranking did not index the edges again
 
     change(fresh, world)
     change(loaded, world)
@@ -208,6 +213,7 @@ def test_dense_indices_round_trip_with_the_encoder_attached(tmp_path):
 SHARER = """
 import sys, faiss, numpy as np
 from pathlib import Path
+from features import graph as graph_module
 from features import snapshot
 dense = snapshot.load(sys.argv[1], encoder="usem3").dense
 matrix = dense._main.view
