@@ -116,7 +116,7 @@ _VOCABULARY = frozenset(
 # The PPR solve eliminates these (``solve_ppr``): no edge joins two of them.
 _RECORD_SIDE = np.array([t in (NodeType.talent, NodeType.need, NodeType.platform) for t in _NODE_TYPES])
 _CONCEPT = np.array([t in (NodeType.skill, NodeType.discipline) for t in _NODE_TYPES])
-_OWNERS = np.array([_NCODE[NodeType.talent], _NCODE[NodeType.need], _NCODE[NodeType.incubator]])
+_OWNER = np.array([t in (NodeType.talent, NodeType.need, NodeType.incubator) for t in _NODE_TYPES])
 """Node kinds whose concept sets count for Adamic–Adar weights."""
 
 ROUTE_CAP = 6
@@ -733,14 +733,15 @@ class TalentGraph:
         """The CSR adjacency of the current version, re-assembled from the edge arrays when the graph changed."""
         if self._csr_cache is not None and self._csr_cache.version == self._version:
             return self._csr_cache
-        self._memo.clear()
+        self._keep_warm_starts()
         self._whole.clear()
         if len(self._names) > 1024 and self._alive.count(0) > len(self._names) // 4:
             self._compact()
+            self._memo.clear()  # warm starts name rows by node numbers, which compaction renumbers
         alive = np.frombuffer(self._alive, dtype=np.uint8).astype(bool)
         kinds_all = np.frombuffer(self._kind, dtype=np.int8).copy()
         record = _RECORD_SIDE[kinds_all]
-        order = np.concatenate([np.flatnonzero(alive & record), np.flatnonzero(alive & ~record)])
+        order = np.concatenate([np.flatnonzero(alive & record), np.flatnonzero(alive & ~record)]).astype(np.int32)
         split = int((alive & record).sum())
         n = len(order)
         pos = np.full(len(alive), -1, dtype=np.int32)
@@ -766,6 +767,35 @@ class TalentGraph:
             talent_rows=np.flatnonzero(kinds == _NCODE[NodeType.talent]),
         )
         return self._csr_cache
+
+    def _keep_warm_starts(self) -> None:
+        """A new version drops every per-need result but the PPR vectors, kept (with the row order they are in) as
+        the next solve's starting point for the same need: a write moves a need's PPR little, so a warm solve needs
+        a few products over the graph instead of 7–8. They stay in the LRU bound, counted with their order."""
+        old = self._csr_cache
+        with self._memo_lock:
+            warm = [] if old is None else [
+                (("ppr-warm", *key[1:]), (value, old.order)) if key[0] == "ppr" else (key, value)
+                for key, value in self._memo.items() if key[0] in ("ppr", "ppr-warm")
+            ]  # fmt: skip
+            self._memo.clear()
+            self._memo.update(warm)
+            self._memo_bytes = sum(_nbytes(value) for _, value in warm)
+
+    def _warm_start(self, key: tuple) -> np.ndarray | None:
+        """The kept PPR of ``key``'s need from an earlier version, in this version's rows (0 on new nodes), or None."""
+        with self._memo_lock:
+            kept = self._memo.pop(("ppr-warm", *key[1:]), None)
+            if kept is not None:
+                self._memo_bytes -= _nbytes(kept)
+        if kept is None:
+            return None
+        vector, order = kept
+        csr = self._csr()
+        rows = csr.pos[order]
+        start = np.zeros(csr.adj.shape[0], dtype=np.float32)
+        start[rows[rows >= 0]] = vector[rows >= 0]
+        return start
 
     def _rows(self, talent_ids: Sequence[str]) -> np.ndarray:
         """CSR rows of these talents, -1 for ids not in the graph."""
@@ -810,7 +840,8 @@ class TalentGraph:
         gradients (``solve_ppr``): at most ``iters`` steps of one sparse product over the graph each, until the
         residual falls below ``tol`` relative to the start. Same fixed point as the power iteration; at 100k talents
         7–8 steps (the work of 14–16 half-sweeps) end 40× closer (L1) than the 30 Gauss–Seidel half-sweeps used before.
-        Cached per graph version.
+        Cached per graph version; after a change the solve starts from the need's previous vector
+        (``_keep_warm_starts``).
         """
         need = self._need_record(need_id)
         key = ("ppr", need_id, alpha, iters, tol, with_enterprise)
@@ -822,7 +853,8 @@ class TalentGraph:
             seeds.append(self._row_of(f"enterprise:{need.enterprise_id}"))
         restart = np.zeros(csr.adj.shape[0], dtype=np.float32)
         restart[seeds] = alpha / len(seeds)
-        return self._memo_put(key, solve_ppr(restart, csr.split, (csr.walk_top, csr.walk_bottom), alpha, iters, tol))
+        walks, start = (csr.walk_top, csr.walk_bottom), self._warm_start(key)
+        return self._memo_put(key, solve_ppr(restart, csr.split, walks, alpha, iters, tol, start=start))
 
     def ppr(
         self,
@@ -887,32 +919,47 @@ class TalentGraph:
         cols = np.concatenate([np.arange(n), parent]).astype(np.int64)
         return sp.csr_array((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(n, n))
 
-    def _concept_weights(self) -> np.ndarray:
-        """Adamic–Adar weight of each concept node: 1 / ln(f), f = how many talents, needs and incubators have it
-        in their concept set (0 where f < 2)."""
-        return self._per_version("aa-weights", self._build_concept_weights)
+    def _children(self) -> sp.csr_array:
+        """The transposed closure: a concept row's row lists itself and the disciplines whose parent it is."""
+        return self._per_version("children", lambda: self._parent_closure().T.tocsr())
 
-    def _build_concept_weights(self) -> np.ndarray:
-        csr = self._csr()
-        owners = np.flatnonzero(np.isin(csr.kinds, _OWNERS))
-        freq = np.asarray(self._concepts(owners).sum(axis=0)).ravel()
-        weights = np.divide(1.0, np.log(np.maximum(freq, 1.0)), out=np.zeros(len(freq)), where=freq >= 2)
-        return weights.astype(np.float32)
+    def _aa_weights(self, cols: np.ndarray) -> np.ndarray:
+        """Adamic–Adar weight of concept rows ``cols``: 1 / ln(f), f = how many talents, needs and incubators hold
+        the concept in their concept set (linked to it, or to a discipline whose parent it is); 0 where f < 2. Read
+        from the neighbours of the concept and its child disciplines only: no whole-graph pass after a change (one
+        took ~45 ms at 100k talents, paid by the first ranking after every write)."""
+        csr, children = self._csr(), self._children()
+        freq = np.zeros(len(cols), np.float32)
+        for i, c in enumerate(cols):
+            neigh = _neighbours(csr.adj, children.indices[children.indptr[c] : children.indptr[c + 1]])
+            freq[i] = len(np.unique(neigh[_OWNER[csr.kinds[neigh]]]))
+        return np.divide(1.0, np.log(np.maximum(freq, 1.0)), out=np.zeros(len(freq)), where=freq >= 2).astype(
+            np.float32
+        )
 
-    def _all_concepts(self) -> sp.csr_array:
-        """``_concepts`` of every CSR row, cached per graph version so a request only gathers rows."""
-        return self._per_version("concepts", lambda: self._concepts(np.arange(self._csr().adj.shape[0])))
+    def _need_concepts(self, need_id: str) -> tuple[np.ndarray, np.ndarray]:
+        """The need's concept set (sorted CSR rows) and each concept's Adamic–Adar weight, per need and version."""
+        key = ("need-concepts", need_id)
+        if (hit := self._memo_get(key)) is None:
+            self._need_record(need_id)
+            cols = np.sort(self._concepts(np.array([self._row_of(f"need:{need_id}")])).indices)
+            hit = self._memo_put(key, (cols, self._aa_weights(cols)))
+        return hit
 
     def _shared(self, need_id: str, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(common neighbours, Adamic–Adar) of the need with each row, from one gather of concept rows."""
-        self._need_record(need_id)
-        known = rows >= 0
-        concepts = self._all_concepts()
-        need_row = concepts[[self._row_of(f"need:{need_id}")]].toarray().ravel()
-        weights = np.stack([need_row, need_row * self._concept_weights()], axis=1).astype(np.float32)
-        out = np.zeros((len(rows), 2), dtype=np.float32)
-        out[known] = concepts[rows[known]] @ weights
-        return out[:, 0], out[:, 1]
+        """(common neighbours, Adamic–Adar) of the need with each row: the rows' concepts matched against the
+        need's."""
+        cols, weights = self._need_concepts(need_id)
+        known = np.flatnonzero(rows >= 0)
+        out = np.zeros((2, len(rows)), dtype=np.float32)
+        if len(cols) and len(known):
+            concepts = self._concepts(rows[known])
+            at = np.minimum(np.searchsorted(cols, concepts.indices), len(cols) - 1)
+            hit = cols[at] == concepts.indices
+            owner = np.repeat(np.arange(len(known)), np.diff(concepts.indptr))[hit]
+            out[0, known] = np.bincount(owner, minlength=len(known))
+            out[1, known] = np.bincount(owner, weights[at[hit]], minlength=len(known))
+        return out[0], out[1]
 
     def common_neighbours(self, need_id: str, talent_ids: Sequence[str]) -> np.ndarray:
         """How many concepts need and talent share. A node's concept set is the skills and disciplines it links to
@@ -935,17 +982,29 @@ class TalentGraph:
         return self._memo_put(key, hops.astype(np.int8) if cap < 127 else hops)
 
     def _hops(self, start: np.ndarray, cap: int) -> np.ndarray:
-        """Hops from the nearest of the ``start`` CSR rows to every row, by a capped BFS; ``cap + 1`` beyond."""
+        """Hops from the nearest of the ``start`` CSR rows to every row, by a capped BFS; ``cap + 1`` beyond.
+
+        Each step reads the fewer edges: the frontier's (which rows does it reach?) or, once the frontier holds most
+        of the graph, the unvisited rows' (which of them touch it?). At 100k talents a need's routes reach 80 % of
+        the rows in four hops; the last two steps then read a fifth of the edges (10 → 5 ms)."""
         csr = self._csr()
-        dist = np.full(csr.adj.shape[0], cap + 1, dtype=np.float32)
+        adj, degree = csr.adj, np.diff(csr.adj.indptr)
+        dist = np.full(adj.shape[0], cap + 1, dtype=np.float32)
         frontier = start
         dist[frontier] = 0
         for hop in range(1, cap + 1):
             if not len(frontier):
                 break
-            reached = np.zeros(len(dist), dtype=bool)
-            reached[_neighbours(csr.adj, frontier)] = True
-            frontier = np.flatnonzero(reached & (dist > hop))
+            unvisited = np.flatnonzero(dist > hop)
+            if degree[frontier].sum() <= degree[unvisited].sum():
+                reached = np.zeros(len(dist), dtype=bool)
+                reached[_neighbours(adj, frontier)] = True
+                frontier = np.flatnonzero(reached & (dist > hop))
+            else:
+                touches = dist[_neighbours(adj, unvisited)] == hop - 1
+                hit = np.zeros(len(unvisited), dtype=bool)
+                hit[np.repeat(np.arange(len(unvisited)), degree[unvisited])[touches]] = True
+                frontier = unvisited[hit]
             dist[frontier] = hop
         return dist
 
@@ -974,9 +1033,9 @@ class TalentGraph:
         if (linked := self._memo_get(key)) is None:
             csr = self._csr()
             matching = [self._row_of(v) for v in self.matching_incubators(self._need_record(need_id)) if v in self]
-            mask = np.zeros(csr.adj.shape[0], dtype=np.float32)
-            mask[matching] = 1.0
-            linked = self._memo_put(key, csr.adj @ mask > 0)  # bool: read back as 0.0 / 1.0 by ``_take``
+            linked = np.zeros(csr.adj.shape[0], dtype=bool)  # bool: read back as 0.0 / 1.0 by ``_take``
+            linked[_neighbours(csr.adj, np.array(matching, dtype=np.int64))] = True  # their edges, not all of them
+            self._memo_put(key, linked)
         return self._take(linked, rows)
 
     def incubator_route(self, need_id: str, talent_ids: Sequence[str]) -> np.ndarray:
@@ -986,8 +1045,8 @@ class TalentGraph:
 
     def features(self, need_id: str, talent_ids: Sequence[str]) -> dict[str, np.ndarray]:
         """All graph numbers for one need and its candidates, under stable names, each float32 aligned with
-        ``talent_ids``. PPR and route distances (per need) and the Adamic–Adar weights are whole-graph passes, cached
-        until the graph changes; the rest costs about a millisecond per 500 candidates."""
+        ``talent_ids``. PPR, route distances and incubator links are whole-graph passes per need, cached until the
+        graph changes; the rest gathers the candidates' rows."""
         rows = self._rows(talent_ids)
         common, adamic_adar = self._shared(need_id, rows)
         return {
@@ -1047,14 +1106,7 @@ class TalentGraph:
         and incubators hold the concept in their concept set (linked to it, or to a discipline whose parent it
         is); no whole-graph pass, so it stays cheap right after a change."""
         csr = self._csr()
-        out = np.zeros(len(concepts), np.float32)
-        for i, c in enumerate(concepts):
-            nodes = [c, *(d for d in self.neighbours(c, NodeType.discipline) if _up(d) == c)]
-            rows = csr.pos[[self._number[v] for v in nodes]]
-            neigh = _neighbours(csr.adj, rows[rows >= 0])
-            f = len(np.unique(neigh[np.isin(csr.kinds[neigh], _OWNERS)]))
-            out[i] = 1.0 / np.log(f) if f >= 2 else 0.0
-        return out
+        return self._aa_weights(csr.pos[[self._number[v] for v in concepts]])
 
     def features_to(self, talent_id: str, needs: NeedLinks, sel: np.ndarray) -> dict[str, np.ndarray]:
         """``features`` turned around: the graph numbers of one talent against rows ``sel`` of ``needs``, from one
@@ -1105,10 +1157,9 @@ class TalentGraph:
     # ---------------------------------------------------------------- per-version memo
 
     def _per_version(self, key: str, build: Callable[[], object]):
-        """A whole-graph result (the discipline closure, Adamic–Adar weights, every row's concepts), one per graph
-        version, kept apart from the per-need memo and never evicted: sized by the graph (every row's concepts are
-        ~120 MB at 1M talents, more than ``MEMO_BYTES``, and were dropped and rebuilt per ranking there) and read by
-        every ranking."""
+        """A whole-graph result (the discipline closure and its transpose), one per graph version, kept apart from the
+        per-need memo and never evicted: read by every ranking, and sized by the graph, so a bound on per-need
+        results must not drop it (every row's concepts, kept here once, were ~120 MB at 1M talents)."""
         self._csr()  # clears them when the graph changed
         if (hit := self._whole.get(key)) is None:
             hit = self._whole.setdefault(key, build())  # two first readers: both get the one stored first
@@ -1159,7 +1210,9 @@ def _neighbours(adj: sp.csr_array, rows: np.ndarray) -> np.ndarray:
     return adj.indices[offsets + np.arange(int(lens.sum()))]
 
 
-def solve_ppr(restart: np.ndarray, split: int, walks: tuple, alpha: float, iters: int, tol: float) -> np.ndarray:
+def solve_ppr(
+    restart: np.ndarray, split: int, walks: tuple, alpha: float, iters: int, tol: float, start: np.ndarray | None = None
+) -> np.ndarray:
     """``x = (1 - alpha) W x + restart`` by conjugate gradients, W = A D⁻¹ (``walks`` its two row blocks).
 
     Rows ``[:split]`` never link among themselves, so x[:split] = restart[:split] + (1 - alpha) W_top x and the
@@ -1167,9 +1220,10 @@ def solve_ppr(restart: np.ndarray, split: int, walks: tuple, alpha: float, iters
     symmetric positive definite in the inner product weighted by 1 / degree (A symmetric; eigenvalues ≥ alpha).
     Gauss–Seidel shrinks the error by (1 - alpha)² = 0.72 a step; CG by ~(√κ - 1) / (√κ + 1) ≤ 0.31 (κ ≤
     1 / (1 - (1 - alpha)²)), so ~3× fewer products for the same error. Stops after ``iters`` steps or when the
-    weighted residual falls below ``tol`` times its start. A need's walk reaches every talent within a few hops
-    through shared skills (measured: a local push reaching 99 % of the top 300 touched 6× the graph's edges), so
-    the cost stays one product over the graph a step."""
+    weighted residual falls below ``tol`` times the right-hand side's, the same bound from zero or from ``start``
+    (an earlier solution: one more product, and a few steps where a change moved it little). A need's walk
+    reaches every talent within a few hops through shared skills (measured: a local push reaching 99 % of the top
+    300 touched 6× the graph's edges), so the cost stays one product over the graph a step."""
     top, bottom = walks
     keep = np.float32(1.0 - alpha)
     weight = 1.0 / np.maximum(np.diff(bottom.indptr), 1).astype(np.float64)
@@ -1182,10 +1236,14 @@ def solve_ppr(restart: np.ndarray, split: int, walks: tuple, alpha: float, iters
         x[:split] = keep * (top @ x)  # top's columns are all ≥ split: x[:split] is never read
         return v - keep * (bottom @ x)
 
-    y = np.zeros_like(rhs)
-    r, p = rhs.copy(), rhs.copy()
-    rr = float((r * weight * r).sum())  # not np.dot: BLAS threads cost ms under load
-    stop = tol * tol * rr
+    stop = tol * tol * float((rhs * weight * rhs).sum())  # not np.dot: BLAS threads cost ms under load
+    if start is None:
+        y, r = np.zeros_like(rhs), rhs.copy()
+    else:
+        y = start[split:].astype(np.float32)
+        r = rhs - apply(y)
+    p = r.copy()
+    rr = float((r * weight * r).sum())
     for _ in range(iters):
         if rr <= stop:
             break

@@ -628,33 +628,112 @@ def test_the_memo_is_bounded_by_bytes_least_recently_used_out_with_the_same_valu
 
 
 def test_whole_graph_results_are_kept_per_version_outside_the_per_need_bound(monkeypatch):
-    """Every row's concepts outgrow ``MEMO_BYTES`` at 1M talents (~120 MB): bounded with the per-need results, they
-    were dropped by the next need's PPR and rebuilt by every ranking. They stay for the graph's version, and go
-    with it."""
+    """Whole-graph results are sized by the graph, not the need: bounded with the per-need results they would be
+    dropped by the next need's PPR and rebuilt by every ranking (every row's concepts, once kept there, were ~120 MB
+    at 1M talents). They stay for the graph's version, and go with it."""
     monkeypatch.setattr(graph_module, "MEMO_BYTES", 1)  # room for no per-need result beside the newest
     world = city_world()
     g = TalentGraph.build(**world)
     ids = sorted(n.partition(":")[2] for n, d in g.to_networkx().nodes(data=True) if d["type"] == "talent")
     needs = [n.id for n in world["needs"]]
     g.features(needs[0], ids)
-    kept = {key: g._per_version(key, lambda: None) for key in ("closure", "aa-weights", "concepts")}
+    kept = {key: g._per_version(key, lambda: None) for key in ("closure", "children")}
     assert all(v is not None for v in kept.values())
     for n in needs[1:] + needs[:1]:
         g.features(n, ids)
         assert len(g._memo) == 1  # the per-need bound holds
     assert all(g._per_version(key, lambda: None) is value for key, value in kept.items())  # never rebuilt
     g.add_need(world["needs"][0].model_copy(update={"id": "fresh"}))  # a new version
-    assert g._per_version("concepts", lambda: "rebuilt") == "rebuilt"
+    assert g._per_version("children", lambda: "rebuilt") == "rebuilt"
 
 
 def test_per_need_routes_and_incubator_links_are_memoised_compactly_with_the_same_values():
     g = TalentGraph.build(**city_world())
     ids = sorted(n.partition(":")[2] for n, d in g.to_networkx().nodes(data=True) if d["type"] == "talent")
     f = g.features("n1", ids)
-    kinds = {key[0]: value.dtype for key, value in g._memo.items()}
+    kinds = {key[0]: value.dtype for key, value in g._memo.items() if key[0] != "need-concepts"}
     assert kinds["route"] == np.int8 and kinds["incubator"] == np.bool_ and kinds["ppr"] == np.float32
     assert f["graph_route_length"].dtype == np.float32 and f["graph_incubator_route"].dtype == np.float32
     wide = g.route_length("n1", ids, cap=200)  # a cap past int8 keeps float32 hops
     assert any(v.dtype == np.float32 for key, v in g._memo.items() if key[0] == "route")
     np.testing.assert_array_equal(f["graph_route_length"], np.minimum(wide, ROUTE_CAP + 1))
     assert set(f["graph_incubator_route"].tolist()) <= {0.0, 1.0}
+
+
+def _skill_world(talents: int, seed: int) -> dict[str, list]:
+    """Talents with two to four of 40 skills (popular ones more often), needs at five enterprises on two platforms."""
+    rng = np.random.default_rng(seed)
+    popularity = 1.0 / np.arange(1, 41)
+    draw = lambda k: [f"s{i}" for i in rng.choice(40, k, replace=False, p=popularity / popularity.sum())]  # noqa: E731
+    return {
+        "platforms": [Platform(id=f"p{i}", name=f"P{i}") for i in range(2)],
+        "enterprises": [Enterprise(id=f"e{i}", name=f"E{i}", platform_id=f"p{i % 2}") for i in range(5)],
+        "needs": [Need(id=f"n{i}", title="x", enterprise_id=f"e{i % 5}", required_skills=draw(3)) for i in range(12)],
+        "talents": [talent(f"t{i}", skills=draw(int(rng.integers(2, 5)))) for i in range(talents)],
+    }
+
+
+def test_ppr_after_a_write_starts_from_the_need_s_last_vector(monkeypatch):
+    """A write moves a need's PPR little: the next solve starts from the vector of the version before (the
+    memo keeps it, in its bound) and reaches the same tolerance in fewer products."""
+    calls = []
+
+    def counted(restart, split, walks, *args, start=None):
+        _Counted.products = 0
+        out = solve_ppr(restart, split, tuple(_Counted(w) for w in walks), *args, start=start)
+        calls.append((start is not None, _Counted.products))
+        return out
+
+    monkeypatch.setattr(graph_module, "solve_ppr", counted)
+    world = _skill_world(1_500, seed=1)
+    g = TalentGraph.build(**world)
+    ids = [t.id for t in world["talents"]]
+    before = g.ppr("n0", ids)
+    for i in (3, 70, 500):  # three talents take other skills
+        g.add_talent(talent(f"t{i}", skills=["s1", "s39"]))
+    g.settle()  # as a writer does: the new version's adjacency, the old vectors kept as warm starts
+    assert ("ppr-warm", "n0", PPR_ALPHA, PPR_STEPS, PPR_RTOL, False) in g._memo
+    assert g._memo_bytes == sum(map(graph_module._nbytes, g._memo.values()))
+    warm = g.ppr("n0", ids)
+    (cold_start, cold_products), (warm_start, warm_products) = calls
+    assert not cold_start and warm_start and warm_products < cold_products
+    exact = g.ppr("n0", ids, iters=500, tol=1e-9)  # a key of its own: solved from zero
+    np.testing.assert_allclose(warm, exact, atol=1e-4 * exact.max())
+    assert np.abs(before - exact).max() > 1e-3 * exact.max()  # the writes did move it
+
+
+def test_ppr_after_compaction_solves_from_zero_with_the_same_values(monkeypatch):
+    """Compaction renumbers nodes, so a kept vector would sit on the wrong rows: it is dropped."""
+    starts = []
+    real = graph_module.solve_ppr
+    monkeypatch.setattr(graph_module, "solve_ppr", lambda *a, start=None: starts.append(start) or real(*a, start=start))
+    talents = [talent(f"t{i}", skills=[f"s{i % 50}", "common"]) for i in range(1_100)]
+    needs = [Need(id="n1", title="x", required_skills=["s3", "common"], enterprise_id="e1")]
+    g = TalentGraph.build(talents=talents, needs=needs)
+    g.ppr("n1", ["t1"])
+    g.add_talent(talents[7])
+    g.ppr("n1", ["t1"])
+    epoch = g.epoch
+    for i in range(600):
+        g.add_talent(talents[i])  # replace with itself: the next version compacts
+    got = g.ppr("n1", [t.id for t in talents])
+    assert g.epoch == epoch + 1 and [s is not None for s in starts] == [False, True, False]
+    want = TalentGraph.build(talents=talents, needs=needs).ppr("n1", [t.id for t in talents])
+    np.testing.assert_allclose(got, want, atol=1e-6 * want.max())
+
+
+def test_route_lengths_equal_a_breadth_first_search_whichever_side_each_step_reads():
+    """The BFS reads the frontier's edges, or the unvisited rows' once the frontier is the larger side (here from
+    the third hop: the talents); both give networkx's hop counts."""
+    world = _skill_world(800, seed=2)
+    g = TalentGraph.build(**world)
+    ids = [t.id for t in world["talents"]] + ["ghost"]
+    nxg = g.to_networkx()
+    for need in world["needs"][:5]:
+        targets = g.route_targets(need)
+        hops = nx.multi_source_dijkstra_path_length(nxg, targets, cutoff=ROUTE_CAP)
+        want = [hops.get(f"talent:{i}", ROUTE_CAP + 1) for i in ids]
+        assert g.route_length(need.id, ids).tolist() == want
+        assert set(want) >= {3, 5}  # near and far talents both
+    g.remove_talent("t5")  # a change, and a talent reached from it
+    assert g.route_length("n0", ["t5"]).tolist() == [ROUTE_CAP + 1]
