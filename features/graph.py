@@ -271,14 +271,28 @@ class _Csr:
     """The adjacency of one graph version in CSR row order (record side first), with what the numbers need."""
 
     version: int
-    adj: sp.csr_array  # float32, symmetric, 1 per edge
+    adj: sp.csr_array  # the adjacency's pattern (symmetric) holding the walk W = A D⁻¹: 1 / degree of the column
     pos: np.ndarray  # node number -> CSR row (-1 for removed nodes)
     kinds: np.ndarray  # CSR row -> NodeType code
     split: int  # rows [0, split) are the record side
-    walk_top: sp.csr_array  # rows [0, split) of adj @ diag(1/degree)
-    walk_bottom: sp.csr_array  # rows [split, n) of the same
     order: np.ndarray  # CSR row -> node number
     talent_rows: np.ndarray  # CSR rows of all talents
+
+    def walks(self) -> tuple[sp.csr_array, sp.csr_array]:
+        """W's rows ``[0, split)`` and ``[split, n)``, views of ``adj``'s arrays: kept as their own arrays they were
+        a second copy of the graph's edges in memory and, pickled apart from ``adj``, in every snapshot."""
+        adj, split, n = self.adj, self.split, self.adj.shape[0]
+        cut = adj.indptr[split]
+        return (_csr_view(adj.data[:cut], adj.indices[:cut], adj.indptr[: split + 1], (split, n)),
+                _csr_view(adj.data[cut:], adj.indices[cut:], adj.indptr[split:] - cut, (n - split, n)))  # fmt: skip
+
+
+def _csr_view(data: np.ndarray, indices: np.ndarray, indptr: np.ndarray, shape: tuple[int, int]) -> sp.csr_array:
+    """A CSR matrix over these arrays as they are: scipy's constructor copies a view of less than half its base
+    (``_prune_array``), which would copy half the graph's edges at every solve."""
+    m = sp.csr_array(shape, dtype=data.dtype)
+    m.data, m.indices, m.indptr = data, indices, indptr
+    return m
 
 
 class TalentGraph:
@@ -753,7 +767,7 @@ class TalentGraph:
         adj = sp.csr_array((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(n, n))
         degree = np.diff(adj.indptr).astype(np.float32)
         inv = np.divide(1.0, degree, out=np.zeros_like(degree), where=degree > 0)
-        walk, cut = inv[adj.indices], adj.indptr[split]
+        np.take(inv, adj.indices, out=adj.data)  # the walk in place of the ones: one array fewer, ~62 MB at 1M
         kinds = kinds_all[order]
         self._csr_cache = _Csr(
             version=self._version,
@@ -761,8 +775,6 @@ class TalentGraph:
             pos=pos,
             kinds=kinds,
             split=split,
-            walk_top=sp.csr_array((walk[:cut], adj.indices[:cut], adj.indptr[: split + 1]), shape=(split, n)),
-            walk_bottom=sp.csr_array((walk[cut:], adj.indices[cut:], adj.indptr[split:] - cut), shape=(n - split, n)),
             order=order,
             talent_rows=np.flatnonzero(kinds == _NCODE[NodeType.talent]),
         )
@@ -853,7 +865,7 @@ class TalentGraph:
             seeds.append(self._row_of(f"enterprise:{need.enterprise_id}"))
         restart = np.zeros(csr.adj.shape[0], dtype=np.float32)
         restart[seeds] = alpha / len(seeds)
-        walks, start = (csr.walk_top, csr.walk_bottom), self._warm_start(key)
+        walks, start = self._walks(), self._warm_start(key)
         return self._memo_put(key, solve_ppr(restart, csr.split, walks, alpha, iters, tol, start=start))
 
     def ppr(
@@ -918,6 +930,9 @@ class TalentGraph:
         rows = np.concatenate([np.arange(n), child]).astype(np.int64)
         cols = np.concatenate([np.arange(n), parent]).astype(np.int64)
         return sp.csr_array((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(n, n))
+
+    def _walks(self) -> tuple[sp.csr_array, sp.csr_array]:
+        return self._per_version("walks", self._csr().walks)
 
     def _children(self) -> sp.csr_array:
         """The transposed closure: a concept row's row lists itself and the disciplines whose parent it is."""
@@ -1091,7 +1106,7 @@ class TalentGraph:
         t = self._row_of(f"talent:{talent_id}")
         restart = np.zeros(csr.adj.shape[0], dtype=np.float32)
         restart[t] = alpha
-        x = solve_ppr(restart, csr.split, (csr.walk_top, csr.walk_bottom), alpha, iters, tol)
+        x = solve_ppr(restart, csr.split, self._walks(), alpha, iters, tol)
         degree = np.diff(csr.adj.indptr).astype(np.float32)
         y = np.divide(x * degree[t], degree, out=np.zeros_like(x), where=degree > 0)
         y[t] = x[t]  # an isolated talent: its own restart mass, the rest 0
@@ -1157,9 +1172,10 @@ class TalentGraph:
     # ---------------------------------------------------------------- per-version memo
 
     def _per_version(self, key: str, build: Callable[[], object]):
-        """A whole-graph result (the discipline closure and its transpose), one per graph version, kept apart from the
-        per-need memo and never evicted: read by every ranking, and sized by the graph, so a bound on per-need
-        results must not drop it (every row's concepts, kept here once, were ~120 MB at 1M talents)."""
+        """A whole-graph result (the discipline closure and its transpose, the walk's blocks), one per graph
+        version, kept apart from the per-need memo and never evicted: read by every ranking, and sized by the
+        graph, so a bound on per-need results must not drop it (every row's concepts, kept here once, were ~120 MB
+        at 1M talents)."""
         self._csr()  # clears them when the graph changed
         if (hit := self._whole.get(key)) is None:
             hit = self._whole.setdefault(key, build())  # two first readers: both get the one stored first

@@ -365,8 +365,9 @@ def test_ppr_top_is_kept_per_graph_version_and_handed_out_as_copies():
 def test_ppr_is_a_probability_vector_and_matches_a_dense_solve():
     g = TalentGraph.build(**city_world())
     csr = g._csr()
-    a = csr.adj.toarray().astype(np.float64)
+    a = (csr.adj.toarray() > 0).astype(np.float64)  # the pattern is the adjacency
     walk = a / np.maximum(a.sum(axis=0), 1)[None, :]
+    np.testing.assert_allclose(csr.adj.toarray(), walk, rtol=1e-6)  # its values the walk
     seed = np.zeros(len(a))
     seed[csr.pos[g._number["need:n1"]]] = 1.0
     exact = np.linalg.solve(np.eye(len(a)) - 0.85 * walk, 0.15 * seed)
@@ -384,7 +385,7 @@ def test_ppr_with_its_defaults_matches_networkx_pagerank():
     restarting at the need alone and at the need and its enterprise (a seed on the concept side of the split)."""
     g = TalentGraph.build(**city_world())
     csr = g._csr()
-    G = nx.from_scipy_sparse_array(csr.adj)
+    G = nx.from_scipy_sparse_array((csr.adj > 0).astype(np.float32))  # the adjacency (its values are the walk)
     need, enterprise = csr.pos[g._number["need:n1"]], csr.pos[g._number["enterprise:e1"]]
     for seeds, with_enterprise in (({need: 1.0}, False), ({need: 0.5, enterprise: 0.5}, True)):
         want = nx.pagerank(G, alpha=1 - PPR_ALPHA, personalization=seeds, tol=1e-12, max_iter=1000)
@@ -737,3 +738,17 @@ def test_route_lengths_equal_a_breadth_first_search_whichever_side_each_step_rea
         assert set(want) >= {3, 5}  # near and far talents both
     g.remove_talent("t5")  # a change, and a talent reached from it
     assert g.route_length("n0", ["t5"]).tolist() == [ROUTE_CAP + 1]
+
+
+def test_the_walk_is_the_adjacency_s_values_and_its_blocks_are_views_through_a_pickle():
+    """W = A D⁻¹ is stored once, as the adjacency's values; its two row blocks are views of them, in a process
+    and after a snapshot's pickle (kept apart, each was another copy of the edges, ~124 MB at 1M talents)."""
+    import pickle
+
+    built = TalentGraph.build(**city_world())._csr()
+    for csr in (built, pickle.loads(pickle.dumps(built, protocol=5))):
+        top, bottom = csr.walks()
+        assert all(np.shares_memory(block.data, csr.adj.data) for block in (top, bottom))
+        assert all(np.shares_memory(block.indices, csr.adj.indices) for block in (top, bottom))
+        np.testing.assert_array_equal(sp.vstack([top, bottom]).toarray(), csr.adj.toarray())
+    assert not hasattr(csr, "walk_top")
