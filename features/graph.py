@@ -739,9 +739,12 @@ class TalentGraph:
         """Re-assemble the adjacency and the edge index now if the graph changed (a writer, before readers come: they
         would each rebuild them, and the rebuild may compact the node arrays they read). A built graph is settled, so
         a snapshot holds a current edge index: at 1M talents indexing 7.7M edges takes ~2 s, which a restart's first
-        write or incubator ranking would otherwise pay."""
+        write or incubator ranking would otherwise pay. The whole-graph results every ranking and alert match reads
+        (``_per_version``: the walk's blocks, the discipline closure and its transpose) are built now too."""
         self._csr()
         self._edge_index()
+        self._walks()
+        self._children()
 
     def _csr(self) -> _Csr:
         """The CSR adjacency of the current version, re-assembled from the edge arrays when the graph changed."""

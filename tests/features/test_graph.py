@@ -752,3 +752,16 @@ def test_the_walk_is_the_adjacency_s_values_and_its_blocks_are_views_through_a_p
         assert all(np.shares_memory(block.indices, csr.adj.indices) for block in (top, bottom))
         np.testing.assert_array_equal(sp.vstack([top, bottom]).toarray(), csr.adj.toarray())
     assert not hasattr(csr, "walk_top")
+
+
+def test_a_writer_s_settle_builds_what_every_reader_would():
+    """After a change, ``settle`` (the writer, under its lock) builds the adjacency and the whole-graph results, so
+    the first ranking or alert match after a write finds them."""
+    world = city_world()
+    g = TalentGraph.build(**world)
+    g.add_talent(talent("tw", skills=["rust"]))
+    g.settle()
+    version = g._csr_cache.version
+    assert version == g._version and {"walks", "closure", "children"} <= set(g._whole)
+    g.common_neighbours(world["needs"][0].id, ["tw"])
+    assert g._csr_cache.version == version
