@@ -127,7 +127,7 @@ every personalized PageRank solve here (``solve_ppr``)."""
 MEMO_BYTES = 64 << 20
 """Bytes of per-need results kept between graph changes, least recently used dropped first: PPR (float32, a value
 per node), routes (int8), incubator links (bool), the PPR's top talents and the need's concepts — ~0.8 MB a need at
-100k talents, so ~70 needs, and ~6 MB a need at 1M — and, across a change, each need's last PPR vector with its row
+100k talents, so ~70 needs, and ~6–8 MB a need at 1M — and, across a change, each need's last PPR vector with its row
 order (the next solve's start). Bounded by bytes, not entries: a count bound of 640 entries held ~130 MB at 100k and
 would hold ~1.3 GB at 1M. The whole-graph results (``TalentGraph._per_version``) are kept apart, outside the bound.
 A server sets it from ``TALENTMATCH_GRAPH_MEMO_BYTES`` (``bound_memo``)."""
