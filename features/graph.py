@@ -936,6 +936,7 @@ class TalentGraph:
         return sp.csr_array((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(n, n))
 
     def _walks(self) -> tuple[sp.csr_array, sp.csr_array]:
+        """The walk's two row blocks for ``solve_ppr`` (``_Csr.walks``), assembled once per version."""
         return self._per_version("walks", self._csr().walks)
 
     def _children(self) -> sp.csr_array:
