@@ -993,10 +993,11 @@ class TalentGraph:
         return self._shared(need_id, self._rows(talent_ids))[1]
 
     def _route_distances(self, need_id: str, cap: int) -> np.ndarray:
-        key = ("route", need_id, cap)
+        """Cached per route targets, not per need: an enterprise's needs share one BFS."""
+        targets = self.route_targets(self._need_record(need_id))
+        key = ("route", tuple(targets), cap)
         if (hit := self._memo_get(key)) is not None:
             return hit
-        targets = self.route_targets(self._need_record(need_id))
         start = np.array([self._row_of(v) for v in targets], dtype=np.int64)
         hops = self._hops(start, cap)  # kept as small integers: a quarter of the memo's float32 (exact, cap < 127)
         return self._memo_put(key, hops.astype(np.int8) if cap < 127 else hops)

@@ -615,7 +615,7 @@ def test_the_memo_is_bounded_by_bytes_least_recently_used_out_with_the_same_valu
     want = {n: g.features(n, ids) for n in needs}  # the default bound holds all of them
     nbytes = graph_module._nbytes
     per_need = sum(nbytes(v) for k, v in g._memo.items() if k[1:2] == ("m0",))
-    assert per_need and len({k[1] for k in g._memo}) == len(needs)
+    assert per_need and {k[1] for k in g._memo if isinstance(k[1], str)} == set(needs)  # routes: per enterprise
 
     monkeypatch.setattr(graph_module, "MEMO_BYTES", int(2.5 * per_need))  # two or three needs' worth
     bounded = TalentGraph.build(**world)
@@ -659,6 +659,17 @@ def test_per_need_routes_and_incubator_links_are_memoised_compactly_with_the_sam
     assert any(v.dtype == np.float32 for key, v in g._memo.items() if key[0] == "route")
     np.testing.assert_array_equal(f["graph_route_length"], np.minimum(wide, ROUTE_CAP + 1))
     assert set(f["graph_incubator_route"].tolist()) <= {0.0, 1.0}
+
+
+def test_an_enterprises_needs_share_one_route_search():
+    world = city_world()
+    g = TalentGraph.build(**world)
+    ids = sorted(n.partition(":")[2] for n, d in g.to_networkx().nodes(data=True) if d["type"] == "talent")
+    g.add_need(world["needs"][0].model_copy(update={"id": "n1-bis", "required_skills": ["CRISPR"]}))
+    first = g.route_length("n1", ids)
+    np.testing.assert_array_equal(g.route_length("n1-bis", ids), first)
+    assert (first < ROUTE_CAP + 1).any()
+    assert sum(key[0] == "route" for key in g._memo) == 1  # one BFS for both needs of e1
 
 
 def _skill_world(talents: int, seed: int) -> dict[str, list]:
