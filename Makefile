@@ -7,6 +7,7 @@ DEMO_DIR ?= data/demo
 DEMO_TALENTS ?= 5000
 DEMO_DUPLICATES ?= 0
 DEMO_RELATIONS ?= 0.02
+TEST_WORKERS ?= auto
 
 .PHONY: install system-deps demo test test-fast lint notebooks-strip bench clean
 
@@ -44,10 +45,10 @@ demo: install
 test: install system-deps
 	$(BIN)/lint-imports
 	$(BIN)/ruff check .
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadscope
 
 test-fast: install
-	$(BIN)/pytest -q -m "not slow and not postgres"
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadscope -m "not slow and not postgres"
 
 lint: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/lint-imports
