@@ -5,7 +5,10 @@ loads its champion without importing LightGBM's Python package and scikit-learn 
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -97,8 +100,30 @@ class Scorer:
         X = _check_width(X)
         if len(X) == 0:  # a need whose every candidate a rule removed (LightGBM divides by the row count)
             return np.zeros((0, X.shape[1] + 1), dtype=np.float32)
-        contrib = self.booster.predict(X, pred_contrib=True, num_threads=1)  # one thread: see _predict
+        helpers, threads = _explainers()
+        if helpers is None or len(X) < SPLIT_ROWS:
+            contrib = self.booster.predict(X, pred_contrib=True, num_threads=1)  # one thread: see _predict
+        else:  # row chunks on threads, not OpenMP: LightGBM's C call releases the GIL, and threads never spin-wait
+            first, *rest = np.array_split(X, threads + 1)
+            later = [helpers.submit(self.booster.predict, part, pred_contrib=True, num_threads=1) for part in rest]
+            contrib = np.vstack([self.booster.predict(first, pred_contrib=True, num_threads=1),
+                                 *(f.result() for f in later)])  # fmt: skip
         return np.asarray(contrib, dtype=np.float32).reshape(len(X), -1)
+
+
+SPLIT_ROWS = 4
+"""Rows explained in one call below this: TreeSHAP costs ~0.6 ms a row with a champion of 100 trees × 31 leaves,
+a hand-off to a helper thread ~0.05 ms."""
+
+
+@cache
+def _explainers() -> tuple[ThreadPoolExecutor | None, int]:
+    """Threads that explain rows beside the caller, one per further core (at most 3): a first ranking's 20 cards
+    took 12.9 ms of TreeSHAP on one core, 6.8 ms split over two (the same values). Under load they take no more CPU
+    than one thread would; OpenMP's threads (``num_threads=2``) were as fast alone but spin-wait on busy cores."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    threads = min(cores, 4) - 1
+    return (ThreadPoolExecutor(threads, "talentmatch-explain") if threads else None), threads
 
 
 def _predict(booster: Any, X: np.ndarray) -> np.ndarray:

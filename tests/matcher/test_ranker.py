@@ -134,3 +134,35 @@ def test_monotone_option_holds_the_schema_directions():
     assert np.all(np.diff(tied) >= 0)
     assert "monotone_constraints" not in LambdaRankModel()._lgb_params(4)
     assert LambdaRankModel(monotone=True)._lgb_params(4)["monotone_constraints"] == SCHEMA.monotone
+
+
+def test_a_pages_rows_are_explained_on_two_threads_with_the_values_of_one_call(fitted, monkeypatch):
+    """TreeSHAP runs in LightGBM's C library without the GIL: a page's rows are split over a helper thread (half the
+    wait on an idle second core) and come back in order, equal to one call over them all."""
+    import os
+    import threading
+
+    import matcher.scorer as scorer_module
+
+    X, _, _ = synthetic(2, seed=5)
+    calls: list[tuple[int, int]] = []
+
+    class Recording:
+        def predict(self, rows, **kw):
+            calls.append((threading.get_ident(), len(rows)))
+            return fitted.booster_.predict(rows, **kw)
+
+    scorer = Scorer.from_model(fitted, "7", NO_ENCODER)
+    whole = fitted.booster_.predict(X, pred_contrib=True, num_threads=1).astype(np.float32)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)  # two cores, whatever runs this
+    scorer_module._explainers.cache_clear()
+    try:
+        monkeypatch.setattr(scorer, "booster", Recording())
+        got, few = scorer.contributions(X), scorer.contributions(X[: scorer_module.SPLIT_ROWS - 1])
+    finally:
+        scorer_module._explainers.cache_clear()
+    np.testing.assert_array_equal(got, whole)
+    np.testing.assert_array_equal(few, whole[: scorer_module.SPLIT_ROWS - 1])
+    split, alone = calls[:2], calls[2:]
+    assert len({thread for thread, _ in split}) == 2 and sum(n for _, n in split) == len(X)
+    assert alone == [(threading.get_ident(), scorer_module.SPLIT_ROWS - 1)]  # too few to hand off
