@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from itertools import repeat
 from pathlib import Path
+from typing import Any
 
 import networkx as nx
 import numpy as np
@@ -330,6 +331,7 @@ class TalentGraph:
         self._csr_cache: _Csr | None = None
         self._memo: OrderedDict[tuple, object] = OrderedDict()  # per-version, per-need results (PPR, routes), LRU
         self._memo_lock = threading.Lock()
+        self._building: dict[tuple, threading.Event] = {}  # memo keys being built now (``_memoised``)
         self._whole: dict[str, object] = {}  # per-version whole-graph results (``_per_version``)
 
     _memo_bytes = 0
@@ -337,10 +339,10 @@ class TalentGraph:
 
     def __getstate__(self) -> dict:
         """Pickled (index snapshots) without the per-version memo: a cache of up to ``MEMO_BYTES``, refilled on use."""
-        return {**self.__dict__, "_memo": OrderedDict(), "_memo_bytes": 0, "_whole": {}}
+        return {**self.__dict__, "_memo": OrderedDict(), "_memo_bytes": 0, "_whole": {}, "_building": {}}
 
     def __setstate__(self, state: dict) -> None:
-        self.__dict__.update({"_whole": {}, **state})  # snapshots pickled before ``_whole`` load too
+        self.__dict__.update({"_whole": {}, "_building": {}, **state})  # older snapshots load too
 
     # ---------------------------------------------------------------- building and incremental changes
 
@@ -861,16 +863,18 @@ class TalentGraph:
         """
         need = self._need_record(need_id)
         key = ("ppr", need_id, alpha, iters, tol, with_enterprise)
-        if (hit := self._memo_get(key)) is not None:
-            return hit
-        csr = self._csr()
-        seeds = [self._row_of(f"need:{need_id}")]
-        if with_enterprise and need.enterprise_id:
-            seeds.append(self._row_of(f"enterprise:{need.enterprise_id}"))
-        restart = np.zeros(csr.adj.shape[0], dtype=np.float32)
-        restart[seeds] = alpha / len(seeds)
-        walks, start = self._walks(), self._warm_start(key)
-        return self._memo_put(key, solve_ppr(restart, csr.split, walks, alpha, iters, tol, start=start))
+
+        def solve() -> np.ndarray:
+            csr = self._csr()
+            seeds = [self._row_of(f"need:{need_id}")]
+            if with_enterprise and need.enterprise_id:
+                seeds.append(self._row_of(f"enterprise:{need.enterprise_id}"))
+            restart = np.zeros(csr.adj.shape[0], dtype=np.float32)
+            restart[seeds] = alpha / len(seeds)
+            walks, start = self._walks(), self._warm_start(key)
+            return solve_ppr(restart, csr.split, walks, alpha, iters, tol, start=start)
+
+        return self._memoised(key, solve)
 
     def ppr(
         self,
@@ -891,9 +895,7 @@ class TalentGraph:
         """The ``k`` talents with most PPR mass from the need (only those with mass > 0), best first. Cached per
         graph version with the vector: selecting them reads every talent's mass (~1.5 ms at 100k), each ranking."""
         key = ("ppr_top", need_id, k, *sorted(ppr_options.items()))
-        if (hit := self._memo_get(key)) is None:
-            hit = self._memo_put(key, self._ppr_top(need_id, k, **ppr_options))
-        ids, scores = hit
+        ids, scores = self._memoised(key, lambda: self._ppr_top(need_id, k, **ppr_options))
         return list(ids), scores.copy()
 
     def _ppr_top(self, need_id: str, k: int, **ppr_options) -> tuple[tuple[str, ...], np.ndarray]:
@@ -959,12 +961,13 @@ class TalentGraph:
 
     def _need_concepts(self, need_id: str) -> tuple[np.ndarray, np.ndarray]:
         """The need's concept set (sorted CSR rows) and each concept's Adamic–Adar weight, per need and version."""
-        key = ("need-concepts", need_id)
-        if (hit := self._memo_get(key)) is None:
-            self._need_record(need_id)
+        self._need_record(need_id)
+
+        def build() -> tuple[np.ndarray, np.ndarray]:
             cols = np.sort(self._concepts(np.array([self._row_of(f"need:{need_id}")])).indices)
-            hit = self._memo_put(key, (cols, self._aa_weights(cols)))
-        return hit
+            return cols, self._aa_weights(cols)
+
+        return self._memoised(("need-concepts", need_id), build)
 
     def _shared(self, need_id: str, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(common neighbours, Adamic–Adar) of the need with each row: the rows' concepts matched against the
@@ -995,12 +998,12 @@ class TalentGraph:
     def _route_distances(self, need_id: str, cap: int) -> np.ndarray:
         """Cached per route targets, not per need: an enterprise's needs share one BFS."""
         targets = self.route_targets(self._need_record(need_id))
-        key = ("route", tuple(targets), cap)
-        if (hit := self._memo_get(key)) is not None:
-            return hit
-        start = np.array([self._row_of(v) for v in targets], dtype=np.int64)
-        hops = self._hops(start, cap)  # kept as small integers: a quarter of the memo's float32 (exact, cap < 127)
-        return self._memo_put(key, hops.astype(np.int8) if cap < 127 else hops)
+
+        def search() -> np.ndarray:
+            hops = self._hops(np.array([self._row_of(v) for v in targets], dtype=np.int64), cap)
+            return hops.astype(np.int8) if cap < 127 else hops  # small integers: a quarter of float32 (exact)
+
+        return self._memoised(("route", tuple(targets), cap), search)
 
     def _hops(self, start: np.ndarray, cap: int) -> np.ndarray:
         """Hops from the nearest of the ``start`` CSR rows to every row, by a capped BFS; ``cap + 1`` beyond.
@@ -1050,19 +1053,33 @@ class TalentGraph:
 
     def _incubator_route(self, need_id: str, rows: np.ndarray) -> np.ndarray:
         """Gathered from a whole-graph 0/1 vector (linked to a matching incubator), cached per need and version."""
-        key = ("incubator", need_id)
-        if (linked := self._memo_get(key)) is None:
+        need = self._need_record(need_id)
+
+        def link() -> np.ndarray:
             csr = self._csr()
-            matching = [self._row_of(v) for v in self.matching_incubators(self._need_record(need_id)) if v in self]
+            matching = [self._row_of(v) for v in self.matching_incubators(need) if v in self]
             linked = np.zeros(csr.adj.shape[0], dtype=bool)  # bool: read back as 0.0 / 1.0 by ``_take``
             linked[_neighbours(csr.adj, np.array(matching, dtype=np.int64))] = True  # their edges, not all of them
-            self._memo_put(key, linked)
-        return self._take(linked, rows)
+            return linked
+
+        return self._take(self._memoised(("incubator", need_id), link), rows)
 
     def incubator_route(self, need_id: str, talent_ids: Sequence[str]) -> np.ndarray:
         """1.0 where the talent is linked to an incubator matching the need (see ``matching_incubators``: focus
         industries hold the need's industry, or focus disciplines overlap the need's along the NSFC tree), else 0."""
         return self._incubator_route(need_id, self._rows(talent_ids))
+
+    def prepare(self, need_id: str) -> None:
+        """Build the need's whole-graph passes into the memo (PageRank, incubator links, routes, concept weights),
+        in the order a ranking reads them: its retrievers, then ``features``, which then only gather. A ranking runs
+        this on a helper thread beside its retrieval (``matcher.pipeline.rank_pool``). A need not in the graph (an
+        ad-hoc query) has none."""
+        if f"need:{need_id}" not in self:
+            return
+        self.ppr_vector(need_id)
+        self._incubator_route(need_id, np.zeros(0, dtype=np.int64))
+        self._route_distances(need_id, ROUTE_CAP)
+        self._need_concepts(need_id)
 
     def features(self, need_id: str, talent_ids: Sequence[str]) -> dict[str, np.ndarray]:
         """All graph numbers for one need and its candidates, under stable names, each float32 aligned with
@@ -1186,6 +1203,26 @@ class TalentGraph:
         if (hit := self._whole.get(key)) is None:
             hit = self._whole.setdefault(key, build())  # two first readers: both get the one stored first
         return hit
+
+    def _memoised(self, key: tuple, build: Callable[[], Any]):
+        """The memo's value for ``key``, built once however many readers ask for it at the same time: a ranking
+        warms its need's passes on a helper thread (``prepare``) while its retrievers ask for them, and concurrent
+        first rankings of one need share a PageRank. A waiter whose builder failed builds (and fails) itself."""
+        while True:
+            if (hit := self._memo_get(key)) is not None:
+                return hit
+            with self._memo_lock:
+                running = self._building.get(key)
+                if running is None:
+                    running = self._building[key] = threading.Event()
+                    break
+            running.wait()
+        try:
+            return self._memo_put(key, build())
+        finally:
+            with self._memo_lock:
+                del self._building[key]
+            running.set()
 
     def _memo_get(self, key: tuple):
         self._csr()  # clears the memo when the graph changed

@@ -776,3 +776,53 @@ def test_a_writer_s_settle_builds_what_every_reader_would():
     assert version == g._version and {"walks", "closure", "children"} <= set(g._whole)
     g.common_neighbours(world["needs"][0].id, ["tw"])
     assert g._csr_cache.version == version
+
+
+def test_readers_asking_for_one_need_at_once_share_one_solve_and_a_failed_one_is_retried(monkeypatch):
+    """A ranking's helper thread and its retrievers (or two first rankings of one need) ask for the same PageRank
+    at once: the second waits for the first's solve instead of running its own; if that solve fails, the waiter
+    solves (and answers) itself."""
+    import threading
+    import time
+
+    g = TalentGraph.build(**city_world())
+    real, calls, release = graph_module.solve_ppr, [], threading.Event()
+
+    def slow(*args, **kw):
+        calls.append(threading.current_thread().name)
+        release.wait(5)
+        if len(calls) == 1 and fail:
+            raise RuntimeError("the first solve failed")
+        return real(*args, **kw)
+
+    got: dict[str, object] = {}
+
+    def ask(name):
+        try:
+            got[name] = g.ppr_vector("n1")
+        except RuntimeError as e:
+            got[name] = e
+
+    monkeypatch.setattr(graph_module, "solve_ppr", slow)
+    for fail in (False, True):
+        g._memo.clear()
+        calls.clear()
+        release.clear()
+        got.clear()
+        first = threading.Thread(target=ask, args=("first",), name="first")
+        first.start()
+        while not calls:
+            time.sleep(0.01)
+        second = threading.Thread(target=ask, args=("second",), name="second")
+        second.start()
+        time.sleep(0.2)
+        assert calls == ["first"]  # the second reader waits for the solve under way
+        release.set()
+        first.join(5)
+        second.join(5)
+        assert not g._building
+        if fail:
+            assert isinstance(got["first"], RuntimeError) and calls == ["first", "second"]
+            assert isinstance(got["second"], np.ndarray)
+        else:
+            assert got["first"] is got["second"] and calls == ["first"]

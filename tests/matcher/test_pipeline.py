@@ -118,3 +118,26 @@ def test_a_model_trained_with_another_encoder_is_refused_not_scored_with_zeros(i
                        r"encoder none; rebuild the indices with --encoder usem3"):  # fmt: skip
         rank(idx, idx.needs["N-litho"], scorer=usem3)
     assert rank(idx, idx.needs["N-litho"], scorer=usem3, personalized=False).model_version == TEXT_RELEVANCE
+
+
+def test_the_needs_graph_passes_are_built_beside_retrieval_with_the_same_page(idx, tier_scorer, monkeypatch):
+    """``rank_pool`` hands the need's whole-graph passes (``TalentGraph.prepare``) to a helper thread while its own
+    thread retrieves; the page is the one a ranking without the helper gives, and the helper is done when it returns."""
+    import threading
+
+    need = idx.needs["N-litho"]
+    idx.graph._memo.clear()
+    inline = rank(idx, need, scorer=tier_scorer).to_dict()
+    seen: list[str] = []
+    real = idx.graph.prepare
+
+    def prepare(need_id):
+        seen.append(threading.current_thread().name)
+        real(need_id)
+
+    idx.graph._memo.clear()
+    monkeypatch.setattr(idx.graph, "prepare", prepare)
+    assert rank(idx, need, scorer=tier_scorer).to_dict() == inline
+    assert len(seen) == 1 and seen[0].startswith("talentmatch-graph")
+    assert {key[0] for key in idx.graph._memo} >= {"ppr", "ppr_top", "incubator", "route", "need-concepts"}
+    assert not idx.graph._building  # nothing still being built after the ranking returned
