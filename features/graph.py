@@ -862,7 +862,7 @@ class TalentGraph:
         (``_keep_warm_starts``).
         """
         need = self._need_record(need_id)
-        key = ("ppr", need_id, alpha, iters, tol, with_enterprise)
+        key = _ppr_key(need_id, alpha, iters, tol, with_enterprise)
 
         def solve() -> np.ndarray:
             csr = self._csr()
@@ -1069,6 +1069,16 @@ class TalentGraph:
         industries hold the need's industry, or focus disciplines overlap the need's along the NSFC tree), else 0."""
         return self._incubator_route(need_id, self._rows(talent_ids))
 
+    def prepared(self, need_id: str) -> bool:
+        """Whether ``prepare`` has nothing to build: the need's PageRank is in the memo (its other passes are built
+        with it), or the need is not in the graph. A ranking asks before handing work to a helper thread, whose
+        hand-over under load costs more than the look (steady rankings at 100k: 44 → 39 req/s without this)."""
+        if f"need:{need_id}" not in self:
+            return True
+        self._csr()  # clears the memo when the graph changed
+        with self._memo_lock:
+            return _ppr_key(need_id) in self._memo
+
     def prepare(self, need_id: str) -> None:
         """Build the need's whole-graph passes into the memo (PageRank, incubator links, routes, concept weights),
         in the order a ranking reads them: its retrievers, then ``features``, which then only gather. A ranking runs
@@ -1245,6 +1255,13 @@ class TalentGraph:
             while self._memo_bytes > MEMO_BYTES and len(self._memo) > 1:
                 self._memo_bytes -= _nbytes(self._memo.popitem(last=False)[1])
         return value
+
+
+def _ppr_key(
+    need_id: str, alpha: float = PPR_ALPHA, iters: int = PPR_STEPS, tol: float = PPR_RTOL, with_enterprise: bool = False
+) -> tuple:
+    """The memo key of a need's PageRank vector (``TalentGraph.ppr_vector``)."""
+    return ("ppr", need_id, alpha, iters, tol, with_enterprise)
 
 
 def _nbytes(value) -> int:

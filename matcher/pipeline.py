@@ -39,7 +39,7 @@ _BESIDE = ThreadPoolExecutor(4, "talentmatch-graph")
 """Where a ranking builds its need's graph passes (``TalentGraph.prepare``) while its own thread retrieves: the
 graph's sparse products hold the GIL, but the dense scan (faiss) and the query's encoding release it, so on two
 cores a need's first ranking overlaps them (100k talents in process: first rankings p50 60.0 → 47.0 ms, the same
-pages). A need whose passes are in the graph's memo finds them there: the helper only looks."""
+pages). A need whose PageRank is in the graph's memo hands over nothing (``TalentGraph.prepared``)."""
 
 PersonsOf = Callable[[Sequence[str]], Mapping[str, str]]
 """Talent ids → the person each belongs to, for the records the office has linked with others
@@ -217,12 +217,12 @@ def rank_pool(
     if challenger is not None and scorer is None:
         raise ValueError("rank: an interleaved ranking needs the champion (scorer) as well as the challenger")
     now = now or datetime.now(UTC)
-    ahead = _BESIDE.submit(idx.graph.prepare, need.id)
+    ahead = [] if idx.graph.prepared(need.id) else [_BESIDE.submit(idx.graph.prepare, need.id)]
     try:
         cands = retrieve(idx, need, k=candidates, quotas=quotas, filters=filters)
         X = _features(idx, need, cands, now, known or {})
     finally:  # the helper reads the indices: done before the caller's read of them ends. Its errors are the
-        wait([ahead])  # graph's own, which the retriever or the feature matrix meets again and raises here
+        wait(ahead)  # graph's own, which the retriever or the feature matrix meets again and raises here
     scores = scorer.predict(X) if scorer is not None else text_relevance(X, index_encoder(idx))
     promoted = policy.promoted(need, X)
     order = np.lexsort((np.arange(len(X)), -scores, ~promoted))  # ties keep the first-stage order

@@ -141,3 +141,8 @@ def test_the_needs_graph_passes_are_built_beside_retrieval_with_the_same_page(id
     assert len(seen) == 1 and seen[0].startswith("talentmatch-graph")
     assert {key[0] for key in idx.graph._memo} >= {"ppr", "ppr_top", "incubator", "route", "need-concepts"}
     assert not idx.graph._building  # nothing still being built after the ranking returned
+    assert rank(idx, need, scorer=tier_scorer).to_dict() == inline
+    assert len(seen) == 1  # its PageRank in the memo: nothing handed over
+    assert idx.graph.prepared(need.id) and idx.graph.prepared("not-in-the-graph")
+    idx.graph._memo.clear()
+    assert not idx.graph.prepared(need.id)
