@@ -221,8 +221,10 @@ def rank_pool(
     try:
         cands = retrieve(idx, need, k=candidates, quotas=quotas, filters=filters)
         X = _features(idx, need, cands, now, known or {})
-    finally:  # the helper reads the indices: done before the caller's read of them ends. Its errors are the
-        wait(ahead)  # graph's own, which the retriever or the feature matrix meets again and raises here
+    finally:  # the helper reads the indices: done (or never started) before the caller's read of them ends. A
+        # helper still queued behind other rankings' is cancelled: this thread has built it all meanwhile. Its errors
+        # are the graph's own, which the retrievers or the feature matrix meet again in this thread.
+        wait([task for task in ahead if not task.cancel()])
     scores = scorer.predict(X) if scorer is not None else text_relevance(X, index_encoder(idx))
     promoted = policy.promoted(need, X)
     order = np.lexsort((np.arange(len(X)), -scores, ~promoted))  # ties keep the first-stage order

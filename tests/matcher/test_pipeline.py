@@ -146,3 +146,27 @@ def test_the_needs_graph_passes_are_built_beside_retrieval_with_the_same_page(id
     assert idx.graph.prepared(need.id) and idx.graph.prepared("not-in-the-graph")
     idx.graph._memo.clear()
     assert not idx.graph.prepared(need.id)
+
+
+def test_a_ranking_does_not_wait_for_its_helper_while_other_rankings_hold_every_helper(idx, tier_scorer):
+    """Its hand-over still queued when its own thread has built everything: cancelled, not waited for."""
+    import threading
+
+    from matcher import pipeline
+
+    need = idx.needs["N-litho"]
+    idx.graph._memo.clear()
+    inline = rank(idx, need, scorer=tier_scorer).to_dict()
+    gate = threading.Event()
+    busy = [pipeline._BESIDE.submit(gate.wait, 10) for _ in range(8)]  # more than there are helpers
+    try:
+        idx.graph._memo.clear()
+        got: list[dict] = []
+        ranking = threading.Thread(target=lambda: got.append(rank(idx, need, scorer=tier_scorer).to_dict()))
+        ranking.start()
+        ranking.join(5)
+        assert not ranking.is_alive() and got == [inline]
+    finally:
+        gate.set()
+        for task in busy:
+            task.cancel()
