@@ -128,15 +128,23 @@ def test_the_needs_graph_passes_are_built_beside_retrieval_with_the_same_page(id
     need = idx.needs["N-litho"]
     idx.graph._memo.clear()
     inline = rank(idx, need, scorer=tier_scorer).to_dict()
+    from matcher import pipeline
+
     seen: list[str] = []
-    real = idx.graph.prepare
+    real, retrieve, started = idx.graph.prepare, pipeline.retrieve, threading.Event()
 
     def prepare(need_id):
         seen.append(threading.current_thread().name)
+        started.set()
         real(need_id)
+
+    def retrieve_once_the_helper_runs(*args, **kw):  # on this tiny world the ranking could otherwise be done
+        started.wait(5)  # before its helper starts, and cancel it (the next test)
+        return retrieve(*args, **kw)
 
     idx.graph._memo.clear()
     monkeypatch.setattr(idx.graph, "prepare", prepare)
+    monkeypatch.setattr(pipeline, "retrieve", retrieve_once_the_helper_runs)
     assert rank(idx, need, scorer=tier_scorer).to_dict() == inline
     assert len(seen) == 1 and seen[0].startswith("talentmatch-graph")
     assert {key[0] for key in idx.graph._memo} >= {"ppr", "ppr_top", "incubator", "route", "need-concepts"}
