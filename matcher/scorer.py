@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -104,10 +104,12 @@ class Scorer:
         if helpers is None or len(X) < SPLIT_ROWS:
             contrib = self.booster.predict(X, pred_contrib=True, num_threads=1)  # one thread: see _predict
         else:  # row chunks on threads, not OpenMP: LightGBM's C call releases the GIL, and threads never spin-wait
+            explain = partial(self.booster.predict, pred_contrib=True, num_threads=1)
             first, *rest = np.array_split(X, threads + 1)
-            later = [helpers.submit(self.booster.predict, part, pred_contrib=True, num_threads=1) for part in rest]
-            contrib = np.vstack([self.booster.predict(first, pred_contrib=True, num_threads=1),
-                                 *(f.result() for f in later)])  # fmt: skip
+            later = [helpers.submit(explain, part) for part in rest]
+            done = [explain(first)]  # then each chunk a helper took, or (still queued behind other requests') here
+            done += [explain(part) if task.cancel() else task.result() for part, task in zip(rest, later, strict=True)]
+            contrib = np.vstack(done)
         return np.asarray(contrib, dtype=np.float32).reshape(len(X), -1)
 
 

@@ -137,8 +137,9 @@ def test_monotone_option_holds_the_schema_directions():
 
 
 def test_a_pages_rows_are_explained_on_two_threads_with_the_values_of_one_call(fitted, monkeypatch):
-    """TreeSHAP runs in LightGBM's C library without the GIL: a page's rows are split over a helper thread (half the
-    wait on an idle second core) and come back in order, equal to one call over them all."""
+    """TreeSHAP runs in LightGBM's C call without the GIL: a page's rows are split over a helper thread (half the
+    wait on an idle second core) and come back in order, equal to one call over them all. A chunk the helper has not
+    started when the caller is done with its own (the helper busy with other requests') is explained by the caller."""
     import os
     import threading
 
@@ -146,23 +147,37 @@ def test_a_pages_rows_are_explained_on_two_threads_with_the_values_of_one_call(f
 
     X, _, _ = synthetic(2, seed=5)
     calls: list[tuple[int, int]] = []
+    caller, helper_started = threading.get_ident(), threading.Event()
 
     class Recording:
         def predict(self, rows, **kw):
             calls.append((threading.get_ident(), len(rows)))
+            if threading.get_ident() == caller:
+                helper_started.wait(5)  # else, on an idle helper, the caller might finish first and take it back
+            else:
+                helper_started.set()
             return fitted.booster_.predict(rows, **kw)
 
     scorer = Scorer.from_model(fitted, "7", NO_ENCODER)
     whole = fitted.booster_.predict(X, pred_contrib=True, num_threads=1).astype(np.float32)
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)  # two cores, whatever runs this
     scorer_module._explainers.cache_clear()
+    gate = threading.Event()
     try:
         monkeypatch.setattr(scorer, "booster", Recording())
         got, few = scorer.contributions(X), scorer.contributions(X[: scorer_module.SPLIT_ROWS - 1])
+        helpers, _ = scorer_module._explainers()
+        busy = helpers.submit(gate.wait, 10)  # the one helper busy elsewhere
+        split, alone = calls[:2], calls[2:]
+        calls.clear()
+        taken_back = scorer.contributions(X)
     finally:
+        gate.set()
         scorer_module._explainers.cache_clear()
     np.testing.assert_array_equal(got, whole)
     np.testing.assert_array_equal(few, whole[: scorer_module.SPLIT_ROWS - 1])
-    split, alone = calls[:2], calls[2:]
+    np.testing.assert_array_equal(taken_back, whole)
     assert len({thread for thread, _ in split}) == 2 and sum(n for _, n in split) == len(X)
-    assert alone == [(threading.get_ident(), scorer_module.SPLIT_ROWS - 1)]  # too few to hand off
+    assert alone == [(caller, scorer_module.SPLIT_ROWS - 1)]  # too few to hand off
+    assert busy.result(5)
+    assert calls == [(caller, 20), (caller, 20)]  # both halves on the caller's thread
