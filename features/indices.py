@@ -106,7 +106,7 @@ class Indices:
             need_sparse=need_sparse,
             need_dense=need_dense,
             incubators={i.id: i for i in records.get("incubator", ())},
-            ties=Ties.build(talents, records.get("enterprise", ()), records.get("relation", ())),
+            ties=Ties.build(talents, records.get("enterprise", ()), records.get("relation", ()), table),
         )
         indices.settle()
         return indices
@@ -175,6 +175,7 @@ class Indices:
         keeps their id, text or values (rows keep their numbers, so the lockstep holds without a compaction).
         Returns whether the talent was indexed."""
         indexed = self.remove_talent(talent_id)
+        self.ties.scrub(talent_id)  # first: it finds the rows by the ids the table blanks
         self.table.scrub(talent_id)
         self.sparse.scrub(talent_id)
         self.concepts.scrub(talent_id)

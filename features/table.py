@@ -113,6 +113,12 @@ class _ColumnTable:
         self._pending: list[dict] = []
         self._flush_lock = threading.Lock()
 
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_flush_lock": None}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state, _flush_lock=threading.Lock())
+
     @classmethod
     def build(cls, records: Iterable, **options) -> Self:
         """A table of ``records`` (``options`` go to the constructor)."""
