@@ -27,7 +27,7 @@ import ahocorasick
 import numpy as np
 import scipy.sparse as sp
 
-from features._growable import GrowableCSR, GrowableVector
+from features._growable import GrowableCSR, GrowableVector, RowMap
 from features.records import Need, Talent, need_text, talent_text
 from features.taxonomy import INDUSTRY_NAMES, disciplines
 
@@ -436,7 +436,7 @@ def _l2(m: sp.csr_matrix) -> sp.csr_matrix:
     return sp.csr_matrix(sp.diags(1.0 / norms) @ m, dtype=np.float32)
 
 
-class ConceptIndex:
+class ConceptIndex(RowMap):
     """Talents in concept space, for the feature matrix (``score``) and candidate generation (``search``).
 
     Row-aligned matrices: TF-IDF concepts of all text and structured codes (``concept_overlap``), structured
@@ -577,8 +577,8 @@ class ConceptIndex:
         self._disc.append(disc.indices, disc.data)
         self._ids.extend(np.asarray([talent.id], dtype=object))
         self._alive.extend(np.ones(1, dtype=bool))
-        self._row[talent.id] = len(self._ids) - 1
-        return self._row[talent.id]
+        self._set_row(talent.id, row := len(self._ids) - 1)
+        return row
 
     def add_many(self, talents: Sequence[Talent]) -> list[int]:
         """``add`` for many talents (unique ids) in order, the same rows and values as one by one, with one sparse
@@ -598,12 +598,12 @@ class ConceptIndex:
                 grown.append(m.indices[m.indptr[i] : m.indptr[i + 1]], m.data[m.indptr[i] : m.indptr[i + 1]])
             self._ids.extend(np.asarray([t.id], dtype=object))
             self._alive.extend(np.ones(1, dtype=bool))
-            self._row[t.id] = len(self._ids) - 1
-        return [self._row[t.id] for t in talents]
+            self._set_row(t.id, len(self._ids) - 1)
+        return list(range(len(self._ids) - len(talents), len(self._ids)))
 
     def remove(self, talent_id: str) -> None:
         """Drop a talent: its row stays as a tombstone (never scored, never returned) until ``compact``."""
-        row = self._row.pop(talent_id, None)
+        row = self._drop_row(talent_id)
         if row is None:
             raise KeyError(f"talent {talent_id!r} is not in the concept index; nothing to remove")
         self._alive.view[row] = False
@@ -621,6 +621,7 @@ class ConceptIndex:
 
     def compact(self) -> None:
         """Drop tombstones and recompute IDF over the live talents (rows renumber; call ``rows()`` again)."""
+        self._check_owns_rows("compact alone")
         keep = np.flatnonzero(self._alive.view)
         self.__init__(  # type: ignore[misc]
             self.ids[keep], self._direct.csr()[keep], self._structured.csr()[keep], self.mapper

@@ -35,7 +35,7 @@ from typing import ClassVar, Protocol, runtime_checkable
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-from features._growable import spare_room
+from features._growable import RowMap, spare_room
 from features.ann import DEFAULT_EXACT_BELOW, ProfileSearch
 from features.concepts import fork_map
 from features.records import Need, Talent, need_text, talent_text
@@ -555,7 +555,7 @@ works are several per talent and only scored for a ranking's few hundred candida
 profiles are scanned by the search in place (``features.ann``: faiss's fp16 scan) and widened for the candidates."""
 
 
-class DenseIndex:
+class DenseIndex(RowMap):
     """Dense vectors of talents: the profile, and each work separately (a researcher's best few works say more
     than the average of all of them). Inner-product search over profiles with ``features.ann.ProfileSearch``
     (exact below ``exact_below`` profiles, HNSW above; its ids are our row numbers); a removed record leaves a
@@ -659,21 +659,19 @@ class DenseIndex:
             ) from None
 
     # -- changes
-    def add(self, record) -> None:
-        """Add or replace one record (a replaced record's old row becomes a tombstone)."""
-        self._add([record])
+    def add(self, record) -> int:
+        """Add or replace one record (a replaced record's old row becomes a tombstone); returns its row."""
+        return self._add([record])[0]
 
-    def add_many(self, records: Sequence) -> None:
-        """``add`` for many records (unique ids) in order, encoded as one batch."""
-        self._add(list(records))
+    def add_many(self, records: Sequence) -> list[int]:
+        """``add`` for many records (unique ids) in order, encoded as one batch; returns their rows."""
+        return self._add(list(records))
 
     def remove(self, record_id: str) -> None:
         """Drop a record: it never comes back from ``search``, ``rows`` no longer knows it, and its vectors are
         zeroed in memory (erasure; the on-disk copies go with ``VectorCache.forget``)."""
-        try:
-            row = self._row.pop(record_id)
-        except KeyError:
-            raise KeyError(f"{self.record_noun} {record_id!r} is not in the dense index") from None
+        if (row := self._drop_row(record_id)) is None:
+            raise KeyError(f"{self.record_noun} {record_id!r} is not in the dense index")
         self._alive.data[row] = False
         self._main.data[row] = 0
         self._parts.data[self._pstart.data[row] : self._pend.data[row]] = 0
@@ -696,7 +694,7 @@ class DenseIndex:
         with self._qlock:
             self._queries.clear()
 
-    def _add(self, records: list, processes: int | None = 1) -> None:
+    def _add(self, records: list, processes: int | None = 1) -> list[int]:
         seen: set[str] = set()
         dup = [r.id for r in records if r.id in seen or seen.add(r.id)]
         if dup:
@@ -720,7 +718,8 @@ class DenseIndex:
         self._search.add(vecs[: len(mains)], rows)
         for r, row in zip(records, rows.tolist(), strict=True):
             self._ids.append(r.id)
-            self._row[r.id] = row
+            self._set_row(r.id, row)
+        return rows.tolist()
 
     # -- queries
     def query_vector(self, text: str) -> np.ndarray:

@@ -108,6 +108,9 @@ class Indices:
             incubators={i.id: i for i in records.get("incubator", ())},
             ties=Ties.build(talents, records.get("enterprise", ()), records.get("relation", ()), table),
         )
+        for index in (sparse, concepts, dense):  # one map of rows for the indices in lockstep: the table's
+            if index is not None:
+                index.share_rows(table.row_of)
         indices.settle()
         return indices
 
@@ -118,15 +121,14 @@ class Indices:
 
         The table, BM25, concept and dense indices append rows in lockstep (a replaced talent's old row becomes a
         tombstone in each), so one ``table.rows(ids)`` lookup addresses all of them; none of them is ever compacted
-        on its own.
+        on its own. They share the table's map of rows (``RowMap.share_rows``), which the table changes: last.
         """
         share_internals(t)
+        rows = {}
         if self.dense is not None:
-            self.dense.add(t)  # first: encoding is the step that can fail, and it changes nothing when it does
+            rows["dense"] = self.dense.add(t)  # first: encoding is the step that can fail, and it changes nothing then
+        rows |= {"sparse": self.sparse.add(t), "concepts": self.concepts.add(t)}
         row = self.table.add(t)
-        rows = {"sparse": self.sparse.add(t), "concepts": self.concepts.add(t)}
-        if self.dense is not None:
-            rows["dense"] = int(self.dense.rows([t.id])[0])
         if any(r != row for r in rows.values()):
             raise RuntimeError(f"indices out of step for talent {t.id!r}: table row {row}, others {rows}")
         self.graph.add_talent(t)
@@ -143,12 +145,11 @@ class Indices:
             raise ValueError(f"Indices.add_talents: a talent id appears twice in {ids[:10]}; ids are unique")
         if not talents:
             return
+        rows = {}
         if self.dense is not None:  # first: encoding can fail, and changes nothing when it does
-            self.dense.add_many(talents)
-        rows = {"table": [self.table.add(t) for t in talents], "sparse": self.sparse.add_many(talents),
-                "concepts": self.concepts.add_many(talents)}  # fmt: skip
-        if self.dense is not None:
-            rows["dense"] = self.dense.rows(ids).tolist()
+            rows["dense"] = self.dense.add_many(talents)
+        rows |= {"sparse": self.sparse.add_many(talents), "concepts": self.concepts.add_many(talents)}
+        rows["table"] = [self.table.add(t) for t in talents]  # last: it changes the rows the others read
         if any(r != rows["table"] for r in rows.values()):
             raise RuntimeError(f"indices out of step for talents {ids[:5]}: rows {rows}")
         for t in talents:  # one by one: the graph's node order (which its snapshot and PPR keep) stays the same
@@ -160,11 +161,11 @@ class Indices:
         """Erase a talent from every index (PIPL erasure); False if it was not indexed."""
         if self.talents.pop(talent_id, None) is None:
             return False
-        self.table.remove(talent_id)
         self.sparse.remove(talent_id)
         self.concepts.remove(talent_id)
         if self.dense is not None:
             self.dense.remove(talent_id)
+        self.table.remove(talent_id)  # last: it forgets the row the others read
         self.graph.remove_talent(talent_id)
         self.ties.remove_talent(talent_id)
         return True

@@ -31,7 +31,7 @@ import scipy.sparse as sp
 import Stemmer
 from bm25s.scoring import _score_tfc_lucene
 
-from features._growable import GrowableCSR, GrowableVector
+from features._growable import GrowableCSR, GrowableVector, RowMap
 from features.concepts import PARALLEL_MIN, ConceptIndex, fork_map, mapper, skill_terms, top_k, top_rows
 from features.records import Need, Talent, need_text
 from features.taxonomy import INDUSTRY_NAMES, disciplines
@@ -376,7 +376,7 @@ class Bm25Corpus:
         return np.where(self.alive.view, out, 0.0).astype(np.float32)
 
 
-class _IdIndex:
+class _IdIndex(RowMap):
     """Record id ↔ row bookkeeping shared by the talent and need indices."""
 
     kind = "record"
@@ -400,12 +400,13 @@ class _IdIndex:
         """Row of each id (-1 for unknown or removed)."""
         return np.fromiter((self._row.get(i, -1) for i in ids), dtype=np.int64, count=len(ids))
 
-    def _new_row(self, rid: str) -> None:
+    def _new_row(self, rid: str) -> int:
         self._ids.extend(np.asarray([rid], dtype=object))
-        self._row[rid] = len(self._ids) - 1
+        self._set_row(rid, row := len(self._ids) - 1)
+        return row
 
     def _pop_row(self, rid: str) -> int:
-        row = self._row.pop(rid, None)
+        row = self._drop_row(rid)
         if row is None:
             raise KeyError(f"{self.kind} {rid!r} is not in the index; nothing to remove")
         return row
@@ -569,8 +570,7 @@ class SparseIndex(_IdIndex):
         self._work_count.extend(np.array([len(encoded) - 1], np.int64))
         for w in encoded[1:]:
             self.works.append(w)
-        self._new_row(talent.id)
-        return self._row[talent.id]
+        return self._new_row(talent.id)
 
     def add_many(self, talents: Sequence[Talent]) -> list[int]:
         """``add`` for many talents (unique ids) in order; returns their rows."""
@@ -601,6 +601,7 @@ class SparseIndex(_IdIndex):
     def compact(self) -> None:
         """Drop removed rows and rebuild the column copies used by ``search`` (rows renumber: call ``rows()``
         again). Scores do not change: statistics are always those of the live talents."""
+        self._check_owns_rows("compact alone")
         keep = np.flatnonzero(self.profile.alive.view)
         wrows = self._work_rows(keep)[0]
         counts = self._work_count.view[keep]
@@ -699,8 +700,7 @@ class NeedIndex(_IdIndex):
         if need.id in self._row:
             self.remove(need.id)
         self.corpus.append(self.vocab.encode(tokenize(need_text(need))))
-        self._new_row(need.id)
-        return self._row[need.id]
+        return self._new_row(need.id)
 
     def remove(self, need_id: str) -> None:
         """Drop a need (filled or closed) from every score and search at once."""

@@ -201,8 +201,11 @@ def test_dense_indices_round_trip_with_the_encoder_attached(tmp_path):
     row = loaded.dense.rows(["vision"])[0]
     vision = loaded.dense._main.view[row].astype(np.float32)
     assert loaded.dense._search.search(vision, 1)[1][0] == row  # found by its own vector in the mapped matrix
-    for idx in (fresh, loaded):
+    for idx in (fresh, loaded):  # one map of rows for the indices in lockstep, before and after a load
+        assert idx.sparse._row is idx.table.row_of and idx.concepts._row is idx.table.row_of
+        assert idx.dense._row is idx.table.row_of
         idx.add_talent(newcomer)
+        idx.add_talent(talents[0].model_copy(update={"summary": "Sodium-ion batteries"}))  # a replaced row
         idx.erase_talent("vision")
         idx.add_need(Need(id="n3", title="光伏电池工程师 photovoltaics"))
     assert_same(fresh, loaded, [*needs, fresh.needs["n3"]])
