@@ -37,7 +37,7 @@ import threading
 import weakref
 import zlib
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping, MutableMapping
+from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from importlib import metadata
@@ -178,6 +178,11 @@ class SnapshotRecords(MutableMapping):
 
     def __len__(self) -> int:
         return len(self._items)
+
+    def share_keys(self, ids: Sequence[str], row_of: Mapping[str, int]) -> None:
+        """Key the records by the talent table's id strings (``ids[row_of[key]]``: the same objects), not by the
+        copies split from the snapshot's list of ids: ~57 bytes a talent (57 MB at 1M talents)."""
+        self._items = {ids[row] if (row := row_of.get(k)) is not None else k: v for k, v in self._items.items()}
 
     def raw(self, key: str) -> bytes:
         """The record's pickle: its stored bytes until a write replaced it."""
@@ -466,6 +471,7 @@ def load(
             c.result()
     if not isinstance(indices, Indices):
         raise SnapshotDamaged(f"snapshot {path} holds a {type(indices).__name__}, not Indices")
+    indices.talents.share_keys(indices.table.ids, indices.table.row_of)
     return indices
 
 

@@ -145,6 +145,8 @@ def test_records_mapping_acts_like_a_dict(world, tmp_path):
     talents = loaded.talents
     first = next(iter(talents))
     assert talents[first] is talents.get(first) is talents[first]  # one object per record, as in a dict
+    table = loaded.table
+    assert all(k is table.ids[table.row_of[k]] for k in talents)  # keyed by the table's id strings, not copies
     assert talents.get("nobody") is None and "nobody" not in talents and len(talents) == len(idx.talents)
     replaced = talents[first].model_copy(update={"summary": "new"})
     talents[first] = replaced
