@@ -135,9 +135,6 @@ class _Lists:
         self._hash = GrowableVector(np.asarray(hashes, np.int64))
         self._year = GrowableVector(np.asarray(years, np.int16))
 
-    def __len__(self) -> int:
-        return len(self._ptr) - 1
-
     @property
     def hashes(self) -> np.ndarray:
         return self._hash.view
@@ -196,8 +193,8 @@ class Ties:
 
     What a talent brings (its employer's name, its names, its works' titles) is held by the row it has in
     ``table`` (the talent table the indices keep in lockstep), in arrays: an employer number each, and names and
-    work titles as hashes of their keys (``key_hash``). The Python dicts, tuples and strings they were weighed
-    ~560 bytes a talent (456 MB at 1M). Rows ``table`` tombstones are dead here too; a lookup by work title reads a
+    work titles as hashes of their keys (``key_hash``); as Python dicts, tuples and strings they weighed ~560
+    bytes a talent (456 MB at 1M). Rows ``table`` tombstones are dead here too; a lookup by work title reads a
     sorted index of the titles plus a scan of those appended since it was sorted."""
 
     window_days: int = DEFAULT_WINDOW_DAYS
