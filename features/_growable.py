@@ -16,6 +16,13 @@ snapshot keeps it, so writes after a restart append into spare rows of the mappe
 private) instead of doubling the array and copying every mapped row into private memory."""
 
 
+def ranges(starts: np.ndarray, lens: np.ndarray) -> np.ndarray:
+    """The positions ``starts[i] … starts[i] + lens[i] - 1`` of every range, concatenated in order: the entries of
+    some CSR rows (or sorted runs) as one index array, without a Python loop."""
+    lens = np.asarray(lens)
+    return np.arange(int(lens.sum())) + np.repeat(np.asarray(starts) - (np.cumsum(lens) - lens), lens)
+
+
 def spare_room(n: int) -> int:
     """Rows of spare room for an array of ``n`` rows."""
     return n // SPARE
@@ -115,7 +122,7 @@ class GrowableCSR:
         starts = indptr[rows]
         lens = indptr[rows + 1] - starts
         owner = np.repeat(np.arange(len(rows)), lens)
-        offsets = np.arange(int(lens.sum())) - np.repeat(np.cumsum(lens) - lens - starts, lens)
+        offsets = ranges(starts, lens)
         return owner, self.indices[offsets], self.data[offsets]
 
 

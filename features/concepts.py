@@ -27,7 +27,7 @@ import ahocorasick
 import numpy as np
 import scipy.sparse as sp
 
-from features._growable import GrowableCSR, GrowableVector, RowMap
+from features._growable import GrowableCSR, GrowableVector, RowMap, ranges
 from features.records import Need, Talent, need_text, talent_text
 from features.taxonomy import INDUSTRY_NAMES, disciplines
 
@@ -294,7 +294,7 @@ class ConceptMapper:
         imp = self.implied
         starts = imp.indptr[cols]
         lens = imp.indptr[np.asarray(cols, dtype=np.int64) + 1] - starts
-        offsets = np.arange(int(lens.sum())) - np.repeat(np.cumsum(lens) - lens - starts, lens)
+        offsets = ranges(starts, lens)
         vals = np.repeat(weights, lens) * imp.data[offsets]
         return np.bincount(imp.indices[offsets], weights=vals, minlength=self.n_columns).astype(np.float32)
 

@@ -25,7 +25,7 @@ from hashlib import blake2b
 
 import numpy as np
 
-from features._growable import GrowableVector
+from features._growable import GrowableVector, ranges
 from features.records import Enterprise, Need, NeedKind, Relation, RelationKind, Talent
 from features.table import TalentTable
 
@@ -152,8 +152,7 @@ class _Lists:
         """The entries of ``rows``: (index into ``rows`` of each, entry position)."""
         ptr = self._ptr.view
         starts, lens = ptr[rows], ptr[rows + 1] - ptr[rows]
-        owner = np.repeat(np.arange(len(rows)), lens)
-        return owner, np.arange(int(lens.sum())) + np.repeat(starts - (np.cumsum(lens) - lens), lens)
+        return np.repeat(np.arange(len(rows)), lens), ranges(starts, lens)
 
     def row_at(self, positions: np.ndarray) -> np.ndarray:
         """The row holding each entry position."""
@@ -351,9 +350,7 @@ class Ties:
         position) of each, from the sorted index and a scan of the entries appended since."""
         keys, order, covered = self._index_works()
         lo, hi = np.searchsorted(keys, wanted, "left"), np.searchsorted(keys, wanted, "right")
-        lens = hi - lo
-        which = np.repeat(np.arange(len(wanted)), lens)
-        pos = order[np.arange(int(lens.sum())) + np.repeat(lo - (np.cumsum(lens) - lens), lens)]
+        which, pos = np.repeat(np.arange(len(wanted)), hi - lo), order[ranges(lo, hi - lo)]
         tail = self.works.hashes[covered:]
         hit = np.flatnonzero(np.isin(tail, wanted))
         return np.concatenate([which, np.searchsorted(wanted, tail[hit])]), np.concatenate([pos, covered + hit])
@@ -376,7 +373,7 @@ class Ties:
         first = np.searchsorted(which[order], np.arange(len(wanted)))
         ok = listed[title] <= SHARED_TITLE_MAX
         src, n = np.flatnonzero(ok), listed[title[ok]]
-        pair = order[np.repeat(first[title[src]] - (np.cumsum(n) - n), n) + np.arange(int(n.sum()))]
+        pair = order[ranges(first[title[src]], n)]
         if today is None:
             return np.unique(held[pair])
         a, b = self.works.years[mine[np.repeat(src, n)]], self.works.years[pos[pair]]

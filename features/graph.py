@@ -39,7 +39,7 @@ import networkx as nx
 import numpy as np
 import scipy.sparse as sp
 
-from features._growable import GrowableCSR, GrowableVector
+from features._growable import GrowableCSR, GrowableVector, ranges
 from features.records import (
     Enterprise,
     FeedbackAction,
@@ -1278,8 +1278,7 @@ def _neighbours(adj: sp.csr_array, rows: np.ndarray) -> np.ndarray:
     lens = adj.indptr[np.asarray(rows) + 1] - starts
     if not len(lens):
         return np.zeros(0, adj.indices.dtype)
-    offsets = np.repeat(starts - (np.cumsum(lens) - lens), lens)
-    return adj.indices[offsets + np.arange(int(lens.sum()))]
+    return adj.indices[ranges(starts, lens)]
 
 
 def solve_ppr(

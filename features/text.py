@@ -31,7 +31,7 @@ import scipy.sparse as sp
 import Stemmer
 from bm25s.scoring import _score_tfc_lucene
 
-from features._growable import GrowableCSR, GrowableVector, RowMap
+from features._growable import GrowableCSR, GrowableVector, RowMap, ranges
 from features.concepts import PARALLEL_MIN, ConceptIndex, fork_map, mapper, skill_terms, top_k, top_rows
 from features.records import Need, Talent, need_text
 from features.taxonomy import INDUSTRY_NAMES, disciplines
@@ -367,7 +367,7 @@ class Bm25Corpus:
         if len(old_terms):
             starts = self._csc.indptr[old_terms]
             lens = self._csc.indptr[old_terms + 1] - starts
-            offsets = np.arange(int(lens.sum())) - np.repeat(np.cumsum(lens) - lens - starts, lens)
+            offsets = ranges(starts, lens)
             doc = self._csc.indices[offsets]
             s = self._bm25(self._csc.data[offsets], doc, np.repeat(self._idf(old_terms), lens))
             out[:n_old] = np.bincount(doc, weights=s, minlength=n_old)
