@@ -55,15 +55,18 @@ class GrowableVector:
 
 
 class GrowableCSR:
-    """A CSR matrix that grows by whole rows; columns may grow too (a vocabulary that learns new terms)."""
+    """A CSR matrix that grows by whole rows; columns may grow too (a vocabulary that learns new terms).
 
-    def __init__(self, matrix: sp.csr_matrix) -> None:
+    Values are float32 unless ``dtype`` says otherwise: an unsigned integer type holds counts, saturating at its
+    largest value (``features.text.Bm25Corpus`` keeps term counts in two bytes instead of four)."""
+
+    def __init__(self, matrix: sp.csr_matrix, dtype: type[np.number] = np.float32) -> None:
         matrix = sp.csr_matrix(matrix)
         matrix.sum_duplicates()
         self.n_cols = matrix.shape[1]
         self._indptr = GrowableVector(matrix.indptr.astype(np.int64))
         self._indices = GrowableVector(matrix.indices.astype(np.int32))
-        self._data = GrowableVector(matrix.data.astype(np.float32))
+        self._data = GrowableVector(_values(matrix.data, dtype))
 
     @classmethod
     def from_rows(cls, cols: list[np.ndarray], vals: list[np.ndarray], n_cols: int) -> GrowableCSR:
@@ -100,7 +103,7 @@ class GrowableCSR:
             cols, vals = uniq.astype(np.int32), np.bincount(inv, weights=vals).astype(np.float32)
             self.n_cols = max(self.n_cols, int(cols[-1]) + 1)
         self._indices.extend(cols)
-        self._data.extend(vals)
+        self._data.extend(_values(vals, self.data.dtype.type))
         self._indptr.extend(np.array([self._indptr.view[-1] + len(cols)], dtype=np.int64))
         return self.n_rows - 1
 
@@ -124,6 +127,14 @@ class GrowableCSR:
         owner = np.repeat(np.arange(len(rows)), lens)
         offsets = ranges(starts, lens)
         return owner, self.indices[offsets], self.data[offsets]
+
+
+def _values(values: np.ndarray, dtype: type[np.number]) -> np.ndarray:
+    """``values`` as ``dtype``; into an integer type rounded and clipped to its range (never wrapped around)."""
+    if np.issubdtype(dtype, np.integer):
+        info = np.iinfo(dtype)
+        values = np.clip(np.rint(values), info.min, info.max)
+    return np.asarray(values).astype(dtype)
 
 
 class RowMap:

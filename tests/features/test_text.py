@@ -247,3 +247,20 @@ def test_han_share_counts_chinese_script_against_latin_words(text, share):
 
 def test_script_overlap_is_the_share_both_texts_could_match():
     np.testing.assert_allclose(script_overlap([1.0, 0.0, 1.0, 0.5, 0.8], [1.0, 0.0, 0.0, 0.5, 0.0]), [1, 1, 0, 1, 0.2])
+
+
+def test_term_counts_take_two_bytes_and_saturate_instead_of_wrapping_around() -> None:
+    """Counts are held twice (rows, and the columns retrieval scans) as uint16. A count past 65,535 must stay the
+    largest count, not wrap to 66,000 - 65,536 = 464 and fall below a profile that says the word 5,000 times."""
+    flood = " ".join(["ab"] * 66_000)  # within a summary's 200,000 characters
+    index = SparseIndex.build([*FIVE, _t("flood", flood), _t("five-k", " ".join(["ab"] * 5_000))])
+    index.add(_t("late-flood", flood))
+    corpus, term = index.profile, index.vocab.lookup(["ab"])
+    assert corpus.tf.data.dtype == corpus._csc.data.dtype == np.uint16
+    rows = index.rows(["flood", "five-k", "late-flood"])
+    assert corpus.tf.csr()[rows][:, term].toarray().ravel().tolist() == [65_535, 5_000, 65_535]
+    every = np.arange(corpus.n_rows)
+    q = np.unique(term)
+    np.testing.assert_allclose(corpus.score_all(q), corpus.score_rows(q, every), rtol=1e-6)  # columns = rows
+    scores = corpus.score_rows(q, rows)
+    assert scores[0] == scores[2] > scores[1] > 0
