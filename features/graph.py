@@ -412,6 +412,19 @@ class TalentGraph:
         self._remove_node(node)
         self._prune(neighbours)
 
+    def scrub(self, talent_id: str) -> int:
+        """PIPL erasure, after ``remove_talent``: blank the id and the name every node the talent ever had still
+        carries (a removed node keeps both until ``compact``) and forget its hires. Returns the nodes blanked."""
+        node = f"talent:{talent_id}"
+        if node in self:
+            raise ValueError(f"talent {talent_id!r} is in the graph; remove it before scrubbing its nodes")
+        nums = [num for num, name in enumerate(self._names) if name == node]
+        for num in nums:
+            self._names[num] = self._label[num] = ""
+        for need_id in self._hires_by_talent.pop(talent_id, ()):
+            self._hires_by_need[need_id].discard(talent_id)
+        return len(nums)
+
     def add_need(self, n: Need) -> None:
         """Add a need, or replace the one with the same id."""
         self.add_needs([n])

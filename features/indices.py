@@ -172,10 +172,11 @@ class Indices:
 
     def erase_talent(self, talent_id: str) -> bool:
         """PIPL erasure: ``remove_talent``, then every row the talent ever had (earlier versions' tombstones too) is
-        zeroed in the table, BM25 (with the words only they used), concept and dense indices, at once: no index
-        keeps their id, text or values (rows keep their numbers, so the lockstep holds without a compaction).
-        Returns whether the talent was indexed."""
+        zeroed in the table, BM25 (with the words only they used), concept and dense indices, and every graph node
+        it had blanked, at once: no index keeps their id, name, text or values (rows keep their numbers, so the
+        lockstep holds without a compaction). Returns whether the talent was indexed."""
         indexed = self.remove_talent(talent_id)
+        self.graph.scrub(talent_id)
         self.ties.scrub(talent_id)  # first: it finds the rows by the ids the table blanks
         self.table.scrub(talent_id)
         self.sparse.scrub(talent_id)

@@ -173,6 +173,20 @@ def test_hires_become_talent_enterprise_edges_only_for_hire_actions():
     assert g.to_networkx().edges["talent:t9", "enterprise:e1"] == {"type": "hire"}
 
 
+def test_scrub_blanks_every_node_an_erased_talent_had_and_forgets_its_hires():
+    """A removed node keeps its name and label until the graph compacts; erasure must not wait for that."""
+    g = TalentGraph.build(**city_world())
+    g.add_talent(talent("t2", skills=["Verilog"]))  # replaced: the first node is dead, still named
+    with pytest.raises(ValueError, match="remove it before scrubbing"):
+        g.scrub("t2")
+    g.remove_talent("t2")
+    assert g._names.count("talent:t2") == 2 and "Talent t2" in g._label
+    assert g.scrub("t2") == 2
+    assert not [name for name in g._names if "t2" in name] and "Talent t2" not in g._label
+    g.add_talent(talent("t2", skills=["Verilog"]))  # the same id again: a new person, with no hire of the old one
+    assert not g.has_edge("talent:t2", "enterprise:e1") and "t2" not in g._hires_by_need["n1"]
+
+
 # ------------------------------------------------------------------ incremental changes equal a rebuild
 
 

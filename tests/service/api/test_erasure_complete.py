@@ -84,6 +84,9 @@ def memory_mentions(idx, talent_id: str) -> list[str]:
         "bm25 vocabulary": bool(words & set(idx.sparse.vocab.ids)),
         "concept ids": talent_id in set(idx.concepts.ids.tolist()),
         "graph": f"talent:{talent_id}" in idx.graph,
+        # a removed node keeps its name and label until the graph compacts: erasure blanks them
+        "graph node names": any(talent_id in name for name in idx.graph._names),
+        "graph labels": any(d in label for label in idx.graph._label for d in DISTINCT),
     }
     return [name for name, hit in places.items() if hit]
 
