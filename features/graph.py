@@ -305,6 +305,11 @@ class TalentGraph:
     arrays aligned with them.
     """
 
+    talent_labels = False
+    """Whether a talent's node is labelled with the talent's name. Only the export graph (``build(...,
+    talent_labels=True)``: ``graph export``, the notebooks) shows names; no graph number reads them, so the ranking
+    graph keeps none (~70 MB of strings at 1M talents, and personal data it has no use for)."""
+
     def __init__(self) -> None:
         self._needs: dict[str, Need] = {}
         self._incubators: dict[str, Incubator] = {}
@@ -356,15 +361,18 @@ class TalentGraph:
         platforms: Iterable[Platform] = (),
         incubators: Iterable[Incubator] = (),
         feedback: Iterable[FeedbackEvent] = (),
+        talent_labels: bool = False,
     ) -> TalentGraph:
         """The graph of these records. Ids must be unique per kind; references to records not given become stub
-        nodes; hires whose need or talent is missing wait until both are added."""
+        nodes; hires whose need or talent is missing wait until both are added. ``talent_labels``: see the class
+        attribute."""
         talents, needs, enterprises, platforms, incubators = map(
             list, (talents, needs, enterprises, platforms, incubators)
         )
         for records in (enterprises, platforms, incubators):
             _check_unique(records, "TalentGraph.build")
         g = cls()
+        g.talent_labels = talent_labels
         for p in platforms:
             g._new_node(f"platform:{p.id}", {"label": p.name, **({"district": p.district} if p.district else {})})
             for ind in p.industries:
@@ -395,7 +403,8 @@ class TalentGraph:
         for start in range(0, len(talents), ATTACH_CHUNK):
             self._attach(
                 NodeType.talent,
-                [(f"talent:{t.id}", {"label": t.display_name, **({"tier": t.tier.value} if t.tier else {})},
+                [(f"talent:{t.id}", {"label": t.display_name if self.talent_labels else "",
+                                     **({"tier": t.tier.value} if t.tier else {})},
                   _talent_links(t)) for t in talents[start : start + ATTACH_CHUNK]],
             )  # fmt: skip
         for t in talents:

@@ -73,8 +73,9 @@ def return_freed_heap() -> None:
 
 
 def talent_graph(records: Mapping[str, Sequence[Record]]) -> TalentGraph:
-    """The typed graph of every record, with the hire edges feedback recorded: for export and counts only (ranking
-    indices never hold hires, which would put labels into the graph features)."""
+    """The typed graph of every record, with the hire edges feedback recorded and talents labelled with their names:
+    for export and counts only (ranking indices never hold hires, which would put labels into the graph features,
+    nor names)."""
     return TalentGraph.build(
         talents=records.get("talent", ()),
         needs=records.get("need", ()),
@@ -82,4 +83,5 @@ def talent_graph(records: Mapping[str, Sequence[Record]]) -> TalentGraph:
         platforms=records.get("platform", ()),
         incubators=records.get("incubator", ()),
         feedback=records.get("feedback", ()),
+        talent_labels=True,
     )

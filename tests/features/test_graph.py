@@ -173,9 +173,22 @@ def test_hires_become_talent_enterprise_edges_only_for_hire_actions():
     assert g.to_networkx().edges["talent:t9", "enterprise:e1"] == {"type": "hire"}
 
 
+def test_only_the_export_graph_labels_talents_with_their_names():
+    """No graph number reads a talent's name: the ranking graph keeps none (personal data, ~70 MB at 1M talents)."""
+    world = city_world()
+    names = {t.display_name for t in world["talents"]}
+    ranking, export = TalentGraph.build(**world), TalentGraph.build(**world, talent_labels=True)
+    ranking.add_talent(talent("t-late"))
+    export.add_talent(talent("t-late"))
+    assert not ({*names, "Talent t-late"} & set(ranking._label)) and ranking.node_attrs("talent:t1")["label"] == ""
+    assert {export.node_attrs(f"talent:{t.id}")["label"] for t in world["talents"]} == names
+    assert export.node_attrs("talent:t-late")["label"] == "Talent t-late"
+    assert ranking.node_attrs("need:n1") == export.node_attrs("need:n1")  # other kinds keep their labels
+
+
 def test_scrub_blanks_every_node_an_erased_talent_had_and_forgets_its_hires():
     """A removed node keeps its name and label until the graph compacts; erasure must not wait for that."""
-    g = TalentGraph.build(**city_world())
+    g = TalentGraph.build(**city_world(), talent_labels=True)
     g.add_talent(talent("t2", skills=["Verilog"]))  # replaced: the first node is dead, still named
     with pytest.raises(ValueError, match="remove it before scrubbing"):
         g.scrub("t2")
