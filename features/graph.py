@@ -40,6 +40,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from features._growable import GrowableCSR, GrowableVector, ranges
+from features._mapped import release
 from features.records import (
     Enterprise,
     FeedbackAction,
@@ -773,8 +774,8 @@ class TalentGraph:
 
     def _csr(self) -> _Csr:
         """The CSR adjacency of the current version, re-assembled from the edge arrays when the graph changed."""
-        if self._csr_cache is not None and self._csr_cache.version == self._version:
-            return self._csr_cache
+        if (stale := self._csr_cache) is not None and stale.version == self._version:
+            return stale
         self._keep_warm_starts()
         self._whole.clear()
         if len(self._names) > 1024 and self._alive.count(0) > len(self._names) // 4:
@@ -806,6 +807,9 @@ class TalentGraph:
             order=order,
             talent_rows=np.flatnonzero(kinds == _NCODE[NodeType.talent]),
         )
+        if stale is not None:  # a loaded snapshot's: its mapped pages would stay resident (never written; the warm
+            # starts keep reading ``order``)
+            release(stale.adj.data, stale.adj.indices, stale.adj.indptr, stale.pos, stale.kinds, stale.talent_rows)
         return self._csr_cache
 
     def _keep_warm_starts(self) -> None:

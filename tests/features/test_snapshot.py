@@ -139,6 +139,33 @@ def test_writes_after_a_load_fill_spare_mapped_rows_instead_of_copying_the_array
     assert "late-2" in loaded.talents and [a._buf.ctypes.data for a in arrays] == before
 
 
+def test_the_loaded_graph_csr_a_write_replaced_leaves_the_resident_set(world, tmp_path, monkeypatch):
+    """The graph's CSR is rebuilt after a write; the loaded one's mapped pages would otherwise stay resident (~150 MB
+    at 1M talents). Rankings read the same afterwards (``test_loaded_indices_rank_like_fresh_ones...``)."""
+    from tests.features.test_mapped import resident_kb
+
+    path = snapshot.save(Indices.build(world, encoder=None), tmp_path, seq=1)
+    loaded = snapshot.load(path, encoder=None)
+    csr = loaded.graph._csr()
+    assert int(csr.adj.data.sum() + csr.adj.indices.sum()) > 0  # read: resident
+    given, real = [], graph_module.release
+
+    def spy(*arrays):
+        before = resident_kb(path / "buffers.bin")
+        released = real(*arrays)
+        given.append((arrays, released, (before - resident_kb(path / "buffers.bin")) * 1024))
+        return released
+
+    monkeypatch.setattr(graph_module, "release", spy)
+    loaded.add_talent(world["talent"][0].model_copy(update={"id": "late"}))
+    assert loaded.graph._csr() is not csr
+    [(arrays, released, dropped)] = given
+    assert arrays[0] is csr.adj.data and arrays[1] is csr.adj.indices
+    read = (csr.adj.data.nbytes + csr.adj.indices.nbytes) // 4096 * 4096 - 4 * 4096  # their whole pages, at least
+    assert released >= dropped >= read > 0
+    assert int(csr.adj.data.sum() + csr.adj.indices.sum()) > 0  # a reader still holding it reads it from the file
+
+
 def test_records_mapping_acts_like_a_dict(world, tmp_path):
     idx = Indices.build(world, encoder=None)
     loaded = snapshot.load(snapshot.save(idx, tmp_path, seq=1), encoder=None)
