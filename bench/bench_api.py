@@ -78,10 +78,19 @@ def imported_world(tmp: Path, talents: int) -> tuple[str, str, list[Need]]:
     return url, key, needs  # type: ignore[return-value]
 
 
-def _ready_pids(base: str) -> set[int]:
+def _probe() -> httpx.Client:
+    """A client whose every request opens a fresh connection (so concurrent probes reach every worker process). One
+    for all the probes of a start: ``httpx.get`` builds a TLS context each call (~20 ms of CPU), and 16 probes every
+    0.2 s took most of a core from the server starting beside them."""
+    return httpx.Client(timeout=5, limits=httpx.Limits(max_keepalive_connections=0))
+
+
+def _ready_pids(base: str, probe: httpx.Client | None = None) -> set[int]:
     """The worker processes answering ``/readyz`` with 200 to 16 concurrent probes on fresh connections."""
-    with ThreadPoolExecutor(8) as pool:
-        answers = list(pool.map(lambda _: httpx.get(f"{base}/readyz", timeout=5), range(16)))
+    with contextlib.ExitStack() as stack:
+        client = probe or stack.enter_context(_probe())
+        pool = stack.enter_context(ThreadPoolExecutor(8))
+        answers = list(pool.map(lambda _: client.get(f"{base}/readyz"), range(16)))
     return {r.json()["pid"] for r in answers if r.status_code == 200}
 
 
@@ -109,7 +118,7 @@ def served(
     )
     code = f"from service.api.server import serve; serve('127.0.0.1', {port}, log_level='warning', workers={workers})"
     base = f"http://127.0.0.1:{port}"
-    with (tmp / "server.log").open("w") as log:
+    with (tmp / "server.log").open("w") as log, _probe() as probe:
         server = subprocess.Popen(
             [sys.executable, "-c", code], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
@@ -120,7 +129,7 @@ def served(
                 if server.poll() is not None:
                     raise RuntimeError(f"the server exited: {(tmp / 'server.log').read_text()[-2000:]}")
                 try:
-                    if len(_ready_pids(base)) >= workers:
+                    if len(_ready_pids(base, probe)) >= workers:
                         break
                 except httpx.TransportError:
                     pass

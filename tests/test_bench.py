@@ -79,3 +79,50 @@ def test_scale_bench_writes_its_json_and_plot(tmp_path):
     assert train["rows"] == 3000 and train["single_process_s"] > 0 and train["dask_2_workers_s"] > 0
     assert {r["bench"] for r in rows(doc)} == {f"scale.{k}" for k in ("candidates", "first_ranking", "floor", "memory",
                                                                        "train")}  # fmt: skip
+
+
+def test_readiness_probes_share_one_client_and_each_opens_a_connection(monkeypatch):
+    """The start-up poll (16 probes every 0.2 s) once built a TLS context per probe with ``httpx.get``: ~20 ms of CPU
+    each, most of a core taken from the server it was timing (restart at 100k 3.3 → 2.8 s without it). Each probe
+    must still open its own connection, or a kept one would ask the same worker process every time."""
+    import http.server
+    import json
+    import threading
+
+    import httpx
+
+    from bench import bench_api
+
+    connections = []
+
+    class Ready(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keeps a connection open for a client that would reuse it
+
+        def setup(self):
+            connections.append(1)
+            super().setup()
+
+        def do_GET(self):
+            body = json.dumps({"pid": 4242}).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Ready)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    def no_get(*args, **kwargs):
+        raise AssertionError("httpx.get: a new client (and TLS context) per probe")
+
+    monkeypatch.setattr(httpx, "get", no_get)
+    try:
+        with bench_api._probe() as probe:
+            assert bench_api._ready_pids(f"http://127.0.0.1:{server.server_port}", probe) == {4242}
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert len(connections) == 16
