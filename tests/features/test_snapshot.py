@@ -166,6 +166,27 @@ def test_the_loaded_graph_csr_a_write_replaced_leaves_the_resident_set(world, tm
     assert int(csr.adj.data.sum() + csr.adj.indices.sum()) > 0  # a reader still holding it reads it from the file
 
 
+def test_after_an_erasure_no_index_holds_a_byte_of_the_talent(world, tmp_path):
+    """A snapshot is every index pickled, so its files hold whatever the indices keep in memory: after an erasure not
+    one of them may hold the talent's id, names, email or a word only they used, in any version they had. (The graph
+    kept the id and name of a removed node until it compacted; this found it.)"""
+    from features.records import Work
+
+    idx = Indices.build(world, encoder=None)
+    gone = Talent(id="t-gone-xq", name="Quill Zephyr", name_zh="泽菲", email="zq@example.org", skills=["perovskite"],
+                  summary="perovskite Glimmerstrand tandem cells",
+                  works=[Work(title="Zorbulation of perovskite films", abstract="Oxyblende annealing")])  # fmt: skip
+    idx.add_talent(gone)
+    idx.add_talent(gone.model_copy(update={"summary": "perovskite Glimmerstrand tandem Frobnicate"}))  # a tombstone
+    idx.settle()
+    idx.erase_talent(gone.id)
+    path = snapshot.save(idx, tmp_path, seq=1)
+    needles = [gone.id, "Quill", "Zephyr", "泽菲", "zq@example", "glimmerstrand", "Glimmerstrand", "oxyblend",
+               "Oxyblende", "zorbul", "Zorbulation", "frobnic", "Frobnicate"]  # fmt: skip
+    found = {f.name: [n for n in needles if n.encode() in f.read_bytes()] for f in path.iterdir()}
+    assert found == {f.name: [] for f in path.iterdir()}
+
+
 def test_records_mapping_acts_like_a_dict(world, tmp_path):
     idx = Indices.build(world, encoder=None)
     loaded = snapshot.load(snapshot.save(idx, tmp_path, seq=1), encoder=None)
