@@ -79,10 +79,11 @@ def imported_world(tmp: Path, talents: int) -> tuple[str, str, list[Need]]:
 
 
 def _probe() -> httpx.Client:
-    """A client whose every request opens a fresh connection (so concurrent probes reach every worker process). One
-    for all the probes of a start: ``httpx.get`` builds a TLS context each call (~20 ms of CPU), and 16 probes every
-    0.2 s took most of a core from the server starting beside them."""
-    return httpx.Client(timeout=5, limits=httpx.Limits(max_keepalive_connections=0))
+    """A client whose every request opens a fresh connection (``Connection: close``: so concurrent probes reach every
+    worker process; without keep-alive alone, a request may still take a connection another just released). One for
+    all the probes of a start: ``httpx.get`` builds a TLS context each call (~20 ms of CPU), and 16 probes every 0.2 s
+    took most of a core from the server starting beside them."""
+    return httpx.Client(timeout=5, headers={"Connection": "close"}, limits=httpx.Limits(max_keepalive_connections=0))
 
 
 def _ready_pids(base: str, probe: httpx.Client | None = None) -> set[int]:
