@@ -88,10 +88,11 @@ def _probe() -> httpx.Client:
 
 def _ready_pids(base: str, probe: httpx.Client | None = None) -> set[int]:
     """The worker processes answering ``/readyz`` with 200 to 16 concurrent probes on fresh connections."""
-    with contextlib.ExitStack() as stack:
-        client = probe or stack.enter_context(_probe())
-        pool = stack.enter_context(ThreadPoolExecutor(8))
-        answers = list(pool.map(lambda _: client.get(f"{base}/readyz"), range(16)))
+    if probe is None:
+        with _probe() as probe:
+            return _ready_pids(base, probe)
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: probe.get(f"{base}/readyz"), range(16)))
     return {r.json()["pid"] for r in answers if r.status_code == 200}
 
 

@@ -134,7 +134,7 @@ def _values(values: np.ndarray, dtype: type[np.number]) -> np.ndarray:
     if np.issubdtype(dtype, np.integer):
         info = np.iinfo(dtype)
         values = np.clip(np.rint(values), info.min, info.max)
-    return np.asarray(values).astype(dtype)
+    return np.asarray(values).astype(dtype, copy=False)
 
 
 class RowMap:

@@ -807,8 +807,7 @@ class TalentGraph:
             order=order,
             talent_rows=np.flatnonzero(kinds == _NCODE[NodeType.talent]),
         )
-        if stale is not None:  # a loaded snapshot's: its mapped pages would stay resident (never written; the warm
-            # starts keep reading ``order``)
+        if stale is not None:  # a loaded snapshot's pages would stay resident; ``order`` stays (warm starts read it)
             release(stale.adj.data, stale.adj.indices, stale.adj.indptr, stale.pos, stale.kinds, stale.talent_rows)
         return self._csr_cache
 
