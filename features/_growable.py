@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from features._mapped import release
+
 SPARE = 8
 """A new growable array gets ``1 / SPARE`` of its length as spare room (zeros, untouched: no resident memory). An index
 snapshot keeps it, so writes after a restart append into spare rows of the mapped file (the pages they touch become
@@ -31,6 +33,9 @@ def spare_room(n: int) -> int:
 class GrowableVector:
     """A 1-D numpy array with amortised O(1) append; ``.view`` is the live prefix (zero copy)."""
 
+    _loaded = 0
+    """Values the vector was unpickled with (an index snapshot maps them); appends never write over them."""
+
     def __init__(self, values: np.ndarray) -> None:
         values = np.asarray(values)
         self._buf = np.zeros(len(values) + spare_room(len(values)), dtype=values.dtype)
@@ -44,10 +49,19 @@ class GrowableVector:
     def __len__(self) -> int:
         return self._n
 
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state, _loaded=state["_n"])
+
+    def release(self) -> int:
+        """Hand back the resident pages of the loaded values where they view a snapshot's mapping (``release``): for
+        a vector read whole now and then, not on every query. Returns the bytes released."""
+        return release(self._buf[: self._loaded])
+
     def extend(self, values: np.ndarray) -> None:
         need = self._n + len(values)
         if need > len(self._buf):
-            grown = np.empty(max(need, 2 * len(self._buf), 16), dtype=self._buf.dtype)
+            # zeros (calloc: untouched pages cost nothing), so a snapshot of the spare room holds no stale heap bytes
+            grown = np.zeros(max(need + spare_room(need), 2 * len(self._buf), 16), dtype=self._buf.dtype)
             grown[: self._n] = self._buf[: self._n]
             self._buf = grown
         self._buf[self._n : need] = values

@@ -110,6 +110,15 @@ class EdgeType(StrEnum):
 
 _NODE_TYPES = list(NodeType)
 _EDGE_TYPES = list(EdgeType)
+_ARRAYS = {
+    "_kind": np.int8,
+    "_nshape": np.int32,
+    "_eu": np.int32,
+    "_ev": np.int32,
+    "_etype": np.int8,
+    "_eshape": np.int32,
+}
+"""The graph's numpy node and edge columns and their types (a snapshot maps them)."""
 _NCODE = {t: i for i, t in enumerate(_NODE_TYPES)}
 _ECODE = {t.value: i for i, t in enumerate(_EDGE_TYPES)}
 _VOCABULARY = frozenset(
@@ -290,6 +299,10 @@ class _Csr:
                 _csr_view(adj.data[cut:], adj.indices[cut:], adj.indptr[split:] - cut, (n - split, n)))  # fmt: skip
 
 
+def _vector(dtype: type[np.number]) -> GrowableVector:
+    return GrowableVector(np.zeros(0, dtype=dtype))
+
+
 def _csr_view(data: np.ndarray, indices: np.ndarray, indptr: np.ndarray, shape: tuple[int, int]) -> sp.csr_array:
     """A CSR matrix over these arrays as they are: scipy's constructor copies a view of less than half its base
     (``_prune_array``), which would copy half the graph's edges at every solve."""
@@ -320,13 +333,13 @@ class TalentGraph:
         self._number: dict[str, int] = {}
         self._names: list[str] = []
         self._label: list[str] = []
-        self._kind = array("b")
-        self._nshape = array("i")  # a node's attributes beyond type and label: a shape number
+        self._kind = _vector(np.int8)
+        self._nshape = _vector(np.int32)  # a node's attributes beyond type and label: a shape number
         self._alive = bytearray()
-        self._eu = array("i")
-        self._ev = array("i")
-        self._etype = array("b")
-        self._eshape = array("i")  # an edge's attributes beyond type (``role``): a shape number
+        self._eu = _vector(np.int32)  # numpy, so a snapshot maps them (``_csr`` reads them whole, then releases)
+        self._ev = _vector(np.int32)
+        self._etype = _vector(np.int8)
+        self._eshape = _vector(np.int32)  # an edge's attributes beyond type (``role``): a shape number
         self._elive = bytearray()
         self._shapes: list[dict] = [{}]  # distinct attribute dicts, shared by the nodes and edges that have them
         self._shape_no: dict[tuple, int] = {(): 0}
@@ -349,6 +362,9 @@ class TalentGraph:
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update({"_whole": {}, "_building": {}, **state})  # older snapshots load too
+        for name, dtype in _ARRAYS.items():
+            if isinstance(held := state[name], array):  # snapshots before stop 32 pickled them as ``array``
+                setattr(self, name, GrowableVector(np.frombuffer(held, dtype=dtype)))
 
     # ---------------------------------------------------------------- building and incremental changes
 
@@ -520,9 +536,9 @@ class TalentGraph:
         start = len(self._names)
         self._names.extend(nodes)
         self._label.extend(attrs["label"] for _, attrs, _ in items)
-        self._nshape.extend(self._node_shape(attrs) for _, attrs, _ in items)
+        self._nshape.extend([self._node_shape(attrs) for _, attrs, _ in items])
         self._number.update(zip(nodes, range(start, start + len(nodes)), strict=True))
-        self._kind.extend(repeat(_NCODE[kind], len(nodes)))
+        self._kind.extend(np.full(len(nodes), _NCODE[kind], dtype=np.int8))
         self._alive.extend(b"\x01" * len(nodes))
         for target in dict.fromkeys(target for _, _, links in items for target, _, _ in links):
             self._ensure(target)
@@ -539,8 +555,8 @@ class TalentGraph:
         self._number[node] = len(self._names)
         self._names.append(node)
         self._label.append(attrs["label"])
-        self._nshape.append(self._node_shape(attrs))
-        self._kind.append(_NCODE[_type_of(node)])
+        self._nshape.extend([self._node_shape(attrs)])
+        self._kind.extend([_NCODE[_type_of(node)]])
         self._alive.append(1)
         self._version += 1
 
@@ -561,10 +577,10 @@ class TalentGraph:
         self._ensure(v)
         if self.has_edge(u, v):
             return
-        self._eu.append(self._number[u])
-        self._ev.append(self._number[v])
-        self._etype.append(_ECODE[etype.value])
-        self._eshape.append(self._shape(attrs) if attrs else 0)
+        self._eu.extend([self._number[u]])
+        self._ev.extend([self._number[v]])
+        self._etype.extend([_ECODE[etype.value]])
+        self._eshape.extend([self._shape(attrs) if attrs else 0])
         self._elive.append(1)
         self._version += 1
 
@@ -587,7 +603,7 @@ class TalentGraph:
             cur: str | None = node
             while cur is not None and cur in self:
                 num = self._number[cur]
-                if _type_of(cur) not in _VOCABULARY and not self._shapes[self._nshape[num]].get("stub"):
+                if _type_of(cur) not in _VOCABULARY and not self._shapes[self._nshape.view[num]].get("stub"):
                     break
                 up = _up(cur)
                 if self._linked_beyond(num, self._number.get(up, -1)):
@@ -615,8 +631,9 @@ class TalentGraph:
     def _first_indexed(self, num: int, n: int) -> Iterator[int]:
         """The live other ends of the first ``n`` indexed edges of node ``num``, in Python: cheaper than a numpy
         gather when the first few answer the question."""
+        eu, ev = self._eu.view, self._ev.view
         for slot in self._indexed(num)[:n].tolist():
-            other = self._ev[slot] if self._eu[slot] == num else self._eu[slot]
+            other = int(ev[slot] if eu[slot] == num else eu[slot])
             if self._elive[slot] and self._alive[other]:
                 yield other
 
@@ -631,12 +648,14 @@ class TalentGraph:
         idx, m = self._index, len(self._eu)
         if idx is None or idx.epoch != self.epoch or m - idx.size > INDEX_SLACK + idx.size // 8:
             live = np.flatnonzero(self._live_edges()).astype(np.int32)  # dead edges stay out of the index
-            ends = np.concatenate([np.frombuffer(self._eu, np.int32)[live], np.frombuffer(self._ev, np.int32)[live]])
+            ends = np.concatenate([self._eu.view[live], self._ev.view[live]])
             order = np.argsort(ends, kind="stable")
             indptr = np.zeros(len(self._names) + 1, dtype=np.int64)
             np.cumsum(np.bincount(ends, minlength=len(self._names)), out=indptr[1:])
             slots = np.concatenate([live, live])[order]
             idx = self._index = _EdgeIndex(size=m, epoch=self.epoch, indptr=indptr, slots=slots)
+            self._eu.release()
+            self._ev.release()
         return idx
 
     def _slots(self, num: int) -> np.ndarray:
@@ -644,15 +663,15 @@ class TalentGraph:
         base = self._indexed(num)
         size = self._index.size  # brought up to date by ``_indexed``
         if len(self._eu) > size:  # appended since the index: scanned
-            tail = np.frombuffer(self._eu, np.int32)[size:] == num
-            tail |= np.frombuffer(self._ev, np.int32)[size:] == num
+            tail = self._eu.view[size:] == num
+            tail |= self._ev.view[size:] == num
             base = np.concatenate([base, np.flatnonzero(tail).astype(np.int32) + size])
         return base[np.frombuffer(self._elive, np.uint8)[base] == 1]
 
     def _others(self, num: int, slots: np.ndarray) -> np.ndarray:
         """The other end of each of these edges of node ``num``."""
-        eu = np.frombuffer(self._eu, np.int32)[slots]
-        return np.where(eu == num, np.frombuffer(self._ev, np.int32)[slots], eu)
+        eu = self._eu.view[slots]
+        return np.where(eu == num, self._ev.view[slots], eu)
 
     def _adjacent(self, num: int, kind: NodeType | None = None) -> np.ndarray:
         """Node numbers of the live neighbours of node ``num`` (of one kind if given), in the order linked."""
@@ -663,7 +682,7 @@ class TalentGraph:
         others = self._others(num, slots)
         alive = np.frombuffer(self._alive, dtype=np.uint8)[others] == 1
         if kind is not None:
-            alive &= np.frombuffer(self._kind, dtype=np.int8)[others] == _NCODE[kind]
+            alive &= self._kind.view[others] == _NCODE[kind]
         return others[alive]
 
     def neighbours(self, node: str, kind: NodeType | None = None) -> list[str]:
@@ -680,7 +699,7 @@ class TalentGraph:
         if (num := self._number.get(node)) is None:
             return None
         code = _NCODE[kind]
-        if (other := next((o for o in self._first_indexed(num, 32) if self._kind[o] == code), None)) is not None:
+        if (other := next((o for o in self._first_indexed(num, 32) if self._kind.view[o] == code), None)) is not None:
             return self._names[other]
         found = self._adjacent(num, kind)
         return self._names[found[0]] if len(found) else None
@@ -693,17 +712,17 @@ class TalentGraph:
     def node_attrs(self, node: str) -> dict:
         """A node's attributes (``type``, ``label`` and those of its kind: see ``NodeType``)."""
         num = self._number[node]
-        kind, label, shape = _NODE_TYPES[self._kind[num]], self._label[num], self._shapes[self._nshape[num]]
+        kind, label, shape = _NODE_TYPES[self._kind.view[num]], self._label[num], self._shapes[self._nshape.view[num]]
         return {"type": kind.value, "label": label, **shape}
 
     # ---------------------------------------------------------------- reporting and export
 
     def stats(self) -> dict[str, dict[str, int]]:
         """Node and edge counts by type (every type listed, zeros included): ``{"nodes": {...}, "edges": {...}}``."""
-        kinds = np.frombuffer(self._kind, dtype=np.int8)[np.frombuffer(self._alive, dtype=np.uint8).astype(bool)]
+        kinds = self._kind.view[np.frombuffer(self._alive, dtype=np.uint8).astype(bool)]
         nodes = np.bincount(kinds, minlength=len(_NODE_TYPES))
         live = self._live_edges()
-        edges = np.bincount(np.frombuffer(self._etype, dtype=np.int8)[live], minlength=len(_EDGE_TYPES))
+        edges = np.bincount(self._etype.view[live], minlength=len(_EDGE_TYPES))
         return {
             "nodes": {t.value: int(c) for t, c in zip(_NODE_TYPES, nodes, strict=True)},
             "edges": {t.value: int(c) for t, c in zip(_EDGE_TYPES, edges, strict=True)},
@@ -716,7 +735,8 @@ class TalentGraph:
         alive = np.frombuffer(self._alive, np.uint8)
         g.add_nodes_from((self._names[i], self.node_attrs(self._names[i])) for i in np.flatnonzero(alive).tolist())
         live = np.flatnonzero(self._live_edges()).tolist()
-        names, eu, ev, etype, eshape = self._names, self._eu, self._ev, self._etype, self._eshape
+        names, eu, ev = self._names, self._eu.view.tolist(), self._ev.view.tolist()
+        etype, eshape = self._etype.view.tolist(), self._eshape.view.tolist()
         g.add_edges_from(
             (names[eu[e]], names[ev[e]], {"type": _EDGE_TYPES[etype[e]].value, **self._shapes[eshape[e]]}) for e in live
         )
@@ -740,7 +760,7 @@ class TalentGraph:
     def _live_edges(self) -> np.ndarray:
         alive = np.frombuffer(self._alive, dtype=np.uint8).astype(bool)
         live = np.frombuffer(self._elive, dtype=np.uint8).astype(bool)
-        return live & alive[np.frombuffer(self._eu, dtype=np.int32)] & alive[np.frombuffer(self._ev, dtype=np.int32)]
+        return live & alive[self._eu.view] & alive[self._ev.view]
 
     def _compact(self) -> None:
         """Renumber live nodes densely and drop dead edges, so replacements do not grow the mirror forever."""
@@ -751,13 +771,13 @@ class TalentGraph:
         self._names = [self._names[i] for i in keep]
         self._label = [self._label[i] for i in keep]
         self._number = {name: i for i, name in enumerate(self._names)}
-        self._kind = array("b", np.frombuffer(self._kind, dtype=np.int8)[keep].tobytes())
-        self._nshape = array("i", np.frombuffer(self._nshape, dtype=np.int32)[keep].tobytes())
+        self._kind = GrowableVector(self._kind.view[keep])
+        self._nshape = GrowableVector(self._nshape.view[keep])
         self._alive = bytearray(b"\x01" * len(keep))
-        self._eu = array("i", new[np.frombuffer(self._eu, dtype=np.int32)[live]].astype(np.int32).tobytes())
-        self._ev = array("i", new[np.frombuffer(self._ev, dtype=np.int32)[live]].astype(np.int32).tobytes())
-        self._etype = array("b", np.frombuffer(self._etype, dtype=np.int8)[live].tobytes())
-        self._eshape = array("i", np.frombuffer(self._eshape, dtype=np.int32)[live].tobytes())
+        self._eu = GrowableVector(new[self._eu.view[live]].astype(np.int32))
+        self._ev = GrowableVector(new[self._ev.view[live]].astype(np.int32))
+        self._etype = GrowableVector(self._etype.view[live])
+        self._eshape = GrowableVector(self._eshape.view[live])
         self._elive = bytearray(b"\x01" * len(self._eu))
         self.epoch += 1
 
@@ -782,7 +802,7 @@ class TalentGraph:
             self._compact()
             self._memo.clear()  # warm starts name rows by node numbers, which compaction renumbers
         alive = np.frombuffer(self._alive, dtype=np.uint8).astype(bool)
-        kinds_all = np.frombuffer(self._kind, dtype=np.int8).copy()
+        kinds_all = self._kind.view.copy()
         record = _RECORD_SIDE[kinds_all]
         order = np.concatenate([np.flatnonzero(alive & record), np.flatnonzero(alive & ~record)]).astype(np.int32)
         split = int((alive & record).sum())
@@ -790,8 +810,8 @@ class TalentGraph:
         pos = np.full(len(alive), -1, dtype=np.int32)
         pos[order] = np.arange(n, dtype=np.int32)
         live = self._live_edges()
-        u = pos[np.frombuffer(self._eu, dtype=np.int32)[live]]
-        v = pos[np.frombuffer(self._ev, dtype=np.int32)[live]]
+        u = pos[self._eu.view[live]]
+        v = pos[self._ev.view[live]]
         rows, cols = np.concatenate([u, v]), np.concatenate([v, u])
         adj = sp.csr_array((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(n, n))
         degree = np.diff(adj.indptr).astype(np.float32)
@@ -809,6 +829,8 @@ class TalentGraph:
         )
         if stale is not None:  # a loaded snapshot's pages would stay resident; ``order`` stays (warm starts read it)
             release(stale.adj.data, stale.adj.indices, stale.adj.indptr, stale.pos, stale.kinds, stale.talent_rows)
+        self._eu.release()  # read whole once a version; between, they need not be resident
+        self._ev.release()
         return self._csr_cache
 
     def _keep_warm_starts(self) -> None:
@@ -953,7 +975,7 @@ class TalentGraph:
         csr = self._csr()
         n = csr.adj.shape[0]
         child, parent = [], []  # a discipline's parent stays in the graph while the discipline does
-        disc_numbers = np.flatnonzero(np.frombuffer(self._kind, dtype=np.int8) == _NCODE[NodeType.discipline])
+        disc_numbers = np.flatnonzero(self._kind.view == _NCODE[NodeType.discipline])
         for num in disc_numbers:
             if csr.pos[num] >= 0 and (up := _up(self._names[num])) is not None:
                 child.append(csr.pos[num])

@@ -4,6 +4,7 @@ work out by hand."""
 from __future__ import annotations
 
 import math
+from array import array
 
 import networkx as nx
 import numpy as np
@@ -11,6 +12,7 @@ import pytest
 import scipy.sparse as sp
 
 from features import graph as graph_module
+from features._growable import GrowableVector
 from features.graph import (
     FEATURE_NAMES,
     PPR_ALPHA,
@@ -211,6 +213,19 @@ def assert_same_graph(a: TalentGraph, b: TalentGraph) -> None:
         fa, fb = a.features(need_id, ids), b.features(need_id, ids)
         for name in FEATURE_NAMES:
             np.testing.assert_allclose(fa[name], fb[name], rtol=1e-5, atol=1e-9, err_msg=name)
+
+
+def test_a_graph_pickled_with_array_edges_loads_into_numpy_and_takes_changes():
+    """Snapshots before stop 32 pickled the node and edge columns as ``array.array``; they load, and then grow."""
+    world = city_world()
+    old = TalentGraph.build(**without(world, "talents", "t1"))
+    for name, dtype in graph_module._ARRAYS.items():
+        setattr(old, name, array(np.dtype(dtype).char, getattr(old, name).view.tobytes()))
+    loaded = TalentGraph.__new__(TalentGraph)
+    loaded.__setstate__(old.__getstate__())  # as unpickling a snapshot does
+    assert all(isinstance(getattr(loaded, name), GrowableVector) for name in graph_module._ARRAYS)
+    loaded.add_talent(next(t for t in world["talents"] if t.id == "t1"))
+    assert_same_graph(loaded, TalentGraph.build(**world))
 
 
 def without(world: dict, kind: str, record_id: str) -> dict:

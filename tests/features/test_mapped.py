@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import mmap
+import pickle
 from pathlib import Path
 
 import numpy as np
 
+from features._growable import GrowableVector
 from features._mapped import release
 
 PAGE = mmap.PAGESIZE
@@ -40,4 +42,27 @@ def test_release_drops_whole_pages_of_a_mapped_array_and_keeps_values_and_neighb
     assert left[-1] == 7 and np.array_equal(np.frombuffer(right, np.int32, offset=28), values[8 * PAGE + 32 :])
     assert release(np.arange(10)) == 0  # not a mapped array: nothing to do
     del left, right, view
+    mapping.close()
+
+
+def test_a_loaded_vector_hands_back_its_loaded_pages_and_keeps_what_was_appended(tmp_path):
+    """A vector unpickled onto a private file mapping (as an index snapshot loads) and appended to: ``release`` may
+    drop only the whole pages of the values it was loaded with; a page an append wrote would go back to the file's
+    zeros (the spare room)."""
+    n = 64 * PAGE // 4 + 100  # the last loaded page is shared with the appended values
+    vector = GrowableVector(np.arange(n, dtype=np.int32))
+    buffers: list[pickle.PickleBuffer] = []
+    data = pickle.dumps(vector, protocol=5, buffer_callback=buffers.append)
+    path = tmp_path / "buffers.bin"
+    path.write_bytes(buffers[0].raw())
+    with path.open("rb") as f:
+        mapping = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)
+    loaded = pickle.loads(data, buffers=[memoryview(mapping)])
+    loaded.extend(np.full(2 * PAGE // 4, -1, dtype=np.int32))  # into the mapped spare room: written pages
+    assert not loaded._buf.flags.owndata and int(loaded.view.sum()) and resident_kb(path) >= 66 * PAGE // 1024
+    assert loaded.release() == 64 * PAGE
+    assert resident_kb(path) <= 3 * PAGE // 1024
+    assert np.array_equal(loaded.view[:n], np.arange(n)) and (loaded.view[n:] == -1).all()
+    assert GrowableVector(np.arange(n)).release() == 0  # built, not loaded: nothing mapped
+    del loaded, data
     mapping.close()

@@ -166,6 +166,31 @@ def test_the_loaded_graph_csr_a_write_replaced_leaves_the_resident_set(world, tm
     assert int(csr.adj.data.sum() + csr.adj.indices.sum()) > 0  # a reader still holding it reads it from the file
 
 
+def test_the_loaded_graph_edges_are_mapped_and_handed_back_after_a_rebuild_reads_them(world, tmp_path):
+    """The graph's edge arrays (~110 MB at 1M talents) are read whole only to make a new CSR or edge index: a snapshot
+    maps them, and the rebuild hands the pages back. Edges appended after the load survive: the loaded graph stays
+    the same as its in-memory twin given the same writes."""
+    from tests.features.test_mapped import resident_kb
+
+    built = Indices.build(world, encoder=None)
+    path = snapshot.save(built, tmp_path, seq=1)
+    loaded = snapshot.load(path, encoder=None)
+    g = loaded.graph
+    assert all(not getattr(g, name)._buf.flags.owndata for name in graph_module._ARRAYS)
+    for i in range(3):
+        late = world["talent"][i].model_copy(update={"id": f"late-{i}"})
+        built.add_talent(late)
+        loaded.add_talent(late)
+    assert int(g._eu.view.sum() + g._ev.view.sum()) > 0  # read: resident
+    before = resident_kb(path / "buffers.bin")
+    g._csr()
+    ends = (g._eu.view.nbytes + g._ev.view.nbytes) // 1024
+    assert before - resident_kb(path / "buffers.bin") >= ends - 16
+    for name in graph_module._ARRAYS:
+        np.testing.assert_array_equal(getattr(g, name).view, getattr(built.graph, name).view)
+    assert_same(built, loaded, world["need"][:3])
+
+
 def test_after_an_erasure_no_index_holds_a_byte_of_the_talent(world, tmp_path):
     """A snapshot is every index pickled, so its files hold whatever the indices keep in memory: after an erasure not
     one of them may hold the talent's id, names, email or a word only they used, in any version they had. (The graph
