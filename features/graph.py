@@ -693,6 +693,18 @@ class TalentGraph:
         names = self._names
         return [names[i] for i in self._adjacent(num, kind).tolist()]
 
+    def linked(self, node: str, kind: NodeType) -> list[str]:
+        """The nodes of one kind linked to ``node`` (empty for a node not in the graph), from its row of the CSR
+        adjacency: a reader's question. ``neighbours`` (a writer's, in link order) gathers the edge columns, which are
+        not resident between versions, and a node of thousands of edges spread over them would read them whole."""
+        if (num := self._number.get(node)) is None:
+            return []
+        csr = self._csr()
+        row = int(csr.pos[num])
+        cols = csr.adj.indices[csr.adj.indptr[row] : csr.adj.indptr[row + 1]]
+        names = self._names
+        return [names[i] for i in csr.order[cols[csr.kinds[cols] == _NCODE[kind]]].tolist()]
+
     def first_neighbour(self, node: str, kind: NodeType) -> str | None:
         """One node of this kind linked to ``node`` (the first linked that is still there), or None: a cheap probe of
         a node of many neighbours (its first 32 indexed edges, before all)."""
@@ -1167,7 +1179,7 @@ class TalentGraph:
         if f"need:{need.id}" not in self or not need.enterprise_id:
             return []
         enterprise = f"enterprise:{need.enterprise_id}"
-        return [enterprise, *self.neighbours(enterprise, NodeType.platform)]
+        return [enterprise, *self.linked(enterprise, NodeType.platform)]
 
     def ppr_to(
         self, talent_id: str, *, alpha: float = PPR_ALPHA, iters: int = PPR_STEPS, tol: float = PPR_RTOL

@@ -94,9 +94,7 @@ class IncubatorRoute:
         if not first:
             return np.empty(0, dtype=np.int64)
         fits = graph.incubator_route(need.id, [v[7:] for v in first.values()]) > 0
-        ids = [
-            v[7:] for node, ok in zip(first, fits, strict=True) if ok for v in graph.neighbours(node, NodeType.talent)
-        ]
+        ids = [v[7:] for node, ok in zip(first, fits, strict=True) if ok for v in graph.linked(node, NodeType.talent)]
         if not ids:
             return np.empty(0, dtype=np.int64)
         rows = idx.table.rows(ids)

@@ -338,6 +338,9 @@ def test_changes_answered_from_the_edge_index_equal_a_rebuild(monkeypatch, slack
         assert all(g.has_edge(node, v) and g.has_edge(v, node) for v in g.neighbours(node))
         for kind in (NodeType.talent, NodeType.skill, NodeType.enterprise):
             assert g.first_neighbour(node, kind) == next(iter(g.neighbours(node, kind)), None)
+        for kind in NodeType:  # the readers' form, from the CSR row
+            assert sorted(g.linked(node, kind)) == sorted(g.neighbours(node, kind)), (node, kind)
+    assert g.linked("talent:nope", NodeType.skill) == []
     assert not g.has_edge("talent:t1", "need:n2") and not g.has_edge("talent:nope", "need:n2")
     assert g.neighbours("talent:nope") == [] and g.neighbours("need:n2", NodeType.talent) == []
 
