@@ -1,9 +1,10 @@
 """Top-k inner-product search over profile vectors: exact below a size, HNSW above it, both over float16.
 
 An exact scan costs one pass over every vector per query (top-300 at 300k × 512 in float16: 34 ms on one core at
-load average 9; in float32 66 ms on a quiet core, 206 ms under load); HNSW visits a few thousand (14–24 ms at
-efSearch 2000). IVF was measured and rejected: on vectors without
-cluster structure it needed half its lists probed for recall@300 0.72, as slow as exact (bench/bench_ann.py).
+load average 9; in float32 66 ms on a quiet core, 206 ms under load); HNSW visits a few thousand (14–24 ms at 300k
+with efSearch 2000; 53 ms at 1M with 3000, where the exact scan takes 68 ms). IVF was measured and rejected: on
+vectors without cluster structure it needed half its lists probed for recall@300 0.72, as slow as exact
+(bench/bench_ann.py).
 
 Vectors are stored in half precision (faiss's fp16 scalar quantizer, decoded during the scan): half the memory, and
 the scan reads half the bytes (5.6 vs 15.6 ms for ``IndexFlatIP`` at 100k × 512); a cosine of unit vectors moves by
@@ -25,10 +26,13 @@ DEFAULT_EXACT_BELOW = 200_000
 """Below this many vectors the exact scan is fast enough (≤ ~70 ms on one core) and the HNSW build (minutes on two
 busy cores) is not worth it; see the Benchmarks table."""
 HNSW_M = 32
-HNSW_EF_CONSTRUCTION = 40
-DEFAULT_EF_SEARCH = 2000
-"""efSearch for top-300: recall@300 0.999 at 100k and 0.992 at 300k on low-rank synthetic vectors (1024 fell to 0.96
-at 300k: the beam must widen with the size). Unstructured random vectors stay far below 0.98 at any useful width."""
+HNSW_EF_CONSTRUCTION = 80
+"""At 1M low-rank synthetic vectors efConstruction 40 left recall@300 at 0.952 even with efSearch 2000; 80 builds
+in 1.8× the time (861 s at 1M on two cores) and reaches 0.973 at 2000, 0.989 at 3000 (``bench ann``, stop 32)."""
+DEFAULT_EF_SEARCH = 3000
+"""efSearch for top-300: with efConstruction 80, recall@300 0.989 at 1M on low-rank synthetic vectors (p50 53 ms on
+one core, the exact float16 scan 68 ms); with 40, 0.999 at 100k and 0.992 at 300k at 2000 (1024 fell to 0.96 at
+300k: the beam must widen with the size). Unstructured random vectors stay far below 0.98 at any useful width."""
 REBUILD_DEAD_FRACTION = 0.25
 _BUILD_BLOCK = 65_536
 
