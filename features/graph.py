@@ -112,13 +112,13 @@ _NODE_TYPES = list(NodeType)
 _EDGE_TYPES = list(EdgeType)
 _ARRAYS = {
     "_kind": np.int8,
-    "_nshape": np.int32,
-    "_eu": np.int32,
+    "_nshape": np.int32,  # a node's attributes beyond type and label: a shape number
+    "_eu": np.int32,  # an edge's two ends (``_csr`` reads them whole, then hands their pages back)
     "_ev": np.int32,
     "_etype": np.int8,
-    "_eshape": np.int32,
+    "_eshape": np.int32,  # an edge's attributes beyond type (``role``): a shape number
 }
-"""The graph's numpy node and edge columns and their types (a snapshot maps them)."""
+"""The graph's node and edge columns (numpy ``GrowableVector``s, so a snapshot maps them) and their types."""
 _NCODE = {t: i for i, t in enumerate(_NODE_TYPES)}
 _ECODE = {t.value: i for i, t in enumerate(_EDGE_TYPES)}
 _VOCABULARY = frozenset(
@@ -299,10 +299,6 @@ class _Csr:
                 _csr_view(adj.data[cut:], adj.indices[cut:], adj.indptr[split:] - cut, (n - split, n)))  # fmt: skip
 
 
-def _vector(dtype: type[np.number]) -> GrowableVector:
-    return GrowableVector(np.zeros(0, dtype=dtype))
-
-
 def _csr_view(data: np.ndarray, indices: np.ndarray, indptr: np.ndarray, shape: tuple[int, int]) -> sp.csr_array:
     """A CSR matrix over these arrays as they are: scipy's constructor copies a view of less than half its base
     (``_prune_array``), which would copy half the graph's edges at every solve."""
@@ -333,13 +329,9 @@ class TalentGraph:
         self._number: dict[str, int] = {}
         self._names: list[str] = []
         self._label: list[str] = []
-        self._kind = _vector(np.int8)
-        self._nshape = _vector(np.int32)  # a node's attributes beyond type and label: a shape number
+        for name, dtype in _ARRAYS.items():  # _kind, _nshape, _eu, _ev, _etype, _eshape
+            setattr(self, name, GrowableVector(np.zeros(0, dtype=dtype)))
         self._alive = bytearray()
-        self._eu = _vector(np.int32)  # numpy, so a snapshot maps them (``_csr`` reads them whole, then releases)
-        self._ev = _vector(np.int32)
-        self._etype = _vector(np.int8)
-        self._eshape = _vector(np.int32)  # an edge's attributes beyond type (``role``): a shape number
         self._elive = bytearray()
         self._shapes: list[dict] = [{}]  # distinct attribute dicts, shared by the nodes and edges that have them
         self._shape_no: dict[tuple, int] = {(): 0}
