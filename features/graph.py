@@ -136,12 +136,14 @@ PPR_ALPHA, PPR_STEPS, PPR_RTOL = 0.15, 20, 3e-5
 """Restart probability, step budget (one sparse product over the graph each) and relative residual tolerance of
 every personalized PageRank solve here (``solve_ppr``)."""
 MEMO_BYTES = 64 << 20
-"""Bytes of per-need results kept between graph changes, least recently used dropped first: PPR (float32, a value
-per node), routes (int8), incubator links (bool), the PPR's top talents and the need's concepts — ~0.8 MB a need at
-100k talents, so ~70 needs, and ~6–8 MB a need at 1M — and, across a change, each need's last PPR vector with its row
-order (the next solve's start). Bounded by bytes, not entries: a count bound of 640 entries held ~130 MB at 100k and
-would hold ~1.3 GB at 1M. The whole-graph results (``TalentGraph._per_version``) are kept apart, outside the bound.
-A server sets it from ``TALENTMATCH_GRAPH_MEMO_BYTES`` (``bound_memo``)."""
+"""Bytes of per-need results kept between graph changes, least recently used dropped first: PPR and routes on the
+concept side only (float32 and int8, a value per skill, discipline, enterprise, place…: the record side follows from
+its neighbours there, see ``_ConceptSide``), the talents linked to matching incubators, the PPR's top talents and the
+need's concepts — sized by the vocabulary, not the pool (~0.1 MB a need at 100k and at 1M talents, where whole
+vectors were 0.8 and 6–8 MB) — and, across a change, each need's last PPR with its rows' node numbers (the next
+solve's start). Bounded by bytes, not entries: a count bound of 640 entries held ~130 MB at 100k. The whole-graph
+results (``TalentGraph._per_version``) are kept apart, outside the bound. A server sets it from
+``TALENTMATCH_GRAPH_MEMO_BYTES`` (``bound_memo``)."""
 
 
 def bound_memo(max_bytes: int) -> None:
@@ -843,8 +845,9 @@ class TalentGraph:
         a few products over the graph instead of 7–8. They stay in the LRU bound, counted with their order."""
         old = self._csr_cache
         with self._memo_lock:
+            numbers = None if old is None else old.order[old.split :].copy()  # one copy for every need's block
             warm = [] if old is None else [
-                (("ppr-warm", *key[1:]), (value, old.order)) if key[0] == "ppr" else (key, value)
+                (("ppr-warm", *key[1:]), (value, numbers)) if key[0] == "ppr" else (key, value)
                 for key, value in self._memo.items() if key[0] in ("ppr", "ppr-warm")
             ]  # fmt: skip
             self._memo.clear()
@@ -852,18 +855,19 @@ class TalentGraph:
             self._memo_bytes = sum(_nbytes(value) for _, value in warm)
 
     def _warm_start(self, key: tuple) -> np.ndarray | None:
-        """The kept PPR of ``key``'s need from an earlier version, in this version's rows (0 on new nodes), or None."""
+        """The kept concept-side PPR of ``key``'s need from an earlier version, in this version's concept rows (0 on
+        new nodes), or None. A node's kind never changes, so a concept node stays on the concept side."""
         with self._memo_lock:
             kept = self._memo.pop(("ppr-warm", *key[1:]), None)
             if kept is not None:
                 self._memo_bytes -= _nbytes(kept)
         if kept is None:
             return None
-        vector, order = kept
+        block, numbers = kept
         csr = self._csr()
-        rows = csr.pos[order]
-        start = np.zeros(csr.adj.shape[0], dtype=np.float32)
-        start[rows[rows >= 0]] = vector[rows >= 0]
+        rows = csr.pos[numbers]
+        start = np.zeros(csr.adj.shape[0] - csr.split, dtype=np.float32)
+        start[rows[rows >= 0] - csr.split] = block[rows >= 0]
         return start
 
     def _rows(self, talent_ids: Sequence[str]) -> np.ndarray:
@@ -884,13 +888,6 @@ class TalentGraph:
     def _row_of(self, node: str) -> int:
         return int(self._csr().pos[self._number[node]])
 
-    @staticmethod
-    def _take(values: np.ndarray, rows: np.ndarray, missing: float = 0.0) -> np.ndarray:
-        out = np.full(len(rows), missing, dtype=np.float32)
-        known = rows >= 0
-        out[known] = values[rows[known]]
-        return out
-
     # ---------------------------------------------------------------- graph numbers
 
     def ppr_vector(
@@ -909,21 +906,39 @@ class TalentGraph:
         gradients (``solve_ppr``): at most ``iters`` steps of one sparse product over the graph each, until the
         residual falls below ``tol`` relative to the start. Same fixed point as the power iteration; at 100k talents
         7–8 steps (the work of 14–16 half-sweeps) end 40× closer (L1) than the 30 Gauss–Seidel half-sweeps used before.
-        Cached per graph version; after a change the solve starts from the need's previous vector
-        (``_keep_warm_starts``).
+        The concept side is cached per graph version (``_ppr_block``); the record side is one product from it, made
+        at each call (a ranking reads only its candidates': ``ppr``).
         """
+        block = self._ppr_block(need_id, alpha, iters, tol, with_enterprise)
+        csr = self._csr()
+        x = self._restart(need_id, alpha, with_enterprise)
+        x[csr.split :] = block
+        x[: csr.split] += np.float32(1.0 - alpha) * (self._walks()[0] @ x)
+        return x
+
+    def _restart(self, need_id: str, alpha: float, with_enterprise: bool) -> np.ndarray:
+        """The restart vector s (alpha at the need, or split evenly with its enterprise), over all CSR rows."""
         need = self._need_record(need_id)
+        seeds = [self._row_of(f"need:{need_id}")]
+        if with_enterprise and need.enterprise_id:
+            seeds.append(self._row_of(f"enterprise:{need.enterprise_id}"))
+        restart = np.zeros(self._csr().adj.shape[0], dtype=np.float32)
+        restart[seeds] = alpha / len(seeds)
+        return restart
+
+    def _ppr_block(self, need_id: str, alpha: float, iters: int, tol: float, with_enterprise: bool) -> np.ndarray:
+        """The need's PPR on the concept side (CSR rows ``[split, n)``), the part the solve solves for; cached per
+        graph version. A record row has neighbours on the concept side only, so its value is one row of the walk
+        times this block (``_ConceptSide``): kept alone, a need's PPR is a value per concept instead of per node
+        (~50 KB instead of 4 MB at 1M talents, so the memo's bound holds a hundred times more needs). After a change
+        the solve starts from the need's previous block (``_keep_warm_starts``)."""
         key = _ppr_key(need_id, alpha, iters, tol, with_enterprise)
 
         def solve() -> np.ndarray:
             csr = self._csr()
-            seeds = [self._row_of(f"need:{need_id}")]
-            if with_enterprise and need.enterprise_id:
-                seeds.append(self._row_of(f"enterprise:{need.enterprise_id}"))
-            restart = np.zeros(csr.adj.shape[0], dtype=np.float32)
-            restart[seeds] = alpha / len(seeds)
+            restart = self._restart(need_id, alpha, with_enterprise)
             walks, start = self._walks(), self._warm_start(key)
-            return solve_ppr(restart, csr.split, walks, alpha, iters, tol, start=start)
+            return solve_ppr(restart, csr.split, walks, alpha, iters, tol, start=start, whole=False)
 
         return self._memoised(key, solve)
 
@@ -939,8 +954,27 @@ class TalentGraph:
     ) -> np.ndarray:
         """PPR mass (see ``ppr_vector``) on each talent; unknown talents get 0. Raw stationary mass, not divided by
         the talent's degree."""
-        vec = self.ppr_vector(need_id, alpha=alpha, iters=iters, tol=tol, with_enterprise=with_enterprise)
-        return self._take(vec, self._rows(talent_ids))
+        return self._ppr_at(need_id, self._rows(talent_ids), alpha, iters, tol, with_enterprise)
+
+    def _ppr_at(
+        self,
+        need_id: str,
+        rows: np.ndarray,
+        alpha: float = PPR_ALPHA,
+        iters: int = PPR_STEPS,
+        tol: float = PPR_RTOL,
+        with_enterprise: bool = False,
+    ) -> np.ndarray:
+        """``ppr_vector`` at these CSR rows (0 at -1), from the cached concept side: the record rows' values are
+        made from their own neighbours only, in the same order of operations, so they equal the whole vector's."""
+        block = self._ppr_block(need_id, alpha, iters, tol, with_enterprise)
+        side = _ConceptSide(self._csr(), self._walks()[0], rows)
+        out = np.zeros(len(rows), dtype=np.float32)
+        out[side.concept] = block[side.concept_rows]
+        if len(side.record_rows):
+            restart = self._restart(need_id, alpha, with_enterprise)[side.record_rows]
+            out[side.record] = restart + np.float32(1.0 - alpha) * (side.walk() @ block)
+        return out
 
     def ppr_top(self, need_id: str, k: int, **ppr_options) -> tuple[list[str], np.ndarray]:
         """The ``k`` talents with most PPR mass from the need (only those with mass > 0), best first. Cached per
@@ -1046,15 +1080,37 @@ class TalentGraph:
         incubators whose concept set holds that concept: rare shared skills count more than common ones."""
         return self._shared(need_id, self._rows(talent_ids))[1]
 
-    def _route_distances(self, need_id: str, cap: int) -> np.ndarray:
-        """Cached per route targets, not per need: an enterprise's needs share one BFS."""
+    def _route_distances(self, need_id: str, cap: int) -> tuple[np.ndarray, np.ndarray]:
+        """(hops to the concept rows, the record rows among the targets), cached per route targets, not per need: an
+        enterprise's needs share one BFS. A record row that is no target is one hop past its nearest neighbour, all
+        on the concept side (``_routes_at``), so the concept side is all a need keeps."""
         targets = self.route_targets(self._need_record(need_id))
 
-        def search() -> np.ndarray:
-            hops = self._hops(np.array([self._row_of(v) for v in targets], dtype=np.int64), cap)
-            return hops.astype(np.int8) if cap < 127 else hops  # small integers: a quarter of float32 (exact)
+        def search() -> tuple[np.ndarray, np.ndarray]:
+            split = self._csr().split
+            start = np.array([self._row_of(v) for v in targets], dtype=np.int64)
+            hops = self._hops(start, cap)[split:]
+            block = hops.astype(np.int8) if cap < 127 else hops.copy()  # small integers: a quarter of float32 (exact)
+            return block, np.sort(start[start < split])
 
         return self._memoised(("route", tuple(targets), cap), search)
+
+    def _routes_at(self, need_id: str, rows: np.ndarray, cap: int) -> np.ndarray:
+        """Hops from the need's route targets to these CSR rows (``cap + 1`` at -1 and beyond the cap), from the
+        cached concept side: a record row's is 0 if it is a target, else one more than its nearest neighbour's."""
+        block, record_targets = self._route_distances(need_id, cap)
+        side = _ConceptSide(self._csr(), self._walks()[0], rows)
+        out = np.full(len(rows), cap + 1, dtype=np.float32)
+        out[side.concept] = block[side.concept_rows]
+        lens, cols = side.neighbours()
+        nearest = np.full(len(lens), cap, dtype=np.float32)  # no neighbour: beyond the cap
+        if len(cols):
+            starts = np.cumsum(lens) - lens
+            nearest[lens > 0] = np.minimum.reduceat(block[cols], starts[lens > 0])
+        hops = np.minimum(nearest + 1, cap + 1)
+        hops[np.isin(side.record_rows, record_targets)] = 0
+        out[side.record] = hops
+        return out
 
     def _hops(self, start: np.ndarray, cap: int) -> np.ndarray:
         """Hops from the nearest of the ``start`` CSR rows to every row, by a capped BFS; ``cap + 1`` beyond.
@@ -1087,7 +1143,7 @@ class TalentGraph:
         """Fewest hops from each talent to the need's enterprise or that enterprise's platform (capped BFS from the
         targets over the CSR adjacency). Farther than ``cap``, unreachable, a need without an enterprise, or an
         unknown talent: ``cap + 1`` (not 0, which would read as "at the target")."""
-        return self._take(self._route_distances(need_id, cap), self._rows(talent_ids), missing=cap + 1)
+        return self._routes_at(need_id, self._rows(talent_ids), cap)
 
     def matching_incubators(self, need: Need) -> list[str]:
         """Incubators whose focus industries hold the need's industry, or one of whose focus disciplines is a need
@@ -1103,17 +1159,16 @@ class TalentGraph:
         return out
 
     def _incubator_route(self, need_id: str, rows: np.ndarray) -> np.ndarray:
-        """Gathered from a whole-graph 0/1 vector (linked to a matching incubator), cached per need and version."""
+        """1.0 at the rows linked to a matching incubator: their sorted rows cached per need and version (a few
+        thousand at 1M talents, where a 0/1 value per node was 1 MB a need)."""
         need = self._need_record(need_id)
 
         def link() -> np.ndarray:
             csr = self._csr()
             matching = [self._row_of(v) for v in self.matching_incubators(need) if v in self]
-            linked = np.zeros(csr.adj.shape[0], dtype=bool)  # bool: read back as 0.0 / 1.0 by ``_take``
-            linked[_neighbours(csr.adj, np.array(matching, dtype=np.int64))] = True  # their edges, not all of them
-            return linked
+            return np.unique(_neighbours(csr.adj, np.array(matching, dtype=np.int64)))  # their edges, not all
 
-        return self._take(self._memoised(("incubator", need_id), link), rows)
+        return np.isin(rows, self._memoised(("incubator", need_id), link)).astype(np.float32)
 
     def incubator_route(self, need_id: str, talent_ids: Sequence[str]) -> np.ndarray:
         """1.0 where the talent is linked to an incubator matching the need (see ``matching_incubators``: focus
@@ -1133,7 +1188,7 @@ class TalentGraph:
         ad-hoc query) has none."""
         if f"need:{need_id}" not in self:
             return
-        self.ppr_vector(need_id)
+        self._ppr_block(need_id, PPR_ALPHA, PPR_STEPS, PPR_RTOL, False)
         self._incubator_route(need_id, np.zeros(0, dtype=np.int64))
         self._route_distances(need_id, ROUTE_CAP)
         self._need_concepts(need_id)
@@ -1145,10 +1200,10 @@ class TalentGraph:
         rows = self._rows(talent_ids)
         common, adamic_adar = self._shared(need_id, rows)
         return {
-            "graph_ppr": self._take(self.ppr_vector(need_id), rows),
+            "graph_ppr": self._ppr_at(need_id, rows),
             "graph_common_neighbours": common,
             "graph_adamic_adar": adamic_adar,
-            "graph_route_length": self._take(self._route_distances(need_id, ROUTE_CAP), rows, missing=ROUTE_CAP + 1),
+            "graph_route_length": self._routes_at(need_id, rows, ROUTE_CAP),
             "graph_incubator_route": self._incubator_route(need_id, rows),
         }
 
@@ -1333,7 +1388,15 @@ def _neighbours(adj: sp.csr_array, rows: np.ndarray) -> np.ndarray:
 
 
 def solve_ppr(
-    restart: np.ndarray, split: int, walks: tuple, alpha: float, iters: int, tol: float, start: np.ndarray | None = None
+    restart: np.ndarray,
+    split: int,
+    walks: tuple,
+    alpha: float,
+    iters: int,
+    tol: float,
+    start: np.ndarray | None = None,
+    *,
+    whole: bool = True,
 ) -> np.ndarray:
     """``x = (1 - alpha) W x + restart`` by conjugate gradients, W = A D⁻¹ (``walks`` its two row blocks).
 
@@ -1343,9 +1406,10 @@ def solve_ppr(
     Gauss–Seidel shrinks the error by (1 - alpha)² = 0.72 a step; CG by ~(√κ - 1) / (√κ + 1) ≤ 0.31 (κ ≤
     1 / (1 - (1 - alpha)²)), so ~3× fewer products for the same error. Stops after ``iters`` steps or when the
     weighted residual falls below ``tol`` times the right-hand side's, the same bound from zero or from ``start``
-    (an earlier solution: one more product, and a few steps where a change moved it little). A need's walk
-    reaches every talent within a few hops through shared skills (measured: a local push reaching 99 % of the top
-    300 touched 6× the graph's edges), so the cost stays one product over the graph a step."""
+    (an earlier solution's rows ``[split, n)``: one more product, and a few steps where a change moved it little).
+    Returns x, or with ``whole=False`` only x[split:] (what a need's memo keeps: one product over the graph fewer).
+    A need's walk reaches every talent within a few hops through shared skills (measured: a local push reaching 99 %
+    of the top 300 touched 6× the graph's edges), so the cost stays one product over the graph a step."""
     top, bottom = walks
     keep = np.float32(1.0 - alpha)
     weight = 1.0 / np.maximum(np.diff(bottom.indptr), 1).astype(np.float64)
@@ -1362,7 +1426,7 @@ def solve_ppr(
     if start is None:
         y, r = np.zeros_like(rhs), rhs.copy()
     else:
-        y = start[split:].astype(np.float32)
+        y = start.astype(np.float32)
         r = rhs - apply(y)
     p = r.copy()
     rr = float((r * weight * r).sum())
@@ -1375,9 +1439,44 @@ def solve_ppr(
         r -= step * q
         rr, last = float((r * weight * r).sum()), rr
         p = r + np.float32(rr / last) * p
+    if not whole:
+        return y
     x[split:] = y
     x[:split] = restart[:split] + keep * (top @ x)
     return x
+
+
+class _ConceptSide:
+    """Some CSR rows of one graph version, split by side, to read a need's concept-side results at them (PPR,
+    routes): a concept row reads its own value; a record row, whose neighbours are all on the concept side, is made
+    from theirs. ``concept`` and ``record`` mark the rows' positions; rows of -1 are in neither."""
+
+    def __init__(self, csr: _Csr, top: sp.csr_array, rows: np.ndarray) -> None:
+        self._split, self._top = csr.split, top  # ``top``: the walk's record rows, whose columns are all ≥ split
+        self.concept = rows >= csr.split
+        self.record = (rows >= 0) & ~self.concept
+        self.concept_rows = rows[self.concept] - csr.split
+        self.record_rows = rows[self.record]
+
+    def _entries(self) -> tuple[np.ndarray, np.ndarray]:
+        starts = self._top.indptr[self.record_rows]
+        lens = self._top.indptr[self.record_rows + 1] - starts
+        return lens, ranges(starts, lens)
+
+    def neighbours(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each record row's number of neighbours, and their concept rows (counted from ``split``), concatenated."""
+        lens, at = self._entries()
+        return lens, self._top.indices[at] - self._split
+
+    def walk(self) -> sp.csr_array:
+        """The walk's record rows, columns counted from ``split``: times a concept-side block, their values, summed
+        in the order the whole product sums them."""
+        lens, at = self._entries()
+        indices = self._top.indices[at] - self._split
+        indptr = np.zeros(len(lens) + 1, dtype=indices.dtype)
+        np.cumsum(lens, out=indptr[1:])
+        shape = (len(lens), self._top.shape[1] - self._split)
+        return _csr_view(self._top.data[at], indices, indptr, shape)
 
 
 class _Vocab(dict):

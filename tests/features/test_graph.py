@@ -693,19 +693,6 @@ def test_whole_graph_results_are_kept_per_version_outside_the_per_need_bound(mon
     assert g._per_version("children", lambda: "rebuilt") == "rebuilt"
 
 
-def test_per_need_routes_and_incubator_links_are_memoised_compactly_with_the_same_values():
-    g = TalentGraph.build(**city_world())
-    ids = sorted(n.partition(":")[2] for n, d in g.to_networkx().nodes(data=True) if d["type"] == "talent")
-    f = g.features("n1", ids)
-    kinds = {key[0]: value.dtype for key, value in g._memo.items() if key[0] != "need-concepts"}
-    assert kinds["route"] == np.int8 and kinds["incubator"] == np.bool_ and kinds["ppr"] == np.float32
-    assert f["graph_route_length"].dtype == np.float32 and f["graph_incubator_route"].dtype == np.float32
-    wide = g.route_length("n1", ids, cap=200)  # a cap past int8 keeps float32 hops
-    assert any(v.dtype == np.float32 for key, v in g._memo.items() if key[0] == "route")
-    np.testing.assert_array_equal(f["graph_route_length"], np.minimum(wide, ROUTE_CAP + 1))
-    assert set(f["graph_incubator_route"].tolist()) <= {0.0, 1.0}
-
-
 def test_an_enterprises_needs_share_one_route_search():
     world = city_world()
     g = TalentGraph.build(**world)
@@ -730,14 +717,79 @@ def _skill_world(talents: int, seed: int) -> dict[str, list]:
     }
 
 
+def _incubator_world(talents: int, seed: int) -> dict[str, list]:
+    """``_skill_world`` with two incubators (a seventh of the talents linked to one) and needs in their industries."""
+    world = _skill_world(talents, seed)
+    world["incubators"] = [
+        Incubator(id="i0", name="Haina Munich", country="DE", city="Munich", focus_industries=["semiconductors"]),
+        Incubator(id="i1", name="Haina Boston", country="US", city="Boston", focus_industries=["software"]),
+    ]
+    industries = ("semiconductors", "software", None)
+    world["needs"] = [Need.model_validate({**n.model_dump(), "industry": industries[i % 3]})
+                      for i, n in enumerate(world["needs"])]  # fmt: skip
+    world["talents"] = [t.model_copy(update={"incubator_id": f"i{i % 2}"}) if i % 7 == 0 else t
+                        for i, t in enumerate(world["talents"])]  # fmt: skip
+    return world
+
+
+def test_a_need_keeps_its_results_on_the_concept_side_and_reads_them_the_same_at_every_row():
+    """Record rows (talents, needs, platforms) link only to the concept side, so a need keeps its PPR and routes for
+    the concept rows alone and makes a record row's from its neighbours there: equal, bit for bit, to the passes
+    over the whole graph (the solve's whole vector, a BFS over every row), at every row of the graph."""
+    world = _incubator_world(1_500, seed=2)
+    g = TalentGraph.build(**world)
+    csr = g._csr()
+    every = np.arange(csr.adj.shape[0])
+    ids = [t.id for t in world["talents"]] + ["nobody"]
+    rows = g._rows(ids)
+    reached = linked_any = 0
+    for need in world["needs"]:
+        restart = g._restart(need.id, PPR_ALPHA, False)
+        whole = solve_ppr(restart, csr.split, g._walks(), PPR_ALPHA, PPR_STEPS, PPR_RTOL)
+        np.testing.assert_array_equal(g._ppr_at(need.id, every), whole)  # the need's own row holds its restart
+        np.testing.assert_array_equal(g.ppr(need.id, ids), np.where(rows >= 0, whole[rows], 0))
+        np.testing.assert_array_equal(g.ppr_vector(need.id), whole)
+        starts = np.array([g._row_of(v) for v in g.route_targets(need)], dtype=np.int64)  # enterprise and platform
+        for cap in (2, ROUTE_CAP, 200):
+            hops = g._hops(starts, cap)
+            np.testing.assert_array_equal(g._routes_at(need.id, every, cap), hops)
+            np.testing.assert_array_equal(
+                g.route_length(need.id, ids, cap=cap), np.where(rows >= 0, hops[rows], cap + 1)
+            )
+        reached += int((g.route_length(need.id, ids) < ROUTE_CAP + 1).sum())
+        linked = {v for inc in g.matching_incubators(need) for v in g.linked(inc, NodeType.talent)}
+        want = np.array([f"talent:{t}" in linked for t in ids], dtype=np.float32)
+        np.testing.assert_array_equal(g.incubator_route(need.id, ids), want)
+        linked_any += int(want.sum())
+    assert reached and linked_any  # not vacuous: routes and incubator links were there to read
+
+
+def test_a_needs_memoised_results_are_sized_by_the_vocabulary_not_by_the_pool():
+    """At 1M talents a need's PPR over every node was 4 MB and its routes 1 MB, so the memo's 64 MiB held eight
+    needs. On the concept side they are the same size for 1,500 talents and for 6,000 sharing one vocabulary."""
+    nbytes, sizes = graph_module._nbytes, []
+    for talents in (1_500, 6_000):
+        g = TalentGraph.build(**_incubator_world(talents, seed=3))
+        csr = g._csr()
+        g.features("n0", [f"t{i}" for i in range(talents)])
+        kept = {key[0]: value for key, value in g._memo.items()}
+        block, record_targets = kept["route"]
+        assert kept["ppr"].dtype == np.float32 and len(kept["ppr"]) == len(block) == csr.adj.shape[0] - csr.split
+        assert block.dtype == np.int8 and len(record_targets) == 1  # the need's enterprise's platform
+        sizes.append((nbytes(kept["ppr"]), nbytes(kept["route"])))
+        g.route_length("n0", ["t1"], cap=200)  # a cap past int8 keeps float32 hops
+        assert any(v[0].dtype == np.float32 for key, v in g._memo.items() if key[0] == "route")
+    assert sizes[0] == sizes[1]
+
+
 def test_ppr_after_a_write_starts_from_the_need_s_last_vector(monkeypatch):
     """A write moves a need's PPR little: the next solve starts from the vector of the version before (the
     memo keeps it, in its bound) and reaches the same tolerance in fewer products."""
     calls = []
 
-    def counted(restart, split, walks, *args, start=None):
+    def counted(restart, split, walks, *args, start=None, whole=True):
         _Counted.products = 0
-        out = solve_ppr(restart, split, tuple(_Counted(w) for w in walks), *args, start=start)
+        out = solve_ppr(restart, split, tuple(_Counted(w) for w in walks), *args, start=start, whole=whole)
         calls.append((start is not None, _Counted.products))
         return out
 
@@ -763,7 +815,9 @@ def test_ppr_after_compaction_solves_from_zero_with_the_same_values(monkeypatch)
     """Compaction renumbers nodes, so a kept vector would sit on the wrong rows: it is dropped."""
     starts = []
     real = graph_module.solve_ppr
-    monkeypatch.setattr(graph_module, "solve_ppr", lambda *a, start=None: starts.append(start) or real(*a, start=start))
+    monkeypatch.setattr(
+        graph_module, "solve_ppr", lambda *a, start=None, **kw: starts.append(start) or real(*a, start=start, **kw)
+    )
     talents = [talent(f"t{i}", skills=[f"s{i % 50}", "common"]) for i in range(1_100)]
     needs = [Need(id="n1", title="x", required_skills=["s3", "common"], enterprise_id="e1")]
     g = TalentGraph.build(talents=talents, needs=needs)
@@ -844,7 +898,7 @@ def test_readers_asking_for_one_need_at_once_share_one_solve_and_a_failed_one_is
 
     def ask(name):
         try:
-            got[name] = g.ppr_vector("n1")
+            got[name] = g._ppr_block("n1", PPR_ALPHA, PPR_STEPS, PPR_RTOL, False)  # the memoised solve
         except RuntimeError as e:
             got[name] = e
 
