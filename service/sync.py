@@ -112,6 +112,7 @@ def _apply(state: Any, changes: list[Change]) -> None:
                         _put(ix, kind, rid, stored.get(rid))
         finally:
             ix.settle()  # readers, let in once the lock is released, find nothing left to rebuild
+    return_freed_heap()  # what the old version freed (as a write's settle does: ``service.api.live``)
     if todo["need"] and (matcher := getattr(state, "alerts", None)) is not None:
         matcher.follow(todo["need"])  # the alert matcher's need set in step (no alerts: the writer sent them)
 

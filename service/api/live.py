@@ -23,6 +23,7 @@ from typing import Any
 from features.indices import Indices
 from features.records import Enterprise, Incubator, Need, Record, Relation, Talent
 from service.api.errors import ApiError
+from service.indexing import return_freed_heap
 from service.store import ImportFailed, ImportReport, Store
 
 log = logging.getLogger("talentmatch.api")
@@ -116,7 +117,14 @@ class Writer:
     def _batched(self, job: Callable[[], list[tuple[Record | None, Record]]]) -> None:
         """Run ``job`` (store, then index) under the writers' lock, batched with writes that arrive meanwhile
         (``service.locking.WriteBatches``), then the after-write hooks."""
-        self.state.write_batches.run(job, lambda: self.indices.settle(), self._after)
+        self.state.write_batches.run(job, self._settle, self._after)
+
+    def _settle(self) -> None:
+        """Bring the indices up to date, then hand back the heap the old version freed: glibc keeps it otherwise
+        (at 1M talents, after 20 writes each followed by a ranking, 1,491 → 1,418 MB resident; the trim takes ~2 ms,
+        under a settle's ~100 ms there)."""
+        self.indices.settle()
+        return_freed_heap()
 
     def delete_relation(self, relation_id: str) -> bool:
         """Delete a relation from the store and the conflict rule's data; returns whether it existed."""

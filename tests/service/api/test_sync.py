@@ -104,3 +104,28 @@ def test_alerts_follow_subscriptions_and_needs_made_through_the_other_app(pair):
     need = a.get("/needs/n-pv", headers=h["e1"]).json()
     assert a.put("/needs/n-pv", json={**need, "status": "closed"}, headers=h["e1"]).status_code == 200
     within(BOUND, lambda: "n-pv" not in state_b.alerts.batch)
+
+
+def test_each_settled_write_and_applied_page_hands_the_freed_heap_back(pair, monkeypatch):
+    """A settle replaces the graph's adjacency and drops the old version's per-need results; glibc keeps what they
+    freed (~70 MB at 1M talents after 20 writes) unless asked. The writer asks once per settled batch, after the
+    settle (what it frees must be free by then); a replica once per page it applied, and not for a page it had."""
+    from service.api import live
+
+    a, _, h, state_a, state_b = pair
+    state_b.sync.stop()
+    head = state_b.sync.applied
+    calls: list[tuple[str, bool]] = []
+
+    def recorder(name, state):
+        graph = state.indices.graph
+        return lambda: calls.append((name, graph._csr_cache is not None and graph._csr_cache.version == graph._version))
+
+    monkeypatch.setattr(live, "return_freed_heap", recorder("writer", state_a))
+    monkeypatch.setattr(sync, "return_freed_heap", recorder("replica", state_b))
+    assert a.post("/talents", json=NEW_PV, headers=h["recruiter"]).status_code == 201
+    assert calls == [("writer", True)]  # settled when asked
+    assert sync.catch_up(state_b, head) == head + 1
+    assert calls == [("writer", True), ("replica", True)]
+    sync.catch_up(state_b, head)  # the same page again: nothing applied, nothing to hand back
+    assert calls == [("writer", True), ("replica", True)]
