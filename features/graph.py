@@ -840,9 +840,10 @@ class TalentGraph:
         return self._csr_cache
 
     def _keep_warm_starts(self) -> None:
-        """A new version drops every per-need result but the PPR vectors, kept (with the row order they are in) as
+        """A new version drops every per-need result but the PPR blocks, kept (with their rows' node numbers) as
         the next solve's starting point for the same need: a write moves a need's PPR little, so a warm solve needs
-        a few products over the graph instead of 7–8. They stay in the LRU bound, counted with their order."""
+        a few products over the graph instead of 7–8. They stay in the LRU bound, counted with their rows' node
+        numbers (the concept side's: one array a version, shared)."""
         old = self._csr_cache
         with self._memo_lock:
             numbers = None if old is None else old.order[old.split :].copy()  # one copy for every need's block
@@ -917,14 +918,19 @@ class TalentGraph:
         return x
 
     def _restart(self, need_id: str, alpha: float, with_enterprise: bool) -> np.ndarray:
-        """The restart vector s (alpha at the need, or split evenly with its enterprise), over all CSR rows."""
+        """The restart vector s over all CSR rows (``_seeds``)."""
+        seeds = self._seeds(need_id, with_enterprise)
+        restart = np.zeros(self._csr().adj.shape[0], dtype=np.float32)
+        restart[seeds] = alpha / len(seeds)
+        return restart
+
+    def _seeds(self, need_id: str, with_enterprise: bool) -> np.ndarray:
+        """The CSR rows a walk restarts at, evenly: the need's, and its enterprise's when ``with_enterprise``."""
         need = self._need_record(need_id)
         seeds = [self._row_of(f"need:{need_id}")]
         if with_enterprise and need.enterprise_id:
             seeds.append(self._row_of(f"enterprise:{need.enterprise_id}"))
-        restart = np.zeros(self._csr().adj.shape[0], dtype=np.float32)
-        restart[seeds] = alpha / len(seeds)
-        return restart
+        return np.array(seeds)
 
     def _ppr_block(self, need_id: str, alpha: float, iters: int, tol: float, with_enterprise: bool) -> np.ndarray:
         """The need's PPR on the concept side (CSR rows ``[split, n)``), the part the solve solves for; cached per
@@ -972,7 +978,8 @@ class TalentGraph:
         out = np.zeros(len(rows), dtype=np.float32)
         out[side.concept] = block[side.concept_rows]
         if len(side.record_rows):
-            restart = self._restart(need_id, alpha, with_enterprise)[side.record_rows]
+            seeds = self._seeds(need_id, with_enterprise)  # s at these rows, without a vector over every node
+            restart = np.where(np.isin(side.record_rows, seeds), np.float32(alpha / len(seeds)), np.float32(0))
             out[side.record] = restart + np.float32(1.0 - alpha) * (side.walk() @ block)
         return out
 
