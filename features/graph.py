@@ -833,8 +833,9 @@ class TalentGraph:
             order=order,
             talent_rows=np.flatnonzero(kinds == _NCODE[NodeType.talent]),
         )
-        if stale is not None:  # a loaded snapshot's pages would stay resident; ``order`` stays (warm starts read it)
-            release(stale.adj.data, stale.adj.indices, stale.adj.indptr, stale.pos, stale.kinds, stale.talent_rows)
+        if stale is not None:  # a loaded snapshot's pages would stay resident (warm starts copied what they need)
+            release(stale.adj.data, stale.adj.indices, stale.adj.indptr, stale.pos, stale.kinds, stale.talent_rows,
+                    stale.order)  # fmt: skip
         self._eu.release()  # read whole once a version; between, they need not be resident
         self._ev.release()
         return self._csr_cache
@@ -846,7 +847,8 @@ class TalentGraph:
         numbers (the concept side's: one array a version, shared)."""
         old = self._csr_cache
         with self._memo_lock:
-            numbers = None if old is None else old.order[old.split :].copy()  # one copy for every need's block
+            kept = old is not None and any(key[0] == "ppr" for key in self._memo)
+            numbers = old.order[old.split :].copy() if kept else None  # one copy for every need's block
             warm = [] if old is None else [
                 (("ppr-warm", *key[1:]), (value, numbers)) if key[0] == "ppr" else (key, value)
                 for key, value in self._memo.items() if key[0] in ("ppr", "ppr-warm")

@@ -54,8 +54,8 @@ def test_a_write_through_one_app_is_ranked_by_the_other_within_the_bound(pair):
     within(BOUND, lambda: "t-pv9" not in ranked(b, "n-pv", h["recruiter"]))
     assert "t-pv9" not in state_b.indices.talents
     assert state_b.indices.rows(["t-pv9"]).tolist() == [-1]  # scrubbed: no row of theirs left
-    ready = b.get("/readyz").json()
-    assert ready["sync_lag_changes"] == 0 and 0 <= ready["sync_lag_seconds"] < BOUND
+    within(BOUND, lambda: b.get("/readyz").json()["sync_lag_changes"] == 0)  # the erasure ranks before its page ends
+    assert 0 <= b.get("/readyz").json()["sync_lag_seconds"] < BOUND
     metrics = b.get("/metrics").text
     assert "talentmatch_sync_lag_changes 0.0" in metrics and "talentmatch_sync_lag_seconds" in metrics
     assert a.get("/readyz").json()["sync_lag_changes"] is None  # sync off there
