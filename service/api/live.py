@@ -121,8 +121,8 @@ class Writer:
 
     def _settle(self) -> None:
         """Bring the indices up to date, then hand back the heap the old version freed: glibc keeps it otherwise
-        (at 1M talents, after 20 writes each followed by a ranking, 1,491 → 1,418 MB resident; the trim takes ~2 ms,
-        under a settle's ~100 ms there)."""
+        (at 1M talents, after 20 writes each followed by a ranking, 1,491 → 1,418 MB resident; the trim took 1–3 ms
+        there)."""
         self.indices.settle()
         return_freed_heap()
 
