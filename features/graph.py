@@ -987,7 +987,8 @@ class TalentGraph:
 
     def ppr_top(self, need_id: str, k: int, **ppr_options) -> tuple[list[str], np.ndarray]:
         """The ``k`` talents with most PPR mass from the need (only those with mass > 0), best first. Cached per
-        graph version with the vector: selecting them reads every talent's mass (~1.5 ms at 100k), each ranking."""
+        graph version beside the need's concept-side block: selecting them makes every talent's mass (one product
+        over the record side, ~2 ms at 100k talents), which only the first call of a version pays."""
         key = ("ppr_top", need_id, k, *sorted(ppr_options.items()))
         ids, scores = self._memoised(key, lambda: self._ppr_top(need_id, k, **ppr_options))
         return list(ids), scores.copy()
@@ -1205,7 +1206,8 @@ class TalentGraph:
     def features(self, need_id: str, talent_ids: Sequence[str]) -> dict[str, np.ndarray]:
         """All graph numbers for one need and its candidates, under stable names, each float32 aligned with
         ``talent_ids``. PPR, route distances and incubator links are whole-graph passes per need, cached until the
-        graph changes; the rest gathers the candidates' rows."""
+        graph changes (PPR and routes for the concept side, read at the candidates through ``_ConceptSide``); the
+        rest gathers the candidates' rows."""
         rows = self._rows(talent_ids)
         common, adamic_adar = self._shared(need_id, rows)
         return {
