@@ -152,6 +152,11 @@ def bound_memo(max_bytes: int) -> None:
     MEMO_BYTES = max_bytes
 
 
+_WINDOWS = (32, 512, sys.maxsize)
+"""How many of a checked row's record neighbours ``TalentGraph._hold_at`` reads, round by round."""
+TOUCHED_LIMIT = 4096
+"""Node numbers a version may touch (``_touch``) and still check a need's kept routes at them instead of searching
+anew; a bulk change touches more, and the next ranking of each enterprise searches from scratch."""
 ATTACH_CHUNK = 2048
 """Talents linked per bulk step: each step's temporary link lists are freed before the next allocates, so 100k
 talents leave no ~100 MB of holes among the graph's own objects (the heap never gives such holes back)."""
@@ -342,6 +347,8 @@ class TalentGraph:
         self.epoch = 0
         """Bumped when node numbers are compacted (``node_numbers`` results from before are then stale)."""
         self._csr_cache: _Csr | None = None
+        self._touched: list[np.ndarray] | None = []  # node numbers whose edges changed since the CSR (``_touch``)
+        self._touches = 0
         self._memo: OrderedDict[tuple, object] = OrderedDict()  # per-version, per-need results (PPR, routes), LRU
         self._memo_lock = threading.Lock()
         self._building: dict[tuple, threading.Event] = {}  # memo keys being built now (``_memoised``)
@@ -355,7 +362,8 @@ class TalentGraph:
         return {**self.__dict__, "_memo": OrderedDict(), "_memo_bytes": 0, "_whole": {}, "_building": {}}
 
     def __setstate__(self, state: dict) -> None:
-        self.__dict__.update({"_whole": {}, "_building": {}, **state})  # older snapshots load too
+        fresh = {"_whole": {}, "_building": {}, "_touched": [], "_touches": 0}
+        self.__dict__.update({**fresh, **state})  # older snapshots load too
         for name, dtype in _ARRAYS.items():
             if isinstance(held := state[name], array):  # snapshots before stop 32 pickled them as ``array``
                 setattr(self, name, GrowableVector(np.frombuffer(held, dtype=dtype)))
@@ -538,8 +546,10 @@ class TalentGraph:
             self._ensure(target)
         number = self._number
         edges = [(node, *link) for node, _, links in items for link in links]
+        first = len(self._eu)
         self._eu.extend([number[u] for u, _, _, _ in edges])
         self._ev.extend([number[v] for _, v, _, _ in edges])
+        self._touch(self._eu.view[first:], self._ev.view[first:])
         self._etype.extend([_ECODE[etype] for _, _, etype, _ in edges])
         self._eshape.extend([self._shape(attrs) if attrs else 0 for _, _, _, attrs in edges])
         self._elive.extend(b"\x01" * len(edges))
@@ -552,6 +562,7 @@ class TalentGraph:
         self._nshape.extend([self._node_shape(attrs)])
         self._kind.extend([_NCODE[_type_of(node)]])
         self._alive.append(1)
+        self._touch(np.array([self._number[node]]))
         self._version += 1
 
     def _ensure(self, node: str) -> None:
@@ -573,6 +584,7 @@ class TalentGraph:
             return
         self._eu.extend([self._number[u]])
         self._ev.extend([self._number[v]])
+        self._touch(np.array([self._number[u], self._number[v]]))
         self._etype.extend([_ECODE[etype.value]])
         self._eshape.extend([self._shape(attrs) if attrs else 0])
         self._elive.append(1)
@@ -583,12 +595,26 @@ class TalentGraph:
         slots = self._slots(a)
         for slot in slots[self._others(a, slots) == b]:
             self._elive[slot] = 0
+        self._touch(np.array([a, b]))
         self._version += 1
 
     def _remove_node(self, node: str) -> None:
         """Drop a node; its edges die with it (edges count only between live nodes)."""
-        self._alive[self._number.pop(node)] = 0
+        num = self._number.pop(node)
+        if self._touched is not None:  # its neighbours lose an edge
+            self._touch(np.array([num]), self._adjacent(num))
+        self._alive[num] = 0
         self._version += 1
+
+    def _touch(self, *numbers: np.ndarray) -> None:
+        """Note nodes whose edges changed (or that came or went) in this version, up to ``TOUCHED_LIMIT``: a
+        need's routes from before are checked at them (``_warm_routes``)."""
+        if self._touched is None:
+            return
+        self._touched.extend(np.array(n, dtype=np.int64) for n in numbers)
+        self._touches = self._touches + sum(map(len, numbers))
+        if self._touches > TOUCHED_LIMIT:
+            self._touched = None
 
     def _prune(self, candidates: Iterable[str]) -> None:
         """Remove vocabulary and stub nodes nothing links to any more (a node linked only to the one it hangs from
@@ -802,7 +828,9 @@ class TalentGraph:
         """The CSR adjacency of the current version, re-assembled from the edge arrays when the graph changed."""
         if (stale := self._csr_cache) is not None and stale.version == self._version:
             return stale
-        self._keep_warm_starts()
+        touched = None if self._touched is None else np.unique(np.concatenate([np.zeros(0, np.int64), *self._touched]))
+        self._touched, self._touches = [], 0
+        self._keep_warm_starts(touched)
         self._whole.clear()
         if len(self._names) > 1024 and self._alive.count(0) > len(self._names) // 4:
             self._compact()
@@ -840,19 +868,19 @@ class TalentGraph:
         self._ev.release()
         return self._csr_cache
 
-    def _keep_warm_starts(self) -> None:
-        """A new version drops every per-need result but the PPR blocks, kept (with their rows' node numbers) as
-        the next solve's starting point for the same need: a write moves a need's PPR little, so a warm solve needs
-        a few products over the graph instead of 7–8. They stay in the LRU bound, counted with their rows' node
-        numbers (the concept side's: one array a version, shared)."""
+    def _keep_warm_starts(self, touched: np.ndarray | None) -> None:
+        """A new version drops every per-need result but the PPR blocks and the routes, kept with their rows' node
+        numbers. A PPR block is the next solve's starting point for the same need: a write moves a need's PPR
+        little, so a warm solve needs a few products over the graph instead of 7–8. Routes are kept with the nodes
+        the change ``touched`` (None: too many), where the next search checks them before searching anew
+        (``_warm_routes``). They stay in the LRU bound, counted with their rows' node numbers (the concept side's:
+        one array a version, shared)."""
         old = self._csr_cache
         with self._memo_lock:
-            kept = old is not None and any(key[0] == "ppr" for key in self._memo)
+            kept = old is not None and any(key[0] in ("ppr", "route") for key in self._memo)
             numbers = old.order[old.split :].copy() if kept else None  # one copy for every need's block
-            warm = [] if old is None else [
-                (("ppr-warm", *key[1:]), (value, numbers)) if key[0] == "ppr" else (key, value)
-                for key, value in self._memo.items() if key[0] in ("ppr", "ppr-warm")
-            ]  # fmt: skip
+            changed = [] if old is None else [_warm(key, value, numbers, touched) for key, value in self._memo.items()]
+            warm = [(key, value) for key, value in changed if key is not None]
             self._memo.clear()
             self._memo.update(warm)
             self._memo_bytes = sum(_nbytes(value) for _, value in warm)
@@ -1095,15 +1123,17 @@ class TalentGraph:
         enterprise's needs share one BFS. A record row that is no target is one hop past its nearest neighbour, all
         on the concept side (``_routes_at``), so the concept side is all a need keeps."""
         targets = self.route_targets(self._need_record(need_id))
+        key = ("route", tuple(targets), cap)
 
         def search() -> tuple[np.ndarray, np.ndarray]:
             split = self._csr().split
             start = np.array([self._row_of(v) for v in targets], dtype=np.int64)
-            hops = self._hops(start, cap)[split:]
-            block = hops.astype(np.int8) if cap < 127 else hops.copy()  # small integers: a quarter of float32 (exact)
+            if (block := self._warm_routes(key, start, cap)) is None:
+                hops = self._hops(start, cap)[split:]
+                block = hops.astype(np.int8) if cap < 127 else hops.copy()  # small integers: a quarter of float32
             return block, np.sort(start[start < split])
 
-        return self._memoised(("route", tuple(targets), cap), search)
+        return self._memoised(key, search)
 
     def _routes_at(self, need_id: str, rows: np.ndarray, cap: int) -> np.ndarray:
         """Hops from the need's route targets to these CSR rows (``cap + 1`` at -1 and beyond the cap), from the
@@ -1112,14 +1142,84 @@ class TalentGraph:
         side = _ConceptSide(self._csr(), self._walks()[0], rows)
         out = np.full(len(rows), cap + 1, dtype=np.float32)
         out[side.concept] = block[side.concept_rows]
-        lens, cols = side.neighbours()
-        nearest = np.full(len(lens), cap, dtype=np.float32)  # no neighbour: beyond the cap
-        if len(cols):
-            starts = np.cumsum(lens) - lens
-            nearest[lens > 0] = np.minimum.reduceat(block[cols], starts[lens > 0])
-        hops = np.minimum(nearest + 1, cap + 1)
-        hops[np.isin(side.record_rows, record_targets)] = 0
-        out[side.record] = hops
+        out[side.record] = _one_past(block, side.neighbours(), np.isin(side.record_rows, record_targets), cap)
+        return out
+
+    def _warm_routes(self, key: tuple, start: np.ndarray, cap: int) -> np.ndarray | None:
+        """The concept side's hops of ``key`` kept from an earlier version, if they are still this version's, else
+        None. Hops are a BFS's exactly when each row's is 0 at a target and one past its nearest neighbour's
+        elsewhere, capped (the equations have one solution). They held everywhere before; since, rows' neighbours
+        changed only at the nodes the change touched, so only there, and at the neighbours of touched record rows
+        (whose hops follow from theirs), can they fail (``_hold_at``). New concept rows get their hops from their
+        neighbours first. A write that shortens or cuts routes fails the check; a talent joining skills near each
+        other passes it."""
+        with self._memo_lock:
+            kept = self._memo.pop(("route-warm", *key[1:]), None)
+            if kept is not None:
+                self._memo_bytes -= _nbytes(kept)
+        if kept is None:
+            return None
+        block, numbers, touched = kept
+        csr = self._csr()
+        split = csr.split
+        rows = csr.pos[numbers]
+        hops = np.full(csr.adj.shape[0] - split, cap + 1, dtype=block.dtype)
+        hops[rows[rows >= 0] - split] = block[rows >= 0]
+        new = np.ones(len(hops), dtype=bool)
+        new[rows[rows >= 0] - split] = False
+        new = np.flatnonzero(new) + split
+        hops[new - split] = self._bfs_equations(hops, start, new, cap)
+        at = csr.pos[touched]
+        at = np.union1d(at[at >= 0], new)
+        check = np.union1d(at[at >= split], _neighbours(csr.adj, at[at < split]))
+        return hops if self._hold_at(hops, start, check, at, cap) else None
+
+    def _hold_at(self, hops: np.ndarray, start: np.ndarray, rows: np.ndarray, touched: np.ndarray, cap: int) -> bool:
+        """Whether kept ``hops`` meet the BFS's equations at these concept rows, whose neighbours' hops are
+        unchanged but at the ``touched`` rows. The equation held before, so an unchanged neighbour is no nearer than
+        one hop short of a row's: a row fails if a touched or concept neighbour, or any read, is nearer, and holds
+        once one read reaches exactly that. Record neighbours are read in widening windows (``_WINDOWS``; each
+        read costs its own neighbours' hops), so a hub skill of thousands of talents is rarely read whole."""
+        csr = self._csr()
+        adj, split = csr.adj, csr.split
+        for window in _WINDOWS:
+            if not len(rows):
+                return True
+            lens = adj.indptr[rows + 1] - adj.indptr[rows]
+            cols = _neighbours(adj, rows)
+            owner = np.repeat(np.arange(len(rows)), lens)
+            use = (cols >= split) | np.isin(cols, touched)  # concept neighbours cost no further read
+            use |= np.arange(len(cols)) - (np.cumsum(lens) - lens)[owner] < window
+            near = _one_past(
+                self._hops_of(hops, start, cols[use], cap),
+                (np.bincount(owner[use], minlength=len(rows)), np.arange(int(use.sum()))),
+                np.isin(rows, start),
+                cap,
+            )
+            want = hops[rows - split]
+            if (near < want).any():
+                return False
+            rows = rows[near > want]
+        return not len(rows)
+
+    def _bfs_equations(self, hops: np.ndarray, start: np.ndarray, rows: np.ndarray, cap: int) -> np.ndarray:
+        """What a BFS from ``start`` gives at these concept rows given the concept side's ``hops``: 0 at a target,
+        else one past the nearest neighbour, capped."""
+        adj = self._csr().adj
+        cols = _neighbours(adj, rows)
+        lens = adj.indptr[rows + 1] - adj.indptr[rows]
+        near = self._hops_of(hops, start, cols, cap)
+        return _one_past(near, (lens, np.arange(len(cols))), np.isin(rows, start), cap).astype(hops.dtype)
+
+    def _hops_of(self, hops: np.ndarray, start: np.ndarray, rows: np.ndarray, cap: int) -> np.ndarray:
+        """The hops at any CSR rows given the concept side's: a concept row's own, a record row's from its
+        neighbours."""
+        csr = self._csr()
+        out = np.empty(len(rows), dtype=hops.dtype)
+        concept = rows >= csr.split
+        out[concept] = hops[rows[concept] - csr.split]
+        side = _ConceptSide(csr, self._walks()[0], rows[~concept])
+        out[~concept] = _one_past(hops, side.neighbours(), np.isin(side.record_rows, start), cap)
         return out
 
     def _hops(self, start: np.ndarray, cap: int) -> np.ndarray:
@@ -1370,6 +1470,22 @@ class TalentGraph:
         return value
 
 
+def _warm(key: tuple, value, numbers: np.ndarray | None, touched: np.ndarray | None) -> tuple:
+    """What a memo entry becomes at a new graph version (``_keep_warm_starts``): a PPR block a warm start, routes
+    their hops with the node numbers ``touched`` since (added up across versions, while under ``TOUCHED_LIMIT``),
+    anything else nothing: ``(None, None)``."""
+    kind = key[0]
+    if kind == "ppr":
+        return ("ppr-warm", *key[1:]), (value, numbers)
+    if kind == "ppr-warm":
+        return key, value
+    if kind == "route" and touched is not None:
+        return ("route-warm", *key[1:]), (value[0], numbers, touched)
+    if kind == "route-warm" and touched is not None and len(since := np.union1d(value[2], touched)) <= TOUCHED_LIMIT:
+        return key, (*value[:2], since)
+    return None, None
+
+
 def _ppr_key(
     need_id: str, alpha: float = PPR_ALPHA, iters: int = PPR_STEPS, tol: float = PPR_RTOL, with_enterprise: bool = False
 ) -> tuple:
@@ -1386,6 +1502,19 @@ def _nbytes(value) -> int:
     if isinstance(value, tuple):
         return sys.getsizeof(value) + sum(map(_nbytes, value))
     return sys.getsizeof(value)
+
+
+def _one_past(hops: np.ndarray, neighbours: tuple[np.ndarray, np.ndarray], targets: np.ndarray, cap: int) -> np.ndarray:
+    """Each row's hops from its neighbours' (``neighbours``: their counts and positions in ``hops``,
+    concatenated): one past the nearest, ``cap + 1`` at most and without neighbours, 0 where ``targets``."""
+    lens, cols = neighbours
+    nearest = np.full(len(lens), cap, dtype=np.float32)  # no neighbour: beyond the cap
+    if len(cols):
+        starts = np.cumsum(lens) - lens
+        nearest[lens > 0] = np.minimum.reduceat(hops[cols], starts[lens > 0])
+    out = np.minimum(nearest + 1, cap + 1)
+    out[targets] = 0
+    return out
 
 
 def _neighbours(adj: sp.csr_array, rows: np.ndarray) -> np.ndarray:

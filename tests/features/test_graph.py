@@ -850,6 +850,59 @@ def test_route_lengths_equal_a_breadth_first_search_whichever_side_each_step_rea
     assert g.route_length("n0", ["t5"]).tolist() == [ROUTE_CAP + 1]
 
 
+def test_routes_after_a_write_are_kept_where_they_still_hold_and_searched_anew_where_a_route_changed(monkeypatch):
+    """A write keeps each enterprise's route hops from the version before, checked at the nodes it touched: a talent
+    whose concepts lie within two hops of each other opens no shorter route and is read without a search; a hire
+    (a talent now one hop from the enterprise) or the loss of the only talent linking a skill changes routes, and
+    those enterprises search anew. Either way every row's hops equal a fresh BFS."""
+    searches = []
+    bfs = TalentGraph._hops
+    monkeypatch.setattr(TalentGraph, "_hops", lambda g, start, cap: searches.append(cap) or bfs(g, start, cap))
+    world = _skill_world(1_500, seed=4)
+    g = TalentGraph.build(**world)
+    needs = world["needs"][:5]  # one need at each of the five enterprises
+
+    def read() -> tuple[int, dict[str, np.ndarray]]:
+        """Searches made for the five enterprises' routes, and their hops at every row checked against a BFS."""
+        del searches[:]
+        every = np.arange(g._csr().adj.shape[0])
+        hops = {n.id: g._routes_at(n.id, every, ROUTE_CAP) for n in needs}
+        made = len(searches)
+        for need in needs:
+            starts = np.array([g._row_of(v) for v in g.route_targets(need)], dtype=np.int64)
+            np.testing.assert_array_equal(hops[need.id], bfs(g, starts, ROUTE_CAP))
+        return made, hops
+
+    assert read()[0] == 5
+    concept_hops = lambda need_id, nodes: read()[1][need_id][[g._row_of(v) for v in nodes]]  # noqa: E731
+    near = [s for s in (f"s{i}" for i in range(40)) if f"skill:{s}" in g][:3]
+    assert all(np.ptp(concept_hops(n.id, [f"skill:{s}" for s in near])) <= 2 for n in needs)
+    g.add_talent(talent("new", skills=[*near, "brand-new skill"]))  # a new skill node too
+    g.settle()
+    assert any(key[0] == "route-warm" for key in g._memo)
+    assert read()[0] == 0  # kept for all five: checked, not searched
+
+    far = next(t for t in world["talents"] if g.route_length("n0", [t.id])[0] == 5)
+    g.add_feedback([hire("n0", far.id)])  # the talent is now one hop from n0's enterprise
+    g.settle()
+    g.add_talent(talent("new2", skills=near[:2]))  # a version that alone would keep them: the changes add up
+    g.settle()
+    made, _ = read()
+    assert 1 <= made < 5 and g.route_length("n0", [far.id])[0] == 1
+
+    g.add_talent(talent("relay", skills=[near[0], "rare"]))  # the only way to "rare" and to "lonely"
+    g.add_talent(talent("lonely", skills=["rare"]))
+    g.add_talent(talent("unrelated", skills=near[1:]))
+    assert read()[0] == 0 and g.route_length("n0", ["lonely"])[0] < ROUTE_CAP + 1
+    g.remove_talent("relay")
+    made, _ = read()
+    assert made == 5 and g.route_length("n0", ["lonely"])[0] == ROUTE_CAP + 1
+
+    monkeypatch.setattr(graph_module, "TOUCHED_LIMIT", 8)  # a bulk change: too many nodes to check
+    g.add_talents([talent(f"bulk{i}", skills=near) for i in range(10)])
+    assert read()[0] == 5
+
+
 def test_the_walk_is_the_adjacency_s_values_and_its_blocks_are_views_through_a_pickle():
     """W = A D⁻¹ is stored once, as the adjacency's values; its two row blocks are views of them, in a process
     and after a snapshot's pickle (kept apart, each was another copy of the edges, ~124 MB at 1M talents)."""
