@@ -26,6 +26,7 @@ import os
 import sys
 import tempfile
 import threading
+import time
 from array import array
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -358,8 +359,12 @@ class TalentGraph:
     """What the memo's values hold (``_nbytes``); a class default, so snapshots pickled before it load."""
 
     def __getstate__(self) -> dict:
-        """Pickled (index snapshots) without the per-version memo: a cache of up to ``MEMO_BYTES``, refilled on use."""
-        return {**self.__dict__, "_memo": OrderedDict(), "_memo_bytes": 0, "_whole": {}, "_building": {}}
+        """Pickled (index snapshots) with the per-need memo, which belongs to the pickled version: what
+        ``prepare_needs`` built before a save is then there for a restart's first ranking of those needs (its arrays
+        mapped with the rest), and after a catch-up the warm starts. The whole-graph results are rebuilt on use."""
+        with self._memo_lock:
+            memo = OrderedDict(self._memo)
+        return {**self.__dict__, "_memo": memo, "_whole": {}, "_building": {}}
 
     def __setstate__(self, state: dict) -> None:
         fresh = {"_whole": {}, "_building": {}, "_touched": [], "_touches": 0}
@@ -1302,6 +1307,18 @@ class TalentGraph:
         self._incubator_route(need_id, np.zeros(0, dtype=np.int64))
         self._route_distances(need_id, ROUTE_CAP)
         self._need_concepts(need_id)
+
+    def prepare_needs(self, need_ids: Iterable[str], seconds: float) -> int:
+        """``prepare`` these needs in order until ``seconds`` have passed or the memo holds three quarters of its
+        bound; returns how many were prepared. Before a snapshot is saved (``service.snapshots.save``): the snapshot
+        keeps the memo, so a restart's first ranking of each finds its PageRank and routes."""
+        deadline, done = time.monotonic() + seconds, 0
+        for need_id in need_ids:
+            if time.monotonic() >= deadline or self._memo_bytes > MEMO_BYTES * 3 // 4:
+                break
+            self.prepare(need_id)
+            done += 1
+        return done
 
     def features(self, need_id: str, talent_ids: Sequence[str]) -> dict[str, np.ndarray]:
         """All graph numbers for one need and its candidates, under stable names, each float32 aligned with

@@ -26,7 +26,9 @@ from pathlib import Path
 
 from features import snapshot
 from features.dense import NO_DENSE, check_encoder_name
+from features.graph import bound_memo
 from features.indices import Indices
+from features.records import Need, NeedStatus
 from service.indexing import build_indices, configure, store_records
 from service.settings import Settings
 from service.store import Store
@@ -144,11 +146,31 @@ def save(store: Store, settings: Settings, opened: Opened) -> Path | None:
     if (where := root(settings)) is None:
         return None
     identity = store.identity()
+    prepare(opened.indices, settings)
     path = snapshot.save(opened.indices, where, seq=opened.seq, meta={"store": identity})
     if not usable(store, path, opened.seq):
         return None
     _prune(where, identity)
     return path
+
+
+def prepare(indices: Indices, settings: Settings) -> int:
+    """Build the open needs' graph passes into the graph's memo, which a snapshot keeps (``TalentGraph.
+    prepare_needs``): the newest need first (updated, else created), for ``snapshot_prepare_seconds`` at most.
+    Returns how many were prepared."""
+    bound_memo(settings.graph_memo_bytes)
+    open_needs = [n for n in indices.needs.values() if n.status == NeedStatus.open]
+    open_needs.sort(key=_newest, reverse=True)
+    t0 = time.perf_counter()
+    done = indices.graph.prepare_needs((n.id for n in open_needs), settings.snapshot_prepare_seconds)
+    log.info("prepared %d of %d open needs' graph passes for the snapshot in %.1f s", done, len(open_needs),
+             time.perf_counter() - t0)  # fmt: skip
+    return done
+
+
+def _newest(need: Need) -> float:
+    at = need.updated_at or need.created_at
+    return at.timestamp() if at is not None else float("-inf")
 
 
 def _prune(where: Path, identity: str) -> None:

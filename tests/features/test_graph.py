@@ -903,6 +903,20 @@ def test_routes_after_a_write_are_kept_where_they_still_hold_and_searched_anew_w
     assert read()[0] == 5
 
 
+def test_preparing_needs_for_a_snapshot_stops_at_its_time_or_at_three_quarters_of_the_memo(monkeypatch):
+    """``prepare_needs`` builds needs in the order given, and leaves the memo room for what serving reads."""
+    world = _skill_world(600, seed=5)
+    ids = [n.id for n in world["needs"]]
+    assert TalentGraph.build(**world).prepare_needs(ids, 0.0) == 0
+    g = TalentGraph.build(**world)
+    g.prepare(ids[0])
+    monkeypatch.setattr(graph_module, "MEMO_BYTES", 4 * g._memo_bytes)
+    g = TalentGraph.build(**world)
+    done = g.prepare_needs(ids, 60.0)
+    assert 1 < done < len(ids) and g._memo_bytes <= graph_module.MEMO_BYTES
+    assert [key[1] for key in g._memo if key[0] == "ppr"] == ids[:done]
+
+
 def test_the_walk_is_the_adjacency_s_values_and_its_blocks_are_views_through_a_pickle():
     """W = A D⁻¹ is stored once, as the adjacency's values; its two row blocks are views of them, in a process
     and after a snapshot's pickle (kept apart, each was another copy of the edges, ~124 MB at 1M talents)."""

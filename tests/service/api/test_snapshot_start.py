@@ -130,3 +130,30 @@ def test_a_large_first_start_builds_in_a_child_process_and_maps_what_it_saved(of
         assert client.get("/readyz").json()["snapshot"] == saved.name  # and mapped here, as a restart does
         assert isinstance(state.indices.talents, snapshot.SnapshotRecords)
         assert ranked(client, "n-pv", h["recruiter"]) == built_here
+
+
+@pytest.mark.parametrize("seconds", [60.0, 0.0])
+def test_a_snapshot_carries_its_open_needs_graph_passes_to_the_first_ranking_after_a_restart(office, monkeypatch,
+                                                                                           seconds):  # fmt: skip
+    """A save prepares the open needs' PageRank and routes and keeps them with the graph: a restart's first ranking
+    of a need solves no PageRank and searches no routes, and ranks as the first start did. With no time to prepare
+    (``snapshot_prepare_seconds`` 0) it solves both."""
+    from features import graph
+
+    settings, h = office
+    settings = settings.model_copy(update={"snapshot_prepare_seconds": seconds})
+    with started(settings) as (client, state):  # built from the store, prepared, saved
+        before = ranked(client, "n-pv", h["recruiter"])
+        open_needs = sum(n.status == "open" for n in state.indices.needs.values())
+    solves, searches = [], []
+    solve, search = graph.solve_ppr, graph.TalentGraph._hops
+    monkeypatch.setattr(graph, "solve_ppr", lambda *a, **kw: solves.append(1) or solve(*a, **kw))
+    monkeypatch.setattr(graph.TalentGraph, "_hops", lambda g, *a: searches.append(1) or search(g, *a))
+    with started(settings) as (client, state):
+        assert client.get("/readyz").json()["snapshot"] is not None
+        prepared = sum(key[0] == "ppr" for key in state.indices.graph._memo)
+        assert ranked(client, "n-pv", h["recruiter"]) == before
+    if seconds:
+        assert open_needs > 1 and prepared == open_needs and not solves and not searches
+    else:
+        assert prepared == 0 and solves and searches
