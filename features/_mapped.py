@@ -31,6 +31,11 @@ def release(*arrays: np.ndarray) -> int:
     return released
 
 
+def mapped(a: np.ndarray) -> bool:
+    """Whether ``a`` views a file mapping (a loaded snapshot's): its pages are the page cache's, not the heap's."""
+    return _mapping(a) is not None
+
+
 def _mapping(a: np.ndarray) -> mmap.mmap | None:
     """The file mapping ``a`` views (through numpy bases and memoryview slices), or None."""
     obj: object = a

@@ -41,7 +41,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from features._growable import GrowableCSR, GrowableVector, ranges
-from features._mapped import release
+from features._mapped import mapped, release
 from features.records import (
     Enterprise,
     FeedbackAction,
@@ -369,6 +369,7 @@ class TalentGraph:
     def __setstate__(self, state: dict) -> None:
         fresh = {"_whole": {}, "_building": {}, "_touched": [], "_touches": 0}
         self.__dict__.update({**fresh, **state})  # older snapshots load too
+        self._memo_bytes = sum(map(_nbytes, self._memo.values()))  # a snapshot's memo arrays are mapped now
         for name, dtype in _ARRAYS.items():
             if isinstance(held := state[name], array):  # snapshots before stop 32 pickled them as ``array``
                 setattr(self, name, GrowableVector(np.frombuffer(held, dtype=dtype)))
@@ -1511,9 +1512,11 @@ def _ppr_key(
 
 
 def _nbytes(value) -> int:
-    """Bytes a memoised result holds: arrays' and sparse matrices' buffers, a tuple's items and its own slots."""
+    """Bytes a memoised result holds: arrays' and sparse matrices' buffers, a tuple's items and its own slots. An
+    array of a loaded snapshot (its prepared needs, ``prepare_needs``) holds none: its pages are the page cache's,
+    shared between processes and read only for the needs ranked."""
     if isinstance(value, np.ndarray):
-        return value.nbytes
+        return 0 if mapped(value) else value.nbytes
     if sp.issparse(value):
         return value.data.nbytes + value.indices.nbytes + value.indptr.nbytes
     if isinstance(value, tuple):

