@@ -904,17 +904,23 @@ def test_routes_after_a_write_are_kept_where_they_still_hold_and_searched_anew_w
 
 
 def test_preparing_needs_for_a_snapshot_stops_at_its_time_or_at_three_quarters_of_the_memo(monkeypatch):
-    """``prepare_needs`` builds needs in the order given, and leaves the memo room for what serving reads."""
+    """``prepare_needs`` builds needs in the order given, and leaves the memo room for what serving reads; on two
+    threads it builds the same results."""
     world = _skill_world(600, seed=5)
     ids = [n.id for n in world["needs"]]
     assert TalentGraph.build(**world).prepare_needs(ids, 0.0) == 0
-    g = TalentGraph.build(**world)
-    g.prepare(ids[0])
-    monkeypatch.setattr(graph_module, "MEMO_BYTES", 4 * g._memo_bytes)
-    g = TalentGraph.build(**world)
-    done = g.prepare_needs(ids, 60.0)
-    assert 1 < done < len(ids) and g._memo_bytes <= graph_module.MEMO_BYTES
-    assert [key[1] for key in g._memo if key[0] == "ppr"] == ids[:done]
+    both = TalentGraph.build(**world)
+    assert both.prepare_needs(ids, 60.0, threads=2) == len(ids)
+    one = TalentGraph.build(**world)
+    one.prepare(ids[0])
+    monkeypatch.setattr(graph_module, "MEMO_BYTES", 4 * one._memo_bytes)
+    done = one.prepare_needs(ids, 60.0, threads=1)
+    assert 1 < done < len(ids) and one._memo_bytes <= graph_module.MEMO_BYTES
+    assert [key[1] for key in one._memo if key[0] == "ppr"] == ids[:done]
+    for key, value in one._memo.items():
+        kept = both._memo[key]
+        for a, b in zip(*(v if isinstance(v, tuple) else (v,) for v in (value, kept)), strict=True):
+            np.testing.assert_array_equal(a, b)
 
 
 def test_the_walk_is_the_adjacency_s_values_and_its_blocks_are_views_through_a_pickle():
