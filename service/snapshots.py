@@ -40,7 +40,7 @@ KEEP = 2
 PREPARE_BYTES = 256 << 20
 """The graph memo's bound while a save prepares needs (at least the server's): what they hold is saved, and a
 server that loads the snapshot maps it (page cache, not counted in its own bound), so a save may prepare more needs
-than a server keeps of its own (at 100k talents ~65 KB a need: every open need of the demo world's 1,597)."""
+than a server keeps of its own (at 100k talents ~53 KB a need: every open need of the demo world's 1,597)."""
 BUILD_APART_FROM = 20_000
 """From this many talents a start without a usable snapshot builds and saves one in a child process (``build_apart``)
 and then maps it: the build's transient objects and heap holes leave with the child, so a first start holds what a
@@ -161,13 +161,17 @@ def save(store: Store, settings: Settings, opened: Opened) -> Path | None:
 def prepare(indices: Indices, settings: Settings) -> int:
     """Build the open needs' graph passes into the graph's memo, which a snapshot keeps (``TalentGraph.
     prepare_needs``): the newest need first (updated, else created), for ``snapshot_prepare_seconds`` at most and
-    within ``PREPARE_BYTES``. Returns how many were prepared."""
+    within ``PREPARE_BYTES``. Returns how many were prepared. A failure is logged, not raised: the snapshot is whole
+    without them (a start must not fail for a cache)."""
     open_needs = [n for n in indices.needs.values() if n.status == NeedStatus.open]
     open_needs.sort(key=_newest, reverse=True)
     t0 = time.perf_counter()
     bound_memo(max(settings.graph_memo_bytes, PREPARE_BYTES))
     try:
         done = indices.graph.prepare_needs((n.id for n in open_needs), settings.snapshot_prepare_seconds)
+    except Exception:
+        log.exception("preparing the open needs' graph passes for the snapshot failed: saved without (some of) them")
+        return 0
     finally:
         bound_memo(settings.graph_memo_bytes)  # a server that built in process evicts down to it as it goes
     log.info("prepared %d of %d open needs' graph passes for the snapshot in %.1f s", done, len(open_needs),

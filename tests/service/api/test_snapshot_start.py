@@ -157,3 +157,15 @@ def test_a_snapshot_carries_its_open_needs_graph_passes_to_the_first_ranking_aft
         assert open_needs > 1 and prepared == open_needs and not solves and not searches
     else:
         assert prepared == 0 and solves and searches
+
+
+def test_a_save_whose_preparation_fails_logs_it_and_saves_the_snapshot_without_it(office, monkeypatch, caplog):
+    from features.graph import TalentGraph
+
+    settings, _ = office
+    monkeypatch.setattr(TalentGraph, "prepare", lambda g, need_id: 1 / 0)
+    with Store(settings.database_url) as store:
+        path = snapshots.save(store, settings, snapshots.build(store, settings))
+        assert path is not None and snapshots.load(store, settings).path == path
+    assert "preparing the open needs' graph passes for the snapshot failed" in caplog.text
+    assert "ZeroDivisionError" in caplog.text
