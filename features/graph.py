@@ -897,11 +897,7 @@ class TalentGraph:
     def _warm_start(self, key: tuple) -> np.ndarray | None:
         """The kept concept-side PPR of ``key``'s need from an earlier version, in this version's concept rows (0 on
         new nodes), or None. A node's kind never changes, so a concept node stays on the concept side."""
-        with self._memo_lock:
-            kept = self._memo.pop(("ppr-warm", *key[1:]), None)
-            if kept is not None:
-                self._memo_bytes -= _nbytes(kept)
-        if kept is None:
+        if (kept := self._memo_pop(("ppr-warm", *key[1:]))) is None:
             return None
         block, numbers = kept
         csr = self._csr()
@@ -1162,11 +1158,7 @@ class TalentGraph:
         (whose hops follow from theirs), can they fail (``_hold_at``). New concept rows get their hops from their
         neighbours first. A write that shortens or cuts routes fails the check; a talent joining skills near each
         other passes it."""
-        with self._memo_lock:
-            kept = self._memo.pop(("route-warm", *key[1:]), None)
-            if kept is not None:
-                self._memo_bytes -= _nbytes(kept)
-        if kept is None:
+        if (kept := self._memo_pop(("route-warm", *key[1:]))) is None:
             return None
         block, numbers, touched = kept
         csr = self._csr()
@@ -1316,7 +1308,10 @@ class TalentGraph:
         """``prepare`` these needs in order, on ``threads`` threads, until ``seconds`` have passed or the memo holds
         three quarters of its bound; returns how many were prepared. Before a snapshot is saved
         (``service.snapshots.save``): the snapshot keeps the memo, so a restart's first ranking of each finds its
-        PageRank and routes. The sparse products release the GIL, so two threads prepare ~2× the needs."""
+        PageRank and routes. The sparse products release the GIL, so two threads prepare ~2× the needs. The graph
+        is settled first: two threads building a version's adjacency at once would each keep the other's results
+        as warm starts only."""
+        self.settle()
         deadline = time.monotonic() + seconds
 
         def one(need_id: str) -> bool:
@@ -1479,6 +1474,14 @@ class TalentGraph:
             if hit is not None:
                 self._memo.move_to_end(key)
         return hit
+
+    def _memo_pop(self, key: tuple):
+        """Take ``key``'s value out of the memo (a warm start, used once), or None."""
+        with self._memo_lock:
+            kept = self._memo.pop(key, None)
+            if kept is not None:
+                self._memo_bytes -= _nbytes(kept)
+        return kept
 
     def _memo_put(self, key: tuple, value):
         """Keep the most recently used results up to ``MEMO_BYTES`` (the newest always: it is being used)."""

@@ -4,6 +4,7 @@ work out by hand."""
 from __future__ import annotations
 
 import math
+import time
 from array import array
 
 import networkx as nx
@@ -909,8 +910,13 @@ def test_preparing_needs_for_a_snapshot_stops_at_its_time_or_at_three_quarters_o
     world = _skill_world(600, seed=5)
     ids = [n.id for n in world["needs"]]
     assert TalentGraph.build(**world).prepare_needs(ids, 0.0) == 0
+    rebuilds, keep = [], TalentGraph._keep_warm_starts
+    slow = lambda g, touched: rebuilds.append(1) or time.sleep(0.05) or keep(g, touched)  # noqa: E731
+    monkeypatch.setattr(TalentGraph, "_keep_warm_starts", slow)
     both = TalentGraph.build(**world)
     assert both.prepare_needs(ids, 60.0, threads=2) == len(ids)
+    assert len(rebuilds) == 1  # settled once before the threads, not by each of them (the second kept nothing)
+    monkeypatch.setattr(TalentGraph, "_keep_warm_starts", keep)
     one = TalentGraph.build(**world)
     one.prepare(ids[0])
     monkeypatch.setattr(graph_module, "MEMO_BYTES", 4 * one._memo_bytes)
