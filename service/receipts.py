@@ -195,6 +195,20 @@ def head(store: Store, ranking_id: str) -> tuple[str, str | None, str | None] | 
     return None if row is None else (row.route, row.need_id, row.model_version)
 
 
+def recently_ranked(store: Store, since: datetime) -> list[str]:
+    """The needs ranked since ``since``, the most recently ranked first (``service.snapshots.prepare`` prepares
+    them before the rest)."""
+    r = _rankings()
+    query = (
+        sa.select(r.c.need_id)
+        .where(r.c.created_at >= since, r.c.need_id.is_not(None))
+        .group_by(r.c.need_id)
+        .order_by(sa.func.max(r.c.created_at).desc(), r.c.need_id)
+    )
+    with store.engine.connect() as conn:
+        return list(conn.execute(query).scalars())
+
+
 def appearances(store: Store, talent_id: str, limit: int = 5) -> list[dict[str, Any]]:
     """The latest rankings ``talent_id`` was shown in, newest first, one per computed page (a cached page served
     again writes another receipt of the same decision): each receipt's head with the talent's position, score,

@@ -22,6 +22,7 @@ import multiprocessing
 import shutil
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from features import snapshot
@@ -29,6 +30,7 @@ from features.dense import NO_DENSE, check_encoder_name
 from features.graph import bound_memo
 from features.indices import Indices
 from features.records import Need, NeedStatus
+from service import receipts
 from service.indexing import build_indices, configure, store_records
 from service.settings import Settings
 from service.store import Store
@@ -37,6 +39,8 @@ log = logging.getLogger("talentmatch.api")
 
 KEEP = 2
 """Snapshots of one database kept after a save: the new one and the one before."""
+RECENTLY_RANKED = timedelta(days=30)
+"""Needs ranked this recently are prepared for a snapshot before the others (``preparation_order``)."""
 PREPARE_BYTES = 256 << 20
 """The graph memo's bound while a save prepares needs (at least the server's): what they hold is saved, and a
 server that loads the snapshot maps it (page cache, not counted in its own bound), so a save may prepare more needs
@@ -150,7 +154,7 @@ def save(store: Store, settings: Settings, opened: Opened) -> Path | None:
     if (where := root(settings)) is None:
         return None
     identity = store.identity()
-    prepare(opened.indices, settings)
+    prepare(opened.indices, settings, store)
     path = snapshot.save(opened.indices, where, seq=opened.seq, meta={"store": identity})
     if not usable(store, path, opened.seq):
         return None
@@ -158,25 +162,34 @@ def save(store: Store, settings: Settings, opened: Opened) -> Path | None:
     return path
 
 
-def prepare(indices: Indices, settings: Settings) -> int:
+def prepare(indices: Indices, settings: Settings, store: Store) -> int:
     """Build the open needs' graph passes into the graph's memo, which a snapshot keeps (``TalentGraph.
-    prepare_needs``): the newest need first (updated, else created), for ``snapshot_prepare_seconds`` at most and
-    within ``PREPARE_BYTES``. Returns how many were prepared. A failure is logged, not raised: the snapshot is whole
+    prepare_needs``), in ``preparation_order``, for ``snapshot_prepare_seconds`` at most and within
+    ``PREPARE_BYTES``. Returns how many were prepared. A failure is logged, not raised: the snapshot is whole
     without them (a start must not fail for a cache)."""
-    open_needs = [n for n in indices.needs.values() if n.status == NeedStatus.open]
-    open_needs.sort(key=_newest, reverse=True)
     t0 = time.perf_counter()
+    order = preparation_order(indices, store)
     bound_memo(max(settings.graph_memo_bytes, PREPARE_BYTES))
     try:
-        done = indices.graph.prepare_needs((n.id for n in open_needs), settings.snapshot_prepare_seconds)
+        done = indices.graph.prepare_needs(order, settings.snapshot_prepare_seconds)
     except Exception:
         log.exception("preparing the open needs' graph passes for the snapshot failed: saved without (some of) them")
         return 0
     finally:
         bound_memo(settings.graph_memo_bytes)  # a server that built in process evicts down to it as it goes
-    log.info("prepared %d of %d open needs' graph passes for the snapshot in %.1f s", done, len(open_needs),
+    log.info("prepared %d of %d open needs' graph passes for the snapshot in %.1f s", done, len(order),
              time.perf_counter() - t0)  # fmt: skip
     return done
+
+
+def preparation_order(indices: Indices, store: Store) -> list[str]:
+    """The open needs, those ranked in the last ``RECENTLY_RANKED`` first (the most recently ranked first: what
+    recruiters work on now), then the rest newest first (updated, else created)."""
+    open_needs = sorted((n for n in indices.needs.values() if n.status == NeedStatus.open), key=_newest, reverse=True)
+    since = datetime.now(UTC) - RECENTLY_RANKED
+    ranked = [i for i in receipts.recently_ranked(store, since) if i in indices.needs]
+    first = {i for i in ranked if indices.needs[i].status == NeedStatus.open}
+    return [i for i in ranked if i in first] + [n.id for n in open_needs if n.id not in first]
 
 
 def _newest(need: Need) -> float:

@@ -169,3 +169,14 @@ def test_a_save_whose_preparation_fails_logs_it_and_saves_the_snapshot_without_i
         assert path is not None and snapshots.load(store, settings).path == path
     assert "preparing the open needs' graph passes for the snapshot failed" in caplog.text
     assert "ZeroDivisionError" in caplog.text
+
+
+def test_needs_ranked_lately_are_prepared_first_the_most_recent_first_then_the_newest(office):
+    settings, h = office
+    with started(settings) as (client, state), Store(settings.database_url) as store:
+        newest, oldest = snapshots.preparation_order(state.indices, store)  # none ranked (no dates: as held)
+        assert [newest, oldest] == list(state.indices.needs)
+        ranked(client, oldest, h["recruiter"])
+        assert snapshots.preparation_order(state.indices, store) == [oldest, newest]
+        ranked(client, newest, h["recruiter"])
+        assert snapshots.preparation_order(state.indices, store) == [newest, oldest]
