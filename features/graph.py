@@ -621,7 +621,7 @@ class TalentGraph:
         if self._touched is None:
             return
         self._touched.extend(np.array(n, dtype=np.int64) for n in numbers)
-        self._touches = self._touches + sum(map(len, numbers))
+        self._touches += sum(map(len, numbers))
         if self._touches > TOUCHED_LIMIT:
             self._touched = None
 
@@ -896,15 +896,23 @@ class TalentGraph:
 
     def _warm_start(self, key: tuple) -> np.ndarray | None:
         """The kept concept-side PPR of ``key``'s need from an earlier version, in this version's concept rows (0 on
-        new nodes), or None. A node's kind never changes, so a concept node stays on the concept side."""
+        new nodes), or None."""
         if (kept := self._memo_pop(("ppr-warm", *key[1:]))) is None:
             return None
-        block, numbers = kept
+        return self._in_rows(*kept, fill=0)[0]
+
+    def _in_rows(self, block: np.ndarray, numbers: np.ndarray, fill: float) -> tuple[np.ndarray, np.ndarray]:
+        """A concept-side block of an earlier version (row i at node number ``numbers[i]``) in this version's
+        concept rows, ``fill`` on rows it did not cover; and the mask of the rows it covered. A node's kind never
+        changes, so a concept node stays on the concept side."""
         csr = self._csr()
         rows = csr.pos[numbers]
-        start = np.zeros(csr.adj.shape[0] - csr.split, dtype=np.float32)
-        start[rows[rows >= 0] - csr.split] = block[rows >= 0]
-        return start
+        here = rows[rows >= 0] - csr.split
+        out = np.full(csr.adj.shape[0] - csr.split, fill, dtype=block.dtype)
+        out[here] = block[rows >= 0]
+        covered = np.zeros(len(out), dtype=bool)
+        covered[here] = True
+        return out, covered
 
     def _rows(self, talent_ids: Sequence[str]) -> np.ndarray:
         """CSR rows of these talents, -1 for ids not in the graph."""
@@ -1161,14 +1169,10 @@ class TalentGraph:
         if (kept := self._memo_pop(("route-warm", *key[1:]))) is None:
             return None
         block, numbers, touched = kept
+        hops, covered = self._in_rows(block, numbers, fill=cap + 1)
         csr = self._csr()
         split = csr.split
-        rows = csr.pos[numbers]
-        hops = np.full(csr.adj.shape[0] - split, cap + 1, dtype=block.dtype)
-        hops[rows[rows >= 0] - split] = block[rows >= 0]
-        new = np.ones(len(hops), dtype=bool)
-        new[rows[rows >= 0] - split] = False
-        new = np.flatnonzero(new) + split
+        new = np.flatnonzero(~covered) + split
         hops[new - split] = self._bfs_equations(hops, start, new, cap)
         at = csr.pos[touched]
         at = np.union1d(at[at >= 0], new)

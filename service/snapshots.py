@@ -187,9 +187,10 @@ def preparation_order(indices: Indices, store: Store) -> list[str]:
     recruiters work on now), then the rest newest first (updated, else created)."""
     open_needs = sorted((n for n in indices.needs.values() if n.status == NeedStatus.open), key=_newest, reverse=True)
     since = datetime.now(UTC) - RECENTLY_RANKED
-    ranked = [i for i in receipts.recently_ranked(store, since) if i in indices.needs]
-    first = {i for i in ranked if indices.needs[i].status == NeedStatus.open}
-    return [i for i in ranked if i in first] + [n.id for n in open_needs if n.id not in first]
+    needs = indices.needs
+    first = [i for i in receipts.recently_ranked(store, since) if i in needs and needs[i].status == NeedStatus.open]
+    chosen = set(first)
+    return first + [n.id for n in open_needs if n.id not in chosen]
 
 
 def _newest(need: Need) -> float:
