@@ -351,6 +351,7 @@ class TalentGraph:
         self.epoch = 0
         """Bumped when node numbers are compacted (``node_numbers`` results from before are then stale)."""
         self._csr_cache: _Csr | None = None
+        self._csr_lock = threading.Lock()
         self._touched: list[np.ndarray] | None = []  # node numbers whose edges changed since the CSR (``_touch``)
         self._touches = 0
         self._memo: OrderedDict[tuple, object] = OrderedDict()  # per-version, per-need results (PPR, routes), LRU
@@ -370,7 +371,7 @@ class TalentGraph:
         return {**self.__dict__, "_memo": memo, "_whole": {}, "_building": {}}
 
     def __setstate__(self, state: dict) -> None:
-        fresh = {"_whole": {}, "_building": {}, "_touched": [], "_touches": 0}
+        fresh = {"_whole": {}, "_building": {}, "_touched": [], "_touches": 0, "_csr_lock": threading.Lock()}
         self.__dict__.update({**fresh, **state})  # older snapshots load too
         self._memo_bytes = sum(map(_nbytes, self._memo.values()))  # a snapshot's memo arrays are mapped now
         for name, dtype in _ARRAYS.items():
@@ -835,8 +836,14 @@ class TalentGraph:
 
     def _csr(self) -> _Csr:
         """The CSR adjacency of the current version, re-assembled from the edge arrays when the graph changed."""
+        if (built := self._csr_cache) is not None and built.version == self._version:
+            return built
+        with self._csr_lock:  # readers of a changed graph at once: one rebuilds, the others wait and read its result
+            return self._rebuild_csr()
+
+    def _rebuild_csr(self) -> _Csr:
         if (stale := self._csr_cache) is not None and stale.version == self._version:
-            return stale
+            return stale  # another reader rebuilt it while this one waited
         touched = None if self._touched is None else np.unique(np.concatenate([np.zeros(0, np.int64), *self._touched]))
         self._touched, self._touches = [], 0
         self._keep_warm_starts(touched)
@@ -1313,8 +1320,7 @@ class TalentGraph:
         three quarters of its bound; returns how many were prepared. Before a snapshot is saved
         (``service.snapshots.save``): the snapshot keeps the memo, so a restart's first ranking of each finds its
         PageRank and routes. The sparse products release the GIL, so two threads prepare ~2× the needs. The graph
-        is settled first: two threads building a version's adjacency at once would each keep the other's results
-        as warm starts only."""
+        is settled first, so its whole-graph passes are built once, not by each thread."""
         self.settle()
         deadline = time.monotonic() + seconds
 

@@ -4,8 +4,10 @@ work out by hand."""
 from __future__ import annotations
 
 import math
+import threading
 import time
 from array import array
+from concurrent.futures import ThreadPoolExecutor
 
 import networkx as nx
 import numpy as np
@@ -927,6 +929,32 @@ def test_preparing_needs_for_a_snapshot_stops_at_its_time_or_at_three_quarters_o
         kept = both._memo[key]
         for a, b in zip(*(v if isinstance(v, tuple) else (v,) for v in (value, kept)), strict=True):
             np.testing.assert_array_equal(a, b)
+
+
+def test_readers_of_a_changed_graph_at_once_rebuild_its_adjacency_once(monkeypatch):
+    """Two rankings reading a graph no writer settled: one re-assembles the adjacency, the other waits for it (each
+    rebuilding it, the second turned the first's PageRank into a warm start only)."""
+    world = _skill_world(600, seed=5)
+    a, b = (n.id for n in world["needs"][:2])
+    alone = TalentGraph.build(**world)
+    expected = {n: alone.ppr_top(n, 50) for n in (a, b)}
+    rebuilds, keep = [], TalentGraph._keep_warm_starts
+    slow = lambda g, touched: rebuilds.append(1) or time.sleep(0.05) or keep(g, touched)  # noqa: E731
+    monkeypatch.setattr(TalentGraph, "_keep_warm_starts", slow)
+    g = TalentGraph.build(**world)
+    start = threading.Barrier(2)
+
+    def read(need_id: str) -> tuple[list[str], np.ndarray]:
+        start.wait()
+        return g.ppr_top(need_id, 50)
+
+    with ThreadPoolExecutor(2) as pool:
+        got = dict(zip((a, b), pool.map(read, (a, b)), strict=True))
+    assert len(rebuilds) == 1
+    assert {key[:2] for key in g._memo if key[0] == "ppr"} == {("ppr", a), ("ppr", b)}
+    for n in (a, b):
+        assert got[n][0] == expected[n][0]
+        np.testing.assert_array_equal(got[n][1], expected[n][1])
 
 
 def test_the_walk_is_the_adjacency_s_values_and_its_blocks_are_views_through_a_pickle():
