@@ -640,14 +640,25 @@ def top_k(scores: np.ndarray, alive: np.ndarray, ids: np.ndarray, k: int) -> tup
     return ids[rows], best
 
 
+TOP_SAMPLE = 32
+"""``top_rows`` first reads every 32nd score for a floor under the best k."""
+
+
 def top_rows(scores: np.ndarray, alive: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """``top_k`` as (rows, scores): the talent-side indices share row numbers, so a retriever hands rows on."""
+    """``top_k`` as (rows, scores): the talent-side indices share row numbers, so a retriever hands rows on.
+
+    Only rows at or above a floor are selected from: the k-th best of every ``TOP_SAMPLE``-th score is at most the
+    k-th best of all, so no row of the best k is below it, and ~k × ``TOP_SAMPLE`` rows pass instead of every
+    positive one (a BM25 or concept query scores ~30–60 % of all rows; at 100k talents 0.58 → 0.34 ms a query).
+    Every row tied with the k-th best is kept until the sort, so ties are broken by row, not by the partition."""
     if k <= 0:
         raise ValueError(f"k must be a positive number of results, got {k}")
     scores = np.where(alive, scores, 0.0).astype(np.float32)
-    cand = np.flatnonzero(scores > 0)
+    sample = scores[::TOP_SAMPLE]
+    floor = np.partition(sample, len(sample) - k)[len(sample) - k] if len(sample) > k else 0.0
+    cand = np.flatnonzero(scores >= floor) if floor > 0 else np.flatnonzero(scores > 0)
     if len(cand) > k:
-        cand = cand[np.argpartition(-scores[cand], k - 1)[:k]]
-    order = np.lexsort((cand, -scores[cand]))
-    cand = cand[order]
+        best = scores[cand]
+        cand = cand[best >= np.partition(best, len(cand) - k)[len(cand) - k]]
+    cand = cand[np.lexsort((cand, -scores[cand]))[:k]]
     return cand, scores[cand]

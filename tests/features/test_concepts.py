@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from features.concepts import ConceptIndex, ConceptMatrix, ancestors, mapper
+from features.concepts import ConceptIndex, ConceptMatrix, ancestors, mapper, top_rows
 from features.records import Need, Talent
 
 NEED = Need(
@@ -131,3 +131,22 @@ def test_skill_list_errors_name_the_line() -> None:
         _check_skill_terms([(1, {**good, "broader": ["y"]})])
     with pytest.raises(ValueError, match="needs at least one 'zh' or 'en' name"):
         _check_skill_terms([(1, {"id": "z"})])
+
+
+@pytest.mark.parametrize("n", [50, 5_000, 200_000])
+def test_top_rows_are_the_k_best_live_positive_scores_ties_broken_by_row(n: int) -> None:
+    """Against sorting every live positive row: scores drawn from few values (ties at every boundary, so which tied
+    rows the partition kept would show), a tenth of the rows dead, some zero and negative; k below and above the
+    number of positive rows."""
+    rng = np.random.default_rng(n)
+    scores = rng.choice(
+        np.array([-1.0, 0.0, 0.25, 0.5, 0.75, 1.0, 2.0], np.float32), n, p=[0.05, 0.3, 0.3, 0.2, 0.1, 0.04, 0.01]
+    )
+    alive = rng.random(n) > 0.1
+    for k in (1, 7, 400, n // 2, n + 3):
+        live = np.flatnonzero(alive & (scores > 0))
+        expected = live[np.lexsort((live, -scores[live]))][:k]
+        rows, best = top_rows(scores, alive, k)
+        np.testing.assert_array_equal(rows, expected)
+        np.testing.assert_array_equal(best, scores[expected])
+    assert len(top_rows(np.zeros(n, np.float32), alive, 10)[0]) == 0
