@@ -150,3 +150,42 @@ def test_top_rows_are_the_k_best_live_positive_scores_ties_broken_by_row(n: int)
         np.testing.assert_array_equal(rows, expected)
         np.testing.assert_array_equal(best, scores[expected])
     assert len(top_rows(np.zeros(n, np.float32), alive, 10)[0]) == 0
+
+
+def test_search_reads_the_concept_major_copy_and_scores_exactly_as_the_row_product() -> None:
+    """A query reads only its concepts' columns; its scores must be the row product's bit for bit (the same float32
+    additions in the same order), through appended rows, removals and an erasure, whose entries leave the copy."""
+    from features.concepts import skill_terms
+
+    rng = np.random.default_rng(3)
+    terms = [t["en"][0] if i % 2 else t["zh"][0] for i, t in enumerate(skill_terms())]
+
+    def talent(i: int) -> Talent:
+        picked = rng.choice(terms, size=int(rng.integers(1, 12)), replace=False).tolist()
+        return Talent(id=f"t{i}", summary=" and ".join(picked[1:]) or "expert", skills=picked[:1])
+
+    needs = [Need(id=f"n{i}", title=" ".join(rng.choice(terms, size=4, replace=False))) for i in range(20)]
+    index = ConceptIndex.build([talent(i) for i in range(600)])
+
+    def check() -> None:
+        for need in needs:
+            q = index.query_vector(need)
+            rows_product = index._concepts.csr() @ q
+            np.testing.assert_array_equal(index._overlap_all(q), rows_product)
+            np.testing.assert_array_equal(
+                index.search_rows(need, 50)[0], top_rows(rows_product, index._alive.view, 50)[0]
+            )
+
+    check()
+    assert index._by_concept is not None and index._by_concept.nnz == index._concepts.csr().nnz
+    index.add_many([talent(i) for i in range(600, 640)])  # appended: scored by rows
+    index.add(talent(3))  # a new version of t3: its old row is a tombstone
+    check()
+    erased = int(index.rows(["t7"])[0])
+    index.remove("t7")
+    index.scrub("t7")
+    assert erased not in index._by_concept.indices  # no entry left to say which concepts t7 had
+    check()
+    del index._by_concept  # as a snapshot pickled before the copy loads: the class default, read by rows
+    assert index._by_concept is None
+    check()
