@@ -84,8 +84,14 @@ class Eligibility:
         )
 
     def removed_counts(self) -> dict[str, int]:
-        names, counts = np.unique(self.removed_by(), return_counts=True)
-        return {str(n): int(c) for n, c in zip(names, counts, strict=True) if n}
+        """How many candidates each rule removed first (as ``removed_by``), by rule name in name order: counted on
+        the checks' booleans, not on ``removed_by``'s strings (~1,500 candidates a ranking)."""
+        counts, left = {}, np.ones(len(self.rows), dtype=bool)
+        for rule in Rule:
+            if n := int(np.count_nonzero(left & ~self.checks[rule])):
+                counts[rule.value] = n
+            left &= self.checks[rule]
+        return dict(sorted(counts.items()))
 
 
 TALENT_COLUMNS = ("consent_matching", "tier_rank", "mode", "months", "sites", "lang_bits", "foreign", "permit_points")

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from features.eligibility import Rule, check, rules, talent_columns
+from features.eligibility import Eligibility, Rule, check, rules, talent_columns
 from features.records import Need, Talent
 from features.table import NeedTable, TalentTable
 
@@ -151,3 +151,19 @@ def test_need_table_rows_are_tombstoned_on_replace_and_remove():
     assert needs.rows(["a", "b"]).tolist() == [2, 1] and needs.alive.tolist() == [False, True, True]
     assert needs.needs_zh.tolist() == [True, True, False] and needs.needs_en.tolist() == [False, False, True]
     assert needs.remove("b") and not needs.remove("b") and needs.rows(["b"]).tolist() == [-1]
+
+
+def test_removed_counts_charge_each_candidate_to_the_first_rule_it_fails() -> None:
+    """Random checks with most candidates failing several rules: the counts are those of ``removed_by``'s names."""
+    rng = np.random.default_rng(0)
+    n = 2_000
+    e = Eligibility(
+        rows=np.arange(n),
+        checks={rule: rng.random(n) > 0.3 for rule in Rule},
+        tier_gap=np.zeros(n),
+        months_surplus=np.zeros(n),
+    )
+    names, counts = np.unique(e.removed_by(), return_counts=True)
+    expected = {str(name): int(c) for name, c in zip(names, counts, strict=True) if name}
+    assert e.removed_counts() == expected and list(e.removed_counts()) == sorted(expected)
+    assert sum(expected.values()) == int((~e.passed).sum())
