@@ -2,8 +2,9 @@
 ``lightgbm`` imports scikit-learn and pandas (2–3 s of a server's start) for a booster that only ever predicts.
 
 ``ServingBooster`` answers what ``matcher.ranker.Scorer`` asks of a booster — ``feature_name()``,
-``predict(X, num_threads=…)`` and ``predict(X, pred_contrib=True, …)`` on a dense float32 matrix — with the same
-calls ``lightgbm.Booster.predict`` makes (``LGBM_BoosterPredictForMat``, every iteration), so scores are the same.
+``predict(X, num_threads=…)`` and ``predict(X, pred_contrib=True, …)`` on a dense float32 matrix with the same calls
+``lightgbm.Booster.predict`` makes (``LGBM_BoosterPredictForMat``, every iteration), so scores are the same, and
+``model_to_string()`` (its file).
 Anything else (``feature_importance``, ``dump_model``…) goes to a ``lightgbm.Booster`` loaded from the same file on
 first use.
 """
@@ -93,6 +94,10 @@ class ServingBooster:
 
     def feature_name(self) -> list[str]:
         return list(self._names)
+
+    def model_to_string(self) -> str:
+        """The model's text, as ``lightgbm.Booster.model_to_string`` gives it (its file)."""
+        return Path(self.model_file).read_text(encoding="utf-8")
 
     def num_feature(self) -> int:
         return self.num_features

@@ -8,13 +8,14 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import cache, partial
+from functools import cache, cached_property, partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from features.dense import NO_DENSE
 from features.schema import SCHEMA
+from matcher.splits import Splits
 
 if TYPE_CHECKING:
     from features.indices import Indices
@@ -94,6 +95,18 @@ class Scorer:
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         return _predict(self.booster, X)
+
+    @cached_property
+    def _splits(self) -> Splits | None:
+        return Splits.parse(self.booster.model_to_string())
+
+    def explanation_keys(self, X: np.ndarray) -> list[bytes]:
+        """One key a row of ``X``: rows of one key have the same ``contributions`` (the side of every split they
+        take: ``matcher.splits``; for a model with categorical splits, the row's bytes)."""
+        X = _check_width(X)
+        if (splits := self._splits) is None:
+            return [row.tobytes() for row in X]
+        return splits.sides(X)
 
     def contributions(self, X: np.ndarray) -> np.ndarray:
         """Per-feature contributions (n, F + 1) to each score; the last column is the bias. Rows sum to ``predict``."""

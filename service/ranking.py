@@ -14,8 +14,9 @@ talent may linger in memory) and leaves the rest serving. What the sizes do not 
 edit shifting graph proximity) lasts at most the cache's lifetime (``TALENTMATCH_RANK_CACHE_SECONDS``, a minute by
 default). The cache is bounded by entries and by estimated bytes (``TALENTMATCH_RANK_CACHE_ENTRIES``,
 ``TALENTMATCH_RANK_CACHE_BYTES``), least recently used out. Beside it, the model's contributions (TreeSHAP, a page's
-costly part) are memoised per talent and feature row, at most ``SHAP_ROWS`` rows: a ranking computed afresh after a
-write reuses those of unchanged rows.
+costly part) are memoised per talent and the side of every split its row takes (``matcher.splits``), at most
+``SHAP_ROWS`` rows: a ranking computed afresh after a write, whose rows all moved a little, reuses those of the rows
+that crossed no threshold.
 """
 
 from __future__ import annotations
@@ -223,8 +224,9 @@ class RankCache:
         self._running: dict[tuple, threading.Event] = {}
         self._lock = threading.Lock()
         self._shap: OrderedDict[tuple[str, str, bytes], np.ndarray] = OrderedDict()
-        """TreeSHAP rows by (model version, talent, feature row): a re-ranking after a write mostly finds the same
-        rows again, and a row's contributions depend on nothing else."""
+        """TreeSHAP rows by (model version, talent, the side of every split the row takes: ``Scorer
+        .explanation_keys``): a row's contributions depend on nothing else, and a re-ranking after a write, whose
+        feature rows all moved a little, finds most of them again."""
 
     def __len__(self) -> int:
         return len(self._items)
@@ -258,7 +260,11 @@ class RankCache:
             return None
         rows = range(offset, min(n, offset + k))
         ahead = range(rows.stop, min(n, rows.stop + SHAP_AHEAD)) if self.ttl > 0 else range(0)
-        keys = {i: (scorer.version, full.ids[i], full.X[i].tobytes()) for i in (*rows, *ahead)}
+        wanted = [*rows, *ahead]
+        keys = {
+            i: (scorer.version, full.ids[i], side)
+            for i, side in zip(wanted, scorer.explanation_keys(full.X[wanted]), strict=True)
+        }
         with self._lock:
             got = {i: v for i, key in keys.items() if (v := self._shap.get(key)) is not None}
             for i in got:

@@ -176,6 +176,31 @@ def test_with_the_cache_off_contributions_are_computed_for_the_page_only(monkeyp
     np.testing.assert_array_equal(np.stack([r.contributions for r in rows]), real(full.X[:2]))
 
 
+def test_after_a_write_moves_every_row_a_little_the_page_is_explained_from_the_memo(monkeypatch):
+    """With the cache off every ranking computes its feature rows afresh, and a write moves them all (BM25 statistics,
+    PageRank): rows that cross no split of the model keep their contributions, found by the side of each split."""
+    import numpy as np
+
+    from features.records import Talent
+
+    _, idx = _world_indices()
+    scorer = _scorer()
+    calls: list[int] = []
+    real = scorer.contributions
+    monkeypatch.setattr(scorer, "contributions", lambda X: calls.append(len(X)) or real(X))
+    cache = RankCache(ttl=0)
+    need = idx.needs["n-pv"]
+    before = cache.get_or_rank(idx, need, scorer, None)
+    cache.page(before, idx, 3, 0)
+    idx.add_talent(Talent(id="t-new", summary="perovskite solar cells, thin films and perovskite modules"))
+    after = cache.get_or_rank(idx, need, scorer, None)
+    kept = [i for i in range(3) if after.ids[i] in before.ids[:3]]
+    assert kept and not np.array_equal(after.X[kept], before.X[[before.ids.index(after.ids[i]) for i in kept]])
+    rows = cache.page(after, idx, 3, 0)
+    assert sum(calls) == 3 + 3 - len(kept)  # the first page, then only the rows it did not show
+    np.testing.assert_array_equal(np.stack([r.contributions for r in rows]), real(after.X[:3]))
+
+
 @pytest.mark.parametrize("loaded", [False, True], ids=["built", "snapshot"])
 def test_a_ranking_after_writes_reuses_the_rows_of_talents_no_write_touched(monkeypatch, tmp_path, loaded):
     """Also on indices loaded from a snapshot, whose records go back to their bytes once nothing holds them: the
