@@ -25,6 +25,13 @@ def ranges(starts: np.ndarray, lens: np.ndarray) -> np.ndarray:
     return np.arange(int(lens.sum())) + np.repeat(np.asarray(starts) - (np.cumsum(lens) - lens), lens)
 
 
+def erase_rows(by_column: sp.csc_matrix, rows: np.ndarray) -> None:
+    """Remove the entries of ``rows`` from a column-major copy of row-appended data (an erasure): gone, not zeroed,
+    since where an entry stood would still say which columns the row had."""
+    by_column.data[np.isin(by_column.indices, rows)] = 0
+    by_column.eliminate_zeros()
+
+
 def spare_room(n: int) -> int:
     """Rows of spare room for an array of ``n`` rows."""
     return n // SPARE

@@ -27,7 +27,7 @@ import ahocorasick
 import numpy as np
 import scipy.sparse as sp
 
-from features._growable import GrowableCSR, GrowableVector, RowMap, ranges
+from features._growable import GrowableCSR, GrowableVector, RowMap, erase_rows, ranges
 from features.records import Need, Talent, need_text, talent_text
 from features.taxonomy import INDUSTRY_NAMES, disciplines
 
@@ -640,9 +640,8 @@ class ConceptIndex(RowMap):
         rows = np.flatnonzero(self.ids == talent_id)
         for m in (self._direct, self._structured, self._concepts, self._disc):
             m.scrub(rows)
-        if self._by_concept is not None:  # entries gone, not zeroed: where they stood would name the concepts
-            self._by_concept.data[np.isin(self._by_concept.indices, rows)] = 0
-            self._by_concept.eliminate_zeros()
+        if self._by_concept is not None:
+            erase_rows(self._by_concept, rows)
         self.ids[rows] = ""
         return len(rows)
 

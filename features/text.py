@@ -31,7 +31,7 @@ import scipy.sparse as sp
 import Stemmer
 from bm25s.scoring import _score_tfc_lucene
 
-from features._growable import GrowableCSR, GrowableVector, RowMap, ranges
+from features._growable import GrowableCSR, GrowableVector, RowMap, erase_rows, ranges
 from features.concepts import PARALLEL_MIN, ConceptIndex, fork_map, mapper, skill_terms, top_k, top_rows
 from features.records import Need, Talent, need_text
 from features.taxonomy import INDUSTRY_NAMES, disciplines
@@ -305,8 +305,7 @@ class Bm25Corpus:
         self.length.view[rows] = 0
         old = rows[rows < self._csc.shape[0]]
         if len(old):
-            self._csc.data[np.isin(self._csc.indices, old)] = 0
-            self._csc.eliminate_zeros()
+            erase_rows(self._csc, old)
         return np.unique(terms)
 
     def live_counts(self) -> sp.csr_matrix:
