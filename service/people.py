@@ -23,7 +23,9 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+import orjson
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
 from features.golden import Golden, golden
@@ -608,18 +610,25 @@ def persons_of(store: Store, talent_ids: Sequence[str]) -> dict[str, str]:
     .PersonsOf``: a ranking shows such a person once). One indexed query per ranking."""
     if not talent_ids:
         return {}
+    dialect = store.engine.dialect.name
+    ids = list(talent_ids) if dialect == "postgresql" else orjson.dumps(list(talent_ids)).decode()
     with store.engine.connect() as conn:
-        rows = conn.execute(_persons_query(), {"ids": list(talent_ids)}).all()
+        rows = conn.execute(_persons_query(dialect), {"ids": ids}).all()
     return dict(rows)  # type: ignore[arg-type]
 
 
 @cache
-def _persons_query() -> sa.Select:
-    """``persons_of``'s statement, built once: building it per ranking (the alias's columns, the IN list, the cache
-    key) cost SQLAlchemy more than running it."""
+def _persons_query(dialect: str) -> sa.Select:
+    """``persons_of``'s statement, built once per dialect. The ids (a ranking's whole pool, ~1,500) travel as one
+    parameter, a PostgreSQL array or a JSON array SQLite reads with ``json_each``: an expanding ``IN`` list had
+    SQLAlchemy render a placeholder per id on every ranking (1.1 ms of 1.4 at 1,500 ids, measured)."""
     m, other = _members(), _members().alias("other")
     shared = sa.exists().where(other.c.person_id == m.c.person_id, other.c.talent_id != m.c.talent_id)
-    return sa.select(m.c.talent_id, m.c.person_id).where(m.c.talent_id.in_(sa.bindparam("ids", expanding=True)), shared)
+    if dialect == "postgresql":
+        among = m.c.talent_id == sa.any_(sa.bindparam("ids", type_=postgresql.ARRAY(sa.String)))
+    else:
+        among = m.c.talent_id.in_(sa.select(sa.func.json_each(sa.bindparam("ids")).table_valued("value").c.value))
+    return sa.select(m.c.talent_id, m.c.person_id).where(among, shared)
 
 
 def person_map(store: Store) -> dict[str, str]:

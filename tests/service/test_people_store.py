@@ -126,3 +126,23 @@ def test_a_rerun_that_scores_existing_persons_as_one_sends_them_to_review(store)
     assert _members(store) == before and loose.multi_record_persons == 0
     queue = {(i.left.talent_id, i.right.talent_id): i.probability for i in people.review(store)}
     assert len(queue) == 43 and queue[("D000", "T000")] > 0.99 and set(REVIEW) <= set(queue)
+
+
+def test_persons_of_names_the_people_of_two_records_or_more_among_any_ids(store):
+    """A ranking's whole pool in one parameter (a PostgreSQL array, a JSON array in SQLite): every id asked that
+    shares its person, none that stands alone, unknown or hostile ids ignored, not interpreted."""
+    _relink(store)
+    members = _members(store)
+    sizes = {}
+    for person, _ in members.values():
+        sizes[person] = sizes.get(person, 0) + 1
+    hostile = ['x") OR 1=1 --', "'; DROP TABLE person_members; --", '["T000"]', "钱学森", "", "\\u0000"]
+    asked = [*sorted(members), *hostile, "NOT-A-RECORD"]
+    expected = {t: p for t, (p, _) in members.items() if sizes[p] >= 2}
+    assert len(expected) == 80 and len(asked) > 240
+    assert people.persons_of(store, asked) == expected
+    some = ["T000", "T001", "D000", *hostile]
+    assert people.persons_of(store, some) == {t: expected[t] for t in some if t in expected} == {
+        "T000": "D000", "D000": "D000"}  # fmt: skip
+    assert people.persons_of(store, []) == {} and people.persons_of(store, hostile) == {}
+    assert len(_members(store)) == len(members)
