@@ -1280,8 +1280,8 @@ class TalentGraph:
                 out.append(f"incubator:{inc.id}")
         return out
 
-    def _incubator_route(self, need_id: str, rows: np.ndarray) -> np.ndarray:
-        """1.0 at the rows linked to a matching incubator: their sorted rows cached per need and version (a few
+    def _incubator_links(self, need_id: str) -> np.ndarray:
+        """The sorted CSR rows linked to an incubator matching the need, cached per need and version (a few
         thousand at 1M talents, where a 0/1 value per node was 1 MB a need)."""
         need = self._need_record(need_id)
 
@@ -1290,12 +1290,23 @@ class TalentGraph:
             matching = [self._row_of(v) for v in self.matching_incubators(need) if v in self]
             return np.unique(_neighbours(csr.adj, np.array(matching, dtype=np.int64)))  # their edges, not all
 
-        return np.isin(rows, self._memoised(("incubator", need_id), link)).astype(np.float32)
+        return self._memoised(("incubator", need_id), link)
+
+    def _incubator_route(self, need_id: str, rows: np.ndarray) -> np.ndarray:
+        """1.0 at the CSR rows linked to a matching incubator."""
+        return np.isin(rows, self._incubator_links(need_id)).astype(np.float32)
 
     def incubator_route(self, need_id: str, talent_ids: Sequence[str]) -> np.ndarray:
         """1.0 where the talent is linked to an incubator matching the need (see ``matching_incubators``: focus
         industries hold the need's industry, or focus disciplines overlap the need's along the NSFC tree), else 0."""
         return self._incubator_route(need_id, self._rows(talent_ids))
+
+    def incubator_talents(self, need_id: str) -> list[str]:
+        """The ids of the talents ``incubator_route`` gives 1.0, from the need's cached links: the incubator
+        retriever's pool, read without asking each incubator which talents it has."""
+        csr, links = self._csr(), self._incubator_links(need_id)
+        names = self._names
+        return [names[i][7:] for i in csr.order[links[csr.kinds[links] == _NCODE[NodeType.talent]]].tolist()]
 
     def prepared(self, need_id: str) -> bool:
         """Whether ``prepare`` has nothing to build: the need's PageRank is in the memo (its other passes are built

@@ -14,7 +14,6 @@ from typing import Protocol
 
 import numpy as np
 
-from features.graph import NodeType
 from features.indices import Indices
 from features.records import Need, need_text
 
@@ -72,32 +71,19 @@ class GraphProximity:
 
 
 class IncubatorRoute:
-    """Talents linked to an overseas incubator whose focus fits the need, the ``k`` with most concept overlap first:
-    a route no text retriever may surface.
-
-    A talent links to one incubator (``Talent.incubator_id``), so whether an incubator fits is the graph's
-    ``incubator_route`` of any one of its talents; only the fitting incubators' talents are then listed, from the
-    graph's adjacency (a few hundred per incubator at 100k talents, instead of every incubator-linked talent).
-    """
+    """Talents linked to an overseas incubator whose focus fits the need, the ``k`` with most concept overlap first
+    (ties to the lower row, as the concept search): a route no text retriever may surface. The pool is the graph's
+    cached links of the need's fitting incubators (``TalentGraph.incubator_talents``), a few hundred talents per
+    incubator at 100k."""
 
     name = "incubator"
     lexical = False
 
     def run(self, idx: Indices, need: Need, k: int) -> np.ndarray | None:
-        graph = idx.graph
-        if f"need:{need.id}" not in graph:
+        if f"need:{need.id}" not in idx.graph:
             return None
-        first = {
-            node: graph.first_neighbour(node, NodeType.talent) for node in map("incubator:".__add__, idx.incubators)
-        }
-        first = {node: v for node, v in first.items() if v is not None}  # "talent:" + id
-        if not first:
-            return np.empty(0, dtype=np.int64)
-        fits = graph.incubator_route(need.id, [v[7:] for v in first.values()]) > 0
-        ids = [v[7:] for node, ok in zip(first, fits, strict=True) if ok for v in graph.linked(node, NodeType.talent)]
-        if not ids:
-            return np.empty(0, dtype=np.int64)
-        rows = idx.table.rows(ids)
+        rows = np.sort(idx.table.rows(idx.graph.incubator_talents(need.id)))
+        rows = rows[rows >= 0]
         return rows[np.argsort(-idx.concepts.concept_overlap(need, rows), kind="stable")[:k]]
 
 
