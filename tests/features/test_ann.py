@@ -8,7 +8,7 @@ import faiss
 import numpy as np
 import pytest
 
-from features.ann import DEFAULT_EXACT_BELOW, REBUILD_DEAD_FRACTION, ProfileSearch
+from features.ann import DEFAULT_EXACT_BELOW, MEMO_MARGIN, REBUILD_DEAD_FRACTION, ProfileSearch
 from features.dense import DenseIndex, get_encoder
 from tests.features.test_dense import NEED, TALENTS
 
@@ -199,3 +199,71 @@ def test_a_shared_matrix_moves_into_the_hnsw_at_the_threshold():
     index.add(x[49:], np.arange(49, 60))
     assert index.kind == "hnsw" and len(index) == 59 and 3 not in index._label
     assert index.search(x[55], 1)[1][0] == 55
+
+
+def test_a_remembered_answer_follows_appends_and_erasures_as_a_new_scan_would():
+    """The memo's answers equal a new scan's bit for bit through appends and erasures (of the remembered rows too);
+    it scans again only when erasures leave fewer than ``k`` rows above its floor or a quarter of the rows is new."""
+    data = lowrank(8_000, 31)
+    x, alive, n = data.astype(np.float16), np.zeros(8_000, dtype=bool), {"rows": 5_000}
+    alive[:5_000] = True
+
+    def source():
+        return x[: n["rows"]], alive[: n["rows"]]
+
+    index = ProfileSearch(DIM, exact_below=100_000, source=source)
+    index.add(data[:5_000], np.arange(5_000))
+    scans = []
+    scanned_whole = index._scanned
+    index._scanned = lambda *a: scans.append(1) or scanned_whole(*a)
+    queries = [data[5], data[7_990], lowrank(3, 32)[0]]
+
+    def check(expect_scans: int | range) -> None:
+        before = len(scans)
+        for q in queries:
+            for k in (10, 300):
+                new = ProfileSearch(DIM, exact_below=100_000, source=source)
+                new._in_source = index._in_source
+                (s1, r1), (s2, r2) = index.search(q, k), new.search(q, k)
+                np.testing.assert_array_equal(r1, r2)
+                np.testing.assert_array_equal(s1, s2)
+        assert len(scans) - before in (expect_scans if isinstance(expect_scans, range) else [expect_scans])
+
+    check(6)  # the first time: a scan per query and k
+    check(0)  # nothing changed: remembered
+    for start, count in ((5_000, 1), (5_001, 40), (5_041, 600)):  # appended, the last as many as the first 5,000/8
+        n["rows"], alive[start : start + count] = start + count, True
+        index.add(data[start : start + count], np.arange(start, start + count))
+        check(0)
+    for q in queries:  # erase the best rows of each query, fewer than the margin: still remembered
+        for row in index.search(q, 20)[1][:20:2].tolist():
+            if alive[row]:
+                x[row], alive[row] = 0, False
+                index.remove(row)
+    check(0)
+    known = index._memo[(np.ascontiguousarray(queries[0], dtype=np.float32).reshape(1, DIM).tobytes(), 10)]
+    assert len(known.rows) >= 10 + MEMO_MARGIN - 10
+    for row in known.rows.tolist():  # every row the k=10 answer knows: it must scan again (k=300's may not:
+        if alive[row]:  # rows appended above its floor can make up for its losses)
+            x[row], alive[row] = 0, False
+            index.remove(row)
+    check(range(1, 3))
+    n["rows"], alive[5_641:8_000] = 8_000, True  # over a quarter of the rows new: scan again
+    index.add(data[5_641:8_000], np.arange(5_641, 8_000))
+    check(6)
+
+
+def test_the_memo_is_not_pickled_and_a_rebuild_forgets_it():
+    import pickle
+
+    x = unit(500, 41)
+    index = ProfileSearch(DIM, exact_below=100_000)
+    exact = over(x.astype(np.float16))
+    exact.search(x[3], 10)
+    assert len(exact._memo) == 1
+    source, exact._source = exact._source, None
+    back = pickle.loads(pickle.dumps(exact))
+    exact._source = back._source = source
+    assert len(back._memo) == 0 and back.search(x[3], 10)[1][0] == 3
+    exact._build(x[:100].astype(np.float32), np.arange(100))
+    assert len(exact._memo) == 0 and index.kind == "exact"
