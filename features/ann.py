@@ -17,13 +17,12 @@ when dead nodes pass ``REBUILD_DEAD_FRACTION`` of the graph it is rebuilt from t
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
-from typing import NamedTuple
 
 import faiss
 import numpy as np
+
+from features._topk import TopMemo
 
 DEFAULT_EXACT_BELOW = 200_000
 """Below this many vectors the exact scan is fast enough (≤ ~70 ms on one core) and the HNSW build (minutes on two
@@ -38,21 +37,6 @@ one core, the exact float16 scan 68 ms); with 40, 0.999 at 100k and 0.992 at 300
 300k: the beam must widen with the size). Unstructured random vectors stay far below 0.98 at any useful width."""
 REBUILD_DEAD_FRACTION = 0.25
 _BUILD_BLOCK = 65_536
-MEMO_ENTRIES = 2048
-"""Queries whose exact top rows are remembered (~6 KB each: the query's bytes as the key, ``k + MEMO_MARGIN`` rows
-and scores)."""
-MEMO_MARGIN = 64
-"""Rows kept beyond ``k``: a remembered answer survives this many erasures or replacements among its rows."""
-
-
-class _Known(NamedTuple):
-    """What a scan of the first ``upto`` rows found for one query: ``rows`` by score (ties to the lower row), and
-    ``floor``: no live row below ``upto`` outside ``rows`` scores above it (-inf when ``rows`` holds them all)."""
-
-    upto: int
-    floor: float
-    rows: np.ndarray
-    scores: np.ndarray
 
 
 def _flat(dim: int) -> faiss.IndexScalarQuantizer:
@@ -87,10 +71,8 @@ class ProfileSearch:
     vector; a matrix in a memory-mapped snapshot so stays shared between processes. The caller appends a row to its
     matrix before ``add`` names it, and zeroes it on ``remove``, and never changes a live row in place.
 
-    The exact scan remembers each query's answer (``_Known``, ``MEMO_ENTRIES`` queries): rows are only appended or
-    marked dead, so a later search of the same query drops the dead, scores only the rows appended since and merges
-    them in: the answer a new scan would give (up to exact ties at the k-th score), while at least ``k`` known rows
-    score above the floor; else it scans again. Needs are ranked again and again, after every write.
+    The exact scan over ``source`` remembers each query's answer (``features._topk``): a later search of the same
+    query scores only the rows appended since (with the scan's own kernel: the same scores bit for bit).
     """
 
     def __init__(
@@ -112,21 +94,19 @@ class ProfileSearch:
         self._alive = np.empty(0, dtype=bool)
         self._params: tuple | None = None  # (SearchParametersHNSW, and what its raw pointers point into)
         self._over: tuple | None = None  # (the scan's index over source's matrix, the matrix, its address and rows)
-        self._memo: OrderedDict[tuple[bytes, int], _Known] = OrderedDict()
-        self._memo_lock = threading.Lock()
+        self._memo = TopMemo()
 
     def __getstate__(self) -> dict:
         """Pickled (index snapshots) with the faiss indices serialised to bytes and without the search parameters
         and the view of ``source``'s matrix, which hold raw pointers and are rebuilt on the next search."""
         hnsw = None if self._hnsw is None else faiss.serialize_index(self._hnsw)
         state = {**self.__dict__, "_exact": faiss.serialize_index(self._exact), "_hnsw": hnsw}
-        for name in ("_memo", "_memo_lock"):  # a cache, and its lock
-            state.pop(name, None)
+        state.pop("_memo", None)  # a cache
         return state | {"_params": None, "_over": None}
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
-        self._memo, self._memo_lock = OrderedDict(), threading.Lock()
+        self._memo = TopMemo()
         self._exact = faiss.deserialize_index(state["_exact"])
         if state["_hnsw"] is not None:
             self._hnsw = faiss.deserialize_index(state["_hnsw"])
@@ -202,25 +182,19 @@ class ProfileSearch:
     def _scan(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Exact search over the live rows of ``source``, in place, or from what an earlier scan of ``q`` found."""
         matrix, alive = self._source()
-        key = (q.tobytes(), k)
-        with self._memo_lock:
-            known = self._memo.get(key)
-            if known is not None:
-                self._memo.move_to_end(key)
-        if known is None or (known := self._refreshed(known, q, k, matrix, alive)) is None:
-            known = self._scanned(q, k + MEMO_MARGIN, matrix, alive)
-        with self._memo_lock:
-            self._memo[key] = known
-            while len(self._memo) > MEMO_ENTRIES:
-                self._memo.popitem(last=False)
-        scores = np.full(k, -np.inf, dtype=np.float32)
-        rows = np.full(k, -1, dtype=np.int64)
-        n = min(k, len(known.rows))
-        scores[:n], rows[:n] = known.scores[:n], known.rows[:n]
+
+        def tail(start: int) -> tuple[np.ndarray, np.ndarray]:
+            scores, rows = _view(matrix[start:], self.dim).search(q, len(matrix) - start)
+            return rows[0] + start, scores[0]
+
+        found, best = self._memo.search((q.tobytes(), k), k, len(matrix), alive,
+                                        lambda kk: self._scanned(q, kk, matrix, alive), tail, -np.inf)  # fmt: skip
+        scores, rows = np.full(k, -np.inf, dtype=np.float32), np.full(k, -1, dtype=np.int64)
+        scores[: len(found)], rows[: len(found)] = best, found
         return scores, rows
 
-    def _scanned(self, q: np.ndarray, k: int, matrix: np.ndarray, alive: np.ndarray) -> _Known:
-        """The best ``k`` live rows of a scan of the whole matrix."""
+    def _scanned(self, q: np.ndarray, k: int, matrix: np.ndarray, alive: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The best ``k`` live rows of a scan of the whole matrix, as (rows, scores)."""
         held = self._over  # a local reference: the matrix stays alive while faiss reads it
         if held is None or held[2] != (matrix.ctypes.data, len(matrix)):  # grown (maybe moved) since: re-point
             held = self._over = (_view(matrix, self.dim), matrix, (matrix.ctypes.data, len(matrix)))
@@ -231,38 +205,11 @@ class ProfileSearch:
             params.sel = faiss.IDSelectorBitmap(len(matrix), faiss.swig_ptr(bits))
         scores, rows = held[0].search(q, k, params=params)
         found = rows[0] >= 0
-        scores, rows = scores[0][found], rows[0][found]
-        order = np.lexsort((rows, -scores))
-        floor = float(scores[order[-1]]) if len(rows) == k else -np.inf
-        return _Known(len(matrix), floor, rows[order], scores[order])
-
-    def _refreshed(self, known: _Known, q: np.ndarray, k: int, matrix: np.ndarray, alive: np.ndarray):
-        """``known`` brought up to the matrix's rows now (dead rows out, rows appended since scored and merged),
-        or None when it no longer holds ``k`` rows above its floor or too much was appended to score apart."""
-        appended = len(matrix) - known.upto
-        if appended == 0 and alive[known.rows].all():
-            return known
-        if appended > len(matrix) // 4:
-            return None
-        keep = alive[known.rows]
-        rows, scores = known.rows[keep], known.scores[keep]
-        if appended:
-            fresh = _view(matrix[known.upto :], self.dim)  # the same kernel as a whole scan: the same scores
-            new_scores, new_rows = fresh.search(q, appended)
-            new_rows = new_rows[0] + known.upto
-            take = alive[new_rows] & (new_scores[0] > known.floor)
-            rows = np.concatenate([rows, new_rows[take]])
-            scores = np.concatenate([scores, new_scores[0][take]])
-            order = np.lexsort((rows, -scores))
-            rows, scores = rows[order], scores[order]
-        if known.floor > -np.inf and np.count_nonzero(scores > known.floor) < k:
-            return None
-        return _Known(len(matrix), known.floor, rows, scores)
+        return rows[0][found], scores[0][found]
 
     def _build(self, vecs: np.ndarray, rows: np.ndarray) -> None:
         """Make the index of ``vecs`` (any float dtype; row i is our row ``rows[i]``), exact or HNSW by count."""
-        with self._memo_lock:
-            self._memo.clear()
+        self._memo.clear()
         if len(rows) < self.exact_below:
             self._hnsw, self._rows, self._label, self._alive = None, np.empty(0, np.int64), {}, np.empty(0, bool)
             self._exact = faiss.IndexIDMap2(_flat(self.dim))

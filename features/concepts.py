@@ -28,6 +28,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from features._growable import GrowableCSR, GrowableVector, RowMap, erase_rows, ranges
+from features._topk import TopMemo
 from features.records import Need, Talent, need_text, talent_text
 from features.taxonomy import INDUSTRY_NAMES, disciplines
 
@@ -446,7 +447,9 @@ class ConceptIndex(RowMap):
 
     ``search`` reads a concept-major copy of the TF-IDF rows present when the index was built (``_by_concept``,
     CSC): a query names ~10 of the 3,146 concepts, so it reads those columns' entries instead of every row's
-    (100k talents: 1.17 → 0.40 ms a query); rows appended since are scored by rows.
+    (100k talents: 1.17 → 0.40 ms a query); rows appended since are scored by rows. IDF stays fixed until
+    ``compact``, so a row's score never changes: each query's answer is remembered (``features._topk``) and a later
+    search scores only the rows appended since.
     """
 
     _by_concept: sp.csc_matrix | None = None
@@ -471,6 +474,15 @@ class ConceptIndex(RowMap):
         self._by_concept = self._concepts.csr().tocsc()
         self._by_concept.sort_indices()
         self._disc = GrowableCSR(_l2((structured @ cmap.implied).tocsr()))
+        self._memo = TopMemo()
+
+    def __getstate__(self) -> dict:
+        """Pickled (index snapshots) without the remembered answers: a cache."""
+        return {k: v for k, v in self.__dict__.items() if k != "_memo"}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._memo = TopMemo()
 
     @classmethod
     def build(cls, talents: Sequence[Talent], cmap: ConceptMapper | None = None, processes: int = 1) -> ConceptIndex:
@@ -556,7 +568,16 @@ class ConceptIndex(RowMap):
 
     def search_rows(self, need: Need | str, k: int) -> tuple[np.ndarray, np.ndarray]:
         """``search`` as (rows, scores)."""
-        return top_rows(self._overlap_all(self.query_vector(need)), self._alive.view, k)
+        if k <= 0:
+            raise ValueError(f"k must be a positive number of results, got {k}")
+        q, alive = self.query_vector(need), self._alive.view
+        named = np.flatnonzero(q)
+
+        def tail(start: int) -> tuple[np.ndarray, np.ndarray]:  # rows past the copy's: scored by rows, as a search
+            return np.arange(start, len(alive)), (self._concepts.csr()[start:] @ q).astype(np.float32)
+
+        return self._memo.search((named.tobytes(), q[named].tobytes(), k), k, len(alive), alive,
+                                 lambda kk: top_rows(self._overlap_all(q), alive, kk), tail, 0.0)  # fmt: skip
 
     def _overlap_all(self, q: np.ndarray) -> np.ndarray:
         """``q`` · every TF-IDF row, float32. From the concept-major copy, column by column in ascending order: each

@@ -8,7 +8,8 @@ import faiss
 import numpy as np
 import pytest
 
-from features.ann import DEFAULT_EXACT_BELOW, MEMO_MARGIN, REBUILD_DEAD_FRACTION, ProfileSearch
+from features._topk import MARGIN
+from features.ann import DEFAULT_EXACT_BELOW, REBUILD_DEAD_FRACTION, ProfileSearch
 from features.dense import DenseIndex, get_encoder
 from tests.features.test_dense import NEED, TALENTS
 
@@ -241,8 +242,8 @@ def test_a_remembered_answer_follows_appends_and_erasures_as_a_new_scan_would():
                 x[row], alive[row] = 0, False
                 index.remove(row)
     check(0)
-    known = index._memo[(np.ascontiguousarray(queries[0], dtype=np.float32).reshape(1, DIM).tobytes(), 10)]
-    assert len(known.rows) >= 10 + MEMO_MARGIN - 10
+    known = index._memo._known[(np.ascontiguousarray(queries[0], dtype=np.float32).reshape(1, DIM).tobytes(), 10)]
+    assert len(known.rows) >= 10 + MARGIN - 10
     for row in known.rows.tolist():  # every row the k=10 answer knows: it must scan again (k=300's may not:
         if alive[row]:  # rows appended above its floor can make up for its losses)
             x[row], alive[row] = 0, False

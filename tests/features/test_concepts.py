@@ -172,9 +172,10 @@ def test_search_reads_the_concept_major_copy_and_scores_exactly_as_the_row_produ
             q = index.query_vector(need)
             rows_product = index._concepts.csr() @ q
             np.testing.assert_array_equal(index._overlap_all(q), rows_product)
-            np.testing.assert_array_equal(
-                index.search_rows(need, 50)[0], top_rows(rows_product, index._alive.view, 50)[0]
-            )
+            for k in (1, 50, 700):  # remembered answers (``features._topk``), brought up to date: a new search's
+                got, want = index.search_rows(need, k), top_rows(rows_product, index._alive.view, k)
+                np.testing.assert_array_equal(got[0], want[0])
+                np.testing.assert_array_equal(got[1], want[1])
 
     check()
     assert index._by_concept is not None and index._by_concept.nnz == index._concepts.csr().nnz
@@ -188,4 +189,8 @@ def test_search_reads_the_concept_major_copy_and_scores_exactly_as_the_row_produ
     check()
     del index._by_concept  # as a snapshot pickled before the copy loads: the class default, read by rows
     assert index._by_concept is None
+    check()
+    assert len(index._memo) == 3 * len(needs)
+    index.compact()  # IDF recomputed, rows renumbered: nothing remembered survives
+    assert len(index._memo) == 0
     check()
