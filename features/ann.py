@@ -179,6 +179,10 @@ class ProfileSearch:
         labels = labels[0]
         return scores[0], np.where(labels >= 0, self._rows[np.maximum(labels, 0)], -1)
 
+    def forget(self) -> None:
+        """Drop every remembered answer (their keys are the queries' vectors: a reciprocal index's are talents')."""
+        self._memo.clear()
+
     def _scan(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Exact search over the live rows of ``source``, in place, or from what an earlier scan of ``q`` found."""
         matrix, alive = self._source()

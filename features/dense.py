@@ -690,9 +690,11 @@ class DenseIndex(RowMap):
         return len(rows)
 
     def clear_queries(self) -> None:
-        """Empty the in-memory query LRU (for a reciprocal index its keys are talents' texts: erase them too)."""
+        """Empty the in-memory query LRU and the search's remembered answers (for a reciprocal index their keys
+        are talents' texts and vectors: erase them too)."""
         with self._qlock:
             self._queries.clear()
+        self._search.forget()
 
     def _add(self, records: list, processes: int | None = 1) -> list[int]:
         seen: set[str] = set()

@@ -22,6 +22,7 @@ from features.dense import (
     encode_texts,
     get_encoder,
     profile_text,
+    talent_parts,
     text_keys,
 )
 from features.records import Need, Talent, Work, need_text, talent_text
@@ -136,6 +137,15 @@ def test_query_vectors_are_encoded_once(encoder):
     for _ in range(3):
         index.score(need_text(NEED), index.rows(index.ids))
     assert counting.texts == before + 1
+
+
+def test_clearing_the_queries_forgets_the_remembered_answers_too(encoder):
+    """A reciprocal index's queries are talents' texts: erasure clears their vectors and the answers keyed by them."""
+    index = DenseIndex.build(TALENTS, encoder)
+    rows, _ = index.search_rows(talent_parts(TALENTS[0])[0], 3)
+    assert len(rows) == 3 and len(index._queries) == 1 and len(index._search._memo) == 1
+    index.clear_queries()
+    assert len(index._queries) == 0 and len(index._search._memo) == 0
 
 
 def test_a_needs_query_vector_outlives_the_process_bit_for_bit(encoder, tmp_path):
