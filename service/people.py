@@ -23,7 +23,6 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
@@ -610,10 +609,8 @@ def persons_of(store: Store, talent_ids: Sequence[str]) -> dict[str, str]:
     .PersonsOf``: a ranking shows such a person once). One indexed query per ranking."""
     if not talent_ids:
         return {}
-    dialect = store.engine.dialect.name
-    ids = list(talent_ids) if dialect == "postgresql" else orjson.dumps(list(talent_ids)).decode()
     with store.engine.connect() as conn:
-        rows = conn.execute(_persons_query(dialect), {"ids": ids}).all()
+        rows = conn.execute(_persons_query(store.engine.dialect.name), {"ids": list(talent_ids)}).all()
     return dict(rows)  # type: ignore[arg-type]
 
 
@@ -627,7 +624,8 @@ def _persons_query(dialect: str) -> sa.Select:
     if dialect == "postgresql":
         among = m.c.talent_id == sa.any_(sa.bindparam("ids", type_=postgresql.ARRAY(sa.String)))
     else:
-        among = m.c.talent_id.in_(sa.select(sa.func.json_each(sa.bindparam("ids")).table_valued("value").c.value))
+        ids = sa.bindparam("ids", type_=sa.JSON)  # the engine's JSON serialiser writes the list
+        among = m.c.talent_id.in_(sa.select(sa.func.json_each(ids).table_valued("value").c.value))
     return sa.select(m.c.talent_id, m.c.person_id).where(among, shared)
 
 
