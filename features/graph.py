@@ -1301,13 +1301,6 @@ class TalentGraph:
         industries hold the need's industry, or focus disciplines overlap the need's along the NSFC tree), else 0."""
         return self._incubator_route(need_id, self._rows(talent_ids))
 
-    def incubator_talents(self, need_id: str) -> list[str]:
-        """The ids of the talents ``incubator_route`` gives 1.0, from the need's cached links: the incubator
-        retriever's pool, read without asking each incubator which talents it has."""
-        csr, links = self._csr(), self._incubator_links(need_id)
-        names = self._names
-        return [names[i][7:] for i in csr.order[links[csr.kinds[links] == _NCODE[NodeType.talent]]].tolist()]
-
     def prepared(self, need_id: str) -> bool:
         """Whether ``prepare`` has nothing to build: the need's PageRank is in the memo (its other passes are built
         with it), or the need is not in the graph. A ranking asks before handing work to a helper thread, whose

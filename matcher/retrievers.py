@@ -71,10 +71,10 @@ class GraphProximity:
 
 
 class IncubatorRoute:
-    """Talents linked to an overseas incubator whose focus fits the need, the ``k`` with most concept overlap first
-    (ties to the lower row, as the concept search): a route no text retriever may surface. The pool is the graph's
-    cached links of the need's fitting incubators (``TalentGraph.incubator_talents``), a few hundred talents per
-    incubator at 100k."""
+    """Talents linked to an overseas incubator whose focus fits the need (``TalentGraph.matching_incubators``), the
+    ``k`` with most concept overlap first (ties to the lower row, as the concept search): a route no text retriever
+    may surface. The pool is read from the table's incubator column (``TalentTable.incubator_rows``), a few hundred
+    talents per incubator at 100k."""
 
     name = "incubator"
     lexical = False
@@ -82,8 +82,7 @@ class IncubatorRoute:
     def run(self, idx: Indices, need: Need, k: int) -> np.ndarray | None:
         if f"need:{need.id}" not in idx.graph:
             return None
-        rows = np.sort(idx.table.rows(idx.graph.incubator_talents(need.id)))
-        rows = rows[rows >= 0]
+        rows = idx.table.incubator_rows(node.partition(":")[2] for node in idx.graph.matching_incubators(need))
         return rows[np.argsort(-idx.concepts.concept_overlap(need, rows), kind="stable")[:k]]
 
 

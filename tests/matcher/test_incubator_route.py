@@ -47,3 +47,34 @@ def test_a_removed_talent_leaves_the_route(idx):
     idx.remove_talent(gone)
     after = IncubatorRoute().run(idx, need, 10_000)
     assert idx.table.rows([gone])[0] == -1 and after.tolist() == [r for r in first.tolist() if r != first[0]]
+
+
+def test_writes_move_talents_between_incubators_and_erasure_leaves_no_trace(tmp_path):
+    """The route's pool is the table's incubator column: a replaced talent follows its new incubator (or none), a new
+    talent joins, an erased one leaves nothing behind, and a snapshot keeps the numbering; each against brute force."""
+    from features import snapshot
+
+    generate_world(tmp_path / "w", talents=300, needs=30, seed=5)
+    w = load_world(tmp_path / "w")
+    idx = Indices.build({k: r.records for k, r in w.files.items()}, encoder=None)
+    need = max(idx.needs.values(), key=lambda n: len(IncubatorRoute().run(idx, n, 10_000)))
+    fitting = sorted(node.removeprefix("incubator:") for node in idx.graph.matching_incubators(need))
+    others = sorted(set(idx.incubators) - set(fitting))
+    assert fitting and others
+    members = [idx.table.ids[r] for r in IncubatorRoute().run(idx, need, 10_000)]
+    outsider = next(t for t in idx.talents.values() if t.incubator_id not in fitting)
+    idx.add_talent(idx.talents[members[0]].model_copy(update={"incubator_id": others[0]}))  # leaves
+    idx.add_talent(idx.talents[members[1]].model_copy(update={"incubator_id": None}))  # leaves
+    idx.add_talent(outsider.model_copy(update={"incubator_id": fitting[-1]}))  # joins
+    idx.add_talent(outsider.model_copy(update={"id": "newcomer", "incubator_id": fitting[0]}))  # new
+    idx.erase_talent(members[2])
+    got = IncubatorRoute().run(idx, need, 10_000)
+    assert got.tolist() == brute_force(idx, need, 10_000)
+    ids = {idx.table.ids[r] for r in got}
+    assert {outsider.id, "newcomer"} <= ids and not ids & set(members[:3])
+    erased = np.array([i == "" for i in idx.table.ids])
+    assert erased.any() and not idx.table.incubator[erased].any()  # the erased rows' incubator too
+    loaded = snapshot.load(snapshot.save(idx, tmp_path / "snap", seq=1), encoder=None)
+    loaded.add_talent(outsider.model_copy(update={"id": "late", "incubator_id": fitting[0]}))
+    assert IncubatorRoute().run(loaded, need, 10_000).tolist() == brute_force(loaded, need, 10_000)
+    assert "late" in {loaded.table.ids[r] for r in IncubatorRoute().run(loaded, need, 10_000)}
