@@ -700,7 +700,7 @@ def top_rows(scores: np.ndarray, alive: np.ndarray, k: int) -> tuple[np.ndarray,
     Every row tied with the k-th best is kept until the sort, so ties are broken by row, not by the partition."""
     if k <= 0:
         raise ValueError(f"k must be a positive number of results, got {k}")
-    scores = np.where(alive, scores, 0.0).astype(np.float32)
+    scores = np.multiply(scores, alive, dtype=np.float32)  # dead rows 0 (scores here are not negative)
     sample = scores[::TOP_SAMPLE]
     floor = np.partition(sample, len(sample) - k)[len(sample) - k] if len(sample) > k else 0.0
     cand = np.flatnonzero(scores >= floor) if floor > 0 else np.flatnonzero(scores > 0)

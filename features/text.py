@@ -31,7 +31,7 @@ import scipy.sparse as sp
 import Stemmer
 from bm25s.scoring import _score_tfc_lucene
 
-from features._growable import GrowableCSR, GrowableVector, RowMap, erase_rows, ranges
+from features._growable import GrowableCSR, GrowableVector, RowMap, erase_rows
 from features.concepts import PARALLEL_MIN, ConceptIndex, fork_map, mapper, skill_terms, top_k, top_rows
 from features.records import Need, Talent, need_text
 from features.taxonomy import INDUSTRY_NAMES, disciplines
@@ -363,21 +363,21 @@ class Bm25Corpus:
         return np.where(self.alive.view[rows], out, 0.0).astype(np.float32)
 
     def score_all(self, qterms: np.ndarray) -> np.ndarray:
-        """BM25 of the query for every row (dead rows 0): CSC columns for the rows present at the last (re)build,
-        a row scan for those appended since."""
+        """BM25 of the query for every row, dead ones included (``top_rows`` masks them): CSC columns for the rows
+        present at the last (re)build, a row scan for those appended since."""
         n_old, n_old_cols = self._csc.shape
         out = np.zeros(self.n_rows, np.float32)
         old_terms = qterms[qterms < n_old_cols]
-        if len(old_terms):
-            starts = self._csc.indptr[old_terms]
-            lens = self._csc.indptr[old_terms + 1] - starts
-            offsets = ranges(starts, lens)
-            doc = self._csc.indices[offsets]
-            s = self._bm25(self._csc.data[offsets], doc, np.repeat(self._idf(old_terms), lens))
+        if len(old_terms):  # each term's postings are one slice: copied, not gathered (0.7 vs 2.8 ms at 1M rows)
+            indptr, csc = self._csc.indptr, self._csc
+            spans = [(indptr[t], indptr[t + 1]) for t in old_terms.tolist()]
+            doc = np.concatenate([csc.indices[a:b] for a, b in spans])
+            tf = np.concatenate([csc.data[a:b] for a, b in spans])
+            s = self._bm25(tf, doc, np.repeat(self._idf(old_terms), [b - a for a, b in spans]))
             out[:n_old] = np.bincount(doc, weights=s, minlength=n_old)
         if self.n_rows > n_old:
             out[n_old:] = self.score_rows(qterms, np.arange(n_old, self.n_rows))
-        return np.where(self.alive.view, out, 0.0).astype(np.float32)
+        return out
 
 
 class _IdIndex(RowMap):
