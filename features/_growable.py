@@ -25,6 +25,14 @@ def ranges(starts: np.ndarray, lens: np.ndarray) -> np.ndarray:
     return np.arange(int(lens.sum())) + np.repeat(np.asarray(starts) - (np.cumsum(lens) - lens), lens)
 
 
+def in_sorted(values: np.ndarray, ascending: np.ndarray) -> np.ndarray:
+    """``np.isin(values, ascending)`` for an ascending array: a binary search per value, where ``np.isin`` sorts
+    both (~1 ms for a ranking's candidates against a need's ~30k incubator links at 1M talents)."""
+    if not len(ascending):
+        return np.zeros(len(values), dtype=bool)
+    return ascending[np.minimum(np.searchsorted(ascending, values), len(ascending) - 1)] == values
+
+
 def erase_rows(by_column: sp.csc_matrix, rows: np.ndarray) -> None:
     """Remove the entries of ``rows`` from a column-major copy of row-appended data (an erasure): gone, not zeroed,
     since where an entry stood would still say which columns the row had."""

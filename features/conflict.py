@@ -25,7 +25,7 @@ from hashlib import blake2b
 
 import numpy as np
 
-from features._growable import GrowableVector, ranges
+from features._growable import GrowableVector, in_sorted, ranges
 from features.records import Enterprise, Need, NeedKind, Relation, RelationKind, Talent
 from features.table import TalentTable
 
@@ -474,8 +474,8 @@ class Ties:
                 np.sort(rows_of[rows_of >= 0]),
                 np.sort(rows_of[internal_of & (rows_of >= 0)]),
             )
-        tied = np.isin(rows, tied_rows[0])
-        internal = np.isin(rows, tied_rows[1])
+        tied = in_sorted(rows, tied_rows[0])
+        internal = in_sorted(rows, tied_rows[1])
         passes = ~tied if kind in self.evaluated else np.ones(n, dtype=bool)
         found = {table.ids[r]: ties[table.ids[r]] for r in rows[tied].tolist()}
         return passes, internal, found

@@ -41,7 +41,7 @@ import networkx as nx
 import numpy as np
 import scipy.sparse as sp
 
-from features._growable import GrowableCSR, GrowableVector, ranges
+from features._growable import GrowableCSR, GrowableVector, in_sorted, ranges
 from features._mapped import mapped, release
 from features.records import (
     Enterprise,
@@ -1294,7 +1294,7 @@ class TalentGraph:
 
     def _incubator_route(self, need_id: str, rows: np.ndarray) -> np.ndarray:
         """1.0 at the CSR rows linked to a matching incubator."""
-        return np.isin(rows, self._incubator_links(need_id)).astype(np.float32)
+        return in_sorted(rows, self._incubator_links(need_id)).astype(np.float32)
 
     def incubator_route(self, need_id: str, talent_ids: Sequence[str]) -> np.ndarray:
         """1.0 where the talent is linked to an incubator matching the need (see ``matching_incubators``: focus
