@@ -43,13 +43,17 @@ def feature_matrix(
     """Float32 matrix (len(talent_ids), len(SCHEMA.names)) for ``need`` against the candidates, in schema order.
 
     ``now`` fixes the freshness clock (training passes the feedback's time so features match what the recruiter
-    saw); ``eligibility`` may be passed when the caller has already checked the rules for these rows.
+    saw); ``eligibility`` may be passed when the caller has already checked the rules for these talents (its rows
+    are theirs, in order: no second lookup of ~300 ids).
     """
     ids = list(talent_ids)
     X = np.zeros((len(ids), len(COLUMN)), dtype=np.float32)
     if not ids:
         return X
-    rows = idx.rows(ids)  # one lookup: the talent-side indices share row numbers
+    if eligibility is not None and len(eligibility.rows) != len(ids):
+        raise ValueError(f"feature_matrix: eligibility holds {len(eligibility.rows)} rows for {len(ids)} talents")
+    # one lookup (the talent-side indices share row numbers), done already where the rules were checked
+    rows = eligibility.rows if eligibility is not None else idx.rows(ids)
     columns = idx.need_table.frame(need)
     e = eligibility if eligibility is not None else rules(columns, *talent_columns(idx.table, rows), rows)
     _fill(Pairs(idx, columns, rows, e, _day(now), X, talent_ids=ids, query=need))

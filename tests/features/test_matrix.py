@@ -96,6 +96,14 @@ def test_unknown_candidates_get_zero_text_and_fail_rules(idx):
     assert check(NEED, idx.table, idx.table.rows(ids)).removed_by().tolist() == ["consent", ""]
 
 
+def test_checked_rules_lend_their_rows_and_must_be_the_candidates(idx):
+    ids = [t.id for t in PROFILES]
+    checked = check(NEED, idx.table, idx.table.rows(ids))
+    np.testing.assert_array_equal(feature_matrix(idx, NEED, ids, eligibility=checked), feature_matrix(idx, NEED, ids))
+    with pytest.raises(ValueError, match=r"eligibility holds 4 rows for 3 talents"):
+        feature_matrix(idx, NEED, ids[:3], eligibility=checked)
+
+
 def test_incremental_add_and_remove_equal_a_rebuild():
     base = Indices.build({"talent": PROFILES[1:], "need": [NEED]}, encoder=None)
     base.add_talent(PROFILES[0])
