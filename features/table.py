@@ -244,7 +244,7 @@ class TalentTable(_ColumnTable):
 
     def incubator_rows(self, incubator_ids: Iterable[str]) -> np.ndarray:
         """The live rows of talents linked to any of these incubators, ascending: one comparison a row per
-        incubator over a column (~0.1 ms at 1M talents), where listing the graph's links by talent id took ~5 ms."""
+        incubator over a column (~0.5 ms at 1M talents), where listing the graph's links by talent id took ~5 ms."""
         self._flush()
         column = self._cols["incubator"]
         hit = np.zeros(len(column), dtype=bool)
