@@ -222,7 +222,6 @@ class TalentTable(_ColumnTable):
         "honours": np.dtype(np.float32),
         "n_works": np.dtype(np.float32),
         "updated_day": np.dtype(np.float32),  # updated_at in days since 1970; NaN = unknown
-        "has_incubator": np.dtype(bool),
         "incubator": np.dtype(np.int32),  # the incubator's number in ``_incubator_numbers``; 0 = none
         "han": np.dtype(np.float32),  # share of the profile's text in Chinese script (``han_share``)
     }
@@ -316,7 +315,6 @@ class TalentTable(_ColumnTable):
             "honours": len(t.honours),
             "n_works": len(t.works),
             "updated_day": np.nan if updated is None else (updated - EPOCH).total_seconds() / 86400.0,
-            "has_incubator": t.incubator_id is not None,
             "incubator": 0,
             "han": han_share(talent_text(t)),
         }

@@ -48,7 +48,7 @@ class Seniority:
             "log_patents": np.log1p(p.talent("patents")),
             "honours": p.talent("honours"),
             "works": p.talent("n_works"),
-            "has_incubator": p.talent("has_incubator"),
+            "has_incubator": p.talent("incubator") > 0,  # the incubator column: 0 = none
         }
 
 

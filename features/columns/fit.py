@@ -37,7 +37,7 @@ def _arrangement(p: Pairs, mode: np.ndarray, sites: np.ndarray, cols: dict[str, 
         [is_kind[NeedKind.special_researcher], is_kind[NeedKind.full_time], is_kind[NeedKind.enclave]],
         [mode == MODE_CODES[AvailabilityMode.short_term], mode == MODE_CODES[AvailabilityMode.full_time],
          in_shanghai_site],
-        p.talent("has_incubator").astype(bool),
+        p.talent("incubator") > 0,
     )  # fmt: skip
     unknown = np.select(
         [is_kind[NeedKind.enclave], is_kind[NeedKind.incubation_project]],
