@@ -37,7 +37,7 @@ import threading
 import weakref
 import zlib
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping, MutableMapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from importlib import metadata
@@ -194,10 +194,10 @@ class SnapshotRecords(MutableMapping):
         return os.pread(self._file.fileno(), end - start, start)
 
 
-def stamp(records: Mapping, key: str) -> Any:
-    """What the record indexed under ``key`` is (None when absent), without unpickling a snapshot's: a write
+def stamps(records: Mapping, keys: Iterable[str]) -> list[Any]:
+    """What the record indexed under each key is (None when absent), without unpickling a snapshot's: a write
     replaces it, so an unchanged stamp (``is``) means an unchanged record."""
-    return records.stamp(key) if isinstance(records, SnapshotRecords) else records.get(key)
+    return list(map(records.stamp if isinstance(records, SnapshotRecords) else records.get, keys))
 
 
 # ---------------------------------------------------------------- saving

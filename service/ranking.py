@@ -22,7 +22,6 @@ that crossed no threshold.
 from __future__ import annotations
 
 import hashlib
-import math
 import threading
 import time
 import uuid
@@ -37,7 +36,7 @@ import orjson
 from features.indices import Indices
 from features.records import Need, NeedKind, Site
 from features.schema import SCHEMA
-from features.snapshot import stamp
+from features.snapshot import stamps
 from matcher import pipeline
 from matcher.pipeline import Pool
 from matcher.reasons import Reason
@@ -80,7 +79,7 @@ class FullRanking(Pool):
     """Estimated memory held (pool and memoised pages), for the cache's byte bound."""
     page_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     stamps: list[object] = field(default_factory=list, repr=False)
-    """The stamps (``features.snapshot.stamp``) of the talent records the rows were computed for: a row whose
+    """The stamps (``features.snapshot.stamps``) of the talent records the rows were computed for: a row whose
     talent's stamp is unchanged is reused by the next ranking of the key (``RankCache.get_or_rank``)."""
     rows_at: float = 0.0
     """When (``time.monotonic``) the oldest of its rows was computed: reuse stops at the cache's lifetime."""
@@ -170,9 +169,10 @@ class PageRow:
         ).decode()
 
 
-def _json_floats(values: np.ndarray) -> list[float | None]:
-    """Rounded, with ``None`` for NaN (a post without a salary budget leaves ``salary_ratio`` undefined)."""
-    return [v if math.isfinite(v) else None for v in np.round(values.astype(np.float64), 6).tolist()]
+def _json_floats(values: np.ndarray) -> list[float]:
+    """Rounded to 6 decimals; orjson writes NaN as ``null`` (a post without a salary budget leaves ``salary_ratio``
+    undefined)."""
+    return np.round(values.astype(np.float64), 6).tolist()
 
 
 def page(
@@ -353,7 +353,7 @@ class RankCache:
             pool = pipeline.rank_pool(idx, need, scorer=scorer, filters=filters, policy=self.policy, known=known,
                                       challenger=challenger, seed=seed, persons=self.persons)  # fmt: skip
             full = FullRanking.of(pool)
-            full.stamps = [stamp(idx.talents, i) for i in full.ids]
+            full.stamps = stamps(idx.talents, full.ids)
             full.rows_at = rows_at
             if last is not None:
                 _carry_pages(last, full)
@@ -379,10 +379,11 @@ class RankCache:
         if hit is None or now - hit[2].rows_at >= self.ttl:
             return None, {}, now
         last = hit[2]
+        now_stamps = stamps(idx.talents, last.ids)
         known = {
             tid: last.X[i]
-            for i, (tid, was) in enumerate(zip(last.ids, last.stamps, strict=True))
-            if was is not None and stamp(idx.talents, tid) is was
+            for i, (tid, was, is_) in enumerate(zip(last.ids, last.stamps, now_stamps, strict=True))
+            if was is not None and is_ is was
         }
         return last, known, last.rows_at if known else now
 

@@ -110,7 +110,7 @@ def test_erasure_on_a_loaded_snapshot_leaves_the_record_unreadable(world, tmp_pa
     victim = world["talent"][11]
     assert victim.id.encode() in loaded.talents.raw(victim.id)
     loaded.erase_talent(victim.id)
-    assert victim.id not in loaded.talents and snapshot.stamp(loaded.talents, victim.id) is None
+    assert victim.id not in loaded.talents and snapshot.stamps(loaded.talents, [victim.id]) == [None]
     with pytest.raises(KeyError):
         loaded.talents.raw(victim.id)  # the file is the store's to delete; the process holds no copy
 
@@ -263,18 +263,20 @@ def test_records_read_go_back_to_their_bytes_unless_held(world, tmp_path, monkey
     idx = Indices.build(world, encoder=None)
     talents = snapshot.load(snapshot.save(idx, tmp_path, seq=1), encoder=None).talents
     ids = list(talents)
-    stamps = [snapshot.stamp(talents, k) for k in ids]
+    stamps = snapshot.stamps(talents, ids)
     kept = talents[ids[0]]
     for k in ids[1:]:
         assert talents[k] == idx.talents[k]
     gc.collect()
     assert set(talents._read) == {ids[0], *ids[-3:]}  # the one held outside, the last three read
     assert talents[ids[0]] is kept and talents[ids[1]] == idx.talents[ids[1]]  # unpickled again, equal
-    assert all(snapshot.stamp(talents, k) is was for k, was in zip(ids, stamps, strict=True))  # reads: no change
+    assert all(a is b for a, b in zip(snapshot.stamps(talents, ids), stamps, strict=True))  # reads: no change
     replaced = kept.model_copy(update={"summary": "new"})
     talents[ids[0]] = replaced
-    assert snapshot.stamp(talents, ids[0]) is replaced and talents[ids[0]] is replaced
-    assert snapshot.stamp(talents, "nobody") is None and snapshot.stamp(idx.talents, ids[1]) is idx.talents[ids[1]]
+    assert snapshot.stamps(talents, [ids[0], "nobody"]) == [replaced, None] and talents[ids[0]] is replaced
+    assert snapshot.stamps(talents, [ids[0]])[0] is replaced
+    assert snapshot.stamps(idx.talents, [ids[1], "nobody"]) == [idx.talents[ids[1]], None]
+    assert snapshot.stamps(idx.talents, [ids[1]])[0] is idx.talents[ids[1]]
 
 
 @pytest.mark.slow
