@@ -10,6 +10,11 @@ Vectors are stored in half precision (faiss's fp16 scalar quantizer, decoded dur
 the scan reads half the bytes (5.6 vs 15.6 ms for ``IndexFlatIP`` at 100k × 512); a cosine of unit vectors moves by
 at most ~1e-4, and the top-300 agrees with float32's to recall ≥ 0.999 (tests/features/test_ann.py, ``bench ann``).
 
+A loaded HNSW (an index snapshot) reads its graph and vectors where the snapshot maps them (faiss's
+``ZeroCopyIOReader``) instead of copying them into the process: ~1.3 GB at 1M profiles, shared by every worker that
+maps the snapshot. faiss cannot add to such a view, so the rows written after the snapshot are searched exactly from
+``source`` (the tail) until ``TAIL_ROWS`` of them, when the HNSW is copied out of the mapping and takes them.
+
 Erasure: faiss's HNSW cannot delete a node, so ``remove`` overwrites the node's stored vector with zeros (the bytes
 are gone from memory at once), marks it dead and filters dead nodes out of every search with an ``IDSelector``;
 when dead nodes pass ``REBUILD_DEAD_FRACTION`` of the graph it is rebuilt from the live vectors.
@@ -36,6 +41,10 @@ DEFAULT_EF_SEARCH = 3000
 one core, the exact float16 scan 68 ms); with 40, 0.999 at 100k and 0.992 at 300k at 2000 (1024 fell to 0.96 at
 300k: the beam must widen with the size). Unstructured random vectors stay far below 0.98 at any useful width."""
 REBUILD_DEAD_FRACTION = 0.25
+TAIL_ROWS = 50_000
+"""Rows written after a loaded HNSW's snapshot that an exact scan of ``source`` serves (50k float16 profiles: ~5 ms
+a search) before the HNSW copies itself out of the mapping to take them; a nightly snapshot keeps the tail far
+shorter."""
 _BUILD_BLOCK = 65_536
 
 
@@ -89,9 +98,9 @@ class ProfileSearch:
         self._in_source = 0  # live rows of ``source`` while exact
         self._exact = faiss.IndexIDMap2(_flat(dim))
         self._hnsw: faiss.IndexHNSWSQ | None = None
-        self._rows = np.empty(0, dtype=np.int64)  # HNSW label -> our row
-        self._label: dict[int, int] = {}  # our row -> HNSW label, live only
-        self._alive = np.empty(0, dtype=bool)
+        self._rows = np.empty(0, dtype=np.int64)  # HNSW label -> our row, ascending (a row's label by bisection)
+        self._alive = np.empty(0, dtype=bool)  # per HNSW label
+        self._mapped: np.ndarray | None = None  # the serialised HNSW a loaded one views (None: faiss owns it)
         self._params: tuple | None = None  # (SearchParametersHNSW, and what its raw pointers point into)
         self._over: tuple | None = None  # (the scan's index over source's matrix, the matrix, its address and rows)
         self._memo = TopMemo()
@@ -102,14 +111,21 @@ class ProfileSearch:
         hnsw = None if self._hnsw is None else faiss.serialize_index(self._hnsw)
         state = {**self.__dict__, "_exact": faiss.serialize_index(self._exact), "_hnsw": hnsw}
         state.pop("_memo", None)  # a cache
-        return state | {"_params": None, "_over": None}
+        return state | {"_params": None, "_over": None, "_mapped": None}
 
     def __setstate__(self, state: dict) -> None:
+        """A loaded HNSW over ``source`` views its serialised bytes (writable: a removal zeroes a vector there,
+        in the snapshot's private mapping); without ``source`` nothing could take its later rows, so it is copied."""
         self.__dict__.update(state)
+        self.__dict__.pop("_label", None)  # format-8 snapshots kept a row -> label dict (~100 MB at 1M)
         self._memo = TopMemo()
         self._exact = faiss.deserialize_index(state["_exact"])
-        if state["_hnsw"] is not None:
-            self._hnsw = faiss.deserialize_index(state["_hnsw"])
+        if (blob := state["_hnsw"]) is not None:
+            if self._source is not None and blob.flags.writeable and blob.flags.c_contiguous:
+                self._hnsw = faiss.read_index(faiss.ZeroCopyIOReader(faiss.swig_ptr(blob), blob.nbytes))
+                self._mapped = blob
+            else:
+                self._hnsw = faiss.deserialize_index(blob)
 
     @property
     def kind(self) -> str:
@@ -117,7 +133,7 @@ class ProfileSearch:
 
     def __len__(self) -> int:
         if self._hnsw is not None:
-            return len(self._label)
+            return int(self._alive.sum()) + (len(self._tail()) if self._source is not None else 0)
         return self._in_source if self._source is not None else self._exact.ntotal
 
     def add(self, vecs: np.ndarray, rows: np.ndarray) -> None:
@@ -141,11 +157,18 @@ class ProfileSearch:
             self._exact = faiss.IndexIDMap2(_flat(self.dim))  # the HNSW holds them from now on
             self._build(np.concatenate([old, vecs]), np.concatenate([old_rows, rows]))
             return
-        first = self._hnsw.ntotal
-        self._hnsw.add(vecs)
+        if self._source is not None:  # ``rows`` are the newest of the tail (the rest: a loaded HNSW's since its load)
+            tail = self._tail()
+            if self._mapped is not None and len(tail) < TAIL_ROWS:  # ``search`` scans it
+                return
+            vecs, rows = self._source()[0][tail], tail
+        if len(rows) and (np.any(np.diff(rows) <= 0) or (len(self._rows) and rows[0] <= self._rows[-1])):
+            raise ValueError("ProfileSearch.add: rows must ascend, after every row the HNSW holds")
+        self._own()
+        self._hnsw.add(np.ascontiguousarray(vecs, dtype=np.float32))
         self._rows = np.concatenate([self._rows, rows])
         self._alive = np.concatenate([self._alive, np.ones(len(rows), dtype=bool)])
-        self._label.update(zip(rows.tolist(), range(first, first + len(rows)), strict=True))
+        self._params = None  # a live-node bitmap must cover the new nodes (faiss reads it unchecked)
 
     def remove(self, row: int) -> None:
         """Delete ``row``'s vector: exact removes it; HNSW zeroes its stored bytes and filters the node out."""
@@ -155,16 +178,20 @@ class ProfileSearch:
             else:
                 self._in_source -= 1
             return
-        label = self._label.pop(row, None)
-        if label is None:
-            return
+        label = int(np.searchsorted(self._rows, row))
+        if label == len(self._rows) or self._rows[label] != row or not self._alive[label]:
+            return  # a tail row (``source`` zeroed it and marked it dead), or none
         self._stored()[label] = 0
         self._alive[label] = False
         self._params = None
-        dead = self._hnsw.ntotal - len(self._label)
-        if dead > REBUILD_DEAD_FRACTION * self._hnsw.ntotal:
-            live = np.flatnonzero(self._alive)
-            self._build(self._stored()[live], self._rows[live])
+        if (~self._alive).sum() > REBUILD_DEAD_FRACTION * self._hnsw.ntotal:
+            if self._source is not None:  # the tail too
+                matrix, alive = self._source()
+                live = np.flatnonzero(alive)
+                self._build(matrix[live], live)
+            else:
+                live = np.flatnonzero(self._alive)
+                self._build(self._stored()[live], self._rows[live])
 
     def search(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Scores and rows of the best ``k`` (one query row); rows are -1 where fewer were found."""
@@ -176,8 +203,36 @@ class ProfileSearch:
             return scores[0], rows[0]
         held = self._search_params(k)  # a local reference: a concurrent search may replace self._params
         scores, labels = self._hnsw.search(q, k, params=held[0])
-        labels = labels[0]
-        return scores[0], np.where(labels >= 0, self._rows[np.maximum(labels, 0)], -1)
+        scores, labels = scores[0], labels[0]
+        rows = np.where(labels >= 0, self._rows[np.maximum(labels, 0)], -1)
+        if self._source is None or not len(tail := self._tail()):
+            return scores, rows
+        tail_scores, tail_rows = self._scan_tail(q, k, tail)
+        found = labels >= 0
+        merged_scores = np.concatenate([scores[found], tail_scores])
+        merged_rows = np.concatenate([rows[found], tail_rows])
+        best = np.argsort(-merged_scores, kind="stable")[:k]
+        scores, rows = np.full(k, -np.inf, dtype=np.float32), np.full(k, -1, dtype=np.int64)
+        scores[: len(best)], rows[: len(best)] = merged_scores[best], merged_rows[best]
+        return scores, rows
+
+    def _tail(self) -> np.ndarray:
+        """The live rows of ``source`` after the last one the HNSW holds: written since a loaded HNSW's snapshot
+        (an HNSW faiss owns takes each row as it is added, so its tail stays empty)."""
+        matrix, alive = self._source()
+        start = int(self._rows[-1]) + 1 if len(self._rows) else 0
+        return start + np.flatnonzero(alive[start : len(matrix)])
+
+    def _scan_tail(self, q: np.ndarray, k: int, tail: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Scores and rows of the best ``k`` of ``tail`` (ascending live rows of ``source``), scanned in place."""
+        matrix, alive = self._source()
+        start = int(tail[0])
+        bits = np.packbits(alive[start : len(matrix)], bitorder="little")  # lives until the search returns
+        params = faiss.SearchParameters()
+        params.sel = faiss.IDSelectorBitmap(len(matrix) - start, faiss.swig_ptr(bits))
+        scores, found = _view(matrix[start:], self.dim).search(q, min(k, len(tail)), params=params)
+        hit = found[0] >= 0
+        return scores[0][hit], found[0][hit] + start
 
     def forget(self) -> None:
         """Drop every remembered answer (their keys are the queries' vectors: a reciprocal index's are talents')."""
@@ -215,20 +270,29 @@ class ProfileSearch:
         """Make the index of ``vecs`` (any float dtype; row i is our row ``rows[i]``), exact or HNSW by count."""
         self._memo.clear()
         if len(rows) < self.exact_below:
-            self._hnsw, self._rows, self._label, self._alive = None, np.empty(0, np.int64), {}, np.empty(0, bool)
+            self._hnsw, self._rows, self._alive = None, np.empty(0, np.int64), np.empty(0, bool)
+            self._mapped = None
             self._exact = faiss.IndexIDMap2(_flat(self.dim))
             if self._source is None:
                 self._exact.add_with_ids(np.ascontiguousarray(vecs, dtype=np.float32), rows)
             else:
                 self._in_source = len(rows)
             return
+        if np.any(np.diff(rows) <= 0):  # labels follow the rows, so a row's label is found by bisection
+            order = np.argsort(rows, kind="stable")
+            vecs, rows = vecs[order], rows[order]
         hnsw = faiss.IndexHNSWSQ(self.dim, faiss.ScalarQuantizer.QT_fp16, HNSW_M, faiss.METRIC_INNER_PRODUCT)
         hnsw.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
         for start in range(0, len(vecs), _BUILD_BLOCK):  # widened block by block, not all at once (2 GB at 1M)
             hnsw.add(np.ascontiguousarray(vecs[start : start + _BUILD_BLOCK], dtype=np.float32))
-        self._hnsw, self._rows, self._params = hnsw, rows.copy(), None
+        self._hnsw, self._rows, self._params, self._mapped = hnsw, rows.copy(), None, None
         self._alive = np.ones(len(rows), dtype=bool)
-        self._label = dict(zip(rows.tolist(), range(len(rows)), strict=True))
+
+    def _own(self) -> None:
+        """Copy a loaded HNSW out of the snapshot's mapping (with the vectors removals zeroed there): faiss adds
+        only to a graph it owns."""
+        if self._mapped is not None:
+            self._hnsw, self._mapped, self._params = faiss.deserialize_index(self._mapped), None, None
 
     def _stored(self) -> np.ndarray:
         """The HNSW's stored fp16 vectors as a writable (ntotal × dim) float16 view of faiss's own buffer."""

