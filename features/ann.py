@@ -80,8 +80,9 @@ class ProfileSearch:
     vector; a matrix in a memory-mapped snapshot so stays shared between processes. The caller appends a row to its
     matrix before ``add`` names it, and zeroes it on ``remove``, and never changes a live row in place.
 
-    The exact scan over ``source`` remembers each query's answer (``features._topk``): a later search of the same
-    query scores only the rows appended since (with the scan's own kernel: the same scores bit for bit).
+    A search over ``source`` remembers each query's answer (``features._topk``): a later search of the same query
+    scores only the rows appended since (with the scan's own kernel: for the exact kind the same scores bit for bit;
+    for the HNSW, whose graph a fresh search would walk again, the appended rows are scored exactly).
     """
 
     def __init__(
@@ -201,20 +202,28 @@ class ProfileSearch:
         if self._hnsw is None:
             scores, rows = self._exact.search(q, k)
             return scores[0], rows[0]
+        if self._source is None:
+            return self._graph_search(q, k)
+        matrix, alive = self._source()
+
+        def whole(kk: int) -> tuple[np.ndarray, np.ndarray]:
+            scores, rows = self._graph_search(q, kk)
+            if len(tail := self._tail()):
+                tail_scores, tail_rows = self._scan_tail(q, kk, tail)
+                scores, rows = np.concatenate([scores, tail_scores]), np.concatenate([rows, tail_rows])
+            return rows[rows >= 0], scores[rows >= 0]
+
+        found, best = self._memo.search((q.tobytes(), k), k, len(matrix), alive, whole,
+                                        lambda start: self._rows_from(q, matrix, start), -np.inf)  # fmt: skip
+        scores, rows = np.full(k, -np.inf, dtype=np.float32), np.full(k, -1, dtype=np.int64)
+        scores[: len(found)], rows[: len(found)] = best, found
+        return scores, rows
+
+    def _graph_search(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The HNSW's best ``k`` live nodes as (scores, rows), rows -1 where fewer were found."""
         held = self._search_params(k)  # a local reference: a concurrent search may replace self._params
         scores, labels = self._hnsw.search(q, k, params=held[0])
-        scores, labels = scores[0], labels[0]
-        rows = np.where(labels >= 0, self._rows[np.maximum(labels, 0)], -1)
-        if self._source is None or not len(tail := self._tail()):
-            return scores, rows
-        tail_scores, tail_rows = self._scan_tail(q, k, tail)
-        found = labels >= 0
-        merged_scores = np.concatenate([scores[found], tail_scores])
-        merged_rows = np.concatenate([rows[found], tail_rows])
-        best = np.argsort(-merged_scores, kind="stable")[:k]
-        scores, rows = np.full(k, -np.inf, dtype=np.float32), np.full(k, -1, dtype=np.int64)
-        scores[: len(best)], rows[: len(best)] = merged_scores[best], merged_rows[best]
-        return scores, rows
+        return scores[0], np.where(labels[0] >= 0, self._rows[np.maximum(labels[0], 0)], -1)
 
     def _tail(self) -> np.ndarray:
         """The live rows of ``source`` after the last one the HNSW holds: written since a loaded HNSW's snapshot
@@ -241,16 +250,18 @@ class ProfileSearch:
     def _scan(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Exact search over the live rows of ``source``, in place, or from what an earlier scan of ``q`` found."""
         matrix, alive = self._source()
-
-        def tail(start: int) -> tuple[np.ndarray, np.ndarray]:
-            scores, rows = _view(matrix[start:], self.dim).search(q, len(matrix) - start)
-            return rows[0] + start, scores[0]
-
         found, best = self._memo.search((q.tobytes(), k), k, len(matrix), alive,
-                                        lambda kk: self._scanned(q, kk, matrix, alive), tail, -np.inf)  # fmt: skip
+                                        lambda kk: self._scanned(q, kk, matrix, alive),
+                                        lambda start: self._rows_from(q, matrix, start), -np.inf)  # fmt: skip
         scores, rows = np.full(k, -np.inf, dtype=np.float32), np.full(k, -1, dtype=np.int64)
         scores[: len(found)], rows[: len(found)] = best, found
         return scores, rows
+
+    def _rows_from(self, q: np.ndarray, matrix: np.ndarray, start: int) -> tuple[np.ndarray, np.ndarray]:
+        """Every row of ``matrix`` from ``start`` on with its score, by the scan's kernel (a remembered answer's
+        appended rows)."""
+        scores, rows = _view(matrix[start:], self.dim).search(q, len(matrix) - start)
+        return rows[0] + start, scores[0]
 
     def _scanned(self, q: np.ndarray, k: int, matrix: np.ndarray, alive: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The best ``k`` live rows of a scan of the whole matrix, as (rows, scores)."""

@@ -310,8 +310,9 @@ class Matrix:
 def test_a_loaded_hnsw_views_its_bytes_and_searches_later_rows_in_the_tail(monkeypatch):
     """A pickled HNSW over ``source`` comes back as a view of its serialised bytes (no copy of the graph and
     vectors); rows written after the load are scanned from ``source`` beside it, erasures of either kind vanish,
-    and past ``TAIL_ROWS`` tail rows the HNSW copies itself out of the bytes and takes them. 400 nodes searched
-    with efSearch 3,000 are searched exhaustively, so every answer must be the brute-force one."""
+    and past ``TAIL_ROWS`` tail rows the HNSW copies itself out of the bytes and takes them. A query asked again
+    is answered from its remembered answer. 400 nodes searched with efSearch 3,000 are searched exhaustively, so
+    every answer must be the brute-force one."""
     import pickle
 
     from features import ann
@@ -325,6 +326,9 @@ def test_a_loaded_hnsw_views_its_bytes_and_searches_later_rows_in_the_tail(monke
     loaded = pickle.loads(pickle.dumps(index, protocol=5))
     src = loaded._source
     assert loaded._mapped is not None and not faiss.downcast_index(loaded._hnsw.storage).codes.is_owned
+    walks = []
+    graph_search = loaded._graph_search
+    loaded._graph_search = lambda *a: walks.append(1) or graph_search(*a)
 
     def check() -> None:
         for q in [x[410], x[30], x[515], *unit(3, 52)]:
@@ -335,6 +339,9 @@ def test_a_loaded_hnsw_views_its_bytes_and_searches_later_rows_in_the_tail(monke
                 assert np.all(np.diff(scores[rows >= 0]) <= 0)
 
     check()
+    assert len(walks) == 12  # 6 queries, 2 sizes
+    check()
+    assert len(walks) == 12  # remembered
     src.append(450)
     loaded.add(x[400:450], np.arange(400, 450))
     for row in (20, 420):  # one the HNSW holds, one of the tail
@@ -343,7 +350,9 @@ def test_a_loaded_hnsw_views_its_bytes_and_searches_later_rows_in_the_tail(monke
     assert loaded._mapped is not None and loaded._hnsw.ntotal == 400 and len(loaded) == 447
     assert not loaded._stored()[20].any()  # zeroed in the (private) bytes the HNSW views
     check()
+    assert len(walks) == 12  # the remembered answers, less the erased rows, with the appended ones scored
     assert loaded.search(x[410], 1)[1][0] == 410 and 420 not in loaded.search(x[420], 50)[1]
+    del loaded._graph_search  # the counting wrapper (not picklable)
     again = pickle.loads(pickle.dumps(loaded, protocol=5))  # a snapshot of a loaded index keeps its tail
     assert {*again.search(x[430], 40)[1].tolist()} == src.best(x[430], 40)
 
