@@ -66,6 +66,15 @@ def _view(matrix: np.ndarray, dim: int) -> faiss.IndexScalarQuantizer:
     return index
 
 
+def _live_only(alive: np.ndarray) -> tuple[faiss.SearchParameters, np.ndarray]:
+    """Search parameters that skip the rows ``alive`` marks dead, and the bitmap they point to: faiss reads it by
+    raw pointer, so the caller keeps it until the search returns."""
+    bits = np.packbits(alive, bitorder="little")
+    params = faiss.SearchParameters()
+    params.sel = faiss.IDSelectorBitmap(len(alive), faiss.swig_ptr(bits))
+    return params, bits
+
+
 class ProfileSearch:
     """The rows (our ids) of the ``k`` vectors with the highest inner product to a query, best first.
 
@@ -138,19 +147,16 @@ class ProfileSearch:
         return self._in_source if self._source is not None else self._exact.ntotal
 
     def add(self, vecs: np.ndarray, rows: np.ndarray) -> None:
-        vecs = np.ascontiguousarray(vecs, dtype=np.float32)
         rows = np.asarray(rows, dtype=np.int64)
         if self._hnsw is None and len(self) + len(rows) < self.exact_below:
             if self._source is None:
-                self._exact.add_with_ids(vecs, rows)
+                self._exact.add_with_ids(np.ascontiguousarray(vecs, dtype=np.float32), rows)
             else:
                 self._in_source += len(rows)
             return
-        if self._hnsw is None and self._source is not None:
-            matrix, alive = self._source()  # holds ``rows`` already
-            live = np.flatnonzero(alive)
+        if self._hnsw is None and self._source is not None:  # ``source`` holds ``rows`` already
             self._in_source = 0
-            self._build(matrix[live], live)
+            self._build_from_source()
             return
         if self._hnsw is None:
             old_rows = faiss.vector_to_array(self._exact.id_map).astype(np.int64)
@@ -187,9 +193,7 @@ class ProfileSearch:
         self._params = None
         if (~self._alive).sum() > REBUILD_DEAD_FRACTION * self._hnsw.ntotal:
             if self._source is not None:  # the tail too
-                matrix, alive = self._source()
-                live = np.flatnonzero(alive)
-                self._build(matrix[live], live)
+                self._build_from_source()
             else:
                 live = np.flatnonzero(self._alive)
                 self._build(self._stored()[live], self._rows[live])
@@ -213,11 +217,7 @@ class ProfileSearch:
                 scores, rows = np.concatenate([scores, tail_scores]), np.concatenate([rows, tail_rows])
             return rows[rows >= 0], scores[rows >= 0]
 
-        found, best = self._memo.search((q.tobytes(), k), k, len(matrix), alive, whole,
-                                        lambda start: self._rows_from(q, matrix, start), -np.inf)  # fmt: skip
-        scores, rows = np.full(k, -np.inf, dtype=np.float32), np.full(k, -1, dtype=np.int64)
-        scores[: len(found)], rows[: len(found)] = best, found
-        return scores, rows
+        return self._remembered(q, k, matrix, alive, whole)
 
     def _graph_search(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """The HNSW's best ``k`` live nodes as (scores, rows), rows -1 where fewer were found."""
@@ -236,9 +236,7 @@ class ProfileSearch:
         """Scores and rows of the best ``k`` of ``tail`` (ascending live rows of ``source``), scanned in place."""
         matrix, alive = self._source()
         start = int(tail[0])
-        bits = np.packbits(alive[start : len(matrix)], bitorder="little")  # lives until the search returns
-        params = faiss.SearchParameters()
-        params.sel = faiss.IDSelectorBitmap(len(matrix) - start, faiss.swig_ptr(bits))
+        params, _bits = _live_only(alive[start : len(matrix)])  # ``_bits`` lives until the search returns
         scores, found = _view(matrix[start:], self.dim).search(q, min(k, len(tail)), params=params)
         hit = found[0] >= 0
         return scores[0][hit], found[0][hit] + start
@@ -250,32 +248,36 @@ class ProfileSearch:
     def _scan(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Exact search over the live rows of ``source``, in place, or from what an earlier scan of ``q`` found."""
         matrix, alive = self._source()
-        found, best = self._memo.search((q.tobytes(), k), k, len(matrix), alive,
-                                        lambda kk: self._scanned(q, kk, matrix, alive),
-                                        lambda start: self._rows_from(q, matrix, start), -np.inf)  # fmt: skip
+        return self._remembered(q, k, matrix, alive, lambda kk: self._scanned(q, kk, matrix, alive))
+
+    def _remembered(self, q: np.ndarray, k: int, matrix: np.ndarray, alive: np.ndarray, whole: Callable):
+        """(scores, rows) of the best ``k``, padded with -1 rows: ``whole(kk)``'s answer as ``features._topk``
+        remembers it, the rows appended since scored by the scan's kernel."""
+
+        def appended(start: int) -> tuple[np.ndarray, np.ndarray]:
+            scores, rows = _view(matrix[start:], self.dim).search(q, len(matrix) - start)
+            return rows[0] + start, scores[0]
+
+        found, best = self._memo.search((q.tobytes(), k), k, len(matrix), alive, whole, appended, -np.inf)
         scores, rows = np.full(k, -np.inf, dtype=np.float32), np.full(k, -1, dtype=np.int64)
         scores[: len(found)], rows[: len(found)] = best, found
         return scores, rows
-
-    def _rows_from(self, q: np.ndarray, matrix: np.ndarray, start: int) -> tuple[np.ndarray, np.ndarray]:
-        """Every row of ``matrix`` from ``start`` on with its score, by the scan's kernel (a remembered answer's
-        appended rows)."""
-        scores, rows = _view(matrix[start:], self.dim).search(q, len(matrix) - start)
-        return rows[0] + start, scores[0]
 
     def _scanned(self, q: np.ndarray, k: int, matrix: np.ndarray, alive: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The best ``k`` live rows of a scan of the whole matrix, as (rows, scores)."""
         held = self._over  # a local reference: the matrix stays alive while faiss reads it
         if held is None or held[2] != (matrix.ctypes.data, len(matrix)):  # grown (maybe moved) since: re-point
             held = self._over = (_view(matrix, self.dim), matrix, (matrix.ctypes.data, len(matrix)))
-        params = bits = None  # ``bits`` lives until the search returns: faiss reads it by raw pointer
-        if self._in_source < len(matrix):  # tombstones: search the live rows only
-            bits = np.packbits(alive, bitorder="little")
-            params = faiss.SearchParameters()
-            params.sel = faiss.IDSelectorBitmap(len(matrix), faiss.swig_ptr(bits))
+        params, _bits = _live_only(alive) if self._in_source < len(matrix) else (None, None)  # tombstones
         scores, rows = held[0].search(q, k, params=params)
         found = rows[0] >= 0
         return rows[0][found], scores[0][found]
+
+    def _build_from_source(self) -> None:
+        """``_build`` over the live rows of ``source``."""
+        matrix, alive = self._source()
+        live = np.flatnonzero(alive)
+        self._build(matrix[live], live)
 
     def _build(self, vecs: np.ndarray, rows: np.ndarray) -> None:
         """Make the index of ``vecs`` (any float dtype; row i is our row ``rows[i]``), exact or HNSW by count."""
