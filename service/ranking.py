@@ -24,7 +24,6 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-import uuid
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields, replace
@@ -41,6 +40,7 @@ from matcher import pipeline
 from matcher.pipeline import Pool
 from matcher.reasons import Reason
 from matcher.retrieve import Filters
+from service import db
 
 if TYPE_CHECKING:  # LightGBM and scikit-learn load with the champion, after start-up: importing them starts a
     # jemalloc thread, and the index build forks tokeniser workers, which must not happen in a process with threads
@@ -183,7 +183,7 @@ def page(
     key = (offset, k)
     if (rows := full.pages.get(key)) is not None:
         return rows
-    page_id = uuid.uuid4().hex
+    page_id = db.new_id()
     rows = [
         PageRow(
             page_id=page_id,

@@ -447,7 +447,7 @@ def _insert_alert(conn: Connection, sub: Subscription, m: Match, payload: dict, 
                   digests: dict[int, int]) -> CreatedAlert:  # fmt: skip
     """The alert row, and for webhook / e-mail its outbox row: its own (immediate), the digest of a posted need
     (``digest``: one per subscription, shared), or none yet (daily digest: flushed by the dispatcher)."""
-    key = f"alert-{uuid.uuid4().hex}"
+    key = f"alert-{db.new_id()}"
     outbox_id, status = None, "inbox"
     if sub.channel is not Channel.inbox:
         if digest:

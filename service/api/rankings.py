@@ -4,7 +4,6 @@ receipt, the audit row and the ranking counters. The routes in ``routes/ranking.
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import orjson
@@ -13,7 +12,7 @@ from features.records import Need, NeedStatus, Talent
 from features.schema import SCHEMA
 from matcher.interleaving import interleave_seed
 from matcher.retrieve import Filters
-from service import audit, disclosure, receipts
+from service import audit, db, disclosure, receipts
 from service.api.access import visible_need
 from service.api.cards import reveals_identity, talent_card
 from service.api.deps import take_quota
@@ -160,7 +159,7 @@ def ranking_page(
         with state.store.engine.begin() as conn:
             stored: set[str] = set()
             if ranking_id is None:
-                ranking_id = uuid.uuid4().hex
+                ranking_id = db.new_id()
                 stored = receipts.write(conn, ranking_id, route=route, need_id=stored_need, principal=principal,
                                         full=full, rows=rows, params=params)  # fmt: skip
             audit.record(state.store, principal, "rank", "talent", [r.talent_id for r in rows],

@@ -4,6 +4,7 @@ to the same key writes no new receipt rows: only the audit row of who saw it."""
 from __future__ import annotations
 
 import gc
+import uuid
 
 import httpx
 import pytest
@@ -45,6 +46,19 @@ def test_a_cached_page_served_again_writes_no_receipt_rows(office):
     other = [client.get(f"/needs/n-pv/candidates?{q}", headers=h[key]).json()["ranking_id"] for q, key in asks]
     assert len({first["ranking_id"], *other}) == 4
     assert client.get(f"/rankings/{first['ranking_id']}", headers=h["admin"]).status_code == 200
+
+
+def test_receipts_are_keyed_in_the_order_they_were_written(office):
+    """Ranking and page ids are UUIDv7s (``db.new_id``): each ranking's receipt rows land at the end of their
+    B-trees, not on a random page of tables that only grow."""
+    client, h, state = office
+    ids = [client.get(f"/needs/n-pv/candidates?k={k}", headers=h["recruiter"]).json()["ranking_id"]
+           for k in range(1, 9)]  # fmt: skip
+    assert ids == sorted(ids) and len(set(ids)) == 8
+    assert all(uuid.UUID(i).version == 7 for i in ids)
+    with state.store.engine.connect() as conn:
+        got = conn.execute(sa.select(db.RankingCandidateRow.ranking_id, db.RankingCandidateRow.page_id)).all()
+    assert len({page for _, page in got}) == 8 and all(uuid.UUID(page).version == 7 for _, page in got)
 
 
 def test_the_cache_holds_at_most_its_entries_and_bytes(office):
