@@ -263,14 +263,16 @@ def _ppr_vs_networkx(idx, need_ids: list[str], compare: bool = True) -> dict:
 
 
 def _exact_vs_hnsw(x: np.ndarray, queries: np.ndarray, k: int = 300) -> dict:
-    """Top-300 dense search on the world's profile vectors: exact against HNSW (``features.ann`` defaults)."""
+    """Top-300 dense search on the world's profile vectors: exact against HNSW (``features.ann`` defaults), both over
+    the float16 matrix as the service holds it."""
     import faiss
 
     from features.ann import HNSW_EF_CONSTRUCTION, HNSW_M, ProfileSearch
 
-    x = np.ascontiguousarray(x, dtype=np.float32)
+    x, alive = np.ascontiguousarray(x, dtype=np.float16), np.ones(len(x), dtype=bool)
     ids = np.arange(len(x), dtype=np.int64)
-    exact, ann = ProfileSearch(x.shape[1], exact_below=len(x) + 1), ProfileSearch(x.shape[1], exact_below=1)
+    exact = ProfileSearch(x.shape[1], exact_below=len(x) + 1, source=lambda: (x, alive))
+    ann = ProfileSearch(x.shape[1], exact_below=1, source=lambda: (x, alive))
     exact.add(x, ids)
     t = time.perf_counter()
     ann.add(x, ids)
