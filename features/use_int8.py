@@ -89,42 +89,38 @@ class _Graph:
 
     def layernorm(self, x: str, gamma: np.ndarray, beta: np.ndarray, eps: float) -> str:
         scale, shift = self.const(gamma.astype(np.float32)), self.const(beta.astype(np.float32))
-        return self.op("LayerNormalization", [x, scale, shift], axis=-1, epsilon=eps)
+        return self.op("LayerNormalization", [x, scale, shift], axis=-1, epsilon=float(eps))
 
 
-def token_graph(w: dict[str, np.ndarray], orders, max_left: int, width: int) -> bytes:
-    """The per-token pass as a serialized ONNX model: ``emb`` (tokens × 512) and ``cols`` (each token's n-gram
-    window, ``width`` positions, the sentinel row past the end where it leaves its sentence) to ``feats``
-    (tokens × 1280: the embedding and the three branches, layer-normalised), as the float encoder computes them."""
+def token_graph(m: use.NumpyBackend) -> bytes:
+    """The float backend ``m``'s per-token pass as a serialized ONNX model: ``emb`` (tokens × 512) and ``cols``
+    (each token's widest n-gram window, the sentinel row past the end where it leaves its sentence) to ``feats``
+    (tokens × 1280: the embedding and the three branches, layer-normalised), as ``m`` computes them."""
     from onnx import TensorProto, helper
 
-    g, eps = _Graph(), float(w["eps"])
-    names = [f"{n}" for n, _ in orders]
-    x = g.quantized_matmul("emb", [w[f"proj{n}"] for n in names], np.concatenate([w[f"proj_b{n}"] for n in names]))
-    cnn = w[f"w1_{names[0]}"].shape[1]
-    x = g.layernorm(
-        x, np.concatenate([w[f"ln_g{n}"] for n in names]), np.concatenate([w[f"ln_b{n}"] for n in names]), eps
-    )
+    g, cnn, width = _Graph(), use._CNN_DIM, use._MAX_LEFT + use._MAX_RIGHT + 1
+    projections = np.split(m.proj_W, len(use._ORDERS), axis=1)  # one weight grid per branch
+    x = g.layernorm(g.quantized_matmul("emb", projections, m.proj_b), m.ln_g_all, m.ln_b_all, m.eps)
     zero = g.const(np.zeros((1, cnn), np.float32))
     branches = ["emb"]
-    for i, (n, left) in enumerate(orders):
+    for i, (n, left) in enumerate(use._ORDERS):
         xs = g.columns(x, i * cnn, (i + 1) * cnn)
-        window = g.columns("cols", max_left - left, max_left - left + n)
+        window = g.columns("cols", use._MAX_LEFT - left, use._MAX_LEFT - left + n)
         flat = g.const(np.array([-1, n * cnn], np.int64))
 
-        def conv(rows: str, layer: int, window=window, flat=flat, n=n) -> str:
+        def conv(rows: str, weight: np.ndarray, bias: np.ndarray, window=window, flat=flat) -> str:
             gathered = g.op("Reshape", [g.op("Gather", [g.op("Concat", [rows, zero], axis=0), window], axis=0), flat])
-            return g.op("Relu", [g.quantized_matmul(gathered, [w[f"w{layer}_{n}"]], w[f"b{layer}_{n}"])])
+            return g.op("Relu", [g.quantized_matmul(gathered, [weight], bias)])
 
-        h = g.op("Add", [conv(xs, 1), xs])
-        branches.append(g.op("Add", [conv(h, 2), h]))
-    feats = g.layernorm(g.op("Concat", branches, axis=1), w["ln_g"], w["ln_b"], eps)
+        h = g.op("Add", [conv(xs, m.w1[i], m.b1[i]), xs])
+        branches.append(g.op("Add", [conv(h, m.w2[i], m.b2[i]), h]))
+    feats = g.layernorm(g.op("Concat", branches, axis=1), m.ln_g, m.ln_b, m.eps)
     g.nodes.append(helper.make_node("Identity", [feats], ["feats"]))
     inputs = [
-        helper.make_tensor_value_info("emb", TensorProto.FLOAT, ["tokens", w[f"proj{names[0]}"].shape[0]]),
+        helper.make_tensor_value_info("emb", TensorProto.FLOAT, ["tokens", use._EMB_DIM]),
         helper.make_tensor_value_info("cols", TensorProto.INT64, ["tokens", width]),
     ]
-    out = helper.make_tensor_value_info("feats", TensorProto.FLOAT, ["tokens", None])
+    out = helper.make_tensor_value_info("feats", TensorProto.FLOAT, ["tokens", m._feat_dim])
     graph = helper.make_graph(g.nodes, "use_m_v3_tokens_int8", inputs, [out], initializer=g.initializers)
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]).SerializeToString()
 
@@ -143,13 +139,10 @@ class Int8Backend(use.NumpyBackend):
 
         tokenizer = sentencepiece.SentencePieceProcessor(model_file=str(RESOURCES / "sp.model"))
         super().__init__(str(RESOURCES / "weights.npz"), tokenizer, threads=1)
-        with np.load(RESOURCES / "weights.npz") as z:
-            weights = {k: z[k] for k in z.files if not k.startswith("q")}
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = options.inter_op_num_threads = 1
         options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
-        graph = token_graph(weights, use._ORDERS, use._MAX_LEFT, use._MAX_LEFT + use._MAX_RIGHT + 1)
-        self._session = onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+        self._session = onnxruntime.InferenceSession(token_graph(self), options, providers=["CPUExecutionProvider"])
 
     def _encode_batch(self, group: list[list[int]], n_tokens: int, out: np.ndarray) -> None:
         lens = np.fromiter(map(len, group), dtype=np.int64, count=len(group))
