@@ -70,6 +70,7 @@ def test_the_weights_are_held_exactly_and_off_grid_weights_are_refused():
 
 def test_forked_build_workers_encode_what_one_process_does(int8, monkeypatch, texts):
     monkeypatch.setattr(dense, "PARALLEL_MIN", 100)
+    monkeypatch.setattr(dense, "_BATCH", 64)  # four batches: both workers run the session they inherited
     one = encode_texts(texts, int8, processes=1)
     two = encode_texts(texts, int8, processes=2)
     assert np.abs(one - two).max() < 1e-5
