@@ -527,16 +527,15 @@ def _plan(model: type[BaseModel]) -> tuple[list[str], list[str], list[str], set[
     return nested, texts, lists, set(model.model_fields)
 
 
-_WS = re.compile(r"\s+")
-
-
 def talent_text(t: Talent) -> str:
-    """All free text of a talent in one string (summary, skills, works): the input of text indices."""
+    """All free text of a talent in one string (summary, skills, works), each run of white space one space: the
+    input of text indices. (``str.split`` splits where ``re``'s ``\\s+`` matches, on every code point, ~4× faster.)"""
     parts = [t.summary or "", " ".join(t.skills)]
     parts += [f"{w.title} {w.abstract or ''}" for w in t.works]
-    return _WS.sub(" ", " ".join(parts)).strip()
+    return " ".join(" ".join(parts).split())
 
 
 def need_text(n: Need) -> str:
-    """All free text of a need in one string (title, description, required skills)."""
-    return _WS.sub(" ", f"{n.title} {n.description or ''} {' '.join(n.required_skills)}").strip()
+    """All free text of a need in one string (title, description, required skills), white space as in
+    ``talent_text``."""
+    return " ".join(f"{n.title} {n.description or ''} {' '.join(n.required_skills)}".split())

@@ -130,6 +130,19 @@ def test_text_helpers_join_all_free_text():
     assert need_text(n) == "光伏专家 钙钛矿 叠层电池"
 
 
+def test_text_helpers_make_every_run_of_white_space_one_space():
+    """Every code point ``re``'s ``\\s`` calls white space (tabs, line breaks, no-break and ideographic spaces, the
+    information separators) is one, and only those: the text indices tokenise what the regex version gave them."""
+    import re
+    import sys
+
+    space = "".join(c for c in map(chr, range(sys.maxunicode + 1)) if re.fullmatch(r"\s", c))
+    assert {"\t", "\n", "\xa0", "\u3000", "\x1c"} <= set(space) and "\u200b" not in space
+    t = Talent(id="t", summary=f"{space}Solar{space}\u200b光伏 ", skills=["a\u3000b"], works=[{"title": "x\n\ny"}])
+    assert talent_text(t) == "Solar \u200b光伏 a b x y"
+    assert need_text(Need(id="n", title=f"\t光伏{space}专家\n")) == "光伏 专家"
+
+
 def test_availability_short_term_keeps_months():
     assert Availability(mode="short_term", months_per_year=3).months_per_year == 3
 
