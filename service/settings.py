@@ -51,10 +51,11 @@ class Settings(BaseSettings):
     )
     max_errors_shown: int = Field(default=50, ge=1, description="Import errors listed before the rest are counted.")
     encoder: str = Field(
-        default="usem3",
-        description="Dense encoder the service indexes talents and needs with, and the CLI's `--encoder` default; "
-        "`none` skips dense vectors (fast start-up, text and concept retrieval only). A model serves only on indices "
-        "built with the encoder it was trained with.",
+        default="usem3-int8",  # features.dense.DEFAULT_ENCODER (not imported: settings load without the encoders)
+        description="Dense encoder the service indexes talents and needs with, and the CLI's `--encoder` default: "
+        "`usem3-int8` (USE-multilingual-v3 in int8), `usem3` (the same model in float32, the default before "
+        "version 0.2), or `none`, which skips dense vectors (fast start-up, text and concept "
+        "retrieval only). A model serves only on indices built with the encoder it was trained with.",
     )
     host: str = Field(default="127.0.0.1", description="Interface `talentmatch serve` listens on.")
     port: int = Field(default=8000, ge=1, le=65535, description="TCP port `talentmatch serve` listens on.")

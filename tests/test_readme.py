@@ -24,6 +24,22 @@ def test_every_setting_is_documented():
     assert missing == []
 
 
+def test_the_configuration_table_shows_each_settings_default():
+    """A changed default (the encoder's, say) must change the README's table with it."""
+    import re
+
+    from service.settings import Settings
+
+    shown = dict(re.findall(r"^\| `TALENTMATCH_(\w+)` \| (`[^`]*`|empty) \|", README, re.M))
+    wrong = {}
+    for name, field in Settings.model_fields.items():
+        default = field.default
+        expect = "empty" if default == "" else f"`{'none' if default is None else default}`"
+        if shown.get(name.upper()) != expect:
+            wrong[name] = (shown.get(name.upper()), expect)
+    assert wrong == {}
+
+
 def test_every_cli_command_is_documented():
     import typer.main
 

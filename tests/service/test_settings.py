@@ -3,7 +3,7 @@
 import pytest
 from pydantic import ValidationError
 
-from features.dense import encoder_names
+from features.dense import DEFAULT_ENCODER, encoder_names
 from service.settings import Settings
 
 
@@ -12,6 +12,12 @@ def test_the_encoder_setting_accepts_the_registry_names_and_none(monkeypatch):
         monkeypatch.setenv("TALENTMATCH_ENCODER", name)
         assert Settings().encoder == name
     assert encoder_names()[0] == "usem3" and encoder_names()[-1] == "none"
+
+
+def test_the_default_encoder_is_the_registrys_default(monkeypatch):
+    """Settings spell the default out (they load without the encoders); it must stay the one features use."""
+    monkeypatch.delenv("TALENTMATCH_ENCODER", raising=False)
+    assert Settings().encoder == DEFAULT_ENCODER == "usem3-int8"
 
 
 def test_an_unknown_encoder_setting_names_the_choices(monkeypatch):

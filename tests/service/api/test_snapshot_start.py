@@ -98,6 +98,17 @@ def test_a_snapshot_of_another_database_is_never_loaded(office, tmp_path):
     assert len(snapshot.snapshots(settings.snapshot_dir)) == 1  # passed over, not deleted: it is still good there
 
 
+def test_a_snapshot_of_another_encoder_is_passed_over_and_kept(office):
+    """An upgrade that changes the default encoder (0.1's usem3 → 0.2's usem3-int8) never serves the old vectors: the
+    start builds afresh, and the old snapshot stays for a process still configured with its encoder."""
+    settings, _ = office
+    with Store(settings.database_url) as store:
+        assert snapshots.save(store, settings, snapshots.build(store, settings)) is not None  # encoder none
+        assert snapshots.load(store, settings.model_copy(update={"encoder": "usem3-int8"})) is None
+        assert snapshots.load(store, settings) is not None
+    assert len(snapshot.snapshots(settings.snapshot_dir)) == 1
+
+
 def test_snapshots_off_builds_and_saves_nothing(office):
     settings, _ = office
     off = settings.model_copy(update={"snapshot_dir": Path("")})  # TALENTMATCH_SNAPSHOT_DIR=
