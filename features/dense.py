@@ -25,10 +25,11 @@ import shutil
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import cache
 from importlib import metadata
+from multiprocessing import get_context
 from pathlib import Path
 from typing import ClassVar, Protocol, runtime_checkable
 
@@ -37,7 +38,6 @@ from threadpoolctl import ThreadpoolController
 
 from features._growable import RowMap, spare_room
 from features.ann import DEFAULT_EXACT_BELOW, ProfileSearch
-from features.concepts import fork_map
 from features.records import Need, Talent, need_text, talent_text
 
 log = logging.getLogger(__name__)
@@ -461,7 +461,7 @@ class _Named:
 
 
 PARALLEL_MIN = 1_000
-"""Texts (of one cached chunk) below which one process beats forking a pool (1,000 texts take seconds)."""
+"""Texts to encode below which one process beats forking a pool (1,000 texts take seconds)."""
 _BATCH = 256
 """Texts per task in the fork pool: small enough that two workers finish together, large enough to amortise
 pickling the vectors back."""
@@ -473,19 +473,29 @@ def _worker_encode(texts: list[str]) -> np.ndarray:
     return _worker_encoder.encode(texts)
 
 
-def _encode(encoder: Encoder, texts: list[str], processes: int | None) -> np.ndarray:
-    """``encoder.encode(texts)``: in this process, or, for ``PARALLEL_MIN`` texts or more, in batches of ``_BATCH``
-    over forked workers (``features.concepts.fork_map``; the model is loaded before forking, so the workers share
-    its weights). Two processes, not two BLAS threads: the encoder's matrices are small and threads contending for
-    busy cores were 3–6x slower (measured); ``processes=1`` stays in-process (a threaded server must not fork)."""
+def _encoded(encoder: Encoder, texts: list[str], processes: int | None, chunk: int) -> Iterator[np.ndarray]:
+    """``encoder.encode`` of ``texts``, one array per ``chunk`` texts in order: in this process, or, for
+    ``PARALLEL_MIN`` texts or more, over one pool of forked workers for all of them (the model is loaded before
+    forking, so the workers share its weights), fed ``_BATCH`` texts a task while the caller stores each finished
+    chunk. One pool, not one per chunk: a pool per chunk forked the whole process again and left a core idle at
+    each chunk's last batch. Two processes, not two BLAS threads: the encoder's matrices are small and threads
+    contending for busy cores were 3–6x slower (measured); ``processes=1`` stays in-process (a threaded server
+    must not fork)."""
     global _worker_encoder
-    if processes == 1 or len(texts) < PARALLEL_MIN:
-        return encoder.encode(texts)
+    processes = processes or min(2, os.cpu_count() or 1)
+    if processes < 2 or len(texts) < PARALLEL_MIN:
+        for i in range(0, len(texts), chunk):
+            yield encoder.encode(texts[i : i + chunk])
+        return
     encoder.encode(["warm up"])
     _worker_encoder = encoder
     try:
+        per_chunk = max(1, chunk // _BATCH)
         batches = [texts[i : i + _BATCH] for i in range(0, len(texts), _BATCH)]
-        return np.concatenate(fork_map(_worker_encode, batches, processes, min_items=0, chunksize=1))
+        with get_context("fork").Pool(processes) as pool:
+            done = pool.imap(_worker_encode, batches, chunksize=1)
+            for i in range(0, len(batches), per_chunk):
+                yield np.concatenate([next(done) for _ in batches[i : i + per_chunk]])
     finally:
         _worker_encoder = None
 
@@ -498,8 +508,8 @@ def encode_texts(
     chunk: int = 8192,
     processes: int | None = 1,
 ) -> np.ndarray:
-    """(len(texts), dim) unit vectors; cached texts come from disk, the rest are encoded in chunks that are
-    cached as they finish (an interrupted first build keeps its progress). Empty text gets a zero vector.
+    """(len(texts), dim) unit vectors; cached texts come from disk, the rest are encoded and cached ``chunk`` texts
+    at a time as they finish (an interrupted first build keeps its progress). Empty text gets a zero vector.
     ``processes``: 1 encodes in this process; ``None`` or more fans large batches out to forked workers."""
     row: dict[str, int] = {}
     idx = np.fromiter((row.setdefault(t, len(row)) if t else -1 for t in texts), dtype=np.int64, count=len(texts))
@@ -509,12 +519,13 @@ def encode_texts(
     else:
         vecs, found = np.zeros((len(uniq), encoder.dim), dtype=np.float32), np.zeros(len(uniq), dtype=bool)
     miss = np.flatnonzero(~found)
-    for i in range(0, len(miss), chunk):
-        sel = miss[i : i + chunk]
-        batch = [uniq[j] for j in sel]
-        vecs[sel] = _checked(_encode(encoder, batch, processes), len(batch), encoder)
+    start = 0
+    for block in _encoded(encoder, [uniq[j] for j in miss], processes, chunk):
+        sel = miss[start : start + len(block)]
+        vecs[sel] = _checked(block, len(sel), encoder)
         if cache is not None:
-            cache.put(encoder, batch, vecs[sel])
+            cache.put(encoder, [uniq[j] for j in sel], vecs[sel])
+        start += len(sel)
     if len(uniq) == len(texts):  # all distinct and non-empty: already in order
         return vecs
     out = np.zeros((len(texts), encoder.dim), dtype=np.float32)

