@@ -17,7 +17,7 @@ import re
 import threading
 import unicodedata
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import cache
 from importlib import resources
 from multiprocessing import get_context
@@ -368,6 +368,26 @@ PARALLEL_MIN = 20_000
 """Below this many texts one process beats starting a pool."""
 
 
+def fork_imap(
+    fn: Callable[[S], T],
+    items: Sequence[S],
+    processes: int | None = None,
+    *,
+    min_items: int = PARALLEL_MIN,
+    chunksize: int = 2_000,
+) -> Iterator[T]:
+    """``fn(x)`` for each of ``items`` in order, yielded as they finish: in a fork pool of up to 2 workers for
+    ``min_items`` or more (text matching and encoding are one core per process; forked workers inherit loaded
+    dictionaries, automata and models), the pool kept busy while the caller handles what came back.
+    ``processes=1`` stays in-process (e.g. inside a threaded server, where forking is unsafe)."""
+    processes = processes or min(2, os.cpu_count() or 1)
+    if processes < 2 or len(items) < min_items:
+        yield from map(fn, items)
+        return
+    with get_context("fork").Pool(processes) as pool:
+        yield from pool.imap(fn, items, chunksize=chunksize)
+
+
 def fork_map(
     fn: Callable[[S], T],
     items: Sequence[S],
@@ -376,14 +396,8 @@ def fork_map(
     min_items: int = PARALLEL_MIN,
     chunksize: int = 2_000,
 ) -> list[T]:
-    """``[fn(x) for x in items]``, in a fork pool of up to 2 workers for ``min_items`` or more (text matching and
-    encoding are one core per process; forked workers inherit loaded dictionaries, automata and models).
-    ``processes=1`` stays in-process (e.g. inside a threaded server, where forking is unsafe)."""
-    processes = processes or min(2, os.cpu_count() or 1)
-    if processes < 2 or len(items) < min_items:
-        return [fn(x) for x in items]
-    with get_context("fork").Pool(processes) as pool:
-        return pool.map(fn, items, chunksize=chunksize)
+    """``[fn(x) for x in items]`` through ``fork_imap``."""
+    return list(fork_imap(fn, items, processes, min_items=min_items, chunksize=chunksize))
 
 
 @cache

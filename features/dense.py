@@ -29,7 +29,6 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import cache
 from importlib import metadata
-from multiprocessing import get_context
 from pathlib import Path
 from typing import ClassVar, Protocol, runtime_checkable
 
@@ -38,6 +37,7 @@ from threadpoolctl import ThreadpoolController
 
 from features._growable import RowMap, spare_room
 from features.ann import DEFAULT_EXACT_BELOW, ProfileSearch
+from features.concepts import fork_imap
 from features.records import Need, Talent, need_text, talent_text
 
 log = logging.getLogger(__name__)
@@ -475,27 +475,25 @@ def _worker_encode(texts: list[str]) -> np.ndarray:
 
 def _encoded(encoder: Encoder, texts: list[str], processes: int | None, chunk: int) -> Iterator[np.ndarray]:
     """``encoder.encode`` of ``texts``, one array per ``chunk`` texts in order: in this process, or, for
-    ``PARALLEL_MIN`` texts or more, over one pool of forked workers for all of them (the model is loaded before
-    forking, so the workers share its weights), fed ``_BATCH`` texts a task while the caller stores each finished
-    chunk. One pool, not one per chunk: a pool per chunk forked the whole process again and left a core idle at
-    each chunk's last batch. Two processes, not two BLAS threads: the encoder's matrices are small and threads
-    contending for busy cores were 3–6x slower (measured); ``processes=1`` stays in-process (a threaded server
-    must not fork)."""
+    ``PARALLEL_MIN`` texts or more, ``_BATCH`` texts a task through one pool of forked workers for all of them
+    (``features.concepts.fork_imap``; the model is loaded before forking, so the workers share its weights) while
+    the caller stores each finished chunk. One pool, not one per chunk: a pool per chunk forked the whole process
+    again and left a core idle at each chunk's last batch. Two processes, not two BLAS threads: the encoder's
+    matrices are small and threads contending for busy cores were 3–6x slower (measured); ``processes=1`` stays
+    in-process (a threaded server must not fork)."""
     global _worker_encoder
-    processes = processes or min(2, os.cpu_count() or 1)
-    if processes < 2 or len(texts) < PARALLEL_MIN:
+    if processes == 1 or len(texts) < PARALLEL_MIN:
         for i in range(0, len(texts), chunk):
             yield encoder.encode(texts[i : i + chunk])
         return
     encoder.encode(["warm up"])
     _worker_encoder = encoder
     try:
-        per_chunk = max(1, chunk // _BATCH)
         batches = [texts[i : i + _BATCH] for i in range(0, len(texts), _BATCH)]
-        with get_context("fork").Pool(processes) as pool:
-            done = pool.imap(_worker_encode, batches, chunksize=1)
-            for i in range(0, len(batches), per_chunk):
-                yield np.concatenate([next(done) for _ in batches[i : i + per_chunk]])
+        done = fork_imap(_worker_encode, batches, processes, min_items=0, chunksize=1)
+        per_chunk = max(1, chunk // _BATCH)
+        for i in range(0, len(batches), per_chunk):
+            yield np.concatenate([next(done) for _ in batches[i : i + per_chunk]])
     finally:
         _worker_encoder = None
 
@@ -519,12 +517,12 @@ def encode_texts(
     else:
         vecs, found = np.zeros((len(uniq), encoder.dim), dtype=np.float32), np.zeros(len(uniq), dtype=bool)
     miss = np.flatnonzero(~found)
-    start = 0
-    for block in _encoded(encoder, [uniq[j] for j in miss], processes, chunk):
+    todo, start = [uniq[j] for j in miss], 0
+    for block in _encoded(encoder, todo, processes, chunk):
         sel = miss[start : start + len(block)]
         vecs[sel] = _checked(block, len(sel), encoder)
         if cache is not None:
-            cache.put(encoder, [uniq[j] for j in sel], vecs[sel])
+            cache.put(encoder, todo[start : start + len(sel)], vecs[sel])
         start += len(sel)
     if len(uniq) == len(texts):  # all distinct and non-empty: already in order
         return vecs
