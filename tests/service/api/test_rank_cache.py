@@ -277,3 +277,43 @@ def test_pages_that_come_out_the_same_after_writes_keep_their_rows():
     assert again is not first and again.ids[:2] == first.ids[:2]
     assert again.pages == {(0, 1): top} and again.stored_pages == {top[0].page_id}  # no reasons, cards or details anew
     assert cache.page(again, idx, 1, 1) is not rest  # its talent's record changed: made again
+
+
+def test_rankings_of_different_needs_are_computed_one_at_a_time(monkeypatch):
+    """Concurrent requests for different needs queue for the computation instead of interleaving it under the GIL
+    (the class doc's measurement); requests for the same need still share one computation."""
+    import threading
+    import time
+
+    from matcher import pipeline
+
+    _, idx = _world_indices()
+    running, most, lock = 0, 0, threading.Lock()
+    rank_pool = pipeline.rank_pool
+
+    def counted(*args, **kwargs):
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        time.sleep(0.05)  # long enough for every thread to arrive while one computes
+        try:
+            return rank_pool(*args, **kwargs)
+        finally:
+            with lock:
+                running -= 1
+
+    monkeypatch.setattr(pipeline, "rank_pool", counted)
+    cache = RankCache()
+    needs = [Need(id=f"n-{i}", title=f"perovskite thin films {i}", description="solar cells") for i in range(4)]
+    asks = [*needs, needs[0], needs[0]]
+    got: dict[int, object] = {}
+    threads = [threading.Thread(target=lambda i=i: got.__setitem__(i, cache.get_or_rank(idx, asks[i], None, None)))
+               for i in range(len(asks))]  # fmt: skip
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert most == 1
+    assert [got[i].need.id for i in range(len(asks))] == [n.id for n in asks]
+    assert len(cache) == len(needs)  # four computations for six requests
