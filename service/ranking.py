@@ -379,15 +379,19 @@ class RankCache:
     def _reusable(
         self, key: tuple, idx: Indices, now: float
     ) -> tuple[FullRanking | None, dict[str, np.ndarray], float]:
-        """The key's last ranking while the oldest of its rows is younger than ``ttl``, its feature rows whose
-        talents no write has touched since (the same record object is still indexed), and when the oldest of those
-        was computed. Retrieval, rules and scores run afresh; the rows (and so their memoised contributions) carry
-        over."""
+        """The key's last ranking, if any; while the oldest of its rows is younger than ``ttl``, its feature rows
+        whose talents no write has touched since (the same record object is still indexed), and when the oldest of
+        those was computed. Retrieval, rules and scores run afresh; the rows (and so their memoised contributions)
+        carry over. An older last ranking (or any, with the cache off) only lends the pages that come out the same
+        (``_carry_pages`` compares every input of a page): a need ranked again and again on unchanged indices does not
+        build and store the same reasons and receipt details each time."""
         with self._lock:
             hit = self._items.get(key)
-        if hit is None or now - hit[2].rows_at >= self.ttl:
+        if hit is None:
             return None, {}, now
         last = hit[2]
+        if now - last.rows_at >= self.ttl:
+            return last, {}, now
         now_stamps = stamps(idx.talents, last.ids)
         known = {
             tid: last.X[i]

@@ -190,6 +190,30 @@ def test_with_the_cache_off_contributions_are_computed_for_the_page_only(monkeyp
     np.testing.assert_array_equal(np.stack([r.contributions for r in rows]), real(full.X[:2]))
 
 
+def test_with_the_cache_off_an_unchanged_ranking_lends_its_pages_and_a_changed_one_does_not():
+    """Every request ranks afresh (retrieval, features, scores); a page whose every input came out the same (talents,
+    records, feature rows, scores) keeps the last ranking's rows, so its reasons and receipt details are not built
+    and stored again. A written candidate's page is built anew."""
+    from features.records import Talent
+
+    world, idx = _world_indices()
+    scorer = _scorer()
+    need = idx.needs["n-pv"]
+    cache = RankCache(ttl=0)
+    first = cache.get_or_rank(idx, need, scorer, None)
+    rows = cache.page(first, idx, 2, 0)
+    first.stored_pages.add(rows[0].page_id)  # its receipt committed (``ranking_page`` marks it)
+    again = cache.get_or_rank(idx, need, scorer, None)
+    assert again is not first  # ranked afresh: the cache is off
+    assert again.pages[(0, 2)] is rows and rows[0].page_id in again.stored_pages
+    assert cache.page(again, idx, 2, 0) is rows
+    top = next(t for t in world["talent"] if t["id"] == rows[0].talent_id)
+    idx.add_talent(Talent.model_validate({**top, "summary": top["summary"] + " and more"}))
+    after = cache.get_or_rank(idx, need, scorer, None)
+    assert (0, 2) not in after.pages and not after.stored_pages
+    assert cache.page(after, idx, 2, 0)[0].page_id != rows[0].page_id
+
+
 def test_after_a_write_moves_every_row_a_little_the_page_is_explained_from_the_memo(monkeypatch):
     """With the cache off every ranking computes its feature rows afresh, and a write moves them all (BM25 statistics,
     PageRank): rows that cross no split of the model keep their contributions, found by the side of each split."""
