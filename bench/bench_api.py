@@ -137,7 +137,7 @@ def served(
                     pass
                 if time.perf_counter() - t0 > start_timeout:
                     # Seen in 2 of 7 runs: the start-up index build forks tokeniser workers
-                    # (features.concepts.fork_map) from the server's threaded process, and a worker can hang.
+                    # (features.concepts.fork_imap) from the server's threaded process, and a worker can hang.
                     raise RuntimeError(f"the server was not ready after {start_timeout} s; a known cause is a "
                                        "forked tokeniser worker hanging during the index build")  # fmt: skip
                 time.sleep(0.2)

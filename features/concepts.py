@@ -353,7 +353,7 @@ class ConceptMapper:
             it if isinstance(it, str) else talent_text(it) if isinstance(it, Talent) else need_text(it) for it in items
         ]
         if self is mapper():
-            matched = fork_map(_match_with_default_mapper, texts, processes)
+            matched = list(fork_imap(_match_with_default_mapper, texts, processes))
         else:
             matched = [self.match(t) for t in texts]
         pairs = [self._with_structured(it, *m) for it, m in zip(items, matched, strict=True)]
@@ -386,18 +386,6 @@ def fork_imap(
         return
     with get_context("fork").Pool(processes) as pool:
         yield from pool.imap(fn, items, chunksize=chunksize)
-
-
-def fork_map(
-    fn: Callable[[S], T],
-    items: Sequence[S],
-    processes: int | None = None,
-    *,
-    min_items: int = PARALLEL_MIN,
-    chunksize: int = 2_000,
-) -> list[T]:
-    """``[fn(x) for x in items]`` through ``fork_imap``."""
-    return list(fork_imap(fn, items, processes, min_items=min_items, chunksize=chunksize))
 
 
 @cache

@@ -32,7 +32,7 @@ import Stemmer
 from bm25s.scoring import _score_tfc_lucene
 
 from features._growable import GrowableCSR, GrowableVector, RowMap, erase_rows
-from features.concepts import PARALLEL_MIN, ConceptIndex, fork_map, mapper, skill_terms, top_k, top_rows
+from features.concepts import PARALLEL_MIN, ConceptIndex, fork_imap, mapper, skill_terms, top_k, top_rows
 from features.records import Need, Talent, need_text
 from features.taxonomy import INDUSTRY_NAMES, disciplines
 
@@ -193,10 +193,10 @@ def tokenize(text: str) -> list[str]:
 
 
 def tokenize_many(texts: Sequence[str], processes: int | None = None) -> list[list[str]]:
-    """Tokenise many texts; large batches go to a fork pool (see ``concepts.fork_map``)."""
+    """Tokenise many texts; large batches go to a fork pool (see ``concepts.fork_imap``)."""
     if len(texts) >= PARALLEL_MIN:
         _jieba()  # load before forking so the workers inherit the dictionary
-    return fork_map(tokenize, texts, processes)
+    return list(fork_imap(tokenize, texts, processes))
 
 
 class Vocabulary:

@@ -5,9 +5,8 @@ so a talent's PIPL request to know why an automated decision was made can be ans
 A receipt is written once and read by id. The bulky part (each candidate's feature row, contributions and reasons) is
 stored once per computed page (``ranking_details``), however often that page is served (cached, or ranked again and
 come out the same: ``service.ranking._carry_pages``); every request writes only its head and one small row per
-candidate. Erasing a talent redacts its rows everywhere (id, score,
-features, contributions and reasons nulled, the position kept and marked erased), so the receipt still says a
-candidate was shown there but no longer who.
+candidate. Erasing a talent redacts its rows everywhere (id, score, features, contributions and reasons nulled, the
+position kept and marked erased), so the receipt still says a candidate was shown there but no longer who.
 """
 
 from __future__ import annotations
