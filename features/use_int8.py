@@ -21,6 +21,7 @@ package's pure-Python port splits a run of unknown characters into one unknown t
 
 from __future__ import annotations
 
+import threading
 from itertools import chain
 from pathlib import Path
 
@@ -154,6 +155,7 @@ class TokenRows:
         self.slot = np.zeros(len(m.table), dtype=np.int64)
         self.rows = np.zeros((len(use._ORDERS) + len(BLOCKS), 1024, use._CNN_DIM), np.float16)
         self.filled = 1
+        self._filling = threading.Lock()
 
     def tables(self) -> dict[str, np.ndarray]:
         """The tables as the graph's inputs (views, not copies)."""
@@ -161,10 +163,14 @@ class TokenRows:
         return dict(zip(names, self.rows, strict=True))
 
     def lookup(self, ids: np.ndarray) -> np.ndarray:
-        """The rows of token ``ids``, computing those not seen before."""
+        """The rows of token ``ids``, computing those not seen before. Read ``tables()`` after it: a fill may have
+        moved the tables to larger arrays (with every row before it)."""
         slots = self.slot[ids]
         if not slots.all():
-            self._fill(np.unique(ids[slots == 0]))
+            with self._filling:  # a server's request threads encode at once; two fills would take the same rows
+                new = np.unique(ids[self.slot[ids] == 0])
+                if len(new):
+                    self._fill(new)
             slots = self.slot[ids]
         return slots
 

@@ -4,6 +4,7 @@ its batch, the same rows from forked build workers, and the cross-language known
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -71,6 +72,17 @@ def test_a_tokens_rows_do_not_depend_on_the_batch_that_first_met_it(texts):
     assert np.abs(alone - after).max() < 1e-5
     ids = np.array(fresh.sp.encode(text, add_bos=True, add_eos=True))
     assert not np.array_equal(fresh.tokens.slot[ids], seasoned.tokens.slot[ids])  # other rows, same values
+
+
+def test_request_threads_encoding_at_once_get_what_one_thread_does(texts):
+    """A server encodes in several request threads: fills of new tokens must not take each other's rows."""
+    chunks = [texts[i::6] for i in range(6)]
+    want = [Int8Backend().encode(c) for c in chunks]
+    shared = Int8Backend()
+    with ThreadPoolExecutor(6) as pool:
+        got = list(pool.map(shared.encode, chunks))
+    for w, g in zip(want, got, strict=True):
+        assert np.abs(w - g).max() < 1e-5
 
 
 def test_a_tokens_first_convolution_is_the_sum_of_its_looked_up_rows():
