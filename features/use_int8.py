@@ -7,7 +7,7 @@ multiply-adds a token, ~85 % of the float encoder's time) is split where the mod
 
 - What depends on one token alone is looked up by token id (``TokenRows``): the layer-normed projection and each
   branch's first convolution, which is linear in its window, so a sum of one row per window position. Rows are
-  computed once a process, in float64, on a token's first sight: ~60 % of the products leave the hot path.
+  computed once a process, on a token's first sight: ~60 % of the products leave the hot path.
 - The rest (the second convolutions, the residuals, the last layer norm, the sum over each sentence's tokens) runs
   as one onnxruntime graph whose products are ``MatMulInteger`` (VNNI where the CPU has it, ~4× float32 here); the
   per-sentence head (a few small products) stays in numpy.
@@ -93,30 +93,36 @@ class _Graph:
         return self.op("LayerNormalization", [x, scale, shift], axis=-1, epsilon=float(eps))
 
 
-BLOCKS = [(i, j) for i, (n, _) in enumerate(use._ORDERS) for j in range(n)]
-"""The first convolutions' blocks: branch ``i``'s weights for the token at window offset ``j`` (10 in all)."""
+TABLES = [(i, None) for i in range(len(use._ORDERS))] + [
+    (i, j) for i, (n, _) in enumerate(use._ORDERS) for j in range(n)
+]
+"""``TokenRows``' tables: ``(i, None)`` branch ``i``'s part of the projection, ``(i, j)`` its first convolution's
+part for the token at window offset ``j`` (13 in all)."""
+COLUMNS = np.array([use._MAX_LEFT + (0 if j is None else j - use._ORDERS[i][1]) for i, j in TABLES])
+"""The window column (``NumpyBackend._window_index``) each table is read at."""
 
 
 def token_graph(m: use.NumpyBackend) -> bytes:
     """The float backend ``m``'s per-token pass from looked-up rows, as a serialized ONNX model. Inputs: ``emb``
-    (tokens × 512, the embedding), ``x0…x2`` and ``w0…w9`` (``TokenRows``' tables, float16, passed without a copy),
-    ``at`` (each token's window as rows of those tables, 5 × tokens: 0 where the window leaves the sentence),
+    (tokens × 512, the embedding), ``rows`` (``TokenRows``' 13 tables as one array, float16, passed without a copy),
+    ``at`` (13 × tokens: the row of each table a token reads, the table's zero row where its window leaves the
+    sentence),
     ``cols`` (the same windows as token positions, the sentinel row past the end outside) and ``seg`` (sentences ×
     tokens, 1 where a token is in a sentence). Output ``sums``: each sentence's sum of its tokens' features (the
     embedding and the three branches, layer-normalised; sentences × 1280)."""
     g, cnn, width = _Graph(), use._CNN_DIM, use._MAX_LEFT + use._MAX_RIGHT + 1
     zero = g.const(np.zeros((1, cnn), np.float32))
 
-    def rows(table: str, offset: int) -> str:
-        at = g.op("Gather", ["at", g.const(np.int64(use._MAX_LEFT + offset))], axis=0)
-        return g.op("Cast", [g.op("Gather", [table, at], axis=0)], to=TensorProto.FLOAT)
+    def rows(table: int) -> str:
+        at = g.op("Gather", ["at", g.const(np.int64(table))], axis=0)
+        return g.op("Cast", [g.op("Gather", ["rows", at], axis=0)], to=TensorProto.FLOAT)
 
     branches = ["emb"]
     for i, (n, left) in enumerate(use._ORDERS):
-        pre = rows(f"w{BLOCKS.index((i, 0))}", -left)
+        pre = rows(TABLES.index((i, 0)))
         for j in range(1, n):
-            pre = g.op("Add", [pre, rows(f"w{BLOCKS.index((i, j))}", j - left)])
-        xs = rows(f"x{i}", 0)
+            pre = g.op("Add", [pre, rows(TABLES.index((i, j)))])
+        xs = rows(TABLES.index((i, None)))
         h = g.op("Add", [g.op("Relu", [g.op("Add", [pre, g.const(m.b1[i].astype(np.float32))])]), xs])
         window = g.columns("cols", use._MAX_LEFT - left, use._MAX_LEFT - left + n)
         gathered = g.op("Gather", [g.op("Concat", [h, zero], axis=0), window], axis=0)
@@ -124,11 +130,10 @@ def token_graph(m: use.NumpyBackend) -> bytes:
         branches.append(g.op("Add", [g.op("Relu", [g.quantized_matmul(flat, m.w2[i], m.b2[i])]), h]))
     feats = g.layernorm(g.op("Concat", branches, axis=1), m.ln_g, m.ln_b, m.eps)
     g.nodes.append(helper.make_node("MatMul", ["seg", feats], ["sums"]))
-    tables = [f"x{i}" for i in range(len(use._ORDERS))] + [f"w{k}" for k in range(len(BLOCKS))]
     inputs = [
         helper.make_tensor_value_info("emb", TensorProto.FLOAT, ["tokens", use._EMB_DIM]),
-        *(helper.make_tensor_value_info(t, TensorProto.FLOAT16, ["rows", cnn]) for t in tables),
-        helper.make_tensor_value_info("at", TensorProto.INT64, [width, "tokens"]),
+        helper.make_tensor_value_info("rows", TensorProto.FLOAT16, ["rows", cnn]),
+        helper.make_tensor_value_info("at", TensorProto.INT64, [len(TABLES), "tokens"]),
         helper.make_tensor_value_info("cols", TensorProto.INT64, ["tokens", width]),
         helper.make_tensor_value_info("seg", TensorProto.FLOAT, ["sentences", "tokens"]),
     ]
@@ -143,28 +148,32 @@ RESOURCES = Path(use.__file__).resolve().parents[1] / "resources"
 
 class TokenRows:
     """What the model computes from one token alone, by token id, filled on a token's first sight: per branch the
-    layer-normed projection (``x0…x2``) and its part in the first convolution at each window offset (``w0…w9``,
-    ``BLOCKS``), 13 rows of 256. Computed in float64 and held in float16 (the activations after them are quantized
-    to 7 bits), so a row does not depend on which batch first met its token. Row 0 of each table is the zero row a
-    window reads where it leaves its sentence."""
+    layer-normed projection and its part in the first convolution at each window offset (``TABLES``), 13 rows of
+    256. Computed in float32 as the float model does, held in float16 (the activations after them are quantized to 7
+    bits): with the batch that first met a token, ~0.2 % of its values may round to the neighbouring float16 (a
+    text's vector then moves by < 1e-5). float64 would pin them but reads twice the weights: a query of new
+    tokens took 1.8 instead of 1.0 ms. Row 0 of each table is the zero row a window reads where it leaves its
+    sentence."""
 
     def __init__(self, m: use.NumpyBackend) -> None:
         self._m = m
-        self._proj = (m.proj_W.astype(np.float64), m.proj_b.astype(np.float64))
-        self._w1 = [w.astype(np.float64) for w in m.w1]
+        self._proj = (m.proj_W, m.proj_b)
+        self._w1 = m.w1
         self.slot = np.zeros(len(m.table), dtype=np.int64)
-        self.rows = np.zeros((len(use._ORDERS) + len(BLOCKS), 1024, use._CNN_DIM), np.float16)
+        self.rows = np.zeros((len(TABLES), 1024, use._CNN_DIM), np.float16)
         self.filled = 1
         self._filling = threading.Lock()
 
-    def tables(self) -> dict[str, np.ndarray]:
-        """The tables as the graph's inputs (views, not copies)."""
-        names = [f"x{i}" for i in range(len(use._ORDERS))] + [f"w{k}" for k in range(len(BLOCKS))]
-        return dict(zip(names, self.rows, strict=True))
+    def gather(self, ids: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The graph's ``rows`` and ``at`` for tokens ``ids`` with windows ``cols``: the tables as one array (a
+        view) and, per table, the row each token reads there, computing the rows of tokens not seen before."""
+        slots = np.append(self.lookup(ids), 0)[cols.T]  # 0: the zero row, where a window leaves its sentence
+        rows = self.rows  # after the lookup: a fill may have moved the rows to a larger array (every row before in it)
+        tables, n = rows.shape[:2]
+        return rows.reshape(tables * n, -1), slots[COLUMNS] + (np.arange(tables) * n)[:, None]
 
     def lookup(self, ids: np.ndarray) -> np.ndarray:
-        """The rows of token ``ids``, computing those not seen before. Read ``tables()`` after it: a fill may have
-        moved the tables to larger arrays (with every row before it)."""
+        """The rows of token ``ids``, computing those not seen before (into larger arrays when full)."""
         slots = self.slot[ids]
         if not slots.all():
             with self._filling:  # a server's request threads encode at once; two fills would take the same rows
@@ -181,16 +190,15 @@ class TokenRows:
             grown[:, :start] = self.rows[:, :start]
             self.rows = grown
         chunk = ids % use._NUM_CHUNKS
-        emb = m.table[ids] * m.scale[chunk, None].astype(np.float64) + m.lo[chunk, None]
+        emb = m.table[ids] * m.scale[chunk, None] + m.lo[chunk, None]
         x = emb @ self._proj[0] + self._proj[1]  # as the float backend: project, then layer-norm
         x -= x.mean(axis=1, keepdims=True)
         x /= np.sqrt(np.einsum("ij,ij->i", x, x) / x.shape[1] + m.eps)[:, None]
         x = x * m.ln_g_all + m.ln_b_all
         new = slice(start, start + len(ids))
-        for i in range(len(use._ORDERS)):
-            self.rows[i, new] = x[:, i * cnn : (i + 1) * cnn]
-        for k, (i, j) in enumerate(BLOCKS):
-            self.rows[len(use._ORDERS) + k, new] = x[:, i * cnn : (i + 1) * cnn] @ self._w1[i][j * cnn : (j + 1) * cnn]
+        for table, (i, j) in enumerate(TABLES):
+            xs = x[:, i * cnn : (i + 1) * cnn]
+            self.rows[table, new] = xs if j is None else xs @ self._w1[i][j * cnn : (j + 1) * cnn]
         self.slot[ids] = np.arange(new.start, new.stop)
         self.filled = new.stop
 
@@ -250,6 +258,6 @@ class Int8Backend(use.NumpyBackend):
         emb *= self.scale[chunk, None]
         emb += self.lo[chunk, None]
         cols = self._window_index(starts, lens, n_tokens)
-        at = np.append(self.tokens.lookup(flat), 0)[cols.T]
+        rows, at = self.tokens.gather(flat, cols)
         seg = (np.repeat(np.arange(len(group)), lens) == np.arange(len(group))[:, None]).astype(np.float32)
-        out[:] = self._session.run(None, {"emb": emb, **self.tokens.tables(), "at": at, "cols": cols, "seg": seg})[0]
+        out[:] = self._session.run(None, {"emb": emb, "rows": rows, "at": at, "cols": cols, "seg": seg})[0]

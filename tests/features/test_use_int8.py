@@ -13,7 +13,7 @@ import pytest
 from features import dense
 from features.dense import DenseIndex, encode_texts, get_encoder
 from features.records import need_text
-from features.use_int8 import BLOCKS, RESOURCES, Int8Backend, weight_grid
+from features.use_int8 import RESOURCES, TABLES, Int8Backend, weight_grid
 from tests.features.test_dense import NEED, TALENTS
 
 BILINGUAL = Path(__file__).parent / "data" / "bilingual_expertise"
@@ -97,9 +97,9 @@ def test_a_tokens_first_convolution_is_the_sum_of_its_looked_up_rows():
     t, xs = 2, x[:, 256:512]
     want = np.concatenate([xs[t - 1], xs[t], xs[t + 1]]) @ m.w1[1]
     slots = m.tokens.lookup(ids)
-    got = sum(m.tokens.rows[3 + BLOCKS.index((1, j)), slots[t - 1 + j]].astype(np.float64) for j in range(3))
+    got = sum(m.tokens.rows[TABLES.index((1, j)), slots[t - 1 + j]].astype(np.float64) for j in range(3))
     assert np.abs(got - want).max() < 1e-2 * max(1.0, np.abs(want).max())
-    assert np.abs(m.tokens.rows[1, slots[t]] - xs[t]).max() < 1e-2
+    assert np.abs(m.tokens.rows[TABLES.index((1, None)), slots[t]] - xs[t]).max() < 1e-2
 
 
 def test_the_weights_are_held_exactly_and_off_grid_weights_are_refused():
