@@ -106,10 +106,9 @@ def token_graph(m: use.NumpyBackend) -> bytes:
     """The float backend ``m``'s per-token pass from looked-up rows, as a serialized ONNX model. Inputs: ``emb``
     (tokens × 512, the embedding), ``rows`` (``TokenRows``' 13 tables as one array, float16, passed without a copy),
     ``at`` (13 × tokens: the row of each table a token reads, the table's zero row where its window leaves the
-    sentence),
-    ``cols`` (the same windows as token positions, the sentinel row past the end outside) and ``seg`` (sentences ×
-    tokens, 1 where a token is in a sentence). Output ``sums``: each sentence's sum of its tokens' features (the
-    embedding and the three branches, layer-normalised; sentences × 1280)."""
+    sentence), ``cols`` (the windows as token positions, the sentinel row past the end outside the sentence) and
+    ``seg`` (sentences × tokens, 1 where a token is in a sentence). Output ``sums``: each sentence's sum of its
+    tokens' features (the embedding and the three branches, layer-normalised; sentences × 1280)."""
     g, cnn, width = _Graph(), use._CNN_DIM, use._MAX_LEFT + use._MAX_RIGHT + 1
     zero = g.const(np.zeros((1, cnn), np.float32))
 
