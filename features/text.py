@@ -144,13 +144,16 @@ def _load_jieba(cache_dir: Path | None) -> jieba.Tokenizer:
             pass
         except (OSError, ValueError, EOFError, TypeError) as e:
             log.warning("jieba dictionary cache %s unreadable (%s); rebuilding it", path, e)
-        tk.tmp_dir = str(cache_dir)  # jieba's own cache of its dictionary too, not in the shared temp dir
+        try:
+            cache_dir.mkdir(parents=True, exist_ok=True)  # jieba logs a traceback where its cache dir is missing
+            tk.tmp_dir = str(cache_dir)  # jieba's own cache of its dictionary too, not in the shared temp dir
+        except OSError as e:
+            log.warning("jieba dictionary cache directory %s not usable: %s", cache_dir, e)
     tk.initialize()
     for w in words:
         tk.add_word(w)
     if path is not None:
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".jieba-")
             try:
                 with os.fdopen(fd, "wb") as f:

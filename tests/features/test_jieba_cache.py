@@ -59,3 +59,12 @@ def test_preload_in_a_fresh_process_gives_the_same_tokens(tmp_path):
                               capture_output=True, text=True, timeout=300, check=True)  # fmt: skip
         assert json.loads(done.stdout) == [text.tokenize(t) for t in TEXTS]
         assert len(list((tmp_path / "cache").glob("jieba-*.dict"))) == 1
+
+
+def test_a_missing_cache_directory_is_made_without_jiebas_traceback(built, tmp_path, caplog):
+    where = tmp_path / "not" / "yet"  # a fresh deployment's data directory
+    with caplog.at_level(logging.DEBUG):
+        tk = text._load_jieba(where)
+    assert tk.FREQ == built.FREQ
+    assert (where / "jieba.cache").is_file() and len(list(where.glob("jieba-*.dict"))) == 1
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
