@@ -209,13 +209,16 @@ print(json.dumps({"latencies_ms": lat, "seconds": time.perf_counter() - t0, "err
 """
 
 
-def _wrk(base: str, key: str, paths: list[str]) -> dict:
+def _wrk(base: str, key: str, paths: list[str], connections: int = CONNECTIONS, seconds: float = SECONDS) -> dict:
+    """``wrk`` (one thread, ``connections`` connections, ``seconds``) over ``paths`` in turn: its percentiles,
+    requests a second and non-2xx answers."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(WRK_SCRIPT % (", ".join(f'"{p}"' for p in paths), key))
     try:
         out = subprocess.run(
-            ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--latency", "--timeout", "10s", "-s", f.name, base],
-            capture_output=True, text=True, timeout=SECONDS + 60, check=True,
+            ["wrk", "-t1", f"-c{connections}", f"-d{int(seconds)}s", "--latency", "--timeout", "10s", "-s", f.name,
+             base],
+            capture_output=True, text=True, timeout=seconds + 60, check=True,
         ).stdout  # fmt: skip
     finally:
         os.unlink(f.name)

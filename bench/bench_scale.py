@@ -17,12 +17,13 @@ one after another so a size's world is in memory at most twice:
   dense search on the world's real profile vectors (sizes ≤ ``ANN_MAX``);
 - **the server**: ``talentmatch serve``'s code in its own process (``bench_api.served``) with the ranking cache off
   (``TALENTMATCH_RANK_CACHE_SECONDS=0``: every request ranks; a cached page is not a ranking);
-- **the load generator**, a third process (httpx, threads): the first ranking of each of ``NEEDS`` needs after
+- **the load generator**, other processes (``GENERATOR``, httpx): the first ranking of each of ``NEEDS`` needs after
   start (the very first request, which also loads the query encoder, is reported on its own: ``first_request_ms``),
-  ``/healthz`` round trips (the floor's HTTP part), ``CLIENTS`` concurrent clients over those needs for ``SECONDS``
-  s (p50, p99, req/s), and ``WRITES`` times a talent write followed by a need's ranking (the first
-  after a write). The server's resident memory (``VmRSS``, ``VmHWM`` of ``/proc/PID/status``; summed over the API
-  processes with ``BENCH_SCALE_WORKERS``, ``serve --workers``) is read after.
+  ``/healthz`` round trips (the floor's HTTP part); then ``CLIENTS`` concurrent clients over those needs for
+  ``SECONDS`` s (p50, p99, req/s; ``wrk`` where installed, else httpx threads: ``_steady``), with the server's CPU
+  a request over them (``/proc/PID/stat``); then ``WRITES`` times a talent write followed by a need's ranking (the
+  first after a write). The server's resident memory (``VmRSS``, ``VmHWM`` of ``/proc/PID/status``; summed over
+  the API processes with ``BENCH_SCALE_WORKERS``, ``serve --workers``) is read after.
 
 Once per run, training: ``TRAIN_ROWS`` rows (``bench_train.synthesise`` from the smallest world's real rows)
 fitted single-process and on a Dask ``LocalCluster`` of 2 single-thread workers (``LambdaRankModel.fit_dask``).
@@ -47,7 +48,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.__main__ import machine
-from bench.bench_api import START_TIMEOUT, _champion, _ready_pids, imported_world, served
+from bench.bench_api import START_TIMEOUT, _champion, _ready_pids, _wrk, imported_world, served
 from features.dense import DEFAULT_ENCODER
 from service.store import Store
 
@@ -77,6 +78,8 @@ CHAMPION = os.environ.get("BENCH_SCALE_CHAMPION", "random")
 the world's feedback of ``CHAMPION_NEEDS`` needs, in the offline child: a champion of the shape feedback gives."""
 CHAMPION_NEEDS = 300
 """Needs whose feedback trains the ``trained`` champion (every need's would take many minutes at 100k)."""
+GENERATOR_KIND = os.environ.get("BENCH_SCALE_GENERATOR", "wrk")
+"""The steady load's generator: ``wrk`` where installed (``apt-get install wrk``), else (or ``httpx``) httpx threads."""
 WORKERS = int(os.environ.get("BENCH_SCALE_WORKERS", "1"))
 """``talentmatch serve --workers``: API processes sharing the index snapshot (their resident sets are summed)."""
 TOP = 100
@@ -311,38 +314,76 @@ def timed(c, method, url, **kw):
     return ms, r
 def client():
     return httpx.Client(base_url=cfg["base"], headers={"Authorization": "Bearer " + cfg["key"]}, timeout=60)
-with client() as c:
-    first = [timed(c, "GET", p) for p in paths]
-    out["first_after_start_ms"] = [ms for ms, _ in first]
-    body = first[0][1].json()
-    out["model_version"], out["personalized"] = body.get("model_version"), body.get("personalized")
-    out["healthz_ms"] = [timed(c, "GET", "/healthz")[0] for _ in range(cfg["healthz"])]
-lat, lock = [], threading.Lock()
-end = time.perf_counter() + cfg["seconds"]
-def worker(n):
+if cfg["phase"] == "first":
     with client() as c:
-        i = n
-        while time.perf_counter() < end:
-            ms, _ = timed(c, "GET", paths[i % len(paths)])
-            with lock:
-                lat.append(ms)
-            i += cfg["clients"]
-threads = [threading.Thread(target=worker, args=(n,)) for n in range(cfg["clients"])]
-t0 = time.perf_counter()
-[t.start() for t in threads]; [t.join() for t in threads]
-out["load_ms"], out["load_seconds"] = lat, time.perf_counter() - t0
-with client() as c:
-    after = []
-    for i in range(cfg["writes"]):
-        tid = f"t-scale-{i}"
-        timed(c, "PUT", f"/talents/{tid}", json={"id": tid, "name": f"Scale Bench {i}", "tier": "C",
-              "skills": ["perovskite", "机器学习"], "summary": f"钙钛矿 perovskite solar cells, machine learning {i}",
-              "availability": {"mode": "short_term", "months_per_year": 3}, "sites": ["jiaxing"]})
-        after.append(timed(c, "GET", paths[(7 * i) % len(paths)])[0])
-    out["first_after_write_ms"] = after
+        first = [timed(c, "GET", p) for p in paths]
+        out["first_after_start_ms"] = [ms for ms, _ in first]
+        body = first[0][1].json()
+        out["model_version"], out["personalized"] = body.get("model_version"), body.get("personalized")
+        out["healthz_ms"] = [timed(c, "GET", "/healthz")[0] for _ in range(cfg["healthz"])]
+elif cfg["phase"] == "steady":
+    lat, lock = [], threading.Lock()
+    end = time.perf_counter() + cfg["seconds"]
+    def worker(n):
+        with client() as c:
+            i = n
+            while time.perf_counter() < end:
+                ms, _ = timed(c, "GET", paths[i % len(paths)])
+                with lock:
+                    lat.append(ms)
+                i += cfg["clients"]
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(cfg["clients"])]
+    t0 = time.perf_counter()
+    [t.start() for t in threads]; [t.join() for t in threads]
+    out["load_ms"], out["load_seconds"] = lat, time.perf_counter() - t0
+else:
+    with client() as c:
+        after = []
+        for i in range(cfg["writes"]):
+            tid = f"t-scale-{i}"
+            timed(c, "PUT", f"/talents/{tid}", json={"id": tid, "name": f"Scale Bench {i}", "tier": "C",
+                  "skills": ["perovskite", "机器学习"],
+                  "summary": f"钙钛矿 perovskite solar cells, machine learning {i}",
+                  "availability": {"mode": "short_term", "months_per_year": 3}, "sites": ["jiaxing"]})
+            after.append(timed(c, "GET", paths[(7 * i) % len(paths)])[0])
+        out["first_after_write_ms"] = after
 out["errors"] = errors
 print(json.dumps(out))
 """
+"""The HTTP client side in its own process, one ``phase`` a run: ``first`` (each need's first ranking after start,
+then ``/healthz`` round trips), ``steady`` (``clients`` threads over the needs for ``seconds``: the httpx
+generator) and ``writes`` (a talent write, then a need's ranking, ``writes`` times)."""
+
+
+def _phase(cfg: dict, phase: str) -> dict:
+    """One ``GENERATOR`` phase in its own process."""
+    done = subprocess.run([sys.executable, "-c", GENERATOR], input=json.dumps(cfg | {"phase": phase}),
+                          capture_output=True, text=True, timeout=cfg["seconds"] + 1800, check=True)  # fmt: skip
+    return json.loads(done.stdout)
+
+
+def _steady(cfg: dict, need_ids: list[str], key: str) -> dict:
+    """``CLIENTS`` concurrent clients over the needs for ``seconds``: ``wrk`` (C, one thread, a connection a client)
+    where installed and ``BENCH_SCALE_GENERATOR`` does not say ``httpx``, else the httpx generator. On two cores the
+    generator shares the machine with the server: httpx threads cost ~3 ms of CPU a request (100k, ``serve
+    --workers 2``: 100.9 req/s against wrk's 115.8, the same server), wrk a few tens of microseconds, so wrk measures
+    more of the server and less of the client."""
+    if GENERATOR_KIND != "httpx" and shutil.which("wrk"):
+        return _wrk(cfg["base"], key, [f"/needs/{n}/candidates?k=20" for n in need_ids], cfg["clients"],
+                    cfg["seconds"]) | {"errors": []}  # fmt: skip
+    got = _phase(cfg, "steady")
+    lat = got["load_ms"]
+    return {"generator": "httpx threads", "p50_ms": _pct(lat, 50), "p99_ms": _pct(lat, 99),
+            "rps": round(len(lat) / got["load_seconds"], 1), "requests": len(lat), "errors": got["errors"]}  # fmt: skip
+
+
+def _cpu_s(pids: set[int]) -> float:
+    """CPU seconds (user + system) the processes have used so far, from ``/proc/PID/stat``."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat(5))
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def _rss_mb(pid: int) -> dict:
@@ -388,12 +429,16 @@ def measure(
     with served(url, tmp, env, WORKERS, START_TIMEOUT + talents * 3e-3) as (base, start_s):
         cfg = {"base": base, "key": key, "needs": need_ids, "clients": CLIENTS, "seconds": seconds,
                "healthz": HEALTHZ, "writes": writes}  # fmt: skip
-        got = json.loads(subprocess.run([sys.executable, "-c", GENERATOR], input=json.dumps(cfg), capture_output=True,
-                                        text=True, timeout=seconds + 1800, check=True).stdout)  # fmt: skip
+        got = _phase(cfg, "first")
         pids = _ready_pids(base) if WORKERS > 1 else {int((tmp / "server.pid").read_text())}
+        cpu = _cpu_s(pids)
+        steady = _steady(cfg, need_ids, key)
+        steady["server_cpu_ms"] = round((_cpu_s(pids) - cpu) / max(steady["requests"], 1) * 1e3, 2)
+        got |= {k: v for k, v in _phase(cfg, "writes").items() if k != "errors"} | {
+            "errors": got["errors"] + steady["errors"]}  # fmt: skip
         per = [_rss_mb(pid) for pid in sorted(pids)]
         rss = {k: round(sum(r[k] for r in per), 1) for k in ("VmRSS", "VmHWM")}
-    load = _summary(got["load_ms"])
+    load = {"p50": steady["p50_ms"], "p99": steady["p99_ms"], "n": steady["requests"]}
     healthz, predict = _summary(got["healthz_ms"]), off["predict_ms"]
     floor = {"p50": round(predict["p50"] + healthz["p50"], 2), "p99": round(predict["p99"] + healthz["p99"], 2)}
     after_start = got["first_after_start_ms"][1:]  # the very first request also loads the query encoder
@@ -406,7 +451,9 @@ def measure(
         "world_and_import_s": round(world_s, 1),
         "start_up_s": round(start_s, 1),
         "candidates_ms": load,
-        "rps": round(load["n"] / got["load_seconds"], 1),
+        "rps": steady["rps"],
+        "generator": steady["generator"],
+        "server_cpu_ms_per_request": steady["server_cpu_ms"],
         "clients": CLIENTS,
         "workers": WORKERS,
         "seconds": seconds,

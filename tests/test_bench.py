@@ -54,8 +54,9 @@ def test_scale_bench_writes_its_json_and_plot(tmp_path):
     a Dask cluster): every figure the README's table and plot read is in the JSON, the plot is a PNG, and the server
     ranked with the champion, the ranking cache off, without errors."""
     import json
+    import shutil
 
-    from bench.bench_scale import rows, scale
+    from bench.bench_scale import GENERATOR_KIND, rows, scale
 
     doc = scale([300], tmp_path / "out", encoder="none", vectors=tmp_path / "vectors", train_rows=3000,
                 seconds=2, writes=2, needs=4)  # fmt: skip
@@ -67,6 +68,9 @@ def test_scale_bench_writes_its_json_and_plot(tmp_path):
     assert size["talents"] == 300 and size["encoder"] == "none" and size["errors"] == []
     assert size["personalized"] is True and size["model_version"] == "1"
     assert size["candidates_ms"]["n"] > 0 and size["rps"] > 0 and size["candidates_ms"]["p99"] > 0
+    wrk = GENERATOR_KIND != "httpx" and shutil.which("wrk")
+    assert size["generator"] == ("wrk" if wrk else "httpx threads")
+    assert 0 < size["server_cpu_ms_per_request"] < 1000  # the server's processes' CPU over the steady load
     assert size["first_after_start_ms"]["n"] == 3 and size["first_after_write_ms"]["n"] == 2
     assert size["healthz_ms"]["n"] > 0 and size["floor_ms"]["p99"] > size["healthz_ms"]["p99"]
     assert size["end_to_end_over_floor"]["p99"] > 0 and size["server_rss_mb"] > 50 and size["start_up_s"] > 0
