@@ -59,11 +59,11 @@ _warm = threading.Lock()
 
 
 def warm() -> None:
-    """Compile (or load from numba's cache) both loops for the index's array types now."""
+    """Compile (or load from numba's cache) both loops now, for the array types the indices hand them: CSR row
+    pointers int64 (``GrowableCSR``) and CSC ones int32 (scipy's), columns int32, counts uint16, query terms int64,
+    IDF and lengths float32, sums float64."""
     with _warm:
-        f32, u16 = np.zeros(1, np.float32), np.zeros(1, np.uint16)
+        f32, u16, i32, i64, f64 = (np.ones(1, t) for t in (np.float32, np.uint16, np.int32, np.int64, np.float64))
         for ptr in (np.zeros(2, np.int32), np.zeros(2, np.int64)):
-            cols = np.zeros(1, np.int32)
-            add_columns(ptr, cols, u16, np.zeros(1, np.int64), np.ones(1), f32 + 1, 1.0, 1.5, 0.75, np.zeros(1))
-            score_rows(ptr, cols, u16, np.zeros(1, np.int64), np.zeros(1, np.int64), np.ones(1), f32 + 1, 1.0, 1.5,
-                       0.75, np.zeros(1))  # fmt: skip
+            add_columns(ptr, i32 * 0, u16, i64 * 0, f32, f32, 1.0, 1.5, 0.75, f64 * 0)
+            score_rows(ptr, i32 * 0, u16, i64 * 0, i64 * 0, f32, f32, 1.0, 1.5, 0.75, f64 * 0)
