@@ -31,6 +31,7 @@ import ctypes
 import gc
 import logging
 import os
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
@@ -113,6 +114,7 @@ def load_state(state: Any, settings: Settings) -> None:
         opened = snapshots.build(store, settings, processes=1)
         snapshots.save(store, settings, opened)
         state.indices, state.snapshot, state.journal_seq = opened.indices, None, opened.seq
+    threading.Thread(target=text.warm_loops, args=(state.indices.sparse,), name="talentmatch-bm25", daemon=True).start()
     log.info(
         "ready: %d talents, %d needs from %s in %.1f s (%s)",
         len(opened.indices.talents),

@@ -1,42 +1,22 @@
-"""BM25's compiled loops give the numpy version's scores to the bit: the same float32 saturation, widened and summed
-in posting order. The references below are the numpy code they replaced (a gather or a slice per term, bm25s's
-``_score_tfc_lucene``, ``np.bincount``)."""
+"""BM25's compiled loops (``features.bm25_loops``, for corpora of ``COMPILED_ROWS`` documents and more) give the
+numpy path's scores to the bit: the same float32 saturation, widened and summed in posting order."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from bm25s.scoring import _score_tfc_lucene
 
-from features import bm25_loops
+from features import bm25_loops, text
 from features.records import Talent
-from features.text import K1, B, Bm25Corpus, SparseIndex, tokenize
+from features.text import SparseIndex, tokenize
 
 
-def _reference_all(c: Bm25Corpus, qterms: np.ndarray) -> np.ndarray:
-    n_old, n_cols = c._csc.shape
-    out = np.zeros(c.n_rows, np.float32)
-    old = qterms[qterms < n_cols]
-    if len(old):
-        spans = [(c._csc.indptr[t], c._csc.indptr[t + 1]) for t in old.tolist()]
-        doc = np.concatenate([c._csc.indices[a:b] for a, b in spans])
-        tf = np.concatenate([c._csc.data[a:b] for a, b in spans])
-        idf = np.repeat(c._idf(old), [b - a for a, b in spans])
-        s = idf * _score_tfc_lucene(tf.astype(np.float32), c.length.view[doc], c._l_avg(), K1, B)
-        out[:n_old] = np.bincount(doc, weights=s, minlength=n_old)
-    if c.n_rows > n_old:
-        out[n_old:] = _reference_rows(c, qterms, np.arange(n_old, c.n_rows))
-    return out
-
-
-def _reference_rows(c: Bm25Corpus, qterms: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    out = np.zeros(len(rows), np.float32)
-    owner, cols, tf = c.tf.gather(rows)
-    pos, hit = c.positions(qterms, cols)
-    owner, pos, tf = owner[hit], pos[hit], tf[hit]
-    s = c._idf(qterms)[pos] * _score_tfc_lucene(tf.astype(np.float32), c.length.view[rows[owner]], c._l_avg(), K1, B)
-    out += np.bincount(owner, weights=s, minlength=len(rows)).astype(np.float32)
-    return np.where(c.alive.view[rows], out, 0.0).astype(np.float32)
+def _both(monkeypatch, call):
+    """``call()`` on the numpy path, then on the compiled one."""
+    monkeypatch.setattr(text, "COMPILED_ROWS", 10**12)
+    numpy_path = call()
+    monkeypatch.setattr(text, "COMPILED_ROWS", 0)
+    return numpy_path, call()
 
 
 WORDS = ["perovskite", "solar", "cell", "battery", "lithium", "cathode", "robot", "control", "vision", "learning",
@@ -56,7 +36,7 @@ _ZIPF /= _ZIPF.sum()
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_whole_corpus_and_row_scores_equal_numpys_to_the_bit(seed):
+def test_whole_corpus_and_row_scores_equal_numpys_to_the_bit(seed, monkeypatch):
     rng = np.random.default_rng(seed)
     index = SparseIndex.build(_talents(rng, 400, "t"))
     for t in _talents(rng, 30, "late"):  # appended since the column copy was built: the row scan's part
@@ -70,23 +50,35 @@ def test_whole_corpus_and_row_scores_equal_numpys_to_the_bit(seed):
     for words in queries:
         q = index.vocab.lookup(tokenize(" ".join(words)))
         for terms in (q, np.concatenate([q, q[:1]])):  # as asked; a term repeated (counted twice by the columns,
-            # once by the rows, as before)
-            np.testing.assert_array_equal(corpus.score_all(terms), _reference_all(corpus, terms))
+            # once by the rows, on either path)
+            slow, fast = _both(monkeypatch, lambda: corpus.score_all(terms))  # noqa: B023
+            np.testing.assert_array_equal(fast, slow)
             rows = rng.choice(every, size=50)
-            np.testing.assert_array_equal(corpus.score_rows(terms, rows), _reference_rows(corpus, terms, rows))
+            slow, fast = _both(monkeypatch, lambda: corpus.score_rows(terms, rows))  # noqa: B023
+            np.testing.assert_array_equal(fast, slow)
+    slow, fast = _both(monkeypatch, lambda: index.score(" ".join(WORDS), every))  # the five columns
+    assert slow.keys() == fast.keys() and all(np.array_equal(slow[k], fast[k]) for k in slow)
     t3 = 3  # its row: the fourth indexed, removed above
-    assert corpus.score_rows(index.vocab.lookup(tokenize(" ".join(WORDS))), np.array([t3]))[0] == 0
+    assert fast["bm25_profile"][t3] == 0 and slow["bm25_profile"][t3] == 0
 
 
-def test_warm_compiles_the_signatures_scoring_uses():
-    """``warm`` runs at a server's start so that no request compiles: scoring an index afterwards adds no
-    specialisation (a dtype it did not foresee would cost the first ranking ~0.5 s)."""
-    bm25_loops.warm()
+def test_only_a_large_corpus_is_compiled(monkeypatch):
+    index = SparseIndex.build(_talents(np.random.default_rng(0), 20, "t"))
+    assert not index.profile.compiled and not index.works.compiled  # below ``COMPILED_ROWS``: numpy, no numba
+    monkeypatch.setattr(text, "COMPILED_ROWS", 20)
+    assert index.profile.compiled
+
+
+def test_warm_compiles_the_signatures_scoring_uses(monkeypatch):
+    """A server warms the loops after loading a large index (``text.warm_loops``) so that no request compiles:
+    scoring afterwards adds no specialisation (a dtype it did not foresee would cost a ranking ~0.5 s)."""
+    monkeypatch.setattr(text, "COMPILED_ROWS", 0)
+    index = SparseIndex.build(_talents(np.random.default_rng(0), 50, "t"))
+    text.warm_loops(index)
     loops = (bm25_loops.add_columns, bm25_loops.score_rows)
     before = [list(loop.signatures) for loop in loops]
-    index = SparseIndex.build(_talents(np.random.default_rng(0), 50, "t"))
+    assert all(before)
     index.add(_talents(np.random.default_rng(1), 1, "late")[0])  # a row for the row scan
-    q = index.vocab.lookup(tokenize("perovskite battery 电池"))
-    index.profile.score_all(q)
+    index.profile.score_all(index.vocab.lookup(tokenize("perovskite battery 电池")))
     index.score(" ".join(WORDS), np.arange(10))
     assert [list(loop.signatures) for loop in loops] == before

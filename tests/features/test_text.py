@@ -186,6 +186,19 @@ def test_vectorised_idf_is_bm25s_lucene_idf() -> None:
     assert index.profile._idf(terms) == pytest.approx(expected, rel=1e-6)
 
 
+def test_saturation_is_bm25s_lucene_term_component_to_the_bit() -> None:
+    """``features.text`` writes bm25s's expression itself (importing bm25s imports numba, ~150 MB a process)."""
+    from bm25s.scoring import _score_tfc_lucene
+
+    rng = np.random.default_rng(0)
+    tf = rng.integers(1, 50, 10_000).astype(np.float32)
+    length = rng.integers(1, 3_000, 10_000).astype(np.float32)
+    for l_avg in (1.0, 57.3, 911.0):
+        got = features.text._saturation(tf, length, l_avg)
+        assert got.dtype == np.float32
+        np.testing.assert_array_equal(got, _score_tfc_lucene(tf, length, l_avg, features.text.K1, features.text.B))
+
+
 # One short paper exactly on the query, against a long profile that holds every query word but never two in one work.
 LOOSE_EN = ("Solar energy policy", "Cell biology", "Perovskite minerals", "Steel passivation")
 LOOSE_ZH = ("钙钛矿矿物", "太阳能政策", "电池回收", "钢材钝化")
