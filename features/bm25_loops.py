@@ -1,15 +1,15 @@
-"""BM25's two loops over postings, compiled (numba): each posting's Lucene score computed and added in one pass,
-where numpy made ten passes over temporary arrays (the postings' lengths gathered, the saturation, the weights
-repeated per posting, then a ``bincount`` with a float64 copy of every weight).
+"""BM25's two loops over postings, compiled (numba), for corpora of ``features.text.COMPILED_ROWS`` documents and
+more: each posting's Lucene score computed and added in one pass, where numpy made ten passes over temporary arrays
+(the postings' lengths gathered, the saturation, the weights repeated per posting, a ``bincount`` of float64 copies).
 
-The arithmetic is bm25s's ``_score_tfc_lucene`` as numpy evaluates it on float32 arrays — every operand float32,
-in the same order — then each weight widened to float64 and summed in posting order, as ``np.bincount`` sums, so
-the scores are the numpy version's to the bit (``tests/features/test_bm25_loops.py``). At 1M talents a query's
-whole-corpus scores (~880k postings) took 16.3 ms that way and take 8.3 ms here; at 100k 0.96 → 0.50 ms.
+The arithmetic is ``features.text._saturation`` (bm25s's Lucene term component) as numpy evaluates it on float32
+arrays — every operand float32, in the same order — then each weight widened to float64 and summed in posting
+order, as ``np.bincount`` sums, so the scores are the numpy path's to the bit (``tests/features/test_bm25_loops.py``).
+At 1M talents a query's whole-corpus scores (~880k postings) took 16.3 ms that way and take 8.3 ms here.
 
 Compiled on first use and kept in numba's cache beside this file (``cache=True``; a read-only install compiles once
-per process, ~0.7 s). ``warm`` compiles them ahead, off the request path (a server calls it at start).
-"""
+per process, ~0.7 s). ``warm`` compiles them ahead, off the request path (a server with a large index, right after
+loading it: ``features.text.warm_loops``)."""
 
 from __future__ import annotations
 
