@@ -49,6 +49,7 @@ import numpy as np
 
 from bench.__main__ import machine
 from bench.bench_api import START_TIMEOUT, _champion, _ready_pids, _wrk, imported_world, served
+from bench.bench_import import _stat
 from features.dense import DEFAULT_ENCODER
 from service.store import Store
 
@@ -378,12 +379,8 @@ def _steady(cfg: dict, need_ids: list[str], key: str) -> dict:
 
 
 def _cpu_s(pids: set[int]) -> float:
-    """CPU seconds (user + system) the processes have used so far, from ``/proc/PID/stat``."""
-    total = 0
-    for pid in pids:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat(5))
-    return total / os.sysconf("SC_CLK_TCK")
+    """CPU seconds (user + system) the processes have used so far (``bench_import._stat``: ``/proc/PID/stat``)."""
+    return sum(_stat(pid)[2] for pid in pids) / os.sysconf("SC_CLK_TCK")
 
 
 def _rss_mb(pid: int) -> dict:

@@ -13,8 +13,6 @@ loading it: ``features.text.warm_loops``)."""
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 from numba import njit
 
@@ -55,15 +53,11 @@ def score_rows(indptr, indices, counts, rows, terms, idf, length, l_avg, k1, b, 
         out[i] = total
 
 
-_warm = threading.Lock()
-
-
 def warm() -> None:
     """Compile (or load from numba's cache) both loops now, for the array types the indices hand them: CSR row
     pointers int64 (``GrowableCSR``) and CSC ones int32 (scipy's), columns int32, counts uint16, query terms int64,
     IDF and lengths float32, sums float64."""
-    with _warm:
-        f32, u16, i32, i64, f64 = (np.ones(1, t) for t in (np.float32, np.uint16, np.int32, np.int64, np.float64))
-        for ptr in (np.zeros(2, np.int32), np.zeros(2, np.int64)):
-            add_columns(ptr, i32 * 0, u16, i64 * 0, f32, f32, 1.0, 1.5, 0.75, f64 * 0)
-            score_rows(ptr, i32 * 0, u16, i64 * 0, i64 * 0, f32, f32, 1.0, 1.5, 0.75, f64 * 0)
+    f32, u16, i32, i64, f64 = (np.ones(1, t) for t in (np.float32, np.uint16, np.int32, np.int64, np.float64))
+    for ptr in (np.zeros(2, np.int32), np.zeros(2, np.int64)):  # numba's dispatchers compile under their own lock
+        add_columns(ptr, i32 * 0, u16, i64 * 0, f32, f32, 1.0, 1.5, 0.75, f64 * 0)
+        score_rows(ptr, i32 * 0, u16, i64 * 0, i64 * 0, f32, f32, 1.0, 1.5, 0.75, f64 * 0)

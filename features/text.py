@@ -414,8 +414,8 @@ class Bm25Corpus:
 
 
 def _loops():
-    """``features.bm25_loops``, imported by the first large corpus's scoring: numba (and bm25s, which imports it)
-    load only in a process that uses them."""
+    """``features.bm25_loops``, imported by the first large corpus's scoring: numba loads only in a process that
+    uses it."""
     from features import bm25_loops
 
     return bm25_loops
