@@ -54,6 +54,16 @@ class TopMemo:
         self._known: OrderedDict[tuple, Known] = OrderedDict()
         self._lock = threading.Lock()
 
+    def __getstate__(self) -> dict:
+        """Pickled with its answers: an index snapshot keeps those its save prepared (``service.snapshots.
+        prepare``), which hold for the rows saved with them."""
+        with self._lock:
+            return {"entries": self.entries, "margin": self.margin, "_known": OrderedDict(self._known)}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
     def __len__(self) -> int:
         return len(self._known)
 

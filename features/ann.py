@@ -125,11 +125,11 @@ class ProfileSearch:
         self._memo = TopMemo()
 
     def __getstate__(self) -> dict:
-        """Pickled (index snapshots) with the faiss indices serialised to bytes and without the search parameters
-        and the view of ``source``'s matrix, which hold raw pointers and are rebuilt on the next search."""
+        """Pickled (index snapshots) with the faiss indices serialised to bytes and the remembered answers, and
+        without the search parameters and the view of ``source``'s matrix, which hold raw pointers and are rebuilt
+        on the next search."""
         hnsw = None if self._hnsw is None else faiss.serialize_index(self._hnsw)
         state = {**self.__dict__, "_exact": faiss.serialize_index(self._exact), "_hnsw": hnsw}
-        state.pop("_memo", None)  # a cache
         return state | {"_params": None, "_over": None, "_mapped": None}
 
     def __setstate__(self, state: dict) -> None:
@@ -137,7 +137,7 @@ class ProfileSearch:
         in the snapshot's private mapping); without ``source`` nothing could take its later rows, so it is copied."""
         self.__dict__.update(state)
         self.__dict__.pop("_label", None)  # format-8 snapshots kept a row -> label dict (~100 MB at 1M)
-        self._memo = TopMemo()
+        self.__dict__.setdefault("_memo", TopMemo())  # older snapshots saved no remembered answers
         self._exact = faiss.deserialize_index(state["_exact"])
         if (blob := state["_hnsw"]) is not None:
             if self._source is not None and blob.flags.writeable and blob.flags.c_contiguous:

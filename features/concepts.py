@@ -478,13 +478,9 @@ class ConceptIndex(RowMap):
         self._disc = GrowableCSR(_l2((structured @ cmap.implied).tocsr()))
         self._memo = TopMemo()
 
-    def __getstate__(self) -> dict:
-        """Pickled (index snapshots) without the remembered answers: a cache."""
-        return {k: v for k, v in self.__dict__.items() if k != "_memo"}
-
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
-        self._memo = TopMemo()
+        self.__dict__.setdefault("_memo", TopMemo())  # older snapshots saved no remembered answers
 
     @classmethod
     def build(cls, talents: Sequence[Talent], cmap: ConceptMapper | None = None, processes: int = 1) -> ConceptIndex:

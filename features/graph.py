@@ -1319,12 +1319,18 @@ class TalentGraph:
         self._route_distances(need_id, ROUTE_CAP)
         self._need_concepts(need_id)
 
-    def prepare_needs(self, need_ids: Iterable[str], seconds: float, threads: int = PREPARE_THREADS) -> int:
-        """``prepare`` these needs in order, on ``threads`` threads, until ``seconds`` have passed or the memo holds
-        three quarters of its bound; returns how many were prepared. Before a snapshot is saved
-        (``service.snapshots.save``): the snapshot keeps the memo, so a restart's first ranking of each finds its
-        PageRank and routes. The sparse products release the GIL, so two threads prepare ~2× the needs. The graph
-        is settled first, so its whole-graph passes are built once, not by each thread."""
+    def prepare_needs(
+        self,
+        need_ids: Iterable[str],
+        seconds: float,
+        threads: int = PREPARE_THREADS,
+        also: Callable[[str], object] | None = None,
+    ) -> int:
+        """``prepare`` these needs in order, each then passed to ``also``, on ``threads`` threads, until ``seconds``
+        have passed or the memo holds three quarters of its bound; returns how many were prepared. Before a snapshot
+        is saved (``service.snapshots.save``): the snapshot keeps the memo, so a restart's first ranking of each
+        finds its PageRank and routes. The sparse products release the GIL, so two threads prepare ~2× the needs.
+        The graph is settled first, so its whole-graph passes are built once, not by each thread."""
         self.settle()
         deadline = time.monotonic() + seconds
 
@@ -1332,6 +1338,8 @@ class TalentGraph:
             if time.monotonic() >= deadline or self._memo_bytes > MEMO_BYTES * 3 // 4:
                 return False
             self.prepare(need_id)
+            if also is not None:
+                also(need_id)
             return True
 
         with ThreadPoolExecutor(threads, thread_name_prefix="talentmatch-prepare") as pool:

@@ -10,7 +10,8 @@ unpickled on first access (``SnapshotRecords``): pydantic records unpickle at ~0
 
 Not pickled: the dense encoder (the caller passes it to ``load``, which refuses one of another name or version),
 the vector cache (re-attached from ``cache_dir``), locks (new ones), faiss indices (``ProfileSearch`` serialises
-them), caches (dropped by their classes' ``__getstate__``, rebuilt on use).
+them), caches (dropped by their classes' ``__getstate__``, rebuilt on use) but the answers the dense and concept
+indices remember (``features._topk``) and the graph's memo, which a save prepares for the open needs.
 
 A snapshot is a directory ``snapshot-<seq>-<UTC time>-<random>`` under a root, so names sort by the store's change
 journal watermark ``seq`` and then by time. It is written under a temporary name (``.tmp-…``), every file fsynced,

@@ -31,9 +31,10 @@ class Settings(BaseSettings):
         default=60.0,
         ge=0,
         description="How long a snapshot save spends preparing the open needs' graph passes (PageRank, routes, "
-        "incubator links; needs ranked in the last 30 days first, then the newest; within 256 MiB) so that they are "
-        "saved with it: after a restart the first ranking of each finds them instead of solving a PageRank (~16 ms "
-        "at 100k talents, ~0.3 s a need at 1M); 0: none.",
+        "incubator links) and the answers of their dense and concept searches (needs ranked in the last 30 days "
+        "first, then the newest; within 256 MiB) so that they are saved with it: after a restart the first ranking "
+        "of each finds them instead of solving a PageRank (~16 ms at 100k talents, ~0.3 s a need at 1M) and "
+        "scanning every profile vector (~15 ms at 100k); 0: none.",
     )
     snapshot_poll_seconds: float = Field(
         default=60.0,

