@@ -137,9 +137,10 @@ def test_monotone_option_holds_the_schema_directions():
 
 
 def test_a_pages_rows_are_explained_on_two_threads_with_the_values_of_one_call(fitted, monkeypatch):
-    """TreeSHAP runs in LightGBM's C call without the GIL: a page's rows are split over a helper thread (half the
-    wait on an idle second core) and come back in order, equal to one call over them all. A chunk the helper has not
-    started when the caller is done with its own (the helper busy with other requests') is explained by the caller."""
+    """For a model ``matcher.treeshap`` does not cover, TreeSHAP runs in LightGBM's C call without the GIL: a
+    page's rows are split over a helper thread (half the wait on an idle second core) and come back in order, equal
+    to one call over them all. A chunk the helper has not started when the caller is done with its own (the helper
+    busy with other requests') is explained by the caller."""
     import os
     import threading
 
@@ -159,6 +160,7 @@ def test_a_pages_rows_are_explained_on_two_threads_with_the_values_of_one_call(f
             return fitted.booster_.predict(rows, **kw)
 
     scorer = Scorer.from_model(fitted, "7", NO_ENCODER)
+    scorer.__dict__["_path_shap"] = None  # as for a model with categorical splits
     whole = fitted.booster_.predict(X, pred_contrib=True, num_threads=1).astype(np.float32)
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)  # two cores, whatever runs this
     scorer_module._explainers.cache_clear()
