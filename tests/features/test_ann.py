@@ -288,18 +288,25 @@ def test_a_remembered_answer_follows_appends_and_erasures_as_a_new_scan_would():
     check(6)
 
 
-def test_the_memo_is_not_pickled_and_a_rebuild_forgets_it():
+def test_the_memo_is_pickled_with_the_search_and_a_rebuild_forgets_it(monkeypatch):
+    """A snapshot keeps the remembered answers (its save primes the open needs'): the copy answers a remembered
+    query without a scan, as the original does."""
     import pickle
 
     x = unit(500, 41)
     index = ProfileSearch(DIM, exact_below=100_000)
     exact = over(x.astype(np.float16))
-    exact.search(x[3], 10)
+    want = exact.search(x[3], 10)
     assert len(exact._memo) == 1
     source, exact._source = exact._source, None
     back = pickle.loads(pickle.dumps(exact))
     exact._source = back._source = source
-    assert len(back._memo) == 0 and back.search(x[3], 10)[1][0] == 3
+    with monkeypatch.context() as m:
+        m.setattr(ProfileSearch, "_scanned", lambda *a: pytest.fail("a remembered query scanned"))
+        got = back.search(x[3], 10)
+    assert len(back._memo) == 1 and got[1][0] == 3
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])
     exact._build(x[:100].astype(np.float32), np.arange(100))
     assert len(exact._memo) == 0 and index.kind == "exact"
 
