@@ -22,8 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-ZERO = 1e-35
-"""LightGBM's ``kZeroThreshold``: a value within it of 0 is 0 to a zero-as-missing split."""
+from matcher.splits import ZERO
+
 _MISSING_ZERO, _MISSING_NAN = 1, 2
 
 

@@ -34,10 +34,11 @@ def _train(objective: str = "regression", categorical: bool = False, **params) -
 
 
 def _rows(X: np.ndarray, booster: lgb.Booster) -> np.ndarray:
-    """Training rows, fresh random ones, NaN and 0 in every column, and values exactly at split thresholds."""
+    """Training rows, fresh random ones, NaN, 0 and the edges of LightGBM's zero in every column, and values exactly
+    at split thresholds."""
     rng = np.random.default_rng(1)
     rows = [X[:200], rng.random((100, X.shape[1])) * 1.4 - 0.2]
-    for value in (np.nan, 0.0, -0.0, 1e-36):
+    for value in (np.nan, 0.0, -0.0, 1e-36, np.float32(1e-35), np.nextafter(np.float32(1e-35), np.float32(1))):
         block = rng.random((6, X.shape[1]))
         block[np.arange(6), np.arange(6)] = value
         rows.append(block)
