@@ -42,6 +42,8 @@ class Indices:
     incubators: dict[str, Record] = field(default_factory=dict)
     ties: Ties = field(default_factory=Ties)
     """Talents tied to each enterprise (relations, employers): the conflict rule's data."""
+    writes: int = 0
+    """Talent, need and incubator changes made here so far (``version``)."""
 
     @classmethod
     def build(
@@ -115,6 +117,12 @@ class Indices:
         indices.settle()
         return indices
 
+    @property
+    def version(self) -> tuple[int, int]:
+        """Changes every time any record a ranking reads changes (here, or the conflict rule's in ``ties``): what
+        was computed from the indices at one version holds until the next (``matcher.pipeline.Inputs``)."""
+        return self.writes, self.ties.writes
+
     # -- changes: every index at once ---------------------------------------------------------------------------
 
     def add_talent(self, t: Talent) -> None:
@@ -135,6 +143,7 @@ class Indices:
         self.graph.add_talent(t)
         self.ties.put_talent(t)
         self.talents[t.id] = t
+        self.writes += 1
 
     def add_talents(self, talents: Sequence[Talent]) -> None:
         """``add_talent`` for many talents (unique ids), with the same result as one by one in this order, in one
@@ -157,11 +166,13 @@ class Indices:
             self.graph.add_talent(t)
             self.ties.put_talent(t)
         self.talents.update(zip(ids, talents, strict=True))
+        self.writes += 1
 
     def remove_talent(self, talent_id: str) -> bool:
         """Erase a talent from every index (PIPL erasure); False if it was not indexed."""
         if self.talents.pop(talent_id, None) is None:
             return False
+        self.writes += 1
         self.sparse.remove(talent_id)
         self.concepts.remove(talent_id)
         if self.dense is not None:
@@ -177,6 +188,7 @@ class Indices:
         it had blanked, at once: no index keeps their id, name, text or values (rows keep their numbers, so the
         lockstep holds without a compaction). Returns whether the talent was indexed."""
         indexed = self.remove_talent(talent_id)
+        self.writes += 1
         self.graph.scrub(talent_id)
         self.ties.scrub(talent_id)  # first: it finds the rows by the ids the table blanks
         self.table.scrub(talent_id)
@@ -190,6 +202,7 @@ class Indices:
         """Add or replace a need; only open needs are searchable from a talent."""
         share_internals(n)
         self.remove_need(n.id)
+        self.writes += 1
         if n.status is NeedStatus.open:
             if self.need_dense is not None:
                 self.need_dense.add(n)
@@ -202,6 +215,7 @@ class Indices:
         old = self.needs.pop(need_id, None)
         if old is None:
             return False
+        self.writes += 1
         if old.status is NeedStatus.open:
             self.need_sparse.remove(need_id)
             if self.need_dense is not None:
@@ -209,6 +223,15 @@ class Indices:
         self.graph.remove_need(need_id)
         self.need_table.remove(need_id)
         return True
+
+    def put_incubator(self, incubator: Record) -> None:
+        """Add or replace an incubator's record (its graph node is made at the next start)."""
+        self.incubators[incubator.id] = incubator
+        self.writes += 1
+
+    def remove_incubator(self, incubator_id: str) -> bool:
+        self.writes += 1
+        return self.incubators.pop(incubator_id, None) is not None
 
     def settle(self) -> None:
         """Rebuild now what the first read after a change would rebuild lazily (the tables' appended rows, the

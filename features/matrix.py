@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from features.columns import COMPONENTS
+from features.columns import CLOCKED, COMPONENTS
 from features.dense import DEFAULT_ENCODER, NO_DENSE
 from features.eligibility import Eligibility, rules, talent_columns
 from features.indices import Indices
@@ -58,6 +58,19 @@ def feature_matrix(
     e = eligibility if eligibility is not None else rules(columns, *talent_columns(idx.table, rows), rows)
     _fill(Pairs(idx, columns, rows, e, _day(now), X, talent_ids=ids, query=need))
     return X
+
+
+def retimed(idx: Indices, X: np.ndarray, eligibility: Eligibility, *, now: datetime | None = None) -> np.ndarray:
+    """A copy of ``X``, rows ``feature_matrix`` computed earlier on the same indices for the talents ``eligibility``
+    checked, with the columns that move with the clock (``features.columns.CLOCKED``) computed for ``now``: the rows
+    ``feature_matrix`` would give now, for the cost of a gather."""
+    out = X.copy()
+    if len(out):
+        p = Pairs(idx, {}, eligibility.rows, eligibility, _day(now), out)
+        for group in CLOCKED:
+            for name, values in group.run(p).items():
+                out[:, COLUMN[name]] = values
+    return out
 
 
 @dataclass

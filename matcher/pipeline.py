@@ -15,14 +15,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Protocol
 
 import numpy as np
 
 from features.conflict import Tie
 from features.indices import Indices
-from features.matrix import feature_matrix, index_encoder, text_relevance
+from features.matrix import feature_matrix, index_encoder, retimed, text_relevance
 from features.records import Need, NeedKind
 from features.schema import SCHEMA
 from matcher.interleaving import team_draft
@@ -136,6 +136,41 @@ class Ranking:
         }
 
 
+@dataclass(frozen=True)
+class Inputs:
+    """What a ranking computes before any model looks at it: the need's retrieved candidates and their feature rows,
+    in retrieval order.
+
+    Both depend on the request (need, filters, quotas, candidate count), on the records in the indices
+    (``Indices.version``) and on the day (the conflict rule's window); the rows also on the clock, through the
+    columns ``features.matrix.retimed`` computes anew. A ranking of the same request with those unchanged takes
+    them as they are (``rank_pool(inputs=…)``): the candidates and rows a computation would give, bit for bit, and
+    only the model, the policy and the order run again. The first ranking after any write computes them afresh."""
+
+    need: Need
+    filters: Filters | None
+    quotas: Quotas | None
+    candidates: int
+    version: tuple[int, int]
+    day: date
+    cands: Candidates
+    X: np.ndarray
+
+    def serves(
+        self, need: Need, filters: Filters | None, quotas: Quotas | None, candidates: int, version: tuple[int, int],
+        day: date,
+    ) -> bool:  # fmt: skip
+        return (
+            self.version == version
+            and self.day == day
+            and self.candidates == candidates
+            and self.filters == filters
+            and self.quotas == quotas
+            and self.need == need
+            and self.cands.eligibility is not None
+        )
+
+
 @dataclass
 class Pool:
     """A need's eligible, filtered candidates re-ranked best first, with the feature rows that scored them: the
@@ -163,6 +198,8 @@ class Pool:
     """The relation behind each conflict removal or internal flag among the retrieved, by talent id."""
     persons: dict[str, str] = field(default_factory=dict)
     """The person of each ranked record that belongs to one of several records, by talent id (``PersonsOf``)."""
+    inputs: Inputs | None = field(default=None, repr=False)
+    """The retrieved candidates and feature rows this ranking was computed from, for the next (``Inputs``)."""
 
     @property
     def personalized(self) -> bool:
@@ -192,6 +229,7 @@ def rank_pool(
     challenger: ScorerLike | None = None,
     seed: int = 0,
     persons: PersonsOf | None = None,
+    inputs: Inputs | None = None,
 ) -> Pool:
     """Retrieve, apply the rules and filters, build the feature matrix and re-rank every candidate.
 
@@ -204,7 +242,9 @@ def rank_pool(
     few writes barely move). ``challenger`` (with ``scorer``): the same feature matrix scored by both models, each
     ordered (with the policy) and the two lists merged by team draft with coin flips seeded by ``seed``
     (``matcher.interleaving``); ``teams`` says who drafted each row. ``persons``: one card per person — a
-    person's records after its best-ranked one are removed as ``same_person`` (``one_per_person``).
+    person's records after its best-ranked one are removed as ``same_person`` (``one_per_person``). ``inputs``: an
+    earlier ranking's ``Pool.inputs``, taken instead of retrieving and building the rows again when it still holds
+    (``Inputs``; else ignored).
     """
     for model in (scorer, challenger):
         if model is not None:
@@ -217,14 +257,13 @@ def rank_pool(
     if challenger is not None and scorer is None:
         raise ValueError("rank: an interleaved ranking needs the champion (scorer) as well as the challenger")
     now = now or datetime.now(UTC)
-    ahead = [] if idx.graph.prepared(need.id) else [_BESIDE.submit(idx.graph.prepare, need.id)]
-    try:
-        cands = retrieve(idx, need, k=candidates, quotas=quotas, filters=filters)
-        X = _features(idx, need, cands, now, known or {})
-    finally:  # the helper reads the indices: done (or never started) before the caller's read of them ends. A
-        # helper still queued behind other rankings' is cancelled: this thread has built it all meanwhile. Its errors
-        # are the graph's own, which the retrievers or the feature matrix meet again in this thread.
-        wait([task for task in ahead if not task.cancel()])
+    version, today = idx.version, datetime.now(UTC).date()  # the conflict rule's day is today's, whatever ``now``
+    if inputs is not None and inputs.serves(need, filters, quotas, candidates, version, today):
+        cands = inputs.cands
+        X = retimed(idx, inputs.X, cands.eligibility, now=now)
+    else:
+        cands, X = _computed(idx, need, candidates, quotas, filters, now, known or {})
+        inputs = Inputs(need, filters, quotas, candidates, version, today, cands, X)
     scores = scorer.predict(X) if scorer is not None else text_relevance(X, index_encoder(idx))
     promoted = policy.promoted(need, X)
     order = np.lexsort((np.arange(len(X)), -scores, ~promoted))  # ties keep the first-stage order
@@ -260,7 +299,23 @@ def rank_pool(
         teams=teams,
         ties=cands.eligibility.ties if cands.eligibility is not None else {},
         persons={t: person_of[t] for t in ids if t in person_of},
+        inputs=inputs,
     )
+
+
+def _computed(
+    idx: Indices, need: Need, candidates: int, quotas: Quotas | None, filters: Filters | None, now: datetime,
+    known: Mapping[str, np.ndarray],
+) -> tuple[Candidates, np.ndarray]:  # fmt: skip
+    """Retrieval and the feature matrix, with the need's graph passes built beside them when not in the memo."""
+    ahead = [] if idx.graph.prepared(need.id) else [_BESIDE.submit(idx.graph.prepare, need.id)]
+    try:
+        cands = retrieve(idx, need, k=candidates, quotas=quotas, filters=filters)
+        return cands, _features(idx, need, cands, now, known)
+    finally:  # the helper reads the indices: done (or never started) before the caller's read of them ends. A
+        # helper still queued behind other rankings' is cancelled: this thread has built it all meanwhile. Its errors
+        # are the graph's own, which the retrievers or the feature matrix meet again in this thread.
+        wait([task for task in ahead if not task.cancel()])
 
 
 def one_per_person(ids: Sequence[str], person_of: Mapping[str, str]) -> np.ndarray:

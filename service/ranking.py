@@ -9,7 +9,10 @@ filters and the model; pages (reasons and contributions) are memoised in the ent
 and many users looking at the same post, pay for the ranking once. Any talent or need added or changed makes an entry
 stale (it records the indices' sizes it was computed on): by default the next request ranks afresh;
 ``TALENTMATCH_RANK_CACHE_FRESH_SECONDS`` lets a stale entry serve that many seconds from its computation, which keeps
-the cache useful under a steady stream of writes. An erasure takes the talent out of every entry at once (no erased
+the cache useful under a steady stream of writes. A ranking afresh on indices nothing was written to since the
+key's last ranking (the cache off, or the entry aged out) scores the last one's candidates and feature rows anew
+(``matcher.pipeline.Inputs``) instead of retrieving and building them again: the same ranking, and at 100k talents
+0.2 ms instead of 10 for that part. An erasure takes the talent out of every entry at once (no erased
 talent may linger in memory) and leaves the rest serving. What the sizes do not see (another need's or an incubator's
 edit shifting graph proximity) lasts at most the cache's lifetime (``TALENTMATCH_RANK_CACHE_SECONDS``, a minute by
 default). The cache is bounded by entries and by estimated bytes (``TALENTMATCH_RANK_CACHE_ENTRIES``,
@@ -112,6 +115,7 @@ class FullRanking(Pool):
                 removed_ids=removed_ids,
                 ties={i: tie for i, tie in self.ties.items() if i != talent_id},
                 pool=self.pool - (not keep.all() or rule is not None),
+                inputs=None,  # they hold the talent's row, and no longer serve (the erasure changed the version)
             )
         )
         out.stamps = [t for t, k in zip(self.stamps, keep, strict=True) if k]
@@ -126,7 +130,10 @@ class FullRanking(Pool):
 
 def _pool_bytes(pool: Pool) -> int:
     ids = sum(len(i) + 56 for i in pool.ids)  # a short str object each, plus the list slot
-    return int(pool.X.nbytes + pool.scores.nbytes + ids + 1024)
+    inputs = 0
+    if (held := pool.inputs) is not None:  # the rows again, in retrieval order, and the retrievers' lists
+        inputs = held.X.nbytes + 8 * (sum(map(len, held.cands.sources.values())) + 2 * len(held.cands.removed_ids))
+    return int(pool.X.nbytes + pool.scores.nbytes + ids + inputs + 1024)
 
 
 def _page_bytes(rows: list[PageRow]) -> int:
@@ -360,7 +367,8 @@ class RankCache:
                 generation, now = self.generation(idx), time.monotonic()
                 last, known, rows_at = self._reusable(key, idx, now)
                 pool = pipeline.rank_pool(idx, need, scorer=scorer, filters=filters, policy=self.policy, known=known,
-                                          challenger=challenger, seed=seed, persons=self.persons)  # fmt: skip
+                                          challenger=challenger, seed=seed, persons=self.persons,
+                                          inputs=last.inputs if last is not None else None)  # fmt: skip
             full = FullRanking.of(pool)
             full.stamps = stamps(idx.talents, full.ids)
             full.rows_at = rows_at
@@ -382,9 +390,11 @@ class RankCache:
         """The key's last ranking, if any; while the oldest of its rows is younger than ``ttl``, its feature rows
         whose talents no write has touched since (the same record object is still indexed), and when the oldest of
         those was computed. Retrieval, rules and scores run afresh; the rows (and so their memoised contributions)
-        carry over. An older last ranking (or any, with the cache off) only lends the pages that come out the same
-        (``_carry_pages`` compares every input of a page): a need ranked again and again on unchanged indices does not
-        build and store the same reasons and receipt details each time."""
+        carry over. Whatever its age (the cache off too), the last ranking lends its candidates and rows when nothing
+        was written since (``matcher.pipeline.Inputs``: exactly what retrieval and the feature matrix would give), and
+        the pages that come out the same (``_carry_pages`` compares every input of a page): a need ranked again and
+        again on unchanged indices does not retrieve, or build and store the same reasons and receipt details, each
+        time."""
         with self._lock:
             hit = self._items.get(key)
         if hit is None:

@@ -69,7 +69,8 @@ class Settings(BaseSettings):
         default=60.0,
         ge=0,
         description="How long a need's whole ranking is reused for further pages and repeated requests (0: never); "
-        "any talent or need added or erased starts afresh at once.",
+        "any talent or need added or erased starts afresh at once. A ranking afresh with nothing written since the "
+        "need's last one still takes that one's candidates and feature rows (the same ones) and scores them anew.",
     )
     server_threads: int = Field(
         default=40,

@@ -132,7 +132,7 @@ def _put(ix: Any, kind: str, rid: str, record: Any) -> None:
     if isinstance(record, Need):
         ix.add_need(record)
     elif isinstance(record, Incubator):
-        ix.incubators[rid] = record
+        ix.put_incubator(record)
     elif isinstance(record, Enterprise):
         ix.ties.put_enterprise(record)
     elif isinstance(record, Relation):
@@ -142,7 +142,7 @@ def _put(ix: Any, kind: str, rid: str, record: Any) -> None:
     elif kind == "need":
         ix.remove_need(rid)
     elif kind == "incubator":
-        ix.incubators.pop(rid, None)
+        ix.remove_incubator(rid)
 
 
 def _offline(store: Store, opened: snapshots.Opened) -> Any:

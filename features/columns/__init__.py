@@ -44,5 +44,9 @@ COMPONENTS: tuple[ColumnGroup, ...] = (
     PostKind(),
 )
 
+CLOCKED: tuple[ColumnGroup, ...] = tuple(c for c in COMPONENTS if getattr(c, "clock", False))
+"""The groups whose columns read the clock (``Pairs.now_day``); every other column depends on the need, the talent
+and the indices alone."""
+
 if [n for c in COMPONENTS for n in c.names] != SCHEMA.names:
     raise RuntimeError("features.columns.COMPONENTS do not produce SCHEMA.names in order; fix one or the other")

@@ -54,6 +54,9 @@ class Seniority:
 
 class Freshness:
     names = ("days_since_update",)
+    clock = True
+    """Its values move with the clock (``Pairs.now_day``): rows computed earlier take them anew
+    (``features.matrix.retimed``)."""
 
     def run(self, p: Pairs) -> dict[str, np.ndarray]:
         return {"days_since_update": p.now_day - p.talent("updated_day", np.nan)}

@@ -154,7 +154,7 @@ class Writer:
                     ix.add_need(r)
                     changed.append((old, r))
                 elif isinstance(r, Incubator):
-                    ix.incubators[r.id] = r
+                    ix.put_incubator(r)
                 elif isinstance(r, Relation):
                     ix.ties.put_relation(r)
                 elif isinstance(r, Enterprise):

@@ -35,9 +35,13 @@ def writes(world: dict) -> list[Talent]:
 def test_one_batch_equals_one_by_one(world):
     one, batch = Indices.build(world, encoder=None), Indices.build(world, encoder=None)
     new = writes(world)
+    versions = [one.version]
     for t in new:
         one.add_talent(t)
+        versions.append(one.version)
+    before = batch.version
     batch.add_talents(new)
+    assert len(set(versions)) == len(new) + 1 and batch.version != before  # what ``matcher.pipeline.Inputs`` reads
     one.settle()
     batch.settle()
     assert_same(one, batch, world["need"][:8])
@@ -69,12 +73,15 @@ def test_dense_vectors_are_encoded_as_one_batch_to_the_same_values(world, tmp_pa
 
 def test_repeated_ids_are_refused_and_nothing_changes(world):
     idx = Indices.build(world, encoder=None)
-    before = idx.rows(list(idx.talents))
+    before, version = idx.rows(list(idx.talents)), idx.version
     t = world["talent"][0].model_copy(update={"id": "twice"})
     with pytest.raises(ValueError, match="talent id appears twice"):
         idx.add_talents([t, t])
+    assert idx.version == version
     assert "twice" not in idx.talents and len(idx.table.rows(["twice"])) == 1 and idx.rows(["twice"])[0] == -1
     np.testing.assert_array_equal(idx.rows(list(idx.talents)), before)
+    assert not idx.remove_talent("nobody") and idx.version == version
+    assert idx.remove_talent(world["talent"][0].id) and idx.version != version
 
 
 def test_the_indices_in_lockstep_read_the_tables_map_of_rows(world):

@@ -299,3 +299,31 @@ def test_without_dense_vectors_the_taxonomy_bridges_languages():
     same = _text_row(script_overlap=1.0, concept_overlap=0.8, bm25_share_profile=0.0)
     rel = text_relevance(np.stack([cross, same]), "none")
     assert rel[0] > rel[1] > 0
+
+
+def test_only_the_clocked_columns_move_with_the_clock_and_retimed_rows_are_todays():
+    """A row depends on the clock through ``features.columns.CLOCKED`` alone (a ranking of an unchanged request takes
+    its rows again and computes only those: ``matcher.pipeline.Inputs``): rows built a year apart differ in those
+    columns and nowhere else, and the earlier rows retimed are the later ones bit for bit."""
+    from datetime import UTC, datetime, timedelta
+
+    from features.columns import CLOCKED
+    from features.matrix import retimed
+
+    dated = [
+        p.model_copy(update={"updated_at": datetime(2025, 1 + i, 3, 8, tzinfo=UTC)}) for i, p in enumerate(PROFILES[:3])
+    ] + PROFILES[3:]  # the last states no update: NaN days
+    world = Indices.build({"talent": dated, "need": [NEED]}, encoder=None)
+    ids = [t.id for t in dated]
+    then = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    later = then + timedelta(days=365, hours=7)
+    old, new = feature_matrix(world, NEED, ids, now=then), feature_matrix(world, NEED, ids, now=later)
+    clocked = [COL[n] for g in CLOCKED for n in g.names]
+    assert clocked == [COL["days_since_update"]]
+    same = (old == new) | (np.isnan(old) & np.isnan(new))
+    assert np.flatnonzero(~same.all(axis=0)).tolist() == clocked
+    assert np.isnan(new[3, clocked]).all() and (new[:3, clocked] > old[:3, clocked]).all()
+    e = check(NEED, world.table, world.table.rows(ids))
+    again = retimed(world, old, e, now=later)
+    np.testing.assert_array_equal(again, new)
+    assert again is not old and np.array_equal(old, feature_matrix(world, NEED, ids, now=then), equal_nan=True)

@@ -178,3 +178,116 @@ def test_a_ranking_does_not_wait_for_its_helper_while_other_rankings_hold_every_
         gate.set()
         for task in busy:
             task.cancel()
+
+
+def _same_pool(a, b) -> None:
+    assert a.ids == b.ids and (a.removed, a.removed_ids, a.filtered, a.pool) == (b.removed, b.removed_ids, b.filtered,
+                                                                                 b.pool)  # fmt: skip
+    np.testing.assert_array_equal(a.scores, b.scores)
+    np.testing.assert_array_equal(a.X, b.X)
+
+
+def test_a_ranking_of_an_unchanged_request_takes_the_last_ones_inputs_and_is_the_same_ranking(idx, tier_scorer,
+                                                                                              monkeypatch):  # fmt: skip
+    """Nothing written since, the same day: the candidates and feature rows are taken as they are (no retrieval, no
+    feature matrix), the clock's columns computed for its own time, and the pool is a computation's, bit for bit."""
+    from datetime import UTC, datetime, timedelta
+
+    from matcher import pipeline
+
+    need = idx.needs["N-litho"]
+    now = datetime.now(UTC)
+    first = pipeline.rank_pool(idx, need, scorer=tier_scorer, now=now)
+    afresh = pipeline.rank_pool(idx, need, scorer=tier_scorer, now=now + timedelta(hours=5))
+
+    def fail(*args, **kwargs):
+        raise AssertionError("retrieved or built again")
+
+    monkeypatch.setattr(pipeline, "retrieve", fail)
+    monkeypatch.setattr(pipeline, "feature_matrix", fail)
+    again = pipeline.rank_pool(idx, need, scorer=tier_scorer, now=now + timedelta(hours=5), inputs=first.inputs)
+    _same_pool(again, afresh)
+    assert again.inputs is first.inputs and again.ids[0] == "T-litho"
+    text = pipeline.rank_pool(idx, need, scorer=None, inputs=first.inputs)  # the model is not part of the inputs
+    assert text.model_version == TEXT_RELEVANCE and sorted(text.ids) == sorted(first.ids)
+
+
+def _relation(ix):
+    from features.records import Relation
+
+    ix.ties.put_relation(
+        Relation(talent_id="T-litho", enterprise_id="e-fab", kind="founder_or_shareholder", source="test")
+    )
+
+
+def _incubator(ix):
+    from features.records import Incubator
+
+    ix.put_incubator(Incubator(id="inc-syd", name="海纳悉尼孵化器", name_en="Haina Sydney", country="AU"))
+
+
+def _talent(ix):
+    from features.records import Talent
+
+    ix.add_talent(Talent(id="T-new", summary=LITHO, skills=["lithography", "EUV"], tier="B"))
+
+
+LITHO = "EUV lithography and photoresist process development, overlay metrology."
+CHANGES = {
+    "a talent written": _talent,
+    "a talent erased": lambda ix: ix.erase_talent("T-zh"),
+    "another need written": lambda ix: ix.add_need(ix.needs["N-bio"].model_copy(update={"title": "cryo-EM lead"})),
+    "a need removed": lambda ix: ix.remove_need("N-bio"),
+    "an incubator written": _incubator,
+    "an incubator removed": lambda ix: ix.remove_incubator("inc-syd"),
+    "a relation declared": _relation,
+}
+
+
+@pytest.mark.parametrize("change", CHANGES.values(), ids=CHANGES.keys())
+def test_after_any_write_a_rankings_inputs_are_computed_afresh(tier_scorer, change, monkeypatch):
+    from matcher import pipeline
+
+    ix = build()
+    need = ix.needs["N-litho"]
+    first = pipeline.rank_pool(ix, need, scorer=tier_scorer)
+    version = ix.version
+    change(ix)
+    assert ix.version != version
+    calls: list[str] = []
+    real = pipeline.retrieve
+    monkeypatch.setattr(pipeline, "retrieve", lambda i, n, **kw: calls.append(n.id) or real(i, n, **kw))
+    again = pipeline.rank_pool(ix, need, scorer=tier_scorer, inputs=first.inputs)
+    assert calls == ["N-litho"] and again.inputs is not first.inputs
+    _same_pool(again, pipeline.rank_pool(ix, need, scorer=tier_scorer))
+    if change is _relation:  # the conflict rule sees the founder's tie now
+        assert "T-litho" not in first.ties and again.ties["T-litho"].kind == "founder_or_shareholder"
+    if change is _talent:
+        assert "T-new" in again.ids
+
+
+def test_another_request_or_another_day_does_not_take_the_inputs(idx, tier_scorer, monkeypatch):
+    from dataclasses import replace
+    from datetime import timedelta
+
+    from matcher import pipeline
+    from matcher.retrieve import Quotas
+
+    need = idx.needs["N-litho"]
+    first = pipeline.rank_pool(idx, need, scorer=tier_scorer)
+    calls: list[str] = []
+    real = pipeline.retrieve
+    monkeypatch.setattr(pipeline, "retrieve", lambda i, n, **kw: calls.append(n.id) or real(i, n, **kw))
+    asks = [
+        {"need": need.model_copy(update={"description": "EUV lithography only"})},
+        {"filters": Filters(tiers=frozenset({"B"}))},
+        {"quotas": Quotas(graph=0)},
+        {"candidates": 3},
+        {"inputs": replace(first.inputs, day=first.inputs.day - timedelta(days=1))},  # the conflict rule's day moved
+    ]
+    for ask in asks:
+        kw = {"need": need, "inputs": first.inputs} | ask
+        got = pipeline.rank_pool(idx, kw.pop("need"), scorer=tier_scorer, **kw)
+        _same_pool(got, pipeline.rank_pool(idx, got.need, scorer=tier_scorer, **{k: v for k, v in kw.items()
+                                                                               if k != "inputs"}))  # fmt: skip
+    assert len(calls) == 2 * len(asks)

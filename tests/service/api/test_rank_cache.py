@@ -145,6 +145,7 @@ def test_an_erasure_takes_the_talent_out_of_every_entry_and_keeps_the_rest(tmp_p
     assert cache.page(kept, idx, 1, 1)[0].talent_id == full.ids[2]
     assert cache.cached(idx, search, None, None) is None  # a search naming them goes
     assert all(gone not in f.ids for *_, f in cache._items.values())
+    assert kept.inputs is None  # they held the talent's row
 
 
 def test_contributions_are_computed_once_per_row_and_ahead_of_the_page(tmp_path, monkeypatch):
@@ -190,26 +191,34 @@ def test_with_the_cache_off_contributions_are_computed_for_the_page_only(monkeyp
     np.testing.assert_array_equal(np.stack([r.contributions for r in rows]), real(full.X[:2]))
 
 
-def test_with_the_cache_off_an_unchanged_ranking_lends_its_pages_and_a_changed_one_does_not():
-    """Every request ranks afresh (retrieval, features, scores); a page whose every input came out the same (talents,
-    records, feature rows, scores) keeps the last ranking's rows, so its reasons and receipt details are not built
-    and stored again. A written candidate's page is built anew."""
+def test_with_the_cache_off_an_unchanged_ranking_lends_its_pages_and_a_changed_one_does_not(monkeypatch):
+    """Every request ranks afresh: scores, policy and order, on the candidates and feature rows of the last ranking
+    while nothing was written since (``matcher.pipeline.Inputs``: what retrieval and the feature matrix would give
+    again), afresh after a write. A page whose every input came out the same (talents, records, feature rows,
+    scores) keeps the last ranking's rows, so its reasons and receipt details are not built and stored again. A
+    written candidate's page is built anew."""
     from features.records import Talent
+    from matcher import pipeline
 
     world, idx = _world_indices()
     scorer = _scorer()
     need = idx.needs["n-pv"]
     cache = RankCache(ttl=0)
+    retrieved: list[str] = []
+    real = pipeline.retrieve
+    monkeypatch.setattr(pipeline, "retrieve", lambda i, n, **kw: retrieved.append(n.id) or real(i, n, **kw))
     first = cache.get_or_rank(idx, need, scorer, None)
     rows = cache.page(first, idx, 2, 0)
     first.stored_pages.add(rows[0].page_id)  # its receipt committed (``ranking_page`` marks it)
     again = cache.get_or_rank(idx, need, scorer, None)
     assert again is not first  # ranked afresh: the cache is off
+    assert retrieved == ["n-pv"] and again.inputs is first.inputs  # nothing written: the same candidates and rows
     assert again.pages[(0, 2)] is rows and rows[0].page_id in again.stored_pages
     assert cache.page(again, idx, 2, 0) is rows
     top = next(t for t in world["talent"] if t["id"] == rows[0].talent_id)
     idx.add_talent(Talent.model_validate({**top, "summary": top["summary"] + " and more"}))
     after = cache.get_or_rank(idx, need, scorer, None)
+    assert retrieved == ["n-pv", "n-pv"] and after.inputs is not first.inputs
     assert (0, 2) not in after.pages and not after.stored_pages
     assert cache.page(after, idx, 2, 0)[0].page_id != rows[0].page_id
 
@@ -279,9 +288,10 @@ def test_a_ranking_after_writes_reuses_the_rows_of_talents_no_write_touched(monk
     for tid in (changed.id, "t-pv-new"):
         np.testing.assert_array_equal(again.X[again.ids.index(tid)], afresh.X[afresh.ids.index(tid)])
     computed.clear()
-    monkeypatch.setattr(cache, "ttl", 0.0)  # rows older than the cache's lifetime are computed afresh
-    cache.get_or_rank(idx, need, None, None)
-    assert sorted(computed[0]) == sorted(afresh.ids)
+    monkeypatch.setattr(cache, "ttl", 0.0)  # after a write, rows older than the cache's lifetime are computed afresh
+    idx.add_talent(Talent.model_validate({"id": "t-far", "summary": "宋词 classical poetry"}))
+    last = cache.get_or_rank(idx, need, None, None)
+    assert sorted(computed[0]) == sorted(last.ids)
 
 
 def test_pages_that_come_out_the_same_after_writes_keep_their_rows():
