@@ -230,8 +230,10 @@ class Indices:
         self.writes += 1
 
     def remove_incubator(self, incubator_id: str) -> bool:
+        if self.incubators.pop(incubator_id, None) is None:
+            return False
         self.writes += 1
-        return self.incubators.pop(incubator_id, None) is not None
+        return True
 
     def settle(self) -> None:
         """Rebuild now what the first read after a change would rebuild lazily (the tables' appended rows, the
