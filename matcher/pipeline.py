@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Protocol
+from weakref import ref
 
 import numpy as np
 
@@ -145,8 +146,11 @@ class Inputs:
     (``Indices.version``) and on the day (the conflict rule's window); the rows also on the clock, through the
     columns ``features.matrix.retimed`` computes anew. A ranking of the same request with those unchanged takes
     them as they are (``rank_pool(inputs=…)``): the candidates and rows a computation would give, bit for bit, and
-    only the model, the policy and the order run again. The first ranking after any write computes them afresh."""
+    only the model, the policy and the order run again. The first ranking after any write computes them afresh.
+    ``indices``: the very ``Indices`` they come from (a weak reference: another one, loaded from a snapshot say,
+    may count the same version over other rows)."""
 
+    indices: ref[Indices]
     need: Need
     filters: Filters | None
     quotas: Quotas | None
@@ -157,11 +161,12 @@ class Inputs:
     X: np.ndarray
 
     def serves(
-        self, need: Need, filters: Filters | None, quotas: Quotas | None, candidates: int, version: tuple[int, int],
-        day: date,
+        self, idx: Indices, need: Need, filters: Filters | None, quotas: Quotas | None, candidates: int,
+        version: tuple[int, int], day: date,
     ) -> bool:  # fmt: skip
         return (
-            self.version == version
+            self.indices() is idx
+            and self.version == version
             and self.day == day
             and self.candidates == candidates
             and self.filters == filters
@@ -258,12 +263,12 @@ def rank_pool(
         raise ValueError("rank: an interleaved ranking needs the champion (scorer) as well as the challenger")
     now = now or datetime.now(UTC)
     version, today = idx.version, datetime.now(UTC).date()  # the conflict rule's day is today's, whatever ``now``
-    if inputs is not None and inputs.serves(need, filters, quotas, candidates, version, today):
+    if inputs is not None and inputs.serves(idx, need, filters, quotas, candidates, version, today):
         cands = inputs.cands
         X = retimed(idx, inputs.X, cands.eligibility, now=now)
     else:
         cands, X = _computed(idx, need, candidates, quotas, filters, now, known or {})
-        inputs = Inputs(need, filters, quotas, candidates, version, today, cands, X)
+        inputs = Inputs(ref(idx), need, filters, quotas, candidates, version, today, cands, X)
     scores = scorer.predict(X) if scorer is not None else text_relevance(X, index_encoder(idx))
     promoted = policy.promoted(need, X)
     order = np.lexsort((np.arange(len(X)), -scores, ~promoted))  # ties keep the first-stage order

@@ -267,6 +267,7 @@ def test_after_any_write_a_rankings_inputs_are_computed_afresh(tier_scorer, chan
 
 
 def test_another_request_or_another_day_does_not_take_the_inputs(idx, tier_scorer, monkeypatch):
+    import weakref
     from dataclasses import replace
     from datetime import timedelta
 
@@ -275,6 +276,8 @@ def test_another_request_or_another_day_does_not_take_the_inputs(idx, tier_score
 
     need = idx.needs["N-litho"]
     first = pipeline.rank_pool(idx, need, scorer=tier_scorer)
+    other = build()
+    assert other.version == idx.version
     calls: list[str] = []
     real = pipeline.retrieve
     monkeypatch.setattr(pipeline, "retrieve", lambda i, n, **kw: calls.append(n.id) or real(i, n, **kw))
@@ -284,6 +287,7 @@ def test_another_request_or_another_day_does_not_take_the_inputs(idx, tier_score
         {"quotas": Quotas(graph=0)},
         {"candidates": 3},
         {"inputs": replace(first.inputs, day=first.inputs.day - timedelta(days=1))},  # the conflict rule's day moved
+        {"inputs": replace(first.inputs, indices=weakref.ref(other))},  # other indices, at the same version
     ]
     for ask in asks:
         kw = {"need": need, "inputs": first.inputs} | ask
