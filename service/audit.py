@@ -9,10 +9,11 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 
 from service import db
+from service.group_commit import Part
 from service.keys import Principal
 from service.store import Store
 
@@ -46,15 +47,26 @@ def record(
     object_kind: str,
     object_ids: Sequence[str | None],
     detail: dict[str, Any] | None = None,
-    *,
-    conn: Connection | None = None,
 ) -> None:
-    """One row per object (one statement for all), stamped with the same time; in ``conn``'s transaction when
-    given (a ranking writes its receipt and its audit rows in one commit)."""
-    if not object_ids:
-        return
+    """One row per object (one statement for all), stamped with the same time, in a transaction of its own."""
+    statement, batch = rows(principal, action, object_kind, object_ids, detail)
+    if batch:
+        with store.engine.begin() as conn:
+            conn.execute(statement, batch)
+
+
+def rows(
+    principal: Principal,
+    action: str,
+    object_kind: str,
+    object_ids: Sequence[str | None],
+    detail: dict[str, Any] | None = None,
+) -> Part:
+    """``record``'s rows, to insert with others (a served page's go with its receipt: ``service.group_commit``);
+    ``detail`` serialised once for all of them."""
     now = datetime.now(UTC)
-    rows = [
+    shared = None if detail is None else db.RawJSON(orjson.dumps(detail).decode())
+    return _insert(), [
         {
             "at": now,
             "key_id": principal.key_id,
@@ -62,15 +74,10 @@ def record(
             "action": action,
             "object_kind": object_kind,
             "object_id": object_id,
-            "detail": detail,
+            "detail": shared,
         }
         for object_id in object_ids
     ]
-    if conn is not None:
-        conn.execute(_insert(), rows)
-        return
-    with store.engine.begin() as own:
-        own.execute(_insert(), rows)
 
 
 def entries(
@@ -91,5 +98,5 @@ def entries(
     ]
     with store.engine.connect() as conn:
         total = conn.scalar(sa.select(sa.func.count()).select_from(t).where(*where)) or 0
-        rows = conn.execute(sa.select(t).where(*where).order_by(t.c.id.desc()).limit(limit).offset(offset)).all()
-    return [AuditEntry(**r._mapping) for r in rows], total
+        found = conn.execute(sa.select(t).where(*where).order_by(t.c.id.desc()).limit(limit).offset(offset)).all()
+    return [AuditEntry(**r._mapping) for r in found], total

@@ -5,8 +5,9 @@ so a talent's PIPL request to know why an automated decision was made can be ans
 A receipt is written once and read by id. The bulky part (each candidate's feature row, contributions and reasons) is
 stored once per computed page (``ranking_details``), however often that page is served (cached, or ranked again and
 come out the same: ``service.ranking._carry_pages``); every request writes only its head and one small row per
-candidate. Erasing a talent redacts its rows everywhere (id, score, features, contributions and reasons nulled, the
-position kept and marked erased), so the receipt still says a candidate was shown there but no longer who.
+candidate, committed with other requests' rows by the store's writer thread (``service.group_commit``). Erasing a
+talent redacts its rows everywhere (id, score, features, contributions and reasons nulled, the position kept and
+marked erased), so the receipt still says a candidate was shown there but no longer who.
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection
 
 from features.schema import SCHEMA
 from service import db
+from service.group_commit import Part
 from service.keys import Principal
 from service.people import persons_of
 from service.ranking import FullRanking, PageRow
@@ -59,29 +60,28 @@ def _details() -> sa.Table:
 
 @cache
 def _inserts(dialect: str) -> tuple[sa.Insert, sa.Insert, sa.Insert]:
-    """``write``'s three statements (head, candidates, details skipping rows already there), built once per dialect:
+    """``rows``' three statements (head, candidates, details skipping rows already there), built once per dialect:
     built per request (``values``, a new statement's cache key) they cost SQLAlchemy as much as running some."""
     details = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(_details())
     return (sa.insert(_rankings()), sa.insert(_candidates()),
             details.on_conflict_do_nothing(index_elements=["page_id", "position"]))  # fmt: skip
 
 
-def write(
-    conn: Connection,
+def rows(
     ranking_id: str,
     *,
+    dialect: str,
     route: str,
     need_id: str | None,
     principal: Principal,
     full: FullRanking,
-    rows: Sequence[PageRow],
+    shown: Sequence[PageRow],
     params: dict[str, Any],
-) -> set[str]:
-    """Store the receipt of one served page in ``conn``'s transaction: its head and one small row per candidate,
-    plus the page's details (features, contributions, reasons) unless a receipt already stored them. Returns the
-    page ids whose details it wrote; the caller marks them in ``full.stored_pages`` once the transaction commits
-    (a page's details are written once; two receipts racing to be first skip each other's rows)."""
-    now = datetime.now(UTC)
+) -> tuple[list[Part], set[str]]:
+    """The receipt of one served page as rows to insert (``service.group_commit``): its head and one small row per
+    candidate, plus the page's details (features, contributions, reasons) unless a receipt already stored them; and
+    the page ids whose details they hold, which the caller marks in ``full.stored_pages`` once they are committed (a
+    page's details are written once; two receipts racing to be first skip each other's rows)."""
     summary = {
         "removed": full.removed,
         "filtered": full.filtered,
@@ -91,41 +91,32 @@ def write(
     }
     if full.ties:  # the relations behind conflict removals and internal flags, without naming the talents
         summary["conflicts"] = sorted((t.to_json() for t in full.ties.values()), key=lambda t: sorted(t.items()))
-    head, candidates, details = _inserts(conn.dialect.name)
-    conn.execute(
-        head,
-        {
-            "id": ranking_id,
-            "route": route,
-            "need_id": need_id,
-            "created_at": now,
-            "key_id": principal.key_id,
-            "model_version": full.model_version,
-            "personalized": full.personalized,
-            "schema_version": SCHEMA.version,
-            "params": params,
-            "summary": summary,
-            "challenger_version": full.challenger.version if full.teams is not None and full.challenger else None,
-        },
-    )
-    if not rows:
-        return set()
-    conn.execute(
-        candidates,
-        [
-            {"ranking_id": ranking_id, "position": r.position, "talent_id": r.talent_id, "score": r.score,
-             "page_id": r.page_id, "erased_at": None, "team": r.team}
-            for r in rows
-        ],
-    )  # fmt: skip
-    new = [r for r in rows if r.page_id not in full.stored_pages]
+    head, candidates, details = _inserts(dialect)
+    parts: list[Part] = [(head, [{
+        "id": ranking_id,
+        "route": route,
+        "need_id": need_id,
+        "created_at": datetime.now(UTC),
+        "key_id": principal.key_id,
+        "model_version": full.model_version,
+        "personalized": full.personalized,
+        "schema_version": SCHEMA.version,
+        "params": params,
+        "summary": summary,
+        "challenger_version": full.challenger.version if full.teams is not None and full.challenger else None,
+    }])]  # fmt: skip
+    if not shown:
+        return parts, set()
+    parts.append((candidates, [
+        {"ranking_id": ranking_id, "position": r.position, "talent_id": r.talent_id, "score": r.score,
+         "page_id": r.page_id, "erased_at": None, "team": r.team}
+        for r in shown
+    ]))  # fmt: skip
+    new = [r for r in shown if r.page_id not in full.stored_pages]
     if new:  # two first requests for a page may race here: the second one's rows are skipped
-        conn.execute(
-            details,
-            [{"page_id": r.page_id, "position": r.position, "talent_id": r.talent_id,
-              "detail": db.RawJSON(r.receipt_detail), "erased_at": None} for r in new],
-        )  # fmt: skip
-    return {r.page_id for r in new}
+        parts.append((details, [{"page_id": r.page_id, "position": r.position, "talent_id": r.talent_id,
+                                 "detail": db.RawJSON(r.receipt_detail), "erased_at": None} for r in new]))  # fmt: skip
+    return parts, {r.page_id for r in new}
 
 
 def get(store: Store, ranking_id: str) -> Receipt | None:

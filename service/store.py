@@ -34,6 +34,7 @@ from features.io import (
 )
 from features.records import RECORD_TYPES, REFERENCES, WORLD_FILES, Record
 from service import db
+from service.group_commit import GroupCommit
 from service.settings import ensure_sqlite_dir
 
 CHUNK = 1_000
@@ -135,8 +136,11 @@ class Store:
         self.url = db.normalize_url(url)
         ensure_sqlite_dir(self.url)
         self.engine = engine or db.make_engine(self.url)
+        self.group_commit = GroupCommit(self.engine)
+        """Where a served page's receipt and audit rows are written (``service.group_commit``)."""
 
     def close(self) -> None:
+        self.group_commit.close()
         self.engine.dispose()
 
     def __enter__(self) -> Store:

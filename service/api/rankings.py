@@ -19,6 +19,7 @@ from service.api.deps import take_quota
 from service.api.errors import ApiError
 from service.api.ranking_schemas import SearchIn
 from service.disclosure import enterprise_reasons
+from service.group_commit import Part
 from service.keys import Principal, Role
 from service.quotas import Quota
 from service.ranking import PageRow, search_need
@@ -156,14 +157,16 @@ def ranking_page(
         reuse = (rows[0].page_id if rows else (offset, k), principal.key_id, route, stored_need,
                  orjson.dumps(params, option=orjson.OPT_SORT_KEYS))  # fmt: skip
         ranking_id = full.receipts.get(reuse)
-        with state.store.engine.begin() as conn:
-            stored: set[str] = set()
-            if ranking_id is None:
-                ranking_id = db.new_id()
-                stored = receipts.write(conn, ranking_id, route=route, need_id=stored_need, principal=principal,
-                                        full=full, rows=rows, params=params)  # fmt: skip
-            audit.record(state.store, principal, "rank", "talent", [r.talent_id for r in rows],
-                         {"ranking_id": ranking_id, "need_id": stored_need, "revealed": reveal}, conn=conn)  # fmt: skip
+        parts: list[Part] = []
+        stored: set[str] = set()
+        if ranking_id is None:
+            ranking_id = db.new_id()
+            parts, stored = receipts.rows(ranking_id, dialect=state.store.engine.dialect.name, route=route,
+                                          need_id=stored_need, principal=principal, full=full, shown=rows,
+                                          params=params)  # fmt: skip
+        parts.append(audit.rows(principal, "rank", "talent", [r.talent_id for r in rows],
+                                {"ranking_id": ranking_id, "need_id": stored_need, "revealed": reveal}))  # fmt: skip
+        state.store.group_commit.write(parts)  # with other requests' rows, in one transaction
         full.stored_pages |= stored  # committed
         full.receipts[reuse] = ranking_id
     metrics = state.metrics

@@ -159,3 +159,41 @@ def test_a_writer_in_another_process_goes_when_the_last_one_ends(tmp_path, engin
     assert rows(engine) == ["other process", "this process"]
     lock_file = Path(engine.url.database + ".writers")
     assert lock_file.exists() and lock_file.stat().st_mode & 0o777 == 0o600
+
+
+def test_the_log_is_checkpointed_by_a_thread_of_its_own(tmp_path, engine, monkeypatch):
+    """No writer checkpoints (SQLite's automatic checkpoint is off on every connection); the file's checkpoint
+    thread copies the log back a moment after writes, so the database file alone then holds them, and ends once
+    writes stop (a later write starts it again)."""
+    from service import sqlite_writers
+
+    monkeypatch.setattr(sqlite_writers, "IDLE_SECONDS", 0.3)
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
+    checkpoints = sqlite_writers._LOCKS[str((tmp_path / "w.db").resolve())].checkpoints
+    for who in ("a", "b"):
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"INSERT INTO t (who) VALUES ('{who}')")
+
+    def file_alone() -> list[str]:
+        """The rows of a copy of the database file without its log (none while the table is only in the log)."""
+        copy = tmp_path / "copy.db"
+        copy.write_bytes((tmp_path / "w.db").read_bytes())
+        with sa.create_engine(f"sqlite:///{copy}").connect() as c:
+            try:
+                return [r[0] for r in c.exec_driver_sql("SELECT who FROM t ORDER BY id")]
+            except sa.exc.OperationalError:
+                return []
+
+    deadline = time.monotonic() + 10
+    while file_alone() != ["a", "b"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert file_alone() == ["a", "b"] and checkpoints.runs >= 1
+    while checkpoints._thread is not None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert checkpoints._thread is None  # idle: ended, its connection closed
+    with engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO t (who) VALUES ('c')")
+    while file_alone() != ["a", "b", "c"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert file_alone() == ["a", "b", "c"]

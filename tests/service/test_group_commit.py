@@ -1,0 +1,122 @@
+"""Group commit (``service.group_commit``): rows handed over by many threads land in few transactions, each caller
+returns only once its rows are committed, a bad caller's rows fail alone, and every caller's rows commit whole."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+import sqlalchemy as sa
+
+from service.db import make_engine
+from service.group_commit import GroupCommit
+
+meta = sa.MetaData()
+heads = sa.Table("heads", meta, sa.Column("id", sa.String, primary_key=True))
+lines = sa.Table(
+    "lines",
+    meta,
+    sa.Column("head", sa.ForeignKey("heads.id"), primary_key=True),
+    sa.Column("n", sa.Integer, primary_key=True),
+)
+HEAD, LINE = sa.insert(heads), sa.insert(lines)
+
+
+def receipt(name: str, n: int = 3) -> list:
+    """One caller's rows: a head, then lines that need it (the foreign key checks the order)."""
+    return [(HEAD, [{"id": name}]), (LINE, [{"head": name, "n": i} for i in range(n)])]
+
+
+@pytest.fixture
+def engine(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'g.db'}")
+    meta.create_all(engine)
+    yield engine
+    engine.dispose()
+
+
+def stored(engine) -> tuple[set[str], int]:
+    with engine.connect() as conn:
+        return set(conn.scalars(sa.select(heads.c.id))), conn.scalar(sa.select(sa.func.count()).select_from(lines))
+
+
+def held_while_queued(engine, group: GroupCommit, names: list[str], *, first: list | None = None) -> dict:
+    """Write ``names`` from one thread each while another connection holds the file, so they queue behind the
+    writer thread's first group (``first``, written before them); release once all are queued. Returns each name's
+    outcome (``None`` or the exception)."""
+    outcome: dict = {}
+
+    def write(name: str, parts: list) -> None:
+        try:
+            group.write(parts)
+            outcome[name] = None
+        except Exception as e:
+            outcome[name] = e
+
+    blocker = engine.connect()
+    blocker.exec_driver_sql("INSERT INTO heads (id) VALUES ('blocker')")  # the file's writer lock, held
+    threads = [threading.Thread(target=write, args=("first", first or receipt("first")))]
+    threads[0].start()
+    deadline = time.monotonic() + 10
+    while group.transactions < 1 and time.monotonic() < deadline:  # the writer thread is in its first group
+        time.sleep(0.005)
+    threads += [threading.Thread(target=write, args=(n, receipt(n) if n != "dup" else receipt("first"))) for n in names]
+    for t in threads[1:]:
+        t.start()
+    while group._queue.qsize() < len(names) and time.monotonic() < deadline:
+        time.sleep(0.005)
+    blocker.commit()
+    blocker.close()
+    for t in threads:
+        t.join(10)
+    return outcome
+
+
+def test_callers_waiting_together_share_one_transaction(engine):
+    group = GroupCommit(engine)
+    names = [f"r{i}" for i in range(6)]
+    outcome = held_while_queued(engine, group, names)
+    assert outcome == dict.fromkeys(["first", *names])
+    assert group.transactions == 2  # the first caller's, then the six queued meanwhile at once
+    assert stored(engine) == ({"blocker", "first", *names}, 3 * 7)
+    group.close()
+
+
+def test_a_bad_caller_fails_alone_and_the_others_commit_whole(engine):
+    group = GroupCommit(engine)
+    # "dup" writes the head "first" again: its group fails, then each caller is tried alone
+    outcome = held_while_queued(engine, group, ["a", "dup", "b"])
+    assert outcome["first"] is None and outcome["a"] is None and outcome["b"] is None
+    assert isinstance(outcome["dup"], sa.exc.IntegrityError)
+    assert stored(engine) == ({"blocker", "first", "a", "b"}, 3 * 3)  # nothing of "dup"'s lines either
+    group.close()
+
+
+def test_a_lone_caller_gets_its_own_error(engine):
+    group = GroupCommit(engine)
+    with pytest.raises(sa.exc.IntegrityError):  # lines of a head that does not exist
+        group.write([(LINE, [{"head": "nobody", "n": 0}])])
+    group.write(receipt("after"))  # the thread goes on
+    assert stored(engine) == ({"after"}, 3)
+    group.close()
+
+
+def test_close_writes_what_is_queued_and_a_later_write_starts_again(engine):
+    group = GroupCommit(engine)
+    group.write(receipt("one"))
+    group.close()
+    assert group._thread is None
+    group.write(receipt("two"))
+    assert stored(engine) == ({"one", "two"}, 6)
+    group.close()
+
+
+def test_an_in_memory_database_is_written_in_the_callers_thread():
+    engine = make_engine("sqlite://")
+    meta.create_all(engine)
+    group = GroupCommit(engine)
+    assert group.inline
+    group.write(receipt("m"))
+    assert group._thread is None and stored(engine) == ({"m"}, 3)
+    engine.dispose()
