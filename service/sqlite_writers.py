@@ -30,6 +30,7 @@ import re
 import sqlite3
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -42,7 +43,7 @@ CHECKPOINT_SECONDS = 0.25
 """While there are writes, the log is checkpointed this often: each page changed since is copied once, however often
 it was written meanwhile (an index's root: every commit)."""
 IDLE_SECONDS = 5.0
-"""The checkpointing thread ends (and closes its connection) after this long without a write."""
+"""The checkpointing thread ends after this long without a write."""
 _HELD = "sqlite_writer_lock"
 """Key in a DBAPI connection's ``info``: the lock it holds while its transaction writes."""
 
@@ -75,12 +76,15 @@ class _FileLock:
 class _Checkpoints:
     """The checkpoints of one file's log in this process: ``PASSIVE`` (writers and readers go on meanwhile, and no page
     a reader still needs is overwritten), from a thread started at a write and ended when writes stop. The copy runs
-    in SQLite, without the interpreter's lock: on another core than the requests' Python, when there is one."""
+    in SQLite, without the interpreter's lock: on another core than the requests' Python, when there is one. Each
+    run opens a connection of its own and closes it, so the last connection an engine closes is still SQLite's last
+    one, which folds the log into the file (a closed store leaves a file complete on its own)."""
 
     def __init__(self, path: str) -> None:
-        self.path = path
+        self.uri = f"{Path(path).as_uri()}?mode=rw"  # never creates a file that went away
         self._wrote = threading.Event()
         self._guard = threading.Lock()
+        self._running = threading.Lock()
         self._thread: threading.Thread | None = None
         self._pid = 0
         self.runs = 0
@@ -95,24 +99,32 @@ class _Checkpoints:
                     self._pid = os.getpid()
                     self._thread.start()
 
+    def settle(self) -> None:
+        """Return once no checkpoint is running (an engine disposed: its file is then complete without the log)."""
+        with self._running:
+            pass
+
     def _run(self) -> None:
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        try:
-            while True:
-                if not self._wrote.wait(IDLE_SECONDS):
-                    with self._guard:  # a write between the wait and here finds this thread still listed: go on
-                        if not self._wrote.is_set():
-                            self._thread = None
-                            return
-                time.sleep(CHECKPOINT_SECONDS)
-                self._wrote.clear()
-                conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-                self.runs += 1
-        except sqlite3.Error:  # the file went away (a test's temporary directory): the next write starts another
-            with self._guard:
-                self._thread = None
-        finally:
-            conn.close()
+        while True:
+            if not self._wrote.wait(IDLE_SECONDS):
+                with self._guard:  # a write between the wait and here finds this thread still listed: go on
+                    if not self._wrote.is_set():
+                        self._thread = None
+                        return
+            time.sleep(CHECKPOINT_SECONDS)
+            self._wrote.clear()
+            with self._running:
+                try:
+                    conn = sqlite3.connect(self.uri, uri=True, isolation_level=None)
+                    try:
+                        conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                    finally:
+                        conn.close()
+                except sqlite3.Error:  # the file went away (a test's temporary directory): a write starts another
+                    with self._guard:
+                        self._thread = None
+                    return
+            self.runs += 1
 
 
 class _WriterLock:
@@ -175,6 +187,7 @@ def serialize_writers(engine: Engine, path: str, timeout: float = 5.0) -> None:
         dbapi_connection.execute("PRAGMA wal_autocheckpoint=0")  # ``_Checkpoints`` does it
 
     sa.event.listen(engine, "connect", no_autocheckpoint)
+    sa.event.listen(engine, "engine_disposed", lambda _engine: lock.checkpoints.settle())
     sa.event.listen(engine, "before_cursor_execute", before_execute)
     sa.event.listen(engine, "commit", lambda conn: end(conn, "commit"))
     sa.event.listen(engine, "rollback", lambda conn: end(conn, "rollback"))

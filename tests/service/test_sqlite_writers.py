@@ -164,7 +164,8 @@ def test_a_writer_in_another_process_goes_when_the_last_one_ends(tmp_path, engin
 def test_the_log_is_checkpointed_by_a_thread_of_its_own(tmp_path, engine, monkeypatch):
     """No writer checkpoints (SQLite's automatic checkpoint is off on every connection); the file's checkpoint
     thread copies the log back a moment after writes, so the database file alone then holds them, and ends once
-    writes stop (a later write starts it again)."""
+    writes stop (a later write starts it again). A disposed engine leaves the file complete on its own: the
+    checkpoints hold no connection between runs, so the engine's last one still folds the log in."""
     from service import sqlite_writers
 
     monkeypatch.setattr(sqlite_writers, "IDLE_SECONDS", 0.3)
@@ -191,9 +192,13 @@ def test_the_log_is_checkpointed_by_a_thread_of_its_own(tmp_path, engine, monkey
     assert file_alone() == ["a", "b"] and checkpoints.runs >= 1
     while checkpoints._thread is not None and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert checkpoints._thread is None  # idle: ended, its connection closed
+    assert checkpoints._thread is None  # idle: ended
     with engine.begin() as conn:
         conn.exec_driver_sql("INSERT INTO t (who) VALUES ('c')")
     while file_alone() != ["a", "b", "c"] and time.monotonic() < deadline:
         time.sleep(0.05)
     assert file_alone() == ["a", "b", "c"]
+    with engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO t (who) VALUES ('d')")
+    engine.dispose()
+    assert file_alone() == ["a", "b", "c", "d"]

@@ -13,6 +13,7 @@ from api_helpers import auth, run_server, settings_for
 from ranking_world import seed_ranking_world
 
 from features.records import Need
+from features.snapshot import stamps
 from service import db
 from service.api.app import create_app
 from service.ranking import RankCache
@@ -213,12 +214,15 @@ def test_with_the_cache_off_an_unchanged_ranking_lends_its_pages_and_a_changed_o
     again = cache.get_or_rank(idx, need, scorer, None)
     assert again is not first  # ranked afresh: the cache is off
     assert retrieved == ["n-pv"] and again.inputs is first.inputs  # nothing written: the same candidates and rows
+    assert again.stamps is first.stamps  # and the same records: their stamps are not looked up again
     assert again.pages[(0, 2)] is rows and rows[0].page_id in again.stored_pages
     assert cache.page(again, idx, 2, 0) is rows
     top = next(t for t in world["talent"] if t["id"] == rows[0].talent_id)
     idx.add_talent(Talent.model_validate({**top, "summary": top["summary"] + " and more"}))
     after = cache.get_or_rank(idx, need, scorer, None)
     assert retrieved == ["n-pv", "n-pv"] and after.inputs is not first.inputs
+    now = stamps(idx.talents, after.ids)  # looked up again: the written record's is new
+    assert after.stamps is not first.stamps and all(a is b for a, b in zip(after.stamps, now, strict=True))
     assert (0, 2) not in after.pages and not after.stored_pages
     assert cache.page(after, idx, 2, 0)[0].page_id != rows[0].page_id
 
