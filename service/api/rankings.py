@@ -13,7 +13,7 @@ from features.schema import SCHEMA
 from matcher.interleaving import interleave_seed
 from matcher.retrieve import Filters
 from service import audit, db, disclosure, receipts
-from service.api.access import visible_need
+from service.api.access import ranked_need
 from service.api.cards import reveals_identity, talent_card
 from service.api.deps import take_quota
 from service.api.errors import ApiError
@@ -71,8 +71,9 @@ def need_candidates(
     """A need's ranked candidates page for ``principal`` (``GET /needs/{id}/candidates`` and the console's need
     page): the need if visible (404 otherwise), an enterprise's limits (its own open needs, filters on what a card
     shows, its daily quota), then ``ranking_page``. ``given``: the query filters (tier, nationality, residence,
-    site, language, incubator). Blocking (database reads and writes): call it from the thread pool."""
-    need = visible_need(state.store, principal, need_id)
+    site, language, incubator). The need is the indices' (``ranked_need``). Blocking (the receipt's write): call it
+    from the thread pool."""
+    need = ranked_need(state.indices, principal, need_id)
     filters = filters_of(**{name: given.get(name) for name in FILTER_PARAMS})
     if principal.role is Role.enterprise:
         check_enterprise_ranking(need, {name: given.get(name) for name in FILTER_PARAMS})
@@ -92,7 +93,7 @@ def search_page(state: Any, principal: Principal, body: SearchIn) -> dict[str, A
 
 
 def check_enterprise_ranking(need: Need, filters: dict[str, object]) -> None:
-    """An enterprise ranks only its open needs (its own: ``visible_need``), with filters on what a card shows."""
+    """An enterprise ranks only its open needs (its own: ``ranked_need``), with filters on what a card shows."""
     if need.status is not NeedStatus.open:
         raise ApiError(409, f"need {need.id!r} is {need.status.value}; an enterprise ranks only its open needs "
                        "(set status to open to rank it again)", field="status")  # fmt: skip

@@ -101,6 +101,20 @@ def test_another_enterprises_need_is_404(api, key, need):
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
 
 
+def test_a_ranking_reads_its_need_from_the_indices_not_the_store(api, monkeypatch):
+    """The hot route reads no record from the store (the indices hold every need, as this process's writes and the
+    other processes' synced ones left it): with the store's reads failing it still ranks, and still hides another
+    enterprise's need."""
+    client, h, store = api
+
+    def no_reads(*_a, **_k):
+        raise AssertionError("the ranking read a record from the store")
+
+    monkeypatch.setattr(Store, "get", no_reads)
+    assert client.get("/needs/n-pv/candidates", headers=h["recruiter"]).status_code == 200
+    assert client.get("/needs/n-pv/candidates", headers=h["e2"]).status_code == 404
+
+
 def test_unknown_need_is_404_and_the_data_team_ranks_nothing(api):
     client, h, _ = api
     assert client.get("/needs/n-nope/candidates", headers=h["recruiter"]).status_code == 404
