@@ -28,7 +28,7 @@ import hashlib
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING
 
@@ -63,6 +63,9 @@ with the cache off (``ttl`` 0) the next page is ranked afresh, its rows (their f
 are new, and rows computed ahead would be TreeSHAP (~0.25 ms a row at 100 trees of 31 leaves) for nothing."""
 SHAP_ROWS = 30_000
 """Contribution rows memoised across rankings (some 0.5 kB each with the key: about 15 MB)."""
+PERSONS_POOLS = 256
+"""Pools whose person links are remembered (``RankCache.persons_seconds``): a pool's ids, some 1,500 references,
+~60 kB each with its set: about 15 MB."""
 
 
 # --- whole rankings and their pages -------------------------------------------------------------------------------
@@ -214,7 +217,11 @@ class RankCache:
     """Whole rankings by (need content, filters, model), least recently used out, ``ttl`` seconds, at most
     ``entries`` entries and ``max_bytes`` estimated bytes (pools and the pages memoised in them). After a write an
     entry is reused for at most ``fresh`` seconds from when it was computed (0: never). ``persons``: one card per
-    person (``matcher.pipeline.rank_pool``).
+    person (``matcher.pipeline.rank_pool``); what it answers for a pool is reused for ``persons_seconds`` (0: read
+    every ranking), a need ranked again and again on unchanged indices reading the store's person links once a
+    period, not once a request (~0.45 ms of a 100k ranking's 6). This process's merges, splits and erasures forget
+    those answers at once (``clear``, ``erase_talent``); another process's show within the period, as its writes do
+    (``TALENTMATCH_SYNC_SECONDS``).
 
     Rankings and pages are computed one at a time per process, whatever their key: they are CPU-bound Python and
     numpy under one GIL, so concurrent ones only interleave, handing the GIL back and forth around every numpy call.
@@ -230,9 +237,13 @@ class RankCache:
         max_bytes: int = CACHE_BYTES,
         fresh: float = 0.0,
         persons: pipeline.PersonsOf | None = None,
+        persons_seconds: float = 0.0,
     ) -> None:
         self.ttl, self.entries, self.policy, self.max_bytes = ttl, entries, policy, max_bytes
-        self.fresh, self.persons = fresh, persons
+        self.fresh, self.persons, self.persons_seconds = fresh, persons, persons_seconds
+        self._persons: OrderedDict[frozenset[str], tuple[float, Mapping[str, str]]] = OrderedDict()
+        self._persons_epoch = 0
+        """Moves at every ``clear`` and erasure: an answer read before one is not kept after it."""
         self._items: OrderedDict[tuple, tuple[float, tuple[int, ...], FullRanking]] = OrderedDict()
         self._running: dict[tuple, threading.Event] = {}
         self._computing = threading.Lock()
@@ -367,7 +378,8 @@ class RankCache:
                 generation, now = self.generation(idx), time.monotonic()
                 last, known, rows_at = self._reusable(key, idx, now)
                 pool = pipeline.rank_pool(idx, need, scorer=scorer, filters=filters, policy=self.policy, known=known,
-                                          challenger=challenger, seed=seed, persons=self.persons,
+                                          challenger=challenger, seed=seed,
+                                          persons=self._persons_of if self.persons is not None else None,
                                           inputs=last.inputs if last is not None else None)  # fmt: skip
             full = FullRanking.of(pool)
             if last is not None and pool.inputs is last.inputs and full.ids == last.ids:
@@ -386,6 +398,24 @@ class RankCache:
         finally:
             with self._lock:
                 self._running.pop(key).set()
+
+    def _persons_of(self, ids: Sequence[str]) -> Mapping[str, str]:
+        """``persons`` for a pool's ids, as answered for the same ids less than ``persons_seconds`` ago."""
+        pool, now = frozenset(ids), time.monotonic()
+        with self._lock:
+            hit, epoch = self._persons.get(pool), self._persons_epoch
+            if hit is not None and now - hit[0] < self.persons_seconds:
+                self._persons.move_to_end(pool)
+                return hit[1]
+        got = self.persons(ids)  # type: ignore[misc]
+        if self.persons_seconds > 0:
+            with self._lock:
+                if epoch == self._persons_epoch:
+                    self._persons[pool] = (now, got)
+                    self._persons.move_to_end(pool)
+                    while len(self._persons) > PERSONS_POOLS:
+                        self._persons.popitem(last=False)
+        return got
 
     def _reusable(
         self, key: tuple, idx: Indices, now: float
@@ -414,9 +444,12 @@ class RankCache:
         return last, known, last.rows_at if known else now
 
     def clear(self) -> None:
-        """Forget every entry (the office merged or split persons: every ranking may show other cards now)."""
+        """Forget every entry and every person read (the office merged or split persons: every ranking may show
+        other cards now)."""
         with self._lock:
             self._items.clear()
+            self._persons.clear()
+            self._persons_epoch += 1
 
     def erase_talent(self, talent_id: str, names: Sequence[str] = ()) -> None:
         """An erasure, at once: every entry ranking ``talent_id`` loses their row (``FullRanking.without``), and an
@@ -424,6 +457,8 @@ class RankCache:
         keeps serving: an erasure is one write among many (its entries still age by ``fresh``), not a reason to rank
         everything afresh."""
         with self._lock:
+            self._persons.clear()  # the erased record's person may now be another's alone
+            self._persons_epoch += 1
             for key in [key for key in self._shap if key[1] == talent_id]:
                 del self._shap[key]
             for key, (at, generation, full) in list(self._items.items()):

@@ -185,7 +185,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.rank_cache = RankCache(ttl=settings.rank_cache_seconds, entries=settings.rank_cache_entries,
                                      policy=policy, max_bytes=settings.rank_cache_bytes,
                                      fresh=settings.rank_cache_fresh_seconds,
-                                     persons=lambda ids: people.persons_of(app.state.store, ids))  # fmt: skip
+                                     persons=lambda ids: people.persons_of(app.state.store, ids),
+                                     persons_seconds=settings.sync_seconds)  # fmt: skip
     app.state.receipt_lock = IndexLock()
     app.state.principals = PrincipalCache(settings.key_cache_seconds)
     errors.install(app)

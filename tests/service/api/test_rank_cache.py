@@ -355,3 +355,40 @@ def test_rankings_of_different_needs_are_computed_one_at_a_time(monkeypatch):
     assert most == 1
     assert [got[i].need.id for i in range(len(asks))] == [n.id for n in asks]
     assert len(cache) == len(needs)  # four computations for six requests
+
+
+def test_a_pools_person_links_are_read_once_a_period_and_forgotten_at_a_merge_or_erasure(monkeypatch):
+    """With the cache off every request ranks, but the store's person links for an unchanged pool are read once per
+    ``persons_seconds``; ``clear`` (the office merged or split persons) and an erasure forget them at once, and a
+    period past reads again. A folded record stays folded on the remembered answer."""
+    _, idx = _world_indices()
+    need = idx.needs["n-pv"]
+    reads: list[int] = []
+    links: dict[str, str] = {}
+
+    def persons(ids):
+        reads.append(len(ids))
+        return {t: links[t] for t in ids if t in links}
+
+    clock = [1000.0]
+    monkeypatch.setattr("service.ranking.time.monotonic", lambda: clock[0])
+    cache = RankCache(ttl=0, persons=persons, persons_seconds=1.0)
+    first = cache.get_or_rank(idx, need, None, None)
+    pair = first.ids[:2]
+    links.update(dict.fromkeys(pair, "P1"))  # the office links the top two: this process would call ``clear``
+    again = cache.get_or_rank(idx, need, None, None)
+    assert len(reads) == 1 and again.ids == first.ids  # the remembered answer: not linked yet
+    cache.clear()
+    merged = cache.get_or_rank(idx, need, None, None)
+    assert len(reads) == 2 and pair[1] not in merged.ids and merged.removed["same_person"] == 1
+    assert cache.get_or_rank(idx, need, None, None).ids == merged.ids and len(reads) == 2  # folded on the memo
+    clock[0] += 1.0  # a period on: read again (another process's links show within it)
+    cache.get_or_rank(idx, need, None, None)
+    assert len(reads) == 3
+    cache.erase_talent("t-nobody")
+    cache.get_or_rank(idx, need, None, None)
+    assert len(reads) == 4
+    off = RankCache(ttl=0, persons=persons)  # persons_seconds 0 (sync off: a single process): every ranking reads
+    off.get_or_rank(idx, need, None, None)
+    off.get_or_rank(idx, need, None, None)
+    assert len(reads) == 6
