@@ -105,7 +105,7 @@ def test_a_ranking_reads_its_need_from_the_indices_not_the_store(api, monkeypatc
     """The hot route reads no record from the store (the indices hold every need, as this process's writes and the
     other processes' synced ones left it): with the store's reads failing it still ranks, and still hides another
     enterprise's need."""
-    client, h, store = api
+    client, h, _ = api
 
     def no_reads(*_a, **_k):
         raise AssertionError("the ranking read a record from the store")
