@@ -91,7 +91,9 @@ class Settings(BaseSettings):
         ge=0,
         description="How often an API process applies the writes other processes (workers, hosts) made to the same "
         "store, from its change journal: they show in its rankings within this many seconds plus the time to apply "
-        "them (0: off, for a single process).",
+        "them (0: off, for a single process). Also how long a pool's person links, read from the store for one card "
+        "per person, are reused by rankings (0: read at every ranking); this process's merges, splits and erasures "
+        "forget them at once.",
     )
     journal_keep_days: float = Field(
         default=7.0,
