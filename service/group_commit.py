@@ -103,16 +103,19 @@ class GroupCommit:
         except BaseException as e:
             if len(group) == 1:
                 group[0][1].set_exception(e)
-                return
-            for parts, done in group:  # alone, each commits or fails on its own rows
-                try:
-                    self._insert([parts])
-                except BaseException as alone:
-                    done.set_exception(alone)
-                else:
-                    done.set_result(None)
+            else:
+                for parts, done in group:  # alone, each commits or fails on its own rows
+                    self._alone(parts, done)
             return
         for _, done in group:
+            done.set_result(None)
+
+    def _alone(self, parts: Sequence[Part], done: Future[None]) -> None:
+        try:
+            self._insert([parts])
+        except BaseException as e:
+            done.set_exception(e)
+        else:
             done.set_result(None)
 
     def _insert(self, group: Sequence[Sequence[Part]]) -> None:

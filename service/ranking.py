@@ -241,8 +241,9 @@ class RankCache:
     ) -> None:
         self.ttl, self.entries, self.policy, self.max_bytes = ttl, entries, policy, max_bytes
         self.fresh, self.persons, self.persons_seconds = fresh, persons, persons_seconds
-        self._persons: OrderedDict[frozenset[str], tuple[float, Mapping[str, str]]] = OrderedDict()
-        self._persons_epoch = 0
+        self._links: OrderedDict[frozenset[str], tuple[float, Mapping[str, str]]] = OrderedDict()
+        """A pool's person links by its ids, with when they were read (``persons_seconds``)."""
+        self._links_epoch = 0
         """Moves at every ``clear`` and erasure: an answer read before one is not kept after it."""
         self._items: OrderedDict[tuple, tuple[float, tuple[int, ...], FullRanking]] = OrderedDict()
         self._running: dict[tuple, threading.Event] = {}
@@ -403,18 +404,18 @@ class RankCache:
         """``persons`` for a pool's ids, as answered for the same ids less than ``persons_seconds`` ago."""
         pool, now = frozenset(ids), time.monotonic()
         with self._lock:
-            hit, epoch = self._persons.get(pool), self._persons_epoch
+            hit, epoch = self._links.get(pool), self._links_epoch
             if hit is not None and now - hit[0] < self.persons_seconds:
-                self._persons.move_to_end(pool)
+                self._links.move_to_end(pool)
                 return hit[1]
         got = self.persons(ids)  # type: ignore[misc]
         if self.persons_seconds > 0:
             with self._lock:
-                if epoch == self._persons_epoch:
-                    self._persons[pool] = (now, got)
-                    self._persons.move_to_end(pool)
-                    while len(self._persons) > PERSONS_POOLS:
-                        self._persons.popitem(last=False)
+                if epoch == self._links_epoch:
+                    self._links[pool] = (now, got)
+                    self._links.move_to_end(pool)
+                    while len(self._links) > PERSONS_POOLS:
+                        self._links.popitem(last=False)
         return got
 
     def _reusable(
@@ -448,8 +449,8 @@ class RankCache:
         other cards now)."""
         with self._lock:
             self._items.clear()
-            self._persons.clear()
-            self._persons_epoch += 1
+            self._links.clear()
+            self._links_epoch += 1
 
     def erase_talent(self, talent_id: str, names: Sequence[str] = ()) -> None:
         """An erasure, at once: every entry ranking ``talent_id`` loses their row (``FullRanking.without``), and an
@@ -457,8 +458,8 @@ class RankCache:
         keeps serving: an erasure is one write among many (its entries still age by ``fresh``), not a reason to rank
         everything afresh."""
         with self._lock:
-            self._persons.clear()  # the erased record's person may now be another's alone
-            self._persons_epoch += 1
+            self._links.clear()  # the erased record's person may now be another's alone
+            self._links_epoch += 1
             for key in [key for key in self._shap if key[1] == talent_id]:
                 del self._shap[key]
             for key, (at, generation, full) in list(self._items.items()):

@@ -30,6 +30,7 @@ import re
 import sqlite3
 import threading
 import time
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -115,11 +116,8 @@ class _Checkpoints:
             self._wrote.clear()
             with self._running:
                 try:
-                    conn = sqlite3.connect(self.uri, uri=True, isolation_level=None)
-                    try:
+                    with closing(sqlite3.connect(self.uri, uri=True, isolation_level=None)) as conn:
                         conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-                    finally:
-                        conn.close()
                 except sqlite3.Error:  # the file went away (a test's temporary directory): a write starts another
                     with self._guard:
                         self._thread = None
