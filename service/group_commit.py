@@ -12,25 +12,39 @@ server, the larger the groups, with no wait added to a lone request.
 
 A failed transaction is tried again one request at a time, so an error reaches only the requests whose rows
 caused it, and each still commits all of its rows or none.
+
+On SQLite the thread keeps one connection (another one's page cache is dropped whenever a different connection
+wrote, so the indexes' hot leaves would be read again at every group) and inserts each statement's rows as one
+multi-row ``VALUES`` (``_MultiRow``): Python's ``sqlite3`` gives the interpreter lock up and takes it back for every
+row of an ``executemany``, and behind busy ranking threads each take waits its turn (a microbenchmark, 164 rows
+with two threads spinning in Python: 1.45 s by ``executemany``, 0.12 s as multi-row statements, 2.6 ms with no
+other thread). SQLAlchemy's per-row parameter work goes with it: the statement is compiled once, and each row's
+values pass through the columns' own bind processors into one flat tuple. Served at 100k with four clients, the
+writer's CPU went from 1.15–1.32 to 0.70–0.73 ms a request.
 """
 
 from __future__ import annotations
 
 import os
 import queue
+import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Dialect, Engine
 
 Part = tuple[sa.Executable, Sequence[dict[str, Any]]]
 """One statement and the rows (its parameter sets) to run it with."""
 
 MAX_ROWS = 5_000
 """Rows in one transaction at most: under a burst, the requests behind a group are not kept waiting for its size."""
+
+VARIABLES = 32_766 if sqlite3.sqlite_version_info >= (3, 32) else 999
+"""Parameters in one SQLite statement at most (``SQLITE_MAX_VARIABLE_NUMBER``'s default, raised in 3.32)."""
 
 
 class GroupCommit:
@@ -44,6 +58,8 @@ class GroupCommit:
         self._start = threading.Lock()
         self._thread: threading.Thread | None = None
         self._pid = 0
+        self._conn: Connection | None = None
+        """The thread's connection (SQLite): opened at its first group, closed when it stops or a group fails."""
         self.transactions = 0
         """Transactions committed (or tried) so far: requests over transactions is the group size."""
 
@@ -73,11 +89,18 @@ class GroupCommit:
         with self._start:
             if self._thread is None or self._pid != os.getpid():
                 self._queue = queue.SimpleQueue()  # a forked child's copy may hold its parent's waiting entries
+                self._conn = None  # and its parent's connection, which the child leaves alone
                 self._thread = threading.Thread(target=self._run, name="talentmatch-group-commit", daemon=True)
                 self._pid = os.getpid()
                 self._thread.start()
 
     def _run(self) -> None:
+        try:
+            self._serve()
+        finally:
+            self._drop_connection()
+
+    def _serve(self) -> None:
         while True:
             first = self._queue.get()
             if first is None:
@@ -125,9 +148,70 @@ class GroupCommit:
                 if rows:
                     merged.setdefault(id(statement), (statement, []))[1].extend(rows)
         self.transactions += 1
-        with self.engine.begin() as conn:
-            for statement, rows in merged.values():
-                conn.execute(statement, rows)
+        if self.inline or self.engine.dialect.name != "sqlite":
+            with self.engine.begin() as conn:
+                for statement, rows in merged.values():
+                    _execute(conn, statement, rows)
+            return
+        if self._conn is None:
+            self._conn = self.engine.connect()
+        try:
+            with self._conn.begin():
+                for statement, rows in merged.values():
+                    _execute(self._conn, statement, rows)
+        except BaseException:
+            self._drop_connection()  # whatever the failure left it in, the next group starts on a fresh one
+            raise
+
+    def _drop_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+
+
+def _execute(conn: Connection, statement: sa.Executable, rows: list[dict[str, Any]]) -> None:
+    if conn.dialect.name != "sqlite":
+        conn.execute(statement, rows)
+        return
+    insert = _multi_row(statement, conn.dialect, frozenset(rows[0]))
+    for sql, params in insert.batches(rows):
+        conn.exec_driver_sql(sql, params)
+
+
+class _MultiRow:
+    """An insert compiled once for SQLite with the given columns: ``INSERT … VALUES (?, …), (?, …)…`` for as many
+    rows as its parameter limit allows, each value passed through its column's bind processor (SQLAlchemy's own:
+    dates as its text, JSON by the engine's serialiser)."""
+
+    def __init__(self, statement: sa.Insert, dialect: Dialect, keys: frozenset[str]) -> None:
+        compiled = statement.compile(dialect=dialect, column_keys=list(keys))
+        self.keys = tuple(compiled.positiontup or ())
+        if set(self.keys) != keys:  # a column default SQLAlchemy would fill in, or a parameter it does not know
+            raise TypeError(f"insert into {statement.table} must name every column it sets: {sorted(keys)} "
+                            f"against {sorted(self.keys)}")  # fmt: skip
+        one = "(" + ", ".join("?" * len(self.keys)) + ")"
+        self.head, found, self.tail = str(compiled).partition(one)
+        if not found:
+            raise TypeError(f"not a single-row insert: {compiled}")
+        self.one = one
+        columns = statement.table.c
+        self.processors: list[tuple[str, Callable[[Any], Any] | None]] = [
+            (k, columns[k].type.dialect_impl(dialect).bind_processor(dialect)) for k in self.keys
+        ]
+        self.per_statement = max(1, VARIABLES // len(self.keys))
+
+    def batches(self, rows: Sequence[dict[str, Any]]) -> list[tuple[str, tuple[Any, ...]]]:
+        out = []
+        for start in range(0, len(rows), self.per_statement):
+            chunk = rows[start : start + self.per_statement]
+            params = tuple(p(r[k]) if p else r[k] for r in chunk for k, p in self.processors)
+            out.append((self.head + ", ".join([self.one] * len(chunk)) + self.tail, params))
+        return out
+
+
+@cache
+def _multi_row(statement: sa.Insert, dialect: Dialect, keys: frozenset[str]) -> _MultiRow:
+    return _MultiRow(statement, dialect, keys)
 
 
 def _rows(parts: Sequence[Part]) -> int:
