@@ -19,7 +19,9 @@ one after another so a size's world is in memory at most twice:
   (``TALENTMATCH_RANK_CACHE_SECONDS=0``: every request ranks; a cached page is not a ranking);
 - **the load generator**, other processes (``GENERATOR``, httpx): the first ranking of each of ``NEEDS`` needs after
   start (the very first request, which also loads the query encoder, is reported on its own: ``first_request_ms``),
-  ``/healthz`` round trips (the floor's HTTP part); then ``CLIENTS`` concurrent clients over those needs for
+  ``/healthz`` round trips (the floor's HTTP part), each need ranked again ``ALONE`` times by that one client (end
+  to end with nothing else in flight: the floor's like, its ratio ``alone_over_floor``); then ``CLIENTS``
+  concurrent clients over those needs for
   ``SECONDS`` s (p50, p99, req/s; ``wrk`` where installed, else httpx threads: ``_steady``), with the server's CPU
   a request over them (``/proc/PID/stat``); then ``WRITES`` times a talent write followed by a need's ranking (the
   first after a write). The server's resident memory (``VmRSS``, ``VmHWM`` of ``/proc/PID/status``; summed over
@@ -63,6 +65,7 @@ NEEDS = 50
 CLIENTS = 4
 SECONDS = 20
 HEALTHZ = 200
+ALONE = 3
 WRITES = 30
 BM25_QUERIES = 10
 PPR_NEEDS = 5
@@ -322,6 +325,7 @@ if cfg["phase"] == "first":
         body = first[0][1].json()
         out["model_version"], out["personalized"] = body.get("model_version"), body.get("personalized")
         out["healthz_ms"] = [timed(c, "GET", "/healthz")[0] for _ in range(cfg["healthz"])]
+        out["alone_ms"] = [timed(c, "GET", p)[0] for _ in range(cfg["alone"]) for p in paths]
 elif cfg["phase"] == "steady":
     lat, lock = [], threading.Lock()
     end = time.perf_counter() + cfg["seconds"]
@@ -352,8 +356,9 @@ out["errors"] = errors
 print(json.dumps(out))
 """
 """The HTTP client side in its own process, one ``phase`` a run: ``first`` (each need's first ranking after start,
-then ``/healthz`` round trips), ``steady`` (``clients`` threads over the needs for ``seconds``: the httpx
-generator) and ``writes`` (a talent write, then a need's ranking, ``writes`` times)."""
+then ``/healthz`` round trips, then each need ranked again ``alone`` times, one request at a time), ``steady``
+(``clients`` threads over the needs for ``seconds``: the httpx generator) and ``writes`` (a talent write, then a
+need's ranking, ``writes`` times)."""
 
 
 def _phase(cfg: dict, phase: str) -> dict:
@@ -425,7 +430,7 @@ def measure(
            "TALENTMATCH_RANK_CACHE_SECONDS": "0"}  # fmt: skip
     with served(url, tmp, env, WORKERS, START_TIMEOUT + talents * 3e-3) as (base, start_s):
         cfg = {"base": base, "key": key, "needs": need_ids, "clients": CLIENTS, "seconds": seconds,
-               "healthz": HEALTHZ, "writes": writes}  # fmt: skip
+               "healthz": HEALTHZ, "alone": ALONE, "writes": writes}  # fmt: skip
         got = _phase(cfg, "first")
         pids = _ready_pids(base) if WORKERS > 1 else {int((tmp / "server.pid").read_text())}
         cpu = _cpu_s(pids)
@@ -438,6 +443,7 @@ def measure(
     load = {"p50": steady["p50_ms"], "p99": steady["p99_ms"], "n": steady["requests"]}
     healthz, predict = _summary(got["healthz_ms"]), off["predict_ms"]
     floor = {"p50": round(predict["p50"] + healthz["p50"], 2), "p99": round(predict["p99"] + healthz["p99"], 2)}
+    alone = _summary(got["alone_ms"])
     after_start = got["first_after_start_ms"][1:]  # the very first request also loads the query encoder
     first = _summary(after_start + got["first_after_write_ms"])
     return {
@@ -461,6 +467,8 @@ def measure(
         "healthz_ms": healthz,
         "floor_ms": floor,
         "end_to_end_over_floor": {q: round(load[q] / floor[q], 2) for q in ("p50", "p99")},
+        "alone_ms": alone,
+        "alone_over_floor": {q: round(alone[q] / floor[q], 2) for q in ("p50", "p99")},
         "server_rss_mb": rss["VmRSS"],
         "server_peak_rss_mb": rss["VmHWM"],
         "worker_rss_mb": [r["VmRSS"] for r in per],
@@ -596,6 +604,7 @@ def rows(doc: dict) -> list[dict]:
         g, size = s["goals"], f"{s['talents']:,} talents, encoder {s['encoder']}, cache off"
         p99, rps, first = s["candidates_ms"]["p99"], s["rps"], s["first_ranking_ms"]["p99"]
         ratio, rss = s["end_to_end_over_floor"]["p99"], s["server_rss_mb"]
+        alone = s["alone_over_floor"]["p99"]
         out += [
             {"bench": "scale.candidates", "size": size, "p50_ms": s["candidates_ms"]["p50"], "p99_ms": p99, "rps": rps,
              "goal": f"p99 <= {g['p99_ms']:g} ms, >= {g['rps']:g} req/s", "ok": p99 <= g["p99_ms"] and rps >= g["rps"]},
@@ -603,6 +612,9 @@ def rows(doc: dict) -> list[dict]:
              "goal": f"p99 <= {g['first_p99_ms']:g} ms", "ok": first <= g["first_p99_ms"]},
             {"bench": "scale.floor", "size": size, "p99_ms": s["floor_ms"]["p99"], "ratio": ratio,
              "goal": f"end to end <= {g['floor_ratio']:g}x floor", "ok": ratio <= g["floor_ratio"]},
+            {"bench": "scale.floor_alone", "size": size, "p50_ms": s["alone_ms"]["p50"], "p99_ms": s["alone_ms"]["p99"],
+             "ratio": alone, "goal": f"one client alone <= {g['floor_ratio']:g}x floor",
+             "ok": alone <= g["floor_ratio"]},
             {"bench": "scale.memory", "size": size, "rss_mb": rss, "start_up_s": s["start_up_s"],
              "goal": f"<= {g['rss_mb']:g} MiB", "ok": rss <= g["rss_mb"]},
         ]  # fmt: skip

@@ -56,7 +56,7 @@ def test_scale_bench_writes_its_json_and_plot(tmp_path):
     import json
     import shutil
 
-    from bench.bench_scale import GENERATOR_KIND, rows, scale
+    from bench.bench_scale import ALONE, GENERATOR_KIND, rows, scale
 
     doc = scale([300], tmp_path / "out", encoder="none", vectors=tmp_path / "vectors", train_rows=3000,
                 seconds=2, writes=2, needs=4)  # fmt: skip
@@ -74,6 +74,7 @@ def test_scale_bench_writes_its_json_and_plot(tmp_path):
     assert size["first_after_start_ms"]["n"] == 3 and size["first_after_write_ms"]["n"] == 2
     assert size["healthz_ms"]["n"] > 0 and size["floor_ms"]["p99"] > size["healthz_ms"]["p99"]
     assert size["end_to_end_over_floor"]["p99"] > 0 and size["server_rss_mb"] > 50 and size["start_up_s"] > 0
+    assert size["alone_ms"]["n"] == 4 * ALONE and size["alone_over_floor"]["p99"] > 0  # each need, one at a time
     off = size["offline"]
     assert off["predict_ms"]["n"] == 12 and off["pool_rows"] > 0 and "dense" not in off  # no vectors: no dense
     assert off["champion"]["trees"] == 100 and off["champion"]["leaves_per_tree"] == 31  # bench_api's, on random rows
@@ -81,8 +82,8 @@ def test_scale_bench_writes_its_json_and_plot(tmp_path):
     assert 0 < off["ppr"]["top100_talent_agreement"] <= 1 and off["ppr"]["networkx_ms"]["n"] == 4
     train = doc["training"]
     assert train["rows"] == 3000 and train["single_process_s"] > 0 and train["dask_2_workers_s"] > 0
-    assert {r["bench"] for r in rows(doc)} == {f"scale.{k}" for k in ("candidates", "first_ranking", "floor", "memory",
-                                                                       "train")}  # fmt: skip
+    assert {r["bench"] for r in rows(doc)} == {f"scale.{k}" for k in ("candidates", "first_ranking", "floor",
+                                                                       "floor_alone", "memory", "train")}  # fmt: skip
 
 
 def test_readiness_probes_share_one_client_and_each_opens_a_connection(monkeypatch):
