@@ -77,3 +77,36 @@ def test_a_loaded_vector_hands_back_its_loaded_pages_and_keeps_what_was_appended
     assert GrowableVector(np.arange(n)).release() == 0  # built, not loaded: nothing mapped
     del loaded, data
     mapping.close()
+
+
+def test_loaded_dense_rows_hand_back_their_pages_but_those_an_erasure_or_an_append_wrote(tmp_path):
+    """A dense index's vectors unpickled onto a private file mapping, as a snapshot loads them: a ranking reads a few
+    rows and the kernel maps ~64 kB around each, so ``release`` hands the pages back after a search, all but the
+    pages holding a row written since the load (an erasure's zeros, an appended talent), whose private copy is the
+    only one."""
+    from features.dense import _Grow
+
+    rows_per_page = PAGE // 512
+    values = np.random.default_rng(0).standard_normal((64 * rows_per_page, 256)).astype(np.float16)
+    grow = _Grow((256,), np.float16)
+    grow.extend(values)  # 512 rows and 64 spare: 72 pages
+    buffers: list[pickle.PickleBuffer] = []
+    data = pickle.dumps(grow, protocol=5, buffer_callback=buffers.append)
+    path = tmp_path / "buffers.bin"
+    path.write_bytes(buffers[0].raw())
+    with path.open("rb") as f:
+        mapping = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)
+    loaded = pickle.loads(data, buffers=[memoryview(mapping)])
+    erased, appended = 100, np.ones((3, 256), dtype=np.float16)
+    loaded.zero(erased, erased + 1)  # on page 12
+    assert loaded.extend(appended) == len(values)  # rows 512–514: page 64, in the mapped spare room
+    assert float(loaded.data.astype(np.float32).sum()) and present_pages(mapping) == list(range(72))  # all read
+    assert loaded.release() > 0
+    assert present_pages(mapping) == [erased // rows_per_page, len(values) // rows_per_page]
+    kept = np.ones(len(values), dtype=bool)
+    kept[erased] = False
+    assert np.array_equal(loaded.view[: len(values)][kept], values[kept])  # read again from the file
+    assert not loaded.view[erased].any() and np.array_equal(loaded.view[len(values) :], appended)
+    assert grow.release() == 0  # built, not loaded: nothing mapped
+    del loaded, data
+    mapping.close()
