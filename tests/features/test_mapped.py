@@ -37,6 +37,18 @@ def present_pages(mapping: mmap.mmap) -> list[int]:
     return [i for i, (entry,) in enumerate(struct.iter_unpack("<Q", entries)) if entry >> 63]
 
 
+def loaded_on_a_mapping(obj, tmp_path: Path):
+    """``obj`` pickled with its one array out of band, as an index snapshot saves it, and loaded back onto a private
+    file mapping of that array's bytes; returns (the loaded object, the mapping)."""
+    buffers: list[pickle.PickleBuffer] = []
+    data = pickle.dumps(obj, protocol=5, buffer_callback=buffers.append)
+    path = tmp_path / "buffers.bin"
+    path.write_bytes(buffers[0].raw())
+    with path.open("rb") as f:
+        mapping = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)
+    return pickle.loads(data, buffers=[memoryview(mapping)]), mapping
+
+
 def test_release_drops_whole_pages_of_a_mapped_array_and_keeps_values_and_neighbours_writes(tmp_path):
     path = tmp_path / "buffers.bin"
     values = np.arange(64 * PAGE // 4, dtype=np.int32)
@@ -61,21 +73,14 @@ def test_a_loaded_vector_hands_back_its_loaded_pages_and_keeps_what_was_appended
     drop only the whole pages of the values it was loaded with; a page an append wrote would go back to the file's
     zeros (the spare room)."""
     n = 64 * PAGE // 4 + 100  # the last loaded page is shared with the appended values
-    vector = GrowableVector(np.arange(n, dtype=np.int32))
-    buffers: list[pickle.PickleBuffer] = []
-    data = pickle.dumps(vector, protocol=5, buffer_callback=buffers.append)
-    path = tmp_path / "buffers.bin"
-    path.write_bytes(buffers[0].raw())
-    with path.open("rb") as f:
-        mapping = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)
-    loaded = pickle.loads(data, buffers=[memoryview(mapping)])
+    loaded, mapping = loaded_on_a_mapping(GrowableVector(np.arange(n, dtype=np.int32)), tmp_path)
     loaded.extend(np.full(2 * PAGE // 4, -1, dtype=np.int32))  # into the mapped spare room: written pages
     assert not loaded._buf.flags.owndata and int(loaded.view.sum()) and set(range(67)) <= set(present_pages(mapping))
     assert loaded.release() == 64 * PAGE
     assert not set(present_pages(mapping)) & set(range(64))  # the written pages 64..66 are the process's own
     assert np.array_equal(loaded.view[:n], np.arange(n)) and (loaded.view[n:] == -1).all()
     assert GrowableVector(np.arange(n)).release() == 0  # built, not loaded: nothing mapped
-    del loaded, data
+    del loaded
     mapping.close()
 
 
@@ -90,13 +95,7 @@ def test_loaded_dense_rows_hand_back_their_pages_but_those_an_erasure_or_an_appe
     values = np.random.default_rng(0).standard_normal((64 * rows_per_page, 256)).astype(np.float16)
     grow = _Grow((256,), np.float16)
     grow.extend(values)  # 512 rows and 64 spare: 72 pages
-    buffers: list[pickle.PickleBuffer] = []
-    data = pickle.dumps(grow, protocol=5, buffer_callback=buffers.append)
-    path = tmp_path / "buffers.bin"
-    path.write_bytes(buffers[0].raw())
-    with path.open("rb") as f:
-        mapping = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)
-    loaded = pickle.loads(data, buffers=[memoryview(mapping)])
+    loaded, mapping = loaded_on_a_mapping(grow, tmp_path)
     erased, appended = 100, np.ones((3, 256), dtype=np.float16)
     loaded.zero(erased, erased + 1)  # on page 12
     assert loaded.extend(appended) == len(values)  # rows 512–514: page 64, in the mapped spare room
@@ -108,5 +107,5 @@ def test_loaded_dense_rows_hand_back_their_pages_but_those_an_erasure_or_an_appe
     assert np.array_equal(loaded.view[: len(values)][kept], values[kept])  # read again from the file
     assert not loaded.view[erased].any() and np.array_equal(loaded.view[len(values) :], appended)
     assert grow.release() == 0  # built, not loaded: nothing mapped
-    del loaded, data
+    del loaded
     mapping.close()
