@@ -26,11 +26,13 @@ when dead nodes pass ``REBUILD_DEAD_FRACTION`` of the graph it is rebuilt from t
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 import faiss
 import numpy as np
 
+from features._mapped import release
 from features._topk import TopMemo
 
 DEFAULT_EXACT_BELOW = 200_000
@@ -120,6 +122,7 @@ class ProfileSearch:
         self._rows = np.empty(0, dtype=np.int64)  # HNSW label -> our row, ascending (a row's label by bisection)
         self._alive = np.empty(0, dtype=bool)  # per HNSW label
         self._mapped: np.ndarray | None = None  # the serialised HNSW a loaded one views (None: faiss owns it)
+        self._pages = threading.Lock()  # a removal's zeroing and a release of the mapped pages, one at a time
         self._params: tuple | None = None  # (SearchParametersHNSW, and what its raw pointers point into)
         self._over: tuple | None = None  # (the scan's index over source's matrix, the matrix, its address and rows)
         self._memo = TopMemo()
@@ -130,12 +133,12 @@ class ProfileSearch:
         on the next search."""
         hnsw = None if self._hnsw is None else faiss.serialize_index(self._hnsw)
         state = {**self.__dict__, "_exact": faiss.serialize_index(self._exact), "_hnsw": hnsw}
-        return state | {"_params": None, "_over": None, "_mapped": None}
+        return state | {"_params": None, "_over": None, "_mapped": None, "_pages": None}
 
     def __setstate__(self, state: dict) -> None:
         """A loaded HNSW over ``source`` views its serialised bytes (writable: a removal zeroes a vector there,
         in the snapshot's private mapping); without ``source`` nothing could take its later rows, so it is copied."""
-        self.__dict__.update(state)
+        self.__dict__.update(state, _pages=threading.Lock())
         self.__dict__.pop("_label", None)  # format-8 snapshots kept a row -> label dict (~100 MB at 1M)
         self.__dict__.setdefault("_memo", TopMemo())  # older snapshots saved no remembered answers
         self._exact = faiss.deserialize_index(state["_exact"])
@@ -143,6 +146,7 @@ class ProfileSearch:
             if self._source is not None and blob.flags.writeable and blob.flags.c_contiguous:
                 self._hnsw = faiss.read_index(faiss.ZeroCopyIOReader(faiss.swig_ptr(blob), blob.nbytes))
                 self._mapped = blob
+                self.release()  # faiss reads the graph's neighbour lists whole as it loads them (~260 MB at 1M)
             else:
                 self._hnsw = faiss.deserialize_index(blob)
 
@@ -197,8 +201,9 @@ class ProfileSearch:
         label = int(np.searchsorted(self._rows, row))
         if label == len(self._rows) or self._rows[label] != row or not self._alive[label]:
             return  # a tail row (``source`` zeroed it and marked it dead), or none
-        self._codes()[label] = 0
-        self._alive[label] = False
+        with self._pages:
+            self._codes()[label] = 0
+            self._alive[label] = False
         self._params = None
         if (~self._alive).sum() > REBUILD_DEAD_FRACTION * self._hnsw.ntotal:
             if self._source is not None:  # the tail too
@@ -221,6 +226,7 @@ class ProfileSearch:
 
         def whole(kk: int) -> tuple[np.ndarray, np.ndarray]:
             found = self._graph_search(q, kk + kk // RESCORE)[1]
+            self.release()
             scores, rows = self._rescored(q, found[found >= 0], matrix)
             scores, rows = scores[:kk], rows[:kk]
             if len(tail := self._tail()):
@@ -329,6 +335,21 @@ class ProfileSearch:
         only to a graph it owns."""
         if self._mapped is not None:
             self._hnsw, self._mapped, self._params = faiss.deserialize_index(self._mapped), None, None
+
+    def release(self) -> int:
+        """Hand back the resident pages of a loaded HNSW's mapped bytes (an efSearch-3000 walk reads ~35 % of them
+        at 1M), all but those holding the codes of a node removed (zeroed: its private copy is the only one; dead
+        at the load too, which keeps a few pages more than needed); returns the bytes released."""
+        with self._pages:
+            blob = self._mapped
+            if blob is None or self._hnsw is None:
+                return 0
+            codes = self._codes()
+            start, size = codes.ctypes.data - blob.ctypes.data, codes.shape[1]
+            dead = np.flatnonzero(~self._alive)
+            cuts = np.column_stack([start + dead * size, start + (dead + 1) * size]).ravel().tolist()
+            edges = [0, *cuts, blob.nbytes]  # [0, first dead), [after it, the next dead), …, [after the last, end)
+            return sum(release(blob[a:b]) for a, b in zip(edges[::2], edges[1::2], strict=True) if b > a)
 
     def _codes(self) -> np.ndarray:
         """The HNSW's stored codes as a writable (ntotal × code size) byte view of faiss's own buffer."""

