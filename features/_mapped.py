@@ -31,6 +31,14 @@ def release(*arrays: np.ndarray) -> int:
     return released
 
 
+def release_rows(a: np.ndarray, keep: np.ndarray) -> int:
+    """``release`` of a mapped array's rows but those ``keep`` marks (written since the load: their private copies
+    are the only ones), run by run of unmarked rows: only whole pages inside a run go, so a page that a kept row
+    touches stays. Returns the bytes released."""
+    edges = np.flatnonzero(np.diff(np.r_[True, keep, True].astype(np.int8))).tolist()
+    return sum(release(a[start:stop]) for start, stop in zip(edges[::2], edges[1::2], strict=True))
+
+
 def mapped(a: np.ndarray) -> bool:
     """Whether ``a`` views a file mapping (a loaded snapshot's): its pages are the page cache's, not the heap's."""
     return _mapping(a) is not None

@@ -32,7 +32,7 @@ from collections.abc import Callable
 import faiss
 import numpy as np
 
-from features._mapped import release
+from features._mapped import release, release_rows
 from features._topk import TopMemo
 
 DEFAULT_EXACT_BELOW = 200_000
@@ -344,12 +344,11 @@ class ProfileSearch:
             blob = self._mapped
             if blob is None or self._hnsw is None:
                 return 0
-            codes = self._codes()
-            start, size = codes.ctypes.data - blob.ctypes.data, codes.shape[1]
-            dead = np.flatnonzero(~self._alive)
-            cuts = np.column_stack([start + dead * size, start + (dead + 1) * size]).ravel().tolist()
-            edges = [0, *cuts, blob.nbytes]  # [0, first dead), [after it, the next dead), …, [after the last, end)
-            return sum(release(blob[a:b]) for a, b in zip(edges[::2], edges[1::2], strict=True) if b > a)
+            codes = self._codes()  # faiss's view of them, which knows no mapping: the same bytes as a slice of ``blob``
+            start = codes.ctypes.data - blob.ctypes.data
+            end = start + codes.nbytes
+            return (release(blob[:start]) + release_rows(blob[start:end].reshape(codes.shape), ~self._alive)
+                    + release(blob[end:]))  # fmt: skip
 
     def _codes(self) -> np.ndarray:
         """The HNSW's stored codes as a writable (ntotal × code size) byte view of faiss's own buffer."""

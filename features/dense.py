@@ -36,7 +36,7 @@ import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from features._growable import RowMap, spare_room
-from features._mapped import mapped, release
+from features._mapped import mapped, release_rows
 from features.ann import DEFAULT_EXACT_BELOW, ProfileSearch
 from features.concepts import fork_imap
 from features.records import Need, Talent, need_text, talent_text
@@ -552,15 +552,13 @@ class _Grow:
         self.n = 0
         self._written: np.ndarray | None = None
         """Per row of a mapped ``data``, whether it was written since the load (None: ``data`` is not mapped)."""
-        self._clean: list[tuple[int, int]] | None = None
-        """The runs of unwritten rows, [start, stop), as last computed (None: since written)."""
         self._lock = threading.Lock()
 
     def __getstate__(self) -> dict:
         return {"data": self.data, "n": self.n}
 
     def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state, _lock=threading.Lock(), _clean=None)
+        self.__dict__.update(state, _lock=threading.Lock())
         self._written = np.zeros(len(self.data), dtype=bool) if mapped(self.data) else None
 
     def extend(self, block: np.ndarray) -> int:
@@ -573,7 +571,7 @@ class _Grow:
                 bigger[:start] = self.data[:start]
                 self.data, self._written = bigger, None
             if self._written is not None:
-                self._written[start:need], self._clean = True, None
+                self._written[start:need] = True
             self.data[start:need] = block
             self.n = need
             return start
@@ -582,20 +580,14 @@ class _Grow:
         """Rows ``start`` to ``stop`` (excluded) set to zeros (an erasure)."""
         with self._lock:
             if self._written is not None:
-                self._written[start:stop], self._clean = True, None
+                self._written[start:stop] = True
             self.data[start:stop] = 0
 
     def release(self) -> int:
         """Hand back the resident pages of a mapped ``data`` that hold no row written since the load (a reader
         faults them in again from the page cache); returns the bytes released."""
         with self._lock:
-            if self._written is None:
-                return 0
-            if self._clean is None:
-                edges = np.flatnonzero(np.diff(np.r_[True, self._written, True].astype(np.int8))).tolist()
-                self._clean = list(zip(edges[::2], edges[1::2], strict=True))
-            # a page a written row shares is never whole inside a run of unwritten ones, so ``release`` keeps it
-            return sum(release(self.data[a:b]) for a, b in self._clean)
+            return 0 if self._written is None else release_rows(self.data, self._written)
 
     @property
     def view(self) -> np.ndarray:

@@ -29,8 +29,9 @@ import os
 import queue
 import sqlite3
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
+from contextlib import contextmanager
 from functools import cache
 from typing import Any
 
@@ -58,8 +59,10 @@ class GroupCommit:
         self._start = threading.Lock()
         self._thread: threading.Thread | None = None
         self._pid = 0
+        self.keeps = not self.inline and engine.dialect.name == "sqlite"
+        """Whether the thread keeps one connection (a SQLite file: ``_connection``)."""
         self._conn: Connection | None = None
-        """The thread's connection (SQLite): opened at its first group, closed when it stops or a group fails."""
+        """The kept connection: opened at the first group, closed when the thread stops or a group fails."""
         self.transactions = 0
         """Transactions committed (or tried) so far: requests over transactions is the group size."""
 
@@ -148,17 +151,21 @@ class GroupCommit:
                 if rows:
                     merged.setdefault(id(statement), (statement, []))[1].extend(rows)
         self.transactions += 1
-        if self.inline or self.engine.dialect.name != "sqlite":
-            with self.engine.begin() as conn:
-                for statement, rows in merged.values():
-                    _execute(conn, statement, rows)
+        with self._connection() as conn, conn.begin():
+            for statement, rows in merged.values():
+                _execute(conn, statement, rows)
+
+    @contextmanager
+    def _connection(self) -> Iterator[Connection]:
+        """The kept connection (``keeps``), else a pooled one for this group."""
+        if not self.keeps:
+            with self.engine.connect() as conn:
+                yield conn
             return
         if self._conn is None:
             self._conn = self.engine.connect()
         try:
-            with self._conn.begin():
-                for statement, rows in merged.values():
-                    _execute(self._conn, statement, rows)
+            yield self._conn
         except BaseException:
             self._drop_connection()  # whatever the failure left it in, the next group starts on a fresh one
             raise
