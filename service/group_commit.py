@@ -1,19 +1,20 @@
-"""Group commit: the rows a served page owes (its receipt, its audit rows) inserted by one thread per store, the rows
-of every request waiting meanwhile in one transaction.
+"""Group commit: the rows a served page owes (its receipt, its audit rows) inserted for every request waiting
+meanwhile in one transaction, by one of them.
 
 A ranking page answers only once its decision receipt and the audit rows of the cards it shows are committed (PIPL:
 nothing is served off the record). Written by each request in a transaction of its own, those ~40 small rows cost
 a 100k server half its throughput (measured with four clients: 126 against 255 req/s without them): a statement
 and a commit each, and SQLite's one writer at a time, whose lock a request held while it waited for the
-interpreter's lock behind the rankings of the others. Here a request hands its rows to the store's writer thread
-and waits: the thread takes everything queued since its last commit, inserts each statement's rows with one
-``executemany``, commits once and wakes them all. While it writes, the next requests' rows queue: the busier the
-server, the larger the groups, with no wait added to a lone request.
+interpreter's lock behind the rankings of the others. Here a request queues its rows; the first one that finds no
+group running leads the next: it takes everything queued, inserts each statement's rows at once, commits and wakes
+the others, and whoever queued meanwhile leads the group after. The busier the server, the larger the groups; a
+lone request commits its own rows on its own thread, with no handoff (until stop 49 a writer thread took every
+group: a lone page waited two thread wake-ups longer).
 
 A failed transaction is tried again one request at a time, so an error reaches only the requests whose rows
 caused it, and each still commits all of its rows or none.
 
-On SQLite the thread keeps one connection (another one's page cache is dropped whenever a different connection
+On SQLite one connection is kept for every group (another one's page cache is dropped whenever a different connection
 wrote, so the indexes' hot leaves would be read again at every group) and inserts each statement's rows as one
 multi-row ``VALUES`` (``_MultiRow``): Python's ``sqlite3`` gives the interpreter lock up and takes it back for every
 row of an ``executemany``, and behind busy ranking threads each take waits its turn (a microbenchmark, 164 rows
@@ -26,13 +27,15 @@ writer's CPU went from 1.15–1.32 to 0.70–0.73 ms a request.
 from __future__ import annotations
 
 import os
-import queue
 import sqlite3
 import threading
+import weakref
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
-from functools import cache
+from functools import cache, partial
+from itertools import chain
 from typing import Any
 
 import sqlalchemy as sa
@@ -49,79 +52,71 @@ VARIABLES = 32_766 if sqlite3.sqlite_version_info >= (3, 32) else 999
 
 
 class GroupCommit:
-    """The writer thread of one engine (started at the first write, again in a forked child); ``close`` drains it."""
+    """The group commit of one engine: the first waiting caller inserts for everyone queued (``write``)."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         # an in-memory SQLite database lives in one connection of one thread: another thread would see another one
         self.inline = engine.dialect.name == "sqlite" and engine.url.database in (None, "", ":memory:")
-        self._queue: queue.SimpleQueue[tuple[Sequence[Part], Future[None]] | None] = queue.SimpleQueue()
-        self._start = threading.Lock()
-        self._thread: threading.Thread | None = None
-        self._pid = 0
         self.keeps = not self.inline and engine.dialect.name == "sqlite"
-        """Whether the thread keeps one connection (a SQLite file: ``_connection``)."""
-        self._conn: Connection | None = None
-        """The kept connection: opened at the first group, closed when the thread stops or a group fails."""
+        """Whether one connection is kept for every group (a SQLite file: ``_connection``)."""
         self.transactions = 0
         """Transactions committed (or tried) so far: requests over transactions is the group size."""
+        self._reset()
+        os.register_at_fork(after_in_child=partial(_reset_in_child, weakref.ref(self)))
+
+    def _reset(self) -> None:
+        """A fresh start (and a forked child's: its copies of the parent's waiting rows, lock and connection are the
+        parent's; the child leaves them alone)."""
+        self._turn = threading.Condition()
+        self._queued: deque[tuple[Sequence[Part], Future[None]]] = deque()
+        self._leading = False
+        self._conn: Connection | None = None
+        """The kept connection: opened at the first group, closed by ``close`` or when a group fails."""
+
+    @property
+    def queued(self) -> int:
+        """Callers waiting for a group to take their rows."""
+        return len(self._queued)
 
     def write(self, parts: Sequence[Part]) -> None:
         """Insert ``parts`` in this order, in a transaction shared with other threads' rows; return once it has
         committed, or raise what inserting them raised. Every caller must list its statements in one common order
-        (a receipt's head before its candidates): a group runs each statement once, in the order they first appear."""
+        (a receipt's head before its candidates): a group runs each statement once, in the order they first appear.
+
+        The caller that finds no group running leads one: it takes everything queued (its own rows first, when
+        alone) and inserts it on its own thread, then hands the lead to whoever queued meanwhile. A lone request
+        so pays no handoff to another thread and back (two wake-ups of a sleeping thread, ~0.2 ms a request)."""
         if self.inline:
             self._insert([parts])
             return
         done: Future[None] = Future()
-        self._running()
-        self._queue.put((parts, done))
+        with self._turn:
+            self._queued.append((parts, done))
+            while not done.done():
+                if self._leading:
+                    self._turn.wait()
+                    continue
+                group, rows = [], 0
+                while self._queued and rows < MAX_ROWS:
+                    group.append(self._queued.popleft())
+                    rows += _rows(group[-1][0])
+                self._leading = True
+                self._turn.release()
+                try:
+                    self._commit(group)
+                finally:
+                    self._turn.acquire()
+                    self._leading = False
+                    self._turn.notify_all()
         done.result()
 
     def close(self) -> None:
-        """Write what is queued and stop the thread (a later ``write`` starts another)."""
-        with self._start:
-            thread, self._thread = self._thread, None
-            if thread is not None and self._pid == os.getpid():
-                self._queue.put(None)
-                thread.join()
-
-    def _running(self) -> None:
-        if self._thread is not None and self._pid == os.getpid():
-            return
-        with self._start:
-            if self._thread is None or self._pid != os.getpid():
-                self._queue = queue.SimpleQueue()  # a forked child's copy may hold its parent's waiting entries
-                self._conn = None  # and its parent's connection, which the child leaves alone
-                self._thread = threading.Thread(target=self._run, name="talentmatch-group-commit", daemon=True)
-                self._pid = os.getpid()
-                self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            self._serve()
-        finally:
+        """Close the kept connection once no group runs (the next ``write`` opens another)."""
+        with self._turn:
+            while self._leading:
+                self._turn.wait()
             self._drop_connection()
-
-    def _serve(self) -> None:
-        while True:
-            first = self._queue.get()
-            if first is None:
-                return
-            group, rows, last = [first], _rows(first[0]), False
-            while rows < MAX_ROWS:
-                try:
-                    more = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    last = True
-                    break
-                group.append(more)
-                rows += _rows(more[0])
-            self._commit(group)
-            if last:
-                return
 
     def _commit(self, group: list[tuple[Sequence[Part], Future[None]]]) -> None:
         try:
@@ -176,6 +171,11 @@ class GroupCommit:
             conn.close()
 
 
+def _reset_in_child(ref: weakref.ref[GroupCommit]) -> None:
+    if (group := ref()) is not None:
+        group._reset()
+
+
 def _execute(conn: Connection, statement: sa.Executable, rows: list[dict[str, Any]]) -> None:
     if conn.dialect.name != "sqlite":
         conn.execute(statement, rows)
@@ -208,10 +208,20 @@ class _MultiRow:
         self.per_statement = max(1, VARIABLES // len(self.keys))
 
     def batches(self, rows: Sequence[dict[str, Any]]) -> list[tuple[str, tuple[Any, ...]]]:
+        """Column by column, each distinct value object through its processor once: the rows of one request share
+        theirs (a page's audit rows one time and one serialised detail), and a date's processor costs more than
+        the lookup."""
         out = []
         for start in range(0, len(rows), self.per_statement):
             chunk = rows[start : start + self.per_statement]
-            params = tuple(p(r[k]) if p else r[k] for r in chunk for k, p in self.processors)
+            columns = []
+            for k, p in self.processors:
+                values = [r[k] for r in chunk]
+                if p is not None:
+                    seen: dict[int, Any] = {}
+                    values = [seen[i] if (i := id(v)) in seen else seen.setdefault(i, p(v)) for v in values]
+                columns.append(values)
+            params = tuple(chain.from_iterable(zip(*columns, strict=True)))
             out.append((self.head + ", ".join([self.one] * len(chunk)) + self.tail, params))
         return out
 

@@ -3,6 +3,7 @@ returns only once its rows are committed, a bad caller's rows fail alone, and ev
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -44,8 +45,8 @@ def stored(engine) -> tuple[set[str], int]:
 
 def held_while_queued(engine, group: GroupCommit, names: list[str], *, first: list | None = None) -> dict:
     """Write ``names`` from one thread each while another connection holds the file, so they queue behind the
-    writer thread's first group (``first``, written before them); release once all are queued. Returns each name's
-    outcome (``None`` or the exception)."""
+    first group (``first``, written before them, whose caller leads it); release once all are queued. Returns each
+    name's outcome (``None`` or the exception)."""
     outcome: dict = {}
 
     def write(name: str, parts: list) -> None:
@@ -60,12 +61,12 @@ def held_while_queued(engine, group: GroupCommit, names: list[str], *, first: li
     threads = [threading.Thread(target=write, args=("first", first or receipt("first")))]
     threads[0].start()
     deadline = time.monotonic() + 10
-    while group.transactions < 1 and time.monotonic() < deadline:  # the writer thread is in its first group
+    while group.transactions < 1 and time.monotonic() < deadline:  # the first group runs
         time.sleep(0.005)
     threads += [threading.Thread(target=write, args=(n, receipt(n) if n != "dup" else receipt("first"))) for n in names]
     for t in threads[1:]:
         t.start()
-    while group._queue.qsize() < len(names) and time.monotonic() < deadline:
+    while group.queued < len(names) and time.monotonic() < deadline:
         time.sleep(0.005)
     blocker.commit()
     blocker.close()
@@ -98,18 +99,53 @@ def test_a_lone_caller_gets_its_own_error(engine):
     group = GroupCommit(engine)
     with pytest.raises(sa.exc.IntegrityError):  # lines of a head that does not exist
         group.write([(LINE, [{"head": "nobody", "n": 0}])])
-    group.write(receipt("after"))  # the thread goes on
+    group.write(receipt("after"))  # the next group goes on
     assert stored(engine) == ({"after"}, 3)
     group.close()
 
 
-def test_close_writes_what_is_queued_and_a_later_write_starts_again(engine):
+def test_close_drops_the_kept_connection_and_a_later_write_opens_another(engine):
     group = GroupCommit(engine)
     group.write(receipt("one"))
+    assert group._conn is not None
     group.close()
-    assert group._thread is None
+    assert group._conn is None
     group.write(receipt("two"))
     assert stored(engine) == ({"one", "two"}, 6)
+    group.close()
+
+
+def test_a_lone_caller_commits_its_own_rows_on_its_own_thread(engine):
+    # no handoff to another thread and back: the caller that finds no group running leads one
+    committed_on: list[int] = []
+    sa.event.listen(engine, "commit", lambda conn: committed_on.append(threading.get_ident()))
+    group = GroupCommit(engine)
+    group.write(receipt("one"))
+    group.write(receipt("two"))
+    assert committed_on == [threading.get_ident()] * 2 and group.transactions == 2
+    assert stored(engine) == ({"one", "two"}, 6)
+    group.close()
+
+
+def test_a_forked_child_starts_afresh_and_leaves_its_parents_connection_alone(engine):
+    group = GroupCommit(engine)
+    group.write(receipt("parent"))
+    parents = group._conn
+    ctx = multiprocessing.get_context("fork")
+    child = ctx.Process(target=_write_in_child, args=(group, parents))
+    child.start()
+    child.join(30)
+    assert child.exitcode == 0
+    group.write(receipt("parent again"))  # the parent's connection still works
+    assert group._conn is parents
+    assert stored(engine) == ({"parent", "child", "parent again"}, 9)
+    group.close()
+
+
+def _write_in_child(group: GroupCommit, parents) -> None:
+    assert group._conn is None and group.queued == 0 and not group._leading
+    group.write(receipt("child"))
+    assert group._conn is not None and group._conn is not parents
     group.close()
 
 
@@ -119,7 +155,7 @@ def test_an_in_memory_database_is_written_in_the_callers_thread():
     group = GroupCommit(engine)
     assert group.inline
     group.write(receipt("m"))
-    assert group._thread is None and stored(engine) == ({"m"}, 3)
+    assert group._conn is None and stored(engine) == ({"m"}, 3)
     engine.dispose()
 
 
