@@ -93,8 +93,11 @@ def error_page(page: Page, status: int, message: str, field: str | None = None) 
     return render(page, "error.html", status, code=status, title=title, message=message, field=field)
 
 
-def _console(request: Request) -> bool:
-    return request.url.path == PREFIX or request.url.path.startswith(PREFIX + "/")
+def _console(scope: Scope) -> bool:
+    """Whether the request is the console's: by the scope's path, not ``request.url`` (which parses a whole URL, and
+    the middleware asks it of every API request too)."""
+    path = scope["path"]
+    return path == PREFIX or path.startswith(PREFIX + "/")
 
 
 async def _page_of(request: Request) -> Page:
@@ -122,7 +125,7 @@ class ConsoleFaults:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not _console(Request(scope)):
+        if scope["type"] != "http" or not _console(scope):
             await self.app(scope, receive, send)
             return
         started = False
@@ -163,20 +166,20 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> Response:
-        if not _console(request):
+        if not _console(request.scope):
             return await api_error(request, exc)
         return error_page(await _page_of(request), exc.status, exc.message, exc.field)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
-        if not _console(request):
+        if not _console(request.scope):
             return await invalid(request, exc)
         err = orjson.loads(validation_error(list(exc.errors())).body)["error"]
         return error_page(await _page_of(request), 422, err["message"], err.get("field"))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
-        if not _console(request):
+        if not _console(request.scope):
             return await http(request, exc)
         page = await _page_of(request)
         message = page.t("error.404") if exc.status_code == 404 else str(exc.detail)
@@ -185,7 +188,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(OperationalError)
     async def _down(request: Request, exc: OperationalError) -> Response:
         response = await database_down(request, exc)
-        if not _console(request):
+        if not _console(request.scope):
             return response
         page = _bare_page(request)
         return error_page(page, 503, page.t("error.unavailable"))

@@ -1,6 +1,9 @@
 """One router per resource; ``ROUTERS`` is the order they are matched and appear in the OpenAPI document. Health
 comes first: FastAPI builds an included router's routes (dependants, model fields) on the first request matched
-through it, so a start's first ``/readyz`` answer builds only its own router, not all the others (~1 s at load 5)."""
+through it, so a start's first ``/readyz`` answer builds only its own router, not all the others (~1 s at load 5).
+Ranking comes next: each request is matched against the routes in this order, and the hot route's (``GET
+/needs/{id}/candidates``) scan past 16 others cost ~0.1 ms of a lone page's wall time (stop 49, 100k). No ranking
+route's path matches another router's template."""
 
 from service.api.routes import (
     alerts,
@@ -24,11 +27,11 @@ from service.api.routes import (
 
 ROUTERS = [
     health.router,
+    ranking.router,
     talents.router,
     erasure.router,
     people.router,
     needs.router,
-    ranking.router,
     pipeline.router,
     searches.router,
     subscriptions.router,
