@@ -17,6 +17,7 @@ from features.records import RECORD_TYPES, Talent
 from service import db
 from service.api.app import MALLOC_ARENAS, create_app
 from service.api.cards import reveals_identity, talent_card
+from service.api.routes import ROUTERS
 from service.api.schemas import MASKED_NAME, RECORD_EXAMPLES
 from service.api.server import serve
 from service.keys import Principal, Role, authenticate, create_key, hash_key, list_keys, revoke_key
@@ -222,3 +223,28 @@ def test_a_serving_process_caps_its_malloc_arenas(mode):
         assert 1 <= arenas <= MALLOC_ARENAS
     else:
         assert arenas > MALLOC_ARENAS
+
+
+def test_no_two_routers_answer_the_same_request_so_their_order_changes_no_dispatch():
+    # ROUTERS is ordered for speed (the ranking router right after health): that is safe only while no concrete path
+    # and method can match routes of two routers (within one, its own order decides: /people/review before
+    # /people/{person_id}). Each pair is probed with one template's path, its parameters filled with the other's
+    # literal segments where there are some
+    routes = [(n, r.path, r.methods or set(), r.path_regex)
+              for n, router in enumerate(ROUTERS) for r in router.routes if hasattr(r, "path_regex")]  # fmt: skip
+
+    def probes(path: str, other: str) -> list[str]:
+        segments, theirs = path.split("/"), other.split("/")
+        filled = [t if s.startswith("{") and t and not t.startswith("{") else s
+                  for s, t in zip(segments, theirs + [""] * len(segments), strict=False)]  # fmt: skip
+        return ["/".join(s if not s.startswith("{") else "x" for s in ps) for ps in (segments, filled)]
+
+    def clash(a: tuple, b: tuple) -> bool:
+        return bool(a[2] & b[2]) and any(
+            a[3].match(p) and b[3].match(p) for p in probes(a[1], b[1]) + probes(b[1], a[1])
+        )
+
+    assert any(
+        clash(a, b) for a in routes for b in routes if a[1] == "/people/review" and b[1] == "/people/{person_id}"
+    )
+    assert len(routes) > 60 and [(a[1], b[1]) for a in routes for b in routes if a[0] < b[0] and clash(a, b)] == []
