@@ -39,6 +39,7 @@ from typing import Any
 from features.dense import VectorCache, talent_parts
 from features.records import Talent
 from service import people, receipts, saved_searches, snapshots
+from service.sqlite_writers import truncate_log
 from service.store import Store
 
 log = logging.getLogger("talentmatch.api")
@@ -79,10 +80,11 @@ def _names(*talents: Talent | None) -> list[str]:
 
 def _flush_sqlite(store: Store) -> None:
     """Deleted rows are overwritten in the file (``secure_delete``, set per connection); the write-ahead log, which
-    still holds the old pages, is checkpointed into the file and truncated."""
-    if store.engine.dialect.name == "sqlite":
-        with store.engine.connect() as conn:
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    still holds the old pages, is checkpointed into the file and truncated, tried again while SQLite answers busy (a
+    checkpoint of the log's own thread running just then left the old pages in the log: stop 49)."""
+    if not truncate_log(store.engine):
+        log.error("erasure: the write-ahead log of %s stayed busy; its old pages go at its next full checkpoint",
+                  store.engine.url.database)  # fmt: skip
 
 
 def erase_talent(state: Any, talent: Talent, *, replica: bool = False) -> Erasure:

@@ -30,7 +30,7 @@ import re
 import sqlite3
 import threading
 import time
-from contextlib import closing
+from contextlib import closing, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -203,3 +203,23 @@ def serialize_writers(engine: Engine, path: str, timeout: float = 5.0) -> None:
         sa.event.listen(engine.pool, name, lambda _dbapi, record, _exception: release(record.info))
     for name in ("close", "detach"):
         sa.event.listen(engine.pool, name, lambda _dbapi, record: release(record.info))
+
+
+def truncate_log(engine: Engine, timeout: float = 5.0) -> bool:
+    """Checkpoint ``engine``'s whole write-ahead log into its file and truncate it (an erasure: the log still holds
+    the deleted rows' old pages). SQLite answers busy, leaving the log as it was, while another checkpoint runs or a
+    reader holds an older snapshot: this process's own checkpoints wait meanwhile, and the call is tried again until
+    ``timeout``. Returns whether the log was emptied (always, off a SQLite file)."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or database in (None, "", ":memory:"):
+        return True
+    lock = _LOCKS.get(str(Path(database).resolve()))
+    deadline = time.monotonic() + timeout
+    with lock.checkpoints._running if lock is not None else nullcontext(), engine.connect() as conn:
+        while True:
+            busy, *_ = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+            if not busy:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.01)

@@ -15,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from service.db import make_engine
+from service.sqlite_writers import truncate_log
 
 HOLD = 0.23
 """How long the first writer keeps its transaction open. SQLite's own busy handler would try again at 228 ms, find
@@ -131,6 +132,7 @@ def test_many_threads_writing_at_once_all_commit(engine):
 OTHER_PROCESS = """
 import sys, time
 from service.db import make_engine
+from service.sqlite_writers import truncate_log
 engine = make_engine(sys.argv[1])
 with engine.connect() as conn:
     conn.exec_driver_sql("INSERT INTO t (who) VALUES ('other process')")
@@ -202,3 +204,26 @@ def test_the_log_is_checkpointed_by_a_thread_of_its_own(tmp_path, engine, monkey
         conn.exec_driver_sql("INSERT INTO t (who) VALUES ('d')")
     engine.dispose()
     assert file_alone() == ["a", "b", "c", "d"]
+
+
+def test_the_log_is_truncated_once_a_reader_on_an_older_snapshot_lets_go(tmp_path, engine):
+    # an erasure truncates the log (its old pages hold the deleted rows); SQLite answers busy while a reader holds an
+    # older snapshot (or another checkpoint runs), and one try would leave those pages in the log. SQLite's own busy
+    # handler is off here, so only truncate_log's tries wait for the reader
+    eraser = make_engine(f"sqlite:///{tmp_path / 'w.db'}")
+    sa.event.listen(eraser, "connect", lambda dbapi, _record: dbapi.execute("PRAGMA busy_timeout = 0"))
+    wal = tmp_path / "w.db-wal"
+    reader = engine.connect()
+    reader.exec_driver_sql("BEGIN")
+    reader.exec_driver_sql("SELECT count(*) FROM t").all()  # a snapshot taken before the next write
+    with engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO t (who) VALUES ('secret')")
+    assert b"secret" in wal.read_bytes()
+    assert truncate_log(eraser, timeout=0.1) is False  # busy throughout: the log left as it was
+    assert b"secret" in wal.read_bytes()
+    threading.Timer(0.2, reader.close).start()
+    started = time.monotonic()
+    assert truncate_log(eraser, timeout=5) is True
+    assert 0.1 < time.monotonic() - started < 4
+    assert wal.stat().st_size == 0 and rows(engine) == ["secret"]
+    eraser.dispose()
