@@ -209,11 +209,11 @@ def truncate_log(engine: Engine, timeout: float = 5.0) -> bool:
     """Checkpoint ``engine``'s whole write-ahead log into its file and truncate it (an erasure: the log still holds
     the deleted rows' old pages). SQLite answers busy, leaving the log as it was, while another checkpoint runs or a
     reader holds an older snapshot: this process's own checkpoints wait meanwhile, and the call is tried again until
-    ``timeout``. Returns whether the log was emptied (always, off a SQLite file)."""
-    database = engine.url.database
-    if engine.dialect.name != "sqlite" or database in (None, "", ":memory:"):
+    ``timeout``. Returns whether the log was emptied (always off SQLite; an in-memory database has none to empty)."""
+    if engine.dialect.name != "sqlite":
         return True
-    lock = _LOCKS.get(str(Path(database).resolve()))
+    database = engine.url.database
+    lock = _LOCKS.get(str(Path(database).resolve())) if database else None  # the file's, as ``serialize_writers``
     deadline = time.monotonic() + timeout
     with lock.checkpoints._running if lock is not None else nullcontext(), engine.connect() as conn:
         while True:
