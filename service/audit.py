@@ -1,5 +1,12 @@
 """The audit log: who (key, role) read or changed which record, when. PIPL asks that access to personal data be
-accountable, so every read of a full talent profile and every write leaves a row here."""
+accountable, so every read of a full talent profile and every write leaves a row here.
+
+A served ranking page leaves one row naming its decision receipt (``rank`` of object ``ranking``), not one per card:
+the receipt's candidate rows already name the talents shown, so a talent's access log reads them through it
+(``entries``: the page's row once for each talent it showed, as ``rank`` of object ``talent``). Twenty rows a page
+were a third of its writes (stop 50). An erasure writes the talent's rows out before its receipt rows lose its id
+(``keep_shown``), so the log still names whom each page showed.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +18,7 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from service import db
 from service.group_commit import Part
@@ -30,8 +38,16 @@ class AuditEntry:
     detail: dict[str, Any] | None
 
 
+RANK = "rank"
+"""A served ranking page's action: its row's object is the receipt (``ranking``), the talents shown its candidates."""
+
+
 def _table() -> sa.Table:
     return db.AuditRow.__table__  # type: ignore[return-value]
+
+
+def _candidates() -> sa.Table:
+    return db.RankingCandidateRow.__table__  # type: ignore[return-value]
 
 
 @cache
@@ -80,6 +96,30 @@ def rows(
     ]
 
 
+def page_rows(principal: Principal, ranking_id: str, detail: dict[str, Any]) -> Part:
+    """A served page's audit row, naming its receipt ``ranking_id`` (whose candidates are the talents shown)."""
+    return rows(principal, RANK, "ranking", [ranking_id], {"ranking_id": ranking_id} | detail)
+
+
+def _shown(a: sa.Table, talent_id: str | None = None) -> sa.Select:
+    """Each served page's row once for each talent its receipt shows, as that talent's (``rank`` of ``talent``);
+    only ``talent_id``'s when given (its receipt rows first, by their talent index: SQLite would otherwise walk
+    every page's row and look its candidates up)."""
+    c = _candidates()
+    pages = (a.c.object_kind == "ranking", a.c.action == RANK)
+    row = (a.c.id, a.c.at, a.c.key_id, a.c.role, a.c.action, sa.literal("talent", sa.String).label("object_kind"))
+    if talent_id is not None:
+        showing = sa.select(c.c.ranking_id).where(c.c.talent_id == talent_id)
+        return sa.select(*row, sa.literal(talent_id, sa.String).label("object_id"), a.c.detail).where(
+            *pages, a.c.object_id.in_(showing)
+        )
+    return (
+        sa.select(*row, c.c.talent_id.label("object_id"), a.c.detail)
+        .select_from(a.join(c, c.c.ranking_id == a.c.object_id))
+        .where(*pages, c.c.talent_id.is_not(None))
+    )
+
+
 def entries(
     store: Store,
     *,
@@ -89,14 +129,27 @@ def entries(
     limit: int = 100,
     offset: int = 0,
 ) -> tuple[list[AuditEntry], int]:
-    """Matching rows, newest first, and their total count."""
-    t = _table()
-    where = [
-        c == v
-        for c, v in ((t.c.object_kind, object_kind), (t.c.object_id, object_id), (t.c.key_id, key_id))
-        if v is not None
-    ]
+    """Matching rows, newest first, and their total count. A talent's include each page that showed them: one
+    stored row a page, read once for each talent, so the entries of one page share its id."""
+    a = _table()
+    wanted = ((object_kind, a.c.object_kind), (object_id, a.c.object_id), (key_id, a.c.key_id))
+    parts = [sa.select(*a.c).where(*(c == v for v, c in wanted if v is not None))]
+    if object_kind in (None, "talent"):
+        shown = _shown(a, object_id)
+        parts.append(shown if key_id is None else shown.where(a.c.key_id == key_id))
+    found = sa.union_all(*parts) if len(parts) > 1 else parts[0]
     with store.engine.connect() as conn:
-        total = conn.scalar(sa.select(sa.func.count()).select_from(t).where(*where)) or 0
-        found = conn.execute(sa.select(t).where(*where).order_by(t.c.id.desc()).limit(limit).offset(offset)).all()
-    return [AuditEntry(**r._mapping) for r in found], total
+        total = conn.scalar(sa.select(sa.func.count()).select_from(found.subquery())) or 0
+        page = found.order_by(sa.desc("at"), sa.desc("id"), "object_id").limit(limit).offset(offset)
+        rows = conn.execute(page).all()
+    return [AuditEntry(**r._mapping) for r in rows], total
+
+
+def keep_shown(conn: Connection, talent_id: str) -> int:
+    """Write out ``talent_id``'s rows of the pages that showed them, before an erasure takes their id out of the
+    receipts (the log keeps naming whom each page showed); returns how many. In the erasure's transaction."""
+    a = _table()
+    columns = ["at", "key_id", "role", "action", "object_kind", "object_id", "detail"]
+    shown = _shown(a, talent_id)
+    source = shown.with_only_columns(*(shown.selected_columns[k] for k in columns)).order_by(a.c.id)
+    return conn.execute(sa.insert(a).from_select(columns, source)).rowcount

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from features.schema import SCHEMA
-from service import db
+from service import audit, db
 from service.group_commit import Part
 from service.keys import Principal
 from service.people import persons_of
@@ -234,14 +234,16 @@ def appearances(store: Store, talent_id: str, limit: int = 5) -> list[dict[str, 
 
 
 def redact_talent(store: Store, talent_id: str, names: Sequence[str] = ()) -> int:
-    """Erase a talent from every receipt (PIPL erasure): its candidate rows lose id and score, its page details
-    lose id and content, and a free-text search whose stored query names them (their id or any of ``names``: names,
+    """Erase a talent from every receipt (PIPL erasure): the audit log's rows of the pages that showed them are
+    written out first (``audit.keep_shown``), then its candidate rows lose id and score, its page details lose id
+    and content, and a free-text search whose stored query names them (their id or any of ``names``: names,
     e-mail, phone) loses its query. Returns the number of receipt candidate rows redacted."""
     c, d, r = _candidates(), _details(), _rankings()
     now = datetime.now(UTC)
     terms = sorted({t.strip().lower() for t in (talent_id, *names) if t and len(t.strip()) >= 2})
     query = r.c.params["query"].as_string()
     with store.engine.begin() as conn:
+        audit.keep_shown(conn, talent_id)  # the audit log reads whom a page showed here, until now
         conn.execute(sa.update(d).where(d.c.talent_id == talent_id).values(talent_id=None, detail=None, erased_at=now))
         naming = sa.or_(*(sa.func.lower(query).contains(t, autoescape=True) for t in terms))
         for rid, params in conn.execute(sa.select(r.c.id, r.c.params).where(r.c.route == "search", naming)).all():

@@ -165,8 +165,7 @@ def ranking_page(
             parts, stored = receipts.rows(ranking_id, dialect=state.store.engine.dialect.name, route=route,
                                           need_id=stored_need, principal=principal, full=full, shown=rows,
                                           params=params)  # fmt: skip
-        parts.append(audit.rows(principal, "rank", "talent", [r.talent_id for r in rows],
-                                {"ranking_id": ranking_id, "need_id": stored_need, "revealed": reveal}))  # fmt: skip
+        parts.append(audit.page_rows(principal, ranking_id, {"need_id": stored_need, "revealed": reveal}))
         state.store.group_commit.write(parts)  # with other requests' rows, in one transaction
         full.stored_pages |= stored  # committed
         full.receipts[reuse] = ranking_id

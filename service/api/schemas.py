@@ -118,12 +118,15 @@ class KeyCreated(KeyInfo):
 
 
 class AuditEntry(BaseModel):
-    id: int
+    id: int = Field(
+        description="The stored row's id. A served ranking page is one row (`rank` of its `ranking`) "
+        "and reads as one entry per talent it showed (`rank` of `talent`): those share it"
+    )
     at: UtcDatetime
     key_id: int | None
     role: str
-    action: str = Field(description="read, list, create, replace, import, …")
-    object_kind: str
+    action: str = Field(description="read, list, create, replace, import, rank, …")
+    object_kind: str = Field(description="talent, need, ranking, … / 对象类型")
     object_id: str | None
     detail: dict[str, Any] | None = None
 

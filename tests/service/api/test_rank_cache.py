@@ -41,7 +41,11 @@ def test_a_cached_page_served_again_writes_no_receipt_rows(office):
         again = client.get("/needs/n-pv/candidates?k=3", headers=h["recruiter"]).json()
         assert again["ranking_id"] == first["ranking_id"] and again["candidates"] == first["candidates"]
     assert [rows(state, t) for t in (db.RankingRow, db.RankingCandidateRow, db.RankingDetailRow)] == counts
-    assert rows(state, db.AuditRow) == audits + 5 * len(first["candidates"])  # each card shown is still audited
+    assert rows(state, db.AuditRow) == audits + 5  # one row a page served, naming the receipt
+    shown = first["candidates"][0]["talent_id"]
+    log = client.get("/audit", params={"object_id": shown}, headers=h["admin"]).json()["items"]
+    seen = [e for e in log if e["action"] == "rank" and e["detail"]["ranking_id"] == first["ranking_id"]]
+    assert len(seen) == 6 and {e["object_kind"] for e in seen} == {"talent"}  # each card shown is still audited
     # another page, another key or other parameters are other decisions: their own receipts
     asks = [("k=3&offset=3", "recruiter"), ("k=3", "admin"), ("k=3&personalized=false", "recruiter")]
     other = [client.get(f"/needs/n-pv/candidates?{q}", headers=h[key]).json()["ranking_id"] for q, key in asks]
