@@ -28,6 +28,7 @@ from service.api.deps import AnyRole, IndicesDep, Office, Ranker, StoreDep, Writ
 from service.api.errors import ERROR_RESPONSES, ApiError, not_found
 from service.api.feedback import record_feedback
 from service.api.limits import IdPath, RankingIdPath
+from service.api.query_model import QueryModelRoute
 from service.api.ranking_schemas import (
     FeedbackIn,
     NeedMatch,
@@ -42,7 +43,7 @@ from service.api.schemas import ErrorResponse
 from service.keys import Principal, Role
 from service.ranking import MAX_K
 
-router = APIRouter(responses=ERROR_RESPONSES)
+router = APIRouter(responses=ERROR_RESPONSES, route_class=QueryModelRoute)
 
 NOT_FOUND = {404: {"model": ErrorResponse, "description": "No such need, talent or ranking (or not yours) / 不存在"}}
 
