@@ -60,7 +60,7 @@ MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 
 
 async def get_principal(
-    request: Request, store: StoreDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Principal:
     """The key's principal; 401 when the header is missing, not Bearer, or the key is unknown or revoked. A key seen
     live in the last ``key_cache_seconds`` costs no database read (nor a thread-pool hop)."""
@@ -69,7 +69,7 @@ async def get_principal(
     cache = request.app.state.principals
     principal = cache.get(credentials.credentials)
     if principal is None:
-        principal = await run_in_threadpool(authenticate, store, credentials.credentials)
+        principal = await run_in_threadpool(authenticate, request.app.state.store, credentials.credentials)
         if principal is None:
             raise unauthorized("unknown or revoked API key; ask an admin for a new one")
         cache.put(credentials.credentials, principal)
