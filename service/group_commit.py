@@ -1,15 +1,15 @@
-"""Group commit: the rows a served page owes (its receipt, its audit rows) inserted for every request waiting
+"""Group commit: the rows a served page owes (its receipt, its audit row) inserted for every request waiting
 meanwhile in one transaction, by one of them.
 
-A ranking page answers only once its decision receipt and the audit rows of the cards it shows are committed (PIPL:
-nothing is served off the record). Written by each request in a transaction of its own, those ~40 small rows cost
-a 100k server half its throughput (measured with four clients: 126 against 255 req/s without them): a statement
-and a commit each, and SQLite's one writer at a time, whose lock a request held while it waited for the
-interpreter's lock behind the rankings of the others. Here a request queues its rows; the first one that finds no
-group running leads the next: it takes everything queued, inserts each statement's rows at once, commits and wakes
-the others, and whoever queued meanwhile leads the group after. The busier the server, the larger the groups; a
-lone request commits its own rows on its own thread, with no handoff (until stop 49 a writer thread took every
-group: a lone page waited two thread wake-ups longer).
+A ranking page answers only once its decision receipt and its audit row are committed (PIPL: nothing is served off
+the record). Written by each request in a transaction of its own, those small rows (~40 until stop 50's one audit
+row a page: ``service.audit``) cost a 100k server half its throughput (measured with four clients: 126 against 255
+req/s without them): a statement and a commit each, and SQLite's one writer at a time, whose lock a request held
+while it waited for the interpreter's lock behind the rankings of the others. Here a request queues its rows; the
+first one that finds no group running leads the next: it takes everything queued, inserts each statement's rows at
+once, commits and wakes the others, and whoever queued meanwhile leads the group after. The busier the server, the
+larger the groups; a lone request commits its own rows on its own thread, with no handoff (until stop 49 a writer
+thread took every group: a lone page waited two thread wake-ups longer).
 
 A failed transaction is tried again one request at a time, so an error reaches only the requests whose rows
 caused it, and each still commits all of its rows or none.

@@ -148,7 +148,7 @@ def ranking_page(
     reveal = reveals_identity(principal)
     tenant = principal.role is Role.enterprise
     params = params | {"k": k, "offset": offset, "personalized": personalized}
-    # The receipt and the audit rows of the cards shown commit together, under the lock an erasure holds alone: an
+    # The receipt and the page's audit row commit together, under the lock an erasure holds alone: an
     # erasure cannot slip between the check that each talent still exists and the receipt naming them.
     with state.receipt_lock.read():
         rows = [r for r in rows if r.talent_id in idx.talents]
