@@ -102,19 +102,19 @@ def page_rows(principal: Principal, ranking_id: str, detail: dict[str, Any]) -> 
 
 
 def _shown(a: sa.Table, talent_id: str | None = None) -> sa.Select:
-    """Each served page's row once for each talent its receipt shows, as that talent's (``rank`` of ``talent``);
-    only ``talent_id``'s when given (its receipt rows first, by their talent index: SQLite would otherwise walk
-    every page's row and look its candidates up)."""
+    """Each served page's row once for each talent its receipt shows, as that talent's (``rank`` of ``talent``),
+    with the talent's position there; only ``talent_id``'s when given (its receipt rows first, by their talent
+    index: SQLite would otherwise walk every page's row and look its candidates up)."""
     c = _candidates()
     pages = (a.c.object_kind == "ranking", a.c.action == RANK)
     row = (a.c.id, a.c.at, a.c.key_id, a.c.role, a.c.action, sa.literal("talent", sa.String).label("object_kind"))
     if talent_id is not None:
         showing = sa.select(c.c.ranking_id).where(c.c.talent_id == talent_id)
-        return sa.select(*row, sa.literal(talent_id, sa.String).label("object_id"), a.c.detail).where(
-            *pages, a.c.object_id.in_(showing)
-        )
+        return sa.select(
+            *row, sa.literal(talent_id, sa.String).label("object_id"), a.c.detail, sa.literal(0).label("position")
+        ).where(*pages, a.c.object_id.in_(showing))
     return (
-        sa.select(*row, c.c.talent_id.label("object_id"), a.c.detail)
+        sa.select(*row, c.c.talent_id.label("object_id"), a.c.detail, c.c.position)
         .select_from(a.join(c, c.c.ranking_id == a.c.object_id))
         .where(*pages, c.c.talent_id.is_not(None))
     )
@@ -130,19 +130,24 @@ def entries(
     offset: int = 0,
 ) -> tuple[list[AuditEntry], int]:
     """Matching rows, newest first, and their total count. A talent's include each page that showed them: one
-    stored row a page, read once for each talent, so the entries of one page share its id."""
+    stored row a page, read once for each talent, so the entries of one page share its id (and come in the
+    order the page showed them). Each part is read newest first off an index (``at``, or ``object_kind`` then
+    ``at``), so a page of the log costs milliseconds however long the log; one record's are sorted here."""
     a = _table()
     wanted = ((object_kind, a.c.object_kind), (object_id, a.c.object_id), (key_id, a.c.key_id))
-    parts = [sa.select(*a.c).where(*(c == v for v, c in wanted if v is not None))]
+    # a stored row before the entries its page reads as (-1: they share its time and id)
+    parts = [sa.select(*a.c, sa.literal(-1).label("position")).where(*(c == v for v, c in wanted if v is not None))]
     if object_kind in (None, "talent"):
         shown = _shown(a, object_id)
         parts.append(shown if key_id is None else shown.where(a.c.key_id == key_id))
-    found = sa.union_all(*parts) if len(parts) > 1 else parts[0]
     with store.engine.connect() as conn:
-        total = conn.scalar(sa.select(sa.func.count()).select_from(found.subquery())) or 0
-        page = found.order_by(sa.desc("at"), sa.desc("id"), "object_id").limit(limit).offset(offset)
-        rows = conn.execute(page).all()
-    return [AuditEntry(**r._mapping) for r in rows], total
+        if object_id is not None:  # one record's entries, few; SQLite would walk the kind's index in time order
+            found = sorted((r for p in parts for r in conn.execute(p)), key=lambda r: (r.at, r.id, -r.position))
+            return [AuditEntry(*r[:-1]) for r in found[::-1][offset : offset + limit]], len(found)
+        total = sum(conn.scalar(p.with_only_columns(sa.func.count(), maintain_column_froms=True)) or 0 for p in parts)
+        page = sa.union_all(*parts) if len(parts) > 1 else parts[0]
+        rows = conn.execute(page.order_by(sa.desc("at"), sa.desc("id"), "position").limit(limit).offset(offset)).all()
+    return [AuditEntry(*r[:-1]) for r in rows], total
 
 
 def keep_shown(conn: Connection, talent_id: str) -> int:

@@ -150,7 +150,10 @@ class AuditRow(Base):
     """Who (key and role) did what (action) to which object, when: PIPL accountability for personal data."""
 
     __tablename__ = "audit_log"
-    __table_args__ = (sa.Index("ix_audit_log_object", "object_kind", "object_id"),)
+    __table_args__ = (
+        sa.Index("ix_audit_log_object", "object_kind", "object_id"),
+        sa.Index("ix_audit_log_kind_at", "object_kind", "at"),  # a kind's entries newest first (``service.audit``)
+    )
 
     id: Mapped[int] = mapped_column(AuditId, primary_key=True, autoincrement=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
