@@ -4,8 +4,8 @@ accountable, so every read of a full talent profile and every write leaves a row
 A served ranking page leaves one row naming its decision receipt (``rank`` of object ``ranking``), not one per card:
 the receipt's candidate rows already name the talents shown, so a talent's access log reads them through it
 (``entries``: the page's row once for each talent it showed, as ``rank`` of object ``talent``). Twenty rows a page
-were a third of its writes (stop 50). An erasure writes the talent's rows out before its receipt rows lose its id
-(``keep_shown``), so the log still names whom each page showed.
+were half its rows and ~30 % of its group commit (1.77 → 1.25 ms, stop 50). An erasure writes the talent's rows out
+before its receipt rows lose its id (``keep_shown``), so the log still names whom each page showed.
 """
 
 from __future__ import annotations
