@@ -132,7 +132,6 @@ def test_many_threads_writing_at_once_all_commit(engine):
 OTHER_PROCESS = """
 import sys, time
 from service.db import make_engine
-from service.sqlite_writers import truncate_log
 engine = make_engine(sys.argv[1])
 with engine.connect() as conn:
     conn.exec_driver_sql("INSERT INTO t (who) VALUES ('other process')")
