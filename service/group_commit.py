@@ -43,6 +43,8 @@ from sqlalchemy.engine import Connection, Dialect, Engine
 
 Part = tuple[sa.Executable, Sequence[dict[str, Any]]]
 """One statement and the rows (its parameter sets) to run it with."""
+After = Callable[[Connection], Any]
+"""Work a caller runs in the group's transaction after every row is in."""
 
 MAX_ROWS = 5_000
 """Rows in one transaction at most: under a burst, the requests behind a group are not kept waiting for its size."""
@@ -69,30 +71,36 @@ class GroupCommit:
         """A fresh start (and a forked child's: its copies of the parent's waiting rows, lock and connection are the
         parent's; the child leaves them alone)."""
         self._turn = threading.Condition()
-        self._queued: deque[tuple[Sequence[Part], Future[None]]] = deque()
+        self._queued: deque[tuple[Sequence[Part], Future[Any], After | None]] = deque()
         self._leading = False
         self._conn: Connection | None = None
         """The kept connection: opened at the first group, closed by ``close`` or when a group fails."""
+
+    @property
+    def busy(self) -> bool:
+        """Whether a group is committing or callers wait for one: a caller now would most likely join a group."""
+        return self._leading or bool(self._queued)
 
     @property
     def queued(self) -> int:
         """Callers waiting for a group to take their rows."""
         return len(self._queued)
 
-    def write(self, parts: Sequence[Part]) -> None:
+    def write(self, parts: Sequence[Part], *, after: After | None = None) -> Any:
         """Insert ``parts`` in this order, in a transaction shared with other threads' rows; return once it has
         committed, or raise what inserting them raised. Every caller must list its statements in one common order
         (a receipt's head before its candidates): a group runs each statement once, in the order they first appear.
 
         The caller that finds no group running leads one: it takes everything queued (its own rows first, when
         alone) and inserts it on its own thread, then hands the lead to whoever queued meanwhile. A lone request
-        so pays no handoff to another thread and back (two wake-ups of a sleeping thread, ~0.2 ms a request)."""
+        so pays no handoff to another thread and back (two wake-ups of a sleeping thread, ~0.2 ms a request).
+        ``after``: work run in the transaction after the rows, on its connection (the kept one: another one's
+        writes would drop its page cache, ``service.shown_rows``); ``write`` returns what it returned."""
         if self.inline:
-            self._insert([parts])
-            return
-        done: Future[None] = Future()
+            return self._insert([(parts, after)])[0]
+        done: Future[Any] = Future()
         with self._turn:
-            self._queued.append((parts, done))
+            self._queued.append((parts, done, after))
             while not done.done():
                 if self._leading:
                     self._turn.wait()
@@ -109,7 +117,7 @@ class GroupCommit:
                     self._turn.acquire()
                     self._leading = False
                     self._turn.notify_all()
-        done.result()
+        return done.result()
 
     def close(self) -> None:
         """Close the kept connection once no group runs (the next ``write`` opens another)."""
@@ -118,30 +126,28 @@ class GroupCommit:
                 self._turn.wait()
             self._drop_connection()
 
-    def _commit(self, group: list[tuple[Sequence[Part], Future[None]]]) -> None:
+    def _commit(self, group: list[tuple[Sequence[Part], Future[Any], After | None]]) -> None:
         try:
-            self._insert([parts for parts, _ in group])
+            results = self._insert([(parts, after) for parts, _, after in group])
         except BaseException as e:
             if len(group) == 1:
                 group[0][1].set_exception(e)
             else:
-                for parts, done in group:  # alone, each commits or fails on its own rows
-                    self._alone(parts, done)
+                for parts, done, after in group:  # alone, each commits or fails on its own rows
+                    self._alone(parts, done, after)
             return
-        for _, done in group:
-            done.set_result(None)
+        for (_, done, _), result in zip(group, results, strict=True):
+            done.set_result(result)
 
-    def _alone(self, parts: Sequence[Part], done: Future[None]) -> None:
+    def _alone(self, parts: Sequence[Part], done: Future[Any], after: After | None) -> None:
         try:
-            self._insert([parts])
+            done.set_result(self._insert([(parts, after)])[0])
         except BaseException as e:
             done.set_exception(e)
-        else:
-            done.set_result(None)
 
-    def _insert(self, group: Sequence[Sequence[Part]]) -> None:
+    def _insert(self, group: Sequence[tuple[Sequence[Part], After | None]]) -> list[Any]:
         merged: dict[int, tuple[sa.Executable, list[dict[str, Any]]]] = {}
-        for parts in group:
+        for parts, _ in group:
             for statement, rows in parts:
                 if rows:
                     merged.setdefault(id(statement), (statement, []))[1].extend(rows)
@@ -149,6 +155,7 @@ class GroupCommit:
         with self._connection() as conn, conn.begin():
             for statement, rows in merged.values():
                 _execute(conn, statement, rows)
+            return [None if after is None else after(conn) for _, after in group]
 
     @contextmanager
     def _connection(self) -> Iterator[Connection]:
