@@ -20,7 +20,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from service import db
+from service import db, shown_rows
 from service.group_commit import Part
 from service.keys import Principal
 from service.store import Store
@@ -138,6 +138,7 @@ def entries(
     # a stored row before the entries its page reads as (-1: they share its time and id)
     parts = [sa.select(*a.c, sa.literal(-1).label("position")).where(*(c == v for v, c in wanted if v is not None))]
     if object_kind in (None, "talent"):
+        shown_rows.settle(store)
         shown = _shown(a, object_id)
         parts.append(shown if key_id is None else shown.where(a.c.key_id == key_id))
     with store.engine.connect() as conn:

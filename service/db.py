@@ -22,11 +22,13 @@ from features.records import Record
 from service.sqlite_writers import serialize_writers
 
 MIGRATIONS = Path(__file__).with_name("migrations")
-HEAD_REVISION = "0015"
+HEAD_REVISION = "0016"
 """The newest migration in ``migrations/versions`` (a test checks it against Alembic), known without importing
 Alembic so every command starts quickly; bump it with each new migration."""
 
 JSONData = sa.JSON().with_variant(JSONB(), "postgresql")
+JSONOrNull = sa.JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
+"""``JSONData`` whose ``None`` is SQL ``NULL`` (not JSON ``null``): a partial index can tell it apart."""
 UTCDateTime = sa.DateTime(timezone=True)
 AuditId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 """64-bit on PostgreSQL (one row per profile read adds up); SQLite autoincrements only an ``INTEGER`` key."""
@@ -169,6 +171,11 @@ class RankingRow(Base):
     """A decision receipt (``service.receipts``): what was ranked, by which key, with which model and rules."""
 
     __tablename__ = "rankings"
+    __table_args__ = (
+        # the heads whose shown list waits to be written out as candidate rows (``service.shown_rows``): few
+        sa.Index("ix_rankings_pending", "id", sqlite_where=sa.text("shown IS NOT NULL"),
+                 postgresql_where=sa.text("shown IS NOT NULL")),
+    )  # fmt: skip
 
     id: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
     route: Mapped[str] = mapped_column(sa.String(16))
@@ -182,6 +189,9 @@ class RankingRow(Base):
     summary: Mapped[dict[str, Any]] = mapped_column(JSONData)
     challenger_version: Mapped[str | None] = mapped_column(sa.String(64), index=True)
     """An interleaved ranking's second model (``model_version`` is the champion's); null: not interleaved."""
+    shown: Mapped[list[Any] | None] = mapped_column(JSONOrNull)
+    """The candidates shown, ``[position, talent id, score, page id, team]`` each, until written out as
+    ``RankingCandidateRow``s behind the answer (``service.shown_rows``); null once they are."""
 
 
 class RankingCandidateRow(Base):

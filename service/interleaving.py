@@ -10,7 +10,7 @@ from collections import defaultdict
 import sqlalchemy as sa
 
 from matcher.interleaving import CREDITED_ACTIONS, Comparison, credit, tally
-from service import db
+from service import db, shown_rows
 from service.store import Store
 
 
@@ -24,6 +24,7 @@ def compare(store: Store) -> list[Comparison]:
     c = db.RankingCandidateRow.__table__
     f = db.FeedbackRow.__table__
     ranking_of = f.c.data["ranking_id"].as_string()
+    shown_rows.settle(store)
     with store.engine.connect() as conn:
         heads = conn.execute(
             sa.select(r.c.id, r.c.model_version, r.c.challenger_version, r.c.need_id, r.c.key_id)

@@ -5,9 +5,11 @@ so a talent's PIPL request to know why an automated decision was made can be ans
 A receipt is written once and read by id. The bulky part (each candidate's feature row, contributions and reasons) is
 stored once per computed page (``ranking_details``), however often that page is served (cached, or ranked again and
 come out the same: ``service.ranking._carry_pages``); every request writes only its head and one small row per
-candidate, committed with other requests' rows by the store's writer thread (``service.group_commit``). Erasing a
-talent redacts its rows everywhere (id, score, features, contributions and reasons nulled, the position kept and
-marked erased), so the receipt still says a candidate was shown there but no longer who.
+candidate, committed with other requests' rows (``service.group_commit``), or a lone request its head alone, holding
+the list of whom it showed, written out as those rows behind the answer and before anything reads them
+(``service.shown_rows``). Erasing a talent redacts its rows everywhere (id, score, features, contributions and
+reasons nulled, the position kept and marked erased), so the receipt still says a candidate was shown there but no
+longer who.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from features.schema import SCHEMA
-from service import audit, db
+from service import audit, db, shown_rows
 from service.group_commit import Part
 from service.keys import Principal
 from service.people import persons_of
@@ -77,11 +79,14 @@ def rows(
     full: FullRanking,
     shown: Sequence[PageRow],
     params: dict[str, Any],
+    behind: bool = False,
 ) -> tuple[list[Part], set[str]]:
     """The receipt of one served page as rows to insert (``service.group_commit``): its head and one small row per
-    candidate, plus the page's details (features, contributions, reasons) unless a receipt already stored them; and
-    the page ids whose details they hold, which the caller marks in ``full.stored_pages`` once they are committed (a
-    page's details are written once; two receipts racing to be first skip each other's rows)."""
+    candidate or, ``behind``, the head alone holding the shown list, written out as those rows later
+    (``service.shown_rows``: the caller wakes the store's ``behind`` once committed); plus the page's details
+    (features, contributions, reasons) unless a receipt already stored them; and the page ids whose details they
+    hold, which the caller marks in ``full.stored_pages`` once they are committed (a page's details are written
+    once; two receipts racing to be first skip each other's rows)."""
     summary = {
         "removed": full.removed,
         "filtered": full.filtered,
@@ -104,14 +109,14 @@ def rows(
         "params": params,
         "summary": summary,
         "challenger_version": full.challenger.version if full.teams is not None and full.challenger else None,
+        "shown": shown_rows.pack(shown) if behind and shown else None,
     }])]  # fmt: skip
-    if not shown:
-        return parts, set()
-    parts.append((candidates, [
-        {"ranking_id": ranking_id, "position": r.position, "talent_id": r.talent_id, "score": r.score,
-         "page_id": r.page_id, "erased_at": None, "team": r.team}
-        for r in shown
-    ]))  # fmt: skip
+    if shown and not behind:
+        parts.append((candidates, [
+            {"ranking_id": ranking_id, "position": r.position, "talent_id": r.talent_id, "score": r.score,
+             "page_id": r.page_id, "erased_at": None, "team": r.team}
+            for r in shown
+        ]))  # fmt: skip
     new = [r for r in shown if r.page_id not in full.stored_pages]
     if new:  # two first requests for a page may race here: the second one's rows are skipped
         parts.append((details, [{"page_id": r.page_id, "position": r.position, "talent_id": r.talent_id,
@@ -124,6 +129,7 @@ def get(store: Store, ranking_id: str) -> Receipt | None:
     candidate names its person (``person_id``) when the office has linked the record with others, as the store
     says now (``service.people.persons_of``): an erased record's id never lives on there."""
     r, c, d = _rankings(), _candidates(), _details()
+    shown_rows.settle(store)
     with store.engine.connect() as conn:
         head = conn.execute(sa.select(r).where(r.c.id == ranking_id)).first()
         if head is None:
@@ -172,6 +178,7 @@ def get(store: Store, ranking_id: str) -> Receipt | None:
 def candidate(store: Store, ranking_id: str, talent_id: str) -> int | None:
     """The position ``talent_id`` was shown at in ranking ``ranking_id``, or ``None`` if it was not shown there."""
     c = _candidates()
+    shown_rows.settle(store)
     with store.engine.connect() as conn:
         return conn.scalar(
             sa.select(c.c.position).where(c.c.ranking_id == ranking_id, c.c.talent_id == talent_id).limit(1)
@@ -205,6 +212,7 @@ def appearances(store: Store, talent_id: str, limit: int = 5) -> list[dict[str, 
     again writes another receipt of the same decision): each receipt's head with the talent's position, score,
     reasons and contributions there. A talent's "why was I ranked so" answer, and the console's talent page."""
     r, c, d = _rankings(), _candidates(), _details()
+    shown_rows.settle(store)
     with store.engine.connect() as conn:
         rows = conn.execute(
             sa.select(r.c.id, r.c.route, r.c.need_id, r.c.created_at, r.c.model_version, r.c.personalized,
@@ -234,15 +242,17 @@ def appearances(store: Store, talent_id: str, limit: int = 5) -> list[dict[str, 
 
 
 def redact_talent(store: Store, talent_id: str, names: Sequence[str] = ()) -> int:
-    """Erase a talent from every receipt (PIPL erasure): the audit log's rows of the pages that showed them are
-    written out first (``audit.keep_shown``), then its candidate rows lose id and score, its page details lose id
-    and content, and a free-text search whose stored query names them (their id or any of ``names``: names,
-    e-mail, phone) loses its query. Returns the number of receipt candidate rows redacted."""
+    """Erase a talent from every receipt (PIPL erasure): the shown lists still pending are written out as rows
+    and the audit log's rows of the pages that showed them written out (``audit.keep_shown``) first, then its
+    candidate rows lose id and score, its page details lose id and content, and a free-text search whose stored
+    query names them (their id or any of ``names``: names, e-mail, phone) loses its query. Returns the number of
+    receipt candidate rows redacted."""
     c, d, r = _candidates(), _details(), _rankings()
     now = datetime.now(UTC)
     terms = sorted({t.strip().lower() for t in (talent_id, *names) if t and len(t.strip()) >= 2})
     query = r.c.params["query"].as_string()
     with store.engine.begin() as conn:
+        shown_rows.write_out(conn)  # the lists still in their heads name the talent too
         audit.keep_shown(conn, talent_id)  # the audit log reads whom a page showed here, until now
         conn.execute(sa.update(d).where(d.c.talent_id == talent_id).values(talent_id=None, detail=None, erased_at=now))
         naming = sa.or_(*(sa.func.lower(query).contains(t, autoescape=True) for t in terms))

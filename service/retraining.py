@@ -19,7 +19,7 @@ from matcher.labels import DEFAULT_LABELS
 from matcher.receipt_rows import ShownPage
 from matcher.retrain import ChampionNeeds, Since, plan, retrain_and_register
 from matcher.train import DEFAULT_TREATMENT, LabelTreatment
-from service import db
+from service import db, shown_rows
 from service.indexing import INDEXED_KINDS, build_indices, store_records
 from service.people import person_map
 from service.settings import Settings
@@ -98,6 +98,7 @@ def read_pages(store: Store, ranking_ids: Iterable[str]) -> dict[str, ShownPage]
     ids = sorted(set(ranking_ids))
     heads: dict[str, Any] = {}
     rows: dict[str, list[tuple[int, str | None, Any]]] = {}
+    shown_rows.settle(store)
     with store.engine.connect() as conn:
         for i in range(0, len(ids), CHUNK):
             chunk = ids[i : i + CHUNK]

@@ -19,7 +19,7 @@ from matcher.drift import psi_table
 from matcher.exposure import ATTRIBUTES, UNKNOWN, exposure_table, talent_attributes
 from matcher.labels import DEFAULT_LABELS
 from matcher.monitor import Advice, RetrainRule, feedback_rates, retrain_advice
-from service import db
+from service import db, shown_rows
 from service.store import Store
 
 DRIFT_ROWS = 50_000
@@ -192,6 +192,7 @@ def _shown(store: Store, since: datetime) -> pd.DataFrame:
         .select_from(r.join(c, c.c.ranking_id == r.c.id).join(n, n.c.id == r.c.need_id))
         .where(r.c.created_at >= since, c.c.talent_id.is_not(None))
     )  # fmt: skip
+    shown_rows.settle(store)
     with store.engine.connect() as conn:
         rows = conn.execute(query).all()
     return _frame(rows, ["ranking_id", "need_id", "talent_id", "position", "kind"])
@@ -248,6 +249,7 @@ def _drift(store: Store, since: datetime, report: Report) -> list[str] | None:
     r, c, d = db.RankingRow.__table__, db.RankingCandidateRow.__table__, db.RankingDetailRow.__table__
     pages = sa.select(c.c.page_id).join(r, r.c.id == c.c.ranking_id).where(r.c.created_at >= since)
     names = SCHEMA.names
+    shown_rows.settle(store)
     with store.engine.connect() as conn:
         details = conn.execution_options(yield_per=1000).execute(
             sa.select(d.c.detail)
