@@ -101,16 +101,18 @@ def pending(conn: Connection) -> bool:
     return conn.exec_driver_sql("SELECT 1 FROM rankings WHERE shown IS NOT NULL LIMIT 1").first() is not None
 
 
-def settle(store: Any, *, skip_locked: bool = False) -> None:
+def settle(store: Any) -> None:
     """Write out every pending head now, ``BEHIND_HEADS`` a transaction of the store's group commit (on the
-    connection it keeps, between the pages committing): a reader of candidate rows calls this first (costs one
-    indexed read when nothing is pending). ``skip_locked``: leave what another process is writing out (PostgreSQL)."""
+    connection it keeps, between the pages committing): a reader of candidate rows calls this first (one indexed
+    read when nothing is pending; and a read between two write-outs, which may have found some heads held by
+    another process's and waited for them)."""
     with store.engine.connect() as conn:
-        if not pending(conn):
-            return
-    step = partial(write_out, most=BEHIND_HEADS, skip_locked=skip_locked)
-    while store.group_commit.write([], after=step):  # until none is left (not fewer: some may have been held)
-        pass
+        while pending(conn):
+            store.group_commit.write([], after=_STEP)
+
+
+_STEP = partial(write_out, most=BEHIND_HEADS)
+_BEHIND = partial(write_out, most=BEHIND_HEADS, skip_locked=True)
 
 
 class Behind:
@@ -163,8 +165,9 @@ class Behind:
                 return
             time.sleep(DELAY_SECONDS)
             self._wrote.clear()
-            try:  # a page waiting meanwhile commits between two transactions
-                settle(self.store, skip_locked=True)
+            try:  # a page waiting meanwhile commits between two transactions; another process's are its own
+                while self.store.group_commit.write([], after=_BEHIND) == BEHIND_HEADS:
+                    pass
             except sa.exc.SQLAlchemyError as e:  # the next page tries again; readers settle for themselves
                 log.warning("writing out receipt candidate rows failed (tried again at the next page): %s", e)
             self.runs += 1
