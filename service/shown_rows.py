@@ -20,9 +20,6 @@ own transaction, under the lock that keeps pages from committing meanwhile, befo
 from __future__ import annotations
 
 import logging
-import os
-import threading
-import time
 from collections.abc import Sequence
 from functools import partial
 from typing import Any
@@ -32,6 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from service import db
+from service.woken_thread import WokenThread
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +113,7 @@ _STEP = partial(write_out, most=BEHIND_HEADS)
 _BEHIND = partial(write_out, most=BEHIND_HEADS, skip_locked=True)
 
 
-class Behind:
+class Behind(WokenThread):
     """The store's writer of the lone pages' lists: ``wrote`` after such a page wakes a thread that, after
     ``DELAY_SECONDS``, writes out every pending list through the group commit, ``BEHIND_HEADS`` at a time (a page
     waiting meanwhile commits between two of them), and ends after ``IDLE_SECONDS`` without pages. A failure is
@@ -123,51 +121,16 @@ class Behind:
     themselves. An in-memory SQLite database (one connection, one thread) is left to its readers."""
 
     def __init__(self, store: Any) -> None:
+        super().__init__("talentmatch-receipt-rows", self._write_out, delay=DELAY_SECONDS, idle=IDLE_SECONDS)
         self.store = store
         engine = store.engine
-        self.inline = engine.dialect.name == "sqlite" and engine.url.database in (None, "", ":memory:")
-        self.runs = 0
-        """Write-outs so far (tests wait on it)."""
-        self._wrote = threading.Event()
-        self._guard = threading.Lock()
-        self._thread: threading.Thread | None = None
-        self._pid = 0
-        self._closed = False
+        if engine.dialect.name == "sqlite" and engine.url.database in (None, "", ":memory:"):
+            self.close()  # one connection, one thread: its readers write the lists out
 
-    def wrote(self) -> None:
-        """A page with a pending list was committed."""
-        if self.inline or self._closed:
-            return
-        self._wrote.set()
-        if self._thread is None or self._pid != os.getpid():
-            with self._guard:
-                if self._thread is None or self._pid != os.getpid():  # a forked child starts its own
-                    self._thread = threading.Thread(target=self._run, name="talentmatch-receipt-rows", daemon=True)
-                    self._pid = os.getpid()
-                    self._thread.start()
-
-    def close(self) -> None:
-        """Stop the thread (after its write-out in progress); pending lists stay in their heads."""
-        with self._guard:
-            self._closed, thread = True, self._thread
-            self._wrote.set()
-        if thread is not None and thread is not threading.current_thread() and self._pid == os.getpid():
-            thread.join(30)
-
-    def _run(self) -> None:
-        while True:
-            if not self._wrote.wait(IDLE_SECONDS):
-                with self._guard:  # a page between the wait and here finds this thread still listed: go on
-                    if not self._wrote.is_set():
-                        self._thread = None
-                        return
-            if self._closed:
-                return
-            time.sleep(DELAY_SECONDS)
-            self._wrote.clear()
-            try:  # a page waiting meanwhile commits between two transactions; another process's are its own
-                while self.store.group_commit.write([], after=_BEHIND) == BEHIND_HEADS:
-                    pass
-            except sa.exc.SQLAlchemyError as e:  # the next page tries again; readers settle for themselves
-                log.warning("writing out receipt candidate rows failed (tried again at the next page): %s", e)
-            self.runs += 1
+    def _write_out(self) -> bool:
+        try:  # a page waiting meanwhile commits between two transactions; another process's are its own
+            while self.store.group_commit.write([], after=_BEHIND) == BEHIND_HEADS:
+                pass
+        except sa.exc.SQLAlchemyError as e:  # the next page tries again; readers settle for themselves
+            log.warning("writing out receipt candidate rows failed (tried again at the next page): %s", e)
+        return True

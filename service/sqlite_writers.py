@@ -37,6 +37,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from service.woken_thread import WokenThread
+
 _WRITE = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE|CREATE|DROP|ALTER)\b", re.IGNORECASE)
 _LOCKS: dict[str, _WriterLock] = {}
 _LOCKS_GUARD = threading.Lock()
@@ -74,7 +76,7 @@ class _FileLock:
         fcntl.flock(self._fd, fcntl.LOCK_UN)
 
 
-class _Checkpoints:
+class _Checkpoints(WokenThread):
     """The checkpoints of one file's log in this process: ``PASSIVE`` (writers and readers go on meanwhile, and no page
     a reader still needs is overwritten), from a thread started at a write and ended when writes stop. The copy runs
     in SQLite, without the interpreter's lock: on another core than the requests' Python, when there is one. Each
@@ -82,47 +84,23 @@ class _Checkpoints:
     one, which folds the log into the file (a closed store leaves a file complete on its own)."""
 
     def __init__(self, path: str) -> None:
+        super().__init__("talentmatch-checkpoints", self._checkpoint, delay=CHECKPOINT_SECONDS, idle=IDLE_SECONDS)
         self.uri = f"{Path(path).as_uri()}?mode=rw"  # never creates a file that went away
-        self._wrote = threading.Event()
-        self._guard = threading.Lock()
         self._running = threading.Lock()
-        self._thread: threading.Thread | None = None
-        self._pid = 0
-        self.runs = 0
-
-    def wrote(self) -> None:
-        if not self._wrote.is_set():
-            self._wrote.set()
-        if self._thread is None or self._pid != os.getpid():
-            with self._guard:
-                if self._thread is None or self._pid != os.getpid():
-                    self._thread = threading.Thread(target=self._run, name="talentmatch-checkpoints", daemon=True)
-                    self._pid = os.getpid()
-                    self._thread.start()
 
     def settle(self) -> None:
         """Return once no checkpoint is running (an engine disposed: its file is then complete without the log)."""
         with self._running:
             pass
 
-    def _run(self) -> None:
-        while True:
-            if not self._wrote.wait(IDLE_SECONDS):
-                with self._guard:  # a write between the wait and here finds this thread still listed: go on
-                    if not self._wrote.is_set():
-                        self._thread = None
-                        return
-            time.sleep(CHECKPOINT_SECONDS)
-            self._wrote.clear()
-            with self._running:
-                try:
-                    with closing(sqlite3.connect(self.uri, uri=True, isolation_level=None)) as conn:
-                        conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-                except sqlite3.Error:  # the file went away (a test's temporary directory): a write starts another
-                    with self._guard:
-                        self._thread = None
-                    return
-            self.runs += 1
+    def _checkpoint(self) -> bool:
+        with self._running:
+            try:
+                with closing(sqlite3.connect(self.uri, uri=True, isolation_level=None)) as conn:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            except sqlite3.Error:  # the file went away (a test's temporary directory): a write starts another
+                return False
+        return True
 
 
 class _WriterLock:
