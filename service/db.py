@@ -338,8 +338,9 @@ class SavedSearchSeenRow(Base):
 
 
 class ChangeRow(Base):
-    """The change journal: one row per record written (``put``) or deleted (``delete``), in the transaction that
-    wrote it, ids only (no personal data). Another API process reads the rows after the last ``seq`` it applied
+    """The change journal: one row per record written (``put``) or deleted (``delete``), and per person whose
+    records changed (kind ``person``, ``service.people``), in the transaction that wrote it, ids only (no personal
+    data). Another API process reads the rows after the last ``seq`` it applied
     (``service.sync``); writers are serialised on PostgreSQL (``service.store``), so ``seq`` order is commit order
     and a poller never skips a row committed late."""
 

@@ -30,7 +30,7 @@ from sqlalchemy.engine import Connection
 from features.golden import Golden, golden
 from features.records import Talent
 from service import db
-from service.store import Store, StoreError
+from service.store import Store, StoreError, journal, lock_journal
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -82,11 +82,20 @@ def _pair(a: str, b: str) -> tuple[str, str]:
 
 def _lock(conn: Connection) -> None:
     """Writers of people one at a time, and reads after this see the latest commit (PostgreSQL: a transaction
-    advisory lock; SQLite: a first write statement takes the file's write lock)."""
+    advisory lock, after the journal's: a writer journals the persons it changed, ``_journal``; SQLite: a first
+    write statement takes the file's write lock)."""
     if conn.dialect.name == "postgresql":
+        lock_journal(conn)
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(8115013)"))
     else:
         conn.execute(sa.update(_members()).where(sa.false()).values(how=_members().c.how))
+
+
+def _journal(conn: Connection, person_ids: Iterable[str]) -> None:
+    """The persons this transaction changed, in the store's change journal (kind ``person``): every API process
+    then forgets the person links its rankings remembered (``service.sync``; ``RankCache.clear``)."""
+    if ids := sorted(set(person_ids)):
+        journal(conn, "person", ids, "put")
 
 
 class _Clusters:
@@ -151,6 +160,7 @@ def apply(
         if queue:
             conn.execute(sa.insert(p), queue)
         _save_model(conn, linkage, threshold, review_threshold, _digests(conn, ids), now)
+        _journal(conn, (persons[t] for t in new))
     sizes: dict[str, int] = {}
     for person in persons.values():
         sizes[person] = sizes.get(person, 0) + 1
@@ -420,6 +430,7 @@ def link_new(store: Store, talent_ids: Iterable[str] | None = None) -> LinkNewRe
             conn.execute(sa.update(_model_table()).values(frame_version=version))
         _save_frames(conn, [new_df[new_df["unique_id"].isin(alive)], stale_df[stale_df["unique_id"].isin(existing)]],
                      digests, replace=sorted(alive | stale))  # fmt: skip
+        _journal(conn, (persons[i] for i in fresh))
     old_persons = set(existing.values())
     joined = sum(persons[i] in old_persons for i in fresh)
     sizes: dict[str, int] = {}
@@ -546,6 +557,7 @@ def decide(store: Store, left: str, right: str, decision: str, key_id: int | Non
             keep, gone = min(pa, pb), max(pa, pb)
             conn.execute(sa.update(m).where(m.c.person_id == gone)
                          .values(person_id=keep, how="confirmed", at=now, key_id=key_id))  # fmt: skip
+            _journal(conn, (keep, gone))
         values = {"decision": decision, "at": now, "key_id": key_id}
         if conn.execute(sa.update(d).where(d.c.left_id == a, d.c.right_id == b).values(**values)).rowcount == 0:
             conn.execute(sa.insert(d).values(left_id=a, right_id=b, **values))
@@ -574,6 +586,7 @@ def undo(store: Store, person_id: str, key_id: int | None = None) -> dict[str, A
         conn.execute(sa.delete(d).where(sa.tuple_(d.c.left_id, d.c.right_id).in_(pairs)))
         conn.execute(sa.insert(d), [{"left_id": a, "right_id": b, "decision": "split", "at": now, "key_id": key_id}
                                     for a, b in pairs])  # fmt: skip
+        _journal(conn, records)
     return {"person_id": person_id, "records": records, "split_pairs": len(pairs)}
 
 
@@ -665,4 +678,5 @@ def erase_talent(store: Store, talent_id: str) -> int:
                                                                    m.c.talent_id != talent_id)))  # fmt: skip
         if others:
             conn.execute(sa.update(m).where(m.c.person_id == talent_id).values(person_id=others[0]))
+            _journal(conn, (talent_id, others[0]))
     return len(others)

@@ -64,7 +64,7 @@ are new, and rows computed ahead would be TreeSHAP (~0.25 ms a row at 100 trees 
 SHAP_ROWS = 30_000
 """Contribution rows memoised across rankings (some 0.5 kB each with the key: about 15 MB)."""
 PERSONS_POOLS = 256
-"""Pools whose person links are remembered (``RankCache.persons_seconds``): a pool's ids, some 1,500 references,
+"""Pools whose person links are remembered (``RankCache.remember_persons``): a pool's ids, some 1,500 references,
 ~60 kB each with its set: about 15 MB."""
 
 
@@ -217,11 +217,12 @@ class RankCache:
     """Whole rankings by (need content, filters, model), least recently used out, ``ttl`` seconds, at most
     ``entries`` entries and ``max_bytes`` estimated bytes (pools and the pages memoised in them). After a write an
     entry is reused for at most ``fresh`` seconds from when it was computed (0: never). ``persons``: one card per
-    person (``matcher.pipeline.rank_pool``); what it answers for a pool is reused for ``persons_seconds`` (0: read
-    every ranking), a need ranked again and again on unchanged indices reading the store's person links once a
-    period, not once a request (~0.45 ms of a 100k ranking's 6). This process's merges, splits and erasures forget
-    those answers at once (``clear``, ``erase_talent``); another process's show within the period, as its writes do
-    (``TALENTMATCH_SYNC_SECONDS``).
+    person (``matcher.pipeline.rank_pool``); with ``remember_persons`` what it answers for a pool is reused until
+    persons change, a need ranked again and again on unchanged indices reading the store's person links once, not
+    once a request (~1.5 ms for a 100k pool of ~1,500 records). This process's merges, splits and erasures forget
+    those answers at once (``clear``, ``erase_talent``), another process's when the journal brings them
+    (``service.sync``: within ``TALENTMATCH_SYNC_SECONDS``, as its writes show). Without (a process that does not
+    follow the journal) every ranking reads them.
 
     Rankings and pages are computed one at a time per process, whatever their key: they are CPU-bound Python and
     numpy under one GIL, so concurrent ones only interleave, handing the GIL back and forth around every numpy call.
@@ -237,12 +238,12 @@ class RankCache:
         max_bytes: int = CACHE_BYTES,
         fresh: float = 0.0,
         persons: pipeline.PersonsOf | None = None,
-        persons_seconds: float = 0.0,
+        remember_persons: bool = False,
     ) -> None:
         self.ttl, self.entries, self.policy, self.max_bytes = ttl, entries, policy, max_bytes
-        self.fresh, self.persons, self.persons_seconds = fresh, persons, persons_seconds
-        self._links: OrderedDict[frozenset[str], tuple[float, Mapping[str, str]]] = OrderedDict()
-        """A pool's person links by its ids, with when they were read (``persons_seconds``)."""
+        self.fresh, self.persons, self.remember_persons = fresh, persons, remember_persons
+        self._links: OrderedDict[frozenset[str], Mapping[str, str]] = OrderedDict()
+        """A pool's person links by its ids (``remember_persons``)."""
         self._links_epoch = 0
         """Moves at every ``clear`` and erasure: an answer read before one is not kept after it."""
         self._items: OrderedDict[tuple, tuple[float, tuple[int, ...], FullRanking]] = OrderedDict()
@@ -401,18 +402,18 @@ class RankCache:
                 self._running.pop(key).set()
 
     def _persons_of(self, ids: Sequence[str]) -> Mapping[str, str]:
-        """``persons`` for a pool's ids, as answered for the same ids less than ``persons_seconds`` ago."""
-        pool, now = frozenset(ids), time.monotonic()
+        """``persons`` for a pool's ids, as answered for the same ids since persons last changed."""
+        pool = frozenset(ids)
         with self._lock:
             hit, epoch = self._links.get(pool), self._links_epoch
-            if hit is not None and now - hit[0] < self.persons_seconds:
+            if hit is not None:
                 self._links.move_to_end(pool)
-                return hit[1]
+                return hit
         got = self.persons(ids)  # type: ignore[misc]
-        if self.persons_seconds > 0:
+        if self.remember_persons:
             with self._lock:
                 if epoch == self._links_epoch:
-                    self._links[pool] = (now, got)
+                    self._links[pool] = got
                     self._links.move_to_end(pool)
                     while len(self._links) > PERSONS_POOLS:
                         self._links.popitem(last=False)

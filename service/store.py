@@ -274,7 +274,7 @@ class Store:
             report.issues += _check_references(conn, batches)
             if report.ok:
                 if conn is not None and not dry_run:
-                    _lock_journal(conn)
+                    lock_journal(conn)
                 _classify_and_write(conn, batches, report, progress)
         report.seconds = time.perf_counter() - t0
         return report
@@ -332,7 +332,7 @@ class Store:
         records still point at it. Returns whether the record existed."""
         t = db.table(_check_kind(kind))
         with self.engine.begin() as conn:
-            _lock_journal(conn)
+            lock_journal(conn)
             for ref_kind, refs in REFERENCES.items():
                 for field_name, target in refs.items():
                     if target != kind or ref_kind in CASCADED.get(kind, ()):
@@ -347,7 +347,7 @@ class Store:
                         )
             deleted = conn.execute(sa.delete(t).where(t.c.id == record_id)).rowcount > 0
             if deleted:
-                _journal(conn, kind, [record_id], "delete")
+                journal(conn, kind, [record_id], "delete")
             return deleted
 
     # --- the change journal ----------------------------------------------------------------------------------------
@@ -382,7 +382,7 @@ class Store:
         rows deleted)."""
         c = db.ChangeRow.__table__
         with self.engine.begin() as conn:
-            _lock_journal(conn)
+            lock_journal(conn)
             before = _horizon(conn)
             head = conn.scalar(sa.select(sa.func.max(c.c.seq))) or 0
             where = [c.c.seq < head, c.c.at < keep_after]
@@ -457,10 +457,10 @@ def _horizon(conn: Connection) -> int:
 
 
 JOURNAL_LOCK = 0x7A1E47
-"""PostgreSQL advisory lock key every record writer takes (``_lock_journal``) before its first write."""
+"""PostgreSQL advisory lock key every record writer takes (``lock_journal``) before its first write."""
 
 
-def _lock_journal(conn: Connection) -> None:
+def lock_journal(conn: Connection) -> None:
     """On PostgreSQL, concurrent transactions could commit journal rows out of ``seq`` order, and a poller that has
     read past a seq would skip a lower one committed late: record writers take one transaction-scoped advisory lock
     before they write anything (so also before any row lock: no deadlock), making commit order ``seq`` order.
@@ -469,7 +469,7 @@ def _lock_journal(conn: Connection) -> None:
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": JOURNAL_LOCK})
 
 
-def _journal(conn: Connection, kind: str, record_ids: Sequence[str], op: str) -> None:
+def journal(conn: Connection, kind: str, record_ids: Sequence[str], op: str) -> None:
     """Journal rows for records this transaction wrote (``put``) or deleted (``delete``): ids only. On PostgreSQL
     ``COPY_MIN_ROWS`` or more go by COPY (an import's 20k rows took 1.2 s as executemany), stamped with the
     transaction's ``current_timestamp`` as the statement would be."""
@@ -628,7 +628,7 @@ def _classify_and_write(
         if kind == "talent" and len(rows) > inserted:
             _keep_versions(conn, [r["id"] for r in rows if r["id"] in known])
         _write_rows(conn, kind, rows, progress)
-        _journal(conn, kind, [r["id"] for r in rows], "put")
+        journal(conn, kind, [r["id"] for r in rows], "put")
 
 
 def _keep_versions(conn: Connection, talent_ids: list[str]) -> None:

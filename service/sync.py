@@ -79,13 +79,16 @@ read from the store when training."""
 def _apply(state: Any, changes: list[Change]) -> None:
     """One page: erasures first (each as ``service.erasure`` does it), then the records as stored now. Records
     compared with the indices outside the lock first: when every change is already applied (this process's own
-    writes), readers are not held up at all."""
+    writes), readers are not held up at all. Persons merged or split (``service.people``) empty the ranking cache,
+    as this process's own decisions do: its entries and remembered person links name the old persons."""
     last: dict[tuple[str, str], str] = {}
     erased: set[str] = set()
     for c in changes:
         last[(c.kind, c.record_id)] = c.op
         if c.kind == "talent" and c.op == "delete":
             erased.add(c.record_id)
+    if any(kind == "person" for kind, _ in last) and (cache := getattr(state, "rank_cache", None)) is not None:
+        cache.clear()  # (a snapshot being brought up to date has no cache)
     for talent_id in sorted(erased):
         # erased by another process (maybe put again since): scrub every row and cached ranking of them here, and
         # re-run the store's steps, which are idempotent: they catch the receipts, alerts and saved searches this

@@ -186,7 +186,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                      policy=policy, max_bytes=settings.rank_cache_bytes,
                                      fresh=settings.rank_cache_fresh_seconds,
                                      persons=lambda ids: people.persons_of(app.state.store, ids),
-                                     persons_seconds=settings.sync_seconds)  # fmt: skip
+                                     remember_persons=settings.sync_seconds > 0)  # fmt: skip
     app.state.receipt_lock = IndexLock()
     app.state.principals = PrincipalCache(settings.key_cache_seconds)
     errors.install(app)

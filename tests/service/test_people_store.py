@@ -108,6 +108,27 @@ def test_a_rerun_links_new_records_without_moving_the_existing_ones(store):
     assert {t: v for t, v in after.items() if t in before} == before  # the undone D005 stays undone too
 
 
+def test_each_change_of_persons_is_journaled_for_the_other_processes(store):
+    """The persons a write changed go to the change journal (kind ``person``), in its transaction: the other API
+    processes forget the person links they remember (``service.sync``). A write that changes no person adds none."""
+
+    def changed(since: int) -> list[str]:
+        return [c.record_id for c in store.changes_since(since, limit=10_000) if c.kind == "person"]
+
+    head = store.change_head()
+    _relink(store)
+    assert len(changed(head)) == 203  # every person placed
+    head = store.change_head()
+    _relink(store)
+    people.decide(store, "T002", "W002", "reject")
+    assert changed(head) == []  # nothing new to place; a rejection moves no record
+    people.decide(store, "W001", "T001", "confirm")
+    assert changed(head) == ["T001", "W001"]
+    head = store.change_head()
+    people.undo(store, "D000")
+    assert changed(head) == ["D000", "T000"]
+
+
 def test_golden_record_of_a_stored_person(store):
     _relink(store)
     card, members = people.person(store, "D000")

@@ -363,10 +363,11 @@ def test_rankings_of_different_needs_are_computed_one_at_a_time(monkeypatch):
     assert len(cache) == len(needs)  # four computations for six requests
 
 
-def test_a_pools_person_links_are_read_once_a_period_and_forgotten_at_a_merge_or_erasure(monkeypatch):
-    """With the cache off every request ranks, but the store's person links for an unchanged pool are read once per
-    ``persons_seconds``; ``clear`` (the office merged or split persons) and an erasure forget them at once, and a
-    period past reads again. A folded record stays folded on the remembered answer."""
+def test_a_pools_person_links_are_read_once_and_forgotten_when_persons_change(monkeypatch):
+    """With the cache off every request ranks, but the store's person links for an unchanged pool are read once;
+    ``clear`` (this process merged or split persons, or the journal brought another's: ``service.sync``) and an
+    erasure forget them at once, however old they are. A folded record stays folded on the remembered answer. A
+    process that does not follow the journal reads them every ranking."""
     _, idx = _world_indices()
     need = idx.needs["n-pv"]
     reads: list[int] = []
@@ -378,7 +379,7 @@ def test_a_pools_person_links_are_read_once_a_period_and_forgotten_at_a_merge_or
 
     clock = [1000.0]
     monkeypatch.setattr("service.ranking.time.monotonic", lambda: clock[0])
-    cache = RankCache(ttl=0, persons=persons, persons_seconds=1.0)
+    cache = RankCache(ttl=0, persons=persons, remember_persons=True)
     first = cache.get_or_rank(idx, need, None, None)
     pair = first.ids[:2]
     links.update(dict.fromkeys(pair, "P1"))  # the office links the top two: this process would call ``clear``
@@ -388,13 +389,13 @@ def test_a_pools_person_links_are_read_once_a_period_and_forgotten_at_a_merge_or
     merged = cache.get_or_rank(idx, need, None, None)
     assert len(reads) == 2 and pair[1] not in merged.ids and merged.removed["same_person"] == 1
     assert cache.get_or_rank(idx, need, None, None).ids == merged.ids and len(reads) == 2  # folded on the memo
-    clock[0] += 1.0  # a period on: read again (another process's links show within it)
+    clock[0] += 3600.0  # time alone reads nothing again
     cache.get_or_rank(idx, need, None, None)
-    assert len(reads) == 3
+    assert len(reads) == 2
     cache.erase_talent("t-nobody")
     cache.get_or_rank(idx, need, None, None)
-    assert len(reads) == 4
-    off = RankCache(ttl=0, persons=persons)  # persons_seconds 0 (sync off: a single process): every ranking reads
+    assert len(reads) == 3
+    off = RankCache(ttl=0, persons=persons)  # not following the journal (sync off): every ranking reads
     off.get_or_rank(idx, need, None, None)
     off.get_or_rank(idx, need, None, None)
-    assert len(reads) == 6
+    assert len(reads) == 5

@@ -13,7 +13,7 @@ from ranking_world import seed_ranking_world
 from sync_helpers import NEW_PV, ranked, within
 
 from features.records import Talent
-from service import sync
+from service import people, sync
 from service.api.app import create_app
 from service.store import Store
 
@@ -129,3 +129,25 @@ def test_each_settled_write_and_applied_page_hands_the_freed_heap_back(pair, mon
     assert calls == [("writer", True), ("replica", True)]
     sync.catch_up(state_b, head)  # the same page again: nothing applied, nothing to hand back
     assert calls == [("writer", True), ("replica", True)]
+
+
+def test_persons_merged_by_another_process_show_in_the_rankings_within_the_bound(pair, tmp_path):
+    """The CLI (another process) links the pool and the office confirms a pair there: the journal's person rows
+    empty the polling app's ranking cache and the person links it remembered, so the pair shows as one card within
+    the bound, and as two again after an undo."""
+    _, b, h, _, state_b = pair
+    url = str(state_b.store.engine.url)
+    with Store(url) as store:
+        people.apply(store, list(store.iter_records("talent")))
+    first = ranked(b, "n-pv", h["recruiter"])
+    within(BOUND, lambda: ranked(b, "n-pv", h["recruiter"]) == first)  # the links applied (each record its own)
+    top, second = first[:2]
+    with Store(url) as store:
+        person = people.decide(store, top, second, "confirm")["persons"][top]
+    within(BOUND, lambda: second not in ranked(b, "n-pv", h["recruiter"]))
+    page = b.get("/needs/n-pv/candidates?k=20", headers=h["recruiter"]).json()
+    assert page["removed"]["same_person"] == 1
+    assert next(c for c in page["candidates"] if c["talent_id"] == top)["person_id"] == person
+    with Store(url) as store:
+        people.undo(store, person)
+    within(BOUND, lambda: ranked(b, "n-pv", h["recruiter"]) == first)
