@@ -3,6 +3,8 @@ shows at the next request, and erasing a person erases every record of them (a r
 
 from __future__ import annotations
 
+import random
+
 import httpx
 import pytest
 from api_helpers import auth, run_server, seed, settings_for
@@ -28,6 +30,18 @@ def test_each_person_keeps_their_best_ranked_record_in_order() -> None:
     assert one_per_person(ids, {}).tolist() == [0, 1, 2, 3, 4]
     # a person id that is also a record's id: that record is a member, so it is the same person
     assert one_per_person(["x", "y"], {"x": "x", "y": "x"}).tolist() == [0]
+    # pools of 300 with 0–40 persons of 2–4 records, against the definition: a record stays unless a record of
+    # its person ranks above it
+    rng = random.Random(5)
+    for _ in range(50):
+        pool = rng.sample([f"t{i}" for i in range(2000)], 300)
+        links: dict[str, str] = {}
+        for p in range(rng.randrange(41)):
+            for t in rng.sample(pool, rng.randrange(2, 5)):
+                links.setdefault(t, f"P{p}")
+        best: dict[str, int] = {}
+        expected = [i for i, t in enumerate(pool) if best.setdefault(links.get(t, t), i) == i]
+        assert one_per_person(pool, links).tolist() == expected
 
 
 @pytest.fixture
