@@ -263,7 +263,7 @@ class RankCache:
     def nbytes(self) -> int:
         """Estimated bytes the entries hold now."""
         with self._lock:
-            return sum(full.nbytes for *_, full in self._items.values())
+            return sum(full.nbytes for _, _, full in self._items.values())
 
     def page(self, full: FullRanking, idx: Indices, k: int, offset: int) -> list[PageRow]:
         """``page`` (one page of an entry computed at a time: concurrent requests for it wait and share it), then
@@ -309,9 +309,9 @@ class RankCache:
 
     def _evict(self) -> None:
         """Least recently used out until both bounds hold (the newest entry always stays: it is being served)."""
-        total = sum(full.nbytes for *_, full in self._items.values())
+        total = sum(full.nbytes for _, _, full in self._items.values())
         while len(self._items) > 1 and (len(self._items) > self.entries or total > self.max_bytes):
-            _, (*_, full) = self._items.popitem(last=False)
+            _, (_, _, full) = self._items.popitem(last=False)
             total -= full.nbytes
 
     @staticmethod
