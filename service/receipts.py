@@ -109,9 +109,9 @@ def rows(
         "params": params,
         "summary": summary,
         "challenger_version": full.challenger.version if full.teams is not None and full.challenger else None,
-        "shown": shown_rows.pack(shown) if behind and shown else None,
+        "shown": shown_rows.pack(shown) if behind else None,
     }])]  # fmt: skip
-    if shown and not behind:
+    if not behind:
         parts.append((candidates, [
             {"ranking_id": ranking_id, "position": r.position, "talent_id": r.talent_id, "score": r.score,
              "page_id": r.page_id, "erased_at": None, "team": r.team}

@@ -164,7 +164,7 @@ def ranking_page(
         if ranking_id is None:
             ranking_id = db.new_id()
             # alone, the page leaves its candidate rows for later; among others, its group writes them at once
-            behind = not state.store.group_commit.busy
+            behind = bool(rows) and not state.store.group_commit.busy
             parts, stored = receipts.rows(ranking_id, dialect=state.store.engine.dialect.name, route=route,
                                           need_id=stored_need, principal=principal, full=full, shown=rows,
                                           params=params, behind=behind)  # fmt: skip
