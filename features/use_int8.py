@@ -158,11 +158,12 @@ def embedding(m: use.NumpyBackend, ids: np.ndarray) -> np.ndarray:
 class TokenRows:
     """What the model computes from one token alone, by token id, filled on a token's first sight: per branch the
     layer-normed projection and its part in the first convolution at each window offset (``TABLES``), 13 rows of
-    256. Computed in float32 as the float model does, held in float16 (the activations after them are quantized to 7
-    bits): with the batch that first met a token, ~0.2 % of its values may round to the neighbouring float16 (a
-    text's vector then moves by < 1e-5). float64 would pin them but reads twice the weights: a query of new
-    tokens took 1.8 instead of 1.0 ms. Row 0 of each table is the zero row a window reads where it leaves its
-    sentence."""
+    256. Computed in float64 and held in float16 (the activations after them are quantized to 7 bits), so a token's
+    rows are the same whichever batch first met it. Computed in float32, ~0.2 % of its values rounded to the
+    neighbouring float16 with that batch; a forked build's workers meet tokens in whatever order the batches reach
+    them, and a near-tie of a max-pool then moved vectors by up to 2.7e-4 from one build of the demo world to the
+    next (its champion's ndcg@10 0.609 or 0.614 on the same world). float64 reads twice the weights, once per new
+    token. Row 0 of each table is the zero row a window reads where it leaves its sentence."""
 
     def __init__(self, m: use.NumpyBackend) -> None:
         self._m = m
@@ -196,11 +197,13 @@ class TokenRows:
             grown = np.zeros((len(self.rows), max(2 * self.rows.shape[1], start + len(ids)), cnn), np.float16)
             grown[:, :start] = self.rows[:, :start]
             self.rows = grown
-        x = use._layernorm(embedding(m, ids) @ m.proj_W + m.proj_b, m.ln_g_all, m.ln_b_all, m.eps)
+        f64 = np.float64
+        x = use._layernorm(embedding(m, ids).astype(f64) @ m.proj_W.astype(f64) + m.proj_b, m.ln_g_all, m.ln_b_all,
+                           m.eps)  # fmt: skip
         new = slice(start, start + len(ids))
         for table, (i, j) in enumerate(TABLES):
             xs = x[:, i * cnn : (i + 1) * cnn]
-            self.rows[table, new] = xs if j is None else xs @ m.w1[i][j * cnn : (j + 1) * cnn]
+            self.rows[table, new] = xs if j is None else xs @ m.w1[i][j * cnn : (j + 1) * cnn].astype(f64)
         self.slot[ids] = np.arange(new.start, new.stop)
         self.filled = new.stop
 
