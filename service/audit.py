@@ -2,10 +2,10 @@
 accountable, so every read of a full talent profile and every write leaves a row here.
 
 A served ranking page leaves one row naming its decision receipt (``rank`` of object ``ranking``), not one per card:
-the receipt's candidate rows already name the talents shown, so a talent's access log reads them through it
-(``entries``: the page's row once for each talent it showed, as ``rank`` of object ``talent``). Twenty rows a page
+the receipt already names the talents shown (``db.shown_candidates``), so a talent's access log reads them through
+it (``entries``: the page's row once for each talent it showed, as ``rank`` of object ``talent``). Twenty rows a page
 were half its rows and ~30 % of its group commit (1.77 → 1.25 ms, stop 50). An erasure writes the talent's rows out
-before its receipt rows lose its id (``keep_shown``), so the log still names whom each page showed.
+before the receipts lose its id (``keep_shown``), so the log still names whom each page showed.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from service import db, shown_rows
+from service import db
 from service.group_commit import Part
 from service.keys import Principal
 from service.store import Store
@@ -44,10 +44,6 @@ RANK = "rank"
 
 def _table() -> sa.Table:
     return db.AuditRow.__table__  # type: ignore[return-value]
-
-
-def _candidates() -> sa.Table:
-    return db.RankingCandidateRow.__table__  # type: ignore[return-value]
 
 
 @cache
@@ -101,23 +97,25 @@ def page_rows(principal: Principal, ranking_id: str, detail: dict[str, Any]) -> 
     return rows(principal, RANK, "ranking", [ranking_id], {"ranking_id": ranking_id} | detail)
 
 
-def _shown(a: sa.Table, talent_id: str | None = None) -> sa.Select:
+def _shown(a: sa.Table, talent_id: str | None = None) -> list[sa.Select]:
     """Each served page's row once for each talent its receipt shows, as that talent's (``rank`` of ``talent``),
-    with the talent's position there; only ``talent_id``'s when given (its receipt rows first, by their talent
-    index: SQLite would otherwise walk every page's row and look its candidates up)."""
-    c = _candidates()
+    with the talent's position there; only ``talent_id``'s when given (the receipts showing them first, by the talent
+    indexes: SQLite would otherwise walk every page's row and look its candidates up). One query per shape of the
+    shown candidates."""
+    r = db.RankingRow.__table__
     pages = (a.c.object_kind == "ranking", a.c.action == RANK)
     row = (a.c.id, a.c.at, a.c.key_id, a.c.role, a.c.action, sa.literal("talent", sa.String).label("object_kind"))
     if talent_id is not None:
-        showing = sa.select(c.c.ranking_id).where(c.c.talent_id == talent_id)
-        return sa.select(
+        showing = db.select_shown(r, "ranking_id", where=lambda c: c["talent_id"] == talent_id)
+        return [sa.select(
             *row, sa.literal(talent_id, sa.String).label("object_id"), a.c.detail, sa.literal(0).label("position")
-        ).where(*pages, a.c.object_id.in_(showing))
-    return (
-        sa.select(*row, c.c.talent_id.label("object_id"), a.c.detail, c.c.position)
-        .select_from(a.join(c, c.c.ranking_id == a.c.object_id))
-        .where(*pages, c.c.talent_id.is_not(None))
-    )
+        ).where(*pages, a.c.object_id.in_(showing))]  # fmt: skip
+    return [
+        sa.select(*row, cols["talent_id"].label("object_id"), a.c.detail, cols["position"].label("position"))
+        .select_from(a.join(src, cols["ranking_id"] == a.c.object_id))
+        .where(*pages, cols["talent_id"].is_not(None))
+        for src, cols in db.shown_candidates(r)
+    ]
 
 
 def entries(
@@ -138,9 +136,7 @@ def entries(
     # a stored row before the entries its page reads as (-1: they share its time and id)
     parts = [sa.select(*a.c, sa.literal(-1).label("position")).where(*(c == v for v, c in wanted if v is not None))]
     if object_kind in (None, "talent"):
-        shown_rows.settle(store)
-        shown = _shown(a, object_id)
-        parts.append(shown if key_id is None else shown.where(a.c.key_id == key_id))
+        parts += [s if key_id is None else s.where(a.c.key_id == key_id) for s in _shown(a, object_id)]
     with store.engine.connect() as conn:
         if object_id is not None:  # one record's entries, few; SQLite would walk the kind's index in time order
             found = sorted((r for p in parts for r in conn.execute(p)), key=lambda r: (r.at, r.id, -r.position))
@@ -156,6 +152,6 @@ def keep_shown(conn: Connection, talent_id: str) -> int:
     receipts (the log keeps naming whom each page showed); returns how many. In the erasure's transaction."""
     a = _table()
     columns = ["at", "key_id", "role", "action", "object_kind", "object_id", "detail"]
-    shown = _shown(a, talent_id)
+    (shown,) = _shown(a, talent_id)
     source = shown.with_only_columns(*(shown.selected_columns[k] for k in columns)).order_by(a.c.id)
     return conn.execute(sa.insert(a).from_select(columns, source)).rowcount

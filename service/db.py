@@ -22,12 +22,11 @@ from features.records import Record
 from service.sqlite_writers import serialize_writers
 
 MIGRATIONS = Path(__file__).with_name("migrations")
-HEAD_REVISION = "0016"
+HEAD_REVISION = "0017"
 """The newest migration in ``migrations/versions`` (a test checks it against Alembic), known without importing
 Alembic so every command starts quickly; bump it with each new migration."""
 
 JSONData = sa.JSON().with_variant(JSONB(), "postgresql")
-JSONOrNull = sa.JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 """``JSONData`` whose ``None`` is SQL ``NULL`` (not JSON ``null``): a partial index can tell it apart."""
 UTCDateTime = sa.DateTime(timezone=True)
 AuditId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
@@ -168,14 +167,10 @@ class AuditRow(Base):
 
 
 class RankingRow(Base):
-    """A decision receipt (``service.receipts``): what was ranked, by which key, with which model and rules."""
+    """A decision receipt (``service.receipts``): what was ranked, by which key, with which model and rules, and the
+    computed page it showed (``page_id``: its candidates are that page's ``RankingDetailRow``s)."""
 
     __tablename__ = "rankings"
-    __table_args__ = (
-        # the heads whose shown list waits to be written out as candidate rows (``service.shown_rows``): few
-        sa.Index("ix_rankings_pending", "id", sqlite_where=sa.text("shown IS NOT NULL"),
-                 postgresql_where=sa.text("shown IS NOT NULL")),
-    )  # fmt: skip
 
     id: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
     route: Mapped[str] = mapped_column(sa.String(16))
@@ -189,14 +184,15 @@ class RankingRow(Base):
     summary: Mapped[dict[str, Any]] = mapped_column(JSONData)
     challenger_version: Mapped[str | None] = mapped_column(sa.String(64), index=True)
     """An interleaved ranking's second model (``model_version`` is the champion's); null: not interleaved."""
-    shown: Mapped[list[Any] | None] = mapped_column(JSONOrNull)
-    """The candidates shown, ``[position, talent id, score, page id, team]`` each, until written out as
-    ``RankingCandidateRow``s behind the answer (``service.shown_rows``); null once they are."""
+    page_id: Mapped[str | None] = mapped_column(sa.String(32), index=True)
+    """The computed page shown: its detail rows are the candidates, less those erased before this receipt. Null: a
+    page with no candidates, or a receipt from before version 0017, whose candidates are ``RankingCandidateRow``s."""
 
 
 class RankingCandidateRow(Base):
-    """One returned candidate of a receipt; its features and reasons are in the ``RankingDetailRow`` of its
-    ``page_id`` (written once however often a cached page is served). Erasure nulls ``talent_id`` and ``score``."""
+    """One returned candidate of a receipt from before version 0017 (a receipt now names its page instead); its
+    features and reasons are in the ``RankingDetailRow`` of its ``page_id``. Erasure nulls ``talent_id`` and
+    ``score``."""
 
     __tablename__ = "ranking_candidates"
 
@@ -211,8 +207,8 @@ class RankingCandidateRow(Base):
 
 
 class RankingDetailRow(Base):
-    """A computed page's candidate: reasons, named feature row and contributions. Erasure nulls ``talent_id`` and
-    ``detail``."""
+    """A computed page's candidate, written once however often the page is served: score, the interleaving team,
+    reasons, named feature row and contributions. Erasure nulls ``talent_id``, ``score`` and ``detail``."""
 
     __tablename__ = "ranking_details"
 
@@ -221,6 +217,35 @@ class RankingDetailRow(Base):
     talent_id: Mapped[str | None] = mapped_column(sa.String(128), index=True)
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSONData)
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    score: Mapped[float | None] = mapped_column(sa.Float)
+    """Null on rows from before version 0017 (their receipts' candidate rows hold it)."""
+    team: Mapped[str | None] = mapped_column(sa.String(16))
+
+
+def shown_candidates(r: sa.Table) -> list[tuple[sa.FromClause, dict[str, sa.ColumnElement]]]:
+    """Receipt head ``r`` joined to its shown candidates, in each of their two shapes: the rows of the page it names
+    (less those erased before it), and the candidate rows of a receipt from before version 0017. Each with the
+    columns ``ranking_id``, ``position``, ``talent_id``, ``score``, ``page_id``, ``erased_at``, ``team`` and
+    ``detail``. A reader selects from both and takes the union: one query each, not a union joined to, which the
+    databases would build whole first."""
+    c, d = RankingCandidateRow.__table__, RankingDetailRow.__table__
+    named = r.join(d, (d.c.page_id == r.c.page_id) & (d.c.erased_at.is_(None) | (d.c.erased_at >= r.c.created_at)))
+    old_d = d.alias("old_details")
+    old = r.join(c, c.c.ranking_id == r.c.id).outerjoin(
+        old_d, (old_d.c.page_id == c.c.page_id) & (old_d.c.position == c.c.position)
+    )
+    columns = ("position", "talent_id", "score", "page_id", "erased_at", "team")
+    return [
+        (named, {"ranking_id": r.c.id, **{k: d.c[k] for k in columns}, "detail": d.c.detail}),
+        (old, {"ranking_id": c.c.ranking_id, **{k: c.c[k] for k in columns}, "detail": old_d.c.detail}),
+    ]
+
+
+def select_shown(r: sa.Table, *names: str, where: Any) -> sa.CompoundSelect:
+    """Columns ``names`` of the shown candidates in both shapes (``shown_candidates``) where ``where(columns)``
+    holds, as one union."""
+    return sa.union_all(*(sa.select(*(cols[n].label(n) for n in names)).select_from(src).where(where(cols))
+                          for src, cols in shown_candidates(r)))  # fmt: skip
 
 
 class SubscriptionRow(Base):

@@ -43,8 +43,6 @@ from sqlalchemy.engine import Connection, Dialect, Engine
 
 Part = tuple[sa.Executable, Sequence[dict[str, Any]]]
 """One statement and the rows (its parameter sets) to run it with."""
-After = Callable[[Connection], Any]
-"""Work a caller runs in the group's transaction after every row is in."""
 
 MAX_ROWS = 5_000
 """Rows in one transaction at most: under a burst, the requests behind a group are not kept waiting for its size."""
@@ -71,36 +69,30 @@ class GroupCommit:
         """A fresh start (and a forked child's: its copies of the parent's waiting rows, lock and connection are the
         parent's; the child leaves them alone)."""
         self._turn = threading.Condition()
-        self._queued: deque[tuple[Sequence[Part], Future[Any], After | None]] = deque()
+        self._queued: deque[tuple[Sequence[Part], Future[None]]] = deque()
         self._leading = False
         self._conn: Connection | None = None
         """The kept connection: opened at the first group, closed by ``close`` or when a group fails."""
-
-    @property
-    def busy(self) -> bool:
-        """Whether a group is committing or callers wait for one: a caller now would most likely join a group."""
-        return self._leading or bool(self._queued)
 
     @property
     def queued(self) -> int:
         """Callers waiting for a group to take their rows."""
         return len(self._queued)
 
-    def write(self, parts: Sequence[Part], *, after: After | None = None) -> Any:
+    def write(self, parts: Sequence[Part]) -> None:
         """Insert ``parts`` in this order, in a transaction shared with other threads' rows; return once it has
         committed, or raise what inserting them raised. Every caller must list its statements in one common order
         (a receipt's head before its candidates): a group runs each statement once, in the order they first appear.
 
         The caller that finds no group running leads one: it takes everything queued (its own rows first, when
         alone) and inserts it on its own thread, then hands the lead to whoever queued meanwhile. A lone request
-        so pays no handoff to another thread and back (two wake-ups of a sleeping thread, ~0.2 ms a request).
-        ``after``: work run in the transaction after the rows, on its connection (the kept one: another one's
-        writes would drop its page cache, ``service.shown_rows``); ``write`` returns what it returned."""
+        so pays no handoff to another thread and back (two wake-ups of a sleeping thread, ~0.2 ms a request)."""
         if self.inline:
-            return self._insert([(parts, after)])[0]
-        done: Future[Any] = Future()
+            self._insert([parts])
+            return
+        done: Future[None] = Future()
         with self._turn:
-            self._queued.append((parts, done, after))
+            self._queued.append((parts, done))
             while not done.done():
                 if self._leading:
                     self._turn.wait()
@@ -117,7 +109,7 @@ class GroupCommit:
                     self._turn.acquire()
                     self._leading = False
                     self._turn.notify_all()
-        return done.result()
+        done.result()
 
     def close(self) -> None:
         """Close the kept connection once no group runs (the next ``write`` opens another)."""
@@ -126,28 +118,29 @@ class GroupCommit:
                 self._turn.wait()
             self._drop_connection()
 
-    def _commit(self, group: list[tuple[Sequence[Part], Future[Any], After | None]]) -> None:
+    def _commit(self, group: list[tuple[Sequence[Part], Future[None]]]) -> None:
         try:
-            results = self._insert([(parts, after) for parts, _, after in group])
+            self._insert([parts for parts, _ in group])
         except BaseException as e:
             if len(group) == 1:
                 group[0][1].set_exception(e)
             else:
-                for parts, done, after in group:  # alone, each commits or fails on its own rows
-                    self._alone(parts, done, after)
+                for parts, done in group:  # alone, each commits or fails on its own rows
+                    self._alone(parts, done)
             return
-        for (_, done, _), result in zip(group, results, strict=True):
-            done.set_result(result)
+        for _, done in group:
+            done.set_result(None)
 
-    def _alone(self, parts: Sequence[Part], done: Future[Any], after: After | None) -> None:
+    def _alone(self, parts: Sequence[Part], done: Future[None]) -> None:
         try:
-            done.set_result(self._insert([(parts, after)])[0])
+            self._insert([parts])
+            done.set_result(None)
         except BaseException as e:
             done.set_exception(e)
 
-    def _insert(self, group: Sequence[tuple[Sequence[Part], After | None]]) -> list[Any]:
+    def _insert(self, group: Sequence[Sequence[Part]]) -> None:
         merged: dict[int, tuple[sa.Executable, list[dict[str, Any]]]] = {}
-        for parts, _ in group:
+        for parts in group:
             for statement, rows in parts:
                 if rows:
                     merged.setdefault(id(statement), (statement, []))[1].extend(rows)
@@ -155,7 +148,6 @@ class GroupCommit:
         with self._connection() as conn, conn.begin():
             for statement, rows in merged.values():
                 _execute(conn, statement, rows)
-            return [None if after is None else after(conn) for _, after in group]
 
     @contextmanager
     def _connection(self) -> Iterator[Connection]:

@@ -10,7 +10,7 @@ from collections import defaultdict
 import sqlalchemy as sa
 
 from matcher.interleaving import CREDITED_ACTIONS, Comparison, credit, tally
-from service import db, shown_rows
+from service import db
 from service.store import Store
 
 
@@ -21,25 +21,21 @@ def compare(store: Store) -> list[Comparison]:
     receipts (one per page served; feedback names one by ``ranking_id``) are credited together; lists for
     different keys are independent trials. Feedback on an erased talent is gone with the talent."""
     r = db.RankingRow.__table__
-    c = db.RankingCandidateRow.__table__
     f = db.FeedbackRow.__table__
     ranking_of = f.c.data["ranking_id"].as_string()
-    shown_rows.settle(store)
+    credited_rows = sa.union_all(*(
+        sa.select(r.c.id.label("ranking_id"), cols["team"].label("team"), f.c.talent_id, f.c.action)
+        .select_from(src.join(f, (r.c.id == ranking_of) & (cols["talent_id"] == f.c.talent_id)))
+        .where(r.c.challenger_version.is_not(None), f.c.action.in_(sorted(CREDITED_ACTIONS)))
+        for src, cols in db.shown_candidates(r)
+    ))  # fmt: skip
     with store.engine.connect() as conn:
         heads = conn.execute(
             sa.select(r.c.id, r.c.model_version, r.c.challenger_version, r.c.need_id, r.c.key_id)
             .where(r.c.challenger_version.is_not(None))
             .order_by(r.c.created_at, r.c.id)
         ).all()
-        credited = conn.execute(
-            sa.select(c.c.ranking_id, c.c.team, f.c.talent_id, f.c.action)
-            .select_from(
-                f.join(c, (c.c.ranking_id == ranking_of) & (c.c.talent_id == f.c.talent_id)).join(
-                    r, r.c.id == c.c.ranking_id
-                )
-            )
-            .where(r.c.challenger_version.is_not(None), f.c.action.in_(sorted(CREDITED_ACTIONS)))
-        ).all()
+        credited = conn.execute(credited_rows).all()
     unit_of = {h.id: (h.model_version, h.challenger_version, h.need_id, h.key_id) for h in heads}
     teams: dict[tuple, dict[str, str | None]] = defaultdict(dict)
     actions: dict[tuple, list[tuple[str, str]]] = defaultdict(list)

@@ -2,14 +2,16 @@
 schema, which rules removed how many, and each returned candidate's score, reasons, feature row and contributions),
 so a talent's PIPL request to know why an automated decision was made can be answered later.
 
-A receipt is written once and read by id. The bulky part (each candidate's feature row, contributions and reasons) is
-stored once per computed page (``ranking_details``), however often that page is served (cached, or ranked again and
-come out the same: ``service.ranking._carry_pages``); every request writes only its head and one small row per
-candidate, committed with other requests' rows (``service.group_commit``), or a lone request its head alone, holding
-the list of whom it showed, written out as those rows behind the answer and before anything reads them
-(``service.shown_rows``). Erasing a talent redacts its rows everywhere (id, score, features, contributions and
-reasons nulled, the position kept and marked erased), so the receipt still says a candidate was shown there but no
-longer who.
+A receipt is written once and read by id. Its candidates are stored once per computed page (``ranking_details``:
+score, team, reasons, feature row and contributions), however often that page is served (cached, or ranked again
+and come out the same: ``service.ranking._carry_pages``); every request writes only its head, which names the page
+(``rankings.page_id``), committed with other requests' rows (``service.group_commit``). A need ranked again with
+nothing written serves its last page again, so on a 100k store ranked for hours ~68 receipts named each page: one
+candidate row each had been 7.87M rows for 116,160 details. Receipts from before version 0017 keep their candidate
+rows (``db.shown_candidates`` reads both shapes). Erasing a talent redacts its rows everywhere (id, score,
+features, contributions and reasons nulled, the position kept and marked erased), so the receipt still says a
+candidate was shown there but no longer who; a receipt made after the erasure never showed them, and does not list
+the position.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from features.schema import SCHEMA
-from service import audit, db, shown_rows
+from service import audit, db
 from service.group_commit import Part
 from service.keys import Principal
 from service.people import persons_of
@@ -52,21 +54,16 @@ def _rankings() -> sa.Table:
     return db.RankingRow.__table__  # type: ignore[return-value]
 
 
-def _candidates() -> sa.Table:
-    return db.RankingCandidateRow.__table__  # type: ignore[return-value]
-
-
 def _details() -> sa.Table:
     return db.RankingDetailRow.__table__  # type: ignore[return-value]
 
 
 @cache
-def _inserts(dialect: str) -> tuple[sa.Insert, sa.Insert, sa.Insert]:
-    """``rows``' three statements (head, candidates, details skipping rows already there), built once per dialect:
-    built per request (``values``, a new statement's cache key) they cost SQLAlchemy as much as running some."""
+def _inserts(dialect: str) -> tuple[sa.Insert, sa.Insert]:
+    """``rows``' two statements (head, details skipping rows already there), built once per dialect: built per
+    request (``values``, a new statement's cache key) they cost SQLAlchemy as much as running some."""
     details = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(_details())
-    return (sa.insert(_rankings()), sa.insert(_candidates()),
-            details.on_conflict_do_nothing(index_elements=["page_id", "position"]))  # fmt: skip
+    return sa.insert(_rankings()), details.on_conflict_do_nothing(index_elements=["page_id", "position"])
 
 
 def rows(
@@ -79,14 +76,11 @@ def rows(
     full: FullRanking,
     shown: Sequence[PageRow],
     params: dict[str, Any],
-    behind: bool = False,
 ) -> tuple[list[Part], set[str]]:
-    """The receipt of one served page as rows to insert (``service.group_commit``): its head and one small row per
-    candidate or, ``behind``, the head alone holding the shown list, written out as those rows later
-    (``service.shown_rows``: the caller wakes the store's ``behind`` once committed); plus the page's details
-    (features, contributions, reasons) unless a receipt already stored them; and the page ids whose details they
-    hold, which the caller marks in ``full.stored_pages`` once they are committed (a page's details are written
-    once; two receipts racing to be first skip each other's rows)."""
+    """The receipt of one served page as rows to insert (``service.group_commit``): its head, naming the page; plus
+    the page's rows (score, team, features, contributions, reasons) unless a receipt already stored them; and the
+    page ids whose rows they hold, which the caller marks in ``full.stored_pages`` once they are committed (a page's
+    rows are written once; two receipts racing to be first skip each other's rows)."""
     summary = {
         "removed": full.removed,
         "filtered": full.filtered,
@@ -96,7 +90,7 @@ def rows(
     }
     if full.ties:  # the relations behind conflict removals and internal flags, without naming the talents
         summary["conflicts"] = sorted((t.to_json() for t in full.ties.values()), key=lambda t: sorted(t.items()))
-    head, candidates, details = _inserts(dialect)
+    head, details = _inserts(dialect)
     parts: list[Part] = [(head, [{
         "id": ranking_id,
         "route": route,
@@ -109,18 +103,13 @@ def rows(
         "params": params,
         "summary": summary,
         "challenger_version": full.challenger.version if full.teams is not None and full.challenger else None,
-        "shown": shown_rows.pack(shown) if behind else None,
+        "page_id": shown[0].page_id if shown else None,
     }])]  # fmt: skip
-    if not behind:
-        parts.append((candidates, [
-            {"ranking_id": ranking_id, "position": r.position, "talent_id": r.talent_id, "score": r.score,
-             "page_id": r.page_id, "erased_at": None, "team": r.team}
-            for r in shown
-        ]))  # fmt: skip
     new = [r for r in shown if r.page_id not in full.stored_pages]
     if new:  # two first requests for a page may race here: the second one's rows are skipped
         parts.append((details, [{"page_id": r.page_id, "position": r.position, "talent_id": r.talent_id,
-                                 "detail": db.RawJSON(r.receipt_detail), "erased_at": None} for r in new]))  # fmt: skip
+                                 "detail": db.RawJSON(r.receipt_detail), "erased_at": None, "score": r.score,
+                                 "team": r.team} for r in new]))  # fmt: skip
     return parts, {r.page_id for r in new}
 
 
@@ -128,18 +117,14 @@ def get(store: Store, ranking_id: str) -> Receipt | None:
     """The receipt with its candidates in position order (features and contributions named), or ``None``. Each
     candidate names its person (``person_id``) when the office has linked the record with others, as the store
     says now (``service.people.persons_of``): an erased record's id never lives on there."""
-    r, c, d = _rankings(), _candidates(), _details()
-    shown_rows.settle(store)
+    r = _rankings()
     with store.engine.connect() as conn:
         head = conn.execute(sa.select(r).where(r.c.id == ranking_id)).first()
         if head is None:
             return None
-        cands = conn.execute(
-            sa.select(c.c.position, c.c.talent_id, c.c.score, c.c.erased_at, c.c.team, d.c.detail)
-            .select_from(c.outerjoin(d, (d.c.page_id == c.c.page_id) & (d.c.position == c.c.position)))
-            .where(c.c.ranking_id == ranking_id)
-            .order_by(c.c.position)
-        ).all()
+        names = ("position", "talent_id", "score", "erased_at", "team", "detail")
+        cands = conn.execute(db.select_shown(r, *names, where=lambda c: c["ranking_id"] == ranking_id)
+                             .order_by("position")).all()  # fmt: skip
     out = []
     for row in cands:
         item: dict[str, Any] = {"position": row.position, "talent_id": row.talent_id, "score": row.score,
@@ -177,12 +162,11 @@ def get(store: Store, ranking_id: str) -> Receipt | None:
 
 def candidate(store: Store, ranking_id: str, talent_id: str) -> int | None:
     """The position ``talent_id`` was shown at in ranking ``ranking_id``, or ``None`` if it was not shown there."""
-    c = _candidates()
-    shown_rows.settle(store)
+    shown = db.select_shown(
+        _rankings(), "position", where=lambda c: (c["ranking_id"] == ranking_id) & (c["talent_id"] == talent_id)
+    )
     with store.engine.connect() as conn:
-        return conn.scalar(
-            sa.select(c.c.position).where(c.c.ranking_id == ranking_id, c.c.talent_id == talent_id).limit(1)
-        )
+        return conn.scalar(shown.limit(1))
 
 
 def head(store: Store, ranking_id: str) -> tuple[str, str | None, str | None] | None:
@@ -211,18 +195,16 @@ def appearances(store: Store, talent_id: str, limit: int = 5) -> list[dict[str, 
     """The latest rankings ``talent_id`` was shown in, newest first, one per computed page (a cached page served
     again writes another receipt of the same decision): each receipt's head with the talent's position, score,
     reasons and contributions there. A talent's "why was I ranked so" answer, and the console's talent page."""
-    r, c, d = _rankings(), _candidates(), _details()
-    shown_rows.settle(store)
+    r = _rankings()
+    names = ("id", "route", "need_id", "created_at", "model_version", "personalized", "schema_version", "summary")
+    arms = [
+        sa.select(*(r.c[n] for n in names), *(cols[n].label(n) for n in ("page_id", "position", "score", "detail")))
+        .select_from(src)
+        .where(cols["talent_id"] == talent_id, cols["erased_at"].is_(None))
+        for src, cols in db.shown_candidates(r)
+    ]
     with store.engine.connect() as conn:
-        rows = conn.execute(
-            sa.select(r.c.id, r.c.route, r.c.need_id, r.c.created_at, r.c.model_version, r.c.personalized,
-                      r.c.schema_version, r.c.summary, c.c.page_id, c.c.position, c.c.score, d.c.detail)
-            .select_from(r.join(c, c.c.ranking_id == r.c.id).outerjoin(
-                d, (d.c.page_id == c.c.page_id) & (d.c.position == c.c.position)))
-            .where(c.c.talent_id == talent_id, c.c.erased_at.is_(None))
-            .order_by(r.c.created_at.desc())
-            .limit(limit * 20)
-        ).all()  # fmt: skip
+        rows = conn.execute(sa.union_all(*arms).order_by(sa.desc("created_at")).limit(limit * 20)).all()
     out: list[dict[str, Any]] = []
     pages: set[str] = set()
     for row in rows:
@@ -242,23 +224,28 @@ def appearances(store: Store, talent_id: str, limit: int = 5) -> list[dict[str, 
 
 
 def redact_talent(store: Store, talent_id: str, names: Sequence[str] = ()) -> int:
-    """Erase a talent from every receipt (PIPL erasure): the shown lists still pending are written out as rows
-    and the audit log's rows of the pages that showed them written out (``audit.keep_shown``) first, then its
-    candidate rows lose id and score, its page details lose id and content, and a free-text search whose stored
-    query names them (their id or any of ``names``: names, e-mail, phone) loses its query. Returns the number of
-    receipt candidate rows redacted."""
-    c, d, r = _candidates(), _details(), _rankings()
+    """Erase a talent from every receipt (PIPL erasure): the audit log's rows of the pages that showed them written
+    out first (``audit.keep_shown``), then the pages' rows and the older receipts' candidate rows lose their id,
+    score and content, and a free-text search whose stored query names them (their id or any of ``names``: names,
+    e-mail, phone) loses its query. Returns the number of shown rows redacted."""
+    c, d, r = db.RankingCandidateRow.__table__, _details(), _rankings()
     now = datetime.now(UTC)
     terms = sorted({t.strip().lower() for t in (talent_id, *names) if t and len(t.strip()) >= 2})
     query = r.c.params["query"].as_string()
     with store.engine.begin() as conn:
-        shown_rows.write_out(conn)  # the lists still in their heads name the talent too
         audit.keep_shown(conn, talent_id)  # the audit log reads whom a page showed here, until now
-        conn.execute(sa.update(d).where(d.c.talent_id == talent_id).values(talent_id=None, detail=None, erased_at=now))
+        redacted = conn.execute(
+            sa.update(d)
+            .where(d.c.talent_id == talent_id)
+            .values(talent_id=None, score=None, detail=None, erased_at=now)
+        ).rowcount
         naming = sa.or_(*(sa.func.lower(query).contains(t, autoescape=True) for t in terms))
         for rid, params in conn.execute(sa.select(r.c.id, r.c.params).where(r.c.route == "search", naming)).all():
             erased = {**params, "query": None, "query_erased": True}
             conn.execute(sa.update(r).where(r.c.id == rid).values(params=erased))
-        return conn.execute(
-            sa.update(c).where(c.c.talent_id == talent_id).values(talent_id=None, score=None, erased_at=now)
-        ).rowcount
+        return (
+            redacted
+            + conn.execute(
+                sa.update(c).where(c.c.talent_id == talent_id).values(talent_id=None, score=None, erased_at=now)
+            ).rowcount
+        )

@@ -19,7 +19,7 @@ from matcher.labels import DEFAULT_LABELS
 from matcher.receipt_rows import ShownPage
 from matcher.retrain import ChampionNeeds, Since, plan, retrain_and_register
 from matcher.train import DEFAULT_TREATMENT, LabelTreatment
-from service import db, shown_rows
+from service import db
 from service.indexing import INDEXED_KINDS, build_indices, store_records
 from service.people import person_map
 from service.settings import Settings
@@ -94,11 +94,11 @@ def champion_needs(written_since: WrittenSince, store_id: str, feedback: list[Fe
 def read_pages(store: Store, ranking_ids: Iterable[str]) -> dict[str, ShownPage]:
     """The receipts of ``ranking_ids`` that exist and ranked a need, with each shown candidate's feature row (``None``
     where erased)."""
-    r, c, d = (t.__table__ for t in (db.RankingRow, db.RankingCandidateRow, db.RankingDetailRow))
+    r = db.RankingRow.__table__
     ids = sorted(set(ranking_ids))
     heads: dict[str, Any] = {}
     rows: dict[str, list[tuple[int, str | None, Any]]] = {}
-    shown_rows.settle(store)
+    names = ("ranking_id", "position", "talent_id", "erased_at", "detail")
     with store.engine.connect() as conn:
         for i in range(0, len(ids), CHUNK):
             chunk = ids[i : i + CHUNK]
@@ -108,12 +108,13 @@ def read_pages(store: Store, ranking_ids: Iterable[str]) -> dict[str, ShownPage]
                 )
             ):
                 heads[h.id] = h
-            for row in conn.execute(
-                sa.select(c.c.ranking_id, c.c.position, c.c.talent_id, c.c.erased_at, sa.cast(d.c.detail, sa.Text))
-                .select_from(c.outerjoin(d, (d.c.page_id == c.c.page_id) & (d.c.position == c.c.position)))
-                .where(c.c.ranking_id.in_(chunk))
-                .order_by(c.c.ranking_id, c.c.position)
-            ):
+            arms = [
+                sa.select(*(cols[n].label(n) for n in names[:-1]), sa.cast(cols["detail"], sa.Text).label("detail"))
+                .select_from(src)
+                .where(cols["ranking_id"].in_(chunk))
+                for src, cols in db.shown_candidates(r)
+            ]
+            for row in conn.execute(sa.union_all(*arms).order_by("ranking_id", "position")):
                 detail = orjson.loads(row[4]) if row[4] else None
                 features = detail.get("features") if isinstance(detail, dict) and row.erased_at is None else None
                 rows.setdefault(row.ranking_id, []).append((row.position, row.talent_id, features))

@@ -36,7 +36,6 @@ from features.records import RECORD_TYPES, REFERENCES, WORLD_FILES, Record
 from service import db
 from service.group_commit import GroupCommit
 from service.settings import ensure_sqlite_dir
-from service.shown_rows import Behind
 
 CHUNK = 1_000
 """Ids per ``IN (…)`` lookup (well under SQLite's and PostgreSQL's bound-parameter limits), rows per progress tick."""
@@ -139,11 +138,8 @@ class Store:
         self.engine = engine or db.make_engine(self.url)
         self.group_commit = GroupCommit(self.engine)
         """Where a served page's receipt and audit rows are written (``service.group_commit``)."""
-        self.behind = Behind(self)
-        """Writes served pages' candidate rows out behind the answer (``service.shown_rows``)."""
 
     def close(self) -> None:
-        self.behind.close()
         self.group_commit.close()
         self.engine.dispose()
 

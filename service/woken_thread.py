@@ -1,9 +1,9 @@
 """A thread woken by writes: work done a moment after them, off the writer's path, for every write meanwhile at once.
 
-The SQLite log's checkpoints (``service.sqlite_writers``) and the lone pages' candidate rows (``service.shown_rows``)
-both follow writes: each write only says so (``wrote``); the thread, started by the first one, waits ``delay`` for
-the writes that follow, runs its work once for all of them, and ends after ``idle`` seconds without a write (the
-next write starts another). A forked child starts its own: the parent's thread is not in it.
+The SQLite log's checkpoints (``service.sqlite_writers``) follow writes: each write only says so (``wrote``); the
+thread, started by the first one, waits ``delay`` for the writes that follow, runs its work once for all of them,
+and ends after ``idle`` seconds without a write (the next write starts another). A forked child starts its own: the
+parent's thread is not in it.
 """
 
 from __future__ import annotations

@@ -160,20 +160,15 @@ def ranking_page(
         ranking_id = full.receipts.get(reuse)
         parts: list[Part] = []
         stored: set[str] = set()
-        behind = False
         if ranking_id is None:
             ranking_id = db.new_id()
-            # alone, the page leaves its candidate rows for later; among others, its group writes them at once
-            behind = bool(rows) and not state.store.group_commit.busy
             parts, stored = receipts.rows(ranking_id, dialect=state.store.engine.dialect.name, route=route,
                                           need_id=stored_need, principal=principal, full=full, shown=rows,
-                                          params=params, behind=behind)  # fmt: skip
+                                          params=params)  # fmt: skip
         parts.append(audit.page_rows(principal, ranking_id, {"need_id": stored_need, "revealed": reveal}))
         state.store.group_commit.write(parts)  # with other requests' rows, in one transaction
         full.stored_pages |= stored  # committed
         full.receipts[reuse] = ranking_id
-    if behind:  # its shown list becomes candidate rows behind the answer
-        state.store.behind.wrote()
     metrics = state.metrics
     metrics.rankings.labels(route=route, personalized=str(full.personalized).lower()).inc()
     for rule, n in full.removed.items():

@@ -19,7 +19,7 @@ from matcher.drift import psi_table
 from matcher.exposure import ATTRIBUTES, UNKNOWN, exposure_table, talent_attributes
 from matcher.labels import DEFAULT_LABELS
 from matcher.monitor import Advice, RetrainRule, feedback_rates, retrain_advice
-from service import db, shown_rows
+from service import db
 from service.store import Store
 
 DRIFT_ROWS = 50_000
@@ -185,14 +185,14 @@ def _champion(notes: list[str]) -> Champion | None:
 def _shown(store: Store, since: datetime) -> pd.DataFrame:
     """One row per shown slot of a need's ranking since ``since``: ranking_id, need_id, talent_id, position
     (1-based), kind. Erased candidates (no talent id) are left out."""
-    r, c, n = db.RankingRow.__table__, db.RankingCandidateRow.__table__, db.NeedRow.__table__
-    query = (
-        sa.select(r.c.id.label("ranking_id"), r.c.need_id, c.c.talent_id, (c.c.position + 1).label("position"),
-                  n.c.kind)
-        .select_from(r.join(c, c.c.ranking_id == r.c.id).join(n, n.c.id == r.c.need_id))
-        .where(r.c.created_at >= since, c.c.talent_id.is_not(None))
-    )  # fmt: skip
-    shown_rows.settle(store)
+    r, n = db.RankingRow.__table__, db.NeedRow.__table__
+    query = sa.union_all(*(
+        sa.select(r.c.id.label("ranking_id"), r.c.need_id, cols["talent_id"].label("talent_id"),
+                  (cols["position"] + 1).label("position"), n.c.kind)
+        .select_from(src.join(n, n.c.id == r.c.need_id))
+        .where(r.c.created_at >= since, cols["talent_id"].is_not(None))
+        for src, cols in db.shown_candidates(r)
+    ))  # fmt: skip
     with store.engine.connect() as conn:
         rows = conn.execute(query).all()
     return _frame(rows, ["ranking_id", "need_id", "talent_id", "position", "kind"])
@@ -247,9 +247,11 @@ def _drift(store: Store, since: datetime, report: Report) -> list[str] | None:
     if report.champion is None or report.champion.profile is None:
         return None
     r, c, d = db.RankingRow.__table__, db.RankingCandidateRow.__table__, db.RankingDetailRow.__table__
-    pages = sa.select(c.c.page_id).join(r, r.c.id == c.c.ranking_id).where(r.c.created_at >= since)
+    pages = sa.union(  # the pages the receipts name, and those of the older receipts' candidate rows
+        sa.select(r.c.page_id).where(r.c.created_at >= since, r.c.page_id.is_not(None)),
+        sa.select(c.c.page_id).join(r, r.c.id == c.c.ranking_id).where(r.c.created_at >= since),
+    )
     names = SCHEMA.names
-    shown_rows.settle(store)
     with store.engine.connect() as conn:
         details = conn.execution_options(yield_per=1000).execute(
             sa.select(d.c.detail)

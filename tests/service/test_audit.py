@@ -27,16 +27,24 @@ def principal(store: Store, role: str) -> Principal:
     return found
 
 
-def serve(store: Store, who: Principal, ranking_id: str, talents: list[str]) -> None:
-    """A page as the ranking route writes it: the receipt's head and candidates, and the page's one audit row."""
+def serve(store: Store, who: Principal, ranking_id: str, talents: list[str], shape: str) -> None:
+    """A page as the ranking route writes it (``page``: the receipt's head naming its page, and the page's rows;
+    ``rows``: a receipt from before version 0017, with a candidate row each), and the page's one audit row."""
+    page = f"p-{ranking_id}"
     head = {"id": ranking_id, "route": "candidates", "need_id": "n1", "created_at": datetime.now(UTC),
             "key_id": who.key_id, "model_version": None, "personalized": False, "schema_version": "1", "params": {},
-            "summary": {}, "challenger_version": None}  # fmt: skip
-    shown = [{"ranking_id": ranking_id, "position": i, "talent_id": t, "score": 1.0 - i / 10, "page_id": "p1",
-              "erased_at": None, "team": None} for i, t in enumerate(talents)]  # fmt: skip
+            "summary": {}, "challenger_version": None, "page_id": page if shape == "page" else None}  # fmt: skip
+    if shape == "page":
+        table, shown = db.RankingDetailRow.__table__, [
+            {"page_id": page, "position": i, "talent_id": t, "score": 1.0 - i / 10, "detail": {}, "erased_at": None,
+             "team": None} for i, t in enumerate(talents)]  # fmt: skip
+    else:
+        table, shown = db.RankingCandidateRow.__table__, [
+            {"ranking_id": ranking_id, "position": i, "talent_id": t, "score": 1.0 - i / 10, "page_id": page,
+             "erased_at": None, "team": None} for i, t in enumerate(talents)]  # fmt: skip
     store.group_commit.write([
         (sa.insert(db.RankingRow.__table__), [head]),
-        (sa.insert(db.RankingCandidateRow.__table__), shown),
+        (sa.insert(table), shown),
         audit.page_rows(who, ranking_id, {"need_id": "n1", "revealed": True}),
     ])  # fmt: skip
 
@@ -47,14 +55,14 @@ def log(store: Store, **filters) -> list[tuple[str, str, str | None, int | None,
     return [(e.action, e.object_kind, e.object_id, e.key_id, (e.detail or {}).get("ranking_id")) for e in found]
 
 
-@pytest.fixture
-def served(store):
+@pytest.fixture(params=["page", "rows"])
+def served(store, request):
     """The recruiter's page r1 shows t1, t2, t3; the admin then reads t2's profile; the admin's page r2 shows t2 and
     t4; the recruiter's page r1 is served again (a cached page: its receipt again, another audit row)."""
     recruiter, admin = principal(store, "recruiter"), principal(store, "admin")
-    serve(store, recruiter, "r1", ["t1", "t2", "t3"])
+    serve(store, recruiter, "r1", ["t1", "t2", "t3"], request.param)
     audit.record(store, admin, "read", "talent", ["t2"])
-    serve(store, admin, "r2", ["t2", "t4"])
+    serve(store, admin, "r2", ["t2", "t4"], request.param)
     store.group_commit.write([audit.page_rows(recruiter, "r1", {"need_id": "n1", "revealed": True})])
     return recruiter, admin
 
@@ -95,10 +103,10 @@ def test_paging_the_whole_log_loses_and_repeats_nothing(store, served):
 def test_an_erasure_writes_the_talents_rows_out_before_the_receipts_forget_them(store, served):
     before = log(store, object_id="t2")
     times = [e.at for e in audit.entries(store, object_id="t2")[0]]
-    assert receipts.redact_talent(store, "t2") == 2  # the candidate rows of r1 and r2
+    assert receipts.redact_talent(store, "t2") == 2  # the rows of r1 and r2
     with store.engine.connect() as conn:
-        c = db.RankingCandidateRow.__table__
-        assert conn.scalar(sa.select(sa.func.count()).select_from(c).where(c.c.talent_id == "t2")) == 0
+        for c in (db.RankingCandidateRow.__table__, db.RankingDetailRow.__table__):
+            assert conn.scalar(sa.select(sa.func.count()).select_from(c).where(c.c.talent_id == "t2")) == 0
     assert log(store, object_id="t2") == before  # now stored rows, in the same order and at the same times
     assert [e.at for e in audit.entries(store, object_id="t2")[0]] == times
     assert [e.object_kind for e in audit.entries(store, object_kind="talent", object_id="t2")[0]] == ["talent"] * 4

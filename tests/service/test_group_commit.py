@@ -104,41 +104,6 @@ def test_a_lone_caller_gets_its_own_error(engine):
     group.close()
 
 
-def test_a_callers_after_work_runs_in_the_groups_transaction_and_answers_that_caller(engine):
-    """``after`` (``service.shown_rows``' write-out) sees every row of the group, on the group's connection, and its
-    result goes to its caller; if it raises, its caller's rows go with it and the others' commit."""
-    group = GroupCommit(engine)
-    count = "SELECT count(*) FROM lines"
-    assert group.write(receipt("one"), after=lambda conn: conn.exec_driver_sql(count).scalar()) == 3
-    assert group.write([], after=lambda conn: conn is group._conn) is True  # the kept connection
-    seen: dict = {}
-
-    def write(name: str, after) -> None:
-        try:
-            seen[name] = group.write(receipt(name), after=after)
-        except Exception as e:
-            seen[name] = e
-
-    def fail(conn) -> None:
-        raise RuntimeError("after failed")
-
-    blocker = engine.connect()
-    blocker.exec_driver_sql("INSERT INTO heads (id) VALUES ('blocker')")
-    callers = [("counts", lambda conn: conn.exec_driver_sql(count).scalar()), ("fails", fail), ("plain", None)]
-    threads = [threading.Thread(target=write, args=caller) for caller in callers]
-    for t in threads:
-        t.start()
-        time.sleep(0.05)
-    blocker.commit()
-    blocker.close()
-    for t in threads:
-        t.join(10)
-    assert seen["plain"] is None and isinstance(seen["fails"], RuntimeError)
-    assert seen["counts"] == 6  # its own lines and the first caller's (a failed group is retried caller by caller)
-    assert stored(engine) == ({"blocker", "one", "counts", "plain"}, 9)
-    group.close()
-
-
 def test_close_drops_the_kept_connection_and_a_later_write_opens_another(engine):
     group = GroupCommit(engine)
     group.write(receipt("one"))

@@ -31,6 +31,14 @@ def receipt(conn, rid: str, need: str, champion: str, challenger: str | None, mi
         id=rid, route="candidates", need_id=need, created_at=T0 + timedelta(minutes=minutes), key_id=None,
         model_version=champion, personalized=True, schema_version="4", params={}, summary={},
         challenger_version=challenger))  # fmt: skip
+    # r1 names its page, as receipts do since version 0017; the others have a candidate row each, as before it
+    if rid == "r1":
+        conn.execute(sa.update(db.RankingRow.__table__).where(db.RankingRow.id == rid).values(page_id=f"p-{rid}"))
+        conn.execute(sa.insert(db.RankingDetailRow.__table__), [
+            {"page_id": f"p-{rid}", "position": i, "talent_id": t, "score": 1.0 - i / 10, "detail": {},
+             "erased_at": None, "team": team} for i, (t, team) in enumerate(teams.items())
+        ])  # fmt: skip
+        return
     conn.execute(sa.insert(db.RankingCandidateRow.__table__), [
         {"ranking_id": rid, "position": i, "talent_id": t, "score": 1.0 - i / 10, "page_id": f"p-{rid}",
          "erased_at": None, "team": team} for i, (t, team) in enumerate(teams.items())

@@ -180,7 +180,8 @@ def _params(app, command: str) -> list:
 @pytest.mark.postgres
 def test_receipts_read_the_same_on_postgresql_as_on_sqlite(tmp_path, postgres_url, world):
     """Receipts written row for row into both databases (one with an erased candidate, one with no detail row, one
-    ranking a talent search) join to the same shown pages."""
+    ranking a talent search, one naming its page, which lost a talent erased before it) join to the same shown
+    pages."""
     got = []
     for url in (f"sqlite:///{tmp_path / 'db.sqlite'}", postgres_url):
         with Store(url) as store:
@@ -189,10 +190,12 @@ def test_receipts_read_the_same_on_postgresql_as_on_sqlite(tmp_path, postgres_ur
             need = sorted(store.ids("need"))[0]
             talents = sorted(store.ids("talent"))[:4]
             _write_receipts(store, need, talents)
-            got.append(read_pages(store, ["r1", "r2", "search", "missing"]))
+            got.append(read_pages(store, ["r1", "r2", "r3", "search", "missing"]))
     sqlite_pages, pg_pages = got
-    assert set(sqlite_pages) == {"r1", "r2"}  # the search ranked no need; "missing" does not exist
+    assert set(sqlite_pages) == {"r1", "r2", "r3"}  # the search ranked no need; "missing" does not exist
     assert sqlite_pages == pg_pages
+    r3 = sqlite_pages["r3"]
+    assert (r3.positions, r3.talent_ids, r3.features) == ([0, 2], [talents[1], None], [{"skill_coverage": 0.5}, None])
     r1 = sqlite_pages["r1"]
     assert list(r1.positions) == [0, 1, 2] and r1.talent_ids[1] is None and r1.features[1] is None
     assert r1.features[0] == {"skill_coverage": 0.75, "tier_rank": None} and r1.features[2] is None  # no detail row
@@ -208,13 +211,15 @@ def _write_receipts(store: Store, need: str, talents: list[str]) -> None:
     r, c, d = (t.__table__ for t in (db.RankingRow, db.RankingCandidateRow, db.RankingDetailRow))
     at = datetime(2026, 5, 1, 8, tzinfo=UTC)
     head = {"route": "need", "key_id": None, "personalized": True, "schema_version": SCHEMA.version, "params": {},
-            "summary": {}, "created_at": at}  # fmt: skip
+            "summary": {}, "created_at": at, "page_id": None}  # fmt: skip
     erased = at + timedelta(days=1)
     with store.engine.begin() as conn:
         conn.execute(sa.insert(r), [
             {**head, "id": "r1", "need_id": need, "model_version": "7"},
             {**head, "id": "r2", "need_id": need, "model_version": None, "created_at": at + timedelta(hours=1)},
             {**head, "id": "search", "need_id": None, "model_version": "7", "route": "search"},
+            {**head, "id": "r3", "need_id": need, "model_version": "7", "page_id": "p4",
+             "created_at": at + timedelta(days=2)},
         ])  # fmt: skip
         cand = ("ranking_id", "position", "talent_id", "score", "page_id", "erased_at")
         conn.execute(sa.insert(c), [dict(zip(cand, row, strict=True)) for row in [
@@ -224,10 +229,16 @@ def _write_receipts(store: Store, need: str, talents: list[str]) -> None:
             ("r2", 0, talents[3], 0.8, "p2", None),
             ("search", 0, talents[0], 0.1, "p3", None),
         ]])  # fmt: skip
-        conn.execute(sa.insert(d), [
+        conn.execute(sa.insert(d), [{"score": None} | row for row in [
             {"page_id": "p1", "position": 0, "talent_id": talents[0], "erased_at": None,
              "detail": {"features": {"skill_coverage": 0.75, "tier_rank": None}, "reasons": []}},
             {"page_id": "p1", "position": 1, "talent_id": None, "erased_at": erased, "detail": None},
             {"page_id": "p2", "position": 0, "talent_id": talents[3], "erased_at": None,
              "detail": {"features": {"skill_coverage": 0.25}}},
-        ])  # fmt: skip
+            # r3's page: position 1 erased before r3 was served (not shown), position 2 after it (shown, erased)
+            {"page_id": "p4", "position": 0, "talent_id": talents[1], "erased_at": None, "score": 0.7,
+             "detail": {"features": {"skill_coverage": 0.5}}},
+            {"page_id": "p4", "position": 1, "talent_id": None, "erased_at": erased, "score": None, "detail": None},
+            {"page_id": "p4", "position": 2, "talent_id": None, "erased_at": at + timedelta(days=3), "score": None,
+             "detail": None},
+        ]])  # fmt: skip

@@ -30,9 +30,12 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    # the pending lists become rows first: the candidates they hold exist nowhere else
-    from service.shown_rows import write_out
+    # the pending lists become rows first: the candidates they hold exist nowhere else (the SQL 0017 runs)
+    from pathlib import Path
+    from runpy import run_path
 
-    write_out(op.get_bind())
+    bind = op.get_bind()
+    write_out = run_path(str(Path(__file__).with_name("0017_receipt_names_page.py")))["WRITE_OUT"]
+    bind.exec_driver_sql(write_out[bind.dialect.name])
     op.drop_index("ix_rankings_pending", table_name="rankings")
     op.drop_column("rankings", "shown")

@@ -115,7 +115,7 @@ def test_erasure_leaves_no_trace_anywhere(office):
     fb = {"need_id": "n-pv", "talent_id": GONE, "action": "shortlist", "ranking_id": page["ranking_id"]}
     assert client.post("/feedback", json=fb, headers=h["recruiter"]).status_code == 201
     before = db_mentions(store.engine, [GONE, *DISTINCT])
-    assert {"talents", "talent_versions", "alerts", "ranking_candidates", "rankings"} <= set(before)
+    assert {"talents", "talent_versions", "alerts", "ranking_details", "rankings"} <= set(before)
 
     # the dispatcher claims both messages and is held up by the slow receiver (one request at a time) while the
     # talent is erased

@@ -322,35 +322,22 @@ def test_service_pages_equal_matcher_rank(tmp_path, filters):
         assert full.removed == theirs.removed and full.model_version == theirs.model_version
 
 
-def receipt_rows(store: Store, ranking_id: str) -> tuple[object, list[tuple]]:
-    """The head's pending list and the receipt's candidate rows (talent, position, score)."""
-    t, r = db.RankingCandidateRow.__table__, db.RankingRow.__table__
+def test_a_page_writes_its_head_naming_the_page_and_no_row_per_candidate(api):
+    """A receipt's head names the computed page; the page's rows hold each candidate's talent, position and score
+    (written once, whoever serves the page again), and no receipt writes a row per candidate."""
+    client, h, store = api
+    ranking = client.get("/needs/n-chip/candidates?k=2", headers=h["recruiter"]).json()
+    r, d = db.RankingRow.__table__, db.RankingDetailRow.__table__
     with store.engine.connect() as conn:
-        shown = conn.scalar(sa.select(r.c.shown).where(r.c.id == ranking_id))
-        of_page = sa.select(t.c.talent_id, t.c.position, t.c.score).where(t.c.ranking_id == ranking_id)
-        return shown, [tuple(x) for x in conn.execute(of_page.order_by(t.c.position))]
-
-
-def test_a_lone_page_leaves_its_candidate_rows_behind_the_answer(api, monkeypatch):
-    """Alone, a page commits its shown list in the receipt's head; its rows come later (``service.shown_rows``:
-    the store's thread, held off here) and any reader of them writes them out first."""
-    client, h, store = api
-    monkeypatch.setattr(store.behind, "wrote", lambda: None)
-    ranking = client.get("/needs/n-chip/candidates?k=2", headers=h["recruiter"]).json()
-    shown, rows = receipt_rows(store, ranking["ranking_id"])
-    assert [s[1] for s in shown] == ids(ranking) and rows == []  # pending
+        page_id = conn.scalar(sa.select(r.c.page_id).where(r.c.id == ranking["ranking_id"]))
+        rows = conn.execute(sa.select(d.c.talent_id, d.c.position, d.c.score).where(d.c.page_id == page_id)
+                            .order_by(d.c.position)).all()  # fmt: skip
+        assert conn.scalar(sa.select(sa.func.count()).select_from(db.RankingCandidateRow.__table__)) == 0
+    assert [tuple(x) for x in rows] == [(c["talent_id"], c["position"], c["score"]) for c in ranking["candidates"]]
     receipt = client.get(f"/rankings/{ranking['ranking_id']}", headers=h["admin"]).json()
-    assert [c["talent_id"] for c in receipt["candidates"]] == ids(ranking)
-    expected = [(c["talent_id"], c["position"], c["score"]) for c in ranking["candidates"]]
-    assert receipt_rows(store, ranking["ranking_id"]) == (None, expected)
-
-
-def test_a_page_among_others_writes_its_candidate_rows_in_its_group(api, monkeypatch):
-    client, h, store = api
-    monkeypatch.setattr(type(store.group_commit), "busy", property(lambda _: True))
-    ranking = client.get("/needs/n-chip/candidates?k=2", headers=h["recruiter"]).json()
-    expected = [(c["talent_id"], c["position"], c["score"]) for c in ranking["candidates"]]
-    assert receipt_rows(store, ranking["ranking_id"]) == (None, expected)
+    assert [(c["talent_id"], c["score"]) for c in receipt["candidates"]] == [
+        (c["talent_id"], c["score"]) for c in ranking["candidates"]
+    ]
 
 
 def test_a_cached_page_stores_its_details_once_and_every_receipt_reads_them(api):
