@@ -27,7 +27,6 @@ HEAD_REVISION = "0017"
 Alembic so every command starts quickly; bump it with each new migration."""
 
 JSONData = sa.JSON().with_variant(JSONB(), "postgresql")
-"""``JSONData`` whose ``None`` is SQL ``NULL`` (not JSON ``null``): a partial index can tell it apart."""
 UTCDateTime = sa.DateTime(timezone=True)
 AuditId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 """64-bit on PostgreSQL (one row per profile read adds up); SQLite autoincrements only an ``INTEGER`` key."""
