@@ -82,7 +82,7 @@ class GroupCommit:
     def write(self, parts: Sequence[Part]) -> None:
         """Insert ``parts`` in this order, in a transaction shared with other threads' rows; return once it has
         committed, or raise what inserting them raised. Every caller must list its statements in one common order
-        (a receipt's head before its candidates): a group runs each statement once, in the order they first appear.
+        (a receipt's head before its page's rows): a group runs each statement once, in the order they first appear.
 
         The caller that finds no group running leads one: it takes everything queued (its own rows first, when
         alone) and inserts it on its own thread, then hands the lead to whoever queued meanwhile. A lone request

@@ -98,7 +98,7 @@ def read_pages(store: Store, ranking_ids: Iterable[str]) -> dict[str, ShownPage]
     ids = sorted(set(ranking_ids))
     heads: dict[str, Any] = {}
     rows: dict[str, list[tuple[int, str | None, Any]]] = {}
-    names = ("ranking_id", "position", "talent_id", "erased_at", "detail")
+    names = ("ranking_id", "position", "talent_id", "erased_at")
     with store.engine.connect() as conn:
         for i in range(0, len(ids), CHUNK):
             chunk = ids[i : i + CHUNK]
@@ -109,7 +109,7 @@ def read_pages(store: Store, ranking_ids: Iterable[str]) -> dict[str, ShownPage]
             ):
                 heads[h.id] = h
             arms = [
-                sa.select(*(cols[n].label(n) for n in names[:-1]), sa.cast(cols["detail"], sa.Text).label("detail"))
+                sa.select(*(cols[n].label(n) for n in names), sa.cast(cols["detail"], sa.Text).label("detail"))
                 .select_from(src)
                 .where(cols["ranking_id"].in_(chunk))
                 for src, cols in db.shown_candidates(r)
