@@ -30,7 +30,9 @@ import re
 import sqlite3
 import threading
 import time
-from contextlib import closing, nullcontext
+import weakref
+from collections.abc import Iterator
+from contextlib import closing, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +44,9 @@ from service.woken_thread import WokenThread
 _WRITE = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE|CREATE|DROP|ALTER)\b", re.IGNORECASE)
 _LOCKS: dict[str, _WriterLock] = {}
 _LOCKS_GUARD = threading.Lock()
+_ENGINES: weakref.WeakKeyDictionary[Engine, tuple[_WriterLock, float]] = weakref.WeakKeyDictionary()
+"""Each engine's lock and timeout, as ``serialize_writers`` set them (``writing``: resolving the file's path again
+costs system calls)."""
 CHECKPOINT_SECONDS = 0.25
 """While there are writes, the log is checkpointed this often: each page changed since is copied once, however often
 it was written meanwhile (an index's root: every commit)."""
@@ -139,6 +144,7 @@ def serialize_writers(engine: Engine, path: str, timeout: float = 5.0) -> None:
     would give it."""
     with _LOCKS_GUARD:
         lock = _LOCKS.setdefault(path, _WriterLock(path))
+        _ENGINES[engine] = lock, timeout
 
     def before_execute(conn: Connection, _cursor: Any, statement: str, *_: Any) -> None:
         info = conn.connection.info
@@ -181,6 +187,24 @@ def serialize_writers(engine: Engine, path: str, timeout: float = 5.0) -> None:
         sa.event.listen(engine.pool, name, lambda _dbapi, record, _exception: release(record.info))
     for name in ("close", "detach"):
         sa.event.listen(engine.pool, name, lambda _dbapi, record: release(record.info))
+
+
+def serialized(engine: Engine) -> bool:
+    """Whether ``serialize_writers`` queues ``engine``'s writers (``writing`` holds their lock)."""
+    return engine in _ENGINES
+
+
+@contextmanager
+def writing(engine: Engine) -> Iterator[None]:
+    """Hold the writers' lock of ``engine``'s file (``serialize_writers``) meanwhile: for a writer that drives the
+    DBAPI connection itself (``service.group_commit``), whose statements SQLAlchemy's events do not see."""
+    lock, timeout = _ENGINES[engine]
+    if not lock.acquire(timeout):
+        raise sqlite3.OperationalError("database is locked")
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def truncate_log(engine: Engine, timeout: float = 5.0) -> bool:
