@@ -340,7 +340,12 @@ class RankCache:
     ) -> FullRanking | None:
         """The live entry, or ``None``: younger than ``ttl``, and computed on the current indices or, after writes,
         younger than ``fresh`` (erasures clear the cache: no erased talent is ever served from it)."""
-        key = self.key(need, scorer, filters, challenger, seed)
+        if self.ttl <= 0:  # the cache is off (its entries only lend ``get_or_rank`` their inputs)
+            return None
+        return self._live(self.key(need, scorer, filters, challenger, seed), idx)
+
+    def _live(self, key: tuple, idx: Indices) -> FullRanking | None:
+        """``cached`` by its key."""
         with self._lock:
             hit = self._items.get(key)
             if hit is None:
@@ -367,7 +372,7 @@ class RankCache:
         cached under its seed."""
         key = self.key(need, scorer, filters, challenger, seed)
         while True:
-            if (full := self.cached(idx, need, scorer, filters, challenger, seed)) is not None:
+            if self.ttl > 0 and (full := self._live(key, idx)) is not None:
                 return full
             with self._lock:
                 running = self._running.get(key)

@@ -5,6 +5,8 @@ live in one process."""
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -14,8 +16,8 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.2
 
 
 class Metrics:
-    """The app's metrics. Ranking routes call ``rankings.labels(route=…, personalized="true"|"false").inc()`` and
-    ``removed_by_rule.labels(rule=…).inc(n)``."""
+    """The app's metrics. Ranking routes count each ranking served and the candidates each rule removed from it
+    (``ranked``)."""
 
     content_type = CONTENT_TYPE_LATEST
 
@@ -40,6 +42,22 @@ class Metrics:
             ["rule"],
             registry=self.registry,
         )
+
+        self._rankings: dict[tuple[str, bool], Any] = {}
+        self._removed: dict[str, Any] = {}
+
+    def ranked(self, route: str, personalized: bool, removed: Mapping[str, int]) -> None:
+        """One ranking served (``talentmatch_rankings``) and the candidates each rule removed from it. The counters'
+        labelled children are kept here: looking one up by its labels costs ~4 µs, ~40 µs for a page's rules."""
+        if (served := self._rankings.get((route, personalized))) is None:
+            served = self._rankings[route, personalized] = self.rankings.labels(
+                route=route, personalized=str(personalized).lower()
+            )
+        served.inc()
+        for rule, n in removed.items():
+            if (counter := self._removed.get(rule)) is None:
+                counter = self._removed[rule] = self.removed_by_rule.labels(rule=rule)
+            counter.inc(n)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
