@@ -68,6 +68,11 @@ def test_receipts_are_keyed_in_the_order_they_were_written(office):
     assert len(set(got)) == 8 and all(uuid.UUID(page).version == 7 for page in got) and set(named) == set(got)
 
 
+def counted_right(cache: RankCache) -> bool:
+    """The bytes the cache keeps count of as entries come, grow and go are its entries' bytes."""
+    return cache.nbytes == sum(full.nbytes for *_, full in cache._items.values())
+
+
 def test_the_cache_holds_at_most_its_entries_and_bytes(office):
     client, h, state = office
     for query in ("perovskite", "RISC-V", "protein folding"):
@@ -83,7 +88,7 @@ def test_the_cache_holds_at_most_its_entries_and_bytes(office):
     small = RankCache(entries=100, max_bytes=int(2.5 * one))
     for need in needs:
         small.page(small.get_or_rank(idx, need, None, None), idx, 10, 0)
-        assert small.nbytes <= 2.5 * one
+        assert small.nbytes <= 2.5 * one and counted_right(small)
     assert len(small) == 2
     assert small.cached(idx, needs[-1], None, None) is not None and small.cached(idx, needs[0], None, None) is None
 
@@ -140,6 +145,7 @@ def test_an_erasure_takes_the_talent_out_of_every_entry_and_keeps_the_rest(tmp_p
     assert len(full.ids) >= 3
     first = cache.page(full, idx, 1, 0)
     cache.page(full, idx, 1, 1)
+    assert counted_right(cache)  # the pages made the entry larger
     gone = full.ids[1]
     name = next(t["name"] for t in world["talent"] if t["id"] == gone)
     search = Need.model_validate({**need.model_dump(), "id": "search-x", "description": f"like {name}"})
@@ -151,6 +157,9 @@ def test_an_erasure_takes_the_talent_out_of_every_entry_and_keeps_the_rest(tmp_p
     assert kept.pages == {(0, 1): first}  # the page before them stays; the one holding them is forgotten
     assert cache.page(kept, idx, 1, 1)[0].talent_id == full.ids[2]
     assert cache.cached(idx, search, None, None) is None  # a search naming them goes
+    assert counted_right(cache)
+    cache.clear()
+    assert cache.nbytes == 0
     assert all(gone not in f.ids for *_, f in cache._items.values())
     assert kept.inputs is None  # they held the talent's row
 
