@@ -240,6 +240,14 @@ class _MultiRow:
         """Column by column, each distinct value object through its processor once: the rows of one request share
         theirs (a page's audit rows one time and one serialised detail), and a date's processor costs more than
         the lookup."""
+        if len(rows) == 1:  # a lone page's head and audit row: no columns to gather
+            row = rows[0]
+            return [
+                (
+                    self.head + self.one + self.tail,
+                    tuple(row[k] if p is None else p(row[k]) for k, p in self.processors),
+                )
+            ]
         out = []
         for start in range(0, len(rows), self.per_statement):
             chunk = rows[start : start + self.per_statement]

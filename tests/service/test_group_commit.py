@@ -184,11 +184,12 @@ def typed_rows(n: int) -> list[dict]:
             for i in range(n)]  # fmt: skip
 
 
-def test_multi_row_inserts_store_what_sqlalchemy_would(engine, monkeypatch):
+@pytest.mark.parametrize("n", [1, 30])  # one row (a lone page's head) is bound on a path of its own
+def test_multi_row_inserts_store_what_sqlalchemy_would(engine, monkeypatch, n):
     # SQLite's rows go in as multi-row VALUES through the columns' bind processors; a small parameter limit splits
     # them over several statements
     monkeypatch.setattr("service.group_commit.VARIABLES", 6 * 7)
-    rows = typed_rows(30)
+    rows = typed_rows(n)
     group = GroupCommit(engine)
     group.write([(sa.insert(typed), rows)])
     group.close()
@@ -197,7 +198,7 @@ def test_multi_row_inserts_store_what_sqlalchemy_would(engine, monkeypatch):
     with engine.connect() as conn:
         ours = conn.exec_driver_sql("SELECT * FROM typed ORDER BY id").all()
         theirs = conn.exec_driver_sql("SELECT * FROM typed_twin ORDER BY id").all()
-    assert len(ours) == 30 and ours == theirs
+    assert len(ours) == n and ours == theirs
 
 
 def test_an_insert_missing_a_defaulted_column_is_refused():
