@@ -413,3 +413,72 @@ def test_a_bulk_add_leaves_spare_rows_that_a_pickle_keeps():
     assert again.data is data and (again.view[800:] == 2).all() and len(again.view) == 800 + spare_room(800)
     again.extend(np.ones((1, 4), np.float16))  # past the spare room: doubled
     assert len(again.data) == 2 * len(data) and (again.view[:800] == 1).all()
+
+
+def _unit(n: int, seed: int) -> np.ndarray:
+    v = np.random.default_rng(seed).normal(size=(n, 4)).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def _key(head: bytes, tail: bytes) -> bytes:
+    return head.ljust(8, b"-") + tail.ljust(24, b".")
+
+
+def test_the_cache_index_tells_apart_keys_that_share_their_first_8_bytes(tmp_path):
+    """The in-memory index holds 8 bytes a key; the whole key, read from its shard, settles a tie."""
+    store = dense._Store(tmp_path, 4)
+    a, b, c = (np.array([_key(b"same", t)], dtype="S32") for t in (b"a", b"b", b"c"))
+    va, vb = _unit(2, 0)
+    with store.locked():  # two shards, one key each, both with the same first 8 bytes
+        store._write(a, va[None])
+        store._write(b, vb[None])
+    for s in (store, dense._Store(tmp_path, 4)):  # this writer's index, and one read afresh from the files
+        vecs, found = s.get(np.concatenate([b, c, a]))
+        assert found.tolist() == [True, False, True]
+        np.testing.assert_array_equal(vecs, [vb, np.zeros(4), va])
+
+
+def test_the_cache_index_is_small_and_the_keys_stay_on_disk(tmp_path):
+    store = dense._Store(tmp_path, 4)
+    keys = np.array([os.urandom(32) for _ in range(3000)], dtype="S32")
+    store.put(keys, _unit(3000, 1))
+    reader = dense._Store(tmp_path, 4)
+    vecs, found = reader.get(keys[::7])
+    assert found.all()
+    np.testing.assert_array_equal(vecs, _unit(3000, 1)[::7])
+    assert reader._prefix.nbytes + reader._shard.nbytes + reader._row.nbytes == 16 * 3000
+    ((shard_keys, shard_vecs),) = reader._shards.values()
+    assert dense.mapped(shard_keys) and dense.mapped(shard_vecs)  # the page cache's, not the heap's
+
+
+def test_the_cache_index_follows_other_writers_shards_without_reading_them_all_again(tmp_path, monkeypatch):
+    one, two = dense._Store(tmp_path, 4), dense._Store(tmp_path, 4)
+    keys = np.array([os.urandom(32) for _ in range(40)], dtype="S32")
+    vecs = _unit(40, 2)
+    one.put(keys[:10], vecs[:10])
+    assert two.get(keys[:20])[1].sum() == 10
+    opened = []
+    monkeypatch.setattr(two, "_open_shard", lambda stem: opened.append(stem) or dense._Store._open_shard(two, stem))
+    for i in range(10, 40):  # one shard a put, merged once there are more than MAX_SMALL small ones
+        one.put(keys[i : i + 1], vecs[i : i + 1])
+    got, found = two.get(keys)  # reads nothing: ``two`` looks at the directory only before its own writes
+    assert found.sum() == 10
+    two.put(keys[:1], vecs[:1])  # its write looks first: the merged shard and what came after, nothing twice
+    got, found = two.get(keys)
+    assert found.all() and len(opened) == len(set(opened)) < 20
+    np.testing.assert_array_equal(got, vecs)
+    assert len(two._shards) == len(list(tmp_path.glob("*.keys.npy"))) == len(set(two._shard.tolist()))
+
+
+def test_forget_erases_every_copy_of_a_text_that_two_writers_stored(tmp_path):
+    one, two = dense._Store(tmp_path, 4), dense._Store(tmp_path, 4)
+    keys = np.array([os.urandom(32) for _ in range(3)], dtype="S32")
+    one.get(keys), two.get(keys)  # both look before either writes: both store keys[0]
+    with one.locked():
+        one._write(keys[:2], _unit(2, 3))
+    with two.locked():
+        two._write(keys[::2], _unit(2, 4))
+    assert dense._Store(tmp_path, 4).remove(keys[:1]) == 1
+    blob = b"".join(p.read_bytes() for p in tmp_path.glob("*.npy"))
+    assert keys[0] not in blob and keys[1] in blob and keys[2] in blob
+    assert dense._Store(tmp_path, 4).get(keys)[1].tolist() == [False, True, True]
