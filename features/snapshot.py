@@ -54,11 +54,12 @@ from features.schema import SCHEMA
 
 log = logging.getLogger(__name__)
 
-FORMAT = 8
+FORMAT = 9
 """Bump when the layout of a snapshot or the pickled classes change incompatibly (4: profiles' vectors in float16,
 HNSW over fp16 codes; 5: the graph's nodes and edges in arrays, no networkx graph; 6: the graph's walk kept in its
 adjacency's values, not in two more matrices; 7: the conflict ties' talents in arrays by table row; 8: the talent
-table's incubator column; a snapshot of an older format is passed over and the indices rebuilt)."""
+table's incubator column; 9: the tables' columns growable, with spare rows; a snapshot of an older format is passed
+over and the indices rebuilt)."""
 PREFIX = "snapshot-"
 TMP_PREFIX = ".tmp-snapshot-"
 META, OBJECTS, BUFFERS, RECORDS = "meta.json", "objects.pkl", "buffers.bin", "records.bin"

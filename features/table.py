@@ -17,6 +17,7 @@ from typing import ClassVar, Self
 
 import numpy as np
 
+from features._growable import GrowableVector
 from features.records import AvailabilityMode, Degree, Need, NeedKind, Site, Talent, need_text, talent_text
 
 SITE_BITS = {site: 1 << i for i, site in enumerate(Site)}
@@ -101,7 +102,11 @@ class Languages:
 
 
 class _ColumnTable:
-    """Append-only columns with tombstones: rows of one id space, ``alive`` marking the current ones."""
+    """Append-only columns with tombstones: rows of one id space, ``alive`` marking the current ones.
+
+    Each column grows in place (``GrowableVector``, with spare room an index snapshot keeps), and readers get views
+    of its live rows: a write appends into spare rows, where a concatenation copied every column (at 1M talents
+    ~50 MB, and every page of a loaded snapshot's columns into private memory) at every write."""
 
     COLUMNS: ClassVar[dict[str, np.dtype]]
 
@@ -109,15 +114,20 @@ class _ColumnTable:
         self.languages = languages or Languages()
         self.ids: list[str] = []
         self.row_of: dict[str, int] = {}
-        self._cols = {name: np.zeros(0, dtype) for name, dtype in self.COLUMNS.items()}
+        self._grown = {name: GrowableVector(np.zeros(0, dtype)) for name, dtype in self.COLUMNS.items()}
+        self._cols = self._views()
         self._pending: list[dict] = []
         self._flush_lock = threading.Lock()
 
+    def _views(self) -> dict[str, np.ndarray]:
+        return {name: grown.view for name, grown in self._grown.items()}
+
     def __getstate__(self) -> dict:
-        return {**self.__dict__, "_flush_lock": None}
+        return {**self.__dict__, "_flush_lock": None, "_cols": None}  # views of ``_grown``: pickled there
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state, _flush_lock=threading.Lock())
+        self._cols = self._views()
 
     @classmethod
     def build(cls, records: Iterable, **options) -> Self:
@@ -186,14 +196,17 @@ class _ColumnTable:
 
     def _flush(self) -> bool:
         """Append the pending rows to the columns. Readers may call this concurrently (a first read after a write):
-        one of them does it, and ``_cols`` is swapped whole, so a reader never sees columns of two lengths."""
+        one of them does it, and ``_cols`` is swapped whole, so a reader never sees columns of two lengths (rows
+        appended go to spare rows beyond the views readers hold)."""
         if not self._pending:
             return False
         with self._flush_lock:
             if not self._pending:
                 return False
             new = {name: np.array([v[name] for v in self._pending], dtype=dt) for name, dt in self.COLUMNS.items()}
-            self._cols = {name: np.concatenate([self._cols[name], new[name]]) for name in self.COLUMNS}
+            for name, grown in self._grown.items():
+                grown.extend(new[name])
+            self._cols = self._views()
             self._pending = []
             return True
 

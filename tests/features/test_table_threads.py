@@ -36,3 +36,19 @@ def test_concurrent_first_reads_after_a_write_see_one_table():
             t.join()
     assert errors == []
     assert len(table.alive) == 20_030
+
+
+def test_a_write_appends_into_spare_rows_that_a_snapshot_keeps():
+    """A loaded snapshot's columns have spare rows: a write fills one in place, where a concatenation copied every
+    column (and every mapped page of it) into private memory; readers' views keep their length."""
+    import pickle
+
+    table = pickle.loads(pickle.dumps(TalentTable.build(Talent(id=f"t{i}", summary="s") for i in range(800)), 5))
+    alive, tiers = table.alive, table.tier_rank
+    table.add(Talent(id="new", summary="s", tier="A"))
+    table.remove("t3")
+    assert np.shares_memory(table.alive, alive) and np.shares_memory(table.tier_rank, tiers)
+    assert len(alive) == 800 and len(table.alive) == 801 and table.tier_rank[800] == 5
+    assert not table.alive[3] and not alive[3] and table.alive[[0, 800]].all()
+    again = pickle.loads(pickle.dumps(table, 5))
+    assert len(again.alive) == 801 and again.tier_rank[800] == 5 and not again.alive[3]
