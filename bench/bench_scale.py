@@ -23,9 +23,10 @@ one after another so a size's world is in memory at most twice:
   to end with nothing else in flight: the floor's like, its ratio ``alone_over_floor``); then ``CLIENTS``
   concurrent clients over those needs for
   ``SECONDS`` s (p50, p99, req/s; ``wrk`` where installed, else httpx threads: ``_steady``), with the server's CPU
-  a request over them (``/proc/PID/stat``); then ``WRITES`` times a talent write followed by a need's ranking (the
-  first after a write). The server's resident memory (``VmRSS``, ``VmHWM`` of ``/proc/PID/status``; summed over
-  the API processes with ``BENCH_SCALE_WORKERS``, ``serve --workers``) is read after.
+  a request over them (``/proc/PID/stat``); then ``WRITES`` times a talent write (its ``PUT``'s round trip:
+  ``write_ms``) followed by a need's ranking (the first after a write). The server's resident memory (``VmRSS``,
+  ``VmHWM`` of ``/proc/PID/status``; summed over the API processes with ``BENCH_SCALE_WORKERS``, ``serve
+  --workers``) is read after.
 
 Once per run, training: ``TRAIN_ROWS`` rows (``bench_train.synthesise`` from the smallest world's real rows)
 fitted single-process and on a Dask ``LocalCluster`` of 2 single-thread workers (``LambdaRankModel.fit_dask``).
@@ -343,15 +344,15 @@ elif cfg["phase"] == "steady":
     out["load_ms"], out["load_seconds"] = lat, time.perf_counter() - t0
 else:
     with client() as c:
-        after = []
+        after, puts = [], []
         for i in range(cfg["writes"]):
             tid = f"t-scale-{i}"
-            timed(c, "PUT", f"/talents/{tid}", json={"id": tid, "name": f"Scale Bench {i}", "tier": "C",
+            puts.append(timed(c, "PUT", f"/talents/{tid}", json={"id": tid, "name": f"Scale Bench {i}", "tier": "C",
                   "skills": ["perovskite", "机器学习"],
                   "summary": f"钙钛矿 perovskite solar cells, machine learning {i}",
-                  "availability": {"mode": "short_term", "months_per_year": 3}, "sites": ["jiaxing"]})
+                  "availability": {"mode": "short_term", "months_per_year": 3}, "sites": ["jiaxing"]})[0])
             after.append(timed(c, "GET", paths[(7 * i) % len(paths)])[0])
-        out["first_after_write_ms"] = after
+        out["first_after_write_ms"], out["write_ms"] = after, puts
 out["errors"] = errors
 print(json.dumps(out))
 """
@@ -464,6 +465,7 @@ def measure(
         "first_request_ms": round(got["first_after_start_ms"][0], 1),
         "first_after_start_ms": _summary(after_start),
         "first_after_write_ms": _summary(got["first_after_write_ms"]),
+        "write_ms": _summary(got["write_ms"]),
         "healthz_ms": healthz,
         "floor_ms": floor,
         "end_to_end_over_floor": {q: round(load[q] / floor[q], 2) for q in ("p50", "p99")},
