@@ -232,9 +232,8 @@ class _Store:
         self.path = path
         self.dim = dim
         self._shards: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        self._number: dict[str, int] = {}
-        """A shard's number in the index; a deleted shard's is not reused (``_stems`` holds None there)."""
         self._stems: list[str | None] = []
+        """A shard's number in the index -> its stem; a deleted shard's number is not reused (None there)."""
         self._prefix = np.empty(0, dtype=np.uint64)
         self._shard = np.empty(0, dtype=np.int32)
         self._row = np.empty(0, dtype=np.int32)
@@ -248,7 +247,6 @@ class _Store:
             return
         first = len(self._stems)
         self._stems += stems
-        self._number |= {s: first + i for i, s in enumerate(stems)}
         keys = [self._shards[s][0] for s in stems]
         prefix = np.concatenate([_prefix(k) for k in keys])
         shard = np.repeat(np.arange(first, first + len(keys), dtype=np.int32), [len(k) for k in keys])
@@ -262,12 +260,12 @@ class _Store:
 
     def _drop(self, stems: Iterable[str]) -> None:
         """Forget these shards (deleted, or about to be) and their keys in the index."""
-        numbers = []
+        stems = set(stems)
         for stem in stems:
             self._shards.pop(stem, None)
-            if (n := self._number.pop(stem, None)) is not None:
-                self._stems[n] = None
-                numbers.append(n)
+        numbers = [n for n, stem in enumerate(self._stems) if stem in stems]
+        for n in numbers:
+            self._stems[n] = None
         if numbers:
             keep = ~np.isin(self._shard, numbers)
             self._prefix, self._shard, self._row = self._prefix[keep], self._shard[keep], self._row[keep]
